@@ -1,0 +1,167 @@
+# ferry: see README.md. `make help` lists the targets.
+#
+# Sources are picked up by wildcard: every .c under the library modules goes into libferry.a,
+# every cli/*.c into the ferry binary, every tests/unit/*.c into the Criterion test binary,
+# every tests/fuzz/fuzz_*.c into a libFuzzer target.
+
+CC      ?= cc
+CLANG   ?= clang
+BUILD   ?= build
+PKGS    := jansson
+MODULES := core convert quant verify infer mirror
+
+# Debian packages the build and tests need (never nodejs/npm: they come with the machine).
+DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev libzstd-dev \
+	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wformat=2 -Wvla
+CSTD    := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I.
+OPT     ?= -O2 -g
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
+LIBS       = $(PKG_LIBS) -lpthread -lm
+SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC  := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+CLI_SRC  := $(wildcard cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+HEADERS  := $(foreach m,$(MODULES) cli,$(wildcard $(m)/*.h)) cli/commands.def
+
+LIB_OBJ      := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ      := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_OBJ     := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ_SAN  := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
+CLI_OBJ_SAN  := $(CLI_SRC:%.c=$(BUILD)/san/%.o)
+UNIT_OBJ_SAN := $(UNIT_SRC:%.c=$(BUILD)/san/%.o)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+FERRY      := $(BUILD)/ferry
+FERRY_SAN  := $(BUILD)/ferry-san
+UNIT       := $(BUILD)/unit-tests
+UNIT_SAN   := $(BUILD)/unit-tests-san
+
+FUZZ_SECONDS ?= 10
+FUZZ_JOBS    ?= 1
+
+.PHONY: all build deps test test-unit test-san test-cli test-node test-fuzz fuzz fuzz-build \
+	demo bench format lint clean help node-deps install
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+build: $(FERRY)
+
+help:
+	@echo "ferry make targets:"
+	@echo "  make demo      install dependencies, build, and run the demo on the bundled fixtures"
+	@echo "  make test      install dependencies, build, run every test (unit, sanitizers, CLI,"
+	@echo "                 node interop, fuzz smoke of $(FUZZ_SECONDS)s per target)"
+	@echo "  make           install dependencies and build $(FERRY)"
+	@echo "  make deps      apt-get the Debian packages that are missing (root), else print the command"
+	@echo "  make bench     benchmarks (results as ratios, written to bench/results/)"
+	@echo "  make fuzz      run every fuzz target for FUZZ_SECONDS each (default 10; e.g. FUZZ_SECONDS=3600)"
+	@echo "  make lint      cppcheck over the sources"
+	@echo "  make format    apply .clang-format to every source file"
+	@echo "  make install   copy ferry to PREFIX/bin (PREFIX=/usr/local)"
+	@echo "  make clean     remove $(BUILD)/"
+
+deps:
+	@sh scripts/deps.sh $(DEB_PACKAGES)
+
+# --- objects ------------------------------------------------------------------------------
+
+$(BUILD)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/san/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -O1 $(SAN) -c $< -o $@
+
+$(BUILD)/libferry.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libferry-san.a: $(LIB_OBJ_SAN)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FERRY): $(CLI_OBJ) $(BUILD)/libferry.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libferry.a $(LIBS)
+
+$(FERRY_SAN): $(CLI_OBJ_SAN) $(BUILD)/libferry-san.a
+	$(CC) $(CFLAGS_ALL) $(SAN) -o $@ $(CLI_OBJ_SAN) $(BUILD)/libferry-san.a $(LIBS)
+
+$(UNIT): $(UNIT_OBJ) $(BUILD)/libferry.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(UNIT_OBJ) $(BUILD)/libferry.a -lcriterion $(LIBS)
+
+$(UNIT_SAN): $(UNIT_OBJ_SAN) $(BUILD)/libferry-san.a
+	$(CC) $(CFLAGS_ALL) $(SAN) -o $@ $(UNIT_OBJ_SAN) $(BUILD)/libferry-san.a -lcriterion $(LIBS)
+
+# libFuzzer targets: clang, the library sources compiled in with the fuzzer's instrumentation.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(LIB_SRC) $(LIBS)
+
+# --- tests --------------------------------------------------------------------------------
+
+test: deps
+	@$(MAKE) --no-print-directory test-unit test-san test-cli test-node test-fuzz
+	@echo "make test: all suites passed"
+
+test-unit: $(UNIT)
+	FERRY_TEST_DATA=tests/data $(UNIT) --jobs 2
+
+# The same unit tests under AddressSanitizer and UBSan (leak checking included).
+test-san: $(UNIT_SAN)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		FERRY_TEST_DATA=tests/data $(UNIT_SAN) --jobs 2
+
+# Integration tests drive the real binaries (the sanitizer build included).
+test-cli: $(FERRY) $(FERRY_SAN)
+	FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) sh tests/cli/run.sh
+
+node-deps: tests/node/node_modules/.package-lock.json
+
+tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test-node: $(FERRY) node-deps
+	FERRY=$(FERRY) sh tests/node/run.sh
+
+fuzz-build: $(FUZZ_BIN)
+
+# Each target over its seed corpus plus FUZZ_SECONDS of new inputs (a copy of the corpus is
+# grown under build/, so the committed seeds stay as they are).
+test-fuzz fuzz: $(FUZZ_BIN)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) sh tests/fuzz/run.sh $(FUZZ_BIN)
+
+# --- the rest -----------------------------------------------------------------------------
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@sh scripts/demo.sh $(FERRY)
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	@sh bench/run.sh $(FERRY)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
+		--inline-suppr -I. $(foreach m,$(MODULES) cli,$(m))
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(filter %.h,$(HEADERS))
+
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(FERRY) $(DESTDIR)$(PREFIX)/bin/ferry
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,106 @@
+/*
+ * cli: the command line. Only cli/ prints or exits (docs/STYLE.md rule 4).
+ * Exit codes: 0 success, 1 failure, 2 usage error.
+ */
+#ifndef FERRY_CLI_H
+#define FERRY_CLI_H
+
+#include "core/core.h"
+
+#include <stdio.h>
+
+enum { FY_EXIT_OK = 0, FY_EXIT_FAIL = 1, FY_EXIT_USAGE = 2 };
+
+enum { FY_CMD_STORE = 1 };
+
+/* Global state shared by every verb: the global options, after parsing. */
+struct fy_cli {
+	const char *verb;  /* the verb being run */
+	const char *store; /* --store, else $FERRY_HOME, else ~/.local/share/ferry; may be NULL */
+	bool json;	   /* --json: data on stdout as JSON */
+	bool quiet;	   /* -q: print nothing but errors */
+	int verbose;	   /* -v (repeatable) */
+	bool progress;	   /* false with --no-progress or when stderr is not a terminal */
+};
+
+typedef int (*fy_cmd_fn)(struct fy_cli *cli, int argc, char **argv);
+
+struct fy_command {
+	const char *name;
+	fy_cmd_fn fn;
+	int flags;
+	const char *summary;
+};
+
+/* The command table (cli/commands.def), terminated by a row with name == NULL. */
+extern const struct fy_command fy_commands[];
+const struct fy_command *fy_cli_find_command(const char *name);
+
+/* Verb functions, declared from the table. */
+#define FY_COMMAND(name, fn, flags, summary) int fn(struct fy_cli *cli, int argc, char **argv);
+#include "cli/commands.def"
+#undef FY_COMMAND
+
+/* ------------------------------------------------------------------------------------------ */
+/* Options: a declarative table per verb; the global options are accepted by every verb too.  */
+
+enum fy_opt_kind {
+	FY_OPT_FLAG,   /* bool *dest = true */
+	FY_OPT_STRING, /* const char **dest = the argument */
+	FY_OPT_INT,    /* long *dest = the argument, checked */
+};
+
+struct fy_opt {
+	const char *name; /* long name without "--" */
+	char short_name;  /* or 0 */
+	enum fy_opt_kind kind;
+	void *dest;
+	const char *arg;  /* the argument's placeholder in help ("DIR"), or NULL */
+	const char *help;
+};
+
+/* What a verb prints for --help. */
+struct fy_usage {
+	const char *synopsis; /* "ferry inspect FILE|DIR [options]" lines, '\n'-separated */
+	const char *description;
+	const struct fy_opt *opts; /* terminated by name == NULL; may be NULL */
+};
+
+/*
+ * Parses argv (argv[0] is the verb) against the verb's options and the global ones. Positional
+ * arguments are compacted to the front of argv; *npos receives their count. Returns -1 when the
+ * verb should continue, or an exit code: FY_EXIT_OK after printing --help, FY_EXIT_USAGE after
+ * printing a usage error. min_pos/max_pos bound the positionals (max_pos < 0: no limit).
+ */
+int fy_cli_parse(struct fy_cli *cli, const struct fy_usage *u, int argc, char **argv, int min_pos,
+		 int max_pos, int *npos);
+/* Parses one global option at argv[*i] (advancing *i past its argument). Returns 1 if it was
+ * one, 0 if not, -1 on a usage error (printed). */
+int fy_cli_global_opt(struct fy_cli *cli, int argc, char **argv, int *i);
+void fy_cli_print_usage(const struct fy_cli *cli, const struct fy_usage *u, FILE *to);
+void fy_cli_print_global_options(FILE *to);
+/* ferry's own help: the verbs from the command table and the global options. */
+void fy_cli_print_main_help(FILE *to);
+
+/* "ferry VERB: message" on stderr, one line. Returns FY_EXIT_FAIL. */
+int fy_cli_fail(const struct fy_cli *cli, const struct fy_err *err);
+/* A usage error: the message, then a pointer to --help. Returns FY_EXIT_USAGE. */
+int fy_cli_usage_error(const struct fy_cli *cli, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------------------------------ */
+/* Output helpers                                                                             */
+
+/* Writes n with thousands separators ("1,185,376") into buf; returns buf. */
+const char *fy_fmt_count(char *buf, size_t cap, uint64_t n);
+/* Writes a byte size in binary units ("1.1 MiB") into buf; returns buf. */
+const char *fy_fmt_bytes(char *buf, size_t cap, uint64_t n);
+/* Writes a parameter count in decimal units ("260.2K", "7.2B") into buf; returns buf. */
+const char *fy_fmt_params(char *buf, size_t cap, uint64_t n);
+/* Prints s quoted for a terminal (control characters escaped), at most max_chars bytes of it
+ * before an ellipsis. */
+void fy_print_quoted(FILE *to, const char *s, size_t len, size_t max_chars);
+/* Prints j to stdout (pretty, newline-terminated) and frees it. Returns an exit code. */
+int fy_cli_print_json(const struct fy_cli *cli, struct fy_json *j);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * ferry inspect: the description of a file or checkpoint as a JSON document. cmd_inspect.c
+ * prints it as is (--json) or renders it as text from the same document, so both outputs carry
+ * the same facts.
+ */
+#ifndef FERRY_CLI_INSPECT_H
+#define FERRY_CLI_INSPECT_H
+
+#include "convert/convert.h"
+
+#define FY_INSPECT_PREVIEW 8 /* array elements shown unless --full */
+
+/* Describes one GGUF or safetensors file (format detected from its content). */
+int fy_inspect_file(const char *path, bool full, struct fy_json **out, struct fy_err *err);
+/* Describes a directory: config.json summary, the safetensors checkpoint, any GGUF files. */
+int fy_inspect_dir(const char *path, bool full, struct fy_json **out, struct fy_err *err);
+
+#endif

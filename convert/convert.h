@@ -1,0 +1,237 @@
+/*
+ * convert: model file formats. This header holds the safetensors and GGUF readers and writers
+ * and the Hugging Face checkpoint (config.json + one or more safetensors shards).
+ *
+ * Readers map files read-only and validate every rule of docs/FORMATS.md and docs/SECURITY.md
+ * before returning a handle: once open succeeds, every count, name, shape, offset and size in
+ * the handle is in bounds. Tensor data and string pointers borrow from the mapping and stay
+ * valid until the handle is freed.
+ *
+ * Writers collect metadata and tensor descriptions, then write the file atomically in one call
+ * (temp file, fsync, rename), streaming each tensor's bytes from a fy_tensor_data_fn callback.
+ */
+#ifndef FERRY_CONVERT_H
+#define FERRY_CONVERT_H
+
+#include "core/core.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* safetensors                                                                                */
+
+#define FY_ST_MAX_HEADER 100000000ull /* bytes, as in the reference implementation */
+#define FY_ST_MAX_DIMS 8
+
+struct fy_st_tensor {
+	const char *name;	       /* NUL-terminated, borrowed from the handle */
+	enum fy_dtype dtype;
+	int n_dims;		       /* 0 for a scalar */
+	int64_t shape[FY_ST_MAX_DIMS]; /* PyTorch order: shape[0] is the slowest dimension */
+	int64_t n_elems;
+	uint64_t begin;		       /* offsets relative to the data buffer */
+	uint64_t end;
+	const void *data;	       /* borrowed from the mapping; NULL for an empty tensor */
+};
+
+struct fy_st_file;
+
+/* Opens and validates a safetensors file. Messages start with the path. */
+int fy_st_open(struct fy_st_file **out, const char *path, struct fy_err *err);
+/* Validates a safetensors image in memory; `label` names it in messages. data is borrowed. */
+int fy_st_parse(struct fy_st_file **out, const void *data, size_t size, const char *label,
+		struct fy_err *err);
+void fy_st_free(struct fy_st_file *f); /* NULL is a no-op */
+
+const char *fy_st_label(const struct fy_st_file *f);
+uint64_t fy_st_file_size(const struct fy_st_file *f);
+uint64_t fy_st_header_size(const struct fy_st_file *f); /* N, the JSON header's length */
+/* Tensors in data order (ascending offsets). */
+size_t fy_st_count(const struct fy_st_file *f);
+const struct fy_st_tensor *fy_st_at(const struct fy_st_file *f, size_t i);
+const struct fy_st_tensor *fy_st_find(const struct fy_st_file *f, const char *name);
+/* __metadata__ entries in document order. */
+size_t fy_st_meta_count(const struct fy_st_file *f);
+void fy_st_meta_at(const struct fy_st_file *f, size_t i, const char **key, const char **value);
+
+struct fy_st_writer;
+
+int fy_st_writer_new(struct fy_st_writer **out, struct fy_err *err);
+void fy_st_writer_free(struct fy_st_writer *w);
+/* Adds a __metadata__ entry (string -> string); keys are unique. */
+int fy_st_writer_meta(struct fy_st_writer *w, const char *key, const char *value,
+		      struct fy_err *err);
+/* Declares a tensor; names are unique and "__metadata__" is reserved. */
+int fy_st_writer_add(struct fy_st_writer *w, const char *name, enum fy_dtype dtype, int n_dims,
+		     const int64_t *shape, struct fy_err *err);
+/*
+ * Writes path atomically as the safetensors reference implementation lays files out: tensors
+ * ordered by dtype (its enum order, descending) then name, the header compact JSON with
+ * __metadata__ first and tensors in data order, padded with spaces to a multiple of 8. fn is
+ * called once per tensor (index = order of fy_st_writer_add) and must write exactly its bytes.
+ */
+int fy_st_writer_write(struct fy_st_writer *w, const char *path, fy_tensor_data_fn fn, void *ctx,
+		       struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* A Hugging Face checkpoint: one safetensors file, or shards listed by an index              */
+
+struct fy_st_model;
+
+/*
+ * Opens `path`: a directory (model.safetensors.index.json if present, else model.safetensors,
+ * else every *.safetensors file in it), an index file, or one safetensors file. With an index,
+ * every tensor of the weight map must be in its shard and every shard tensor in the weight map;
+ * names are unique across shards.
+ */
+int fy_st_model_open(struct fy_st_model **out, const char *path, struct fy_err *err);
+void fy_st_model_free(struct fy_st_model *m);
+size_t fy_st_model_shards(const struct fy_st_model *m);
+const struct fy_st_file *fy_st_model_shard(const struct fy_st_model *m, size_t i);
+const char *fy_st_model_shard_name(const struct fy_st_model *m, size_t i); /* file name */
+/* The index's metadata.total_size, or -1 when there is no index or it has none. */
+int64_t fy_st_model_declared_size(const struct fy_st_model *m);
+/* Finds a tensor in any shard; *shard (may be NULL) receives its shard number. */
+const struct fy_st_tensor *fy_st_model_find(const struct fy_st_model *m, const char *name,
+					    size_t *shard);
+
+/* The facts of config.json that ferry reports and converts by; absent integers are -1. */
+struct fy_hf_config {
+	char architecture[128]; /* architectures[0], or "" */
+	char model_type[64];
+	char torch_dtype[32];
+	char quant_method[32];	/* quantization_config.quant_method, or "" */
+	int64_t hidden_size;
+	int64_t intermediate_size;
+	int64_t n_layers;
+	int64_t n_heads;
+	int64_t n_kv_heads;
+	int64_t head_dim;
+	int64_t vocab_size;
+	int64_t context_length;
+	int64_t n_experts;
+	int64_t n_experts_used;
+	int tie_word_embeddings; /* 0, 1, or -1 when absent */
+};
+
+/* Reads config.json at path. Fields of the wrong JSON type are format errors. */
+int fy_hf_config_load(struct fy_hf_config *cfg, const char *path, struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* GGUF                                                                                       */
+
+enum fy_gguf_type {
+	FY_GGUF_U8 = 0,
+	FY_GGUF_I8 = 1,
+	FY_GGUF_U16 = 2,
+	FY_GGUF_I16 = 3,
+	FY_GGUF_U32 = 4,
+	FY_GGUF_I32 = 5,
+	FY_GGUF_F32 = 6,
+	FY_GGUF_BOOL = 7,
+	FY_GGUF_STRING = 8,
+	FY_GGUF_ARRAY = 9,
+	FY_GGUF_U64 = 10,
+	FY_GGUF_I64 = 11,
+	FY_GGUF_F64 = 12,
+	FY_GGUF_TYPE_COUNT
+};
+
+#define FY_GGUF_DEFAULT_ALIGNMENT 32
+#define FY_GGUF_MAX_DIMS 4
+#define FY_GGUF_MAX_NAME 63 /* bytes of a tensor name (ggml's GGML_MAX_NAME less the NUL) */
+
+/* "u32", "string", ... */
+const char *fy_gguf_type_name(enum fy_gguf_type t);
+
+/* A scalar value (or one array element), widened. */
+struct fy_gguf_value {
+	enum fy_gguf_type type;
+	union {
+		uint64_t u; /* U8 U16 U32 U64 */
+		int64_t i;  /* I8 I16 I32 I64 */
+		double f;   /* F32 F64 */
+		bool b;	    /* BOOL */
+	};
+	struct fy_str s; /* STRING: borrowed from the mapping, not NUL-terminated */
+};
+
+struct fy_gguf_kv {
+	const char *key;	 /* NUL-terminated */
+	enum fy_gguf_type type;	 /* FY_GGUF_ARRAY for arrays */
+	struct fy_gguf_value v;	 /* scalars */
+	enum fy_gguf_type arr_type;
+	uint64_t arr_count;
+	const uint8_t *raw;	 /* the value's bytes in the file (arrays: from the first element) */
+	uint64_t raw_size;
+	const uint64_t *str_offs; /* string arrays: offset of element i's length within raw */
+};
+
+struct fy_gguf_tensor {
+	const char *name; /* NUL-terminated */
+	enum fy_dtype type;
+	int n_dims;
+	int64_t ne[FY_GGUF_MAX_DIMS]; /* ne[0] fastest; unused dims are 1 */
+	int64_t n_elems;
+	uint64_t offset;  /* relative to the data section */
+	uint64_t nbytes;
+	const void *data; /* borrowed from the mapping */
+};
+
+struct fy_gguf;
+
+int fy_gguf_open(struct fy_gguf **out, const char *path, struct fy_err *err);
+int fy_gguf_parse(struct fy_gguf **out, const void *data, size_t size, const char *label,
+		  struct fy_err *err);
+void fy_gguf_free(struct fy_gguf *g);
+
+const char *fy_gguf_label(const struct fy_gguf *g);
+uint32_t fy_gguf_version(const struct fy_gguf *g);
+uint32_t fy_gguf_alignment(const struct fy_gguf *g);
+uint64_t fy_gguf_file_size(const struct fy_gguf *g);
+uint64_t fy_gguf_header_size(const struct fy_gguf *g); /* bytes up to the end of tensor infos */
+uint64_t fy_gguf_data_offset(const struct fy_gguf *g); /* where the data section starts */
+size_t fy_gguf_kv_count(const struct fy_gguf *g);
+const struct fy_gguf_kv *fy_gguf_kv_at(const struct fy_gguf *g, size_t i);
+const struct fy_gguf_kv *fy_gguf_find_kv(const struct fy_gguf *g, const char *key);
+/* Element i (< arr_count) of an array KV. */
+struct fy_gguf_value fy_gguf_arr_at(const struct fy_gguf_kv *kv, uint64_t i);
+size_t fy_gguf_tensor_count(const struct fy_gguf *g);
+const struct fy_gguf_tensor *fy_gguf_tensor_at(const struct fy_gguf *g, size_t i);
+const struct fy_gguf_tensor *fy_gguf_find_tensor(const struct fy_gguf *g, const char *name);
+
+struct fy_gguf_writer;
+
+int fy_gguf_writer_new(struct fy_gguf_writer **out, struct fy_err *err);
+void fy_gguf_writer_free(struct fy_gguf_writer *w);
+/* Sets a scalar KV (v->type must not be ARRAY); setting an existing key replaces its value in
+ * place. general.alignment must be a u32 power of two; the file is laid out by it. */
+int fy_gguf_writer_set(struct fy_gguf_writer *w, const char *key, const struct fy_gguf_value *v,
+		       struct fy_err *err);
+int fy_gguf_writer_set_u32(struct fy_gguf_writer *w, const char *key, uint32_t v,
+			   struct fy_err *err);
+int fy_gguf_writer_set_str(struct fy_gguf_writer *w, const char *key, const char *s,
+			   struct fy_err *err);
+/* Sets an array of a fixed-size type from packed little-endian elements. */
+int fy_gguf_writer_set_array(struct fy_gguf_writer *w, const char *key, enum fy_gguf_type elem,
+			     uint64_t count, const void *elems, struct fy_err *err);
+int fy_gguf_writer_set_str_array(struct fy_gguf_writer *w, const char *key, uint64_t count,
+				 const struct fy_str *strs, struct fy_err *err);
+/* Copies a KV read by fy_gguf_open, value and type unchanged. */
+int fy_gguf_writer_copy_kv(struct fy_gguf_writer *w, const struct fy_gguf_kv *kv,
+			   struct fy_err *err);
+/* Declares a tensor (ne[0] fastest, trailing dimensions of 1 allowed); names unique, < 64 bytes. */
+int fy_gguf_writer_add(struct fy_gguf_writer *w, const char *name, enum fy_dtype type, int n_dims,
+		       const int64_t *ne, struct fy_err *err);
+/* Writes a GGUF v3 file atomically: KVs in the order first set, tensors in the order added, each
+ * tensor's data padded with zeros to the alignment (the last one too). */
+int fy_gguf_writer_write(struct fy_gguf_writer *w, const char *path, fy_tensor_data_fn fn,
+			 void *ctx, struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Format detection                                                                           */
+
+enum fy_format { FY_FORMAT_UNKNOWN, FY_FORMAT_GGUF, FY_FORMAT_SAFETENSORS };
+
+/* Guesses a file's format from its first bytes (at least 9 wanted). */
+enum fy_format fy_format_sniff(const uint8_t *head, size_t n);
+
+#endif

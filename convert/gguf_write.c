@@ -1,0 +1,430 @@
+/*
+ * GGUF v3 writer. KVs are kept encoded (type tag and value, as they go into the file) in the
+ * order they were first set; tensors in the order they were added. The file is laid out by the
+ * general.alignment this writer will write (default 32), every tensor padded with zeros to it,
+ * the last one included.
+ */
+#include "convert/convert.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct wkv {
+	char *key;
+	struct fy_buf enc; /* i32 type, then the value encoding */
+};
+
+struct wtensor {
+	char *name;
+	enum fy_dtype type;
+	int n_dims;
+	int64_t ne[FY_GGUF_MAX_DIMS];
+	uint64_t nbytes;
+	uint64_t offset;
+};
+
+struct fy_gguf_writer {
+	struct wkv *kvs;
+	size_t n_kv;
+	size_t kv_cap;
+	struct wtensor *tensors;
+	size_t n_tensors;
+	size_t tensor_cap;
+	struct fy_index tensor_names;
+	uint32_t alignment;
+};
+
+static const uint8_t value_sizes[FY_GGUF_TYPE_COUNT] = {
+	[FY_GGUF_U8] = 1,  [FY_GGUF_I8] = 1,  [FY_GGUF_U16] = 2, [FY_GGUF_I16] = 2,
+	[FY_GGUF_U32] = 4, [FY_GGUF_I32] = 4, [FY_GGUF_F32] = 4, [FY_GGUF_BOOL] = 1,
+	[FY_GGUF_U64] = 8, [FY_GGUF_I64] = 8, [FY_GGUF_F64] = 8,
+};
+
+int fy_gguf_writer_new(struct fy_gguf_writer **out, struct fy_err *err)
+{
+	struct fy_gguf_writer *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	fy_index_init(&w->tensor_names);
+	w->alignment = FY_GGUF_DEFAULT_ALIGNMENT;
+	*out = w;
+	return FY_OK;
+}
+
+void fy_gguf_writer_free(struct fy_gguf_writer *w)
+{
+	size_t i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; i < w->n_kv; i++) {
+		free(w->kvs[i].key);
+		fy_buf_release(&w->kvs[i].enc);
+	}
+	for (i = 0; i < w->n_tensors; i++)
+		free(w->tensors[i].name);
+	free(w->kvs);
+	free(w->tensors);
+	fy_index_release(&w->tensor_names);
+	free(w);
+}
+
+/* The slot for key: the existing one (emptied for a new value) or a new one at the end. */
+static int kv_slot(struct fy_gguf_writer *w, const char *key, struct wkv **out, struct fy_err *err)
+{
+	struct wkv *kv;
+	size_t i;
+
+	if (key[0] == '\0')
+		return fy_err_set(err, FY_EINVAL, "empty metadata key");
+	for (i = 0; i < w->n_kv; i++) {
+		if (strcmp(w->kvs[i].key, key) == 0) {
+			w->kvs[i].enc.len = 0;
+			*out = &w->kvs[i];
+			return FY_OK;
+		}
+	}
+	if (w->n_kv == w->kv_cap) {
+		size_t cap = w->kv_cap ? w->kv_cap * 2 : 32;
+		struct wkv *p = realloc(w->kvs, cap * sizeof(*p));
+
+		if (p == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		w->kvs = p;
+		w->kv_cap = cap;
+	}
+	kv = &w->kvs[w->n_kv];
+	kv->key = strdup(key);
+	if (kv->key == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	fy_buf_init(&kv->enc);
+	w->n_kv++;
+	*out = kv;
+	return FY_OK;
+}
+
+static int put_str(struct fy_buf *b, const char *p, size_t n, struct fy_err *err)
+{
+	int rc = fy_buf_append_u64le(b, n, err);
+
+	if (rc != FY_OK)
+		return rc;
+	return fy_buf_append(b, p, n, err);
+}
+
+static int encode_fixed(struct fy_buf *b, const struct fy_gguf_value *v, struct fy_err *err)
+{
+	uint8_t p[8];
+	uint64_t bits = v->u;
+	float f;
+	uint32_t u32;
+	int i;
+
+	if (v->type == FY_GGUF_F32) {
+		f = (float)v->f;
+		memcpy(&u32, &f, sizeof(u32));
+		bits = u32;
+	} else if (v->type == FY_GGUF_F64) {
+		memcpy(&bits, &v->f, sizeof(bits));
+	} else if (v->type == FY_GGUF_BOOL) {
+		bits = v->b ? 1 : 0;
+	} else if (v->type == FY_GGUF_I8 || v->type == FY_GGUF_I16 || v->type == FY_GGUF_I32 ||
+		   v->type == FY_GGUF_I64) {
+		bits = (uint64_t)v->i;
+	}
+	for (i = 0; i < value_sizes[v->type]; i++)
+		p[i] = (uint8_t)(bits >> (8 * i));
+	return fy_buf_append(b, p, value_sizes[v->type], err);
+}
+
+static int check_alignment_kv(struct fy_gguf_writer *w, const char *key, enum fy_gguf_type type,
+			      uint64_t value, struct fy_err *err)
+{
+	if (strcmp(key, "general.alignment") != 0)
+		return FY_OK;
+	if (type != FY_GGUF_U32 || value == 0 || (value & (value - 1)) != 0)
+		return fy_err_set(err, FY_EINVAL, "general.alignment must be a u32 power of two");
+	w->alignment = (uint32_t)value;
+	return FY_OK;
+}
+
+int fy_gguf_writer_set(struct fy_gguf_writer *w, const char *key, const struct fy_gguf_value *v,
+		       struct fy_err *err)
+{
+	struct wkv *kv;
+	int rc;
+
+	if ((unsigned)v->type >= FY_GGUF_TYPE_COUNT || v->type == FY_GGUF_ARRAY)
+		return fy_err_set(err, FY_EINVAL, "key '%s': not a scalar type", key);
+	rc = check_alignment_kv(w, key, v->type, v->u, err);
+	if (rc == FY_OK)
+		rc = kv_slot(w, key, &kv, err);
+	if (rc == FY_OK)
+		rc = fy_buf_append_u32le(&kv->enc, (uint32_t)v->type, err);
+	if (rc != FY_OK)
+		return rc;
+	if (v->type == FY_GGUF_STRING)
+		return put_str(&kv->enc, v->s.ptr, v->s.len, err);
+	return encode_fixed(&kv->enc, v, err);
+}
+
+int fy_gguf_writer_set_u32(struct fy_gguf_writer *w, const char *key, uint32_t v,
+			   struct fy_err *err)
+{
+	struct fy_gguf_value val = {.type = FY_GGUF_U32, .u = v};
+
+	return fy_gguf_writer_set(w, key, &val, err);
+}
+
+int fy_gguf_writer_set_str(struct fy_gguf_writer *w, const char *key, const char *s,
+			   struct fy_err *err)
+{
+	struct fy_gguf_value val = {.type = FY_GGUF_STRING, .s = {s, strlen(s)}};
+
+	return fy_gguf_writer_set(w, key, &val, err);
+}
+
+static int start_array(struct fy_gguf_writer *w, const char *key, enum fy_gguf_type elem,
+		       uint64_t count, struct wkv **out, struct fy_err *err)
+{
+	struct wkv *kv;
+	int rc;
+
+	if ((unsigned)elem >= FY_GGUF_TYPE_COUNT || elem == FY_GGUF_ARRAY)
+		return fy_err_set(err, FY_EINVAL, "key '%s': invalid array element type", key);
+	if (strcmp(key, "general.alignment") == 0)
+		return fy_err_set(err, FY_EINVAL, "general.alignment must be a u32 power of two");
+	rc = kv_slot(w, key, &kv, err);
+	if (rc == FY_OK)
+		rc = fy_buf_append_u32le(&kv->enc, FY_GGUF_ARRAY, err);
+	if (rc == FY_OK)
+		rc = fy_buf_append_u32le(&kv->enc, (uint32_t)elem, err);
+	if (rc == FY_OK)
+		rc = fy_buf_append_u64le(&kv->enc, count, err);
+	if (rc == FY_OK)
+		*out = kv;
+	return rc;
+}
+
+int fy_gguf_writer_set_array(struct fy_gguf_writer *w, const char *key, enum fy_gguf_type elem,
+			     uint64_t count, const void *elems, struct fy_err *err)
+{
+	struct wkv *kv;
+	uint64_t bytes = 0;
+	int rc;
+
+	if ((unsigned)elem >= FY_GGUF_TYPE_COUNT || value_sizes[elem] == 0)
+		return fy_err_set(err, FY_EINVAL, "key '%s': invalid array element type", key);
+	if (!fy_mul_u64(count, value_sizes[elem], &bytes) || bytes > SIZE_MAX)
+		return fy_err_set(err, FY_EINVAL, "key '%s': array too large", key);
+	rc = start_array(w, key, elem, count, &kv, err);
+	if (rc != FY_OK)
+		return rc;
+	return fy_buf_append(&kv->enc, elems, (size_t)bytes, err);
+}
+
+int fy_gguf_writer_set_str_array(struct fy_gguf_writer *w, const char *key, uint64_t count,
+				 const struct fy_str *strs, struct fy_err *err)
+{
+	struct wkv *kv;
+	uint64_t i;
+	int rc;
+
+	rc = start_array(w, key, FY_GGUF_STRING, count, &kv, err);
+	for (i = 0; rc == FY_OK && i < count; i++)
+		rc = put_str(&kv->enc, strs[i].ptr, strs[i].len, err);
+	return rc;
+}
+
+int fy_gguf_writer_copy_kv(struct fy_gguf_writer *w, const struct fy_gguf_kv *kv,
+			   struct fy_err *err)
+{
+	struct wkv *slot;
+	int rc;
+
+	if (kv->type == FY_GGUF_ARRAY) {
+		rc = start_array(w, kv->key, kv->arr_type, kv->arr_count, &slot, err);
+	} else {
+		rc = check_alignment_kv(w, kv->key, kv->type, kv->v.u, err);
+		if (rc == FY_OK)
+			rc = kv_slot(w, kv->key, &slot, err);
+		if (rc == FY_OK)
+			rc = fy_buf_append_u32le(&slot->enc, (uint32_t)kv->type, err);
+	}
+	if (rc != FY_OK)
+		return rc;
+	return fy_buf_append(&slot->enc, kv->raw, (size_t)kv->raw_size, err);
+}
+
+static int check_tensor(struct fy_gguf_writer *w, const char *name, enum fy_dtype type,
+			int n_dims, const int64_t *ne, struct fy_err *err)
+{
+	const struct fy_dtype_info *d = fy_dtype_info(type);
+	int64_t dummy;
+	int i;
+
+	if (d == NULL || !d->gguf)
+		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s': type %s cannot be stored in "
+				  "GGUF", name, fy_dtype_name(type));
+	if (name[0] == '\0' || strlen(name) > FY_GGUF_MAX_NAME)
+		return fy_err_set(err, FY_EINVAL, "tensor name '%s' is empty or longer than %d "
+				  "bytes", name, FY_GGUF_MAX_NAME);
+	if (n_dims < 1 || n_dims > FY_GGUF_MAX_DIMS)
+		return fy_err_set(err, FY_EINVAL, "tensor '%s': %d dimensions", name, n_dims);
+	for (i = 0; i < n_dims; i++) {
+		if (ne[i] < 0)
+			return fy_err_set(err, FY_EINVAL, "tensor '%s': negative dimension", name);
+	}
+	if (ne[0] % d->blck != 0)
+		return fy_err_set(err, FY_EINVAL, "tensor '%s': row length %lld is not a multiple "
+				  "of the %s block size %lld", name, (long long)ne[0], d->name,
+				  (long long)d->blck);
+	if (fy_index_find(&w->tensor_names, name, strlen(name), &dummy))
+		return fy_err_set(err, FY_EEXIST, "duplicate tensor name '%s'", name);
+	return FY_OK;
+}
+
+static int fill_tensor(struct wtensor *t, const char *name, enum fy_dtype type, int n_dims,
+		       const int64_t *ne, struct fy_err *err)
+{
+	int64_t n = 1;
+	int i;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < FY_GGUF_MAX_DIMS; i++) {
+		t->ne[i] = i < n_dims ? ne[i] : 1;
+		if (__builtin_mul_overflow(n, t->ne[i], &n))
+			return fy_err_set(err, FY_EINVAL, "tensor '%s': element count overflows",
+					  name);
+	}
+	if (!fy_dtype_nbytes(type, n, &t->nbytes))
+		return fy_err_set(err, FY_EINVAL, "tensor '%s': byte size overflows", name);
+	t->type = type;
+	t->n_dims = n_dims;
+	t->name = strdup(name);
+	if (t->name == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	return FY_OK;
+}
+
+int fy_gguf_writer_add(struct fy_gguf_writer *w, const char *name, enum fy_dtype type, int n_dims,
+		       const int64_t *ne, struct fy_err *err)
+{
+	struct wtensor *t;
+	int rc;
+
+	rc = check_tensor(w, name, type, n_dims, ne, err);
+	if (rc != FY_OK)
+		return rc;
+	if (w->n_tensors == w->tensor_cap) {
+		size_t cap = w->tensor_cap ? w->tensor_cap * 2 : 64;
+		struct wtensor *p = realloc(w->tensors, cap * sizeof(*p));
+
+		if (p == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		w->tensors = p;
+		w->tensor_cap = cap;
+	}
+	t = &w->tensors[w->n_tensors];
+	rc = fill_tensor(t, name, type, n_dims, ne, err);
+	if (rc != FY_OK)
+		return rc;
+	rc = fy_index_insert(&w->tensor_names, t->name, strlen(t->name), (int64_t)w->n_tensors,
+			     err);
+	if (rc != FY_OK) {
+		free(t->name);
+		return rc;
+	}
+	w->n_tensors++;
+	return FY_OK;
+}
+
+/* The whole header (through the tensor infos), with tensor offsets assigned. */
+static int build_header(struct fy_gguf_writer *w, struct fy_buf *b, struct fy_err *err)
+{
+	uint64_t pos = 0;
+	size_t i;
+	int d;
+	int rc;
+
+	FY_TRY(rc, fy_buf_append(b, "GGUF", 4, err));
+	FY_TRY(rc, fy_buf_append_u32le(b, 3, err));
+	FY_TRY(rc, fy_buf_append_u64le(b, w->n_tensors, err));
+	FY_TRY(rc, fy_buf_append_u64le(b, w->n_kv, err));
+	for (i = 0; i < w->n_kv; i++) {
+		FY_TRY(rc, put_str(b, w->kvs[i].key, strlen(w->kvs[i].key), err));
+		FY_TRY(rc, fy_buf_append(b, w->kvs[i].enc.data, w->kvs[i].enc.len, err));
+	}
+	for (i = 0; i < w->n_tensors; i++) {
+		struct wtensor *t = &w->tensors[i];
+
+		t->offset = pos;
+		FY_TRY(rc, put_str(b, t->name, strlen(t->name), err));
+		FY_TRY(rc, fy_buf_append_u32le(b, (uint32_t)t->n_dims, err));
+		for (d = 0; d < t->n_dims; d++)
+			FY_TRY(rc, fy_buf_append_u64le(b, (uint64_t)t->ne[d], err));
+		FY_TRY(rc, fy_buf_append_u32le(b, (uint32_t)t->type, err));
+		FY_TRY(rc, fy_buf_append_u64le(b, t->offset, err));
+		if (!fy_add_u64(pos, t->nbytes, &pos) || !fy_align_up(pos, w->alignment, &pos)) {
+			rc = fy_err_set(err, FY_EINVAL, "data section size overflows");
+			goto out;
+		}
+	}
+out:
+	return rc;
+}
+
+static int write_data(struct fy_gguf_writer *w, struct fy_atomic *a, fy_tensor_data_fn fn,
+		      void *ctx, struct fy_err *err)
+{
+	uint64_t padded = 0;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < w->n_tensors; i++) {
+		struct wtensor *t = &w->tensors[i];
+		struct fy_sink sink = {a, t->nbytes, t->name};
+
+		if (t->nbytes > 0) {
+			rc = fn(ctx, i, &sink, err);
+			if (rc != FY_OK)
+				return rc;
+			if (sink.left != 0)
+				return fy_err_set(err, FY_EINVAL,
+						  "tensor '%s': data callback wrote %llu bytes too "
+						  "few",
+						  t->name, (unsigned long long)sink.left);
+		}
+		fy_align_up(t->nbytes, w->alignment, &padded); /* checked in build_header */
+		rc = fy_atomic_zeros(a, padded - t->nbytes, err);
+		if (rc != FY_OK)
+			return rc;
+	}
+	return FY_OK;
+}
+
+int fy_gguf_writer_write(struct fy_gguf_writer *w, const char *path, fy_tensor_data_fn fn,
+			 void *ctx, struct fy_err *err)
+{
+	struct fy_atomic a = {.fd = -1};
+	struct fy_buf hdr;
+	uint64_t data_start;
+	int rc;
+
+	fy_buf_init(&hdr);
+	FY_TRY(rc, build_header(w, &hdr, err));
+	if (!fy_align_up(hdr.len, w->alignment, &data_start)) {
+		rc = fy_err_set(err, FY_EINVAL, "header size overflows");
+		goto out;
+	}
+	FY_TRY(rc, fy_buf_append_zeros(&hdr, (size_t)(data_start - hdr.len), err));
+	FY_TRY(rc, fy_atomic_open(&a, path, err));
+	FY_TRY(rc, fy_atomic_write(&a, hdr.data, hdr.len, err));
+	FY_TRY(rc, write_data(w, &a, fn, ctx, err));
+	rc = fy_atomic_commit(&a, err);
+out:
+	fy_atomic_abort(&a);
+	fy_buf_release(&hdr);
+	return rc;
+}

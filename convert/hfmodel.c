@@ -1,0 +1,482 @@
+/*
+ * A Hugging Face checkpoint: config.json and its safetensors, one file or shards listed by
+ * model.safetensors.index.json ({"metadata": {"total_size"}, "weight_map": {tensor: file}}).
+ */
+#include "convert/convert.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define INDEX_NAME "model.safetensors.index.json"
+#define MAX_INDEX_BYTES (64u << 20)
+#define MAX_CONFIG_BYTES (4u << 20)
+
+struct fy_st_model {
+	char **shard_names;
+	struct fy_st_file **shards;
+	size_t n_shards;
+	int64_t declared_size;
+	struct fy_index tensors; /* name -> shard */
+};
+
+static char *path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* A shard name from an index must be a plain file name in the checkpoint's directory. */
+static bool safe_shard_name(const char *s)
+{
+	return s[0] != '\0' && s[0] != '.' && strchr(s, '/') == NULL && strchr(s, '\\') == NULL;
+}
+
+static int add_shard(struct fy_st_model *m, const char *dir, const char *name, struct fy_err *err)
+{
+	char *path = path_join(dir, name);
+	char **names;
+	struct fy_st_file **files;
+	int rc;
+
+	if (path == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	names = realloc(m->shard_names, (m->n_shards + 1) * sizeof(*names));
+	if (names != NULL)
+		m->shard_names = names;
+	files = realloc(m->shards, (m->n_shards + 1) * sizeof(*files));
+	if (files != NULL)
+		m->shards = files;
+	if (names == NULL || files == NULL) {
+		free(path);
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	}
+	m->shard_names[m->n_shards] = strdup(name);
+	rc = m->shard_names[m->n_shards] ? FY_OK : fy_err_set(err, FY_ENOMEM, "out of memory");
+	if (rc == FY_OK)
+		rc = fy_st_open(&m->shards[m->n_shards], path, err);
+	if (rc != FY_OK)
+		free(m->shard_names[m->n_shards]);
+	else
+		m->n_shards++;
+	free(path);
+	return rc;
+}
+
+/* Records every tensor of every shard by name; a name in two shards is an error. */
+static int index_tensors(struct fy_st_model *m, struct fy_err *err)
+{
+	size_t s;
+	size_t i;
+	int rc;
+
+	for (s = 0; s < m->n_shards; s++) {
+		for (i = 0; i < fy_st_count(m->shards[s]); i++) {
+			const char *name = fy_st_at(m->shards[s], i)->name;
+
+			rc = fy_index_insert(&m->tensors, name, strlen(name), (int64_t)s, err);
+			if (rc == FY_EEXIST)
+				return fy_err_set(err, FY_EFORMAT,
+						  "tensor '%s' is in more than one shard ('%s' "
+						  "and another)",
+						  name, m->shard_names[s]);
+			if (rc != FY_OK)
+				return rc;
+		}
+	}
+	return FY_OK;
+}
+
+static size_t find_shard(const struct fy_st_model *m, const char *name)
+{
+	size_t s;
+
+	for (s = 0; s < m->n_shards; s++) {
+		if (strcmp(m->shard_names[s], name) == 0)
+			return s;
+	}
+	return SIZE_MAX;
+}
+
+static int open_index_shards(struct fy_st_model *m, const char *dir, const char *label,
+			     const struct fy_json *map, struct fy_err *err)
+{
+	void *it;
+	int rc;
+
+	for (it = fy_json_iter(map); it != NULL; it = fy_json_next(map, it)) {
+		const char *file = fy_json_str(fy_json_iter_value(it));
+
+		if (file == NULL || !safe_shard_name(file))
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: weight_map entry '%s' is not a plain file name",
+					  label, fy_json_iter_key(it));
+		if (find_shard(m, file) != SIZE_MAX)
+			continue;
+		rc = add_shard(m, dir, file, err);
+		if (rc != FY_OK)
+			return rc;
+	}
+	return FY_OK;
+}
+
+/* The weight map and the shards must agree exactly. */
+static int check_weight_map(struct fy_st_model *m, const char *label, const struct fy_json *map,
+			    struct fy_err *err)
+{
+	void *it;
+	int64_t s;
+
+	for (it = fy_json_iter(map); it != NULL; it = fy_json_next(map, it)) {
+		const char *name = fy_json_iter_key(it);
+		const char *file = fy_json_str(fy_json_iter_value(it));
+
+		if (!fy_index_find(&m->tensors, name, strlen(name), &s))
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: tensor '%s' is not in shard '%s'", label, name,
+					  file);
+		if (strcmp(m->shard_names[s], file) != 0)
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: tensor '%s' is listed in '%s' but stored in '%s'",
+					  label, name, file, m->shard_names[s]);
+	}
+	if (m->tensors.count != fy_json_size(map)) {
+		size_t sh;
+		size_t i;
+
+		for (sh = 0; sh < m->n_shards; sh++) {
+			for (i = 0; i < fy_st_count(m->shards[sh]); i++) {
+				const char *name = fy_st_at(m->shards[sh], i)->name;
+
+				if (fy_json_get(map, name) == NULL)
+					return fy_err_set(err, FY_EFORMAT,
+							  "%s: tensor '%s' of shard '%s' is not "
+							  "in the weight map",
+							  label, name, m->shard_names[sh]);
+			}
+		}
+	}
+	return FY_OK;
+}
+
+static int open_index(struct fy_st_model *m, const char *dir, const char *index_path,
+		      struct fy_err *err)
+{
+	struct fy_json *j = NULL;
+	struct fy_json *map;
+	struct fy_json *meta;
+	int rc;
+
+	FY_TRY(rc, fy_json_load_file(&j, index_path, MAX_INDEX_BYTES, err));
+	map = fy_json_get(j, "weight_map");
+	if (fy_json_type(j) != FY_JSON_OBJECT || map == NULL ||
+	    fy_json_type(map) != FY_JSON_OBJECT) {
+		rc = fy_err_set(err, FY_EFORMAT, "%s: no weight_map object", index_path);
+		goto out;
+	}
+	meta = fy_json_get(j, "metadata");
+	if (!fy_json_int(fy_json_get(meta, "total_size"), &m->declared_size))
+		m->declared_size = -1;
+	FY_TRY(rc, open_index_shards(m, dir, index_path, map, err));
+	FY_TRY(rc, index_tensors(m, err));
+	rc = check_weight_map(m, index_path, map, err);
+out:
+	fy_json_free(j);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every *.safetensors file of dir, in name order. */
+static int open_all_in_dir(struct fy_st_model *m, const char *dir, struct fy_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0;
+	size_t i;
+	int rc = FY_OK;
+
+	if (d == NULL)
+		return fy_err_sys(err, FY_EIO, "cannot open directory '%s'", dir);
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		char **p;
+
+		if (len <= 12 || strcmp(e->d_name + len - 12, ".safetensors") != 0 ||
+		    e->d_name[0] == '.')
+			continue;
+		p = realloc(names, (n + 1) * sizeof(*names));
+		if (p == NULL || (p[n] = strdup(e->d_name)) == NULL) {
+			names = p ? p : names;
+			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+			goto out;
+		}
+		names = p;
+		n++;
+	}
+	if (n == 0) {
+		rc = fy_err_set(err, FY_ENOTFOUND, "%s: no safetensors files", dir);
+		goto out;
+	}
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (i = 0; i < n && rc == FY_OK; i++)
+		rc = add_shard(m, dir, names[i], err);
+	if (rc == FY_OK)
+		rc = index_tensors(m, err);
+out:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return rc;
+}
+
+static int open_dir(struct fy_st_model *m, const char *dir, struct fy_err *err)
+{
+	char *index = path_join(dir, INDEX_NAME);
+	int rc;
+
+	if (index == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	if (exists(index))
+		rc = open_index(m, dir, index, err);
+	else
+		rc = open_all_in_dir(m, dir, err);
+	free(index);
+	return rc;
+}
+
+static int open_file(struct fy_st_model *m, const char *path, struct fy_err *err)
+{
+	char *copy = strdup(path);
+	char *slash;
+	const char *dir = ".";
+	const char *base = copy;
+	size_t len = strlen(path);
+	int rc;
+
+	if (copy == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	slash = strrchr(copy, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		dir = copy[0] ? copy : "/";
+		base = slash + 1;
+	}
+	if (len > 5 && strcmp(path + len - 5, ".json") == 0) {
+		rc = open_index(m, dir, path, err);
+	} else {
+		rc = add_shard(m, dir, base, err);
+		if (rc == FY_OK)
+			rc = index_tensors(m, err);
+	}
+	free(copy);
+	return rc;
+}
+
+int fy_st_model_open(struct fy_st_model **out, const char *path, struct fy_err *err)
+{
+	struct fy_st_model *m = calloc(1, sizeof(*m));
+	int rc;
+
+	if (m == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	m->declared_size = -1;
+	fy_index_init(&m->tensors);
+	if (is_dir(path))
+		rc = open_dir(m, path, err);
+	else
+		rc = open_file(m, path, err);
+	if (rc != FY_OK) {
+		fy_st_model_free(m);
+		return rc;
+	}
+	*out = m;
+	return FY_OK;
+}
+
+void fy_st_model_free(struct fy_st_model *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->n_shards; i++) {
+		fy_st_free(m->shards[i]);
+		free(m->shard_names[i]);
+	}
+	free(m->shards);
+	free(m->shard_names);
+	fy_index_release(&m->tensors);
+	free(m);
+}
+
+size_t fy_st_model_shards(const struct fy_st_model *m)
+{
+	return m->n_shards;
+}
+
+const struct fy_st_file *fy_st_model_shard(const struct fy_st_model *m, size_t i)
+{
+	return i < m->n_shards ? m->shards[i] : NULL;
+}
+
+const char *fy_st_model_shard_name(const struct fy_st_model *m, size_t i)
+{
+	return i < m->n_shards ? m->shard_names[i] : NULL;
+}
+
+int64_t fy_st_model_declared_size(const struct fy_st_model *m)
+{
+	return m->declared_size;
+}
+
+const struct fy_st_tensor *fy_st_model_find(const struct fy_st_model *m, const char *name,
+					    size_t *shard)
+{
+	int64_t s;
+
+	if (!fy_index_find(&m->tensors, name, strlen(name), &s))
+		return NULL;
+	if (shard != NULL)
+		*shard = (size_t)s;
+	return fy_st_find(m->shards[s], name);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* config.json                                                                                */
+
+static int get_int(const struct fy_json *cfg, const char *path, const char *key, int64_t *out,
+		   struct fy_err *err)
+{
+	struct fy_json *v = fy_json_get(cfg, key);
+
+	*out = -1;
+	if (v == NULL || fy_json_type(v) == FY_JSON_NULL)
+		return FY_OK;
+	if (!fy_json_int(v, out))
+		return fy_err_set(err, FY_EFORMAT, "%s: '%s' is a JSON %s, not an integer", path,
+				  key, fy_json_type_name(v));
+	return FY_OK;
+}
+
+static int get_str(const struct fy_json *cfg, const char *path, const char *key, char *out,
+		   size_t cap, struct fy_err *err)
+{
+	struct fy_json *v = fy_json_get(cfg, key);
+	const char *s = fy_json_str(v);
+
+	out[0] = '\0';
+	if (v == NULL || fy_json_type(v) == FY_JSON_NULL)
+		return FY_OK;
+	if (s == NULL)
+		return fy_err_set(err, FY_EFORMAT, "%s: '%s' is a JSON %s, not a string", path, key,
+				  fy_json_type_name(v));
+	snprintf(out, cap, "%s", s);
+	return FY_OK;
+}
+
+static int config_ints(struct fy_hf_config *c, const struct fy_json *j, const char *path,
+		       struct fy_err *err)
+{
+	struct {
+		const char *key;
+		int64_t *dst;
+	} ints[] = {
+		{"hidden_size", &c->hidden_size},
+		{"intermediate_size", &c->intermediate_size},
+		{"num_hidden_layers", &c->n_layers},
+		{"num_attention_heads", &c->n_heads},
+		{"num_key_value_heads", &c->n_kv_heads},
+		{"head_dim", &c->head_dim},
+		{"vocab_size", &c->vocab_size},
+		{"max_position_embeddings", &c->context_length},
+		{"num_experts", &c->n_experts},
+		{"num_experts_per_tok", &c->n_experts_used},
+	};
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		rc = get_int(j, path, ints[i].key, ints[i].dst, err);
+		if (rc != FY_OK)
+			return rc;
+	}
+	if (c->n_experts < 0) /* DeepSeek-V3 names it n_routed_experts */
+		return get_int(j, path, "n_routed_experts", &c->n_experts, err);
+	return FY_OK;
+}
+
+static int config_strs(struct fy_hf_config *c, const struct fy_json *j, const char *path,
+		       struct fy_err *err)
+{
+	struct fy_json *archs = fy_json_get(j, "architectures");
+	struct fy_json *tie = fy_json_get(j, "tie_word_embeddings");
+	int rc;
+
+	if (archs != NULL && fy_json_type(archs) != FY_JSON_ARRAY)
+		return fy_err_set(err, FY_EFORMAT, "%s: 'architectures' is not an array", path);
+	if (fy_json_size(archs) > 0) {
+		const char *a = fy_json_str(fy_json_at(archs, 0));
+
+		if (a == NULL)
+			return fy_err_set(err, FY_EFORMAT, "%s: architectures[0] is not a string",
+					  path);
+		snprintf(c->architecture, sizeof(c->architecture), "%s", a);
+	}
+	rc = get_str(j, path, "model_type", c->model_type, sizeof(c->model_type), err);
+	if (rc == FY_OK)
+		rc = get_str(j, path, "torch_dtype", c->torch_dtype, sizeof(c->torch_dtype), err);
+	if (rc == FY_OK)
+		rc = get_str(fy_json_get(j, "quantization_config"), path, "quant_method",
+			     c->quant_method, sizeof(c->quant_method), err);
+	c->tie_word_embeddings = -1;
+	if (tie != NULL && (fy_json_type(tie) == FY_JSON_TRUE || fy_json_type(tie) == FY_JSON_FALSE))
+		c->tie_word_embeddings = fy_json_type(tie) == FY_JSON_TRUE;
+	return rc;
+}
+
+int fy_hf_config_load(struct fy_hf_config *cfg, const char *path, struct fy_err *err)
+{
+	struct fy_hf_config c;
+	struct fy_json *j = NULL;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	FY_TRY(rc, fy_json_load_file(&j, path, MAX_CONFIG_BYTES, err));
+	if (fy_json_type(j) != FY_JSON_OBJECT) {
+		rc = fy_err_set(err, FY_EFORMAT, "%s: not a JSON object", path);
+		goto out;
+	}
+	FY_TRY(rc, config_ints(&c, j, path, err));
+	FY_TRY(rc, config_strs(&c, j, path, err));
+	*cfg = c;
+out:
+	fy_json_free(j);
+	return rc;
+}

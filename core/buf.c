@@ -1,0 +1,126 @@
+/* Growable byte buffers and the bounded cursor. */
+#include "core/core.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void fy_buf_init(struct fy_buf *b)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+void fy_buf_release(struct fy_buf *b)
+{
+	free(b->data);
+	fy_buf_init(b);
+}
+
+int fy_buf_reserve(struct fy_buf *b, size_t extra, struct fy_err *err)
+{
+	size_t need;
+	size_t cap;
+	uint8_t *p;
+
+	if (__builtin_add_overflow(b->len, extra, &need))
+		return fy_err_set(err, FY_ENOMEM, "buffer size overflows");
+	if (need <= b->cap)
+		return FY_OK;
+	cap = b->cap ? b->cap : 256;
+	while (cap < need) {
+		if (__builtin_mul_overflow(cap, 2, &cap)) {
+			cap = need;
+			break;
+		}
+	}
+	p = realloc(b->data, cap);
+	if (p == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory (buffer of %zu bytes)", cap);
+	b->data = p;
+	b->cap = cap;
+	return FY_OK;
+}
+
+int fy_buf_append(struct fy_buf *b, const void *data, size_t n, struct fy_err *err)
+{
+	int rc = fy_buf_reserve(b, n, err);
+
+	if (rc != FY_OK)
+		return rc;
+	if (n > 0)
+		memcpy(b->data + b->len, data, n);
+	b->len += n;
+	return FY_OK;
+}
+
+int fy_buf_append_zeros(struct fy_buf *b, size_t n, struct fy_err *err)
+{
+	int rc = fy_buf_reserve(b, n, err);
+
+	if (rc != FY_OK)
+		return rc;
+	if (n > 0)
+		memset(b->data + b->len, 0, n);
+	b->len += n;
+	return FY_OK;
+}
+
+int fy_buf_append_u32le(struct fy_buf *b, uint32_t v, struct fy_err *err)
+{
+	uint8_t p[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+
+	return fy_buf_append(b, p, sizeof(p), err);
+}
+
+int fy_buf_append_u64le(struct fy_buf *b, uint64_t v, struct fy_err *err)
+{
+	int rc = fy_buf_append_u32le(b, (uint32_t)v, err);
+
+	if (rc != FY_OK)
+		return rc;
+	return fy_buf_append_u32le(b, (uint32_t)(v >> 32), err);
+}
+
+int fy_buf_printf(struct fy_buf *b, struct fy_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	int rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return fy_err_set(err, FY_EINVAL, "bad format string");
+	rc = fy_buf_reserve(b, (size_t)n + 1, err);
+	if (rc != FY_OK)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return FY_OK;
+}
+
+bool fy_cur_u32(struct fy_cursor *c, uint32_t *out)
+{
+	const uint8_t *p;
+
+	if (!fy_cur_take(c, 4, &p))
+		return false;
+	*out = fy_le32(p);
+	return true;
+}
+
+bool fy_cur_u64(struct fy_cursor *c, uint64_t *out)
+{
+	const uint8_t *p;
+
+	if (!fy_cur_take(c, 8, &p))
+		return false;
+	*out = fy_le64(p);
+	return true;
+}

@@ -1,0 +1,319 @@
+/* File helpers: read-only mmap, whole-file reads, atomic writes, sinks. */
+#include "core/core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ATOMIC_BUF_SIZE (1u << 20)
+
+int fy_map_open(struct fy_map *m, const char *path, struct fy_err *err)
+{
+	struct stat st;
+	void *p = NULL;
+	int fd;
+	int rc = FY_OK;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fy_err_sys(err, FY_EIO, "cannot open '%s'", path);
+	if (fstat(fd, &st) != 0) {
+		rc = fy_err_sys(err, FY_EIO, "cannot stat '%s'", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = fy_err_set(err, FY_EINVAL, "'%s' is not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > SIZE_MAX) {
+		rc = fy_err_set(err, FY_EUNSUPPORTED, "'%s' is too large to map", path);
+		goto out;
+	}
+	if (st.st_size > 0) {
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED) {
+			rc = fy_err_sys(err, FY_EIO, "cannot map '%s'", path);
+			goto out;
+		}
+	}
+	m->data = p;
+	m->size = (size_t)st.st_size;
+out:
+	close(fd);
+	return rc;
+}
+
+void fy_map_release(struct fy_map *m)
+{
+	if (m->data != NULL)
+		munmap((void *)m->data, m->size);
+	m->data = NULL;
+	m->size = 0;
+}
+
+int fy_file_read(const char *path, size_t max_bytes, struct fy_buf *b, struct fy_err *err)
+{
+	struct stat st;
+	ssize_t n;
+	int fd;
+	int rc = FY_OK;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fy_err_sys(err, FY_EIO, "cannot open '%s'", path);
+	if (fstat(fd, &st) != 0) {
+		rc = fy_err_sys(err, FY_EIO, "cannot stat '%s'", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = fy_err_set(err, FY_EINVAL, "'%s' is not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max_bytes) {
+		rc = fy_err_set(err, FY_EFORMAT, "'%s' is too large (%lld bytes, at most %zu)", path,
+				(long long)st.st_size, max_bytes);
+		goto out;
+	}
+	FY_TRY(rc, fy_buf_reserve(b, (size_t)st.st_size + 1, err));
+	for (;;) {
+		if (b->cap - b->len <= 1)
+			FY_TRY(rc, fy_buf_reserve(b, 4096, err));
+		n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = fy_err_sys(err, FY_EIO, "cannot read '%s'", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+		if (b->len > max_bytes) {
+			rc = fy_err_set(err, FY_EFORMAT, "'%s' grew past %zu bytes while read", path,
+					max_bytes);
+			goto out;
+		}
+	}
+	b->data[b->len] = '\0'; /* convenience for text; not counted in len */
+out:
+	close(fd);
+	return rc;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, const char *path, struct fy_err *err)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return fy_err_sys(err, FY_EIO, "cannot write '%s'", path);
+		p += w;
+		n -= (size_t)w;
+	}
+	return FY_OK;
+}
+
+static char *temp_name(const char *path)
+{
+	static atomic_uint counter;
+	char *copy = strdup(path);
+	char *dir;
+	char *base;
+	char *tmp = NULL;
+	size_t len;
+
+	if (copy == NULL)
+		return NULL;
+	base = strrchr(copy, '/');
+	if (base == NULL) {
+		dir = ".";
+		base = copy;
+	} else {
+		*base++ = '\0';
+		dir = copy[0] ? copy : "/";
+	}
+	len = strlen(dir) + strlen(base) + 64;
+	tmp = malloc(len);
+	if (tmp != NULL)
+		snprintf(tmp, len, "%s/.%s.ferry-tmp.%ld.%u", dir, base, (long)getpid(),
+			 atomic_fetch_add(&counter, 1));
+	free(copy);
+	return tmp;
+}
+
+int fy_atomic_open(struct fy_atomic *a, const char *path, struct fy_err *err)
+{
+	a->fd = -1;
+	a->written = 0;
+	a->buf_len = 0;
+	a->path = strdup(path);
+	a->tmp = temp_name(path);
+	a->buf = malloc(ATOMIC_BUF_SIZE);
+	if (a->path == NULL || a->tmp == NULL || a->buf == NULL) {
+		fy_atomic_abort(a);
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	}
+	a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (a->fd < 0) {
+		fy_err_sys(err, FY_EIO, "cannot create a temporary file next to '%s'", path);
+		fy_atomic_abort(a);
+		return FY_EIO;
+	}
+	return FY_OK;
+}
+
+static int atomic_flush(struct fy_atomic *a, struct fy_err *err)
+{
+	int rc = write_all(a->fd, a->buf, a->buf_len, a->path, err);
+
+	a->buf_len = 0;
+	return rc;
+}
+
+int fy_atomic_write(struct fy_atomic *a, const void *data, size_t n, struct fy_err *err)
+{
+	const uint8_t *p = data;
+	size_t room;
+	int rc;
+
+	if (a->fd < 0)
+		return fy_err_set(err, FY_EINVAL, "write to a closed file");
+	a->written += n;
+	if (n >= ATOMIC_BUF_SIZE) {
+		rc = atomic_flush(a, err);
+		if (rc != FY_OK)
+			return rc;
+		return write_all(a->fd, p, n, a->path, err);
+	}
+	while (n > 0) {
+		room = ATOMIC_BUF_SIZE - a->buf_len;
+		if (room > n)
+			room = n;
+		memcpy(a->buf + a->buf_len, p, room);
+		a->buf_len += room;
+		p += room;
+		n -= room;
+		if (a->buf_len == ATOMIC_BUF_SIZE) {
+			rc = atomic_flush(a, err);
+			if (rc != FY_OK)
+				return rc;
+		}
+	}
+	return FY_OK;
+}
+
+int fy_atomic_zeros(struct fy_atomic *a, uint64_t n, struct fy_err *err)
+{
+	static const uint8_t zeros[4096];
+	size_t k;
+	int rc;
+
+	while (n > 0) {
+		k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+		rc = fy_atomic_write(a, zeros, k, err);
+		if (rc != FY_OK)
+			return rc;
+		n -= k;
+	}
+	return FY_OK;
+}
+
+static int fsync_dir_of(const char *path, struct fy_err *err)
+{
+	char *copy = strdup(path);
+	int fd;
+	int rc = FY_OK;
+
+	if (copy == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = fy_err_sys(err, FY_EIO, "cannot open the directory of '%s'", path);
+	} else {
+		if (fsync(fd) != 0 && errno != EINVAL)
+			rc = fy_err_sys(err, FY_EIO, "cannot sync the directory of '%s'", path);
+		close(fd);
+	}
+	free(copy);
+	return rc;
+}
+
+int fy_atomic_commit(struct fy_atomic *a, struct fy_err *err)
+{
+	int rc;
+
+	if (a->fd < 0)
+		return fy_err_set(err, FY_EINVAL, "commit of a closed file");
+	FY_TRY(rc, atomic_flush(a, err));
+	if (fsync(a->fd) != 0) {
+		rc = fy_err_sys(err, FY_EIO, "cannot sync '%s'", a->path);
+		goto out;
+	}
+	if (close(a->fd) != 0) {
+		a->fd = -1;
+		rc = fy_err_sys(err, FY_EIO, "cannot close '%s'", a->path);
+		goto out;
+	}
+	a->fd = -1;
+	if (rename(a->tmp, a->path) != 0) {
+		rc = fy_err_sys(err, FY_EIO, "cannot rename into '%s'", a->path);
+		goto out;
+	}
+	free(a->tmp);
+	a->tmp = NULL; /* renamed: nothing left to remove */
+	rc = fsync_dir_of(a->path, err);
+out:
+	fy_atomic_abort(a);
+	return rc;
+}
+
+void fy_atomic_abort(struct fy_atomic *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+	if (a->tmp != NULL)
+		unlink(a->tmp);
+	free(a->tmp);
+	free(a->path);
+	free(a->buf);
+	a->tmp = NULL;
+	a->path = NULL;
+	a->buf = NULL;
+	a->buf_len = 0;
+}
+
+int fy_file_write_atomic(const char *path, const void *data, size_t n, struct fy_err *err)
+{
+	struct fy_atomic a;
+	int rc;
+
+	rc = fy_atomic_open(&a, path, err);
+	if (rc != FY_OK)
+		return rc;
+	rc = fy_atomic_write(&a, data, n, err);
+	if (rc != FY_OK) {
+		fy_atomic_abort(&a);
+		return rc;
+	}
+	return fy_atomic_commit(&a, err);
+}
+
+int fy_sink_write(struct fy_sink *s, const void *data, size_t n, struct fy_err *err)
+{
+	if (n > s->left)
+		return fy_err_set(err, FY_EINVAL, "tensor '%s': data callback wrote %zu bytes more "
+				  "than its size", s->what, (size_t)(n - s->left));
+	s->left -= n;
+	return fy_atomic_write(s->file, data, n, err);
+}
