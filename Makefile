@@ -26,9 +26,9 @@ SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 
 LIB_SRC  := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 CLI_SRC  := $(wildcard cli/*.c)
-UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c) tests/corpus/corpus.c
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-HEADERS  := $(foreach m,$(MODULES) cli,$(wildcard $(m)/*.h)) cli/commands.def
+HEADERS  := $(foreach m,$(MODULES) cli tests/unit tests/corpus,$(wildcard $(m)/*.h)) cli/commands.def
 
 LIB_OBJ      := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ      := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -75,36 +75,45 @@ deps:
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/san/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -O1 $(SAN) -c $< -o $@
+	@echo "  CC/SAN  $<"
+	@$(CC) $(CFLAGS_ALL) -O1 $(SAN) -c $< -o $@
 
 $(BUILD)/libferry.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 
 $(BUILD)/libferry-san.a: $(LIB_OBJ_SAN)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 
 $(FERRY): $(CLI_OBJ) $(BUILD)/libferry.a
-	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libferry.a $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libferry.a $(LIBS)
 
 $(FERRY_SAN): $(CLI_OBJ_SAN) $(BUILD)/libferry-san.a
-	$(CC) $(CFLAGS_ALL) $(SAN) -o $@ $(CLI_OBJ_SAN) $(BUILD)/libferry-san.a $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_ALL) $(SAN) -o $@ $(CLI_OBJ_SAN) $(BUILD)/libferry-san.a $(LIBS)
 
 $(UNIT): $(UNIT_OBJ) $(BUILD)/libferry.a
-	$(CC) $(CFLAGS_ALL) -o $@ $(UNIT_OBJ) $(BUILD)/libferry.a -lcriterion $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ $(UNIT_OBJ) $(BUILD)/libferry.a -lcriterion $(LIBS)
 
 $(UNIT_SAN): $(UNIT_OBJ_SAN) $(BUILD)/libferry-san.a
-	$(CC) $(CFLAGS_ALL) $(SAN) -o $@ $(UNIT_OBJ_SAN) $(BUILD)/libferry-san.a -lcriterion $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_ALL) $(SAN) -o $@ $(UNIT_OBJ_SAN) $(BUILD)/libferry-san.a -lcriterion $(LIBS)
 
 # libFuzzer targets: clang, the library sources compiled in with the fuzzer's instrumentation.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	@echo "  FUZZ    $@"
+	@$(CLANG) $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(LIB_SRC) $(LIBS)
 
 # --- tests --------------------------------------------------------------------------------
@@ -116,10 +125,15 @@ test: deps
 test-unit: $(UNIT)
 	FERRY_TEST_DATA=tests/data $(UNIT) --jobs 2
 
-# The same unit tests under AddressSanitizer and UBSan (leak checking included).
+# The same unit tests under AddressSanitizer and UBSan. Criterion reports a test's result before
+# its process exits, where LeakSanitizer speaks: any sanitizer report in the log fails the run.
 test-san: $(UNIT_SAN)
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		FERRY_TEST_DATA=tests/data $(UNIT_SAN) --jobs 2
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		FERRY_TEST_DATA=tests/data $(UNIT_SAN) --jobs 2 > $(BUILD)/unit-san.log 2>&1; \
+		rc=$$?; tail -n 1 $(BUILD)/unit-san.log; \
+		if grep -q "Sanitizer" $(BUILD)/unit-san.log; then \
+			grep -B2 -A20 "Sanitizer" $(BUILD)/unit-san.log | head -60; exit 1; fi; \
+		exit $$rc
 
 # Integration tests drive the real binaries (the sanitizer build included).
 test-cli: $(FERRY) $(FERRY_SAN)

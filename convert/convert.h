@@ -222,7 +222,8 @@ int fy_gguf_writer_copy_kv(struct fy_gguf_writer *w, const struct fy_gguf_kv *kv
 int fy_gguf_writer_add(struct fy_gguf_writer *w, const char *name, enum fy_dtype type, int n_dims,
 		       const int64_t *ne, struct fy_err *err);
 /* Writes a GGUF v3 file atomically: KVs in the order first set, tensors in the order added, each
- * tensor's data padded with zeros to the alignment (the last one too). */
+ * tensor's data padded with zeros to the alignment (the last one too); without tensors the file
+ * ends at the header. Dimensions are written as given (callers drop trailing 1s). */
 int fy_gguf_writer_write(struct fy_gguf_writer *w, const char *path, fy_tensor_data_fn fn,
 			 void *ctx, struct fy_err *err);
 

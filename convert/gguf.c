@@ -678,9 +678,9 @@ enum fy_format fy_format_sniff(const uint8_t *head, size_t n)
 	if (n < 9)
 		return FY_FORMAT_UNKNOWN;
 	len = fy_le64(head);
-	if (len < 2 || len > FY_ST_MAX_HEADER)
+	if (len < 2)
 		return FY_FORMAT_UNKNOWN;
-	for (i = 8; i < n && i < 8 + len; i++) {
+	for (i = 8; i < n && i - 8 < len; i++) {
 		if (head[i] == '{')
 			return FY_FORMAT_SAFETENSORS;
 		if (head[i] != ' ' && head[i] != '\t' && head[i] != '\n' && head[i] != '\r')

@@ -2,7 +2,8 @@
  * GGUF v3 writer. KVs are kept encoded (type tag and value, as they go into the file) in the
  * order they were first set; tensors in the order they were added. The file is laid out by the
  * general.alignment this writer will write (default 32), every tensor padded with zeros to it,
- * the last one included.
+ * the last one included. A file without tensors ends right after the header, as gguf-py
+ * writes vocabulary-only files.
  */
 #include "convert/convert.h"
 
@@ -418,7 +419,8 @@ int fy_gguf_writer_write(struct fy_gguf_writer *w, const char *path, fy_tensor_d
 		rc = fy_err_set(err, FY_EINVAL, "header size overflows");
 		goto out;
 	}
-	FY_TRY(rc, fy_buf_append_zeros(&hdr, (size_t)(data_start - hdr.len), err));
+	if (w->n_tensors > 0) /* no data section, no padding (as gguf-py writes vocab files) */
+		FY_TRY(rc, fy_buf_append_zeros(&hdr, (size_t)(data_start - hdr.len), err));
 	FY_TRY(rc, fy_atomic_open(&a, path, err));
 	FY_TRY(rc, fy_atomic_write(&a, hdr.data, hdr.len, err));
 	FY_TRY(rc, write_data(w, &a, fn, ctx, err));
