@@ -38,6 +38,7 @@ CLI_OBJ_SAN  := $(CLI_SRC:%.c=$(BUILD)/san/%.o)
 UNIT_OBJ_SAN := $(UNIT_SRC:%.c=$(BUILD)/san/%.o)
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
+MKCORPUS   := $(BUILD)/mkcorpus
 FERRY      := $(BUILD)/ferry
 FERRY_SAN  := $(BUILD)/ferry-san
 UNIT       := $(BUILD)/unit-tests
@@ -109,6 +110,11 @@ $(UNIT_SAN): $(UNIT_OBJ_SAN) $(BUILD)/libferry-san.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS_ALL) $(SAN) -o $@ $(UNIT_OBJ_SAN) $(BUILD)/libferry-san.a -lcriterion $(LIBS)
 
+$(MKCORPUS): tests/corpus/mkcorpus.c tests/corpus/corpus.c $(BUILD)/libferry.a $(HEADERS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ tests/corpus/mkcorpus.c tests/corpus/corpus.c \
+		$(BUILD)/libferry.a $(LIBS)
+
 # libFuzzer targets: clang, the library sources compiled in with the fuzzer's instrumentation.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -136,8 +142,8 @@ test-san: $(UNIT_SAN)
 		exit $$rc
 
 # Integration tests drive the real binaries (the sanitizer build included).
-test-cli: $(FERRY) $(FERRY_SAN)
-	FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) sh tests/cli/run.sh
+test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS)
+	@FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) MKCORPUS=$(MKCORPUS) sh tests/cli/run.sh
 
 node-deps: tests/node/node_modules/.package-lock.json
 
