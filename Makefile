@@ -39,6 +39,7 @@ UNIT_OBJ_SAN := $(UNIT_SRC:%.c=$(BUILD)/san/%.o)
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 MKCORPUS   := $(BUILD)/mkcorpus
+MKGGUF     := $(BUILD)/mkgguf
 FERRY      := $(BUILD)/ferry
 FERRY_SAN  := $(BUILD)/ferry-san
 UNIT       := $(BUILD)/unit-tests
@@ -115,6 +116,10 @@ $(MKCORPUS): tests/corpus/mkcorpus.c tests/corpus/corpus.c $(BUILD)/libferry.a $
 	@$(CC) $(CFLAGS_ALL) -o $@ tests/corpus/mkcorpus.c tests/corpus/corpus.c \
 		$(BUILD)/libferry.a $(LIBS)
 
+$(MKGGUF): tests/node/mkgguf.c $(BUILD)/libferry.a $(HEADERS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ tests/node/mkgguf.c $(BUILD)/libferry.a $(LIBS)
+
 # libFuzzer targets: clang, the library sources compiled in with the fuzzer's instrumentation.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -148,11 +153,12 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS)
 node-deps: tests/node/node_modules/.package-lock.json
 
 tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/package-lock.json
-	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	@echo "  NPM     tests/node (npm ci, pinned by package-lock.json)"
+	@cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test-node: $(FERRY) node-deps
-	FERRY=$(FERRY) sh tests/node/run.sh
+test-node: $(FERRY) $(MKGGUF) node-deps
+	@FERRY=$(FERRY) MKGGUF=$(MKGGUF) sh tests/node/run.sh
 
 fuzz-build: $(FUZZ_BIN)
 

@@ -88,8 +88,12 @@ static struct fy_json *gguf_value_json(const struct fy_gguf_value *v)
 	case FY_GGUF_U16:
 	case FY_GGUF_U32:
 	case FY_GGUF_U64:
-		if (v->u > INT64_MAX)
-			return fy_json_real((double)v->u);
+		if (v->u > INT64_MAX) { /* beyond JSON integers here: a decimal string */
+			char digits[24];
+
+			snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v->u);
+			return fy_json_string(digits);
+		}
 		return fy_json_integer((int64_t)v->u);
 	case FY_GGUF_I8:
 	case FY_GGUF_I16:

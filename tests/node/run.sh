@@ -1,0 +1,36 @@
+#!/bin/sh
+# Interoperability with the npm package @huggingface/gguf: GGUF files written by ferry (synthetic
+# files with every KV type and many tensor types and alignments, and a fixture rewritten through
+# ferry's writer) and the GGUF fixtures written by llama.cpp/gguf-py must read the same in both.
+# Environment: FERRY, MKGGUF. Ends with "N passed, N failed".
+set -u
+FERRY=${FERRY:?set FERRY}
+MKGGUF=${MKGGUF:-build/mkgguf}
+DATA=${FERRY_TEST_DATA:-tests/data}
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/ferry-node-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+pass=0
+fail=0
+
+if ! "$MKGGUF" "$work" "$DATA/models/stories260K/stories260K.gguf"; then
+	echo "node: mkgguf failed" >&2
+	fail=1
+fi
+for f in "$work"/*.gguf $(find "$DATA/models" -name '*.gguf' | sort); do
+	if "$FERRY" inspect --json --full "$f" >"$work/ferry.json" &&
+		node "$here/compare.mjs" "$f" "$work/ferry.json"; then
+		pass=$((pass + 1))
+	else
+		echo "FAIL: $f" >&2
+		fail=$((fail + 1))
+	fi
+done
+if cmp -s "$work/rewritten.gguf" "$DATA/models/stories260K/stories260K.gguf"; then
+	pass=$((pass + 1))
+else
+	echo "FAIL: rewritten stories260K.gguf is not byte-identical" >&2
+	fail=$((fail + 1))
+fi
+echo "node: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
