@@ -15,7 +15,8 @@ void fy_err_clear(struct fy_err *err)
 	err->msg[0] = '\0';
 }
 
-static int err_vset(struct fy_err *err, int code, int sys, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int err_vset(struct fy_err *err, int code, int sys,
+							    const char *fmt, va_list ap)
 {
 	size_t n;
 

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Runs each libFuzzer target given on the command line for FUZZ_SECONDS (default 10) over its
+# seed corpus tests/fuzz/<name>/ (read-only) plus a working corpus under build/fuzz/ that keeps
+# what earlier runs found. A crash, leak or timeout fails the run; its input is left in
+# build/fuzz/artifacts/ (add it to the seed corpus with the fix). Per-target executions and
+# coverage are appended to build/fuzz/stats.txt. Ends with "N passed, N failed".
+set -u
+secs=${FUZZ_SECONDS:-10}
+jobs=${FUZZ_JOBS:-1}
+here=$(cd "$(dirname "$0")" && pwd)
+out=build/fuzz
+mkdir -p "$out/artifacts"
+pass=0
+fail=0
+export ASAN_OPTIONS="detect_leaks=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+for bin in "$@"; do
+	name=$(basename "$bin")
+	short=${name#fuzz_}
+	work="$out/corpus-$short"
+	mkdir -p "$work"
+	mkdir -p "$out/logs"
+	log="$out/logs/$name.log"
+	if "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+		-print_final_stats=1 -jobs="$jobs" -workers="$jobs" \
+		-artifact_prefix="$out/artifacts/$short-" "$work" "$here/$short" >"$log" 2>&1; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: $name (see $log)" >&2
+		grep -A30 "ERROR\|==ERROR\|deadly signal" "$log" | head -40 >&2
+	fi
+	execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
+	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+	line="$(date -u +%Y-%m-%dT%H:%M:%SZ) $name seconds=$secs execs=$execs cov=${cov:-0} corpus=$(ls "$work" | wc -l)"
+	echo "fuzz: $line"
+	echo "$line" >>"$out/stats.txt"
+done
+echo "fuzz: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
