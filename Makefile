@@ -12,7 +12,7 @@ MODULES := core convert quant verify infer mirror
 
 # Debian packages the build and tests need (never nodejs/npm: they come with the machine).
 DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev libzstd-dev \
-	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev
+	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev time
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wformat=2 -Wvla
@@ -40,6 +40,7 @@ FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 MKCORPUS   := $(BUILD)/mkcorpus
 MKGGUF     := $(BUILD)/mkgguf
+MKBIG      := $(BUILD)/mkbig
 FERRY      := $(BUILD)/ferry
 FERRY_SAN  := $(BUILD)/ferry-san
 UNIT       := $(BUILD)/unit-tests
@@ -120,6 +121,10 @@ $(MKGGUF): tests/node/mkgguf.c $(BUILD)/libferry.a $(HEADERS)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS_ALL) -o $@ tests/node/mkgguf.c $(BUILD)/libferry.a $(LIBS)
 
+$(MKBIG): bench/mkbig.c $(BUILD)/libferry.a $(HEADERS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ bench/mkbig.c $(BUILD)/libferry.a $(LIBS)
+
 # libFuzzer targets: clang, the library sources compiled in with the fuzzer's instrumentation.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -174,8 +179,8 @@ demo: deps
 	@sh scripts/demo.sh $(FERRY)
 
 bench: deps
-	@$(MAKE) --no-print-directory build
-	@sh bench/run.sh $(FERRY)
+	@$(MAKE) --no-print-directory build $(MKBIG)
+	@MKBIG=$(MKBIG) sh bench/run.sh $(FERRY)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
