@@ -108,37 +108,42 @@ static int index_tensors(struct fy_st_model *m, struct fy_err *err)
 	return FY_OK;
 }
 
-static size_t find_shard(const struct fy_st_model *m, const char *name)
+static int cmp_str(const void *a, const void *b)
 {
-	size_t s;
-
-	for (s = 0; s < m->n_shards; s++) {
-		if (strcmp(m->shard_names[s], name) == 0)
-			return s;
-	}
-	return SIZE_MAX;
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Opens every shard the weight map names, in file-name order. */
 static int open_index_shards(struct fy_st_model *m, const char *dir, const char *label,
 			     const struct fy_json *map, struct fy_err *err)
 {
+	const char **names = calloc(fy_json_size(map) + 1, sizeof(*names));
+	size_t n = 0;
+	size_t i;
 	void *it;
-	int rc;
+	int rc = FY_OK;
 
+	if (names == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	for (it = fy_json_iter(map); it != NULL; it = fy_json_next(map, it)) {
 		const char *file = fy_json_str(fy_json_iter_value(it));
 
-		if (file == NULL || !safe_shard_name(file))
-			return fy_err_set(err, FY_EFORMAT,
-					  "%s: weight_map entry '%s' is not a plain file name",
-					  label, fy_json_iter_key(it));
-		if (find_shard(m, file) != SIZE_MAX)
-			continue;
-		rc = add_shard(m, dir, file, err);
-		if (rc != FY_OK)
-			return rc;
+		if (file == NULL || !safe_shard_name(file)) {
+			rc = fy_err_set(err, FY_EFORMAT,
+					"%s: weight_map entry '%s' is not a plain file name", label,
+					fy_json_iter_key(it));
+			goto out;
+		}
+		names[n++] = file;
 	}
-	return FY_OK;
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (i = 0; i < n && rc == FY_OK; i++) {
+		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
+			rc = add_shard(m, dir, names[i], err);
+	}
+out:
+	free(names);
+	return rc;
 }
 
 /* The weight map and the shards must agree exactly. */
@@ -204,11 +209,6 @@ static int open_index(struct fy_st_model *m, const char *dir, const char *index_
 out:
 	fy_json_free(j);
 	return rc;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Every *.safetensors file of dir, in name order. */
