@@ -355,8 +355,13 @@ Test(hfmodel, sharded_checkpoints)
 		     err.msg);
 	cr_assert_eq(fy_st_model_shards(m), 2);
 	cr_assert_gt(fy_st_model_declared_size(m), 0);
+	cr_assert_str_eq(fy_st_model_shard_name(m, 0), "model-00001-of-000002.safetensors",
+			 "shards in name order");
 	t = fy_st_model_find(m, "model.layers.1.self_attn.o_proj.weight", &shard);
+	cr_assert(t && t->dtype == FY_DTYPE_F8_E4M3 && shard == 0);
+	t = fy_st_model_find(m, "model.layers.2.self_attn.o_proj.weight", &shard);
 	cr_assert(t && t->dtype == FY_DTYPE_F8_E4M3 && shard == 1);
+	cr_assert_null(fy_st_model_find(m, "model.layers.9.self_attn.o_proj.weight", NULL));
 	fy_st_model_free(m);
 	cr_assert_eq(fy_st_model_open(&m, t_data("models/qwen3-tiny"), &err), FY_OK, "%s",
 		     err.msg);
