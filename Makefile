@@ -134,12 +134,21 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
 
 # --- tests --------------------------------------------------------------------------------
 
+# Every suite appends "suite passed failed" to $(SUMMARY); the total closes the run.
+SUMMARY := $(BUILD)/test-summary.txt
+
 test: deps
+	@mkdir -p $(BUILD) && : > $(SUMMARY)
 	@$(MAKE) --no-print-directory test-unit test-san test-cli test-node test-fuzz
-	@echo "make test: all suites passed"
+	@awk '{print "  " $$1 ": " $$2 " passed, " $$3 " failed"; p += $$2; f += $$3} \
+		END {print "make test: all suites passed"; print "total: " p " passed, " f " failed"}' \
+		$(SUMMARY)
 
 test-unit: $(UNIT)
-	FERRY_TEST_DATA=tests/data $(UNIT) --jobs 2
+	@mkdir -p $(BUILD)
+	@FERRY_TEST_DATA=tests/data $(UNIT) --jobs 2 > $(BUILD)/unit.log 2>&1; rc=$$?; \
+		cat $(BUILD)/unit.log; sh tests/summary.sh unit $(BUILD)/unit.log >> $(SUMMARY); \
+		exit $$rc
 
 # The same unit tests under AddressSanitizer and UBSan. Criterion reports a test's result before
 # its process exits, where LeakSanitizer speaks: any sanitizer report in the log fails the run.
@@ -147,13 +156,17 @@ test-san: $(UNIT_SAN)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		FERRY_TEST_DATA=tests/data $(UNIT_SAN) --jobs 2 > $(BUILD)/unit-san.log 2>&1; \
 		rc=$$?; tail -n 1 $(BUILD)/unit-san.log; \
+		sh tests/summary.sh unit-san $(BUILD)/unit-san.log >> $(SUMMARY); \
 		if grep -q "Sanitizer" $(BUILD)/unit-san.log; then \
 			grep -B2 -A20 "Sanitizer" $(BUILD)/unit-san.log | head -60; exit 1; fi; \
 		exit $$rc
 
 # Integration tests drive the real binaries (the sanitizer build included).
 test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS)
-	@FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) MKCORPUS=$(MKCORPUS) sh tests/cli/run.sh
+	@mkdir -p $(BUILD)
+	@FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) MKCORPUS=$(MKCORPUS) sh tests/cli/run.sh \
+		> $(BUILD)/cli.log 2>&1; rc=$$?; tail -n 20 $(BUILD)/cli.log; \
+		sh tests/summary.sh cli $(BUILD)/cli.log >> $(SUMMARY); exit $$rc
 
 node-deps: tests/node/node_modules/.package-lock.json
 
@@ -163,14 +176,18 @@ tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/p
 	@touch $@
 
 test-node: $(FERRY) $(MKGGUF) node-deps
-	@FERRY=$(FERRY) MKGGUF=$(MKGGUF) sh tests/node/run.sh
+	@FERRY=$(FERRY) MKGGUF=$(MKGGUF) sh tests/node/run.sh > $(BUILD)/node.log 2>&1; rc=$$?; \
+		cat $(BUILD)/node.log; sh tests/summary.sh node $(BUILD)/node.log >> $(SUMMARY); \
+		exit $$rc
 
 fuzz-build: $(FUZZ_BIN)
 
 # Each target over its seed corpus plus FUZZ_SECONDS of new inputs (a copy of the corpus is
 # grown under build/, so the committed seeds stay as they are).
 test-fuzz fuzz: $(FUZZ_BIN)
-	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) sh tests/fuzz/run.sh $(FUZZ_BIN)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) sh tests/fuzz/run.sh $(FUZZ_BIN) \
+		> $(BUILD)/fuzz.log 2>&1; rc=$$?; cat $(BUILD)/fuzz.log; \
+		sh tests/summary.sh fuzz $(BUILD)/fuzz.log >> $(SUMMARY); exit $$rc
 
 # --- the rest -----------------------------------------------------------------------------
 
