@@ -7,7 +7,6 @@
  */
 #include "cli/inspect.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -286,16 +285,6 @@ int fy_inspect_file(const char *path, bool full, struct fy_json **out, struct fy
 /* ------------------------------------------------------------------------------------------ */
 /* Directories                                                                                */
 
-static char *join(const char *dir, const char *name)
-{
-	size_t n = strlen(dir) + strlen(name) + 2;
-	char *p = malloc(n);
-
-	if (p != NULL)
-		snprintf(p, n, "%s/%s", dir, name);
-	return p;
-}
-
 static void set_int_if(struct fy_json *o, const char *key, int64_t v)
 {
 	if (v >= 0)
@@ -331,67 +320,10 @@ static struct fy_json *config_json(const struct fy_hf_config *c)
 	return o;
 }
 
-static int has_suffix(const char *s, const char *suffix)
-{
-	size_t a = strlen(s);
-	size_t b = strlen(suffix);
-
-	return a > b && strcmp(s + a - b, suffix) == 0;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Names in dir ending in suffix, sorted. */
-static int list_suffix(const char *dir, const char *suffix, char ***out, size_t *n,
-		       struct fy_err *err)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **names = NULL;
-	char **p;
-	size_t i;
-
-	*n = 0;
-	if (d == NULL)
-		return fy_err_sys(err, FY_EIO, "cannot open directory '%s'", dir);
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' || !has_suffix(e->d_name, suffix))
-			continue;
-		p = realloc(names, (*n + 1) * sizeof(*names));
-		if (p == NULL || (p[*n] = strdup(e->d_name)) == NULL) {
-			names = p ? p : names;
-			for (i = 0; i < *n; i++)
-				free(names[i]);
-			free(names);
-			closedir(d);
-			return fy_err_set(err, FY_ENOMEM, "out of memory");
-		}
-		names = p;
-		(*n)++;
-	}
-	closedir(d);
-	if (*n > 1)
-		qsort(names, *n, sizeof(*names), cmp_names);
-	*out = names;
-	return FY_OK;
-}
-
-static void free_names(char **names, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
 static int describe_config(const char *dir, struct fy_json *o, struct fy_err *err)
 {
 	struct fy_hf_config cfg;
-	char *path = join(dir, "config.json");
+	char *path = fy_path_join(dir, "config.json");
 	struct stat st;
 	int rc = FY_OK;
 
@@ -439,9 +371,9 @@ static int describe_ggufs(const char *dir, bool full, struct fy_json *files, str
 	size_t i;
 	int rc;
 
-	rc = list_suffix(dir, ".gguf", &names, &n, err);
+	rc = fy_dir_list(dir, ".gguf", &names, &n, err);
 	for (i = 0; rc == FY_OK && i < n; i++) {
-		path = join(dir, names[i]);
+		path = fy_path_join(dir, names[i]);
 		if (path == NULL) {
 			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 			break;
@@ -451,7 +383,7 @@ static int describe_ggufs(const char *dir, bool full, struct fy_json *files, str
 			fy_json_push(files, one);
 		free(path);
 	}
-	free_names(names, n);
+	fy_names_free(names, n);
 	return rc;
 }
 
@@ -459,9 +391,9 @@ static int dir_has(const char *dir, const char *suffix, bool *out, struct fy_err
 {
 	char **names = NULL;
 	size_t n = 0;
-	int rc = list_suffix(dir, suffix, &names, &n, err);
+	int rc = fy_dir_list(dir, suffix, &names, &n, err);
 
-	free_names(names, n);
+	fy_names_free(names, n);
 	*out = n > 0;
 	return rc;
 }
@@ -483,7 +415,7 @@ int fy_inspect_dir(const char *path, bool full, struct fy_json **out, struct fy_
 	FY_TRY(rc, describe_config(path, o, err));
 	FY_TRY(rc, dir_has(path, ".safetensors", &has_st, err));
 	if (!has_st) {
-		char *index = join(path, "model.safetensors.index.json");
+		char *index = fy_path_join(path, "model.safetensors.index.json");
 		struct stat st;
 
 		has_st = index != NULL && stat(index, &st) == 0;

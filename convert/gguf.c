@@ -8,7 +8,7 @@
  * general.alignment, exactly as llama.cpp requires. Arrays grow as elements are actually parsed,
  * so a hostile count cannot make the reader allocate more than the header's real size allows.
  */
-#include "convert/convert.h"
+#include "convert/convert_private.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +36,7 @@ struct fy_gguf {
 #define MIN_KV_BYTES 14u     /* key length 8, 1 byte of key, type 4, 1 byte of value */
 #define MIN_TENSOR_BYTES 33u /* name length 8, 1 byte, n_dims 4, one ne 8, type 4, offset 8 */
 
-static const uint8_t value_sizes[FY_GGUF_TYPE_COUNT] = {
+const uint8_t fy_gguf_value_sizes[FY_GGUF_TYPE_COUNT] = {
 	[FY_GGUF_U8] = 1,  [FY_GGUF_I8] = 1,  [FY_GGUF_U16] = 2, [FY_GGUF_I16] = 2,
 	[FY_GGUF_U32] = 4, [FY_GGUF_I32] = 4, [FY_GGUF_F32] = 4, [FY_GGUF_BOOL] = 1,
 	[FY_GGUF_U64] = 8, [FY_GGUF_I64] = 8, [FY_GGUF_F64] = 8,
@@ -236,12 +236,12 @@ static int parse_array(struct fy_gguf *g, struct fy_cursor *c, struct fy_gguf_kv
 	kv->arr_type = (enum fy_gguf_type)et;
 	if (et == FY_GGUF_STRING)
 		return parse_string_array(g, c, kv, err);
-	if (kv->arr_count > fy_cur_left(c) / value_sizes[et])
+	if (kv->arr_count > fy_cur_left(c) / fy_gguf_value_sizes[et])
 		return fy_err_set(err, FY_EFORMAT,
 				  "%s: key '%s': array of %llu %s values is larger than the file",
 				  g->label, kv->key, (unsigned long long)kv->arr_count,
 				  fy_gguf_type_name(kv->arr_type));
-	bytes = kv->arr_count * value_sizes[et];
+	bytes = kv->arr_count * fy_gguf_value_sizes[et];
 	if (!fy_cur_take(c, bytes, &p)) /* cannot fail: bounded above */
 		return truncated(g, "an array", err);
 	kv->raw = p;
@@ -267,7 +267,7 @@ static int parse_value(struct fy_gguf *g, struct fy_cursor *c, struct fy_gguf_kv
 					  g->label, kv->key);
 		kv->v.type = FY_GGUF_STRING;
 	} else {
-		if (!fy_cur_take(c, value_sizes[kv->type], &p))
+		if (!fy_cur_take(c, fy_gguf_value_sizes[kv->type], &p))
 			return fy_err_set(err, FY_EFORMAT, "%s: key '%s': value runs past end of file",
 					  g->label, kv->key);
 		kv->v = decode_fixed(kv->type, p);
@@ -640,7 +640,7 @@ struct fy_gguf_value fy_gguf_arr_at(const struct fy_gguf_kv *kv, uint64_t i)
 	const uint8_t *p;
 
 	if (kv->arr_type != FY_GGUF_STRING)
-		return decode_fixed(kv->arr_type, kv->raw + i * value_sizes[kv->arr_type]);
+		return decode_fixed(kv->arr_type, kv->raw + i * fy_gguf_value_sizes[kv->arr_type]);
 	memset(&v, 0, sizeof(v));
 	v.type = FY_GGUF_STRING;
 	p = kv->raw + kv->str_offs[i];

@@ -5,7 +5,7 @@
  * the last one included. A file without tensors ends right after the header, as gguf-py
  * writes vocabulary-only files.
  */
-#include "convert/convert.h"
+#include "convert/convert_private.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +35,6 @@ struct fy_gguf_writer {
 	uint32_t alignment;
 };
 
-static const uint8_t value_sizes[FY_GGUF_TYPE_COUNT] = {
-	[FY_GGUF_U8] = 1,  [FY_GGUF_I8] = 1,  [FY_GGUF_U16] = 2, [FY_GGUF_I16] = 2,
-	[FY_GGUF_U32] = 4, [FY_GGUF_I32] = 4, [FY_GGUF_F32] = 4, [FY_GGUF_BOOL] = 1,
-	[FY_GGUF_U64] = 8, [FY_GGUF_I64] = 8, [FY_GGUF_F64] = 8,
-};
 
 int fy_gguf_writer_new(struct fy_gguf_writer **out, struct fy_err *err)
 {
@@ -134,9 +129,9 @@ static int encode_fixed(struct fy_buf *b, const struct fy_gguf_value *v, struct 
 		   v->type == FY_GGUF_I64) {
 		bits = (uint64_t)v->i;
 	}
-	for (i = 0; i < value_sizes[v->type]; i++)
+	for (i = 0; i < fy_gguf_value_sizes[v->type]; i++)
 		p[i] = (uint8_t)(bits >> (8 * i));
-	return fy_buf_append(b, p, value_sizes[v->type], err);
+	return fy_buf_append(b, p, fy_gguf_value_sizes[v->type], err);
 }
 
 static int check_alignment_kv(struct fy_gguf_writer *w, const char *key, enum fy_gguf_type type,
@@ -215,9 +210,9 @@ int fy_gguf_writer_set_array(struct fy_gguf_writer *w, const char *key, enum fy_
 	uint64_t bytes = 0;
 	int rc;
 
-	if ((unsigned)elem >= FY_GGUF_TYPE_COUNT || value_sizes[elem] == 0)
+	if ((unsigned)elem >= FY_GGUF_TYPE_COUNT || fy_gguf_value_sizes[elem] == 0)
 		return fy_err_set(err, FY_EINVAL, "key '%s': invalid array element type", key);
-	if (!fy_mul_u64(count, value_sizes[elem], &bytes) || bytes > SIZE_MAX)
+	if (!fy_mul_u64(count, fy_gguf_value_sizes[elem], &bytes) || bytes > SIZE_MAX)
 		return fy_err_set(err, FY_EINVAL, "key '%s': array too large", key);
 	rc = start_array(w, key, elem, count, &kv, err);
 	if (rc != FY_OK)

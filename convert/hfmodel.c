@@ -4,7 +4,6 @@
  */
 #include "convert/convert.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,16 +21,6 @@ struct fy_st_model {
 	int64_t declared_size;
 	struct fy_index tensors; /* name -> shard */
 };
-
-static char *path_join(const char *dir, const char *name)
-{
-	size_t n = strlen(dir) + strlen(name) + 2;
-	char *p = malloc(n);
-
-	if (p != NULL)
-		snprintf(p, n, "%s/%s", dir, name);
-	return p;
-}
 
 static bool is_dir(const char *path)
 {
@@ -55,7 +44,7 @@ static bool safe_shard_name(const char *s)
 
 static int add_shard(struct fy_st_model *m, const char *dir, const char *name, struct fy_err *err)
 {
-	char *path = path_join(dir, name);
+	char *path = fy_path_join(dir, name);
 	char **names;
 	struct fy_st_file **files;
 	int rc;
@@ -214,51 +203,25 @@ out:
 /* Every *.safetensors file of dir, in name order. */
 static int open_all_in_dir(struct fy_st_model *m, const char *dir, struct fy_err *err)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
 	char **names = NULL;
 	size_t n = 0;
 	size_t i;
-	int rc = FY_OK;
+	int rc;
 
-	if (d == NULL)
-		return fy_err_sys(err, FY_EIO, "cannot open directory '%s'", dir);
-	while ((e = readdir(d)) != NULL) {
-		size_t len = strlen(e->d_name);
-		char **p;
-
-		if (len <= 12 || strcmp(e->d_name + len - 12, ".safetensors") != 0 ||
-		    e->d_name[0] == '.')
-			continue;
-		p = realloc(names, (n + 1) * sizeof(*names));
-		if (p == NULL || (p[n] = strdup(e->d_name)) == NULL) {
-			names = p ? p : names;
-			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
-			goto out;
-		}
-		names = p;
-		n++;
-	}
-	if (n == 0) {
+	rc = fy_dir_list(dir, ".safetensors", &names, &n, err);
+	if (rc == FY_OK && n == 0)
 		rc = fy_err_set(err, FY_ENOTFOUND, "%s: no safetensors files", dir);
-		goto out;
-	}
-	qsort(names, n, sizeof(*names), cmp_str);
 	for (i = 0; i < n && rc == FY_OK; i++)
 		rc = add_shard(m, dir, names[i], err);
 	if (rc == FY_OK)
 		rc = index_tensors(m, err);
-out:
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
+	fy_names_free(names, n);
 	return rc;
 }
 
 static int open_dir(struct fy_st_model *m, const char *dir, struct fy_err *err)
 {
-	char *index = path_join(dir, INDEX_NAME);
+	char *index = fy_path_join(dir, INDEX_NAME);
 	int rc;
 
 	if (index == NULL)

@@ -174,6 +174,14 @@ void fy_map_release(struct fy_map *m); /* unmaps; m may be zeroed or already rel
 /* Reads a whole file of at most max_bytes into b (appended). */
 int fy_file_read(const char *path, size_t max_bytes, struct fy_buf *b, struct fy_err *err);
 
+/* "dir/name" in a new string (free()), or NULL when out of memory. */
+char *fy_path_join(const char *dir, const char *name);
+/* The names in dir ending in suffix (hidden names skipped), sorted bytewise. The caller frees
+ * them with fy_names_free. An empty result is not an error (*count = 0). */
+int fy_dir_list(const char *dir, const char *suffix, char ***names, size_t *count,
+		struct fy_err *err);
+void fy_names_free(char **names, size_t n);
+
 /*
  * An atomic file write: data goes to a temp file in the destination's directory
  * (".<name>.ferry-tmp.<pid>.<n>"), which fy_atomic_commit flushes, fsyncs, renames over the

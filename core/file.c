@@ -1,6 +1,7 @@
 /* File helpers: read-only mmap, whole-file reads, atomic writes, sinks. */
 #include "core/core.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -14,37 +15,51 @@
 
 #define ATOMIC_BUF_SIZE (1u << 20)
 
-int fy_map_open(struct fy_map *m, const char *path, struct fy_err *err)
+/* Opens path read-only and checks that it is a regular file; *fd and *size on success. */
+static int open_regular(const char *path, int *fd, uint64_t *size, struct fy_err *err)
 {
 	struct stat st;
-	void *p = NULL;
-	int fd;
-	int rc = FY_OK;
+	int f = open(path, O_RDONLY | O_CLOEXEC);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (f < 0)
 		return fy_err_sys(err, FY_EIO, "cannot open '%s'", path);
-	if (fstat(fd, &st) != 0) {
-		rc = fy_err_sys(err, FY_EIO, "cannot stat '%s'", path);
-		goto out;
+	if (fstat(f, &st) != 0) {
+		fy_err_sys(err, FY_EIO, "cannot stat '%s'", path);
+		close(f);
+		return FY_EIO;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = fy_err_set(err, FY_EINVAL, "'%s' is not a regular file", path);
-		goto out;
+		close(f);
+		return fy_err_set(err, FY_EINVAL, "'%s' is not a regular file", path);
 	}
-	if ((uint64_t)st.st_size > SIZE_MAX) {
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return FY_OK;
+}
+
+int fy_map_open(struct fy_map *m, const char *path, struct fy_err *err)
+{
+	uint64_t size = 0;
+	void *p = NULL;
+	int fd = -1;
+	int rc;
+
+	rc = open_regular(path, &fd, &size, err);
+	if (rc != FY_OK)
+		return rc;
+	if (size > SIZE_MAX) {
 		rc = fy_err_set(err, FY_EUNSUPPORTED, "'%s' is too large to map", path);
 		goto out;
 	}
-	if (st.st_size > 0) {
-		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (size > 0) {
+		p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (p == MAP_FAILED) {
 			rc = fy_err_sys(err, FY_EIO, "cannot map '%s'", path);
 			goto out;
 		}
 	}
 	m->data = p;
-	m->size = (size_t)st.st_size;
+	m->size = (size_t)size;
 out:
 	close(fd);
 	return rc;
@@ -60,28 +75,20 @@ void fy_map_release(struct fy_map *m)
 
 int fy_file_read(const char *path, size_t max_bytes, struct fy_buf *b, struct fy_err *err)
 {
-	struct stat st;
+	uint64_t size = 0;
 	ssize_t n;
-	int fd;
-	int rc = FY_OK;
+	int fd = -1;
+	int rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fy_err_sys(err, FY_EIO, "cannot open '%s'", path);
-	if (fstat(fd, &st) != 0) {
-		rc = fy_err_sys(err, FY_EIO, "cannot stat '%s'", path);
+	rc = open_regular(path, &fd, &size, err);
+	if (rc != FY_OK)
+		return rc;
+	if (size > max_bytes) {
+		rc = fy_err_set(err, FY_EFORMAT, "'%s' is too large (%llu bytes, at most %zu)", path,
+				(unsigned long long)size, max_bytes);
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = fy_err_set(err, FY_EINVAL, "'%s' is not a regular file", path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max_bytes) {
-		rc = fy_err_set(err, FY_EFORMAT, "'%s' is too large (%lld bytes, at most %zu)", path,
-				(long long)st.st_size, max_bytes);
-		goto out;
-	}
-	FY_TRY(rc, fy_buf_reserve(b, (size_t)st.st_size + 1, err));
+	FY_TRY(rc, fy_buf_reserve(b, (size_t)size + 1, err));
 	for (;;) {
 		if (b->cap - b->len <= 1)
 			FY_TRY(rc, fy_buf_reserve(b, 4096, err));
@@ -316,4 +323,74 @@ int fy_sink_write(struct fy_sink *s, const void *data, size_t n, struct fy_err *
 				  "than its size", s->what, (size_t)(n - s->left));
 	s->left -= n;
 	return fy_atomic_write(s->file, data, n, err);
+}
+
+char *fy_path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void fy_names_free(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; names != NULL && i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int push_name(char ***names, size_t *n, const char *name, struct fy_err *err)
+{
+	char **p = realloc(*names, (*n + 1) * sizeof(**names));
+
+	if (p == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	*names = p;
+	p[*n] = strdup(name);
+	if (p[*n] == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	(*n)++;
+	return FY_OK;
+}
+
+int fy_dir_list(const char *dir, const char *suffix, char ***names, size_t *count,
+		struct fy_err *err)
+{
+	size_t slen = strlen(suffix);
+	char **list = NULL;
+	size_t n = 0;
+	struct dirent *e;
+	DIR *d;
+	int rc = FY_OK;
+
+	d = opendir(dir);
+	if (d == NULL)
+		return fy_err_sys(err, FY_EIO, "cannot open directory '%s'", dir);
+	while (rc == FY_OK && (e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+
+		if (e->d_name[0] == '.' || len <= slen || strcmp(e->d_name + len - slen, suffix) != 0)
+			continue;
+		rc = push_name(&list, &n, e->d_name, err);
+	}
+	closedir(d);
+	if (rc != FY_OK) {
+		fy_names_free(list, n);
+		return rc;
+	}
+	if (n > 1)
+		qsort(list, n, sizeof(*list), cmp_names);
+	*names = list;
+	*count = n;
+	return FY_OK;
 }
