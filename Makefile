@@ -66,7 +66,7 @@ help:
 	@echo "  make deps      apt-get the Debian packages that are missing (root), else print the command"
 	@echo "  make bench     benchmarks (results as ratios, written to bench/results/)"
 	@echo "  make fuzz      run every fuzz target for FUZZ_SECONDS each (default 10; e.g. FUZZ_SECONDS=3600)"
-	@echo "  make lint      cppcheck over the sources"
+	@echo "  make lint      clang-format check and cppcheck over the sources"
 	@echo "  make format    apply .clang-format to every source file"
 	@echo "  make install   copy ferry to PREFIX/bin (PREFIX=/usr/local)"
 	@echo "  make clean     remove $(BUILD)/"
@@ -200,6 +200,7 @@ bench: deps
 	@MKBIG=$(MKBIG) sh bench/run.sh $(FERRY)
 
 lint:
+	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(filter %.h,$(HEADERS))
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
 		--inline-suppr -I. $(foreach m,$(MODULES) cli,$(m))
 

@@ -55,7 +55,7 @@ struct fy_opt {
 	char short_name;  /* or 0 */
 	enum fy_opt_kind kind;
 	void *dest;
-	const char *arg;  /* the argument's placeholder in help ("DIR"), or NULL */
+	const char *arg; /* the argument's placeholder in help ("DIR"), or NULL */
 	const char *help;
 };
 

@@ -12,7 +12,7 @@ int cmd_help(struct fy_cli *cli, int argc, char **argv)
 		NULL,
 	};
 	const struct fy_command *cmd;
-	char *sub[] = {NULL, "--help", NULL};
+	char *sub[] = { NULL, "--help", NULL };
 	int npos = 0;
 	int r;
 

@@ -218,9 +218,9 @@ int cmd_inspect(struct fy_cli *cli, int argc, char **argv)
 {
 	bool full = false;
 	const struct fy_opt opts[] = {
-		{"full", 0, FY_OPT_FLAG, &full, NULL,
-		 "show long metadata arrays in full (default: the first 8 elements)"},
-		{NULL, 0, 0, NULL, NULL, NULL},
+		{ "full", 0, FY_OPT_FLAG, &full, NULL,
+		  "show long metadata arrays in full (default: the first 8 elements)" },
+		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
 		"ferry inspect FILE|DIR [--json] [--full]",

@@ -3,7 +3,7 @@
 
 int cmd_version(struct fy_cli *cli, int argc, char **argv)
 {
-	static const struct fy_usage usage = {"ferry version", NULL, NULL};
+	static const struct fy_usage usage = { "ferry version", NULL, NULL };
 	int npos = 0;
 	int r;
 

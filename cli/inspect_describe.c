@@ -184,8 +184,8 @@ static struct fy_json *describe_gguf(const struct fy_gguf *g, bool full, struct 
 	for (i = 0; i < fy_gguf_tensor_count(g); i++) {
 		const struct fy_gguf_tensor *t = fy_gguf_tensor_at(g, i);
 
-		fy_json_push(tensors, tensor_json(t->name, t->type, t->ne, t->n_dims, t->offset,
-						  t->nbytes));
+		fy_json_push(tensors,
+			     tensor_json(t->name, t->type, t->ne, t->n_dims, t->offset, t->nbytes));
 		totals_add(tot, t->type, t->n_elems, t->nbytes);
 	}
 	fy_json_set(o, "tensors", tensors);

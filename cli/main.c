@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 const struct fy_command fy_commands[] = {
-#define FY_COMMAND(name, fn, flags, summary) {#name, fn, flags, summary},
+#define FY_COMMAND(name, fn, flags, summary) { #name, fn, flags, summary },
 #include "cli/commands.def"
 #undef FY_COMMAND
-	{NULL, NULL, 0, NULL},
+	{ NULL, NULL, 0, NULL },
 };
 
 const struct fy_command *fy_cli_find_command(const char *name)
@@ -109,23 +109,25 @@ static void resolve_store(struct fy_cli *cli)
 
 void fy_cli_print_global_options(FILE *to)
 {
-	fprintf(to, "Global options (before or after the verb):\n"
-		    "  --store DIR     the store (default: $FERRY_HOME, else ~/.local/share/ferry)\n"
-		    "  --json          print data as JSON on stdout\n"
-		    "  -q, --quiet     print nothing but errors\n"
-		    "  -v, --verbose   say more (repeat for more)\n"
-		    "  --no-progress   no progress bars (also off when stderr is not a terminal)\n"
-		    "  -h, --help      help for ferry or the verb\n"
-		    "  --version       print the version\n");
+	fprintf(to,
+		"Global options (before or after the verb):\n"
+		"  --store DIR     the store (default: $FERRY_HOME, else ~/.local/share/ferry)\n"
+		"  --json          print data as JSON on stdout\n"
+		"  -q, --quiet     print nothing but errors\n"
+		"  -v, --verbose   say more (repeat for more)\n"
+		"  --no-progress   no progress bars (also off when stderr is not a terminal)\n"
+		"  -h, --help      help for ferry or the verb\n"
+		"  --version       print the version\n");
 }
 
 void fy_cli_print_main_help(FILE *to)
 {
 	const struct fy_command *c;
 
-	fprintf(to, "usage: ferry [global options] VERB [ARGS...]\n\n"
-		    "ferry fetches, verifies, converts, quantizes, smoke-tests and publishes model\n"
-		    "repositories for sovereign model mirrors.\n\nVerbs:\n");
+	fprintf(to,
+		"usage: ferry [global options] VERB [ARGS...]\n\n"
+		"ferry fetches, verifies, converts, quantizes, smoke-tests and publishes model\n"
+		"repositories for sovereign model mirrors.\n\nVerbs:\n");
 	for (c = fy_commands; c->name != NULL; c++)
 		fprintf(to, "  %-10s %s\n", c->name, c->summary);
 	fprintf(to, "\n");

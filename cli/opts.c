@@ -50,12 +50,12 @@ int fy_cli_global_opt(struct fy_cli *cli, int argc, char **argv, int *i)
 	bool json = false, quiet = false, verbose = false, no_progress = false;
 	const char *store = NULL;
 	const struct fy_opt globals[] = {
-		{"store", 0, FY_OPT_STRING, &store, "DIR", NULL},
-		{"json", 0, FY_OPT_FLAG, &json, NULL, NULL},
-		{"quiet", 'q', FY_OPT_FLAG, &quiet, NULL, NULL},
-		{"verbose", 'v', FY_OPT_FLAG, &verbose, NULL, NULL},
-		{"no-progress", 0, FY_OPT_FLAG, &no_progress, NULL, NULL},
-		{NULL, 0, 0, NULL, NULL, NULL},
+		{ "store", 0, FY_OPT_STRING, &store, "DIR", NULL },
+		{ "json", 0, FY_OPT_FLAG, &json, NULL, NULL },
+		{ "quiet", 'q', FY_OPT_FLAG, &quiet, NULL, NULL },
+		{ "verbose", 'v', FY_OPT_FLAG, &verbose, NULL, NULL },
+		{ "no-progress", 0, FY_OPT_FLAG, &no_progress, NULL, NULL },
+		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_opt *o;
 	int r;

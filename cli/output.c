@@ -25,7 +25,7 @@ const char *fy_fmt_count(char *buf, size_t cap, uint64_t n)
 
 const char *fy_fmt_bytes(char *buf, size_t cap, uint64_t n)
 {
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	double v = (double)n;
 	int u = 0;
 
@@ -42,7 +42,7 @@ const char *fy_fmt_bytes(char *buf, size_t cap, uint64_t n)
 
 const char *fy_fmt_params(char *buf, size_t cap, uint64_t n)
 {
-	static const char *const units[] = {"", "K", "M", "B", "T"};
+	static const char *const units[] = { "", "K", "M", "B", "T" };
 	double v = (double)n;
 	int u = 0;
 

@@ -22,14 +22,14 @@
 #define FY_ST_MAX_DIMS 8
 
 struct fy_st_tensor {
-	const char *name;	       /* NUL-terminated, borrowed from the handle */
+	const char *name; /* NUL-terminated, borrowed from the handle */
 	enum fy_dtype dtype;
 	int n_dims;		       /* 0 for a scalar */
 	int64_t shape[FY_ST_MAX_DIMS]; /* PyTorch order: shape[0] is the slowest dimension */
 	int64_t n_elems;
-	uint64_t begin;		       /* offsets relative to the data buffer */
+	uint64_t begin; /* offsets relative to the data buffer */
 	uint64_t end;
-	const void *data;	       /* borrowed from the mapping; NULL for an empty tensor */
+	const void *data; /* borrowed from the mapping; NULL for an empty tensor */
 };
 
 struct fy_st_file;
@@ -98,7 +98,7 @@ struct fy_hf_config {
 	char architecture[128]; /* architectures[0], or "" */
 	char model_type[64];
 	char torch_dtype[32];
-	char quant_method[32];	/* quantization_config.quant_method, or "" */
+	char quant_method[32]; /* quantization_config.quant_method, or "" */
 	int64_t hidden_size;
 	int64_t intermediate_size;
 	int64_t n_layers;
@@ -155,12 +155,12 @@ struct fy_gguf_value {
 };
 
 struct fy_gguf_kv {
-	const char *key;	 /* NUL-terminated */
-	enum fy_gguf_type type;	 /* FY_GGUF_ARRAY for arrays */
-	struct fy_gguf_value v;	 /* scalars */
+	const char *key;	/* NUL-terminated */
+	enum fy_gguf_type type; /* FY_GGUF_ARRAY for arrays */
+	struct fy_gguf_value v; /* scalars */
 	enum fy_gguf_type arr_type;
 	uint64_t arr_count;
-	const uint8_t *raw;	 /* the value's bytes in the file (arrays: from the first element) */
+	const uint8_t *raw; /* the value's bytes in the file (arrays: from the first element) */
 	uint64_t raw_size;
 	const uint64_t *str_offs; /* string arrays: offset of element i's length within raw */
 };
@@ -171,7 +171,7 @@ struct fy_gguf_tensor {
 	int n_dims;
 	int64_t ne[FY_GGUF_MAX_DIMS]; /* ne[0] fastest; unused dims are 1 */
 	int64_t n_elems;
-	uint64_t offset;  /* relative to the data section */
+	uint64_t offset; /* relative to the data section */
 	uint64_t nbytes;
 	const void *data; /* borrowed from the mapping */
 };

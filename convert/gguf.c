@@ -45,8 +45,8 @@ const uint8_t fy_gguf_value_sizes[FY_GGUF_TYPE_COUNT] = {
 const char *fy_gguf_type_name(enum fy_gguf_type t)
 {
 	static const char *const names[FY_GGUF_TYPE_COUNT] = {
-		"u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64",
-		"i64", "f64",
+		"u8",	"i8",	  "u16",   "i16", "u32", "i32", "f32",
+		"bool", "string", "array", "u64", "i64", "f64",
 	};
 
 	if ((unsigned)t >= FY_GGUF_TYPE_COUNT)
@@ -205,15 +205,16 @@ static int parse_string_array(struct fy_gguf *g, struct fy_cursor *c, struct fy_
 	return FY_OK;
 }
 
-static int check_bools(struct fy_gguf *g, const struct fy_gguf_kv *kv, const uint8_t *p,
-		       uint64_t n, struct fy_err *err)
+static int check_bools(struct fy_gguf *g, const struct fy_gguf_kv *kv, const uint8_t *p, uint64_t n,
+		       struct fy_err *err)
 {
 	uint64_t i;
 
 	for (i = 0; i < n; i++) {
 		if (p[i] > 1)
-			return fy_err_set(err, FY_EFORMAT, "%s: key '%s': bool value %u is not 0 or 1",
-					  g->label, kv->key, p[i]);
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: key '%s': bool value %u is not 0 or 1", g->label,
+					  kv->key, p[i]);
 	}
 	return FY_OK;
 }
@@ -268,8 +269,9 @@ static int parse_value(struct fy_gguf *g, struct fy_cursor *c, struct fy_gguf_kv
 		kv->v.type = FY_GGUF_STRING;
 	} else {
 		if (!fy_cur_take(c, fy_gguf_value_sizes[kv->type], &p))
-			return fy_err_set(err, FY_EFORMAT, "%s: key '%s': value runs past end of file",
-					  g->label, kv->key);
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: key '%s': value runs past end of file", g->label,
+					  kv->key);
 		kv->v = decode_fixed(kv->type, p);
 		if (kv->type == FY_GGUF_BOOL && p[0] > 1)
 			return check_bools(g, kv, p, 1, err);
@@ -339,8 +341,9 @@ static int parse_dims(struct fy_gguf *g, struct fy_cursor *c, struct fy_gguf_ten
 	if (!fy_cur_u32(c, &n_dims))
 		return truncated(g, "a tensor's dimension count", err);
 	if (n_dims < 1 || n_dims > FY_GGUF_MAX_DIMS)
-		return fy_err_set(err, FY_EFORMAT, "%s: tensor '%s': %u dimensions (1 to %d allowed)",
-				  g->label, t->name, n_dims, FY_GGUF_MAX_DIMS);
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: tensor '%s': %u dimensions (1 to %d allowed)", g->label,
+				  t->name, n_dims, FY_GGUF_MAX_DIMS);
 	t->n_dims = (int)n_dims;
 	t->n_elems = 1;
 	for (i = 0; i < FY_GGUF_MAX_DIMS; i++)
@@ -349,12 +352,14 @@ static int parse_dims(struct fy_gguf *g, struct fy_cursor *c, struct fy_gguf_ten
 		if (!fy_cur_u64(c, &ne))
 			return truncated(g, "a tensor's dimensions", err);
 		if ((int64_t)ne < 0)
-			return fy_err_set(err, FY_EFORMAT, "%s: tensor '%s': dimension %d is negative",
-					  g->label, t->name, i);
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: tensor '%s': dimension %d is negative", g->label,
+					  t->name, i);
 		t->ne[i] = (int64_t)ne;
 		if (__builtin_mul_overflow(t->n_elems, t->ne[i], &t->n_elems))
-			return fy_err_set(err, FY_EFORMAT, "%s: tensor '%s': element count overflows",
-					  g->label, t->name);
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: tensor '%s': element count overflows", g->label,
+					  t->name);
 	}
 	return FY_OK;
 }
@@ -378,8 +383,8 @@ static int parse_tensor_type(struct fy_gguf *g, struct fy_cursor *c, struct fy_g
 				  g->label, t->name, (long long)t->ne[0], d->name,
 				  (long long)d->blck);
 	if (!fy_dtype_nbytes(t->type, t->n_elems, &t->nbytes))
-		return fy_err_set(err, FY_EFORMAT, "%s: tensor '%s': byte size overflows",
-				  g->label, t->name);
+		return fy_err_set(err, FY_EFORMAT, "%s: tensor '%s': byte size overflows", g->label,
+				  t->name);
 	if (!fy_cur_u64(c, &t->offset))
 		return truncated(g, "a tensor's offset", err);
 	return FY_OK;
@@ -489,7 +494,7 @@ static int parse_preamble(struct fy_gguf *g, struct fy_cursor *c, uint64_t *n_te
 
 static int parse_image(struct fy_gguf *g, struct fy_err *err)
 {
-	struct fy_cursor c = {g->data, (size_t)g->size, 0};
+	struct fy_cursor c = { g->data, (size_t)g->size, 0 };
 	uint64_t n_tensors = 0;
 	uint64_t n_kv = 0;
 	uint64_t i;

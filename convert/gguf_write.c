@@ -35,7 +35,6 @@ struct fy_gguf_writer {
 	uint32_t alignment;
 };
 
-
 int fy_gguf_writer_new(struct fy_gguf_writer **out, struct fy_err *err)
 {
 	struct fy_gguf_writer *w = calloc(1, sizeof(*w));
@@ -168,7 +167,7 @@ int fy_gguf_writer_set(struct fy_gguf_writer *w, const char *key, const struct f
 int fy_gguf_writer_set_u32(struct fy_gguf_writer *w, const char *key, uint32_t v,
 			   struct fy_err *err)
 {
-	struct fy_gguf_value val = {.type = FY_GGUF_U32, .u = v};
+	struct fy_gguf_value val = { .type = FY_GGUF_U32, .u = v };
 
 	return fy_gguf_writer_set(w, key, &val, err);
 }
@@ -176,7 +175,7 @@ int fy_gguf_writer_set_u32(struct fy_gguf_writer *w, const char *key, uint32_t v
 int fy_gguf_writer_set_str(struct fy_gguf_writer *w, const char *key, const char *s,
 			   struct fy_err *err)
 {
-	struct fy_gguf_value val = {.type = FY_GGUF_STRING, .s = {s, strlen(s)}};
+	struct fy_gguf_value val = { .type = FY_GGUF_STRING, .s = { s, strlen(s) } };
 
 	return fy_gguf_writer_set(w, key, &val, err);
 }
@@ -253,19 +252,23 @@ int fy_gguf_writer_copy_kv(struct fy_gguf_writer *w, const struct fy_gguf_kv *kv
 	return fy_buf_append(&slot->enc, kv->raw, (size_t)kv->raw_size, err);
 }
 
-static int check_tensor(struct fy_gguf_writer *w, const char *name, enum fy_dtype type,
-			int n_dims, const int64_t *ne, struct fy_err *err)
+static int check_tensor(struct fy_gguf_writer *w, const char *name, enum fy_dtype type, int n_dims,
+			const int64_t *ne, struct fy_err *err)
 {
 	const struct fy_dtype_info *d = fy_dtype_info(type);
 	int64_t dummy;
 	int i;
 
 	if (d == NULL || !d->gguf)
-		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s': type %s cannot be stored in "
-				  "GGUF", name, fy_dtype_name(type));
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "tensor '%s': type %s cannot be stored in "
+				  "GGUF",
+				  name, fy_dtype_name(type));
 	if (name[0] == '\0' || strlen(name) > FY_GGUF_MAX_NAME)
-		return fy_err_set(err, FY_EINVAL, "tensor name '%s' is empty or longer than %d "
-				  "bytes", name, FY_GGUF_MAX_NAME);
+		return fy_err_set(err, FY_EINVAL,
+				  "tensor name '%s' is empty or longer than %d "
+				  "bytes",
+				  name, FY_GGUF_MAX_NAME);
 	if (n_dims < 1 || n_dims > FY_GGUF_MAX_DIMS)
 		return fy_err_set(err, FY_EINVAL, "tensor '%s': %d dimensions", name, n_dims);
 	for (i = 0; i < n_dims; i++) {
@@ -273,9 +276,10 @@ static int check_tensor(struct fy_gguf_writer *w, const char *name, enum fy_dtyp
 			return fy_err_set(err, FY_EINVAL, "tensor '%s': negative dimension", name);
 	}
 	if (ne[0] % d->blck != 0)
-		return fy_err_set(err, FY_EINVAL, "tensor '%s': row length %lld is not a multiple "
-				  "of the %s block size %lld", name, (long long)ne[0], d->name,
-				  (long long)d->blck);
+		return fy_err_set(err, FY_EINVAL,
+				  "tensor '%s': row length %lld is not a multiple "
+				  "of the %s block size %lld",
+				  name, (long long)ne[0], d->name, (long long)d->blck);
 	if (fy_index_find(&w->tensor_names, name, strlen(name), &dummy))
 		return fy_err_set(err, FY_EEXIST, "duplicate tensor name '%s'", name);
 	return FY_OK;
@@ -380,7 +384,7 @@ static int write_data(struct fy_gguf_writer *w, struct fy_atomic *a, fy_tensor_d
 
 	for (i = 0; i < w->n_tensors; i++) {
 		struct wtensor *t = &w->tensors[i];
-		struct fy_sink sink = {a, t->nbytes, t->name};
+		struct fy_sink sink = { a, t->nbytes, t->name };
 
 		if (t->nbytes > 0) {
 			rc = fn(ctx, i, &sink, err);
@@ -403,7 +407,7 @@ static int write_data(struct fy_gguf_writer *w, struct fy_atomic *a, fy_tensor_d
 int fy_gguf_writer_write(struct fy_gguf_writer *w, const char *path, fy_tensor_data_fn fn,
 			 void *ctx, struct fy_err *err)
 {
-	struct fy_atomic a = {.fd = -1};
+	struct fy_atomic a = { .fd = -1 };
 	struct fy_buf hdr;
 	uint64_t data_start;
 	int rc;

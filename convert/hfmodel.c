@@ -147,9 +147,8 @@ static int check_weight_map(struct fy_st_model *m, const char *label, const stru
 		const char *file = fy_json_str(fy_json_iter_value(it));
 
 		if (!fy_index_find(&m->tensors, name, strlen(name), &s))
-			return fy_err_set(err, FY_EFORMAT,
-					  "%s: tensor '%s' is not in shard '%s'", label, name,
-					  file);
+			return fy_err_set(err, FY_EFORMAT, "%s: tensor '%s' is not in shard '%s'",
+					  label, name, file);
 		if (strcmp(m->shard_names[s], file) != 0)
 			return fy_err_set(err, FY_EFORMAT,
 					  "%s: tensor '%s' is listed in '%s' but stored in '%s'",
@@ -371,16 +370,16 @@ static int config_ints(struct fy_hf_config *c, const struct fy_json *j, const ch
 		const char *key;
 		int64_t *dst;
 	} ints[] = {
-		{"hidden_size", &c->hidden_size},
-		{"intermediate_size", &c->intermediate_size},
-		{"num_hidden_layers", &c->n_layers},
-		{"num_attention_heads", &c->n_heads},
-		{"num_key_value_heads", &c->n_kv_heads},
-		{"head_dim", &c->head_dim},
-		{"vocab_size", &c->vocab_size},
-		{"max_position_embeddings", &c->context_length},
-		{"num_experts", &c->n_experts},
-		{"num_experts_per_tok", &c->n_experts_used},
+		{ "hidden_size", &c->hidden_size },
+		{ "intermediate_size", &c->intermediate_size },
+		{ "num_hidden_layers", &c->n_layers },
+		{ "num_attention_heads", &c->n_heads },
+		{ "num_key_value_heads", &c->n_kv_heads },
+		{ "head_dim", &c->head_dim },
+		{ "vocab_size", &c->vocab_size },
+		{ "max_position_embeddings", &c->context_length },
+		{ "num_experts", &c->n_experts },
+		{ "num_experts_per_tok", &c->n_experts_used },
 	};
 	size_t i;
 	int rc;
@@ -419,7 +418,8 @@ static int config_strs(struct fy_hf_config *c, const struct fy_json *j, const ch
 		rc = get_str(fy_json_get(j, "quantization_config"), path, "quant_method",
 			     c->quant_method, sizeof(c->quant_method), err);
 	c->tie_word_embeddings = -1;
-	if (tie != NULL && (fy_json_type(tie) == FY_JSON_TRUE || fy_json_type(tie) == FY_JSON_FALSE))
+	if (tie != NULL &&
+	    (fy_json_type(tie) == FY_JSON_TRUE || fy_json_type(tie) == FY_JSON_FALSE))
 		c->tie_word_embeddings = fy_json_type(tie) == FY_JSON_TRUE;
 	return rc;
 }

@@ -25,7 +25,7 @@ struct fy_st_file {
 };
 
 /* Names of dtypes in the safetensors spec that ferry does not read. */
-static const char *const unsupported_dtypes[] = {"F4", "F6_E2M3", "F6_E3M2", "F8_E8M0", NULL};
+static const char *const unsupported_dtypes[] = { "F4", "F6_E2M3", "F6_E3M2", "F8_E8M0", NULL };
 
 static int parse_dtype(struct fy_st_file *f, const char *name, const struct fy_json *v,
 		       enum fy_dtype *out, struct fy_err *err)
@@ -111,8 +111,8 @@ static int parse_tensor(struct fy_st_file *f, struct fy_st_tensor *t, const stru
 	int rc;
 
 	if (fy_json_type(v) != FY_JSON_OBJECT)
-		return fy_err_set(err, FY_EFORMAT, "%s: tensor '%s' is not a JSON object",
-				  f->label, t->name);
+		return fy_err_set(err, FY_EFORMAT, "%s: tensor '%s' is not a JSON object", f->label,
+				  t->name);
 	for (it = fy_json_iter(v); it != NULL; it = fy_json_next(v, it)) {
 		const char *k = fy_json_iter_key(it);
 
@@ -129,8 +129,8 @@ static int parse_tensor(struct fy_st_file *f, struct fy_st_tensor *t, const stru
 	if (rc != FY_OK)
 		return rc;
 	if (!fy_dtype_nbytes(t->dtype, t->n_elems, &nbytes))
-		return fy_err_set(err, FY_EFORMAT, "%s: tensor '%s': byte size overflows",
-				  f->label, t->name);
+		return fy_err_set(err, FY_EFORMAT, "%s: tensor '%s': byte size overflows", f->label,
+				  t->name);
 	if (t->end - t->begin != nbytes)
 		return fy_err_set(err, FY_EFORMAT,
 				  "%s: tensor '%s': data_offsets span %llu bytes but %s%s needs "
@@ -203,19 +203,19 @@ static int check_tiling(struct fy_st_file *f, struct fy_err *err)
 					  "%s: tensor '%s' (offset %llu) overlaps tensor '%s'",
 					  f->label, t->name, (unsigned long long)t->begin, prev);
 		if (t->end > data_size)
-			return fy_err_set(err, FY_EFORMAT,
-					  "%s: tensor '%s' ends past end of file (data offset %llu, "
-					  "data buffer %llu bytes)",
-					  f->label, t->name, (unsigned long long)t->end,
-					  (unsigned long long)data_size);
+			return fy_err_set(
+				err, FY_EFORMAT,
+				"%s: tensor '%s' ends past end of file (data offset %llu, "
+				"data buffer %llu bytes)",
+				f->label, t->name, (unsigned long long)t->end,
+				(unsigned long long)data_size);
 		t->data = t->end > t->begin ? f->data + data_start + t->begin : NULL;
 		pos = t->end;
 		prev = t->name;
 	}
 	if (pos != data_size)
-		return fy_err_set(err, FY_EFORMAT,
-				  "%s: %llu trailing bytes after the last tensor", f->label,
-				  (unsigned long long)(data_size - pos));
+		return fy_err_set(err, FY_EFORMAT, "%s: %llu trailing bytes after the last tensor",
+				  f->label, (unsigned long long)(data_size - pos));
 	return FY_OK;
 }
 
@@ -240,7 +240,8 @@ static int parse_header(struct fy_st_file *f, struct fy_err *err)
 		if (strcmp(key, "__metadata__") == 0) {
 			rc = parse_metadata(f, v, err);
 		} else if (key[0] == '\0') {
-			rc = fy_err_set(err, FY_EFORMAT, "%s: a tensor has an empty name", f->label);
+			rc = fy_err_set(err, FY_EFORMAT, "%s: a tensor has an empty name",
+					f->label);
 		} else {
 			t->name = key;
 			rc = parse_tensor(f, t, v, err);
@@ -612,7 +613,7 @@ static int write_tensors(struct fy_st_writer *w, struct fy_atomic *a, const size
 
 	for (i = 0; i < w->n_tensors; i++) {
 		const struct wtensor *t = &w->tensors[order[i]];
-		struct fy_sink sink = {a, t->nbytes, t->name};
+		struct fy_sink sink = { a, t->nbytes, t->name };
 
 		if (t->nbytes == 0)
 			continue;
@@ -630,7 +631,7 @@ static int write_tensors(struct fy_st_writer *w, struct fy_atomic *a, const size
 int fy_st_writer_write(struct fy_st_writer *w, const char *path, fy_tensor_data_fn fn, void *ctx,
 		       struct fy_err *err)
 {
-	struct fy_atomic a = {.fd = -1};
+	struct fy_atomic a = { .fd = -1 };
 	struct fy_buf hdr;
 	uint8_t len[8];
 	size_t *order = NULL;

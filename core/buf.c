@@ -70,7 +70,7 @@ int fy_buf_append_zeros(struct fy_buf *b, size_t n, struct fy_err *err)
 
 int fy_buf_append_u32le(struct fy_buf *b, uint32_t v, struct fy_err *err)
 {
-	uint8_t p[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	uint8_t p[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
 
 	return fy_buf_append(b, p, sizeof(p), err);
 }

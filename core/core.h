@@ -6,10 +6,11 @@
  *   struct fy_map, struct fy_atomic     read-only mmap; atomic write (temp, fsync, rename)
  *   struct fy_sink                      a bounded writer that tensor-data callbacks write into
  *   struct fy_index                     string -> int64 hash index (duplicate detection, lookup)
- *   struct fy_json                      JSON through jansson: strict, no duplicate keys, depth-limited
- *   struct fy_pool                      a thread pool with a parallel-for over index ranges
- *   enum fy_dtype                       the dtype table: GGUF type ids, block sizes, safetensors names
- *   fy_f32_to_f16 and friends           IEEE half and bfloat16 conversions (round to nearest even)
+ *   struct fy_json                      JSON through jansson: strict, no duplicate keys,
+ * depth-limited struct fy_pool                      a thread pool with a parallel-for over index
+ * ranges enum fy_dtype                       the dtype table: GGUF type ids, block sizes,
+ * safetensors names fy_f32_to_f16 and friends           IEEE half and bfloat16 conversions (round
+ * to nearest even)
  *
  * Conventions (docs/STYLE.md): functions that can fail return FY_OK or a negative FY_E* code and
  * take `struct fy_err *err` last; the function that detects a failure writes the message; output
@@ -29,24 +30,24 @@
 
 enum fy_status {
 	FY_OK = 0,
-	FY_EINVAL = -1,	       /* bad argument or usage */
-	FY_ENOMEM = -2,	       /* out of memory */
-	FY_EIO = -3,	       /* a system call failed */
-	FY_EFORMAT = -4,       /* input data violates its format */
-	FY_EHASH = -5,	       /* a digest did not match */
-	FY_ENET = -6,	       /* a transfer failed */
-	FY_EUNSUPPORTED = -7,  /* valid, but not something ferry handles */
-	FY_ENOTFOUND = -8,     /* a named thing does not exist */
-	FY_EEXIST = -9,	       /* a named thing already exists */
-	FY_ECANCELED = -10,    /* stopped on request (a callback asked to stop) */
+	FY_EINVAL = -1,	      /* bad argument or usage */
+	FY_ENOMEM = -2,	      /* out of memory */
+	FY_EIO = -3,	      /* a system call failed */
+	FY_EFORMAT = -4,      /* input data violates its format */
+	FY_EHASH = -5,	      /* a digest did not match */
+	FY_ENET = -6,	      /* a transfer failed */
+	FY_EUNSUPPORTED = -7, /* valid, but not something ferry handles */
+	FY_ENOTFOUND = -8,    /* a named thing does not exist */
+	FY_EEXIST = -9,	      /* a named thing already exists */
+	FY_ECANCELED = -10,   /* stopped on request (a callback asked to stop) */
 };
 
 #define FY_ERR_MSG_MAX 512
 
 struct fy_err {
-	int code;		    /* an enum fy_status value */
-	int sys_errno;		    /* errno saved when a system call failed, else 0 */
-	char msg[FY_ERR_MSG_MAX];   /* one line, lower case, no final period */
+	int code;		  /* an enum fy_status value */
+	int sys_errno;		  /* errno saved when a system call failed, else 0 */
+	char msg[FY_ERR_MSG_MAX]; /* one line, lower case, no final period */
 };
 
 /* Clears err (code FY_OK, empty message). err may be NULL. */
@@ -223,8 +224,7 @@ int fy_sink_write(struct fy_sink *s, const void *data, size_t n, struct fy_err *
 
 /* Called by a writer for tensor `index` (in the order tensors were added). Returns FY_OK once it
  * has written the tensor's bytes into sink, or a status with err set. */
-typedef int (*fy_tensor_data_fn)(void *ctx, size_t index, struct fy_sink *sink,
-				  struct fy_err *err);
+typedef int (*fy_tensor_data_fn)(void *ctx, size_t index, struct fy_sink *sink, struct fy_err *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* String index: string -> int64 (open addressing). Keys are borrowed, not copied.          */
@@ -272,8 +272,7 @@ enum fy_json_type {
 int fy_json_parse(struct fy_json **out, const void *text, size_t len, const char *label,
 		  struct fy_err *err);
 /* Reads and parses a file of at most max_bytes. */
-int fy_json_load_file(struct fy_json **out, const char *path, size_t max_bytes,
-		      struct fy_err *err);
+int fy_json_load_file(struct fy_json **out, const char *path, size_t max_bytes, struct fy_err *err);
 void fy_json_free(struct fy_json *j); /* NULL is a no-op */
 
 enum fy_json_type fy_json_type(const struct fy_json *j);

@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <string.h>
 
-#define ROW(id, nm, bl, sz, gg, st, rank) [id] = {nm, bl, sz, gg, st, rank}
+#define ROW(id, nm, bl, sz, gg, st, rank) [id] = { nm, bl, sz, gg, st, rank }
 
 static const struct fy_dtype_info table[FY_DTYPE_COUNT] = {
 	ROW(FY_DTYPE_F32, "F32", 1, 4, true, "F32", 15),

@@ -16,7 +16,7 @@ void fy_err_clear(struct fy_err *err)
 }
 
 __attribute__((format(printf, 4, 0))) static int err_vset(struct fy_err *err, int code, int sys,
-							    const char *fmt, va_list ap)
+							  const char *fmt, va_list ap)
 {
 	size_t n;
 
@@ -74,8 +74,8 @@ int fy_err_prefix(struct fy_err *err, const char *fmt, ...)
 const char *fy_status_name(int code)
 {
 	static const char *const names[] = {
-		"ok", "invalid", "nomem", "io", "format", "hash", "net", "unsupported", "notfound",
-		"exists", "canceled",
+		"ok",  "invalid",     "nomem",	  "io",	    "format",	"hash",
+		"net", "unsupported", "notfound", "exists", "canceled",
 	};
 	int i = -code;
 

@@ -84,8 +84,8 @@ int fy_file_read(const char *path, size_t max_bytes, struct fy_buf *b, struct fy
 	if (rc != FY_OK)
 		return rc;
 	if (size > max_bytes) {
-		rc = fy_err_set(err, FY_EFORMAT, "'%s' is too large (%llu bytes, at most %zu)", path,
-				(unsigned long long)size, max_bytes);
+		rc = fy_err_set(err, FY_EFORMAT, "'%s' is too large (%llu bytes, at most %zu)",
+				path, (unsigned long long)size, max_bytes);
 		goto out;
 	}
 	FY_TRY(rc, fy_buf_reserve(b, (size_t)size + 1, err));
@@ -103,8 +103,8 @@ int fy_file_read(const char *path, size_t max_bytes, struct fy_buf *b, struct fy
 			break;
 		b->len += (size_t)n;
 		if (b->len > max_bytes) {
-			rc = fy_err_set(err, FY_EFORMAT, "'%s' grew past %zu bytes while read", path,
-					max_bytes);
+			rc = fy_err_set(err, FY_EFORMAT, "'%s' grew past %zu bytes while read",
+					path, max_bytes);
 			goto out;
 		}
 	}
@@ -319,8 +319,10 @@ int fy_file_write_atomic(const char *path, const void *data, size_t n, struct fy
 int fy_sink_write(struct fy_sink *s, const void *data, size_t n, struct fy_err *err)
 {
 	if (n > s->left)
-		return fy_err_set(err, FY_EINVAL, "tensor '%s': data callback wrote %zu bytes more "
-				  "than its size", s->what, (size_t)(n - s->left));
+		return fy_err_set(err, FY_EINVAL,
+				  "tensor '%s': data callback wrote %zu bytes more "
+				  "than its size",
+				  s->what, (size_t)(n - s->left));
 	s->left -= n;
 	return fy_atomic_write(s->file, data, n, err);
 }
@@ -379,7 +381,8 @@ int fy_dir_list(const char *dir, const char *suffix, char ***names, size_t *coun
 	while (rc == FY_OK && (e = readdir(d)) != NULL) {
 		size_t len = strlen(e->d_name);
 
-		if (e->d_name[0] == '.' || len <= slen || strcmp(e->d_name + len - slen, suffix) != 0)
+		if (e->d_name[0] == '.' || len <= slen ||
+		    strcmp(e->d_name + len - slen, suffix) != 0)
 			continue;
 		rc = push_name(&list, &n, e->d_name, err);
 	}

@@ -49,14 +49,13 @@ int fy_json_parse(struct fy_json **out, const void *text, size_t len, const char
 				  FY_JSON_MAX_DEPTH);
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (j == NULL)
-		return fy_err_set(err, FY_EFORMAT, "%s: invalid JSON at line %d column %d: %s", label,
-				  je.line, je.column, je.text);
+		return fy_err_set(err, FY_EFORMAT, "%s: invalid JSON at line %d column %d: %s",
+				  label, je.line, je.column, je.text);
 	*out = F(j);
 	return FY_OK;
 }
 
-int fy_json_load_file(struct fy_json **out, const char *path, size_t max_bytes,
-		      struct fy_err *err)
+int fy_json_load_file(struct fy_json **out, const char *path, size_t max_bytes, struct fy_err *err)
 {
 	struct fy_buf b;
 	int rc;
@@ -99,8 +98,8 @@ enum fy_json_type fy_json_type(const struct fy_json *j)
 
 const char *fy_json_type_name(const struct fy_json *j)
 {
-	static const char *const names[] = {"object", "array", "string", "integer",
-					    "number", "true",  "false",	 "null"};
+	static const char *const names[] = { "object", "array", "string", "integer",
+					     "number", "true",	"false",  "null" };
 
 	if (j == NULL)
 		return "nothing";

@@ -47,8 +47,8 @@ Test(buf, append_and_printf)
 
 Test(buf, cursor_never_reads_past_end)
 {
-	uint8_t data[12] = {1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0};
-	struct fy_cursor c = {data, sizeof(data), 0};
+	uint8_t data[12] = { 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0 };
+	struct fy_cursor c = { data, sizeof(data), 0 };
 	const uint8_t *p;
 	uint32_t v;
 	uint64_t w;
@@ -127,13 +127,13 @@ Test(json, strict_parsing)
 		const char *text;
 		const char *expect;
 	} bad[] = {
-		{"{\"a\":1,\"a\":2}", "duplicate"},
-		{"{\"a\":1} x", "invalid JSON"},
-		{"{\"a\":\"x\\u0000y\"}", "invalid JSON"},
-		{"{\"a\":NaN}", "invalid JSON"},
-		{"{\"a\":99999999999999999999}", "invalid JSON"},
-		{"{\"a\":\"\xc3\x28\"}", "invalid JSON"},
-		{"", "invalid JSON"},
+		{ "{\"a\":1,\"a\":2}", "duplicate" },
+		{ "{\"a\":1} x", "invalid JSON" },
+		{ "{\"a\":\"x\\u0000y\"}", "invalid JSON" },
+		{ "{\"a\":NaN}", "invalid JSON" },
+		{ "{\"a\":99999999999999999999}", "invalid JSON" },
+		{ "{\"a\":\"\xc3\x28\"}", "invalid JSON" },
+		{ "", "invalid JSON" },
 	};
 	struct fy_json *j;
 	struct fy_err err;
@@ -243,10 +243,12 @@ Test(pool, parallel_for_visits_each_index_once)
 			c.seen = calloc((size_t)n, sizeof(*c.seen));
 			c.fail_at = -1;
 			atomic_store(&c.sum, 0);
-			cr_assert_eq(fy_pool_for(p, n, round == 0 ? 0 : 97 * round, visit, &c, &err),
-				     FY_OK);
+			cr_assert_eq(
+				fy_pool_for(p, n, round == 0 ? 0 : 97 * round, visit, &c, &err),
+				FY_OK);
 			for (i = 0; i < n; i++)
-				cr_assert_eq(atomic_load(&c.seen[i]), 1, "index %lld", (long long)i);
+				cr_assert_eq(atomic_load(&c.seen[i]), 1, "index %lld",
+					     (long long)i);
 			cr_assert_eq(atomic_load(&c.sum), n * (n - 1) / 2);
 			free(c.seen);
 		}
@@ -352,7 +354,8 @@ Test(half, rounding_edges)
 	cr_assert_eq(fy_f32_to_f16(65504.0f), 0x7bff);
 	cr_assert_eq(fy_f32_to_f16(65519.0f), 0x7bff, "below the halfway point to 65536");
 	cr_assert_eq(fy_f32_to_f16(65520.0f), 0x7c00, "rounds to infinity");
-	cr_assert_eq(fy_f32_to_f16(0x1p-25f), 0x0000, "half of the smallest subnormal: tie to even");
+	cr_assert_eq(fy_f32_to_f16(0x1p-25f), 0x0000,
+		     "half of the smallest subnormal: tie to even");
 	cr_assert_eq(fy_f32_to_f16(0x1.8p-24f), 0x0002, "1.5 subnormal ulps: tie to even (2)");
 	cr_assert_eq(fy_f32_to_f16(-0.0f), 0x8000);
 	cr_assert_eq(fy_f32_to_bf16(1.00390625f), 0x3f80, "tie to even (down)");

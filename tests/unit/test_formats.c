@@ -68,8 +68,8 @@ static void gguf_rewrite(const char *path, const char *out)
 	for (i = 0; i < fy_gguf_tensor_count(g); i++) {
 		const struct fy_gguf_tensor *t = fy_gguf_tensor_at(g, i);
 
-		cr_assert_eq(fy_gguf_writer_add(w, t->name, t->type, t->n_dims, t->ne, &err),
-			     FY_OK, "%s", err.msg);
+		cr_assert_eq(fy_gguf_writer_add(w, t->name, t->type, t->n_dims, t->ne, &err), FY_OK,
+			     "%s", err.msg);
 	}
 	cr_assert_eq(fy_gguf_writer_write(w, out, gguf_copy_data, g, &err), FY_OK, "%s", err.msg);
 	fy_gguf_writer_free(w);
@@ -135,10 +135,10 @@ static void write_all_types(const char *path, uint32_t alignment)
 	struct fy_gguf_writer *w = NULL;
 	struct fy_err err;
 	struct fy_gguf_value v;
-	int16_t i16s[3] = {-1, 2, -3};
-	struct fy_str strs[2] = {{"a", 1}, {"", 0}};
-	int64_t ne_a[2] = {8, 3};
-	int64_t ne_b[1] = {256};
+	int16_t i16s[3] = { -1, 2, -3 };
+	struct fy_str strs[2] = { { "a", 1 }, { "", 0 } };
+	int64_t ne_a[2] = { 8, 3 };
+	int64_t ne_b[1] = { 256 };
 	int t;
 
 	cr_assert_eq(fy_gguf_writer_new(&w, &err), FY_OK);
@@ -155,11 +155,12 @@ static void write_all_types(const char *path, uint32_t alignment)
 		if (t == FY_GGUF_BOOL)
 			v.b = true;
 		if (t == FY_GGUF_STRING)
-			v.s = (struct fy_str){"hello", 5};
+			v.s = (struct fy_str){ "hello", 5 };
 		snprintf(key, sizeof(key), "test.%s", fy_gguf_type_name(v.type));
 		cr_assert_eq(fy_gguf_writer_set(w, key, &v, &err), FY_OK, "%s", err.msg);
 	}
-	cr_assert_eq(fy_gguf_writer_set_array(w, "test.arr_i16", FY_GGUF_I16, 3, i16s, &err), FY_OK);
+	cr_assert_eq(fy_gguf_writer_set_array(w, "test.arr_i16", FY_GGUF_I16, 3, i16s, &err),
+		     FY_OK);
 	cr_assert_eq(fy_gguf_writer_set_str_array(w, "test.arr_str", 2, strs, &err), FY_OK);
 	cr_assert_eq(fy_gguf_writer_set_u32(w, "general.alignment", alignment, &err), FY_OK);
 	cr_assert_eq(fy_gguf_writer_set_str(w, "test.string", "replaced", &err), FY_OK);
@@ -223,7 +224,7 @@ Test(gguf, short_data_callback_fails_and_leaves_nothing)
 {
 	struct fy_gguf_writer *w = NULL;
 	struct fy_err err;
-	int64_t ne[1] = {64};
+	int64_t ne[1] = { 64 };
 
 	t_tmpdir();
 	cr_assert_eq(fy_gguf_writer_new(&w, &err), FY_OK);
@@ -313,8 +314,8 @@ Test(safetensors, writer_layout)
 	struct fy_st_writer *w = NULL;
 	struct fy_st_file *f = NULL;
 	struct fy_err err;
-	int64_t s2[2] = {2, 3};
-	int64_t s1[1] = {5};
+	int64_t s2[2] = { 2, 3 };
+	int64_t s1[1] = { 5 };
 
 	t_tmpdir();
 	cr_assert_eq(fy_st_writer_new(&w, &err), FY_OK);
@@ -363,8 +364,7 @@ Test(hfmodel, sharded_checkpoints)
 	cr_assert(t && t->dtype == FY_DTYPE_F8_E4M3 && shard == 1);
 	cr_assert_null(fy_st_model_find(m, "model.layers.9.self_attn.o_proj.weight", NULL));
 	fy_st_model_free(m);
-	cr_assert_eq(fy_st_model_open(&m, t_data("models/qwen3-tiny"), &err), FY_OK, "%s",
-		     err.msg);
+	cr_assert_eq(fy_st_model_open(&m, t_data("models/qwen3-tiny"), &err), FY_OK, "%s", err.msg);
 	cr_assert_eq(fy_st_model_shards(m), 1);
 	cr_assert_eq(fy_st_model_declared_size(m), -1);
 	fy_st_model_free(m);
@@ -391,15 +391,15 @@ Test(hfmodel, index_must_match_shards)
 		const char *index;
 		const char *expect;
 	} cases[] = {
-		{"{\"weight_map\":{\"a\":\"s1.safetensors\",\"x\":\"s1.safetensors\"}}",
-		 "tensor 'x' is not in shard"},
-		{"{\"weight_map\":{\"a\":\"s1.safetensors\"}}", "is not in the weight map"},
-		{"{\"weight_map\":{\"a\":\"../s1.safetensors\"}}", "not a plain file name"},
-		{"{\"weight_map\":{\"a\":\"s1.safetensors\",\"b\":\"s2.safetensors\"}}",
-		 "is in more than one shard"},
-		{"{\"weight_map\":{\"a\":\"s1.safetensors\",\"b\":\"missing.safetensors\"}}",
-		 "cannot open"},
-		{"{\"metadata\":{}}", "no weight_map"},
+		{ "{\"weight_map\":{\"a\":\"s1.safetensors\",\"x\":\"s1.safetensors\"}}",
+		  "tensor 'x' is not in shard" },
+		{ "{\"weight_map\":{\"a\":\"s1.safetensors\"}}", "is not in the weight map" },
+		{ "{\"weight_map\":{\"a\":\"../s1.safetensors\"}}", "not a plain file name" },
+		{ "{\"weight_map\":{\"a\":\"s1.safetensors\",\"b\":\"s2.safetensors\"}}",
+		  "is in more than one shard" },
+		{ "{\"weight_map\":{\"a\":\"s1.safetensors\",\"b\":\"missing.safetensors\"}}",
+		  "cannot open" },
+		{ "{\"metadata\":{}}", "no weight_map" },
 	};
 	static const char shard[] =
 		"{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
@@ -476,7 +476,7 @@ static void check_case(void *ctx, const char *name, enum fy_format fmt, const ui
 
 Test(corpus, every_malformed_image_is_rejected)
 {
-	struct corpus_stats s = {0, 0};
+	struct corpus_stats s = { 0, 0 };
 
 	corpus_generate(check_case, &s);
 	cr_assert_geq(s.valid, 4);
