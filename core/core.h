@@ -306,6 +306,8 @@ struct fy_json *fy_json_integer(int64_t v);
 struct fy_json *fy_json_real(double v);
 struct fy_json *fy_json_bool(bool v);
 struct fy_json *fy_json_null(void);
+/* A deep copy of j (NULL when out of memory or j is NULL). */
+struct fy_json *fy_json_copy(const struct fy_json *j);
 /* Adds value to obj under key (replacing) or to the end of arr. The value is taken over even on
  * failure (then freed); value may be NULL, which fails. Return 0 or -1. */
 int fy_json_set(struct fy_json *obj, const char *key, struct fy_json *value);

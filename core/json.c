@@ -228,6 +228,11 @@ struct fy_json *fy_json_null(void)
 	return F(json_null());
 }
 
+struct fy_json *fy_json_copy(const struct fy_json *j)
+{
+	return j ? F(json_deep_copy(J(j))) : NULL;
+}
+
 int fy_json_set(struct fy_json *obj, const char *key, struct fy_json *value)
 {
 	if (obj == NULL) {

@@ -1,0 +1,207 @@
+/*
+ * mirror: the content-addressed store (docs/STORE.md).
+ *
+ *   STORE/config.json                       {"format": "ferry-store", "version": 1}
+ *   STORE/objects/sha256/ab/cdef...         file contents named by SHA-256, read-only (0444)
+ *   STORE/repos/NS/NAME/refs/heads/main     a revision id and a newline
+ *   STORE/repos/NS/NAME/refs/tags/TAG
+ *   STORE/repos/NS/NAME/revisions/ID.json   revision manifests (immutable)
+ *   STORE/repos/NS/NAME/signatures/ID.json  signatures of revision manifests
+ *   STORE/keys/signing.key, signing.pub     this store's Ed25519 key (private 0600)
+ *   STORE/keys/trusted/KEYID.pub            trusted public keys
+ *   STORE/quarantine/                       corrupt objects moved aside by fsck --repair
+ *   STORE/tmp/                              objects being written
+ *   STORE/lock                              the writer lock (flock; holds the writer's pid)
+ *
+ * Every write goes to a temp file, is fsynced and renamed into place; refs change last, so a
+ * reader (who never locks) sees either the old revision or the new one, whole.
+ */
+#ifndef FERRY_MIRROR_H
+#define FERRY_MIRROR_H
+
+#include "verify/verify.h"
+
+#define FY_REV_ID_LEN 40     /* hex characters of a revision id */
+#define FY_LFS_THRESHOLD (10ull * 1024 * 1024)
+#define FY_REPO_MAX 200
+
+struct fy_store;
+
+/* Progress of a long operation: done and total units (bytes or files), and what. */
+typedef void (*fy_progress_fn)(void *ctx, uint64_t done, uint64_t total, const char *what);
+
+/* Creates a store at dir (making dir if needed). An existing store is left as it is
+ * (*created = false). */
+int fy_store_init(const char *dir, bool *created, struct fy_err *err);
+/* Opens an existing store; FY_ENOTFOUND when dir holds none. */
+int fy_store_open(struct fy_store **out, const char *dir, struct fy_err *err);
+void fy_store_close(struct fy_store *s);
+const char *fy_store_dir(const struct fy_store *s);
+/* A path inside the store (static buffer rotated over 8 calls; NULL if too long). */
+const char *fy_store_path(const struct fy_store *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Called while waiting for another writer: its pid (0 if unknown). */
+typedef void (*fy_lock_wait_fn)(void *ctx, long holder_pid);
+/* Takes the writer lock, waiting for another writer to finish (wait_fn is told once). A lock
+ * left by a dead process is free (the kernel drops flock locks with their process); the pid in
+ * the file is then replaced. Clears tmp/ of files a dead writer left. */
+int fy_store_lock(struct fy_store *s, fy_lock_wait_fn wait_fn, void *ctx, struct fy_err *err);
+void fy_store_unlock(struct fy_store *s);
+
+/* Checks a repository name: NAMESPACE/NAME, each part [A-Za-z0-9._-], not starting with '.' or
+ * '-', no "..", at most 96 characters each. */
+int fy_repo_check(const char *repo, struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Objects                                                                                    */
+
+/* Path of the object with this SHA-256 (static buffer rotated over 8 calls). */
+const char *fy_store_object_path(const struct fy_store *s, const uint8_t sha256[FY_SHA256_LEN]);
+bool fy_store_has_object(const struct fy_store *s, const uint8_t sha256[FY_SHA256_LEN]);
+/* Copies src into the store, hashing while copying (src is read once); identical content is
+ * stored once. *out receives the digests. Needs the writer lock. */
+int fy_store_import(struct fy_store *s, const char *src, struct fy_digests *out,
+		    struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Revisions                                                                                  */
+
+struct fy_file_entry {
+	char *path;			       /* inside the repository, '/'-separated */
+	uint64_t size;
+	uint8_t sha256[FY_SHA256_LEN];
+	uint8_t git_oid[FY_SHA1_LEN];	       /* git blob id of the content */
+	bool lfs;			       /* stored in LFS on a hub */
+	uint8_t pointer_oid[FY_SHA1_LEN];      /* LFS files: git blob id of the LFS pointer */
+};
+
+struct fy_revision {
+	char id[FY_REV_ID_LEN + 1];
+	char parent[FY_REV_ID_LEN + 1]; /* "" for none */
+	char tree[FY_REV_ID_LEN + 1];
+	char repo[FY_REPO_MAX + 1];
+	char *message;
+	char created[32];		/* ISO 8601 UTC */
+	struct fy_json *origin;		/* {"kind": "local", "path": ...} or a hub's; owned */
+	struct fy_file_entry *files;	/* sorted by path */
+	size_t n_files;
+	uint64_t total_size;
+};
+
+void fy_revision_free(struct fy_revision *r);
+/* Loads repo's revision `id`, checking the manifest's structure and that its id is what its
+ * content gives (an altered manifest is a format error). */
+int fy_revision_load(struct fy_store *s, const char *repo, const char *id,
+		     struct fy_revision **out, struct fy_err *err);
+/* Resolves REV (a branch, a tag, HEAD, a full id or a unique prefix of at least 4 hex
+ * characters; NULL or "" means main) in repo to a revision id. */
+int fy_store_resolve(struct fy_store *s, const char *repo, const char *rev,
+		     char id[FY_REV_ID_LEN + 1], struct fy_err *err);
+/* The manifest's bytes (what signatures sign). */
+int fy_revision_bytes(struct fy_store *s, const char *repo, const char *id, struct fy_buf *out,
+		      struct fy_err *err);
+
+/* The hub's LFS rule: weight and archive extensions, or more than 10 MiB. */
+bool fy_lfs_rule(const char *path, uint64_t size);
+
+/*
+ * Imports directory dir as a new revision of repo (creating the repo), on top of its main branch:
+ * every regular file (symlinks followed; .git and hidden top-level cache folders skipped) is
+ * copied into objects/ while hashed, the manifest is written, then refs/heads/main is moved.
+ * Takes the writer lock (waiting through wait_fn). When the files equal main's, nothing is
+ * written and *unchanged is set. The revision id is a git commit id (docs/STORE.md).
+ */
+struct fy_add_opts {
+	const char *message;	/* default "add <dir>" */
+	struct fy_pool *pool;	/* files copied in parallel; NULL: one at a time */
+	fy_progress_fn progress;
+	fy_lock_wait_fn wait_fn;
+	void *ctx;
+};
+int fy_store_add(struct fy_store *s, const char *repo, const char *dir,
+		 const struct fy_add_opts *opts, char id[FY_REV_ID_LEN + 1], bool *unchanged,
+		 struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Refs and repositories                                                                      */
+
+/* Reads ref ("heads/main", "tags/v1") of repo; FY_ENOTFOUND when absent. */
+int fy_store_read_ref(struct fy_store *s, const char *repo, const char *ref,
+		      char id[FY_REV_ID_LEN + 1], struct fy_err *err);
+/* Writes a ref atomically (needs the writer lock). */
+int fy_store_write_ref(struct fy_store *s, const char *repo, const char *ref, const char *id,
+		       struct fy_err *err);
+int fy_store_delete_ref(struct fy_store *s, const char *repo, const char *ref,
+			struct fy_err *err);
+/* Repositories ("ns/name"), sorted; free with fy_names_free. */
+int fy_store_list_repos(struct fy_store *s, char ***names, size_t *n, struct fy_err *err);
+/* Refs of repo as "heads/main", "tags/x", sorted; free with fy_names_free. */
+int fy_store_list_refs(struct fy_store *s, const char *repo, char ***names, size_t *n,
+		       struct fy_err *err);
+/* Revision ids present for repo (manifests), sorted. */
+int fy_store_list_revisions(struct fy_store *s, const char *repo, char ***ids, size_t *n,
+			    struct fy_err *err);
+/* Removes a repo (refs, manifests, signatures; objects stay until gc), or one revision of it
+ * (refused while a branch points at it; tags pointing at it go too). Needs the writer lock. */
+int fy_store_rm_repo(struct fy_store *s, const char *repo, struct fy_err *err);
+int fy_store_rm_revision(struct fy_store *s, const char *repo, const char *id,
+			 struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Checkout                                                                                   */
+
+enum fy_link_mode { FY_LINK_ANY, FY_LINK_COPY };
+
+/* Materializes revision r into dir: each file reflinked, else hardlinked (same filesystem), else
+ * copied, always through a temp name renamed into place. *how counts the methods used
+ * ([0] reflink, [1] hardlink, [2] copy; may be NULL). */
+int fy_store_checkout(struct fy_store *s, const struct fy_revision *r, const char *dir,
+		      enum fy_link_mode mode, size_t how[3], struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Integrity: fsck and gc                                                                     */
+
+struct fy_fsck_stats {
+	uint64_t objects, corrupt, missing, manifests, bad_manifests, refs, dangling, temp_files,
+		quarantined;
+};
+
+/* Checks the whole store (objects re-hashed on pool); findings go to fn. With repair (needs the
+ * writer lock) corrupt objects move to quarantine/ (naming the revisions they break) and stray
+ * temp files are removed. Returns FY_OK when clean, FY_EFORMAT when problems were found. */
+int fy_store_fsck(struct fy_store *s, struct fy_pool *pool, bool repair, fy_finding_fn fn,
+		  void *ctx, struct fy_fsck_stats *stats, struct fy_err *err);
+
+/* Removes objects that no revision manifest references (takes the writer lock; with dry_run
+ * only counts). */
+int fy_store_gc(struct fy_store *s, bool dry_run, fy_lock_wait_fn wait_fn, void *ctx,
+		uint64_t *objects, uint64_t *bytes, struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Keys and signatures                                                                        */
+
+/* Creates keys/signing.key and signing.pub (refused when present unless force). */
+int fy_store_key_generate(struct fy_store *s, bool force, char keyid[FY_KEYID_LEN + 1],
+			  struct fy_err *err);
+/* Loads the store's own key (FY_ENOTFOUND when none). */
+int fy_store_key_load(struct fy_store *s, struct fy_key **out, struct fy_err *err);
+/* Adds a public key file to keys/trusted/. */
+int fy_store_key_trust(struct fy_store *s, const char *path, char keyid[FY_KEYID_LEN + 1],
+		       struct fy_err *err);
+/* Trusted key ids (the store's own key first, marked by *own_first), sorted after it. */
+int fy_store_key_list(struct fy_store *s, char ***ids, size_t *n, bool *own_first,
+		      struct fy_err *err);
+/* Signs repo@id's manifest with the store's key (a signature by the same key is replaced). */
+int fy_store_sign(struct fy_store *s, const char *repo, const char *id,
+		  char keyid[FY_KEYID_LEN + 1], struct fy_err *err);
+
+enum fy_sig_status { FY_SIG_VALID, FY_SIG_UNTRUSTED, FY_SIG_INVALID, FY_SIG_DUPLICATE };
+
+typedef void (*fy_sig_fn)(void *ctx, enum fy_sig_status st, const char *keyid);
+/* Checks every signature of repo@id; *n_sigs counts distinct keys (0: unsigned). Returns FY_OK
+ * when every signature is valid and trusted, FY_EHASH otherwise. */
+int fy_store_check_signatures(struct fy_store *s, const char *repo, const char *id, fy_sig_fn fn,
+			      void *ctx, size_t *n_sigs, struct fy_err *err);
+
+#endif

@@ -1,0 +1,32 @@
+/* Declarations shared inside the mirror module only. */
+#ifndef FERRY_MIRROR_PRIVATE_H
+#define FERRY_MIRROR_PRIVATE_H
+
+#include "mirror/mirror.h"
+
+struct fy_store {
+	char *dir;
+	int lock_fd; /* >= 0 while this handle holds the writer lock */
+};
+
+/* mkdir -p. */
+int fy_mkdirs(const char *path, struct fy_err *err);
+int fy_fsync_dir(const char *dir, struct fy_err *err);
+/* rm -r (no symlinks followed); a missing path is fine. */
+int fy_remove_tree(const char *path, struct fy_err *err);
+/* 40 lowercase hex characters. */
+bool fy_is_rev_id(const char *s);
+/* A path inside a repository: relative, '/'-separated, no empty, "." or ".." components, no
+ * backslashes or control characters. */
+bool fy_repo_path_ok(const char *path);
+/* The git tree id of files (sorted by path) and the commit id built on it. */
+void fy_revision_ids(const struct fy_file_entry *files, size_t n, const char *parent,
+		     const char *message, char tree[FY_REV_ID_LEN + 1],
+		     char commit[FY_REV_ID_LEN + 1]);
+/* Serializes r as its manifest. */
+int fy_revision_to_json(const struct fy_revision *r, struct fy_buf *out, struct fy_err *err);
+/* The LFS pointer text of a file and its git blob id. */
+void fy_lfs_pointer_oid(const uint8_t sha256[FY_SHA256_LEN], uint64_t size,
+			uint8_t out[FY_SHA1_LEN]);
+
+#endif
