@@ -21,6 +21,7 @@ struct fy_cli {
 	bool quiet;	   /* -q: print nothing but errors */
 	int verbose;	   /* -v (repeatable) */
 	bool progress;	   /* false with --no-progress or when stderr is not a terminal */
+	bool progress_drawn; /* a progress line is on the terminal */
 };
 
 typedef int (*fy_cmd_fn)(struct fy_cli *cli, int argc, char **argv);
@@ -102,5 +103,26 @@ const char *fy_fmt_params(char *buf, size_t cap, uint64_t n);
 void fy_print_quoted(FILE *to, const char *s, size_t len, size_t max_chars);
 /* Prints j to stdout (pretty, newline-terminated) and frees it. Returns an exit code. */
 int fy_cli_print_json(const struct fy_cli *cli, struct fy_json *j);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Store helpers (cli/store_util.c)                                                           */
+
+struct fy_store;
+struct fy_pool;
+
+/* Opens the store of --store / FERRY_HOME / ~/.local/share/ferry; prints the error. Returns
+ * -1 on success, else an exit code. */
+int fy_cli_open_store(struct fy_cli *cli, struct fy_store **out);
+/* Splits "ns/name@rev" into repo (copied into buf) and rev (NULL when absent). Returns -1 on
+ * success, else an exit code after printing a usage error. */
+int fy_cli_split_rev(struct fy_cli *cli, const char *arg, char *repo, size_t cap,
+		     const char **rev);
+/* A thread pool of -j N threads (0: one per CPU); prints the error. -1 on success. */
+int fy_cli_pool(struct fy_cli *cli, long threads, struct fy_pool **out);
+/* Lock-wait and progress callbacks that print on stderr (ctx is the struct fy_cli). */
+void fy_cli_lock_wait(void *ctx, long pid);
+void fy_cli_progress(void *ctx, uint64_t done, uint64_t total, const char *what);
+/* Ends a progress line, if one was drawn. */
+void fy_cli_progress_done(struct fy_cli *cli);
 
 #endif

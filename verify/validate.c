@@ -141,12 +141,16 @@ static void check_pickle(struct findings *f, const struct fy_map *m)
 	struct fy_buf imports;
 	struct fy_err err;
 
+	const uint8_t *d = m->data ? m->data : (const uint8_t *)"";
+	bool looks = m->size >= 2 && (d[0] == 0x80 || memcmp(d, "PK", 2) == 0);
+
 	fy_buf_init(&imports);
-	if (fy_pickle_imports(m->data ? m->data : (const uint8_t *)"", m->size, &imports, &err) !=
-	    FY_OK)
-		report(f, FY_FINDING_WARNING, "pickle file (not loadable safely; scan stopped: %s)",
-		       err.msg);
-	else
+	if (fy_pickle_imports(d, m->size, &imports, &err) != FY_OK) {
+		/* a .bin that is no pickle (raw arrays, GGML) loads nothing: say nothing */
+		if (looks)
+			report(f, FY_FINDING_WARNING, "pickle file that cannot be scanned (%s)",
+			       err.msg);
+	} else
 		report(f, FY_FINDING_WARNING, "pickle file: loading it would import %.*s",
 		       (int)imports.len, imports.len ? (const char *)imports.data : "nothing");
 	fy_buf_release(&imports);

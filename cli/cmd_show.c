@@ -1,0 +1,191 @@
+/* ferry show REPO[@REV] [--json] */
+#include "cli/cli.h"
+#include "mirror/mirror.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const sig_names[] = { "valid", "untrusted key", "invalid", "duplicate" };
+
+static void add_sig(void *ctx, enum fy_sig_status st, const char *keyid)
+{
+	struct fy_json *o = fy_json_object();
+
+	fy_json_set(o, "keyid", fy_json_string(keyid));
+	fy_json_set(o, "status", fy_json_string(sig_names[st]));
+	fy_json_push(ctx, o);
+}
+
+static struct fy_json *refs_at(struct fy_store *s, const char *repo, const char *id)
+{
+	struct fy_json *a = fy_json_array();
+	char **refs = NULL;
+	size_t n = 0;
+	size_t i;
+	char at[FY_REV_ID_LEN + 1];
+	struct fy_err err;
+
+	if (fy_store_list_refs(s, repo, &refs, &n, &err) == FY_OK) {
+		for (i = 0; i < n; i++) {
+			if (fy_store_read_ref(s, repo, refs[i], at, &err) == FY_OK &&
+			    strcmp(at, id) == 0)
+				fy_json_push(a, fy_json_string(refs[i]));
+		}
+	}
+	fy_names_free(refs, n);
+	return a;
+}
+
+static void note_pickle(void *ctx, enum fy_finding kind, const char *file, const char *msg)
+{
+	(void)kind;
+	(void)file;
+	fy_json_set(ctx, "pickle", fy_json_string(msg));
+}
+
+/* Pickle files get what their imports would be (scanned from the object, never run). */
+static void flag_pickles(struct fy_store *s, const struct fy_revision *r, struct fy_json *files)
+{
+	struct fy_err err;
+	size_t i;
+
+	for (i = 0; i < r->n_files && i < fy_json_size(files); i++) {
+		if (fy_is_pickle_name(r->files[i].path))
+			fy_validate_file(r->files[i].path,
+					 fy_store_object_path(s, r->files[i].sha256), 0, note_pickle,
+					 fy_json_at(files, i), &err);
+	}
+}
+
+static int describe(struct fy_store *s, const char *repo, const char *id, struct fy_json **out,
+		    struct fy_err *err)
+{
+	struct fy_revision *r = NULL;
+	struct fy_json *doc = NULL;
+	struct fy_json *sigs = fy_json_array();
+	struct fy_buf b;
+	size_t n_sigs = 0;
+	int rc;
+
+	fy_buf_init(&b);
+	FY_TRY(rc, fy_revision_load(s, repo, id, &r, err));
+	FY_TRY(rc, fy_revision_bytes(s, repo, id, &b, err));
+	FY_TRY(rc, fy_json_parse(&doc, b.data, b.len, id, err));
+	rc = fy_store_check_signatures(s, repo, id, add_sig, sigs, &n_sigs, err);
+	if (rc != FY_OK && rc != FY_EHASH)
+		goto out;
+	flag_pickles(s, r, fy_json_get(doc, "files"));
+	fy_json_set(doc, "refs", refs_at(s, repo, id));
+	fy_json_set(doc, "size", fy_json_integer((int64_t)r->total_size));
+	fy_json_set(doc, "signatures", sigs);
+	sigs = NULL;
+	*out = doc;
+	doc = NULL;
+	rc = FY_OK;
+out:
+	fy_json_free(sigs);
+	fy_json_free(doc);
+	fy_revision_free(r);
+	fy_buf_release(&b);
+	return rc;
+}
+
+static const char *str(const struct fy_json *o, const char *key)
+{
+	const char *s = fy_json_str(fy_json_get(o, key));
+
+	return s ? s : "";
+}
+
+static void print_files(const struct fy_json *files)
+{
+	char size[32];
+	size_t i;
+	int64_t n;
+
+	for (i = 0; i < fy_json_size(files); i++) {
+		const struct fy_json *f = fy_json_at(files, i);
+
+		n = 0;
+		fy_json_int(fy_json_get(f, "size"), &n);
+		printf("  %10s %s sha256:%.16s git:%.12s  %s\n",
+		       fy_fmt_bytes(size, sizeof(size), (uint64_t)n),
+		       fy_json_type(fy_json_get(f, "lfs")) == FY_JSON_TRUE ? "lfs" : "   ",
+		       str(f, "sha256"), str(f, "git_oid"), str(f, "path"));
+		if (fy_json_get(f, "pickle") != NULL)
+			printf("             warning: %s\n", str(f, "pickle"));
+	}
+}
+
+static void print_doc(const struct fy_json *d)
+{
+	const struct fy_json *origin = fy_json_get(d, "origin");
+	const struct fy_json *refs = fy_json_get(d, "refs");
+	const struct fy_json *sigs = fy_json_get(d, "signatures");
+	char *o = origin ? fy_json_dump(origin, 0) : NULL;
+	char size[32];
+	int64_t n = 0;
+	size_t i;
+
+	fy_json_int(fy_json_get(d, "size"), &n);
+	printf("revision %s\n", str(d, "id"));
+	printf("repo     %s\n", str(d, "repo"));
+	printf("parent   %s\n", fy_json_str(fy_json_get(d, "parent")) ? str(d, "parent") : "(none)");
+	printf("tree     %s\n", str(d, "tree"));
+	printf("created  %s\n", str(d, "created"));
+	printf("refs     ");
+	for (i = 0; i < fy_json_size(refs); i++)
+		printf("%s%s", i ? ", " : "", fy_json_str(fy_json_at(refs, i)));
+	printf("%s\norigin   %s\n", fy_json_size(refs) ? "" : "(none)", o ? o : "(none)");
+	printf("signed   ");
+	for (i = 0; i < fy_json_size(sigs); i++)
+		printf("%s%s (%s)", i ? ", " : "", str(fy_json_at(sigs, i), "keyid"),
+		       str(fy_json_at(sigs, i), "status"));
+	printf("%s\n\n    %s\n\n", fy_json_size(sigs) ? "" : "no", str(d, "message"));
+	printf("files    %zu, %s\n", fy_json_size(fy_json_get(d, "files")),
+	       fy_fmt_bytes(size, sizeof(size), (uint64_t)n));
+	print_files(fy_json_get(d, "files"));
+	free(o);
+}
+
+int cmd_show(struct fy_cli *cli, int argc, char **argv)
+{
+	static const struct fy_usage usage = {
+		"ferry show REPO[@REV] [--json]",
+		"One revision in detail: id, parent, tree, creation time, message, origin, the\n"
+		"refs that point at it, its signatures (valid, untrusted key, invalid), and every\n"
+		"file with size, SHA-256, git blob id and LFS flag. Pickle files are flagged with\n"
+		"the imports loading them would perform (scanned, never executed).",
+		NULL,
+	};
+	struct fy_store *s = NULL;
+	struct fy_json *doc = NULL;
+	char repo[FY_REPO_MAX + 1];
+	char id[FY_REV_ID_LEN + 1];
+	const char *rev = NULL;
+	struct fy_err err;
+	int npos = 0;
+	int r;
+
+	r = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
+	if (r < 0)
+		r = fy_cli_split_rev(cli, argv[0], repo, sizeof(repo), &rev);
+	if (r < 0)
+		r = fy_cli_open_store(cli, &s);
+	if (r < 0 && (fy_store_resolve(s, repo, rev, id, &err) != FY_OK ||
+		      describe(s, repo, id, &doc, &err) != FY_OK))
+		r = fy_cli_fail(cli, &err);
+	if (r < 0 && cli->json) {
+		r = fy_cli_print_json(cli, doc);
+		doc = NULL;
+	} else if (r < 0) {
+		if (!cli->quiet)
+			print_doc(doc);
+		r = FY_EXIT_OK;
+	}
+	fy_json_free(doc);
+	fy_store_close(s);
+	return r;
+}

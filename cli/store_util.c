@@ -1,0 +1,87 @@
+/* What the verbs that work on the store share: opening it, REPO@REV arguments, thread pools,
+ * lock waits and progress bars. */
+#include "cli/cli.h"
+#include "mirror/mirror.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int fy_cli_open_store(struct fy_cli *cli, struct fy_store **out)
+{
+	struct fy_err err;
+
+	if (fy_store_open(out, cli->store, &err) != FY_OK)
+		return fy_cli_fail(cli, &err);
+	return -1;
+}
+
+int fy_cli_split_rev(struct fy_cli *cli, const char *arg, char *repo, size_t cap,
+		     const char **rev)
+{
+	const char *at = strchr(arg, '@');
+	size_t n = at ? (size_t)(at - arg) : strlen(arg);
+	struct fy_err err;
+
+	if (n >= cap)
+		return fy_cli_usage_error(cli, "repository name too long: '%s'", arg);
+	memcpy(repo, arg, n);
+	repo[n] = '\0';
+	*rev = at ? at + 1 : NULL;
+	if (fy_repo_check(repo, &err) != FY_OK)
+		return fy_cli_usage_error(cli, "%s", err.msg);
+	return -1;
+}
+
+int fy_cli_pool(struct fy_cli *cli, long threads, struct fy_pool **out)
+{
+	struct fy_err err;
+
+	if (threads < 0 || threads > 1024)
+		return fy_cli_usage_error(cli, "-j needs a thread count from 0 to 1024");
+	if (fy_pool_new(out, (int)threads, &err) != FY_OK)
+		return fy_cli_fail(cli, &err);
+	return -1;
+}
+
+void fy_cli_lock_wait(void *ctx, long pid)
+{
+	struct fy_cli *cli = ctx;
+
+	if (pid > 0)
+		fprintf(stderr, "ferry %s: waiting for the store's writer lock (held by pid %ld)\n",
+			cli->verb, pid);
+	else
+		fprintf(stderr, "ferry %s: waiting for the store's writer lock\n", cli->verb);
+}
+
+void fy_cli_progress(void *ctx, uint64_t done, uint64_t total, const char *what)
+{
+	static struct timespec last;
+	struct fy_cli *cli = ctx;
+	struct timespec now;
+	char a[32], b[32];
+	int width = 30;
+	int fill;
+
+	if (!cli->progress || cli->quiet)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (done < total && (now.tv_sec - last.tv_sec) * 1000000000L +
+					(now.tv_nsec - last.tv_nsec) < 100000000L)
+		return;
+	last = now;
+	fill = total ? (int)((double)done / (double)total * width) : width;
+	fprintf(stderr, "\r[%.*s%*s] %3d%% %s / %s  %.40s\033[K", fill,
+		"##############################", width - fill, "",
+		total ? (int)(100.0 * (double)done / (double)total) : 100,
+		fy_fmt_bytes(a, sizeof(a), done), fy_fmt_bytes(b, sizeof(b), total), what);
+	cli->progress_drawn = true;
+}
+
+void fy_cli_progress_done(struct fy_cli *cli)
+{
+	if (cli->progress_drawn)
+		fprintf(stderr, "\r\033[K");
+	cli->progress_drawn = false;
+}
