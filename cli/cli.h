@@ -15,12 +15,12 @@ enum { FY_CMD_STORE = 1 };
 
 /* Global state shared by every verb: the global options, after parsing. */
 struct fy_cli {
-	const char *verb;  /* the verb being run */
-	const char *store; /* --store, else $FERRY_HOME, else ~/.local/share/ferry; may be NULL */
-	bool json;	   /* --json: data on stdout as JSON */
-	bool quiet;	   /* -q: print nothing but errors */
-	int verbose;	   /* -v (repeatable) */
-	bool progress;	   /* false with --no-progress or when stderr is not a terminal */
+	const char *verb;    /* the verb being run */
+	const char *store;   /* --store, else $FERRY_HOME, else ~/.local/share/ferry; may be NULL */
+	bool json;	     /* --json: data on stdout as JSON */
+	bool quiet;	     /* -q: print nothing but errors */
+	int verbose;	     /* -v (repeatable) */
+	bool progress;	     /* false with --no-progress or when stderr is not a terminal */
 	bool progress_drawn; /* a progress line is on the terminal */
 };
 
@@ -115,8 +115,7 @@ struct fy_pool;
 int fy_cli_open_store(struct fy_cli *cli, struct fy_store **out);
 /* Splits "ns/name@rev" into repo (copied into buf) and rev (NULL when absent). Returns -1 on
  * success, else an exit code after printing a usage error. */
-int fy_cli_split_rev(struct fy_cli *cli, const char *arg, char *repo, size_t cap,
-		     const char **rev);
+int fy_cli_split_rev(struct fy_cli *cli, const char *arg, char *repo, size_t cap, const char **rev);
 /* A thread pool of -j N threads (0: one per CPU); prints the error. -1 on success. */
 int fy_cli_pool(struct fy_cli *cli, long threads, struct fy_pool **out);
 /* Lock-wait and progress callbacks that print on stderr (ctx is the struct fy_cli). */

@@ -45,7 +45,8 @@ static int key_list(struct fy_cli *cli, struct fy_store *s)
 		fy_json_set(o, "role", fy_json_string(i == 0 && own ? "signing" : "trusted"));
 		fy_json_push(a, o);
 		if (!cli->json && !cli->quiet)
-			printf("%s  %s\n", ids[i], i == 0 && own ? "signing (this store)" : "trusted");
+			printf("%s  %s\n", ids[i],
+			       i == 0 && own ? "signing (this store)" : "trusted");
 	}
 	fy_names_free(ids, n);
 	if (cli->json)

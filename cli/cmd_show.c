@@ -54,8 +54,8 @@ static void flag_pickles(struct fy_store *s, const struct fy_revision *r, struct
 	for (i = 0; i < r->n_files && i < fy_json_size(files); i++) {
 		if (fy_is_pickle_name(r->files[i].path))
 			fy_validate_file(r->files[i].path,
-					 fy_store_object_path(s, r->files[i].sha256), 0, note_pickle,
-					 fy_json_at(files, i), &err);
+					 fy_store_object_path(s, r->files[i].sha256), 0,
+					 note_pickle, fy_json_at(files, i), &err);
 	}
 }
 
@@ -132,7 +132,8 @@ static void print_doc(const struct fy_json *d)
 	fy_json_int(fy_json_get(d, "size"), &n);
 	printf("revision %s\n", str(d, "id"));
 	printf("repo     %s\n", str(d, "repo"));
-	printf("parent   %s\n", fy_json_str(fy_json_get(d, "parent")) ? str(d, "parent") : "(none)");
+	printf("parent   %s\n",
+	       fy_json_str(fy_json_get(d, "parent")) ? str(d, "parent") : "(none)");
 	printf("tree     %s\n", str(d, "tree"));
 	printf("created  %s\n", str(d, "created"));
 	printf("refs     ");

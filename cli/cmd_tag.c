@@ -37,8 +37,8 @@ int cmd_tag(struct fy_cli *cli, int argc, char **argv)
 		      fy_store_lock(s, fy_cli_lock_wait, cli, &err) != FY_OK))
 		r = fy_cli_fail(cli, &err);
 	if (r < 0 && !force && fy_store_read_ref(s, repo, ref, old, &err) == FY_OK) {
-		fy_err_set(&err, FY_EEXIST, "%s: tag '%s' exists (at %.12s); --force moves it", repo,
-			   argv[1], old);
+		fy_err_set(&err, FY_EEXIST, "%s: tag '%s' exists (at %.12s); --force moves it",
+			   repo, argv[1], old);
 		r = fy_cli_fail(cli, &err);
 	}
 	if (r < 0 && fy_store_write_ref(s, repo, ref, id, &err) != FY_OK)

@@ -49,7 +49,8 @@ static void check_digests(struct target *t, const struct fy_file_entry *f,
 	if (job->digests.size != f->size) {
 		char msg[128];
 
-		snprintf(msg, sizeof(msg), "size mismatch: %" PRIu64 " bytes, manifest says %" PRIu64,
+		snprintf(msg, sizeof(msg),
+			 "size mismatch: %" PRIu64 " bytes, manifest says %" PRIu64,
 			 job->digests.size, f->size);
 		finding(t, FY_FINDING_PROBLEM, f->path, msg);
 	} else if (memcmp(job->digests.sha256, f->sha256, FY_SHA256_LEN) != 0) {
@@ -137,8 +138,8 @@ static void check_path(struct target *t, const char *path, int flags)
 		finding(t, FY_FINDING_PROBLEM, path, err.msg);
 }
 
-static void check_repo(struct target *t, struct fy_store *s, struct fy_pool *pool,
-		       const char *arg, int flags, char *label, size_t cap)
+static void check_repo(struct target *t, struct fy_store *s, struct fy_pool *pool, const char *arg,
+		       int flags, char *label, size_t cap)
 {
 	struct fy_revision *r = NULL;
 	char repo[FY_REPO_MAX + 1];
@@ -172,7 +173,8 @@ static struct fy_json *run_target(struct fy_cli *cli, struct fy_store *s, struct
 	else if (s != NULL)
 		check_repo(&t, s, pool, arg, flags, label, sizeof(label));
 	else
-		finding(&t, FY_FINDING_PROBLEM, arg, "not a file, and there is no store to look in");
+		finding(&t, FY_FINDING_PROBLEM, arg,
+			"not a file, and there is no store to look in");
 	fy_json_set(o, "target", fy_json_string(label));
 	fy_json_set(o, "files", fy_json_integer((int64_t)t.files));
 	fy_json_set(o, "bytes", fy_json_integer((int64_t)t.bytes));
@@ -196,7 +198,8 @@ int cmd_verify(struct fy_cli *cli, int argc, char **argv)
 	const struct fy_opt opts[] = {
 		{ "deep", 0, FY_OPT_FLAG, &deep, NULL,
 		  "also scan every float tensor for NaN and Inf (counts per tensor)" },
-		{ "jobs", 'j', FY_OPT_INT, &threads, "N", "files hashed in parallel (default: CPUs)" },
+		{ "jobs", 'j', FY_OPT_INT, &threads, "N",
+		  "files hashed in parallel (default: CPUs)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {

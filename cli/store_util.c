@@ -16,8 +16,7 @@ int fy_cli_open_store(struct fy_cli *cli, struct fy_store **out)
 	return -1;
 }
 
-int fy_cli_split_rev(struct fy_cli *cli, const char *arg, char *repo, size_t cap,
-		     const char **rev)
+int fy_cli_split_rev(struct fy_cli *cli, const char *arg, char *repo, size_t cap, const char **rev)
 {
 	const char *at = strchr(arg, '@');
 	size_t n = at ? (size_t)(at - arg) : strlen(arg);
@@ -67,8 +66,8 @@ void fy_cli_progress(void *ctx, uint64_t done, uint64_t total, const char *what)
 	if (!cli->progress || cli->quiet)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (done < total && (now.tv_sec - last.tv_sec) * 1000000000L +
-					(now.tv_nsec - last.tv_nsec) < 100000000L)
+	if (done < total &&
+	    (now.tv_sec - last.tv_sec) * 1000000000L + (now.tv_nsec - last.tv_nsec) < 100000000L)
 		return;
 	last = now;
 	fill = total ? (int)((double)done / (double)total * width) : width;

@@ -33,7 +33,8 @@ static int add_src(struct walk *w, const char *rel, const char *abs, uint64_t si
 	struct src_file *p;
 
 	if (!fy_repo_path_ok(rel))
-		return fy_err_set(err, FY_EINVAL, "'%s': file name not allowed in a repository", abs);
+		return fy_err_set(err, FY_EINVAL, "'%s': file name not allowed in a repository",
+				  abs);
 	if (w->n == w->cap) {
 		w->cap = w->cap ? w->cap * 2 : 64;
 		p = realloc(w->files, w->cap * sizeof(*p));
@@ -62,8 +63,7 @@ static bool skipped(const char *rel_dir, const char *name)
 	return rel_dir[0] == '\0' && strcmp(name, ".cache") == 0;
 }
 
-static int walk_dir(struct walk *w, const char *abs, const char *rel, int depth,
-		    struct fy_err *err)
+static int walk_dir(struct walk *w, const char *abs, const char *rel, int depth, struct fy_err *err)
 {
 	char cabs[PATH_MAX], crel[PATH_MAX];
 	struct dirent *e;
@@ -72,7 +72,8 @@ static int walk_dir(struct walk *w, const char *abs, const char *rel, int depth,
 	int rc = FY_OK;
 
 	if (depth > MAX_DEPTH)
-		return fy_err_set(err, FY_EINVAL, "'%s': folders nested too deep (symlink loop?)", abs);
+		return fy_err_set(err, FY_EINVAL, "'%s': folders nested too deep (symlink loop?)",
+				  abs);
 	d = opendir(abs);
 	if (d == NULL)
 		return fy_err_sys(err, FY_EIO, "cannot open directory '%s'", abs);
@@ -88,7 +89,8 @@ static int walk_dir(struct walk *w, const char *abs, const char *rel, int depth,
 		else if (S_ISREG(st.st_mode))
 			rc = add_src(w, crel, cabs, (uint64_t)st.st_size, err);
 		else
-			rc = fy_err_set(err, FY_EINVAL, "'%s' is not a regular file or folder", cabs);
+			rc = fy_err_set(err, FY_EINVAL, "'%s' is not a regular file or folder",
+					cabs);
 	}
 	closedir(d);
 	return rc;

@@ -121,8 +121,8 @@ static void quarantine(struct fsck *f, struct objects *o, size_t i)
 	char dst[4096];
 	const char *base = strrchr(o->paths[i], '/') + 1;
 
-	snprintf(dst, sizeof(dst), "%s/quarantine/%s%s", fy_store_dir(f->s), o->hex[i][0] ? "" : "misnamed-",
-		 o->hex[i][0] ? o->hex[i] : base);
+	snprintf(dst, sizeof(dst), "%s/quarantine/%s%s", fy_store_dir(f->s),
+		 o->hex[i][0] ? "" : "misnamed-", o->hex[i][0] ? o->hex[i] : base);
 	if (rename(o->paths[i], dst) == 0) {
 		f->st.quarantined++;
 		say(f, FY_FINDING_WARNING, o->paths[i], "moved to %s", dst);
@@ -145,7 +145,8 @@ static int check_objects(struct fsck *f, struct objects *o, struct fy_pool *pool
 		f->st.objects++;
 		if (jobs[i].rc != FY_OK) {
 			o->bad[i] = true;
-			say(f, FY_FINDING_PROBLEM, o->paths[i], "unreadable object: %s", jobs[i].err.msg);
+			say(f, FY_FINDING_PROBLEM, o->paths[i], "unreadable object: %s",
+			    jobs[i].err.msg);
 			continue;
 		}
 		fy_hex(jobs[i].digests.sha256, FY_SHA256_LEN, hex);
@@ -180,8 +181,9 @@ static void check_files(struct fsck *f, struct objects *o, const struct fy_revis
 			f->st.missing++;
 			say(f, FY_FINDING_PROBLEM, what, "missing object %s", hex);
 		} else if (o->bad[i]) {
-			say(f, FY_FINDING_PROBLEM, what, "revision broken: object %.16s... is corrupt%s",
-			    hex, f->repair ? " (quarantined)" : "");
+			say(f, FY_FINDING_PROBLEM, what,
+			    "revision broken: object %.16s... is corrupt%s", hex,
+			    f->repair ? " (quarantined)" : "");
 		} else if (o->sizes[i] != e->size) {
 			say(f, FY_FINDING_PROBLEM, what, "object size %llu, manifest says %llu",
 			    (unsigned long long)o->sizes[i], (unsigned long long)e->size);
@@ -251,8 +253,8 @@ static int temp_entry(const char *path, const struct stat *st, int flag, struct 
 	const char *base = path + ftw->base;
 
 	(void)st;
-	if (flag == FTW_F && (strstr(base, ".ferry-tmp.") != NULL ||
-			      strncmp(path + temp_prefix, "tmp/", 4) == 0)) {
+	if (flag == FTW_F &&
+	    (strstr(base, ".ferry-tmp.") != NULL || strncmp(path + temp_prefix, "tmp/", 4) == 0)) {
 		temp_walker->st.temp_files++;
 		say(temp_walker, FY_FINDING_WARNING, path, "stray temp file%s",
 		    temp_walker->repair ? " (removed)" : "");

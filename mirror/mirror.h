@@ -21,7 +21,7 @@
 
 #include "verify/verify.h"
 
-#define FY_REV_ID_LEN 40     /* hex characters of a revision id */
+#define FY_REV_ID_LEN 40 /* hex characters of a revision id */
 #define FY_LFS_THRESHOLD (10ull * 1024 * 1024)
 #define FY_REPO_MAX 200
 
@@ -68,12 +68,12 @@ int fy_store_import(struct fy_store *s, const char *src, struct fy_digests *out,
 /* Revisions                                                                                  */
 
 struct fy_file_entry {
-	char *path;			       /* inside the repository, '/'-separated */
+	char *path; /* inside the repository, '/'-separated */
 	uint64_t size;
 	uint8_t sha256[FY_SHA256_LEN];
-	uint8_t git_oid[FY_SHA1_LEN];	       /* git blob id of the content */
-	bool lfs;			       /* stored in LFS on a hub */
-	uint8_t pointer_oid[FY_SHA1_LEN];      /* LFS files: git blob id of the LFS pointer */
+	uint8_t git_oid[FY_SHA1_LEN];	  /* git blob id of the content */
+	bool lfs;			  /* stored in LFS on a hub */
+	uint8_t pointer_oid[FY_SHA1_LEN]; /* LFS files: git blob id of the LFS pointer */
 };
 
 struct fy_revision {
@@ -82,9 +82,9 @@ struct fy_revision {
 	char tree[FY_REV_ID_LEN + 1];
 	char repo[FY_REPO_MAX + 1];
 	char *message;
-	char created[32];		/* ISO 8601 UTC */
-	struct fy_json *origin;		/* {"kind": "local", "path": ...} or a hub's; owned */
-	struct fy_file_entry *files;	/* sorted by path */
+	char created[32];	     /* ISO 8601 UTC */
+	struct fy_json *origin;	     /* {"kind": "local", "path": ...} or a hub's; owned */
+	struct fy_file_entry *files; /* sorted by path */
 	size_t n_files;
 	uint64_t total_size;
 };
@@ -92,8 +92,8 @@ struct fy_revision {
 void fy_revision_free(struct fy_revision *r);
 /* Loads repo's revision `id`, checking the manifest's structure and that its id is what its
  * content gives (an altered manifest is a format error). */
-int fy_revision_load(struct fy_store *s, const char *repo, const char *id,
-		     struct fy_revision **out, struct fy_err *err);
+int fy_revision_load(struct fy_store *s, const char *repo, const char *id, struct fy_revision **out,
+		     struct fy_err *err);
 /* Resolves REV (a branch, a tag, HEAD, a full id or a unique prefix of at least 4 hex
  * characters; NULL or "" means main) in repo to a revision id. */
 int fy_store_resolve(struct fy_store *s, const char *repo, const char *rev,
@@ -113,8 +113,8 @@ bool fy_lfs_rule(const char *path, uint64_t size);
  * written and *unchanged is set. The revision id is a git commit id (docs/STORE.md).
  */
 struct fy_add_opts {
-	const char *message;	/* default "add <dir>" */
-	struct fy_pool *pool;	/* files copied in parallel; NULL: one at a time */
+	const char *message;  /* default "add <dir>" */
+	struct fy_pool *pool; /* files copied in parallel; NULL: one at a time */
 	fy_progress_fn progress;
 	fy_lock_wait_fn wait_fn;
 	void *ctx;
@@ -132,8 +132,7 @@ int fy_store_read_ref(struct fy_store *s, const char *repo, const char *ref,
 /* Writes a ref atomically (needs the writer lock). */
 int fy_store_write_ref(struct fy_store *s, const char *repo, const char *ref, const char *id,
 		       struct fy_err *err);
-int fy_store_delete_ref(struct fy_store *s, const char *repo, const char *ref,
-			struct fy_err *err);
+int fy_store_delete_ref(struct fy_store *s, const char *repo, const char *ref, struct fy_err *err);
 /* Repositories ("ns/name"), sorted; free with fy_names_free. */
 int fy_store_list_repos(struct fy_store *s, char ***names, size_t *n, struct fy_err *err);
 /* Refs of repo as "heads/main", "tags/x", sorted; free with fy_names_free. */
@@ -145,8 +144,7 @@ int fy_store_list_revisions(struct fy_store *s, const char *repo, char ***ids, s
 /* Removes a repo (refs, manifests, signatures; objects stay until gc), or one revision of it
  * (refused while a branch points at it; tags pointing at it go too). Needs the writer lock. */
 int fy_store_rm_repo(struct fy_store *s, const char *repo, struct fy_err *err);
-int fy_store_rm_revision(struct fy_store *s, const char *repo, const char *id,
-			 struct fy_err *err);
+int fy_store_rm_revision(struct fy_store *s, const char *repo, const char *id, struct fy_err *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Checkout                                                                                   */

@@ -32,7 +32,8 @@ void fy_lfs_pointer_oid(const uint8_t sha256[FY_SHA256_LEN], uint64_t size,
 
 	fy_hex(sha256, FY_SHA256_LEN, hex);
 	n = snprintf(text, sizeof(text),
-		     "version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %" PRIu64 "\n",
+		     "version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %" PRIu64
+		     "\n",
 		     hex, size);
 	fy_git_object_id("blob", text, (size_t)n, out);
 }
@@ -52,7 +53,8 @@ static int build_tree(const struct fy_file_entry *files, size_t n, size_t skip,
 		uint8_t sub[FY_SHA1_LEN];
 
 		if (slash == NULL) {
-			const uint8_t *blob = files[i].lfs ? files[i].pointer_oid : files[i].git_oid;
+			const uint8_t *blob =
+				files[i].lfs ? files[i].pointer_oid : files[i].git_oid;
 
 			fy_buf_printf(&t, NULL, "100644 %s", name);
 			fy_buf_append(&t, "", 1, NULL);
@@ -99,10 +101,11 @@ void fy_revision_ids(const struct fy_file_entry *files, size_t n, const char *pa
 bool fy_lfs_rule(const char *path, uint64_t size)
 {
 	static const char *const exts[] = {
-		".safetensors", ".gguf", ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle",
-		".h5", ".onnx", ".msgpack", ".npy", ".npz", ".model", ".tflite", ".ot",
-		".arrow", ".parquet", ".pb", ".joblib", ".mlmodel", ".ftz", ".wasm", ".zip",
-		".tar", ".tgz", ".gz", ".xz", ".zst", ".7z", ".bz2", ".rar", NULL,
+		".safetensors", ".gguf", ".bin",   ".pt",      ".pth", ".ckpt",	  ".pkl",
+		".pickle",	".h5",	 ".onnx",  ".msgpack", ".npy", ".npz",	  ".model",
+		".tflite",	".ot",	 ".arrow", ".parquet", ".pb",  ".joblib", ".mlmodel",
+		".ftz",		".wasm", ".zip",   ".tar",     ".tgz", ".gz",	  ".xz",
+		".zst",		".7z",	 ".bz2",   ".rar",     NULL,
 	};
 	size_t len = strlen(path);
 	int i;
@@ -189,7 +192,8 @@ int fy_revision_to_json(const struct fy_revision *r, struct fy_buf *out, struct 
 	text = fy_json_dump(o, FY_JSON_DUMP_PRETTY);
 	fy_json_free(o);
 	if (text == NULL)
-		return fy_err_set(err, FY_ENOMEM, "out of memory (or invalid UTF-8 in a file name)");
+		return fy_err_set(err, FY_ENOMEM,
+				  "out of memory (or invalid UTF-8 in a file name)");
 	rc = fy_buf_append(out, text, strlen(text), err);
 	if (rc == FY_OK)
 		rc = fy_buf_append(out, "\n", 1, err);
@@ -218,8 +222,8 @@ static bool get_hex(const struct fy_json *o, const char *key, uint8_t *out, size
 	return s != NULL && strlen(s) == 2 * n && fy_unhex(s, out, n);
 }
 
-static int parse_file(const struct fy_json *o, struct fy_file_entry *f, const char *label,
-		      size_t i, struct fy_err *err)
+static int parse_file(const struct fy_json *o, struct fy_file_entry *f, const char *label, size_t i,
+		      struct fy_err *err)
 {
 	const char *path = fy_json_str(fy_json_get(o, "path"));
 	struct fy_json *lfs = fy_json_get(o, "lfs");
@@ -231,8 +235,8 @@ static int parse_file(const struct fy_json *o, struct fy_file_entry *f, const ch
 	    !get_hex(o, "sha256", f->sha256, FY_SHA256_LEN) ||
 	    !get_hex(o, "git_oid", f->git_oid, FY_SHA1_LEN) ||
 	    (fy_json_type(lfs) != FY_JSON_TRUE && fy_json_type(lfs) != FY_JSON_FALSE))
-		return fy_err_set(err, FY_EFORMAT, "%s: file '%s' has bad size, digests or lfs flag",
-				  label, path);
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: file '%s' has bad size, digests or lfs flag", label, path);
 	f->size = (uint64_t)size;
 	f->lfs = fy_json_type(lfs) == FY_JSON_TRUE;
 	if (f->lfs && !get_hex(o, "lfs_pointer_oid", f->pointer_oid, FY_SHA1_LEN))
@@ -337,8 +341,8 @@ int fy_revision_bytes(struct fy_store *s, const char *repo, const char *id, stru
 	return fy_file_read(path, MAX_MANIFEST, out, err);
 }
 
-int fy_revision_load(struct fy_store *s, const char *repo, const char *id,
-		     struct fy_revision **out, struct fy_err *err)
+int fy_revision_load(struct fy_store *s, const char *repo, const char *id, struct fy_revision **out,
+		     struct fy_err *err)
 {
 	struct fy_revision *r = calloc(1, sizeof(*r));
 	struct fy_json *j = NULL;
@@ -467,8 +471,7 @@ int fy_store_rm_repo(struct fy_store *s, const char *repo, struct fy_err *err)
 	return rc;
 }
 
-int fy_store_rm_revision(struct fy_store *s, const char *repo, const char *id,
-			 struct fy_err *err)
+int fy_store_rm_revision(struct fy_store *s, const char *repo, const char *id, struct fy_err *err)
 {
 	char **refs = NULL;
 	size_t n = 0;

@@ -97,12 +97,14 @@ int fy_store_open(struct fy_store **out, const char *dir, struct fy_err *err)
 	if (s->dir == NULL) {
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 	} else if (access(path, F_OK) != 0) {
-		rc = fy_err_set(err, FY_ENOTFOUND, "no ferry store at '%s' (run 'ferry init')", dir);
+		rc = fy_err_set(err, FY_ENOTFOUND, "no ferry store at '%s' (run 'ferry init')",
+				dir);
 	} else {
 		rc = fy_json_load_file(&cfg, path, 1 << 16, err);
-		if (rc == FY_OK && (fy_json_str(fy_json_get(cfg, "format")) == NULL ||
-				    strcmp(fy_json_str(fy_json_get(cfg, "format")), "ferry-store") != 0 ||
-				    !fy_json_int(fy_json_get(cfg, "version"), &version) || version != 1))
+		if (rc == FY_OK &&
+		    (fy_json_str(fy_json_get(cfg, "format")) == NULL ||
+		     strcmp(fy_json_str(fy_json_get(cfg, "format")), "ferry-store") != 0 ||
+		     !fy_json_int(fy_json_get(cfg, "version"), &version) || version != 1))
 			rc = fy_err_set(err, FY_EFORMAT, "%s: not a version 1 ferry store", path);
 	}
 	fy_json_free(cfg);
@@ -334,8 +336,7 @@ static int place_object(struct fy_store *s, const char *tmp, const struct fy_dig
 	return rc;
 }
 
-int fy_store_import(struct fy_store *s, const char *src, struct fy_digests *out,
-		    struct fy_err *err)
+int fy_store_import(struct fy_store *s, const char *src, struct fy_digests *out, struct fy_err *err)
 {
 	static atomic_uint counter;
 	struct fy_digests d;
@@ -441,8 +442,7 @@ int fy_store_write_ref(struct fy_store *s, const char *repo, const char *ref, co
 	return rc;
 }
 
-int fy_store_delete_ref(struct fy_store *s, const char *repo, const char *ref,
-			struct fy_err *err)
+int fy_store_delete_ref(struct fy_store *s, const char *repo, const char *ref, struct fy_err *err)
 {
 	const char *path = fy_store_path(s, "repos/%s/refs/%s", repo, ref);
 

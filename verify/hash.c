@@ -104,8 +104,9 @@ int fy_hasher_update(struct fy_hasher *h, const void *data, size_t n, struct fy_
 int fy_hasher_final(struct fy_hasher *h, struct fy_digests *out, struct fy_err *err)
 {
 	if (h->seen != h->size)
-		return fy_err_set(err, FY_EHASH, "size mismatch: %" PRIu64 " bytes, expected %" PRIu64,
-				  h->seen, h->size);
+		return fy_err_set(err, FY_EHASH,
+				  "size mismatch: %" PRIu64 " bytes, expected %" PRIu64, h->seen,
+				  h->size);
 	if (EVP_DigestFinal_ex(h->sha256, out->sha256, NULL) != 1 ||
 	    EVP_DigestFinal_ex(h->sha1, out->git_oid, NULL) != 1)
 		return fy_err_set(err, FY_EIO, "hashing failed");
@@ -181,8 +182,8 @@ void fy_git_object_id(const char *type, const void *data, size_t n, uint8_t out[
 	int len = snprintf(header, sizeof(header), "%s %zu", type, n);
 
 	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha1(), NULL) != 1 ||
-	    EVP_DigestUpdate(c, header, (size_t)len + 1) != 1 || EVP_DigestUpdate(c, data, n) != 1 ||
-	    EVP_DigestFinal_ex(c, out, NULL) != 1)
+	    EVP_DigestUpdate(c, header, (size_t)len + 1) != 1 ||
+	    EVP_DigestUpdate(c, data, n) != 1 || EVP_DigestFinal_ex(c, out, NULL) != 1)
 		memset(out, 0, FY_SHA1_LEN);
 	EVP_MD_CTX_free(c);
 }

@@ -3,8 +3,8 @@
  * INST and STACK_GLOBAL opcodes would perform. Nothing is executed or built. For STACK_GLOBAL the
  * module and name are the two most recent strings pushed (directly or through the memo), as
  * pickle scanners do; a stream that hides them otherwise is reported as "?".
- * PyTorch files (torch.save since 1.6) are zip archives whose "data.pkl" entry (under a folder) is the pickle;
- * legacy torch files are several pickles in a row followed by raw storage bytes.
+ * PyTorch files (torch.save since 1.6) are zip archives whose "data.pkl" entry (under a folder) is
+ * the pickle; legacy torch files are several pickles in a row followed by raw storage bytes.
  */
 #include "verify/verify.h"
 
@@ -41,7 +41,8 @@ static int add_import(struct scan *s, struct pstr mod, struct pstr name, struct 
 	if (s->n_imports > 0)
 		rc = fy_buf_append(s->out, ", ", 2, err);
 	if (rc == FY_OK)
-		rc = mod.p ? fy_buf_append(s->out, mod.p, mod.n, err) : fy_buf_append(s->out, "?", 1, err);
+		rc = mod.p ? fy_buf_append(s->out, mod.p, mod.n, err)
+			   : fy_buf_append(s->out, "?", 1, err);
 	if (rc == FY_OK)
 		rc = fy_buf_append(s->out, ".", 1, err);
 	if (rc == FY_OK)
@@ -83,11 +84,19 @@ static int length_width(uint8_t op, bool *is_string)
 {
 	*is_string = op == 'U' || op == 'T' || op == 'X' || op == 0x8c || op == 0x8d;
 	switch (op) {
-	case 'U': case 'C': case 0x8c: case 0x8a:
+	case 'U':
+	case 'C':
+	case 0x8c:
+	case 0x8a:
 		return 1;
-	case 'T': case 'X': case 'B': case 0x8b:
+	case 'T':
+	case 'X':
+	case 'B':
+	case 0x8b:
 		return 4;
-	case 0x8d: case 0x8e: case 0x96:
+	case 0x8d:
+	case 0x8e:
+	case 0x96:
 		return 8;
 	default:
 		return 0;
@@ -98,13 +107,22 @@ static int length_width(uint8_t op, bool *is_string)
 static int fixed_width(uint8_t op)
 {
 	switch (op) {
-	case 'K': case 'q': case 'h': case 0x80: case 0x82:
+	case 'K':
+	case 'q':
+	case 'h':
+	case 0x80:
+	case 0x82:
 		return 1;
-	case 'M': case 0x83:
+	case 'M':
+	case 0x83:
 		return 2;
-	case 'J': case 'r': case 'j': case 0x84:
+	case 'J':
+	case 'r':
+	case 'j':
+	case 0x84:
 		return 4;
-	case 'G': case 0x95:
+	case 'G':
+	case 0x95:
 		return 8;
 	default:
 		return -1;
@@ -115,10 +133,9 @@ static bool is_no_arg(uint8_t op)
 {
 	static const char ops[] = "(.02N)]}aebdlosutRQ";
 
-	return (op != 0 && strchr(ops, op) != NULL) || (op >= 0x81 && op <= 0x94 && op != 0x82 &&
-							op != 0x83 && op != 0x84 && op != 0x8a &&
-							op != 0x8b && op != 0x8c && op != 0x8d &&
-							op != 0x8e) ||
+	return (op != 0 && strchr(ops, op) != NULL) ||
+	       (op >= 0x81 && op <= 0x94 && op != 0x82 && op != 0x83 && op != 0x84 && op != 0x8a &&
+		op != 0x8b && op != 0x8c && op != 0x8d && op != 0x8e) ||
 	       op == 0x97 || op == 0x98;
 }
 
@@ -218,8 +235,8 @@ static int scan_one(struct scan *s, struct fy_err *err)
 		} else if (is_no_arg(op)) {
 			rc = FY_OK;
 		} else {
-			rc = fy_err_set(err, FY_EFORMAT, "unknown pickle opcode 0x%02x at byte %zu", op,
-					s->c.pos - 1);
+			rc = fy_err_set(err, FY_EFORMAT, "unknown pickle opcode 0x%02x at byte %zu",
+					op, s->c.pos - 1);
 		}
 		if (rc != FY_OK)
 			return rc;
@@ -369,7 +386,8 @@ static int zip_data_pkl(const uint8_t *d, size_t n, const uint8_t **pkl, size_t 
 	pos = dir.offset;
 	for (i = 0; i < dir.count; i++) {
 		if (!central_entry(d, n, &pos, &e))
-			return fy_err_set(err, FY_EFORMAT, "zip central directory entry %llu is bad",
+			return fy_err_set(err, FY_EFORMAT,
+					  "zip central directory entry %llu is bad",
 					  (unsigned long long)i);
 		if (!is_data_pkl(&e))
 			continue;
@@ -380,7 +398,8 @@ static int zip_data_pkl(const uint8_t *d, size_t n, const uint8_t **pkl, size_t 
 			return fy_err_set(err, FY_EFORMAT, "data.pkl local header is bad");
 		start = e.local + 30 + fy_le16(d + e.local + 26) + fy_le16(d + e.local + 28);
 		if (start > n || n - start < e.csize || e.csize != e.usize)
-			return fy_err_set(err, FY_EFORMAT, "data.pkl runs past the end of the archive");
+			return fy_err_set(err, FY_EFORMAT,
+					  "data.pkl runs past the end of the archive");
 		*pkl = d + start;
 		*len = (size_t)e.csize;
 		return FY_OK;
@@ -404,8 +423,9 @@ int fy_pickle_imports(const uint8_t *data, size_t n, struct fy_buf *out, struct 
 
 bool fy_is_pickle_name(const char *name)
 {
-	static const char *const exts[] = { ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle",
-					    NULL };
+	static const char *const exts[] = {
+		".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", NULL
+	};
 	size_t len = strlen(name);
 	int i;
 

@@ -205,8 +205,8 @@ int fy_key_sign(const struct fy_key *k, const void *data, size_t n, uint8_t sig[
 	return rc;
 }
 
-int fy_key_verify(const struct fy_key *k, const void *data, size_t n,
-		  const uint8_t sig[FY_SIG_LEN], struct fy_err *err)
+int fy_key_verify(const struct fy_key *k, const void *data, size_t n, const uint8_t sig[FY_SIG_LEN],
+		  struct fy_err *err)
 {
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	int ok;

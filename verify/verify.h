@@ -115,7 +115,7 @@ void fy_key_id(const struct fy_key *k, char out[FY_KEYID_LEN + 1]);
 int fy_key_sign(const struct fy_key *k, const void *data, size_t n, uint8_t sig[FY_SIG_LEN],
 		struct fy_err *err);
 /* FY_OK when sig is k's signature of data, FY_EHASH when it is not. */
-int fy_key_verify(const struct fy_key *k, const void *data, size_t n,
-		  const uint8_t sig[FY_SIG_LEN], struct fy_err *err);
+int fy_key_verify(const struct fy_key *k, const void *data, size_t n, const uint8_t sig[FY_SIG_LEN],
+		  struct fy_err *err);
 
 #endif
