@@ -274,7 +274,7 @@ int fy_store_check_signatures(struct fy_store *s, const char *repo, const char *
 			st = check_one(s, e, &b, keyid);
 			(*n_sigs)++;
 		}
-		bad += st == FY_SIG_INVALID || st == FY_SIG_UNTRUSTED;
+		bad += st != FY_SIG_VALID; /* a duplicate is refused too: each key counts once */
 		if (fn != NULL)
 			fn(ctx, st, keyid);
 	}

@@ -198,7 +198,8 @@ enum fy_sig_status { FY_SIG_VALID, FY_SIG_UNTRUSTED, FY_SIG_INVALID, FY_SIG_DUPL
 
 typedef void (*fy_sig_fn)(void *ctx, enum fy_sig_status st, const char *keyid);
 /* Checks every signature of repo@id; *n_sigs counts distinct keys (0: unsigned). Returns FY_OK
- * when every signature is valid and trusted, FY_EHASH otherwise. */
+ * when every signature is valid and trusted, FY_EHASH otherwise (a second signature by the same
+ * key is refused too: each key counts once). */
 int fy_store_check_signatures(struct fy_store *s, const char *repo, const char *id, fy_sig_fn fn,
 			      void *ctx, size_t *n_sigs, struct fy_err *err);
 

@@ -1,0 +1,365 @@
+/* mirror: the store (init, add, resolve, checkout, fsck, gc, rm, keys and signatures). */
+#include "mirror/mirror_private.h"
+#include "tests/unit/helpers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char root[256];
+
+static const char *at(const char *rel)
+{
+	static char bufs[4][1024];
+	static int n;
+	char *p = bufs[n++ % 4];
+
+	snprintf(p, 1024, "%s/%s", root, rel);
+	return p;
+}
+
+static void put(const char *rel, const char *text)
+{
+	struct fy_err err;
+	char dir[1024];
+
+	snprintf(dir, sizeof(dir), "%s", at(rel));
+	*strrchr(dir, '/') = '\0';
+	cr_assert_eq(fy_mkdirs(dir, &err), FY_OK);
+	cr_assert_eq(fy_file_write_atomic(at(rel), text, strlen(text), &err), FY_OK);
+}
+
+static struct fy_store *fresh_store(void)
+{
+	struct fy_store *s = NULL;
+	struct fy_err err;
+	bool created = false;
+
+	snprintf(root, sizeof(root), "/tmp/ferry-store-XXXXXX");
+	cr_assert_not_null(mkdtemp(root));
+	cr_assert_eq(fy_store_init(at("store"), &created, &err), FY_OK, "%s", err.msg);
+	cr_assert(created);
+	cr_assert_eq(fy_store_init(at("store"), &created, &err), FY_OK);
+	cr_assert_not(created, "init twice keeps the store");
+	cr_assert_eq(fy_store_open(&s, at("store"), &err), FY_OK, "%s", err.msg);
+	put("src/config.json", "{\"architectures\":[\"LlamaForCausalLM\"]}");
+	put("src/sub/notes.txt", "hello\n");
+	put("src/model.safetensors", "\x02\0\0\0\0\0\0\0{}");
+	return s;
+}
+
+static void done(struct fy_store *s)
+{
+	struct fy_err err;
+
+	fy_store_close(s);
+	fy_remove_tree(root, &err);
+}
+
+static void add(struct fy_store *s, const char *repo, const char *msg, char id[41], bool *same)
+{
+	struct fy_add_opts o = { msg, NULL, NULL, NULL, NULL };
+	struct fy_err err;
+
+	cr_assert_eq(fy_store_add(s, repo, at("src"), &o, id, same, &err), FY_OK, "%s", err.msg);
+}
+
+Test(store, names_and_open)
+{
+	struct fy_store *s = NULL;
+	struct fy_err err;
+
+	cr_assert_eq(fy_repo_check("Qwen/Qwen2.5-0.5B-Instruct", &err), FY_OK);
+	cr_assert_neq(fy_repo_check("noslash", &err), FY_OK);
+	cr_assert_neq(fy_repo_check("a/../b", &err), FY_OK);
+	cr_assert_neq(fy_repo_check("a/b/c", &err), FY_OK);
+	cr_assert_neq(fy_repo_check(".a/b", &err), FY_OK);
+	cr_assert_neq(fy_repo_check("a/b..c", &err), FY_OK);
+	cr_assert_eq(fy_store_open(&s, "/tmp", &err), FY_ENOTFOUND);
+	cr_assert(fy_repo_path_ok("a/b.json") && !fy_repo_path_ok("../x") &&
+		  !fy_repo_path_ok("a//b") && !fy_repo_path_ok("/etc/x") &&
+		  !fy_repo_path_ok("a\\b") && !fy_repo_path_ok("a/./b") && !fy_repo_path_ok("a/"));
+	cr_assert(fy_lfs_rule("model.safetensors", 10) && fy_lfs_rule("tokenizer.model", 10));
+	cr_assert(fy_lfs_rule("big.json", FY_LFS_THRESHOLD + 1) && !fy_lfs_rule("a.json", 10));
+}
+
+Test(store, add_dedup_history_resolve)
+{
+	struct fy_store *s = fresh_store();
+	struct fy_revision *r = NULL;
+	char id1[41], id2[41], id3[41], got[41];
+	bool same = true;
+	struct fy_err err;
+
+	add(s, "org/model", "first", id1, &same);
+	cr_assert_not(same);
+	add(s, "org/model", "second", id2, &same);
+	cr_assert(same && strcmp(id1, id2) == 0, "unchanged files: no new revision");
+	put("src/sub/notes.txt", "changed\n");
+	add(s, "org/model", "third", id3, &same);
+	cr_assert(!same && strcmp(id3, id1) != 0);
+	cr_assert_eq(fy_revision_load(s, "org/model", id3, &r, &err), FY_OK, "%s", err.msg);
+	cr_assert_str_eq(r->parent, id1);
+	cr_assert_eq(r->n_files, 3);
+	cr_assert_str_eq(r->files[0].path, "config.json", "sorted");
+	cr_assert(r->files[1].lfs && !r->files[0].lfs, "safetensors is LFS");
+	fy_revision_free(r);
+	cr_assert_eq(fy_store_resolve(s, "org/model", NULL, got, &err), FY_OK);
+	cr_assert_str_eq(got, id3);
+	cr_assert_eq(fy_store_resolve(s, "org/model", "HEAD", got, &err), FY_OK);
+	cr_assert_eq(fy_store_write_ref(s, "org/model", "tags/v1", id1, &err), FY_OK);
+	cr_assert_eq(fy_store_resolve(s, "org/model", "v1", got, &err), FY_OK);
+	cr_assert_str_eq(got, id1);
+	memcpy(got, id1, 8);
+	got[8] = '\0';
+	cr_assert_eq(fy_store_resolve(s, "org/model", got, got, &err), FY_OK, "%s", err.msg);
+	cr_assert_str_eq(got, id1, "unique prefix");
+	cr_assert_eq(fy_store_resolve(s, "org/model", "nope", got, &err), FY_ENOTFOUND);
+	cr_assert_eq(fy_store_resolve(s, "org/other", NULL, got, &err), FY_ENOTFOUND);
+	/* another repo: its own history (no parent), so another id */
+	add(s, "org/copy", "third", got, &same);
+	cr_assert_str_neq(got, id3);
+	done(s);
+}
+
+Test(store, deterministic_ids_across_stores)
+{
+	struct fy_store *s = fresh_store();
+	struct fy_store *t = NULL;
+	char id1[41], id2[41];
+	struct fy_err err;
+	bool same, created;
+
+	add(s, "org/model", "m", id1, &same);
+	cr_assert_eq(fy_store_init(at("store2"), &created, &err), FY_OK);
+	cr_assert_eq(fy_store_open(&t, at("store2"), &err), FY_OK);
+	add(t, "org/model", "m", id2, &same);
+	cr_assert_str_eq(id1, id2);
+	fy_store_close(t);
+	done(s);
+}
+
+Test(store, checkout_files_whole)
+{
+	struct fy_store *s = fresh_store();
+	struct fy_revision *r = NULL;
+	struct fy_buf b;
+	size_t how[3] = { 0, 0, 0 };
+	char id[41];
+	bool same;
+	struct fy_err err;
+
+	add(s, "org/model", "m", id, &same);
+	cr_assert_eq(fy_revision_load(s, "org/model", id, &r, &err), FY_OK);
+	cr_assert_eq(fy_store_checkout(s, r, at("out"), FY_LINK_COPY, how, &err), FY_OK, "%s",
+		     err.msg);
+	cr_assert_eq(how[2], 3, "--copy copies");
+	t_read(at("out/sub/notes.txt"), &b);
+	cr_assert(b.len == 6 && memcmp(b.data, "hello\n", 6) == 0);
+	fy_buf_release(&b);
+	cr_assert_eq(fy_store_checkout(s, r, at("out2"), FY_LINK_ANY, how, &err), FY_OK);
+	cr_assert_eq(how[0] + how[1] + how[2], 6);
+	fy_revision_free(r);
+	done(s);
+}
+
+struct tally {
+	int problems;
+	int warnings;
+	char last[512];
+};
+
+static void count(void *ctx, enum fy_finding kind, const char *what, const char *msg)
+{
+	struct tally *t = ctx;
+
+	if (kind == FY_FINDING_PROBLEM)
+		t->problems++;
+	else
+		t->warnings++;
+	snprintf(t->last, sizeof(t->last), "%s: %s", what, msg);
+}
+
+static struct tally fsck(struct fy_store *s, bool repair, int want_rc)
+{
+	struct fy_fsck_stats st;
+	struct fy_pool *pool = NULL;
+	struct tally t = { 0, 0, "" };
+	struct fy_err err;
+
+	fy_pool_new(&pool, 2, &err);
+	cr_assert_eq(fy_store_fsck(s, pool, repair, count, &t, &st, &err), want_rc, "fsck: %s",
+		     t.last);
+	fy_pool_free(pool);
+	return t;
+}
+
+static void corrupt_first_object(struct fy_store *s, const struct fy_revision *r)
+{
+	const char *obj = fy_store_object_path(s, r->files[0].sha256);
+	FILE *f;
+
+	chmod(obj, 0644);
+	f = fopen(obj, "r+");
+	cr_assert_not_null(f);
+	fputc('X', f);
+	fclose(f);
+}
+
+Test(store, fsck_finds_corruption)
+{
+	struct fy_store *s = fresh_store();
+	struct fy_revision *r = NULL;
+	struct tally t;
+	char id[41];
+	bool same;
+	struct fy_err err;
+
+	add(s, "org/model", "m", id, &same);
+	fsck(s, false, FY_OK);
+	cr_assert_eq(fy_revision_load(s, "org/model", id, &r, &err), FY_OK);
+	corrupt_first_object(s, r);
+	t = fsck(s, false, FY_EFORMAT);
+	cr_assert(strstr(t.last, "corrupt") != NULL, "%s", t.last);
+	cr_assert_eq(fy_store_lock(s, NULL, NULL, &err), FY_OK);
+	t = fsck(s, true, FY_EFORMAT);
+	fy_store_unlock(s);
+	cr_assert_eq(access(at("store/quarantine"), F_OK), 0);
+	t = fsck(s, false, FY_EFORMAT);
+	cr_assert(strstr(t.last, "missing object") != NULL, "%s", t.last);
+	add(s, "org/model", "m", id, &same); /* re-adding restores the object */
+	fsck(s, false, FY_OK);
+	/* a dangling ref, then a truncated manifest */
+	cr_assert_eq(fy_store_write_ref(s, "org/model", "tags/x",
+					"0123456789012345678901234567890123456789", &err),
+		     FY_OK);
+	t = fsck(s, false, FY_EFORMAT);
+	cr_assert(strstr(t.last, "dangling") != NULL, "%s", t.last);
+	fy_store_delete_ref(s, "org/model", "tags/x", &err);
+	truncate(fy_store_path(s, "repos/org/model/revisions/%s.json", id), 100);
+	t = fsck(s, false, FY_EFORMAT);
+	cr_assert(t.problems >= 1);
+	fy_revision_free(r);
+	done(s);
+}
+
+Test(store, stray_temp_files_are_notes)
+{
+	struct fy_store *s = fresh_store();
+	struct tally t;
+
+	put("store/tmp/obj-1-1", "partial");
+	t = fsck(s, false, FY_OK);
+	cr_assert_eq(t.warnings, 1, "%s", t.last);
+	done(s);
+}
+
+Test(store, gc_and_rm)
+{
+	struct fy_store *s = fresh_store();
+	uint64_t n = 0, bytes = 0;
+	char id[41], id2[41];
+	bool same;
+	struct fy_err err;
+
+	add(s, "org/model", "m", id, &same);
+	put("src/sub/notes.txt", "changed\n");
+	add(s, "org/model", "m2", id2, &same);
+	cr_assert_eq(fy_store_gc(s, false, NULL, NULL, &n, &bytes, &err), FY_OK);
+	cr_assert_eq(n, 0, "every object referenced");
+	cr_assert_eq(fy_store_rm_revision(s, "org/model", id2, &err), FY_EINVAL, "head of main");
+	cr_assert_eq(fy_store_rm_revision(s, "org/model", id, &err), FY_OK, "%s", err.msg);
+	cr_assert_eq(fy_store_gc(s, true, NULL, NULL, &n, &bytes, &err), FY_OK);
+	cr_assert_eq(n, 1, "the old notes.txt");
+	cr_assert_eq(bytes, 6);
+	cr_assert_eq(fy_store_gc(s, false, NULL, NULL, &n, &bytes, &err), FY_OK);
+	cr_assert_eq(fy_store_rm_repo(s, "org/model", &err), FY_OK);
+	cr_assert_eq(fy_store_gc(s, false, NULL, NULL, &n, &bytes, &err), FY_OK);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(fy_store_rm_repo(s, "org/model", &err), FY_ENOTFOUND);
+	fsck(s, false, FY_OK);
+	done(s);
+}
+
+struct sigs {
+	int n[4];
+};
+
+static void sig_count(void *ctx, enum fy_sig_status st, const char *keyid)
+{
+	(void)keyid;
+	((struct sigs *)ctx)->n[st]++;
+}
+
+static int check_sigs(struct fy_store *s, const char *id, struct sigs *out)
+{
+	size_t n = 0;
+	struct fy_err err;
+
+	memset(out, 0, sizeof(*out));
+	return fy_store_check_signatures(s, "org/model", id, sig_count, out, &n, &err);
+}
+
+Test(store, signatures)
+{
+	struct fy_store *s = fresh_store();
+	struct fy_store *other = NULL;
+	struct sigs g;
+	struct fy_buf b;
+	char id[41], keyid[17], okey[17];
+	bool same, created;
+	struct fy_err err;
+
+	add(s, "org/model", "m", id, &same);
+	cr_assert_eq(check_sigs(s, id, &g), FY_OK, "unsigned is not an error here");
+	cr_assert_eq(fy_store_sign(s, "org/model", id, keyid, &err), FY_ENOTFOUND, "no key yet");
+	cr_assert_eq(fy_store_key_generate(s, false, keyid, &err), FY_OK);
+	cr_assert_eq(fy_store_key_generate(s, false, keyid, &err), FY_EEXIST);
+	cr_assert_eq(fy_store_sign(s, "org/model", id, keyid, &err), FY_OK, "%s", err.msg);
+	cr_assert_eq(check_sigs(s, id, &g), FY_OK);
+	cr_assert_eq(g.n[FY_SIG_VALID], 1);
+	/* a second store signs with its key: untrusted here until trusted */
+	cr_assert_eq(fy_store_init(at("store2"), &created, &err), FY_OK);
+	cr_assert_eq(fy_store_open(&other, at("store2"), &err), FY_OK);
+	cr_assert_eq(fy_store_key_generate(other, false, okey, &err), FY_OK);
+	fy_remove_tree(at("store/keys/signing.key"), &err);
+	rename(at("store2/keys/signing.key"), at("store/keys/signing.key"));
+	cr_assert_eq(fy_store_sign(s, "org/model", id, okey, &err), FY_OK, "%s", err.msg);
+	cr_assert_eq(check_sigs(s, id, &g), FY_EHASH);
+	cr_assert_eq(g.n[FY_SIG_UNTRUSTED], 1, "signature by a key not trusted");
+	cr_assert_eq(fy_store_key_trust(s, at("store2/keys/signing.pub"), okey, &err), FY_OK);
+	cr_assert_eq(check_sigs(s, id, &g), FY_OK, "trusted now");
+	/* duplicated signature entries count once and are refused */
+	fy_buf_init(&b);
+	t_read(fy_store_path(s, "repos/org/model/signatures/%s.json", id), &b);
+	{
+		char *text = strndup((char *)b.data, b.len);
+		char *first = strstr(text, "{\n      \"keyid\"");
+		char *end = strstr(first, "}");
+		char dup[4096];
+
+		snprintf(dup, sizeof(dup), "{\"signatures\": [%.*s, %.*s]}", (int)(end - first + 1),
+			 first, (int)(end - first + 1), first);
+		fy_file_write_atomic(fy_store_path(s, "repos/org/model/signatures/%s.json", id), dup,
+				     strlen(dup), &err);
+		free(text);
+	}
+	cr_assert_eq(check_sigs(s, id, &g), FY_EHASH);
+	cr_assert_eq(g.n[FY_SIG_DUPLICATE], 1);
+	/* a tampered manifest invalidates every signature */
+	fy_store_sign(s, "org/model", id, okey, &err);
+	chmod(fy_store_path(s, "repos/org/model/revisions/%s.json", id), 0644);
+	{
+		FILE *f = fopen(fy_store_path(s, "repos/org/model/revisions/%s.json", id), "a");
+
+		fputs(" ", f);
+		fclose(f);
+	}
+	cr_assert_eq(check_sigs(s, id, &g), FY_EHASH);
+	cr_assert(g.n[FY_SIG_INVALID] >= 1);
+	fy_buf_release(&b);
+	fy_store_close(other);
+	done(s);
+}
