@@ -12,7 +12,7 @@ MODULES := core convert quant verify infer mirror
 
 # Debian packages the build and tests need (never nodejs/npm: they come with the machine).
 DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev libzstd-dev \
-	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev time
+	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev time git
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wformat=2 -Wvla
@@ -166,7 +166,11 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS)
 	@mkdir -p $(BUILD)
 	@FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) MKCORPUS=$(MKCORPUS) sh tests/cli/run.sh \
 		> $(BUILD)/cli.log 2>&1; rc=$$?; tail -n 20 $(BUILD)/cli.log; \
-		sh tests/summary.sh cli $(BUILD)/cli.log >> $(SUMMARY); exit $$rc
+		sh tests/summary.sh cli $(BUILD)/cli.log >> $(SUMMARY); \
+		FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) sh tests/cli/store.sh \
+		> $(BUILD)/store.log 2>&1; rc2=$$?; tail -n 20 $(BUILD)/store.log; \
+		sh tests/summary.sh store $(BUILD)/store.log >> $(SUMMARY); \
+		[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ]
 
 node-deps: tests/node/node_modules/.package-lock.json
 

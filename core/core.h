@@ -200,6 +200,10 @@ struct fy_atomic {
 };
 
 int fy_atomic_open(struct fy_atomic *a, const char *path, struct fy_err *err);
+/* The same with the temp file in tmp_dir (on the destination's filesystem), so that a store can
+ * keep every unfinished file in one folder that its next writer clears. */
+int fy_atomic_open_in(struct fy_atomic *a, const char *path, const char *tmp_dir,
+		      struct fy_err *err);
 int fy_atomic_write(struct fy_atomic *a, const void *data, size_t n, struct fy_err *err);
 int fy_atomic_zeros(struct fy_atomic *a, uint64_t n, struct fy_err *err);
 /* Flush, fsync, rename, fsync the directory. The handle is released either way. */
@@ -207,8 +211,11 @@ int fy_atomic_commit(struct fy_atomic *a, struct fy_err *err);
 /* Closes and removes the temp file. A no-op on a committed or released handle. */
 void fy_atomic_abort(struct fy_atomic *a);
 
-/* Writes data to path atomically (fy_atomic in one call). */
+/* Writes data to path atomically (fy_atomic in one call); tmp_dir may be NULL (the destination's
+ * own folder). */
 int fy_file_write_atomic(const char *path, const void *data, size_t n, struct fy_err *err);
+int fy_file_write_atomic_in(const char *path, const char *tmp_dir, const void *data, size_t n,
+			    struct fy_err *err);
 
 /*
  * A sink for streamed tensor data: a writer hands one to its data callback for each tensor,

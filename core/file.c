@@ -130,11 +130,11 @@ static int write_all(int fd, const uint8_t *p, size_t n, const char *path, struc
 	return FY_OK;
 }
 
-static char *temp_name(const char *path)
+static char *temp_name(const char *path, const char *tmp_dir)
 {
 	static atomic_uint counter;
 	char *copy = strdup(path);
-	char *dir;
+	const char *dir;
 	char *base;
 	char *tmp = NULL;
 	size_t len;
@@ -149,6 +149,8 @@ static char *temp_name(const char *path)
 		*base++ = '\0';
 		dir = copy[0] ? copy : "/";
 	}
+	if (tmp_dir != NULL)
+		dir = tmp_dir;
 	len = strlen(dir) + strlen(base) + 64;
 	tmp = malloc(len);
 	if (tmp != NULL)
@@ -160,11 +162,17 @@ static char *temp_name(const char *path)
 
 int fy_atomic_open(struct fy_atomic *a, const char *path, struct fy_err *err)
 {
+	return fy_atomic_open_in(a, path, NULL, err);
+}
+
+int fy_atomic_open_in(struct fy_atomic *a, const char *path, const char *tmp_dir,
+		      struct fy_err *err)
+{
 	a->fd = -1;
 	a->written = 0;
 	a->buf_len = 0;
 	a->path = strdup(path);
-	a->tmp = temp_name(path);
+	a->tmp = temp_name(path, tmp_dir);
 	a->buf = malloc(ATOMIC_BUF_SIZE);
 	if (a->path == NULL || a->tmp == NULL || a->buf == NULL) {
 		fy_atomic_abort(a);
@@ -302,10 +310,16 @@ void fy_atomic_abort(struct fy_atomic *a)
 
 int fy_file_write_atomic(const char *path, const void *data, size_t n, struct fy_err *err)
 {
+	return fy_file_write_atomic_in(path, NULL, data, n, err);
+}
+
+int fy_file_write_atomic_in(const char *path, const char *tmp_dir, const void *data, size_t n,
+			    struct fy_err *err)
+{
 	struct fy_atomic a;
 	int rc;
 
-	rc = fy_atomic_open(&a, path, err);
+	rc = fy_atomic_open_in(&a, path, tmp_dir, err);
 	if (rc != FY_OK)
 		return rc;
 	rc = fy_atomic_write(&a, data, n, err);

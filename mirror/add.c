@@ -208,7 +208,7 @@ static int write_manifest(struct fy_store *s, const struct fy_revision *r, struc
 	fy_buf_init(&b);
 	rc = fy_revision_to_json(r, &b, err);
 	if (rc == FY_OK)
-		rc = fy_file_write_atomic(path, b.data, b.len, err);
+		rc = fy_file_write_atomic_in(path, fy_store_path(s, "tmp"), b.data, b.len, err);
 	fy_buf_release(&b);
 	return rc;
 }

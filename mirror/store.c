@@ -438,7 +438,8 @@ int fy_store_write_ref(struct fy_store *s, const char *repo, const char *ref, co
 	rc = fy_mkdirs(dir, err);
 	snprintf(line, sizeof(line), "%s\n", id);
 	if (rc == FY_OK)
-		rc = fy_file_write_atomic(path, line, FY_REV_ID_LEN + 1, err);
+		rc = fy_file_write_atomic_in(path, fy_store_path(s, "tmp"), line, FY_REV_ID_LEN + 1,
+					     err);
 	return rc;
 }
 
