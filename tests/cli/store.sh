@@ -218,14 +218,16 @@ ref="$work/ref-store"
 export FERRY_HOME="$work/crash-store"
 "$FERRY" -q init
 FERRY_HOME=$ref "$FERRY" -q init
-FERRY_HOME=$ref "$FERRY" -q add org/big "$big" -m crash
+t0=$(date +%s%N)
+FERRY_HOME=$ref "$FERRY" -q add org/big "$big" -m crash -j 2
+span=$((($(date +%s%N) - t0) / 1000000 * 6 / 5 + 1)) # ms: the whole add and a bit more
 k=0
 clean=0
 hit=0
 while [ $k -lt "$KILLS" ]; do
 	"$FERRY" -q --no-progress add org/big "$big" -m crash -j 2 &
 	pid=$!
-	sleep "0.$(awk -v s=$k 'BEGIN {srand(s * 7919 + 1); printf "%03d", rand() * 400}')"
+	sleep "$(awk -v s=$k -v span=$span 'BEGIN {srand(s * 7919 + 1); printf "%.3f", rand() * span / 1000}')"
 	kill -9 $pid 2>/dev/null
 	wait $pid 2>/dev/null
 	[ $? -eq 137 ] && hit=$((hit + 1))
@@ -237,7 +239,7 @@ while [ $k -lt "$KILLS" ]; do
 	k=$((k + 1))
 done
 [ "$clean" -eq "$KILLS" ] && ok
-echo "store: $hit of $KILLS SIGKILLs interrupted a running add; fsck clean after $clean"
+echo "store: $hit of $KILLS SIGKILLs (at random points of a ${span} ms add) interrupted it; fsck clean after $clean"
 "$FERRY" -q add org/big "$big" -m crash
 a=$(cd "$FERRY_HOME" && find objects repos -type f | sort | xargs sha256sum | sha256sum)
 b=$(cd "$ref" && find objects repos -type f | sort | xargs sha256sum | sha256sum)
