@@ -60,7 +60,7 @@ static void check_digests(struct target *t, const struct fy_file_entry *f,
 		fy_hex(f->sha256, FY_SHA256_LEN, want);
 		snprintf(msg, sizeof(msg), "hash mismatch: sha256 %s, manifest says %s", got, want);
 		finding(t, FY_FINDING_PROBLEM, f->path, msg);
-	} else if (memcmp(job->digests.git_oid, f->git_oid, FY_SHA1_LEN) != 0) {
+	} else if (!f->lfs && memcmp(job->digests.git_oid, f->git_oid, FY_SHA1_LEN) != 0) {
 		finding(t, FY_FINDING_PROBLEM, f->path, "git blob id mismatch");
 	}
 }
@@ -95,8 +95,11 @@ static void check_revision(struct target *t, struct fy_store *s, struct fy_pool 
 	size_t i;
 	int rc;
 
-	for (i = 0; jobs != NULL && i < r->n_files; i++)
+	for (i = 0; jobs != NULL && i < r->n_files; i++) {
 		jobs[i].path = strdup(fy_store_object_path(s, r->files[i].sha256));
+		/* an LFS file is identified by its SHA-256; its content blob id adds nothing */
+		jobs[i].flags = r->files[i].lfs ? FY_HASH_SHA256_ONLY : 0;
+	}
 	if (jobs != NULL)
 		fy_hash_files(pool, jobs, r->n_files);
 	for (i = 0; jobs != NULL && i < r->n_files; i++) {
@@ -125,9 +128,14 @@ static void check_path(struct target *t, const char *path, int flags)
 {
 	struct fy_digests d;
 	struct fy_err err;
+	struct stat st;
 	int rc;
 
-	if (fy_hash_file(path, &d, &err) != FY_OK) {
+	if (stat(path, &st) != 0)
+		fy_err_sys(&err, FY_EIO, "cannot stat '%s'", path);
+	if (stat(path, &st) != 0 ||
+	    fy_hash_file(path, fy_lfs_rule(path, (uint64_t)st.st_size) ? FY_HASH_SHA256_ONLY : 0,
+			 &d, &err) != FY_OK) {
 		finding(t, FY_FINDING_PROBLEM, path, err.msg);
 		return;
 	}

@@ -138,8 +138,10 @@ static int check_objects(struct fsck *f, struct objects *o, struct fy_pool *pool
 
 	if (jobs == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	for (i = 0; i < o->n; i++)
+	for (i = 0; i < o->n; i++) {
 		jobs[i].path = o->paths[i];
+		jobs[i].flags = FY_HASH_SHA256_ONLY; /* objects are named by SHA-256 alone */
+	}
 	fy_hash_files(pool, jobs, o->n);
 	for (i = 0; i < o->n; i++) {
 		f->st.objects++;

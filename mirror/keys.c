@@ -148,8 +148,9 @@ static int save_sigs(struct fy_store *s, const char *repo, const char *id, struc
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	rc = fy_mkdirs(fy_store_path(s, "repos/%s/signatures", repo), err);
 	if (rc == FY_OK)
-		rc = fy_file_write_atomic_in(fy_store_path(s, "repos/%s/signatures/%s.json", repo, id),
-					     fy_store_path(s, "tmp"), text, strlen(text), err);
+		rc = fy_file_write_atomic_in(
+			fy_store_path(s, "repos/%s/signatures/%s.json", repo, id),
+			fy_store_path(s, "tmp"), text, strlen(text), err);
 	free(text);
 	return rc;
 }

@@ -286,7 +286,7 @@ static int copy_hashing(int in, int out, uint64_t size, const char *src, struct 
 
 	if (buf == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	FY_TRY(rc, fy_hasher_new(&h, size, err));
+	FY_TRY(rc, fy_hasher_new(&h, size, 0, err));
 	while (n > 0) {
 		n = read(in, buf, COPY_CHUNK);
 		if (n < 0 && errno == EINTR) {

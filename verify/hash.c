@@ -16,7 +16,7 @@
 
 struct fy_hasher {
 	EVP_MD_CTX *sha256;
-	EVP_MD_CTX *sha1;
+	EVP_MD_CTX *sha1; /* NULL with FY_HASH_SHA256_ONLY */
 	uint64_t size;
 	uint64_t seen;
 };
@@ -59,22 +59,23 @@ bool fy_unhex(const char *s, uint8_t *out, size_t n)
 	return s[2 * n] == '\0';
 }
 
-int fy_hasher_new(struct fy_hasher **out, uint64_t size, struct fy_err *err)
+int fy_hasher_new(struct fy_hasher **out, uint64_t size, int flags, struct fy_err *err)
 {
 	struct fy_hasher *h = calloc(1, sizeof(*h));
+	bool git = !(flags & FY_HASH_SHA256_ONLY);
 	char header[32];
 	int n;
 
 	if (h == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	h->sha256 = EVP_MD_CTX_new();
-	h->sha1 = EVP_MD_CTX_new();
+	h->sha1 = git ? EVP_MD_CTX_new() : NULL;
 	h->size = size;
 	n = snprintf(header, sizeof(header), "blob %" PRIu64, size);
-	if (h->sha256 == NULL || h->sha1 == NULL ||
+	if (h->sha256 == NULL || (git && h->sha1 == NULL) ||
 	    EVP_DigestInit_ex(h->sha256, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestInit_ex(h->sha1, EVP_sha1(), NULL) != 1 ||
-	    EVP_DigestUpdate(h->sha1, header, (size_t)n + 1) != 1) {
+	    (git && (EVP_DigestInit_ex(h->sha1, EVP_sha1(), NULL) != 1 ||
+		     EVP_DigestUpdate(h->sha1, header, (size_t)n + 1) != 1))) {
 		fy_hasher_free(h);
 		return fy_err_set(err, FY_ENOMEM, "cannot set up the hash functions");
 	}
@@ -96,7 +97,8 @@ int fy_hasher_update(struct fy_hasher *h, const void *data, size_t n, struct fy_
 	if (n == 0)
 		return FY_OK;
 	h->seen += n;
-	if (EVP_DigestUpdate(h->sha256, data, n) != 1 || EVP_DigestUpdate(h->sha1, data, n) != 1)
+	if (EVP_DigestUpdate(h->sha256, data, n) != 1 ||
+	    (h->sha1 != NULL && EVP_DigestUpdate(h->sha1, data, n) != 1))
 		return fy_err_set(err, FY_EIO, "hashing failed");
 	return FY_OK;
 }
@@ -107,8 +109,9 @@ int fy_hasher_final(struct fy_hasher *h, struct fy_digests *out, struct fy_err *
 		return fy_err_set(err, FY_EHASH,
 				  "size mismatch: %" PRIu64 " bytes, expected %" PRIu64, h->seen,
 				  h->size);
+	memset(out->git_oid, 0, sizeof(out->git_oid));
 	if (EVP_DigestFinal_ex(h->sha256, out->sha256, NULL) != 1 ||
-	    EVP_DigestFinal_ex(h->sha1, out->git_oid, NULL) != 1)
+	    (h->sha1 != NULL && EVP_DigestFinal_ex(h->sha1, out->git_oid, NULL) != 1))
 		return fy_err_set(err, FY_EIO, "hashing failed");
 	out->size = h->size;
 	return FY_OK;
@@ -128,7 +131,7 @@ static int read_some(int fd, uint8_t *buf, size_t cap, size_t *got, const char *
 	return FY_OK;
 }
 
-int fy_hash_file(const char *path, struct fy_digests *out, struct fy_err *err)
+int fy_hash_file(const char *path, int flags, struct fy_digests *out, struct fy_err *err)
 {
 	struct fy_hasher *h = NULL;
 	uint8_t *buf = NULL;
@@ -150,7 +153,7 @@ int fy_hash_file(const char *path, struct fy_digests *out, struct fy_err *err)
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 		goto out;
 	}
-	FY_TRY(rc, fy_hasher_new(&h, (uint64_t)st.st_size, err));
+	FY_TRY(rc, fy_hasher_new(&h, (uint64_t)st.st_size, flags, err));
 	while (got > 0) {
 		FY_TRY(rc, read_some(fd, buf, READ_CHUNK, &got, path, err));
 		FY_TRY(rc, fy_hasher_update(h, buf, got, err));
@@ -195,7 +198,8 @@ static int hash_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 
 	(void)err;
 	for (i = begin; i < end; i++)
-		jobs[i].rc = fy_hash_file(jobs[i].path, &jobs[i].digests, &jobs[i].err);
+		jobs[i].rc =
+			fy_hash_file(jobs[i].path, jobs[i].flags, &jobs[i].digests, &jobs[i].err);
 	return FY_OK;
 }
 

@@ -30,15 +30,19 @@ struct fy_digests {
 
 struct fy_hasher;
 
+enum {
+	FY_HASH_SHA256_ONLY = 1, /* skip the git blob id (git_oid left zero): LFS files, objects */
+};
+
 /* A hasher for content of exactly `size` bytes (the git blob header needs it up front). */
-int fy_hasher_new(struct fy_hasher **out, uint64_t size, struct fy_err *err);
+int fy_hasher_new(struct fy_hasher **out, uint64_t size, int flags, struct fy_err *err);
 void fy_hasher_free(struct fy_hasher *h);
 int fy_hasher_update(struct fy_hasher *h, const void *data, size_t n, struct fy_err *err);
 /* Finishes; fails (FY_EHASH) when the bytes seen differ from the declared size. */
 int fy_hasher_final(struct fy_hasher *h, struct fy_digests *out, struct fy_err *err);
 
-/* Hashes a whole file by streaming reads. */
-int fy_hash_file(const char *path, struct fy_digests *out, struct fy_err *err);
+/* Hashes a whole file by streaming reads (flags: FY_HASH_SHA256_ONLY or 0). */
+int fy_hash_file(const char *path, int flags, struct fy_digests *out, struct fy_err *err);
 /* One-shot digests of a buffer. */
 void fy_sha256(const void *data, size_t n, uint8_t out[FY_SHA256_LEN]);
 void fy_sha1(const void *data, size_t n, uint8_t out[FY_SHA1_LEN]);
@@ -48,6 +52,7 @@ void fy_git_object_id(const char *type, const void *data, size_t n, uint8_t out[
 /* Many files hashed in parallel on a pool: each job gets its own result and error. */
 struct fy_hash_job {
 	const char *path;
+	int flags;		   /* FY_HASH_SHA256_ONLY or 0 */
 	struct fy_digests digests; /* OUT */
 	int rc;			   /* OUT: FY_OK or the failure */
 	struct fy_err err;	   /* OUT */

@@ -342,8 +342,8 @@ Test(store, signatures)
 
 		snprintf(dup, sizeof(dup), "{\"signatures\": [%.*s, %.*s]}", (int)(end - first + 1),
 			 first, (int)(end - first + 1), first);
-		fy_file_write_atomic(fy_store_path(s, "repos/org/model/signatures/%s.json", id), dup,
-				     strlen(dup), &err);
+		fy_file_write_atomic(fy_store_path(s, "repos/org/model/signatures/%s.json", id),
+				     dup, strlen(dup), &err);
 		free(text);
 	}
 	cr_assert_eq(check_sigs(s, id, &g), FY_EHASH);

@@ -36,7 +36,7 @@ Test(hash, known_digests)
 
 Test(hash, streaming_file_and_parallel)
 {
-	struct fy_hash_job jobs[5];
+	struct fy_hash_job jobs[5] = { 0 };
 	struct fy_digests d;
 	struct fy_pool *pool = NULL;
 	struct fy_err err;
@@ -50,7 +50,7 @@ Test(hash, streaming_file_and_parallel)
 	for (i = 0; i < (9 << 20); i++)
 		big[i] = (uint8_t)(i * 131);
 	cr_assert_eq(fy_file_write_atomic(t_tmp("big"), big, 9 << 20, &err), FY_OK);
-	cr_assert_eq(fy_hash_file(t_tmp("big"), &d, &err), FY_OK, "%s", err.msg);
+	cr_assert_eq(fy_hash_file(t_tmp("big"), 0, &d, &err), FY_OK, "%s", err.msg);
 	cr_assert_eq(d.size, 9u << 20);
 	{
 		uint8_t want[32];
@@ -58,7 +58,7 @@ Test(hash, streaming_file_and_parallel)
 		fy_sha256(big, 9 << 20, want);
 		cr_assert_eq(memcmp(want, d.sha256, 32), 0, "streamed = one-shot");
 	}
-	cr_assert_eq(fy_hasher_new(&h, 10, &err), FY_OK);
+	cr_assert_eq(fy_hasher_new(&h, 10, 0, &err), FY_OK);
 	fy_hasher_update(h, "12345", 5, &err);
 	cr_assert_eq(fy_hasher_final(h, &d, &err), FY_EHASH, "5 of 10 bytes");
 	fy_hasher_free(h);
@@ -113,12 +113,12 @@ Test(pickle, stack_global_through_the_memo)
 {
 	/* protocol 4: module and name pushed and memoized, fetched back with BINGET */
 	static const uint8_t p4[] = {
-		0x80, 0x04, 0x95, 0x20, 0, 0, 0, 0, 0, 0, 0,			   /* PROTO, FRAME */
-		0x8c, 0x08, 'b', 'u', 'i', 'l', 't', 'i', 'n', 's', 0x94,	   /* memo 0 */
-		0x8c, 0x04, 'e', 'v', 'a', 'l', 0x94,				   /* memo 1 */
-		0x8c, 0x01, 'x', 0x94,						   /* memo 2 */
-		'h', 0x00, 'h', 0x01, 0x93,					   /* STACK_GLOBAL */
-		0x8c, 0x01, '1', 0x85, 'R', '.',
+		0x80, 0x04, 0x95, 0x20, 0,    0,   0,	 0,   0,   0,	0,    /* PROTO, FRAME */
+		0x8c, 0x08, 'b',  'u',	'i',  'l', 't',	 'i', 'n', 's', 0x94, /* memo 0 */
+		0x8c, 0x04, 'e',  'v',	'a',  'l', 0x94,		      /* memo 1 */
+		0x8c, 0x01, 'x',  0x94,					      /* memo 2 */
+		'h',  0x00, 'h',  0x01, 0x93,				      /* STACK_GLOBAL */
+		0x8c, 0x01, '1',  0x85, 'R',  '.',
 	};
 	int rc;
 
@@ -252,17 +252,16 @@ Test(validate, by_kind_and_deep)
 	cr_assert_eq(fy_st_writer_write(w, t_tmp("m.safetensors"), nan_data, NULL, &err), FY_OK);
 	fy_st_writer_free(w);
 	memset(&s, 0, sizeof(s));
-	cr_assert_eq(fy_validate_file("m.safetensors", t_tmp("m.safetensors"), 0, collect, &s,
-				      &err),
-		     FY_OK);
+	cr_assert_eq(
+		fy_validate_file("m.safetensors", t_tmp("m.safetensors"), 0, collect, &s, &err),
+		FY_OK);
 	cr_assert_eq(s.warnings, 0, "NaN only reported with --deep");
 	cr_assert_eq(fy_validate_file("m.safetensors", t_tmp("m.safetensors"), FY_VALIDATE_DEEP,
 				      collect, &s, &err),
 		     FY_OK);
 	cr_assert(strstr(s.last, "2 NaN and 1 Inf") != NULL, "%s", s.last);
 	fy_file_write_atomic(t_tmp("x.gguf"), "GGUF\x03\0\0\0", 8, &err);
-	cr_assert_eq(fy_validate_file("x.gguf", t_tmp("x.gguf"), 0, collect, &s, &err),
-		     FY_EFORMAT);
+	cr_assert_eq(fy_validate_file("x.gguf", t_tmp("x.gguf"), 0, collect, &s, &err), FY_EFORMAT);
 	cr_assert_eq(fy_validate_file("README.md", t_tmp("x.gguf"), 0, collect, &s, &err), FY_OK,
 		     "other files are not parsed");
 	t_tmpdir_remove();
