@@ -202,6 +202,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory build $(MKBIG)
 	@MKBIG=$(MKBIG) sh bench/run.sh $(FERRY)
+	@sh bench/store.sh $(FERRY)
 
 lint:
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(filter %.h,$(HEADERS))

@@ -61,6 +61,7 @@ static void check_digests(struct target *t, const struct fy_file_entry *f,
 		snprintf(msg, sizeof(msg), "hash mismatch: sha256 %s, manifest says %s", got, want);
 		finding(t, FY_FINDING_PROBLEM, f->path, msg);
 	} else if (!f->lfs && memcmp(job->digests.git_oid, f->git_oid, FY_SHA1_LEN) != 0) {
+		/* (an LFS file's git_oid follows from sha256 and size: checked on load) */
 		finding(t, FY_FINDING_PROBLEM, f->path, "git blob id mismatch");
 	}
 }

@@ -134,15 +134,18 @@ static int import_range(void *arg, int64_t begin, int64_t end, struct fy_err *er
 		struct src_file *f = &c->w->files[i];
 		struct fy_file_entry *e = &c->entries[i];
 
-		rc = fy_store_import(c->s, f->abs, &d, err);
+		/* LFS files (decided by name and size) are identified by SHA-256 alone */
+		e->lfs = fy_lfs_rule(f->rel, f->size);
+		rc = fy_store_import(c->s, f->abs, e->lfs ? FY_HASH_SHA256_ONLY : 0, &d, err);
 		if (rc != FY_OK)
 			return rc;
+		if (fy_lfs_rule(f->rel, d.size) != e->lfs)
+			return fy_err_set(err, FY_EIO, "'%s' changed while being added", f->abs);
 		memcpy(e->sha256, d.sha256, FY_SHA256_LEN);
 		memcpy(e->git_oid, d.git_oid, FY_SHA1_LEN);
 		e->size = d.size;
-		e->lfs = fy_lfs_rule(f->rel, d.size);
 		if (e->lfs)
-			fy_lfs_pointer_oid(d.sha256, d.size, e->pointer_oid);
+			fy_lfs_pointer_oid(d.sha256, d.size, e->git_oid);
 		pthread_mutex_lock(&c->mu);
 		c->done += d.size;
 		if (c->opts->progress != NULL)

@@ -60,8 +60,9 @@ int fy_repo_check(const char *repo, struct fy_err *err);
 const char *fy_store_object_path(const struct fy_store *s, const uint8_t sha256[FY_SHA256_LEN]);
 bool fy_store_has_object(const struct fy_store *s, const uint8_t sha256[FY_SHA256_LEN]);
 /* Copies src into the store, hashing while copying (src is read once); identical content is
- * stored once. *out receives the digests. Needs the writer lock. */
-int fy_store_import(struct fy_store *s, const char *src, struct fy_digests *out,
+ * stored once. *out receives the digests (hash flags as for fy_hash_file). Needs the writer
+ * lock. */
+int fy_store_import(struct fy_store *s, const char *src, int flags, struct fy_digests *out,
 		    struct fy_err *err);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -71,9 +72,11 @@ struct fy_file_entry {
 	char *path; /* inside the repository, '/'-separated */
 	uint64_t size;
 	uint8_t sha256[FY_SHA256_LEN];
-	uint8_t git_oid[FY_SHA1_LEN];	  /* git blob id of the content */
-	bool lfs;			  /* stored in LFS on a hub */
-	uint8_t pointer_oid[FY_SHA1_LEN]; /* LFS files: git blob id of the LFS pointer */
+	/* the blob id in the revision's git tree: the content's for a regular file, the LFS
+	 * pointer's for an LFS file (what the hub API calls oid); an LFS file's content is
+	 * identified by sha256 */
+	uint8_t git_oid[FY_SHA1_LEN];
+	bool lfs; /* stored in LFS on a hub */
 };
 
 struct fy_revision {

@@ -53,8 +53,7 @@ static int build_tree(const struct fy_file_entry *files, size_t n, size_t skip,
 		uint8_t sub[FY_SHA1_LEN];
 
 		if (slash == NULL) {
-			const uint8_t *blob =
-				files[i].lfs ? files[i].pointer_oid : files[i].git_oid;
+			const uint8_t *blob = files[i].git_oid;
 
 			fy_buf_printf(&t, NULL, "100644 %s", name);
 			fy_buf_append(&t, "", 1, NULL);
@@ -162,10 +161,6 @@ static struct fy_json *file_json(const struct fy_file_entry *f)
 	fy_hex(f->git_oid, FY_SHA1_LEN, hex);
 	fy_json_set(o, "git_oid", fy_json_string(hex));
 	fy_json_set(o, "lfs", fy_json_bool(f->lfs));
-	if (f->lfs) {
-		fy_hex(f->pointer_oid, FY_SHA1_LEN, hex);
-		fy_json_set(o, "lfs_pointer_oid", fy_json_string(hex));
-	}
 	return o;
 }
 
@@ -239,9 +234,15 @@ static int parse_file(const struct fy_json *o, struct fy_file_entry *f, const ch
 				  "%s: file '%s' has bad size, digests or lfs flag", label, path);
 	f->size = (uint64_t)size;
 	f->lfs = fy_json_type(lfs) == FY_JSON_TRUE;
-	if (f->lfs && !get_hex(o, "lfs_pointer_oid", f->pointer_oid, FY_SHA1_LEN))
-		return fy_err_set(err, FY_EFORMAT, "%s: file '%s' lacks its lfs_pointer_oid", label,
-				  path);
+	if (f->lfs) { /* an LFS file's tree blob is its pointer, which its digests determine */
+		uint8_t want[FY_SHA1_LEN];
+
+		fy_lfs_pointer_oid(f->sha256, f->size, want);
+		if (memcmp(want, f->git_oid, FY_SHA1_LEN) != 0)
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: file '%s': git_oid is not its LFS pointer's", label,
+					  path);
+	}
 	f->path = strdup(path);
 	return f->path ? FY_OK : fy_err_set(err, FY_ENOMEM, "out of memory");
 }

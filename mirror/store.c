@@ -276,8 +276,8 @@ bool fy_store_has_object(const struct fy_store *s, const uint8_t sha256[FY_SHA25
 	return access(fy_store_object_path(s, sha256), F_OK) == 0;
 }
 
-static int copy_hashing(int in, int out, uint64_t size, const char *src, struct fy_digests *d,
-			struct fy_err *err)
+static int copy_hashing(int in, int out, uint64_t size, int flags, const char *src,
+			struct fy_digests *d, struct fy_err *err)
 {
 	struct fy_hasher *h = NULL;
 	uint8_t *buf = malloc(COPY_CHUNK);
@@ -286,7 +286,7 @@ static int copy_hashing(int in, int out, uint64_t size, const char *src, struct 
 
 	if (buf == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	FY_TRY(rc, fy_hasher_new(&h, size, 0, err));
+	FY_TRY(rc, fy_hasher_new(&h, size, flags, err));
 	while (n > 0) {
 		n = read(in, buf, COPY_CHUNK);
 		if (n < 0 && errno == EINTR) {
@@ -336,7 +336,8 @@ static int place_object(struct fy_store *s, const char *tmp, const struct fy_dig
 	return rc;
 }
 
-int fy_store_import(struct fy_store *s, const char *src, struct fy_digests *out, struct fy_err *err)
+int fy_store_import(struct fy_store *s, const char *src, int flags, struct fy_digests *out,
+		    struct fy_err *err)
 {
 	static atomic_uint counter;
 	struct fy_digests d;
@@ -360,7 +361,7 @@ int fy_store_import(struct fy_store *s, const char *src, struct fy_digests *out,
 		rc = fy_err_sys(err, FY_EIO, "cannot create '%s'", tmp);
 		goto out;
 	}
-	FY_TRY(rc, copy_hashing(in, fd, (uint64_t)st.st_size, src, &d, err));
+	FY_TRY(rc, copy_hashing(in, fd, (uint64_t)st.st_size, flags, src, &d, err));
 	if (fsync(fd) != 0) {
 		rc = fy_err_sys(err, FY_EIO, "cannot sync '%s'", tmp);
 		goto out;
