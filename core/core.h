@@ -282,6 +282,7 @@ int fy_json_parse(struct fy_json **out, const void *text, size_t len, const char
 int fy_json_load_file(struct fy_json **out, const char *path, size_t max_bytes, struct fy_err *err);
 void fy_json_free(struct fy_json *j); /* NULL is a no-op */
 
+/* The type of j; a NULL j (a missing member) is FY_JSON_NULL. */
 enum fy_json_type fy_json_type(const struct fy_json *j);
 const char *fy_json_type_name(const struct fy_json *j);
 /* Object member or NULL (also NULL when j is not an object). Borrowed from j. */

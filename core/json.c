@@ -76,6 +76,8 @@ void fy_json_free(struct fy_json *j)
 
 enum fy_json_type fy_json_type(const struct fy_json *j)
 {
+	if (j == NULL)
+		return FY_JSON_NULL; /* a missing member reads as null */
 	switch (json_typeof(J(j))) {
 	case JSON_OBJECT:
 		return FY_JSON_OBJECT;

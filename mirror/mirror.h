@@ -97,6 +97,9 @@ void fy_revision_free(struct fy_revision *r);
  * content gives (an altered manifest is a format error). */
 int fy_revision_load(struct fy_store *s, const char *repo, const char *id, struct fy_revision **out,
 		     struct fy_err *err);
+/* Parses and checks a manifest from bytes (label names it in messages). */
+int fy_revision_parse(const void *data, size_t n, const char *label, struct fy_revision **out,
+		      struct fy_err *err);
 /* Resolves REV (a branch, a tag, HEAD, a full id or a unique prefix of at least 4 hex
  * characters; NULL or "" means main) in repo to a revision id. */
 int fy_store_resolve(struct fy_store *s, const char *repo, const char *rev,

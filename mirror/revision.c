@@ -342,26 +342,24 @@ int fy_revision_bytes(struct fy_store *s, const char *repo, const char *id, stru
 	return fy_file_read(path, MAX_MANIFEST, out, err);
 }
 
-int fy_revision_load(struct fy_store *s, const char *repo, const char *id, struct fy_revision **out,
-		     struct fy_err *err)
+int fy_revision_parse(const void *data, size_t n, const char *label, struct fy_revision **out,
+		      struct fy_err *err)
 {
 	struct fy_revision *r = calloc(1, sizeof(*r));
 	struct fy_json *j = NULL;
-	struct fy_buf b;
-	char label[512];
 	int rc;
 
-	fy_buf_init(&b);
 	if (r == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	snprintf(label, sizeof(label), "%s@%.12s (revisions/%s.json)", repo, id, id);
-	FY_TRY(rc, fy_revision_bytes(s, repo, id, &b, err));
-	FY_TRY(rc, fy_json_parse(&j, b.data, b.len, label, err));
+	FY_TRY(rc, fy_json_parse(&j, data, n, label, err));
+	if (fy_json_type(j) != FY_JSON_OBJECT) {
+		rc = fy_err_set(err, FY_EFORMAT, "%s: not a JSON object", label);
+		goto out;
+	}
 	FY_TRY(rc, parse_manifest(r, j, label, err));
 	FY_TRY(rc, check_ids(r, label, err));
-	if (strcmp(r->id, id) != 0 || strcmp(r->repo, repo) != 0) {
-		rc = fy_err_set(err, FY_EFORMAT, "%s: manifest names another revision or repo",
-				label);
+	if (fy_repo_check(r->repo, err) != FY_OK) {
+		rc = fy_err_set(err, FY_EFORMAT, "%s: bad repository name", label);
 		goto out;
 	}
 	if (fy_json_get(j, "origin") != NULL)
@@ -371,6 +369,30 @@ int fy_revision_load(struct fy_store *s, const char *repo, const char *id, struc
 out:
 	fy_revision_free(r);
 	fy_json_free(j);
+	return rc;
+}
+
+int fy_revision_load(struct fy_store *s, const char *repo, const char *id, struct fy_revision **out,
+		     struct fy_err *err)
+{
+	struct fy_revision *r = NULL;
+	struct fy_buf b;
+	char label[512];
+	int rc;
+
+	fy_buf_init(&b);
+	snprintf(label, sizeof(label), "%s@%.12s (revisions/%s.json)", repo, id, id);
+	FY_TRY(rc, fy_revision_bytes(s, repo, id, &b, err));
+	FY_TRY(rc, fy_revision_parse(b.data, b.len, label, &r, err));
+	if (strcmp(r->id, id) != 0 || strcmp(r->repo, repo) != 0) {
+		rc = fy_err_set(err, FY_EFORMAT, "%s: manifest names another revision or repo",
+				label);
+		goto out;
+	}
+	*out = r;
+	r = NULL;
+out:
+	fy_revision_free(r);
 	fy_buf_release(&b);
 	return rc;
 }

@@ -363,3 +363,21 @@ Test(store, signatures)
 	fy_store_close(other);
 	done(s);
 }
+
+Test(store, manifest_parser_rejects_missing_fields)
+{
+	/* found by fuzz_manifest: a file entry without "lfs" crashed the type check */
+	static const char text[] =
+		"{\"format\":\"ferry-revision/"
+		"1\",\"id\":\"0123456789012345678901234567890123456789\","
+		"\"repo\":\"a/"
+		"b\",\"parent\":null,\"tree\":\"0123456789012345678901234567890123456789\","
+		"\"message\":\"m\",\"created\":\"x\",\"files\":[{\"path\":\"a\",\"size\":1,"
+		"\"sha256\":\"0000000000000000000000000000000000000000000000000000000000000000\","
+		"\"git_oid\":\"0000000000000000000000000000000000000000\"}]}";
+	struct fy_revision *r = NULL;
+	struct fy_err err;
+
+	cr_assert_eq(fy_revision_parse(text, sizeof(text) - 1, "m.json", &r, &err), FY_EFORMAT);
+	cr_assert(strstr(err.msg, "lfs flag") != NULL, "%s", err.msg);
+}
