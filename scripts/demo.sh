@@ -42,4 +42,34 @@ if "$FERRY" inspect "$tmp/truncated.gguf"; then
 else
 	echo "(exit status $?)"
 fi
+export FERRY_HOME="$tmp/store"
+step "a store: import a checkpoint as a revision (content-addressed, git commit ids)" \
+	"ferry init && ferry add demo/qwen2-shakespeare $DATA/qwen2-shakespeare -m 'import'"
+"$FERRY" init
+"$FERRY" --no-progress add demo/qwen2-shakespeare "$DATA/qwen2-shakespeare" -m "import"
+"$FERRY" --no-progress add demo/stories "$DATA/llama-stories260K" -m "import"
+
+step "what the store holds" "ferry ls && ferry show demo/qwen2-shakespeare | head -16"
+"$FERRY" ls
+"$FERRY" show demo/qwen2-shakespeare | head -16
+
+step "sign it, then verify every byte, the structure of every file and the signature" \
+	"ferry key generate && ferry sign demo/qwen2-shakespeare && ferry verify demo/qwen2-shakespeare"
+"$FERRY" key generate
+"$FERRY" sign demo/qwen2-shakespeare
+"$FERRY" verify demo/qwen2-shakespeare
+
+step "materialize it elsewhere, then check the whole store" \
+	"ferry checkout demo/qwen2-shakespeare ./out && ferry fsck"
+"$FERRY" checkout demo/qwen2-shakespeare "$tmp/out"
+"$FERRY" fsck
+
+obj=$(find "$FERRY_HOME/objects" -type f | head -1)
+chmod u+w "$obj"
+printf 'X' | dd of="$obj" bs=1 seek=3 conv=notrunc 2>/dev/null
+step "a byte flipped on disk is caught, named, and never served as good" \
+	"ferry verify demo/qwen2-shakespeare demo/stories; ferry fsck"
+"$FERRY" verify demo/qwen2-shakespeare demo/stories 2>&1 | grep -v warning || true
+"$FERRY" fsck 2>&1 || true
+
 printf '\ndemo: done. Next: make test\n'
