@@ -116,6 +116,11 @@ int fy_cli_open_store(struct fy_cli *cli, struct fy_store **out);
 /* Splits "ns/name@rev" into repo (copied into buf) and rev (NULL when absent). Returns -1 on
  * success, else an exit code after printing a usage error. */
 int fy_cli_split_rev(struct fy_cli *cli, const char *arg, char *repo, size_t cap, const char **rev);
+/* The start of a verb on REPO[@REV] (its first positional): parses argv, splits the first
+ * positional into repo (FY_REPO_MAX + 1 bytes) and *rev, opens the store into *s. Returns -1
+ * to go on, else an exit code (the message printed). */
+int fy_cli_repo_verb(struct fy_cli *cli, const struct fy_usage *u, int argc, char **argv, int n_pos,
+		     char *repo, const char **rev, struct fy_store **s);
 /* A thread pool of -j N threads (0: one per CPU); prints the error. -1 on success. */
 int fy_cli_pool(struct fy_cli *cli, long threads, struct fy_pool **out);
 /* Lock-wait and progress callbacks that print on stderr (ctx is the struct fy_cli). */

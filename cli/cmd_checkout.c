@@ -28,14 +28,9 @@ int cmd_checkout(struct fy_cli *cli, int argc, char **argv)
 	const char *rev = NULL;
 	size_t how[3] = { 0, 0, 0 };
 	struct fy_err err;
-	int npos = 0;
 	int r;
 
-	r = fy_cli_parse(cli, &usage, argc, argv, 2, 2, &npos);
-	if (r < 0)
-		r = fy_cli_split_rev(cli, argv[0], repo, sizeof(repo), &rev);
-	if (r < 0)
-		r = fy_cli_open_store(cli, &s);
+	r = fy_cli_repo_verb(cli, &usage, argc, argv, 2, repo, &rev, &s);
 	if (r < 0 && (fy_store_resolve(s, repo, rev, id, &err) != FY_OK ||
 		      fy_revision_load(s, repo, id, &rv, &err) != FY_OK ||
 		      fy_store_checkout(s, rv, argv[1], copy ? FY_LINK_COPY : FY_LINK_ANY, how,

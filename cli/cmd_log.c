@@ -41,15 +41,10 @@ int cmd_log(struct fy_cli *cli, int argc, char **argv)
 	char id[FY_REV_ID_LEN + 1];
 	const char *rev = NULL;
 	struct fy_err err;
-	int npos = 0;
 	int guard = 0;
 	int r;
 
-	r = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
-	if (r < 0)
-		r = fy_cli_split_rev(cli, argv[0], repo, sizeof(repo), &rev);
-	if (r < 0)
-		r = fy_cli_open_store(cli, &s);
+	r = fy_cli_repo_verb(cli, &usage, argc, argv, 1, repo, &rev, &s);
 	if (r < 0 && fy_store_resolve(s, repo, rev, id, &err) != FY_OK)
 		r = fy_cli_fail(cli, &err);
 	while (r < 0 && id[0] != '\0' && guard++ < 1000000) {

@@ -21,15 +21,10 @@ int cmd_rm(struct fy_cli *cli, int argc, char **argv)
 	const char *rev = NULL;
 	const char *what = "repository";
 	struct fy_err err;
-	int npos = 0;
 	int rc = FY_OK;
 	int r;
 
-	r = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
-	if (r < 0)
-		r = fy_cli_split_rev(cli, argv[0], repo, sizeof(repo), &rev);
-	if (r < 0)
-		r = fy_cli_open_store(cli, &s);
+	r = fy_cli_repo_verb(cli, &usage, argc, argv, 1, repo, &rev, &s);
 	if (r >= 0)
 		goto out;
 	rc = fy_store_lock(s, fy_cli_lock_wait, cli, &err);

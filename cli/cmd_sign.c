@@ -19,14 +19,9 @@ int cmd_sign(struct fy_cli *cli, int argc, char **argv)
 	char keyid[FY_KEYID_LEN + 1];
 	const char *rev = NULL;
 	struct fy_err err;
-	int npos = 0;
 	int r;
 
-	r = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
-	if (r < 0)
-		r = fy_cli_split_rev(cli, argv[0], repo, sizeof(repo), &rev);
-	if (r < 0)
-		r = fy_cli_open_store(cli, &s);
+	r = fy_cli_repo_verb(cli, &usage, argc, argv, 1, repo, &rev, &s);
 	if (r < 0 && (fy_store_resolve(s, repo, rev, id, &err) != FY_OK ||
 		      fy_store_lock(s, fy_cli_lock_wait, cli, &err) != FY_OK ||
 		      fy_store_sign(s, repo, id, keyid, &err) != FY_OK))

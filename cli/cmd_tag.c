@@ -24,15 +24,11 @@ int cmd_tag(struct fy_cli *cli, int argc, char **argv)
 	char ref[256];
 	const char *rev = NULL;
 	struct fy_err err;
-	int npos = 0;
 	int r;
 
-	r = fy_cli_parse(cli, &usage, argc, argv, 2, 2, &npos);
+	r = fy_cli_repo_verb(cli, &usage, argc, argv, 2, repo, &rev, &s);
 	if (r < 0)
-		r = fy_cli_split_rev(cli, argv[0], repo, sizeof(repo), &rev);
-	if (r < 0)
-		r = fy_cli_open_store(cli, &s);
-	snprintf(ref, sizeof(ref), "tags/%s", argv[npos > 1 ? 1 : 0]);
+		snprintf(ref, sizeof(ref), "tags/%s", argv[1]);
 	if (r < 0 && (fy_store_resolve(s, repo, rev, id, &err) != FY_OK ||
 		      fy_store_lock(s, fy_cli_lock_wait, cli, &err) != FY_OK))
 		r = fy_cli_fail(cli, &err);

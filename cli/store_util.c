@@ -32,6 +32,19 @@ int fy_cli_split_rev(struct fy_cli *cli, const char *arg, char *repo, size_t cap
 	return -1;
 }
 
+int fy_cli_repo_verb(struct fy_cli *cli, const struct fy_usage *u, int argc, char **argv, int n_pos,
+		     char *repo, const char **rev, struct fy_store **s)
+{
+	int npos = 0;
+	int r = fy_cli_parse(cli, u, argc, argv, n_pos, n_pos, &npos);
+
+	if (r < 0)
+		r = fy_cli_split_rev(cli, argv[0], repo, FY_REPO_MAX + 1, rev);
+	if (r < 0)
+		r = fy_cli_open_store(cli, s);
+	return r;
+}
+
 int fy_cli_pool(struct fy_cli *cli, long threads, struct fy_pool **out)
 {
 	struct fy_err err;

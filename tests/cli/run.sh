@@ -8,46 +8,9 @@ FERRY=${FERRY:?set FERRY to the ferry binary}
 FERRY_SAN=${FERRY_SAN:-}
 MKCORPUS=${MKCORPUS:-build/mkcorpus}
 DATA=${FERRY_TEST_DATA:-tests/data}
-# A sanitizer report must not look like ferry's own "invalid file" exit status 1.
-export ASAN_OPTIONS="detect_leaks=1:exitcode=99"
-export UBSAN_OPTIONS="halt_on_error=1:exitcode=99"
-
-pass=0
-fail=0
 work=$(mktemp -d /tmp/ferry-cli-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL: $*" >&2
-}
-
-# run BIN ARGS...: runs with stdout/stderr captured in $work/out, $work/err; sets $rc.
-run() {
-	"$@" >"$work/out" 2>"$work/err"
-	rc=$?
-}
-
-expect_rc() { # expect_rc WANT DESCRIPTION
-	if [ "$rc" -eq "$1" ]; then ok; else bad "$2: exit $rc, wanted $1: $(head -c 300 "$work/err")"; fi
-}
-
-expect_err() { # expect_err TEXT DESCRIPTION
-	if grep -qF -- "$1" "$work/err"; then ok; else bad "$2: stderr lacks '$1': $(head -c 300 "$work/err")"; fi
-}
-
-expect_out() { # expect_out TEXT DESCRIPTION
-	if grep -qF -- "$1" "$work/out"; then ok; else bad "$2: stdout lacks '$1'"; fi
-}
-
-json_valid() { # json_valid FILE DESCRIPTION
-	if node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$1" 2>/dev/null; then
-		ok
-	else
-		bad "$2: not valid JSON"
-	fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # --- the command line --------------------------------------------------------------------
 run "$FERRY" --version

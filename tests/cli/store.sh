@@ -8,36 +8,12 @@ FERRY=${FERRY:?set FERRY}
 FERRY_SAN=${FERRY_SAN:-}
 DATA=${FERRY_TEST_DATA:-tests/data}
 KILLS=${STORE_KILLS:-25}
-export ASAN_OPTIONS="detect_leaks=1:exitcode=99"
-export UBSAN_OPTIONS="halt_on_error=1:exitcode=99"
 export SOURCE_DATE_EPOCH=1700000000
 
-pass=0
-fail=0
 work=$(mktemp -d /tmp/ferry-store-XXXXXX)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL: $*" >&2
-}
-run() {
-	"$@" >"$work/out" 2>"$work/err"
-	rc=$?
-}
-expect_rc() {
-	if [ "$rc" -eq "$1" ]; then ok; else bad "$2: exit $rc, wanted $1: $(head -c 400 "$work/err")"; fi
-}
-expect_err() {
-	if grep -qF -- "$1" "$work/err"; then ok; else bad "$2: stderr lacks '$1': $(head -c 400 "$work/err")"; fi
-}
-expect_out() {
-	if grep -qF -- "$1" "$work/out"; then ok; else bad "$2: stdout lacks '$1': $(head -c 400 "$work/out")"; fi
-}
-json_ok() {
-	if node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$work/out"; then ok; else bad "$1: not JSON"; fi
-}
+. "$(dirname "$0")/lib.sh"
+json_ok() { json_valid "$work/out" "$1"; }
 
 # --- every verb, with both binaries --------------------------------------------------------
 flow() { # flow BIN

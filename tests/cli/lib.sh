@@ -1,0 +1,34 @@
+# Shared helpers of the CLI test scripts (sourced). They count into $pass and $fail and keep the
+# last command's output in $work/out and $work/err.
+pass=0
+fail=0
+# A sanitizer report must not look like ferry's own "failure" exit status 1.
+export ASAN_OPTIONS="detect_leaks=1:exitcode=99"
+export UBSAN_OPTIONS="halt_on_error=1:exitcode=99"
+
+ok() { pass=$((pass + 1)); }
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL: $*" >&2
+}
+# run CMD...: runs with stdout/stderr captured in $work/out, $work/err; sets $rc.
+run() {
+	"$@" >"$work/out" 2>"$work/err"
+	rc=$?
+}
+expect_rc() { # expect_rc WANT DESCRIPTION
+	if [ "$rc" -eq "$1" ]; then ok; else bad "$2: exit $rc, wanted $1: $(head -c 400 "$work/err")"; fi
+}
+expect_err() { # expect_err TEXT DESCRIPTION
+	if grep -qF -- "$1" "$work/err"; then ok; else bad "$2: stderr lacks '$1': $(head -c 400 "$work/err")"; fi
+}
+expect_out() { # expect_out TEXT DESCRIPTION
+	if grep -qF -- "$1" "$work/out"; then ok; else bad "$2: stdout lacks '$1': $(head -c 400 "$work/out")"; fi
+}
+json_valid() { # json_valid FILE DESCRIPTION
+	if node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$1" 2>/dev/null; then
+		ok
+	else
+		bad "$2: not valid JSON"
+	fi
+}
