@@ -488,7 +488,7 @@ int fy_store_rm_repo(struct fy_store *s, const char *repo, struct fy_err *err)
 	rc = repo_exists(s, repo, err);
 	if (rc == FY_OK)
 		rc = fy_remove_tree(fy_store_path(s, "repos/%s", repo), err);
-	snprintf(ns, sizeof(ns), "%.*s", (int)(strchr(repo, '/') - repo), repo);
+	snprintf(ns, sizeof(ns), "%.*s", (int)(strrchr(repo, '/') - repo), repo);
 	if (rc == FY_OK)
 		rmdir(fy_store_path(s, "repos/%s", ns)); /* only when empty */
 	return rc;

@@ -224,18 +224,23 @@ static bool check_part(const char *p, size_t n)
 
 int fy_repo_check(const char *repo, struct fy_err *err)
 {
-	const char *slash = strchr(repo, '/');
+	const char *name = strncmp(repo, "datasets/", 9) == 0 ? repo + 9 : repo;
+	const char *slash = strchr(name, '/');
 
+	if (strncmp(name, "datasets/", 9) == 0 || strncmp(name, "spaces/", 7) == 0)
+		slash = NULL; /* reserved namespaces */
 	if (slash == NULL || strchr(slash + 1, '/') != NULL ||
-	    !check_part(repo, (size_t)(slash - repo)) || !check_part(slash + 1, strlen(slash + 1)))
+	    !check_part(name, (size_t)(slash - name)) || !check_part(slash + 1, strlen(slash + 1)))
 		return fy_err_set(err, FY_EINVAL,
-				  "'%s' is not a repository name (NAMESPACE/NAME: letters, digits, "
-				  "'-', '_', '.'; at most 96 characters each)",
+				  "'%s' is not a repository name (NAMESPACE/NAME for a model, "
+				  "datasets/NAMESPACE/NAME for a dataset: letters, digits, '-', '_', '.'; "
+				  "at most 96 characters each)",
 				  repo);
 	return FY_OK;
 }
 
-/* A ref name: "heads/X" or "tags/X" with X a valid name part. */
+/* A ref name: "heads/X" or "tags/X" with X a valid name part, or "pr/N" (a hub's pull request
+ * ref, refs/pr/N there). */
 static int check_ref(const char *ref, struct fy_err *err)
 {
 	const char *name = NULL;
@@ -244,6 +249,9 @@ static int check_ref(const char *ref, struct fy_err *err)
 		name = ref + 6;
 	else if (strncmp(ref, "tags/", 5) == 0)
 		name = ref + 5;
+	else if (strncmp(ref, "pr/", 3) == 0 && ref[3] != '\0' &&
+		 strspn(ref + 3, "0123456789") == strlen(ref + 3) && strlen(ref + 3) < 10)
+		name = ref + 3;
 	if (name == NULL || !check_part(name, strlen(name)))
 		return fy_err_set(err, FY_EINVAL, "'%s' is not a valid ref name", ref);
 	return FY_OK;
@@ -499,8 +507,20 @@ int fy_store_list_repos(struct fy_store *s, char ***names, size_t *n, struct fy_
 	*n = 0;
 	rc = fy_dir_list(fy_store_path(s, "repos"), "", &ns, &k, err);
 	for (i = 0; rc == FY_OK && i < k; i++) {
+		if (strcmp(ns[i], "datasets") == 0)
+			continue;
 		snprintf(prefix, sizeof(prefix), "%s/", ns[i]);
 		rc = list_into(fy_store_path(s, "repos/%s", ns[i]), prefix, "", names, n, err);
+	}
+	fy_names_free(ns, k);
+	ns = NULL;
+	k = 0;
+	if (rc == FY_OK && access(fy_store_path(s, "repos/datasets"), F_OK) == 0)
+		rc = fy_dir_list(fy_store_path(s, "repos/datasets"), "", &ns, &k, err);
+	for (i = 0; rc == FY_OK && i < k; i++) {
+		snprintf(prefix, sizeof(prefix), "datasets/%s/", ns[i]);
+		rc = list_into(fy_store_path(s, "repos/datasets/%s", ns[i]), prefix, "", names, n,
+			       err);
 	}
 	fy_names_free(ns, k);
 	return rc;
@@ -517,6 +537,8 @@ int fy_store_list_refs(struct fy_store *s, const char *repo, char ***names, size
 	if (rc == FY_OK)
 		rc = list_into(fy_store_path(s, "repos/%s/refs/tags", repo), "tags/", "", names, n,
 			       err);
+	if (rc == FY_OK)
+		rc = list_into(fy_store_path(s, "repos/%s/refs/pr", repo), "pr/", "", names, n, err);
 	return rc;
 }
 
