@@ -21,6 +21,8 @@
 
 #include "verify/verify.h"
 
+#include <stdio.h>
+
 #define FY_REV_ID_LEN 40 /* hex characters of a revision id */
 #define FY_LFS_THRESHOLD (10ull * 1024 * 1024)
 #define FY_REPO_MAX 200
@@ -208,5 +210,34 @@ typedef void (*fy_sig_fn)(void *ctx, enum fy_sig_status st, const char *keyid);
  * key is refused too: each key counts once). */
 int fy_store_check_signatures(struct fy_store *s, const char *repo, const char *id, fy_sig_fn fn,
 			      void *ctx, size_t *n_sigs, struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* serve: the Hugging Face-compatible HTTP API (docs/SERVE.md)                                */
+
+typedef void (*fy_serve_log_fn)(void *ctx, const char *msg);
+
+struct fy_serve_opts {
+	const char *listen;	  /* "ADDR:PORT" or "[V6]:PORT"; port 0 picks a free one */
+	const char *tokens_path;  /* tokens and private/gated rules, or NULL */
+	int threads;		  /* worker threads (default 4) */
+	unsigned max_connections; /* default 1024 */
+	unsigned timeout_s;	  /* idle connection timeout (default 30) */
+	unsigned refresh_ms;	  /* how often refs are checked for changes (default 1000) */
+	FILE *access_log;	  /* one line per request, or NULL */
+	fy_serve_log_fn log_fn;	  /* errors, or NULL */
+	void *ctx;
+};
+
+struct fy_server;
+
+/* Starts serving s (which must outlive the server) on its own threads. */
+int fy_serve_start(struct fy_server **out, struct fy_store *s, const struct fy_serve_opts *o,
+		   struct fy_err *err);
+/* The port it listens on. */
+uint16_t fy_serve_port(const struct fy_server *srv);
+/* Reads the tokens file again; on error the old rules stay. */
+int fy_serve_reload_tokens(struct fy_server *srv, struct fy_err *err);
+/* Stops accepting, lets requests in flight finish (up to drain_seconds), stops, frees. */
+void fy_serve_stop(struct fy_server *srv, unsigned drain_seconds);
 
 #endif

@@ -19,6 +19,9 @@ bool fy_is_rev_id(const char *s);
 /* A path inside a repository: relative, '/'-separated, no empty, "." or ".." components, no
  * backslashes or control characters. */
 bool fy_repo_path_ok(const char *path);
+/* The git tree id of files[0..n) (sorted by path, all sharing a prefix of `skip` bytes). */
+void fy_git_tree_oid(const struct fy_file_entry *files, size_t n, size_t skip,
+		     uint8_t oid[FY_SHA1_LEN]);
 /* The git tree id of files (sorted by path) and the commit id built on it. */
 void fy_revision_ids(const struct fy_file_entry *files, size_t n, const char *parent,
 		     const char *message, char tree[FY_REV_ID_LEN + 1],

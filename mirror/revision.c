@@ -77,6 +77,12 @@ static int build_tree(const struct fy_file_entry *files, size_t n, size_t skip,
 	return rc;
 }
 
+void fy_git_tree_oid(const struct fy_file_entry *files, size_t n, size_t skip,
+		     uint8_t oid[FY_SHA1_LEN])
+{
+	build_tree(files, n, skip, oid);
+}
+
 void fy_revision_ids(const struct fy_file_entry *files, size_t n, const char *parent,
 		     const char *message, char tree[FY_REV_ID_LEN + 1],
 		     char commit[FY_REV_ID_LEN + 1])

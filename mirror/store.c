@@ -231,11 +231,12 @@ int fy_repo_check(const char *repo, struct fy_err *err)
 		slash = NULL; /* reserved namespaces */
 	if (slash == NULL || strchr(slash + 1, '/') != NULL ||
 	    !check_part(name, (size_t)(slash - name)) || !check_part(slash + 1, strlen(slash + 1)))
-		return fy_err_set(err, FY_EINVAL,
-				  "'%s' is not a repository name (NAMESPACE/NAME for a model, "
-				  "datasets/NAMESPACE/NAME for a dataset: letters, digits, '-', '_', '.'; "
-				  "at most 96 characters each)",
-				  repo);
+		return fy_err_set(
+			err, FY_EINVAL,
+			"'%s' is not a repository name (NAMESPACE/NAME for a model, "
+			"datasets/NAMESPACE/NAME for a dataset: letters, digits, '-', '_', '.'; "
+			"at most 96 characters each)",
+			repo);
 	return FY_OK;
 }
 
@@ -538,7 +539,8 @@ int fy_store_list_refs(struct fy_store *s, const char *repo, char ***names, size
 		rc = list_into(fy_store_path(s, "repos/%s/refs/tags", repo), "tags/", "", names, n,
 			       err);
 	if (rc == FY_OK)
-		rc = list_into(fy_store_path(s, "repos/%s/refs/pr", repo), "pr/", "", names, n, err);
+		rc = list_into(fy_store_path(s, "repos/%s/refs/pr", repo), "pr/", "", names, n,
+			       err);
 	return rc;
 }
 

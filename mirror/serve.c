@@ -1,0 +1,926 @@
+/*
+ * ferry serve: the Hugging Face-compatible HTTP API (docs/HUB-API.md) over a store, on
+ * libmicrohttpd (the only file that includes microhttpd.h). Read-only. File bodies are sent from
+ * the objects' file descriptors (sendfile); metadata comes from the in-memory index, rebuilt by a
+ * background thread when the refs change (serve_index.c).
+ */
+#include "mirror/serve_private.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_BODY (1u << 20)
+#define MAX_PATHS 10000
+
+struct fy_server {
+	struct fy_store *store;
+	struct MHD_Daemon *d;
+	pthread_rwlock_t lock; /* guards ix and access */
+	struct srv_index *ix;
+	struct srv_access access;
+	struct srv_cache cache;
+	char *tokens_path;
+	pthread_t refresher;
+	bool refresher_started;
+	atomic_bool stop;
+	atomic_int in_flight;
+	unsigned refresh_ms;
+	FILE *log;
+	pthread_mutex_t log_mu;
+	fy_serve_log_fn errlog;
+	void *ctx;
+	uint16_t port;
+};
+
+/* One request's state, from its first byte to its log line. */
+struct req {
+	struct timespec t0;
+	char method[16];
+	char *url;
+	unsigned status;
+	uint64_t bytes;
+	struct fy_buf body;
+	bool started;
+	char user[64];
+};
+
+static void errlog(struct fy_server *srv, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void errlog(struct fy_server *srv, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (srv->errlog != NULL)
+		srv->errlog(srv->ctx, msg);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Responses                                                                                  */
+
+static enum MHD_Result queue(struct MHD_Connection *c, struct req *rq, unsigned status,
+			     struct MHD_Response *resp, uint64_t bytes)
+{
+	enum MHD_Result r;
+
+	if (resp == NULL)
+		return MHD_NO;
+	rq->status = status;
+	rq->bytes = strcmp(rq->method, "HEAD") == 0 ? 0 : bytes;
+	r = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, struct req *rq, unsigned status,
+				 struct fy_json *j, const char *error_code, const char *commit)
+{
+	char *text = fy_json_dump(j, 0);
+	struct MHD_Response *resp;
+	size_t n;
+
+	fy_json_free(j);
+	if (text == NULL)
+		return MHD_NO;
+	n = strlen(text);
+	resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+	if (error_code != NULL)
+		MHD_add_response_header(resp, "X-Error-Code", error_code);
+	if (commit != NULL)
+		MHD_add_response_header(resp, "X-Repo-Commit", commit);
+	return queue(c, rq, status, resp, n);
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, struct req *rq, unsigned status,
+				  const char *code, const char *commit, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static enum MHD_Result send_error(struct MHD_Connection *c, struct req *rq, unsigned status,
+				  const char *code, const char *commit, const char *fmt, ...)
+{
+	struct fy_json *o = fy_json_object();
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fy_json_set(o, "error", fy_json_string(msg));
+	return send_json(c, rq, status, o, code, commit);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Files                                                                                      */
+
+/* Parses a single byte range; false when there is none to honour (absent, multiple, malformed).
+ * *bad is set when it is well-formed but unsatisfiable. */
+static bool parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len, bool *bad)
+{
+	uint64_t a = 0, b = 0;
+	char *end;
+
+	*bad = false;
+	if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
+		return false;
+	h += 6;
+	if (*h == '-') { /* the last K bytes */
+		b = strtoull(h + 1, &end, 10);
+		if (end == h + 1 || *end != '\0')
+			return false;
+		if (b == 0 || size == 0) {
+			*bad = true;
+			return true;
+		}
+		*off = b >= size ? 0 : size - b;
+		*len = size - *off;
+		return true;
+	}
+	a = strtoull(h, &end, 10);
+	if (end == h || *end != '-')
+		return false;
+	h = end + 1;
+	if (*h == '\0') {
+		b = size ? size - 1 : 0;
+	} else {
+		b = strtoull(h, &end, 10);
+		if (*end != '\0' || b < a)
+			return false;
+		if (b >= size)
+			b = size ? size - 1 : 0;
+	}
+	if (a >= size) {
+		*bad = true;
+		return true;
+	}
+	*off = a;
+	*len = b - a + 1;
+	return true;
+}
+
+static void file_headers(struct MHD_Response *resp, const struct fy_file_entry *f,
+			 const char *commit)
+{
+	char hex[2 * FY_SHA256_LEN + 1];
+	char etag[2 * FY_SHA256_LEN + 3];
+	char size[24];
+	const char *base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
+	char disp[512];
+
+	if (f->lfs)
+		fy_hex(f->sha256, FY_SHA256_LEN, hex);
+	else
+		fy_hex(f->git_oid, FY_SHA1_LEN, hex);
+	snprintf(etag, sizeof(etag), "\"%s\"", hex);
+	MHD_add_response_header(resp, "ETag", etag);
+	MHD_add_response_header(resp, "X-Repo-Commit", commit);
+	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+	snprintf(disp, sizeof(disp), "inline; filename=\"%s\"", base);
+	MHD_add_response_header(resp, "Content-Disposition", disp);
+	if (f->lfs) {
+		snprintf(size, sizeof(size), "%" PRIu64, f->size);
+		MHD_add_response_header(resp, "X-Linked-Etag", etag);
+		MHD_add_response_header(resp, "X-Linked-Size", size);
+	}
+}
+
+static enum MHD_Result send_pointer(struct MHD_Connection *c, struct req *rq,
+				    const struct fy_file_entry *f, const char *commit)
+{
+	char hex[2 * FY_SHA256_LEN + 1];
+	char text[256];
+	char etag[48];
+	char oid[2 * FY_SHA1_LEN + 1];
+	struct MHD_Response *resp;
+	int n;
+
+	fy_hex(f->sha256, FY_SHA256_LEN, hex);
+	n = snprintf(text, sizeof(text),
+		     "version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %" PRIu64
+		     "\n",
+		     hex, f->size);
+	resp = MHD_create_response_from_buffer((size_t)n, text, MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	fy_hex(f->git_oid, FY_SHA1_LEN, oid);
+	snprintf(etag, sizeof(etag), "\"%s\"", oid);
+	MHD_add_response_header(resp, "ETag", etag);
+	MHD_add_response_header(resp, "X-Repo-Commit", commit);
+	MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+	return queue(c, rq, 200, resp, (uint64_t)n);
+}
+
+static enum MHD_Result send_file(struct fy_server *srv, struct MHD_Connection *c, struct req *rq,
+				 const struct fy_file_entry *f, const char *commit)
+{
+	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+	const char *obj = fy_store_object_path(srv->store, f->sha256);
+	struct MHD_Response *resp;
+	uint64_t off = 0, len = f->size;
+	struct stat st;
+	bool partial, bad;
+	char cr[96];
+	int fd;
+
+	fd = open(obj, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != f->size) {
+		if (fd >= 0)
+			close(fd);
+		errlog(srv, "object %s of '%s' is missing or has the wrong size (run ferry fsck)",
+		       obj, f->path);
+		return send_error(c, rq, 500, NULL, commit, "the mirror's copy of '%s' is damaged",
+				  f->path);
+	}
+	partial = parse_range(range, f->size, &off, &len, &bad);
+	if (partial && bad) {
+		close(fd);
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, f->size);
+		MHD_add_response_header(resp, "Content-Range", cr);
+		file_headers(resp, f, commit);
+		return queue(c, rq, 416, resp, 0);
+	}
+	if (len == 0) {
+		close(fd);
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	} else {
+		resp = MHD_create_response_from_fd_at_offset64(len, fd, off); /* takes the fd */
+	}
+	if (resp == NULL)
+		return MHD_NO;
+	file_headers(resp, f, commit);
+	if (partial) {
+		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off,
+			 off + len - 1, f->size);
+		MHD_add_response_header(resp, "Content-Range", cr);
+	}
+	return queue(c, rq, partial ? 206 : 200, resp, len);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Routing                                                                                    */
+
+struct route {
+	char repo[FY_REPO_MAX + 1];
+	char rev[160];
+	const char *rest; /* after the revision: a path, or "" */
+};
+
+/* Splits "REV/PATH" where REV may be "refs/pr/N" (sent raw by some clients). */
+static bool split_rev(const char *s, struct route *rt)
+{
+	const char *slash;
+	size_t n;
+
+	if (strncmp(s, "refs/pr/", 8) == 0)
+		slash = strchr(s + 8, '/');
+	else
+		slash = strchr(s, '/');
+	n = slash ? (size_t)(slash - s) : strlen(s);
+	if (n == 0 || n >= sizeof(rt->rev))
+		return false;
+	memcpy(rt->rev, s, n);
+	rt->rev[n] = '\0';
+	rt->rest = slash ? slash + 1 : "";
+	return true;
+}
+
+/* Reads "NS/NAME" at *p (prefixing "datasets/" for datasets) and advances past it. */
+static bool take_repo(const char **p, bool dataset, struct route *rt)
+{
+	const char *a = *p;
+	const char *s1 = strchr(a, '/');
+	const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+	size_t n = s2 ? (size_t)(s2 - a) : strlen(a);
+	struct fy_err err;
+
+	if (s1 == NULL || n + 9 >= sizeof(rt->repo))
+		return false;
+	snprintf(rt->repo, sizeof(rt->repo), "%s%.*s", dataset ? "datasets/" : "", (int)n, a);
+	*p = a + n;
+	return fy_repo_check(rt->repo, &err) == FY_OK;
+}
+
+static bool clean_url(const char *url)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)url; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '\\')
+			return false;
+	}
+	return true;
+}
+
+struct ctx {
+	struct fy_server *srv;
+	struct MHD_Connection *c;
+	struct req *rq;
+	const struct srv_token *token;
+	const struct srv_repo *repo;
+	const struct fy_revision *rev;
+	char commit[FY_REV_ID_LEN + 1];
+	enum srv_visibility vis;
+};
+
+/* Finds the repo and checks access: FY_OK, or a response was queued (*out). */
+static bool open_repo(struct ctx *x, const struct route *rt, enum MHD_Result *out)
+{
+	x->repo = srv_index_repo(x->srv->ix, rt->repo);
+	x->vis = x->repo ? srv_visibility(&x->srv->access, rt->repo, x->token) : SRV_HIDDEN;
+	if (x->vis == SRV_HIDDEN) {
+		*out = send_error(x->c, x->rq, 404, "RepoNotFound", NULL,
+				  "Repository Not Found for url: %s.", x->rq->url);
+		return false;
+	}
+	if (x->vis == SRV_GATED) {
+		*out = send_error(
+			x->c, x->rq, 403, "GatedRepo", NULL,
+			"Access to repository %s is restricted: this token has no access.",
+			rt->repo);
+		return false;
+	}
+	return true;
+}
+
+static bool open_rev(struct ctx *x, const struct route *rt, enum MHD_Result *out)
+{
+	struct fy_err err;
+
+	if (!open_repo(x, rt, out))
+		return false;
+	if (srv_resolve(x->repo, &x->srv->cache, x->srv->store, rt->rev, x->commit) != FY_OK) {
+		*out = send_error(x->c, x->rq, 404, "RevisionNotFound", NULL, "Invalid rev id: %s",
+				  rt->rev);
+		return false;
+	}
+	if (srv_cache_get(&x->srv->cache, x->srv->store, rt->repo, x->commit, &x->rev, &err) !=
+	    FY_OK) {
+		errlog(x->srv, "%s", err.msg);
+		*out = send_error(x->c, x->rq, 500, NULL, NULL, "revision %s cannot be read",
+				  x->commit);
+		return false;
+	}
+	return true;
+}
+
+static bool arg_true(struct MHD_Connection *c, const char *key)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+
+	return v != NULL &&
+	       (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "True") == 0);
+}
+
+static enum MHD_Result api_info(struct ctx *x, const struct route *rt)
+{
+	enum MHD_Result r;
+
+	if (!open_rev(x, rt, &r))
+		return r;
+	return send_json(x->c, x->rq, 200,
+			 srv_json_info(rt->repo, x->rev, arg_true(x->c, "blobs"),
+				       srv_is_private(&x->srv->access, rt->repo),
+				       srv_is_gated(&x->srv->access, rt->repo)),
+			 NULL, x->commit);
+}
+
+static enum MHD_Result api_tree(struct ctx *x, const struct route *rt)
+{
+	struct fy_json *j;
+	enum MHD_Result r;
+	char path[4096];
+
+	if (!open_rev(x, rt, &r))
+		return r;
+	snprintf(path, sizeof(path), "%s", rt->rest);
+	while (path[0] != '\0' && path[strlen(path) - 1] == '/')
+		path[strlen(path) - 1] = '\0';
+	if (path[0] != '\0' && !fy_repo_path_ok(path))
+		return send_error(x->c, x->rq, 400, NULL, x->commit, "invalid path");
+	j = srv_json_tree(x->rev, path, arg_true(x->c, "recursive"));
+	if (j == NULL)
+		return send_error(x->c, x->rq, 404, "EntryNotFound", x->commit,
+				  "%s does not exist on \"%s\"", path, rt->rev);
+	return send_json(x->c, x->rq, 200, j, NULL, x->commit);
+}
+
+/* paths from a JSON body {"paths": [...]} or a form body paths=a&paths=b */
+static size_t body_paths(struct req *rq, char **paths, struct fy_json **keep)
+{
+	struct fy_err err;
+	size_t n = 0;
+	char *save = NULL;
+	char *kv;
+
+	if (rq->body.len == 0)
+		return 0;
+	fy_buf_append(&rq->body, "", 1, NULL);
+	if (rq->body.data[0] == '{' &&
+	    fy_json_parse(keep, rq->body.data, rq->body.len - 1, "body", &err) == FY_OK) {
+		struct fy_json *a = fy_json_get(*keep, "paths");
+
+		for (n = 0; n < fy_json_size(a) && n < MAX_PATHS; n++)
+			paths[n] = (char *)(fy_json_str(fy_json_at(a, n))
+						    ? fy_json_str(fy_json_at(a, n))
+						    : "");
+		return n;
+	}
+	for (kv = strtok_r((char *)rq->body.data, "&", &save); kv != NULL && n < MAX_PATHS;
+	     kv = strtok_r(NULL, "&", &save)) {
+		if (strncmp(kv, "paths=", 6) != 0)
+			continue;
+		MHD_http_unescape(kv + 6);
+		paths[n++] = kv + 6;
+	}
+	return n;
+}
+
+static enum MHD_Result api_paths_info(struct ctx *x, const struct route *rt)
+{
+	struct fy_json *keep = NULL;
+	char **paths = calloc(MAX_PATHS, sizeof(*paths));
+	enum MHD_Result r;
+	size_t n;
+
+	if (paths == NULL)
+		return MHD_NO;
+	if (!open_rev(x, rt, &r)) {
+		free(paths);
+		return r;
+	}
+	n = body_paths(x->rq, paths, &keep);
+	r = send_json(x->c, x->rq, 200, srv_json_paths_info(x->rev, (const char *const *)paths, n),
+		      NULL, x->commit);
+	fy_json_free(keep);
+	free(paths);
+	return r;
+}
+
+static enum MHD_Result api(struct ctx *x, const char *p, bool dataset)
+{
+	struct route rt;
+	enum MHD_Result r;
+
+	memset(&rt, 0, sizeof(rt));
+	if (!take_repo(&p, dataset, &rt))
+		return send_error(x->c, x->rq, 404, "RepoNotFound", NULL, "Repository Not Found");
+	if (*p == '\0' || strcmp(p, "/") == 0) {
+		strcpy(rt.rev, "main");
+		return api_info(x, &rt);
+	}
+	if (strncmp(p, "/revision/", 10) == 0) {
+		snprintf(rt.rev, sizeof(rt.rev), "%s", p + 10);
+		return api_info(x, &rt);
+	}
+	if (strncmp(p, "/tree/", 6) == 0 && split_rev(p + 6, &rt))
+		return api_tree(x, &rt);
+	if (strncmp(p, "/paths-info/", 12) == 0 && split_rev(p + 12, &rt))
+		return api_paths_info(x, &rt);
+	if (strcmp(p, "/refs") == 0) {
+		if (!open_repo(x, &rt, &r))
+			return r;
+		return send_json(x->c, x->rq, 200, srv_json_refs(x->repo), NULL, NULL);
+	}
+	return send_error(x->c, x->rq, 404, NULL, NULL, "Not Found");
+}
+
+static enum MHD_Result file_route(struct ctx *x, const char *p, bool dataset)
+{
+	struct route rt;
+	const struct fy_file_entry *f;
+	enum MHD_Result r;
+	bool raw;
+
+	memset(&rt, 0, sizeof(rt));
+	if (!take_repo(&p, dataset, &rt))
+		return send_error(x->c, x->rq, 404, "RepoNotFound", NULL, "Repository Not Found");
+	raw = strncmp(p, "/raw/", 5) == 0;
+	if ((!raw && strncmp(p, "/resolve/", 9) != 0) || !split_rev(p + (raw ? 5 : 9), &rt))
+		return send_error(x->c, x->rq, 404, NULL, NULL, "Not Found");
+	if (!open_rev(x, &rt, &r))
+		return r;
+	if (!fy_repo_path_ok(rt.rest))
+		return send_error(x->c, x->rq, 400, NULL, x->commit, "invalid path");
+	f = srv_find_file(x->rev, rt.rest);
+	if (f == NULL)
+		return send_error(x->c, x->rq, 404, "EntryNotFound", x->commit,
+				  "Entry not found: %s", rt.rest);
+	if (raw && f->lfs)
+		return send_pointer(x->c, x->rq, f, x->commit);
+	return send_file(x->srv, x->c, x->rq, f, x->commit);
+}
+
+static enum MHD_Result whoami(struct ctx *x)
+{
+	struct fy_json *o;
+	struct fy_json *auth;
+
+	if (x->token == NULL)
+		return send_error(x->c, x->rq, 401, NULL, NULL,
+				  "Invalid credentials in Authorization header");
+	o = fy_json_object();
+	auth = fy_json_object();
+	fy_json_set(o, "type", fy_json_string("user"));
+	fy_json_set(o, "id", fy_json_string(x->token->name));
+	fy_json_set(o, "name", fy_json_string(x->token->name));
+	fy_json_set(o, "fullname", fy_json_string(x->token->name));
+	fy_json_set(auth, "type", fy_json_string("access_token"));
+	fy_json_set(o, "auth", auth);
+	return send_json(x->c, x->rq, 200, o, NULL, NULL);
+}
+
+static enum MHD_Result gguf_manifest(struct ctx *x, const char *p)
+{
+	struct route rt;
+	struct fy_json *j;
+	enum MHD_Result r;
+	const char *tag;
+
+	memset(&rt, 0, sizeof(rt));
+	if (!take_repo(&p, false, &rt) || strncmp(p, "/manifests/", 11) != 0)
+		return send_error(x->c, x->rq, 404, NULL, NULL, "Not Found");
+	tag = p + 11;
+	strcpy(rt.rev, "main");
+	if (!open_rev(x, &rt, &r))
+		return r;
+	j = srv_json_gguf_manifest(x->rev, tag);
+	if (j == NULL)
+		return send_error(x->c, x->rq, 404, "EntryNotFound", x->commit,
+				  "no GGUF file for tag '%s'", tag);
+	return send_json(x->c, x->rq, 200, j, NULL, x->commit);
+}
+
+static const struct srv_token *bearer(struct fy_server *srv, struct MHD_Connection *c,
+				      struct req *rq)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	const struct srv_token *t;
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	t = srv_token_find(&srv->access, h + 7);
+	if (t != NULL)
+		snprintf(rq->user, sizeof(rq->user), "%s", t->name);
+	return t;
+}
+
+static enum MHD_Result route(struct fy_server *srv, struct MHD_Connection *c, struct req *rq,
+			     const char *url)
+{
+	struct ctx x = { srv, c, rq, NULL, NULL, NULL, "", SRV_VISIBLE };
+	bool post = strcmp(rq->method, "POST") == 0;
+
+	if (!clean_url(url) || strstr(url, "//") != NULL)
+		return send_error(c, rq, 400, NULL, NULL, "invalid path");
+	if (!post && strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0)
+		return send_error(c, rq, 405, NULL, NULL, "method not allowed (read-only mirror)");
+	x.token = bearer(srv, c, rq);
+	if (post && strstr(url, "/paths-info/") == NULL)
+		return send_error(c, rq, 405, NULL, NULL, "method not allowed (read-only mirror)");
+	if (strcmp(url, "/api/whoami-v2") == 0)
+		return whoami(&x);
+	if (strncmp(url, "/api/models/", 12) == 0)
+		return api(&x, url + 12, false);
+	if (strncmp(url, "/api/datasets/", 14) == 0)
+		return api(&x, url + 14, true);
+	if (strncmp(url, "/v2/", 4) == 0)
+		return gguf_manifest(&x, url + 4);
+	if (strncmp(url, "/datasets/", 10) == 0)
+		return file_route(&x, url + 10, true);
+	if (strncmp(url, "/api/", 5) != 0 && url[0] == '/' && url[1] != '\0')
+		return file_route(&x, url + 1, false);
+	return send_error(c, rq, 404, NULL, NULL, "Not Found");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* libmicrohttpd callbacks                                                                    */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct fy_server *srv = cls;
+	struct req *rq = *con_cls;
+	enum MHD_Result r;
+
+	(void)version;
+	if (rq == NULL) {
+		rq = calloc(1, sizeof(*rq));
+		if (rq == NULL)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &rq->t0);
+		snprintf(rq->method, sizeof(rq->method), "%s", method);
+		rq->url = strdup(url);
+		fy_buf_init(&rq->body);
+		*con_cls = rq;
+		atomic_fetch_add(&srv->in_flight, 1);
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (rq->body.len + *upload_size > MAX_BODY)
+			return send_error(c, rq, 413, NULL, NULL, "request body too large");
+		fy_buf_append(&rq->body, upload, *upload_size, NULL);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (rq->started)
+		return MHD_YES;
+	rq->started = true;
+	pthread_rwlock_rdlock(&srv->lock);
+	r = route(srv, c, rq, url);
+	pthread_rwlock_unlock(&srv->lock);
+	return r;
+}
+
+static void log_line(struct fy_server *srv, struct MHD_Connection *c, struct req *rq)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char host[INET6_ADDRSTRLEN] = "-";
+	char when[64];
+	struct timespec t1;
+	struct tm tm;
+	time_t now = time(NULL);
+	double ms;
+
+	if (ci != NULL && ci->client_addr != NULL) {
+		const struct sockaddr *sa = ci->client_addr;
+
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host,
+				  sizeof(host));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host,
+				  sizeof(host));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - rq->t0.tv_sec) * 1e3 +
+	     (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+	pthread_mutex_lock(&srv->log_mu);
+	fprintf(srv->log, "%s - %s [%s] \"%s %s HTTP/1.1\" %u %" PRIu64 " %.3f\n", host,
+		rq->user[0] ? rq->user : "-", when, rq->method, rq->url ? rq->url : "-", rq->status,
+		rq->bytes, ms);
+	fflush(srv->log);
+	pthread_mutex_unlock(&srv->log_mu);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct fy_server *srv = cls;
+	struct req *rq = *con_cls;
+
+	(void)toe;
+	if (rq == NULL)
+		return;
+	if (srv->log != NULL)
+		log_line(srv, c, rq);
+	atomic_fetch_sub(&srv->in_flight, 1);
+	fy_buf_release(&rq->body);
+	free(rq->url);
+	free(rq);
+	*con_cls = NULL;
+}
+
+/* Percent-decoding of the path and query values, with NUL bytes turned into 0x01 so that the
+ * path checks refuse them instead of the string ending early. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *w = s;
+	const char *r = s;
+
+	(void)cls;
+	(void)c;
+	while (*r != '\0') {
+		if (r[0] == '%' && isxdigit((unsigned char)r[1]) && isxdigit((unsigned char)r[2])) {
+			char hex[3] = { r[1], r[2], 0 };
+			char v = (char)strtol(hex, NULL, 16);
+
+			*w++ = v == 0 ? 0x01 : v;
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct fy_server *srv = cls;
+	char msg[1024];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	errlog(srv, "http: %s", msg);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The index refresher                                                                        */
+
+static void *refresher(void *arg)
+{
+	struct fy_server *srv = arg;
+	struct srv_index *fresh = NULL;
+	struct srv_index *old;
+	struct fy_err err;
+	struct timespec ts;
+
+	while (!atomic_load(&srv->stop)) {
+		ts.tv_sec = srv->refresh_ms / 1000;
+		ts.tv_nsec = (long)(srv->refresh_ms % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+		if (atomic_load(&srv->stop) || srv_refs_signature(srv->store) == srv->ix->signature)
+			continue;
+		if (srv_index_build(srv->store, &fresh, &err) != FY_OK) {
+			errlog(srv, "index refresh failed: %s", err.msg);
+			continue;
+		}
+		pthread_rwlock_wrlock(&srv->lock);
+		old = srv->ix;
+		srv->ix = fresh;
+		pthread_rwlock_unlock(&srv->lock);
+		srv_index_free(old);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Start and stop                                                                             */
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6,
+			struct fy_err *err)
+{
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	long port;
+	char *end;
+
+	memset(ss, 0, sizeof(*ss));
+	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
+		return fy_err_set(err, FY_EINVAL, "--listen '%s': ADDR:PORT expected", listen);
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port < 0 || port > 65535)
+		return fy_err_set(err, FY_EINVAL, "--listen '%s': bad port", listen);
+	*v6 = host[0] == '[';
+	if (*v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		host[strlen(host) - 1] = '\0';
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+			return fy_err_set(err, FY_EINVAL, "--listen '%s': bad address", listen);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return fy_err_set(err, FY_EINVAL, "--listen '%s': bad address", listen);
+	}
+	return FY_OK;
+}
+
+static int start_daemon(struct fy_server *srv, const struct fy_serve_opts *o, struct fy_err *err)
+{
+	struct sockaddr_storage ss;
+	const union MHD_DaemonInfo *info;
+	unsigned flags =
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	bool v6 = false;
+	int rc;
+
+	rc = parse_listen(o->listen ? o->listen : "127.0.0.1:8080", &ss, &v6, err);
+	if (rc != FY_OK)
+		return rc;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	srv->d = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 4),
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)(o->max_connections ? o->max_connections : 1024),
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s ? o->timeout_s : 30),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK,
+		unescape, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+	if (srv->d == NULL)
+		return fy_err_sys(err, FY_EIO, "cannot listen on %s",
+				  o->listen ? o->listen : "127.0.0.1:8080");
+	info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : 0;
+	return FY_OK;
+}
+
+int fy_serve_start(struct fy_server **out, struct fy_store *s, const struct fy_serve_opts *o,
+		   struct fy_err *err)
+{
+	struct fy_server *srv = calloc(1, sizeof(*srv));
+	int rc;
+
+	if (srv == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	srv->store = s;
+	srv->log = o->access_log;
+	srv->errlog = o->log_fn;
+	srv->ctx = o->ctx;
+	srv->refresh_ms = o->refresh_ms ? o->refresh_ms : 1000;
+	pthread_rwlock_init(&srv->lock, NULL);
+	pthread_mutex_init(&srv->log_mu, NULL);
+	srv_cache_init(&srv->cache);
+	srv->tokens_path = o->tokens_path ? strdup(o->tokens_path) : NULL;
+	rc = srv_access_load(&srv->access, srv->tokens_path, err);
+	if (rc == FY_OK)
+		rc = srv_index_build(s, &srv->ix, err);
+	if (rc == FY_OK)
+		rc = start_daemon(srv, o, err);
+	if (rc == FY_OK && pthread_create(&srv->refresher, NULL, refresher, srv) == 0)
+		srv->refresher_started = true;
+	if (rc != FY_OK) {
+		fy_serve_stop(srv, 0);
+		return rc;
+	}
+	*out = srv;
+	return FY_OK;
+}
+
+uint16_t fy_serve_port(const struct fy_server *srv)
+{
+	return srv->port;
+}
+
+int fy_serve_reload_tokens(struct fy_server *srv, struct fy_err *err)
+{
+	struct srv_access fresh;
+	int rc = srv_access_load(&fresh, srv->tokens_path, err);
+
+	if (rc != FY_OK)
+		return rc; /* the old rules stay */
+	pthread_rwlock_wrlock(&srv->lock);
+	srv_access_release(&srv->access);
+	srv->access = fresh;
+	pthread_rwlock_unlock(&srv->lock);
+	return FY_OK;
+}
+
+void fy_serve_stop(struct fy_server *srv, unsigned drain_seconds)
+{
+	struct timespec ts = { 0, 50000000L };
+	unsigned waited = 0;
+	MHD_socket fd;
+
+	if (srv == NULL)
+		return;
+	if (srv->d != NULL) {
+		fd = MHD_quiesce_daemon(srv->d); /* no new connections */
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+		while (atomic_load(&srv->in_flight) > 0 && waited < drain_seconds * 20) {
+			nanosleep(&ts, NULL);
+			waited++;
+		}
+		MHD_stop_daemon(srv->d);
+	}
+	atomic_store(&srv->stop, true);
+	if (srv->refresher_started)
+		pthread_join(srv->refresher, NULL);
+	srv_index_free(srv->ix);
+	srv_access_release(&srv->access);
+	srv_cache_release(&srv->cache);
+	pthread_rwlock_destroy(&srv->lock);
+	pthread_mutex_destroy(&srv->log_mu);
+	free(srv->tokens_path);
+	free(srv);
+}
