@@ -12,7 +12,7 @@ MODULES := core convert quant verify infer mirror
 
 # Debian packages the build and tests need (never nodejs/npm: they come with the machine).
 DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev libzstd-dev \
-	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev time git
+	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev time git curl nginx-light wrk
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wformat=2 -Wvla
@@ -162,7 +162,7 @@ test-san: $(UNIT_SAN)
 		exit $$rc
 
 # Integration tests drive the real binaries (the sanitizer build included).
-test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS)
+test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) node-deps
 	@mkdir -p $(BUILD)
 	@FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) MKCORPUS=$(MKCORPUS) sh tests/cli/run.sh \
 		> $(BUILD)/cli.log 2>&1; rc=$$?; tail -n 20 $(BUILD)/cli.log; \
@@ -170,7 +170,11 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS)
 		FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) sh tests/cli/store.sh \
 		> $(BUILD)/store.log 2>&1; rc2=$$?; tail -n 20 $(BUILD)/store.log; \
 		sh tests/summary.sh store $(BUILD)/store.log >> $(SUMMARY); \
-		[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ]
+		FERRY=$(FERRY) sh tests/cli/serve.sh > $(BUILD)/serve.log 2>&1; rc3=$$?; \
+		FERRY=$(FERRY_SAN) sh tests/cli/serve.sh >> $(BUILD)/serve.log 2>&1; rc4=$$?; \
+		tail -n 20 $(BUILD)/serve.log; \
+		sh tests/summary.sh serve $(BUILD)/serve.log >> $(SUMMARY); \
+		[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ]
 
 node-deps: tests/node/node_modules/.package-lock.json
 

@@ -288,7 +288,8 @@ struct route {
 	const char *rest; /* after the revision: a path, or "" */
 };
 
-/* Splits "REV/PATH" where REV may be "refs/pr/N" (sent raw by some clients). */
+/* Splits "REV/PATH" where REV may be "refs/pr/N", "refs/heads/B" or "refs/tags/T" (their
+ * slashes arrive encoded or raw: the path is decoded before routing). */
 static bool split_rev(const char *s, struct route *rt)
 {
 	const char *slash;
@@ -296,6 +297,10 @@ static bool split_rev(const char *s, struct route *rt)
 
 	if (strncmp(s, "refs/pr/", 8) == 0)
 		slash = strchr(s + 8, '/');
+	else if (strncmp(s, "refs/heads/", 11) == 0)
+		slash = strchr(s + 11, '/');
+	else if (strncmp(s, "refs/tags/", 10) == 0)
+		slash = strchr(s + 10, '/');
 	else
 		slash = strchr(s, '/');
 	n = slash ? (size_t)(slash - s) : strlen(s);
