@@ -171,9 +171,11 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) node-deps
 		> $(BUILD)/store.log 2>&1; rc2=$$?; tail -n 20 $(BUILD)/store.log; \
 		sh tests/summary.sh store $(BUILD)/store.log >> $(SUMMARY); \
 		FERRY=$(FERRY) sh tests/cli/serve.sh > $(BUILD)/serve.log 2>&1; rc3=$$?; \
-		FERRY=$(FERRY_SAN) sh tests/cli/serve.sh >> $(BUILD)/serve.log 2>&1; rc4=$$?; \
 		tail -n 20 $(BUILD)/serve.log; \
 		sh tests/summary.sh serve $(BUILD)/serve.log >> $(SUMMARY); \
+		FERRY=$(FERRY_SAN) sh tests/cli/serve.sh > $(BUILD)/serve-san.log 2>&1; rc4=$$?; \
+		tail -n 20 $(BUILD)/serve-san.log; \
+		sh tests/summary.sh serve-san $(BUILD)/serve-san.log >> $(SUMMARY); \
 		[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ]
 
 node-deps: tests/node/node_modules/.package-lock.json
