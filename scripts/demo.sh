@@ -64,10 +64,24 @@ step "materialize it elsewhere, then check the whole store" \
 "$FERRY" checkout demo/qwen2-shakespeare "$tmp/out"
 "$FERRY" fsck
 
+step "serve the store to unmodified hub clients (HF_ENDPOINT)" \
+	"ferry serve --listen 127.0.0.1:0 & curl \$HF_ENDPOINT/api/models/demo/qwen2-shakespeare; curl -I .../resolve/main/model.safetensors"
+"$FERRY" serve --listen 127.0.0.1:0 --port-file "$tmp/port" 2>/dev/null &
+srv=$!
+i=0
+while [ ! -s "$tmp/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+endpoint="http://127.0.0.1:$(cat "$tmp/port")"
+echo "HF_ENDPOINT=$endpoint"
+curl -s "$endpoint/api/models/demo/qwen2-shakespeare" | head -c 300
+printf '...\n'
+curl -sI "$endpoint/demo/qwen2-shakespeare/resolve/main/model.safetensors" | tr -d '\r' | grep -iE "^(HTTP|etag|x-repo-commit|x-linked|content-length)"
+kill $srv
+wait $srv 2>/dev/null || true
+
 obj=$(find "$FERRY_HOME/objects" -type f | head -1)
 chmod u+w "$obj"
 printf 'X' | dd of="$obj" bs=1 seek=3 conv=notrunc 2>/dev/null
-step "a byte flipped on disk is caught, named, and never served as good" \
+step "a byte flipped on disk is caught and named by verify and fsck" \
 	"ferry verify demo/qwen2-shakespeare demo/stories; ferry fsck"
 "$FERRY" verify demo/qwen2-shakespeare demo/stories 2>&1 | grep -v warning || true
 "$FERRY" fsck 2>&1 || true
