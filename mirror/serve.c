@@ -134,51 +134,6 @@ static enum MHD_Result send_error(struct MHD_Connection *c, struct req *rq, unsi
 /* ------------------------------------------------------------------------------------------ */
 /* Files                                                                                      */
 
-/* Parses a single byte range; false when there is none to honour (absent, multiple, malformed).
- * *bad is set when it is well-formed but unsatisfiable. */
-static bool parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len, bool *bad)
-{
-	uint64_t a = 0, b = 0;
-	char *end;
-
-	*bad = false;
-	if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
-		return false;
-	h += 6;
-	if (*h == '-') { /* the last K bytes */
-		b = strtoull(h + 1, &end, 10);
-		if (end == h + 1 || *end != '\0')
-			return false;
-		if (b == 0 || size == 0) {
-			*bad = true;
-			return true;
-		}
-		*off = b >= size ? 0 : size - b;
-		*len = size - *off;
-		return true;
-	}
-	a = strtoull(h, &end, 10);
-	if (end == h || *end != '-')
-		return false;
-	h = end + 1;
-	if (*h == '\0') {
-		b = size ? size - 1 : 0;
-	} else {
-		b = strtoull(h, &end, 10);
-		if (*end != '\0' || b < a)
-			return false;
-		if (b >= size)
-			b = size ? size - 1 : 0;
-	}
-	if (a >= size) {
-		*bad = true;
-		return true;
-	}
-	*off = a;
-	*len = b - a + 1;
-	return true;
-}
-
 static void file_headers(struct MHD_Response *resp, const struct fy_file_entry *f,
 			 const char *commit)
 {
@@ -253,7 +208,7 @@ static enum MHD_Result send_file(struct fy_server *srv, struct MHD_Connection *c
 		return send_error(c, rq, 500, NULL, commit, "the mirror's copy of '%s' is damaged",
 				  f->path);
 	}
-	partial = parse_range(range, f->size, &off, &len, &bad);
+	partial = srv_parse_range(range, f->size, &off, &len, &bad);
 	if (partial && bad) {
 		close(fd);
 		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -282,38 +237,8 @@ static enum MHD_Result send_file(struct fy_server *srv, struct MHD_Connection *c
 /* ------------------------------------------------------------------------------------------ */
 /* Routing                                                                                    */
 
-struct route {
-	char repo[FY_REPO_MAX + 1];
-	char rev[160];
-	const char *rest; /* after the revision: a path, or "" */
-};
-
-/* Splits "REV/PATH" where REV may be "refs/pr/N", "refs/heads/B" or "refs/tags/T" (their
- * slashes arrive encoded or raw: the path is decoded before routing). */
-static bool split_rev(const char *s, struct route *rt)
-{
-	const char *slash;
-	size_t n;
-
-	if (strncmp(s, "refs/pr/", 8) == 0)
-		slash = strchr(s + 8, '/');
-	else if (strncmp(s, "refs/heads/", 11) == 0)
-		slash = strchr(s + 11, '/');
-	else if (strncmp(s, "refs/tags/", 10) == 0)
-		slash = strchr(s + 10, '/');
-	else
-		slash = strchr(s, '/');
-	n = slash ? (size_t)(slash - s) : strlen(s);
-	if (n == 0 || n >= sizeof(rt->rev))
-		return false;
-	memcpy(rt->rev, s, n);
-	rt->rev[n] = '\0';
-	rt->rest = slash ? slash + 1 : "";
-	return true;
-}
-
 /* Reads "NS/NAME" at *p (prefixing "datasets/" for datasets) and advances past it. */
-static bool take_repo(const char **p, bool dataset, struct route *rt)
+static bool take_repo(const char **p, bool dataset, struct srv_route *rt)
 {
 	const char *a = *p;
 	const char *s1 = strchr(a, '/');
@@ -351,7 +276,7 @@ struct ctx {
 };
 
 /* Finds the repo and checks access: FY_OK, or a response was queued (*out). */
-static bool open_repo(struct ctx *x, const struct route *rt, enum MHD_Result *out)
+static bool open_repo(struct ctx *x, const struct srv_route *rt, enum MHD_Result *out)
 {
 	x->repo = srv_index_repo(x->srv->ix, rt->repo);
 	x->vis = x->repo ? srv_visibility(&x->srv->access, rt->repo, x->token) : SRV_HIDDEN;
@@ -370,7 +295,7 @@ static bool open_repo(struct ctx *x, const struct route *rt, enum MHD_Result *ou
 	return true;
 }
 
-static bool open_rev(struct ctx *x, const struct route *rt, enum MHD_Result *out)
+static bool open_rev(struct ctx *x, const struct srv_route *rt, enum MHD_Result *out)
 {
 	struct fy_err err;
 
@@ -399,7 +324,7 @@ static bool arg_true(struct MHD_Connection *c, const char *key)
 	       (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "True") == 0);
 }
 
-static enum MHD_Result api_info(struct ctx *x, const struct route *rt)
+static enum MHD_Result api_info(struct ctx *x, const struct srv_route *rt)
 {
 	enum MHD_Result r;
 
@@ -412,7 +337,7 @@ static enum MHD_Result api_info(struct ctx *x, const struct route *rt)
 			 NULL, x->commit);
 }
 
-static enum MHD_Result api_tree(struct ctx *x, const struct route *rt)
+static enum MHD_Result api_tree(struct ctx *x, const struct srv_route *rt)
 {
 	struct fy_json *j;
 	enum MHD_Result r;
@@ -463,7 +388,7 @@ static size_t body_paths(struct req *rq, char **paths, struct fy_json **keep)
 	return n;
 }
 
-static enum MHD_Result api_paths_info(struct ctx *x, const struct route *rt)
+static enum MHD_Result api_paths_info(struct ctx *x, const struct srv_route *rt)
 {
 	struct fy_json *keep = NULL;
 	char **paths = calloc(MAX_PATHS, sizeof(*paths));
@@ -486,7 +411,7 @@ static enum MHD_Result api_paths_info(struct ctx *x, const struct route *rt)
 
 static enum MHD_Result api(struct ctx *x, const char *p, bool dataset)
 {
-	struct route rt;
+	struct srv_route rt;
 	enum MHD_Result r;
 
 	memset(&rt, 0, sizeof(rt));
@@ -500,9 +425,9 @@ static enum MHD_Result api(struct ctx *x, const char *p, bool dataset)
 		snprintf(rt.rev, sizeof(rt.rev), "%s", p + 10);
 		return api_info(x, &rt);
 	}
-	if (strncmp(p, "/tree/", 6) == 0 && split_rev(p + 6, &rt))
+	if (strncmp(p, "/tree/", 6) == 0 && srv_split_rev(p + 6, &rt))
 		return api_tree(x, &rt);
-	if (strncmp(p, "/paths-info/", 12) == 0 && split_rev(p + 12, &rt))
+	if (strncmp(p, "/paths-info/", 12) == 0 && srv_split_rev(p + 12, &rt))
 		return api_paths_info(x, &rt);
 	if (strcmp(p, "/refs") == 0) {
 		if (!open_repo(x, &rt, &r))
@@ -514,7 +439,7 @@ static enum MHD_Result api(struct ctx *x, const char *p, bool dataset)
 
 static enum MHD_Result file_route(struct ctx *x, const char *p, bool dataset)
 {
-	struct route rt;
+	struct srv_route rt;
 	const struct fy_file_entry *f;
 	enum MHD_Result r;
 	bool raw;
@@ -523,7 +448,7 @@ static enum MHD_Result file_route(struct ctx *x, const char *p, bool dataset)
 	if (!take_repo(&p, dataset, &rt))
 		return send_error(x->c, x->rq, 404, "RepoNotFound", NULL, "Repository Not Found");
 	raw = strncmp(p, "/raw/", 5) == 0;
-	if ((!raw && strncmp(p, "/resolve/", 9) != 0) || !split_rev(p + (raw ? 5 : 9), &rt))
+	if ((!raw && strncmp(p, "/resolve/", 9) != 0) || !srv_split_rev(p + (raw ? 5 : 9), &rt))
 		return send_error(x->c, x->rq, 404, NULL, NULL, "Not Found");
 	if (!open_rev(x, &rt, &r))
 		return r;
@@ -559,7 +484,7 @@ static enum MHD_Result whoami(struct ctx *x)
 
 static enum MHD_Result gguf_manifest(struct ctx *x, const char *p)
 {
-	struct route rt;
+	struct srv_route rt;
 	struct fy_json *j;
 	enum MHD_Result r;
 	const char *tag;

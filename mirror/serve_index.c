@@ -430,6 +430,78 @@ const struct fy_file_entry *srv_find_file(const struct fy_revision *r, const cha
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Request parsing (no HTTP library here: fuzzed by tests/fuzz/fuzz_http.c)                    */
+
+/* Parses a single byte range; false when there is none to honour (absent, multiple, malformed).
+ * *bad is set when it is well-formed but unsatisfiable. */
+bool srv_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len, bool *bad)
+{
+	uint64_t a = 0, b = 0;
+	char *end;
+
+	*bad = false;
+	if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
+		return false;
+	h += 6;
+	if (*h == '-') { /* the last K bytes */
+		b = strtoull(h + 1, &end, 10);
+		if (end == h + 1 || *end != '\0')
+			return false;
+		if (b == 0 || size == 0) {
+			*bad = true;
+			return true;
+		}
+		*off = b >= size ? 0 : size - b;
+		*len = size - *off;
+		return true;
+	}
+	a = strtoull(h, &end, 10);
+	if (end == h || *end != '-')
+		return false;
+	h = end + 1;
+	if (*h == '\0') {
+		b = size ? size - 1 : 0;
+	} else {
+		b = strtoull(h, &end, 10);
+		if (*end != '\0' || b < a)
+			return false;
+		if (b >= size)
+			b = size ? size - 1 : 0;
+	}
+	if (a >= size) {
+		*bad = true;
+		return true;
+	}
+	*off = a;
+	*len = b - a + 1;
+	return true;
+}
+
+/* Splits "REV/PATH" where REV may be "refs/pr/N", "refs/heads/B" or "refs/tags/T" (their
+ * slashes arrive encoded or raw: the path is decoded before routing). */
+bool srv_split_rev(const char *s, struct srv_route *rt)
+{
+	const char *slash;
+	size_t n;
+
+	if (strncmp(s, "refs/pr/", 8) == 0)
+		slash = strchr(s + 8, '/');
+	else if (strncmp(s, "refs/heads/", 11) == 0)
+		slash = strchr(s + 11, '/');
+	else if (strncmp(s, "refs/tags/", 10) == 0)
+		slash = strchr(s + 10, '/');
+	else
+		slash = strchr(s, '/');
+	n = slash ? (size_t)(slash - s) : strlen(s);
+	if (n == 0 || n >= sizeof(rt->rev))
+		return false;
+	memcpy(rt->rev, s, n);
+	rt->rev[n] = '\0';
+	rt->rest = slash ? slash + 1 : "";
+	return true;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* JSON                                                                                       */
 
 static size_t pointer_size(uint64_t size)

@@ -94,6 +94,23 @@ int srv_resolve(const struct srv_repo *r, struct srv_cache *c, struct fy_store *
 const struct fy_file_entry *srv_find_file(const struct fy_revision *r, const char *path);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Request parsing                                                                            */
+
+struct srv_route {
+	char repo[FY_REPO_MAX + 1];
+	char rev[160];
+	const char *rest; /* after the revision: a path, or "" */
+};
+
+/* Parses a Range header for a file of `size` bytes: false when there is no single range to
+ * honour (absent, several, malformed: answer 200); true with *bad when it cannot be satisfied
+ * (answer 416), else *off and *len (len > 0, off + len <= size). */
+bool srv_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len, bool *bad);
+/* Splits "REV/PATH" into rt->rev and rt->rest; REV may be "refs/pr/N", "refs/heads/B" or
+ * "refs/tags/T". False when REV is empty or too long. */
+bool srv_split_rev(const char *s, struct srv_route *rt);
+
+/* ------------------------------------------------------------------------------------------ */
 /* JSON answers                                                                               */
 
 /* Whether repo matches a private or gated rule. */
