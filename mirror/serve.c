@@ -187,6 +187,16 @@ static enum MHD_Result send_pointer(struct MHD_Connection *c, struct req *rq,
 	return queue(c, rq, 200, resp, (uint64_t)n);
 }
 
+/* Content reader of HEAD answers: never called (a HEAD answer has no body). */
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls;
+	(void)pos;
+	(void)buf;
+	(void)max;
+	return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
 static enum MHD_Result send_file(struct fy_server *srv, struct MHD_Connection *c, struct req *rq,
 				 const struct fy_file_entry *f, const char *commit)
 {
@@ -199,8 +209,12 @@ static enum MHD_Result send_file(struct fy_server *srv, struct MHD_Connection *c
 	char cr[96];
 	int fd;
 
-	fd = open(obj, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != f->size) {
+	bool head = strcmp(rq->method, "HEAD") == 0;
+
+	/* HEAD needs no descriptor: one stat() checks the object */
+	fd = head ? -1 : open(obj, O_RDONLY | O_CLOEXEC);
+	if ((head ? stat(obj, &st) != 0 : (fd < 0 || fstat(fd, &st) != 0)) ||
+	    (uint64_t)st.st_size != f->size) {
 		if (fd >= 0)
 			close(fd);
 		errlog(srv, "object %s of '%s' is missing or has the wrong size (run ferry fsck)",
@@ -210,14 +224,17 @@ static enum MHD_Result send_file(struct fy_server *srv, struct MHD_Connection *c
 	}
 	partial = srv_parse_range(range, f->size, &off, &len, &bad);
 	if (partial && bad) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, f->size);
 		MHD_add_response_header(resp, "Content-Range", cr);
 		file_headers(resp, f, commit);
 		return queue(c, rq, 416, resp, 0);
 	}
-	if (len == 0) {
+	if (head) /* the size gives Content-Length; the reader is never called for HEAD */
+		resp = MHD_create_response_from_callback(len, 4096, no_body, NULL, NULL);
+	else if (len == 0) {
 		close(fd);
 		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	} else {
