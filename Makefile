@@ -7,7 +7,7 @@
 CC      ?= cc
 CLANG   ?= clang
 BUILD   ?= build
-PKGS    := jansson libcrypto libmicrohttpd
+PKGS    := jansson libcrypto libmicrohttpd libcurl
 MODULES := core convert quant verify infer mirror
 
 # Debian packages the build and tests need (never nodejs/npm: they come with the machine).
@@ -176,7 +176,11 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) node-deps
 		FERRY=$(FERRY_SAN) sh tests/cli/serve.sh > $(BUILD)/serve-san.log 2>&1; rc4=$$?; \
 		tail -n 20 $(BUILD)/serve-san.log; \
 		sh tests/summary.sh serve-san $(BUILD)/serve-san.log >> $(SUMMARY); \
-		[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ]
+		FERRY=$(FERRY_SAN) sh tests/cli/clone.sh > $(BUILD)/clone.log 2>&1; rc5=$$?; \
+		tail -n 20 $(BUILD)/clone.log; \
+		sh tests/summary.sh clone $(BUILD)/clone.log >> $(SUMMARY); \
+		[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ] && \
+		[ $$rc5 -eq 0 ]
 
 node-deps: tests/node/node_modules/.package-lock.json
 

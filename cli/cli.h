@@ -49,6 +49,14 @@ enum fy_opt_kind {
 	FY_OPT_FLAG,   /* bool *dest = true */
 	FY_OPT_STRING, /* const char **dest = the argument */
 	FY_OPT_INT,    /* long *dest = the argument, checked */
+	FY_OPT_LIST,   /* struct fy_opt_list *dest: repeatable, each value appended */
+};
+
+#define FY_OPT_LIST_MAX 64
+
+struct fy_opt_list {
+	const char *v[FY_OPT_LIST_MAX];
+	size_t n;
 };
 
 struct fy_opt {

@@ -35,6 +35,16 @@ static int match_opt(const struct fy_cli *cli, const struct fy_opt *o, int argc,
 		*(const char **)o->dest = val;
 		return 1;
 	}
+	if (o->kind == FY_OPT_LIST) {
+		struct fy_opt_list *l = o->dest;
+
+		if (l->n >= FY_OPT_LIST_MAX)
+			return fy_cli_usage_error(cli, "option '--%s' given more than %d times",
+						  o->name, FY_OPT_LIST_MAX),
+			       -1;
+		l->v[l->n++] = val;
+		return 1;
+	}
 	errno = 0;
 	v = strtol(val, &end, 10);
 	if (errno != 0 || end == val || *end != '\0')

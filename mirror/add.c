@@ -197,7 +197,7 @@ static struct fy_json *local_origin(const char *dir)
 }
 
 /* Writes the manifest unless that revision exists already (its bytes may be signed). */
-static int write_manifest(struct fy_store *s, const struct fy_revision *r, struct fy_err *err)
+int fy_store_write_manifest(struct fy_store *s, const struct fy_revision *r, struct fy_err *err)
 {
 	const char *path = fy_store_path(s, "repos/%s/revisions/%s.json", r->repo, r->id);
 	struct fy_buf b;
@@ -297,7 +297,7 @@ int fy_store_add(struct fy_store *s, const char *repo, const char *dir,
 		memcpy(id, r->parent, FY_REV_ID_LEN + 1);
 		goto out;
 	}
-	FY_TRY(rc, write_manifest(s, r, err));
+	FY_TRY(rc, fy_store_write_manifest(s, r, err));
 	FY_TRY(rc, fy_store_write_ref(s, repo, "heads/main", r->id, err));
 	memcpy(id, r->id, FY_REV_ID_LEN + 1);
 out:

@@ -212,6 +212,38 @@ int fy_store_check_signatures(struct fy_store *s, const char *repo, const char *
 			      void *ctx, size_t *n_sigs, struct fy_err *err);
 
 /* ------------------------------------------------------------------------------------------ */
+/* clone: fetching from a Hugging Face-compatible hub (docs/CLONE.md)                          */
+
+struct fy_clone_opts {
+	const char *endpoint;	    /* e.g. https://huggingface.co (no trailing slash) */
+	const char *token;	    /* bearer token, or NULL */
+	const char *rev;	    /* branch, tag, commit or refs/pr/N; NULL: main */
+	const char *const *include; /* globs over file paths; none: everything */
+	size_t n_include;
+	const char *const *exclude;
+	size_t n_exclude;
+	int jobs; /* files transferred at once (default 8) */
+	fy_progress_fn progress;
+	fy_lock_wait_fn wait_fn;
+	void *ctx;
+};
+
+struct fy_clone_stats {
+	size_t files;	      /* in the revision (selected) */
+	size_t files_fetched; /* transferred */
+	size_t files_reused;  /* already in the store */
+	uint64_t bytes_fetched;
+};
+
+/* Fetches repo at o->rev from the hub into the store: every selected file is downloaded (files
+ * in parallel), checked against the listing (SHA-256 for LFS files, git blob id for others;
+ * a mismatch is fetched once more, then fails naming the file) and only then made an object;
+ * the revision keeps the hub's commit id and is committed (manifest, then the branch ref) after
+ * every file is in. LFS objects already in the store are not fetched again. */
+int fy_store_clone(struct fy_store *s, const char *repo, const struct fy_clone_opts *o,
+		   char id[FY_REV_ID_LEN + 1], struct fy_clone_stats *st, struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
 /* serve: the Hugging Face-compatible HTTP API (docs/SERVE.md)                                */
 
 typedef void (*fy_serve_log_fn)(void *ctx, const char *msg);

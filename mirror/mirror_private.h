@@ -28,6 +28,12 @@ void fy_revision_ids(const struct fy_file_entry *files, size_t n, const char *pa
 		     char commit[FY_REV_ID_LEN + 1]);
 /* Serializes r as its manifest. */
 int fy_revision_to_json(const struct fy_revision *r, struct fy_buf *out, struct fy_err *err);
+/* Moves a verified temp file (in the store's tmp/) to its object name, or drops it when the
+ * object exists. */
+int fy_store_adopt(struct fy_store *s, const char *tmp, const struct fy_digests *d,
+		   struct fy_err *err);
+/* Writes r's manifest unless that revision exists already (its bytes may be signed). */
+int fy_store_write_manifest(struct fy_store *s, const struct fy_revision *r, struct fy_err *err);
 /* The LFS pointer text of a file and its git blob id. */
 void fy_lfs_pointer_oid(const uint8_t sha256[FY_SHA256_LEN], uint64_t size,
 			uint8_t out[FY_SHA1_LEN]);

@@ -322,7 +322,7 @@ out:
 }
 
 /* The id and tree must be what the files, parent and message give. */
-static int check_ids(const struct fy_revision *r, const char *label, struct fy_err *err)
+static int check_ids(const struct fy_revision *r, const char *label, bool hub, struct fy_err *err)
 {
 	char tree[FY_REV_ID_LEN + 1];
 	char commit[FY_REV_ID_LEN + 1];
@@ -330,7 +330,7 @@ static int check_ids(const struct fy_revision *r, const char *label, struct fy_e
 	if (!fy_is_rev_id(r->id) || (r->parent[0] && !fy_is_rev_id(r->parent)))
 		return fy_err_set(err, FY_EFORMAT, "%s: malformed revision id", label);
 	fy_revision_ids(r->files, r->n_files, r->parent, r->message, tree, commit);
-	if (strcmp(tree, r->tree) != 0 || strcmp(commit, r->id) != 0)
+	if (strcmp(tree, r->tree) != 0 || (!hub && strcmp(commit, r->id) != 0))
 		return fy_err_set(err, FY_EFORMAT,
 				  "%s: manifest content does not match its id (altered)", label);
 	return FY_OK;
@@ -363,7 +363,12 @@ int fy_revision_parse(const void *data, size_t n, const char *label, struct fy_r
 		goto out;
 	}
 	FY_TRY(rc, parse_manifest(r, j, label, err));
-	FY_TRY(rc, check_ids(r, label, err));
+	{
+		const char *kind = fy_json_str(fy_json_get(fy_json_get(j, "origin"), "kind"));
+
+		/* a revision mirrored from a hub keeps the hub's commit id */
+		FY_TRY(rc, check_ids(r, label, kind != NULL && strcmp(kind, "hub") == 0, err));
+	}
 	if (fy_repo_check(r->repo, err) != FY_OK) {
 		rc = fy_err_set(err, FY_EFORMAT, "%s: bad repository name", label);
 		goto out;

@@ -322,8 +322,8 @@ out:
 }
 
 /* Moves a complete temp file to its object name (or drops it when the object exists). */
-static int place_object(struct fy_store *s, const char *tmp, const struct fy_digests *d,
-			struct fy_err *err)
+int fy_store_adopt(struct fy_store *s, const char *tmp, const struct fy_digests *d,
+		   struct fy_err *err)
 {
 	const char *obj = fy_store_object_path(s, d->sha256);
 	char dir[4096];
@@ -377,7 +377,7 @@ int fy_store_import(struct fy_store *s, const char *src, int flags, struct fy_di
 	}
 	close(fd);
 	fd = -1;
-	FY_TRY(rc, place_object(s, tmp, &d, err));
+	FY_TRY(rc, fy_store_adopt(s, tmp, &d, err));
 	*out = d;
 out:
 	if (fd >= 0) {

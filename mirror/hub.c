@@ -1,0 +1,673 @@
+/*
+ * The hub client (libcurl: the only file that includes curl.h) and `ferry clone`: list a
+ * revision (E1, E2 with Link paging), download the selected files in parallel on the multi
+ * interface into tmp/, verify each against the listing (SHA-256 for LFS files, git blob id for
+ * the others) before it becomes an object, and commit the revision under the hub's commit id.
+ *
+ * This is the first slice of the fetching issue: whole-file transfers, one retry from scratch
+ * on a bad digest. Range splitting, the resume journal, backoff on 5xx/429, stall detection,
+ * pull and sync are not built yet (docs/CLONE.md).
+ */
+#include "mirror/mirror_private.h"
+
+#include <curl/curl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_LISTING (64u << 20)
+#define MAX_FILES 1000000
+#define MAX_FILE_SIZE (1ull << 50)
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_setup(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct remote_file {
+	char *path;
+	uint64_t size;
+	uint8_t oid[FY_SHA1_LEN]; /* the tree's blob id (the LFS pointer's for LFS files) */
+	bool lfs;
+	uint8_t sha256[FY_SHA256_LEN]; /* LFS files: from the listing; others: once hashed */
+	char tmp[4200];
+	int attempts;
+	bool done;
+};
+
+struct listing {
+	char commit[FY_REV_ID_LEN + 1];
+	struct remote_file *files;
+	size_t n;
+};
+
+static void listing_free(struct listing *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->files[i].path);
+	free(l->files);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* HTTP                                                                                       */
+
+struct body {
+	struct fy_buf buf;
+	char next[2048]; /* Link rel="next" */
+	char error_code[64];
+};
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct body *b = arg;
+	size_t n = size * nmemb;
+
+	if (b->buf.len + n > MAX_LISTING || fy_buf_append(&b->buf, p, n, NULL) != FY_OK)
+		return 0;
+	return n;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct body *b = arg;
+	size_t n = size * nmemb;
+	char *lt, *gt;
+
+	if (n > 5 && strncasecmp(p, "Link:", 5) == 0 && strstr(p, "rel=\"next\"") != NULL &&
+	    (lt = memchr(p, '<', n)) != NULL &&
+	    (gt = memchr(lt, '>', n - (size_t)(lt - p))) != NULL)
+		snprintf(b->next, sizeof(b->next), "%.*s", (int)(gt - lt - 1), lt + 1);
+	if (n > 13 && strncasecmp(p, "X-Error-Code:", 13) == 0) {
+		size_t k;
+
+		snprintf(b->error_code, sizeof(b->error_code), "%.*s", (int)(n - 13), p + 13);
+		k = strlen(b->error_code);
+		while (k > 0 && (b->error_code[k - 1] == '\r' || b->error_code[k - 1] == '\n' ||
+				 b->error_code[k - 1] == ' '))
+			b->error_code[--k] = '\0';
+	}
+	return n;
+}
+
+static void common_opts(CURL *c, const struct fy_clone_opts *o)
+{
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "ferry/" FY_VERSION);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a transfer stalled for 60 s fails */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "identity");
+	if (o->token != NULL && o->token[0] != '\0') {
+		/* libcurl's own bearer auth: never sent to another host after a redirect */
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, o->token);
+	}
+}
+
+static int http_get(const char *url, const struct fy_clone_opts *o, struct body *b, long *status,
+		    struct fy_err *err)
+{
+	CURL *c = curl_easy_init();
+	char ebuf[CURL_ERROR_SIZE] = "";
+	CURLcode cc;
+
+	if (c == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	common_opts(c, o);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, b);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(c);
+	if (cc != CURLE_OK)
+		return fy_err_set(err, FY_ENET, "%s: %s", url,
+				  ebuf[0] ? ebuf : curl_easy_strerror(cc));
+	return FY_OK;
+}
+
+static char *escape(const char *s, bool keep_slash)
+{
+	char *e = curl_easy_escape(NULL, s, 0);
+	char *out;
+	size_t i, o = 0;
+
+	if (e == NULL || !keep_slash)
+		return e;
+	out = malloc(strlen(e) + 1);
+	for (i = 0; out != NULL && e[i] != '\0'; i++) {
+		if (strncmp(e + i, "%2F", 3) == 0) {
+			out[o++] = '/';
+			i += 2;
+		} else {
+			out[o++] = e[i];
+		}
+	}
+	if (out != NULL)
+		out[o] = '\0';
+	curl_free(e);
+	return out;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Listing                                                                                    */
+
+static const char *api_kind(const char *repo)
+{
+	return strncmp(repo, "datasets/", 9) == 0 ? "datasets" : "models";
+}
+
+static const char *bare(const char *repo)
+{
+	return strncmp(repo, "datasets/", 9) == 0 ? repo + 9 : repo;
+}
+
+static int http_error(long status, const struct body *b, const char *what, struct fy_err *err)
+{
+	if (status == 401 || status == 403)
+		return fy_err_set(err, FY_ENET,
+				  "%s: access denied (HTTP %ld%s%s); a token? (--token, "
+				  "HF_TOKEN)",
+				  what, status, b->error_code[0] ? ":" : "", b->error_code);
+	if (status == 404)
+		return fy_err_set(err, FY_ENOTFOUND, "%s: not found (%s)", what,
+				  b->error_code[0] ? b->error_code + (b->error_code[0] == ' ')
+						   : "HTTP 404");
+	return fy_err_set(err, FY_ENET, "%s: HTTP %ld", what, status);
+}
+
+static int fetch_commit(const char *repo, const struct fy_clone_opts *o, struct listing *l,
+			struct fy_err *err)
+{
+	struct body b = { 0 };
+	struct fy_json *j = NULL;
+	char url[8192];
+	char *rev = escape(o->rev && o->rev[0] ? o->rev : "main", false);
+	const char *sha;
+	long status = 0;
+	int rc;
+
+	fy_buf_init(&b.buf);
+	snprintf(url, sizeof(url), "%s/api/%s/%s/revision/%s", o->endpoint, api_kind(repo),
+		 bare(repo), rev ? rev : "main");
+	curl_free(rev);
+	FY_TRY(rc, http_get(url, o, &b, &status, err));
+	if (status != 200) {
+		rc = http_error(status, &b, repo, err);
+		goto out;
+	}
+	FY_TRY(rc, fy_json_parse(&j, b.buf.data, b.buf.len, url, err));
+	sha = fy_json_str(fy_json_get(j, "sha"));
+	if (sha == NULL || !fy_is_rev_id(sha)) {
+		rc = fy_err_set(err, FY_EFORMAT, "%s: no 40-hex 'sha' in the revision info", url);
+		goto out;
+	}
+	memcpy(l->commit, sha, FY_REV_ID_LEN + 1);
+out:
+	fy_json_free(j);
+	fy_buf_release(&b.buf);
+	return rc;
+}
+
+static bool selected(const char *path, const struct fy_clone_opts *o)
+{
+	size_t i;
+	bool in = o->n_include == 0;
+
+	for (i = 0; i < o->n_include; i++)
+		in = in || fnmatch(o->include[i], path, 0) == 0;
+	for (i = 0; in && i < o->n_exclude; i++)
+		in = fnmatch(o->exclude[i], path, 0) != 0;
+	return in;
+}
+
+static int add_entry(struct listing *l, const struct fy_json *e, const char *url,
+		     const struct fy_clone_opts *o, struct fy_err *err)
+{
+	const char *path = fy_json_str(fy_json_get(e, "path"));
+	const char *oid = fy_json_str(fy_json_get(e, "oid"));
+	const struct fy_json *lfs = fy_json_get(e, "lfs");
+	struct remote_file *f;
+	int64_t size = -1;
+
+	if (fy_json_str(fy_json_get(e, "type")) == NULL ||
+	    strcmp(fy_json_str(fy_json_get(e, "type")), "file") != 0)
+		return FY_OK;
+	if (path == NULL || !fy_repo_path_ok(path))
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: refusing a file name the listing gives ('%s')", url,
+				  path ? path : "?");
+	if (!fy_json_int(fy_json_get(e, "size"), &size) || size < 0 ||
+	    (uint64_t)size > MAX_FILE_SIZE || oid == NULL || strlen(oid) != 40)
+		return fy_err_set(err, FY_EFORMAT, "%s: bad size or oid for '%s'", url, path);
+	if (!selected(path, o))
+		return FY_OK;
+	if (l->n >= MAX_FILES)
+		return fy_err_set(err, FY_EFORMAT, "%s: more than %u files", url, MAX_FILES);
+	f = &l->files[l->n];
+	memset(f, 0, sizeof(*f));
+	f->size = (uint64_t)size;
+	if (!fy_unhex(oid, f->oid, FY_SHA1_LEN))
+		return fy_err_set(err, FY_EFORMAT, "%s: bad oid for '%s'", url, path);
+	if (lfs != NULL) {
+		const char *sha = fy_json_str(fy_json_get(lfs, "oid"));
+		int64_t lsize = -1;
+
+		if (sha == NULL || strlen(sha) != 64 || !fy_unhex(sha, f->sha256, FY_SHA256_LEN) ||
+		    !fy_json_int(fy_json_get(lfs, "size"), &lsize) || lsize != size)
+			return fy_err_set(err, FY_EFORMAT, "%s: bad lfs object for '%s'", url,
+					  path);
+		f->lfs = true;
+	}
+	f->path = strdup(path);
+	if (f->path == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	l->n++;
+	return FY_OK;
+}
+
+static int add_page(struct listing *l, const struct fy_json *arr, const char *url,
+		    const struct fy_clone_opts *o, struct fy_err *err)
+{
+	size_t i;
+	size_t cap = l->n + fy_json_size(arr) + 1;
+	struct remote_file *p;
+	int rc = FY_OK;
+
+	if (fy_json_type(arr) != FY_JSON_ARRAY)
+		return fy_err_set(err, FY_EFORMAT, "%s: the tree listing is not an array", url);
+	p = realloc(l->files, cap * sizeof(*p));
+	if (p == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	l->files = p;
+	for (i = 0; rc == FY_OK && i < fy_json_size(arr); i++)
+		rc = add_entry(l, fy_json_at(arr, i), url, o, err);
+	return rc;
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(((const struct remote_file *)a)->path, ((const struct remote_file *)b)->path);
+}
+
+static int fetch_tree(const char *repo, const struct fy_clone_opts *o, struct listing *l,
+		      struct fy_err *err)
+{
+	char url[8192];
+	struct body b;
+	struct fy_json *j = NULL;
+	long status = 0;
+	size_t i;
+	int pages = 0;
+	int rc = FY_OK;
+
+	snprintf(url, sizeof(url), "%s/api/%s/%s/tree/%s?recursive=true&expand=false", o->endpoint,
+		 api_kind(repo), bare(repo), l->commit);
+	while (rc == FY_OK && url[0] != '\0' && pages++ < 100000) {
+		memset(&b, 0, sizeof(b));
+		rc = http_get(url, o, &b, &status, err);
+		if (rc == FY_OK && status != 200)
+			rc = http_error(status, &b, url, err);
+		if (rc == FY_OK)
+			rc = fy_json_parse(&j, b.buf.data, b.buf.len, url, err);
+		if (rc == FY_OK)
+			rc = add_page(l, j, url, o, err);
+		fy_json_free(j);
+		j = NULL;
+		fy_buf_release(&b.buf);
+		snprintf(url, sizeof(url), "%s", b.next);
+	}
+	if (rc != FY_OK)
+		return rc;
+	qsort(l->files, l->n, sizeof(*l->files), cmp_path);
+	for (i = 1; i < l->n; i++) {
+		if (strcmp(l->files[i - 1].path, l->files[i].path) == 0)
+			return fy_err_set(err, FY_EFORMAT, "the listing of %s names '%s' twice",
+					  repo, l->files[i].path);
+	}
+	return FY_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Transfers                                                                                  */
+
+struct dl {
+	CURL *c;
+	FILE *fp;
+	size_t file;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct fetch {
+	struct fy_store *s;
+	const char *repo;
+	const struct fy_clone_opts *o;
+	struct listing *l;
+	struct fy_clone_stats *st;
+	size_t *queue;	      /* indices of files to fetch; a failed file goes to the back once */
+	struct dl **inflight; /* by file index */
+	size_t q_head, q_tail;
+	uint64_t total, done;
+};
+
+static int start_one(struct fetch *fx, CURLM *m, size_t i, struct fy_err *err)
+{
+	static atomic_uint counter;
+	struct remote_file *f = &fx->l->files[i];
+	struct dl *d = calloc(1, sizeof(*d));
+	char url[12288];
+	char *path = escape(f->path, true);
+
+	if (d == NULL || path == NULL) {
+		free(d);
+		curl_free(path);
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	}
+	snprintf(f->tmp, sizeof(f->tmp), "%s/tmp/dl-%ld-%u", fy_store_dir(fx->s), (long)getpid(),
+		 atomic_fetch_add(&counter, 1));
+	snprintf(url, sizeof(url), "%s/%s%s/resolve/%s/%s", fx->o->endpoint,
+		 strncmp(fx->repo, "datasets/", 9) == 0 ? "datasets/" : "", bare(fx->repo),
+		 fx->l->commit, path);
+	free(path);
+	d->file = i;
+	d->fp = fopen(f->tmp, "wbx");
+	d->c = curl_easy_init();
+	if (d->fp == NULL || d->c == NULL) {
+		if (d->fp != NULL)
+			fclose(d->fp);
+		curl_easy_cleanup(d->c);
+		free(d);
+		return fy_err_sys(err, FY_EIO, "cannot create '%s'", f->tmp);
+	}
+	common_opts(d->c, fx->o);
+	curl_easy_setopt(d->c, CURLOPT_URL, url);
+	curl_easy_setopt(d->c, CURLOPT_WRITEDATA, d->fp);
+	curl_easy_setopt(d->c, CURLOPT_ERRORBUFFER, d->errbuf);
+	curl_easy_setopt(d->c, CURLOPT_PRIVATE, d);
+	curl_easy_setopt(d->c, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(d->c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->size);
+	f->attempts++;
+	fx->inflight[i] = d;
+	if (curl_multi_add_handle(m, d->c) != CURLM_OK) {
+		fx->inflight[i] = NULL;
+		fclose(d->fp);
+		curl_easy_cleanup(d->c);
+		free(d);
+		return fy_err_set(err, FY_ENET, "cannot start a transfer");
+	}
+	return FY_OK;
+}
+
+/* Checks a downloaded file against the listing and moves it into objects/. */
+static int adopt(struct fetch *fx, struct remote_file *f, struct fy_err *err)
+{
+	struct fy_digests d;
+	int rc = fy_hash_file(f->tmp, f->lfs ? FY_HASH_SHA256_ONLY : 0, &d, err);
+
+	if (rc != FY_OK)
+		return rc;
+	if (d.size != f->size)
+		return fy_err_set(err, FY_EHASH, "'%s': %llu bytes received, the listing says %llu",
+				  f->path, (unsigned long long)d.size, (unsigned long long)f->size);
+	if (f->lfs ? memcmp(d.sha256, f->sha256, FY_SHA256_LEN) != 0
+		   : memcmp(d.git_oid, f->oid, FY_SHA1_LEN) != 0)
+		return fy_err_set(err, FY_EHASH, "'%s': content does not match its %s", f->path,
+				  f->lfs ? "sha256" : "git blob id");
+	memcpy(f->sha256, d.sha256, FY_SHA256_LEN);
+	rc = fy_store_adopt(fx->s, f->tmp, &d, err);
+	if (rc == FY_OK) {
+		f->done = true;
+		fx->st->files_fetched++;
+		fx->st->bytes_fetched += f->size;
+	}
+	return rc;
+}
+
+static int finish_one(struct fetch *fx, CURLM *m, CURLMsg *msg, struct fy_err *err)
+{
+	struct dl *d = NULL;
+	struct remote_file *f;
+	int rc = FY_OK;
+
+	curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&d);
+	f = &fx->l->files[d->file];
+	if (fclose(d->fp) != 0 && msg->data.result == CURLE_OK)
+		rc = fy_err_sys(err, FY_EIO, "cannot write '%s'", f->tmp);
+	else if (msg->data.result != CURLE_OK)
+		rc = fy_err_set(err, FY_ENET, "'%s': %s", f->path,
+				d->errbuf[0] ? d->errbuf : curl_easy_strerror(msg->data.result));
+	else
+		rc = adopt(fx, f, err);
+	if (f->done) {
+		fx->done += f->size;
+		if (fx->o->progress != NULL)
+			fx->o->progress(fx->o->ctx, fx->done, fx->total, f->path);
+	} else {
+		unlink(f->tmp);
+		if (f->attempts < 2) { /* once more from scratch */
+			fx->queue[fx->q_tail++] = d->file;
+			rc = FY_OK;
+		}
+	}
+	fx->inflight[d->file] = NULL;
+	curl_multi_remove_handle(m, msg->easy_handle);
+	curl_easy_cleanup(msg->easy_handle);
+	free(d);
+	return rc;
+}
+
+/* Drops every transfer still in flight (after a failure): handles, temp files. */
+static void drop_all(struct fetch *fx, CURLM *m)
+{
+	size_t i;
+
+	for (i = 0; i < fx->l->n; i++) {
+		struct dl *d = fx->inflight[i];
+
+		if (d == NULL)
+			continue;
+		curl_multi_remove_handle(m, d->c);
+		curl_easy_cleanup(d->c);
+		fclose(d->fp);
+		unlink(fx->l->files[d->file].tmp);
+		free(d);
+		fx->inflight[i] = NULL;
+	}
+}
+
+static int run_multi(struct fetch *fx, struct fy_err *err)
+{
+	CURLM *m = curl_multi_init();
+	int max = fx->o->jobs > 0 ? fx->o->jobs : 8;
+	int active = 0;
+	int running = 0;
+	int left;
+	CURLMsg *msg;
+	int rc = FY_OK;
+
+	if (m == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max);
+	while (rc == FY_OK && (active > 0 || fx->q_head < fx->q_tail)) {
+		while (rc == FY_OK && active < max && fx->q_head < fx->q_tail) {
+			rc = start_one(fx, m, fx->queue[fx->q_head++], err);
+			active += rc == FY_OK;
+		}
+		if (rc != FY_OK)
+			break;
+		curl_multi_perform(m, &running);
+		while (rc == FY_OK && (msg = curl_multi_info_read(m, &left)) != NULL) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			active--;
+			rc = finish_one(fx, m, msg, err);
+		}
+		if (rc == FY_OK && active > 0)
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	}
+	drop_all(fx, m);
+	curl_multi_cleanup(m);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Commit                                                                                     */
+
+static struct fy_json *hub_origin(const struct fy_clone_opts *o, const struct listing *l)
+{
+	struct fy_json *j = fy_json_object();
+	char when[32];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fy_json_set(j, "kind", fy_json_string("hub"));
+	fy_json_set(j, "endpoint", fy_json_string(o->endpoint));
+	fy_json_set(j, "revision", fy_json_string(o->rev && o->rev[0] ? o->rev : "main"));
+	fy_json_set(j, "commit", fy_json_string(l->commit));
+	fy_json_set(j, "fetched", fy_json_string(when));
+	return j;
+}
+
+static int build_revision(const char *repo, const struct fy_clone_opts *o, const struct listing *l,
+			  struct fy_revision *r, struct fy_err *err)
+{
+	char msg[512];
+	char commit[FY_REV_ID_LEN + 1];
+	size_t i;
+
+	snprintf(r->repo, sizeof(r->repo), "%s", repo);
+	snprintf(msg, sizeof(msg), "clone of %s@%s from %s", bare(repo), l->commit, o->endpoint);
+	r->message = strdup(msg);
+	r->files = calloc(l->n ? l->n : 1, sizeof(*r->files));
+	if (r->message == NULL || r->files == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (i = 0; i < l->n; i++) {
+		struct fy_file_entry *e = &r->files[i];
+		const struct remote_file *f = &l->files[i];
+
+		e->path = strdup(f->path);
+		if (e->path == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		e->size = f->size;
+		e->lfs = f->lfs;
+		memcpy(e->sha256, f->sha256, FY_SHA256_LEN);
+		memcpy(e->git_oid, f->oid, FY_SHA1_LEN);
+		r->n_files++;
+		r->total_size += f->size;
+	}
+	memcpy(r->id, l->commit, sizeof(r->id));
+	fy_revision_ids(r->files, r->n_files, "", r->message, r->tree, commit);
+	r->origin = hub_origin(o, l);
+	{
+		const char *sde = getenv("SOURCE_DATE_EPOCH");
+		time_t t = sde != NULL ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(r->created, sizeof(r->created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	return FY_OK;
+}
+
+/* LFS entries: the listing's oid must be the pointer of its sha256 and size; present objects
+ * need no transfer. */
+static int plan(struct fetch *fx, struct fy_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < fx->l->n; i++) {
+		struct remote_file *f = &fx->l->files[i];
+		uint8_t ptr[FY_SHA1_LEN];
+
+		fx->total += f->size;
+		if (!f->lfs) {
+			fx->queue[fx->q_tail++] = i;
+			continue;
+		}
+		fy_lfs_pointer_oid(f->sha256, f->size, ptr);
+		if (memcmp(ptr, f->oid, FY_SHA1_LEN) != 0)
+			return fy_err_set(err, FY_EFORMAT,
+					  "'%s': the listing's oid is not the LFS pointer of its "
+					  "sha256 and size",
+					  f->path);
+		if (fy_store_has_object(fx->s, f->sha256)) {
+			f->done = true;
+			fx->done += f->size;
+			fx->st->files_reused++;
+		} else {
+			fx->queue[fx->q_tail++] = i;
+		}
+	}
+	return FY_OK;
+}
+
+static int commit_revision(struct fy_store *s, const char *repo, const struct fy_clone_opts *o,
+			   const struct listing *l, struct fy_err *err)
+{
+	struct fy_revision *r = calloc(1, sizeof(*r));
+	char ref[256];
+	const char *rev = o->rev && o->rev[0] ? o->rev : "main";
+	int rc;
+
+	if (r == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	FY_TRY(rc, build_revision(repo, o, l, r, err));
+	FY_TRY(rc, fy_store_write_manifest(s, r, err));
+	if (fy_is_rev_id(rev) || strcmp(rev, "HEAD") == 0)
+		rev = "main";
+	snprintf(ref, sizeof(ref), "heads/%s",
+		 strncmp(rev, "refs/heads/", 11) == 0 ? rev + 11 : rev);
+	rc = fy_store_write_ref(s, repo, ref, l->commit, err);
+out:
+	fy_revision_free(r);
+	return rc;
+}
+
+int fy_store_clone(struct fy_store *s, const char *repo, const struct fy_clone_opts *o,
+		   char id[FY_REV_ID_LEN + 1], struct fy_clone_stats *st, struct fy_err *err)
+{
+	struct listing l = { "", NULL, 0 };
+	struct fetch fx = { s, repo, o, &l, st, NULL, NULL, 0, 0, 0, 0 };
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	pthread_once(&curl_once, curl_setup);
+	FY_TRY(rc, fy_repo_check(repo, err));
+	FY_TRY(rc, fetch_commit(repo, o, &l, err));
+	FY_TRY(rc, fetch_tree(repo, o, &l, err));
+	fx.queue = calloc(2 * l.n + 1, sizeof(*fx.queue));
+	fx.inflight = calloc(l.n + 1, sizeof(*fx.inflight));
+	if (fx.queue == NULL || fx.inflight == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		goto out;
+	}
+	FY_TRY(rc, fy_store_lock(s, o->wait_fn, o->ctx, err));
+	FY_TRY(rc, plan(&fx, err));
+	FY_TRY(rc, run_multi(&fx, err));
+	FY_TRY(rc, commit_revision(s, repo, o, &l, err));
+	st->files = l.n;
+	memcpy(id, l.commit, FY_REV_ID_LEN + 1);
+out:
+	fy_store_unlock(s);
+	free(fx.queue);
+	free(fx.inflight);
+	listing_free(&l);
+	return rc;
+}

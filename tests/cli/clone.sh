@@ -1,0 +1,113 @@
+#!/bin/sh
+# Integration tests of `ferry clone` against a real `ferry serve` upstream (a second store):
+# same commit ids, byte-identical files, selection globs, datasets, reuse of objects already in
+# the store (counted in the upstream's access log), tokens, a corrupted upstream object (refused,
+# nothing enters the store), a hostile listing (refused before any file system call).
+# Ends with "N passed, N failed".
+set -u
+
+FERRY=${FERRY:?set FERRY}
+DATA=${FERRY_TEST_DATA:-tests/data}
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/ferry-clone-XXXXXX)
+. "$here/lib.sh"
+pid=
+fake=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	[ -n "$fake" ] && kill "$fake" 2>/dev/null
+	chmod -R u+w "$work" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+TOKEN=hf_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+
+up="$work/up"
+FERRY_HOME=$up "$FERRY" -q init
+FERRY_HOME=$up "$FERRY" -q add tiny/stories "$DATA/models/llama-stories260K" -m import
+FERRY_HOME=$up "$FERRY" -q add org/secret "$DATA/models/qwen3-tiny" -m import
+FERRY_HOME=$up "$FERRY" -q add datasets/org/tok "$DATA/models/qwen2-tokenizer" -m import
+printf 'private org/secret\ntoken t %s org/*\n' "$TOKEN" >"$work/tokens"
+FERRY_HOME=$up "$FERRY" serve --listen 127.0.0.1:0 --port-file "$work/port" --tokens "$work/tokens" \
+	--access-log "$work/access.log" 2>"$work/serve.err" &
+pid=$!
+i=0
+while [ ! -s "$work/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+export HF_ENDPOINT="http://127.0.0.1:$(cat "$work/port")"
+export FERRY_HOME="$work/down"
+"$FERRY" -q init
+upcommit=$(FERRY_HOME=$up "$FERRY" --json show tiny/stories | sed -n 's/^  "id": "\([0-9a-f]*\)",/\1/p')
+
+run "$FERRY" clone tiny/stories
+expect_rc 0 "clone"
+expect_out "tiny/stories@$upcommit: 20 files (20 fetched" "clone keeps the upstream commit id"
+run "$FERRY" verify tiny/stories
+expect_rc 0 "cloned revision verifies"
+"$FERRY" -q checkout tiny/stories "$work/co"
+if diff -r "$work/co" "$DATA/models/llama-stories260K" >/dev/null; then ok; else bad "cloned files differ"; fi
+run "$FERRY" show --json tiny/stories
+expect_out '"kind": "hub"' "origin records the hub"
+expect_out "\"endpoint\": \"$HF_ENDPOINT\"" "origin records the endpoint"
+
+# objects already in the store are not fetched again
+before=$(grep -c 'resolve/.*model.safetensors' "$work/access.log")
+run "$FERRY" clone tiny/stories@main
+expect_out "5 already in the store" "LFS objects reused"
+after=$(grep -c 'resolve/.*model.safetensors' "$work/access.log")
+[ "$before" = "$after" ] && ok || bad "model.safetensors fetched again ($before -> $after)"
+
+run "$FERRY" clone org/tok --type dataset --include '*.json' --exclude 'added_*'
+expect_out "3 files" "selection globs on a dataset"
+run "$FERRY" ls datasets/org/tok
+if grep -q merges.txt "$work/out" || grep -q added_tokens "$work/out"; then bad "excluded files cloned"; else ok; fi
+
+run "$FERRY" clone org/secret
+expect_rc 1 "private repo without a token"
+expect_err "not found" "private repo looks missing"
+run "$FERRY" clone org/secret --token "$TOKEN"
+expect_rc 0 "private repo with a token"
+run "$FERRY" clone no/such
+expect_rc 1 "missing repo"
+run "$FERRY" clone tiny/stories@nope
+expect_err "RevisionNotFound" "missing revision"
+
+# a corrupted upstream object: refused after one retry, nothing enters the store
+FERRY_HOME=$up "$FERRY" -q add org/bad "$DATA/models/qwen3-tiny" -m import
+obj=$(ls "$up"/objects/sha256/*/* | while read -r f; do
+	[ "$(stat -c %s "$f")" -gt 100000 ] && echo "$f" && break
+done)
+chmod u+w "$obj"
+printf 'X' | dd of="$obj" bs=1 seek=99 conv=notrunc 2>/dev/null
+FERRY_HOME="$work/down2" "$FERRY" -q init
+sleep 1.2
+run env FERRY_HOME="$work/down2" "$FERRY" clone org/bad
+expect_rc 1 "corrupted upstream object refused"
+expect_err "content does not match its sha256" "the bad file is named"
+if ls "$work/down2/repos/org" 2>/dev/null | grep -q bad; then bad "a revision was committed"; else ok; fi
+run env FERRY_HOME="$work/down2" "$FERRY" fsck
+expect_rc 0 "store clean after a refused clone"
+
+# a hostile listing: traversal names are refused before any file system call
+cat >"$work/fake.js" <<'EOF'
+const http = require("http");
+const s = http.createServer((req, res) => {
+	res.setHeader("Content-Type", "application/json");
+	if (req.url.includes("/tree/"))
+		return res.end(JSON.stringify([{ type: "file", oid: "0".repeat(40), size: 3, path: "../../etc/evil" }]));
+	res.end(JSON.stringify({ id: "x/y", sha: "1".repeat(40), siblings: [] }));
+});
+s.listen(0, "127.0.0.1", () => console.log(s.address().port));
+EOF
+node "$work/fake.js" >"$work/fake.port" &
+fake=$!
+i=0
+while [ ! -s "$work/fake.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+run "$FERRY" clone x/y --endpoint "http://127.0.0.1:$(cat "$work/fake.port")"
+expect_rc 1 "hostile listing refused"
+expect_err "refusing a file name" "hostile name reported"
+[ ! -e "$work/etc/evil" ] && ok || bad "hostile path written"
+
+run "$FERRY" fsck
+expect_rc 0 "downstream store clean"
+echo "clone: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
