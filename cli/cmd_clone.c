@@ -10,7 +10,7 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 {
 	const char *endpoint = getenv("HF_ENDPOINT"), *token = getenv("HF_TOKEN"), *type = "model";
 	struct fy_opt_list include = { { 0 }, 0 }, exclude = { { 0 }, 0 };
-	long jobs = 8;
+	long jobs = 8, retries = 5, stall = 60;
 	const struct fy_opt opts[] = {
 		{ "endpoint", 0, FY_OPT_STRING, &endpoint, "URL",
 		  "the hub (default: $HF_ENDPOINT, else https://huggingface.co)" },
@@ -19,6 +19,11 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 		{ "exclude", 0, FY_OPT_LIST, &exclude, "GLOB", "not files matching (repeatable)" },
 		{ "type", 0, FY_OPT_STRING, &type, "model|dataset", "repository type" },
 		{ "jobs", 'j', FY_OPT_INT, &jobs, "N", "files transferred at once (default 8)" },
+		{ "retries", 0, FY_OPT_INT, &retries, "N",
+		  "tries again after connection errors, timeouts, 5xx and 429, with backoff "
+		  "(default 5)" },
+		{ "stall-timeout", 0, FY_OPT_INT, &stall, "SECONDS",
+		  "restart a transfer that received nothing for this long (default 60)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
@@ -51,8 +56,8 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 	r = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
 	if (r < 0 && strcmp(type, "model") != 0 && strcmp(type, "dataset") != 0)
 		r = fy_cli_usage_error(cli, "--type is model or dataset");
-	if (r < 0 && (jobs < 1 || jobs > 256))
-		r = fy_cli_usage_error(cli, "-j needs 1 to 256");
+	if (r < 0 && (jobs < 1 || jobs > 256 || retries < 0 || retries > 100))
+		r = fy_cli_usage_error(cli, "-j needs 1 to 256, --retries 0 to 100");
 	if (r < 0) {
 		snprintf(full, sizeof(full), "%s%s",
 			 strcmp(type, "dataset") == 0 ? "datasets/" : "", argv[0]);
@@ -66,11 +71,19 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 		 endpoint && endpoint[0] ? endpoint : "https://huggingface.co");
 	while (strlen(url) > 0 && url[strlen(url) - 1] == '/')
 		url[strlen(url) - 1] = '\0';
-	co = (struct fy_clone_opts){
-		url,	   token,     rev,	 include.v,	  include.n,
-		exclude.v, exclude.n, (int)jobs, fy_cli_progress, fy_cli_lock_wait,
-		cli
-	};
+	co = (struct fy_clone_opts){ .endpoint = url,
+				     .token = token,
+				     .rev = rev,
+				     .include = include.v,
+				     .n_include = include.n,
+				     .exclude = exclude.v,
+				     .n_exclude = exclude.n,
+				     .jobs = (int)jobs,
+				     .retries = (int)retries,
+				     .stall_s = (int)(stall > 0 ? stall : 60),
+				     .progress = fy_cli_progress,
+				     .wait_fn = fy_cli_lock_wait,
+				     .ctx = cli };
 	if (fy_store_clone(s, repo, &co, id, &st, &err) != FY_OK) {
 		fy_cli_progress_done(cli);
 		r = fy_cli_fail(cli, &err);

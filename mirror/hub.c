@@ -38,9 +38,49 @@ struct remote_file {
 	bool lfs;
 	uint8_t sha256[FY_SHA256_LEN]; /* LFS files: from the listing; others: once hashed */
 	char tmp[4200];
-	int attempts;
+	int attempts;	    /* bad digests (one retry from scratch) */
+	int net_failures;   /* transfer failures (retried with backoff) */
+	int64_t not_before; /* monotonic ms: retry no earlier */
 	bool done;
 };
+
+#define RETRY_BASE_MS 500
+#define RETRY_CAP_MS 30000
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Exponential backoff with jitter (attempt 1: 0.5-1 s, doubling, capped at 30 s), or the
+ * server's Retry-After when it gave one. */
+static int64_t backoff_ms(int attempt, long retry_after_s)
+{
+	int64_t ms = RETRY_BASE_MS;
+	int i;
+
+	if (retry_after_s > 0)
+		return retry_after_s > 3600 ? 3600000 : retry_after_s * 1000;
+	for (i = 1; i < attempt && ms < RETRY_CAP_MS; i++)
+		ms *= 2;
+	if (ms > RETRY_CAP_MS)
+		ms = RETRY_CAP_MS;
+	return ms + (int64_t)(rand() % (int)(ms / 2 + 1));
+}
+
+/* Worth another try: connection trouble, timeouts, 5xx and 429; not 4xx answers. */
+static bool transient(CURLcode cc, long status)
+{
+	if (cc == CURLE_HTTP_RETURNED_ERROR || cc == CURLE_OK)
+		return status >= 500 || status == 429 || status == 408;
+	return cc == CURLE_COULDNT_CONNECT || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
+	       cc == CURLE_PARTIAL_FILE || cc == CURLE_OPERATION_TIMEDOUT ||
+	       cc == CURLE_GOT_NOTHING || cc == CURLE_COULDNT_RESOLVE_HOST ||
+	       cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_HTTP2 || cc == CURLE_HTTP2_STREAM;
+}
 
 struct listing {
 	char commit[FY_REV_ID_LEN + 1];
@@ -64,6 +104,7 @@ struct body {
 	struct fy_buf buf;
 	char next[2048]; /* Link rel="next" */
 	char error_code[64];
+	long retry_after;
 };
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
@@ -86,6 +127,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 	    (lt = memchr(p, '<', n)) != NULL &&
 	    (gt = memchr(lt, '>', n - (size_t)(lt - p))) != NULL)
 		snprintf(b->next, sizeof(b->next), "%.*s", (int)(gt - lt - 1), lt + 1);
+	if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
+		b->retry_after = strtol(p + 12, NULL, 10);
 	if (n > 13 && strncasecmp(p, "X-Error-Code:", 13) == 0) {
 		size_t k;
 
@@ -106,8 +149,9 @@ static void common_opts(CURL *c, const struct fy_clone_opts *o)
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a transfer stalled for 60 s fails */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	/* a transfer without a byte for stall_s seconds fails (and is tried again) */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)(o->stall_s > 0 ? o->stall_s : 60));
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "identity");
 	if (o->token != NULL && o->token[0] != '\0') {
 		/* libcurl's own bearer auth: never sent to another host after a redirect */
@@ -139,6 +183,31 @@ static int http_get(const char *url, const struct fy_clone_opts *o, struct body 
 		return fy_err_set(err, FY_ENET, "%s: %s", url,
 				  ebuf[0] ? ebuf : curl_easy_strerror(cc));
 	return FY_OK;
+}
+
+/* http_get, tried again (with backoff) after connection errors, timeouts, 5xx and 429. */
+static int http_get_retry(const char *url, const struct fy_clone_opts *o, struct body *b,
+			  long *status, struct fy_err *err)
+{
+	int attempt = 0;
+	int rc;
+
+	for (;;) {
+		b->buf.len = 0;
+		b->next[0] = b->error_code[0] = '\0';
+		b->retry_after = 0;
+		*status = 0;
+		rc = http_get(url, o, b, status, err);
+		if ((rc == FY_OK && !transient(CURLE_OK, *status)) ||
+		    (rc != FY_OK && rc != FY_ENET) || ++attempt > o->retries)
+			return rc;
+		{
+			int64_t ms = backoff_ms(attempt, b->retry_after);
+			struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+	}
 }
 
 static char *escape(const char *s, bool keep_slash)
@@ -206,7 +275,7 @@ static int fetch_commit(const char *repo, const struct fy_clone_opts *o, struct 
 	snprintf(url, sizeof(url), "%s/api/%s/%s/revision/%s", o->endpoint, api_kind(repo),
 		 bare(repo), rev ? rev : "main");
 	curl_free(rev);
-	FY_TRY(rc, http_get(url, o, &b, &status, err));
+	FY_TRY(rc, http_get_retry(url, o, &b, &status, err));
 	if (status != 200) {
 		rc = http_error(status, &b, repo, err);
 		goto out;
@@ -320,7 +389,7 @@ static int fetch_tree(const char *repo, const struct fy_clone_opts *o, struct li
 		 api_kind(repo), bare(repo), l->commit);
 	while (rc == FY_OK && url[0] != '\0' && pages++ < 100000) {
 		memset(&b, 0, sizeof(b));
-		rc = http_get(url, o, &b, &status, err);
+		rc = http_get_retry(url, o, &b, &status, err);
 		if (rc == FY_OK && status != 200)
 			rc = http_error(status, &b, url, err);
 		if (rc == FY_OK)
@@ -350,8 +419,19 @@ struct dl {
 	CURL *c;
 	FILE *fp;
 	size_t file;
+	long retry_after; /* seconds, from the answer's Retry-After */
 	char errbuf[CURL_ERROR_SIZE];
 };
+
+static size_t dl_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct dl *d = arg;
+	size_t n = size * nmemb;
+
+	if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
+		d->retry_after = strtol(p + 12, NULL, 10);
+	return n;
+}
 
 struct fetch {
 	struct fy_store *s;
@@ -401,7 +481,8 @@ static int start_one(struct fetch *fx, CURLM *m, size_t i, struct fy_err *err)
 	curl_easy_setopt(d->c, CURLOPT_PRIVATE, d);
 	curl_easy_setopt(d->c, CURLOPT_FAILONERROR, 1L);
 	curl_easy_setopt(d->c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->size);
-	f->attempts++;
+	curl_easy_setopt(d->c, CURLOPT_HEADERFUNCTION, dl_header);
+	curl_easy_setopt(d->c, CURLOPT_HEADERDATA, d);
 	fx->inflight[i] = d;
 	if (curl_multi_add_handle(m, d->c) != CURLM_OK) {
 		fx->inflight[i] = NULL;
@@ -442,25 +523,34 @@ static int finish_one(struct fetch *fx, CURLM *m, CURLMsg *msg, struct fy_err *e
 {
 	struct dl *d = NULL;
 	struct remote_file *f;
-	int rc = FY_OK;
+	bool retry = false;
+	long status = 0;
+	int rc;
 
 	curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&d);
+	curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
 	f = &fx->l->files[d->file];
-	if (fclose(d->fp) != 0 && msg->data.result == CURLE_OK)
+	if (fclose(d->fp) != 0 && msg->data.result == CURLE_OK) {
 		rc = fy_err_sys(err, FY_EIO, "cannot write '%s'", f->tmp);
-	else if (msg->data.result != CURLE_OK)
+	} else if (msg->data.result != CURLE_OK) {
 		rc = fy_err_set(err, FY_ENET, "'%s': %s", f->path,
 				d->errbuf[0] ? d->errbuf : curl_easy_strerror(msg->data.result));
-	else
+		retry = transient(msg->data.result, status) && ++f->net_failures <= fx->o->retries;
+		if (retry)
+			f->not_before = now_ms() + backoff_ms(f->net_failures, d->retry_after);
+	} else {
 		rc = adopt(fx, f, err);
+		retry = rc == FY_EHASH && ++f->attempts < 2; /* once more, from scratch */
+	}
 	if (f->done) {
 		fx->done += f->size;
 		if (fx->o->progress != NULL)
 			fx->o->progress(fx->o->ctx, fx->done, fx->total, f->path);
 	} else {
 		unlink(f->tmp);
-		if (f->attempts < 2) { /* once more from scratch */
+		if (retry) {
 			fx->queue[fx->q_tail++] = d->file;
+			fx->st->retries++;
 			rc = FY_OK;
 		}
 	}
@@ -469,6 +559,27 @@ static int finish_one(struct fetch *fx, CURLM *m, CURLMsg *msg, struct fy_err *e
 	curl_easy_cleanup(msg->easy_handle);
 	free(d);
 	return rc;
+}
+
+/* Takes the first queued file whose retry time has come; else *wait says how long until one. */
+static bool pop_due(struct fetch *fx, size_t *out, int64_t *wait)
+{
+	int64_t now = now_ms();
+	size_t i;
+
+	*wait = -1;
+	for (i = fx->q_head; i < fx->q_tail; i++) {
+		struct remote_file *f = &fx->l->files[fx->queue[i]];
+
+		if (f->not_before <= now) {
+			*out = fx->queue[i];
+			fx->queue[i] = fx->queue[fx->q_head++];
+			return true;
+		}
+		if (*wait < 0 || f->not_before - now < *wait)
+			*wait = f->not_before - now;
+	}
+	return false;
 }
 
 /* Drops every transfer still in flight (after a failure): handles, temp files. */
@@ -504,12 +615,21 @@ static int run_multi(struct fetch *fx, struct fy_err *err)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max);
 	while (rc == FY_OK && (active > 0 || fx->q_head < fx->q_tail)) {
-		while (rc == FY_OK && active < max && fx->q_head < fx->q_tail) {
-			rc = start_one(fx, m, fx->queue[fx->q_head++], err);
+		int64_t wait = -1;
+		size_t next;
+
+		while (rc == FY_OK && active < max && pop_due(fx, &next, &wait)) {
+			rc = start_one(fx, m, next, err);
 			active += rc == FY_OK;
 		}
 		if (rc != FY_OK)
 			break;
+		if (active == 0 && wait > 0) { /* everything waits for a retry time */
+			struct timespec ts = { wait / 1000, (wait % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
 		curl_multi_perform(m, &running);
 		while (rc == FY_OK && (msg = curl_multi_info_read(m, &left)) != NULL) {
 			if (msg->msg != CURLMSG_DONE)
@@ -652,7 +772,7 @@ int fy_store_clone(struct fy_store *s, const char *repo, const struct fy_clone_o
 	FY_TRY(rc, fy_repo_check(repo, err));
 	FY_TRY(rc, fetch_commit(repo, o, &l, err));
 	FY_TRY(rc, fetch_tree(repo, o, &l, err));
-	fx.queue = calloc(2 * l.n + 1, sizeof(*fx.queue));
+	fx.queue = calloc((size_t)(o->retries + 3) * (l.n + 1), sizeof(*fx.queue));
 	fx.inflight = calloc(l.n + 1, sizeof(*fx.inflight));
 	if (fx.queue == NULL || fx.inflight == NULL) {
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");

@@ -107,6 +107,38 @@ expect_rc 1 "hostile listing refused"
 expect_err "refusing a file name" "hostile name reported"
 [ ! -e "$work/etc/evil" ] && ok || bad "hostile path written"
 
+# faults between clone and the hub (tests/node/faultproxy.mjs): each ends in a correct store or
+# a clean error, never a corrupt object
+proxy() { # proxy FAULTS: starts the proxy, sets $proxy_url and $proxy_pid
+	rm -f "$work/proxy.port"
+	node "$here/../node/faultproxy.mjs" "$HF_ENDPOINT" "$1" >"$work/proxy.port" &
+	proxy_pid=$!
+	i=0
+	while [ ! -s "$work/proxy.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	proxy_url="http://127.0.0.1:$(cat "$work/proxy.port")"
+}
+for faults in reset 503 429 truncate corrupt stall "reset,503,429,truncate,corrupt"; do
+	proxy "$faults"
+	s="$work/fault-store"
+	rm -rf "$s"
+	FERRY_HOME=$s "$FERRY" -q init
+	run env FERRY_HOME="$s" "$FERRY" clone tiny/stories --endpoint "$proxy_url" -j 1 \
+		--retries 3 --stall-timeout 2
+	kill $proxy_pid 2>/dev/null
+	expect_rc 0 "clone through faults: $faults"
+	run env FERRY_HOME="$s" "$FERRY" verify tiny/stories
+	expect_rc 0 "store correct after faults: $faults"
+done
+proxy "corrupt*"
+rm -rf "$work/fault-store"
+FERRY_HOME="$work/fault-store" "$FERRY" -q init
+run env FERRY_HOME="$work/fault-store" "$FERRY" clone tiny/stories --endpoint "$proxy_url" -j 1
+kill $proxy_pid 2>/dev/null
+expect_rc 1 "a file corrupted on every try fails the clone"
+expect_err "content does not match" "the corrupted file is named"
+run env FERRY_HOME="$work/fault-store" "$FERRY" fsck
+expect_rc 0 "no corrupt object after a corrupted transfer"
+
 run "$FERRY" fsck
 expect_rc 0 "downstream store clean"
 echo "clone: $pass passed, $fail failed"
