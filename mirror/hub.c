@@ -708,7 +708,32 @@ static int build_revision(const char *repo, const struct fy_clone_opts *o, const
 
 /* LFS entries: the listing's oid must be the pointer of its sha256 and size; present objects
  * need no transfer. */
-static int plan(struct fetch *fx, struct fy_err *err)
+/* A regular file whose blob id the repo's current revision has, with its object present:
+ * its sha256 comes from that manifest and nothing is fetched (pull fetches only what changed). */
+static bool known_blob(const struct fy_revision *prev, struct fetch *fx, struct remote_file *f)
+{
+	size_t i;
+
+	for (i = 0; prev != NULL && i < prev->n_files; i++) {
+		const struct fy_file_entry *e = &prev->files[i];
+
+		if (!e->lfs && e->size == f->size && memcmp(e->git_oid, f->oid, FY_SHA1_LEN) == 0 &&
+		    fy_store_has_object(fx->s, e->sha256)) {
+			memcpy(f->sha256, e->sha256, FY_SHA256_LEN);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void reuse(struct fetch *fx, struct remote_file *f)
+{
+	f->done = true;
+	fx->done += f->size;
+	fx->st->files_reused++;
+}
+
+static int plan(struct fetch *fx, const struct fy_revision *prev, struct fy_err *err)
 {
 	size_t i;
 
@@ -717,6 +742,10 @@ static int plan(struct fetch *fx, struct fy_err *err)
 		uint8_t ptr[FY_SHA1_LEN];
 
 		fx->total += f->size;
+		if (!f->lfs && known_blob(prev, fx, f)) {
+			reuse(fx, f);
+			continue;
+		}
 		if (!f->lfs) {
 			fx->queue[fx->q_tail++] = i;
 			continue;
@@ -728,9 +757,7 @@ static int plan(struct fetch *fx, struct fy_err *err)
 					  "sha256 and size",
 					  f->path);
 		if (fy_store_has_object(fx->s, f->sha256)) {
-			f->done = true;
-			fx->done += f->size;
-			fx->st->files_reused++;
+			reuse(fx, f);
 		} else {
 			fx->queue[fx->q_tail++] = i;
 		}
@@ -764,6 +791,8 @@ int fy_store_clone(struct fy_store *s, const char *repo, const struct fy_clone_o
 		   char id[FY_REV_ID_LEN + 1], struct fy_clone_stats *st, struct fy_err *err)
 {
 	struct listing l = { "", NULL, 0 };
+	struct fy_revision *prev = NULL;
+	char prev_id[FY_REV_ID_LEN + 1];
 	struct fetch fx = { s, repo, o, &l, st, NULL, NULL, 0, 0, 0, 0 };
 	int rc;
 
@@ -779,13 +808,16 @@ int fy_store_clone(struct fy_store *s, const char *repo, const struct fy_clone_o
 		goto out;
 	}
 	FY_TRY(rc, fy_store_lock(s, o->wait_fn, o->ctx, err));
-	FY_TRY(rc, plan(&fx, err));
+	if (fy_store_resolve(s, repo, o->rev, prev_id, err) == FY_OK)
+		fy_revision_load(s, repo, prev_id, &prev, err); /* unreadable: fetch everything */
+	FY_TRY(rc, plan(&fx, prev, err));
 	FY_TRY(rc, run_multi(&fx, err));
 	FY_TRY(rc, commit_revision(s, repo, o, &l, err));
 	st->files = l.n;
 	memcpy(id, l.commit, FY_REV_ID_LEN + 1);
 out:
 	fy_store_unlock(s);
+	fy_revision_free(prev);
 	free(fx.queue);
 	free(fx.inflight);
 	listing_free(&l);

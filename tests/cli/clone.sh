@@ -52,7 +52,7 @@ expect_out "\"endpoint\": \"$HF_ENDPOINT\"" "origin records the endpoint"
 # objects already in the store are not fetched again
 before=$(grep -c 'resolve/.*model.safetensors' "$work/access.log")
 run "$FERRY" clone tiny/stories@main
-expect_out "5 already in the store" "LFS objects reused"
+expect_out "(0 fetched, 0 B; 20 already in the store)" "a second clone fetches nothing"
 after=$(grep -c 'resolve/.*model.safetensors' "$work/access.log")
 [ "$before" = "$after" ] && ok || bad "model.safetensors fetched again ($before -> $after)"
 
@@ -106,6 +106,25 @@ run "$FERRY" clone x/y --endpoint "http://127.0.0.1:$(cat "$work/fake.port")"
 expect_rc 1 "hostile listing refused"
 expect_err "refusing a file name" "hostile name reported"
 [ ! -e "$work/etc/evil" ] && ok || bad "hostile path written"
+
+# pull: only what changed upstream; sync: many repos, past failures
+cp -r "$DATA/models/llama-stories260K" "$work/v2"
+chmod -R u+w "$work/v2"
+echo "changed" >>"$work/v2/README.md"
+FERRY_HOME=$up "$FERRY" -q add tiny/stories "$work/v2" -m v2
+sleep 1.5
+run "$FERRY" pull tiny/stories
+expect_rc 0 "pull"
+expect_out "(1 files fetched, 19 unchanged)" "pull fetches only the changed file"
+run "$FERRY" pull tiny/stories
+expect_out "up to date" "pull again: up to date"
+run "$FERRY" verify tiny/stories
+expect_rc 0 "pulled revision verifies"
+printf '# mirror list\ntiny/stories\ndatasets/org/tok *.json !added_*\nno/such\n' >"$work/list"
+run "$FERRY" sync --list "$work/list"
+expect_rc 1 "sync with a failing entry exits 1"
+expect_err "sync: 2 repositories synced, 1 failed" "sync summary"
+expect_out "ok      tiny/stories@" "sync continues past failures"
 
 # faults between clone and the hub (tests/node/faultproxy.mjs): each ends in a correct store or
 # a clean error, never a corrupt object
