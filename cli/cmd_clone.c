@@ -41,7 +41,7 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 		opts,
 	};
 	struct fy_clone_opts co = { 0 };
-	struct fy_clone_stats st;
+	struct fy_clone_stats st = { 0 };
 	struct fy_store *s = NULL;
 	char repo[FY_REPO_MAX + 1];
 	char full[FY_REPO_MAX + 16];

@@ -14,7 +14,7 @@ static int sync_one(struct fy_cli *cli, struct fy_store *s, struct fy_clone_opts
 {
 	const char *inc[MAX_GLOBS], *exc[MAX_GLOBS];
 	struct fy_json *o = fy_json_object();
-	struct fy_clone_stats st;
+	struct fy_clone_stats st = { 0 };
 	char repo[FY_REPO_MAX + 1];
 	char id[FY_REV_ID_LEN + 1];
 	char *save = NULL;
