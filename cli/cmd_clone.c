@@ -10,7 +10,7 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 {
 	const char *endpoint = getenv("HF_ENDPOINT"), *token = getenv("HF_TOKEN"), *type = "model";
 	struct fy_opt_list include = { { 0 }, 0 }, exclude = { { 0 }, 0 };
-	long jobs = 8, retries = 5, stall = 60;
+	long jobs = 8, retries = 5, stall = 60, range_mb = 32, ranged_min = 64, rate = 0;
 	const struct fy_opt opts[] = {
 		{ "endpoint", 0, FY_OPT_STRING, &endpoint, "URL",
 		  "the hub (default: $HF_ENDPOINT, else https://huggingface.co)" },
@@ -22,6 +22,12 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 		{ "retries", 0, FY_OPT_INT, &retries, "N",
 		  "tries again after connection errors, timeouts, 5xx and 429, with backoff "
 		  "(default 5)" },
+		{ "range-size", 0, FY_OPT_INT, &range_mb, "MB",
+		  "large files are fetched in ranges of this size (default 32)" },
+		{ "ranged-min", 0, FY_OPT_INT, &ranged_min, "MB",
+		  "files of at least this size go in ranges, resumable (default 64)" },
+		{ "limit-rate", 0, FY_OPT_INT, &rate, "BYTES",
+		  "at most this many bytes/s per transfer (default: no limit)" },
 		{ "stall-timeout", 0, FY_OPT_INT, &stall, "SECONDS",
 		  "restart a transfer that received nothing for this long (default 60)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
@@ -56,8 +62,10 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 	r = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
 	if (r < 0 && strcmp(type, "model") != 0 && strcmp(type, "dataset") != 0)
 		r = fy_cli_usage_error(cli, "--type is model or dataset");
-	if (r < 0 && (jobs < 1 || jobs > 256 || retries < 0 || retries > 100))
-		r = fy_cli_usage_error(cli, "-j needs 1 to 256, --retries 0 to 100");
+	if (r < 0 && (jobs < 1 || jobs > 256 || retries < 0 || retries > 100 || range_mb < 1 ||
+		      range_mb > 4096 || ranged_min < 1 || rate < 0))
+		r = fy_cli_usage_error(cli, "-j needs 1 to 256, --retries 0 to 100, --range-size 1 "
+					    "to 4096, --ranged-min 1 or more");
 	if (r < 0) {
 		snprintf(full, sizeof(full), "%s%s",
 			 strcmp(type, "dataset") == 0 ? "datasets/" : "", argv[0]);
@@ -81,6 +89,9 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 				     .jobs = (int)jobs,
 				     .retries = (int)retries,
 				     .stall_s = (int)(stall > 0 ? stall : 60),
+				     .range_mb = (int)range_mb,
+				     .ranged_min_mb = (int)ranged_min,
+				     .rate_limit = rate,
 				     .progress = fy_cli_progress,
 				     .wait_fn = fy_cli_lock_wait,
 				     .ctx = cli };
@@ -90,6 +101,20 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	fy_cli_progress_done(cli);
+	if (cli->json) {
+		struct fy_json *o = fy_json_object();
+
+		fy_json_set(o, "repo", fy_json_string(repo));
+		fy_json_set(o, "revision", fy_json_string(id));
+		fy_json_set(o, "files", fy_json_integer((int64_t)st.files));
+		fy_json_set(o, "fetched", fy_json_integer((int64_t)st.files_fetched));
+		fy_json_set(o, "reused", fy_json_integer((int64_t)st.files_reused));
+		fy_json_set(o, "bytes", fy_json_integer((int64_t)st.bytes_fetched));
+		fy_json_set(o, "bytes_resumed", fy_json_integer((int64_t)st.bytes_resumed));
+		fy_json_set(o, "retries", fy_json_integer((int64_t)st.retries));
+		r = fy_cli_print_json(cli, o);
+		goto out;
+	}
 	if (!cli->quiet)
 		printf("%s@%s: %zu files (%zu fetched, %s; %zu already in the store)\n", repo, id,
 		       st.files, st.files_fetched,

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_LISTING (64u << 20)
@@ -38,9 +40,10 @@ struct remote_file {
 	bool lfs;
 	uint8_t sha256[FY_SHA256_LEN]; /* LFS files: from the listing; others: once hashed */
 	char tmp[4200];
-	int attempts;	    /* bad digests (one retry from scratch) */
-	int net_failures;   /* transfer failures (retried with backoff) */
-	int64_t not_before; /* monotonic ms: retry no earlier */
+	char journal[4220]; /* ranged files: the finished ranges */
+	int fd;		    /* ranged files: the partial file, shared by its ranges */
+	size_t n_chunks, chunks_left;
+	int attempts; /* bad digests (one retry from scratch) */
 	bool done;
 };
 
@@ -415,12 +418,42 @@ static int fetch_tree(const char *repo, const struct fy_clone_opts *o, struct li
 /* ------------------------------------------------------------------------------------------ */
 /* Transfers                                                                                  */
 
+/*
+ * Transfers are tasks: a whole (small) file, or one byte range of a large file. Ranges of a large
+ * file are written with pwrite into tmp/partial-<digest>, preallocated to the file's size; each
+ * finished range is synced and recorded in tmp/partial-<digest>.journal, so a killed clone
+ * resumes with the ranges that are missing (the writer lock keeps partial-* files; fsck notes
+ * them).
+ */
+struct task {
+	size_t file;
+	int chunk; /* -1: the whole file */
+	uint64_t off, len;
+	int net_failures;
+	int64_t not_before; /* monotonic ms: retry no earlier */
+};
+
 struct dl {
 	CURL *c;
-	FILE *fp;
-	size_t file;
+	size_t task;
+	int fd;
+	uint64_t pos, end;
 	long retry_after; /* seconds, from the answer's Retry-After */
 	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct fetch {
+	struct fy_store *s;
+	const char *repo;
+	const struct fy_clone_opts *o;
+	struct listing *l;
+	struct fy_clone_stats *st;
+	struct task *tasks;
+	size_t n_tasks, cap_tasks;
+	size_t *queue; /* task indices */
+	size_t q_head, q_tail, q_cap;
+	struct dl **inflight; /* by task index */
+	uint64_t total, done;
 };
 
 static size_t dl_header(char *p, size_t size, size_t nmemb, void *arg)
@@ -433,24 +466,169 @@ static size_t dl_header(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-struct fetch {
-	struct fy_store *s;
-	const char *repo;
-	const struct fy_clone_opts *o;
-	struct listing *l;
-	struct fy_clone_stats *st;
-	size_t *queue;	      /* indices of files to fetch; a failed file goes to the back once */
-	struct dl **inflight; /* by file index */
-	size_t q_head, q_tail;
-	uint64_t total, done;
-};
-
-static int start_one(struct fetch *fx, CURLM *m, size_t i, struct fy_err *err)
+static size_t dl_write(char *p, size_t size, size_t nmemb, void *arg)
 {
-	static atomic_uint counter;
+	struct dl *d = arg;
+	size_t n = size * nmemb;
+	size_t off = 0;
+	ssize_t w;
+
+	if (n > d->end - d->pos)
+		return 0; /* more than asked for: abort the transfer */
+	while (off < n) {
+		w = pwrite(d->fd, p + off, n - off, (off_t)(d->pos + off));
+		if (w <= 0)
+			return 0;
+		off += (size_t)w;
+	}
+	d->pos += n;
+	return n;
+}
+
+static uint64_t range_size(const struct fy_clone_opts *o)
+{
+	return (uint64_t)(o->range_mb > 0 ? o->range_mb : 32) << 20;
+}
+
+static int queue_task(struct fetch *fx, size_t file, int chunk, uint64_t off, uint64_t len,
+		      struct fy_err *err)
+{
+	if (fx->n_tasks == fx->cap_tasks) {
+		size_t cap = fx->cap_tasks ? fx->cap_tasks * 2 : 64;
+		struct task *t = realloc(fx->tasks, cap * sizeof(*t));
+		struct dl **in = t ? realloc(fx->inflight, cap * sizeof(*in)) : NULL;
+
+		if (t != NULL)
+			fx->tasks = t;
+		if (in == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		memset(in + fx->cap_tasks, 0, (cap - fx->cap_tasks) * sizeof(*in));
+		fx->inflight = in;
+		fx->cap_tasks = cap;
+	}
+	if (fx->q_tail == fx->q_cap) {
+		size_t cap = fx->q_cap ? fx->q_cap * 2 : 64;
+		size_t *q = realloc(fx->queue, cap * sizeof(*q));
+
+		if (q == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		fx->queue = q;
+		fx->q_cap = cap;
+	}
+	fx->tasks[fx->n_tasks] = (struct task){ file, chunk, off, len, 0, 0 };
+	fx->queue[fx->q_tail++] = fx->n_tasks++;
+	return FY_OK;
+}
+
+static void requeue(struct fetch *fx, size_t task)
+{
+	if (fx->q_tail == fx->q_cap && fx->q_head > 0) { /* compact */
+		memmove(fx->queue, fx->queue + fx->q_head,
+			(fx->q_tail - fx->q_head) * sizeof(size_t));
+		fx->q_tail -= fx->q_head;
+		fx->q_head = 0;
+	}
+	if (fx->q_tail < fx->q_cap)
+		fx->queue[fx->q_tail++] = task;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void partial_names(struct fetch *fx, struct remote_file *f)
+{
+	char hex[2 * FY_SHA256_LEN + 1];
+
+	if (f->lfs)
+		fy_hex(f->sha256, FY_SHA256_LEN, hex);
+	else
+		fy_hex(f->oid, FY_SHA1_LEN, hex);
+	snprintf(f->tmp, sizeof(f->tmp), "%s/tmp/partial-%s", fy_store_dir(fx->s), hex);
+	snprintf(f->journal, sizeof(f->journal), "%s.journal", f->tmp);
+}
+
+/* Chunks the journal says are done (in a bitmap), when the partial file has the right size. */
+static void read_journal(struct remote_file *f, bool *done)
+{
+	struct fy_buf b;
+	struct fy_err err;
+	char *p, *save = NULL;
+
+	fy_buf_init(&b);
+	if (fy_file_read(f->journal, 1u << 20, &b, &err) == FY_OK && b.data != NULL) {
+		for (p = strtok_r((char *)b.data, "\n", &save); p != NULL;
+		     p = strtok_r(NULL, "\n", &save)) {
+			long c = strtol(p, NULL, 10);
+
+			if (c >= 0 && (size_t)c < f->n_chunks)
+				done[c] = true;
+		}
+	}
+	fy_buf_release(&b);
+}
+
+/* Opens (or resumes) the partial file of a large file and queues its missing ranges. */
+static int plan_ranges(struct fetch *fx, size_t i, struct fy_err *err)
+{
 	struct remote_file *f = &fx->l->files[i];
+	uint64_t rs = range_size(fx->o);
+	struct stat st;
+	bool *done;
+	size_t c;
+	int rc = FY_OK;
+
+	partial_names(fx, f);
+	f->n_chunks = (size_t)((f->size + rs - 1) / rs);
+	done = calloc(f->n_chunks, sizeof(*done));
+	f->fd = open(f->tmp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (done == NULL || f->fd < 0) {
+		free(done);
+		return fy_err_sys(err, FY_EIO, "cannot open '%s'", f->tmp);
+	}
+	if (fstat(f->fd, &st) == 0 && (uint64_t)st.st_size == f->size)
+		read_journal(f, done); /* resume */
+	else if (ftruncate(f->fd, (off_t)f->size) != 0 || truncate(f->journal, 0) != 0)
+		unlink(f->journal);
+	posix_fallocate(f->fd, 0, (off_t)f->size);
+	f->chunks_left = 0;
+	for (c = 0; rc == FY_OK && c < f->n_chunks; c++) {
+		uint64_t off = (uint64_t)c * rs;
+		uint64_t len = f->size - off < rs ? f->size - off : rs;
+
+		if (done[c]) {
+			fx->st->bytes_resumed += len;
+			fx->done += len;
+			continue;
+		}
+		f->chunks_left++;
+		rc = queue_task(fx, i, (int)c, off, len, err);
+	}
+	free(done);
+	return rc;
+}
+
+static int plan_file(struct fetch *fx, size_t i, struct fy_err *err)
+{
+	struct remote_file *f = &fx->l->files[i];
+	static atomic_uint counter;
+
+	f->fd = -1;
+	if (f->size >= (uint64_t)(fx->o->ranged_min_mb > 0 ? fx->o->ranged_min_mb : 64) << 20)
+		return plan_ranges(fx, i, err);
+	snprintf(f->tmp, sizeof(f->tmp), "%s/tmp/dl-%ld-%u", fy_store_dir(fx->s), (long)getpid(),
+		 atomic_fetch_add(&counter, 1));
+	f->journal[0] = '\0';
+	f->n_chunks = 1;
+	f->chunks_left = 1;
+	return queue_task(fx, i, -1, 0, f->size, err);
+}
+
+static int start_task(struct fetch *fx, CURLM *m, size_t ti, struct fy_err *err)
+{
+	struct task *t = &fx->tasks[ti];
+	struct remote_file *f = &fx->l->files[t->file];
 	struct dl *d = calloc(1, sizeof(*d));
 	char url[12288];
+	char range[64];
 	char *path = escape(f->path, true);
 
 	if (d == NULL || path == NULL) {
@@ -458,35 +636,42 @@ static int start_one(struct fetch *fx, CURLM *m, size_t i, struct fy_err *err)
 		curl_free(path);
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	}
-	snprintf(f->tmp, sizeof(f->tmp), "%s/tmp/dl-%ld-%u", fy_store_dir(fx->s), (long)getpid(),
-		 atomic_fetch_add(&counter, 1));
 	snprintf(url, sizeof(url), "%s/%s%s/resolve/%s/%s", fx->o->endpoint,
 		 strncmp(fx->repo, "datasets/", 9) == 0 ? "datasets/" : "", bare(fx->repo),
 		 fx->l->commit, path);
 	free(path);
-	d->file = i;
-	d->fp = fopen(f->tmp, "wbx");
+	d->task = ti;
+	d->pos = t->off;
+	d->end = t->off + t->len;
+	d->fd = t->chunk >= 0 ? f->fd
+			      : open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	d->c = curl_easy_init();
-	if (d->fp == NULL || d->c == NULL) {
-		if (d->fp != NULL)
-			fclose(d->fp);
+	if (d->fd < 0 || d->c == NULL) {
 		curl_easy_cleanup(d->c);
 		free(d);
 		return fy_err_sys(err, FY_EIO, "cannot create '%s'", f->tmp);
 	}
 	common_opts(d->c, fx->o);
 	curl_easy_setopt(d->c, CURLOPT_URL, url);
-	curl_easy_setopt(d->c, CURLOPT_WRITEDATA, d->fp);
+	curl_easy_setopt(d->c, CURLOPT_WRITEFUNCTION, dl_write);
+	curl_easy_setopt(d->c, CURLOPT_WRITEDATA, d);
 	curl_easy_setopt(d->c, CURLOPT_ERRORBUFFER, d->errbuf);
 	curl_easy_setopt(d->c, CURLOPT_PRIVATE, d);
 	curl_easy_setopt(d->c, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(d->c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->size);
 	curl_easy_setopt(d->c, CURLOPT_HEADERFUNCTION, dl_header);
 	curl_easy_setopt(d->c, CURLOPT_HEADERDATA, d);
-	fx->inflight[i] = d;
+	if (fx->o->rate_limit > 0)
+		curl_easy_setopt(d->c, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)fx->o->rate_limit);
+	if (t->chunk >= 0) {
+		snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)t->off,
+			 (unsigned long long)(t->off + t->len - 1));
+		curl_easy_setopt(d->c, CURLOPT_RANGE, range);
+	}
+	fx->inflight[ti] = d;
 	if (curl_multi_add_handle(m, d->c) != CURLM_OK) {
-		fx->inflight[i] = NULL;
-		fclose(d->fp);
+		fx->inflight[ti] = NULL;
+		if (t->chunk < 0)
+			close(d->fd);
 		curl_easy_cleanup(d->c);
 		free(d);
 		return fy_err_set(err, FY_ENET, "cannot start a transfer");
@@ -494,7 +679,7 @@ static int start_one(struct fetch *fx, CURLM *m, size_t i, struct fy_err *err)
 	return FY_OK;
 }
 
-/* Checks a downloaded file against the listing and moves it into objects/. */
+/* Checks a complete file against the listing and moves it into objects/. */
 static int adopt(struct fetch *fx, struct remote_file *f, struct fy_err *err)
 {
 	struct fy_digests d;
@@ -515,53 +700,106 @@ static int adopt(struct fetch *fx, struct remote_file *f, struct fy_err *err)
 		f->done = true;
 		fx->st->files_fetched++;
 		fx->st->bytes_fetched += f->size;
+		if (f->journal[0] != '\0')
+			unlink(f->journal);
 	}
 	return rc;
+}
+
+/* A range is in: sync it, then record it in the journal (data first, then the claim). */
+static int record_chunk(struct remote_file *f, int chunk, struct fy_err *err)
+{
+	char line[32];
+	int n = snprintf(line, sizeof(line), "%d\n", chunk);
+	int jfd;
+	int rc = FY_OK;
+
+	if (fdatasync(f->fd) != 0)
+		return fy_err_sys(err, FY_EIO, "cannot sync '%s'", f->tmp);
+	jfd = open(f->journal, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (jfd < 0 || write(jfd, line, (size_t)n) != n || fdatasync(jfd) != 0)
+		rc = fy_err_sys(err, FY_EIO, "cannot write '%s'", f->journal);
+	if (jfd >= 0)
+		close(jfd);
+	return rc;
+}
+
+/* Every range of f is in (or the whole file is): verify; a bad digest starts it over once. */
+static int complete_file(struct fetch *fx, size_t file, struct fy_err *err)
+{
+	struct remote_file *f = &fx->l->files[file];
+	int rc;
+
+	if (f->fd >= 0) {
+		close(f->fd);
+		f->fd = -1;
+	}
+	rc = adopt(fx, f, err);
+	if (rc == FY_OK) {
+		if (fx->o->progress != NULL)
+			fx->o->progress(fx->o->ctx, fx->done, fx->total, f->path);
+		return FY_OK;
+	}
+	unlink(f->tmp);
+	if (f->journal[0] != '\0')
+		unlink(f->journal);
+	if (rc != FY_EHASH || ++f->attempts >= 2)
+		return rc;
+	fx->st->retries++;
+	fx->done -= f->size;
+	return plan_file(fx, file, err); /* once more, from scratch */
 }
 
 static int finish_one(struct fetch *fx, CURLM *m, CURLMsg *msg, struct fy_err *err)
 {
 	struct dl *d = NULL;
+	struct task *t;
 	struct remote_file *f;
-	bool retry = false;
 	long status = 0;
-	int rc;
+	int rc = FY_OK;
 
 	curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&d);
 	curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-	f = &fx->l->files[d->file];
-	if (fclose(d->fp) != 0 && msg->data.result == CURLE_OK) {
-		rc = fy_err_sys(err, FY_EIO, "cannot write '%s'", f->tmp);
-	} else if (msg->data.result != CURLE_OK) {
+	t = &fx->tasks[d->task];
+	f = &fx->l->files[t->file];
+	if (t->chunk < 0)
+		close(d->fd);
+	if (msg->data.result == CURLE_OK && t->chunk >= 0 && status != 206)
+		rc = fy_err_set(err, FY_ENET, "'%s': the server ignored a range request (HTTP %ld)",
+				f->path, status);
+	else if (msg->data.result == CURLE_OK && d->pos != d->end)
+		rc = fy_err_set(err, FY_ENET, "'%s': short answer", f->path);
+	else if (msg->data.result != CURLE_OK)
 		rc = fy_err_set(err, FY_ENET, "'%s': %s", f->path,
 				d->errbuf[0] ? d->errbuf : curl_easy_strerror(msg->data.result));
-		retry = transient(msg->data.result, status) && ++f->net_failures <= fx->o->retries;
-		if (retry)
-			f->not_before = now_ms() + backoff_ms(f->net_failures, d->retry_after);
-	} else {
-		rc = adopt(fx, f, err);
-		retry = rc == FY_EHASH && ++f->attempts < 2; /* once more, from scratch */
-	}
-	if (f->done) {
-		fx->done += f->size;
-		if (fx->o->progress != NULL)
-			fx->o->progress(fx->o->ctx, fx->done, fx->total, f->path);
-	} else {
-		unlink(f->tmp);
-		if (retry) {
-			fx->queue[fx->q_tail++] = d->file;
+	if (rc != FY_OK) {
+		bool again = (msg->data.result != CURLE_OK ? transient(msg->data.result, status)
+							   : status != 200) &&
+			     ++t->net_failures <= fx->o->retries;
+
+		if (again) {
+			t->not_before = now_ms() + backoff_ms(t->net_failures, d->retry_after);
+			requeue(fx, d->task);
 			fx->st->retries++;
 			rc = FY_OK;
 		}
+	} else {
+		fx->done += t->len;
+		if (t->chunk >= 0)
+			rc = record_chunk(f, t->chunk, err);
+		if (rc == FY_OK && --f->chunks_left == 0)
+			rc = complete_file(fx, t->file, err);
+		else if (rc == FY_OK && fx->o->progress != NULL)
+			fx->o->progress(fx->o->ctx, fx->done, fx->total, f->path);
 	}
-	fx->inflight[d->file] = NULL;
+	fx->inflight[d->task] = NULL;
 	curl_multi_remove_handle(m, msg->easy_handle);
 	curl_easy_cleanup(msg->easy_handle);
 	free(d);
 	return rc;
 }
 
-/* Takes the first queued file whose retry time has come; else *wait says how long until one. */
+/* Takes the first queued task whose retry time has come; else *wait says how long until one. */
 static bool pop_due(struct fetch *fx, size_t *out, int64_t *wait)
 {
 	int64_t now = now_ms();
@@ -569,35 +807,43 @@ static bool pop_due(struct fetch *fx, size_t *out, int64_t *wait)
 
 	*wait = -1;
 	for (i = fx->q_head; i < fx->q_tail; i++) {
-		struct remote_file *f = &fx->l->files[fx->queue[i]];
+		struct task *t = &fx->tasks[fx->queue[i]];
 
-		if (f->not_before <= now) {
+		if (t->not_before <= now) {
 			*out = fx->queue[i];
 			fx->queue[i] = fx->queue[fx->q_head++];
 			return true;
 		}
-		if (*wait < 0 || f->not_before - now < *wait)
-			*wait = f->not_before - now;
+		if (*wait < 0 || t->not_before - now < *wait)
+			*wait = t->not_before - now;
 	}
 	return false;
 }
 
-/* Drops every transfer still in flight (after a failure): handles, temp files. */
+/* Drops every transfer still in flight (after a failure). Partial files of ranged transfers
+ * stay for the next run; whole-file temp files go. */
 static void drop_all(struct fetch *fx, CURLM *m)
 {
 	size_t i;
 
-	for (i = 0; i < fx->l->n; i++) {
+	for (i = 0; i < fx->n_tasks; i++) {
 		struct dl *d = fx->inflight[i];
 
 		if (d == NULL)
 			continue;
 		curl_multi_remove_handle(m, d->c);
 		curl_easy_cleanup(d->c);
-		fclose(d->fp);
-		unlink(fx->l->files[d->file].tmp);
+		if (fx->tasks[i].chunk < 0) {
+			close(d->fd);
+			unlink(fx->l->files[fx->tasks[i].file].tmp);
+		}
 		free(d);
 		fx->inflight[i] = NULL;
+	}
+	for (i = 0; i < fx->l->n; i++) {
+		if (fx->l->files[i].fd >= 0 && !fx->l->files[i].done)
+			close(fx->l->files[i].fd);
+		fx->l->files[i].fd = -1;
 	}
 }
 
@@ -619,7 +865,7 @@ static int run_multi(struct fetch *fx, struct fy_err *err)
 		size_t next;
 
 		while (rc == FY_OK && active < max && pop_due(fx, &next, &wait)) {
-			rc = start_one(fx, m, next, err);
+			rc = start_task(fx, m, next, err);
 			active += rc == FY_OK;
 		}
 		if (rc != FY_OK)
@@ -737,7 +983,11 @@ static int plan(struct fetch *fx, const struct fy_revision *prev, struct fy_err 
 {
 	size_t i;
 
-	for (i = 0; i < fx->l->n; i++) {
+	int rc = FY_OK;
+
+	for (i = 0; i < fx->l->n; i++)
+		fx->l->files[i].fd = -1;
+	for (i = 0; rc == FY_OK && i < fx->l->n; i++) {
 		struct remote_file *f = &fx->l->files[i];
 		uint8_t ptr[FY_SHA1_LEN];
 
@@ -747,7 +997,7 @@ static int plan(struct fetch *fx, const struct fy_revision *prev, struct fy_err 
 			continue;
 		}
 		if (!f->lfs) {
-			fx->queue[fx->q_tail++] = i;
+			rc = plan_file(fx, i, err);
 			continue;
 		}
 		fy_lfs_pointer_oid(f->sha256, f->size, ptr);
@@ -756,13 +1006,12 @@ static int plan(struct fetch *fx, const struct fy_revision *prev, struct fy_err 
 					  "'%s': the listing's oid is not the LFS pointer of its "
 					  "sha256 and size",
 					  f->path);
-		if (fy_store_has_object(fx->s, f->sha256)) {
+		if (fy_store_has_object(fx->s, f->sha256))
 			reuse(fx, f);
-		} else {
-			fx->queue[fx->q_tail++] = i;
-		}
+		else
+			rc = plan_file(fx, i, err);
 	}
-	return FY_OK;
+	return rc;
 }
 
 static int commit_revision(struct fy_store *s, const char *repo, const struct fy_clone_opts *o,
@@ -793,20 +1042,16 @@ int fy_store_clone(struct fy_store *s, const char *repo, const struct fy_clone_o
 	struct listing l = { "", NULL, 0 };
 	struct fy_revision *prev = NULL;
 	char prev_id[FY_REV_ID_LEN + 1];
-	struct fetch fx = { s, repo, o, &l, st, NULL, NULL, 0, 0, 0, 0 };
+	struct fetch fx;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
+	memset(&fx, 0, sizeof(fx));
+	fx = (struct fetch){ .s = s, .repo = repo, .o = o, .l = &l, .st = st };
 	pthread_once(&curl_once, curl_setup);
 	FY_TRY(rc, fy_repo_check(repo, err));
 	FY_TRY(rc, fetch_commit(repo, o, &l, err));
 	FY_TRY(rc, fetch_tree(repo, o, &l, err));
-	fx.queue = calloc((size_t)(o->retries + 3) * (l.n + 1), sizeof(*fx.queue));
-	fx.inflight = calloc(l.n + 1, sizeof(*fx.inflight));
-	if (fx.queue == NULL || fx.inflight == NULL) {
-		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
-		goto out;
-	}
 	FY_TRY(rc, fy_store_lock(s, o->wait_fn, o->ctx, err));
 	if (fy_store_resolve(s, repo, o->rev, prev_id, err) == FY_OK)
 		fy_revision_load(s, repo, prev_id, &prev, err); /* unreadable: fetch everything */
@@ -820,6 +1065,7 @@ out:
 	fy_revision_free(prev);
 	free(fx.queue);
 	free(fx.inflight);
+	free(fx.tasks);
 	listing_free(&l);
 	return rc;
 }

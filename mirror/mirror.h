@@ -222,9 +222,12 @@ struct fy_clone_opts {
 	size_t n_include;
 	const char *const *exclude;
 	size_t n_exclude;
-	int jobs;    /* files transferred at once (default 8) */
-	int retries; /* per file, on connection errors, timeouts, 5xx, 429 (with backoff) */
-	int stall_s; /* a transfer without a byte for this long is restarted (default 60) */
+	int jobs;	   /* files transferred at once (default 8) */
+	int retries;	   /* per file, on connection errors, timeouts, 5xx, 429 (with backoff) */
+	int stall_s;	   /* a transfer without a byte for this long is restarted (default 60) */
+	int range_mb;	   /* large files go in ranges of this many MiB (default 32) */
+	int ranged_min_mb; /* files of at least this many MiB are fetched in ranges (64) */
+	long rate_limit;   /* bytes/s per transfer, 0: none */
 	fy_progress_fn progress;
 	fy_lock_wait_fn wait_fn;
 	void *ctx;
@@ -235,7 +238,8 @@ struct fy_clone_stats {
 	size_t files_fetched; /* transferred */
 	size_t files_reused;  /* already in the store */
 	uint64_t bytes_fetched;
-	size_t retries; /* transfers tried again after a transient failure */
+	size_t retries;		/* transfers tried again after a transient failure */
+	uint64_t bytes_resumed; /* ranges found finished by an earlier, interrupted run */
 };
 
 /* Fetches repo at o->rev from the hub into the store: every selected file is downloaded (files

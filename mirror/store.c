@@ -146,8 +146,10 @@ static void clean_tmp(struct fy_store *s)
 
 	if (fy_dir_list(fy_store_path(s, "tmp"), "", &names, &n, &err) != FY_OK)
 		return;
-	for (i = 0; i < n; i++)
-		unlink(fy_store_path(s, "tmp/%s", names[i]));
+	for (i = 0; i < n; i++) {
+		if (strncmp(names[i], "partial-", 8) != 0) /* resumable transfers stay */
+			unlink(fy_store_path(s, "tmp/%s", names[i]));
+	}
 	fy_names_free(names, n);
 }
 

@@ -126,6 +126,35 @@ expect_rc 1 "sync with a failing entry exits 1"
 expect_err "sync: 2 repositories synced, 1 failed" "sync summary"
 expect_out "ok      tiny/stories@" "sync continues past failures"
 
+# large files in ranges; a clone killed at random points resumes without fetching finished
+# ranges again (bytes counted in the upstream's access log)
+mkdir -p "$work/big"
+head -c 25165824 /dev/urandom >"$work/big/weights.bin"
+FERRY_HOME=$up "$FERRY" -q add big/model "$work/big" -m big
+sleep 1.5
+: >"$work/access.log"
+s="$work/resume-store"
+FERRY_HOME=$s "$FERRY" -q init
+k=0
+while [ $k -lt 3 ]; do
+	FERRY_HOME=$s "$FERRY" -q --no-progress clone big/model --range-size 2 --ranged-min 1 \
+		--limit-rate 2000000 -j 2 &
+	cpid=$!
+	sleep 1.3
+	kill -9 $cpid 2>/dev/null
+	wait $cpid 2>/dev/null
+	k=$((k + 1))
+done
+run env FERRY_HOME="$s" "$FERRY" --json clone big/model --range-size 2 --ranged-min 1 -j 2
+expect_rc 0 "resumed clone completes"
+if grep -q '"bytes_resumed": [1-9]' "$work/out"; then ok; else bad "nothing resumed: $(cat "$work/out")"; fi
+run env FERRY_HOME="$s" "$FERRY" verify big/model
+expect_rc 0 "resumed clone verifies"
+served=$(awk '/big\/model\/resolve/ {s += $(NF-1)} END {print s + 0}' "$work/access.log")
+limit=$((25165824 + 3 * 2 * 2097152 + 1048576)) # at most the ranges in flight at each kill
+if [ "$served" -le "$limit" ]; then ok; else bad "resume re-fetched finished ranges: $served bytes served for a 25165824-byte file"; fi
+echo "clone: a 24 MiB file in 2 MiB ranges, killed 3 times: $served bytes served in all"
+
 # faults between clone and the hub (tests/node/faultproxy.mjs): each ends in a correct store or
 # a clean error, never a corrupt object
 proxy() { # proxy FAULTS: starts the proxy, sets $proxy_url and $proxy_pid
