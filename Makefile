@@ -12,7 +12,7 @@ MODULES := core convert quant verify infer mirror
 
 # Debian packages the build and tests need (never nodejs/npm: they come with the machine).
 DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev libzstd-dev \
-	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev time git curl nginx-light wrk apache2-utils
+	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev time git curl nginx-light wrk apache2-utils aria2
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wformat=2 -Wvla
@@ -214,6 +214,7 @@ bench: deps
 	@MKBIG=$(MKBIG) sh bench/run.sh $(FERRY)
 	@sh bench/store.sh $(FERRY)
 	@sh bench/serve.sh $(FERRY)
+	@sh bench/clone.sh $(FERRY)
 
 lint:
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(filter %.h,$(HEADERS))

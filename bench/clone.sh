@@ -1,0 +1,67 @@
+#!/bin/sh
+# make bench (clone part), on loopback: one 2 GiB file and 64 small files served by `ferry
+# serve`, fetched by `ferry clone` (verification included: every byte hashed), by curl (one
+# stream, no verification) and by aria2c -x8 -s8 (no verification), and copied by cp, in the
+# same run. Ratios are throughput ratios (baseline time / ferry time). Results:
+# bench/results/clone.txt.
+set -eu
+FERRY=${1:-build/ferry}
+BIG_MB=${BENCH_CLONE_MB:-2048}
+work=$(mktemp -d /tmp/ferry-bench-clone-XXXXXX)
+out=bench/results/clone.txt
+pids=
+trap 'for p in $pids; do kill $p 2>/dev/null; done; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+mkdir -p bench/results "$work/src/small"
+
+head -c $((BIG_MB * 1048576)) /dev/urandom >"$work/src/big.safetensors"
+i=0
+while [ $i -lt 64 ]; do head -c 65536 /dev/urandom >"$work/src/small/f$i.json"; i=$((i + 1)); done
+FERRY_HOME="$work/up" "$FERRY" -q init
+FERRY_HOME="$work/up" "$FERRY" -q --no-progress add bench/clone "$work/src" -m bench
+FERRY_HOME="$work/up" "$FERRY" serve --listen 127.0.0.1:0 --port-file "$work/port" \
+	--threads 4 2>/dev/null &
+pids="$pids $!"
+i=0
+while [ ! -s "$work/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+url="http://127.0.0.1:$(cat "$work/port")"
+big="$url/bench/clone/resolve/main/big.safetensors"
+
+ms() { # ms CMD...: wall time in milliseconds
+	t0=$(date +%s%N)
+	"$@" >/dev/null 2>&1
+	echo $((($(date +%s%N) - t0) / 1000000))
+}
+fresh_clone() {
+	rm -rf "$work/down"
+	FERRY_HOME="$work/down" "$FERRY" -q init
+	FERRY_HOME="$work/down" "$FERRY" -q --no-progress clone bench/clone --endpoint "$url" -j 8
+}
+fresh_clone_big() {
+	rm -rf "$work/down"
+	FERRY_HOME="$work/down" "$FERRY" -q init
+	FERRY_HOME="$work/down" "$FERRY" -q --no-progress clone bench/clone --endpoint "$url" \
+		-j 8 --include big.safetensors
+}
+curl_big() { curl -s -o "$work/curl.bin" "$big"; sync -f "$work/curl.bin"; }
+aria_big() {
+	rm -f "$work/aria.bin"
+	aria2c -q -x8 -s8 -k1M --file-allocation=none -d "$work" -o aria.bin "$big"
+	sync -f "$work/aria.bin"
+}
+cp_big() { rm -f "$work/cp.bin"; cp "$work/src/big.safetensors" "$work/cp.bin"; sync -f "$work/cp.bin"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+cat "$work/src/big.safetensors" >/dev/null # warm the page cache for every contender
+t_ferry=$(ms fresh_clone_big)
+t_curl=$(ms curl_big)
+t_aria=$(ms aria_big)
+t_cp=$(ms cp_big)
+t_all=$(ms fresh_clone)
+{
+	echo "# ferry clone on loopback ($(date -u +%Y-%m-%d), $(nproc) cores, a ${BIG_MB} MiB file; ratio = baseline ms / ferry ms)"
+	printf "%-44s %10s %10s %8s\n" case baseline_ms ferry_ms ratio
+	printf "%-44s %10s %10s %8s\n" "clone (verified) vs curl, one stream" "$t_curl" "$t_ferry" "$(ratio "$t_curl" "$t_ferry")"
+	printf "%-44s %10s %10s %8s\n" "clone (verified) vs aria2c -x8 -s8" "$t_aria" "$t_ferry" "$(ratio "$t_aria" "$t_ferry")"
+	printf "%-44s %10s %10s %8s\n" "clone (verified) vs cp" "$t_cp" "$t_ferry" "$(ratio "$t_cp" "$t_ferry")"
+	echo "# the big file and 64 small files in one clone: ${t_all} ms"
+} | tee "$out"
