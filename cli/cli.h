@@ -22,6 +22,7 @@ struct fy_cli {
 	int verbose;	     /* -v (repeatable) */
 	bool progress;	     /* false with --no-progress or when stderr is not a terminal */
 	bool progress_drawn; /* a progress line is on the terminal */
+	bool no_progress;    /* --no-progress: no bars and no periodic lines */
 };
 
 typedef int (*fy_cmd_fn)(struct fy_cli *cli, int argc, char **argv);

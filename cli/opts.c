@@ -81,6 +81,7 @@ int fy_cli_global_opt(struct fy_cli *cli, int argc, char **argv, int *i)
 			cli->quiet |= quiet;
 			cli->verbose += verbose;
 			cli->progress = cli->progress && !no_progress;
+			cli->no_progress |= no_progress;
 			return 1;
 		}
 	}

@@ -67,27 +67,45 @@ void fy_cli_lock_wait(void *ctx, long pid)
 		fprintf(stderr, "ferry %s: waiting for the store's writer lock\n", cli->verb);
 }
 
+/* Progress: a bar with rate and ETA on a terminal; without one, a plain line every 10 s. */
 void fy_cli_progress(void *ctx, uint64_t done, uint64_t total, const char *what)
 {
-	static struct timespec last;
+	static struct timespec start, last;
+	static bool started;
 	struct fy_cli *cli = ctx;
 	struct timespec now;
-	char a[32], b[32];
-	int width = 30;
+	char a[32], b[32], r[32];
+	double secs, rate, eta;
+	long gap;
+	int width = 24;
 	int fill;
 
-	if (!cli->progress || cli->quiet)
+	if (cli->quiet || cli->no_progress)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (done < total &&
-	    (now.tv_sec - last.tv_sec) * 1000000000L + (now.tv_nsec - last.tv_nsec) < 100000000L)
+	if (!started) {
+		start = last = now;
+		started = true;
+	}
+	gap = (now.tv_sec - last.tv_sec) * 1000L + (now.tv_nsec - last.tv_nsec) / 1000000L;
+	if (done < total && gap < (cli->progress ? 100 : 10000))
 		return;
 	last = now;
+	secs = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+	rate = secs > 0 ? (double)done / secs : 0;
+	eta = rate > 0 ? (double)(total - done) / rate : 0;
+	fy_fmt_bytes(r, sizeof(r), (uint64_t)rate);
+	if (!cli->progress) {
+		fprintf(stderr, "ferry %s: %s / %s (%d%%), %s/s, ETA %.0f s, %s\n", cli->verb,
+			fy_fmt_bytes(a, sizeof(a), done), fy_fmt_bytes(b, sizeof(b), total),
+			total ? (int)(100.0 * (double)done / (double)total) : 100, r, eta, what);
+		return;
+	}
 	fill = total ? (int)((double)done / (double)total * width) : width;
-	fprintf(stderr, "\r[%.*s%*s] %3d%% %s / %s  %.40s\033[K", fill,
-		"##############################", width - fill, "",
+	fprintf(stderr, "\r[%.*s%*s] %3d%% %s / %s %s/s ETA %.0fs  %.30s\033[K", fill,
+		"########################", width - fill, "",
 		total ? (int)(100.0 * (double)done / (double)total) : 100,
-		fy_fmt_bytes(a, sizeof(a), done), fy_fmt_bytes(b, sizeof(b), total), what);
+		fy_fmt_bytes(a, sizeof(a), done), fy_fmt_bytes(b, sizeof(b), total), r, eta, what);
 	cli->progress_drawn = true;
 }
 
