@@ -126,6 +126,19 @@ expect_rc 1 "sync with a failing entry exits 1"
 expect_err "sync: 2 repositories synced, 1 failed" "sync summary"
 expect_out "ok      tiny/stories@" "sync continues past failures"
 
+# a redirect to another host (a CDN) does not carry the token there
+: >"$work/cdn.log"
+node "$here/../node/redirecthub.mjs" "$HF_ENDPOINT" "$work/cdn.log" >"$work/redir.port" &
+redir=$!
+i=0
+while [ ! -s "$work/redir.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+FERRY_HOME="$work/redir-store" "$FERRY" -q init
+run env FERRY_HOME="$work/redir-store" "$FERRY" clone tiny/stories --token "$TOKEN" \
+	--endpoint "http://127.0.0.1:$(cat "$work/redir.port")"
+kill $redir 2>/dev/null
+expect_rc 0 "clone through redirects to another host"
+if [ -s "$work/cdn.log" ] && ! grep -q auth "$work/cdn.log"; then ok; else bad "token sent to another host: $(sort "$work/cdn.log" | uniq -c)"; fi
+
 # large files in ranges; a clone killed at random points resumes without fetching finished
 # ranges again (bytes counted in the upstream's access log)
 mkdir -p "$work/big"
