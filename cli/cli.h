@@ -130,6 +130,8 @@ int fy_cli_split_rev(struct fy_cli *cli, const char *arg, char *repo, size_t cap
  * to go on, else an exit code (the message printed). */
 int fy_cli_repo_verb(struct fy_cli *cli, const struct fy_usage *u, int argc, char **argv, int n_pos,
 		     char *repo, const char **rev, struct fy_store **s);
+/* The hub endpoint to use: endpoint, else https://huggingface.co, without trailing '/'. */
+void fy_cli_endpoint(const char *endpoint, char *out, size_t cap);
 /* A thread pool of -j N threads (0: one per CPU); prints the error. -1 on success. */
 int fy_cli_pool(struct fy_cli *cli, long threads, struct fy_pool **out);
 /* Lock-wait and progress callbacks that print on stderr (ctx is the struct fy_cli). */

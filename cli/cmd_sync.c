@@ -99,10 +99,7 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 		r = fy_cli_fail(cli, &err);
 	if (r >= 0)
 		goto out;
-	snprintf(url, sizeof(url), "%s",
-		 endpoint && endpoint[0] ? endpoint : "https://huggingface.co");
-	while (strlen(url) > 0 && url[strlen(url) - 1] == '/')
-		url[strlen(url) - 1] = '\0';
+	fy_cli_endpoint(endpoint, url, sizeof(url));
 	co = (struct fy_clone_opts){ .endpoint = url,
 				     .token = token,
 				     .jobs = (int)jobs,

@@ -45,6 +45,16 @@ int fy_cli_repo_verb(struct fy_cli *cli, const struct fy_usage *u, int argc, cha
 	return r;
 }
 
+void fy_cli_endpoint(const char *endpoint, char *out, size_t cap)
+{
+	size_t n;
+
+	snprintf(out, cap, "%s", endpoint && endpoint[0] ? endpoint : "https://huggingface.co");
+	n = strlen(out);
+	while (n > 0 && out[n - 1] == '/')
+		out[--n] = '\0';
+}
+
 int fy_cli_pool(struct fy_cli *cli, long threads, struct fy_pool **out)
 {
 	struct fy_err err;
