@@ -133,10 +133,12 @@ static void check_path(struct target *t, const char *path, int flags)
 	int rc;
 
 	if (stat(path, &st) != 0)
-		fy_err_sys(&err, FY_EIO, "cannot stat '%s'", path);
-	if (stat(path, &st) != 0 ||
-	    fy_hash_file(path, fy_lfs_rule(path, (uint64_t)st.st_size) ? FY_HASH_SHA256_ONLY : 0,
-			 &d, &err) != FY_OK) {
+		rc = fy_err_sys(&err, FY_EIO, "cannot stat '%s'", path);
+	else
+		rc = fy_hash_file(path,
+				  fy_lfs_rule(path, (uint64_t)st.st_size) ? FY_HASH_SHA256_ONLY : 0,
+				  &d, &err);
+	if (rc != FY_OK) {
 		finding(t, FY_FINDING_PROBLEM, path, err.msg);
 		return;
 	}

@@ -305,8 +305,7 @@ out:
 /* ------------------------------------------------------------------------------------------ */
 /* gc                                                                                         */
 
-static int mark_repo(struct fy_store *s, const char *repo, struct fy_index *live,
-		     struct fy_buf *keys, struct fy_err *err)
+static int mark_repo(struct fy_store *s, const char *repo, struct fy_buf *keys, struct fy_err *err)
 {
 	struct fy_revision *r = NULL;
 	char **ids = NULL;
@@ -326,7 +325,6 @@ static int mark_repo(struct fy_store *s, const char *repo, struct fy_index *live
 		r = NULL;
 	}
 	fy_names_free(ids, n);
-	(void)live;
 	return rc;
 }
 
@@ -348,7 +346,7 @@ int fy_store_gc(struct fy_store *s, bool dry_run, fy_lock_wait_fn wait_fn, void 
 	FY_TRY(rc, fy_store_lock(s, wait_fn, ctx, err));
 	FY_TRY(rc, fy_store_list_repos(s, &repos, &n, err));
 	for (i = 0; i < n; i++)
-		FY_TRY(rc, mark_repo(s, repos[i], &live, &keys, err));
+		FY_TRY(rc, mark_repo(s, repos[i], &keys, err));
 	for (i = 0; i + HEX256 <= keys.len; i += HEX256) {
 		rc = fy_index_insert(&live, (const char *)keys.data + i, HEX256, 0, err);
 		if (rc != FY_OK && rc != FY_EEXIST)

@@ -954,22 +954,18 @@ static int build_revision(const char *repo, const struct fy_clone_opts *o, const
 
 /* LFS entries: the listing's oid must be the pointer of its sha256 and size; present objects
  * need no transfer. */
-/* A regular file whose blob id the repo's current revision has, with its object present:
- * its sha256 comes from that manifest and nothing is fetched (pull fetches only what changed). */
+/* A regular file that the repo's current revision has at the same path with the same blob id,
+ * its object present: its sha256 comes from that manifest and nothing is fetched (pull fetches
+ * only what changed). */
 static bool known_blob(const struct fy_revision *prev, struct fetch *fx, struct remote_file *f)
 {
-	size_t i;
+	const struct fy_file_entry *e = prev ? fy_revision_find(prev, f->path) : NULL;
 
-	for (i = 0; prev != NULL && i < prev->n_files; i++) {
-		const struct fy_file_entry *e = &prev->files[i];
-
-		if (!e->lfs && e->size == f->size && memcmp(e->git_oid, f->oid, FY_SHA1_LEN) == 0 &&
-		    fy_store_has_object(fx->s, e->sha256)) {
-			memcpy(f->sha256, e->sha256, FY_SHA256_LEN);
-			return true;
-		}
-	}
-	return false;
+	if (e == NULL || e->lfs || e->size != f->size ||
+	    memcmp(e->git_oid, f->oid, FY_SHA1_LEN) != 0 || !fy_store_has_object(fx->s, e->sha256))
+		return false;
+	memcpy(f->sha256, e->sha256, FY_SHA256_LEN);
+	return true;
 }
 
 static void reuse(struct fetch *fx, struct remote_file *f)
@@ -1046,7 +1042,6 @@ int fy_store_clone(struct fy_store *s, const char *repo, const struct fy_clone_o
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	memset(&fx, 0, sizeof(fx));
 	fx = (struct fetch){ .s = s, .repo = repo, .o = o, .l = &l, .st = st };
 	pthread_once(&curl_once, curl_setup);
 	FY_TRY(rc, fy_repo_check(repo, err));

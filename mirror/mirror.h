@@ -106,6 +106,8 @@ int fy_revision_parse(const void *data, size_t n, const char *label, struct fy_r
  * characters; NULL or "" means main) in repo to a revision id. */
 int fy_store_resolve(struct fy_store *s, const char *repo, const char *rev,
 		     char id[FY_REV_ID_LEN + 1], struct fy_err *err);
+/* The file at path in r, or NULL (binary search: files are sorted by path). */
+const struct fy_file_entry *fy_revision_find(const struct fy_revision *r, const char *path);
 /* The manifest's bytes (what signatures sign). */
 int fy_revision_bytes(struct fy_store *s, const char *repo, const char *id, struct fy_buf *out,
 		      struct fy_err *err);

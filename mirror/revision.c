@@ -336,6 +336,25 @@ static int check_ids(const struct fy_revision *r, const char *label, bool hub, s
 	return FY_OK;
 }
 
+const struct fy_file_entry *fy_revision_find(const struct fy_revision *r, const char *path)
+{
+	size_t lo = 0;
+	size_t hi = r->n_files;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(r->files[mid].path, path);
+
+		if (c == 0)
+			return &r->files[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 int fy_revision_bytes(struct fy_store *s, const char *repo, const char *id, struct fy_buf *out,
 		      struct fy_err *err)
 {

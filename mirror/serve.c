@@ -471,7 +471,7 @@ static enum MHD_Result file_route(struct ctx *x, const char *p, bool dataset)
 		return r;
 	if (!fy_repo_path_ok(rt.rest))
 		return send_error(x->c, x->rq, 400, NULL, x->commit, "invalid path");
-	f = srv_find_file(x->rev, rt.rest);
+	f = fy_revision_find(x->rev, rt.rest);
 	if (f == NULL)
 		return send_error(x->c, x->rq, 404, "EntryNotFound", x->commit,
 				  "Entry not found: %s", rt.rest);

@@ -199,15 +199,18 @@ static int sig_entry(const char *path, const struct stat *st, int flag, struct F
 	const char *p;
 	uint64_t h = 1469598103934665603ull;
 
-	(void)ftw;
+	/* only refs matter: manifests and signatures, the bulk of the tree, are not visited */
+	if (flag == FTW_D && (strcmp(path + ftw->base, "revisions") == 0 ||
+			      strcmp(path + ftw->base, "signatures") == 0))
+		return FTW_SKIP_SUBTREE;
 	if (flag != FTW_F || strstr(path, "/refs/") == NULL)
-		return 0;
+		return FTW_CONTINUE;
 	for (p = path; *p != '\0'; p++)
 		h = (h ^ (uint8_t)*p) * 1099511628211ull;
 	h ^= (uint64_t)st->st_mtim.tv_sec * 1000000007ull + (uint64_t)st->st_mtim.tv_nsec;
 	h ^= (uint64_t)st->st_size << 32;
 	sig_acc += h * 0x9e3779b97f4a7c15ull; /* order-independent */
-	return 0;
+	return FTW_CONTINUE;
 }
 
 uint64_t srv_refs_signature(struct fy_store *s)
@@ -217,7 +220,7 @@ uint64_t srv_refs_signature(struct fy_store *s)
 
 	pthread_mutex_lock(&mu);
 	sig_acc = 1;
-	nftw(fy_store_path(s, "repos"), sig_entry, 32, FTW_PHYS);
+	nftw(fy_store_path(s, "repos"), sig_entry, 32, FTW_PHYS | FTW_ACTIONRETVAL);
 	sig = sig_acc;
 	pthread_mutex_unlock(&mu);
 	return sig;
@@ -408,25 +411,6 @@ int srv_resolve(const struct srv_repo *r, struct srv_cache *c, struct fy_store *
 		return FY_OK;
 	}
 	return FY_ENOTFOUND;
-}
-
-const struct fy_file_entry *srv_find_file(const struct fy_revision *r, const char *path)
-{
-	size_t lo = 0;
-	size_t hi = r->n_files;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(r->files[mid].path, path);
-
-		if (c == 0)
-			return &r->files[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -636,7 +620,7 @@ struct fy_json *srv_json_paths_info(const struct fy_revision *r, const char *con
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		const struct fy_file_entry *f = srv_find_file(r, paths[i]);
+		const struct fy_file_entry *f = fy_revision_find(r, paths[i]);
 
 		snprintf(prefix, sizeof(prefix), "%s/", paths[i]);
 		if (f != NULL)

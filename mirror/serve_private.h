@@ -90,9 +90,6 @@ int srv_cache_get(struct srv_cache *c, struct fy_store *s, const char *repo, con
 int srv_resolve(const struct srv_repo *r, struct srv_cache *c, struct fy_store *s, const char *rev,
 		char id[FY_REV_ID_LEN + 1]);
 
-/* The file at path in r, or NULL (binary search: files are sorted). */
-const struct fy_file_entry *srv_find_file(const struct fy_revision *r, const char *path);
-
 /* ------------------------------------------------------------------------------------------ */
 /* Request parsing                                                                            */
 

@@ -113,6 +113,10 @@ chmod -R u+w "$work/v2"
 echo "changed" >>"$work/v2/README.md"
 FERRY_HOME=$up "$FERRY" -q add tiny/stories "$work/v2" -m v2
 sleep 1.5
+"$FERRY" -q add local/model "$DATA/models/qwen3-tiny"
+run "$FERRY" pull local/model
+expect_rc 1 "pull of a repository that was not cloned"
+expect_err "was not cloned from a hub" "pull explains"
 run "$FERRY" pull tiny/stories
 expect_rc 0 "pull"
 expect_out "(1 files fetched, 19 unchanged)" "pull fetches only the changed file"

@@ -146,6 +146,16 @@ run "$FERRY" fsck
 expect_err "dangling ref" "fsck a dangling ref"
 "$FERRY" -q rm org/c
 
+# --- verify on file paths ----------------------------------------------------------------------
+head -c 3000 "$DATA/models/stories260K/stories260K.gguf" >"$work/cut.gguf"
+run "$FERRY" verify "$work/cut.gguf"
+expect_rc 1 "verify a truncated GGUF file"
+expect_err "bad structure" "verify names the structural problem"
+run "$FERRY" verify "$DATA/models/qwen3-tiny/model.safetensors" "$DATA/models/qwen3-tiny/config.json"
+expect_rc 0 "verify valid files"
+run "$FERRY" verify "$work/nope.bin"
+expect_rc 1 "verify a target that is neither a file nor a revision"
+
 # --- signatures --------------------------------------------------------------------------------
 "$FERRY" -q key generate
 "$FERRY" -q sign org/qwen
