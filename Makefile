@@ -22,6 +22,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 LIBS       = $(PKG_LIBS) -lpthread -lm
+# The quantizers must round exactly as llama.cpp's reference functions: no FMA contraction.
+FILE_FLAGS  = $(if $(filter quant/%,$<),-ffp-contract=off)
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC  := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
@@ -79,12 +81,12 @@ deps:
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CFLAGS_ALL) -c $< -o $@
+	@$(CC) $(CFLAGS_ALL) $(FILE_FLAGS) -c $< -o $@
 
 $(BUILD)/san/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  CC/SAN  $<"
-	@$(CC) $(CFLAGS_ALL) -O1 $(SAN) -c $< -o $@
+	@$(CC) $(CFLAGS_ALL) $(FILE_FLAGS) -O1 $(SAN) -c $< -o $@
 
 $(BUILD)/libferry.a: $(LIB_OBJ)
 	@rm -f $@
@@ -129,7 +131,7 @@ $(MKBIG): bench/mkbig.c $(BUILD)/libferry.a $(HEADERS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	@$(CLANG) $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	@$(CLANG) $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) -ffp-contract=off -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(LIB_SRC) $(LIBS)
 
 # --- tests --------------------------------------------------------------------------------

@@ -1,0 +1,705 @@
+/*
+ * The K-quants: 256-element super-blocks of 16 or 32-element sub-blocks whose scales (and
+ * mins) are themselves quantized. Each quantizer reproduces llama.cpp's quantize_row_<type>_ref
+ * bit for bit: the same searches, in the same order, with the same float operations (this file is
+ * built with -ffp-contract=off). The search helpers keep their reference names so the two can be
+ * read side by side: make_qx_quants, make_q3_quants, make_qkx2_quants.
+ */
+#include "quant/quant_private.h"
+
+#define GROUP_MAX_EPS 1e-15f
+
+/* --- search helpers ------------------------------------------------------------------------ */
+
+/* Weighted least-squares error of levels l for scale iscale (one trial of make_qx_quants). */
+static void qx_trial(int n, int nmax, const float *x, float iscale, float *sumlx, float *suml2)
+{
+	float slx = 0;
+	float sl2 = 0;
+	for (int i = 0; i < n; ++i) {
+		int l = nearest_int(iscale * x[i]);
+		l = imax(-nmax, imin(nmax - 1, l));
+		const float w = x[i] * x[i];
+		slx += w * x[i] * (float)l;
+		sl2 += w * (float)l * (float)l;
+	}
+	*sumlx = slx;
+	*suml2 = sl2;
+}
+
+static void qx_levels(int n, int nmax, const float *x, float iscale, int8_t *L)
+{
+	for (int i = 0; i < n; ++i) {
+		const int l = nearest_int(iscale * x[i]);
+		L[i] = (int8_t)(nmax + imax(-nmax, imin(nmax - 1, l)));
+	}
+}
+
+/*
+ * Signed levels in [-nmax, nmax) for n values, stored + nmax in L; returns the scale. This is
+ * the reference's make_qx_quants with rmse_type 1 (weights x^2) and no importance weights: a
+ * first guess from the largest magnitude, then 18 nearby inverse scales, keeping the best fit.
+ */
+static float make_qx_quants(int n, int nmax, const float *x, int8_t *L)
+{
+	float max = 0;
+	float amax = 0;
+	for (int i = 0; i < n; ++i) {
+		const float ax = fabsf(x[i]);
+		if (ax > amax) {
+			amax = ax;
+			max = x[i];
+		}
+	}
+	if (amax < GROUP_MAX_EPS) {
+		memset(L, 0, (size_t)n);
+		return 0.f;
+	}
+	float iscale = (float)-nmax / max;
+	float sumlx, suml2;
+	qx_trial(n, nmax, x, iscale, &sumlx, &suml2);
+	qx_levels(n, nmax, x, iscale, L);
+	float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
+	float best = scale * sumlx;
+	for (int is = -9; is <= 9; ++is) {
+		if (is == 0)
+			continue;
+		iscale = -((float)nmax + 0.1f * (float)is) / max;
+		qx_trial(n, nmax, x, iscale, &sumlx, &suml2);
+		if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+			qx_levels(n, nmax, x, iscale, L);
+			scale = sumlx / suml2;
+			best = scale * sumlx;
+		}
+	}
+	return scale;
+}
+
+/* One pass of make_q3_quants' coordinate descent: tries moving each level to its best value. */
+static int q3_descent_pass(int n, int nmax, const float *x, int8_t *L, float *sumlx, float *suml2)
+{
+	int n_changed = 0;
+	for (int i = 0; i < n; ++i) {
+		const float w = x[i] * x[i];
+		float slx = *sumlx - w * x[i] * (float)L[i];
+		if (slx > 0) {
+			float sl2 = *suml2 - w * (float)L[i] * (float)L[i];
+			int new_l = nearest_int(x[i] * sl2 / slx);
+			new_l = imax(-nmax, imin(nmax - 1, new_l));
+			if (new_l != L[i]) {
+				slx += w * x[i] * (float)new_l;
+				sl2 += w * (float)new_l * (float)new_l;
+				if (sl2 > 0 && slx * slx * *suml2 > *sumlx * *sumlx * sl2) {
+					L[i] = (int8_t)new_l;
+					*sumlx = slx;
+					*suml2 = sl2;
+					++n_changed;
+				}
+			}
+		}
+	}
+	return n_changed;
+}
+
+/* Q3_K's sub-block search (make_q3_quants with do_rmse): levels in [-nmax, nmax) stored + nmax. */
+static float make_q3_quants(int n, int nmax, const float *x, int8_t *L)
+{
+	float max = 0;
+	float amax = 0;
+	for (int i = 0; i < n; ++i) {
+		const float ax = fabsf(x[i]);
+		if (ax > amax) {
+			amax = ax;
+			max = x[i];
+		}
+	}
+	if (amax < GROUP_MAX_EPS) {
+		memset(L, 0, (size_t)n);
+		return 0.f;
+	}
+	const float iscale = (float)-nmax / max;
+	float sumlx = 0;
+	float suml2 = 0;
+	for (int i = 0; i < n; ++i) {
+		int l = nearest_int(iscale * x[i]);
+		l = imax(-nmax, imin(nmax - 1, l));
+		L[i] = (int8_t)l;
+		const float w = x[i] * x[i];
+		sumlx += w * x[i] * (float)l;
+		suml2 += w * (float)l * (float)l;
+	}
+	for (int itry = 0; itry < 5; ++itry) {
+		if (q3_descent_pass(n, nmax, x, L, &sumlx, &suml2) == 0)
+			break;
+	}
+	for (int i = 0; i < n; ++i)
+		L[i] = (int8_t)(L[i] + nmax);
+	return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+struct qkx2_fit {
+	float sum_l, sum_l2, sum_xl;
+};
+
+/* Levels of x for inverse scale iscale above min, and the weighted sums of the fit. */
+static struct qkx2_fit qkx2_trial(int n, int nmax, const float *x, const float *w, float iscale,
+				  float min, uint8_t *Laux)
+{
+	struct qkx2_fit f = { 0, 0, 0 };
+	for (int i = 0; i < n; ++i) {
+		int l = nearest_int(iscale * (x[i] - min));
+		l = imax(0, imin(nmax, l));
+		Laux[i] = (uint8_t)l;
+		f.sum_l += w[i] * (float)l;
+		f.sum_l2 += w[i] * (float)l * (float)l;
+		f.sum_xl += w[i] * (float)l * x[i];
+	}
+	return f;
+}
+
+static float qkx2_error(int n, const float *x, const float *w, const uint8_t *L, float scale,
+			float min, bool use_mad)
+{
+	float err = 0;
+	for (int i = 0; i < n; ++i) {
+		float diff = scale * (float)L[i] + min - x[i];
+		diff = use_mad ? fabsf(diff) : diff * diff;
+		err += w[i] * diff;
+	}
+	return err;
+}
+
+/*
+ * Unsigned levels in [0, nmax] with a scale and a min (x ~ scale*L - the_min), fitted by weighted
+ * least squares over nstep+1 trial inverse scales (the reference's make_qkx2_quants). Returns
+ * the scale; *the_min receives the (non-negative) min.
+ */
+static float make_qkx2_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
+			      float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep,
+			      bool use_mad)
+{
+	float min = x[0];
+	float max = x[0];
+	float sum_w = weights[0];
+	float sum_x = sum_w * x[0];
+	for (int i = 1; i < n; ++i) {
+		if (x[i] < min)
+			min = x[i];
+		if (x[i] > max)
+			max = x[i];
+		sum_w += weights[i];
+		sum_x += weights[i] * x[i];
+	}
+	if (min > 0)
+		min = 0;
+	if (max == min) {
+		memset(L, 0, (size_t)n);
+		*the_min = -min;
+		return 0.f;
+	}
+	float iscale = (float)nmax / (max - min);
+	float scale = 1 / iscale;
+	for (int i = 0; i < n; ++i) {
+		const int l = nearest_int(iscale * (x[i] - min));
+		L[i] = (uint8_t)imax(0, imin(nmax, l));
+	}
+	float best_error = qkx2_error(n, x, weights, L, scale, min, use_mad);
+	for (int is = 0; is <= nstep; ++is) {
+		iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
+		const struct qkx2_fit f = qkx2_trial(n, nmax, x, weights, iscale, min, Laux);
+		const float D = sum_w * f.sum_l2 - f.sum_l * f.sum_l;
+		if (!(D > 0))
+			continue;
+		float this_scale = (sum_w * f.sum_xl - sum_x * f.sum_l) / D;
+		float this_min = (f.sum_l2 * sum_x - f.sum_l * f.sum_xl) / D;
+		if (this_min > 0) {
+			this_min = 0;
+			this_scale = f.sum_xl / f.sum_l2;
+		}
+		const float cur_error = qkx2_error(n, x, weights, Laux, this_scale, this_min, use_mad);
+		if (cur_error < best_error) {
+			memcpy(L, Laux, (size_t)n);
+			best_error = cur_error;
+			scale = this_scale;
+			min = this_min;
+		}
+	}
+	*the_min = -min;
+	return scale;
+}
+
+/* Scale and min of sub-block j from Q4_K/Q5_K's 12 packed bytes. */
+static void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+	if (j < 4) {
+		*d = q[j] & 63;
+		*m = q[j + 4] & 63;
+	} else {
+		*d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+		*m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+	}
+}
+
+/* Packs 2-bit levels as Q2_K and Q3_K store them: each byte holds 4 elements 32 apart. */
+static void pack_2bit(const uint8_t *L, uint8_t *qs)
+{
+	for (int j = 0; j < FY_QK_K; j += 128) {
+		for (int l = 0; l < 32; ++l) {
+			qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
+						  (L[j + l + 96] << 6));
+		}
+	}
+}
+
+/* --- Q2_K ---------------------------------------------------------------------------------- */
+
+static void q2k_block(const float *x, struct blk_q2_k *y)
+{
+	uint8_t L[FY_QK_K];
+	uint8_t Laux[16];
+	float weights[16];
+	float mins[FY_QK_K / 16];
+	float scales[FY_QK_K / 16];
+	const float q4scale = 15.f;
+	float max_scale = 0;
+	float max_min = 0;
+
+	for (int j = 0; j < FY_QK_K / 16; ++j) {
+		for (int l = 0; l < 16; ++l)
+			weights[l] = fabsf(x[16 * j + l]);
+		scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
+					     -0.5f, 0.1f, 15, true);
+		if (scales[j] > max_scale)
+			max_scale = scales[j];
+		if (mins[j] > max_min)
+			max_min = mins[j];
+	}
+	if (max_scale > 0) {
+		const float iscale = q4scale / max_scale;
+		for (int j = 0; j < FY_QK_K / 16; ++j)
+			y->scales[j] = (uint8_t)nearest_int(iscale * scales[j]);
+		y->d = fy_f32_to_f16(max_scale / q4scale);
+	} else {
+		memset(y->scales, 0, sizeof(y->scales));
+		y->d = fy_f32_to_f16(0.f);
+	}
+	if (max_min > 0) {
+		const float iscale = q4scale / max_min;
+		for (int j = 0; j < FY_QK_K / 16; ++j) {
+			const unsigned l = (unsigned)nearest_int(iscale * mins[j]);
+			y->scales[j] = (uint8_t)(y->scales[j] | (l << 4));
+		}
+		y->dmin = fy_f32_to_f16(max_min / q4scale);
+	} else {
+		y->dmin = fy_f32_to_f16(0.f);
+	}
+	for (int j = 0; j < FY_QK_K / 16; ++j) {
+		const float d = fy_f16_to_f32(y->d) * (float)(y->scales[j] & 0xF);
+		if (d == 0.0f)
+			continue;
+		const float dm = fy_f16_to_f32(y->dmin) * (float)(y->scales[j] >> 4);
+		for (int ii = 0; ii < 16; ++ii) {
+			const int l = nearest_int((x[16 * j + ii] + dm) / d);
+			L[16 * j + ii] = (uint8_t)imax(0, imin(3, l));
+		}
+	}
+	pack_2bit(L, y->qs);
+}
+
+void fy_quant_q2_k(const float *x, void *vy, int64_t n)
+{
+	struct blk_q2_k *y = vy;
+	for (int64_t i = 0; i < n / FY_QK_K; i++)
+		q2k_block(x + FY_QK_K * i, &y[i]);
+}
+
+void fy_dequant_q2_k(const void *vx, float *y, int64_t n)
+{
+	const struct blk_q2_k *x = vx;
+	for (int64_t i = 0; i < n / FY_QK_K; i++) {
+		const float d = fy_f16_to_f32(x[i].d);
+		const float min = fy_f16_to_f32(x[i].dmin);
+		const uint8_t *q = x[i].qs;
+		int is = 0;
+		for (int nn = 0; nn < FY_QK_K; nn += 128, q += 32) {
+			for (int shift = 0; shift < 8; shift += 2) {
+				for (int half = 0; half < 2; half++) {
+					const uint8_t sc = x[i].scales[is++];
+					const float dl = d * (float)(sc & 0xF);
+					const float ml = min * (float)(sc >> 4);
+					for (int l = 0; l < 16; ++l) {
+						const int v = (q[l + 16 * half] >> shift) & 3;
+						*y++ = dl * (float)v - ml;
+					}
+				}
+			}
+		}
+	}
+}
+
+/* --- Q3_K ---------------------------------------------------------------------------------- */
+
+/* Signed 6-bit scale j (already - 32) from Q3_K's 12 packed bytes. */
+static int q3k_scale(const uint8_t *s, int j)
+{
+	int sc = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+	sc |= ((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4;
+	return sc - 32;
+}
+
+static void q3k_pack_scales(const float *scales, float max_scale, struct blk_q3_k *y)
+{
+	memset(y->scales, 0, sizeof(y->scales));
+	if (max_scale == 0.0f) {
+		y->d = fy_f32_to_f16(0.f);
+		return;
+	}
+	const float iscale = -32.f / max_scale;
+	for (int j = 0; j < FY_QK_K / 16; ++j) {
+		/* The reference narrows to int8 before clamping; do the same. */
+		int l = (int8_t)nearest_int(iscale * scales[j]);
+		l = imax(-32, imin(31, l)) + 32;
+		if (j < 8)
+			y->scales[j] = (uint8_t)(l & 0xF);
+		else
+			y->scales[j - 8] = (uint8_t)(y->scales[j - 8] | ((l & 0xF) << 4));
+		l >>= 4;
+		y->scales[j % 4 + 8] = (uint8_t)(y->scales[j % 4 + 8] | (l << (2 * (j / 4))));
+	}
+	y->d = fy_f32_to_f16(1 / iscale);
+}
+
+static void q3k_block(const float *x, struct blk_q3_k *y)
+{
+	int8_t L[FY_QK_K];
+	float scales[FY_QK_K / 16];
+	float max_scale = 0;
+	float amax = 0;
+
+	for (int j = 0; j < FY_QK_K / 16; ++j) {
+		scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j);
+		const float scale = fabsf(scales[j]);
+		if (scale > amax) {
+			amax = scale;
+			max_scale = scales[j];
+		}
+	}
+	q3k_pack_scales(scales, max_scale, y);
+	for (int j = 0; j < FY_QK_K / 16; ++j) {
+		const float d = fy_f16_to_f32(y->d) * (float)(int8_t)q3k_scale(y->scales, j);
+		if (d == 0.0f)
+			continue;
+		for (int ii = 0; ii < 16; ++ii) {
+			const int l = nearest_int(x[16 * j + ii] / d);
+			L[16 * j + ii] = (int8_t)(imax(-4, imin(3, l)) + 4);
+		}
+	}
+	memset(y->hmask, 0, sizeof(y->hmask));
+	for (int j = 0; j < FY_QK_K; ++j) {
+		if (L[j] > 3) {
+			y->hmask[j % 32] = (uint8_t)(y->hmask[j % 32] | (1u << (j / 32)));
+			L[j] = (int8_t)(L[j] - 4);
+		}
+	}
+	pack_2bit((const uint8_t *)L, y->qs);
+}
+
+void fy_quant_q3_k(const float *x, void *vy, int64_t n)
+{
+	struct blk_q3_k *y = vy;
+	for (int64_t i = 0; i < n / FY_QK_K; i++)
+		q3k_block(x + FY_QK_K * i, &y[i]);
+}
+
+void fy_dequant_q3_k(const void *vx, float *y, int64_t n)
+{
+	const struct blk_q3_k *x = vx;
+	for (int64_t i = 0; i < n / FY_QK_K; i++) {
+		const float d_all = fy_f16_to_f32(x[i].d);
+		const uint8_t *q = x[i].qs;
+		const uint8_t *hm = x[i].hmask;
+		unsigned m = 1;
+		int is = 0;
+		for (int nn = 0; nn < FY_QK_K; nn += 128, q += 32) {
+			for (int shift = 0; shift < 8; shift += 2, m <<= 1) {
+				for (int half = 0; half < 2; half++) {
+					const float dl =
+						d_all * (float)(int8_t)q3k_scale(x[i].scales, is++);
+					for (int l = 0; l < 16; ++l) {
+						const int k = l + 16 * half;
+						const int v = ((q[k] >> shift) & 3) - ((hm[k] & m) ? 0 : 4);
+						*y++ = dl * (float)v;
+					}
+				}
+			}
+		}
+	}
+}
+
+/* --- Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins -------------------------------- */
+
+/* Sub-block fits shared by Q4_K and Q5_K; returns max scale and max min. */
+static void k4_fit(const float *x, int nmax, float rmin, int nstep, uint8_t *L, float *scales,
+		   float *mins, float *max_scale, float *max_min)
+{
+	uint8_t Laux[32];
+	float weights[32];
+	*max_scale = 0;
+	*max_min = 0;
+	for (int j = 0; j < FY_QK_K / 32; ++j) {
+		float sum_x2 = 0;
+		for (int l = 0; l < 32; ++l)
+			sum_x2 += x[32 * j + l] * x[32 * j + l];
+		const float av_x = sqrtf(sum_x2 / 32);
+		for (int l = 0; l < 32; ++l)
+			weights[l] = av_x + fabsf(x[32 * j + l]);
+		scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j],
+					     Laux, rmin, 0.1f, nstep, false);
+		if (scales[j] > *max_scale)
+			*max_scale = scales[j];
+		if (mins[j] > *max_min)
+			*max_min = mins[j];
+	}
+}
+
+/* Quantizes the 8 scales and mins to 6 bits and packs them into 12 bytes; sets d and dmin. */
+static void k4_pack_scales(const float *scales, const float *mins, float max_scale, float max_min,
+			   uint8_t *s, uint16_t *d, uint16_t *dmin)
+{
+	const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+	const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+	for (int j = 0; j < FY_QK_K / 32; ++j) {
+		uint8_t ls = (uint8_t)nearest_int(inv_scale * scales[j]);
+		uint8_t lm = (uint8_t)nearest_int(inv_min * mins[j]);
+		ls = (uint8_t)imin(63, ls);
+		lm = (uint8_t)imin(63, lm);
+		if (j < 4) {
+			s[j] = ls;
+			s[j + 4] = lm;
+		} else {
+			s[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
+			s[j - 4] = (uint8_t)(s[j - 4] | ((ls >> 4) << 6));
+			s[j - 0] = (uint8_t)(s[j - 0] | ((lm >> 4) << 6));
+		}
+	}
+	*d = fy_f32_to_f16(max_scale / 63.f);
+	*dmin = fy_f32_to_f16(max_min / 63.f);
+}
+
+/* Re-quantizes each element with the stored (fp16-rounded) scales. */
+static void k4_requant(const float *x, const uint8_t *s, uint16_t d16, uint16_t dmin16, int nmax,
+		       uint8_t *L)
+{
+	for (int j = 0; j < FY_QK_K / 32; ++j) {
+		uint8_t sc, m;
+		get_scale_min_k4(j, s, &sc, &m);
+		const float d = fy_f16_to_f32(d16) * (float)sc;
+		if (d == 0.0f)
+			continue;
+		const float dm = fy_f16_to_f32(dmin16) * (float)m;
+		for (int ii = 0; ii < 32; ++ii) {
+			const int l = nearest_int((x[32 * j + ii] + dm) / d);
+			L[32 * j + ii] = (uint8_t)imax(0, imin(nmax, l));
+		}
+	}
+}
+
+static void q4k_block(const float *x, struct blk_q4_k *y)
+{
+	uint8_t L[FY_QK_K];
+	float mins[FY_QK_K / 32];
+	float scales[FY_QK_K / 32];
+	float max_scale, max_min;
+
+	k4_fit(x, 15, -1.f, 20, L, scales, mins, &max_scale, &max_min);
+	memset(y->scales, 0, sizeof(y->scales));
+	k4_pack_scales(scales, mins, max_scale, max_min, y->scales, &y->d, &y->dmin);
+	k4_requant(x, y->scales, y->d, y->dmin, 15, L);
+	uint8_t *q = y->qs;
+	for (int j = 0; j < FY_QK_K; j += 64, q += 32) {
+		for (int l = 0; l < 32; ++l)
+			q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+	}
+}
+
+void fy_quant_q4_k(const float *x, void *vy, int64_t n)
+{
+	struct blk_q4_k *y = vy;
+	for (int64_t i = 0; i < n / FY_QK_K; i++)
+		q4k_block(x + FY_QK_K * i, &y[i]);
+}
+
+void fy_dequant_q4_k(const void *vx, float *y, int64_t n)
+{
+	const struct blk_q4_k *x = vx;
+	for (int64_t i = 0; i < n / FY_QK_K; i++) {
+		const uint8_t *q = x[i].qs;
+		const float d = fy_f16_to_f32(x[i].d);
+		const float min = fy_f16_to_f32(x[i].dmin);
+		for (int j = 0, is = 0; j < FY_QK_K; j += 64, q += 32, is += 2) {
+			uint8_t sc, m;
+			get_scale_min_k4(is + 0, x[i].scales, &sc, &m);
+			const float d1 = d * (float)sc;
+			const float m1 = min * (float)m;
+			get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
+			const float d2 = d * (float)sc;
+			const float m2 = min * (float)m;
+			for (int l = 0; l < 32; ++l)
+				*y++ = d1 * (float)(q[l] & 0xF) - m1;
+			for (int l = 0; l < 32; ++l)
+				*y++ = d2 * (float)(q[l] >> 4) - m2;
+		}
+	}
+}
+
+static void q5k_block(const float *x, struct blk_q5_k *y)
+{
+	uint8_t L[FY_QK_K];
+	float mins[FY_QK_K / 32];
+	float scales[FY_QK_K / 32];
+	float max_scale, max_min;
+
+	k4_fit(x, 31, -0.5f, 15, L, scales, mins, &max_scale, &max_min);
+	memset(y->scales, 0, sizeof(y->scales));
+	k4_pack_scales(scales, mins, max_scale, max_min, y->scales, &y->d, &y->dmin);
+	k4_requant(x, y->scales, y->d, y->dmin, 31, L);
+
+	uint8_t *ql = y->qs;
+	unsigned m1 = 1;
+	unsigned m2 = 2;
+	memset(y->qh, 0, sizeof(y->qh));
+	for (int nn = 0; nn < FY_QK_K; nn += 64, ql += 32, m1 <<= 2, m2 <<= 2) {
+		for (int j = 0; j < 32; ++j) {
+			int l1 = L[nn + j];
+			int l2 = L[nn + j + 32];
+			if (l1 > 15) {
+				l1 -= 16;
+				y->qh[j] = (uint8_t)(y->qh[j] | m1);
+			}
+			if (l2 > 15) {
+				l2 -= 16;
+				y->qh[j] = (uint8_t)(y->qh[j] | m2);
+			}
+			ql[j] = (uint8_t)(l1 | (l2 << 4));
+		}
+	}
+}
+
+void fy_quant_q5_k(const float *x, void *vy, int64_t n)
+{
+	struct blk_q5_k *y = vy;
+	for (int64_t i = 0; i < n / FY_QK_K; i++)
+		q5k_block(x + FY_QK_K * i, &y[i]);
+}
+
+void fy_dequant_q5_k(const void *vx, float *y, int64_t n)
+{
+	const struct blk_q5_k *x = vx;
+	for (int64_t i = 0; i < n / FY_QK_K; i++) {
+		const uint8_t *ql = x[i].qs;
+		const uint8_t *qh = x[i].qh;
+		const float d = fy_f16_to_f32(x[i].d);
+		const float min = fy_f16_to_f32(x[i].dmin);
+		unsigned u1 = 1;
+		unsigned u2 = 2;
+		for (int j = 0, is = 0; j < FY_QK_K; j += 64, ql += 32, is += 2, u1 <<= 2, u2 <<= 2) {
+			uint8_t sc, m;
+			get_scale_min_k4(is + 0, x[i].scales, &sc, &m);
+			const float d1 = d * (float)sc;
+			const float m1 = min * (float)m;
+			get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
+			const float d2 = d * (float)sc;
+			const float m2 = min * (float)m;
+			for (int l = 0; l < 32; ++l)
+				*y++ = d1 * (float)((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+			for (int l = 0; l < 32; ++l)
+				*y++ = d2 * (float)((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+		}
+	}
+}
+
+/* --- Q6_K ---------------------------------------------------------------------------------- */
+
+static void q6k_pack(const int8_t *L, struct blk_q6_k *y)
+{
+	uint8_t *ql = y->ql;
+	uint8_t *qh = y->qh;
+	for (int j = 0; j < FY_QK_K; j += 128, ql += 64, qh += 32) {
+		for (int l = 0; l < 32; ++l) {
+			const unsigned q1 = (unsigned)L[j + l + 0];
+			const unsigned q2 = (unsigned)L[j + l + 32];
+			const unsigned q3 = (unsigned)L[j + l + 64];
+			const unsigned q4 = (unsigned)L[j + l + 96];
+			ql[l + 0] = (uint8_t)((q1 & 0xF) | (q3 & 0xF) << 4);
+			ql[l + 32] = (uint8_t)((q2 & 0xF) | (q4 & 0xF) << 4);
+			qh[l] = (uint8_t)((q1 >> 4) | (q2 >> 4) << 2 | (q3 >> 4) << 4 | (q4 >> 4) << 6);
+		}
+	}
+}
+
+static void q6k_block(const float *x, struct blk_q6_k *y)
+{
+	int8_t L[FY_QK_K];
+	float scales[FY_QK_K / 16];
+	float max_scale = 0;
+	float max_abs_scale = 0;
+
+	for (int ib = 0; ib < FY_QK_K / 16; ++ib) {
+		const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib);
+		scales[ib] = scale;
+		if (fabsf(scale) > max_abs_scale) {
+			max_abs_scale = fabsf(scale);
+			max_scale = scale;
+		}
+	}
+	if (max_abs_scale < GROUP_MAX_EPS) {
+		memset(y, 0, sizeof(*y));
+		y->d = fy_f32_to_f16(0.f);
+		return;
+	}
+	const float iscale = -128.f / max_scale;
+	y->d = fy_f32_to_f16(1 / iscale);
+	for (int ib = 0; ib < FY_QK_K / 16; ++ib)
+		y->scales[ib] = (int8_t)imin(127, nearest_int(iscale * scales[ib]));
+	for (int j = 0; j < FY_QK_K / 16; ++j) {
+		const float d = fy_f16_to_f32(y->d) * (float)y->scales[j];
+		if (d == 0.0f)
+			continue;
+		for (int ii = 0; ii < 16; ++ii) {
+			const int l = nearest_int(x[16 * j + ii] / d);
+			L[16 * j + ii] = (int8_t)(imax(-32, imin(31, l)) + 32);
+		}
+	}
+	q6k_pack(L, y);
+}
+
+void fy_quant_q6_k(const float *x, void *vy, int64_t n)
+{
+	struct blk_q6_k *y = vy;
+	for (int64_t i = 0; i < n / FY_QK_K; i++)
+		q6k_block(x + FY_QK_K * i, &y[i]);
+}
+
+void fy_dequant_q6_k(const void *vx, float *y, int64_t n)
+{
+	const struct blk_q6_k *x = vx;
+	for (int64_t i = 0; i < n / FY_QK_K; i++) {
+		const float d = fy_f16_to_f32(x[i].d);
+		const uint8_t *ql = x[i].ql;
+		const uint8_t *qh = x[i].qh;
+		const int8_t *sc = x[i].scales;
+		for (int nn = 0; nn < FY_QK_K; nn += 128, y += 128, ql += 64, qh += 32, sc += 8) {
+			for (int l = 0; l < 32; ++l) {
+				const int is = l / 16;
+				const int q1 = ((ql[l + 0] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+				const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+				const int q3 = ((ql[l + 0] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+				const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+				y[l + 0] = d * (float)sc[is + 0] * (float)q1;
+				y[l + 32] = d * (float)sc[is + 2] * (float)q2;
+				y[l + 64] = d * (float)sc[is + 4] * (float)q3;
+				y[l + 96] = d * (float)sc[is + 6] * (float)q4;
+			}
+		}
+	}
+}

@@ -1,0 +1,290 @@
+/*
+ * The 32-element types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL. Each quantizer reproduces
+ * llama.cpp's quantize_row_<type>_ref bit for bit (operation order included: this file is built
+ * with -ffp-contract=off), each dequantizer dequantize_row_<type>.
+ */
+#include "quant/quant_private.h"
+
+#include <float.h>
+
+/* --- Q4_0 / Q5_0: symmetric, d = max / -2^(bits-1) ------------------------------------------ */
+
+/* The value of largest magnitude (the first one wins a tie) and the scale from it. */
+static float signed_max(const float *x, int n)
+{
+	float amax = 0.0f;
+	float max = 0.0f;
+	for (int j = 0; j < n; j++) {
+		if (amax < fabsf(x[j])) {
+			amax = fabsf(x[j]);
+			max = x[j];
+		}
+	}
+	return max;
+}
+
+void fy_quant_q4_0(const float *x, void *vy, int64_t n)
+{
+	struct blk_q4_0 *y = vy;
+	for (int64_t i = 0; i < n / QK4_0; i++, x += QK4_0) {
+		const float d = signed_max(x, QK4_0) / -8;
+		const float id = d != 0.0f ? 1.0f / d : 0.0f;
+		y[i].d = fy_f32_to_f16(d);
+		for (int j = 0; j < 16; j++) {
+			const float x0 = x[j] * id;
+			const float x1 = x[16 + j] * id;
+			const int q0 = imin(15, trunc_clamp(x0 + 8.5f, -128, 127));
+			const int q1 = imin(15, trunc_clamp(x1 + 8.5f, -128, 127));
+			y[i].qs[j] = (uint8_t)((unsigned)q0 | (unsigned)q1 << 4);
+		}
+	}
+}
+
+void fy_dequant_q4_0(const void *vx, float *y, int64_t n)
+{
+	const struct blk_q4_0 *x = vx;
+	for (int64_t i = 0; i < n / QK4_0; i++, y += QK4_0) {
+		const float d = fy_f16_to_f32(x[i].d);
+		for (int j = 0; j < 16; j++) {
+			y[j] = (float)((x[i].qs[j] & 0x0f) - 8) * d;
+			y[j + 16] = (float)((x[i].qs[j] >> 4) - 8) * d;
+		}
+	}
+}
+
+void fy_quant_q5_0(const float *x, void *vy, int64_t n)
+{
+	struct blk_q5_0 *y = vy;
+	for (int64_t i = 0; i < n / QK4_0; i++, x += QK4_0) {
+		const float d = signed_max(x, QK4_0) / -16;
+		const float id = d != 0.0f ? 1.0f / d : 0.0f;
+		uint32_t qh = 0;
+		y[i].d = fy_f32_to_f16(d);
+		for (int j = 0; j < 16; j++) {
+			const float x0 = x[j] * id;
+			const float x1 = x[16 + j] * id;
+			const unsigned q0 = (unsigned)imin(31, trunc_clamp(x0 + 16.5f, -128, 127)) & 0xff;
+			const unsigned q1 = (unsigned)imin(31, trunc_clamp(x1 + 16.5f, -128, 127)) & 0xff;
+			y[i].qs[j] = (uint8_t)((q0 & 0x0f) | (q1 & 0x0f) << 4);
+			qh |= ((q0 & 0x10u) >> 4) << j;
+			qh |= ((q1 & 0x10u) >> 4) << (j + 16);
+		}
+		memcpy(y[i].qh, &qh, sizeof(qh));
+	}
+}
+
+void fy_dequant_q5_0(const void *vx, float *y, int64_t n)
+{
+	const struct blk_q5_0 *x = vx;
+	for (int64_t i = 0; i < n / QK4_0; i++, y += QK4_0) {
+		const float d = fy_f16_to_f32(x[i].d);
+		uint32_t qh;
+		memcpy(&qh, x[i].qh, sizeof(qh));
+		for (int j = 0; j < 16; j++) {
+			const int h0 = (int)(((qh >> j) << 4) & 0x10);
+			const int h1 = (int)((qh >> (j + 12)) & 0x10);
+			y[j] = (float)(((x[i].qs[j] & 0x0f) | h0) - 16) * d;
+			y[j + 16] = (float)(((x[i].qs[j] >> 4) | h1) - 16) * d;
+		}
+	}
+}
+
+/* --- Q4_1 / Q5_1: min and scale --------------------------------------------------------------- */
+
+static void min_max(const float *x, int n, float *min_out, float *max_out)
+{
+	float min = FLT_MAX;
+	float max = -FLT_MAX;
+	for (int j = 0; j < n; j++) {
+		if (x[j] < min)
+			min = x[j];
+		if (x[j] > max)
+			max = x[j];
+	}
+	*min_out = min;
+	*max_out = max;
+}
+
+void fy_quant_q4_1(const float *x, void *vy, int64_t n)
+{
+	struct blk_q4_1 *y = vy;
+	for (int64_t i = 0; i < n / QK4_0; i++, x += QK4_0) {
+		float min, max;
+		min_max(x, QK4_0, &min, &max);
+		const float d = (max - min) / 15;
+		const float id = d != 0.0f ? 1.0f / d : 0.0f;
+		y[i].d = fy_f32_to_f16(d);
+		y[i].m = fy_f32_to_f16(min);
+		for (int j = 0; j < 16; j++) {
+			const float x0 = (x[j] - min) * id;
+			const float x1 = (x[16 + j] - min) * id;
+			const int q0 = imin(15, trunc_clamp(x0 + 0.5f, -128, 127));
+			const int q1 = imin(15, trunc_clamp(x1 + 0.5f, -128, 127));
+			y[i].qs[j] = (uint8_t)(((unsigned)q0 & 0xff) | ((unsigned)q1 & 0xff) << 4);
+		}
+	}
+}
+
+void fy_dequant_q4_1(const void *vx, float *y, int64_t n)
+{
+	const struct blk_q4_1 *x = vx;
+	for (int64_t i = 0; i < n / QK4_0; i++, y += QK4_0) {
+		const float d = fy_f16_to_f32(x[i].d);
+		const float m = fy_f16_to_f32(x[i].m);
+		for (int j = 0; j < 16; j++) {
+			y[j] = (float)(x[i].qs[j] & 0x0f) * d + m;
+			y[j + 16] = (float)(x[i].qs[j] >> 4) * d + m;
+		}
+	}
+}
+
+void fy_quant_q5_1(const float *x, void *vy, int64_t n)
+{
+	struct blk_q5_1 *y = vy;
+	for (int64_t i = 0; i < n / QK4_0; i++, x += QK4_0) {
+		float min, max;
+		min_max(x, QK4_0, &min, &max);
+		const float d = (max - min) / 31;
+		const float id = d != 0.0f ? 1.0f / d : 0.0f;
+		uint32_t qh = 0;
+		y[i].d = fy_f32_to_f16(d);
+		y[i].m = fy_f32_to_f16(min);
+		for (int j = 0; j < 16; j++) {
+			const float x0 = (x[j] - min) * id;
+			const float x1 = (x[16 + j] - min) * id;
+			const unsigned q0 = (unsigned)trunc_clamp(x0 + 0.5f, 0, 255);
+			const unsigned q1 = (unsigned)trunc_clamp(x1 + 0.5f, 0, 255);
+			y[i].qs[j] = (uint8_t)((q0 & 0x0f) | (q1 & 0x0f) << 4);
+			qh |= ((q0 & 0x10u) >> 4) << j;
+			qh |= ((q1 & 0x10u) >> 4) << (j + 16);
+		}
+		memcpy(y[i].qh, &qh, sizeof(qh));
+	}
+}
+
+void fy_dequant_q5_1(const void *vx, float *y, int64_t n)
+{
+	const struct blk_q5_1 *x = vx;
+	for (int64_t i = 0; i < n / QK4_0; i++, y += QK4_0) {
+		const float d = fy_f16_to_f32(x[i].d);
+		const float m = fy_f16_to_f32(x[i].m);
+		uint32_t qh;
+		memcpy(&qh, x[i].qh, sizeof(qh));
+		for (int j = 0; j < 16; j++) {
+			const int h0 = (int)(((qh >> j) << 4) & 0x10);
+			const int h1 = (int)((qh >> (j + 12)) & 0x10);
+			y[j] = (float)((x[i].qs[j] & 0x0f) | h0) * d + m;
+			y[j + 16] = (float)((x[i].qs[j] >> 4) | h1) * d + m;
+		}
+	}
+}
+
+/* --- Q8_0 ---------------------------------------------------------------------------------- */
+
+void fy_quant_q8_0(const float *x, void *vy, int64_t n)
+{
+	struct blk_q8_0 *y = vy;
+	for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
+		float amax = 0.0f;
+		for (int j = 0; j < QK8_0; j++)
+			amax = fmaxf(amax, fabsf(x[j]));
+		const float d = amax / 127;
+		const float id = d != 0.0f ? 1.0f / d : 0.0f;
+		y[i].d = fy_f32_to_f16(d);
+		for (int j = 0; j < QK8_0; j++)
+			y[i].qs[j] = (int8_t)trunc_clamp(roundf(x[j] * id), -128, 127);
+	}
+}
+
+void fy_dequant_q8_0(const void *vx, float *y, int64_t n)
+{
+	const struct blk_q8_0 *x = vx;
+	for (int64_t i = 0; i < n / QK8_0; i++, y += QK8_0) {
+		const float d = fy_f16_to_f32(x[i].d);
+		for (int j = 0; j < QK8_0; j++)
+			y[j] = (float)x[i].qs[j] * d;
+	}
+}
+
+/* --- IQ4_NL: 16 non-linear levels, one fitted scale per 32 ------------------------------------ */
+
+static const int8_t iq4nl_values[16] = { -127, -104, -83, -65, -49, -35, -22, -10,
+					 1,    13,   25,  38,  53,  69,  89,  113 };
+
+/* The level nearest to v (ties go up), by bisection over the sorted levels. */
+static int iq4nl_index(float v)
+{
+	if (v <= iq4nl_values[0])
+		return 0;
+	if (v >= iq4nl_values[15])
+		return 15;
+	int lo = 0;
+	int hi = 15;
+	while (hi - lo > 1) {
+		const int mid = (lo + hi) / 2;
+		if (v < iq4nl_values[mid])
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return v - iq4nl_values[hi - 1] < iq4nl_values[hi] - v ? hi - 1 : hi;
+}
+
+/*
+ * One block, as llama.cpp's quantize_row_iq4_nl_impl with a single 32-element block, no
+ * importance weights and no scale search (ntry -1): levels from d = max/-127, then d refitted by
+ * weighted least squares with weights x^2.
+ */
+static void iq4nl_block(const float *x, struct blk_iq4_nl *y)
+{
+	uint8_t L[32];
+	float amax = 0.0f;
+	float max = 0.0f;
+
+	memset(y->qs, 0, sizeof(y->qs));
+	y->d = fy_f32_to_f16(0.0f);
+	for (int j = 0; j < 32; j++) {
+		if (fabsf(x[j]) > amax) {
+			amax = fabsf(x[j]);
+			max = x[j];
+		}
+	}
+	if (amax < 1e-15f) {
+		memset(L, 0, sizeof(L));
+	} else {
+		const float d = max / iq4nl_values[0];
+		const float id = 1 / d;
+		float sumqx = 0;
+		float sumq2 = 0;
+		for (int j = 0; j < 32; j++) {
+			const int l = iq4nl_index(id * x[j]);
+			const float q = iq4nl_values[l];
+			const float w = x[j] * x[j];
+			L[j] = (uint8_t)l;
+			sumqx += w * q * x[j];
+			sumq2 += w * q * q;
+		}
+		y->d = fy_f32_to_f16(sumq2 > 0 ? sumqx / sumq2 : 0.0f);
+	}
+	for (int j = 0; j < 16; j++)
+		y->qs[j] = (uint8_t)(L[j] | L[16 + j] << 4);
+}
+
+void fy_quant_iq4_nl(const float *x, void *vy, int64_t n)
+{
+	struct blk_iq4_nl *y = vy;
+	for (int64_t i = 0; i < n / 32; i++)
+		iq4nl_block(x + 32 * i, &y[i]);
+}
+
+void fy_dequant_iq4_nl(const void *vx, float *y, int64_t n)
+{
+	const struct blk_iq4_nl *x = vx;
+	for (int64_t i = 0; i < n / 32; i++, y += 32) {
+		const float d = fy_f16_to_f32(x[i].d);
+		for (int j = 0; j < 16; j++) {
+			y[j] = d * (float)iq4nl_values[x[i].qs[j] & 0x0f];
+			y[j + 16] = d * (float)iq4nl_values[x[i].qs[j] >> 4];
+		}
+	}
+}

@@ -1,0 +1,136 @@
+/*
+ * quant: ggml's block quantization types, one row per type in a traits table.
+ *
+ *   struct fy_quant_traits      a row: block size and bytes, the reference quantizer, the
+ *                               dequantizer, the activation type infer pairs the type with
+ *   fy_quant_row / fy_dequant_row    one row (a multiple of the block size) at a time
+ *   enum fy_ftype               llama.cpp's file types (`--type Q4_K_M` and friends)
+ *   struct fy_quant_mix         the per-tensor rules of a mixture (llama_tensor_get_type)
+ *
+ * The quantizers reproduce llama.cpp's scalar reference functions (`quantize_row_<t>_ref`, what
+ * `llama-quantize` runs without an importance matrix) bit for bit; they are built with
+ * -ffp-contract=off. Test vectors: tests/data/testvectors/quant. See docs/QUANT.md.
+ */
+#ifndef FERRY_QUANT_H
+#define FERRY_QUANT_H
+
+#include "core/core.h"
+
+#define FY_QK_K 256 /* elements of a K-quant super-block */
+
+typedef void (*fy_quant_from_float_fn)(const float *x, void *y, int64_t n);
+typedef void (*fy_quant_to_float_fn)(const void *x, float *y, int64_t n);
+
+struct fy_quant_traits {
+	enum fy_dtype type;
+	const char *name;
+	int64_t blck;			   /* elements per block */
+	size_t bytes;			   /* bytes per block */
+	fy_quant_from_float_fn from_float; /* reference quantizer, n a multiple of blck */
+	fy_quant_to_float_fn to_float;	   /* dequantizer, n a multiple of blck */
+	enum fy_dtype vec_dot_type;	   /* the activation type a dot product pairs it with */
+};
+
+/* The row for t, or NULL when ferry can neither write nor read t's blocks. */
+const struct fy_quant_traits *fy_quant_traits(enum fy_dtype t);
+/* True when ferry can produce (quantize to) type t. */
+bool fy_quant_can_write(enum fy_dtype t);
+/* Comma-separated names of the types ferry can produce (for messages). */
+const char *fy_quant_writable_names(void);
+
+/* Bytes of a row of n elements of type t; false if n is not a multiple of the block size or the
+ * type is unknown. */
+bool fy_quant_row_bytes(enum fy_dtype t, int64_t n, size_t *out);
+
+/*
+ * Quantizes n floats (a multiple of the type's block size) into y. The input must be finite:
+ * fy_quant_check_finite says where it is not. Types F32, F16 and BF16 are conversions.
+ */
+void fy_quant_row(enum fy_dtype t, const float *x, void *y, int64_t n);
+/* Dequantizes n elements of type t into y. t must have a to_float. */
+void fy_dequant_row(enum fy_dtype t, const void *x, float *y, int64_t n);
+/* Index of the first non-finite value of x[0..n), or -1. */
+int64_t fy_quant_check_finite(const float *x, int64_t n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Mixtures                                                                                   */
+
+/* llama.cpp's llama_ftype values: written as general.file_type. */
+enum fy_ftype {
+	FY_FTYPE_F32 = 0,
+	FY_FTYPE_F16 = 1,
+	FY_FTYPE_Q4_0 = 2,
+	FY_FTYPE_Q4_1 = 3,
+	FY_FTYPE_Q8_0 = 7,
+	FY_FTYPE_Q5_0 = 8,
+	FY_FTYPE_Q5_1 = 9,
+	FY_FTYPE_Q2_K = 10,
+	FY_FTYPE_Q3_K_S = 11,
+	FY_FTYPE_Q3_K_M = 12,
+	FY_FTYPE_Q3_K_L = 13,
+	FY_FTYPE_Q4_K_S = 14,
+	FY_FTYPE_Q4_K_M = 15,
+	FY_FTYPE_Q5_K_S = 16,
+	FY_FTYPE_Q5_K_M = 17,
+	FY_FTYPE_Q6_K = 18,
+	FY_FTYPE_IQ4_NL = 25,
+	FY_FTYPE_BF16 = 32,
+};
+
+/* Parses a mixture name ("Q4_K_M", case-insensitive). False if ferry does not offer it. */
+bool fy_ftype_from_name(const char *name, enum fy_ftype *out);
+const char *fy_ftype_name(enum fy_ftype f);
+/* The mixture's base tensor type (Q4_K for Q4_K_M). */
+enum fy_dtype fy_ftype_base(enum fy_ftype f);
+/* Comma-separated mixture names (for messages and help). */
+const char *fy_ftype_names(void);
+
+/* What the mixture rules need to know of the model. */
+struct fy_quant_model {
+	const char *arch;  /* general.architecture */
+	int n_layer;	   /* <arch>.block_count */
+	int n_head;	   /* <arch>.attention.head_count (0 if unknown) */
+	int n_head_kv;	   /* <arch>.attention.head_count_kv (0 if unknown: = n_head) */
+	int n_expert;	   /* <arch>.expert_count (0 for dense models) */
+	bool has_output;   /* the file has output.weight (false: embeddings are tied) */
+	int n_attention_wv; /* tensors whose name holds attn_v.weight or attn_qkv.weight */
+};
+
+/* Running state of a mixture over the tensors of one file, visited in llama.cpp's order. */
+struct fy_quant_mix {
+	enum fy_ftype ftype;
+	struct fy_quant_model model;
+	int i_attention_wv, i_ffn_down, i_ffn_gate, i_ffn_up;
+};
+
+/* Why a tensor got the type it got (for the plan and the log). */
+enum fy_quant_reason {
+	FY_QREASON_COPY,      /* not a quantizable weight: copied as it is */
+	FY_QREASON_BASE,      /* the mixture's base type */
+	FY_QREASON_RULE,      /* a per-tensor rule of the mixture */
+	FY_QREASON_OVERRIDE,  /* --tensor-type, --output-tensor-type or --token-embedding-type */
+	FY_QREASON_FALLBACK,  /* the row length does not divide the chosen block: a fallback type */
+};
+
+/* True if llama.cpp would quantize the tensor at all: a weight of 2+ dims that is not a norm, a
+ * router, or a position/type embedding (leave_output keeps output.weight as it is). */
+bool fy_quant_is_quantizable(const char *name, int n_dims, bool leave_output);
+
+/* The mixture's type for one quantizable tensor (llama_tensor_get_type without the fallback),
+ * advancing the mixture's counters. Fails when a MoE tensor's layer cannot be read from its
+ * name. */
+int fy_quant_mix_type(struct fy_quant_mix *mix, const char *name, int64_t ne0,
+		      enum fy_dtype *out, struct fy_err *err);
+
+/* Where ne0 does not divide t's block: llama.cpp's fallback (Q2_K/Q3_K -> IQ4_NL, Q4_K -> Q5_0,
+ * Q5_K -> Q5_1, Q6_K -> Q8_0), then F16 if that does not divide either. Returns t otherwise. */
+enum fy_dtype fy_quant_fallback(enum fy_dtype t, int64_t ne0);
+
+/* Orders tensor names as llama.cpp writes them: names without a `blk.N.` prefix first, then by
+ * layer number, each group by name (strcmp-style result). */
+int fy_quant_name_cmp(const char *a, const char *b);
+
+/* The layer number of a `blk.N.` name, or -1. */
+int fy_quant_layer_of(const char *name);
+
+#endif

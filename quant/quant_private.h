@@ -1,0 +1,138 @@
+/*
+ * Block layouts and helpers shared by the quantizer files. The structs mirror ggml's blocks
+ * byte for byte (little-endian hosts); sizes are checked at compile time.
+ */
+#ifndef FERRY_QUANT_PRIVATE_H
+#define FERRY_QUANT_PRIVATE_H
+
+#include "quant/quant.h"
+
+#include <math.h>
+#include <string.h>
+
+#define QK4_0 32
+#define QK8_0 32
+
+struct blk_q4_0 {
+	uint16_t d;
+	uint8_t qs[16];
+};
+struct blk_q4_1 {
+	uint16_t d, m;
+	uint8_t qs[16];
+};
+struct blk_q5_0 {
+	uint16_t d;
+	uint8_t qh[4];
+	uint8_t qs[16];
+};
+struct blk_q5_1 {
+	uint16_t d, m;
+	uint8_t qh[4];
+	uint8_t qs[16];
+};
+struct blk_q8_0 {
+	uint16_t d;
+	int8_t qs[32];
+};
+struct blk_iq4_nl {
+	uint16_t d;
+	uint8_t qs[16];
+};
+struct blk_q2_k {
+	uint8_t scales[16];
+	uint8_t qs[64];
+	uint16_t d, dmin;
+};
+struct blk_q3_k {
+	uint8_t hmask[32];
+	uint8_t qs[64];
+	uint8_t scales[12];
+	uint16_t d;
+};
+struct blk_q4_k {
+	uint16_t d, dmin;
+	uint8_t scales[12];
+	uint8_t qs[128];
+};
+struct blk_q5_k {
+	uint16_t d, dmin;
+	uint8_t scales[12];
+	uint8_t qh[32];
+	uint8_t qs[128];
+};
+struct blk_q6_k {
+	uint8_t ql[128];
+	uint8_t qh[64];
+	int8_t scales[16];
+	uint16_t d;
+};
+
+_Static_assert(sizeof(struct blk_q4_0) == 18, "q4_0 block");
+_Static_assert(sizeof(struct blk_q4_1) == 20, "q4_1 block");
+_Static_assert(sizeof(struct blk_q5_0) == 22, "q5_0 block");
+_Static_assert(sizeof(struct blk_q5_1) == 24, "q5_1 block");
+_Static_assert(sizeof(struct blk_q8_0) == 34, "q8_0 block");
+_Static_assert(sizeof(struct blk_iq4_nl) == 18, "iq4_nl block");
+_Static_assert(sizeof(struct blk_q2_k) == 84, "q2_k block");
+_Static_assert(sizeof(struct blk_q3_k) == 110, "q3_k block");
+_Static_assert(sizeof(struct blk_q4_k) == 144, "q4_k block");
+_Static_assert(sizeof(struct blk_q5_k) == 176, "q5_k block");
+_Static_assert(sizeof(struct blk_q6_k) == 210, "q6_k block");
+
+/* Round to nearest, ties to even, through the float's mantissa (ggml's nearest_int). Garbage but
+ * defined for |f| > 2^22, which finite model weights never reach after scaling. */
+static inline int nearest_int(float f)
+{
+	float v = f + 12582912.f;
+	int32_t i;
+	memcpy(&i, &v, sizeof(i));
+	return (i & 0x007fffff) - 0x00400000;
+}
+
+/* (int)f for a float the reference converts with a plain cast; values outside [lo, hi] (only
+ * reachable from absurd inputs, where the reference's cast is undefined) are clamped. */
+static inline int trunc_clamp(float f, int lo, int hi)
+{
+	if (!(f > (float)lo - 1.0f))
+		return lo;
+	if (!(f < (float)hi + 1.0f))
+		return hi;
+	return (int)f;
+}
+
+static inline int imin(int a, int b)
+{
+	return a < b ? a : b;
+}
+
+static inline int imax(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+void fy_quant_q4_0(const float *x, void *y, int64_t n);
+void fy_quant_q4_1(const float *x, void *y, int64_t n);
+void fy_quant_q5_0(const float *x, void *y, int64_t n);
+void fy_quant_q5_1(const float *x, void *y, int64_t n);
+void fy_quant_q8_0(const float *x, void *y, int64_t n);
+void fy_quant_iq4_nl(const float *x, void *y, int64_t n);
+void fy_dequant_q4_0(const void *x, float *y, int64_t n);
+void fy_dequant_q4_1(const void *x, float *y, int64_t n);
+void fy_dequant_q5_0(const void *x, float *y, int64_t n);
+void fy_dequant_q5_1(const void *x, float *y, int64_t n);
+void fy_dequant_q8_0(const void *x, float *y, int64_t n);
+void fy_dequant_iq4_nl(const void *x, float *y, int64_t n);
+
+void fy_quant_q2_k(const float *x, void *y, int64_t n);
+void fy_quant_q3_k(const float *x, void *y, int64_t n);
+void fy_quant_q4_k(const float *x, void *y, int64_t n);
+void fy_quant_q5_k(const float *x, void *y, int64_t n);
+void fy_quant_q6_k(const float *x, void *y, int64_t n);
+void fy_dequant_q2_k(const void *x, float *y, int64_t n);
+void fy_dequant_q3_k(const void *x, float *y, int64_t n);
+void fy_dequant_q4_k(const void *x, float *y, int64_t n);
+void fy_dequant_q5_k(const void *x, float *y, int64_t n);
+void fy_dequant_q6_k(const void *x, float *y, int64_t n);
+
+#endif
