@@ -133,4 +133,49 @@ int fy_quant_name_cmp(const char *a, const char *b);
 /* The layer number of a `blk.N.` name, or -1. */
 int fy_quant_layer_of(const char *name);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Plans: the type of every tensor of a file                                                  */
+
+/* One `--tensor-type REGEX=TYPE` override (the first matching one wins, searched anywhere in the
+ * name, as llama.cpp's std::regex_search). */
+struct fy_quant_override;
+
+/* Parses "REGEX=TYPE" (TYPE a writable type name, any case). */
+int fy_quant_override_new(struct fy_quant_override **out, const char *spec, struct fy_err *err);
+void fy_quant_override_free(struct fy_quant_override *o); /* NULL is a no-op */
+
+struct fy_quant_params {
+	enum fy_ftype ftype;
+	bool pure;	     /* the base type for every quantizable tensor: no mixture rules */
+	bool leave_output;   /* keep output.weight as it is */
+	int output_type;     /* an enum fy_dtype for output.weight, or -1 */
+	int token_embd_type; /* an enum fy_dtype for token_embd.weight, or -1 */
+	struct fy_quant_override *const *overrides;
+	size_t n_overrides;
+};
+
+/* What the plan needs of each input tensor. */
+struct fy_quant_src {
+	const char *name;
+	enum fy_dtype type;
+	int64_t ne[4]; /* ne[0] fastest, unused dims 1 */
+};
+
+struct fy_quant_choice {
+	size_t src;		    /* index into the input tensors; the plan is in output order */
+	enum fy_dtype type;	    /* the output type */
+	enum fy_dtype wanted;	    /* before a fallback (== type when none) */
+	enum fy_quant_reason reason;
+};
+
+/*
+ * Plans a file: output order (llama.cpp's), and each tensor's type under params. model->arch,
+ * n_layer, n_head, n_head_kv and n_expert come from the caller; has_output and n_attention_wv are
+ * filled from the tensor names. A tensor to be converted whose source type ferry cannot read is
+ * an error naming it. out (n entries) is written in output order.
+ */
+int fy_quant_plan(struct fy_quant_model *model, const struct fy_quant_src *src, size_t n,
+		  const struct fy_quant_params *params, struct fy_quant_choice *out,
+		  struct fy_err *err);
+
 #endif

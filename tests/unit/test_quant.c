@@ -195,3 +195,239 @@ Test(quant, check_finite_finds_nan_and_inf)
 	x[1] = NAN;
 	cr_expect_eq(fy_quant_check_finite(x, 4), 1);
 }
+
+/* --- mixtures ----------------------------------------------------------------------------- */
+
+/* A synthetic llama-shaped model: n_layer layers, row length dim (ffn rows ffn). */
+struct synth {
+	struct fy_quant_src t[16 * 9 + 3];
+	char names[16 * 9 + 3][48];
+	size_t n;
+};
+
+static void synth_add(struct synth *s, const char *name, int64_t ne0, int64_t ne1)
+{
+	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+	s->t[s->n] = (struct fy_quant_src){ s->names[s->n], FY_DTYPE_F16, { ne0, ne1, 1, 1 } };
+	s->n++;
+}
+
+static void synth_model(struct synth *s, int n_layer, int64_t dim, int64_t ffn, bool tied)
+{
+	static const char *const parts[] = { "attn_q", "attn_k", "attn_v", "attn_output",
+					     "ffn_gate", "ffn_up", "ffn_down" };
+	char name[48];
+	s->n = 0;
+	synth_add(s, "token_embd.weight", dim, 1000);
+	if (!tied)
+		synth_add(s, "output.weight", dim, 1000);
+	synth_add(s, "output_norm.weight", dim, 1);
+	for (int l = n_layer - 1; l >= 0; l--) { /* reverse: the plan must reorder */
+		for (int p = 0; p < 7; p++) {
+			snprintf(name, sizeof(name), "blk.%d.%s.weight", l, parts[p]);
+			synth_add(s, name, p == 6 ? ffn : dim, p == 6 ? dim : (p >= 4 ? ffn : dim));
+		}
+		snprintf(name, sizeof(name), "blk.%d.attn_norm.weight", l);
+		synth_add(s, name, dim, 1);
+	}
+}
+
+static enum fy_dtype planned(const struct synth *s, const struct fy_quant_choice *c,
+			     const char *name)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (strcmp(s->t[c[i].src].name, name) == 0)
+			return c[i].type;
+	}
+	cr_assert_fail("%s not planned", name);
+	return FY_DTYPE_COUNT;
+}
+
+static void plan_synth(struct synth *s, const char *ftype, struct fy_quant_choice *c)
+{
+	struct fy_quant_model m = { .arch = "llama", .n_layer = 0, .n_head = 8, .n_head_kv = 8 };
+	struct fy_quant_params p = { .output_type = -1, .token_embd_type = -1 };
+	struct fy_err err = { 0 };
+	for (size_t i = 0; i < s->n; i++) {
+		const int l = fy_quant_layer_of(s->t[i].name);
+		if (l + 1 > m.n_layer)
+			m.n_layer = l + 1;
+	}
+	cr_assert(fy_ftype_from_name(ftype, &p.ftype), "%s", ftype);
+	cr_assert_eq(fy_quant_plan(&m, s->t, s->n, &p, c, &err), FY_OK, "%s", err.msg);
+}
+
+static void expect_layers(const struct synth *s, const struct fy_quant_choice *c, const char *part,
+			  const enum fy_dtype *want, int n_layer)
+{
+	char name[48];
+	for (int l = 0; l < n_layer; l++) {
+		snprintf(name, sizeof(name), "blk.%d.%s.weight", l, part);
+		cr_expect_eq(planned(s, c, name), want[l], "%s: %s, want %s", name,
+			     fy_dtype_name(planned(s, c, name)), fy_dtype_name(want[l]));
+	}
+}
+
+Test(quant_mix, q4_k_m_8_and_16_layers)
+{
+	static struct synth s;
+	struct fy_quant_choice c[sizeof(s.t) / sizeof(s.t[0])];
+	const enum fy_dtype K4 = FY_DTYPE_Q4_K, K6 = FY_DTYPE_Q6_K;
+	const enum fy_dtype want8[8] = { K6, K4, K4, K6, K4, K4, K6, K6 };
+	enum fy_dtype want16[16];
+	for (int l = 0; l < 16; l++)
+		want16[l] = (l == 0 || l == 1 || l == 4 || l == 7 || l == 10 || l == 13 || l >= 14)
+				    ? K6
+				    : K4;
+	synth_model(&s, 8, 256, 512, false);
+	plan_synth(&s, "Q4_K_M", c);
+	expect_layers(&s, c, "attn_v", want8, 8);
+	expect_layers(&s, c, "ffn_down", want8, 8);
+	cr_expect_eq(planned(&s, c, "output.weight"), K6);
+	cr_expect_eq(planned(&s, c, "token_embd.weight"), K4, "untied embeddings keep the base");
+	cr_expect_eq(planned(&s, c, "blk.3.attn_q.weight"), K4);
+	cr_expect_eq(planned(&s, c, "blk.3.attn_norm.weight"), FY_DTYPE_F16, "norms are copied");
+	synth_model(&s, 16, 256, 512, false);
+	plan_synth(&s, "Q4_K_M", c);
+	expect_layers(&s, c, "attn_v", want16, 16);
+	expect_layers(&s, c, "ffn_down", want16, 16);
+}
+
+Test(quant_mix, output_order_is_llama_cpps)
+{
+	static struct synth s;
+	struct fy_quant_choice c[sizeof(s.t) / sizeof(s.t[0])];
+	synth_model(&s, 12, 256, 512, false);
+	plan_synth(&s, "Q8_0", c);
+	cr_expect_str_eq(s.t[c[0].src].name, "output.weight");
+	cr_expect_str_eq(s.t[c[1].src].name, "output_norm.weight");
+	cr_expect_str_eq(s.t[c[2].src].name, "token_embd.weight");
+	cr_expect_str_eq(s.t[c[3].src].name, "blk.0.attn_k.weight");
+	for (size_t i = 4; i < s.n; i++)
+		cr_expect(fy_quant_name_cmp(s.t[c[i - 1].src].name, s.t[c[i].src].name) < 0);
+	cr_expect_eq(fy_quant_layer_of(s.t[c[s.n - 1].src].name), 11, "blk.11 last, not blk.9");
+}
+
+Test(quant_mix, tied_embeddings_and_q8_0)
+{
+	static struct synth s;
+	struct fy_quant_choice c[sizeof(s.t) / sizeof(s.t[0])];
+	synth_model(&s, 8, 256, 512, true);
+	plan_synth(&s, "Q5_K_M", c);
+	cr_expect_eq(planned(&s, c, "token_embd.weight"), FY_DTYPE_Q6_K, "tied: output's rule");
+	plan_synth(&s, "Q8_0", c);
+	cr_expect_eq(planned(&s, c, "token_embd.weight"), FY_DTYPE_Q8_0);
+	cr_expect_eq(planned(&s, c, "blk.0.attn_v.weight"), FY_DTYPE_Q8_0);
+	plan_synth(&s, "F16", c);
+	cr_expect_eq(planned(&s, c, "token_embd.weight"), FY_DTYPE_F16);
+}
+
+Test(quant_mix, q3_and_q2_rules)
+{
+	static struct synth s;
+	struct fy_quant_choice c[sizeof(s.t) / sizeof(s.t[0])];
+	synth_model(&s, 16, 256, 512, false);
+	plan_synth(&s, "Q3_K_M", c);
+	cr_expect_eq(planned(&s, c, "blk.0.attn_v.weight"), FY_DTYPE_Q5_K);
+	cr_expect_eq(planned(&s, c, "blk.1.attn_v.weight"), FY_DTYPE_Q5_K);
+	cr_expect_eq(planned(&s, c, "blk.2.attn_v.weight"), FY_DTYPE_Q4_K);
+	cr_expect_eq(planned(&s, c, "blk.0.ffn_down.weight"), FY_DTYPE_Q5_K, "i < n/16");
+	cr_expect_eq(planned(&s, c, "blk.1.ffn_down.weight"), FY_DTYPE_Q4_K);
+	cr_expect_eq(planned(&s, c, "blk.5.attn_output.weight"), FY_DTYPE_Q4_K);
+	cr_expect_eq(planned(&s, c, "blk.5.attn_q.weight"), FY_DTYPE_Q3_K);
+	plan_synth(&s, "Q3_K_L", c);
+	cr_expect_eq(planned(&s, c, "blk.5.attn_output.weight"), FY_DTYPE_Q5_K);
+	cr_expect_eq(planned(&s, c, "blk.5.ffn_down.weight"), FY_DTYPE_Q5_K);
+	plan_synth(&s, "Q3_K_S", c);
+	cr_expect_eq(planned(&s, c, "blk.5.ffn_down.weight"), FY_DTYPE_Q3_K);
+	plan_synth(&s, "Q2_K", c);
+	cr_expect_eq(planned(&s, c, "blk.5.attn_v.weight"), FY_DTYPE_Q3_K, "GQA 1");
+	cr_expect_eq(planned(&s, c, "blk.5.ffn_down.weight"), FY_DTYPE_Q3_K);
+	cr_expect_eq(planned(&s, c, "blk.5.attn_output.weight"), FY_DTYPE_Q3_K);
+	plan_synth(&s, "Q4_K_S", c);
+	cr_expect_eq(planned(&s, c, "blk.3.attn_v.weight"), FY_DTYPE_Q5_K, "first 4 attn_v");
+	cr_expect_eq(planned(&s, c, "blk.4.attn_v.weight"), FY_DTYPE_Q4_K);
+	cr_expect_eq(planned(&s, c, "blk.1.ffn_down.weight"), FY_DTYPE_Q5_K, "i < n/8");
+	cr_expect_eq(planned(&s, c, "blk.2.ffn_down.weight"), FY_DTYPE_Q4_K);
+}
+
+Test(quant_mix, moe_eight_experts_and_layer_from_name)
+{
+	struct fy_quant_src t[] = {
+		{ "blk.0.attn_v.weight", FY_DTYPE_F16, { 256, 64, 1, 1 } },
+		{ "blk.0.attn_k.weight", FY_DTYPE_F16, { 256, 64, 1, 1 } },
+		{ "blk.0.attn_output.weight", FY_DTYPE_F16, { 256, 256, 1, 1 } },
+		{ "blk.0.ffn_down_exps.weight", FY_DTYPE_F16, { 512, 256, 8, 1 } },
+		{ "blk.0.ffn_gate_inp.weight", FY_DTYPE_F32, { 256, 8, 1, 1 } },
+		{ "blk.7.ffn_down_exps.weight", FY_DTYPE_F16, { 512, 256, 8, 1 } },
+		{ "output.weight", FY_DTYPE_F16, { 256, 1000, 1, 1 } },
+	};
+	struct fy_quant_choice c[7];
+	struct fy_quant_model m = { .arch = "qwen3moe", .n_layer = 8, .n_head = 8, .n_head_kv = 2,
+				    .n_expert = 8 };
+	struct fy_quant_params p = { .ftype = FY_FTYPE_Q4_K_M, .output_type = -1,
+				     .token_embd_type = -1 };
+	struct fy_err err = { 0 };
+	cr_assert_eq(fy_quant_plan(&m, t, 7, &p, c, &err), FY_OK, "%s", err.msg);
+	enum fy_dtype want[7] = { FY_DTYPE_Q6_K, FY_DTYPE_Q8_0, FY_DTYPE_Q5_K, FY_DTYPE_Q8_0,
+				  FY_DTYPE_Q6_K, FY_DTYPE_F32,	FY_DTYPE_Q6_K };
+	/* output order: output.weight, then blk.0 by name, then blk.7 */
+	const char *order[7] = { "output.weight",	     "blk.0.attn_k.weight",
+				 "blk.0.attn_output.weight", "blk.0.attn_v.weight",
+				 "blk.0.ffn_down_exps.weight", "blk.0.ffn_gate_inp.weight",
+				 "blk.7.ffn_down_exps.weight" };
+	for (int i = 0; i < 7; i++) {
+		cr_expect_str_eq(t[c[i].src].name, order[i]);
+		cr_expect_eq(c[i].type, want[i], "%s: %s", order[i], fy_dtype_name(c[i].type));
+	}
+	t[5].name = "blk.9.ffn_down_exps.weight";
+	cr_expect_eq(fy_quant_plan(&m, t, 7, &p, c, &err), FY_EFORMAT);
+	cr_expect(strstr(err.msg, "blk.9.ffn_down_exps.weight") != NULL, "%s", err.msg);
+}
+
+Test(quant_mix, fallbacks_on_stories260k_shapes)
+{
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q4_K, 64), FY_DTYPE_Q5_0);
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q5_K, 64), FY_DTYPE_Q5_1);
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q6_K, 64), FY_DTYPE_Q8_0);
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q2_K, 64), FY_DTYPE_IQ4_NL);
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q3_K, 64), FY_DTYPE_IQ4_NL);
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q4_K, 172), FY_DTYPE_F16, "172 = 4 * 43");
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q4_0, 172), FY_DTYPE_F16);
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q8_0, 64), FY_DTYPE_Q8_0);
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q4_K, 512), FY_DTYPE_Q4_K);
+}
+
+Test(quant_mix, overrides_and_pure)
+{
+	static struct synth s;
+	struct fy_quant_choice c[sizeof(s.t) / sizeof(s.t[0])];
+	struct fy_quant_override *o[2] = { NULL, NULL };
+	struct fy_err err = { 0 };
+	cr_assert_eq(fy_quant_override_new(&o[0], "blk\\.\\d+\\.ffn_down=q8_0", &err), FY_OK, "%s",
+		     err.msg);
+	cr_assert_eq(fy_quant_override_new(&o[1], "attn_q=F16", &err), FY_OK, "%s", err.msg);
+	cr_expect_eq(fy_quant_override_new(&o[1], "attn_q=Q9_9", &err), FY_EINVAL);
+	cr_expect_eq(fy_quant_override_new(&o[1], "(=Q8_0", &err), FY_EINVAL);
+	cr_expect_eq(fy_quant_override_new(&o[1], "noequals", &err), FY_EINVAL);
+	synth_model(&s, 8, 256, 512, false);
+	struct fy_quant_model m = { .arch = "llama", .n_layer = 8, .n_head = 8, .n_head_kv = 8 };
+	struct fy_quant_params p = { .ftype = FY_FTYPE_Q4_K_M, .output_type = FY_DTYPE_Q8_0,
+				     .token_embd_type = FY_DTYPE_Q5_K, .overrides = o,
+				     .n_overrides = 2 };
+	cr_assert_eq(fy_quant_plan(&m, s.t, s.n, &p, c, &err), FY_OK, "%s", err.msg);
+	cr_expect_eq(planned(&s, c, "blk.0.ffn_down.weight"), FY_DTYPE_Q8_0);
+	cr_expect_eq(planned(&s, c, "blk.4.attn_q.weight"), FY_DTYPE_F16);
+	cr_expect_eq(planned(&s, c, "output.weight"), FY_DTYPE_Q8_0);
+	cr_expect_eq(planned(&s, c, "token_embd.weight"), FY_DTYPE_Q5_K);
+	p = (struct fy_quant_params){ .ftype = FY_FTYPE_Q4_K_M, .pure = true, .output_type = -1,
+				      .token_embd_type = -1 };
+	cr_assert_eq(fy_quant_plan(&m, s.t, s.n, &p, c, &err), FY_OK, "%s", err.msg);
+	cr_expect_eq(planned(&s, c, "output.weight"), FY_DTYPE_Q4_K, "pure: no output rule");
+	cr_expect_eq(planned(&s, c, "blk.0.attn_v.weight"), FY_DTYPE_Q4_K);
+	p.leave_output = true;
+	cr_assert_eq(fy_quant_plan(&m, s.t, s.n, &p, c, &err), FY_OK, "%s", err.msg);
+	cr_expect_eq(planned(&s, c, "output.weight"), FY_DTYPE_F16, "--leave-output-tensor");
+	fy_quant_override_free(o[0]);
+	fy_quant_override_free(o[1]);
+}
