@@ -43,6 +43,7 @@ FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 MKCORPUS   := $(BUILD)/mkcorpus
 MKGGUF     := $(BUILD)/mkgguf
 MKBIG      := $(BUILD)/mkbig
+MKMODEL    := $(BUILD)/mkmodel
 FERRY      := $(BUILD)/ferry
 FERRY_SAN  := $(BUILD)/ferry-san
 UNIT       := $(BUILD)/unit-tests
@@ -127,6 +128,10 @@ $(MKBIG): bench/mkbig.c $(BUILD)/libferry.a $(HEADERS)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS_ALL) -o $@ bench/mkbig.c $(BUILD)/libferry.a $(LIBS)
 
+$(MKMODEL): bench/mkmodel.c $(BUILD)/libferry.a $(HEADERS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ bench/mkmodel.c $(BUILD)/libferry.a $(LIBS)
+
 # libFuzzer targets: clang, the library sources compiled in with the fuzzer's instrumentation.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -191,8 +196,8 @@ tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/p
 	@cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test-node: $(FERRY) $(MKGGUF) node-deps
-	@FERRY=$(FERRY) MKGGUF=$(MKGGUF) sh tests/node/run.sh > $(BUILD)/node.log 2>&1; rc=$$?; \
+test-node: $(FERRY) $(MKGGUF) $(MKMODEL) node-deps
+	@FERRY=$(FERRY) MKGGUF=$(MKGGUF) MKMODEL=$(MKMODEL) sh tests/node/run.sh > $(BUILD)/node.log 2>&1; rc=$$?; \
 		cat $(BUILD)/node.log; sh tests/summary.sh node $(BUILD)/node.log >> $(SUMMARY); \
 		exit $$rc
 

@@ -14,6 +14,7 @@
 #define FERRY_CONVERT_H
 
 #include "core/core.h"
+#include "quant/quant.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* safetensors                                                                                */
@@ -226,6 +227,45 @@ int fy_gguf_writer_add(struct fy_gguf_writer *w, const char *name, enum fy_dtype
  * ends at the header. Dimensions are written as given (callers drop trailing 1s). */
 int fy_gguf_writer_write(struct fy_gguf_writer *w, const char *path, fy_tensor_data_fn fn,
 			 void *ctx, struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Re-quantizing a GGUF file (convert/requant.c)                                              */
+
+/* Called once per output tensor, in output order, after its data is written (with plan_only:
+ * for every tensor, nothing written). */
+typedef void (*fy_requant_progress_fn)(void *ctx, size_t index, size_t n,
+				       const struct fy_gguf_tensor *t,
+				       const struct fy_quant_choice *c);
+
+struct fy_requant_opts {
+	struct fy_quant_params params;
+	int threads;		   /* pool size when pool is NULL (<= 0: one per CPU) */
+	struct fy_pool *pool;	   /* or NULL */
+	const char *source_sha256; /* hex, written as ferry.source.sha256 (NULL: not written) */
+	const char *options;	   /* written as ferry.quant.options (NULL: not written) */
+	bool plan_only;		   /* plan and report, write nothing */
+	fy_requant_progress_fn progress;
+	void *ctx;
+};
+
+struct fy_requant_report {
+	size_t n_tensors;
+	size_t n_converted;   /* written in another type than the input's */
+	size_t n_copied;      /* written as they were */
+	size_t n_requantized; /* converted from an already quantized type (quality loss) */
+	size_t n_fallback;    /* given a fallback type (row length) */
+	uint64_t in_bytes, out_bytes; /* tensor data */
+};
+
+/*
+ * Writes in_path's model to out_path (atomically) with every tensor in the type the plan gives
+ * (llama.cpp's mixture rules, overrides, fallbacks; llama.cpp's tensor order; the input's
+ * metadata with general.quantization_version = 2, general.file_type and ferry's provenance
+ * keys). Quantized bytes equal llama.cpp's reference quantizers' whatever the thread count. A
+ * NaN or infinite input value is a format error naming the tensor and row.
+ */
+int fy_gguf_requant(const char *in_path, const char *out_path, const struct fy_requant_opts *o,
+		    struct fy_requant_report *rep, struct fy_err *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Format detection                                                                           */

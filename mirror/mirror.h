@@ -133,6 +133,21 @@ int fy_store_add(struct fy_store *s, const char *repo, const char *dir,
 		 const struct fy_add_opts *opts, char id[FY_REV_ID_LEN + 1], bool *unchanged,
 		 struct fy_err *err);
 
+/*
+ * Adds the file src (outside the store) as `path` (a plain file name) on top of repo's main
+ * branch: a new revision whose files are main's (if repo exists) with this one added or replaced,
+ * its manifest's origin = o->origin (taken over, freed on failure too: the lineage of a derived
+ * file). Takes the writer lock. id receives the new revision.
+ */
+struct fy_derive_opts {
+	const char *message;
+	struct fy_json *origin;
+	fy_lock_wait_fn wait_fn;
+	void *ctx;
+};
+int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, const char *src,
+		      const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1], struct fy_err *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Refs and repositories                                                                      */
 

@@ -1,0 +1,319 @@
+/* ferry quant SRC --type TYPE [-o OUT] [options]: re-quantize a GGUF model (llama.cpp's mixtures) */
+#include "cli/cli.h"
+#include "convert/convert.h"
+#include "cli/quant.h"
+#include "verify/verify.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static const char *reason_text(enum fy_quant_reason r)
+{
+	switch (r) {
+	case FY_QREASON_COPY:
+		return "copied";
+	case FY_QREASON_BASE:
+		return "base";
+	case FY_QREASON_RULE:
+		return "mixture rule";
+	case FY_QREASON_OVERRIDE:
+		return "override";
+	case FY_QREASON_FALLBACK:
+		return "fallback";
+	}
+	return "?";
+}
+
+struct quant_run {
+	struct fy_cli *cli;
+	struct fy_json *tensors; /* --json: one object per tensor */
+	uint64_t done, total;
+	size_t fallback_count[FY_DTYPE_COUNT][FY_DTYPE_COUNT];
+};
+
+static void shape_text(const struct fy_gguf_tensor *t, char *buf, size_t cap)
+{
+	size_t at = 0;
+	buf[0] = '\0';
+	for (int d = 0; d < t->n_dims && at < cap; d++)
+		at += (size_t)snprintf(buf + at, cap - at, d ? " x %" PRId64 : "%" PRId64, t->ne[d]);
+}
+
+static void on_tensor(void *ctx, size_t index, size_t n, const struct fy_gguf_tensor *t,
+		      const struct fy_quant_choice *c)
+{
+	struct quant_run *q = ctx;
+	char shape[96];
+	if (c->reason == FY_QREASON_FALLBACK)
+		q->fallback_count[c->wanted][c->type]++;
+	if (q->tensors != NULL) {
+		struct fy_json *o = fy_json_object();
+		fy_json_set(o, "name", fy_json_string(t->name));
+		fy_json_set(o, "from", fy_json_string(fy_dtype_name(t->type)));
+		fy_json_set(o, "to", fy_json_string(fy_dtype_name(c->type)));
+		fy_json_set(o, "reason", fy_json_string(reason_text(c->reason)));
+		if (c->reason == FY_QREASON_FALLBACK)
+			fy_json_set(o, "wanted", fy_json_string(fy_dtype_name(c->wanted)));
+		fy_json_push(q->tensors, o);
+	} else if (q->cli->verbose > 0) {
+		shape_text(t, shape, sizeof(shape));
+		fprintf(stderr, "[%4zu/%zu] %-32s %-16s %-6s -> %-6s %s", index + 1, n, t->name, shape,
+			fy_dtype_name(t->type), fy_dtype_name(c->type), reason_text(c->reason));
+		if (c->reason == FY_QREASON_FALLBACK)
+			fprintf(stderr, " (%s does not divide a row of %" PRId64 ")",
+				fy_dtype_name(c->wanted), t->ne[0]);
+		fprintf(stderr, "\n");
+	}
+	q->done += t->nbytes;
+	if (q->tensors == NULL && q->cli->verbose == 0)
+		fy_cli_progress(q->cli, q->done, q->total, t->name);
+}
+
+/* One line per kind of fallback, as llama.cpp reports them (it aborts on the legacy ones). */
+static void report_fallbacks(const struct quant_run *q)
+{
+	for (int a = 0; a < FY_DTYPE_COUNT; a++) {
+		for (int b = 0; b < FY_DTYPE_COUNT; b++) {
+			if (q->fallback_count[a][b] == 0)
+				continue;
+			fprintf(stderr,
+				"ferry quant: %zu tensor(s) wanted %s but their rows do not divide its "
+				"block: written as %s\n",
+				q->fallback_count[a][b], fy_dtype_name(a), fy_dtype_name(b));
+		}
+	}
+}
+
+/* "<dir>/<stem>-<TYPE>.gguf" next to the input, a trailing type suffix of the stem replaced. */
+static void default_output(const char *in, const char *type, char *out, size_t cap)
+{
+	static const char *const suffixes[] = { "-f32", "-f16", "-bf16", "-q8_0", ".f32", ".f16" };
+	char stem[4096];
+	snprintf(stem, sizeof(stem), "%s", in);
+	size_t n = strlen(stem);
+	if (n > 5 && strcasecmp(stem + n - 5, ".gguf") == 0)
+		stem[n -= 5] = '\0';
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		const size_t m = strlen(suffixes[i]);
+		if (n > m && strcasecmp(stem + n - m, suffixes[i]) == 0) {
+			stem[n - m] = '\0';
+			break;
+		}
+	}
+	snprintf(out, cap, "%s-%s.gguf", stem, type);
+}
+
+static int parse_type_opt(struct fy_cli *cli, const char *opt, const char *val, int *out)
+{
+	enum fy_dtype t;
+	*out = -1;
+	if (val == NULL)
+		return -1;
+	if (!fy_dtype_from_name(val, &t) || !fy_quant_can_write(t))
+		return fy_cli_usage_error(cli, "%s: unknown type '%s' (one of %s)", opt, val,
+					  fy_quant_writable_names());
+	*out = (int)t;
+	return -1;
+}
+
+/* ferry.quant.options: the options that shaped the output, for provenance. */
+static void options_text(const struct fy_quant_cli *o, char *buf, size_t cap)
+{
+	size_t at = (size_t)snprintf(buf, cap, "--type %s", fy_ftype_name(o->req.params.ftype));
+	if (o->req.params.pure && at < cap)
+		at += (size_t)snprintf(buf + at, cap - at, " --pure");
+	if (o->req.params.leave_output && at < cap)
+		at += (size_t)snprintf(buf + at, cap - at, " --leave-output-tensor");
+	if (o->output_type != NULL && at < cap)
+		at += (size_t)snprintf(buf + at, cap - at, " --output-tensor-type %s", o->output_type);
+	if (o->token_type != NULL && at < cap)
+		at += (size_t)snprintf(buf + at, cap - at, " --token-embedding-type %s",
+				       o->token_type);
+	for (size_t i = 0; i < o->tensor_types.n && at < cap; i++)
+		at += (size_t)snprintf(buf + at, cap - at, " --tensor-type %s", o->tensor_types.v[i]);
+}
+
+void fy_quant_cli_release(struct fy_quant_cli *o)
+{
+	for (size_t i = 0; i < o->n_overrides; i++)
+		fy_quant_override_free(o->overrides[i]);
+	o->n_overrides = 0;
+}
+
+int fy_quant_cli_prepare(struct fy_cli *cli, struct fy_quant_cli *o)
+{
+	struct fy_err err;
+	int r = -1;
+	if (o->type == NULL)
+		return fy_cli_usage_error(cli, "--type is required (one of %s)", fy_ftype_names());
+	if (!fy_ftype_from_name(o->type, &o->req.params.ftype))
+		return fy_cli_usage_error(cli, "--type: unknown type '%s' (one of %s)", o->type,
+					  fy_ftype_names());
+	r = parse_type_opt(cli, "--output-tensor-type", o->output_type, &o->req.params.output_type);
+	if (r < 0)
+		r = parse_type_opt(cli, "--token-embedding-type", o->token_type,
+				   &o->req.params.token_embd_type);
+	for (size_t i = 0; r < 0 && i < o->tensor_types.n; i++) {
+		if (fy_quant_override_new(&o->overrides[i], o->tensor_types.v[i], &err) != FY_OK)
+			return fy_cli_usage_error(cli, "%s", err.msg);
+		o->n_overrides = i + 1;
+	}
+	if (r >= 0)
+		return r;
+	if (o->threads < 0)
+		return fy_cli_usage_error(cli, "-t: a thread count is 0 (one per CPU) or more");
+	o->req.params.overrides = o->overrides;
+	o->req.params.n_overrides = o->n_overrides;
+	o->req.threads = (int)o->threads;
+	options_text(o, o->options, sizeof(o->options));
+	o->req.options = o->options;
+	return -1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in, const char *out,
+		     struct fy_requant_report *rep)
+{
+	struct quant_run q = { .cli = cli };
+	struct fy_digests d;
+	struct fy_err err;
+	struct stat st;
+	char hex[2 * FY_SHA256_LEN + 1];
+	char a[32], b[32];
+	double t0 = now_s();
+	int rc;
+
+	if (stat(in, &st) == 0)
+		q.total = (uint64_t)st.st_size;
+	if (!o->req.plan_only) {
+		if (fy_hash_file(in, FY_HASH_SHA256_ONLY, &d, &err) != FY_OK)
+			return fy_cli_fail(cli, &err);
+		fy_hex(d.sha256, FY_SHA256_LEN, hex);
+		o->req.source_sha256 = hex;
+	}
+	if (cli->json)
+		q.tensors = fy_json_array();
+	o->req.progress = on_tensor;
+	o->req.ctx = &q;
+	rc = fy_gguf_requant(in, out, &o->req, rep, &err);
+	fy_cli_progress_done(cli);
+	o->req.source_sha256 = NULL;
+	if (rc != FY_OK) {
+		fy_json_free(q.tensors);
+		return fy_cli_fail(cli, &err);
+	}
+	if (q.tensors != NULL) {
+		struct fy_json *j = fy_json_object();
+		fy_json_set(j, "input", fy_json_string(in));
+		if (!o->req.plan_only)
+			fy_json_set(j, "output", fy_json_string(out));
+		fy_json_set(j, "type", fy_json_string(fy_ftype_name(o->req.params.ftype)));
+		fy_json_set(j, "input_bytes", fy_json_integer((int64_t)rep->in_bytes));
+		fy_json_set(j, "output_bytes", fy_json_integer((int64_t)rep->out_bytes));
+		fy_json_set(j, "tensors", q.tensors);
+		return fy_cli_print_json(cli, j);
+	}
+	report_fallbacks(&q);
+	if (rep->n_requantized > 0)
+		fprintf(stderr,
+			"ferry quant: warning: %zu tensor(s) were already quantized; they were "
+			"dequantized to F32 first, which loses quality: quantize from F16/BF16/F32\n",
+			rep->n_requantized);
+	if (!cli->quiet) {
+		const double dt = now_s() - t0;
+		printf("%s%s: %s, %zu tensors (%zu converted, %zu copied), %s -> %s", out,
+		       o->req.plan_only ? " (not written)" : "", fy_ftype_name(o->req.params.ftype),
+		       rep->n_tensors, rep->n_converted, rep->n_copied,
+		       fy_fmt_bytes(a, sizeof(a), rep->in_bytes),
+		       fy_fmt_bytes(b, sizeof(b), rep->out_bytes));
+		if (!o->req.plan_only && dt > 0)
+			printf(", %.1f s", dt);
+		printf("\n");
+	}
+	return FY_EXIT_OK;
+}
+
+int cmd_quant(struct fy_cli *cli, int argc, char **argv)
+{
+	struct fy_quant_cli o = { .req = { .params = { .output_type = -1, .token_embd_type = -1 } } };
+	const char *output = NULL;
+	const char *file = NULL;
+	const char *to = NULL;
+	const struct fy_opt opts[] = {
+		{ "type", 0, FY_OPT_STRING, &o.type, "TYPE",
+		  "Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M "
+		  "Q6_K IQ4_NL F16 BF16 F32" },
+		{ "output", 'o', FY_OPT_STRING, &output, "OUT",
+		  "output file (file mode; default: SRC's name with -TYPE.gguf)" },
+		{ "pure", 0, FY_OPT_FLAG, &o.req.params.pure, NULL,
+		  "every quantizable tensor in the base type: no mixture rules" },
+		{ "output-tensor-type", 0, FY_OPT_STRING, &o.output_type, "T",
+		  "type of output.weight" },
+		{ "token-embedding-type", 0, FY_OPT_STRING, &o.token_type, "T",
+		  "type of token_embd.weight" },
+		{ "leave-output-tensor", 0, FY_OPT_FLAG, &o.req.params.leave_output, NULL,
+		  "keep output.weight as it is" },
+		{ "tensor-type", 0, FY_OPT_LIST, &o.tensor_types, "RE=T",
+		  "tensors whose name matches RE get type T (repeatable; first match wins)" },
+		{ "threads", 't', FY_OPT_INT, &o.threads, "N", "threads (default: one per CPU)" },
+		{ "dry-run", 'n', FY_OPT_FLAG, &o.req.plan_only, NULL,
+		  "print the plan (with -v or --json), write nothing" },
+		{ "file", 0, FY_OPT_STRING, &file, "PATH",
+		  "store mode: the GGUF file of the revision to quantize" },
+		{ "to", 0, FY_OPT_STRING, &to, "REPO",
+		  "store mode: the repository to add the file to (default NS/NAME-GGUF)" },
+		{ NULL, 0, 0, NULL, NULL, NULL },
+	};
+	const struct fy_usage usage = {
+		"ferry quant FILE.gguf --type TYPE [-o OUT.gguf] [options]\n"
+		"ferry quant REPO[@REV] --type TYPE [--file PATH] [--to REPO] [options]",
+		"Re-quantizes a GGUF model with llama.cpp's per-tensor rules for TYPE (Q4_K_M gives\n"
+		"attn_v and ffn_down Q6_K in some layers, output.weight Q6_K, ...). Quantized bytes\n"
+		"are identical to llama-quantize's (no importance matrix), whatever -t is. Where a\n"
+		"type does not divide a tensor's rows, llama.cpp's fallback type is used (Q4_K ->\n"
+		"Q5_0, ...), then F16, and said. An already quantized input is dequantized first\n"
+		"(with a warning). The output keeps the metadata, sets general.file_type and\n"
+		"general.quantization_version = 2, and records ferry.version,\n"
+		"ferry.source.sha256 and ferry.quant.options.\n"
+		"Store mode adds <name>-<TYPE>.gguf as a new revision of the -GGUF repository,\n"
+		"its manifest recording the source revision and file (lineage).",
+		opts,
+	};
+	char out_path[4096];
+	struct fy_requant_report rep;
+	struct stat st;
+	int npos = 0;
+	int r = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
+	if (r < 0)
+		r = fy_quant_cli_prepare(cli, &o);
+	if (r >= 0)
+		goto out;
+	if (stat(argv[0], &st) != 0 || !S_ISREG(st.st_mode)) {
+		r = fy_quant_store(cli, &o, argv[0], file, to);
+		goto out;
+	}
+	if (file != NULL || to != NULL) {
+		r = fy_cli_usage_error(cli, "--file and --to are for a store revision, not a file");
+		goto out;
+	}
+	if (output == NULL)
+		default_output(argv[0], fy_ftype_name(o.req.params.ftype), out_path,
+			       sizeof(out_path));
+	else
+		snprintf(out_path, sizeof(out_path), "%s", output);
+	r = fy_quant_cli_run(cli, &o, argv[0], out_path, &rep);
+out:
+	fy_quant_cli_release(&o);
+	return r;
+}

@@ -1,0 +1,277 @@
+/*
+ * Re-quantizing a GGUF file (`ferry quant`): plan every tensor's type with quant/'s mixture
+ * rules, then stream the tensors through the atomic GGUF writer in llama.cpp's order. Each
+ * converted tensor goes in batches of rows: rows are dequantized to F32 and quantized on the
+ * thread pool into one batch buffer, which is written before the next batch; memory stays at a
+ * batch plus one row per thread, whatever the model size.
+ */
+#include "convert/convert.h"
+#include "quant/quant.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_BYTES (16u << 20) /* output bytes converted per parallel batch */
+
+struct requant {
+	struct fy_gguf *in;
+	const struct fy_requant_opts *opts;
+	struct fy_pool *pool;
+	struct fy_quant_choice *plan;
+	size_t n;
+	struct fy_requant_report *rep;
+	/* the batch being converted */
+	const struct fy_gguf_tensor *t;
+	enum fy_dtype to;
+	int64_t ne0;
+	size_t in_row, out_row;
+	int64_t row0;
+	uint8_t *out;
+};
+
+/* --- the model's hyper-parameters ---------------------------------------------------------- */
+
+/* An integer KV (any integer type; for an array, its first element), or def. */
+static int kv_int(const struct fy_gguf *g, const char *arch, const char *suffix, int def)
+{
+	char key[160];
+	snprintf(key, sizeof(key), "%s.%s", arch, suffix);
+	const struct fy_gguf_kv *kv = fy_gguf_find_kv(g, key);
+	if (kv == NULL)
+		return def;
+	struct fy_gguf_value v = kv->v;
+	if (kv->type == FY_GGUF_ARRAY) {
+		if (kv->arr_count == 0)
+			return def;
+		v = fy_gguf_arr_at(kv, 0);
+	}
+	switch (v.type) {
+	case FY_GGUF_U8:
+	case FY_GGUF_U16:
+	case FY_GGUF_U32:
+	case FY_GGUF_U64:
+		return v.u > 1000000 ? def : (int)v.u;
+	case FY_GGUF_I8:
+	case FY_GGUF_I16:
+	case FY_GGUF_I32:
+	case FY_GGUF_I64:
+		return v.i < 0 || v.i > 1000000 ? def : (int)v.i;
+	default:
+		return def;
+	}
+}
+
+static int read_model(const struct fy_gguf *g, struct fy_quant_model *m, char *arch, size_t cap,
+		      struct fy_err *err)
+{
+	const struct fy_gguf_kv *a = fy_gguf_find_kv(g, "general.architecture");
+	if (a == NULL || a->type != FY_GGUF_STRING || a->v.s.len == 0 || a->v.s.len >= cap)
+		return fy_err_set(err, FY_EFORMAT, "%s: no general.architecture string",
+				  fy_gguf_label(g));
+	memcpy(arch, a->v.s.ptr, a->v.s.len);
+	arch[a->v.s.len] = '\0';
+	memset(m, 0, sizeof(*m));
+	m->arch = arch;
+	m->n_layer = kv_int(g, arch, "block_count", 0);
+	m->n_head = kv_int(g, arch, "attention.head_count", 0);
+	m->n_head_kv = kv_int(g, arch, "attention.head_count_kv", m->n_head);
+	m->n_expert = kv_int(g, arch, "expert_count", 0);
+	return FY_OK;
+}
+
+/* --- metadata ------------------------------------------------------------------------------- */
+
+static bool dropped_key(const char *key)
+{
+	return strcmp(key, "general.file_type") == 0 ||
+	       strcmp(key, "general.quantization_version") == 0 || strncmp(key, "split.", 6) == 0 ||
+	       strncmp(key, "ferry.", 6) == 0;
+}
+
+/* The input's KVs (less the ones rewritten), then as llama.cpp: quantization_version and
+ * file_type appended, then ferry's provenance. */
+static int write_metadata(struct fy_gguf_writer *w, const struct fy_gguf *in,
+			  const struct fy_requant_opts *o, struct fy_err *err)
+{
+	int rc = FY_OK;
+	for (size_t i = 0; i < fy_gguf_kv_count(in); i++) {
+		const struct fy_gguf_kv *kv = fy_gguf_kv_at(in, i);
+		if (!dropped_key(kv->key))
+			FY_TRY(rc, fy_gguf_writer_copy_kv(w, kv, err));
+	}
+	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.quantization_version", 2, err));
+	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.file_type", (uint32_t)o->params.ftype, err));
+	FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.version", FY_VERSION, err));
+	if (o->source_sha256 != NULL)
+		FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.source.sha256", o->source_sha256, err));
+	if (o->options != NULL)
+		FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.quant.options", o->options, err));
+out:
+	return rc;
+}
+
+/* --- tensors -------------------------------------------------------------------------------- */
+
+static int convert_rows(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
+{
+	struct requant *q = ctx;
+	float *row = malloc((size_t)q->ne0 * sizeof(float));
+	int rc = FY_OK;
+	if (row == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (int64_t r = begin; r < end; r++) {
+		const int64_t abs_row = q->row0 + r;
+		const uint8_t *src = (const uint8_t *)q->t->data + (size_t)abs_row * q->in_row;
+		fy_dequant_row(q->t->type, src, row, q->ne0);
+		const int64_t bad = fy_quant_check_finite(row, q->ne0);
+		if (bad >= 0) {
+			rc = fy_err_set(err, FY_EFORMAT,
+					"%s: tensor '%s' row %lld holds a NaN or infinite value",
+					fy_gguf_label(q->in), q->t->name, (long long)abs_row);
+			break;
+		}
+		fy_quant_row(q->to, row, q->out + (size_t)r * q->out_row, q->ne0);
+	}
+	free(row);
+	return rc;
+}
+
+static int convert_tensor(struct requant *q, struct fy_sink *sink, struct fy_err *err)
+{
+	const int64_t rows = q->t->n_elems / q->ne0;
+	int64_t batch = (int64_t)(BATCH_BYTES / q->out_row);
+	int rc = FY_OK;
+	if (batch < 1)
+		batch = 1;
+	if (batch > rows)
+		batch = rows;
+	q->out = malloc((size_t)batch * q->out_row);
+	if (q->out == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory (%zu bytes for tensor '%s')",
+				  (size_t)batch * q->out_row, q->t->name);
+	for (q->row0 = 0; q->row0 < rows && rc == FY_OK; q->row0 += batch) {
+		const int64_t n = rows - q->row0 < batch ? rows - q->row0 : batch;
+		rc = fy_pool_for(q->pool, n, 0, convert_rows, q, err);
+		if (rc == FY_OK)
+			rc = fy_sink_write(sink, q->out, (size_t)n * q->out_row, err);
+	}
+	free(q->out);
+	q->out = NULL;
+	return rc;
+}
+
+static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_err *err)
+{
+	struct requant *q = ctx;
+	const struct fy_quant_choice *c = &q->plan[index];
+	const struct fy_gguf_tensor *t = fy_gguf_tensor_at(q->in, c->src);
+	int rc;
+	if (c->type == t->type) {
+		rc = fy_sink_write(sink, t->data, (size_t)t->nbytes, err);
+	} else {
+		q->t = t;
+		q->to = c->type;
+		q->ne0 = t->ne[0];
+		if (!fy_quant_row_bytes(t->type, q->ne0, &q->in_row) ||
+		    !fy_quant_row_bytes(c->type, q->ne0, &q->out_row))
+			return fy_err_set(err, FY_EFORMAT, "%s: tensor '%s': bad row length %lld",
+					  fy_gguf_label(q->in), t->name, (long long)q->ne0);
+		rc = convert_tensor(q, sink, err);
+	}
+	if (rc == FY_OK && q->opts->progress != NULL)
+		q->opts->progress(q->opts->ctx, index, q->n, t, c);
+	return rc;
+}
+
+static int declare_tensors(struct fy_gguf_writer *w, struct requant *q, struct fy_err *err)
+{
+	int rc = FY_OK;
+	for (size_t k = 0; k < q->n && rc == FY_OK; k++) {
+		const struct fy_quant_choice *c = &q->plan[k];
+		const struct fy_gguf_tensor *t = fy_gguf_tensor_at(q->in, c->src);
+		uint64_t out_bytes = 0;
+		if (!fy_dtype_nbytes(c->type, t->n_elems, &out_bytes))
+			return fy_err_set(err, FY_EFORMAT, "tensor '%s': %lld elements do not fit %s",
+					  t->name, (long long)t->n_elems, fy_dtype_name(c->type));
+		rc = fy_gguf_writer_add(w, t->name, c->type, t->n_dims, t->ne, err);
+		q->rep->in_bytes += t->nbytes;
+		q->rep->out_bytes += out_bytes;
+		if (c->type != t->type) {
+			q->rep->n_converted++;
+			if (fy_quant_traits(t->type) != NULL && t->type != FY_DTYPE_F32 &&
+			    t->type != FY_DTYPE_F16 && t->type != FY_DTYPE_BF16)
+				q->rep->n_requantized++;
+		} else {
+			q->rep->n_copied++;
+		}
+		if (c->reason == FY_QREASON_FALLBACK)
+			q->rep->n_fallback++;
+	}
+	return rc;
+}
+
+static int make_plan(struct requant *q, struct fy_err *err)
+{
+	char arch[64];
+	struct fy_quant_model model;
+	struct fy_quant_src *src = NULL;
+	int rc = read_model(q->in, &model, arch, sizeof(arch), err);
+	if (rc != FY_OK)
+		return rc;
+	q->n = fy_gguf_tensor_count(q->in);
+	src = calloc(q->n > 0 ? q->n : 1, sizeof(*src));
+	q->plan = calloc(q->n > 0 ? q->n : 1, sizeof(*q->plan));
+	if (src == NULL || q->plan == NULL) {
+		free(src);
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < q->n; i++) {
+		const struct fy_gguf_tensor *t = fy_gguf_tensor_at(q->in, i);
+		src[i].name = t->name;
+		src[i].type = t->type;
+		memcpy(src[i].ne, t->ne, sizeof(src[i].ne));
+	}
+	rc = fy_quant_plan(&model, src, q->n, &q->opts->params, q->plan, err);
+	if (rc != FY_OK)
+		fy_err_prefix(err, "%s: ", fy_gguf_label(q->in));
+	free(src);
+	return rc;
+}
+
+int fy_gguf_requant(const char *in_path, const char *out_path, const struct fy_requant_opts *o,
+		    struct fy_requant_report *rep, struct fy_err *err)
+{
+	struct requant q = { .opts = o, .rep = rep };
+	struct fy_gguf_writer *w = NULL;
+	struct fy_pool *own_pool = NULL;
+	int rc = FY_OK;
+
+	memset(rep, 0, sizeof(*rep));
+	FY_TRY(rc, fy_gguf_open(&q.in, in_path, err));
+	FY_TRY(rc, make_plan(&q, err));
+	q.pool = o->pool;
+	if (q.pool == NULL) {
+		FY_TRY(rc, fy_pool_new(&own_pool, o->threads, err));
+		q.pool = own_pool;
+	}
+	FY_TRY(rc, fy_gguf_writer_new(&w, err));
+	FY_TRY(rc, write_metadata(w, q.in, o, err));
+	FY_TRY(rc, declare_tensors(w, &q, err));
+	rep->n_tensors = q.n;
+	if (o->plan_only) {
+		if (o->progress != NULL) {
+			for (size_t k = 0; k < q.n; k++)
+				o->progress(o->ctx, k, q.n,
+					    fy_gguf_tensor_at(q.in, q.plan[k].src), &q.plan[k]);
+		}
+		goto out;
+	}
+	FY_TRY(rc, fy_gguf_writer_write(w, out_path, tensor_data, &q, err));
+out:
+	fy_gguf_writer_free(w);
+	fy_pool_free(own_pool);
+	free(q.plan);
+	fy_gguf_free(q.in);
+	return rc;
+}

@@ -1,0 +1,138 @@
+/*
+ * Derived revisions: one file made by ferry (a quantization, a conversion) added on top of a
+ * repository's main branch, with its lineage in the manifest's origin.
+ */
+#include "mirror/mirror_private.h"
+#include "verify/verify.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct fy_file_entry *)a)->path,
+		      ((const struct fy_file_entry *)b)->path);
+}
+
+static bool plain_name(const char *p)
+{
+	return p[0] != '\0' && p[0] != '.' && strchr(p, '/') == NULL && strchr(p, '\\') == NULL &&
+	       strlen(p) < 256;
+}
+
+/* r's files: main's (when repo has a main) less any at path, plus e. */
+static int merge_files(struct fy_store *s, struct fy_revision *r, const struct fy_file_entry *e,
+		       struct fy_err *err)
+{
+	struct fy_revision *p = NULL;
+	int rc = fy_store_read_ref(s, r->repo, "heads/main", r->parent, err);
+	if (rc == FY_ENOTFOUND) {
+		r->parent[0] = '\0';
+		rc = FY_OK;
+	} else if (rc == FY_OK) {
+		rc = fy_revision_load(s, r->repo, r->parent, &p, err);
+	}
+	if (rc != FY_OK)
+		return rc;
+	const size_t n_old = p != NULL ? p->n_files : 0;
+	r->files = calloc(n_old + 1, sizeof(*r->files));
+	if (r->files == NULL) {
+		fy_revision_free(p);
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n_old && rc == FY_OK; i++) {
+		if (strcmp(p->files[i].path, e->path) == 0)
+			continue;
+		r->files[r->n_files] = p->files[i];
+		r->files[r->n_files].path = strdup(p->files[i].path);
+		if (r->files[r->n_files].path == NULL)
+			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		r->total_size += p->files[i].size;
+		r->n_files++;
+	}
+	fy_revision_free(p);
+	if (rc != FY_OK)
+		return rc;
+	r->files[r->n_files] = *e;
+	r->files[r->n_files].path = strdup(e->path);
+	if (r->files[r->n_files].path == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	r->total_size += e->size;
+	r->n_files++;
+	qsort(r->files, r->n_files, sizeof(*r->files), cmp_entry);
+	return FY_OK;
+}
+
+static void created_now(char out[32])
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	time_t t = sde != NULL ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int build(struct fy_store *s, const char *repo, const char *path, const char *src,
+		 const struct fy_derive_opts *o, struct fy_revision *r, struct fy_err *err)
+{
+	struct fy_file_entry e = { .path = (char *)path };
+	struct fy_digests d;
+	int rc;
+	snprintf(r->repo, sizeof(r->repo), "%s", repo);
+	r->message = strdup(o->message);
+	if (r->message == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	struct stat st;
+	if (stat(src, &st) != 0)
+		return fy_err_sys(err, FY_EIO, "cannot stat '%s'", src);
+	e.lfs = fy_lfs_rule(path, (uint64_t)st.st_size);
+	rc = fy_store_import(s, src, e.lfs ? FY_HASH_SHA256_ONLY : 0, &d, err);
+	if (rc != FY_OK)
+		return rc;
+	if (fy_lfs_rule(path, d.size) != e.lfs)
+		return fy_err_set(err, FY_EIO, "'%s' changed while being added", src);
+	e.size = d.size;
+	memcpy(e.sha256, d.sha256, FY_SHA256_LEN);
+	if (e.lfs)
+		fy_lfs_pointer_oid(d.sha256, d.size, e.git_oid);
+	else
+		memcpy(e.git_oid, d.git_oid, FY_SHA1_LEN);
+	rc = merge_files(s, r, &e, err);
+	if (rc != FY_OK)
+		return rc;
+	fy_revision_ids(r->files, r->n_files, r->parent, r->message, r->tree, r->id);
+	created_now(r->created);
+	return FY_OK;
+}
+
+int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, const char *src,
+		      const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1], struct fy_err *err)
+{
+	struct fy_revision *r = calloc(1, sizeof(*r));
+	bool locked = false;
+	int rc;
+
+	if (r == NULL) {
+		fy_json_free(o->origin);
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	}
+	r->origin = o->origin;
+	FY_TRY(rc, fy_repo_check(repo, err));
+	if (!plain_name(path)) {
+		rc = fy_err_set(err, FY_EINVAL, "'%s' is not a plain file name", path);
+		goto out;
+	}
+	FY_TRY(rc, fy_store_lock(s, o->wait_fn, o->ctx, err));
+	locked = true;
+	FY_TRY(rc, build(s, repo, path, src, o, r, err));
+	FY_TRY(rc, fy_store_write_manifest(s, r, err));
+	FY_TRY(rc, fy_store_write_ref(s, repo, "heads/main", r->id, err));
+	memcpy(id, r->id, FY_REV_ID_LEN + 1);
+out:
+	if (locked)
+		fy_store_unlock(s);
+	fy_revision_free(r);
+	return rc;
+}
