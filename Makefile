@@ -169,7 +169,7 @@ test-san: $(UNIT_SAN)
 		exit $$rc
 
 # Integration tests drive the real binaries (the sanitizer build included).
-test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) node-deps
+test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) $(MKMODEL) node-deps
 	@mkdir -p $(BUILD)
 	@FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) MKCORPUS=$(MKCORPUS) sh tests/cli/run.sh \
 		> $(BUILD)/cli.log 2>&1; rc=$$?; tail -n 20 $(BUILD)/cli.log; \
@@ -186,8 +186,11 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) node-deps
 		FERRY=$(FERRY_SAN) sh tests/cli/clone.sh > $(BUILD)/clone.log 2>&1; rc5=$$?; \
 		tail -n 20 $(BUILD)/clone.log; \
 		sh tests/summary.sh clone $(BUILD)/clone.log >> $(SUMMARY); \
+		FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) MKMODEL=$(MKMODEL) sh tests/cli/quant.sh \
+		> $(BUILD)/quant.log 2>&1; rc6=$$?; tail -n 20 $(BUILD)/quant.log; \
+		sh tests/summary.sh quant $(BUILD)/quant.log >> $(SUMMARY); \
 		[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ] && \
-		[ $$rc5 -eq 0 ]
+		[ $$rc5 -eq 0 ] && [ $$rc6 -eq 0 ]
 
 node-deps: tests/node/node_modules/.package-lock.json
 

@@ -1,4 +1,5 @@
-/* ferry quant SRC --type TYPE [-o OUT] [options]: re-quantize a GGUF model (llama.cpp's mixtures) */
+/* ferry quant SRC --type TYPE [-o OUT] [options]: re-quantize a GGUF model (llama.cpp's mixtures)
+ */
 #include "cli/cli.h"
 #include "convert/convert.h"
 #include "cli/quant.h"
@@ -41,7 +42,8 @@ static void shape_text(const struct fy_gguf_tensor *t, char *buf, size_t cap)
 	size_t at = 0;
 	buf[0] = '\0';
 	for (int d = 0; d < t->n_dims && at < cap; d++)
-		at += (size_t)snprintf(buf + at, cap - at, d ? " x %" PRId64 : "%" PRId64, t->ne[d]);
+		at += (size_t)snprintf(buf + at, cap - at, d ? " x %" PRId64 : "%" PRId64,
+				       t->ne[d]);
 }
 
 static void on_tensor(void *ctx, size_t index, size_t n, const struct fy_gguf_tensor *t,
@@ -62,8 +64,9 @@ static void on_tensor(void *ctx, size_t index, size_t n, const struct fy_gguf_te
 		fy_json_push(q->tensors, o);
 	} else if (q->cli->verbose > 0) {
 		shape_text(t, shape, sizeof(shape));
-		fprintf(stderr, "[%4zu/%zu] %-32s %-16s %-6s -> %-6s %s", index + 1, n, t->name, shape,
-			fy_dtype_name(t->type), fy_dtype_name(c->type), reason_text(c->reason));
+		fprintf(stderr, "[%4zu/%zu] %-32s %-16s %-6s -> %-6s %s", index + 1, n, t->name,
+			shape, fy_dtype_name(t->type), fy_dtype_name(c->type),
+			reason_text(c->reason));
 		if (c->reason == FY_QREASON_FALLBACK)
 			fprintf(stderr, " (%s does not divide a row of %" PRId64 ")",
 				fy_dtype_name(c->wanted), t->ne[0]);
@@ -82,15 +85,17 @@ static void report_fallbacks(const struct quant_run *q)
 			if (q->fallback_count[a][b] == 0)
 				continue;
 			fprintf(stderr,
-				"ferry quant: %zu tensor(s) wanted %s but their rows do not divide its "
+				"ferry quant: %zu tensor(s) wanted %s but their rows do not divide "
+				"its "
 				"block: written as %s\n",
 				q->fallback_count[a][b], fy_dtype_name(a), fy_dtype_name(b));
 		}
 	}
 }
 
-/* "<dir>/<stem>-<TYPE>.gguf" next to the input, a trailing type suffix of the stem replaced. */
-static void default_output(const char *in, const char *type, char *out, size_t cap)
+/* "<dir>/<stem>-<TYPE>.gguf" next to the input, a trailing type suffix of the stem replaced.
+ * False if it does not fit. */
+static bool default_output(const char *in, const char *type, char *out, size_t cap)
 {
 	static const char *const suffixes[] = { "-f32", "-f16", "-bf16", "-q8_0", ".f32", ".f16" };
 	char stem[4096];
@@ -105,7 +110,8 @@ static void default_output(const char *in, const char *type, char *out, size_t c
 			break;
 		}
 	}
-	snprintf(out, cap, "%s-%s.gguf", stem, type);
+	const int w = snprintf(out, cap, "%s-%s.gguf", stem, type);
+	return w > 0 && (size_t)w < cap;
 }
 
 static int parse_type_opt(struct fy_cli *cli, const char *opt, const char *val, int *out)
@@ -130,12 +136,14 @@ static void options_text(const struct fy_quant_cli *o, char *buf, size_t cap)
 	if (o->req.params.leave_output && at < cap)
 		at += (size_t)snprintf(buf + at, cap - at, " --leave-output-tensor");
 	if (o->output_type != NULL && at < cap)
-		at += (size_t)snprintf(buf + at, cap - at, " --output-tensor-type %s", o->output_type);
+		at += (size_t)snprintf(buf + at, cap - at, " --output-tensor-type %s",
+				       o->output_type);
 	if (o->token_type != NULL && at < cap)
 		at += (size_t)snprintf(buf + at, cap - at, " --token-embedding-type %s",
 				       o->token_type);
 	for (size_t i = 0; i < o->tensor_types.n && at < cap; i++)
-		at += (size_t)snprintf(buf + at, cap - at, " --tensor-type %s", o->tensor_types.v[i]);
+		at += (size_t)snprintf(buf + at, cap - at, " --tensor-type %s",
+				       o->tensor_types.v[i]);
 }
 
 void fy_quant_cli_release(struct fy_quant_cli *o)
@@ -228,7 +236,8 @@ int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in,
 	if (rep->n_requantized > 0)
 		fprintf(stderr,
 			"ferry quant: warning: %zu tensor(s) were already quantized; they were "
-			"dequantized to F32 first, which loses quality: quantize from F16/BF16/F32\n",
+			"dequantized to F32 first, which loses quality: quantize from "
+			"F16/BF16/F32\n",
 			rep->n_requantized);
 	if (!cli->quiet) {
 		const double dt = now_s() - t0;
@@ -244,9 +253,19 @@ int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in,
 	return FY_EXIT_OK;
 }
 
+/* A file path rather than a repository: it exists, ends in .gguf, or starts with / or . */
+static bool looks_like_path(const char *a)
+{
+	struct stat st;
+	const size_t n = strlen(a);
+	return stat(a, &st) == 0 || a[0] == '/' || a[0] == '.' ||
+	       (n > 5 && strcasecmp(a + n - 5, ".gguf") == 0);
+}
+
 int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 {
-	struct fy_quant_cli o = { .req = { .params = { .output_type = -1, .token_embd_type = -1 } } };
+	struct fy_quant_cli o = { .req = { .params = { .output_type = -1,
+						       .token_embd_type = -1 } } };
 	const char *output = NULL;
 	const char *file = NULL;
 	const char *to = NULL;
@@ -278,9 +297,12 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 	const struct fy_usage usage = {
 		"ferry quant FILE.gguf --type TYPE [-o OUT.gguf] [options]\n"
 		"ferry quant REPO[@REV] --type TYPE [--file PATH] [--to REPO] [options]",
-		"Re-quantizes a GGUF model with llama.cpp's per-tensor rules for TYPE (Q4_K_M gives\n"
-		"attn_v and ffn_down Q6_K in some layers, output.weight Q6_K, ...). Quantized bytes\n"
-		"are identical to llama-quantize's (no importance matrix), whatever -t is. Where a\n"
+		"Re-quantizes a GGUF model with llama.cpp's per-tensor rules for TYPE (Q4_K_M "
+		"gives\n"
+		"attn_v and ffn_down Q6_K in some layers, output.weight Q6_K, ...). Quantized "
+		"bytes\n"
+		"are identical to llama-quantize's (no importance matrix), whatever -t is. Where "
+		"a\n"
 		"type does not divide a tensor's rows, llama.cpp's fallback type is used (Q4_K ->\n"
 		"Q5_0, ...), then F16, and said. An already quantized input is dequantized first\n"
 		"(with a warning). The output keeps the metadata, sets general.file_type and\n"
@@ -299,7 +321,7 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 		r = fy_quant_cli_prepare(cli, &o);
 	if (r >= 0)
 		goto out;
-	if (stat(argv[0], &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (!looks_like_path(argv[0]) && (stat(argv[0], &st) != 0 || !S_ISREG(st.st_mode))) {
 		r = fy_quant_store(cli, &o, argv[0], file, to);
 		goto out;
 	}
@@ -307,10 +329,13 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 		r = fy_cli_usage_error(cli, "--file and --to are for a store revision, not a file");
 		goto out;
 	}
-	if (output == NULL)
-		default_output(argv[0], fy_ftype_name(o.req.params.ftype), out_path,
-			       sizeof(out_path));
-	else
+	if (output == NULL) {
+		if (!default_output(argv[0], fy_ftype_name(o.req.params.ftype), out_path,
+				    sizeof(out_path))) {
+			r = fy_cli_usage_error(cli, "'%s': path too long", argv[0]);
+			goto out;
+		}
+	} else
 		snprintf(out_path, sizeof(out_path), "%s", output);
 	r = fy_quant_cli_run(cli, &o, argv[0], out_path, &rep);
 out:

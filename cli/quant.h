@@ -6,9 +6,9 @@
 #include "convert/convert.h"
 
 struct fy_quant_cli {
-	const char *type;	  /* --type */
+	const char *type;	 /* --type */
 	const char *output_type; /* --output-tensor-type */
-	const char *token_type;	  /* --token-embedding-type */
+	const char *token_type;	 /* --token-embedding-type */
 	struct fy_opt_list tensor_types;
 	struct fy_quant_override *overrides[FY_OPT_LIST_MAX];
 	size_t n_overrides;

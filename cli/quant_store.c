@@ -119,7 +119,8 @@ static int quantize_into_store(struct fy_cli *cli, struct fy_store *s, struct fy
 	/* the output is written under the store's tmp/, which the lock keeps from being cleared */
 	if (fy_store_lock(s, fy_cli_lock_wait, cli, &err) != FY_OK)
 		return fy_cli_fail(cli, &err);
-	snprintf(tmp, sizeof(tmp), "%s", fy_store_path(s, "tmp/quant-%ld-%s", (long)getpid(), name));
+	snprintf(tmp, sizeof(tmp), "%s",
+		 fy_store_path(s, "tmp/quant-%ld-%s", (long)getpid(), name));
 	int r_exit = fy_quant_cli_run(cli, o, fy_store_object_path(s, src->sha256), tmp, &rep);
 	if (r_exit != FY_EXIT_OK || o->req.plan_only) {
 		unlink(tmp);

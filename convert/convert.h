@@ -250,10 +250,10 @@ struct fy_requant_opts {
 
 struct fy_requant_report {
 	size_t n_tensors;
-	size_t n_converted;   /* written in another type than the input's */
-	size_t n_copied;      /* written as they were */
-	size_t n_requantized; /* converted from an already quantized type (quality loss) */
-	size_t n_fallback;    /* given a fallback type (row length) */
+	size_t n_converted;	      /* written in another type than the input's */
+	size_t n_copied;	      /* written as they were */
+	size_t n_requantized;	      /* converted from an already quantized type (quality loss) */
+	size_t n_fallback;	      /* given a fallback type (row length) */
 	uint64_t in_bytes, out_bytes; /* tensor data */
 };
 

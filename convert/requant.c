@@ -192,8 +192,9 @@ static int declare_tensors(struct fy_gguf_writer *w, struct requant *q, struct f
 		const struct fy_gguf_tensor *t = fy_gguf_tensor_at(q->in, c->src);
 		uint64_t out_bytes = 0;
 		if (!fy_dtype_nbytes(c->type, t->n_elems, &out_bytes))
-			return fy_err_set(err, FY_EFORMAT, "tensor '%s': %lld elements do not fit %s",
-					  t->name, (long long)t->n_elems, fy_dtype_name(c->type));
+			return fy_err_set(err, FY_EFORMAT,
+					  "tensor '%s': %lld elements do not fit %s", t->name,
+					  (long long)t->n_elems, fy_dtype_name(c->type));
 		rc = fy_gguf_writer_add(w, t->name, c->type, t->n_dims, t->ne, err);
 		q->rep->in_bytes += t->nbytes;
 		q->rep->out_bytes += out_bytes;
@@ -262,8 +263,8 @@ int fy_gguf_requant(const char *in_path, const char *out_path, const struct fy_r
 	if (o->plan_only) {
 		if (o->progress != NULL) {
 			for (size_t k = 0; k < q.n; k++)
-				o->progress(o->ctx, k, q.n,
-					    fy_gguf_tensor_at(q.in, q.plan[k].src), &q.plan[k]);
+				o->progress(o->ctx, k, q.n, fy_gguf_tensor_at(q.in, q.plan[k].src),
+					    &q.plan[k]);
 		}
 		goto out;
 	}

@@ -108,7 +108,8 @@ static int build(struct fy_store *s, const char *repo, const char *path, const c
 }
 
 int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, const char *src,
-		      const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1], struct fy_err *err)
+		      const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1],
+		      struct fy_err *err)
 {
 	struct fy_revision *r = calloc(1, sizeof(*r));
 	bool locked = false;

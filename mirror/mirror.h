@@ -146,7 +146,8 @@ struct fy_derive_opts {
 	void *ctx;
 };
 int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, const char *src,
-		      const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1], struct fy_err *err);
+		      const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1],
+		      struct fy_err *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Refs and repositories                                                                      */

@@ -216,7 +216,8 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
 			this_min = 0;
 			this_scale = f.sum_xl / f.sum_l2;
 		}
-		const float cur_error = qkx2_error(n, x, weights, Laux, this_scale, this_min, use_mad);
+		const float cur_error =
+			qkx2_error(n, x, weights, Laux, this_scale, this_min, use_mad);
 		if (cur_error < best_error) {
 			memcpy(L, Laux, (size_t)n);
 			best_error = cur_error;
@@ -245,8 +246,8 @@ static void pack_2bit(const uint8_t *L, uint8_t *qs)
 {
 	for (int j = 0; j < FY_QK_K; j += 128) {
 		for (int l = 0; l < 32; ++l) {
-			qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
-						  (L[j + l + 96] << 6));
+			qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) |
+						  (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
 		}
 	}
 }
@@ -427,7 +428,8 @@ void fy_dequant_q3_k(const void *vx, float *y, int64_t n)
 						d_all * (float)(int8_t)q3k_scale(x[i].scales, is++);
 					for (int l = 0; l < 16; ++l) {
 						const int k = l + 16 * half;
-						const int v = ((q[k] >> shift) & 3) - ((hm[k] & m) ? 0 : 4);
+						const int v = ((q[k] >> shift) & 3) -
+							      ((hm[k] & m) ? 0 : 4);
 						*y++ = dl * (float)v;
 					}
 				}
@@ -436,7 +438,8 @@ void fy_dequant_q3_k(const void *vx, float *y, int64_t n)
 	}
 }
 
-/* --- Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins -------------------------------- */
+/* --- Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins --------------------------------
+ */
 
 /* Sub-block fits shared by Q4_K and Q5_K; returns max scale and max min. */
 static void k4_fit(const float *x, int nmax, float rmin, int nstep, uint8_t *L, float *scales,
@@ -602,7 +605,8 @@ void fy_dequant_q5_k(const void *vx, float *y, int64_t n)
 		const float min = fy_f16_to_f32(x[i].dmin);
 		unsigned u1 = 1;
 		unsigned u2 = 2;
-		for (int j = 0, is = 0; j < FY_QK_K; j += 64, ql += 32, is += 2, u1 <<= 2, u2 <<= 2) {
+		for (int j = 0, is = 0; j < FY_QK_K;
+		     j += 64, ql += 32, is += 2, u1 <<= 2, u2 <<= 2) {
 			uint8_t sc, m;
 			get_scale_min_k4(is + 0, x[i].scales, &sc, &m);
 			const float d1 = d * (float)sc;
@@ -632,7 +636,8 @@ static void q6k_pack(const int8_t *L, struct blk_q6_k *y)
 			const unsigned q4 = (unsigned)L[j + l + 96];
 			ql[l + 0] = (uint8_t)((q1 & 0xF) | (q3 & 0xF) << 4);
 			ql[l + 32] = (uint8_t)((q2 & 0xF) | (q4 & 0xF) << 4);
-			qh[l] = (uint8_t)((q1 >> 4) | (q2 >> 4) << 2 | (q3 >> 4) << 4 | (q4 >> 4) << 6);
+			qh[l] = (uint8_t)((q1 >> 4) | (q2 >> 4) << 2 | (q3 >> 4) << 4 |
+					  (q4 >> 4) << 6);
 		}
 	}
 }
@@ -692,7 +697,8 @@ void fy_dequant_q6_k(const void *vx, float *y, int64_t n)
 			for (int l = 0; l < 32; ++l) {
 				const int is = l / 16;
 				const int q1 = ((ql[l + 0] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-				const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+				const int q2 =
+					((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
 				const int q3 = ((ql[l + 0] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
 				const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
 				y[l + 0] = d * (float)sc[is + 0] * (float)q1;

@@ -63,8 +63,10 @@ void fy_quant_q5_0(const float *x, void *vy, int64_t n)
 		for (int j = 0; j < 16; j++) {
 			const float x0 = x[j] * id;
 			const float x1 = x[16 + j] * id;
-			const unsigned q0 = (unsigned)imin(31, trunc_clamp(x0 + 16.5f, -128, 127)) & 0xff;
-			const unsigned q1 = (unsigned)imin(31, trunc_clamp(x1 + 16.5f, -128, 127)) & 0xff;
+			const unsigned q0 =
+				(unsigned)imin(31, trunc_clamp(x0 + 16.5f, -128, 127)) & 0xff;
+			const unsigned q1 =
+				(unsigned)imin(31, trunc_clamp(x1 + 16.5f, -128, 127)) & 0xff;
 			y[i].qs[j] = (uint8_t)((q0 & 0x0f) | (q1 & 0x0f) << 4);
 			qh |= ((q0 & 0x10u) >> 4) << j;
 			qh |= ((q1 & 0x10u) >> 4) << (j + 16);
@@ -209,7 +211,7 @@ void fy_dequant_q8_0(const void *vx, float *y, int64_t n)
 /* --- IQ4_NL: 16 non-linear levels, one fitted scale per 32 ------------------------------------ */
 
 static const int8_t iq4nl_values[16] = { -127, -104, -83, -65, -49, -35, -22, -10,
-					 1,    13,   25,  38,  53,  69,  89,  113 };
+					 1,    13,   25,  38,  53,  69,	 89,  113 };
 
 /* The level nearest to v (ties go up), by bisection over the sorted levels. */
 static int iq4nl_index(float v)

@@ -17,15 +17,24 @@ struct ftype_row {
 };
 
 static const struct ftype_row ftypes[] = {
-	{ FY_FTYPE_Q4_0, "Q4_0", FY_DTYPE_Q4_0 },     { FY_FTYPE_Q4_1, "Q4_1", FY_DTYPE_Q4_1 },
-	{ FY_FTYPE_Q5_0, "Q5_0", FY_DTYPE_Q5_0 },     { FY_FTYPE_Q5_1, "Q5_1", FY_DTYPE_Q5_1 },
-	{ FY_FTYPE_Q8_0, "Q8_0", FY_DTYPE_Q8_0 },     { FY_FTYPE_Q2_K, "Q2_K", FY_DTYPE_Q2_K },
-	{ FY_FTYPE_Q3_K_S, "Q3_K_S", FY_DTYPE_Q3_K }, { FY_FTYPE_Q3_K_M, "Q3_K_M", FY_DTYPE_Q3_K },
-	{ FY_FTYPE_Q3_K_L, "Q3_K_L", FY_DTYPE_Q3_K }, { FY_FTYPE_Q4_K_S, "Q4_K_S", FY_DTYPE_Q4_K },
-	{ FY_FTYPE_Q4_K_M, "Q4_K_M", FY_DTYPE_Q4_K }, { FY_FTYPE_Q5_K_S, "Q5_K_S", FY_DTYPE_Q5_K },
-	{ FY_FTYPE_Q5_K_M, "Q5_K_M", FY_DTYPE_Q5_K }, { FY_FTYPE_Q6_K, "Q6_K", FY_DTYPE_Q6_K },
-	{ FY_FTYPE_IQ4_NL, "IQ4_NL", FY_DTYPE_IQ4_NL }, { FY_FTYPE_F16, "F16", FY_DTYPE_F16 },
-	{ FY_FTYPE_BF16, "BF16", FY_DTYPE_BF16 },     { FY_FTYPE_F32, "F32", FY_DTYPE_F32 },
+	{ FY_FTYPE_Q4_0, "Q4_0", FY_DTYPE_Q4_0 },
+	{ FY_FTYPE_Q4_1, "Q4_1", FY_DTYPE_Q4_1 },
+	{ FY_FTYPE_Q5_0, "Q5_0", FY_DTYPE_Q5_0 },
+	{ FY_FTYPE_Q5_1, "Q5_1", FY_DTYPE_Q5_1 },
+	{ FY_FTYPE_Q8_0, "Q8_0", FY_DTYPE_Q8_0 },
+	{ FY_FTYPE_Q2_K, "Q2_K", FY_DTYPE_Q2_K },
+	{ FY_FTYPE_Q3_K_S, "Q3_K_S", FY_DTYPE_Q3_K },
+	{ FY_FTYPE_Q3_K_M, "Q3_K_M", FY_DTYPE_Q3_K },
+	{ FY_FTYPE_Q3_K_L, "Q3_K_L", FY_DTYPE_Q3_K },
+	{ FY_FTYPE_Q4_K_S, "Q4_K_S", FY_DTYPE_Q4_K },
+	{ FY_FTYPE_Q4_K_M, "Q4_K_M", FY_DTYPE_Q4_K },
+	{ FY_FTYPE_Q5_K_S, "Q5_K_S", FY_DTYPE_Q5_K },
+	{ FY_FTYPE_Q5_K_M, "Q5_K_M", FY_DTYPE_Q5_K },
+	{ FY_FTYPE_Q6_K, "Q6_K", FY_DTYPE_Q6_K },
+	{ FY_FTYPE_IQ4_NL, "IQ4_NL", FY_DTYPE_IQ4_NL },
+	{ FY_FTYPE_F16, "F16", FY_DTYPE_F16 },
+	{ FY_FTYPE_BF16, "BF16", FY_DTYPE_BF16 },
+	{ FY_FTYPE_F32, "F32", FY_DTYPE_F32 },
 };
 
 #define N_FTYPES (sizeof(ftypes) / sizeof(ftypes[0]))
@@ -64,7 +73,8 @@ enum fy_dtype fy_ftype_base(enum fy_ftype f)
 
 const char *fy_ftype_names(void)
 {
-	return "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, "
+	return "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, "
+	       "Q5_K_S, "
 	       "Q5_K_M, Q6_K, IQ4_NL, F16, BF16, F32";
 }
 
@@ -109,14 +119,30 @@ int fy_quant_name_cmp(const char *a, const char *b)
 
 /* Name fragments llama.cpp never quantizes (small, or precision-critical). */
 static const char *const keep_parts[] = {
-	"_norm.weight",		 "ffn_gate_inp.weight",	  "altup",
-	"laurel",		 "per_layer_model_proj",  "ssm_conv1d.weight",
-	"shortconv.conv.weight", "time_mix_first.weight", "time_mix_w0.weight",
-	"time_mix_w1.weight",	 "time_mix_w2.weight",	  "time_mix_v0.weight",
-	"time_mix_v1.weight",	 "time_mix_v2.weight",	  "time_mix_a0.weight",
-	"time_mix_a1.weight",	 "time_mix_a2.weight",	  "time_mix_g1.weight",
-	"time_mix_g2.weight",	 "time_mix_decay_w1.weight", "time_mix_decay_w2.weight",
-	"time_mix_lerp_fused.weight", "attn_rel_b.weight", ".position_embd.",
+	"_norm.weight",
+	"ffn_gate_inp.weight",
+	"altup",
+	"laurel",
+	"per_layer_model_proj",
+	"ssm_conv1d.weight",
+	"shortconv.conv.weight",
+	"time_mix_first.weight",
+	"time_mix_w0.weight",
+	"time_mix_w1.weight",
+	"time_mix_w2.weight",
+	"time_mix_v0.weight",
+	"time_mix_v1.weight",
+	"time_mix_v2.weight",
+	"time_mix_a0.weight",
+	"time_mix_a1.weight",
+	"time_mix_a2.weight",
+	"time_mix_g1.weight",
+	"time_mix_g2.weight",
+	"time_mix_decay_w1.weight",
+	"time_mix_decay_w2.weight",
+	"time_mix_lerp_fused.weight",
+	"attn_rel_b.weight",
+	".position_embd.",
 };
 
 bool fy_quant_is_quantizable(const char *name, int n_dims, bool leave_output)
@@ -174,11 +200,12 @@ static int layer_info(const struct fy_quant_mix *mix, int counter, const char *n
 	}
 	const int l = fy_quant_layer_of(name);
 	if (l < 0)
-		return fy_err_set(err, FY_EFORMAT, "tensor '%s': cannot read its layer from the name",
-				  name);
+		return fy_err_set(err, FY_EFORMAT,
+				  "tensor '%s': cannot read its layer from the name", name);
 	if (l >= mix->model.n_layer)
-		return fy_err_set(err, FY_EFORMAT, "tensor '%s': layer %d is not below block_count %d",
-				  name, l, mix->model.n_layer);
+		return fy_err_set(err, FY_EFORMAT,
+				  "tensor '%s': layer %d is not below block_count %d", name, l,
+				  mix->model.n_layer);
 	*out = l;
 	return FY_OK;
 }
@@ -228,14 +255,14 @@ static int ffn_down_type(struct fy_quant_mix *mix, const char *name, enum fy_dty
 	if (ft == FY_FTYPE_Q2_K) {
 		*t = FY_DTYPE_Q3_K;
 	} else if (ft == FY_FTYPE_Q3_K_M) {
-		*t = i < n / 16			       ? FY_DTYPE_Q5_K
+		*t = i < n / 16			      ? FY_DTYPE_Q5_K
 		     : !falcon || use_more_bits(i, n) ? FY_DTYPE_Q4_K
-						       : FY_DTYPE_Q3_K;
+						      : FY_DTYPE_Q3_K;
 	} else if (ft == FY_FTYPE_Q3_K_L) {
 		*t = falcon ? FY_DTYPE_Q4_K : FY_DTYPE_Q5_K;
 	} else if (ft == FY_FTYPE_Q4_K_M) {
 		if (falcon)
-			*t = i < n / 16		    ? FY_DTYPE_Q6_K
+			*t = i < n / 16		   ? FY_DTYPE_Q6_K
 			     : use_more_bits(i, n) ? FY_DTYPE_Q5_K
 						   : FY_DTYPE_Q4_K;
 		else if (use_more_bits(i, n))
@@ -282,8 +309,8 @@ static enum fy_dtype attn_qkv_type(enum fy_ftype ft, enum fy_dtype t)
 	return t;
 }
 
-int fy_quant_mix_type(struct fy_quant_mix *mix, const char *name, int64_t ne0,
-		      enum fy_dtype *out, struct fy_err *err)
+int fy_quant_mix_type(struct fy_quant_mix *mix, const char *name, int64_t ne0, enum fy_dtype *out,
+		      struct fy_err *err)
 {
 	enum fy_dtype t = fy_ftype_base(mix->ftype);
 	int layer = 0;

@@ -31,11 +31,13 @@ int fy_quant_override_new(struct fy_quant_override **out, const char *spec, stru
 		return fy_err_set(err, FY_EINVAL, "--tensor-type '%s': expected REGEX=TYPE", spec);
 	enum fy_dtype t;
 	if (!writable_type_from_name(eq + 1, &t))
-		return fy_err_set(err, FY_EINVAL, "--tensor-type '%s': unknown type '%s' (one of %s)",
-				  spec, eq + 1, fy_quant_writable_names());
+		return fy_err_set(err, FY_EINVAL,
+				  "--tensor-type '%s': unknown type '%s' (one of %s)", spec, eq + 1,
+				  fy_quant_writable_names());
 	int code = 0;
 	PCRE2_SIZE at = 0;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)spec, (PCRE2_SIZE)(eq - spec), 0, &code, &at, NULL);
+	pcre2_code *re =
+		pcre2_compile((PCRE2_SPTR)spec, (PCRE2_SIZE)(eq - spec), 0, &code, &at, NULL);
 	if (re == NULL) {
 		PCRE2_UCHAR msg[160];
 		pcre2_get_error_message(code, msg, sizeof(msg));

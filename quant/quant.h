@@ -87,12 +87,12 @@ const char *fy_ftype_names(void);
 
 /* What the mixture rules need to know of the model. */
 struct fy_quant_model {
-	const char *arch;  /* general.architecture */
-	int n_layer;	   /* <arch>.block_count */
-	int n_head;	   /* <arch>.attention.head_count (0 if unknown) */
-	int n_head_kv;	   /* <arch>.attention.head_count_kv (0 if unknown: = n_head) */
-	int n_expert;	   /* <arch>.expert_count (0 for dense models) */
-	bool has_output;   /* the file has output.weight (false: embeddings are tied) */
+	const char *arch;   /* general.architecture */
+	int n_layer;	    /* <arch>.block_count */
+	int n_head;	    /* <arch>.attention.head_count (0 if unknown) */
+	int n_head_kv;	    /* <arch>.attention.head_count_kv (0 if unknown: = n_head) */
+	int n_expert;	    /* <arch>.expert_count (0 for dense models) */
+	bool has_output;    /* the file has output.weight (false: embeddings are tied) */
 	int n_attention_wv; /* tensors whose name holds attn_v.weight or attn_qkv.weight */
 };
 
@@ -105,11 +105,11 @@ struct fy_quant_mix {
 
 /* Why a tensor got the type it got (for the plan and the log). */
 enum fy_quant_reason {
-	FY_QREASON_COPY,      /* not a quantizable weight: copied as it is */
-	FY_QREASON_BASE,      /* the mixture's base type */
-	FY_QREASON_RULE,      /* a per-tensor rule of the mixture */
-	FY_QREASON_OVERRIDE,  /* --tensor-type, --output-tensor-type or --token-embedding-type */
-	FY_QREASON_FALLBACK,  /* the row length does not divide the chosen block: a fallback type */
+	FY_QREASON_COPY,     /* not a quantizable weight: copied as it is */
+	FY_QREASON_BASE,     /* the mixture's base type */
+	FY_QREASON_RULE,     /* a per-tensor rule of the mixture */
+	FY_QREASON_OVERRIDE, /* --tensor-type, --output-tensor-type or --token-embedding-type */
+	FY_QREASON_FALLBACK, /* the row length does not divide the chosen block: a fallback type */
 };
 
 /* True if llama.cpp would quantize the tensor at all: a weight of 2+ dims that is not a norm, a
@@ -119,8 +119,8 @@ bool fy_quant_is_quantizable(const char *name, int n_dims, bool leave_output);
 /* The mixture's type for one quantizable tensor (llama_tensor_get_type without the fallback),
  * advancing the mixture's counters. Fails when a MoE tensor's layer cannot be read from its
  * name. */
-int fy_quant_mix_type(struct fy_quant_mix *mix, const char *name, int64_t ne0,
-		      enum fy_dtype *out, struct fy_err *err);
+int fy_quant_mix_type(struct fy_quant_mix *mix, const char *name, int64_t ne0, enum fy_dtype *out,
+		      struct fy_err *err);
 
 /* Where ne0 does not divide t's block: llama.cpp's fallback (Q2_K/Q3_K -> IQ4_NL, Q4_K -> Q5_0,
  * Q5_K -> Q5_1, Q6_K -> Q8_0), then F16 if that does not divide either. Returns t otherwise. */
@@ -162,9 +162,9 @@ struct fy_quant_src {
 };
 
 struct fy_quant_choice {
-	size_t src;		    /* index into the input tensors; the plan is in output order */
-	enum fy_dtype type;	    /* the output type */
-	enum fy_dtype wanted;	    /* before a fallback (== type when none) */
+	size_t src;	      /* index into the input tensors; the plan is in output order */
+	enum fy_dtype type;   /* the output type */
+	enum fy_dtype wanted; /* before a fallback (== type when none) */
 	enum fy_quant_reason reason;
 };
 

@@ -12,16 +12,16 @@
 
 struct vec_case {
 	enum fy_dtype type;
-	const char *file; /* tests/data/testvectors/quant/<file>.q and .deq.f32 */
+	const char *file;   /* tests/data/testvectors/quant/<file>.q and .deq.f32 */
 	double max_rel_err; /* documented bound: RMS error / RMS of the row, normal rows */
 };
 
 static const struct vec_case cases[] = {
-	{ FY_DTYPE_Q4_0, "q4_0", 0.12 },  { FY_DTYPE_Q4_1, "q4_1", 0.10 },
-	{ FY_DTYPE_Q5_0, "q5_0", 0.06 },  { FY_DTYPE_Q5_1, "q5_1", 0.05 },
-	{ FY_DTYPE_Q8_0, "q8_0", 0.01 },  { FY_DTYPE_Q2_K, "q2_k", 0.40 },
-	{ FY_DTYPE_Q3_K, "q3_k", 0.20 },  { FY_DTYPE_Q4_K, "q4_k", 0.10 },
-	{ FY_DTYPE_Q5_K, "q5_k", 0.05 },  { FY_DTYPE_Q6_K, "q6_k", 0.025 },
+	{ FY_DTYPE_Q4_0, "q4_0", 0.12 },     { FY_DTYPE_Q4_1, "q4_1", 0.10 },
+	{ FY_DTYPE_Q5_0, "q5_0", 0.06 },     { FY_DTYPE_Q5_1, "q5_1", 0.05 },
+	{ FY_DTYPE_Q8_0, "q8_0", 0.01 },     { FY_DTYPE_Q2_K, "q2_k", 0.40 },
+	{ FY_DTYPE_Q3_K, "q3_k", 0.20 },     { FY_DTYPE_Q4_K, "q4_k", 0.10 },
+	{ FY_DTYPE_Q5_K, "q5_k", 0.05 },     { FY_DTYPE_Q6_K, "q6_k", 0.025 },
 	{ FY_DTYPE_IQ4_NL, "iq4_nl", 0.10 },
 };
 
@@ -138,8 +138,9 @@ Test(quant, error_within_documented_bounds)
 				ss += (double)row[i] * row[i];
 			}
 			const double rel = sqrt(se / ss);
-			cr_expect(rel <= cases[c].max_rel_err, "%s row %d: relative error %.4f > %.4f",
-				  cases[c].file, rows[k], rel, cases[c].max_rel_err);
+			cr_expect(rel <= cases[c].max_rel_err,
+				  "%s row %d: relative error %.4f > %.4f", cases[c].file, rows[k],
+				  rel, cases[c].max_rel_err);
 		}
 	}
 	free(q);
@@ -214,7 +215,7 @@ static void synth_add(struct synth *s, const char *name, int64_t ne0, int64_t ne
 
 static void synth_model(struct synth *s, int n_layer, int64_t dim, int64_t ffn, bool tied)
 {
-	static const char *const parts[] = { "attn_q", "attn_k", "attn_v", "attn_output",
+	static const char *const parts[] = { "attn_q",	 "attn_k", "attn_v",  "attn_output",
 					     "ffn_gate", "ffn_up", "ffn_down" };
 	char name[48];
 	s->n = 0;
@@ -363,18 +364,23 @@ Test(quant_mix, moe_eight_experts_and_layer_from_name)
 		{ "output.weight", FY_DTYPE_F16, { 256, 1000, 1, 1 } },
 	};
 	struct fy_quant_choice c[7];
-	struct fy_quant_model m = { .arch = "qwen3moe", .n_layer = 8, .n_head = 8, .n_head_kv = 2,
-				    .n_expert = 8 };
-	struct fy_quant_params p = { .ftype = FY_FTYPE_Q4_K_M, .output_type = -1,
+	struct fy_quant_model m = {
+		.arch = "qwen3moe", .n_layer = 8, .n_head = 8, .n_head_kv = 2, .n_expert = 8
+	};
+	struct fy_quant_params p = { .ftype = FY_FTYPE_Q4_K_M,
+				     .output_type = -1,
 				     .token_embd_type = -1 };
 	struct fy_err err = { 0 };
 	cr_assert_eq(fy_quant_plan(&m, t, 7, &p, c, &err), FY_OK, "%s", err.msg);
 	enum fy_dtype want[7] = { FY_DTYPE_Q6_K, FY_DTYPE_Q8_0, FY_DTYPE_Q5_K, FY_DTYPE_Q8_0,
 				  FY_DTYPE_Q6_K, FY_DTYPE_F32,	FY_DTYPE_Q6_K };
 	/* output order: output.weight, then blk.0 by name, then blk.7 */
-	const char *order[7] = { "output.weight",	     "blk.0.attn_k.weight",
-				 "blk.0.attn_output.weight", "blk.0.attn_v.weight",
-				 "blk.0.ffn_down_exps.weight", "blk.0.ffn_gate_inp.weight",
+	const char *order[7] = { "output.weight",
+				 "blk.0.attn_k.weight",
+				 "blk.0.attn_output.weight",
+				 "blk.0.attn_v.weight",
+				 "blk.0.ffn_down_exps.weight",
+				 "blk.0.ffn_gate_inp.weight",
 				 "blk.7.ffn_down_exps.weight" };
 	for (int i = 0; i < 7; i++) {
 		cr_expect_str_eq(t[c[i].src].name, order[i]);
@@ -412,16 +418,19 @@ Test(quant_mix, overrides_and_pure)
 	cr_expect_eq(fy_quant_override_new(&o[1], "noequals", &err), FY_EINVAL);
 	synth_model(&s, 8, 256, 512, false);
 	struct fy_quant_model m = { .arch = "llama", .n_layer = 8, .n_head = 8, .n_head_kv = 8 };
-	struct fy_quant_params p = { .ftype = FY_FTYPE_Q4_K_M, .output_type = FY_DTYPE_Q8_0,
-				     .token_embd_type = FY_DTYPE_Q5_K, .overrides = o,
+	struct fy_quant_params p = { .ftype = FY_FTYPE_Q4_K_M,
+				     .output_type = FY_DTYPE_Q8_0,
+				     .token_embd_type = FY_DTYPE_Q5_K,
+				     .overrides = o,
 				     .n_overrides = 2 };
 	cr_assert_eq(fy_quant_plan(&m, s.t, s.n, &p, c, &err), FY_OK, "%s", err.msg);
 	cr_expect_eq(planned(&s, c, "blk.0.ffn_down.weight"), FY_DTYPE_Q8_0);
 	cr_expect_eq(planned(&s, c, "blk.4.attn_q.weight"), FY_DTYPE_F16);
 	cr_expect_eq(planned(&s, c, "output.weight"), FY_DTYPE_Q8_0);
 	cr_expect_eq(planned(&s, c, "token_embd.weight"), FY_DTYPE_Q5_K);
-	p = (struct fy_quant_params){ .ftype = FY_FTYPE_Q4_K_M, .pure = true, .output_type = -1,
-				      .token_embd_type = -1 };
+	p = (struct fy_quant_params){
+		.ftype = FY_FTYPE_Q4_K_M, .pure = true, .output_type = -1, .token_embd_type = -1
+	};
 	cr_assert_eq(fy_quant_plan(&m, s.t, s.n, &p, c, &err), FY_OK, "%s", err.msg);
 	cr_expect_eq(planned(&s, c, "output.weight"), FY_DTYPE_Q4_K, "pure: no output rule");
 	cr_expect_eq(planned(&s, c, "blk.0.attn_v.weight"), FY_DTYPE_Q4_K);

@@ -1,0 +1,185 @@
+#!/bin/sh
+# Integration tests of `ferry quant` with the real binary (and its sanitizer build): the tensor
+# bytes of quantized files against llama.cpp's reference test vectors, mixtures on synthetic
+# models, fallbacks on stories260K, thread-count invariance, bad input, store mode with lineage.
+# Environment: FERRY, FERRY_SAN (optional), MKMODEL. Ends with "N passed, N failed".
+set -u
+
+FERRY=${FERRY:?set FERRY}
+FERRY_SAN=${FERRY_SAN:-}
+MKMODEL=${MKMODEL:-build/mkmodel}
+DATA=${FERRY_TEST_DATA:-tests/data}
+VEC=$DATA/testvectors/quant
+STORIES=$DATA/models/stories260K/stories260K.gguf
+export SOURCE_DATE_EPOCH=1700000000
+
+work=$(mktemp -d /tmp/ferry-quant-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+
+# --- tensor bytes against the reference quantizers -----------------------------------------
+# A one-tensor model holding the 48 x 512 test-vector rows; --pure gives every row the type.
+"$MKMODEL" rows "$work/vec.gguf" "$VEC/input.f32" 48 512 || bad "mkmodel rows"
+# tail -c: the tensor is the file's last bytes (every size here is a multiple of 32)
+for pair in Q4_0:q4_0 Q4_1:q4_1 Q5_0:q5_0 Q5_1:q5_1 Q8_0:q8_0 Q2_K:q2_k Q3_K_S:q3_k \
+	Q4_K_S:q4_k Q5_K_S:q5_k Q6_K:q6_k; do
+	t=${pair%%:*}
+	f=${pair#*:}
+	run "$FERRY" quant "$work/vec.gguf" --type "$t" --pure -o "$work/vec-$t.gguf"
+	expect_rc 0 "quant --pure $t"
+	size=$(wc -c <"$VEC/$f.q")
+	if tail -c "$size" "$work/vec-$t.gguf" | cmp -s - "$VEC/$f.q"; then ok; else
+		bad "$t: tensor bytes differ from llama.cpp's reference ($f.q)"
+	fi
+done
+# IQ4_NL: the reference leaves an all-zero block's indices uninitialised (rows 4, 20, 36, whose
+# scale is 0); every other row must match.
+run "$FERRY" quant "$work/vec.gguf" --type IQ4_NL --pure -o "$work/vec-IQ4_NL.gguf"
+expect_rc 0 "quant --pure IQ4_NL"
+tail -c 13824 "$work/vec-IQ4_NL.gguf" >"$work/iq4.q"
+if node -e '
+const fs = require("fs");
+const [a, b] = [fs.readFileSync(process.argv[1]), fs.readFileSync(process.argv[2])];
+for (let r = 0; r < 48; r++) {
+	if (r % 16 === 4) continue;
+	if (!a.subarray(r * 288, r * 288 + 288).equals(b.subarray(r * 288, r * 288 + 288))) process.exit(1);
+}' "$work/iq4.q" "$VEC/iq4_nl.q"; then ok; else bad "IQ4_NL rows differ from the reference"; fi
+# F16 and BF16 conversions
+for pair in F16:f16.bin BF16:bf16.bin; do
+	t=${pair%%:*}
+	run "$FERRY" quant "$work/vec.gguf" --type "$t" -o "$work/vec-$t.gguf"
+	if tail -c 49152 "$work/vec-$t.gguf" | cmp -s - "$VEC/${pair#*:}"; then ok; else
+		bad "$t conversion differs from ${pair#*:}"
+	fi
+done
+
+# --- mixtures on a synthetic 8-layer model ---------------------------------------------------
+"$MKMODEL" llama "$work/m8.gguf" 8 256 512 300 f16 || bad "mkmodel llama"
+run "$FERRY" quant "$work/m8.gguf" --type Q4_K_M --dry-run --json
+expect_rc 0 "quant --dry-run --json"
+json_valid "$work/out" "plan JSON"
+for part in attn_v ffn_down; do
+	got=$(node -e '
+const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const t = j.tensors.filter(x => x.name.endsWith(process.argv[2] + ".weight"))
+	.sort((a, b) => parseInt(a.name.split(".")[1]) - parseInt(b.name.split(".")[1]));
+console.log(t.map(x => x.to).join(","));' "$work/out" "$part")
+	want=Q6_K,Q4_K,Q4_K,Q6_K,Q4_K,Q4_K,Q6_K,Q6_K
+	if [ "$got" = "$want" ]; then ok; else bad "Q4_K_M $part: $got, want $want"; fi
+done
+[ ! -e "$work/m8-Q4_K_M.gguf" ] && ok || bad "--dry-run wrote a file"
+run "$FERRY" quant "$work/m8.gguf" --type Q4_K_M -v
+expect_rc 0 "quant Q4_K_M (default output name)"
+[ -f "$work/m8-Q4_K_M.gguf" ] && ok || bad "default output name m8-Q4_K_M.gguf"
+expect_err "output.weight" "-v lists tensors"
+run "$FERRY" inspect --json "$work/m8-Q4_K_M.gguf"
+expect_rc 0 "inspect the output"
+expect_out '"general.file_type"' "file_type written"
+expect_out '"ferry.source.sha256"' "provenance key"
+run "$FERRY" verify --deep "$work/m8-Q4_K_M.gguf"
+expect_rc 0 "verify --deep the output"
+
+# --- the same bytes whatever the thread count -------------------------------------------------
+for t in 1 3 8; do
+	run "$FERRY" quant "$work/m8.gguf" --type Q5_K_M -t $t -o "$work/t$t.gguf"
+	expect_rc 0 "quant -t $t"
+done
+cmp -s "$work/t1.gguf" "$work/t3.gguf" && cmp -s "$work/t1.gguf" "$work/t8.gguf" && ok ||
+	bad "output depends on the thread count"
+
+# --- fallbacks on stories260K (rows of 64 and 172) -----------------------------------------
+run "$FERRY" quant "$STORIES" --type Q4_K_M -o "$work/s.gguf"
+expect_rc 0 "stories260K Q4_K_M"
+expect_err "written as Q5_0" "Q4_K -> Q5_0 reported"
+expect_err "written as F16" "ffn_down (172) -> F16 reported"
+run "$FERRY" quant "$STORIES" --type Q4_0 -o "$work/s40.gguf" --json
+expect_rc 0 "stories260K Q4_0 (llama.cpp aborts here)"
+grep -q '"name": "blk.0.ffn_down.weight",' "$work/out" && grep -A3 '"blk.0.ffn_down.weight"' "$work/out" | grep -q '"to": "F16"' && ok ||
+	bad "legacy type falls back to F16 on a row of 172"
+run "$FERRY" quant "$STORIES" --type Q8_0 --leave-output-tensor --token-embedding-type F16 \
+	--tensor-type 'blk\.[0-2]\.attn_q=Q4_1' -o "$work/so.gguf" --json
+expect_rc 0 "overrides"
+node -e '
+const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const by = Object.fromEntries(j.tensors.map(x => [x.name, x.to]));
+const ok = by["output.weight"] === "F32" && by["token_embd.weight"] === "F16" &&
+	by["blk.1.attn_q.weight"] === "Q4_1" && by["blk.3.attn_q.weight"] === "Q8_0";
+process.exit(ok ? 0 : 1);' "$work/out" && ok || bad "overrides not applied"
+
+# --- re-quantizing a quantized file warns ------------------------------------------------------
+run "$FERRY" quant "$work/m8-Q4_K_M.gguf" --type Q8_0 -o "$work/rq.gguf"
+expect_rc 0 "requantize"
+expect_err "already quantized" "requantize warning"
+
+# --- bad input: one line, exit code, nothing left behind ---------------------------------------
+run "$FERRY" quant "$STORIES" --type Q9_K -o "$work/x.gguf"
+expect_rc 2 "unknown type"
+expect_err "Q4_K_M" "unknown type lists the types"
+run "$FERRY" quant "$STORIES" -o "$work/x.gguf"
+expect_rc 2 "--type missing"
+run "$FERRY" quant "$STORIES" --type Q4_0 --tensor-type '(=Q8_0' -o "$work/x.gguf"
+expect_rc 2 "bad regex"
+run "$FERRY" quant "$work/nope.gguf" --type Q4_0
+expect_rc 1 "missing input"
+head -c 5000 "$STORIES" >"$work/trunc.gguf"
+run "$FERRY" quant "$work/trunc.gguf" --type Q4_0 -o "$work/x.gguf"
+expect_rc 1 "truncated input"
+expect_err "trunc.gguf" "error names the file"
+node -e '
+const fs = require("fs");
+const a = new Float32Array(fs.readFileSync(process.argv[1]).buffer.slice(0));
+a[5 * 512 + 7] = NaN;
+fs.writeFileSync(process.argv[2], Buffer.from(a.buffer));' "$VEC/input.f32" "$work/nan.f32"
+"$MKMODEL" rows "$work/nan.gguf" "$work/nan.f32" 48 512
+run "$FERRY" quant "$work/nan.gguf" --type Q4_K_M -o "$work/x.gguf"
+expect_rc 1 "NaN input"
+expect_err "row 5" "NaN error names the row"
+[ ! -e "$work/x.gguf" ] && ok || bad "a failed quant left an output file"
+[ "$(find "$work" -name '.*tmp*' | wc -l)" -eq 0 ] && ok || bad "temp files left behind"
+
+# --- the sanitizer build -----------------------------------------------------------------------
+if [ -n "$FERRY_SAN" ]; then
+	run "$FERRY_SAN" quant "$work/m8.gguf" --type Q3_K_M -t 4 -o "$work/san.gguf"
+	expect_rc 0 "ASan/UBSan quant Q3_K_M"
+	run "$FERRY_SAN" quant "$STORIES" --type IQ4_NL -o "$work/san2.gguf"
+	expect_rc 0 "ASan/UBSan quant IQ4_NL with fallbacks"
+	run "$FERRY_SAN" quant "$work/nan.gguf" --type Q2_K -o "$work/x.gguf"
+	expect_rc 1 "ASan/UBSan NaN input"
+fi
+
+# --- store mode: a derived revision with lineage -------------------------------------------
+export FERRY_HOME="$work/store"
+mkdir -p "$work/src"
+cp "$work/m8.gguf" "$work/src/tiny-f16.gguf"
+echo '{"architectures": ["LlamaForCausalLM"]}' >"$work/src/config.json"
+run "$FERRY" init
+run "$FERRY" add test/tiny "$work/src"
+expect_rc 0 "add the source"
+run "$FERRY" quant test/tiny --type Q4_K_M
+expect_rc 0 "quant a store revision"
+expect_out "test/tiny-GGUF@" "added to the -GGUF repository"
+run "$FERRY" ls test/tiny-GGUF
+expect_out "tiny-Q4_K_M.gguf" "file name NAME-TYPE.gguf"
+run "$FERRY" show test/tiny-GGUF --json
+expect_out '"operation": "quant"' "lineage: operation"
+expect_out '"path": "tiny-f16.gguf"' "lineage: source file"
+expect_out '"options": "--type Q4_K_M"' "lineage: parameters"
+run "$FERRY" checkout test/tiny-GGUF "$work/co"
+"$FERRY" quant -q "$work/src/tiny-f16.gguf" --type Q4_K_M -o "$work/file-mode.gguf"
+cmp -s "$work/co/tiny-Q4_K_M.gguf" "$work/file-mode.gguf" && ok ||
+	bad "store mode and file mode give different bytes"
+run "$FERRY" quant test/tiny-GGUF --type Q8_0
+expect_rc 1 "a -GGUF repo with one F16 and one quantized file"
+run "$FERRY" quant test/tiny-GGUF --type Q8_0 --file tiny-Q4_K_M.gguf
+expect_rc 0 "--file picks the source"
+expect_err "already quantized" "store requantize warns"
+run "$FERRY" ls test/tiny-GGUF
+expect_out "tiny-Q8_0.gguf" "second file added"
+expect_out "tiny-Q4_K_M.gguf" "first file kept"
+run "$FERRY" fsck
+expect_rc 0 "fsck after quant"
+run "$FERRY" quant nosuch/repo --type Q4_0
+expect_rc 1 "unknown repository"
+
+echo "quant: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
