@@ -220,11 +220,12 @@ demo: deps
 	@sh scripts/demo.sh $(FERRY)
 
 bench: deps
-	@$(MAKE) --no-print-directory build $(MKBIG)
+	@$(MAKE) --no-print-directory build $(MKBIG) $(MKMODEL)
 	@MKBIG=$(MKBIG) sh bench/run.sh $(FERRY)
 	@sh bench/store.sh $(FERRY)
 	@sh bench/serve.sh $(FERRY)
 	@sh bench/clone.sh $(FERRY)
+	@MKMODEL=$(MKMODEL) sh bench/quant.sh $(FERRY)
 
 lint:
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(filter %.h,$(HEADERS))

@@ -155,6 +155,8 @@ static int convert_tensor(struct requant *q, struct fy_sink *sink, struct fy_err
 		rc = fy_pool_for(q->pool, n, 0, convert_rows, q, err);
 		if (rc == FY_OK)
 			rc = fy_sink_write(sink, q->out, (size_t)n * q->out_row, err);
+		fy_map_drop((const uint8_t *)q->t->data + (size_t)q->row0 * q->in_row,
+			    (size_t)n * q->in_row);
 	}
 	free(q->out);
 	q->out = NULL;
@@ -179,6 +181,8 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 					  fy_gguf_label(q->in), t->name, (long long)q->ne0);
 		rc = convert_tensor(q, sink, err);
 	}
+	/* done with this tensor's input: keep the resident set at one tensor's batch */
+	fy_map_drop(t->data, (size_t)t->nbytes);
 	if (rc == FY_OK && q->opts->progress != NULL)
 		q->opts->progress(q->opts->ctx, index, q->n, t, c);
 	return rc;

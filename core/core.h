@@ -172,6 +172,10 @@ struct fy_map {
 int fy_map_open(struct fy_map *m, const char *path, struct fy_err *err);
 void fy_map_release(struct fy_map *m); /* unmaps; m may be zeroed or already released */
 
+/* Lets the kernel drop this process's pages of a read-only mapping inside [p, p + n) (whole pages
+ * only): a file streamed through once then does not stay in the resident set. */
+void fy_map_drop(const void *p, size_t n);
+
 /* Reads a whole file of at most max_bytes into b (appended). */
 int fy_file_read(const char *path, size_t max_bytes, struct fy_buf *b, struct fy_err *err);
 
@@ -432,6 +436,8 @@ float fy_f16_to_f32(uint16_t h);
 uint16_t fy_f32_to_bf16(float f);
 float fy_bf16_to_f32(uint16_t h);
 void fy_f32_to_f16_row(const float *x, uint16_t *y, int64_t n);
+/* fy_f16_to_f32 over a row, through a 65,536-entry table built on first use (thread-safe). */
+void fy_f16_to_f32_row(const uint16_t *x, float *y, int64_t n);
 void fy_f32_to_bf16_row(const float *x, uint16_t *y, int64_t n);
 
 #endif

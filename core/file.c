@@ -73,6 +73,17 @@ void fy_map_release(struct fy_map *m)
 	m->size = 0;
 }
 
+void fy_map_drop(const void *p, size_t n)
+{
+	const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
+	const uintptr_t end = ((uintptr_t)p + n) & ~(page - 1);
+	if (page == 0 || end <= start)
+		return;
+	/* advice only: a failure changes nothing but memory use */
+	(void)madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
 int fy_file_read(const char *path, size_t max_bytes, struct fy_buf *b, struct fy_err *err)
 {
 	uint64_t size = 0;

@@ -1,6 +1,7 @@
 /* IEEE binary16 and bfloat16 conversions, round to nearest even, bit-exact with ggml. */
 #include "core/core.h"
 
+#include <pthread.h>
 #include <string.h>
 
 static uint32_t f32_bits(float f)
@@ -92,4 +93,20 @@ void fy_f32_to_bf16_row(const float *x, uint16_t *y, int64_t n)
 
 	for (i = 0; i < n; i++)
 		y[i] = fy_f32_to_bf16(x[i]);
+}
+
+static float f16_table[65536];
+static pthread_once_t f16_table_once = PTHREAD_ONCE_INIT;
+
+static void f16_table_init(void)
+{
+	for (uint32_t h = 0; h < 65536; h++)
+		f16_table[h] = fy_f16_to_f32((uint16_t)h);
+}
+
+void fy_f16_to_f32_row(const uint16_t *x, float *y, int64_t n)
+{
+	pthread_once(&f16_table_once, f16_table_init);
+	for (int64_t i = 0; i < n; i++)
+		y[i] = f16_table[x[i]];
 }

@@ -183,18 +183,32 @@ void fy_dequant_q5_1(const void *vx, float *y, int64_t n)
 
 /* --- Q8_0 ---------------------------------------------------------------------------------- */
 
+/* roundf (half away from zero) for |v| < 2^23, without the libm call: v - trunc(v) is exact. */
+static inline int round_away(float v)
+{
+	const int t = trunc_clamp(v, -(1 << 22), 1 << 22);
+	const float frac = v - (float)t;
+	if (frac >= 0.5f)
+		return t + 1;
+	if (frac <= -0.5f)
+		return t - 1;
+	return t;
+}
+
 void fy_quant_q8_0(const float *x, void *vy, int64_t n)
 {
 	struct blk_q8_0 *y = vy;
 	for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
 		float amax = 0.0f;
-		for (int j = 0; j < QK8_0; j++)
-			amax = fmaxf(amax, fabsf(x[j]));
+		for (int j = 0; j < QK8_0; j++) {
+			const float a = fabsf(x[j]);
+			amax = amax > a ? amax : a;
+		}
 		const float d = amax / 127;
 		const float id = d != 0.0f ? 1.0f / d : 0.0f;
 		y[i].d = fy_f32_to_f16(d);
 		for (int j = 0; j < QK8_0; j++)
-			y[i].qs[j] = (int8_t)trunc_clamp(roundf(x[j] * id), -128, 127);
+			y[i].qs[j] = (int8_t)imax(-128, imin(127, round_away(x[j] * id)));
 	}
 }
 

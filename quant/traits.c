@@ -19,11 +19,9 @@ static void f16_from_float(const float *x, void *y, int64_t n)
 	fy_f32_to_f16_row(x, y, n);
 }
 
-static void f16_to_float(const void *vx, float *y, int64_t n)
+static void f16_to_float(const void *x, float *y, int64_t n)
 {
-	const uint16_t *x = vx;
-	for (int64_t i = 0; i < n; i++)
-		y[i] = fy_f16_to_f32(x[i]);
+	fy_f16_to_f32_row(x, y, n);
 }
 
 static void bf16_from_float(const float *x, void *y, int64_t n)
