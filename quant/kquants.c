@@ -3,77 +3,15 @@
  * mins) are themselves quantized. Each quantizer reproduces llama.cpp's quantize_row_<type>_ref
  * bit for bit: the same searches, in the same order, with the same float operations (this file is
  * built with -ffp-contract=off). The search helpers keep their reference names so the two can be
- * read side by side: make_qx_quants, make_q3_quants, make_qkx2_quants.
+ * read side by side: make_qx_quants, make_q3_quants, make_qkx2_quants. The two searches that
+ * dominate the time run on several sub-blocks at once (vector lanes), each lane bit-identical to
+ * the scalar reference.
  */
 #include "quant/quant_private.h"
 
 #define GROUP_MAX_EPS 1e-15f
 
 /* --- search helpers ------------------------------------------------------------------------ */
-
-/* Weighted least-squares error of levels l for scale iscale (one trial of make_qx_quants). */
-static void qx_trial(int n, int nmax, const float *x, float iscale, float *sumlx, float *suml2)
-{
-	float slx = 0;
-	float sl2 = 0;
-	for (int i = 0; i < n; ++i) {
-		int l = nearest_int(iscale * x[i]);
-		l = imax(-nmax, imin(nmax - 1, l));
-		const float w = x[i] * x[i];
-		slx += w * x[i] * (float)l;
-		sl2 += w * (float)l * (float)l;
-	}
-	*sumlx = slx;
-	*suml2 = sl2;
-}
-
-static void qx_levels(int n, int nmax, const float *x, float iscale, int8_t *L)
-{
-	for (int i = 0; i < n; ++i) {
-		const int l = nearest_int(iscale * x[i]);
-		L[i] = (int8_t)(nmax + imax(-nmax, imin(nmax - 1, l)));
-	}
-}
-
-/*
- * Signed levels in [-nmax, nmax) for n values, stored + nmax in L; returns the scale. This is
- * the reference's make_qx_quants with rmse_type 1 (weights x^2) and no importance weights: a
- * first guess from the largest magnitude, then 18 nearby inverse scales, keeping the best fit.
- */
-static float make_qx_quants(int n, int nmax, const float *x, int8_t *L)
-{
-	float max = 0;
-	float amax = 0;
-	for (int i = 0; i < n; ++i) {
-		const float ax = fabsf(x[i]);
-		if (ax > amax) {
-			amax = ax;
-			max = x[i];
-		}
-	}
-	if (amax < GROUP_MAX_EPS) {
-		memset(L, 0, (size_t)n);
-		return 0.f;
-	}
-	float iscale = (float)-nmax / max;
-	float sumlx, suml2;
-	qx_trial(n, nmax, x, iscale, &sumlx, &suml2);
-	qx_levels(n, nmax, x, iscale, L);
-	float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
-	float best = scale * sumlx;
-	for (int is = -9; is <= 9; ++is) {
-		if (is == 0)
-			continue;
-		iscale = -((float)nmax + 0.1f * (float)is) / max;
-		qx_trial(n, nmax, x, iscale, &sumlx, &suml2);
-		if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-			qx_levels(n, nmax, x, iscale, L);
-			scale = sumlx / suml2;
-			best = scale * sumlx;
-		}
-	}
-	return scale;
-}
 
 /* One pass of make_q3_quants' coordinate descent: tries moving each level to its best value. */
 static int q3_descent_pass(int n, int nmax, const float *x, int8_t *L, float *sumlx, float *suml2)
@@ -137,96 +75,193 @@ static float make_q3_quants(int n, int nmax, const float *x, int8_t *L)
 	return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
-struct qkx2_fit {
-	float sum_l, sum_l2, sum_xl;
-};
+/*
+ * make_qkx2_quants (llama.cpp's scale-and-min search) for LANES independent sub-blocks at once,
+ * one per vector lane. Every lane performs
+ * exactly the scalar function's float operations in the same order (no sum is reordered: the
+ * lanes are different sub-blocks, not different elements), so the results are bit-identical;
+ * only the branches become per-lane selects. A lane whose sub-block is constant (max == min)
+ * takes the scalar function's early exit afterwards. x and w hold sub-block k at x + k * n.
+ */
+#define LANES 4
+typedef float vf __attribute__((vector_size(4 * LANES)));
+typedef int32_t vi __attribute__((vector_size(4 * LANES)));
 
-/* Levels of x for inverse scale iscale above min, and the weighted sums of the fit. */
-static struct qkx2_fit qkx2_trial(int n, int nmax, const float *x, const float *w, float iscale,
-				  float min, uint8_t *Laux)
+#define QKX2_MAX_N 32
+
+static inline vi v_nearest_int(vf f)
 {
-	struct qkx2_fit f = { 0, 0, 0 };
-	for (int i = 0; i < n; ++i) {
-		int l = nearest_int(iscale * (x[i] - min));
-		l = imax(0, imin(nmax, l));
-		Laux[i] = (uint8_t)l;
-		f.sum_l += w[i] * (float)l;
-		f.sum_l2 += w[i] * (float)l * (float)l;
-		f.sum_xl += w[i] * (float)l * x[i];
-	}
-	return f;
+	const vf v = f + 12582912.f;
+	return ((vi)v & 0x007fffff) - 0x00400000;
 }
 
-static float qkx2_error(int n, const float *x, const float *w, const uint8_t *L, float scale,
-			float min, bool use_mad)
+static inline vi v_clamp(vi l, int hi)
 {
-	float err = 0;
-	for (int i = 0; i < n; ++i) {
-		float diff = scale * (float)L[i] + min - x[i];
-		diff = use_mad ? fabsf(diff) : diff * diff;
-		err += w[i] * diff;
+	const vi lo_mask = l < 0;
+	l = l & ~lo_mask;
+	const vi hi_mask = l > hi;
+	return (l & ~hi_mask) | (((vi){ 0 } + hi) & hi_mask);
+}
+
+static inline vf v_select(vi mask, vf a, vf b)
+{
+	return (vf)(((vi)a & mask) | ((vi)b & ~mask));
+}
+
+static inline vf v_abs(vf a)
+{
+	return (vf)((vi)a & 0x7fffffff);
+}
+
+struct qkx2_lanes {
+	vf x[QKX2_MAX_N], w[QKX2_MAX_N];
+	vi L[QKX2_MAX_N], Laux[QKX2_MAX_N];
+	vf min, max, sum_w, sum_x;
+};
+
+static void lanes_load(struct qkx2_lanes *v, int n, const float *x, const float *w)
+{
+	for (int i = 0; i < n; i++) {
+		for (int k = 0; k < LANES; k++) {
+			v->x[i][k] = x[k * n + i];
+			v->w[i][k] = w[k * n + i];
+		}
+	}
+	v->min = v->x[0];
+	v->max = v->x[0];
+	v->sum_w = v->w[0];
+	v->sum_x = v->sum_w * v->x[0];
+	for (int i = 1; i < n; i++) {
+		v->min = v_select(v->x[i] < v->min, v->x[i], v->min);
+		v->max = v_select(v->x[i] > v->max, v->x[i], v->max);
+		v->sum_w += v->w[i];
+		v->sum_x += v->w[i] * v->x[i];
+	}
+	v->min = v_select(v->min > 0, (vf){ 0 }, v->min);
+}
+
+static vf lanes_error(const struct qkx2_lanes *v, int n, const vi *L, vf scale, vf min,
+		      bool use_mad)
+{
+	vf err = { 0 };
+	for (int i = 0; i < n; i++) {
+		vf diff = scale * __builtin_convertvector(L[i], vf) + min - v->x[i];
+		diff = use_mad ? v_abs(diff) : diff * diff;
+		err += v->w[i] * diff;
 	}
 	return err;
 }
 
-/*
- * Unsigned levels in [0, nmax] with a scale and a min (x ~ scale*L - the_min), fitted by weighted
- * least squares over nstep+1 trial inverse scales (the reference's make_qkx2_quants). Returns
- * the scale; *the_min receives the (non-negative) min.
- */
-static float make_qkx2_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
-			      float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep,
-			      bool use_mad)
+static void make_qkx2_quants_lanes(int n, int nmax, const float *x, const float *w, uint8_t *L,
+				   float *the_min, float *scales, float rmin, float rdelta,
+				   int nstep, bool use_mad)
 {
-	float min = x[0];
-	float max = x[0];
-	float sum_w = weights[0];
-	float sum_x = sum_w * x[0];
-	for (int i = 1; i < n; ++i) {
-		if (x[i] < min)
-			min = x[i];
-		if (x[i] > max)
-			max = x[i];
-		sum_w += weights[i];
-		sum_x += weights[i] * x[i];
-	}
-	if (min > 0)
-		min = 0;
-	if (max == min) {
-		memset(L, 0, (size_t)n);
-		*the_min = -min;
-		return 0.f;
-	}
-	float iscale = (float)nmax / (max - min);
-	float scale = 1 / iscale;
-	for (int i = 0; i < n; ++i) {
-		const int l = nearest_int(iscale * (x[i] - min));
-		L[i] = (uint8_t)imax(0, imin(nmax, l));
-	}
-	float best_error = qkx2_error(n, x, weights, L, scale, min, use_mad);
+	struct qkx2_lanes v;
+	lanes_load(&v, n, x, w);
+	vf min = v.min;
+	const vf range = v.max - min;
+	vf iscale = (float)nmax / range;
+	vf scale = 1 / iscale;
+	for (int i = 0; i < n; i++)
+		v.L[i] = v_clamp(v_nearest_int(iscale * (v.x[i] - min)), nmax);
+	vf best_error = lanes_error(&v, n, v.L, scale, min, use_mad);
 	for (int is = 0; is <= nstep; ++is) {
-		iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
-		const struct qkx2_fit f = qkx2_trial(n, nmax, x, weights, iscale, min, Laux);
-		const float D = sum_w * f.sum_l2 - f.sum_l * f.sum_l;
-		if (!(D > 0))
-			continue;
-		float this_scale = (sum_w * f.sum_xl - sum_x * f.sum_l) / D;
-		float this_min = (f.sum_l2 * sum_x - f.sum_l * f.sum_xl) / D;
-		if (this_min > 0) {
-			this_min = 0;
-			this_scale = f.sum_xl / f.sum_l2;
+		iscale = (rmin + rdelta * (float)is + (float)nmax) / (v.max - min);
+		vf sum_l = { 0 }, sum_l2 = { 0 }, sum_xl = { 0 };
+		for (int i = 0; i < n; i++) {
+			v.Laux[i] = v_clamp(v_nearest_int(iscale * (v.x[i] - min)), nmax);
+			const vf l = __builtin_convertvector(v.Laux[i], vf);
+			sum_l += v.w[i] * l;
+			sum_l2 += v.w[i] * l * l;
+			sum_xl += v.w[i] * l * v.x[i];
 		}
-		const float cur_error =
-			qkx2_error(n, x, weights, Laux, this_scale, this_min, use_mad);
-		if (cur_error < best_error) {
-			memcpy(L, Laux, (size_t)n);
-			best_error = cur_error;
-			scale = this_scale;
-			min = this_min;
-		}
+		const vf D = v.sum_w * sum_l2 - sum_l * sum_l;
+		const vi ok = D > 0;
+		vf this_scale = (v.sum_w * sum_xl - v.sum_x * sum_l) / D;
+		vf this_min = (sum_l2 * v.sum_x - sum_l * sum_xl) / D;
+		const vi pos = this_min > 0;
+		this_min = v_select(pos, (vf){ 0 }, this_min);
+		this_scale = v_select(pos, sum_xl / sum_l2, this_scale);
+		const vf cur_error = lanes_error(&v, n, v.Laux, this_scale, this_min, use_mad);
+		const vi take = ok & (cur_error < best_error);
+		for (int i = 0; i < n; i++)
+			v.L[i] = (v.Laux[i] & take) | (v.L[i] & ~take);
+		best_error = v_select(take, cur_error, best_error);
+		scale = v_select(take, this_scale, scale);
+		min = v_select(take, this_min, min);
 	}
-	*the_min = -min;
-	return scale;
+	for (int k = 0; k < LANES; k++) {
+		if (v.max[k] == v.min[k]) {
+			/* a constant sub-block: the scalar function's early exit */
+			memset(L + k * n, 0, (size_t)n);
+			the_min[k] = -v.min[k];
+			scales[k] = 0.f;
+			continue;
+		}
+		for (int i = 0; i < n; i++)
+			L[k * n + i] = (uint8_t)v.L[i][k];
+		the_min[k] = -min[k];
+		scales[k] = scale[k];
+	}
+}
+
+/* One trial of make_qx_quants in every lane: levels for inverse scale iscale, weights x^2. */
+static void qx_trial_lanes(const struct qkx2_lanes *v, int n, int nmax, vf iscale, vf *sumlx,
+			   vf *suml2, vi *levels)
+{
+	vf slx = { 0 }, sl2 = { 0 };
+	for (int i = 0; i < n; ++i) {
+		vi l = v_nearest_int(iscale * v->x[i]);
+		l = v_clamp(l + nmax, 2 * nmax - 1) - nmax; /* clamp to [-nmax, nmax - 1] */
+		const vf lf = __builtin_convertvector(l, vf);
+		const vf w = v->x[i] * v->x[i];
+		slx += w * v->x[i] * lf;
+		sl2 += w * lf * lf;
+		levels[i] = l + nmax;
+	}
+	*sumlx = slx;
+	*suml2 = sl2;
+}
+
+/*
+ * make_qx_quants (rmse_type 1, no importance weights: Q6_K's sub-block search) for LANES
+ * sub-blocks of n values at once, bit-identical per lane as above: signed levels in
+ * [-nmax, nmax) stored + nmax in L (sub-block k at L + k * n), scales in scales[k].
+ */
+static void make_qx_quants_lanes(int n, int nmax, const float *x, int8_t *L, float *scales)
+{
+	struct qkx2_lanes v;
+	vf max = { 0 }, amax = { 0 };
+	for (int i = 0; i < n; i++) {
+		for (int k = 0; k < LANES; k++)
+			v.x[i][k] = x[k * n + i];
+		const vf ax = v_abs(v.x[i]);
+		const vi gt = ax > amax;
+		amax = v_select(gt, ax, amax);
+		max = v_select(gt, v.x[i], max);
+	}
+	vf sumlx, suml2;
+	vf iscale = (float)-nmax / max;
+	qx_trial_lanes(&v, n, nmax, iscale, &sumlx, &suml2, v.L);
+	vf scale = v_select(suml2 != 0, sumlx / suml2, (vf){ 0 });
+	vf best = scale * sumlx;
+	for (int is = -9; is <= 9; ++is) {
+		if (is == 0)
+			continue;
+		iscale = -((float)nmax + 0.1f * (float)is) / max;
+		qx_trial_lanes(&v, n, nmax, iscale, &sumlx, &suml2, v.Laux);
+		const vi take = (suml2 > 0) & (sumlx * sumlx > best * suml2);
+		for (int i = 0; i < n; i++)
+			v.L[i] = (v.Laux[i] & take) | (v.L[i] & ~take);
+		scale = v_select(take, sumlx / suml2, scale);
+		best = v_select(take, scale * sumlx, best);
+	}
+	for (int k = 0; k < LANES; k++) {
+		const bool zero = amax[k] < GROUP_MAX_EPS;
+		for (int i = 0; i < n; i++)
+			L[k * n + i] = zero ? 0 : (int8_t)v.L[i][k];
+		scales[k] = zero ? 0.f : scale[k];
+	}
 }
 
 /* Scale and min of sub-block j from Q4_K/Q5_K's 12 packed bytes. */
@@ -257,19 +292,19 @@ static void pack_2bit(const uint8_t *L, uint8_t *qs)
 static void q2k_block(const float *x, struct blk_q2_k *y)
 {
 	uint8_t L[FY_QK_K];
-	uint8_t Laux[16];
-	float weights[16];
+	float weights[FY_QK_K];
 	float mins[FY_QK_K / 16];
 	float scales[FY_QK_K / 16];
 	const float q4scale = 15.f;
 	float max_scale = 0;
 	float max_min = 0;
 
+	for (int l = 0; l < FY_QK_K; ++l)
+		weights[l] = fabsf(x[l]);
+	for (int g = 0; g < FY_QK_K / 16; g += LANES)
+		make_qkx2_quants_lanes(16, 3, x + 16 * g, weights + 16 * g, L + 16 * g, mins + g,
+				       scales + g, -0.5f, 0.1f, 15, true);
 	for (int j = 0; j < FY_QK_K / 16; ++j) {
-		for (int l = 0; l < 16; ++l)
-			weights[l] = fabsf(x[16 * j + l]);
-		scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
-					     -0.5f, 0.1f, 15, true);
 		if (scales[j] > max_scale)
 			max_scale = scales[j];
 		if (mins[j] > max_min)
@@ -445,8 +480,7 @@ void fy_dequant_q3_k(const void *vx, float *y, int64_t n)
 static void k4_fit(const float *x, int nmax, float rmin, int nstep, uint8_t *L, float *scales,
 		   float *mins, float *max_scale, float *max_min)
 {
-	uint8_t Laux[32];
-	float weights[32];
+	float weights[FY_QK_K];
 	*max_scale = 0;
 	*max_min = 0;
 	for (int j = 0; j < FY_QK_K / 32; ++j) {
@@ -455,9 +489,12 @@ static void k4_fit(const float *x, int nmax, float rmin, int nstep, uint8_t *L, 
 			sum_x2 += x[32 * j + l] * x[32 * j + l];
 		const float av_x = sqrtf(sum_x2 / 32);
 		for (int l = 0; l < 32; ++l)
-			weights[l] = av_x + fabsf(x[32 * j + l]);
-		scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j],
-					     Laux, rmin, 0.1f, nstep, false);
+			weights[32 * j + l] = av_x + fabsf(x[32 * j + l]);
+	}
+	for (int g = 0; g < FY_QK_K / 32; g += LANES)
+		make_qkx2_quants_lanes(32, nmax, x + 32 * g, weights + 32 * g, L + 32 * g, mins + g,
+				       scales + g, rmin, 0.1f, nstep, false);
+	for (int j = 0; j < FY_QK_K / 32; ++j) {
 		if (scales[j] > *max_scale)
 			*max_scale = scales[j];
 		if (mins[j] > *max_min)
@@ -649,12 +686,12 @@ static void q6k_block(const float *x, struct blk_q6_k *y)
 	float max_scale = 0;
 	float max_abs_scale = 0;
 
+	for (int g = 0; g < FY_QK_K / 16; g += LANES)
+		make_qx_quants_lanes(16, 32, x + 16 * g, L + 16 * g, scales + g);
 	for (int ib = 0; ib < FY_QK_K / 16; ++ib) {
-		const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib);
-		scales[ib] = scale;
-		if (fabsf(scale) > max_abs_scale) {
-			max_abs_scale = fabsf(scale);
-			max_scale = scale;
+		if (fabsf(scales[ib]) > max_abs_scale) {
+			max_abs_scale = fabsf(scales[ib]);
+			max_scale = scales[ib];
 		}
 	}
 	if (max_abs_scale < GROUP_MAX_EPS) {

@@ -13,9 +13,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum fy_dtype types[] = {
-		FY_DTYPE_Q4_0, FY_DTYPE_Q4_1, FY_DTYPE_Q5_0, FY_DTYPE_Q5_1, FY_DTYPE_Q8_0,
-		FY_DTYPE_Q2_K, FY_DTYPE_Q3_K, FY_DTYPE_Q4_K, FY_DTYPE_Q5_K, FY_DTYPE_Q6_K,
-		FY_DTYPE_IQ4_NL, FY_DTYPE_F16, FY_DTYPE_BF16,
+		FY_DTYPE_Q4_0,	 FY_DTYPE_Q4_1, FY_DTYPE_Q5_0, FY_DTYPE_Q5_1, FY_DTYPE_Q8_0,
+		FY_DTYPE_Q2_K,	 FY_DTYPE_Q3_K, FY_DTYPE_Q4_K, FY_DTYPE_Q5_K, FY_DTYPE_Q6_K,
+		FY_DTYPE_IQ4_NL, FY_DTYPE_F16,	FY_DTYPE_BF16,
 	};
 	float x[N] = { 0 };
 	float back[N];
