@@ -191,7 +191,7 @@ static double now_s(void)
 }
 
 int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in, const char *out,
-		     struct fy_requant_report *rep)
+		     const char *label, struct fy_requant_report *rep)
 {
 	struct quant_run q = { .cli = cli };
 	struct fy_digests d;
@@ -225,7 +225,7 @@ int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in,
 		struct fy_json *j = fy_json_object();
 		fy_json_set(j, "input", fy_json_string(in));
 		if (!o->req.plan_only)
-			fy_json_set(j, "output", fy_json_string(out));
+			fy_json_set(j, "output", fy_json_string(label));
 		fy_json_set(j, "type", fy_json_string(fy_ftype_name(o->req.params.ftype)));
 		fy_json_set(j, "input_bytes", fy_json_integer((int64_t)rep->in_bytes));
 		fy_json_set(j, "output_bytes", fy_json_integer((int64_t)rep->out_bytes));
@@ -241,7 +241,7 @@ int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in,
 			rep->n_requantized);
 	if (!cli->quiet) {
 		const double dt = now_s() - t0;
-		printf("%s%s: %s, %zu tensors (%zu converted, %zu copied), %s -> %s", out,
+		printf("%s%s: %s, %zu tensors (%zu converted, %zu copied), %s -> %s", label,
 		       o->req.plan_only ? " (not written)" : "", fy_ftype_name(o->req.params.ftype),
 		       rep->n_tensors, rep->n_converted, rep->n_copied,
 		       fy_fmt_bytes(a, sizeof(a), rep->in_bytes),
@@ -337,7 +337,7 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 		}
 	} else
 		snprintf(out_path, sizeof(out_path), "%s", output);
-	r = fy_quant_cli_run(cli, &o, argv[0], out_path, &rep);
+	r = fy_quant_cli_run(cli, &o, argv[0], out_path, out_path, &rep);
 out:
 	fy_quant_cli_release(&o);
 	return r;

@@ -20,10 +20,10 @@ struct fy_quant_cli {
 /* Checks and compiles the options into o->req. Returns -1 to go on, else an exit code. */
 int fy_quant_cli_prepare(struct fy_cli *cli, struct fy_quant_cli *o);
 void fy_quant_cli_release(struct fy_quant_cli *o);
-/* Quantizes in to out (hashing in for provenance), printing the plan, warnings and a summary.
- * Returns an exit code. */
+/* Quantizes in to out (hashing in for provenance), printing the plan, warnings and a summary
+ * that names the output `label`. Returns an exit code. */
 int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in, const char *out,
-		     struct fy_requant_report *rep);
+		     const char *label, struct fy_requant_report *rep);
 /* Store mode: spec is REPO[@REV]. Returns an exit code. */
 int fy_quant_store(struct fy_cli *cli, struct fy_quant_cli *o, const char *spec, const char *file,
 		   const char *to);
