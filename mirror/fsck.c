@@ -258,8 +258,15 @@ static int temp_entry(const char *path, const struct stat *st, int flag, struct 
 	if (flag == FTW_F &&
 	    (strstr(base, ".ferry-tmp.") != NULL || strncmp(path + temp_prefix, "tmp/", 4) == 0)) {
 		temp_walker->st.temp_files++;
-		say(temp_walker, FY_FINDING_WARNING, path, "stray temp file%s",
-		    temp_walker->repair ? " (removed)" : "");
+		if (strncmp(base, "partial-", 8) == 0 && strncmp(path + temp_prefix, "tmp/", 4) == 0)
+			say(temp_walker, FY_FINDING_WARNING, path,
+			    "interrupted download%s",
+			    temp_walker->repair ? " (removed)"
+						: " (the next clone or pull resumes it; "
+						  "fsck --repair drops it)");
+		else
+			say(temp_walker, FY_FINDING_WARNING, path, "stray temp file%s",
+			    temp_walker->repair ? " (removed)" : "");
 		if (temp_walker->repair)
 			unlink(path);
 	}

@@ -162,6 +162,9 @@ while [ $k -lt 3 ]; do
 	wait $cpid 2>/dev/null
 	k=$((k + 1))
 done
+run env FERRY_HOME="$s" "$FERRY" fsck
+expect_rc 0 "fsck of an interrupted clone"
+expect_err "interrupted download (the next clone or pull resumes it" "fsck names the partial download"
 run env FERRY_HOME="$s" "$FERRY" --json clone big/model --range-size 2 --ranged-min 1 -j 2
 expect_rc 0 "resumed clone completes"
 if grep -q '"bytes_resumed": [1-9]' "$work/out"; then ok; else bad "nothing resumed: $(cat "$work/out")"; fi
