@@ -121,7 +121,8 @@ static int quantize_into_store(struct fy_cli *cli, struct fy_store *s, struct fy
 		return fy_cli_fail(cli, &err);
 	snprintf(tmp, sizeof(tmp), "%s",
 		 fy_store_path(s, "tmp/quant-%ld-%s", (long)getpid(), name));
-	int r_exit = fy_quant_cli_run(cli, o, fy_store_object_path(s, src->sha256), tmp, name, &rep);
+	int r_exit =
+		fy_quant_cli_run(cli, o, fy_store_object_path(s, src->sha256), tmp, name, &rep);
 	if (r_exit != FY_EXIT_OK || o->req.plan_only) {
 		unlink(tmp);
 		return r_exit;

@@ -258,9 +258,9 @@ static int temp_entry(const char *path, const struct stat *st, int flag, struct 
 	if (flag == FTW_F &&
 	    (strstr(base, ".ferry-tmp.") != NULL || strncmp(path + temp_prefix, "tmp/", 4) == 0)) {
 		temp_walker->st.temp_files++;
-		if (strncmp(base, "partial-", 8) == 0 && strncmp(path + temp_prefix, "tmp/", 4) == 0)
-			say(temp_walker, FY_FINDING_WARNING, path,
-			    "interrupted download%s",
+		if (strncmp(base, "partial-", 8) == 0 &&
+		    strncmp(path + temp_prefix, "tmp/", 4) == 0)
+			say(temp_walker, FY_FINDING_WARNING, path, "interrupted download%s",
 			    temp_walker->repair ? " (removed)"
 						: " (the next clone or pull resumes it; "
 						  "fsck --repair drops it)");

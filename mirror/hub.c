@@ -4,9 +4,10 @@
  * interface into tmp/, verify each against the listing (SHA-256 for LFS files, git blob id for
  * the others) before it becomes an object, and commit the revision under the hub's commit id.
  *
- * This is the first slice of the fetching issue: whole-file transfers, one retry from scratch
- * on a bad digest. Range splitting, the resume journal, backoff on 5xx/429, stall detection,
- * pull and sync are not built yet (docs/CLONE.md).
+ * Small files go whole; large ones in byte ranges written into a partial file with a resume
+ * journal, their finished prefix hashed in the background while the rest arrives
+ * (mirror/prefix_hash.c). Retries with backoff on transient failures, one retry from scratch on
+ * a bad digest (docs/CLONE.md).
  */
 #include "mirror/mirror_private.h"
 
@@ -454,6 +455,7 @@ struct fetch {
 	size_t q_head, q_tail, q_cap;
 	struct dl **inflight; /* by task index */
 	uint64_t total, done;
+	struct fy_prefix_hash *ph; /* ranged files hashed while they download */
 };
 
 static size_t dl_header(char *p, size_t size, size_t nmemb, void *arg)
@@ -566,6 +568,8 @@ static void read_journal(struct remote_file *f, bool *done)
 	fy_buf_release(&b);
 }
 
+static int complete_file(struct fetch *fx, size_t file, struct fy_err *err);
+
 /* Opens (or resumes) the partial file of a large file and queues its missing ranges. */
 static int plan_ranges(struct fetch *fx, size_t i, struct fy_err *err)
 {
@@ -602,7 +606,13 @@ static int plan_ranges(struct fetch *fx, size_t i, struct fy_err *err)
 		f->chunks_left++;
 		rc = queue_task(fx, i, (int)c, off, len, err);
 	}
+	if (rc == FY_OK && fx->ph != NULL)
+		rc = fy_prefix_hash_file(fx->ph, i, f->tmp, f->size, rs,
+					 f->lfs ? FY_HASH_SHA256_ONLY : 0, done, f->n_chunks, err);
 	free(done);
+	/* killed after its last range but before it was adopted: nothing left to fetch */
+	if (rc == FY_OK && f->chunks_left == 0)
+		rc = complete_file(fx, i, err);
 	return rc;
 }
 
@@ -679,12 +689,18 @@ static int start_task(struct fetch *fx, CURLM *m, size_t ti, struct fy_err *err)
 	return FY_OK;
 }
 
-/* Checks a complete file against the listing and moves it into objects/. */
-static int adopt(struct fetch *fx, struct remote_file *f, struct fy_err *err)
+/* Checks a complete file against the listing and moves it into objects/. pre: its digests when
+ * already computed (ranged files), else NULL. */
+static int adopt(struct fetch *fx, struct remote_file *f, const struct fy_digests *pre,
+		 struct fy_err *err)
 {
 	struct fy_digests d;
-	int rc = fy_hash_file(f->tmp, f->lfs ? FY_HASH_SHA256_ONLY : 0, &d, err);
+	int rc = FY_OK;
 
+	if (pre != NULL)
+		d = *pre;
+	else
+		rc = fy_hash_file(f->tmp, f->lfs ? FY_HASH_SHA256_ONLY : 0, &d, err);
 	if (rc != FY_OK)
 		return rc;
 	if (d.size != f->size)
@@ -728,13 +744,17 @@ static int record_chunk(struct remote_file *f, int chunk, struct fy_err *err)
 static int complete_file(struct fetch *fx, size_t file, struct fy_err *err)
 {
 	struct remote_file *f = &fx->l->files[file];
+	struct fy_digests d;
+	bool have = false;
 	int rc;
 
 	if (f->fd >= 0) {
 		close(f->fd);
 		f->fd = -1;
 	}
-	rc = adopt(fx, f, err);
+	if (f->journal[0] != '\0' && fx->ph != NULL)
+		have = fy_prefix_hash_wait(fx->ph, file, &d) == FY_OK;
+	rc = adopt(fx, f, have ? &d : NULL, err);
 	if (rc == FY_OK) {
 		if (fx->o->progress != NULL)
 			fx->o->progress(fx->o->ctx, fx->done, fx->total, f->path);
@@ -787,6 +807,8 @@ static int finish_one(struct fetch *fx, CURLM *m, CURLMsg *msg, struct fy_err *e
 		fx->done += t->len;
 		if (t->chunk >= 0)
 			rc = record_chunk(f, t->chunk, err);
+		if (rc == FY_OK && t->chunk >= 0 && fx->ph != NULL)
+			fy_prefix_hash_range(fx->ph, t->file, (size_t)t->chunk);
 		if (rc == FY_OK && --f->chunks_left == 0)
 			rc = complete_file(fx, t->file, err);
 		else if (rc == FY_OK && fx->o->progress != NULL)
@@ -1050,12 +1072,14 @@ int fy_store_clone(struct fy_store *s, const char *repo, const struct fy_clone_o
 	FY_TRY(rc, fy_store_lock(s, o->wait_fn, o->ctx, err));
 	if (fy_store_resolve(s, repo, o->rev, prev_id, err) == FY_OK)
 		fy_revision_load(s, repo, prev_id, &prev, err); /* unreadable: fetch everything */
+	FY_TRY(rc, fy_prefix_hash_new(&fx.ph, l.n, err));
 	FY_TRY(rc, plan(&fx, prev, err));
 	FY_TRY(rc, run_multi(&fx, err));
 	FY_TRY(rc, commit_revision(s, repo, o, &l, err));
 	st->files = l.n;
 	memcpy(id, l.commit, FY_REV_ID_LEN + 1);
 out:
+	fy_prefix_hash_free(fx.ph);
 	fy_store_unlock(s);
 	fy_revision_free(prev);
 	free(fx.queue);

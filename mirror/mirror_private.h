@@ -32,6 +32,21 @@ int fy_revision_to_json(const struct fy_revision *r, struct fy_buf *out, struct 
  * object exists. */
 int fy_store_adopt(struct fy_store *s, const char *tmp, const struct fy_digests *d,
 		   struct fy_err *err);
+/* A background thread hashing downloads' finished ranges in order (mirror/prefix_hash.c). */
+struct fy_prefix_hash;
+int fy_prefix_hash_new(struct fy_prefix_hash **out, size_t n_files, struct fy_err *err);
+void fy_prefix_hash_free(struct fy_prefix_hash *p); /* stops the thread; NULL is a no-op */
+/* (Re)starts file i: `path` of `size` bytes in n_chunks ranges of `range` bytes, done[c] for
+ * those already in (a resumed download); flags as for fy_hash_file. */
+int fy_prefix_hash_file(struct fy_prefix_hash *p, size_t i, const char *path, uint64_t size,
+			uint64_t range, int flags, const bool *done, size_t n_chunks,
+			struct fy_err *err);
+/* Range `chunk` of file i is written and synced. */
+void fy_prefix_hash_range(struct fy_prefix_hash *p, size_t i, size_t chunk);
+/* Once every range of file i is in: waits for its digests. A status other than FY_OK means
+ * they are not available (the caller hashes the file itself). Forgets file i either way. */
+int fy_prefix_hash_wait(struct fy_prefix_hash *p, size_t i, struct fy_digests *out);
+
 /* Writes r's manifest unless that revision exists already (its bytes may be signed). */
 int fy_store_write_manifest(struct fy_store *s, const struct fy_revision *r, struct fy_err *err);
 /* The LFS pointer text of a file and its git blob id. */

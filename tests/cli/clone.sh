@@ -175,6 +175,20 @@ limit=$((25165824 + 3 * 2 * 2097152 + 1048576)) # at most the ranges in flight a
 if [ "$served" -le "$limit" ]; then ok; else bad "resume re-fetched finished ranges: $served bytes served for a 25165824-byte file"; fi
 echo "clone: a 24 MiB file in 2 MiB ranges, killed 3 times: $served bytes served in all"
 
+# killed after the last range was journaled but before the file was adopted: the next run has
+# nothing to fetch and must still verify and store the file (it used to commit without it)
+s2="$work/done-store"
+FERRY_HOME=$s2 "$FERRY" -q init
+sha=$(sha256sum "$work/big/weights.bin" | cut -d' ' -f1)
+cp "$work/big/weights.bin" "$s2/tmp/partial-$sha"
+seq 0 11 >"$s2/tmp/partial-$sha.journal"
+run env FERRY_HOME="$s2" "$FERRY" --json clone big/model --range-size 2 --ranged-min 1
+expect_rc 0 "clone with every range already journaled"
+expect_out '"bytes_resumed": 25165824' "all of it resumed"
+run env FERRY_HOME="$s2" "$FERRY" fsck
+expect_rc 0 "fsck: the object is there"
+[ ! -e "$s2/tmp/partial-$sha" ] && ok || bad "partial file left behind"
+
 # faults between clone and the hub (tests/node/faultproxy.mjs): each ends in a correct store or
 # a clean error, never a corrupt object
 proxy() { # proxy FAULTS: starts the proxy, sets $proxy_url and $proxy_pid
@@ -206,6 +220,27 @@ expect_rc 1 "a file corrupted on every try fails the clone"
 expect_err "content does not match" "the corrupted file is named"
 run env FERRY_HOME="$work/fault-store" "$FERRY" fsck
 expect_rc 0 "no corrupt object after a corrupted transfer"
+
+# the same for a file fetched in ranges, hashed while it downloads: a corrupted range is caught
+# when the file completes, which is then fetched once more from scratch
+for faults in corrupt "corrupt*"; do
+	proxy "$faults"
+	rm -rf "$work/fault-store"
+	FERRY_HOME="$work/fault-store" "$FERRY" -q init
+	run env FERRY_HOME="$work/fault-store" "$FERRY" clone big/model --endpoint "$proxy_url" \
+		--range-size 2 --ranged-min 1 -j 2
+	kill $proxy_pid 2>/dev/null
+	if [ "$faults" = corrupt ]; then
+		expect_rc 0 "ranged clone through a corrupted range"
+		run env FERRY_HOME="$work/fault-store" "$FERRY" verify big/model
+		expect_rc 0 "ranged file correct after a corrupted range"
+	else
+		expect_rc 1 "a ranged file corrupted on every try fails the clone"
+		expect_err "content does not match" "the corrupted ranged file is named"
+	fi
+	run env FERRY_HOME="$work/fault-store" "$FERRY" fsck
+	expect_rc 0 "no corrupt object after corrupted ranges ($faults)"
+done
 
 run "$FERRY" fsck
 expect_rc 0 "downstream store clean"
