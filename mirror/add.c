@@ -175,7 +175,7 @@ static int import_all(struct fy_store *s, struct walk *w, const struct fy_add_op
 	return rc;
 }
 
-static void now_iso(char out[32])
+void fy_now_iso(char out[32])
 {
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	time_t t = sde != NULL ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
@@ -260,7 +260,7 @@ static int build_revision(struct fy_store *s, const char *repo, const char *dir,
 	FY_TRY(rc, import_all(s, &w, opts, r->files, err));
 	FY_TRY(rc, find_parent(s, r, same, err));
 	fy_revision_ids(r->files, r->n_files, r->parent, r->message, r->tree, r->id);
-	now_iso(r->created);
+	fy_now_iso(r->created);
 	r->origin = local_origin(dir);
 out:
 	walk_free(&w);

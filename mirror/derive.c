@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -65,15 +64,6 @@ static int merge_files(struct fy_store *s, struct fy_revision *r, const struct f
 	return FY_OK;
 }
 
-static void created_now(char out[32])
-{
-	const char *sde = getenv("SOURCE_DATE_EPOCH");
-	time_t t = sde != NULL ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int build(struct fy_store *s, const char *repo, const char *path, const char *src,
 		 const struct fy_derive_opts *o, struct fy_revision *r, struct fy_err *err)
 {
@@ -103,7 +93,7 @@ static int build(struct fy_store *s, const char *repo, const char *path, const c
 	if (rc != FY_OK)
 		return rc;
 	fy_revision_ids(r->files, r->n_files, r->parent, r->message, r->tree, r->id);
-	created_now(r->created);
+	fy_now_iso(r->created);
 	return FY_OK;
 }
 
