@@ -189,8 +189,11 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) $(MKMODEL) node-deps
 		FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) MKMODEL=$(MKMODEL) sh tests/cli/quant.sh \
 		> $(BUILD)/quant.log 2>&1; rc6=$$?; tail -n 20 $(BUILD)/quant.log; \
 		sh tests/summary.sh quant $(BUILD)/quant.log >> $(SUMMARY); \
+		FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) sh tests/cli/convert.sh \
+		> $(BUILD)/convert.log 2>&1; rc7=$$?; tail -n 20 $(BUILD)/convert.log; \
+		sh tests/summary.sh convert $(BUILD)/convert.log >> $(SUMMARY); \
 		[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ] && \
-		[ $$rc5 -eq 0 ] && [ $$rc6 -eq 0 ]
+		[ $$rc5 -eq 0 ] && [ $$rc6 -eq 0 ] && [ $$rc7 -eq 0 ]
 
 node-deps: tests/node/node_modules/.package-lock.json
 

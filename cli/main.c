@@ -126,9 +126,9 @@ void fy_cli_print_main_help(FILE *to)
 
 	fprintf(to,
 		"usage: ferry [global options] VERB [ARGS...]\n\n"
-		"ferry fetches, verifies, stores, inspects, re-quantizes and serves model\n"
-		"repositories for sovereign model mirrors (converting, smoke tests and publishing\n"
-		"are not built yet).\n\nVerbs:\n");
+		"ferry fetches, verifies, stores, inspects, converts (llama family, first slice),\n"
+		"re-quantizes and serves model repositories for sovereign model mirrors (smoke\n"
+		"tests and publishing are not built yet).\n\nVerbs:\n");
 	for (c = fy_commands; c->name != NULL; c++)
 		fprintf(to, "  %-10s %s\n", c->name, c->summary);
 	fprintf(to, "\n");

@@ -111,6 +111,8 @@ struct fy_hf_config {
 	int64_t n_experts;
 	int64_t n_experts_used;
 	int tie_word_embeddings; /* 0, 1, or -1 when absent */
+	double rms_norm_eps;	 /* -1 when absent */
+	double rope_theta;	 /* -1 when absent */
 };
 
 /* Reads config.json at path. Fields of the wrong JSON type are format errors. */
@@ -227,6 +229,55 @@ int fy_gguf_writer_add(struct fy_gguf_writer *w, const char *name, enum fy_dtype
  * ends at the header. Dimensions are written as given (callers drop trailing 1s). */
 int fy_gguf_writer_write(struct fy_gguf_writer *w, const char *path, fy_tensor_data_fn fn,
 			 void *ctx, struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* SentencePiece tokenizer.model (convert/spm.c)                                              */
+
+struct fy_spm_piece {
+	struct fy_str text; /* borrowed from the mapping */
+	float score;
+	int32_t type; /* 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte */
+};
+
+struct fy_spm {
+	struct fy_map map;
+	struct fy_spm_piece *pieces;
+	size_t n;
+};
+
+/* Parses the pieces of a SentencePiece model (a protobuf ModelProto) from bytes that stay
+ * valid while out is used (out->map untouched); label names the input in messages. */
+int fy_spm_parse(struct fy_spm *out, const void *data, size_t size, const char *label,
+		 struct fy_err *err);
+/* Maps and parses a SentencePiece model file. */
+int fy_spm_load(struct fy_spm *out, const char *path, struct fy_err *err);
+void fy_spm_release(struct fy_spm *s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* HF checkpoint -> GGUF (convert/hf2gguf.c, convert/arch.c)                                  */
+
+struct fy_convert_opts {
+	enum fy_dtype outtype; /* F32, F16, BF16 or Q8_0 for 2-D weights */
+	bool outtype_auto;     /* BF16 when the checkpoint holds BF16, else F16 */
+	const char *name;      /* general.name (default: the directory's name) */
+	struct fy_pool *pool;
+	const char *source_digest; /* recorded as ferry.source (NULL: none) */
+};
+
+struct fy_convert_report {
+	const char *arch; /* the GGUF architecture */
+	size_t n_tensors;
+	uint64_t out_bytes;
+	size_t n_vocab;
+};
+
+/* Converts the HF checkpoint in dir (config.json, safetensors, tokenizer) to a GGUF file at
+ * out_path (atomically). Unsupported architectures, dtypes or tensors fail with a message
+ * saying what is supported. */
+int fy_convert_hf_to_gguf(const char *dir, const char *out_path, const struct fy_convert_opts *o,
+			  struct fy_convert_report *rep, struct fy_err *err);
+/* Comma-separated HF architectures the converter takes (for messages). */
+const char *fy_convert_archs(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Re-quantizing a GGUF file (convert/requant.c)                                              */

@@ -7,4 +7,9 @@
 /* Bytes of each fixed-size GGUF value type (0 for string and array), defined in gguf.c. */
 extern const uint8_t fy_gguf_value_sizes[FY_GGUF_TYPE_COUNT];
 
+/* Writes tokenizer.ggml.* for the checkpoint in dir (convert/tokenizer.c); *n_vocab receives
+ * the vocabulary size written. */
+int fy_convert_tokenizer(struct fy_gguf_writer *w, const char *dir, const struct fy_hf_config *cfg,
+			 size_t *n_vocab, struct fy_err *err);
+
 #endif

@@ -394,6 +394,25 @@ static int config_ints(struct fy_hf_config *c, const struct fy_json *j, const ch
 	return FY_OK;
 }
 
+static int config_floats(struct fy_hf_config *c, const struct fy_json *j, const char *path,
+			 struct fy_err *err)
+{
+	struct {
+		const char *key;
+		double *dst;
+	} fl[] = { { "rms_norm_eps", &c->rms_norm_eps }, { "rope_theta", &c->rope_theta } };
+	for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++) {
+		const struct fy_json *v = fy_json_get(j, fl[i].key);
+		*fl[i].dst = -1;
+		if (v == NULL || fy_json_type(v) == FY_JSON_NULL)
+			continue;
+		if (!fy_json_num(v, fl[i].dst))
+			return fy_err_set(err, FY_EFORMAT, "%s: '%s' is not a number", path,
+					  fl[i].key);
+	}
+	return FY_OK;
+}
+
 static int config_strs(struct fy_hf_config *c, const struct fy_json *j, const char *path,
 		       struct fy_err *err)
 {
@@ -437,6 +456,7 @@ int fy_hf_config_load(struct fy_hf_config *cfg, const char *path, struct fy_err 
 		goto out;
 	}
 	FY_TRY(rc, config_ints(&c, j, path, err));
+	FY_TRY(rc, config_floats(&c, j, path, err));
 	FY_TRY(rc, config_strs(&c, j, path, err));
 	*cfg = c;
 out:

@@ -1,0 +1,372 @@
+/*
+ * HF checkpoint -> GGUF for the llama family, from one architecture table: HF config fields to
+ * GGUF hyper-parameters, the tensor-name map, and whether q/k rows are permuted (llama and
+ * mistral store them in HF's rotate-half layout; qwen uses the NEOX rope and is not permuted).
+ * Tensors stream one at a time from the safetensors mmap through the atomic GGUF writer.
+ * See docs/CONVERT.md.
+ */
+#include "convert/convert.h"
+#include "convert/convert_private.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct arch_row {
+	const char *hf;	  /* config.json architectures[0] */
+	const char *gguf; /* general.architecture */
+	bool permute_qk;
+	bool rope_dims_and_vocab; /* llama writes rope.dimension_count and vocab_size */
+};
+
+static const struct arch_row archs[] = {
+	{ "LlamaForCausalLM", "llama", true, true },
+	{ "MistralForCausalLM", "llama", true, true },
+	{ "Qwen2ForCausalLM", "qwen2", false, false },
+	{ "Qwen3ForCausalLM", "qwen3", false, false },
+};
+
+const char *fy_convert_archs(void)
+{
+	return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM";
+}
+
+/* HF per-layer suffix -> GGUF per-layer name part. */
+static const struct {
+	const char *hf, *gguf;
+} layer_map[] = {
+	{ "input_layernorm.weight", "attn_norm.weight" },
+	{ "self_attn.q_proj.weight", "attn_q.weight" },
+	{ "self_attn.k_proj.weight", "attn_k.weight" },
+	{ "self_attn.v_proj.weight", "attn_v.weight" },
+	{ "self_attn.o_proj.weight", "attn_output.weight" },
+	{ "self_attn.q_proj.bias", "attn_q.bias" },
+	{ "self_attn.k_proj.bias", "attn_k.bias" },
+	{ "self_attn.v_proj.bias", "attn_v.bias" },
+	{ "self_attn.o_proj.bias", "attn_output.bias" },
+	{ "self_attn.q_norm.weight", "attn_q_norm.weight" },
+	{ "self_attn.k_norm.weight", "attn_k_norm.weight" },
+	{ "post_attention_layernorm.weight", "ffn_norm.weight" },
+	{ "mlp.gate_proj.weight", "ffn_gate.weight" },
+	{ "mlp.up_proj.weight", "ffn_up.weight" },
+	{ "mlp.down_proj.weight", "ffn_down.weight" },
+};
+
+/* The GGUF name of an HF tensor; "" to skip it; false if unknown. */
+static bool map_name(const char *hf, char *out, size_t cap, int n_layer)
+{
+	if (strcmp(hf, "model.embed_tokens.weight") == 0)
+		return snprintf(out, cap, "token_embd.weight"), true;
+	if (strcmp(hf, "lm_head.weight") == 0)
+		return snprintf(out, cap, "output.weight"), true;
+	if (strcmp(hf, "model.norm.weight") == 0)
+		return snprintf(out, cap, "output_norm.weight"), true;
+	if (strstr(hf, "rotary_emb.inv_freq") != NULL)
+		return out[0] = '\0', true;
+	if (strncmp(hf, "model.layers.", 13) != 0)
+		return false;
+	char *end = NULL;
+	const long l = strtol(hf + 13, &end, 10);
+	if (end == hf + 13 || *end != '.' || l < 0 || l >= n_layer)
+		return false;
+	for (size_t i = 0; i < sizeof(layer_map) / sizeof(layer_map[0]); i++) {
+		if (strcmp(end + 1, layer_map[i].hf) == 0) {
+			snprintf(out, cap, "blk.%ld.%s", l, layer_map[i].gguf);
+			return true;
+		}
+	}
+	return false;
+}
+
+struct ctensor {
+	char name[FY_GGUF_MAX_NAME + 1];
+	const struct fy_st_tensor *src;
+	enum fy_dtype type;
+	int n_dims;
+	int64_t ne[4];
+	int permute_heads; /* 0: none; else rows are permuted with this many heads */
+};
+
+struct conv {
+	const struct arch_row *arch;
+	struct fy_hf_config cfg;
+	struct fy_st_model *m;
+	struct ctensor *t;
+	size_t n;
+	const struct fy_convert_opts *o;
+};
+
+static int cmp_ctensor(const void *a, const void *b)
+{
+	return fy_quant_name_cmp(((const struct ctensor *)a)->name,
+				 ((const struct ctensor *)b)->name);
+}
+
+static bool is_f32_kind(const struct ctensor *t)
+{
+	return t->n_dims == 1 || strstr(t->name, "_norm.") != NULL ||
+	       strstr(t->name, ".bias") != NULL;
+}
+
+static enum fy_dtype out_type(const struct conv *c, const struct ctensor *t)
+{
+	if (is_f32_kind(t))
+		return FY_DTYPE_F32;
+	enum fy_dtype o = c->o->outtype;
+	if (c->o->outtype_auto)
+		o = t->src->dtype == FY_DTYPE_BF16 ? FY_DTYPE_BF16 : FY_DTYPE_F16;
+	if (o == FY_DTYPE_Q8_0 && t->ne[0] % 32 != 0)
+		return FY_DTYPE_F16; /* as llama.cpp's converter */
+	return o;
+}
+
+static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_err *err)
+{
+	struct ctensor *t = &c->t[c->n];
+	if (!map_name(st->name, t->name, sizeof(t->name), (int)c->cfg.n_layers))
+		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s' has no GGUF name for %s",
+				  st->name, c->arch->hf);
+	if (t->name[0] == '\0')
+		return FY_OK;
+	if (st->dtype != FY_DTYPE_F32 && st->dtype != FY_DTYPE_F16 && st->dtype != FY_DTYPE_BF16)
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "tensor '%s' is %s: the converter reads F32, F16 and BF16",
+				  st->name, fy_dtype_name(st->dtype));
+	if (st->n_dims < 1 || st->n_dims > 2)
+		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s' has %d dimensions", st->name,
+				  st->n_dims);
+	t->src = st;
+	t->n_dims = st->n_dims;
+	t->ne[0] = st->shape[st->n_dims - 1];
+	t->ne[1] = st->n_dims == 2 ? st->shape[0] : 1;
+	t->ne[2] = t->ne[3] = 1;
+	if (c->arch->permute_qk && strstr(t->name, ".attn_q.") != NULL)
+		t->permute_heads = (int)c->cfg.n_heads;
+	if (c->arch->permute_qk && strstr(t->name, ".attn_k.") != NULL)
+		t->permute_heads =
+			(int)(c->cfg.n_kv_heads > 0 ? c->cfg.n_kv_heads : c->cfg.n_heads);
+	if (t->permute_heads > 0 && t->ne[1] % (2 * t->permute_heads) != 0)
+		return fy_err_set(err, FY_EFORMAT,
+				  "tensor '%s': %lld rows do not split into %d heads", st->name,
+				  (long long)t->ne[1], t->permute_heads);
+	t->type = out_type(c, t);
+	c->n++;
+	return FY_OK;
+}
+
+static int plan_tensors(struct conv *c, struct fy_err *err)
+{
+	size_t total = 0;
+	for (size_t s = 0; s < fy_st_model_shards(c->m); s++)
+		total += fy_st_count(fy_st_model_shard(c->m, s));
+	c->t = calloc(total > 0 ? total : 1, sizeof(*c->t));
+	if (c->t == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (size_t s = 0; s < fy_st_model_shards(c->m); s++) {
+		const struct fy_st_file *f = fy_st_model_shard(c->m, s);
+		for (size_t i = 0; i < fy_st_count(f); i++) {
+			int rc = plan_tensor(c, fy_st_at(f, i), err);
+			if (rc != FY_OK)
+				return rc;
+		}
+	}
+	qsort(c->t, c->n, sizeof(*c->t), cmp_ctensor);
+	return FY_OK;
+}
+
+/* --- tensor data ---------------------------------------------------------------------------- */
+
+static void src_row(const struct ctensor *t, int64_t r, float *out)
+{
+	const int64_t n = t->ne[0];
+	const uint8_t *base = t->src->data;
+	switch (t->src->dtype) {
+	case FY_DTYPE_F32:
+		memcpy(out, base + (size_t)r * (size_t)n * 4, (size_t)n * 4);
+		break;
+	case FY_DTYPE_F16:
+		fy_f16_to_f32_row((const uint16_t *)(base + (size_t)r * (size_t)n * 2), out, n);
+		break;
+	default:
+		for (int64_t i = 0; i < n; i++) {
+			uint16_t h;
+			memcpy(&h, base + ((size_t)r * (size_t)n + (size_t)i) * 2, 2);
+			out[i] = fy_bf16_to_f32(h);
+		}
+		break;
+	}
+}
+
+/* The HF row that lands at GGUF row r: rows of head h are [h, 2, half] in HF and [h, half, 2]
+ * in GGUF (llama.cpp's permute). */
+static int64_t permuted_src(const struct ctensor *t, int64_t r)
+{
+	if (t->permute_heads <= 0)
+		return r;
+	const int64_t per = t->ne[1] / t->permute_heads;
+	const int64_t half = per / 2;
+	const int64_t h = r / per, k = r % per;
+	return h * per + (k % 2) * half + k / 2;
+}
+
+static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_err *err)
+{
+	const struct conv *c = ctx;
+	const struct ctensor *t = &c->t[index];
+	size_t row_bytes = 0;
+	int rc = FY_OK;
+	if (!fy_quant_row_bytes(t->type, t->ne[0], &row_bytes))
+		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
+	float *row = malloc((size_t)t->ne[0] * sizeof(float));
+	uint8_t *out = malloc(row_bytes);
+	if (row == NULL || out == NULL)
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (int64_t r = 0; rc == FY_OK && r < t->ne[1]; r++) {
+		src_row(t, permuted_src(t, r), row);
+		if (fy_quant_check_finite(row, t->ne[0]) >= 0 && t->type != FY_DTYPE_F32 &&
+		    t->type != FY_DTYPE_F16 && t->type != FY_DTYPE_BF16) {
+			rc = fy_err_set(err, FY_EFORMAT,
+					"tensor '%s' row %lld holds NaN or infinity", t->src->name,
+					(long long)r);
+			break;
+		}
+		fy_quant_row(t->type, row, out, t->ne[0]);
+		rc = fy_sink_write(sink, out, row_bytes, err);
+	}
+	free(row);
+	free(out);
+	return rc;
+}
+
+/* --- metadata ------------------------------------------------------------------------------- */
+
+static int set_f32(struct fy_gguf_writer *w, const char *key, double v, struct fy_err *err)
+{
+	struct fy_gguf_value val = { .type = FY_GGUF_F32, .f = v };
+	return fy_gguf_writer_set(w, key, &val, err);
+}
+
+static int arch_kv(struct fy_gguf_writer *w, const char *arch, const char *suffix, uint32_t v,
+		   struct fy_err *err)
+{
+	char key[128];
+	snprintf(key, sizeof(key), "%s.%s", arch, suffix);
+	return fy_gguf_writer_set_u32(w, key, v, err);
+}
+
+static int hparams(struct fy_gguf_writer *w, const struct conv *c, const char *name,
+		   struct fy_err *err)
+{
+	const char *a = c->arch->gguf;
+	const struct fy_hf_config *g = &c->cfg;
+	const int64_t kv = g->n_kv_heads > 0 ? g->n_kv_heads : g->n_heads;
+	const int64_t head_dim = g->head_dim > 0 ? g->head_dim : g->hidden_size / g->n_heads;
+	char key[128];
+	int rc = FY_OK;
+	FY_TRY(rc, fy_gguf_writer_set_str(w, "general.architecture", a, err));
+	FY_TRY(rc, fy_gguf_writer_set_str(w, "general.name", name, err));
+	FY_TRY(rc, arch_kv(w, a, "block_count", (uint32_t)g->n_layers, err));
+	FY_TRY(rc, arch_kv(w, a, "context_length",
+			   (uint32_t)(g->context_length > 0 ? g->context_length : 2048), err));
+	FY_TRY(rc, arch_kv(w, a, "embedding_length", (uint32_t)g->hidden_size, err));
+	FY_TRY(rc, arch_kv(w, a, "feed_forward_length", (uint32_t)g->intermediate_size, err));
+	FY_TRY(rc, arch_kv(w, a, "attention.head_count", (uint32_t)g->n_heads, err));
+	FY_TRY(rc, arch_kv(w, a, "attention.head_count_kv", (uint32_t)kv, err));
+	snprintf(key, sizeof(key), "%s.rope.freq_base", a);
+	FY_TRY(rc, set_f32(w, key, g->rope_theta > 0 ? g->rope_theta : 10000.0, err));
+	snprintf(key, sizeof(key), "%s.attention.layer_norm_rms_epsilon", a);
+	FY_TRY(rc, set_f32(w, key, g->rms_norm_eps > 0 ? g->rms_norm_eps : 1e-6, err));
+	if (g->head_dim > 0) {
+		FY_TRY(rc, arch_kv(w, a, "attention.key_length", (uint32_t)g->head_dim, err));
+		FY_TRY(rc, arch_kv(w, a, "attention.value_length", (uint32_t)g->head_dim, err));
+	}
+	if (c->arch->rope_dims_and_vocab) {
+		FY_TRY(rc, arch_kv(w, a, "rope.dimension_count", (uint32_t)head_dim, err));
+		FY_TRY(rc, arch_kv(w, a, "vocab_size", (uint32_t)g->vocab_size, err));
+	}
+out:
+	return rc;
+}
+
+/* general.file_type from the 2-D weights' type (llama.cpp's ftype numbering). */
+static uint32_t file_type(const struct conv *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->t[i].type == FY_DTYPE_Q8_0)
+			return 7;
+		if (c->t[i].type == FY_DTYPE_BF16)
+			return 32;
+		if (c->t[i].type == FY_DTYPE_F16)
+			return 1;
+	}
+	return 0;
+}
+
+static int write_all(struct conv *c, const char *dir, const char *out_path,
+		     struct fy_convert_report *rep, struct fy_err *err)
+{
+	struct fy_gguf_writer *w = NULL;
+	char dcopy[4096];
+	snprintf(dcopy, sizeof(dcopy), "%s", dir);
+	const char *name = c->o->name != NULL ? c->o->name : basename(dcopy);
+	int rc = FY_OK;
+	FY_TRY(rc, fy_gguf_writer_new(&w, err));
+	FY_TRY(rc, hparams(w, c, name, err));
+	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.file_type", file_type(c), err));
+	FY_TRY(rc, fy_convert_tokenizer(w, dir, &c->cfg, &rep->n_vocab, err));
+	FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.version", FY_VERSION, err));
+	if (c->o->source_digest != NULL)
+		FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.source", c->o->source_digest, err));
+	for (size_t i = 0; i < c->n; i++) {
+		uint64_t bytes = 0;
+		FY_TRY(rc, fy_gguf_writer_add(w, c->t[i].name, c->t[i].type, c->t[i].n_dims,
+					      c->t[i].ne, err));
+		if (fy_dtype_nbytes(c->t[i].type, c->t[i].ne[0] * c->t[i].ne[1], &bytes))
+			rep->out_bytes += bytes;
+	}
+	rep->n_tensors = c->n;
+	FY_TRY(rc, fy_gguf_writer_write(w, out_path, tensor_data, c, err));
+out:
+	fy_gguf_writer_free(w);
+	return rc;
+}
+
+static int check_config(struct conv *c, const char *path, struct fy_err *err)
+{
+	for (size_t i = 0; i < sizeof(archs) / sizeof(archs[0]); i++) {
+		if (strcmp(c->cfg.architecture, archs[i].hf) == 0)
+			c->arch = &archs[i];
+	}
+	if (c->arch == NULL)
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "%s: architecture '%s' is not supported (supported: %s)", path,
+				  c->cfg.architecture, fy_convert_archs());
+	if (c->cfg.n_layers <= 0 || c->cfg.n_heads <= 0 || c->cfg.hidden_size <= 0 ||
+	    c->cfg.intermediate_size <= 0 || c->cfg.vocab_size <= 0 || c->cfg.n_layers > 100000)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: needs num_hidden_layers, num_attention_heads, hidden_size, "
+				  "intermediate_size and vocab_size",
+				  path);
+	return FY_OK;
+}
+
+int fy_convert_hf_to_gguf(const char *dir, const char *out_path, const struct fy_convert_opts *o,
+			  struct fy_convert_report *rep, struct fy_err *err)
+{
+	struct conv c = { .o = o };
+	char path[4200];
+	int rc = FY_OK;
+	memset(rep, 0, sizeof(*rep));
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	FY_TRY(rc, fy_hf_config_load(&c.cfg, path, err));
+	FY_TRY(rc, check_config(&c, path, err));
+	rep->arch = c.arch->gguf;
+	FY_TRY(rc, fy_st_model_open(&c.m, dir, err));
+	FY_TRY(rc, plan_tensors(&c, err));
+	FY_TRY(rc, write_all(&c, dir, out_path, rep, err));
+out:
+	free(c.t);
+	fy_st_model_free(c.m);
+	return rc;
+}

@@ -1,0 +1,90 @@
+#!/bin/sh
+# Integration tests of `ferry convert` (HF checkpoint -> GGUF) with the real binary and its
+# sanitizer build: llama-stories260K converted to F32 must hold exactly the tensors and the
+# vocabulary of llama.cpp's own stories260K.gguf (q/k permutation included); the other output
+# types; refusals. Environment: FERRY, FERRY_SAN (optional). Ends with "N passed, N failed".
+set -u
+
+FERRY=${FERRY:?set FERRY}
+FERRY_SAN=${FERRY_SAN:-}
+DATA=${FERRY_TEST_DATA:-tests/data}
+SRC=$DATA/models/llama-stories260K
+REF=$DATA/models/stories260K/stories260K.gguf
+
+work=$(mktemp -d /tmp/ferry-convert-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+
+# same_as_reference OUT.gguf: every tensor of OUT has the bytes of the same-named tensor of REF,
+# and the vocabulary arrays are equal
+same_as_reference() {
+	"$FERRY" inspect --json --full "$1" >"$work/a.json" &&
+		"$FERRY" inspect --json --full "$REF" >"$work/b.json" &&
+		node -e '
+const fs = require("fs");
+const [aj, bj, af, bf] = process.argv.slice(1);
+const a = JSON.parse(fs.readFileSync(aj)), b = JSON.parse(fs.readFileSync(bj));
+const fa = fs.readFileSync(af), fb = fs.readFileSync(bf);
+const ref = new Map(b.tensors.map(t => [t.name, t]));
+let n = 0;
+for (const t of a.tensors) {
+	const r = ref.get(t.name);
+	if (!r) { console.error("not in the reference: " + t.name); process.exit(1); }
+	const x = fa.subarray(a.data_offset + t.offset, a.data_offset + t.offset + t.bytes);
+	const y = fb.subarray(b.data_offset + r.offset, b.data_offset + r.offset + r.bytes);
+	if (!x.equals(y)) { console.error("differs: " + t.name); process.exit(1); }
+	n++;
+}
+for (const k of ["tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type"])
+	if (JSON.stringify(a.metadata[k]) !== JSON.stringify(b.metadata[k])) {
+		console.error("differs: " + k); process.exit(1);
+	}
+if (n !== 47) { console.error(n + " tensors"); process.exit(1); }' \
+			"$work/a.json" "$work/b.json" "$1" "$REF"
+}
+
+for bin in "$FERRY" $FERRY_SAN; do
+	name=$(basename "$bin")
+	run "$bin" convert "$SRC" -o "$work/$name-f32.gguf" --outtype f32
+	expect_rc 0 "$name convert llama-stories260K --outtype f32"
+	expect_out "llama, 47 tensors, 512 tokens" "$name summary"
+	if same_as_reference "$work/$name-f32.gguf"; then ok; else
+		bad "$name: tensors or vocabulary differ from llama.cpp's stories260K.gguf"
+	fi
+done
+run "$FERRY" inspect --json "$work/ferry-f32.gguf"
+expect_out '"tokenizer.ggml.add_bos_token"' "add_bos_token from tokenizer_config.json"
+expect_out '"llama.rope.dimension_count"' "llama's rope.dimension_count"
+for t in f16 bf16 q8_0 auto; do
+	run "$FERRY" convert "$SRC" -o "$work/s-$t.gguf" --outtype $t
+	expect_rc 0 "convert --outtype $t"
+	run "$FERRY" verify --deep "$work/s-$t.gguf"
+	expect_rc 0 "verify --deep the $t output"
+done
+run "$FERRY" inspect --json "$work/s-q8_0.gguf"
+grep -A2 '"name": "blk.0.attn_q.weight"' "$work/out" | grep -q '"type": "Q8_0"' && ok ||
+	bad "q8_0 output: 2-D weights in Q8_0"
+grep -A2 '"name": "blk.0.ffn_down.weight"' "$work/out" | grep -q '"type": "F16"' && ok ||
+	bad "q8_0 output: a row of 172 falls back to F16"
+grep -A2 '"name": "blk.0.attn_norm.weight"' "$work/out" | grep -q '"type": "F32"' && ok ||
+	bad "norms stay F32"
+run "$FERRY" quant "$work/s-f16.gguf" --type Q4_K_M -o "$work/s-q4.gguf"
+expect_rc 0 "a converted file quantizes"
+
+# refusals: one line, exit 1, nothing written
+run "$FERRY" convert "$DATA/models/qwen2-shakespeare" -o "$work/x.gguf"
+expect_rc 1 "a byte-level BPE tokenizer is refused for now"
+expect_err "byte-level BPE" "the refusal says why"
+run "$FERRY" convert "$DATA/models/deepseek-v3-tiny" -o "$work/x.gguf"
+expect_rc 1 "an unsupported architecture"
+expect_err "LlamaForCausalLM, MistralForCausalLM" "the supported architectures are listed"
+[ ! -e "$work/x.gguf" ] && ok || bad "a refused conversion left a file"
+run "$FERRY" convert "$SRC"
+expect_rc 2 "-o is required"
+run "$FERRY" convert "$SRC" -o "$work/x.gguf" --outtype q4_0
+expect_rc 2 "unknown --outtype"
+run "$FERRY" convert "$work/nope" -o "$work/x.gguf"
+expect_rc 1 "missing directory"
+
+echo "convert: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
