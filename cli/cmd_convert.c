@@ -52,9 +52,9 @@ int cmd_convert(struct fy_cli *cli, int argc, char **argv)
 		"Qwen2ForCausalLM, Qwen3ForCausalLM, from one architecture table (tensor names,\n"
 		"llama's q/k row permutation, hyper-parameters). Tensors stream one at a time "
 		"from\n"
-		"the memory-mapped shards; the file is written atomically. The vocabulary is\n"
-		"converted from a SentencePiece tokenizer.model; byte-level BPE tokenizers\n"
-		"(tokenizer.json only: Qwen, Llama 3) are refused for now (docs/CONVERT.md).",
+		"the memory-mapped shards; the file is written atomically. The vocabulary comes\n"
+		"from a SentencePiece tokenizer.model, or a byte-level BPE tokenizer.json (Qwen,\n"
+		"Llama 3: the pre-tokenizer named from its regex). See docs/CONVERT.md.",
 		opts,
 	};
 	struct fy_convert_opts co = { .outtype = FY_DTYPE_F16 };

@@ -71,10 +71,50 @@ grep -A2 '"name": "blk.0.attn_norm.weight"' "$work/out" | grep -q '"type": "F32"
 run "$FERRY" quant "$work/s-f16.gguf" --type Q4_K_M -o "$work/s-q4.gguf"
 expect_rc 0 "a converted file quantizes"
 
+# byte-level BPE checkpoints (tokenizer.json): Qwen2 (merges as "a b"), Qwen3 (merges as pairs)
+# check_vocab OUT.gguf DIR EOS: the GGUF vocabulary against tokenizer.json and config.json
+check_vocab() {
+	"$FERRY" inspect --json --full "$1" >"$work/v.json" && node -e '
+const fs = require("fs");
+const [gj, dir, eos] = process.argv.slice(1);
+const g = JSON.parse(fs.readFileSync(gj)).metadata;
+const tj = JSON.parse(fs.readFileSync(dir + "/tokenizer.json"));
+const cfg = JSON.parse(fs.readFileSync(dir + "/config.json"));
+const v = k => g[k].value;
+const fail = m => { console.error(m); process.exit(1); };
+if (v("tokenizer.ggml.model") !== "gpt2" || v("tokenizer.ggml.pre") !== "qwen2") fail("model/pre");
+const toks = v("tokenizer.ggml.tokens"), types = v("tokenizer.ggml.token_type");
+if (g["tokenizer.ggml.tokens"].count !== cfg.vocab_size) fail("vocab size " + g["tokenizer.ggml.tokens"].count);
+for (const [t, id] of Object.entries(tj.model.vocab))
+	if (id < toks.length && toks[id] !== t) fail("token " + id);
+const merges = tj.model.merges.map(m => Array.isArray(m) ? m.join(" ") : m);
+if (g["tokenizer.ggml.merges"].count !== merges.length) fail("merge count");
+const gm = v("tokenizer.ggml.merges");
+for (let i = 0; i < gm.length; i++) if (gm[i] !== merges[i]) fail("merge " + i);
+for (const a of tj.added_tokens)
+	/* special, or looking special like <|fim_prefix|> (llama.cpp), is control; else user-defined */
+	if (a.id < types.length && types[a.id] !== (a.special || /^<\|.*\|>$/.test(a.content) ? 3 : 4))
+		fail("added token type " + a.id);
+if (v("tokenizer.ggml.eos_token_id") !== Number(eos)) fail("eos " + v("tokenizer.ggml.eos_token_id"));
+if (typeof v("tokenizer.chat_template") !== "string") fail("chat template");' "$work/v.json" "$2" "$3"
+}
+run "$FERRY" convert "$DATA/models/qwen2-shakespeare" -o "$work/qwen2.gguf" --outtype auto
+expect_rc 0 "convert qwen2-shakespeare (BF16 checkpoint, --outtype auto)"
+expect_out "qwen2, 74 tensors, 2176 tokens" "qwen2 summary"
+check_vocab "$work/qwen2.gguf" "$DATA/models/qwen2-shakespeare" 2048 && ok || bad "qwen2 vocabulary"
+run "$FERRY" inspect --json "$work/qwen2.gguf"
+grep -A2 '"name": "blk.0.attn_q.bias"' "$work/out" | grep -q '"type": "F32"' && ok || bad "qwen2 q bias F32"
+grep -A2 '"name": "token_embd.weight"' "$work/out" | grep -q '"type": "BF16"' && ok || bad "auto keeps BF16"
+run "$FERRY" convert "$DATA/models/qwen3-tiny" -o "$work/qwen3.gguf"
+expect_rc 0 "convert qwen3-tiny"
+check_vocab "$work/qwen3.gguf" "$DATA/models/qwen3-tiny" 2050 && ok || bad "qwen3 vocabulary"
+run "$FERRY" inspect --json "$work/qwen3.gguf"
+expect_out '"qwen3.attention.key_length"' "qwen3 explicit head_dim"
+expect_out '"blk.3.attn_k_norm.weight"' "qwen3 k norm mapped"
+run "$FERRY" quant "$work/qwen3.gguf" --type Q4_K_M -o "$work/qwen3-q4.gguf"
+expect_rc 0 "a converted qwen3 quantizes (rows of 256: K-quants apply)"
+
 # refusals: one line, exit 1, nothing written
-run "$FERRY" convert "$DATA/models/qwen2-shakespeare" -o "$work/x.gguf"
-expect_rc 1 "a byte-level BPE tokenizer is refused for now"
-expect_err "byte-level BPE" "the refusal says why"
 run "$FERRY" convert "$DATA/models/deepseek-v3-tiny" -o "$work/x.gguf"
 expect_rc 1 "an unsupported architecture"
 expect_err "LlamaForCausalLM, MistralForCausalLM" "the supported architectures are listed"

@@ -26,6 +26,7 @@ for t in Q8_0 Q4_K_M IQ4_NL Q3_K_L; do
 	"$FERRY" quant -q "$work/synth.f16" --type $t -o "$work/synth-$t.gguf" 2>/dev/null || fail=1
 done
 "$FERRY" convert -q "$DATA/models/llama-stories260K" -o "$work/converted-f16.gguf" || fail=1
+"$FERRY" convert -q "$DATA/models/qwen3-tiny" -o "$work/converted-qwen3.gguf" || fail=1
 for f in "$work"/*.gguf $(find "$DATA/models" -name '*.gguf' | sort); do
 	if "$FERRY" inspect --json --full "$f" >"$work/ferry.json" &&
 		node "$here/compare.mjs" "$f" "$work/ferry.json"; then

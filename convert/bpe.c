@@ -1,0 +1,248 @@
+/*
+ * Byte-level BPE vocabularies (Qwen, Llama 3, DeepSeek, GPT-2) from tokenizer.json, as
+ * llama.cpp's converter writes them: tokenizer.ggml.model "gpt2", the pre-tokenizer named from
+ * its regular expression, tokens by id (ids without a token become [PADn], unused), token
+ * types (added special tokens control, other added tokens user-defined), merges as "a b", then
+ * the special ids, add_bos/add_eos and the chat template (convert/tokenizer.c).
+ */
+#include "convert/convert.h"
+#include "convert/convert_private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TOKENIZER_JSON (512u << 20)
+#define MAX_VOCAB 4000000
+
+/* Pre-tokenizers llama.cpp knows, by the first Split regex of tokenizer.json. */
+static const struct {
+	const char *name;
+	const char *regex;
+} pres[] = {
+	{ "qwen2", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+		   "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" },
+	{ "llama-bpe", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+		       "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" },
+	{ "deepseek-v3", "\\p{N}{1,3}" },
+};
+
+/* The first Split pattern of the pre-tokenizer (or of its Sequence), or NULL. */
+static const char *first_split(const struct fy_json *pre)
+{
+	if (fy_json_str(fy_json_get(pre, "type")) == NULL)
+		return NULL;
+	if (strcmp(fy_json_str(fy_json_get(pre, "type")), "Sequence") == 0) {
+		const struct fy_json *seq = fy_json_get(pre, "pretokenizers");
+		for (size_t i = 0; i < fy_json_size(seq); i++) {
+			const char *r = first_split(fy_json_at(seq, i));
+			if (r != NULL)
+				return r;
+		}
+		return NULL;
+	}
+	if (strcmp(fy_json_str(fy_json_get(pre, "type")), "Split") != 0)
+		return NULL;
+	return fy_json_str(fy_json_get(fy_json_get(pre, "pattern"), "Regex"));
+}
+
+static int pre_name(const struct fy_json *tj, const char *path, const char **out,
+		    struct fy_err *err)
+{
+	const struct fy_json *pre = fy_json_get(tj, "pre_tokenizer");
+	const char *re = first_split(pre);
+	if (re == NULL && fy_json_str(fy_json_get(pre, "type")) != NULL &&
+	    strcmp(fy_json_str(fy_json_get(pre, "type")), "ByteLevel") == 0) {
+		*out = "gpt2";
+		return FY_OK;
+	}
+	for (size_t i = 0; re != NULL && i < sizeof(pres) / sizeof(pres[0]); i++) {
+		if (strcmp(re, pres[i].regex) == 0) {
+			*out = pres[i].name;
+			return FY_OK;
+		}
+	}
+	return fy_err_set(
+		err, FY_EUNSUPPORTED,
+		"%s: the BPE pre-tokenizer is not one ferry recognises (qwen2, llama-bpe, "
+		"deepseek-v3, gpt2)",
+		path);
+}
+
+/* llama.cpp's does_token_look_special, for added tokens not flagged special. */
+static bool looks_special(const char *t)
+{
+	const size_t n = strlen(t);
+	if (strcmp(t, "<pad>") == 0 || strcmp(t, "<mask>") == 0 || strcmp(t, "<2mass>") == 0 ||
+	    strcmp(t, "[@BOS@]") == 0)
+		return true;
+	if (n >= 4 && strncmp(t, "<|", 2) == 0 && strcmp(t + n - 2, "|>") == 0)
+		return true;
+	if (n >= 6 && strncmp(t, "<\xef\xbd\x9c", 4) == 0 &&
+	    strcmp(t + n - 4, "\xef\xbd\x9c>") == 0)
+		return true;
+	return n >= 2 && t[0] == '<' && t[n - 1] == '>' && strncmp(t, "<unused", 7) == 0;
+}
+
+struct bpe {
+	struct fy_str *tok;
+	int32_t *type;
+	char *pads;
+	size_t n;
+};
+
+static void bpe_free(struct bpe *b)
+{
+	free(b->tok);
+	free(b->type);
+	free(b->pads);
+}
+
+static int put(struct bpe *b, int64_t id, const char *text, int32_t type, const char *path,
+	       struct fy_err *err)
+{
+	if (id < 0 || (uint64_t)id >= b->n)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: token id %lld is outside the vocabulary (%zu)", path,
+				  (long long)id, b->n);
+	b->tok[id] = (struct fy_str){ text, strlen(text) };
+	b->type[id] = type;
+	return FY_OK;
+}
+
+/* The vocabulary size: config.json's vocab_size, at least every id used plus one. */
+static size_t vocab_size(const struct fy_json *vocab, const struct fy_json *added,
+			 const struct fy_hf_config *cfg)
+{
+	int64_t max = cfg->vocab_size > 0 ? cfg->vocab_size : 0;
+	void *it;
+	for (it = fy_json_iter(vocab); it != NULL; it = fy_json_next(vocab, it)) {
+		int64_t id;
+		if (fy_json_int(fy_json_iter_value(it), &id) && id + 1 > max)
+			max = id + 1;
+	}
+	for (size_t i = 0; i < fy_json_size(added); i++) {
+		int64_t id;
+		if (fy_json_int(fy_json_get(fy_json_at(added, i), "id"), &id) && id + 1 > max)
+			max = id + 1;
+	}
+	return (size_t)max;
+}
+
+static int fill_tokens(struct bpe *b, const struct fy_json *vocab, const struct fy_json *added,
+		       const char *path, struct fy_err *err)
+{
+	int rc = FY_OK;
+	for (size_t i = 0; i < b->n; i++) {
+		char *p = b->pads + i * 24;
+		snprintf(p, 24, "[PAD%zu]", i);
+		b->tok[i] = (struct fy_str){ p, strlen(p) };
+		b->type[i] = 5; /* unused */
+	}
+	for (void *it = fy_json_iter(vocab); rc == FY_OK && it != NULL;
+	     it = fy_json_next(vocab, it)) {
+		int64_t id = -1;
+		fy_json_int(fy_json_iter_value(it), &id);
+		rc = put(b, id, fy_json_iter_key(it), 1, path, err);
+	}
+	for (size_t i = 0; rc == FY_OK && i < fy_json_size(added); i++) {
+		const struct fy_json *a = fy_json_at(added, i);
+		const char *text = fy_json_str(fy_json_get(a, "content"));
+		int64_t id = -1;
+		if (text == NULL || !fy_json_int(fy_json_get(a, "id"), &id))
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: added_tokens[%zu] lacks id or content", path, i);
+		const bool special = fy_json_type(fy_json_get(a, "special")) == FY_JSON_TRUE;
+		rc = put(b, id, text, special || looks_special(text) ? 3 : 4, path, err);
+	}
+	return rc;
+}
+
+/* Merges as "a b" strings (tokenizer.json has them so, or as ["a", "b"] pairs). */
+static int write_merges(struct fy_gguf_writer *w, const struct fy_json *merges, const char *path,
+			struct fy_err *err)
+{
+	const size_t n = fy_json_size(merges);
+	struct fy_str *m = calloc(n > 0 ? n : 1, sizeof(*m));
+	struct fy_buf joined;
+	size_t *offs = calloc(n > 0 ? n : 1, sizeof(*offs));
+	int rc = FY_OK;
+	fy_buf_init(&joined);
+	if (m == NULL || offs == NULL)
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (size_t i = 0; rc == FY_OK && i < n; i++) {
+		const struct fy_json *e = fy_json_at(merges, i);
+		offs[i] = joined.len;
+		if (fy_json_str(e) != NULL)
+			rc = fy_buf_append(&joined, fy_json_str(e), fy_json_str_len(e), err);
+		else if (fy_json_size(e) == 2 && fy_json_str(fy_json_at(e, 0)) != NULL &&
+			 fy_json_str(fy_json_at(e, 1)) != NULL)
+			rc = fy_buf_printf(&joined, err, "%s %s", fy_json_str(fy_json_at(e, 0)),
+					   fy_json_str(fy_json_at(e, 1)));
+		else
+			rc = fy_err_set(err, FY_EFORMAT,
+					"%s: merges[%zu] is neither \"a b\" nor a pair", path, i);
+	}
+	for (size_t i = 0; rc == FY_OK && i < n; i++) {
+		const size_t end = i + 1 < n ? offs[i + 1] : joined.len;
+		m[i] = (struct fy_str){ (const char *)joined.data + offs[i], end - offs[i] };
+	}
+	if (rc == FY_OK)
+		rc = fy_gguf_writer_set_str_array(w, "tokenizer.ggml.merges", n, m, err);
+	fy_buf_release(&joined);
+	free(m);
+	free(offs);
+	return rc;
+}
+
+int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_hf_config *cfg,
+		   struct fy_json **tokenizer_json, size_t *n_vocab, struct fy_err *err)
+{
+	struct fy_json *tj = NULL;
+	struct bpe b = { 0 };
+	const char *pre = NULL;
+	int rc = fy_json_load_file(&tj, path, MAX_TOKENIZER_JSON, err);
+	if (rc != FY_OK)
+		return rc;
+	const struct fy_json *model = fy_json_get(tj, "model");
+	const char *type = fy_json_str(fy_json_get(model, "type"));
+	const struct fy_json *vocab = fy_json_get(model, "vocab");
+	const struct fy_json *added = fy_json_get(tj, "added_tokens");
+	if (type == NULL || strcmp(type, "BPE") != 0 ||
+	    fy_json_type(fy_json_get(model, "byte_fallback")) == FY_JSON_TRUE ||
+	    fy_json_type(vocab) != FY_JSON_OBJECT) {
+		rc = fy_err_set(
+			err, FY_EUNSUPPORTED,
+			"%s: not a byte-level BPE tokenizer (a SentencePiece model needs its "
+			"tokenizer.model)",
+			path);
+		goto out;
+	}
+	FY_TRY(rc, pre_name(tj, path, &pre, err));
+	b.n = vocab_size(vocab, added, cfg);
+	if (b.n == 0 || b.n > MAX_VOCAB) {
+		rc = fy_err_set(err, FY_EFORMAT, "%s: vocabulary of %zu tokens", path, b.n);
+		goto out;
+	}
+	b.tok = calloc(b.n, sizeof(*b.tok));
+	b.type = calloc(b.n, sizeof(*b.type));
+	b.pads = calloc(b.n, 24);
+	if (b.tok == NULL || b.type == NULL || b.pads == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		goto out;
+	}
+	FY_TRY(rc, fill_tokens(&b, vocab, added, path, err));
+	FY_TRY(rc, fy_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2", err));
+	FY_TRY(rc, fy_gguf_writer_set_str(w, "tokenizer.ggml.pre", pre, err));
+	FY_TRY(rc, fy_gguf_writer_set_str_array(w, "tokenizer.ggml.tokens", b.n, b.tok, err));
+	FY_TRY(rc, fy_gguf_writer_set_array(w, "tokenizer.ggml.token_type", FY_GGUF_I32, b.n,
+					    b.type, err));
+	FY_TRY(rc, write_merges(w, fy_json_get(model, "merges"), path, err));
+	*n_vocab = b.n;
+	*tokenizer_json = tj;
+	tj = NULL;
+out:
+	bpe_free(&b);
+	fy_json_free(tj);
+	return rc;
+}
