@@ -134,8 +134,8 @@ static int fill_tokens(struct bpe *b, const struct fy_json *vocab, const struct 
 {
 	int rc = FY_OK;
 	for (size_t i = 0; i < b->n; i++) {
-		char *p = b->pads + i * 24;
-		snprintf(p, 24, "[PAD%zu]", i);
+		char *p = b->pads + i * 32;
+		snprintf(p, 32, "[PAD%zu]", i);
 		b->tok[i] = (struct fy_str){ p, strlen(p) };
 		b->type[i] = 5; /* unused */
 	}
@@ -226,7 +226,7 @@ int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_h
 	}
 	b.tok = calloc(b.n, sizeof(*b.tok));
 	b.type = calloc(b.n, sizeof(*b.type));
-	b.pads = calloc(b.n, 24);
+	b.pads = calloc(b.n, 32);
 	if (b.tok == NULL || b.type == NULL || b.pads == NULL) {
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 		goto out;
