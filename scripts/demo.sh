@@ -53,9 +53,13 @@ step "what the store holds" "ferry ls && ferry show demo/qwen2-shakespeare | hea
 "$FERRY" ls
 "$FERRY" show demo/qwen2-shakespeare | head -16
 
-step "re-quantize a GGUF with llama.cpp's Q4_K_M rules (rows of 64 and 172 take fallbacks)" \
-	"ferry add demo/stories-GGUF stories260K/ && ferry quant demo/stories-GGUF --type Q4_K_M"
-mkdir -p "$tmp/gguf" && cp "$DATA/stories260K/stories260K.gguf" "$tmp/gguf/stories-f32.gguf"
+step "convert the HF checkpoint to GGUF (the same tensors and vocabulary llama.cpp writes)" \
+	"ferry convert llama-stories260K/ -o stories-f32.gguf --outtype f32"
+mkdir -p "$tmp/gguf"
+"$FERRY" convert "$DATA/llama-stories260K" -o "$tmp/gguf/stories-f32.gguf" --outtype f32
+
+step "re-quantize it with llama.cpp's Q4_K_M rules (rows of 64 and 172 take fallbacks)" \
+	"ferry add demo/stories-GGUF ./gguf && ferry quant demo/stories-GGUF --type Q4_K_M"
 "$FERRY" --no-progress add demo/stories-GGUF "$tmp/gguf" -m "import" >/dev/null
 "$FERRY" --no-progress quant demo/stories-GGUF --type Q4_K_M
 "$FERRY" ls demo/stories-GGUF
