@@ -120,7 +120,7 @@ static int parse_type_opt(struct fy_cli *cli, const char *opt, const char *val, 
 	*out = -1;
 	if (val == NULL)
 		return -1;
-	if (!fy_dtype_from_name(val, &t) || !fy_quant_can_write(t))
+	if (!fy_quant_type_from_name(val, &t))
 		return fy_cli_usage_error(cli, "%s: unknown type '%s' (one of %s)", opt, val,
 					  fy_quant_writable_names());
 	*out = (int)t;

@@ -177,27 +177,6 @@ static int plan_tensors(struct conv *c, struct fy_err *err)
 
 /* --- tensor data ---------------------------------------------------------------------------- */
 
-static void src_row(const struct ctensor *t, int64_t r, float *out)
-{
-	const int64_t n = t->ne[0];
-	const uint8_t *base = t->src->data;
-	switch (t->src->dtype) {
-	case FY_DTYPE_F32:
-		memcpy(out, base + (size_t)r * (size_t)n * 4, (size_t)n * 4);
-		break;
-	case FY_DTYPE_F16:
-		fy_f16_to_f32_row((const uint16_t *)(base + (size_t)r * (size_t)n * 2), out, n);
-		break;
-	default:
-		for (int64_t i = 0; i < n; i++) {
-			uint16_t h;
-			memcpy(&h, base + ((size_t)r * (size_t)n + (size_t)i) * 2, 2);
-			out[i] = fy_bf16_to_f32(h);
-		}
-		break;
-	}
-}
-
 /* The HF row that lands at GGUF row r: rows of head h are [h, 2, half] in HF and [h, half, 2]
  * in GGUF (llama.cpp's permute). */
 static int64_t permuted_src(const struct ctensor *t, int64_t r)
@@ -214,18 +193,22 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 {
 	const struct conv *c = ctx;
 	const struct ctensor *t = &c->t[index];
-	size_t row_bytes = 0;
+	const bool quantized = t->type == FY_DTYPE_Q8_0;
+	size_t row_bytes = 0, src_bytes = 0;
 	int rc = FY_OK;
-	if (!fy_quant_row_bytes(t->type, t->ne[0], &row_bytes))
+	if (!fy_quant_row_bytes(t->type, t->ne[0], &row_bytes) ||
+	    !fy_quant_row_bytes(t->src->dtype, t->ne[0], &src_bytes))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
 	float *row = malloc((size_t)t->ne[0] * sizeof(float));
 	uint8_t *out = malloc(row_bytes);
 	if (row == NULL || out == NULL)
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 	for (int64_t r = 0; rc == FY_OK && r < t->ne[1]; r++) {
-		src_row(t, permuted_src(t, r), row);
-		if (fy_quant_check_finite(row, t->ne[0]) >= 0 && t->type != FY_DTYPE_F32 &&
-		    t->type != FY_DTYPE_F16 && t->type != FY_DTYPE_BF16) {
+		const uint8_t *src =
+			(const uint8_t *)t->src->data + (size_t)permuted_src(t, r) * src_bytes;
+		fy_dequant_row(t->src->dtype, src, row, t->ne[0]);
+		/* a float type carries NaN/Inf as they are; the quantizer needs finite input */
+		if (quantized && fy_quant_check_finite(row, t->ne[0]) >= 0) {
 			rc = fy_err_set(err, FY_EFORMAT,
 					"tensor '%s' row %lld holds NaN or infinity", t->src->name,
 					(long long)r);

@@ -15,12 +15,6 @@ static int cmp_entry(const void *a, const void *b)
 		      ((const struct fy_file_entry *)b)->path);
 }
 
-static bool plain_name(const char *p)
-{
-	return p[0] != '\0' && p[0] != '.' && strchr(p, '/') == NULL && strchr(p, '\\') == NULL &&
-	       strlen(p) < 256;
-}
-
 /* r's files: main's (when repo has a main) less any at path, plus e. */
 static int merge_files(struct fy_store *s, struct fy_revision *r, const struct fy_file_entry *e,
 		       struct fy_err *err)
@@ -111,8 +105,8 @@ int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, co
 	}
 	r->origin = o->origin;
 	FY_TRY(rc, fy_repo_check(repo, err));
-	if (!plain_name(path)) {
-		rc = fy_err_set(err, FY_EINVAL, "'%s' is not a plain file name", path);
+	if (!fy_repo_path_ok(path)) {
+		rc = fy_err_set(err, FY_EINVAL, "'%s' is not a valid path in a repository", path);
 		goto out;
 	}
 	FY_TRY(rc, fy_store_lock(s, o->wait_fn, o->ctx, err));

@@ -569,27 +569,39 @@ void fy_quant_q4_k(const float *x, void *vy, int64_t n)
 		q4k_block(x + FY_QK_K * i, &y[i]);
 }
 
+/* One Q4_K/Q5_K super-block: 8 sub-blocks of 32 with 6-bit scales and mins; qh (Q5_K's fifth
+ * bits) is NULL for Q4_K. */
+static void dequant_k4(const uint8_t *scales, uint16_t d16, uint16_t dmin16, const uint8_t *q,
+		       const uint8_t *qh, float *y)
+{
+	const float d = fy_f16_to_f32(d16);
+	const float min = fy_f16_to_f32(dmin16);
+	unsigned u1 = 1;
+	unsigned u2 = 2;
+	for (int j = 0, is = 0; j < FY_QK_K; j += 64, q += 32, is += 2, u1 <<= 2, u2 <<= 2) {
+		uint8_t sc, m;
+		get_scale_min_k4(is + 0, scales, &sc, &m);
+		const float d1 = d * (float)sc;
+		const float m1 = min * (float)m;
+		get_scale_min_k4(is + 1, scales, &sc, &m);
+		const float d2 = d * (float)sc;
+		const float m2 = min * (float)m;
+		for (int l = 0; l < 32; ++l) {
+			const int hi = qh != NULL && (qh[l] & u1) ? 16 : 0;
+			*y++ = d1 * (float)((q[l] & 0xF) + hi) - m1;
+		}
+		for (int l = 0; l < 32; ++l) {
+			const int hi = qh != NULL && (qh[l] & u2) ? 16 : 0;
+			*y++ = d2 * (float)((q[l] >> 4) + hi) - m2;
+		}
+	}
+}
+
 void fy_dequant_q4_k(const void *vx, float *y, int64_t n)
 {
 	const struct blk_q4_k *x = vx;
-	for (int64_t i = 0; i < n / FY_QK_K; i++) {
-		const uint8_t *q = x[i].qs;
-		const float d = fy_f16_to_f32(x[i].d);
-		const float min = fy_f16_to_f32(x[i].dmin);
-		for (int j = 0, is = 0; j < FY_QK_K; j += 64, q += 32, is += 2) {
-			uint8_t sc, m;
-			get_scale_min_k4(is + 0, x[i].scales, &sc, &m);
-			const float d1 = d * (float)sc;
-			const float m1 = min * (float)m;
-			get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
-			const float d2 = d * (float)sc;
-			const float m2 = min * (float)m;
-			for (int l = 0; l < 32; ++l)
-				*y++ = d1 * (float)(q[l] & 0xF) - m1;
-			for (int l = 0; l < 32; ++l)
-				*y++ = d2 * (float)(q[l] >> 4) - m2;
-		}
-	}
+	for (int64_t i = 0; i < n / FY_QK_K; i++)
+		dequant_k4(x[i].scales, x[i].d, x[i].dmin, x[i].qs, NULL, y + FY_QK_K * i);
 }
 
 static void q5k_block(const float *x, struct blk_q5_k *y)
@@ -635,28 +647,8 @@ void fy_quant_q5_k(const float *x, void *vy, int64_t n)
 void fy_dequant_q5_k(const void *vx, float *y, int64_t n)
 {
 	const struct blk_q5_k *x = vx;
-	for (int64_t i = 0; i < n / FY_QK_K; i++) {
-		const uint8_t *ql = x[i].qs;
-		const uint8_t *qh = x[i].qh;
-		const float d = fy_f16_to_f32(x[i].d);
-		const float min = fy_f16_to_f32(x[i].dmin);
-		unsigned u1 = 1;
-		unsigned u2 = 2;
-		for (int j = 0, is = 0; j < FY_QK_K;
-		     j += 64, ql += 32, is += 2, u1 <<= 2, u2 <<= 2) {
-			uint8_t sc, m;
-			get_scale_min_k4(is + 0, x[i].scales, &sc, &m);
-			const float d1 = d * (float)sc;
-			const float m1 = min * (float)m;
-			get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
-			const float d2 = d * (float)sc;
-			const float m2 = min * (float)m;
-			for (int l = 0; l < 32; ++l)
-				*y++ = d1 * (float)((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
-			for (int l = 0; l < 32; ++l)
-				*y++ = d2 * (float)((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
-		}
-	}
+	for (int64_t i = 0; i < n / FY_QK_K; i++)
+		dequant_k4(x[i].scales, x[i].d, x[i].dmin, x[i].qs, x[i].qh, y + FY_QK_K * i);
 }
 
 /* --- Q6_K ---------------------------------------------------------------------------------- */

@@ -15,7 +15,7 @@ struct fy_quant_override {
 	enum fy_dtype type;
 };
 
-static bool writable_type_from_name(const char *name, enum fy_dtype *out)
+bool fy_quant_type_from_name(const char *name, enum fy_dtype *out)
 {
 	enum fy_dtype t;
 	if (!fy_dtype_from_name(name, &t) || !fy_quant_can_write(t))
@@ -30,7 +30,7 @@ int fy_quant_override_new(struct fy_quant_override **out, const char *spec, stru
 	if (eq == NULL || eq == spec || eq[1] == '\0')
 		return fy_err_set(err, FY_EINVAL, "--tensor-type '%s': expected REGEX=TYPE", spec);
 	enum fy_dtype t;
-	if (!writable_type_from_name(eq + 1, &t))
+	if (!fy_quant_type_from_name(eq + 1, &t))
 		return fy_err_set(err, FY_EINVAL,
 				  "--tensor-type '%s': unknown type '%s' (one of %s)", spec, eq + 1,
 				  fy_quant_writable_names());

@@ -35,6 +35,8 @@ struct fy_quant_traits {
 const struct fy_quant_traits *fy_quant_traits(enum fy_dtype t);
 /* True when ferry can produce (quantize to) type t. */
 bool fy_quant_can_write(enum fy_dtype t);
+/* A type ferry can produce, by name ("q8_0", any case). False if unknown or not writable. */
+bool fy_quant_type_from_name(const char *name, enum fy_dtype *out);
 /* Comma-separated names of the types ferry can produce (for messages). */
 const char *fy_quant_writable_names(void);
 

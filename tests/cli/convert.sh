@@ -119,6 +119,22 @@ run "$FERRY" convert "$DATA/models/deepseek-v3-tiny" -o "$work/x.gguf"
 expect_rc 1 "an unsupported architecture"
 expect_err "LlamaForCausalLM, MistralForCausalLM" "the supported architectures are listed"
 [ ! -e "$work/x.gguf" ] && ok || bad "a refused conversion left a file"
+mkdir -p "$work/bad"
+cp "$SRC/config.json" "$SRC/tokenizer_config.json" "$SRC/model.safetensors" "$work/bad/"
+printf 'not a protobuf \377\377\377' >"$work/bad/tokenizer.model"
+run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+expect_rc 1 "a malformed tokenizer.model"
+expect_err "bad/tokenizer.model" "the error names the tokenizer file"
+cp "$SRC/tokenizer.model" "$work/bad/"
+node -e '
+const h = Buffer.from(JSON.stringify({"vision.proj.weight": {dtype: "F32", shape: [2], data_offsets: [0, 8]}}));
+const n = Buffer.alloc(8); n.writeBigUInt64LE(BigInt(h.length));
+require("fs").writeFileSync(process.argv[1], Buffer.concat([n, h, Buffer.alloc(8)]));' \
+	"$work/bad/model.safetensors"
+run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+expect_rc 1 "a tensor the architecture does not map"
+expect_err "vision.proj.weight" "the unmapped tensor is named"
+[ ! -e "$work/x.gguf" ] && ok || bad "a failed conversion left a file"
 run "$FERRY" convert "$SRC"
 expect_rc 2 "-o is required"
 run "$FERRY" convert "$SRC" -o "$work/x.gguf" --outtype q4_0

@@ -180,6 +180,11 @@ run "$FERRY" fsck
 expect_rc 0 "fsck after quant"
 run "$FERRY" quant nosuch/repo --type Q4_0
 expect_rc 1 "unknown repository"
+run "$FERRY" quant test/tiny --type Q4_0 --to "bad name"
+expect_rc 1 "--to: an invalid repository name"
+run "$FERRY" quant test/tiny --type Q4_0 --file nope.gguf
+expect_rc 1 "--file: no such file in the revision"
+expect_err "no file 'nope.gguf'" "the missing file is named"
 
 echo "quant: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
