@@ -11,6 +11,15 @@
 
 #define GROUP_MAX_EPS 1e-15f
 
+/* A row quantizer from a one-super-block function. */
+#define ROW_OF_SUPERBLOCKS(fn, blk_t, block_fn)                                                    \
+	void fn(const float *x, void *vy, int64_t n)                                               \
+	{                                                                                          \
+		blk_t *y = vy;                                                                     \
+		for (int64_t i = 0; i < n / FY_QK_K; i++)                                          \
+			block_fn(x + FY_QK_K * i, &y[i]);                                          \
+	}
+
 /* --- search helpers ------------------------------------------------------------------------ */
 
 /* One pass of make_q3_quants' coordinate descent: tries moving each level to its best value. */
@@ -342,12 +351,7 @@ static void q2k_block(const float *x, struct blk_q2_k *y)
 	pack_2bit(L, y->qs);
 }
 
-void fy_quant_q2_k(const float *x, void *vy, int64_t n)
-{
-	struct blk_q2_k *y = vy;
-	for (int64_t i = 0; i < n / FY_QK_K; i++)
-		q2k_block(x + FY_QK_K * i, &y[i]);
-}
+ROW_OF_SUPERBLOCKS(fy_quant_q2_k, struct blk_q2_k, q2k_block)
 
 void fy_dequant_q2_k(const void *vx, float *y, int64_t n)
 {
@@ -440,12 +444,7 @@ static void q3k_block(const float *x, struct blk_q3_k *y)
 	pack_2bit((const uint8_t *)L, y->qs);
 }
 
-void fy_quant_q3_k(const float *x, void *vy, int64_t n)
-{
-	struct blk_q3_k *y = vy;
-	for (int64_t i = 0; i < n / FY_QK_K; i++)
-		q3k_block(x + FY_QK_K * i, &y[i]);
-}
+ROW_OF_SUPERBLOCKS(fy_quant_q3_k, struct blk_q3_k, q3k_block)
 
 void fy_dequant_q3_k(const void *vx, float *y, int64_t n)
 {
@@ -562,12 +561,7 @@ static void q4k_block(const float *x, struct blk_q4_k *y)
 	}
 }
 
-void fy_quant_q4_k(const float *x, void *vy, int64_t n)
-{
-	struct blk_q4_k *y = vy;
-	for (int64_t i = 0; i < n / FY_QK_K; i++)
-		q4k_block(x + FY_QK_K * i, &y[i]);
-}
+ROW_OF_SUPERBLOCKS(fy_quant_q4_k, struct blk_q4_k, q4k_block)
 
 /* One Q4_K/Q5_K super-block: 8 sub-blocks of 32 with 6-bit scales and mins; qh (Q5_K's fifth
  * bits) is NULL for Q4_K. */
@@ -637,12 +631,7 @@ static void q5k_block(const float *x, struct blk_q5_k *y)
 	}
 }
 
-void fy_quant_q5_k(const float *x, void *vy, int64_t n)
-{
-	struct blk_q5_k *y = vy;
-	for (int64_t i = 0; i < n / FY_QK_K; i++)
-		q5k_block(x + FY_QK_K * i, &y[i]);
-}
+ROW_OF_SUPERBLOCKS(fy_quant_q5_k, struct blk_q5_k, q5k_block)
 
 void fy_dequant_q5_k(const void *vx, float *y, int64_t n)
 {
@@ -707,12 +696,7 @@ static void q6k_block(const float *x, struct blk_q6_k *y)
 	q6k_pack(L, y);
 }
 
-void fy_quant_q6_k(const float *x, void *vy, int64_t n)
-{
-	struct blk_q6_k *y = vy;
-	for (int64_t i = 0; i < n / FY_QK_K; i++)
-		q6k_block(x + FY_QK_K * i, &y[i]);
-}
+ROW_OF_SUPERBLOCKS(fy_quant_q6_k, struct blk_q6_k, q6k_block)
 
 void fy_dequant_q6_k(const void *vx, float *y, int64_t n)
 {
