@@ -15,17 +15,39 @@
 #define MAX_TOKENIZER_JSON (512u << 20)
 #define MAX_VOCAB 4000000
 
-/* Pre-tokenizers llama.cpp knows, by the first Split regex of tokenizer.json. */
+/* Pre-tokenizers llama.cpp knows: the regexes its vocabulary applies in sequence (llama-vocab.cpp),
+ * the first one as tokenizer.json's first Split pattern spells it (how the converter names the
+ * pre-tokenizer). The qwen2 and llama-bpe contractions are case-insensitive groups. */
 static const struct {
 	const char *name;
-	const char *regex;
+	const char *regex[4];
 } pres[] = {
-	{ "qwen2", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
-		   "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" },
-	{ "llama-bpe", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
-		       "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" },
-	{ "deepseek-v3", "\\p{N}{1,3}" },
+	{ "qwen2",
+	  { "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+	    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" } },
+	{ "llama-bpe",
+	  { "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+	    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" } },
+	{ "deepseek-v3",
+	  { "\\p{N}{1,3}", "[\xe4\xb8\x80-\xe9\xbe\xa5\xe3\x81\x80-\xe3\x82\x9f\xe3\x82\xa0-\xe3\x83\xbf]+",
+	    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?"
+	    "[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" } },
+	{ "gpt-2",
+	  { "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+" } },
+	{ "default",
+	  { "[\\p{P}\\$\\+<=>\\^~\\|]+",
+	    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+	    "\\p{N}+", "[0-9][0-9][0-9]" } },
 };
+
+const char *const *fy_bpe_pre_regexes(const char *pre)
+{
+	for (size_t i = 0; i < sizeof(pres) / sizeof(pres[0]); i++) {
+		if (strcmp(pre, pres[i].name) == 0)
+			return pres[i].regex;
+	}
+	return NULL;
+}
 
 /* The first Split pattern of the pre-tokenizer (or of its Sequence), or NULL. */
 static const char *first_split(const struct fy_json *pre)
@@ -53,11 +75,11 @@ static int pre_name(const struct fy_json *tj, const char *path, const char **out
 	const char *re = first_split(pre);
 	if (re == NULL && fy_json_str(fy_json_get(pre, "type")) != NULL &&
 	    strcmp(fy_json_str(fy_json_get(pre, "type")), "ByteLevel") == 0) {
-		*out = "gpt2";
+		*out = "gpt-2";
 		return FY_OK;
 	}
-	for (size_t i = 0; re != NULL && i < sizeof(pres) / sizeof(pres[0]); i++) {
-		if (strcmp(re, pres[i].regex) == 0) {
+	for (size_t i = 0; re != NULL && i < 3; i++) { /* the rows tokenizer.json names */
+		if (strcmp(re, pres[i].regex[0]) == 0) {
 			*out = pres[i].name;
 			return FY_OK;
 		}
@@ -65,7 +87,7 @@ static int pre_name(const struct fy_json *tj, const char *path, const char **out
 	return fy_err_set(
 		err, FY_EUNSUPPORTED,
 		"%s: the BPE pre-tokenizer is not one ferry recognises (qwen2, llama-bpe, "
-		"deepseek-v3, gpt2)",
+		"deepseek-v3, gpt-2)",
 		path);
 }
 

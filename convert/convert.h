@@ -230,6 +230,10 @@ int fy_gguf_writer_add(struct fy_gguf_writer *w, const char *name, enum fy_dtype
 int fy_gguf_writer_write(struct fy_gguf_writer *w, const char *path, fy_tensor_data_fn fn,
 			 void *ctx, struct fy_err *err);
 
+/* The file image of a writer that has metadata only (no tensors), appended to out: what
+ * fy_gguf_parse reads back. */
+int fy_gguf_writer_image(struct fy_gguf_writer *w, struct fy_buf *out, struct fy_err *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* SentencePiece tokenizer.model (convert/spm.c)                                              */
 
@@ -252,6 +256,10 @@ int fy_spm_parse(struct fy_spm *out, const void *data, size_t size, const char *
 /* Maps and parses a SentencePiece model file. */
 int fy_spm_load(struct fy_spm *out, const char *path, struct fy_err *err);
 void fy_spm_release(struct fy_spm *s);
+
+/* The pre-tokenizer regexes (PCRE2 syntax, applied in sequence; a NULL-terminated list) of a
+ * byte-level BPE vocabulary's tokenizer.ggml.pre, or NULL when ferry does not know the name. */
+const char *const *fy_bpe_pre_regexes(const char *pre);
 
 /* ------------------------------------------------------------------------------------------ */
 /* HF checkpoint -> GGUF (convert/hf2gguf.c, convert/arch.c)                                  */
@@ -278,6 +286,28 @@ int fy_convert_hf_to_gguf(const char *dir, const char *out_path, const struct fy
 			  struct fy_convert_report *rep, struct fy_err *err);
 /* Comma-separated HF architectures the converter takes (for messages). */
 const char *fy_convert_archs(void);
+
+/* An HF checkpoint seen as the GGUF file the converter would write, without writing it (infer runs
+ * source revisions this way): the metadata as a parsed tensorless GGUF image, and each tensor
+ * under its GGUF name, borrowed from the safetensors mapping in HF's layout (q/k rows not
+ * permuted: HF checkpoints of every family use the NEOX rope). */
+struct fy_hf_tensor {
+	char name[FY_GGUF_MAX_NAME + 1];
+	const struct fy_st_tensor *src; /* F32, F16 or BF16 */
+	int n_dims;
+	int64_t ne[4]; /* ne[0] fastest */
+};
+
+struct fy_hf_view {
+	struct fy_gguf *meta; /* hyper-parameters and tokenizer.ggml.* */
+	struct fy_hf_tensor *t;
+	size_t n;
+	struct fy_buf image; /* meta's bytes */
+	struct fy_st_model *m;
+};
+
+int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err);
+void fy_hf_view_free(struct fy_hf_view *v); /* NULL is a no-op */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Re-quantizing a GGUF file (convert/requant.c)                                              */

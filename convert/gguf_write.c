@@ -404,6 +404,13 @@ static int write_data(struct fy_gguf_writer *w, struct fy_atomic *a, fy_tensor_d
 	return FY_OK;
 }
 
+int fy_gguf_writer_image(struct fy_gguf_writer *w, struct fy_buf *out, struct fy_err *err)
+{
+	if (w->n_tensors > 0)
+		return fy_err_set(err, FY_EINVAL, "an in-memory GGUF image holds no tensors");
+	return build_header(w, out, err);
+}
+
 int fy_gguf_writer_write(struct fy_gguf_writer *w, const char *path, fy_tensor_data_fn fn,
 			 void *ctx, struct fy_err *err)
 {

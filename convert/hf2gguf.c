@@ -150,7 +150,8 @@ static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_
 		return fy_err_set(err, FY_EFORMAT,
 				  "tensor '%s': %lld rows do not split into %d heads", st->name,
 				  (long long)t->ne[1], t->permute_heads);
-	t->type = out_type(c, t);
+	if (c->o != NULL)
+		t->type = out_type(c, t);
 	c->n++;
 	return FY_OK;
 }
@@ -286,18 +287,27 @@ static uint32_t file_type(const struct conv *c)
 	return 0;
 }
 
+/* general.architecture, general.name, the hyper-parameters, general.file_type and the tokenizer. */
+static int metadata(struct fy_gguf_writer *w, const struct conv *c, const char *dir,
+		    const char *name, size_t *n_vocab, struct fy_err *err)
+{
+	char dcopy[4096];
+	snprintf(dcopy, sizeof(dcopy), "%s", dir);
+	int rc = FY_OK;
+	FY_TRY(rc, hparams(w, c, name != NULL ? name : basename(dcopy), err));
+	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.file_type", file_type(c), err));
+	FY_TRY(rc, fy_convert_tokenizer(w, dir, &c->cfg, n_vocab, err));
+out:
+	return rc;
+}
+
 static int write_all(struct conv *c, const char *dir, const char *out_path,
 		     struct fy_convert_report *rep, struct fy_err *err)
 {
 	struct fy_gguf_writer *w = NULL;
-	char dcopy[4096];
-	snprintf(dcopy, sizeof(dcopy), "%s", dir);
-	const char *name = c->o->name != NULL ? c->o->name : basename(dcopy);
 	int rc = FY_OK;
 	FY_TRY(rc, fy_gguf_writer_new(&w, err));
-	FY_TRY(rc, hparams(w, c, name, err));
-	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.file_type", file_type(c), err));
-	FY_TRY(rc, fy_convert_tokenizer(w, dir, &c->cfg, &rep->n_vocab, err));
+	FY_TRY(rc, metadata(w, c, dir, c->o->name, &rep->n_vocab, err));
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.version", FY_VERSION, err));
 	if (c->o->source_digest != NULL)
 		FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.source", c->o->source_digest, err));
@@ -334,19 +344,79 @@ static int check_config(struct conv *c, const char *path, struct fy_err *err)
 	return FY_OK;
 }
 
+/* Reads config.json and opens the shards (both entry points start here). */
+static int open_checkpoint(struct conv *c, const char *dir, struct fy_err *err)
+{
+	char path[4200];
+	int rc = FY_OK;
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	FY_TRY(rc, fy_hf_config_load(&c->cfg, path, err));
+	FY_TRY(rc, check_config(c, path, err));
+	FY_TRY(rc, fy_st_model_open(&c->m, dir, err));
+	FY_TRY(rc, plan_tensors(c, err));
+out:
+	return rc;
+}
+
+void fy_hf_view_free(struct fy_hf_view *v)
+{
+	if (v == NULL)
+		return;
+	fy_gguf_free(v->meta);
+	fy_buf_release(&v->image);
+	free(v->t);
+	fy_st_model_free(v->m);
+	free(v);
+}
+
+int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err)
+{
+	struct conv c = { .o = NULL };
+	struct fy_gguf_writer *w = NULL;
+	struct fy_hf_view *v = calloc(1, sizeof(*v));
+	size_t n_vocab = 0;
+	int rc = FY_OK;
+	*out = NULL;
+	if (v == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	fy_buf_init(&v->image);
+	FY_TRY(rc, open_checkpoint(&c, dir, err));
+	FY_TRY(rc, fy_gguf_writer_new(&w, err));
+	FY_TRY(rc, metadata(w, &c, dir, NULL, &n_vocab, err));
+	FY_TRY(rc, fy_gguf_writer_image(w, &v->image, err));
+	FY_TRY(rc, fy_gguf_parse(&v->meta, v->image.data, v->image.len, dir, err));
+	v->t = calloc(c.n > 0 ? c.n : 1, sizeof(*v->t));
+	if (v->t == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < c.n; i++) {
+		memcpy(v->t[i].name, c.t[i].name, sizeof(v->t[i].name));
+		v->t[i].src = c.t[i].src;
+		v->t[i].n_dims = c.t[i].n_dims;
+		memcpy(v->t[i].ne, c.t[i].ne, sizeof(v->t[i].ne));
+	}
+	v->n = c.n;
+	v->m = c.m;
+	c.m = NULL;
+	*out = v;
+	v = NULL;
+out:
+	fy_gguf_writer_free(w);
+	free(c.t);
+	fy_st_model_free(c.m);
+	fy_hf_view_free(v);
+	return rc;
+}
+
 int fy_convert_hf_to_gguf(const char *dir, const char *out_path, const struct fy_convert_opts *o,
 			  struct fy_convert_report *rep, struct fy_err *err)
 {
 	struct conv c = { .o = o };
-	char path[4200];
 	int rc = FY_OK;
 	memset(rep, 0, sizeof(*rep));
-	snprintf(path, sizeof(path), "%s/config.json", dir);
-	FY_TRY(rc, fy_hf_config_load(&c.cfg, path, err));
-	FY_TRY(rc, check_config(&c, path, err));
+	FY_TRY(rc, open_checkpoint(&c, dir, err));
 	rep->arch = c.arch->gguf;
-	FY_TRY(rc, fy_st_model_open(&c.m, dir, err));
-	FY_TRY(rc, plan_tensors(&c, err));
 	FY_TRY(rc, write_all(&c, dir, out_path, rep, err));
 out:
 	free(c.t);

@@ -1,0 +1,231 @@
+/* ferry run ARTIFACT [-p TEXT] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S] [--chat] */
+#include "cli/cli.h"
+#include "cli/infer_util.h"
+#include "infer/infer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The prompt wrapped in the model's chat format, for the families ferry knows (no Jinja). */
+static int chat_prompt(const struct fy_vocab *v, const char *user, struct fy_buf *out,
+		       struct fy_err *err)
+{
+	const char *t = fy_vocab_chat_template(v);
+	if (t != NULL && strstr(t, "<|im_start|>") != NULL)
+		return fy_buf_printf(out, err,
+				     "<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n",
+				     user);
+	if (t != NULL && strstr(t, "<|start_header_id|>") != NULL)
+		return fy_buf_printf(out, err,
+				     "<|start_header_id|>user<|end_header_id|>\n\n%s<|eot_id|>"
+				     "<|start_header_id|>assistant<|end_header_id|>\n\n",
+				     user);
+	return fy_err_set(err, FY_EUNSUPPORTED,
+			  t == NULL ? "the model has no chat template"
+				    : "the model's chat template is not ChatML or Llama 3's");
+}
+
+struct gen {
+	struct fy_cli *cli;
+	struct fy_model *m;
+	struct fy_ctx *ctx;
+	struct fy_sampler smp;
+	int32_t *ids;
+	size_t n_ids;
+	long n_predict;
+	struct fy_buf text;
+	double t_prompt, t_gen;
+	int n_prompt, n_gen;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int generate(struct gen *g, struct fy_err *err)
+{
+	const int n_vocab = g->m->hp.n_vocab;
+	const struct fy_vocab *v = g->m->vocab;
+	float *logits = malloc((size_t)n_vocab * sizeof(float));
+	struct fy_buf piece;
+	int rc = FY_OK;
+	fy_buf_init(&piece);
+	if (logits == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	double t0 = now_s();
+	FY_TRY(rc, fy_eval(g->ctx, g->ids, (int)g->n_ids, false, logits, err));
+	g->t_prompt = now_s() - t0;
+	g->n_prompt = (int)g->n_ids;
+	int32_t prev = g->ids[g->n_ids - 1];
+	t0 = now_s();
+	for (long i = 0; i < g->n_predict; i++) {
+		const int32_t id = fy_sample(&g->smp, logits, n_vocab);
+		if (id == fy_vocab_eos(v) || id == fy_vocab_eot(v))
+			break;
+		piece.len = 0;
+		FY_TRY(rc, fy_detokenize(v, id, false, &piece, err));
+		size_t skip = 0;
+		/* SentencePiece: the space prefix of the first word after BOS is not text */
+		if (fy_vocab_kind(v) == FY_VOCAB_SPM && prev == fy_vocab_bos(v) && piece.len > 0 &&
+		    piece.data[0] == ' ')
+			skip = 1;
+		FY_TRY(rc, fy_buf_append(&g->text, piece.data + skip, piece.len - skip, err));
+		if (!g->cli->json && !g->cli->quiet) {
+			fwrite(piece.data + skip, 1, piece.len - skip, stdout);
+			fflush(stdout);
+		}
+		int32_t *grown = realloc(g->ids, (g->n_ids + 1) * sizeof(*grown));
+		if (grown == NULL) {
+			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+			goto out;
+		}
+		g->ids = grown;
+		g->ids[g->n_ids++] = id;
+		g->n_gen++;
+		prev = id;
+		if (i + 1 == g->n_predict)
+			break;
+		if (fy_ctx_pos(g->ctx) >= fy_ctx_size(g->ctx))
+			break; /* the context is full */
+		FY_TRY(rc, fy_eval(g->ctx, &id, 1, false, logits, err));
+	}
+	g->t_gen = now_s() - t0;
+out:
+	free(logits);
+	fy_buf_release(&piece);
+	return rc;
+}
+
+static void report(const struct gen *g)
+{
+	if (g->cli->json) {
+		struct fy_json *o = fy_json_object();
+		struct fy_json *pids = fy_json_array(), *gids = fy_json_array();
+		for (size_t i = 0; i < g->n_ids; i++)
+			fy_json_push(i < (size_t)g->n_prompt ? pids : gids,
+				     fy_json_integer(g->ids[i]));
+		fy_json_set(o, "prompt_ids", pids);
+		fy_json_set(o, "ids", gids);
+		fy_json_set(o, "text", fy_json_stringn((const char *)g->text.data, g->text.len));
+		fy_json_set(o, "prompt_tokens_per_s",
+			    fy_json_real(g->t_prompt > 0 ? g->n_prompt / g->t_prompt : 0));
+		fy_json_set(o, "gen_tokens_per_s",
+			    fy_json_real(g->t_gen > 0 ? g->n_gen / g->t_gen : 0));
+		fy_cli_print_json(g->cli, o);
+		return;
+	}
+	if (!g->cli->quiet)
+		printf("\n");
+	if (g->cli->verbose > 0)
+		fprintf(stderr,
+			"ferry run: prompt %d tokens in %.3f s (%.1f tokens/s); generation %d "
+			"tokens in %.3f s (%.1f tokens/s); kernels %s\n",
+			g->n_prompt, g->t_prompt, g->t_prompt > 0 ? g->n_prompt / g->t_prompt : 0,
+			g->n_gen, g->t_gen, g->t_gen > 0 ? g->n_gen / g->t_gen : 0,
+			fy_kernels_active()->name);
+}
+
+int cmd_run(struct fy_cli *cli, int argc, char **argv)
+{
+	const char *prompt = "", *temp = "0.8", *top_p = "0.95", *seed = NULL;
+	long n_predict = 128, top_k = 40, threads = 0, n_ctx = 0;
+	bool chat = false;
+	const struct fy_opt opts[] = {
+		{ "prompt", 'p', FY_OPT_STRING, &prompt, "TEXT",
+		  "the prompt (default: empty, generation starts from BOS)" },
+		{ "n-predict", 'n', FY_OPT_INT, &n_predict, "N", "tokens to generate (default 128)" },
+		{ "temp", 0, FY_OPT_STRING, &temp, "T", "temperature; 0 is greedy (default 0.8)" },
+		{ "top-k", 0, FY_OPT_INT, &top_k, "K", "sample from the K likeliest (default 40; 0: all)" },
+		{ "top-p", 0, FY_OPT_STRING, &top_p, "P", "nucleus sampling mass (default 0.95; 1: off)" },
+		{ "seed", 0, FY_OPT_STRING, &seed, "S", "random seed (default: from the clock)" },
+		{ "chat", 0, FY_OPT_FLAG, &chat, NULL,
+		  "wrap the prompt as a user turn of the model's chat format (ChatML, Llama 3)" },
+		{ "ctx", 'c', FY_OPT_INT, &n_ctx, "N",
+		  "context positions (default: the training context, at most 4096)" },
+		{ "threads", 't', FY_OPT_INT, &threads, "N", "threads (default: one per CPU)" },
+		{ NULL, 0, 0, NULL, NULL, NULL },
+	};
+	const struct fy_usage usage = {
+		"ferry run ARTIFACT [-p TEXT] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S]\n"
+		"          [--chat] [-t N]",
+		"Runs a model with ferry's reference kernels and streams the generated text to\n"
+		"stdout. ARTIFACT is a GGUF file, an HF checkpoint directory (run as it is, without\n"
+		"converting), or a store revision REPO[@REV][:FILE]. Architectures: llama, qwen2,\n"
+		"qwen3. -v prints the prompt and generation speed; --json prints the ids, the text\n"
+		"and the speeds instead. See docs/INFER.md.",
+		opts,
+	};
+	struct gen g = { .cli = cli, .n_predict = n_predict };
+	struct fy_infer_artifact art = { 0 };
+	struct fy_pool *pool = NULL;
+	struct fy_buf chat_text;
+	struct fy_err err;
+	double t = 0.8, p = 0.95;
+	uint64_t s = (uint64_t)time(NULL);
+	int npos = 0;
+	fy_buf_init(&g.text);
+	fy_buf_init(&chat_text);
+	int r = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
+	if (r < 0 && !fy_cli_parse_real(temp, 0, 100, &t))
+		r = fy_cli_usage_error(cli, "--temp needs a number from 0 to 100");
+	if (r < 0 && !fy_cli_parse_real(top_p, 0, 1, &p))
+		r = fy_cli_usage_error(cli, "--top-p needs a number from 0 to 1");
+	if (r < 0 && seed != NULL) {
+		char *end = NULL;
+		s = strtoull(seed, &end, 10);
+		if (end == seed || *end != '\0')
+			r = fy_cli_usage_error(cli, "--seed needs a non-negative integer");
+	}
+	if (r < 0 && (n_predict < 0 || n_predict > 1000000))
+		r = fy_cli_usage_error(cli, "-n needs a token count from 0 to 1000000");
+	if (r < 0 && (top_k < 0 || n_ctx < 0 || n_ctx > 1000000))
+		r = fy_cli_usage_error(cli, "--top-k and --ctx need non-negative counts");
+	if (r < 0)
+		r = fy_cli_pool(cli, threads, &pool);
+	if (r >= 0)
+		goto out;
+	g.n_predict = n_predict;
+	fy_sampler_init(&g.smp, (float)t, (int)top_k, (float)p, s);
+	r = fy_cli_open_artifact(cli, argv[0], &art);
+	if (r >= 0)
+		goto out;
+	g.m = art.model;
+	if (chat && chat_prompt(g.m->vocab, prompt, &chat_text, &err) != FY_OK) {
+		r = fy_cli_fail(cli, &err);
+		goto out;
+	}
+	const char *text = chat ? (const char *)chat_text.data : prompt;
+	const size_t len = chat ? chat_text.len : strlen(prompt);
+	if (fy_tokenize(g.m->vocab, text, len, true, true, &g.ids, &g.n_ids, &err) != FY_OK ||
+	    fy_ctx_new(&g.ctx, g.m, (int)n_ctx, pool, &err) != FY_OK) {
+		r = fy_cli_fail(cli, &err);
+		goto out;
+	}
+	if (g.n_ids == 0) {
+		err.code = FY_EINVAL;
+		snprintf(err.msg, sizeof(err.msg),
+			 "%s: the prompt is empty and the vocabulary has no BOS to start from",
+			 argv[0]);
+		r = fy_cli_fail(cli, &err);
+		goto out;
+	}
+	if (generate(&g, &err) != FY_OK) {
+		r = fy_cli_fail(cli, &err);
+		goto out;
+	}
+	report(&g);
+	r = FY_EXIT_OK;
+out:
+	fy_ctx_free(g.ctx);
+	free(g.ids);
+	fy_buf_release(&g.text);
+	fy_buf_release(&chat_text);
+	fy_cli_close_artifact(&art);
+	fy_pool_free(pool);
+	return r;
+}

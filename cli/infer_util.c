@@ -1,0 +1,159 @@
+/* Opening models for run and smoke: a path, or a revision of the store. */
+#include "cli/infer_util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool fy_cli_parse_real(const char *s, double lo, double hi, double *out)
+{
+	char *end = NULL;
+	errno = 0;
+	const double v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0 || !(v >= lo && v <= hi))
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool is_gguf(const char *path)
+{
+	const size_t n = strlen(path);
+	return n >= 5 && strcasecmp(path + n - 5, ".gguf") == 0;
+}
+
+/* Picks the revision's GGUF file (named, or the only one), or NULL for an HF checkpoint. */
+static int pick_file(struct fy_cli *cli, struct fy_infer_artifact *a, const char *file)
+{
+	const struct fy_revision *r = a->rev;
+	size_t n_gguf = 0;
+	if (file != NULL) {
+		a->file = fy_revision_find(r, file);
+		if (a->file == NULL) {
+			fprintf(stderr, "ferry %s: %s@%.12s has no file '%s'\n", cli->verb, r->repo,
+				r->id, file);
+			return FY_EXIT_FAIL;
+		}
+		return -1;
+	}
+	for (size_t i = 0; i < r->n_files; i++) {
+		if (is_gguf(r->files[i].path)) {
+			a->file = &r->files[i];
+			n_gguf++;
+		}
+	}
+	if (n_gguf > 1) {
+		fprintf(stderr,
+			"ferry %s: %s@%.12s holds %zu GGUF files: name one as %s@%.12s:FILE\n",
+			cli->verb, r->repo, r->id, n_gguf, r->repo, r->id);
+		return FY_EXIT_FAIL;
+	}
+	if (n_gguf == 0 && fy_revision_find(r, "config.json") == NULL) {
+		fprintf(stderr, "ferry %s: %s@%.12s holds neither a GGUF file nor config.json\n",
+			cli->verb, r->repo, r->id);
+		return FY_EXIT_FAIL;
+	}
+	return -1;
+}
+
+/* A directory of links to the objects of an HF revision's top-level files, under tmp/. */
+static int n_links;
+static int link_revision(struct fy_infer_artifact *a, struct fy_err *err)
+{
+	snprintf(a->linkdir, sizeof(a->linkdir), "%s",
+		 fy_store_path(a->store, "tmp/run-%ld-%d", (long)getpid(), ++n_links));
+	if (mkdir(a->linkdir, 0700) != 0 && errno != EEXIST)
+		return fy_err_sys(err, FY_EIO, "%s", a->linkdir);
+	for (size_t i = 0; i < a->rev->n_files; i++) {
+		const struct fy_file_entry *e = &a->rev->files[i];
+		char link[8400];
+		if (strchr(e->path, '/') != NULL)
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", a->linkdir, e->path);
+		unlink(link);
+		if (symlink(fy_store_object_path(a->store, e->sha256), link) != 0)
+			return fy_err_sys(err, FY_EIO, "%s", link);
+	}
+	return FY_OK;
+}
+
+static int open_revision(struct fy_cli *cli, const char *spec, struct fy_infer_artifact *a)
+{
+	char arg[FY_REPO_MAX + 512];
+	char repo[FY_REPO_MAX + 1];
+	char id[FY_REV_ID_LEN + 1];
+	const char *rev = NULL, *file = NULL;
+	struct fy_err err;
+	snprintf(arg, sizeof(arg), "%s", spec);
+	char *colon = strchr(arg, ':');
+	if (colon != NULL) {
+		*colon = '\0';
+		file = colon + 1;
+	}
+	if (strchr(arg, '/') == NULL) {
+		fprintf(stderr, "ferry %s: '%s' is neither a file, a directory nor a repository\n",
+			cli->verb, spec);
+		return FY_EXIT_FAIL;
+	}
+	int x = fy_cli_split_rev(cli, arg, repo, sizeof(repo), &rev);
+	if (x < 0)
+		x = fy_cli_open_store(cli, &a->store);
+	if (x >= 0)
+		return x;
+	if (fy_store_resolve(a->store, repo, rev, id, &err) != FY_OK ||
+	    fy_revision_load(a->store, repo, id, &a->rev, &err) != FY_OK)
+		return fy_cli_fail(cli, &err);
+	x = pick_file(cli, a, file);
+	if (x >= 0)
+		return x;
+	if (a->file != NULL) {
+		snprintf(a->path, sizeof(a->path), "%s",
+			 fy_store_object_path(a->store, a->file->sha256));
+	} else {
+		if (link_revision(a, &err) != FY_OK)
+			return fy_cli_fail(cli, &err);
+		snprintf(a->path, sizeof(a->path), "%s", a->linkdir);
+	}
+	return -1;
+}
+
+int fy_cli_open_artifact(struct fy_cli *cli, const char *spec, struct fy_infer_artifact *a)
+{
+	struct stat st;
+	struct fy_err err;
+	memset(a, 0, sizeof(*a));
+	if (stat(spec, &st) == 0) {
+		snprintf(a->path, sizeof(a->path), "%s", spec);
+	} else {
+		int x = open_revision(cli, spec, a);
+		if (x >= 0)
+			return x;
+	}
+	if (fy_model_open(&a->model, a->path, &err) != FY_OK) {
+		if (a->rev != NULL)
+			fy_err_prefix(&err, "%s@%.12s", a->rev->repo, a->rev->id);
+		return fy_cli_fail(cli, &err);
+	}
+	return -1;
+}
+
+void fy_cli_close_artifact(struct fy_infer_artifact *a)
+{
+	fy_model_free(a->model);
+	if (a->linkdir[0] != '\0' && a->rev != NULL) {
+		for (size_t i = 0; i < a->rev->n_files; i++) {
+			char link[8400];
+			snprintf(link, sizeof(link), "%s/%s", a->linkdir, a->rev->files[i].path);
+			unlink(link);
+		}
+		rmdir(a->linkdir);
+	}
+	fy_revision_free(a->rev);
+	fy_store_close(a->store);
+	memset(a, 0, sizeof(*a));
+}

@@ -1,0 +1,222 @@
+/*
+ * infer: ferry's reference inference engine for the llama family (llama, qwen2, qwen3).
+ *
+ *   kernels        dot products and matrix products over rows of any type quant/ reads, RMSNorm,
+ *                  RoPE (adjacent pairs and NEOX; linear and YaRN scaling), softmax, SiLU; a
+ *                  scalar reference for each and AVX2/FMA twins chosen at run time
+ *   struct fy_model    hyper-parameters, weights used in place from the mmap (a GGUF file or an
+ *                      HF checkpoint directory), the vocabulary
+ *   struct fy_ctx      a KV cache and scratch: fy_eval runs a batch of tokens
+ *   struct fy_vocab    SentencePiece-style and byte-level BPE tokenizers (infer/vocab.c)
+ *   fy_sample          greedy, temperature, top-k, top-p with a seeded generator
+ *   fy_smoke           perplexity, KL divergence and top-1 agreement of a candidate against its
+ *                      reference (infer/smoke.c)
+ *
+ * Weights are never converted up front: a matrix product dequantizes each stored row once per
+ * call into a small buffer (exact: the dequantizers are llama.cpp's) and takes F32 dot products
+ * with every activation of the batch. See docs/INFER.md for the choice and its accuracy.
+ */
+#ifndef FERRY_INFER_H
+#define FERRY_INFER_H
+
+#include "convert/convert.h"
+#include "core/core.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Kernels (infer/kernels.c, infer/kernels_avx2.c)                                            */
+
+struct fy_kernels {
+	const char *name; /* "scalar" or "avx2" */
+	float (*dot)(const float *a, const float *b, int64_t n);
+	/* out[r] = dot(w + r * ldw, x) for r < 4 */
+	void (*dot4)(const float *w, int64_t ldw, const float *x, int64_t n, float out[4]);
+	/* y[i] += a * x[i] */
+	void (*axpy)(float a, const float *x, float *y, int64_t n);
+};
+
+extern const struct fy_kernels fy_kernels_scalar;
+/* The AVX2/FMA kernels, or NULL when this CPU (or this build) lacks them. */
+const struct fy_kernels *fy_kernels_avx2(void);
+/* The kernels in use: AVX2 when the CPU has AVX2 and FMA and FERRY_SIMD is not "scalar". */
+const struct fy_kernels *fy_kernels_active(void);
+void fy_kernels_select(const struct fy_kernels *k);
+
+/* A 2-D weight as stored: ne1 rows of ne0 elements of `type`, row r at data + r * row_bytes. */
+struct fy_weight {
+	enum fy_dtype type;
+	int64_t ne0, ne1;
+	size_t row_bytes;
+	const uint8_t *data;
+};
+
+/*
+ * y[t * ldy + r] = W_r · x[t * ne0 ...] for t < n_tok, r < ne1: every row of W is dequantized
+ * once per call. Spread over pool's threads (pool may be NULL).
+ */
+int fy_matmul(const struct fy_weight *w, const float *x, int64_t n_tok, float *y, int64_t ldy,
+	      struct fy_pool *pool, struct fy_err *err);
+/* out = x / sqrt(mean(x^2) + eps) * g (g may be NULL); out may be x. */
+void fy_rmsnorm(const float *x, const float *g, float eps, int64_t n, float *out);
+/* Softmax in place over n values. */
+void fy_softmax(float *x, int64_t n);
+/* x[i] = silu(x[i]) * y[i] */
+void fy_swiglu(float *x, const float *y, int64_t n);
+
+enum fy_rope_style {
+	FY_ROPE_NORM, /* rotates adjacent pairs (2i, 2i + 1): GGUF llama */
+	FY_ROPE_NEOX, /* rotates (i, i + n_rot / 2): qwen2, qwen3, HF checkpoints */
+};
+
+enum fy_rope_scaling { FY_ROPE_SCALING_NONE, FY_ROPE_SCALING_LINEAR, FY_ROPE_SCALING_YARN };
+
+struct fy_rope {
+	enum fy_rope_style style;
+	int n_rot;	/* dimensions rotated (the first n_rot of each head) */
+	float base;	/* rope_theta */
+	enum fy_rope_scaling scaling;
+	float factor;	/* scaling factor (> 1 stretches the context) */
+	int n_ctx_orig; /* YaRN: the original training context */
+	float beta_fast, beta_slow, attn_factor;
+};
+
+/* Rotates one head of head_dim values at position pos in place. */
+void fy_rope_apply(const struct fy_rope *r, float *head, int64_t pos);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Vocabulary and tokenizers (infer/vocab.c)                                                  */
+
+enum fy_vocab_kind { FY_VOCAB_SPM, FY_VOCAB_BPE };
+
+enum fy_token_type {
+	FY_TOKEN_NORMAL = 1,
+	FY_TOKEN_UNKNOWN = 2,
+	FY_TOKEN_CONTROL = 3,
+	FY_TOKEN_USER_DEFINED = 4,
+	FY_TOKEN_UNUSED = 5,
+	FY_TOKEN_BYTE = 6,
+};
+
+struct fy_vocab;
+
+/* Reads tokenizer.ggml.* of a GGUF file (the strings are borrowed: g must outlive the vocab). */
+int fy_vocab_load(struct fy_vocab **out, const struct fy_gguf *g, struct fy_err *err);
+void fy_vocab_free(struct fy_vocab *v);
+int32_t fy_vocab_size(const struct fy_vocab *v);
+enum fy_vocab_kind fy_vocab_kind(const struct fy_vocab *v);
+int32_t fy_vocab_bos(const struct fy_vocab *v); /* -1 when none */
+int32_t fy_vocab_eos(const struct fy_vocab *v);
+/* The end-of-turn token (<|im_end|>, <|eot_id|>...), else EOS; -1 when none. */
+int32_t fy_vocab_eot(const struct fy_vocab *v);
+bool fy_vocab_add_bos(const struct fy_vocab *v);
+enum fy_token_type fy_vocab_type(const struct fy_vocab *v, int32_t id);
+/* The token's text as stored, or NULL for an id outside the vocabulary. */
+struct fy_str fy_vocab_text(const struct fy_vocab *v, int32_t id);
+/* Finds a token by its stored text; -1 when absent. */
+int32_t fy_vocab_find(const struct fy_vocab *v, const char *text, size_t len);
+/* The chat template (tokenizer.chat_template), or NULL. */
+const char *fy_vocab_chat_template(const struct fy_vocab *v);
+
+/*
+ * Tokenizes len bytes of text into ids (appended to *ids, a malloc'd array of *n elements, grown
+ * as needed). add_special: the vocabulary's BOS (and EOS) as its flags say; parse_special: the
+ * text of control and user-defined tokens becomes those tokens.
+ */
+int fy_tokenize(const struct fy_vocab *v, const char *text, size_t len, bool add_special,
+		bool parse_special, int32_t **ids, size_t *n, struct fy_err *err);
+/* Appends the bytes token id stands for to out; control tokens are empty unless `special`. */
+int fy_detokenize(const struct fy_vocab *v, int32_t id, bool special, struct fy_buf *out,
+		  struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Models (infer/model.c) and evaluation (infer/eval.c)                                       */
+
+struct fy_hparams {
+	char arch[32]; /* llama, qwen2, qwen3 */
+	int n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx_train;
+	float eps;
+	struct fy_rope rope;
+};
+
+struct fy_layer {
+	const float *attn_norm, *bq, *bk, *bv, *q_norm, *k_norm, *ffn_norm; /* NULL when absent */
+	struct fy_weight wq, wk, wv, wo, gate, up, down;
+};
+
+struct fy_model {
+	struct fy_hparams hp;
+	struct fy_weight tok_embd, output; /* output = tok_embd when tied */
+	const float *output_norm;
+	struct fy_layer *layers;
+	struct fy_vocab *vocab;
+	bool from_hf;		/* an HF checkpoint directory (else a GGUF file) */
+	enum fy_dtype ftype;	/* the type most matrices have (for messages and the gate) */
+	uint64_t weight_bytes;	/* bytes of all matrices */
+	struct fy_gguf *gguf;	/* the GGUF file, or NULL */
+	struct fy_hf_view *hf;	/* the HF checkpoint, or NULL */
+	float **owned;		/* 1-D tensors converted to F32 */
+	size_t n_owned;
+};
+
+/* Opens a GGUF file or an HF checkpoint directory; weights stay in the mapping. */
+int fy_model_open(struct fy_model **out, const char *path, struct fy_err *err);
+void fy_model_free(struct fy_model *m);
+/* The architectures ferry runs, for messages. */
+const char *fy_model_archs(void);
+
+struct fy_ctx;
+
+/* A context of n_ctx positions (<= 0: min(training context, 4096)) over pool (may be NULL). */
+int fy_ctx_new(struct fy_ctx **out, const struct fy_model *m, int n_ctx, struct fy_pool *pool,
+	       struct fy_err *err);
+void fy_ctx_free(struct fy_ctx *c);
+int fy_ctx_size(const struct fy_ctx *c);
+int fy_ctx_pos(const struct fy_ctx *c); /* positions filled */
+void fy_ctx_reset(struct fy_ctx *c);	/* forget the cache */
+
+/*
+ * Runs n tokens at the next positions (a causal batch) and writes logits: of every token
+ * (all = true, n * n_vocab floats) or of the last one only (n_vocab floats). n may be 0 (no
+ * logits written). Fails when the context would overflow or an id is outside the vocabulary.
+ */
+int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *logits,
+	    struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sampling (infer/sample.c)                                                                  */
+
+struct fy_sampler {
+	float temp; /* <= 0: greedy */
+	int top_k;  /* <= 0: all */
+	float top_p;
+	uint64_t state; /* the generator, from the seed */
+};
+
+void fy_sampler_init(struct fy_sampler *s, float temp, int top_k, float top_p, uint64_t seed);
+/* Picks a token from logits (n values; scratch space of n floats and n ints may be NULL-free). */
+int32_t fy_sample(struct fy_sampler *s, const float *logits, int n);
+int32_t fy_argmax(const float *x, int n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The smoke gate (infer/smoke.c)                                                             */
+
+struct fy_smoke_stats {
+	int n_scored;	  /* tokens scored */
+	double nll;	  /* mean negative log-likelihood */
+	double ppl;	  /* exp(nll) */
+};
+
+struct fy_smoke_result {
+	struct fy_smoke_stats cand, ref;
+	double ppl_ratio; /* cand.ppl / ref.ppl */
+	double kl_mean;	  /* mean KL(ref || cand) over scored positions */
+	double kl_max;
+	double top1;	  /* fraction of positions where both argmaxes agree */
+	int n_tokens;
+};
+
+/* Evaluates ids with both models in windows of n_ctx tokens (each from position 0). */
+int fy_smoke_eval(const struct fy_model *cand, const struct fy_model *ref, const int32_t *ids,
+		  int n, int n_ctx, struct fy_pool *pool, struct fy_smoke_result *out,
+		  struct fy_err *err);
+
+#endif

@@ -1,0 +1,216 @@
+/*
+ * The scalar reference kernels, the run-time choice of their AVX2 twins, and the operations built
+ * on them: matrix products over stored rows of any type, RMSNorm, softmax, SwiGLU, RoPE.
+ */
+#include "infer/infer.h"
+#include "quant/quant.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- scalar kernels ------------------------------------------------------------------------- */
+
+/* Eight running sums, as the AVX2 twin keeps eight lanes: the two differ by rounding only. */
+static float dot_scalar(const float *a, const float *b, int64_t n)
+{
+	float s[8] = { 0 };
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		for (int k = 0; k < 8; k++)
+			s[k] += a[i + k] * b[i + k];
+	}
+	for (; i < n; i++)
+		s[0] += a[i] * b[i];
+	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+static void dot4_scalar(const float *w, int64_t ldw, const float *x, int64_t n, float out[4])
+{
+	for (int r = 0; r < 4; r++)
+		out[r] = dot_scalar(w + r * ldw, x, n);
+}
+
+static void axpy_scalar(float a, const float *x, float *y, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		y[i] += a * x[i];
+}
+
+const struct fy_kernels fy_kernels_scalar = {
+	.name = "scalar",
+	.dot = dot_scalar,
+	.dot4 = dot4_scalar,
+	.axpy = axpy_scalar,
+};
+
+static const struct fy_kernels *active;
+
+const struct fy_kernels *fy_kernels_active(void)
+{
+	if (active == NULL) {
+		const char *env = getenv("FERRY_SIMD");
+		const struct fy_kernels *k = fy_kernels_avx2();
+		active = (env != NULL && strcmp(env, "scalar") == 0) || k == NULL
+				 ? &fy_kernels_scalar
+				 : k;
+	}
+	return active;
+}
+
+void fy_kernels_select(const struct fy_kernels *k)
+{
+	active = k;
+}
+
+/* --- matrix products ------------------------------------------------------------------------ */
+
+#define ROWS_PER_STEP 4
+
+struct matmul_job {
+	const struct fy_weight *w;
+	const float *x;
+	int64_t n_tok;
+	float *y;
+	int64_t ldy;
+	const struct fy_kernels *k;
+};
+
+static int matmul_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
+{
+	const struct matmul_job *j = ctx;
+	const struct fy_weight *w = j->w;
+	const int64_t n = w->ne0;
+	/* F32 rows are read in place when the mapping keeps them aligned (safetensors may not) */
+	const bool direct = w->type == FY_DTYPE_F32 && (uintptr_t)w->data % sizeof(float) == 0;
+	float *buf = NULL;
+	if (!direct) {
+		buf = malloc((size_t)n * ROWS_PER_STEP * sizeof(float));
+		if (buf == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+	}
+	for (int64_t r0 = begin; r0 < end; r0 += ROWS_PER_STEP) {
+		const int64_t nr = end - r0 < ROWS_PER_STEP ? end - r0 : ROWS_PER_STEP;
+		const float *rows;
+		if (direct) {
+			rows = (const float *)(w->data + (size_t)r0 * w->row_bytes);
+		} else {
+			for (int64_t r = 0; r < nr; r++)
+				fy_dequant_row(w->type, w->data + (size_t)(r0 + r) * w->row_bytes,
+					       buf + r * n, n);
+			rows = buf;
+		}
+		for (int64_t t = 0; t < j->n_tok; t++) {
+			const float *x = j->x + t * n;
+			float *y = j->y + t * j->ldy + r0;
+			if (nr == ROWS_PER_STEP) {
+				j->k->dot4(rows, n, x, n, y);
+			} else {
+				for (int64_t r = 0; r < nr; r++)
+					y[r] = j->k->dot(rows + r * n, x, n);
+			}
+		}
+	}
+	free(buf);
+	return FY_OK;
+}
+
+int fy_matmul(const struct fy_weight *w, const float *x, int64_t n_tok, float *y, int64_t ldy,
+	      struct fy_pool *pool, struct fy_err *err)
+{
+	struct matmul_job j = { w, x, n_tok, y, ldy, fy_kernels_active() };
+	if (w->type != FY_DTYPE_F32 && fy_quant_traits(w->type) == NULL)
+		return fy_err_set(err, FY_EUNSUPPORTED, "no kernel reads %s rows",
+				  fy_dtype_name(w->type));
+	if (pool == NULL || w->ne1 < 64)
+		return matmul_range(&j, 0, w->ne1, err);
+	/* chunks of whole steps, a few per thread */
+	int64_t grain = w->ne1 / (4 * fy_pool_threads(pool));
+	grain = (grain + ROWS_PER_STEP - 1) / ROWS_PER_STEP * ROWS_PER_STEP;
+	if (grain < 16)
+		grain = 16;
+	return fy_pool_for(pool, w->ne1, grain, matmul_range, &j, err);
+}
+
+/* --- element-wise operations ---------------------------------------------------------------- */
+
+void fy_rmsnorm(const float *x, const float *g, float eps, int64_t n, float *out)
+{
+	double ss = 0;
+	for (int64_t i = 0; i < n; i++)
+		ss += (double)x[i] * x[i];
+	const float scale = (float)(1.0 / sqrt(ss / (double)n + eps));
+	for (int64_t i = 0; i < n; i++)
+		out[i] = x[i] * scale * (g != NULL ? g[i] : 1.0f);
+}
+
+void fy_softmax(float *x, int64_t n)
+{
+	if (n <= 0)
+		return;
+	float max = x[0];
+	for (int64_t i = 1; i < n; i++)
+		max = x[i] > max ? x[i] : max;
+	double sum = 0;
+	for (int64_t i = 0; i < n; i++) {
+		x[i] = expf(x[i] - max);
+		sum += x[i];
+	}
+	const float inv = (float)(1.0 / sum);
+	for (int64_t i = 0; i < n; i++)
+		x[i] *= inv;
+}
+
+void fy_swiglu(float *x, const float *y, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		x[i] = x[i] / (1.0f + expf(-x[i])) * y[i];
+}
+
+/* --- RoPE ----------------------------------------------------------------------------------- */
+
+/* YaRN's correction dimension for a number of rotations (llama.cpp's ggml_rope_yarn_corr_dim). */
+static float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base)
+{
+	return (float)n_dims * logf((float)n_ctx_orig / (n_rot * 2.0f * (float)M_PI)) /
+	       (2.0f * logf(base));
+}
+
+/* cos and sin of pair i0/2's angle at pos, YaRN-corrected as llama.cpp's rope_yarn. */
+static void rope_angle(const struct fy_rope *r, int64_t pos, int i0, float *c, float *s)
+{
+	const float theta_extrap = (float)pos * powf(r->base, -(float)i0 / (float)r->n_rot);
+	float freq_scale = 1.0f, mscale = 1.0f, theta = theta_extrap;
+	if (r->scaling != FY_ROPE_SCALING_NONE && r->factor > 0)
+		freq_scale = 1.0f / r->factor;
+	theta = freq_scale * theta_extrap;
+	if (r->scaling == FY_ROPE_SCALING_YARN) {
+		float lo = floorf(yarn_corr_dim(r->n_rot, r->n_ctx_orig, r->beta_fast, r->base));
+		float hi = ceilf(yarn_corr_dim(r->n_rot, r->n_ctx_orig, r->beta_slow, r->base));
+		lo = lo > 0 ? lo : 0;
+		hi = hi < (float)(r->n_rot - 1) ? hi : (float)(r->n_rot - 1);
+		const float span = hi - lo > 0.001f ? hi - lo : 0.001f;
+		float y = ((float)(i0 / 2) - lo) / span;
+		y = y < 0 ? 0 : (y > 1 ? 1 : y);
+		const float ramp = 1.0f - y; /* ext_factor 1 */
+		theta = theta * (1.0f - ramp) + theta_extrap * ramp;
+		mscale = r->attn_factor * (1.0f + 0.1f * logf(1.0f / freq_scale));
+	}
+	*c = cosf(theta) * mscale;
+	*s = sinf(theta) * mscale;
+}
+
+void fy_rope_apply(const struct fy_rope *r, float *head, int64_t pos)
+{
+	const int half = r->n_rot / 2;
+	for (int i0 = 0; i0 < r->n_rot; i0 += 2) {
+		float c, s;
+		rope_angle(r, pos, i0, &c, &s);
+		const int a = r->style == FY_ROPE_NEOX ? i0 / 2 : i0;
+		const int b = r->style == FY_ROPE_NEOX ? i0 / 2 + half : i0 + 1;
+		const float x0 = head[a], x1 = head[b];
+		head[a] = x0 * c - x1 * s;
+		head[b] = x0 * s + x1 * c;
+	}
+}

@@ -1,0 +1,380 @@
+/*
+ * Models: the hyper-parameters and weights of a llama-family model, from a GGUF file or straight
+ * from an HF checkpoint directory (through convert's HF view, which names HF tensors as GGUF
+ * does). Matrices stay in the mapping in their stored type; 1-D tensors (norms, biases) are
+ * converted to F32 once. Every shape is checked against the hyper-parameters before use.
+ */
+#include "infer/infer.h"
+#include "quant/quant.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_DIM (1 << 20)   /* any single dimension ferry accepts from metadata */
+#define MAX_LAYERS 4096
+
+static const struct {
+	const char *arch;
+	enum fy_rope_style rope; /* of GGUF files; HF checkpoints are always NEOX */
+} archs[] = {
+	{ "llama", FY_ROPE_NORM },
+	{ "qwen2", FY_ROPE_NEOX },
+	{ "qwen3", FY_ROPE_NEOX },
+};
+
+const char *fy_model_archs(void)
+{
+	return "llama, qwen2, qwen3";
+}
+
+/* --- metadata ------------------------------------------------------------------------------- */
+
+static const struct fy_gguf *meta_of(const struct fy_model *m)
+{
+	return m->gguf != NULL ? m->gguf : m->hf->meta;
+}
+
+/* A numeric KV as a double; false when absent or not a number. */
+static bool kv_num(const struct fy_model *m, const char *suffix, double *out)
+{
+	char key[160];
+	snprintf(key, sizeof(key), "%s.%s", m->hp.arch, suffix);
+	const struct fy_gguf_kv *kv = fy_gguf_find_kv(meta_of(m), key);
+	if (kv == NULL)
+		return false;
+	switch (kv->type) {
+	case FY_GGUF_U8:
+	case FY_GGUF_U16:
+	case FY_GGUF_U32:
+	case FY_GGUF_U64:
+		*out = (double)kv->v.u;
+		return true;
+	case FY_GGUF_I8:
+	case FY_GGUF_I16:
+	case FY_GGUF_I32:
+	case FY_GGUF_I64:
+		*out = (double)kv->v.i;
+		return true;
+	case FY_GGUF_F32:
+	case FY_GGUF_F64:
+		*out = kv->v.f;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int kv_int(const struct fy_model *m, const char *suffix, bool required, int dflt,
+		  int *out, struct fy_err *err)
+{
+	double v;
+	if (!kv_num(m, suffix, &v)) {
+		if (required)
+			return fy_err_set(err, FY_EFORMAT, "%s: %s.%s is missing",
+					  fy_gguf_label(meta_of(m)), m->hp.arch, suffix);
+		*out = dflt;
+		return FY_OK;
+	}
+	if (v < 1 || v > MAX_DIM || v != (double)(int)v)
+		return fy_err_set(err, FY_EFORMAT, "%s: %s.%s = %g is out of range",
+				  fy_gguf_label(meta_of(m)), m->hp.arch, suffix, v);
+	*out = (int)v;
+	return FY_OK;
+}
+
+static int read_rope(struct fy_model *m, enum fy_rope_style style, struct fy_err *err)
+{
+	struct fy_rope *r = &m->hp.rope;
+	double v;
+	char key[160];
+	int rc = FY_OK;
+	r->style = style;
+	r->base = kv_num(m, "rope.freq_base", &v) && v > 0 ? (float)v : 10000.0f;
+	FY_TRY(rc, kv_int(m, "rope.dimension_count", false, m->hp.head_dim, &r->n_rot, err));
+	if (r->n_rot > m->hp.head_dim || r->n_rot % 2 != 0)
+		return fy_err_set(err, FY_EFORMAT, "%s: rope.dimension_count %d does not fit a head",
+				  fy_gguf_label(meta_of(m)), r->n_rot);
+	snprintf(key, sizeof(key), "%s.rope.scaling.type", m->hp.arch);
+	const struct fy_gguf_kv *t = fy_gguf_find_kv(meta_of(m), key);
+	r->scaling = FY_ROPE_SCALING_NONE;
+	r->factor = kv_num(m, "rope.scaling.factor", &v) && v > 0 ? (float)v : 1.0f;
+	if (t != NULL && t->type == FY_GGUF_STRING) {
+		if (t->v.s.len == 6 && memcmp(t->v.s.ptr, "linear", 6) == 0)
+			r->scaling = FY_ROPE_SCALING_LINEAR;
+		else if (t->v.s.len == 4 && memcmp(t->v.s.ptr, "yarn", 4) == 0)
+			r->scaling = FY_ROPE_SCALING_YARN;
+		else if (!(t->v.s.len == 4 && memcmp(t->v.s.ptr, "none", 4) == 0))
+			return fy_err_set(err, FY_EUNSUPPORTED,
+					  "%s: rope scaling '%.*s' is not supported (linear, yarn)",
+					  fy_gguf_label(meta_of(m)), (int)t->v.s.len, t->v.s.ptr);
+	} else if (kv_num(m, "rope.scale_linear", &v) && v > 0 && v != 1) {
+		r->scaling = FY_ROPE_SCALING_LINEAR;
+		r->factor = (float)v;
+	}
+	FY_TRY(rc, kv_int(m, "rope.scaling.original_context_length", false, m->hp.n_ctx_train,
+			  &r->n_ctx_orig, err));
+	r->beta_fast = 32.0f;
+	r->beta_slow = 1.0f;
+	r->attn_factor = kv_num(m, "rope.scaling.attn_factor", &v) && v > 0 ? (float)v : 1.0f;
+out:
+	return rc;
+}
+
+static int read_hparams(struct fy_model *m, struct fy_err *err)
+{
+	const struct fy_gguf *g = meta_of(m);
+	const struct fy_gguf_kv *a = fy_gguf_find_kv(g, "general.architecture");
+	struct fy_hparams *hp = &m->hp;
+	enum fy_rope_style style = FY_ROPE_NORM;
+	bool known = false;
+	double eps;
+	int rc = FY_OK;
+	if (a == NULL || a->type != FY_GGUF_STRING || a->v.s.len >= sizeof(hp->arch))
+		return fy_err_set(err, FY_EFORMAT, "%s: general.architecture is missing",
+				  fy_gguf_label(g));
+	memcpy(hp->arch, a->v.s.ptr, a->v.s.len);
+	hp->arch[a->v.s.len] = '\0';
+	for (size_t i = 0; i < sizeof(archs) / sizeof(archs[0]); i++) {
+		if (strcmp(hp->arch, archs[i].arch) == 0) {
+			known = true;
+			style = m->from_hf ? FY_ROPE_NEOX : archs[i].rope;
+		}
+	}
+	if (!known)
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "%s: architecture '%s' is not one ferry runs (%s)", fy_gguf_label(g),
+				  hp->arch, fy_model_archs());
+	FY_TRY(rc, kv_int(m, "embedding_length", true, 0, &hp->n_embd, err));
+	FY_TRY(rc, kv_int(m, "block_count", true, 0, &hp->n_layer, err));
+	FY_TRY(rc, kv_int(m, "feed_forward_length", true, 0, &hp->n_ff, err));
+	FY_TRY(rc, kv_int(m, "attention.head_count", true, 0, &hp->n_head, err));
+	FY_TRY(rc, kv_int(m, "attention.head_count_kv", false, hp->n_head, &hp->n_head_kv, err));
+	FY_TRY(rc, kv_int(m, "context_length", false, 2048, &hp->n_ctx_train, err));
+	FY_TRY(rc, kv_int(m, "attention.key_length", false, hp->n_embd / hp->n_head,
+			  &hp->head_dim, err));
+	hp->eps = kv_num(m, "attention.layer_norm_rms_epsilon", &eps) && eps > 0 ? (float)eps
+										  : 1e-5f;
+	if (hp->n_layer > MAX_LAYERS || hp->n_head % hp->n_head_kv != 0 || hp->head_dim < 2)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: %d layers, %d heads, %d kv heads, head size %d do not fit",
+				  fy_gguf_label(g), hp->n_layer, hp->n_head, hp->n_head_kv,
+				  hp->head_dim);
+	FY_TRY(rc, read_rope(m, style, err));
+out:
+	return rc;
+}
+
+/* --- tensors -------------------------------------------------------------------------------- */
+
+struct found {
+	enum fy_dtype type;
+	int n_dims;
+	int64_t ne[4];
+	const uint8_t *data;
+};
+
+static bool find_tensor(const struct fy_model *m, const char *name, struct found *f)
+{
+	if (m->gguf != NULL) {
+		const struct fy_gguf_tensor *t = fy_gguf_find_tensor(m->gguf, name);
+		if (t == NULL)
+			return false;
+		f->type = t->type;
+		f->n_dims = t->n_dims;
+		memcpy(f->ne, t->ne, sizeof(f->ne));
+		f->data = t->data;
+		return true;
+	}
+	for (size_t i = 0; i < m->hf->n; i++) {
+		const struct fy_hf_tensor *t = &m->hf->t[i];
+		if (strcmp(t->name, name) == 0) {
+			f->type = t->src->dtype;
+			f->n_dims = t->n_dims;
+			memcpy(f->ne, t->ne, sizeof(f->ne));
+			f->data = t->src->data;
+			return true;
+		}
+	}
+	return false;
+}
+
+static const char *label(const struct fy_model *m)
+{
+	return fy_gguf_label(meta_of(m));
+}
+
+/* A matrix of ne0 x ne1 (required unless `optional`; absent: w->data stays NULL). */
+static int get_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t ne1,
+		      bool optional, struct fy_weight *w, struct fy_err *err)
+{
+	struct found f;
+	if (!find_tensor(m, name, &f)) {
+		if (optional)
+			return FY_OK;
+		return fy_err_set(err, FY_EFORMAT, "%s: tensor %s is missing", label(m), name);
+	}
+	if (f.ne[0] != ne0 || f.ne[1] != ne1 || f.ne[2] != 1 || f.ne[3] != 1)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: tensor %s is %lldx%lld, the hyper-parameters say %lldx%lld",
+				  label(m), name, (long long)f.ne[0], (long long)f.ne[1],
+				  (long long)ne0, (long long)ne1);
+	if (fy_quant_traits(f.type) == NULL || fy_quant_traits(f.type)->to_float == NULL)
+		return fy_err_set(err, FY_EUNSUPPORTED, "%s: tensor %s is %s, which ferry cannot read",
+				  label(m), name, fy_dtype_name(f.type));
+	if (!fy_quant_row_bytes(f.type, ne0, &w->row_bytes))
+		return fy_err_set(err, FY_EFORMAT, "%s: tensor %s: rows of %lld do not split into %s blocks",
+				  label(m), name, (long long)ne0, fy_dtype_name(f.type));
+	w->type = f.type;
+	w->ne0 = ne0;
+	w->ne1 = ne1;
+	w->data = f.data;
+	m->weight_bytes += (uint64_t)w->row_bytes * (uint64_t)ne1;
+	return FY_OK;
+}
+
+/* A vector of n values, converted to F32 and owned by the model. */
+static int get_vector(struct fy_model *m, const char *name, int64_t n, bool optional,
+		      const float **out, struct fy_err *err)
+{
+	struct fy_weight w = { 0 };
+	int rc = get_weight(m, name, n, 1, optional, &w, err);
+	if (rc != FY_OK || w.data == NULL)
+		return rc;
+	m->weight_bytes -= w.row_bytes;
+	float **grown = realloc(m->owned, (m->n_owned + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	m->owned = grown;
+	float *v = malloc((size_t)n * sizeof(float));
+	if (v == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	m->owned[m->n_owned++] = v;
+	fy_dequant_row(w.type, w.data, v, n);
+	*out = v;
+	return FY_OK;
+}
+
+static int load_layer(struct fy_model *m, int l, struct fy_err *err)
+{
+	const struct fy_hparams *hp = &m->hp;
+	struct fy_layer *L = &m->layers[l];
+	const int64_t q = (int64_t)hp->n_head * hp->head_dim;
+	const int64_t kv = (int64_t)hp->n_head_kv * hp->head_dim;
+	const bool qwen3 = strcmp(hp->arch, "qwen3") == 0;
+	char n[96];
+	int rc = FY_OK;
+#define NAME(s) (snprintf(n, sizeof(n), "blk.%d.%s", l, s), n)
+	FY_TRY(rc, get_vector(m, NAME("attn_norm.weight"), hp->n_embd, false, &L->attn_norm, err));
+	FY_TRY(rc, get_weight(m, NAME("attn_q.weight"), hp->n_embd, q, false, &L->wq, err));
+	FY_TRY(rc, get_weight(m, NAME("attn_k.weight"), hp->n_embd, kv, false, &L->wk, err));
+	FY_TRY(rc, get_weight(m, NAME("attn_v.weight"), hp->n_embd, kv, false, &L->wv, err));
+	FY_TRY(rc, get_weight(m, NAME("attn_output.weight"), q, hp->n_embd, false, &L->wo, err));
+	FY_TRY(rc, get_vector(m, NAME("attn_q.bias"), q, true, &L->bq, err));
+	FY_TRY(rc, get_vector(m, NAME("attn_k.bias"), kv, true, &L->bk, err));
+	FY_TRY(rc, get_vector(m, NAME("attn_v.bias"), kv, true, &L->bv, err));
+	FY_TRY(rc, get_vector(m, NAME("attn_q_norm.weight"), hp->head_dim, !qwen3, &L->q_norm, err));
+	FY_TRY(rc, get_vector(m, NAME("attn_k_norm.weight"), hp->head_dim, !qwen3, &L->k_norm, err));
+	FY_TRY(rc, get_vector(m, NAME("ffn_norm.weight"), hp->n_embd, false, &L->ffn_norm, err));
+	FY_TRY(rc, get_weight(m, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, false, &L->gate, err));
+	FY_TRY(rc, get_weight(m, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, false, &L->up, err));
+	FY_TRY(rc, get_weight(m, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, false, &L->down, err));
+#undef NAME
+out:
+	return rc;
+}
+
+/* The type of the attention/FFN matrices most bytes are stored in. */
+static enum fy_dtype main_type(const struct fy_model *m)
+{
+	uint64_t bytes[FY_DTYPE_COUNT] = { 0 };
+	for (int l = 0; l < m->hp.n_layer; l++) {
+		const struct fy_weight *w[] = { &m->layers[l].wq,   &m->layers[l].wk, &m->layers[l].wv,
+						&m->layers[l].wo,   &m->layers[l].gate,
+						&m->layers[l].up,   &m->layers[l].down };
+		for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+			if ((int)w[i]->type >= 0 && w[i]->type < FY_DTYPE_COUNT)
+				bytes[w[i]->type] += w[i]->row_bytes * (uint64_t)w[i]->ne1;
+		}
+	}
+	int best = 0;
+	for (int t = 1; t < FY_DTYPE_COUNT; t++)
+		best = bytes[t] > bytes[best] ? t : best;
+	return (enum fy_dtype)best;
+}
+
+static int load_tensors(struct fy_model *m, struct fy_err *err)
+{
+	struct fy_hparams *hp = &m->hp;
+	struct found f;
+	int rc = FY_OK;
+	if (!find_tensor(m, "token_embd.weight", &f))
+		return fy_err_set(err, FY_EFORMAT, "%s: tensor token_embd.weight is missing",
+				  label(m));
+	if (f.ne[1] < 1 || f.ne[1] > INT32_MAX / 2)
+		return fy_err_set(err, FY_EFORMAT, "%s: token_embd.weight has %lld rows", label(m),
+				  (long long)f.ne[1]);
+	hp->n_vocab = (int)f.ne[1];
+	FY_TRY(rc, get_weight(m, "token_embd.weight", hp->n_embd, hp->n_vocab, false, &m->tok_embd,
+			      err));
+	FY_TRY(rc, get_vector(m, "output_norm.weight", hp->n_embd, false, &m->output_norm, err));
+	FY_TRY(rc, get_weight(m, "output.weight", hp->n_embd, hp->n_vocab, true, &m->output, err));
+	if (m->output.data == NULL)
+		m->output = m->tok_embd; /* tied embeddings */
+	m->layers = calloc((size_t)hp->n_layer, sizeof(*m->layers));
+	if (m->layers == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (int l = 0; l < hp->n_layer; l++)
+		FY_TRY(rc, load_layer(m, l, err));
+	m->ftype = main_type(m);
+out:
+	return rc;
+}
+
+/* --- open/free ------------------------------------------------------------------------------ */
+
+void fy_model_free(struct fy_model *m)
+{
+	if (m == NULL)
+		return;
+	fy_vocab_free(m->vocab);
+	for (size_t i = 0; i < m->n_owned; i++)
+		free(m->owned[i]);
+	free(m->owned);
+	free(m->layers);
+	fy_gguf_free(m->gguf);
+	fy_hf_view_free(m->hf);
+	free(m);
+}
+
+int fy_model_open(struct fy_model **out, const char *path, struct fy_err *err)
+{
+	struct fy_model *m = calloc(1, sizeof(*m));
+	struct stat st;
+	int rc = FY_OK;
+	*out = NULL;
+	if (m == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	if (stat(path, &st) != 0) {
+		rc = fy_err_sys(err, FY_ENOTFOUND, "%s", path);
+		goto out;
+	}
+	m->from_hf = S_ISDIR(st.st_mode);
+	if (m->from_hf)
+		FY_TRY(rc, fy_hf_view_open(&m->hf, path, err));
+	else
+		FY_TRY(rc, fy_gguf_open(&m->gguf, path, err));
+	FY_TRY(rc, read_hparams(m, err));
+	FY_TRY(rc, load_tensors(m, err));
+	FY_TRY(rc, fy_vocab_load(&m->vocab, meta_of(m), err));
+	if (fy_vocab_size(m->vocab) > m->hp.n_vocab)
+		FY_TRY(rc, fy_err_set(err, FY_EFORMAT,
+				      "%s: the vocabulary has %d tokens, the embeddings %d rows",
+				      label(m), fy_vocab_size(m->vocab), m->hp.n_vocab));
+	*out = m;
+	m = NULL;
+out:
+	fy_model_free(m);
+	return rc;
+}
