@@ -14,9 +14,8 @@ static int chat_prompt(const struct fy_vocab *v, const char *user, struct fy_buf
 {
 	const char *t = fy_vocab_chat_template(v);
 	if (t != NULL && strstr(t, "<|im_start|>") != NULL)
-		return fy_buf_printf(out, err,
-				     "<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n",
-				     user);
+		return fy_buf_printf(
+			out, err, "<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n", user);
 	if (t != NULL && strstr(t, "<|start_header_id|>") != NULL)
 		return fy_buf_printf(out, err,
 				     "<|start_header_id|>user<|end_header_id|>\n\n%s<|eot_id|>"
@@ -132,16 +131,20 @@ static void report(const struct gen *g)
 
 int cmd_run(struct fy_cli *cli, int argc, char **argv)
 {
-	const char *prompt = "", *temp = "0.8", *top_p = "0.95", *seed = NULL;
+	const char *prompt = "", *prompt_file = NULL, *temp = "0.8", *top_p = "0.95", *seed = NULL;
 	long n_predict = 128, top_k = 40, threads = 0, n_ctx = 0;
 	bool chat = false;
 	const struct fy_opt opts[] = {
 		{ "prompt", 'p', FY_OPT_STRING, &prompt, "TEXT",
 		  "the prompt (default: empty, generation starts from BOS)" },
-		{ "n-predict", 'n', FY_OPT_INT, &n_predict, "N", "tokens to generate (default 128)" },
+		{ "file", 'f', FY_OPT_STRING, &prompt_file, "FILE", "read the prompt from FILE" },
+		{ "n-predict", 'n', FY_OPT_INT, &n_predict, "N",
+		  "tokens to generate (default 128)" },
 		{ "temp", 0, FY_OPT_STRING, &temp, "T", "temperature; 0 is greedy (default 0.8)" },
-		{ "top-k", 0, FY_OPT_INT, &top_k, "K", "sample from the K likeliest (default 40; 0: all)" },
-		{ "top-p", 0, FY_OPT_STRING, &top_p, "P", "nucleus sampling mass (default 0.95; 1: off)" },
+		{ "top-k", 0, FY_OPT_INT, &top_k, "K",
+		  "sample from the K likeliest (default 40; 0: all)" },
+		{ "top-p", 0, FY_OPT_STRING, &top_p, "P",
+		  "nucleus sampling mass (default 0.95; 1: off)" },
 		{ "seed", 0, FY_OPT_STRING, &seed, "S", "random seed (default: from the clock)" },
 		{ "chat", 0, FY_OPT_FLAG, &chat, NULL,
 		  "wrap the prompt as a user turn of the model's chat format (ChatML, Llama 3)" },
@@ -151,25 +154,29 @@ int cmd_run(struct fy_cli *cli, int argc, char **argv)
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
-		"ferry run ARTIFACT [-p TEXT] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S]\n"
+		"ferry run ARTIFACT [-p TEXT | -f FILE] [-n N] [--temp T] [--top-k K] [--top-p P] "
+		"[--seed S]\n"
 		"          [--chat] [-t N]",
 		"Runs a model with ferry's reference kernels and streams the generated text to\n"
-		"stdout. ARTIFACT is a GGUF file, an HF checkpoint directory (run as it is, without\n"
+		"stdout. ARTIFACT is a GGUF file, an HF checkpoint directory (run as it is, "
+		"without\n"
 		"converting), or a store revision REPO[@REV][:FILE]. Architectures: llama, qwen2,\n"
-		"qwen3. -v prints the prompt and generation speed; --json prints the ids, the text\n"
+		"qwen3. -v prints the prompt and generation speed; --json prints the ids, the "
+		"text\n"
 		"and the speeds instead. See docs/INFER.md.",
 		opts,
 	};
 	struct gen g = { .cli = cli, .n_predict = n_predict };
 	struct fy_infer_artifact art = { 0 };
 	struct fy_pool *pool = NULL;
-	struct fy_buf chat_text;
+	struct fy_buf chat_text, file_text;
 	struct fy_err err;
 	double t = 0.8, p = 0.95;
 	uint64_t s = (uint64_t)time(NULL);
 	int npos = 0;
 	fy_buf_init(&g.text);
 	fy_buf_init(&chat_text);
+	fy_buf_init(&file_text);
 	int r = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
 	if (r < 0 && !fy_cli_parse_real(temp, 0, 100, &t))
 		r = fy_cli_usage_error(cli, "--temp needs a number from 0 to 100");
@@ -189,6 +196,14 @@ int cmd_run(struct fy_cli *cli, int argc, char **argv)
 		r = fy_cli_pool(cli, threads, &pool);
 	if (r >= 0)
 		goto out;
+	if (prompt_file != NULL) {
+		if (fy_file_read(prompt_file, 64u << 20, &file_text, &err) != FY_OK ||
+		    fy_buf_append(&file_text, "", 1, &err) != FY_OK) {
+			r = fy_cli_fail(cli, &err);
+			goto out;
+		}
+		prompt = (const char *)file_text.data;
+	}
 	g.n_predict = n_predict;
 	fy_sampler_init(&g.smp, (float)t, (int)top_k, (float)p, s);
 	r = fy_cli_open_artifact(cli, argv[0], &art);
@@ -200,7 +215,9 @@ int cmd_run(struct fy_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	const char *text = chat ? (const char *)chat_text.data : prompt;
-	const size_t len = chat ? chat_text.len : strlen(prompt);
+	const size_t len = chat			 ? chat_text.len
+			   : prompt_file != NULL ? file_text.len - 1
+						 : strlen(prompt);
 	if (fy_tokenize(g.m->vocab, text, len, true, true, &g.ids, &g.n_ids, &err) != FY_OK ||
 	    fy_ctx_new(&g.ctx, g.m, (int)n_ctx, pool, &err) != FY_OK) {
 		r = fy_cli_fail(cli, &err);
@@ -225,6 +242,7 @@ out:
 	free(g.ids);
 	fy_buf_release(&g.text);
 	fy_buf_release(&chat_text);
+	fy_buf_release(&file_text);
 	fy_cli_close_artifact(&art);
 	fy_pool_free(pool);
 	return r;

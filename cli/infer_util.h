@@ -13,7 +13,7 @@ struct fy_infer_artifact {
 	struct fy_store *store;	 /* when it came from the store */
 	struct fy_revision *rev; /* the revision (store only) */
 	const struct fy_file_entry *file; /* the GGUF file of the revision, or NULL (HF) */
-	char linkdir[4200];	 /* an HF revision: a directory of links to its objects */
+	char linkdir[4200];		  /* an HF revision: a directory of links to its objects */
 };
 
 /*

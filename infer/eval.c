@@ -206,7 +206,8 @@ static void scratch_free(struct scratch *s)
 static int scratch_new(struct scratch *s, const struct fy_hparams *hp, int n, struct fy_err *err)
 {
 	const size_t N = (size_t)n;
-	const size_t Q = (size_t)hp->n_head * hp->head_dim, KV = (size_t)hp->n_head_kv * hp->head_dim;
+	const size_t Q = (size_t)hp->n_head * hp->head_dim,
+		     KV = (size_t)hp->n_head_kv * hp->head_dim;
 	memset(s, 0, sizeof(*s));
 	s->x = malloc(N * hp->n_embd * sizeof(float));
 	s->xn = malloc(N * hp->n_embd * sizeof(float));
@@ -239,8 +240,9 @@ int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *log
 				  c->n_ctx, c->pos, n);
 	for (int t = 0; t < n; t++) {
 		if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
-			return fy_err_set(err, FY_EINVAL, "token id %d is outside the vocabulary (%d)",
-					  tokens[t], hp->n_vocab);
+			return fy_err_set(err, FY_EINVAL,
+					  "token id %d is outside the vocabulary (%d)", tokens[t],
+					  hp->n_vocab);
 	}
 	FY_TRY(rc, scratch_new(&s, hp, n, err));
 	for (int t = 0; t < n; t++)
@@ -252,8 +254,8 @@ int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *log
 	if (rc == FY_OK) {
 		const int first = all ? 0 : n - 1;
 		for (int t = first; t < n; t++)
-			fy_rmsnorm(s.x + (int64_t)t * hp->n_embd, m->output_norm, hp->eps, hp->n_embd,
-				   s.xn + (int64_t)(t - first) * hp->n_embd);
+			fy_rmsnorm(s.x + (int64_t)t * hp->n_embd, m->output_norm, hp->eps,
+				   hp->n_embd, s.xn + (int64_t)(t - first) * hp->n_embd);
 		rc = fy_matmul(&m->output, s.xn, n - first, logits, hp->n_vocab, c->pool, err);
 	}
 	if (rc == FY_OK)

@@ -71,8 +71,8 @@ enum fy_rope_scaling { FY_ROPE_SCALING_NONE, FY_ROPE_SCALING_LINEAR, FY_ROPE_SCA
 
 struct fy_rope {
 	enum fy_rope_style style;
-	int n_rot;	/* dimensions rotated (the first n_rot of each head) */
-	float base;	/* rope_theta */
+	int n_rot;  /* dimensions rotated (the first n_rot of each head) */
+	float base; /* rope_theta */
 	enum fy_rope_scaling scaling;
 	float factor;	/* scaling factor (> 1 stretches the context) */
 	int n_ctx_orig; /* YaRN: the original training context */
@@ -148,12 +148,12 @@ struct fy_model {
 	const float *output_norm;
 	struct fy_layer *layers;
 	struct fy_vocab *vocab;
-	bool from_hf;		/* an HF checkpoint directory (else a GGUF file) */
-	enum fy_dtype ftype;	/* the type most matrices have (for messages and the gate) */
-	uint64_t weight_bytes;	/* bytes of all matrices */
-	struct fy_gguf *gguf;	/* the GGUF file, or NULL */
-	struct fy_hf_view *hf;	/* the HF checkpoint, or NULL */
-	float **owned;		/* 1-D tensors converted to F32 */
+	bool from_hf;	       /* an HF checkpoint directory (else a GGUF file) */
+	enum fy_dtype ftype;   /* the type most matrices have (for messages and the gate) */
+	uint64_t weight_bytes; /* bytes of all matrices */
+	struct fy_gguf *gguf;  /* the GGUF file, or NULL */
+	struct fy_hf_view *hf; /* the HF checkpoint, or NULL */
+	float **owned;	       /* 1-D tensors converted to F32 */
 	size_t n_owned;
 };
 
@@ -200,9 +200,9 @@ int32_t fy_argmax(const float *x, int n);
 /* The smoke gate (infer/smoke.c)                                                             */
 
 struct fy_smoke_stats {
-	int n_scored;	  /* tokens scored */
-	double nll;	  /* mean negative log-likelihood */
-	double ppl;	  /* exp(nll) */
+	int n_scored; /* tokens scored */
+	double nll;   /* mean negative log-likelihood */
+	double ppl;   /* exp(nll) */
 };
 
 struct fy_smoke_result {
@@ -210,7 +210,7 @@ struct fy_smoke_result {
 	double ppl_ratio; /* cand.ppl / ref.ppl */
 	double kl_mean;	  /* mean KL(ref || cand) over scored positions */
 	double kl_max;
-	double top1;	  /* fraction of positions where both argmaxes agree */
+	double top1; /* fraction of positions where both argmaxes agree */
 	int n_tokens;
 };
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAX_DIM (1 << 20)   /* any single dimension ferry accepts from metadata */
+#define MAX_DIM (1 << 20) /* any single dimension ferry accepts from metadata */
 #define MAX_LAYERS 4096
 
 static const struct {
@@ -66,8 +66,8 @@ static bool kv_num(const struct fy_model *m, const char *suffix, double *out)
 	}
 }
 
-static int kv_int(const struct fy_model *m, const char *suffix, bool required, int dflt,
-		  int *out, struct fy_err *err)
+static int kv_int(const struct fy_model *m, const char *suffix, bool required, int dflt, int *out,
+		  struct fy_err *err)
 {
 	double v;
 	if (!kv_num(m, suffix, &v)) {
@@ -94,7 +94,8 @@ static int read_rope(struct fy_model *m, enum fy_rope_style style, struct fy_err
 	r->base = kv_num(m, "rope.freq_base", &v) && v > 0 ? (float)v : 10000.0f;
 	FY_TRY(rc, kv_int(m, "rope.dimension_count", false, m->hp.head_dim, &r->n_rot, err));
 	if (r->n_rot > m->hp.head_dim || r->n_rot % 2 != 0)
-		return fy_err_set(err, FY_EFORMAT, "%s: rope.dimension_count %d does not fit a head",
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: rope.dimension_count %d does not fit a head",
 				  fy_gguf_label(meta_of(m)), r->n_rot);
 	snprintf(key, sizeof(key), "%s.rope.scaling.type", m->hp.arch);
 	const struct fy_gguf_kv *t = fy_gguf_find_kv(meta_of(m), key);
@@ -144,18 +145,18 @@ static int read_hparams(struct fy_model *m, struct fy_err *err)
 	}
 	if (!known)
 		return fy_err_set(err, FY_EUNSUPPORTED,
-				  "%s: architecture '%s' is not one ferry runs (%s)", fy_gguf_label(g),
-				  hp->arch, fy_model_archs());
+				  "%s: architecture '%s' is not one ferry runs (%s)",
+				  fy_gguf_label(g), hp->arch, fy_model_archs());
 	FY_TRY(rc, kv_int(m, "embedding_length", true, 0, &hp->n_embd, err));
 	FY_TRY(rc, kv_int(m, "block_count", true, 0, &hp->n_layer, err));
 	FY_TRY(rc, kv_int(m, "feed_forward_length", true, 0, &hp->n_ff, err));
 	FY_TRY(rc, kv_int(m, "attention.head_count", true, 0, &hp->n_head, err));
 	FY_TRY(rc, kv_int(m, "attention.head_count_kv", false, hp->n_head, &hp->n_head_kv, err));
 	FY_TRY(rc, kv_int(m, "context_length", false, 2048, &hp->n_ctx_train, err));
-	FY_TRY(rc, kv_int(m, "attention.key_length", false, hp->n_embd / hp->n_head,
-			  &hp->head_dim, err));
-	hp->eps = kv_num(m, "attention.layer_norm_rms_epsilon", &eps) && eps > 0 ? (float)eps
-										  : 1e-5f;
+	FY_TRY(rc, kv_int(m, "attention.key_length", false, hp->n_embd / hp->n_head, &hp->head_dim,
+			  err));
+	hp->eps =
+		kv_num(m, "attention.layer_norm_rms_epsilon", &eps) && eps > 0 ? (float)eps : 1e-5f;
 	if (hp->n_layer > MAX_LAYERS || hp->n_head % hp->n_head_kv != 0 || hp->head_dim < 2)
 		return fy_err_set(err, FY_EFORMAT,
 				  "%s: %d layers, %d heads, %d kv heads, head size %d do not fit",
@@ -206,8 +207,8 @@ static const char *label(const struct fy_model *m)
 }
 
 /* A matrix of ne0 x ne1 (required unless `optional`; absent: w->data stays NULL). */
-static int get_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t ne1,
-		      bool optional, struct fy_weight *w, struct fy_err *err)
+static int get_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t ne1, bool optional,
+		      struct fy_weight *w, struct fy_err *err)
 {
 	struct found f;
 	if (!find_tensor(m, name, &f)) {
@@ -221,10 +222,12 @@ static int get_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t
 				  label(m), name, (long long)f.ne[0], (long long)f.ne[1],
 				  (long long)ne0, (long long)ne1);
 	if (fy_quant_traits(f.type) == NULL || fy_quant_traits(f.type)->to_float == NULL)
-		return fy_err_set(err, FY_EUNSUPPORTED, "%s: tensor %s is %s, which ferry cannot read",
-				  label(m), name, fy_dtype_name(f.type));
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "%s: tensor %s is %s, which ferry cannot read", label(m), name,
+				  fy_dtype_name(f.type));
 	if (!fy_quant_row_bytes(f.type, ne0, &w->row_bytes))
-		return fy_err_set(err, FY_EFORMAT, "%s: tensor %s: rows of %lld do not split into %s blocks",
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: tensor %s: rows of %lld do not split into %s blocks",
 				  label(m), name, (long long)ne0, fy_dtype_name(f.type));
 	w->type = f.type;
 	w->ne0 = ne0;
@@ -274,12 +277,16 @@ static int load_layer(struct fy_model *m, int l, struct fy_err *err)
 	FY_TRY(rc, get_vector(m, NAME("attn_q.bias"), q, true, &L->bq, err));
 	FY_TRY(rc, get_vector(m, NAME("attn_k.bias"), kv, true, &L->bk, err));
 	FY_TRY(rc, get_vector(m, NAME("attn_v.bias"), kv, true, &L->bv, err));
-	FY_TRY(rc, get_vector(m, NAME("attn_q_norm.weight"), hp->head_dim, !qwen3, &L->q_norm, err));
-	FY_TRY(rc, get_vector(m, NAME("attn_k_norm.weight"), hp->head_dim, !qwen3, &L->k_norm, err));
+	FY_TRY(rc,
+	       get_vector(m, NAME("attn_q_norm.weight"), hp->head_dim, !qwen3, &L->q_norm, err));
+	FY_TRY(rc,
+	       get_vector(m, NAME("attn_k_norm.weight"), hp->head_dim, !qwen3, &L->k_norm, err));
 	FY_TRY(rc, get_vector(m, NAME("ffn_norm.weight"), hp->n_embd, false, &L->ffn_norm, err));
-	FY_TRY(rc, get_weight(m, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, false, &L->gate, err));
+	FY_TRY(rc,
+	       get_weight(m, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, false, &L->gate, err));
 	FY_TRY(rc, get_weight(m, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, false, &L->up, err));
-	FY_TRY(rc, get_weight(m, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, false, &L->down, err));
+	FY_TRY(rc,
+	       get_weight(m, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, false, &L->down, err));
 #undef NAME
 out:
 	return rc;
@@ -290,9 +297,10 @@ static enum fy_dtype main_type(const struct fy_model *m)
 {
 	uint64_t bytes[FY_DTYPE_COUNT] = { 0 };
 	for (int l = 0; l < m->hp.n_layer; l++) {
-		const struct fy_weight *w[] = { &m->layers[l].wq,   &m->layers[l].wk, &m->layers[l].wv,
-						&m->layers[l].wo,   &m->layers[l].gate,
-						&m->layers[l].up,   &m->layers[l].down };
+		const struct fy_weight *w[] = { &m->layers[l].wq,   &m->layers[l].wk,
+						&m->layers[l].wv,   &m->layers[l].wo,
+						&m->layers[l].gate, &m->layers[l].up,
+						&m->layers[l].down };
 		for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
 			if ((int)w[i]->type >= 0 && w[i]->type < FY_DTYPE_COUNT)
 				bytes[w[i]->type] += w[i]->row_bytes * (uint64_t)w[i]->ne1;

@@ -56,7 +56,6 @@ int32_t fy_sample(struct fy_sampler *s, const float *logits, int n)
 	for (int i = 0; i < n; i++) {
 		c[i].id = i;
 		c[i].p = expf((logits[i] - max) / s->temp);
-
 	}
 	qsort(c, (size_t)n, sizeof(*c), by_prob);
 	int keep = s->top_k > 0 && s->top_k < n ? s->top_k : n;

@@ -140,8 +140,8 @@ static int load_arrays(struct fy_vocab *v, const struct fy_gguf *g, struct fy_er
 	const struct fy_gguf_kv *toks = kv_of(g, "tokenizer.ggml.tokens", FY_GGUF_ARRAY);
 	if (toks == NULL || toks->arr_type != FY_GGUF_STRING || toks->arr_count == 0 ||
 	    toks->arr_count > MAX_VOCAB)
-		return fy_err_set(err, FY_EFORMAT, "%s: tokenizer.ggml.tokens is missing or not strings",
-				  lbl);
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: tokenizer.ggml.tokens is missing or not strings", lbl);
 	v->n = (int32_t)toks->arr_count;
 	v->text = calloc((size_t)v->n, sizeof(*v->text));
 	v->score = calloc((size_t)v->n, sizeof(*v->score));
@@ -151,15 +151,16 @@ static int load_arrays(struct fy_vocab *v, const struct fy_gguf *g, struct fy_er
 	const struct fy_gguf_kv *sc = kv_of(g, "tokenizer.ggml.scores", FY_GGUF_ARRAY);
 	const struct fy_gguf_kv *ty = kv_of(g, "tokenizer.ggml.token_type", FY_GGUF_ARRAY);
 	if (sc != NULL && (sc->arr_type != FY_GGUF_F32 || sc->arr_count != toks->arr_count))
-		return fy_err_set(err, FY_EFORMAT, "%s: tokenizer.ggml.scores does not match the tokens",
-				  lbl);
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: tokenizer.ggml.scores does not match the tokens", lbl);
 	if (ty != NULL && (ty->arr_type != FY_GGUF_I32 || ty->arr_count != toks->arr_count))
 		return fy_err_set(err, FY_EFORMAT,
 				  "%s: tokenizer.ggml.token_type does not match the tokens", lbl);
 	for (int32_t i = 0; i < v->n; i++) {
 		v->text[i] = fy_gguf_arr_at(toks, (uint64_t)i).s;
 		v->score[i] = sc != NULL ? (float)fy_gguf_arr_at(sc, (uint64_t)i).f : 0.0f;
-		v->type[i] = ty != NULL ? (int32_t)fy_gguf_arr_at(ty, (uint64_t)i).i : FY_TOKEN_NORMAL;
+		v->type[i] =
+			ty != NULL ? (int32_t)fy_gguf_arr_at(ty, (uint64_t)i).i : FY_TOKEN_NORMAL;
 	}
 	/* the last of equal texts wins, as in llama.cpp's token_to_id map */
 	for (int32_t i = v->n - 1; i >= 0; i--) {
@@ -174,7 +175,8 @@ static int load_merges(struct fy_vocab *v, const struct fy_gguf *g, struct fy_er
 {
 	const struct fy_gguf_kv *m = kv_of(g, "tokenizer.ggml.merges", FY_GGUF_ARRAY);
 	if (m == NULL || m->arr_type != FY_GGUF_STRING || m->arr_count > MAX_VOCAB)
-		return fy_err_set(err, FY_EFORMAT, "%s: a BPE vocabulary needs tokenizer.ggml.merges",
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: a BPE vocabulary needs tokenizer.ggml.merges",
 				  fy_gguf_label(g));
 	for (uint64_t i = 0; i < m->arr_count; i++) {
 		struct fy_str s = fy_gguf_arr_at(m, i).s;
@@ -195,20 +197,21 @@ static int load_regexes(struct fy_vocab *v, const struct fy_gguf *g, struct fy_e
 	}
 	const char *const *rx = fy_bpe_pre_regexes(name);
 	if (rx == NULL)
-		return fy_err_set(err, FY_EUNSUPPORTED,
-				  "%s: pre-tokenizer '%s' is not one ferry knows (qwen2, llama-bpe, "
-				  "deepseek-v3, gpt-2, default)",
-				  fy_gguf_label(g), name);
+		return fy_err_set(
+			err, FY_EUNSUPPORTED,
+			"%s: pre-tokenizer '%s' is not one ferry knows (qwen2, llama-bpe, "
+			"deepseek-v3, gpt-2, default)",
+			fy_gguf_label(g), name);
 	v->ignore_merges = strcmp(name, "llama-bpe") == 0;
 	for (int i = 0; i < MAX_REGEXES && rx[i] != NULL; i++) {
 		int code;
 		PCRE2_SIZE off;
 		v->re[i] = pcre2_compile((PCRE2_SPTR)rx[i], PCRE2_ZERO_TERMINATED,
-					 PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code, &off,
-					 NULL);
+					 PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code,
+					 &off, NULL);
 		if (v->re[i] == NULL)
-			return fy_err_set(err, FY_EINVAL, "pre-tokenizer '%s': regex %d does not compile",
-					  name, i);
+			return fy_err_set(err, FY_EINVAL,
+					  "pre-tokenizer '%s': regex %d does not compile", name, i);
 		v->n_re = i + 1;
 	}
 	return FY_OK;
@@ -253,9 +256,11 @@ int fy_vocab_load(struct fy_vocab **out, const struct fy_gguf *g, struct fy_err 
 	v->bos = id_kv(g, "tokenizer.ggml.bos_token_id", v->n);
 	v->eos = id_kv(g, "tokenizer.ggml.eos_token_id", v->n);
 	v->unk = id_kv(g, "tokenizer.ggml.unknown_token_id", v->n);
-	v->add_bos = bool_kv(g, "tokenizer.ggml.add_bos_token", v->kind == FY_VOCAB_SPM) && v->bos >= 0;
+	v->add_bos =
+		bool_kv(g, "tokenizer.ggml.add_bos_token", v->kind == FY_VOCAB_SPM) && v->bos >= 0;
 	v->add_eos = bool_kv(g, "tokenizer.ggml.add_eos_token", false) && v->eos >= 0;
-	v->add_space_prefix = bool_kv(g, "tokenizer.ggml.add_space_prefix", v->kind == FY_VOCAB_SPM);
+	v->add_space_prefix =
+		bool_kv(g, "tokenizer.ggml.add_space_prefix", v->kind == FY_VOCAB_SPM);
 	find_eot(v, g);
 	for (int b = 0; b < 256; b++) {
 		char hex[8];
@@ -269,7 +274,8 @@ int fy_vocab_load(struct fy_vocab **out, const struct fy_gguf *g, struct fy_err 
 	}
 	for (int32_t i = 0; i < v->n; i++) {
 		const int32_t t = v->type[i];
-		if ((t == FY_TOKEN_CONTROL || t == FY_TOKEN_USER_DEFINED || t == FY_TOKEN_UNKNOWN) &&
+		if ((t == FY_TOKEN_CONTROL || t == FY_TOKEN_USER_DEFINED ||
+		     t == FY_TOKEN_UNKNOWN) &&
 		    v->text[i].len > 0)
 			v->special[v->n_special++] = i;
 	}
@@ -440,8 +446,7 @@ static int split_chars(struct merger *m, const char *text, size_t len, struct fy
 }
 
 /* The key of merging symbols l and r, or false when they do not merge. */
-static bool pair_key(const struct fy_vocab *v, const struct merger *m, int l, int r,
-		     double *key)
+static bool pair_key(const struct fy_vocab *v, const struct merger *m, int l, int r, double *key)
 {
 	const struct sym *a = &m->sym[l], *b = &m->sym[r];
 	if (v->kind == FY_VOCAB_SPM) {
@@ -707,13 +712,17 @@ static int partition(const struct fy_vocab *v, const char *text, size_t len, boo
 			/* [before][token][after]: the after part is searched on the next turn */
 			fs->f[i] = (struct frag){ at, t.len, id };
 			if (at > f.off) {
-				FY_TRY(rc, frag_insert(fs, i, (struct frag){ f.off, at - f.off, -1 }, err));
+				FY_TRY(rc,
+				       frag_insert(fs, i, (struct frag){ f.off, at - f.off, -1 },
+						   err));
 				i++;
 			}
 			if (at + t.len < f.off + f.len)
-				FY_TRY(rc, frag_insert(fs, i + 1,
-						       (struct frag){ at + t.len, f.off + f.len - at - t.len, -1 },
-						       err));
+				FY_TRY(rc,
+				       frag_insert(fs, i + 1,
+						   (struct frag){ at + t.len,
+								  f.off + f.len - at - t.len, -1 },
+						   err));
 		}
 	}
 out:
@@ -737,7 +746,8 @@ int fy_tokenize(const struct fy_vocab *v, const char *text, size_t len, bool add
 			prev_special = true;
 		} else if (v->kind == FY_VOCAB_SPM) {
 			FY_TRY(rc, spm_fragment(v, text + f->off, f->len,
-						v->add_space_prefix && prev_special, ids, n, &cap, err));
+						v->add_space_prefix && prev_special, ids, n, &cap,
+						err));
 			prev_special = false;
 		} else {
 			FY_TRY(rc, bpe_fragment(v, text + f->off, f->len, ids, n, &cap, err));
@@ -775,7 +785,8 @@ static int decode_bpe(struct fy_str t, struct fy_buf *out, struct fy_err *err)
 		if (n == 2)
 			cp = (uint32_t)(c & 0x1f) << 6 | ((uint8_t)t.ptr[i + 1] & 0x3f);
 		else if (n == 3)
-			cp = (uint32_t)(c & 0x0f) << 12 | (uint32_t)((uint8_t)t.ptr[i + 1] & 0x3f) << 6 |
+			cp = (uint32_t)(c & 0x0f) << 12 |
+			     (uint32_t)((uint8_t)t.ptr[i + 1] & 0x3f) << 6 |
 			     ((uint8_t)t.ptr[i + 2] & 0x3f);
 		const int b = n <= 3 ? cp_to_byte(cp) : -1;
 		int rc;

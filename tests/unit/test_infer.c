@@ -1,0 +1,418 @@
+/*
+ * infer: each AVX2 kernel against its scalar twin, matrix products of every type against a
+ * double-precision reference, RoPE, the sampler, the golden outputs of the fixture models (HF
+ * checkpoints run directly and after conversion to GGUF f32) and llama.cpp's tokenizer suites.
+ */
+#include "helpers.h"
+#include "infer/infer.h"
+#include "quant/quant.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng = 88172645463325252ull;
+
+static float frand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+static const int64_t sizes[] = { 0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 255, 256, 1000 };
+
+Test(infer, avx2_kernels_match_scalar)
+{
+	const struct fy_kernels *v = fy_kernels_avx2();
+	const struct fy_kernels *s = &fy_kernels_scalar;
+	if (v == NULL) {
+		cr_log_warn("this CPU has no AVX2/FMA: only the scalar kernels run");
+		return;
+	}
+	float a[4 * 1000], x[1000], y1[1000], y2[1000];
+	for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
+		a[i] = frand();
+	for (size_t i = 0; i < 1000; i++)
+		x[i] = frand();
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		const int64_t n = sizes[k];
+		const float tol = 1e-5f * (float)(n + 1);
+		cr_expect(fabsf(v->dot(a, x, n) - s->dot(a, x, n)) <= tol, "dot n=%lld",
+			  (long long)n);
+		float o1[4], o2[4];
+		v->dot4(a, n, x, n, o1);
+		s->dot4(a, n, x, n, o2);
+		for (int r = 0; r < 4; r++)
+			cr_expect(fabsf(o1[r] - o2[r]) <= tol, "dot4 row %d n=%lld", r,
+				  (long long)n);
+		memcpy(y1, x, sizeof(y1));
+		memcpy(y2, x, sizeof(y2));
+		v->axpy(0.37f, a, y1, n);
+		s->axpy(0.37f, a, y2, n);
+		for (int64_t i = 0; i < n; i++)
+			cr_expect(fabsf(y1[i] - y2[i]) <= 1e-6f, "axpy n=%lld i=%lld", (long long)n,
+				  (long long)i);
+	}
+}
+
+/* A matrix of `rows` rows of `cols` values quantized to t; *deq receives what it stands for. */
+static uint8_t *make_matrix(enum fy_dtype t, int64_t rows, int64_t cols, float **deq,
+			    size_t *row_bytes)
+{
+	cr_assert(fy_quant_row_bytes(t, cols, row_bytes));
+	uint8_t *q = malloc(*row_bytes * (size_t)rows + 1);
+	float *x = malloc((size_t)cols * sizeof(float));
+	*deq = malloc((size_t)(rows * cols) * sizeof(float));
+	for (int64_t r = 0; r < rows; r++) {
+		for (int64_t i = 0; i < cols; i++)
+			x[i] = frand();
+		fy_quant_row(t, x, q + (size_t)r * *row_bytes, cols);
+		fy_dequant_row(t, q + (size_t)r * *row_bytes, *deq + r * cols, cols);
+	}
+	free(x);
+	return q;
+}
+
+static void check_matmul(enum fy_dtype t, int64_t rows, int64_t cols, int64_t n_tok,
+			 struct fy_pool *pool)
+{
+	float *deq;
+	size_t rb;
+	uint8_t *q = make_matrix(t, rows, cols, &deq, &rb);
+	float *x = malloc((size_t)(n_tok * cols + 1) * sizeof(float));
+	float *y = malloc((size_t)(n_tok * rows + 1) * sizeof(float));
+	for (int64_t i = 0; i < n_tok * cols; i++)
+		x[i] = frand();
+	const struct fy_weight w = { t, cols, rows, rb, q };
+	struct fy_err err;
+	const struct fy_kernels *kinds[] = { &fy_kernels_scalar, fy_kernels_avx2() };
+	for (size_t k = 0; k < 2; k++) {
+		if (kinds[k] == NULL)
+			continue;
+		fy_kernels_select(kinds[k]);
+		cr_assert_eq(fy_matmul(&w, x, n_tok, y, rows, pool, &err), FY_OK, "%s", err.msg);
+		for (int64_t tk = 0; tk < n_tok; tk++) {
+			for (int64_t r = 0; r < rows; r++) {
+				double ref = 0;
+				for (int64_t i = 0; i < cols; i++)
+					ref += (double)deq[r * cols + i] * x[tk * cols + i];
+				cr_expect(fabs(ref - y[tk * rows + r]) < 1e-4 * (double)cols,
+					  "%s %s row %lld tok %lld: %g vs %g", fy_dtype_name(t),
+					  kinds[k]->name, (long long)r, (long long)tk, ref,
+					  (double)y[tk * rows + r]);
+			}
+		}
+	}
+	fy_kernels_select(NULL);
+	free(q);
+	free(deq);
+	free(x);
+	free(y);
+}
+
+Test(infer, matmul_every_type)
+{
+	static const enum fy_dtype types[] = {
+		FY_DTYPE_F32,  FY_DTYPE_F16,  FY_DTYPE_BF16, FY_DTYPE_Q4_0,   FY_DTYPE_Q4_1,
+		FY_DTYPE_Q5_0, FY_DTYPE_Q5_1, FY_DTYPE_Q8_0, FY_DTYPE_Q2_K,   FY_DTYPE_Q3_K,
+		FY_DTYPE_Q4_K, FY_DTYPE_Q5_K, FY_DTYPE_Q6_K, FY_DTYPE_IQ4_NL,
+	};
+	struct fy_pool *pool = NULL;
+	struct fy_err err;
+	cr_assert_eq(fy_pool_new(&pool, 2, &err), FY_OK);
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		const int64_t cols = fy_quant_traits(types[i])->blck == 256 ? 512 : 96;
+		check_matmul(types[i], 1, cols, 1, NULL);   /* a single row */
+		check_matmul(types[i], 7, cols, 3, NULL);   /* rows not a multiple of 4 */
+		check_matmul(types[i], 130, cols, 2, pool); /* threaded */
+		check_matmul(types[i], 5, cols, 0, pool);   /* no tokens */
+	}
+	fy_pool_free(pool);
+}
+
+Test(infer, rope_styles)
+{
+	struct fy_rope r = { .style = FY_ROPE_NORM, .n_rot = 8, .base = 10000.0f };
+	float a[8], b[8], c[8];
+	for (int i = 0; i < 8; i++)
+		a[i] = b[i] = frand();
+	fy_rope_apply(&r, a, 0);
+	for (int i = 0; i < 8; i++)
+		cr_expect_eq(a[i], b[i], "position 0 is the identity");
+	fy_rope_apply(&r, a, 5);
+	for (int i = 0; i < 8; i += 2)
+		cr_expect(fabsf(hypotf(a[i], a[i + 1]) - hypotf(b[i], b[i + 1])) < 1e-5f);
+	/* NEOX on the de-interleaved head = NORM on the interleaved one */
+	for (int i = 0; i < 4; i++) {
+		c[i] = b[2 * i];
+		c[i + 4] = b[2 * i + 1];
+	}
+	r.style = FY_ROPE_NEOX;
+	fy_rope_apply(&r, c, 5);
+	for (int i = 0; i < 4; i++) {
+		cr_expect(fabsf(c[i] - a[2 * i]) < 1e-6f);
+		cr_expect(fabsf(c[i + 4] - a[2 * i + 1]) < 1e-6f);
+	}
+	/* linear scaling by 2 at position 10 = no scaling at position 5 */
+	memcpy(c, b, sizeof(c));
+	r.scaling = FY_ROPE_SCALING_LINEAR;
+	r.factor = 2.0f;
+	fy_rope_apply(&r, c, 10);
+	r.scaling = FY_ROPE_SCALING_NONE;
+	memcpy(a, b, sizeof(a));
+	fy_rope_apply(&r, a, 5);
+	for (int i = 0; i < 8; i++)
+		cr_expect(fabsf(c[i] - a[i]) < 1e-5f);
+}
+
+Test(infer, sampler)
+{
+	float logits[5] = { 0.1f, 2.0f, -1.0f, 1.9f, 0.0f };
+	struct fy_sampler s;
+	fy_sampler_init(&s, 0, 40, 0.95f, 1);
+	cr_expect_eq(fy_sample(&s, logits, 5), 1);
+	fy_sampler_init(&s, 1.0f, 2, 1.0f, 7);
+	int seen[5] = { 0 };
+	for (int i = 0; i < 400; i++)
+		seen[fy_sample(&s, logits, 5)]++;
+	cr_expect(seen[1] > 0 && seen[3] > 0, "top-k 2 draws both of the two likeliest");
+	cr_expect(seen[0] + seen[2] + seen[4] == 0, "top-k 2 never draws the others");
+	fy_sampler_init(&s, 1.0f, 0, 0.01f, 7);
+	for (int i = 0; i < 50; i++)
+		cr_expect_eq(fy_sample(&s, logits, 5), 1, "a tiny top-p keeps the likeliest only");
+	struct fy_sampler a, b;
+	fy_sampler_init(&a, 0.9f, 0, 1.0f, 42);
+	fy_sampler_init(&b, 0.9f, 0, 1.0f, 42);
+	for (int i = 0; i < 20; i++)
+		cr_expect_eq(fy_sample(&a, logits, 5), fy_sample(&b, logits, 5), "same seed");
+}
+
+/* --- golden outputs --------------------------------------------------------------------------- */
+
+static int32_t *read_ids(const char *json_path, const char *key, size_t *n)
+{
+	struct fy_buf b;
+	struct fy_json *j = NULL;
+	struct fy_err err;
+	t_read(json_path, &b);
+	cr_assert_eq(fy_json_parse(&j, b.data, b.len, json_path, &err), FY_OK, "%s", err.msg);
+	const struct fy_json *a = fy_json_get(j, key);
+	*n = fy_json_size(a);
+	int32_t *ids = malloc((*n + 1) * sizeof(*ids));
+	for (size_t i = 0; i < *n; i++) {
+		int64_t v = -1;
+		cr_assert(fy_json_int(fy_json_at(a, i), &v));
+		ids[i] = (int32_t)v;
+	}
+	fy_json_free(j);
+	fy_buf_release(&b);
+	return ids;
+}
+
+/* Logits of the prompt (first 16 and last position) within 1e-3 of golden/, then greedy. */
+static void check_golden(const char *name, const char *path)
+{
+	char rel[256];
+	size_t n = 0, n_new = 0;
+	snprintf(rel, sizeof(rel), "models/%s/golden/prompt_ids.json", name);
+	int32_t *ids = read_ids(t_data(rel), "ids", &n);
+	snprintf(rel, sizeof(rel), "models/%s/golden/greedy.json", name);
+	int32_t *want = read_ids(t_data(rel), "new_ids", &n_new);
+	struct fy_model *m = NULL;
+	struct fy_ctx *c = NULL;
+	struct fy_pool *pool = NULL;
+	struct fy_err err;
+	struct fy_buf first16, last;
+	cr_assert_eq(fy_pool_new(&pool, 2, &err), FY_OK);
+	cr_assert_eq(fy_model_open(&m, path, &err), FY_OK, "%s", err.msg);
+	cr_assert_eq(fy_ctx_new(&c, m, 256, pool, &err), FY_OK, "%s", err.msg);
+	const int V = m->hp.n_vocab;
+	float *logits = malloc(n * (size_t)V * sizeof(float));
+	cr_assert_eq(fy_eval(c, ids, (int)n, true, logits, &err), FY_OK, "%s", err.msg);
+	snprintf(rel, sizeof(rel), "models/%s/golden/logits_first16.bin", name);
+	t_read(t_data(rel), &first16);
+	snprintf(rel, sizeof(rel), "models/%s/golden/logits_last.bin", name);
+	t_read(t_data(rel), &last);
+	cr_assert_eq(first16.len, 16 * (size_t)V * 4);
+	cr_assert_eq(last.len, (size_t)V * 4);
+	double max_diff = 0;
+	for (size_t i = 0; i < 16 * (size_t)V; i++) {
+		float g;
+		memcpy(&g, first16.data + 4 * i, 4);
+		max_diff = fmax(max_diff, fabs((double)g - logits[i]));
+	}
+	for (int i = 0; i < V; i++) {
+		float g;
+		memcpy(&g, last.data + 4 * (size_t)i, 4);
+		max_diff =
+			fmax(max_diff, fabs((double)g - logits[(n - 1) * (size_t)V + (size_t)i]));
+	}
+	cr_expect(max_diff < 1e-3, "%s via %s: logits differ by %g", name, path, max_diff);
+	/* greedy continuation */
+	int32_t tok = fy_argmax(logits + (n - 1) * (size_t)V, V);
+	for (size_t i = 0; i < n_new; i++) {
+		cr_expect_eq(tok, want[i], "%s greedy token %zu", name, i);
+		if (tok != want[i] || i + 1 == n_new)
+			break;
+		cr_assert_eq(fy_eval(c, &tok, 1, false, logits, &err), FY_OK, "%s", err.msg);
+		tok = fy_argmax(logits, V);
+	}
+	free(logits);
+	free(ids);
+	free(want);
+	fy_buf_release(&first16);
+	fy_buf_release(&last);
+	fy_ctx_free(c);
+	fy_model_free(m);
+	fy_pool_free(pool);
+}
+
+static void golden_both(const char *name)
+{
+	char rel[128];
+	snprintf(rel, sizeof(rel), "models/%s", name);
+	check_golden(name, t_data(rel));
+	/* the same after conversion to GGUF f32 */
+	struct fy_convert_opts o = { .outtype = FY_DTYPE_F32 };
+	struct fy_convert_report rep;
+	struct fy_err err;
+	t_tmpdir();
+	cr_assert_eq(fy_convert_hf_to_gguf(t_data(rel), t_tmp("m.gguf"), &o, &rep, &err), FY_OK,
+		     "%s", err.msg);
+	check_golden(name, t_tmp("m.gguf"));
+	t_tmpdir_remove();
+}
+
+Test(infer, golden_llama_stories260K, .timeout = 120)
+{
+	golden_both("llama-stories260K");
+}
+
+Test(infer, golden_qwen2_shakespeare, .timeout = 120)
+{
+	golden_both("qwen2-shakespeare");
+}
+
+Test(infer, golden_qwen3_tiny, .timeout = 120)
+{
+	golden_both("qwen3-tiny");
+}
+
+Test(infer, stories260K_greedy_128)
+{
+	static const int32_t want[] = {
+		1,   403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338,
+		401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328,
+		432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267, 337, 335,
+		312, 432, 398, 312, 286, 267, 414, 270, 333, 415, 426, 13,  438, 310, 439, 419, 357,
+		336, 432, 313, 438, 310, 432, 278, 316, 439, 419, 298, 414, 267, 265, 282, 295, 433,
+		426, 436, 317, 286, 296, 418, 269, 279, 292, 416, 439, 413, 409, 416, 327, 263, 415,
+		294, 267, 400, 426, 338, 336, 432, 313, 442, 391, 267, 337, 335, 364, 420, 268, 388,
+		432, 398, 359, 280, 303, 439, 413, 272, 417, 264,
+	};
+	struct fy_model *m = NULL;
+	struct fy_ctx *c = NULL;
+	struct fy_err err;
+	cr_assert_eq(fy_model_open(&m, t_data("models/stories260K/stories260K.gguf"), &err), FY_OK,
+		     "%s", err.msg);
+	cr_expect_eq(m->hp.rope.style, FY_ROPE_NORM);
+	cr_assert_eq(fy_ctx_new(&c, m, 0, NULL, &err), FY_OK, "%s", err.msg);
+	float *logits = malloc((size_t)m->hp.n_vocab * sizeof(float));
+	int32_t tok = want[0];
+	for (size_t i = 1; i < sizeof(want) / sizeof(want[0]); i++) {
+		cr_assert_eq(fy_eval(c, &tok, 1, false, logits, &err), FY_OK, "%s", err.msg);
+		tok = fy_argmax(logits, m->hp.n_vocab);
+		cr_assert_eq(tok, want[i], "position %zu", i);
+	}
+	/* the context is bounded; an id outside the vocabulary is refused */
+	int32_t bad = m->hp.n_vocab;
+	cr_expect_neq(fy_eval(c, &bad, 1, false, logits, &err), FY_OK);
+	free(logits);
+	fy_ctx_free(c);
+	fy_model_free(m);
+}
+
+/* --- tokenizers ------------------------------------------------------------------------------- */
+
+/* llama.cpp's test-tokenizer-0: every .inp text (separated by __ggml_vocab_test__ lines) gives
+ * the ids of the matching .out line, without BOS, special tokens parsed. */
+static void vocab_suite(const char *file)
+{
+	char rel[160];
+	struct fy_buf inp, out;
+	struct fy_gguf *g = NULL;
+	struct fy_vocab *v = NULL;
+	struct fy_err err;
+	snprintf(rel, sizeof(rel), "models/gguf-vocab/%s", file);
+	cr_assert_eq(fy_gguf_open(&g, t_data(rel), &err), FY_OK, "%s", err.msg);
+	cr_assert_eq(fy_vocab_load(&v, g, &err), FY_OK, "%s", err.msg);
+	snprintf(rel, sizeof(rel), "models/gguf-vocab/%s.inp", file);
+	t_read(t_data(rel), &inp);
+	snprintf(rel, sizeof(rel), "models/gguf-vocab/%s.out", file);
+	t_read(t_data(rel), &out);
+	fy_buf_append(&inp, "", 1, &err);
+	fy_buf_append(&out, "", 1, &err);
+	const char *sep = "\n__ggml_vocab_test__\n";
+	char *text = (char *)inp.data, *line = (char *)out.data;
+	int cases = 0, passed = 0;
+	while (text != NULL && *line != '\0') {
+		char *end = strstr(text, sep);
+		const size_t len = end != NULL ? (size_t)(end - text) : strlen(text);
+		char *nl = strchr(line, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		int32_t *ids = NULL;
+		size_t n = 0;
+		cr_assert_eq(fy_tokenize(v, text, len, false, true, &ids, &n, &err), FY_OK, "%s",
+			     err.msg);
+		char got[8192];
+		size_t at = 0;
+		got[0] = '\0';
+		for (size_t i = 0; i < n && at < sizeof(got) - 16; i++)
+			at += (size_t)snprintf(got + at, sizeof(got) - at, " %d", ids[i]);
+		cases++;
+		if (strcmp(got, line) == 0)
+			passed++;
+		else
+			cr_log_error("%s case %d '%.*s': got '%s', want '%s'", file, cases,
+				     (int)len, text, got, line);
+		/* decoding gives the text back (these vocabularies keep every byte) */
+		struct fy_buf dec;
+		fy_buf_init(&dec);
+		for (size_t i = 0; i < n; i++)
+			fy_detokenize(v, ids[i], false, &dec, &err);
+		/* SentencePiece: the space prefix every text gets */
+		const size_t skip = fy_vocab_kind(v) == FY_VOCAB_SPM && len > 0 ? 1 : 0;
+		cr_expect(dec.len - skip == len &&
+				  (len == 0 || memcmp(dec.data + skip, text, len) == 0),
+			  "%s case %d decodes back", file, cases);
+		fy_buf_release(&dec);
+		free(ids);
+		text = end != NULL ? end + strlen(sep) : NULL;
+		line = nl != NULL ? nl + 1 : line + strlen(line);
+	}
+	cr_expect_eq(passed, cases, "%s: %d of %d cases", file, passed, cases);
+	cr_expect_eq(cases, 46);
+	fy_buf_release(&inp);
+	fy_buf_release(&out);
+	fy_vocab_free(v);
+	fy_gguf_free(g);
+}
+
+Test(infer, tokenizer_llama_spm)
+{
+	vocab_suite("ggml-vocab-llama-spm.gguf");
+}
+
+Test(infer, tokenizer_phi3)
+{
+	vocab_suite("ggml-vocab-phi-3.gguf");
+}
+
+Test(infer, tokenizer_gpt2)
+{
+	vocab_suite("ggml-vocab-gpt-2.gguf");
+}
