@@ -110,7 +110,7 @@ static void report(const struct gen *g)
 				     fy_json_integer(g->ids[i]));
 		fy_json_set(o, "prompt_ids", pids);
 		fy_json_set(o, "ids", gids);
-		fy_json_set(o, "text", fy_json_stringn((const char *)g->text.data, g->text.len));
+		fy_json_set(o, "text", fy_cli_json_text(&g->text));
 		fy_json_set(o, "prompt_tokens_per_s",
 			    fy_json_real(g->t_prompt > 0 ? g->n_prompt / g->t_prompt : 0));
 		fy_json_set(o, "gen_tokens_per_s",

@@ -24,6 +24,9 @@ struct fy_infer_artifact {
  */
 int fy_cli_open_artifact(struct fy_cli *cli, const char *spec, struct fy_infer_artifact *a);
 void fy_cli_close_artifact(struct fy_infer_artifact *a);
+/* Generated text as a JSON string: bytes that are not valid UTF-8 (a model may stop inside a
+ * character, or a damaged one emit stray bytes) become U+FFFD. */
+struct fy_json *fy_cli_json_text(const struct fy_buf *b);
 /* Parses a real number in [lo, hi]. */
 bool fy_cli_parse_real(const char *s, double lo, double hi, double *out);
 

@@ -214,6 +214,19 @@ struct fy_smoke_result {
 	int n_tokens;
 };
 
+/* A gate's limits: the candidate passes when all three hold. */
+struct fy_smoke_limits {
+	double max_kl;	      /* mean KL divergence */
+	double max_ppl_ratio; /* candidate perplexity / reference perplexity */
+	double min_top1;      /* top-1 agreement */
+};
+
+/* The default limits for a candidate whose matrices are mostly of type t (docs/INFER.md). */
+struct fy_smoke_limits fy_smoke_default_limits(enum fy_dtype t);
+bool fy_smoke_passes(const struct fy_smoke_result *r, const struct fy_smoke_limits *l);
+/* The bundled evaluation text (public domain English prose; docs/INFER.md). */
+extern const char fy_smoke_default_text[];
+
 /* Evaluates ids with both models in windows of n_ctx tokens (each from position 0). */
 int fy_smoke_eval(const struct fy_model *cand, const struct fy_model *ref, const int32_t *ids,
 		  int n, int n_ctx, struct fy_pool *pool, struct fy_smoke_result *out,

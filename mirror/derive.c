@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -120,4 +121,44 @@ out:
 		fy_store_unlock(s);
 	fy_revision_free(r);
 	return rc;
+}
+
+/* --- records beside a revision -------------------------------------------------------------- */
+
+#define MAX_RECORD (16u << 20)
+
+static bool record_kind_ok(const char *kind)
+{
+	return strcmp(kind, "smoke") == 0;
+}
+
+int fy_store_record_write(struct fy_store *s, const char *repo, const char *id, const char *kind,
+			  const struct fy_json *record, struct fy_err *err)
+{
+	if (!record_kind_ok(kind))
+		return fy_err_set(err, FY_EINVAL, "'%s' is not a kind of revision record", kind);
+	if (access(fy_store_path(s, "repos/%s/revisions/%s.json", repo, id), F_OK) != 0)
+		return fy_err_set(err, FY_ENOTFOUND, "%s has no revision %s", repo, id);
+	char *text = fy_json_dump(record, FY_JSON_DUMP_PRETTY);
+	int rc;
+	if (text == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	rc = fy_mkdirs(fy_store_path(s, "repos/%s/%s", repo, kind), err);
+	if (rc == FY_OK)
+		rc = fy_file_write_atomic_in(
+			fy_store_path(s, "repos/%s/%s/%s.json", repo, kind, id),
+			fy_store_path(s, "tmp"), text, strlen(text), err);
+	free(text);
+	return rc;
+}
+
+int fy_store_record_read(struct fy_store *s, const char *repo, const char *id, const char *kind,
+			 struct fy_json **out, struct fy_err *err)
+{
+	if (!record_kind_ok(kind))
+		return fy_err_set(err, FY_EINVAL, "'%s' is not a kind of revision record", kind);
+	const char *path = fy_store_path(s, "repos/%s/%s/%s.json", repo, kind, id);
+	if (access(path, F_OK) != 0)
+		return FY_ENOTFOUND;
+	return fy_json_load_file(out, path, MAX_RECORD, err);
 }

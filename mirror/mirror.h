@@ -149,6 +149,20 @@ int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, co
 		      const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1],
 		      struct fy_err *err);
 
+/* The time now (or $SOURCE_DATE_EPOCH's) as ISO 8601 UTC, for a manifest's `created`. */
+void fy_now_iso(char out[32]);
+
+/*
+ * Records about a revision obtained after it was written (the manifest is content-addressed, so
+ * they live beside it, as signatures do): repos/NS/NAME/<kind>/ID.json, written atomically,
+ * replaced by a newer record of the same kind, removed with the revision. Kinds: "smoke".
+ */
+int fy_store_record_write(struct fy_store *s, const char *repo, const char *id, const char *kind,
+			  const struct fy_json *record, struct fy_err *err);
+/* Reads a record; FY_ENOTFOUND (no message) when there is none. */
+int fy_store_record_read(struct fy_store *s, const char *repo, const char *id, const char *kind,
+			 struct fy_json **out, struct fy_err *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Refs and repositories                                                                      */
 

@@ -32,8 +32,6 @@ int fy_revision_to_json(const struct fy_revision *r, struct fy_buf *out, struct 
  * object exists. */
 int fy_store_adopt(struct fy_store *s, const char *tmp, const struct fy_digests *d,
 		   struct fy_err *err);
-/* The time now (or $SOURCE_DATE_EPOCH's) as ISO 8601 UTC, for a manifest's `created`. */
-void fy_now_iso(char out[32]);
 
 /* A background thread hashing downloads' finished ranges in order (mirror/prefix_hash.c). */
 struct fy_prefix_hash;

@@ -547,7 +547,9 @@ int fy_store_rm_revision(struct fy_store *s, const char *repo, const char *id, s
 	fy_names_free(refs, n);
 	if (rc == FY_OK && unlink(fy_store_path(s, "repos/%s/revisions/%s.json", repo, id)) != 0)
 		rc = fy_err_sys(err, FY_EIO, "%s: cannot remove revision %s", repo, id);
-	if (rc == FY_OK)
+	if (rc == FY_OK) {
 		unlink(fy_store_path(s, "repos/%s/signatures/%s.json", repo, id));
+		unlink(fy_store_path(s, "repos/%s/smoke/%s.json", repo, id));
+	}
 	return rc;
 }
