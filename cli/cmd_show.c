@@ -81,6 +81,11 @@ static int describe(struct fy_store *s, const char *repo, const char *id, struct
 	fy_json_set(doc, "size", fy_json_integer((int64_t)r->total_size));
 	fy_json_set(doc, "signatures", sigs);
 	sigs = NULL;
+	struct fy_json *smoke = NULL;
+	rc = fy_store_record_read(s, repo, id, "smoke", &smoke, err);
+	if (rc != FY_OK && rc != FY_ENOTFOUND)
+		goto out;
+	fy_json_set(doc, "smoke", smoke != NULL ? smoke : fy_json_null());
 	*out = doc;
 	doc = NULL;
 	rc = FY_OK;
@@ -144,7 +149,22 @@ static void print_doc(const struct fy_json *d)
 	for (i = 0; i < fy_json_size(sigs); i++)
 		printf("%s%s (%s)", i ? ", " : "", str(fy_json_at(sigs, i), "keyid"),
 		       str(fy_json_at(sigs, i), "status"));
-	printf("%s\n\n    %s\n\n", fy_json_size(sigs) ? "" : "no", str(d, "message"));
+	printf("%s\n", fy_json_size(sigs) ? "" : "no");
+	const struct fy_json *sm = fy_json_get(d, "smoke");
+	double kl = 0, ratio = 0, top1 = 0;
+	if (fy_json_type(sm) == FY_JSON_OBJECT) {
+		fy_json_num(fy_json_get(sm, "kl_mean"), &kl);
+		fy_json_num(fy_json_get(sm, "ppl_ratio"), &ratio);
+		fy_json_num(fy_json_get(sm, "top1"), &top1);
+		printf("smoke    %s against %s: KL %.6f, perplexity ratio %.4f, top-1 %.2f%% "
+		       "(%s)\n",
+		       fy_json_type(fy_json_get(sm, "pass")) == FY_JSON_TRUE ? "pass" : "FAIL",
+		       str(fy_json_get(sm, "reference"), "artifact"), kl, ratio, 100 * top1,
+		       str(sm, "time"));
+	} else {
+		printf("smoke    never run\n");
+	}
+	printf("\n    %s\n\n", str(d, "message"));
 	printf("files    %zu, %s\n", fy_json_size(fy_json_get(d, "files")),
 	       fy_fmt_bytes(size, sizeof(size), (uint64_t)n));
 	print_files(fy_json_get(d, "files"));
@@ -157,7 +177,8 @@ int cmd_show(struct fy_cli *cli, int argc, char **argv)
 		"ferry show REPO[@REV] [--json]",
 		"One revision in detail: id, parent, tree, creation time, message, origin, the\n"
 		"refs that point at it, its signatures (valid, untrusted key, invalid), and every\n"
-		"file with size, SHA-256, git blob id and LFS flag. Pickle files are flagged with\n"
+		"file with size, SHA-256, git blob id and LFS flag, and the last smoke result\n"
+		"(ferry smoke). Pickle files are flagged with\n"
 		"the imports loading them would perform (scanned, never executed).",
 		NULL,
 	};

@@ -168,6 +168,10 @@ int fy_cli_open_artifact(struct fy_cli *cli, const char *spec, struct fy_infer_a
 	memset(a, 0, sizeof(*a));
 	if (stat(spec, &st) == 0) {
 		snprintf(a->path, sizeof(a->path), "%s", spec);
+	} else if (spec[0] == '/' || spec[0] == '.' ||
+		   (is_gguf(spec) && strpbrk(spec, "@:") == NULL)) {
+		fy_err_sys(&err, FY_ENOTFOUND, "%s", spec); /* a path, not a repository */
+		return fy_cli_fail(cli, &err);
 	} else {
 		int x = open_revision(cli, spec, a);
 		if (x >= 0)
