@@ -94,7 +94,7 @@ static int matmul_range(void *ctx, int64_t begin, int64_t end, struct fy_err *er
 		const int64_t nr = end - r0 < ROWS_PER_STEP ? end - r0 : ROWS_PER_STEP;
 		const float *rows;
 		if (direct) {
-			rows = (const float *)(w->data + (size_t)r0 * w->row_bytes);
+			rows = (const float *)(const void *)(w->data + (size_t)r0 * w->row_bytes);
 		} else {
 			for (int64_t r = 0; r < nr; r++)
 				fy_dequant_row(w->type, w->data + (size_t)(r0 + r) * w->row_bytes,

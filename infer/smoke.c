@@ -7,6 +7,7 @@
  */
 #include "infer/infer.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ static void log_softmax(const float *x, int n, double *out)
 		max = x[i] > max ? x[i] : max;
 	for (int i = 0; i < n; i++)
 		sum += exp((double)x[i] - max);
-	const double lse = max + log(sum);
+	const double lse = max + log(fmax(sum, DBL_MIN)); /* sum >= 1: exp(0) is in it */
 	for (int i = 0; i < n; i++)
 		out[i] = (double)x[i] - lse;
 }
