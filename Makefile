@@ -44,6 +44,7 @@ MKCORPUS   := $(BUILD)/mkcorpus
 MKGGUF     := $(BUILD)/mkgguf
 MKBIG      := $(BUILD)/mkbig
 MKMODEL    := $(BUILD)/mkmodel
+INFER_SPEED := $(BUILD)/infer_speed
 FERRY      := $(BUILD)/ferry
 FERRY_SAN  := $(BUILD)/ferry-san
 UNIT       := $(BUILD)/unit-tests
@@ -131,6 +132,10 @@ $(MKBIG): bench/mkbig.c $(BUILD)/libferry.a $(HEADERS)
 $(MKMODEL): bench/mkmodel.c $(BUILD)/libferry.a $(HEADERS)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS_ALL) -o $@ bench/mkmodel.c $(BUILD)/libferry.a $(LIBS)
+
+$(INFER_SPEED): bench/infer_speed.c $(BUILD)/libferry.a $(HEADERS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ bench/infer_speed.c $(BUILD)/libferry.a $(LIBS)
 
 # libFuzzer targets: clang, the library sources compiled in with the fuzzer's instrumentation.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
@@ -227,12 +232,13 @@ demo: deps
 	@sh scripts/demo.sh $(FERRY)
 
 bench: deps
-	@$(MAKE) --no-print-directory build $(MKBIG) $(MKMODEL)
+	@$(MAKE) --no-print-directory build $(MKBIG) $(MKMODEL) $(INFER_SPEED)
 	@MKBIG=$(MKBIG) sh bench/run.sh $(FERRY)
 	@sh bench/store.sh $(FERRY)
 	@sh bench/serve.sh $(FERRY)
 	@sh bench/clone.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) sh bench/quant.sh $(FERRY)
+	@MKMODEL=$(MKMODEL) INFER_SPEED=$(INFER_SPEED) sh bench/infer.sh $(FERRY)
 
 lint:
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(filter %.h,$(HEADERS))

@@ -4,7 +4,8 @@
  *
  *   mkmodel llama OUT LAYERS DIM FFN VOCAB [f16|f32|bf16] [tied]
  *       a llama-shaped model (n_head = DIM/64, n_head_kv = n_head/4) with pseudo-random
- *       normal weights (sigma 0.02, a fixed seed: the same arguments give the same bytes)
+ *       normal weights (sigma 0.02, a fixed seed: the same arguments give the same bytes) and a
+ *       SentencePiece-style vocabulary of VOCAB tokens (> 259), so that infer can run it
  *   mkmodel rows OUT INPUT.f32 ROWS COLS
  *       one F32 tensor blk.0.ffn_up.weight of ROWS x COLS floats read from INPUT.f32
  */
@@ -87,6 +88,47 @@ static void add(struct model *m, const char *name, int64_t ne0, int64_t ne1)
 	t->n_dims = ne1 > 1 ? 2 : 1;
 }
 
+/* A SentencePiece-style vocabulary of n tokens (n > 259): <unk>, <s>, </s>, the 256 byte tokens,
+ * then "t<i>" pieces, so that ferry run and smoke can tokenize for the model. */
+static int llama_vocab(struct fy_gguf_writer *w, long n, struct fy_err *err)
+{
+	struct fy_str *tok = calloc((size_t)n, sizeof(*tok));
+	char *text = calloc((size_t)n, 24);
+	float *score = calloc((size_t)n, sizeof(float));
+	int32_t *type = calloc((size_t)n, sizeof(int32_t));
+	int rc = FY_OK;
+	if (tok == NULL || text == NULL || score == NULL || type == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (long i = 0; i < n; i++) {
+		char *t = text + i * 24;
+		if (i < 3)
+			snprintf(t, 24, "%s", i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>");
+		else if (i < 259)
+			snprintf(t, 24, "<0x%02lX>", i - 3);
+		else
+			snprintf(t, 24, "t%ld", i);
+		tok[i] = (struct fy_str){ t, strlen(t) };
+		type[i] = i == 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1;
+		score[i] = i < 259 ? 0.0f : -(float)i;
+	}
+	FY_TRY(rc, fy_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama", err));
+	FY_TRY(rc, fy_gguf_writer_set_str_array(w, "tokenizer.ggml.tokens", (uint64_t)n, tok, err));
+	FY_TRY(rc, fy_gguf_writer_set_array(w, "tokenizer.ggml.scores", FY_GGUF_F32, (uint64_t)n,
+					    score, err));
+	FY_TRY(rc, fy_gguf_writer_set_array(w, "tokenizer.ggml.token_type", FY_GGUF_I32,
+					    (uint64_t)n, type, err));
+	FY_TRY(rc, fy_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1, err));
+	FY_TRY(rc, fy_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2, err));
+out:
+	free(tok);
+	free(text);
+	free(score);
+	free(type);
+	return rc;
+}
+
 static int llama_meta(struct fy_gguf_writer *w, long layers, long dim, long ffn, long vocab,
 		      struct fy_err *err)
 {
@@ -103,6 +145,7 @@ static int llama_meta(struct fy_gguf_writer *w, long layers, long dim, long ffn,
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "llama.attention.head_count", (uint32_t)heads, err));
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "llama.attention.head_count_kv", (uint32_t)kv, err));
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)vocab, err));
+	FY_TRY(rc, llama_vocab(w, vocab, err));
 out:
 	return rc;
 }

@@ -73,7 +73,7 @@ static struct fy_json *artifact_json(const struct fy_infer_artifact *a, const ch
 			fy_json_set(o, "path", fy_json_string(a->file->path));
 	}
 	fy_json_set(o, "arch", fy_json_string(a->model->hp.arch));
-	fy_json_set(o, "type", fy_json_string(fy_dtype_name(a->model->ftype)));
+	fy_json_set(o, "type", fy_json_string(a->model->type_name));
 	return o;
 }
 
@@ -123,9 +123,9 @@ static void print_report(const struct smoke_report *r)
 {
 	const struct fy_smoke_result *s = &r->res;
 	printf("candidate: %s (%s, %s)\n", r->cand_spec, r->cand->model->hp.arch,
-	       fy_dtype_name(r->cand->model->ftype));
+	       r->cand->model->type_name);
 	printf("reference: %s (%s, %s)\n", r->ref_spec, r->ref->model->hp.arch,
-	       fy_dtype_name(r->ref->model->ftype));
+	       r->ref->model->type_name);
 	printf("text: %s, %d tokens, %d scored in windows of %d\n", r->text_name, s->n_tokens,
 	       s->cand.n_scored, r->n_ctx);
 	printf("perplexity: candidate %.4f, reference %.4f, ratio %.4f (limit %.4f)\n", s->cand.ppl,
@@ -138,7 +138,7 @@ static void print_report(const struct smoke_report *r)
 	printf("\nsample (reference): ");
 	fy_print_quoted(stdout, (const char *)r->sample_r.data, r->sample_r.len, 200);
 	printf("\ngate: %s (%s limits for %s)\n", r->pass ? "PASS" : "FAIL",
-	       r->custom_limits ? "given" : "default", fy_dtype_name(r->cand->model->ftype));
+	       r->custom_limits ? "given" : "default", r->cand->model->type_name);
 }
 
 /* Records the result beside the candidate revision's manifest. */
@@ -302,6 +302,8 @@ int cmd_smoke(struct fy_cli *cli, int argc, char **argv)
 	}
 	rep.pass = fy_smoke_passes(&rep.res, &rep.lim);
 	struct fy_json *j = report_json(&rep);
+	if (!cli->json && !cli->quiet)
+		print_report(&rep);
 	if (cand.rev != NULL && !no_record) {
 		r = record(cli, &rep, j);
 		if (r >= 0) {
@@ -311,11 +313,8 @@ int cmd_smoke(struct fy_cli *cli, int argc, char **argv)
 	}
 	if (cli->json)
 		fy_cli_print_json(cli, j);
-	else {
+	else
 		fy_json_free(j);
-		if (!cli->quiet)
-			print_report(&rep);
-	}
 	fflush(stdout);
 	if (!rep.pass)
 		fprintf(stderr, "ferry smoke: %s fails the gate\n", argv[0]);

@@ -148,8 +148,10 @@ struct fy_model {
 	const float *output_norm;
 	struct fy_layer *layers;
 	struct fy_vocab *vocab;
-	bool from_hf;	       /* an HF checkpoint directory (else a GGUF file) */
-	enum fy_dtype ftype;   /* the type most matrices have (for messages and the gate) */
+	bool from_hf; /* an HF checkpoint directory (else a GGUF file) */
+	enum fy_dtype
+		ftype; /* the gate's type: general.file_type's base, else the commonest by bytes */
+	char type_name[16];    /* the mixture asked for ("Q4_K_M"), else ftype's name */
 	uint64_t weight_bytes; /* bytes of all matrices */
 	struct fy_gguf *gguf;  /* the GGUF file, or NULL */
 	struct fy_hf_view *hf; /* the HF checkpoint, or NULL */

@@ -336,6 +336,16 @@ static int load_tensors(struct fy_model *m, struct fy_err *err)
 	for (int l = 0; l < hp->n_layer; l++)
 		FY_TRY(rc, load_layer(m, l, err));
 	m->ftype = main_type(m);
+	snprintf(m->type_name, sizeof(m->type_name), "%s", fy_dtype_name(m->ftype));
+	/* a mixture's fallbacks (rows its base type does not divide) do not change what was asked
+	 */
+	const struct fy_gguf_kv *ft = fy_gguf_find_kv(meta_of(m), "general.file_type");
+	if (m->gguf != NULL && ft != NULL && ft->type == FY_GGUF_U32 &&
+	    strcmp(fy_ftype_name((enum fy_ftype)ft->v.u), "?") != 0) {
+		m->ftype = fy_ftype_base((enum fy_ftype)ft->v.u);
+		snprintf(m->type_name, sizeof(m->type_name), "%s",
+			 fy_ftype_name((enum fy_ftype)ft->v.u));
+	}
 out:
 	return rc;
 }

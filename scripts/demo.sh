@@ -64,6 +64,14 @@ step "re-quantize it with llama.cpp's Q4_K_M rules (rows of 64 and 172 take fall
 "$FERRY" --no-progress quant demo/stories-GGUF --type Q4_K_M
 "$FERRY" ls demo/stories-GGUF
 
+step "run it with ferry's reference kernels (greedy)" \
+	"ferry run demo/stories-GGUF:stories-Q4_K_M.gguf --temp 0 -n 48"
+"$FERRY" run demo/stories-GGUF:stories-Q4_K_M.gguf --temp 0 -n 48 -t 2
+
+step "the publish gate: the quantized file against the F32 revision it was derived from" \
+	"ferry smoke demo/stories-GGUF:stories-Q4_K_M.gguf"
+"$FERRY" smoke demo/stories-GGUF:stories-Q4_K_M.gguf -t 2
+
 step "sign it, then verify every byte, the structure of every file and the signature" \
 	"ferry key generate && ferry sign demo/qwen2-shakespeare && ferry verify demo/qwen2-shakespeare"
 "$FERRY" key generate
