@@ -25,14 +25,14 @@ cat_rate() {
 	cat "$1" >/dev/null
 	awk -v b="$(wc -c <"$1")" -v t="$(($(now_ns) - t0))" 'BEGIN {printf "%.2f", b / t}'
 }
-row() { # row NAME FILE THREADS
-	set -- "$1" "$2" "$3" "$($SPEED "$2" "$3" 512 128)"
-	pp=$(echo "$4" | awk '{print $2}')
-	tg=$(echo "$4" | awk '{print $4}')
+row() { # row NAME FILE THREADS CAT_GBPS
+	res=$($SPEED "$2" "$3" 512 128)
+	pp=$(echo "$res" | awk '{print $2}')
+	tg=$(echo "$res" | awk '{print $4}')
 	size=$(wc -c <"$2")
-	printf "%-22s %7s %10s %10s %9s %8s\n" "$1" "$3" "$pp" "$tg" \
+	printf "%-26s %7s %10s %10s %9s %8s\n" "$1" "$3" "$pp" "$tg" \
 		"$(awk -v b="$size" -v r="$tg" 'BEGIN {printf "%.2f", b * r / 1e9}')" \
-		"$(awk -v b="$size" -v r="$tg" -v c="$5" 'BEGIN {printf "%.2f", b * r / 1e9 / c}')"
+		"$(awk -v b="$size" -v r="$tg" -v c="$4" 'BEGIN {printf "%.3f", b * r / 1e9 / c}')"
 }
 
 echo "bench: converting and quantizing qwen2-shakespeare; generating a $LAYERS-layer llama in $work"
@@ -47,7 +47,7 @@ console.log((d.tensors.reduce((a,t)=>a+t.shape.reduce((x,y)=>x*y,1),0)/1e9).toFi
 {
 	echo "# ferry infer ($(date -u +%Y-%m-%d), $(nproc) cores, kernels: $($SPEED "$work/q2-Q8_0.gguf" 1 1 1 | awk '{print $6}'))"
 	echo "# pp: 512-token prompt, tg: 128 generated tokens (tokens/s); GB/s: file bytes x tg"
-	printf "%-22s %7s %10s %10s %9s %8s\n" model threads pp tg "GB/s" "x cat"
+	printf "%-26s %7s %10s %10s %9s %8s\n" model threads pp tg "GB/s" "x cat"
 	for t in F32 Q8_0 Q4_K_M; do
 		c=$(cat_rate "$work/q2-$t.gguf")
 		for j in 1 2; do row "qwen2-shakespeare $t" "$work/q2-$t.gguf" $j $c; done
