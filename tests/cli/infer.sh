@@ -198,5 +198,5 @@ expect_rc 2 "a revision without lineage needs --ref"
 run "$FERRY" run t/none
 expect_rc 1 "an unknown repository"
 
-echo "$pass passed, $fail failed"
+echo "infer: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
