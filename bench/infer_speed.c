@@ -9,14 +9,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 int main(int argc, char **argv)
 {
@@ -42,18 +34,18 @@ int main(int argc, char **argv)
 		s = s * 6364136223846793005ull + 1442695040888963407ull;
 		ids[i] = (int32_t)((s >> 33) % (uint64_t)m->hp.n_vocab);
 	}
-	double t0 = now_s();
+	double t0 = fy_now_s();
 	if (fy_eval(c, ids, np, false, logits, &err) != FY_OK)
 		goto fail;
-	const double pp = np / (now_s() - t0);
+	const double pp = np / (fy_now_s() - t0);
 	int32_t tok = fy_argmax(logits, m->hp.n_vocab);
-	t0 = now_s();
+	t0 = fy_now_s();
 	for (int i = 0; i < ng; i++) {
 		if (fy_eval(c, &tok, 1, false, logits, &err) != FY_OK)
 			goto fail;
 		tok = fy_argmax(logits, m->hp.n_vocab);
 	}
-	const double tg = ng / (now_s() - t0);
+	const double tg = ng / (fy_now_s() - t0);
 	printf("pp %.2f tg %.2f kernels %s\n", pp, tg, fy_kernels_active()->name);
 	free(ids);
 	free(logits);

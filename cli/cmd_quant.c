@@ -183,13 +183,6 @@ int fy_quant_cli_prepare(struct fy_cli *cli, struct fy_quant_cli *o)
 	return -1;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in, const char *out,
 		     const char *label, struct fy_requant_report *rep)
 {
@@ -199,7 +192,7 @@ int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in,
 	struct stat st;
 	char hex[2 * FY_SHA256_LEN + 1];
 	char a[32], b[32];
-	double t0 = now_s();
+	double t0 = fy_now_s();
 	int rc;
 
 	if (stat(in, &st) == 0)
@@ -240,7 +233,7 @@ int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in,
 			"F16/BF16/F32\n",
 			rep->n_requantized);
 	if (!cli->quiet) {
-		const double dt = now_s() - t0;
+		const double dt = fy_now_s() - t0;
 		printf("%s%s: %s, %zu tensors (%zu converted, %zu copied), %s -> %s", label,
 		       o->req.plan_only ? " (not written)" : "", fy_ftype_name(o->req.params.ftype),
 		       rep->n_tensors, rep->n_converted, rep->n_copied,

@@ -32,19 +32,12 @@ struct gen {
 	struct fy_ctx *ctx;
 	struct fy_sampler smp;
 	int32_t *ids;
-	size_t n_ids;
+	size_t n_ids, cap_ids;
 	long n_predict;
 	struct fy_buf text;
 	double t_prompt, t_gen;
 	int n_prompt, n_gen;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int generate(struct gen *g, struct fy_err *err)
 {
@@ -56,12 +49,12 @@ static int generate(struct gen *g, struct fy_err *err)
 	fy_buf_init(&piece);
 	if (logits == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	double t0 = now_s();
+	double t0 = fy_now_s();
 	FY_TRY(rc, fy_eval(g->ctx, g->ids, (int)g->n_ids, false, logits, err));
-	g->t_prompt = now_s() - t0;
+	g->t_prompt = fy_now_s() - t0;
 	g->n_prompt = (int)g->n_ids;
 	int32_t prev = g->ids[g->n_ids - 1];
-	t0 = now_s();
+	t0 = fy_now_s();
 	for (long i = 0; i < g->n_predict; i++) {
 		const int32_t id = fy_sample(&g->smp, logits, n_vocab);
 		if (id == fy_vocab_eos(v) || id == fy_vocab_eot(v))
@@ -78,12 +71,11 @@ static int generate(struct gen *g, struct fy_err *err)
 			fwrite(piece.data + skip, 1, piece.len - skip, stdout);
 			fflush(stdout);
 		}
-		int32_t *grown = realloc(g->ids, (g->n_ids + 1) * sizeof(*grown));
-		if (grown == NULL) {
-			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		void *a = g->ids;
+		rc = fy_grow(&a, &g->cap_ids, g->n_ids, sizeof(*g->ids), err);
+		g->ids = a;
+		if (rc != FY_OK)
 			goto out;
-		}
-		g->ids = grown;
 		g->ids[g->n_ids++] = id;
 		g->n_gen++;
 		prev = id;
@@ -93,7 +85,7 @@ static int generate(struct gen *g, struct fy_err *err)
 			break; /* the context is full */
 		FY_TRY(rc, fy_eval(g->ctx, &id, 1, false, logits, err));
 	}
-	g->t_gen = now_s() - t0;
+	g->t_gen = fy_now_s() - t0;
 out:
 	free(logits);
 	fy_buf_release(&piece);
@@ -166,7 +158,7 @@ int cmd_run(struct fy_cli *cli, int argc, char **argv)
 		"and the speeds instead. See docs/INFER.md.",
 		opts,
 	};
-	struct gen g = { .cli = cli, .n_predict = n_predict };
+	struct gen g = { .cli = cli };
 	struct fy_infer_artifact art = { 0 };
 	struct fy_pool *pool = NULL;
 	struct fy_buf chat_text, file_text;
@@ -223,6 +215,7 @@ int cmd_run(struct fy_cli *cli, int argc, char **argv)
 		r = fy_cli_fail(cli, &err);
 		goto out;
 	}
+	g.cap_ids = g.n_ids; /* at least: the array holds n_ids */
 	if (g.n_ids == 0) {
 		err.code = FY_EINVAL;
 		snprintf(err.msg, sizeof(err.msg),

@@ -21,23 +21,6 @@ bool fy_cli_parse_real(const char *s, double lo, double hi, double *out)
 	return true;
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
-static size_t utf8_valid(const uint8_t *p, size_t n)
-{
-	size_t len = p[0] < 0x80	 ? 1
-		     : (p[0] >> 5) == 6	 ? 2
-		     : (p[0] >> 4) == 14 ? 3
-		     : (p[0] >> 3) == 30 ? 4
-					 : 0;
-	if (len == 0 || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	}
-	return len;
-}
-
 struct fy_json *fy_cli_json_text(const struct fy_buf *b)
 {
 	struct fy_json *j = fy_json_stringn(b->len ? (const char *)b->data : "", b->len);
@@ -46,7 +29,7 @@ struct fy_json *fy_cli_json_text(const struct fy_buf *b)
 	struct fy_buf c;
 	fy_buf_init(&c);
 	for (size_t i = 0; i < b->len;) {
-		size_t n = utf8_valid(b->data + i, b->len - i);
+		const size_t n = fy_utf8_len(b->data + i, b->len - i);
 		if (n == 0) {
 			fy_buf_append(&c, "\xef\xbf\xbd", 3, NULL);
 			i++;

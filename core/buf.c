@@ -124,3 +124,43 @@ bool fy_cur_u64(struct fy_cursor *c, uint64_t *out)
 	*out = fy_le64(p);
 	return true;
 }
+
+int fy_grow(void **arr, size_t *cap, size_t n, size_t elem, struct fy_err *err)
+{
+	size_t nc = *cap < 16 ? 16 : *cap, bytes;
+	if (n < *cap)
+		return FY_OK;
+	while (nc <= n) {
+		if (__builtin_mul_overflow(nc, 2, &nc))
+			return fy_err_set(err, FY_ENOMEM, "array size overflows");
+	}
+	if (__builtin_mul_overflow(nc, elem, &bytes))
+		return fy_err_set(err, FY_ENOMEM, "array size overflows");
+	void *p = realloc(*arr, bytes);
+	if (p == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory (array of %zu bytes)", bytes);
+	*arr = p;
+	*cap = nc;
+	return FY_OK;
+}
+
+size_t fy_utf8_len(const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (p[0] < 0x80)
+		return 1;
+	const size_t len = (p[0] >> 5) == 6 ? 2 : (p[0] >> 4) == 14 ? 3 : (p[0] >> 3) == 30 ? 4 : 0;
+	if (len == 0 || len > n)
+		return 0;
+	uint32_t cp = p[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}

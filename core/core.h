@@ -101,6 +101,17 @@ int fy_buf_append_u64le(struct fy_buf *b, uint64_t v, struct fy_err *err);
 int fy_buf_printf(struct fy_buf *b, struct fy_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Makes room for element n (0-based) of a malloc'd array *arr of *cap elements of elem bytes,
+ * doubling the capacity (at least 16); overflow-checked. */
+int fy_grow(void **arr, size_t *cap, size_t n, size_t elem, struct fy_err *err);
+
+/* Length of the valid UTF-8 sequence at p (1 to 4 bytes, within n), or 0 when p holds none
+ * (a stray continuation byte, a truncated or overlong sequence, a surrogate, > U+10FFFF). */
+size_t fy_utf8_len(const uint8_t *p, size_t n);
+
+/* Seconds on the monotonic clock (for durations). */
+double fy_now_s(void);
+
 /* Reads little-endian integers from bytes that the caller has bounds-checked. */
 static inline uint16_t fy_le16(const uint8_t *p)
 {

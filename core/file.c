@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -421,4 +422,11 @@ int fy_dir_list(const char *dir, const char *suffix, char ***names, size_t *coun
 	*names = list;
 	*count = n;
 	return FY_OK;
+}
+
+double fy_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -80,16 +80,12 @@ static size_t put_utf8(uint32_t cp, char *out)
 
 static int push_id(int32_t **ids, size_t *n, size_t *cap, int32_t id, struct fy_err *err)
 {
-	if (*n == *cap) {
-		size_t nc = *cap < 64 ? 64 : *cap * 2;
-		int32_t *g = realloc(*ids, nc * sizeof(*g));
-		if (g == NULL)
-			return fy_err_set(err, FY_ENOMEM, "out of memory");
-		*ids = g;
-		*cap = nc;
-	}
-	(*ids)[(*n)++] = id;
-	return FY_OK;
+	void *a = *ids;
+	int rc = fy_grow(&a, cap, *n, sizeof(**ids), err);
+	*ids = a;
+	if (rc == FY_OK)
+		(*ids)[(*n)++] = id;
+	return rc;
 }
 
 /* --- loading -------------------------------------------------------------------------------- */
@@ -386,14 +382,11 @@ static bool pair_before(const struct pair *a, const struct pair *b)
 
 static int heap_push(struct merger *m, struct pair p, struct fy_err *err)
 {
-	if (m->n_heap == m->cap_heap) {
-		size_t nc = m->cap_heap < 64 ? 64 : m->cap_heap * 2;
-		struct pair *g = realloc(m->heap, nc * sizeof(*g));
-		if (g == NULL)
-			return fy_err_set(err, FY_ENOMEM, "out of memory");
-		m->heap = g;
-		m->cap_heap = nc;
-	}
+	void *a = m->heap;
+	int rc = fy_grow(&a, &m->cap_heap, m->n_heap, sizeof(*m->heap), err);
+	m->heap = a;
+	if (rc != FY_OK)
+		return rc;
 	size_t i = m->n_heap++;
 	m->heap[i] = p;
 	while (i > 0 && pair_before(&m->heap[i], &m->heap[(i - 1) / 2])) {
@@ -558,14 +551,11 @@ static int span_push(struct spans *w, size_t off, size_t len, struct fy_err *err
 {
 	if (len == 0)
 		return FY_OK;
-	if (w->n == w->cap) {
-		size_t nc = w->cap < 32 ? 32 : w->cap * 2;
-		struct span *g = realloc(w->s, nc * sizeof(*g));
-		if (g == NULL)
-			return fy_err_set(err, FY_ENOMEM, "out of memory");
-		w->s = g;
-		w->cap = nc;
-	}
+	void *a = w->s;
+	int rc = fy_grow(&a, &w->cap, w->n, sizeof(*w->s), err);
+	w->s = a;
+	if (rc != FY_OK)
+		return rc;
 	w->s[w->n++] = (struct span){ off, len };
 	return FY_OK;
 }
@@ -675,14 +665,11 @@ struct frags {
 
 static int frag_insert(struct frags *fs, size_t at, struct frag f, struct fy_err *err)
 {
-	if (fs->n == fs->cap) {
-		size_t nc = fs->cap < 16 ? 16 : fs->cap * 2;
-		struct frag *g = realloc(fs->f, nc * sizeof(*g));
-		if (g == NULL)
-			return fy_err_set(err, FY_ENOMEM, "out of memory");
-		fs->f = g;
-		fs->cap = nc;
-	}
+	void *a = fs->f;
+	int rc = fy_grow(&a, &fs->cap, fs->n, sizeof(*fs->f), err);
+	fs->f = a;
+	if (rc != FY_OK)
+		return rc;
 	memmove(fs->f + at + 1, fs->f + at, (fs->n - at) * sizeof(*fs->f));
 	fs->f[at] = f;
 	fs->n++;

@@ -34,19 +34,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static bool valid_utf8(const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i < n;) {
-		const size_t len = p[i] < 0x80	       ? 1
-				   : (p[i] >> 5) == 6  ? 2
-				   : (p[i] >> 4) == 14 ? 3
-				   : (p[i] >> 3) == 30 ? 4
-						       : 0;
-		if (len == 0 || len > n - i)
+	for (size_t i = 0, len; i < n; i += len) {
+		len = fy_utf8_len(p + i, n - i);
+		if (len == 0)
 			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-		}
-		i += len;
 	}
 	return true;
 }

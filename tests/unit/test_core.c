@@ -60,6 +60,53 @@ Test(buf, cursor_never_reads_past_end)
 	cr_assert_eq(c.pos, 12);
 }
 
+Test(buf, grow_arrays)
+{
+	struct fy_err err;
+	int32_t *a = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < 1000; i++) {
+		void *p = a;
+		cr_assert_eq(fy_grow(&p, &cap, i, sizeof(*a), &err), FY_OK);
+		a = p;
+		cr_assert_gt(cap, i);
+		a[i] = (int32_t)i;
+	}
+	for (size_t i = 0; i < 1000; i++)
+		cr_expect_eq(a[i], (int32_t)i);
+	void *p = a;
+	size_t huge = SIZE_MAX / 2;
+	cr_expect_eq(fy_grow(&p, &huge, SIZE_MAX / 2, 8, &err), FY_ENOMEM, "overflow refused");
+	cr_expect_eq(p, (void *)a, "the array is kept on failure");
+	free(a);
+}
+
+Test(buf, utf8_sequences)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+	} cases[] = {
+		{ "a", 1 },
+		{ "\xc3\xa9", 2 },
+		{ "\xe2\x96\x81", 3 },
+		{ "\xf0\x9f\x98\x80", 4 },
+		{ "\x80", 0 },
+		{ "\xc3", 0 },
+		{ "\xc0\xaf", 0 },
+		{ "\xe0\x80\xaf", 0 },
+		{ "\xed\xa0\x80", 0 },
+		{ "\xf4\x90\x80\x80", 0 },
+		{ "\xff", 0 },
+		{ "\xe2\x28\xa1", 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		cr_expect_eq(fy_utf8_len((const uint8_t *)cases[i].s, strlen(cases[i].s)),
+			     cases[i].len, "case %zu", i);
+	cr_expect_eq(fy_utf8_len((const uint8_t *)"\xe2\x96\x81", 2), 0, "truncated");
+	cr_expect_eq(fy_utf8_len((const uint8_t *)"", 0), 0);
+}
+
 Test(index, insert_find_duplicates)
 {
 	struct fy_index ix;
