@@ -14,12 +14,22 @@
 
 #define MAX_CTX (1 << 20)
 
+/* Activations of a batch, kept by the context and grown to the largest batch seen. */
+struct scratch {
+	int cap; /* tokens the buffers hold */
+	float *x, *xn, *q, *k, *v, *att, *o, *g, *u;
+	float *rope; /* [token][n_rot]: cos and sin of each pair at the token's position */
+};
+
 struct fy_ctx {
 	const struct fy_model *m;
 	struct fy_pool *pool;
 	int n_ctx, pos;
 	float *k, *v; /* [layer][n_ctx][n_head_kv * head_dim] */
+	struct scratch s;
 };
+
+static void scratch_free(struct scratch *s);
 
 int fy_ctx_new(struct fy_ctx **out, const struct fy_model *m, int n_ctx, struct fy_pool *pool,
 	       struct fy_err *err)
@@ -54,6 +64,7 @@ void fy_ctx_free(struct fy_ctx *c)
 		return;
 	free(c->k);
 	free(c->v);
+	scratch_free(&c->s);
 	free(c);
 }
 
@@ -115,10 +126,6 @@ static int attn_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 
 /* --- one layer ------------------------------------------------------------------------------ */
 
-struct scratch {
-	float *x, *xn, *q, *k, *v, *att, *o, *g, *u;
-};
-
 static void add_bias(float *y, const float *b, int n, int64_t dim)
 {
 	if (b == NULL)
@@ -128,9 +135,9 @@ static void add_bias(float *y, const float *b, int n, int64_t dim)
 			y[t * dim + i] += b[i];
 }
 
-/* Per-head RMSNorm (qwen3) and RoPE of n rows of n_heads heads. */
+/* Per-head RMSNorm (qwen3) and RoPE of n rows of n_heads heads (angles: one row per token). */
 static void heads(const struct fy_model *m, float *x, int n, int n_heads, const float *norm,
-		  int pos0)
+		  const float *angles)
 {
 	const int hd = m->hp.head_dim;
 	for (int t = 0; t < n; t++) {
@@ -138,7 +145,7 @@ static void heads(const struct fy_model *m, float *x, int n, int n_heads, const 
 			float *p = x + ((int64_t)t * n_heads + h) * hd;
 			if (norm != NULL)
 				fy_rmsnorm(p, norm, m->hp.eps, hd, p);
-			fy_rope_apply(&m->hp.rope, p, pos0 + t);
+			fy_rope_apply(&m->hp.rope, p, angles + (int64_t)t * m->hp.rope.n_rot);
 		}
 	}
 }
@@ -161,8 +168,8 @@ static int layer(struct fy_ctx *c, int l, struct scratch *s, int n, struct fy_er
 	add_bias(s->q, L->bq, n, Q);
 	add_bias(s->k, L->bk, n, KV);
 	add_bias(s->v, L->bv, n, KV);
-	heads(m, s->q, n, hp->n_head, L->q_norm, c->pos);
-	heads(m, s->k, n, hp->n_head_kv, L->k_norm, c->pos);
+	heads(m, s->q, n, hp->n_head, L->q_norm, s->rope);
+	heads(m, s->k, n, hp->n_head_kv, L->k_norm, s->rope);
 	memcpy(c->k + layer_off + (size_t)c->pos * KV, s->k, (size_t)n * KV * sizeof(float));
 	memcpy(c->v + layer_off + (size_t)c->pos * KV, s->v, (size_t)n * KV * sizeof(float));
 
@@ -201,27 +208,35 @@ static void scratch_free(struct scratch *s)
 	free(s->o);
 	free(s->g);
 	free(s->u);
+	free(s->rope);
+	memset(s, 0, sizeof(*s));
 }
 
-static int scratch_new(struct scratch *s, const struct fy_hparams *hp, int n, struct fy_err *err)
+/* Room for a batch of n tokens (what an earlier batch as large left is reused). */
+static int scratch_fit(struct scratch *s, const struct fy_hparams *hp, int n, struct fy_err *err)
 {
-	const size_t N = (size_t)n;
-	const size_t Q = (size_t)hp->n_head * hp->head_dim,
-		     KV = (size_t)hp->n_head_kv * hp->head_dim;
-	memset(s, 0, sizeof(*s));
-	s->x = malloc(N * hp->n_embd * sizeof(float));
-	s->xn = malloc(N * hp->n_embd * sizeof(float));
+	const size_t N = (size_t)n, E = (size_t)hp->n_embd, F = (size_t)hp->n_ff;
+	const size_t Q = (size_t)hp->n_head * hp->head_dim;
+	const size_t KV = (size_t)hp->n_head_kv * hp->head_dim;
+	if (n <= s->cap)
+		return FY_OK;
+	scratch_free(s);
+	s->x = malloc(N * E * sizeof(float));
+	s->xn = malloc(N * E * sizeof(float));
 	s->q = malloc(N * Q * sizeof(float));
 	s->k = malloc(N * KV * sizeof(float));
 	s->v = malloc(N * KV * sizeof(float));
 	s->att = malloc(N * Q * sizeof(float));
-	s->o = malloc(N * hp->n_embd * sizeof(float));
-	s->g = malloc(N * hp->n_ff * sizeof(float));
-	s->u = malloc(N * hp->n_ff * sizeof(float));
-	if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->o || !s->g || !s->u) {
+	s->o = malloc(N * E * sizeof(float));
+	s->g = malloc(N * F * sizeof(float));
+	s->u = malloc(N * F * sizeof(float));
+	s->rope = malloc(N * (size_t)hp->rope.n_rot * sizeof(float) + 1);
+	if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->o || !s->g || !s->u ||
+	    !s->rope) {
 		scratch_free(s);
 		return fy_err_set(err, FY_ENOMEM, "out of memory for a batch of %d tokens", n);
 	}
+	s->cap = n;
 	return FY_OK;
 }
 
@@ -230,7 +245,7 @@ int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *log
 {
 	const struct fy_model *m = c->m;
 	const struct fy_hparams *hp = &m->hp;
-	struct scratch s;
+	struct scratch *s = &c->s;
 	int rc = FY_OK;
 	if (n <= 0)
 		return FY_OK;
@@ -244,23 +259,25 @@ int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *log
 					  "token id %d is outside the vocabulary (%d)", tokens[t],
 					  hp->n_vocab);
 	}
-	FY_TRY(rc, scratch_new(&s, hp, n, err));
-	for (int t = 0; t < n; t++)
+	FY_TRY(rc, scratch_fit(s, hp, n, err));
+	for (int t = 0; t < n; t++) {
 		fy_dequant_row(m->tok_embd.type,
 			       m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
-			       s.x + (int64_t)t * hp->n_embd, hp->n_embd);
+			       s->x + (int64_t)t * hp->n_embd, hp->n_embd);
+		/* every layer rotates by the same angles: computed once per position */
+		fy_rope_angles(&hp->rope, c->pos + t, s->rope + (int64_t)t * hp->rope.n_rot);
+	}
 	for (int l = 0; l < hp->n_layer && rc == FY_OK; l++)
-		rc = layer(c, l, &s, n, err);
+		rc = layer(c, l, s, n, err);
 	if (rc == FY_OK) {
 		const int first = all ? 0 : n - 1;
 		for (int t = first; t < n; t++)
-			fy_rmsnorm(s.x + (int64_t)t * hp->n_embd, m->output_norm, hp->eps,
-				   hp->n_embd, s.xn + (int64_t)(t - first) * hp->n_embd);
-		rc = fy_matmul(&m->output, s.xn, n - first, logits, hp->n_vocab, c->pool, err);
+			fy_rmsnorm(s->x + (int64_t)t * hp->n_embd, m->output_norm, hp->eps,
+				   hp->n_embd, s->xn + (int64_t)(t - first) * hp->n_embd);
+		rc = fy_matmul(&m->output, s->xn, n - first, logits, hp->n_vocab, c->pool, err);
 	}
 	if (rc == FY_OK)
 		c->pos += n;
-	scratch_free(&s);
 out:
 	return rc;
 }

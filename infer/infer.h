@@ -79,8 +79,11 @@ struct fy_rope {
 	float beta_fast, beta_slow, attn_factor;
 };
 
-/* Rotates one head of head_dim values at position pos in place. */
-void fy_rope_apply(const struct fy_rope *r, float *head, int64_t pos);
+/* The cos and sin of each rotated pair at position pos (n_rot floats: cos, sin per pair): one
+ * table serves every head of the position. */
+void fy_rope_angles(const struct fy_rope *r, int64_t pos, float *cs);
+/* Rotates one head in place by the angles of fy_rope_angles. */
+void fy_rope_apply(const struct fy_rope *r, float *head, const float *cs);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Vocabulary and tokenizers (infer/vocab.c)                                                  */
@@ -152,7 +155,6 @@ struct fy_model {
 	enum fy_dtype
 		ftype; /* the gate's type: general.file_type's base, else the commonest by bytes */
 	char type_name[16];    /* the mixture asked for ("Q4_K_M"), else ftype's name */
-	uint64_t weight_bytes; /* bytes of all matrices */
 	struct fy_gguf *gguf;  /* the GGUF file, or NULL */
 	struct fy_hf_view *hf; /* the HF checkpoint, or NULL */
 	float **owned;	       /* 1-D tensors converted to F32 */
@@ -194,7 +196,7 @@ struct fy_sampler {
 };
 
 void fy_sampler_init(struct fy_sampler *s, float temp, int top_k, float top_p, uint64_t seed);
-/* Picks a token from logits (n values; scratch space of n floats and n ints may be NULL-free). */
+/* Picks a token from n logits. */
 int32_t fy_sample(struct fy_sampler *s, const float *logits, int n);
 int32_t fy_argmax(const float *x, int n);
 

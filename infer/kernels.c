@@ -201,12 +201,17 @@ static void rope_angle(const struct fy_rope *r, int64_t pos, int i0, float *c, f
 	*s = sinf(theta) * mscale;
 }
 
-void fy_rope_apply(const struct fy_rope *r, float *head, int64_t pos)
+void fy_rope_angles(const struct fy_rope *r, int64_t pos, float *cs)
+{
+	for (int i0 = 0; i0 < r->n_rot; i0 += 2)
+		rope_angle(r, pos, i0, &cs[i0], &cs[i0 + 1]);
+}
+
+void fy_rope_apply(const struct fy_rope *r, float *head, const float *cs)
 {
 	const int half = r->n_rot / 2;
 	for (int i0 = 0; i0 < r->n_rot; i0 += 2) {
-		float c, s;
-		rope_angle(r, pos, i0, &c, &s);
+		const float c = cs[i0], s = cs[i0 + 1];
 		const int a = r->style == FY_ROPE_NEOX ? i0 / 2 : i0;
 		const int b = r->style == FY_ROPE_NEOX ? i0 / 2 + half : i0 + 1;
 		const float x0 = head[a], x1 = head[b];

@@ -233,7 +233,6 @@ static int get_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t
 	w->ne0 = ne0;
 	w->ne1 = ne1;
 	w->data = f.data;
-	m->weight_bytes += (uint64_t)w->row_bytes * (uint64_t)ne1;
 	return FY_OK;
 }
 
@@ -245,7 +244,6 @@ static int get_vector(struct fy_model *m, const char *name, int64_t n, bool opti
 	int rc = get_weight(m, name, n, 1, optional, &w, err);
 	if (rc != FY_OK || w.data == NULL)
 		return rc;
-	m->weight_bytes -= w.row_bytes;
 	float **grown = realloc(m->owned, (m->n_owned + 1) * sizeof(*grown));
 	if (grown == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");

@@ -1,6 +1,7 @@
 /*
  * Sampling: greedy (temperature 0), or temperature, top-k and top-p (nucleus) over the softmax,
- * drawn with a seeded splitmix64 generator so a seed reproduces a run.
+ * drawn with a seeded splitmix64 generator so a seed reproduces a run. Tokens whose probability
+ * is below e^-30 of the likeliest one are never drawn (nor sorted).
  */
 #include "infer/infer.h"
 
@@ -44,37 +45,45 @@ static int by_prob(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Candidates more than this many temperature units below the best logit have a probability
+ * below e^-30 of the best one: left out, the vocabulary never has to be sorted whole. */
+#define CUTOFF 30.0f
+
 int32_t fy_sample(struct fy_sampler *s, const float *logits, int n)
 {
 	if (s->temp <= 0 || s->top_k == 1)
 		return fy_argmax(logits, n);
-	struct cand *c = malloc((size_t)n * sizeof(*c));
+	const float max = logits[fy_argmax(logits, n)];
+	const float floor = max - CUTOFF * s->temp;
+	int kept = 0;
+	for (int i = 0; i < n; i++)
+		kept += logits[i] >= floor;
+	struct cand *c = malloc((size_t)kept * sizeof(*c));
 	if (c == NULL) /* no memory for the candidates: the most likely token is still a choice */
 		return fy_argmax(logits, n);
-	float max = logits[fy_argmax(logits, n)];
-
+	kept = 0;
 	for (int i = 0; i < n; i++) {
-		c[i].id = i;
-		c[i].p = expf((logits[i] - max) / s->temp);
+		if (logits[i] >= floor)
+			c[kept++] = (struct cand){ expf((logits[i] - max) / s->temp), i };
 	}
-	qsort(c, (size_t)n, sizeof(*c), by_prob);
-	int keep = s->top_k > 0 && s->top_k < n ? s->top_k : n;
-	double kept = 0;
+	qsort(c, (size_t)kept, sizeof(*c), by_prob);
+	int keep = s->top_k > 0 && s->top_k < kept ? s->top_k : kept;
+	double mass = 0;
 	for (int i = 0; i < keep; i++)
-		kept += c[i].p;
+		mass += c[i].p;
 	/* nucleus: the smallest prefix whose share of the kept mass reaches top_p */
 	if (s->top_p < 1) {
 		double acc = 0;
 		for (int i = 0; i < keep; i++) {
 			acc += c[i].p;
-			if (acc >= s->top_p * kept) {
+			if (acc >= s->top_p * mass) {
 				keep = i + 1;
-				kept = acc;
+				mass = acc;
 				break;
 			}
 		}
 	}
-	const double r = (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0) * kept;
+	const double r = (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0) * mass;
 	double acc = 0;
 	int32_t pick = c[keep - 1].id;
 	for (int i = 0; i < keep; i++) {

@@ -21,6 +21,7 @@
 
 #define MAX_VOCAB 4000000
 #define MAX_REGEXES 4
+#define GPT2_CPS 324
 
 struct fy_vocab {
 	enum fy_vocab_kind kind;
@@ -32,8 +33,10 @@ struct fy_vocab {
 	struct fy_index merges; /* "left right" -> rank (BPE) */
 	int32_t bos, eos, eot, unk;
 	bool add_bos, add_eos, add_space_prefix, ignore_merges;
-	int32_t byte_token[256]; /* SPM: the <0xXX> tokens (-1: none) */
-	int32_t *special;	 /* control, user-defined and unknown tokens, longest text first */
+	int32_t byte_token[256];   /* SPM: the <0xXX> tokens (-1: none) */
+	uint16_t byte_cp[256];	   /* BPE: GPT-2's code point of each byte */
+	int16_t cp_byte[GPT2_CPS]; /* and back (-1: none) */
+	int32_t *special; /* control, user-defined and unknown tokens, longest text first */
 	size_t n_special;
 	pcre2_code *re[MAX_REGEXES];
 	int n_re;
@@ -48,17 +51,18 @@ static int utf8_len(uint8_t c)
 	return len[c >> 4];
 }
 
-/* GPT-2's byte -> code point map: printable bytes stand for themselves, the rest move to 256+. */
-static uint32_t byte_to_cp(uint8_t b)
+/* GPT-2's byte -> code point map: printable bytes stand for themselves, the others take the code
+ * points from 256 up in byte order (so every code point is below GPT2_CPS). */
+static void gpt2_maps(uint16_t byte_cp[256], int16_t cp_byte[GPT2_CPS])
 {
-	if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174)
-		return b;
-	int n = 0;
-	for (int c = 0; c < b; c++) {
-		if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || c >= 174))
-			n++;
+	int next = 256;
+	for (int b = 0; b < GPT2_CPS; b++)
+		cp_byte[b] = -1;
+	for (int b = 0; b < 256; b++) {
+		const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+		byte_cp[b] = (uint16_t)(printable ? b : next++);
+		cp_byte[byte_cp[b]] = (int16_t)b;
 	}
-	return 256u + (uint32_t)n;
 }
 
 static size_t put_utf8(uint32_t cp, char *out)
@@ -246,6 +250,7 @@ int fy_vocab_load(struct fy_vocab **out, const struct fy_gguf *g, struct fy_err 
 	}
 	FY_TRY(rc, load_arrays(v, g, err));
 	if (v->kind == FY_VOCAB_BPE) {
+		gpt2_maps(v->byte_cp, v->cp_byte);
 		FY_TRY(rc, load_merges(v, g, err));
 		FY_TRY(rc, load_regexes(v, g, err));
 	}
@@ -603,7 +608,7 @@ static int bpe_word(const struct fy_vocab *v, const char *w, size_t len, int32_t
 	if (enc == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	for (size_t i = 0; i < len; i++)
-		elen += put_utf8(byte_to_cp((uint8_t)w[i]), enc + elen);
+		elen += put_utf8(v->byte_cp[(uint8_t)w[i]], enc + elen);
 	int32_t whole = v->ignore_merges ? fy_vocab_find(v, enc, elen) : -1;
 	if (whole >= 0) {
 		rc = push_id(ids, n, cap, whole, err);
@@ -749,19 +754,8 @@ out:
 
 /* --- decoding ------------------------------------------------------------------------------- */
 
-/* The byte a GPT-2 code point stands for, or -1. */
-static int cp_to_byte(uint32_t cp)
-{
-	if (cp < 256)
-		return byte_to_cp((uint8_t)cp) == cp ? (int)cp : -1;
-	for (int b = 0; b < 256; b++) {
-		if (byte_to_cp((uint8_t)b) == cp)
-			return b;
-	}
-	return -1;
-}
-
-static int decode_bpe(struct fy_str t, struct fy_buf *out, struct fy_err *err)
+static int decode_bpe(const struct fy_vocab *v, struct fy_str t, struct fy_buf *out,
+		      struct fy_err *err)
 {
 	for (size_t i = 0; i < t.len;) {
 		const uint8_t c = (uint8_t)t.ptr[i];
@@ -769,13 +763,9 @@ static int decode_bpe(struct fy_str t, struct fy_buf *out, struct fy_err *err)
 		uint32_t cp = c;
 		if (n > t.len - i)
 			n = t.len - i;
-		if (n == 2)
+		if (n == 2) /* GPT-2's code points take one or two bytes; others are copied */
 			cp = (uint32_t)(c & 0x1f) << 6 | ((uint8_t)t.ptr[i + 1] & 0x3f);
-		else if (n == 3)
-			cp = (uint32_t)(c & 0x0f) << 12 |
-			     (uint32_t)((uint8_t)t.ptr[i + 1] & 0x3f) << 6 |
-			     ((uint8_t)t.ptr[i + 2] & 0x3f);
-		const int b = n <= 3 ? cp_to_byte(cp) : -1;
+		const int b = n <= 2 && cp < GPT2_CPS ? v->cp_byte[cp] : -1;
 		int rc;
 		if (b >= 0) {
 			const uint8_t byte = (uint8_t)b;
@@ -819,7 +809,7 @@ int fy_detokenize(const struct fy_vocab *v, int32_t id, bool special, struct fy_
 		break;
 	}
 	if (v->kind == FY_VOCAB_BPE)
-		return decode_bpe(t, out, err);
+		return decode_bpe(v, t, out, err);
 	for (size_t i = 0; i < t.len; i++) {
 		int rc;
 		if (i + 3 <= t.len && memcmp(t.ptr + i, "\xe2\x96\x81", 3) == 0) {

@@ -97,6 +97,17 @@ run "$FERRY" run "$S" --temp -1
 expect_rc 2 "negative temperature"
 run "$FERRY" run "$S" --top-p 2
 expect_rc 2 "top-p above 1"
+for bad in "--seed x" "--seed -1x" "-n -1" "--top-k -2" "--ctx -5" "--temp abc"; do
+	# shellcheck disable=SC2086
+	run "$FERRY" run "$S" $bad
+	expect_rc 2 "run $bad"
+done
+run "$FERRY" run "$S" -f "$work/no-such-prompt.txt"
+expect_rc 1 "a missing prompt file"
+expect_err "no-such-prompt.txt" "names the prompt file"
+run "$FERRY" run "$S" -p "Once upon a time" --ctx 2
+expect_rc 1 "a prompt longer than the context"
+expect_err "do not fit" "says the prompt does not fit"
 run "$FERRY" run "$work/nope.gguf"
 expect_rc 1 "missing file"
 head -c 1000 "$S" >"$work/cut.gguf"
@@ -161,6 +172,21 @@ printf 'To be, or not to be, that is the question:\nWhether tis nobler in the mi
 run "$FERRY" smoke "$work/q2-Q8_0.gguf" --ref "$Q2" --text "$work/t.txt" --json
 expect_rc 0 "smoke --text"
 if [ "$(json_field "$work/out" 'd.text')" = "$work/t.txt" ]; then ok; else bad "--text not reported"; fi
+for bad in "--max-kl -1" "--max-kl x" "--min-top1 2" "--max-ppl-ratio y" "--ctx 1" "--sample -1" \
+	"--max-tokens 1"; do
+	# shellcheck disable=SC2086
+	run "$FERRY" smoke "$work/q2-Q8_0.gguf" --ref "$Q2" $bad
+	expect_rc 2 "smoke $bad"
+done
+run "$FERRY" smoke "$work/q2-Q8_0.gguf" --ref "$Q2" --text "$work/no-such-text.txt"
+expect_rc 1 "a missing --text file"
+expect_err "no-such-text.txt" "names the text file"
+printf 'a' >"$work/short.txt"
+run "$FERRY" smoke "$work/q2-Q8_0.gguf" --ref "$Q2" --text "$work/short.txt"
+expect_rc 1 "a text of one token"
+expect_err "too short" "says the text is too short"
+run "$FERRY" smoke "$work/q2-Q8_0.gguf" --ref "$work/nope.gguf"
+expect_rc 1 "a missing reference"
 run "$FERRY" smoke "$work/q2-Q8_0.gguf"
 expect_rc 2 "smoke of a plain file without --ref"
 expect_err "--ref" "asks for --ref"

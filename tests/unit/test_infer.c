@@ -133,16 +133,24 @@ Test(infer, matmul_every_type)
 	fy_pool_free(pool);
 }
 
+/* Rotates head (n_rot values) at pos. */
+static void rope(const struct fy_rope *r, float *head, int64_t pos)
+{
+	float cs[64];
+	fy_rope_angles(r, pos, cs);
+	fy_rope_apply(r, head, cs);
+}
+
 Test(infer, rope_styles)
 {
 	struct fy_rope r = { .style = FY_ROPE_NORM, .n_rot = 8, .base = 10000.0f };
 	float a[8], b[8], c[8];
 	for (int i = 0; i < 8; i++)
 		a[i] = b[i] = frand();
-	fy_rope_apply(&r, a, 0);
+	rope(&r, a, 0);
 	for (int i = 0; i < 8; i++)
 		cr_expect_eq(a[i], b[i], "position 0 is the identity");
-	fy_rope_apply(&r, a, 5);
+	rope(&r, a, 5);
 	for (int i = 0; i < 8; i += 2)
 		cr_expect(fabsf(hypotf(a[i], a[i + 1]) - hypotf(b[i], b[i + 1])) < 1e-5f);
 	/* NEOX on the de-interleaved head = NORM on the interleaved one */
@@ -151,7 +159,7 @@ Test(infer, rope_styles)
 		c[i + 4] = b[2 * i + 1];
 	}
 	r.style = FY_ROPE_NEOX;
-	fy_rope_apply(&r, c, 5);
+	rope(&r, c, 5);
 	for (int i = 0; i < 4; i++) {
 		cr_expect(fabsf(c[i] - a[2 * i]) < 1e-6f);
 		cr_expect(fabsf(c[i + 4] - a[2 * i + 1]) < 1e-6f);
@@ -160,12 +168,43 @@ Test(infer, rope_styles)
 	memcpy(c, b, sizeof(c));
 	r.scaling = FY_ROPE_SCALING_LINEAR;
 	r.factor = 2.0f;
-	fy_rope_apply(&r, c, 10);
+	rope(&r, c, 10);
 	r.scaling = FY_ROPE_SCALING_NONE;
 	memcpy(a, b, sizeof(a));
-	fy_rope_apply(&r, a, 5);
+	rope(&r, a, 5);
 	for (int i = 0; i < 8; i++)
 		cr_expect(fabsf(c[i] - a[i]) < 1e-5f);
+}
+
+/* YaRN (llama.cpp's rope_yarn): pairs that rotate fast (below the low correction dimension)
+ * keep their unscaled angle, slow ones are interpolated by 1/factor, and every pair's magnitude
+ * is scaled by attn_factor * (1 + 0.1 ln factor). */
+Test(infer, rope_yarn)
+{
+	const struct fy_rope y = { .style = FY_ROPE_NEOX,
+				   .n_rot = 64,
+				   .base = 10000.0f,
+				   .scaling = FY_ROPE_SCALING_YARN,
+				   .factor = 4.0f,
+				   .n_ctx_orig = 4096,
+				   .beta_fast = 32.0f,
+				   .beta_slow = 1.0f,
+				   .attn_factor = 1.0f };
+	const struct fy_rope plain = { .style = FY_ROPE_NEOX, .n_rot = 64, .base = 10000.0f };
+	float cy[64], cp[64], cq[64];
+	const int64_t pos = 1000;
+	fy_rope_angles(&y, pos, cy);
+	fy_rope_angles(&plain, pos, cp);
+	fy_rope_angles(&plain, pos / 4, cq); /* pos 1000 / factor 4: interpolated exactly */
+	const float mscale = 1.0f + 0.1f * logf(4.0f);
+	for (int i0 = 0; i0 < 64; i0 += 2)
+		cr_expect(fabsf(hypotf(cy[i0], cy[i0 + 1]) - mscale) < 1e-5f, "magnitude, pair %d",
+			  i0 / 2);
+	/* pair 0 (fastest) is extrapolated: the plain angle */
+	cr_expect(fabsf(cy[0] / mscale - cp[0]) < 1e-4f && fabsf(cy[1] / mscale - cp[1]) < 1e-4f);
+	/* the last pair (slowest) is interpolated: the angle at pos / factor */
+	cr_expect(fabsf(cy[62] / mscale - cq[62]) < 1e-4f &&
+		  fabsf(cy[63] / mscale - cq[63]) < 1e-4f);
 }
 
 Test(infer, sampler)
@@ -183,6 +222,11 @@ Test(infer, sampler)
 	fy_sampler_init(&s, 1.0f, 0, 0.01f, 7);
 	for (int i = 0; i < 50; i++)
 		cr_expect_eq(fy_sample(&s, logits, 5), 1, "a tiny top-p keeps the likeliest only");
+	const float far[3] = { 10.0f, -100.0f, 9.0f };
+	fy_sampler_init(&s, 1.0f, 0, 1.0f, 3);
+	for (int i = 0; i < 200; i++)
+		cr_expect_neq(fy_sample(&s, far, 3), 1,
+			      "a token e^-110 below the best is never drawn");
 	struct fy_sampler a, b;
 	fy_sampler_init(&a, 0.9f, 0, 1.0f, 42);
 	fy_sampler_init(&b, 0.9f, 0, 1.0f, 42);
