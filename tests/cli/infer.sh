@@ -221,6 +221,18 @@ expect_rc 0 "run an HF revision"
 if [ -z "$(ls "$work/store/tmp")" ]; then ok; else bad "run left links in tmp/"; fi
 run "$FERRY" smoke t/q2
 expect_rc 2 "a revision without lineage needs --ref"
+# the record goes with its revision
+smoked=$("$FERRY" show t/q2-GGUF --json |
+	node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).id))')
+if [ -e "$work/store/repos/t/q2-GGUF/smoke/$smoked.json" ]; then ok; else bad "no smoke record for $smoked"; fi
+"$FERRY" quant t/q2 --type Q8_0 -q
+run "$FERRY" rm "t/q2-GGUF@$smoked"
+expect_rc 0 "rm the smoked revision (no longer the head)"
+if [ ! -e "$work/store/repos/t/q2-GGUF/smoke/$smoked.json" ]; then ok; else
+	bad "rm left the smoke record behind"
+fi
+run "$FERRY" fsck
+expect_rc 0 "fsck clean after rm"
 run "$FERRY" run t/none
 expect_rc 1 "an unknown repository"
 
