@@ -130,6 +130,20 @@ int fy_cli_split_rev(struct fy_cli *cli, const char *arg, char *repo, size_t cap
  * to go on, else an exit code (the message printed). */
 int fy_cli_repo_verb(struct fy_cli *cli, const struct fy_usage *u, int argc, char **argv, int n_pos,
 		     char *repo, const char **rev, struct fy_store **s);
+/* Whether s ends with suffix, ignoring ASCII case. */
+bool fy_ends_with_ci(const char *s, const char *suffix);
+/* Where a file derived from repo goes: target = to, else repo when it ends in suffix ("-GGUF"),
+ * else repo with a "-GGUF" ending replaced by suffix, else repo + suffix; name (if not NULL) =
+ * "<repo's name less -GGUF>-<tag><ext>" ("stories-Q4_K_M.gguf"). */
+void fy_cli_derived_names(const char *repo, const char *to, const char *suffix, const char *tag,
+			  const char *ext, char *target, size_t tcap, char *name, size_t ncap);
+struct fy_revision;
+struct fy_file_entry;
+/* A derived revision's origin: kind "derived", the operation, sources[0] = r (with src's path and
+ * sha256, or with every file of r as "files" [{path, sha256}] when src is NULL), the parameters
+ * (taken over) and ferry's version. */
+struct fy_json *fy_cli_lineage(const char *operation, const struct fy_revision *r,
+			       const struct fy_file_entry *src, struct fy_json *params);
 /* The hub endpoint to use: endpoint, else https://huggingface.co, without trailing '/'. */
 void fy_cli_endpoint(const char *endpoint, char *out, size_t cap);
 /* A thread pool of -j N threads (0: one per CPU); prints the error. -1 on success. */

@@ -1,4 +1,4 @@
-/* Opening models for run and smoke: a path, or a revision of the store. */
+/* Opening models for run, smoke and convert: a path, or a revision of the store. */
 #include "cli/infer_util.h"
 
 #include <errno.h>
@@ -144,22 +144,28 @@ static int open_revision(struct fy_cli *cli, const char *spec, struct fy_infer_a
 	return -1;
 }
 
-int fy_cli_open_artifact(struct fy_cli *cli, const char *spec, struct fy_infer_artifact *a)
+int fy_cli_resolve_artifact(struct fy_cli *cli, const char *spec, struct fy_infer_artifact *a)
 {
 	struct stat st;
 	struct fy_err err;
 	memset(a, 0, sizeof(*a));
 	if (stat(spec, &st) == 0) {
 		snprintf(a->path, sizeof(a->path), "%s", spec);
-	} else if (spec[0] == '/' || spec[0] == '.' ||
-		   (is_gguf(spec) && strpbrk(spec, "@:") == NULL)) {
+		return -1;
+	}
+	if (spec[0] == '/' || spec[0] == '.' || (is_gguf(spec) && strpbrk(spec, "@:") == NULL)) {
 		fy_err_sys(&err, FY_ENOTFOUND, "%s", spec); /* a path, not a repository */
 		return fy_cli_fail(cli, &err);
-	} else {
-		int x = open_revision(cli, spec, a);
-		if (x >= 0)
-			return x;
 	}
+	return open_revision(cli, spec, a);
+}
+
+int fy_cli_open_artifact(struct fy_cli *cli, const char *spec, struct fy_infer_artifact *a)
+{
+	struct fy_err err;
+	int x = fy_cli_resolve_artifact(cli, spec, a);
+	if (x >= 0)
+		return x;
 	if (fy_model_open(&a->model, a->path, &err) != FY_OK) {
 		if (a->rev != NULL)
 			fy_err_prefix(&err, "%s@%.12s", a->rev->repo, a->rev->id);

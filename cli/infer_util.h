@@ -1,4 +1,4 @@
-/* Pieces shared by the verbs that run models (cmd_run.c, cmd_smoke.c): cli/infer_util.c. */
+/* Pieces shared by the verbs that read models (run, smoke, convert): cli/infer_util.c. */
 #ifndef FERRY_CLI_INFER_UTIL_H
 #define FERRY_CLI_INFER_UTIL_H
 
@@ -23,6 +23,8 @@ struct fy_infer_artifact {
  * an exit code (the message printed).
  */
 int fy_cli_open_artifact(struct fy_cli *cli, const char *spec, struct fy_infer_artifact *a);
+/* The same without opening the model (a->model stays NULL): a->path is what to read. */
+int fy_cli_resolve_artifact(struct fy_cli *cli, const char *spec, struct fy_infer_artifact *a);
 void fy_cli_close_artifact(struct fy_infer_artifact *a);
 /* Generated text as a JSON string: bytes that are not valid UTF-8 (a model may stop inside a
  * character, or a damaged one emit stray bytes) become U+FFFD. */

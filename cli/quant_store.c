@@ -12,13 +12,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-static bool ends_with_ci(const char *s, const char *suffix)
-{
-	const size_t n = strlen(s);
-	const size_t m = strlen(suffix);
-	return n >= m && strcasecmp(s + n - m, suffix) == 0;
-}
-
 /* The GGUF file to quantize: --file, else the revision's only F32/F16/BF16 GGUF file. */
 static int pick_source(struct fy_cli *cli, struct fy_store *s, const struct fy_revision *r,
 		       const char *file, const struct fy_file_entry **out)
@@ -36,7 +29,7 @@ static int pick_source(struct fy_cli *cli, struct fy_store *s, const struct fy_r
 		const struct fy_file_entry *e = &r->files[i];
 		struct fy_gguf *g = NULL;
 		struct fy_err err;
-		if (!ends_with_ci(e->path, ".gguf"))
+		if (!fy_ends_with_ci(e->path, ".gguf"))
 			continue;
 		if (fy_gguf_open(&g, fy_store_object_path(s, e->sha256), &err) != FY_OK)
 			continue;
@@ -60,45 +53,13 @@ static int pick_source(struct fy_cli *cli, struct fy_store *s, const struct fy_r
 	return -1;
 }
 
-/* NS/NAME -> NS/NAME-GGUF (unless it ends in -GGUF already) and the output file name. */
-static void target_names(const char *repo, const char *to, const char *type, char *target,
-			 size_t tcap, char *name, size_t ncap)
-{
-	const char *base = strchr(repo, '/') != NULL ? strchr(repo, '/') + 1 : repo;
-	char stem[FY_REPO_MAX + 1];
-	snprintf(stem, sizeof(stem), "%s", base);
-	if (ends_with_ci(stem, "-GGUF"))
-		stem[strlen(stem) - 5] = '\0';
-	if (to != NULL)
-		snprintf(target, tcap, "%s", to);
-	else if (ends_with_ci(repo, "-GGUF"))
-		snprintf(target, tcap, "%s", repo);
-	else
-		snprintf(target, tcap, "%s-GGUF", repo);
-	snprintf(name, ncap, "%s-%s.gguf", stem, type);
-}
-
 static struct fy_json *lineage(const struct fy_revision *r, const struct fy_file_entry *src,
 			       const struct fy_quant_cli *o)
 {
-	char hex[2 * FY_SHA256_LEN + 1];
-	struct fy_json *origin = fy_json_object();
-	struct fy_json *source = fy_json_object();
 	struct fy_json *params = fy_json_object();
-	fy_hex(src->sha256, FY_SHA256_LEN, hex);
-	fy_json_set(source, "repo", fy_json_string(r->repo));
-	fy_json_set(source, "revision", fy_json_string(r->id));
-	fy_json_set(source, "path", fy_json_string(src->path));
-	fy_json_set(source, "sha256", fy_json_string(hex));
 	fy_json_set(params, "type", fy_json_string(fy_ftype_name(o->req.params.ftype)));
 	fy_json_set(params, "options", fy_json_string(o->options));
-	fy_json_set(origin, "kind", fy_json_string("derived"));
-	fy_json_set(origin, "operation", fy_json_string("quant"));
-	fy_json_set(origin, "sources", fy_json_array());
-	fy_json_push(fy_json_get(origin, "sources"), source);
-	fy_json_set(origin, "parameters", params);
-	fy_json_set(origin, "ferry", fy_json_string(FY_VERSION));
-	return origin;
+	return fy_cli_lineage("quant", r, src, params);
 }
 
 static int quantize_into_store(struct fy_cli *cli, struct fy_store *s, struct fy_quant_cli *o,
@@ -112,8 +73,8 @@ static int quantize_into_store(struct fy_cli *cli, struct fy_store *s, struct fy
 	char msg[FY_REPO_MAX * 2 + 64];
 	struct fy_requant_report rep;
 	struct fy_err err;
-	target_names(r->repo, to, fy_ftype_name(o->req.params.ftype), target, sizeof(target), name,
-		     sizeof(name));
+	fy_cli_derived_names(r->repo, to, "-GGUF", fy_ftype_name(o->req.params.ftype), ".gguf",
+			     target, sizeof(target), name, sizeof(name));
 	if (fy_repo_check(target, &err) != FY_OK)
 		return fy_cli_fail(cli, &err);
 	/* the output is written under the store's tmp/, which the lock keeps from being cleared */

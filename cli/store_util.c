@@ -5,7 +5,67 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+
+bool fy_ends_with_ci(const char *s, const char *suffix)
+{
+	const size_t n = strlen(s);
+	const size_t m = strlen(suffix);
+	return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+void fy_cli_derived_names(const char *repo, const char *to, const char *suffix, const char *tag,
+			  const char *ext, char *target, size_t tcap, char *name, size_t ncap)
+{
+	const char *base = strchr(repo, '/') != NULL ? strchr(repo, '/') + 1 : repo;
+	char stem[FY_REPO_MAX + 1];
+	snprintf(stem, sizeof(stem), "%s", base);
+	if (fy_ends_with_ci(stem, "-GGUF"))
+		stem[strlen(stem) - 5] = '\0';
+	if (to != NULL)
+		snprintf(target, tcap, "%s", to);
+	else if (fy_ends_with_ci(repo, suffix))
+		snprintf(target, tcap, "%s", repo);
+	else if (fy_ends_with_ci(repo, "-GGUF"))
+		snprintf(target, tcap, "%.*s%s", (int)(strlen(repo) - 5), repo, suffix);
+	else
+		snprintf(target, tcap, "%s%s", repo, suffix);
+	if (name != NULL)
+		snprintf(name, ncap, "%s-%s%s", stem, tag, ext);
+}
+
+struct fy_json *fy_cli_lineage(const char *operation, const struct fy_revision *r,
+			       const struct fy_file_entry *src, struct fy_json *params)
+{
+	char hex[2 * FY_SHA256_LEN + 1];
+	struct fy_json *origin = fy_json_object();
+	struct fy_json *source = fy_json_object();
+	fy_json_set(source, "repo", fy_json_string(r->repo));
+	fy_json_set(source, "revision", fy_json_string(r->id));
+	if (src != NULL) {
+		fy_hex(src->sha256, FY_SHA256_LEN, hex);
+		fy_json_set(source, "path", fy_json_string(src->path));
+		fy_json_set(source, "sha256", fy_json_string(hex));
+	} else {
+		struct fy_json *files = fy_json_array();
+		for (size_t i = 0; i < r->n_files; i++) {
+			struct fy_json *f = fy_json_object();
+			fy_hex(r->files[i].sha256, FY_SHA256_LEN, hex);
+			fy_json_set(f, "path", fy_json_string(r->files[i].path));
+			fy_json_set(f, "sha256", fy_json_string(hex));
+			fy_json_push(files, f);
+		}
+		fy_json_set(source, "files", files);
+	}
+	fy_json_set(origin, "kind", fy_json_string("derived"));
+	fy_json_set(origin, "operation", fy_json_string(operation));
+	fy_json_set(origin, "sources", fy_json_array());
+	fy_json_push(fy_json_get(origin, "sources"), source);
+	fy_json_set(origin, "parameters", params);
+	fy_json_set(origin, "ferry", fy_json_string(FY_VERSION));
+	return origin;
+}
 
 int fy_cli_open_store(struct fy_cli *cli, struct fy_store **out)
 {

@@ -110,6 +110,7 @@ struct fy_hf_config {
 	int64_t context_length;
 	int64_t n_experts;
 	int64_t n_experts_used;
+	int64_t fp8_block[2];	 /* quantization_config.weight_block_size, or -1 */
 	int tie_word_embeddings; /* 0, 1, or -1 when absent */
 	double rms_norm_eps;	 /* -1 when absent */
 	double rope_theta;	 /* -1 when absent */
@@ -273,7 +274,8 @@ struct fy_convert_opts {
 };
 
 struct fy_convert_report {
-	const char *arch; /* the GGUF architecture */
+	const char *arch;	 /* the GGUF architecture */
+	enum fy_ftype file_type; /* general.file_type written */
 	size_t n_tensors;
 	uint64_t out_bytes;
 	size_t n_vocab;

@@ -85,7 +85,9 @@ struct ctensor {
 	enum fy_dtype type;
 	int n_dims;
 	int64_t ne[4];
-	int permute_heads; /* 0: none; else rows are permuted with this many heads */
+	int permute_heads;		  /* 0: none; else rows are permuted with this many heads */
+	const struct fy_st_tensor *scale; /* F8_E4M3 sources: the block scales (weight_scale_inv) */
+	int64_t block[2];		  /* their block: rows, columns */
 };
 
 struct conv {
@@ -115,24 +117,83 @@ static enum fy_dtype out_type(const struct conv *c, const struct ctensor *t)
 		return FY_DTYPE_F32;
 	enum fy_dtype o = c->o->outtype;
 	if (c->o->outtype_auto)
-		o = t->src->dtype == FY_DTYPE_BF16 ? FY_DTYPE_BF16 : FY_DTYPE_F16;
+		o = t->src->dtype == FY_DTYPE_BF16 || t->src->dtype == FY_DTYPE_F8_E4M3
+			    ? FY_DTYPE_BF16
+			    : FY_DTYPE_F16;
 	if (o == FY_DTYPE_Q8_0 && t->ne[0] % 32 != 0)
 		return FY_DTYPE_F16; /* as llama.cpp's converter */
 	return o;
 }
 
+#define SCALE_SUFFIX "_scale_inv"
+
+/* A weight_scale_inv tensor is read with its F8_E4M3 weight; it must have one. */
+static int check_scale(const struct conv *c, const struct fy_st_tensor *st, struct fy_err *err)
+{
+	char base[512];
+	const size_t n = strlen(st->name) - strlen(SCALE_SUFFIX);
+	snprintf(base, sizeof(base), "%.*s", (int)n, st->name);
+	const struct fy_st_tensor *w = fy_st_model_find(c->m, base, NULL);
+	if (w == NULL || w->dtype != FY_DTYPE_F8_E4M3)
+		return fy_err_set(err, FY_EFORMAT, "tensor '%s' scales no F8_E4M3 tensor '%s'",
+				  st->name, base);
+	return FY_OK;
+}
+
+/* An F8_E4M3 weight's block scales: `<name>_scale_inv`, F32 or BF16, one per block of
+ * quantization_config.weight_block_size (default 128 x 128; partial blocks at the edges). */
+static int plan_fp8(const struct conv *c, const struct fy_st_tensor *st, struct ctensor *t,
+		    struct fy_err *err)
+{
+	char name[512];
+	snprintf(name, sizeof(name), "%s" SCALE_SUFFIX, st->name);
+	const struct fy_st_tensor *sc = fy_st_model_find(c->m, name, NULL);
+	t->block[0] = c->cfg.fp8_block[0] > 0 ? c->cfg.fp8_block[0] : 128;
+	t->block[1] = c->cfg.fp8_block[1] > 0 ? c->cfg.fp8_block[1] : 128;
+	if (st->n_dims != 2)
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "tensor '%s' is F8_E4M3 with %d dimensions (2 expected)",
+				  st->name, st->n_dims);
+	if (sc == NULL)
+		return fy_err_set(err, FY_EFORMAT, "F8_E4M3 tensor '%s' has no '%s'", st->name,
+				  name);
+	const int64_t rb = (st->shape[0] + t->block[0] - 1) / t->block[0];
+	const int64_t cb = (st->shape[1] + t->block[1] - 1) / t->block[1];
+	if ((sc->dtype != FY_DTYPE_F32 && sc->dtype != FY_DTYPE_BF16) || sc->n_dims != 2 ||
+	    sc->shape[0] != rb || sc->shape[1] != cb)
+		return fy_err_set(err, FY_EFORMAT,
+				  "tensor '%s' should be F32 or BF16 [%lld, %lld] (blocks of "
+				  "%lld x %lld over [%lld, %lld])",
+				  name, (long long)rb, (long long)cb, (long long)t->block[0],
+				  (long long)t->block[1], (long long)st->shape[0],
+				  (long long)st->shape[1]);
+	t->scale = sc;
+	return FY_OK;
+}
+
 static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_err *err)
 {
 	struct ctensor *t = &c->t[c->n];
+	const size_t len = strlen(st->name);
+	if (len > strlen(SCALE_SUFFIX) &&
+	    strcmp(st->name + len - strlen(SCALE_SUFFIX), SCALE_SUFFIX) == 0)
+		return check_scale(c, st, err);
 	if (!map_name(st->name, t->name, sizeof(t->name), (int)c->cfg.n_layers))
 		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s' has no GGUF name for %s",
 				  st->name, c->arch->hf);
 	if (t->name[0] == '\0')
 		return FY_OK;
-	if (st->dtype != FY_DTYPE_F32 && st->dtype != FY_DTYPE_F16 && st->dtype != FY_DTYPE_BF16)
+	if (st->dtype == FY_DTYPE_F8_E4M3) {
+		int rc = plan_fp8(c, st, t, err);
+		if (rc != FY_OK)
+			return rc;
+	} else if (st->dtype != FY_DTYPE_F32 && st->dtype != FY_DTYPE_F16 &&
+		   st->dtype != FY_DTYPE_BF16) {
 		return fy_err_set(err, FY_EUNSUPPORTED,
-				  "tensor '%s' is %s: the converter reads F32, F16 and BF16",
+				  "tensor '%s' is %s: the converter reads F32, F16, BF16 and "
+				  "F8_E4M3 with block scales",
 				  st->name, fy_dtype_name(st->dtype));
+	}
 	if (st->n_dims < 1 || st->n_dims > 2)
 		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s' has %d dimensions", st->name,
 				  st->n_dims);
@@ -190,24 +251,51 @@ static int64_t permuted_src(const struct ctensor *t, int64_t r)
 	return h * per + (k % 2) * half + k / 2;
 }
 
+/* Source row sr as floats: an F8_E4M3 value times its block's scale, in float (as torch's
+ * `weight.float() * scale_inv` in llama.cpp's converter), else the type's exact widening. */
+static void source_row(const struct ctensor *t, int64_t sr, size_t src_bytes, float *row)
+{
+	const uint8_t *src = (const uint8_t *)t->src->data + (size_t)sr * src_bytes;
+	if (t->scale == NULL) {
+		fy_dequant_row(t->src->dtype, src, row, t->ne[0]);
+		return;
+	}
+	const int64_t cb = t->scale->shape[1];
+	const uint8_t *sc =
+		(const uint8_t *)t->scale->data +
+		(size_t)(sr / t->block[0] * cb) * (t->scale->dtype == FY_DTYPE_F32 ? 4 : 2);
+	for (int64_t b = 0; b < cb; b++) {
+		float s;
+		if (t->scale->dtype == FY_DTYPE_F32) {
+			memcpy(&s, sc + 4 * b, 4);
+		} else {
+			uint16_t h;
+			memcpy(&h, sc + 2 * b, 2);
+			s = fy_bf16_to_f32(h);
+		}
+		const int64_t end =
+			(b + 1) * t->block[1] < t->ne[0] ? (b + 1) * t->block[1] : t->ne[0];
+		for (int64_t i = b * t->block[1]; i < end; i++)
+			row[i] = fy_f8e4m3_to_f32(src[i]) * s;
+	}
+}
+
 static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_err *err)
 {
 	const struct conv *c = ctx;
 	const struct ctensor *t = &c->t[index];
 	const bool quantized = t->type == FY_DTYPE_Q8_0;
-	size_t row_bytes = 0, src_bytes = 0;
+	size_t row_bytes = 0, src_bytes = (size_t)t->ne[0];
 	int rc = FY_OK;
 	if (!fy_quant_row_bytes(t->type, t->ne[0], &row_bytes) ||
-	    !fy_quant_row_bytes(t->src->dtype, t->ne[0], &src_bytes))
+	    (t->scale == NULL && !fy_quant_row_bytes(t->src->dtype, t->ne[0], &src_bytes)))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
 	float *row = malloc((size_t)t->ne[0] * sizeof(float));
 	uint8_t *out = malloc(row_bytes);
 	if (row == NULL || out == NULL)
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 	for (int64_t r = 0; rc == FY_OK && r < t->ne[1]; r++) {
-		const uint8_t *src =
-			(const uint8_t *)t->src->data + (size_t)permuted_src(t, r) * src_bytes;
-		fy_dequant_row(t->src->dtype, src, row, t->ne[0]);
+		source_row(t, permuted_src(t, r), src_bytes, row);
 		/* a float type carries NaN/Inf as they are; the quantizer needs finite input */
 		if (quantized && fy_quant_check_finite(row, t->ne[0]) >= 0) {
 			rc = fy_err_set(err, FY_EFORMAT,
@@ -274,17 +362,17 @@ out:
 }
 
 /* general.file_type from the 2-D weights' type (llama.cpp's ftype numbering). */
-static uint32_t file_type(const struct conv *c)
+static enum fy_ftype file_type(const struct conv *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->t[i].type == FY_DTYPE_Q8_0)
-			return 7;
+			return FY_FTYPE_Q8_0;
 		if (c->t[i].type == FY_DTYPE_BF16)
-			return 32;
+			return FY_FTYPE_BF16;
 		if (c->t[i].type == FY_DTYPE_F16)
-			return 1;
+			return FY_FTYPE_F16;
 	}
-	return 0;
+	return FY_FTYPE_F32;
 }
 
 /* general.architecture, general.name, the hyper-parameters, general.file_type and the tokenizer. */
@@ -295,7 +383,7 @@ static int metadata(struct fy_gguf_writer *w, const struct conv *c, const char *
 	snprintf(dcopy, sizeof(dcopy), "%s", dir);
 	int rc = FY_OK;
 	FY_TRY(rc, hparams(w, c, name != NULL ? name : basename(dcopy), err));
-	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.file_type", file_type(c), err));
+	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.file_type", (uint32_t)file_type(c), err));
 	FY_TRY(rc, fy_convert_tokenizer(w, dir, &c->cfg, n_vocab, err));
 out:
 	return rc;
@@ -391,6 +479,14 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 		goto out;
 	}
 	for (size_t i = 0; i < c.n; i++) {
+		if (c.t[i].scale != NULL) {
+			rc = fy_err_set(
+				err, FY_EUNSUPPORTED,
+				"%s: tensor '%s' is F8_E4M3: convert the checkpoint to GGUF "
+				"first",
+				dir, c.t[i].src->name);
+			goto out;
+		}
 		memcpy(v->t[i].name, c.t[i].name, sizeof(v->t[i].name));
 		v->t[i].src = c.t[i].src;
 		v->t[i].n_dims = c.t[i].n_dims;
@@ -417,6 +513,7 @@ int fy_convert_hf_to_gguf(const char *dir, const char *out_path, const struct fy
 	memset(rep, 0, sizeof(*rep));
 	FY_TRY(rc, open_checkpoint(&c, dir, err));
 	rep->arch = c.arch->gguf;
+	rep->file_type = file_type(&c);
 	FY_TRY(rc, write_all(&c, dir, out_path, rep, err));
 out:
 	free(c.t);

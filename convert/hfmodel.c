@@ -389,6 +389,17 @@ static int config_ints(struct fy_hf_config *c, const struct fy_json *j, const ch
 		if (rc != FY_OK)
 			return rc;
 	}
+	c->fp8_block[0] = c->fp8_block[1] = -1;
+	const struct fy_json *bs =
+		fy_json_get(fy_json_get(j, "quantization_config"), "weight_block_size");
+	if (bs != NULL && fy_json_type(bs) != FY_JSON_NULL &&
+	    (fy_json_size(bs) != 2 || !fy_json_int(fy_json_at(bs, 0), &c->fp8_block[0]) ||
+	     !fy_json_int(fy_json_at(bs, 1), &c->fp8_block[1]) || c->fp8_block[0] <= 0 ||
+	     c->fp8_block[1] <= 0))
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: quantization_config.weight_block_size is not two positive "
+				  "integers",
+				  path);
 	if (c->n_experts < 0) /* DeepSeek-V3 names it n_routed_experts */
 		return get_int(j, path, "n_routed_experts", &c->n_experts, err);
 	return FY_OK;

@@ -450,5 +450,8 @@ void fy_f32_to_f16_row(const float *x, uint16_t *y, int64_t n);
 /* fy_f16_to_f32 over a row, through a 65,536-entry table built on first use (thread-safe). */
 void fy_f16_to_f32_row(const uint16_t *x, float *y, int64_t n);
 void fy_f32_to_bf16_row(const float *x, uint16_t *y, int64_t n);
+/* FP8 E4M3 (the "fn" variant of DeepSeek-V3 checkpoints: bias 7, no infinities, S.1111.111 is
+ * NaN, largest finite 448), exactly as a float. */
+float fy_f8e4m3_to_f32(uint8_t v);
 
 #endif

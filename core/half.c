@@ -1,4 +1,5 @@
-/* IEEE binary16 and bfloat16 conversions, round to nearest even, bit-exact with ggml. */
+/* IEEE binary16 and bfloat16 conversions, round to nearest even, bit-exact with ggml; FP8 E4M3
+ * decoding. */
 #include "core/core.h"
 
 #include <pthread.h>
@@ -77,6 +78,19 @@ uint16_t fy_f32_to_bf16(float f)
 float fy_bf16_to_f32(uint16_t h)
 {
 	return bits_f32((uint32_t)h << 16);
+}
+
+float fy_f8e4m3_to_f32(uint8_t v)
+{
+	const uint32_t sign = (uint32_t)(v & 0x80) << 24;
+	const uint32_t exp = (v >> 3) & 0xf;
+	const uint32_t mant = v & 7;
+	if (exp == 0xf && mant == 7)
+		return bits_f32(sign | 0x7fc00000u);
+	if (exp != 0)
+		return bits_f32(sign | ((exp + 120) << 23) | (mant << 20));
+	/* subnormal: mant * 2^-9, exact in float */
+	return sign ? -(float)mant * 0x1p-9f : (float)mant * 0x1p-9f;
 }
 
 void fy_f32_to_f16_row(const float *x, uint16_t *y, int64_t n)

@@ -1,5 +1,5 @@
 /*
- * Derived revisions: one file made by ferry (a quantization, a conversion) added on top of a
+ * Derived revisions: files made by ferry (a quantization, a conversion) added on top of a
  * repository's main branch, with its lineage in the manifest's origin.
  */
 #include "mirror/mirror_private.h"
@@ -16,9 +16,9 @@ static int cmp_entry(const void *a, const void *b)
 		      ((const struct fy_file_entry *)b)->path);
 }
 
-/* r's files: main's (when repo has a main) less any at path, plus e. */
+/* r's files: main's (when repo has a main) less any at the paths of e[0..n), plus e[0..n). */
 static int merge_files(struct fy_store *s, struct fy_revision *r, const struct fy_file_entry *e,
-		       struct fy_err *err)
+		       size_t n, struct fy_err *err)
 {
 	struct fy_revision *p = NULL;
 	int rc = fy_store_read_ref(s, r->repo, "heads/main", r->parent, err);
@@ -31,60 +31,73 @@ static int merge_files(struct fy_store *s, struct fy_revision *r, const struct f
 	if (rc != FY_OK)
 		return rc;
 	const size_t n_old = p != NULL ? p->n_files : 0;
-	r->files = calloc(n_old + 1, sizeof(*r->files));
+	r->files = calloc(n_old + n, sizeof(*r->files));
 	if (r->files == NULL) {
 		fy_revision_free(p);
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < n_old && rc == FY_OK; i++) {
-		if (strcmp(p->files[i].path, e->path) == 0)
+	for (size_t i = 0; i < n_old + n && rc == FY_OK; i++) {
+		const struct fy_file_entry *f = i < n_old ? &p->files[i] : &e[i - n_old];
+		bool replaced = false;
+		for (size_t k = 0; i < n_old && k < n; k++)
+			replaced = replaced || strcmp(f->path, e[k].path) == 0;
+		if (replaced)
 			continue;
-		r->files[r->n_files] = p->files[i];
-		r->files[r->n_files].path = strdup(p->files[i].path);
+		r->files[r->n_files] = *f;
+		r->files[r->n_files].path = strdup(f->path);
 		if (r->files[r->n_files].path == NULL)
 			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
-		r->total_size += p->files[i].size;
+		r->total_size += f->size;
 		r->n_files++;
 	}
 	fy_revision_free(p);
 	if (rc != FY_OK)
 		return rc;
-	r->files[r->n_files] = *e;
-	r->files[r->n_files].path = strdup(e->path);
-	if (r->files[r->n_files].path == NULL)
-		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	r->total_size += e->size;
-	r->n_files++;
 	qsort(r->files, r->n_files, sizeof(*r->files), cmp_entry);
 	return FY_OK;
 }
 
-static int build(struct fy_store *s, const char *repo, const char *path, const char *src,
-		 const struct fy_derive_opts *o, struct fy_revision *r, struct fy_err *err)
+/* Imports one file into objects/ and describes it as path. */
+static int import_one(struct fy_store *s, const char *path, const char *src,
+		      struct fy_file_entry *e, struct fy_err *err)
 {
-	struct fy_file_entry e = { .path = (char *)path };
 	struct fy_digests d;
-	int rc;
+	struct stat st;
+	e->path = (char *)path;
+	if (stat(src, &st) != 0)
+		return fy_err_sys(err, FY_EIO, "cannot stat '%s'", src);
+	e->lfs = fy_lfs_rule(path, (uint64_t)st.st_size);
+	int rc = fy_store_import(s, src, e->lfs ? FY_HASH_SHA256_ONLY : 0, &d, err);
+	if (rc != FY_OK)
+		return rc;
+	if (fy_lfs_rule(path, d.size) != e->lfs)
+		return fy_err_set(err, FY_EIO, "'%s' changed while being added", src);
+	e->size = d.size;
+	memcpy(e->sha256, d.sha256, FY_SHA256_LEN);
+	if (e->lfs)
+		fy_lfs_pointer_oid(d.sha256, d.size, e->git_oid);
+	else
+		memcpy(e->git_oid, d.git_oid, FY_SHA1_LEN);
+	return FY_OK;
+}
+
+static int build(struct fy_store *s, const char *repo, size_t n, const char *const *paths,
+		 const char *const *srcs, const struct fy_derive_opts *o, struct fy_revision *r,
+		 struct fy_err *err)
+{
+	struct fy_file_entry *e = calloc(n > 0 ? n : 1, sizeof(*e));
+	int rc = FY_OK;
+	if (e == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	snprintf(r->repo, sizeof(r->repo), "%s", repo);
 	r->message = strdup(o->message);
 	if (r->message == NULL)
-		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	struct stat st;
-	if (stat(src, &st) != 0)
-		return fy_err_sys(err, FY_EIO, "cannot stat '%s'", src);
-	e.lfs = fy_lfs_rule(path, (uint64_t)st.st_size);
-	rc = fy_store_import(s, src, e.lfs ? FY_HASH_SHA256_ONLY : 0, &d, err);
-	if (rc != FY_OK)
-		return rc;
-	if (fy_lfs_rule(path, d.size) != e.lfs)
-		return fy_err_set(err, FY_EIO, "'%s' changed while being added", src);
-	e.size = d.size;
-	memcpy(e.sha256, d.sha256, FY_SHA256_LEN);
-	if (e.lfs)
-		fy_lfs_pointer_oid(d.sha256, d.size, e.git_oid);
-	else
-		memcpy(e.git_oid, d.git_oid, FY_SHA1_LEN);
-	rc = merge_files(s, r, &e, err);
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && rc == FY_OK; i++)
+		rc = import_one(s, paths[i], srcs[i], &e[i], err);
+	if (rc == FY_OK)
+		rc = merge_files(s, r, e, n, err);
+	free(e);
 	if (rc != FY_OK)
 		return rc;
 	fy_revision_ids(r->files, r->n_files, r->parent, r->message, r->tree, r->id);
@@ -92,9 +105,9 @@ static int build(struct fy_store *s, const char *repo, const char *path, const c
 	return FY_OK;
 }
 
-int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, const char *src,
-		      const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1],
-		      struct fy_err *err)
+int fy_store_add_files(struct fy_store *s, const char *repo, size_t n, const char *const *paths,
+		       const char *const *srcs, const struct fy_derive_opts *o,
+		       char id[FY_REV_ID_LEN + 1], struct fy_err *err)
 {
 	struct fy_revision *r = calloc(1, sizeof(*r));
 	bool locked = false;
@@ -106,13 +119,22 @@ int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, co
 	}
 	r->origin = o->origin;
 	FY_TRY(rc, fy_repo_check(repo, err));
-	if (!fy_repo_path_ok(path)) {
-		rc = fy_err_set(err, FY_EINVAL, "'%s' is not a valid path in a repository", path);
-		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (!fy_repo_path_ok(paths[i])) {
+			rc = fy_err_set(err, FY_EINVAL, "'%s' is not a valid path in a repository",
+					paths[i]);
+			goto out;
+		}
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(paths[i], paths[k]) == 0) {
+				rc = fy_err_set(err, FY_EINVAL, "'%s' is added twice", paths[i]);
+				goto out;
+			}
+		}
 	}
 	FY_TRY(rc, fy_store_lock(s, o->wait_fn, o->ctx, err));
 	locked = true;
-	FY_TRY(rc, build(s, repo, path, src, o, r, err));
+	FY_TRY(rc, build(s, repo, n, paths, srcs, o, r, err));
 	FY_TRY(rc, fy_store_write_manifest(s, r, err));
 	FY_TRY(rc, fy_store_write_ref(s, repo, "heads/main", r->id, err));
 	memcpy(id, r->id, FY_REV_ID_LEN + 1);
@@ -121,6 +143,13 @@ out:
 		fy_store_unlock(s);
 	fy_revision_free(r);
 	return rc;
+}
+
+int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, const char *src,
+		      const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1],
+		      struct fy_err *err)
+{
+	return fy_store_add_files(s, repo, 1, &path, &src, o, id, err);
 }
 
 /* --- records beside a revision -------------------------------------------------------------- */

@@ -148,6 +148,10 @@ struct fy_derive_opts {
 int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, const char *src,
 		      const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1],
 		      struct fy_err *err);
+/* The same for n files at once (paths distinct), in one revision. */
+int fy_store_add_files(struct fy_store *s, const char *repo, size_t n, const char *const *paths,
+		       const char *const *srcs, const struct fy_derive_opts *o,
+		       char id[FY_REV_ID_LEN + 1], struct fy_err *err);
 
 /* The time now (or $SOURCE_DATE_EPOCH's) as ISO 8601 UTC, for a manifest's `created`. */
 void fy_now_iso(char out[32]);

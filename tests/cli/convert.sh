@@ -142,5 +142,101 @@ expect_rc 2 "unknown --outtype"
 run "$FERRY" convert "$work/nope" -o "$work/x.gguf"
 expect_rc 1 "missing directory"
 
+# FP8 sources: F8_E4M3 weights with 32x32 block scales (F32 and BF16), over two shards, must
+# convert to exactly what the F32 checkpoint of their dequantized values converts to
+node "$(dirname "$0")/fp8.mjs" "$SRC" "$work/fp8" "$work/fp8ref" && ok || bad "FP8 fixture generated"
+for t in f32 bf16; do
+	"$FERRY" -q convert "$work/fp8" -o "$work/fp8-$t.gguf" --outtype $t --name fp8 &&
+		"$FERRY" -q convert "$work/fp8ref" -o "$work/ref-$t.gguf" --outtype $t --name fp8 &&
+		cmp -s "$work/fp8-$t.gguf" "$work/ref-$t.gguf" &&
+		ok || bad "FP8 block-scaled checkpoint converts exactly ($t)"
+done
+"$FERRY" -q convert "$work/fp8" -o "$work/fp8-auto.gguf" --outtype auto &&
+	"$FERRY" inspect --json "$work/fp8-auto.gguf" | grep -q '"general.file_type"' &&
+	"$FERRY" inspect "$work/fp8-auto.gguf" | grep -qi "bf16" && ok || bad "FP8 auto is BF16"
+if [ -n "$FERRY_SAN" ]; then
+	"$FERRY_SAN" -q convert "$work/fp8" -o "$work/fp8-san.gguf" --outtype f32 &&
+		cmp -s "$work/fp8-san.gguf" "$work/fp8-f32.gguf" && ok || bad "FP8 under the sanitizers"
+fi
+run "$FERRY" run "$work/fp8" -p x -n 1
+expect_rc 1 "an FP8 checkpoint does not run unconverted"
+expect_err "convert the checkpoint to GGUF first" "the refusal says what to do"
+# a weight without its scales; scales of the wrong shape for the block size
+cp -r "$work/fp8" "$work/fp8bad"
+node -e '
+const fs = require("fs"), f = process.argv[1];
+const b = fs.readFileSync(f), n = Number(b.readBigUInt64LE(0));
+const h = JSON.parse(b.subarray(8, 8 + n));
+const k = Object.keys(h).find(k => k.endsWith("q_proj.weight_scale_inv"));
+h[k.replace("_scale_inv", "_scale_xxx")] = h[k]; delete h[k];
+let j = Buffer.from(JSON.stringify(h)); j = Buffer.concat([j, Buffer.alloc((8 - j.length % 8) % 8, 32)]);
+const l = Buffer.alloc(8); l.writeBigUInt64LE(BigInt(j.length));
+fs.writeFileSync(f, Buffer.concat([l, j, b.subarray(8 + n)]));
+const ix = process.argv[2], m = JSON.parse(fs.readFileSync(ix));
+m.weight_map[k.replace("_scale_inv", "_scale_xxx")] = m.weight_map[k]; delete m.weight_map[k];
+fs.writeFileSync(ix, JSON.stringify(m));' \
+	"$work/fp8bad/$(node -e 'const m=require(process.argv[1]).weight_map;console.log(m[Object.keys(m).find(k=>k.endsWith("q_proj.weight_scale_inv"))])' "$work/fp8/model.safetensors.index.json")" \
+	"$work/fp8bad/model.safetensors.index.json"
+run "$FERRY" convert "$work/fp8bad" -o "$work/x.gguf"
+expect_rc 1 "an F8_E4M3 weight without its scales"
+expect_err "has no 'model.layers.0.self_attn.q_proj.weight_scale_inv'" "the missing scale tensor is named"
+[ ! -e "$work/x.gguf" ] && ok || bad "nothing written for a bad FP8 checkpoint"
+sed 's/"weight_block_size": *\[32, *32\]/"weight_block_size":[64,32]/; s/\[32,32\]/[64,32]/' "$work/fp8/config.json" >"$work/cfg.json"
+cp -r "$work/fp8" "$work/fp8blk" && cp "$work/cfg.json" "$work/fp8blk/config.json"
+run "$FERRY" convert "$work/fp8blk" -o "$work/x.gguf"
+expect_rc 1 "scales that do not match the block size"
+expect_err "should be F32 or BF16" "the scale tensor's expected shape is given"
+
+# store mode: a revision converted into NS/NAME-GGUF with its lineage
+export FERRY_HOME="$work/store"
+"$FERRY" -q init && "$FERRY" -q add local/stories "$SRC" && ok || bad "store set-up"
+src_rev=$("$FERRY" show --json local/stories | node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).id)')
+run "$FERRY" convert local/stories
+expect_rc 0 "convert a store revision"
+expect_out "local/stories-GGUF@" "the derived revision is named"
+expect_out "added stories-F16.gguf" "the file is named after the repository and type"
+"$FERRY" show --json local/stories-GGUF >"$work/rev.json"
+node -e '
+const r = JSON.parse(require("fs").readFileSync(process.argv[1]));
+const [src, sha] = process.argv.slice(2);
+const o = r.origin, s = o.sources[0];
+const st = s.files.find(f => f.path === "model.safetensors");
+if (o.kind !== "derived" || o.operation !== "convert" || s.repo !== "local/stories" ||
+    s.revision !== src || !st || st.sha256 !== sha || o.parameters.to !== "gguf" ||
+    o.parameters.outtype !== "f16" || !o.ferry || r.files.length !== 1 ||
+    r.files[0].path !== "stories-F16.gguf") { console.error(JSON.stringify(r)); process.exit(1); }' \
+	"$work/rev.json" "$src_rev" "$(sha256sum "$SRC/model.safetensors" | cut -c1-64)" &&
+	ok || bad "the manifest records the source revision, file digests and parameters"
+"$FERRY" -q convert local/stories -o "$work/from-store.gguf" &&
+	"$FERRY" -q checkout local/stories-GGUF "$work/co" &&
+	cmp -s "$work/from-store.gguf" "$work/co/stories-F16.gguf" &&
+	ok || bad "-o from a revision writes the same file as store mode"
+"$FERRY" inspect --json "$work/from-store.gguf" | node -e '
+const m = JSON.parse(require("fs").readFileSync(0)).metadata;
+process.exit(m["ferry.source"].value === process.argv[1] && m["general.name"].value === "stories" ? 0 : 1);' "local/stories@$src_rev" &&
+	ok || bad "ferry.source names the source revision, general.name the repository"
+parent=$("$FERRY" show --json local/stories-GGUF | node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).id)')
+run "$FERRY" convert local/stories@"$src_rev" --outtype q8_0
+expect_rc 0 "convert at an explicit revision"
+"$FERRY" show --json local/stories-GGUF | node -e '
+const r = JSON.parse(require("fs").readFileSync(0));
+if (r.parent !== process.argv[1] || r.files.map(f => f.path).join() !== "stories-F16.gguf,stories-Q8_0.gguf")
+	process.exit(1);' "$parent" && ok || bad "a second type is added on top of main"
+run "$FERRY" convert local/stories --outtype bf16 --into team/tiny
+expect_rc 0 "--into names the repository"
+expect_out "team/tiny@" "--into's repository"
+run "$FERRY" smoke local/stories-GGUF:stories-Q8_0.gguf --max-tokens 64
+expect_rc 0 "the converted revision passes smoke against its lineage source"
+expect_out "PASS" "smoke's verdict"
+run "$FERRY" convert local/stories-GGUF:stories-F16.gguf
+expect_rc 1 "a GGUF revision is not an HF checkpoint"
+expect_err "not an HF checkpoint" "the refusal says why"
+run "$FERRY" convert local/nope
+expect_rc 1 "an unknown repository"
+run "$FERRY" convert local/stories --into "bad name"
+expect_rc 1 "an invalid --into"
+"$FERRY" -q fsck && ok || bad "fsck after the conversions"
+[ -z "$(ls "$FERRY_HOME/tmp" 2>/dev/null)" ] && ok || bad "nothing left in the store's tmp/"
+
 echo "convert: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

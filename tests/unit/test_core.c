@@ -409,3 +409,24 @@ Test(half, rounding_edges)
 	cr_assert_eq(fy_f32_to_bf16(1.01171875f), 0x3f82, "tie to even (up)");
 	cr_assert_eq(fy_f32_to_bf16(NAN) & 0x7fc0, 0x7fc0, "quiet NaN");
 }
+
+Test(half, f8e4m3_every_value)
+{
+	/* the format's landmarks, then every byte against its definition */
+	cr_assert_eq(fy_f8e4m3_to_f32(0x7e), 448.0f, "largest finite");
+	cr_assert_eq(fy_f8e4m3_to_f32(0x01), 0x1p-9f, "smallest subnormal");
+	cr_assert_eq(fy_f8e4m3_to_f32(0x08), 0x1p-6f, "smallest normal");
+	cr_assert_eq(fy_f8e4m3_to_f32(0x38), 1.0f);
+	cr_assert_eq(fy_f8e4m3_to_f32(0xc0), -2.0f);
+	cr_assert(isnan(fy_f8e4m3_to_f32(0x7f)) && isnan(fy_f8e4m3_to_f32(0xff)), "NaN");
+	cr_assert(signbit(fy_f8e4m3_to_f32(0x80)) && fy_f8e4m3_to_f32(0x80) == 0.0f, "-0");
+	for (int v = 0; v < 256; v++) {
+		const int e = (v >> 3) & 15, m = v & 7;
+		if (e == 15 && m == 7)
+			continue;
+		const double mag =
+			e == 0 ? m / 8.0 * ldexp(1, -6) : (1 + m / 8.0) * ldexp(1, e - 7);
+		cr_assert_eq(fy_f8e4m3_to_f32((uint8_t)v), (float)(v & 0x80 ? -mag : mag), "%02x",
+			     v);
+	}
+}
