@@ -1,15 +1,19 @@
 /*
- * ferry convert SRC [-o OUT] [--outtype T] [--into REPO]: an HF checkpoint to GGUF, from a
- * directory or a store revision; a store revision's result becomes a revision of a derived
- * repository (NS/NAME-GGUF) whose manifest records the lineage. See docs/CONVERT.md.
+ * ferry convert SRC [-o OUT] [--to gguf|safetensors] [--outtype T] [--into REPO]: an HF
+ * checkpoint to GGUF, or a GGUF file back to an HF checkpoint, from a path or a store revision;
+ * a store revision's result becomes a revision of a derived repository (NS/NAME-GGUF, NS/NAME-HF)
+ * whose manifest records the lineage. See docs/CONVERT.md.
  */
 #include "cli/cli.h"
 #include "cli/infer_util.h"
 #include "convert/convert.h"
 
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct convert_cli {
@@ -20,7 +24,27 @@ struct convert_cli {
 	const char *to;
 	long threads;
 	struct fy_convert_opts co;
+	struct fy_export_opts eo;
 };
+
+/* --outtype for GGUF -> HF: f32, f16, bf16 (default: the file's float type, else f32). */
+static int parse_export_type(struct fy_cli *cli, const char *v, struct fy_export_opts *o)
+{
+	o->outtype = FY_DTYPE_COUNT;
+	if (v == NULL || strcasecmp(v, "auto") == 0)
+		return -1;
+	if (strcasecmp(v, "f32") == 0)
+		o->outtype = FY_DTYPE_F32;
+	else if (strcasecmp(v, "f16") == 0)
+		o->outtype = FY_DTYPE_F16;
+	else if (strcasecmp(v, "bf16") == 0)
+		o->outtype = FY_DTYPE_BF16;
+	else
+		return fy_cli_usage_error(
+			cli, "--outtype: '%s' is not one of f32, f16, bf16, auto for safetensors",
+			v);
+	return -1;
+}
 
 static int parse_outtype(struct fy_cli *cli, const char *v, struct fy_convert_opts *o)
 {
@@ -58,6 +82,111 @@ static int to_gguf(struct fy_cli *cli, const char *dir, const char *out, const c
 		       rep->n_tensors, rep->n_vocab,
 		       fy_fmt_bytes(size, sizeof(size), rep->out_bytes));
 	return FY_EXIT_OK;
+}
+
+/* GGUF file at path -> HF checkpoint in dir. Returns an exit code. */
+static int to_hf(struct fy_cli *cli, const char *path, const char *dir, const char *label,
+		 struct convert_cli *o, struct fy_export_report *rep)
+{
+	struct fy_err err;
+	if (fy_convert_gguf_to_hf(path, dir, &o->eo, rep, &err) != FY_OK)
+		return fy_cli_fail(cli, &err);
+	if (!cli->quiet && label != NULL)
+		printf("%s: %s, %zu tensors (%s), %zu tokens (%s)\n", label, rep->arch,
+		       rep->n_tensors, fy_dtype_name(rep->dtype), rep->n_vocab, rep->tokenizer);
+	return FY_EXIT_OK;
+}
+
+/* The plain files of dir (an export), for the store. */
+static int list_dir(const char *dir, char ***names, size_t *n)
+{
+	DIR *d = opendir(dir);
+	*names = NULL;
+	*n = 0;
+	if (d == NULL)
+		return -1;
+	for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+		if (e->d_name[0] == '.')
+			continue;
+		char **grown = realloc(*names, (*n + 1) * sizeof(**names));
+		if (grown == NULL)
+			break;
+		*names = grown;
+		(*names)[*n] = strdup(e->d_name);
+		if ((*names)[*n] != NULL)
+			(*n)++;
+	}
+	closedir(d);
+	return 0;
+}
+
+static void remove_dir(const char *dir, char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char p[8400];
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+		free(names[i]);
+	}
+	free(names);
+	rmdir(dir);
+}
+
+/* A store revision's GGUF file converted into the derived -HF repository. */
+static int export_revision(struct fy_cli *cli, struct fy_infer_artifact *a, struct convert_cli *o)
+{
+	const struct fy_revision *r = a->rev;
+	char target[FY_REPO_MAX + 8];
+	char dir[4200];
+	char id[FY_REV_ID_LEN + 1];
+	char msg[FY_REPO_MAX * 2 + 128];
+	struct fy_export_report rep;
+	struct fy_err err;
+	char **names = NULL;
+	size_t n = 0;
+	if (o->output != NULL)
+		return to_hf(cli, a->path, o->output, o->output, o, &rep);
+	fy_cli_derived_names(r->repo, o->into, "-HF", "", "", target, sizeof(target), NULL, 0);
+	if (fy_repo_check(target, &err) != FY_OK)
+		return fy_cli_fail(cli, &err);
+	if (fy_store_lock(a->store, fy_cli_lock_wait, cli, &err) != FY_OK)
+		return fy_cli_fail(cli, &err);
+	snprintf(dir, sizeof(dir), "%s", fy_store_path(a->store, "tmp/export-%ld", (long)getpid()));
+	int x = to_hf(cli, a->path, dir, NULL, o, &rep);
+	if (x == FY_EXIT_OK && list_dir(dir, &names, &n) != 0)
+		x = FY_EXIT_FAIL;
+	if (x == FY_EXIT_OK) {
+		char **srcs = calloc(n > 0 ? n : 1, sizeof(*srcs));
+		for (size_t i = 0; srcs != NULL && i < n; i++) {
+			srcs[i] = malloc(8400);
+			if (srcs[i] != NULL)
+				snprintf(srcs[i], 8400, "%s/%s", dir, names[i]);
+		}
+		struct fy_json *params = fy_json_object();
+		fy_json_set(params, "to", fy_json_string("safetensors"));
+		fy_json_set(params, "outtype",
+			    fy_json_string(o->outtype != NULL ? o->outtype : "auto"));
+		snprintf(msg, sizeof(msg), "convert %s@%.12s:%s to safetensors (%s)", r->repo,
+			 r->id, a->file->path, fy_dtype_name(rep.dtype));
+		const struct fy_derive_opts d = { msg,
+						  fy_cli_lineage("convert", r, a->file, params),
+						  fy_cli_lock_wait, cli };
+		if (srcs == NULL)
+			x = FY_EXIT_FAIL;
+		else if (fy_store_add_files(a->store, target, n, (const char *const *)names,
+					    (const char *const *)srcs, &d, id, &err) != FY_OK)
+			x = fy_cli_fail(cli, &err);
+		else if (!cli->quiet)
+			printf("%s@%s: added %zu files (%s, %zu tensors as %s, %s tokenizer)\n",
+			       target, id, n, rep.arch, rep.n_tensors, fy_dtype_name(rep.dtype),
+			       rep.tokenizer);
+		for (size_t i = 0; srcs != NULL && i < n; i++)
+			free(srcs[i]);
+		free(srcs);
+	}
+	remove_dir(dir, names, n);
+	fy_store_unlock(a->store);
+	return x;
 }
 
 /* A store revision (an HF checkpoint) converted into the derived -GGUF repository. */
@@ -102,8 +231,9 @@ static int convert_revision(struct fy_cli *cli, struct fy_infer_artifact *a, str
 			     target, sizeof(target), name, sizeof(name));
 	struct fy_json *params = fy_json_object();
 	fy_json_set(params, "to", fy_json_string("gguf"));
-	fy_json_set(params, "outtype", fy_json_string(o->outtype));
-	snprintf(msg, sizeof(msg), "convert %s@%.12s to GGUF %s", r->repo, r->id, o->outtype);
+	fy_json_set(params, "outtype", fy_json_string(o->outtype != NULL ? o->outtype : "f16"));
+	snprintf(msg, sizeof(msg), "convert %s@%.12s to GGUF %s", r->repo, r->id,
+		 fy_ftype_name(rep.file_type));
 	const struct fy_derive_opts d = { msg, fy_cli_lineage("convert", r, NULL, params),
 					  fy_cli_lock_wait, cli };
 	int rc = fy_store_add_file(a->store, target, name, tmp, &d, id, &err);
@@ -117,35 +247,68 @@ static int convert_revision(struct fy_cli *cli, struct fy_infer_artifact *a, str
 	return FY_EXIT_OK;
 }
 
+/* Whether the source is a GGUF file (else an HF checkpoint). */
+static bool source_is_gguf(const struct fy_infer_artifact *a)
+{
+	struct stat st;
+	if (a->rev != NULL)
+		return a->file != NULL;
+	return stat(a->path, &st) == 0 && S_ISREG(st.st_mode) && fy_ends_with_ci(a->path, ".gguf");
+}
+
 static int run(struct fy_cli *cli, const char *spec, struct convert_cli *o)
 {
 	struct fy_infer_artifact a;
 	struct fy_convert_report rep;
+	struct fy_export_report xrep;
 	int x = fy_cli_resolve_artifact(cli, spec, &a);
-	if (x < 0 && a.rev == NULL) {
-		if (o->output == NULL)
-			x = fy_cli_usage_error(cli, "-o OUT.gguf is required for a directory");
-		else
-			x = to_gguf(cli, a.path, o->output, o->output, o, &rep);
-	} else if (x < 0) {
-		x = convert_revision(cli, &a, o);
+	if (x >= 0)
+		goto out;
+	const bool gguf = source_is_gguf(&a);
+	const char *want = gguf ? "safetensors" : "gguf";
+	if (o->to != NULL && strcasecmp(o->to, want) != 0 &&
+	    !(gguf && strcasecmp(o->to, "hf") == 0)) {
+		fprintf(stderr, "ferry convert: %s is %s: it converts to %s, not %s\n", spec,
+			gguf ? "a GGUF file" : "an HF checkpoint", want, o->to);
+		x = FY_EXIT_FAIL;
+		goto out;
 	}
+	x = gguf ? parse_export_type(cli, o->outtype, &o->eo)
+		 : parse_outtype(cli, o->outtype != NULL ? o->outtype : "f16", &o->co);
+	if (x >= 0)
+		goto out;
+	if (a.rev != NULL)
+		x = gguf ? export_revision(cli, &a, o) : convert_revision(cli, &a, o);
+	else if (o->output == NULL)
+		x = fy_cli_usage_error(cli, "-o %s is required for a path",
+				       gguf ? "DIR" : "OUT.gguf");
+	else if (gguf)
+		x = to_hf(cli, a.path, o->output, o->output, o, &xrep);
+	else
+		x = to_gguf(cli, a.path, o->output, o->output, o, &rep);
+out:
 	fy_cli_close_artifact(&a);
 	return x;
 }
 
 int cmd_convert(struct fy_cli *cli, int argc, char **argv)
 {
-	struct convert_cli o = { .outtype = "f16", .co = { .outtype = FY_DTYPE_F16 } };
+	struct convert_cli o = { .co = { .outtype = FY_DTYPE_F16 } };
 	const struct fy_opt opts[] = {
 		{ "output", 'o', FY_OPT_STRING, &o.output, "OUT",
-		  "the GGUF file to write (required for a directory; a store revision goes "
-		  "into the store unless given)" },
+		  "the GGUF file (or, from GGUF, the directory) to write; required for a "
+		  "path, a store revision goes into the store unless given" },
+		{ "to", 0, FY_OPT_STRING, &o.to, "FORMAT",
+		  "gguf (from an HF checkpoint) or safetensors (from a GGUF file); the "
+		  "default follows the source" },
 		{ "outtype", 0, FY_OPT_STRING, &o.outtype, "T",
-		  "2-D weights as f32, f16 (default), bf16, q8_0, or auto (bf16 for a bf16 "
-		  "checkpoint, else f16); norms, biases and 1-D tensors stay f32" },
+		  "to GGUF: 2-D weights as f32, f16 (default), bf16, q8_0, or auto (bf16 for "
+		  "a bf16 or fp8 checkpoint, else f16), norms, biases and 1-D tensors f32; to "
+		  "safetensors: f32, f16, bf16 (default: the file's float type, f32 for a "
+		  "quantized file)" },
 		{ "into", 0, FY_OPT_STRING, &o.into, "REPO",
-		  "store mode: the repository to add the result to (default: NS/NAME-GGUF)" },
+		  "store mode: the repository to add the result to (default: NS/NAME-GGUF, "
+		  "or NS/NAME-HF from GGUF)" },
 		{ "name", 0, FY_OPT_STRING, &o.name, "NAME",
 		  "general.name (default: DIR's or the repository's name)" },
 		{ "threads", 't', FY_OPT_INT, &o.threads, "N", "threads (default: one per CPU)" },
@@ -153,7 +316,9 @@ int cmd_convert(struct fy_cli *cli, int argc, char **argv)
 	};
 	const struct fy_usage usage = {
 		"ferry convert DIR -o OUT.gguf [--outtype f32|f16|bf16|q8_0|auto] [--name NAME]\n"
-		"       ferry convert REPO[@REV] [--outtype T] [--into REPO] [-o OUT.gguf]",
+		"       ferry convert FILE.gguf -o DIR [--outtype f32|f16|bf16]\n"
+		"       ferry convert REPO[@REV][:FILE] [--to gguf|safetensors] [--outtype T] "
+		"[--into REPO] [-o OUT]",
 		"Converts a Hugging Face checkpoint (config.json, safetensors shards, tokenizer)\n"
 		"to a GGUF file for llama.cpp: LlamaForCausalLM, MistralForCausalLM,\n"
 		"Qwen2ForCausalLM, Qwen3ForCausalLM, from one architecture table (tensor names,\n"
@@ -161,10 +326,17 @@ int cmd_convert(struct fy_cli *cli, int argc, char **argv)
 		"from\n"
 		"the memory-mapped shards; the file is written atomically. The vocabulary comes\n"
 		"from a SentencePiece tokenizer.model, or a byte-level BPE tokenizer.json (Qwen,\n"
-		"Llama 3: the pre-tokenizer named from its regex).\n"
+		"Llama 3: the pre-tokenizer named from its regex). FP8 (F8_E4M3) weights with\n"
+		"block scales (DeepSeek-V3, Kimi K2) are dequantized exactly.\n"
+		"\n"
+		"A GGUF file converts back (--to safetensors): tensors dequantized to\n"
+		"model.safetensors under HF names, config.json from the hyper-parameters,\n"
+		"tokenizer.json and tokenizer_config.json (and tokenizer.model for\n"
+		"SentencePiece) from the vocabulary.\n"
 		"\n"
 		"A store revision REPO[@REV] is converted into a new revision of NS/NAME-GGUF\n"
-		"(--into to choose) holding NAME-<TYPE>.gguf, its manifest recording the source\n"
+		"(NS/NAME-HF from GGUF; --into to choose) holding NAME-<TYPE>.gguf (or the\n"
+		"checkpoint's files), its manifest recording the source\n"
 		"revision, every source file's sha256 and the parameters (lineage). See\n"
 		"docs/CONVERT.md.",
 		opts,
@@ -172,8 +344,9 @@ int cmd_convert(struct fy_cli *cli, int argc, char **argv)
 	struct fy_pool *pool = NULL;
 	int npos = 0;
 	int r = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
-	if (r < 0)
-		r = parse_outtype(cli, o.outtype, &o.co);
+	if (r < 0 && o.to != NULL && strcasecmp(o.to, "gguf") != 0 &&
+	    strcasecmp(o.to, "safetensors") != 0 && strcasecmp(o.to, "hf") != 0)
+		r = fy_cli_usage_error(cli, "--to: '%s' is not gguf or safetensors", o.to);
 	if (r < 0)
 		r = fy_cli_pool(cli, o.threads, &pool);
 	if (r >= 0)

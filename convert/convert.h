@@ -312,6 +312,31 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 void fy_hf_view_free(struct fy_hf_view *v); /* NULL is a no-op */
 
 /* ------------------------------------------------------------------------------------------ */
+/* GGUF -> HF checkpoint (convert/gguf2hf.c, convert/export_tok.c)                            */
+
+struct fy_export_opts {
+	enum fy_dtype outtype; /* F32, F16 or BF16; FY_DTYPE_COUNT: the file's float type, F32 for
+				* a quantized file (exact) */
+};
+
+struct fy_export_report {
+	const char *arch;      /* the HF architecture */
+	const char *tokenizer; /* "SentencePiece" or "byte-level BPE" */
+	enum fy_dtype dtype;
+	size_t n_tensors;
+	size_t n_vocab;
+};
+
+/*
+ * Writes the GGUF model at path as an HF checkpoint in out_dir (created if needed; existing files
+ * of the same names replaced): model.safetensors (every tensor dequantized to the output type,
+ * HF names, llama's q/k rows permuted back), config.json from the hyper-parameters, and the
+ * tokenizer files from the vocabulary. Nothing lands in out_dir unless everything was written.
+ */
+int fy_convert_gguf_to_hf(const char *path, const char *out_dir, const struct fy_export_opts *o,
+			  struct fy_export_report *rep, struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Re-quantizing a GGUF file (convert/requant.c)                                              */
 
 /* Called once per output tensor, in output order, after its data is written (with plan_only:

@@ -16,4 +16,26 @@ int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_h
 int fy_convert_tokenizer(struct fy_gguf_writer *w, const char *dir, const struct fy_hf_config *cfg,
 			 size_t *n_vocab, struct fy_err *err);
 
+/* The architecture table of hf2gguf.c. */
+struct fy_hf_arch {
+	const char *hf;		/* config.json architectures[0] */
+	const char *gguf;	/* general.architecture */
+	const char *model_type; /* config.json model_type */
+	bool permute_qk;
+	bool rope_dims_and_vocab; /* llama writes rope.dimension_count and vocab_size */
+	bool explicit_head_dim;	  /* config.json always carries head_dim (qwen3) */
+};
+/* The first row converting to GGUF architecture `gguf`, or NULL. */
+const struct fy_hf_arch *fy_convert_arch_of_gguf(const char *gguf);
+/* The HF per-layer suffix ("self_attn.q_proj.weight") of a GGUF one ("attn_q.weight"), or NULL. */
+const char *fy_convert_layer_hf(const char *gguf_suffix);
+
+/* Writes tokenizer.json, tokenizer_config.json (and tokenizer.model for SentencePiece) from g's
+ * vocabulary into dir (convert/export_tok.c); *n_vocab receives the token count, *kind
+ * "SentencePiece" or "byte-level BPE". */
+int fy_export_tokenizer(const struct fy_gguf *g, const char *dir, size_t *n_vocab,
+			const char **kind, struct fy_err *err);
+/* Writes j (taken over) as dir/name, pretty, newline-terminated, atomically. */
+int fy_export_json(const char *dir, const char *name, struct fy_json *j, struct fy_err *err);
+
 #endif

@@ -13,19 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct arch_row {
-	const char *hf;	  /* config.json architectures[0] */
-	const char *gguf; /* general.architecture */
-	bool permute_qk;
-	bool rope_dims_and_vocab; /* llama writes rope.dimension_count and vocab_size */
+static const struct fy_hf_arch archs[] = {
+	{ "LlamaForCausalLM", "llama", "llama", true, true, false },
+	{ "MistralForCausalLM", "llama", "mistral", true, true, false },
+	{ "Qwen2ForCausalLM", "qwen2", "qwen2", false, false, false },
+	{ "Qwen3ForCausalLM", "qwen3", "qwen3", false, false, true },
 };
 
-static const struct arch_row archs[] = {
-	{ "LlamaForCausalLM", "llama", true, true },
-	{ "MistralForCausalLM", "llama", true, true },
-	{ "Qwen2ForCausalLM", "qwen2", false, false },
-	{ "Qwen3ForCausalLM", "qwen3", false, false },
-};
+const struct fy_hf_arch *fy_convert_arch_of_gguf(const char *gguf)
+{
+	for (size_t i = 0; i < sizeof(archs) / sizeof(archs[0]); i++) {
+		if (strcmp(archs[i].gguf, gguf) == 0)
+			return &archs[i];
+	}
+	return NULL;
+}
 
 const char *fy_convert_archs(void)
 {
@@ -52,6 +54,15 @@ static const struct {
 	{ "mlp.up_proj.weight", "ffn_up.weight" },
 	{ "mlp.down_proj.weight", "ffn_down.weight" },
 };
+
+const char *fy_convert_layer_hf(const char *gguf_suffix)
+{
+	for (size_t i = 0; i < sizeof(layer_map) / sizeof(layer_map[0]); i++) {
+		if (strcmp(gguf_suffix, layer_map[i].gguf) == 0)
+			return layer_map[i].hf;
+	}
+	return NULL;
+}
 
 /* The GGUF name of an HF tensor; "" to skip it; false if unknown. */
 static bool map_name(const char *hf, char *out, size_t cap, int n_layer)
@@ -91,7 +102,7 @@ struct ctensor {
 };
 
 struct conv {
-	const struct arch_row *arch;
+	const struct fy_hf_arch *arch;
 	struct fy_hf_config cfg;
 	struct fy_st_model *m;
 	struct ctensor *t;

@@ -339,6 +339,9 @@ int fy_json_push(struct fy_json *arr, struct fy_json *value);
 enum {
 	FY_JSON_DUMP_PRETTY = 1, /* two-space indent */
 	FY_JSON_DUMP_SORTED = 2, /* keys sorted (canonical form) */
+	FY_JSON_DUMP_REAL15 = 4, /* reals with 15 significant digits: a real parsed from a decimal
+				  * of up to 15 digits prints as that decimal (1e-05, not
+				  * 1.0000000000000001e-05) */
 };
 /* Serializes j (document order unless SORTED); compact unless PRETTY. The caller frees the result
  * with free(). NULL when out of memory. */

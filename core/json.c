@@ -263,5 +263,7 @@ char *fy_json_dump(const struct fy_json *j, int flags)
 		f |= JSON_COMPACT;
 	if (flags & FY_JSON_DUMP_SORTED)
 		f = (f & ~(size_t)JSON_PRESERVE_ORDER) | JSON_SORT_KEYS;
+	if (flags & FY_JSON_DUMP_REAL15)
+		f |= JSON_REAL_PRECISION(15);
 	return json_dumps(J(j), f);
 }

@@ -15,8 +15,8 @@ work=$(mktemp -d /tmp/ferry-convert-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 
-# same_as_reference OUT.gguf: every tensor of OUT has the bytes of the same-named tensor of REF,
-# and the vocabulary arrays are equal
+# same_as_reference OUT.gguf [N]: every tensor of OUT (N of them, default 47) has the bytes of the
+# same-named tensor of REF, and the vocabulary arrays are equal
 same_as_reference() {
 	"$FERRY" inspect --json --full "$1" >"$work/a.json" &&
 		"$FERRY" inspect --json --full "$REF" >"$work/b.json" &&
@@ -39,8 +39,8 @@ for (const k of ["tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.gg
 	if (JSON.stringify(a.metadata[k]) !== JSON.stringify(b.metadata[k])) {
 		console.error("differs: " + k); process.exit(1);
 	}
-if (n !== 47) { console.error(n + " tensors"); process.exit(1); }' \
-			"$work/a.json" "$work/b.json" "$1" "$REF"
+if (n !== Number(process.argv[5])) { console.error(n + " tensors"); process.exit(1); }' \
+			"$work/a.json" "$work/b.json" "$1" "$REF" "${2:-47}"
 }
 
 for bin in "$FERRY" $FERRY_SAN; do
@@ -187,6 +187,77 @@ run "$FERRY" convert "$work/fp8blk" -o "$work/x.gguf"
 expect_rc 1 "scales that do not match the block size"
 expect_err "should be F32 or BF16" "the scale tensor's expected shape is given"
 
+# GGUF -> HF (--to safetensors): HF -> GGUF(f32) -> HF gives identical tensors, an equivalent
+# config and tokenizer; converting the result again gives the same GGUF byte for byte
+hfcmp() { node "$(dirname "$0")/hfcmp.mjs" "$@"; }
+CFG_KEYS="architectures hidden_size intermediate_size num_hidden_layers num_attention_heads num_key_value_heads max_position_embeddings rms_norm_eps rope_theta vocab_size bos_token_id eos_token_id"
+"$FERRY" -q convert "$SRC" -o "$work/rt.gguf" --outtype f32 --name rt && ok || bad "stories to GGUF f32"
+run "$FERRY" convert "$work/rt.gguf" -o "$work/rt-hf"
+expect_rc 0 "GGUF to HF"
+expect_out "LlamaForCausalLM, 47 tensors (F32), 512 tokens (SentencePiece)" "the summary names architecture, tensors and tokenizer"
+[ "$(ls "$work/rt-hf" | tr '\n' ' ')" = "config.json model.safetensors tokenizer.json tokenizer.model tokenizer_config.json " ] &&
+	ok || bad "the checkpoint's files"
+hfcmp tensors "$SRC/model.safetensors" "$work/rt-hf/model.safetensors" && ok || bad "llama tensors round-trip exactly (q/k permuted back)"
+hfcmp json "$SRC/config.json" "$work/rt-hf/config.json" $CFG_KEYS tie_word_embeddings torch_dtype && ok || bad "llama config.json equivalent"
+hfcmp json "$SRC/tokenizer.json" "$work/rt-hf/tokenizer.json" && ok || bad "SentencePiece tokenizer.json identical (merges extracted from the scores)"
+hfcmp json "$SRC/tokenizer_config.json" "$work/rt-hf/tokenizer_config.json" add_bos_token add_eos_token bos_token eos_token unk_token &&
+	ok || bad "tokenizer_config.json special tokens"
+"$FERRY" -q convert "$work/rt-hf" -o "$work/rt2.gguf" --outtype f32 --name rt && cmp -s "$work/rt.gguf" "$work/rt2.gguf" &&
+	ok || bad "HF -> GGUF -> HF -> GGUF is byte-identical (tokenizer.model rebuilt)"
+for m in qwen2-shakespeare qwen3-tiny; do
+	"$FERRY" -q convert "$DATA/models/$m" -o "$work/$m.gguf" --outtype f32 --name rt &&
+		"$FERRY" -q convert "$work/$m.gguf" -o "$work/$m-hf" --outtype bf16 && ok || bad "$m round trip runs"
+	hfcmp tensors "$DATA/models/$m/model.safetensors" "$work/$m-hf/model.safetensors" && ok || bad "$m BF16 tensors round-trip exactly"
+	hfcmp json "$DATA/models/$m/config.json" "$work/$m-hf/config.json" $CFG_KEYS torch_dtype && ok || bad "$m config.json equivalent"
+	hfcmp json "$DATA/models/$m/tokenizer.json" "$work/$m-hf/tokenizer.json" pre_tokenizer normalizer &&
+		ok || bad "$m pre-tokenizer and normalizer"
+	"$FERRY" -q convert "$work/$m-hf" -o "$work/$m-2.gguf" --outtype f32 --name rt && cmp -s "$work/$m.gguf" "$work/$m-2.gguf" &&
+		ok || bad "$m: HF -> GGUF -> HF -> GGUF is byte-identical"
+done
+hfcmp json "$DATA/models/qwen3-tiny/config.json" "$work/qwen3-tiny-hf/config.json" head_dim && ok || bad "qwen3 keeps head_dim"
+# llama.cpp's own stories260K.gguf (explicit output tensor) converts to HF and back to its tensors
+"$FERRY" -q convert "$REF" -o "$work/ref-hf" && "$FERRY" -q convert "$work/ref-hf" -o "$work/ref-back.gguf" --outtype f32 &&
+	same_as_reference "$work/ref-back.gguf" 48 && ok || bad "llama.cpp's file -> HF -> GGUF keeps tensors and vocabulary"
+hfcmp json "$work/ref-hf/config.json" /dev/stdin tie_word_embeddings <<'J' && ok || bad "an explicit output tensor is untied"
+{"tie_word_embeddings": false}
+J
+# a quantized file dequantizes (F32 by default, exact): the checkpoint computes what the file does
+"$FERRY" -q quant "$work/rt.gguf" -o "$work/rt-q8.gguf" --type Q8_0 && "$FERRY" -q convert "$work/rt-q8.gguf" -o "$work/q8-hf" &&
+	ok || bad "a Q8_0 file converts"
+a=$("$FERRY" run "$work/rt-q8.gguf" -p "Once upon a time" -n 24 2>/dev/null)
+b=$("$FERRY" run "$work/q8-hf" -p "Once upon a time" -n 24 2>/dev/null)
+[ -n "$a" ] && [ "$a" = "$b" ] && ok || bad "the dequantized checkpoint generates what the Q8_0 file does"
+grep -q '"torch_dtype": "float32"' "$work/q8-hf/config.json" && ok || bad "a quantized file exports as float32"
+"$FERRY" -q convert "$work/rt.gguf" -o "$work/f16-hf" --outtype f16 && grep -q '"torch_dtype": "float16"' "$work/f16-hf/config.json" &&
+	ok || bad "--outtype f16"
+if [ -n "$FERRY_SAN" ]; then
+	"$FERRY_SAN" -q convert "$work/rt-q8.gguf" -o "$work/q8-san" && hfcmp tensors "$work/q8-hf/model.safetensors" "$work/q8-san/model.safetensors" &&
+		ok || bad "GGUF -> HF under the sanitizers"
+fi
+# refusals: nothing written
+run "$FERRY" convert "$DATA/models/gguf-vocab/ggml-vocab-gpt-2.gguf" -o "$work/gpt2-hf"
+expect_rc 1 "an architecture without an HF mapping"
+expect_err "architecture 'gpt2' does not convert" "the refusal names the architecture"
+[ ! -e "$work/gpt2-hf" ] && [ -z "$(ls -d "$work"/gpt2-hf.tmp-* 2>/dev/null)" ] && ok || bad "nothing left behind"
+run "$FERRY" convert "$work/rt.gguf" -o "$work/x-hf" --outtype q8_0
+expect_rc 2 "q8_0 is not a safetensors output type"
+run "$FERRY" convert "$work/rt.gguf" -o "$work/x-hf" --to gguf
+expect_rc 1 "--to gguf from a GGUF file"
+expect_err "converts to safetensors" "the refusal says what it converts to"
+run "$FERRY" convert "$SRC" -o "$work/x.gguf" --to onnx
+expect_rc 2 "an unknown --to"
+node -e '
+const fs = require("fs"), b = fs.readFileSync(process.argv[1]);
+b[b.indexOf("<0x41>")] = 0xff; fs.writeFileSync(process.argv[2], b);' "$work/rt.gguf" "$work/badtok.gguf"
+run "$FERRY" convert "$work/badtok.gguf" -o "$work/badtok-hf"
+expect_rc 1 "a token that is not UTF-8"
+expect_err "token 68 is not valid UTF-8" "the token is named"
+head -c 100000 "$work/rt.gguf" >"$work/cut.gguf"
+run "$FERRY" convert "$work/cut.gguf" -o "$work/cut-hf"
+expect_rc 1 "a truncated GGUF"
+expect_err "cut.gguf" "the error names the file"
+[ ! -e "$work/cut-hf" ] && ok || bad "nothing written for a truncated GGUF"
+
 # store mode: a revision converted into NS/NAME-GGUF with its lineage
 export FERRY_HOME="$work/store"
 "$FERRY" -q init && "$FERRY" -q add local/stories "$SRC" && ok || bad "store set-up"
@@ -229,8 +300,17 @@ run "$FERRY" smoke local/stories-GGUF:stories-Q8_0.gguf --max-tokens 64
 expect_rc 0 "the converted revision passes smoke against its lineage source"
 expect_out "PASS" "smoke's verdict"
 run "$FERRY" convert local/stories-GGUF:stories-F16.gguf
-expect_rc 1 "a GGUF revision is not an HF checkpoint"
-expect_err "not an HF checkpoint" "the refusal says why"
+expect_rc 0 "a GGUF revision converts to an HF revision"
+expect_out "local/stories-HF@" "into NS/NAME-HF"
+"$FERRY" show --json local/stories-HF | node -e '
+const r = JSON.parse(require("fs").readFileSync(0));
+const s = r.origin.sources[0];
+if (s.repo !== "local/stories-GGUF" || s.path !== "stories-F16.gguf" || !/^[0-9a-f]{64}$/.test(s.sha256) ||
+    r.origin.parameters.to !== "safetensors" ||
+    r.files.map(f => f.path).join() !== "config.json,model.safetensors,tokenizer.json,tokenizer.model,tokenizer_config.json")
+	process.exit(1);' && ok || bad "the HF revision's files and lineage"
+run "$FERRY" convert local/stories-GGUF:stories-F16.gguf --to gguf
+expect_rc 1 "a GGUF revision does not convert to GGUF"
 run "$FERRY" convert local/nope
 expect_rc 1 "an unknown repository"
 run "$FERRY" convert local/stories --into "bad name"
