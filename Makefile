@@ -237,6 +237,7 @@ bench: deps
 	@sh bench/store.sh $(FERRY)
 	@sh bench/serve.sh $(FERRY)
 	@sh bench/clone.sh $(FERRY)
+	@MKMODEL=$(MKMODEL) sh bench/convert.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) sh bench/quant.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) INFER_SPEED=$(INFER_SPEED) sh bench/infer.sh $(FERRY)
 

@@ -353,6 +353,7 @@ int cmd_convert(struct fy_cli *cli, int argc, char **argv)
 		goto out;
 	o.co.name = o.name;
 	o.co.pool = pool;
+	o.eo.pool = pool;
 	r = run(cli, argv[0], &o);
 out:
 	fy_pool_free(pool);

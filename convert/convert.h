@@ -317,6 +317,7 @@ void fy_hf_view_free(struct fy_hf_view *v); /* NULL is a no-op */
 struct fy_export_opts {
 	enum fy_dtype outtype; /* F32, F16 or BF16; FY_DTYPE_COUNT: the file's float type, F32 for
 				* a quantized file (exact) */
+	struct fy_pool *pool;  /* rows converted over it (NULL: this thread) */
 };
 
 struct fy_export_report {

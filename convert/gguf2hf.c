@@ -35,6 +35,7 @@ struct xport {
 	struct xtensor *t;
 	size_t n;
 	bool tied; /* no output.weight */
+	struct fy_pool *pool;
 	enum fy_dtype dtype;
 	int64_t n_layer, n_head, n_head_kv;
 };
@@ -192,32 +193,66 @@ static int64_t gguf_row(const struct xtensor *t, int64_t h)
 	return head * per + (j < half ? 2 * j : 2 * (j - half) + 1);
 }
 
+#define CHUNK_BYTES (4u << 20) /* output rows converted at once (over the pool) */
+
+struct chunk {
+	const struct xtensor *t;
+	int64_t row0;
+	size_t in_row, out_row;
+	uint8_t *out;
+};
+
+static int convert_rows(void *ctx, int64_t b, int64_t e, struct fy_err *err)
+{
+	const struct chunk *k = ctx;
+	const struct xtensor *t = k->t;
+	const int64_t n = t->g->ne[0];
+	float *row = malloc((size_t)n * sizeof(float));
+	if (row == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (int64_t i = b; i < e; i++) {
+		const uint8_t *src =
+			(const uint8_t *)t->g->data + (size_t)gguf_row(t, k->row0 + i) * k->in_row;
+		fy_dequant_row(t->g->type, src, row, n);
+		fy_quant_row(t->out, row, k->out + (size_t)i * k->out_row, n);
+	}
+	free(row);
+	return FY_OK;
+}
+
 static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_err *err)
 {
 	const struct xport *x = ctx;
 	const struct xtensor *t = &x->t[index];
-	const int64_t n = t->g->ne[0];
-	size_t in_row = 0, out_row = 0;
+	const int64_t rows = t->g->ne[1];
+	struct chunk k = { .t = t };
 	int rc = FY_OK;
-	if (!fy_quant_row_bytes(t->g->type, n, &in_row) || !fy_quant_row_bytes(t->out, n, &out_row))
+	if (!fy_quant_row_bytes(t->g->type, t->g->ne[0], &k.in_row) ||
+	    !fy_quant_row_bytes(t->out, t->g->ne[0], &k.out_row))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->g->name);
-	float *row = malloc((size_t)n * sizeof(float));
-	uint8_t *out = malloc(out_row > 0 ? out_row : 1);
-	if (row == NULL || out == NULL)
-		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
-	for (int64_t h = 0; rc == FY_OK && h < t->g->ne[1]; h++) {
-		const uint8_t *src = (const uint8_t *)t->g->data + (size_t)gguf_row(t, h) * in_row;
-		fy_dequant_row(t->g->type, src, row, n);
-		if (t->out == FY_DTYPE_F32)
-			memcpy(out, row, out_row);
-		else if (t->out == FY_DTYPE_F16)
-			fy_f32_to_f16_row(row, (uint16_t *)(void *)out, n);
-		else
-			fy_f32_to_bf16_row(row, (uint16_t *)(void *)out, n);
-		rc = fy_sink_write(sink, out, out_row, err);
+	if (t->g->type == t->out && t->permute_heads <= 0) {
+		rc = fy_sink_write(sink, t->g->data, k.in_row * (size_t)rows, err);
+	} else if (t->g->type == t->out) {
+		for (int64_t h = 0; h < rows && rc == FY_OK; h++)
+			rc = fy_sink_write(sink,
+					   (const uint8_t *)t->g->data +
+						   (size_t)gguf_row(t, h) * k.in_row,
+					   k.in_row, err);
+	} else {
+		const int64_t per = k.out_row >= CHUNK_BYTES ? 1 : CHUNK_BYTES / k.out_row;
+		k.out = malloc((size_t)(per < rows ? per : rows) * k.out_row);
+		if (k.out == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		for (k.row0 = 0; k.row0 < rows && rc == FY_OK; k.row0 += per) {
+			const int64_t n = rows - k.row0 < per ? rows - k.row0 : per;
+			rc = x->pool != NULL ? fy_pool_for(x->pool, n, 0, convert_rows, &k, err)
+					     : convert_rows(&k, 0, n, err);
+			if (rc == FY_OK)
+				rc = fy_sink_write(sink, k.out, (size_t)n * k.out_row, err);
+		}
+		free(k.out);
 	}
-	free(row);
-	free(out);
+	fy_map_drop(t->g->data, (size_t)t->g->nbytes); /* streamed through once */
 	return rc;
 }
 
@@ -396,6 +431,7 @@ static int open_model(struct xport *x, const char *path, const struct fy_export_
 		goto out;
 	}
 	x->dtype = o->outtype != FY_DTYPE_COUNT ? o->outtype : default_dtype(x->g);
+	x->pool = o->pool;
 	FY_TRY(rc, plan(x, o, err));
 out:
 	return rc;

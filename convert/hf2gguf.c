@@ -291,34 +291,83 @@ static void source_row(const struct ctensor *t, int64_t sr, size_t src_bytes, fl
 	}
 }
 
-static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_err *err)
+#define CHUNK_BYTES (4u << 20) /* output rows converted at once (over the pool) */
+
+struct chunk {
+	const struct ctensor *t;
+	int64_t row0;
+	size_t src_bytes, row_bytes;
+	uint8_t *out;
+};
+
+/* Converts rows [row0 + b, row0 + e) of a chunk into its output buffer. */
+static int convert_rows(void *ctx, int64_t b, int64_t e, struct fy_err *err)
 {
-	const struct conv *c = ctx;
-	const struct ctensor *t = &c->t[index];
-	const bool quantized = t->type == FY_DTYPE_Q8_0;
-	size_t row_bytes = 0, src_bytes = (size_t)t->ne[0];
-	int rc = FY_OK;
-	if (!fy_quant_row_bytes(t->type, t->ne[0], &row_bytes) ||
-	    (t->scale == NULL && !fy_quant_row_bytes(t->src->dtype, t->ne[0], &src_bytes)))
-		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
+	const struct chunk *k = ctx;
+	const struct ctensor *t = k->t;
 	float *row = malloc((size_t)t->ne[0] * sizeof(float));
-	uint8_t *out = malloc(row_bytes);
-	if (row == NULL || out == NULL)
-		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
-	for (int64_t r = 0; rc == FY_OK && r < t->ne[1]; r++) {
-		source_row(t, permuted_src(t, r), src_bytes, row);
+	if (row == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	int rc = FY_OK;
+	for (int64_t i = b; i < e && rc == FY_OK; i++) {
+		const int64_t r = k->row0 + i;
+		source_row(t, permuted_src(t, r), k->src_bytes, row);
 		/* a float type carries NaN/Inf as they are; the quantizer needs finite input */
-		if (quantized && fy_quant_check_finite(row, t->ne[0]) >= 0) {
+		if (t->type == FY_DTYPE_Q8_0 && fy_quant_check_finite(row, t->ne[0]) >= 0) {
 			rc = fy_err_set(err, FY_EFORMAT,
 					"tensor '%s' row %lld holds NaN or infinity", t->src->name,
 					(long long)r);
 			break;
 		}
-		fy_quant_row(t->type, row, out, t->ne[0]);
-		rc = fy_sink_write(sink, out, row_bytes, err);
+		fy_quant_row(t->type, row, k->out + (size_t)i * k->row_bytes, t->ne[0]);
 	}
 	free(row);
-	free(out);
+	return rc;
+}
+
+/* Rows of the source type written as they are (only their order may change). */
+static int copy_rows(const struct ctensor *t, size_t row_bytes, struct fy_sink *sink,
+		     struct fy_err *err)
+{
+	const uint8_t *src = t->src->data;
+	if (t->permute_heads <= 0)
+		return fy_sink_write(sink, src, row_bytes * (size_t)t->ne[1], err);
+	int rc = FY_OK;
+	for (int64_t r = 0; r < t->ne[1] && rc == FY_OK; r++)
+		rc = fy_sink_write(sink, src + (size_t)permuted_src(t, r) * row_bytes, row_bytes,
+				   err);
+	return rc;
+}
+
+static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_err *err)
+{
+	const struct conv *c = ctx;
+	const struct ctensor *t = &c->t[index];
+	struct chunk k = { .t = t, .src_bytes = (size_t)t->ne[0] };
+	int rc = FY_OK;
+	if (!fy_quant_row_bytes(t->type, t->ne[0], &k.row_bytes) ||
+	    (t->scale == NULL && !fy_quant_row_bytes(t->src->dtype, t->ne[0], &k.src_bytes)))
+		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
+	if (t->scale == NULL && t->src->dtype == t->type) {
+		rc = copy_rows(t, k.row_bytes, sink, err);
+	} else {
+		const int64_t per = k.row_bytes >= CHUNK_BYTES ? 1 : CHUNK_BYTES / k.row_bytes;
+		k.out = malloc((size_t)(per < t->ne[1] ? per : t->ne[1]) * k.row_bytes);
+		if (k.out == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		for (k.row0 = 0; k.row0 < t->ne[1] && rc == FY_OK; k.row0 += per) {
+			const int64_t n = t->ne[1] - k.row0 < per ? t->ne[1] - k.row0 : per;
+			rc = c->o->pool != NULL
+				     ? fy_pool_for(c->o->pool, n, 0, convert_rows, &k, err)
+				     : convert_rows(&k, 0, n, err);
+			if (rc == FY_OK)
+				rc = fy_sink_write(sink, k.out, (size_t)n * k.row_bytes, err);
+		}
+		free(k.out);
+	}
+	/* streamed through once: let the kernel take the source pages back (peak RSS stays near
+	 * one chunk, not the model) */
+	fy_map_drop(t->src->data, (size_t)(t->src->end - t->src->begin));
 	return rc;
 }
 
