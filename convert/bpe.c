@@ -1,9 +1,11 @@
 /*
- * Byte-level BPE vocabularies (Qwen, Llama 3, DeepSeek, GPT-2) from tokenizer.json, as
+ * BPE vocabularies from tokenizer.json. Byte-level ones (Qwen, Llama 3, DeepSeek, GPT-2) as
  * llama.cpp's converter writes them: tokenizer.ggml.model "gpt2", the pre-tokenizer named from
  * its regular expression, tokens by id (ids without a token become [PADn], unused), token
  * types (added special tokens control, other added tokens user-defined), merges as "a b", then
- * the special ids, add_bos/add_eos and the chat template (convert/tokenizer.c).
+ * the special ids, add_bos/add_eos and the chat template (convert/tokenizer.c). SentencePiece-
+ * style ones (byte_fallback, no tokenizer.model beside them) as tokenizer.model would give them
+ * (spm_from_json).
  */
 #include "convert/convert.h"
 #include "convert/convert_private.h"
@@ -182,6 +184,51 @@ static int fill_tokens(struct bpe *b, const struct fy_json *vocab, const struct 
 	return rc;
 }
 
+static bool is_byte_token(struct fy_str t)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	return t.len == 6 && memcmp(t.ptr, "<0x", 3) == 0 && strchr(hex, t.ptr[3]) != NULL &&
+	       strchr(hex, t.ptr[4]) != NULL && t.ptr[5] == '>';
+}
+
+/*
+ * A SentencePiece-style vocabulary from tokenizer.json (BPE with byte_fallback, as transformers
+ * converts Llama/Mistral tokenizers), written as tokenizer.model would be: model "llama", token
+ * types (the unk_token unknown, <0xXX> byte, added tokens control or user-defined), and scores
+ * as SentencePiece's BPE trainer gives them: 0 for those, -k for the k-th normal piece in id
+ * order (tokenizer.json keeps the pieces in score order, and its merges follow that order).
+ */
+static int spm_from_json(struct fy_gguf_writer *w, struct bpe *b, const char *unk,
+			 struct fy_err *err)
+{
+	float *scores = calloc(b->n, sizeof(*scores));
+	float k = 0;
+	int rc = FY_OK;
+	if (scores == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (size_t i = 0; i < b->n; i++) {
+		if (unk != NULL && b->tok[i].len == strlen(unk) &&
+		    memcmp(b->tok[i].ptr, unk, b->tok[i].len) == 0)
+			b->type[i] = 2;
+		else if (b->type[i] == 1 && is_byte_token(b->tok[i]))
+			b->type[i] = 6;
+		if (b->type[i] == 5)
+			scores[i] = -1000.0f;
+		else if (b->type[i] == 1)
+			scores[i] = -(k++);
+	}
+	FY_TRY(rc, fy_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama", err));
+	FY_TRY(rc, fy_gguf_writer_set_str(w, "tokenizer.ggml.pre", "default", err));
+	FY_TRY(rc, fy_gguf_writer_set_str_array(w, "tokenizer.ggml.tokens", b->n, b->tok, err));
+	FY_TRY(rc,
+	       fy_gguf_writer_set_array(w, "tokenizer.ggml.scores", FY_GGUF_F32, b->n, scores, err));
+	FY_TRY(rc, fy_gguf_writer_set_array(w, "tokenizer.ggml.token_type", FY_GGUF_I32, b->n,
+					    b->type, err));
+out:
+	free(scores);
+	return rc;
+}
+
 /* Merges as "a b" strings (tokenizer.json has them so, or as ["a", "b"] pairs). */
 static int write_merges(struct fy_gguf_writer *w, const struct fy_json *merges, const char *path,
 			struct fy_err *err)
@@ -232,17 +279,16 @@ int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_h
 	const char *type = fy_json_str(fy_json_get(model, "type"));
 	const struct fy_json *vocab = fy_json_get(model, "vocab");
 	const struct fy_json *added = fy_json_get(tj, "added_tokens");
-	if (type == NULL || strcmp(type, "BPE") != 0 ||
-	    fy_json_type(fy_json_get(model, "byte_fallback")) == FY_JSON_TRUE ||
-	    fy_json_type(vocab) != FY_JSON_OBJECT) {
-		rc = fy_err_set(
-			err, FY_EUNSUPPORTED,
-			"%s: not a byte-level BPE tokenizer (a SentencePiece model needs its "
-			"tokenizer.model)",
-			path);
+	const bool spm = fy_json_type(fy_json_get(model, "byte_fallback")) == FY_JSON_TRUE;
+	if (type == NULL || strcmp(type, "BPE") != 0 || fy_json_type(vocab) != FY_JSON_OBJECT) {
+		rc = fy_err_set(err, FY_EUNSUPPORTED,
+				"%s: model type '%s' is not BPE (byte-level, or SentencePiece-style "
+				"with byte_fallback; a Unigram model needs its tokenizer.model)",
+				path, type != NULL ? type : "");
 		goto out;
 	}
-	FY_TRY(rc, pre_name(tj, path, &pre, err));
+	if (!spm)
+		FY_TRY(rc, pre_name(tj, path, &pre, err));
 	b.n = vocab_size(vocab, added, cfg);
 	if (b.n == 0 || b.n > MAX_VOCAB) {
 		rc = fy_err_set(err, FY_EFORMAT, "%s: vocabulary of %zu tokens", path, b.n);
@@ -256,12 +302,17 @@ int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_h
 		goto out;
 	}
 	FY_TRY(rc, fill_tokens(&b, vocab, added, path, err));
+	if (spm) {
+		FY_TRY(rc, spm_from_json(w, &b, fy_json_str(fy_json_get(model, "unk_token")), err));
+		goto done;
+	}
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2", err));
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "tokenizer.ggml.pre", pre, err));
 	FY_TRY(rc, fy_gguf_writer_set_str_array(w, "tokenizer.ggml.tokens", b.n, b.tok, err));
 	FY_TRY(rc, fy_gguf_writer_set_array(w, "tokenizer.ggml.token_type", FY_GGUF_I32, b.n,
 					    b.type, err));
 	FY_TRY(rc, write_merges(w, fy_json_get(model, "merges"), path, err));
+done:
 	*n_vocab = b.n;
 	*tokenizer_json = tj;
 	tj = NULL;

@@ -142,6 +142,13 @@ expect_rc 2 "unknown --outtype"
 run "$FERRY" convert "$work/nope" -o "$work/x.gguf"
 expect_rc 1 "missing directory"
 
+# a SentencePiece vocabulary from tokenizer.json alone (BPE with byte_fallback, no
+# tokenizer.model): the same tokens, scores and types, so the same GGUF byte for byte
+mkdir "$work/nospm" && cp "$SRC"/*.json "$SRC/model.safetensors" "$work/nospm/" &&
+	"$FERRY" -q convert "$work/nospm" -o "$work/nospm.gguf" --outtype f32 --name same &&
+	"$FERRY" -q convert "$SRC" -o "$work/withspm.gguf" --outtype f32 --name same &&
+	cmp -s "$work/nospm.gguf" "$work/withspm.gguf" && ok || bad "tokenizer.json with byte fallback gives tokenizer.model's vocabulary"
+
 # FP8 sources: F8_E4M3 weights with 32x32 block scales (F32 and BF16), over two shards, must
 # convert to exactly what the F32 checkpoint of their dequantized values converts to
 node "$(dirname "$0")/fp8.mjs" "$SRC" "$work/fp8" "$work/fp8ref" && ok || bad "FP8 fixture generated"
