@@ -220,8 +220,8 @@ static int spm_from_json(struct fy_gguf_writer *w, struct bpe *b, const char *un
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama", err));
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "tokenizer.ggml.pre", "default", err));
 	FY_TRY(rc, fy_gguf_writer_set_str_array(w, "tokenizer.ggml.tokens", b->n, b->tok, err));
-	FY_TRY(rc,
-	       fy_gguf_writer_set_array(w, "tokenizer.ggml.scores", FY_GGUF_F32, b->n, scores, err));
+	FY_TRY(rc, fy_gguf_writer_set_array(w, "tokenizer.ggml.scores", FY_GGUF_F32, b->n, scores,
+					    err));
 	FY_TRY(rc, fy_gguf_writer_set_array(w, "tokenizer.ggml.token_type", FY_GGUF_I32, b->n,
 					    b->type, err));
 out:
@@ -281,10 +281,11 @@ int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_h
 	const struct fy_json *added = fy_json_get(tj, "added_tokens");
 	const bool spm = fy_json_type(fy_json_get(model, "byte_fallback")) == FY_JSON_TRUE;
 	if (type == NULL || strcmp(type, "BPE") != 0 || fy_json_type(vocab) != FY_JSON_OBJECT) {
-		rc = fy_err_set(err, FY_EUNSUPPORTED,
-				"%s: model type '%s' is not BPE (byte-level, or SentencePiece-style "
-				"with byte_fallback; a Unigram model needs its tokenizer.model)",
-				path, type != NULL ? type : "");
+		rc = fy_err_set(
+			err, FY_EUNSUPPORTED,
+			"%s: model type '%s' is not BPE (byte-level, or SentencePiece-style "
+			"with byte_fallback; a Unigram model needs its tokenizer.model)",
+			path, type != NULL ? type : "");
 		goto out;
 	}
 	if (!spm)

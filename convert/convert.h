@@ -110,7 +110,14 @@ struct fy_hf_config {
 	int64_t context_length;
 	int64_t n_experts;
 	int64_t n_experts_used;
-	int64_t fp8_block[2];	 /* quantization_config.weight_block_size, or -1 */
+	int64_t fp8_block[2]; /* quantization_config.weight_block_size, or -1 */
+	/* rope_scaling: type ("" when absent, null or "default"), factor (-1 absent), Llama 3's
+	 * low/high_freq_factor, original_max_position_embeddings (-1 absent), and the object as
+	 * compact JSON (kept in the GGUF as ferry.hf.rope_scaling for the way back) */
+	char rope_type[32];
+	double rope_factor, rope_low, rope_high;
+	int64_t rope_orig_ctx;
+	char rope_json[1024];
 	int tie_word_embeddings; /* 0, 1, or -1 when absent */
 	double rms_norm_eps;	 /* -1 when absent */
 	double rope_theta;	 /* -1 when absent */
@@ -306,6 +313,8 @@ struct fy_hf_view {
 	size_t n;
 	struct fy_buf image; /* meta's bytes */
 	struct fy_st_model *m;
+	struct fy_st_tensor rope_st; /* rope_freqs.weight, computed (Llama 3 rope scaling) */
+	float *rope_freqs;
 };
 
 int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err);

@@ -294,12 +294,19 @@ static void token_id(struct fy_json *o, const struct fy_gguf *g, const char *key
 		fy_json_set(o, name, fy_json_integer(v));
 }
 
-/* rope_scaling from <arch>.rope.scaling.* (linear, yarn), or null. */
+/* rope_scaling: as config.json had it when ferry converted it (ferry.hf.rope_scaling), else
+ * from <arch>.rope.scaling.* (linear, yarn), else null. */
 static struct fy_json *rope_scaling(const struct xport *x)
 {
 	char buf[64];
 	char key[160];
 	double factor = 0;
+	const struct fy_gguf_kv *kept = fy_gguf_find_kv(x->g, "ferry.hf.rope_scaling");
+	struct fy_json *j = NULL;
+	struct fy_err err;
+	if (kept != NULL && kept->type == FY_GGUF_STRING &&
+	    fy_json_parse(&j, kept->v.s.ptr, kept->v.s.len, "ferry.hf.rope_scaling", &err) == FY_OK)
+		return j;
 	snprintf(key, sizeof(key), "%s.rope.scaling.type", x->arch);
 	const char *type = kv_str(x->g, key, buf, sizeof(buf));
 	if (type == NULL || strcmp(type, "none") == 0 ||
@@ -432,6 +439,15 @@ static int open_model(struct xport *x, const char *path, const struct fy_export_
 	}
 	x->dtype = o->outtype != FY_DTYPE_COUNT ? o->outtype : default_dtype(x->g);
 	x->pool = o->pool;
+	if (fy_gguf_find_tensor(x->g, "rope_freqs.weight") != NULL &&
+	    fy_gguf_find_kv(x->g, "ferry.hf.rope_scaling") == NULL) {
+		rc = fy_err_set(err, FY_EUNSUPPORTED,
+				"%s: rope_freqs.weight (Llama 3 rope scaling) does not map back to "
+				"config.json's rope_scaling without the ferry.hf.rope_scaling a "
+				"ferry conversion keeps",
+				path);
+		goto out;
+	}
 	FY_TRY(rc, plan(x, o, err));
 out:
 	return rc;

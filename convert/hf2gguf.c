@@ -9,6 +9,7 @@
 #include "convert/convert_private.h"
 
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,7 @@ struct ctensor {
 	int64_t ne[4];
 	int permute_heads;		  /* 0: none; else rows are permuted with this many heads */
 	const struct fy_st_tensor *scale; /* F8_E4M3 sources: the block scales (weight_scale_inv) */
+	const float *gen;		  /* a tensor the converter computes (rope_freqs), F32 */
 	int64_t block[2];		  /* their block: rows, columns */
 };
 
@@ -108,6 +110,8 @@ struct conv {
 	struct ctensor *t;
 	size_t n;
 	const struct fy_convert_opts *o;
+	float *rope_freqs;	     /* Llama 3 rope scaling's factors (head_dim / 2), or NULL */
+	struct fy_st_tensor rope_st; /* their stand-in source, for fy_hf_view */
 };
 
 static int cmp_ctensor(const void *a, const void *b)
@@ -233,7 +237,7 @@ static int plan_tensors(struct conv *c, struct fy_err *err)
 	size_t total = 0;
 	for (size_t s = 0; s < fy_st_model_shards(c->m); s++)
 		total += fy_st_count(fy_st_model_shard(c->m, s));
-	c->t = calloc(total > 0 ? total : 1, sizeof(*c->t));
+	c->t = calloc(total + 1, sizeof(*c->t)); /* + rope_freqs */
 	if (c->t == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	for (size_t s = 0; s < fy_st_model_shards(c->m); s++) {
@@ -244,7 +248,59 @@ static int plan_tensors(struct conv *c, struct fy_err *err)
 				return rc;
 		}
 	}
+	if (c->rope_freqs != NULL) {
+		struct ctensor *t = &c->t[c->n++];
+		snprintf(t->name, sizeof(t->name), "rope_freqs.weight");
+		t->gen = c->rope_freqs;
+		t->src = &c->rope_st;
+		t->n_dims = 1;
+		t->ne[0] = c->rope_st.shape[0];
+		t->ne[1] = t->ne[2] = t->ne[3] = 1;
+		t->type = FY_DTYPE_F32;
+	}
 	qsort(c->t, c->n, sizeof(*c->t), cmp_ctensor);
+	return FY_OK;
+}
+
+/* Llama 3's rope scaling as llama.cpp's converter computes rope_freqs (in float, as torch): per
+ * rotated pair, 1 for short wavelengths, `factor` for long ones, a smooth blend between. */
+static int llama3_factors(struct conv *c, struct fy_err *err)
+{
+	const struct fy_hf_config *g = &c->cfg;
+	const int64_t dim = g->head_dim > 0 ? g->head_dim : g->hidden_size / g->n_heads;
+	const float base = g->rope_theta > 0 ? (float)g->rope_theta : 10000.0f;
+	const float factor = g->rope_factor > 0 ? (float)g->rope_factor : 8.0f;
+	const float lo = g->rope_low > 0 ? (float)g->rope_low : 1.0f;
+	const float hi = g->rope_high > 0 ? (float)g->rope_high : 4.0f;
+	const float old = g->rope_orig_ctx > 0 ? (float)g->rope_orig_ctx : 8192.0f;
+	if (dim <= 0 || dim % 2 != 0 || dim > 65536 || hi == lo)
+		return fy_err_set(err, FY_EFORMAT,
+				  "config.json: rope_scaling llama3 needs an even head size and "
+				  "high_freq_factor != low_freq_factor");
+	c->rope_freqs = malloc((size_t)(dim / 2) * sizeof(float));
+	if (c->rope_freqs == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (int64_t i = 0; i < dim / 2; i++) {
+		const float freq = 1.0f / powf(base, (float)(2 * i) / (float)dim);
+		const float wavelen = 2.0f * (float)M_PI / freq;
+		float f;
+		if (wavelen < old / hi) {
+			f = 1.0f;
+		} else if (wavelen > old / lo) {
+			f = factor;
+		} else {
+			const float smooth = (old / wavelen - lo) / (hi - lo);
+			f = 1.0f / ((1.0f - smooth) / factor + smooth);
+		}
+		c->rope_freqs[i] = f;
+	}
+	c->rope_st = (struct fy_st_tensor){ .name = "rope_freqs",
+					    .dtype = FY_DTYPE_F32,
+					    .n_dims = 1,
+					    .shape = { dim / 2 },
+					    .n_elems = dim / 2,
+					    .end = (uint64_t)(dim / 2) * sizeof(float),
+					    .data = c->rope_freqs };
 	return FY_OK;
 }
 
@@ -348,6 +404,8 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 	if (!fy_quant_row_bytes(t->type, t->ne[0], &k.row_bytes) ||
 	    (t->scale == NULL && !fy_quant_row_bytes(t->src->dtype, t->ne[0], &k.src_bytes)))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
+	if (t->gen != NULL)
+		return fy_sink_write(sink, t->gen, (size_t)t->ne[0] * sizeof(float), err);
 	if (t->scale == NULL && t->src->dtype == t->type) {
 		rc = copy_rows(t, k.row_bytes, sink, err);
 	} else {
@@ -413,6 +471,15 @@ static int hparams(struct fy_gguf_writer *w, const struct conv *c, const char *n
 		FY_TRY(rc, arch_kv(w, a, "attention.key_length", (uint32_t)g->head_dim, err));
 		FY_TRY(rc, arch_kv(w, a, "attention.value_length", (uint32_t)g->head_dim, err));
 	}
+	if (strcmp(g->rope_type, "linear") == 0 || strcmp(g->rope_type, "yarn") == 0) {
+		snprintf(key, sizeof(key), "%s.rope.scaling.type", a);
+		FY_TRY(rc, fy_gguf_writer_set_str(w, key, g->rope_type, err));
+		snprintf(key, sizeof(key), "%s.rope.scaling.factor", a);
+		FY_TRY(rc, set_f32(w, key, g->rope_factor > 0 ? g->rope_factor : 1.0, err));
+		if (strcmp(g->rope_type, "yarn") == 0 && g->rope_orig_ctx > 0)
+			FY_TRY(rc, arch_kv(w, a, "rope.scaling.original_context_length",
+					   (uint32_t)g->rope_orig_ctx, err));
+	}
 	if (c->arch->rope_dims_and_vocab) {
 		FY_TRY(rc, arch_kv(w, a, "rope.dimension_count", (uint32_t)head_dim, err));
 		FY_TRY(rc, arch_kv(w, a, "vocab_size", (uint32_t)g->vocab_size, err));
@@ -457,6 +524,9 @@ static int write_all(struct conv *c, const char *dir, const char *out_path,
 	FY_TRY(rc, fy_gguf_writer_new(&w, err));
 	FY_TRY(rc, metadata(w, c, dir, c->o->name, &rep->n_vocab, err));
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.version", FY_VERSION, err));
+	if (c->cfg.rope_json[0] != '\0') /* config.json's rope_scaling, for the way back */
+		FY_TRY(rc,
+		       fy_gguf_writer_set_str(w, "ferry.hf.rope_scaling", c->cfg.rope_json, err));
 	if (c->o->source_digest != NULL)
 		FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.source", c->o->source_digest, err));
 	for (size_t i = 0; i < c->n; i++) {
@@ -483,6 +553,13 @@ static int check_config(struct conv *c, const char *path, struct fy_err *err)
 		return fy_err_set(err, FY_EUNSUPPORTED,
 				  "%s: architecture '%s' is not supported (supported: %s)", path,
 				  c->cfg.architecture, fy_convert_archs());
+	const char *rt = c->cfg.rope_type;
+	if (rt[0] != '\0' && strcmp(rt, "linear") != 0 && strcmp(rt, "yarn") != 0 &&
+	    strcmp(rt, "llama3") != 0)
+		return fy_err_set(
+			err, FY_EUNSUPPORTED,
+			"%s: rope_scaling type '%s' is not supported (linear, yarn, llama3)", path,
+			rt);
 	if (c->cfg.n_layers <= 0 || c->cfg.n_heads <= 0 || c->cfg.hidden_size <= 0 ||
 	    c->cfg.intermediate_size <= 0 || c->cfg.vocab_size <= 0 || c->cfg.n_layers > 100000)
 		return fy_err_set(err, FY_EFORMAT,
@@ -501,6 +578,8 @@ static int open_checkpoint(struct conv *c, const char *dir, struct fy_err *err)
 	FY_TRY(rc, fy_hf_config_load(&c->cfg, path, err));
 	FY_TRY(rc, check_config(c, path, err));
 	FY_TRY(rc, fy_st_model_open(&c->m, dir, err));
+	if (strcmp(c->cfg.rope_type, "llama3") == 0)
+		FY_TRY(rc, llama3_factors(c, err));
 	FY_TRY(rc, plan_tensors(c, err));
 out:
 	return rc;
@@ -512,6 +591,7 @@ void fy_hf_view_free(struct fy_hf_view *v)
 		return;
 	fy_gguf_free(v->meta);
 	fy_buf_release(&v->image);
+	free(v->rope_freqs);
 	free(v->t);
 	fy_st_model_free(v->m);
 	free(v);
@@ -555,11 +635,22 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 	v->n = c.n;
 	v->m = c.m;
 	c.m = NULL;
+	if (c.rope_freqs != NULL) { /* the view keeps the computed rope factors */
+		v->rope_st = c.rope_st;
+		v->rope_freqs = c.rope_freqs;
+		v->rope_st.data = v->rope_freqs;
+		c.rope_freqs = NULL;
+		for (size_t i = 0; i < v->n; i++) {
+			if (v->t[i].src == &c.rope_st)
+				v->t[i].src = &v->rope_st;
+		}
+	}
 	*out = v;
 	v = NULL;
 out:
 	fy_gguf_writer_free(w);
 	free(c.t);
+	free(c.rope_freqs);
 	fy_st_model_free(c.m);
 	fy_hf_view_free(v);
 	return rc;
@@ -577,6 +668,7 @@ int fy_convert_hf_to_gguf(const char *dir, const char *out_path, const struct fy
 	FY_TRY(rc, write_all(&c, dir, out_path, rep, err));
 out:
 	free(c.t);
+	free(c.rope_freqs);
 	fy_st_model_free(c.m);
 	return rc;
 }

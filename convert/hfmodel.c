@@ -424,6 +424,46 @@ static int config_floats(struct fy_hf_config *c, const struct fy_json *j, const 
 	return FY_OK;
 }
 
+static int rope_scaling(struct fy_hf_config *c, const struct fy_json *j, const char *path,
+			struct fy_err *err)
+{
+	const struct fy_json *r = fy_json_get(j, "rope_scaling");
+	c->rope_type[0] = c->rope_json[0] = '\0';
+	c->rope_factor = c->rope_low = c->rope_high = -1;
+	c->rope_orig_ctx = -1;
+	if (fy_json_type(r) == FY_JSON_NULL)
+		return FY_OK;
+	const char *type = fy_json_str(fy_json_get(r, "rope_type"));
+	if (type == NULL)
+		type = fy_json_str(fy_json_get(r, "type"));
+	char *text = fy_json_dump(r, 0);
+	if (fy_json_type(r) != FY_JSON_OBJECT || type == NULL || text == NULL ||
+	    strlen(text) >= sizeof(c->rope_json) || strlen(type) >= sizeof(c->rope_type)) {
+		free(text);
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: rope_scaling is not an object with a (short) rope_type",
+				  path);
+	}
+	snprintf(c->rope_json, sizeof(c->rope_json), "%s", text);
+	free(text);
+	if (strcmp(type, "default") != 0)
+		snprintf(c->rope_type, sizeof(c->rope_type), "%s", type);
+	const struct {
+		const char *key;
+		double *dst;
+	} nums[] = { { "factor", &c->rope_factor },
+		     { "low_freq_factor", &c->rope_low },
+		     { "high_freq_factor", &c->rope_high } };
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		const struct fy_json *v = fy_json_get(r, nums[i].key);
+		if (v != NULL && (!fy_json_num(v, nums[i].dst) || !(*nums[i].dst > 0)))
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: rope_scaling.%s is not a positive number", path,
+					  nums[i].key);
+	}
+	return get_int(r, path, "original_max_position_embeddings", &c->rope_orig_ctx, err);
+}
+
 static int config_strs(struct fy_hf_config *c, const struct fy_json *j, const char *path,
 		       struct fy_err *err)
 {
@@ -469,6 +509,7 @@ int fy_hf_config_load(struct fy_hf_config *cfg, const char *path, struct fy_err 
 	FY_TRY(rc, config_ints(&c, j, path, err));
 	FY_TRY(rc, config_floats(&c, j, path, err));
 	FY_TRY(rc, config_strs(&c, j, path, err));
+	FY_TRY(rc, rope_scaling(&c, j, path, err));
 	*cfg = c;
 out:
 	fy_json_free(j);

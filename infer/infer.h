@@ -77,6 +77,8 @@ struct fy_rope {
 	float factor;	/* scaling factor (> 1 stretches the context) */
 	int n_ctx_orig; /* YaRN: the original training context */
 	float beta_fast, beta_slow, attn_factor;
+	const float *freq_factors; /* rope_freqs.weight (Llama 3 scaling): n_rot/2 divisors of the
+				    * pairs' angles, or NULL */
 };
 
 /* The cos and sin of each rotated pair at position pos (n_rot floats: cos, sin per pair): one

@@ -180,7 +180,8 @@ static float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base)
 /* cos and sin of pair i0/2's angle at pos, YaRN-corrected as llama.cpp's rope_yarn. */
 static void rope_angle(const struct fy_rope *r, int64_t pos, int i0, float *c, float *s)
 {
-	const float theta_extrap = (float)pos * powf(r->base, -(float)i0 / (float)r->n_rot);
+	const float ff = r->freq_factors != NULL ? r->freq_factors[i0 / 2] : 1.0f;
+	const float theta_extrap = (float)pos * powf(r->base, -(float)i0 / (float)r->n_rot) / ff;
 	float freq_scale = 1.0f, mscale = 1.0f, theta = theta_extrap;
 	if (r->scaling != FY_ROPE_SCALING_NONE && r->factor > 0)
 		freq_scale = 1.0f / r->factor;

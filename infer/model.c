@@ -325,6 +325,14 @@ static int load_tensors(struct fy_model *m, struct fy_err *err)
 	FY_TRY(rc, get_weight(m, "token_embd.weight", hp->n_embd, hp->n_vocab, false, &m->tok_embd,
 			      err));
 	FY_TRY(rc, get_vector(m, "output_norm.weight", hp->n_embd, false, &m->output_norm, err));
+	FY_TRY(rc, get_vector(m, "rope_freqs.weight", hp->rope.n_rot / 2, true,
+			      &hp->rope.freq_factors, err));
+	for (int i = 0; hp->rope.freq_factors != NULL && i < hp->rope.n_rot / 2; i++) {
+		if (!(hp->rope.freq_factors[i] > 0 && hp->rope.freq_factors[i] < 1e30f))
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: rope_freqs.weight[%d] is not a positive number",
+					  label(m), i);
+	}
 	FY_TRY(rc, get_weight(m, "output.weight", hp->n_embd, hp->n_vocab, true, &m->output, err));
 	if (m->output.data == NULL)
 		m->output = m->tok_embd; /* tied embeddings */

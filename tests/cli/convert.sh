@@ -14,6 +14,7 @@ REF=$DATA/models/stories260K/stories260K.gguf
 work=$(mktemp -d /tmp/ferry-convert-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
+hfcmp() { node "$(dirname "$0")/hfcmp.mjs" "$@"; }
 
 # same_as_reference OUT.gguf [N]: every tensor of OUT (N of them, default 47) has the bytes of the
 # same-named tensor of REF, and the vocabulary arrays are equal
@@ -149,6 +150,50 @@ mkdir "$work/nospm" && cp "$SRC"/*.json "$SRC/model.safetensors" "$work/nospm/" 
 	"$FERRY" -q convert "$SRC" -o "$work/withspm.gguf" --outtype f32 --name same &&
 	cmp -s "$work/nospm.gguf" "$work/withspm.gguf" && ok || bad "tokenizer.json with byte fallback gives tokenizer.model's vocabulary"
 
+# rope scaling: Llama 3's factors become rope_freqs.weight (computed as llama.cpp's converter
+# does), linear and yarn become rope.scaling.* keys, other kinds are refused
+rope_variant() { # rope_variant DIR JSON
+	mkdir -p "$1" && cp "$SRC"/* "$1"/ 2>/dev/null
+	node -e '
+const fs = require("fs"), f = process.argv[1] + "/config.json", c = JSON.parse(fs.readFileSync(f));
+c.rope_scaling = JSON.parse(process.argv[2]); fs.writeFileSync(f, JSON.stringify(c));' "$1" "$2"
+}
+rope_variant "$work/l3" '{"factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":64,"rope_type":"llama3"}'
+"$FERRY" -q convert "$work/l3" -o "$work/l3.gguf" --outtype f32 --name l3 && ok || bad "llama3 rope scaling converts"
+"$FERRY" inspect --json --full "$work/l3.gguf" >"$work/l3.json" && node -e '
+const fs = require("fs"), j = JSON.parse(fs.readFileSync(process.argv[1]));
+const t = j.tensors.find(t => t.name === "rope_freqs.weight");
+const b = fs.readFileSync(process.argv[2]).subarray(j.data_offset + t.offset, j.data_offset + t.offset + 16);
+const got = [0, 1, 2, 3].map(i => b.readFloatLE(4 * i));
+// head size 8, base 10000, old context 64: wavelengths 2pi * 10000^(i/4); 16 and 64 bound the blend
+const f = Math.fround, want = [0, 1, 2, 3].map(i => {
+	const w = f(2 * Math.PI / f(1 / f(Math.pow(10000, i / 4))));
+	if (w < 16) return 1; if (w > 64) return 8;
+	const s = f((64 / w - 1) / 3); return f(1 / f(f((1 - s) / 8) + s));
+});
+if (got.some((g, i) => Math.abs(g - want[i]) > 1e-6 * want[i])) { console.error(got, want); process.exit(1); }' \
+	"$work/l3.json" "$work/l3.gguf" && ok || bad "rope_freqs.weight holds Llama 3's factors"
+a=$("$FERRY" run "$work/l3" -p "Once upon a time" -n 16 2>/dev/null)
+b=$("$FERRY" run "$work/l3.gguf" -p "Once upon a time" -n 16 2>/dev/null)
+c=$("$FERRY" run "$SRC" -p "Once upon a time" -n 16 2>/dev/null)
+[ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ] && ok || bad "the factors apply to the checkpoint and the GGUF alike (and change the output)"
+"$FERRY" -q convert "$work/l3.gguf" -o "$work/l3-hf" && hfcmp json "$work/l3/config.json" "$work/l3-hf/config.json" rope_scaling &&
+	"$FERRY" -q convert "$work/l3-hf" -o "$work/l3-2.gguf" --outtype f32 --name l3 && cmp -s "$work/l3.gguf" "$work/l3-2.gguf" &&
+	ok || bad "llama3 rope_scaling survives GGUF -> HF -> GGUF"
+rope_variant "$work/lin" '{"type":"linear","factor":2.0}'
+"$FERRY" -q convert "$work/lin" -o "$work/lin.gguf" --outtype f32 && "$FERRY" inspect "$work/lin.gguf" >"$work/lin.txt" &&
+	grep -q 'llama.rope.scaling.type *"linear"' "$work/lin.txt" && grep -q 'llama.rope.scaling.factor *2 ' "$work/lin.txt" &&
+	ok || bad "linear rope scaling keys"
+a=$("$FERRY" run "$work/lin.gguf" -p "Once upon a time" -n 8 2>/dev/null) && [ -n "$a" ] && [ "$a" != "$c" ] && ok || bad "linear scaling runs"
+rope_variant "$work/yarn" '{"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":128}'
+"$FERRY" -q convert "$work/yarn" -o "$work/yarn.gguf" --outtype f32 && "$FERRY" inspect "$work/yarn.gguf" >"$work/yarn.txt" &&
+	grep -q 'llama.rope.scaling.type *"yarn"' "$work/yarn.txt" && grep -q 'llama.rope.scaling.factor *4 ' "$work/yarn.txt" &&
+	grep -q 'llama.rope.scaling.original_context_length *128 ' "$work/yarn.txt" && ok || bad "yarn rope scaling keys"
+rope_variant "$work/dyn" '{"type":"dynamic","factor":2.0}'
+run "$FERRY" convert "$work/dyn" -o "$work/dyn.gguf"
+expect_rc 1 "an unsupported rope scaling"
+expect_err "rope_scaling type 'dynamic' is not supported (linear, yarn, llama3)" "the refusal lists what is"
+
 # FP8 sources: F8_E4M3 weights with 32x32 block scales (F32 and BF16), over two shards, must
 # convert to exactly what the F32 checkpoint of their dequantized values converts to
 node "$(dirname "$0")/fp8.mjs" "$SRC" "$work/fp8" "$work/fp8ref" && ok || bad "FP8 fixture generated"
@@ -196,7 +241,6 @@ expect_err "should be F32 or BF16" "the scale tensor's expected shape is given"
 
 # GGUF -> HF (--to safetensors): HF -> GGUF(f32) -> HF gives identical tensors, an equivalent
 # config and tokenizer; converting the result again gives the same GGUF byte for byte
-hfcmp() { node "$(dirname "$0")/hfcmp.mjs" "$@"; }
 CFG_KEYS="architectures hidden_size intermediate_size num_hidden_layers num_attention_heads num_key_value_heads max_position_embeddings rms_norm_eps rope_theta vocab_size bos_token_id eos_token_id"
 "$FERRY" -q convert "$SRC" -o "$work/rt.gguf" --outtype f32 --name rt && ok || bad "stories to GGUF f32"
 run "$FERRY" convert "$work/rt.gguf" -o "$work/rt-hf"
