@@ -8,7 +8,6 @@
 #include "cli/infer_util.h"
 #include "convert/convert.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,41 +96,6 @@ static int to_hf(struct fy_cli *cli, const char *path, const char *dir, const ch
 	return FY_EXIT_OK;
 }
 
-/* The plain files of dir (an export), for the store. */
-static int list_dir(const char *dir, char ***names, size_t *n)
-{
-	DIR *d = opendir(dir);
-	*names = NULL;
-	*n = 0;
-	if (d == NULL)
-		return -1;
-	for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
-		if (e->d_name[0] == '.')
-			continue;
-		char **grown = realloc(*names, (*n + 1) * sizeof(**names));
-		if (grown == NULL)
-			break;
-		*names = grown;
-		(*names)[*n] = strdup(e->d_name);
-		if ((*names)[*n] != NULL)
-			(*n)++;
-	}
-	closedir(d);
-	return 0;
-}
-
-static void remove_dir(const char *dir, char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char p[8400];
-		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
-		unlink(p);
-		free(names[i]);
-	}
-	free(names);
-	rmdir(dir);
-}
-
 /* A store revision's GGUF file converted into the derived -HF repository. */
 static int export_revision(struct fy_cli *cli, struct fy_infer_artifact *a, struct convert_cli *o)
 {
@@ -153,15 +117,15 @@ static int export_revision(struct fy_cli *cli, struct fy_infer_artifact *a, stru
 		return fy_cli_fail(cli, &err);
 	snprintf(dir, sizeof(dir), "%s", fy_store_path(a->store, "tmp/export-%ld", (long)getpid()));
 	int x = to_hf(cli, a->path, dir, NULL, o, &rep);
-	if (x == FY_EXIT_OK && list_dir(dir, &names, &n) != 0)
-		x = FY_EXIT_FAIL;
+	if (x == FY_EXIT_OK && fy_dir_list(dir, "", &names, &n, &err) != FY_OK)
+		x = fy_cli_fail(cli, &err);
+	char **srcs = x == FY_EXIT_OK ? calloc(n > 0 ? n : 1, sizeof(*srcs)) : NULL;
+	bool paths = srcs != NULL;
+	for (size_t i = 0; srcs != NULL && i < n; i++) {
+		srcs[i] = fy_path_join(dir, names[i]);
+		paths = paths && srcs[i] != NULL;
+	}
 	if (x == FY_EXIT_OK) {
-		char **srcs = calloc(n > 0 ? n : 1, sizeof(*srcs));
-		for (size_t i = 0; srcs != NULL && i < n; i++) {
-			srcs[i] = malloc(8400);
-			if (srcs[i] != NULL)
-				snprintf(srcs[i], 8400, "%s/%s", dir, names[i]);
-		}
 		struct fy_json *params = fy_json_object();
 		fy_json_set(params, "to", fy_json_string("safetensors"));
 		fy_json_set(params, "outtype",
@@ -171,20 +135,21 @@ static int export_revision(struct fy_cli *cli, struct fy_infer_artifact *a, stru
 		const struct fy_derive_opts d = { msg,
 						  fy_cli_lineage("convert", r, a->file, params),
 						  fy_cli_lock_wait, cli };
-		if (srcs == NULL)
-			x = FY_EXIT_FAIL;
-		else if (fy_store_add_files(a->store, target, n, (const char *const *)names,
-					    (const char *const *)srcs, &d, id, &err) != FY_OK)
+		if (!paths) {
+			fy_json_free(d.origin);
+			fy_err_set(&err, FY_ENOMEM, "out of memory");
+			x = fy_cli_fail(cli, &err);
+		} else if (fy_store_add_files(a->store, target, n, (const char *const *)names,
+					      (const char *const *)srcs, &d, id, &err) != FY_OK)
 			x = fy_cli_fail(cli, &err);
 		else if (!cli->quiet)
 			printf("%s@%s: added %zu files (%s, %zu tensors as %s, %s tokenizer)\n",
 			       target, id, n, rep.arch, rep.n_tensors, fy_dtype_name(rep.dtype),
 			       rep.tokenizer);
-		for (size_t i = 0; srcs != NULL && i < n; i++)
-			free(srcs[i]);
-		free(srcs);
 	}
-	remove_dir(dir, names, n);
+	fy_names_free(srcs, srcs != NULL ? n : 0);
+	fy_names_free(names, n);
+	fy_dir_remove(dir);
 	fy_store_unlock(a->store);
 	return x;
 }

@@ -205,6 +205,8 @@ const struct fy_gguf_kv *fy_gguf_kv_at(const struct fy_gguf *g, size_t i);
 const struct fy_gguf_kv *fy_gguf_find_kv(const struct fy_gguf *g, const char *key);
 /* Element i (< arr_count) of an array KV. */
 struct fy_gguf_value fy_gguf_arr_at(const struct fy_gguf_kv *kv, uint64_t i);
+/* A numeric scalar KV (any integer or float type) as a double; false for NULL or another type. */
+bool fy_gguf_kv_number(const struct fy_gguf_kv *kv, double *out);
 size_t fy_gguf_tensor_count(const struct fy_gguf *g);
 const struct fy_gguf_tensor *fy_gguf_tensor_at(const struct fy_gguf *g, size_t i);
 const struct fy_gguf_tensor *fy_gguf_find_tensor(const struct fy_gguf *g, const char *name);

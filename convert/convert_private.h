@@ -16,6 +16,14 @@ int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_h
 int fy_convert_tokenizer(struct fy_gguf_writer *w, const char *dir, const struct fy_hf_config *cfg,
 			 size_t *n_vocab, struct fy_err *err);
 
+/* Output row r into out, with scratch room for a row of floats (convert/rows.c). */
+typedef int (*fy_row_fn)(const void *ctx, int64_t r, float *scratch, uint8_t *out,
+			 struct fy_err *err);
+/* Writes rows [0, rows) of out_row bytes each into sink, made by fn in 4 MiB chunks spread over
+ * pool (NULL: this thread); n_cols floats of scratch per worker. */
+int fy_convert_rows(struct fy_pool *pool, int64_t rows, int64_t n_cols, size_t out_row,
+		    fy_row_fn fn, const void *ctx, struct fy_sink *sink, struct fy_err *err);
+
 /* The architecture table of hf2gguf.c. */
 struct fy_hf_arch {
 	const char *hf;		/* config.json architectures[0] */

@@ -102,12 +102,11 @@ static int64_t special_id(const struct fy_gguf *g, const char *what)
 {
 	char key[96];
 	snprintf(key, sizeof(key), "tokenizer.ggml.%s_token_id", what);
-	const struct fy_gguf_kv *kv = fy_gguf_find_kv(g, key);
-	if (kv == NULL || (kv->type != FY_GGUF_U32 && kv->type != FY_GGUF_I32))
-		return -1;
+	double id;
 	/* llama.cpp writes "none" as 4294967295 */
-	const int64_t id = kv->type == FY_GGUF_U32 ? (int64_t)kv->v.u : kv->v.i;
-	return id >= 0 && id <= INT32_MAX ? id : -1;
+	if (!fy_gguf_kv_number(fy_gguf_find_kv(g, key), &id) || !(id >= 0 && id <= INT32_MAX))
+		return -1;
+	return (int64_t)id;
 }
 
 static int flag(const struct fy_gguf *g, const char *key)
@@ -512,7 +511,7 @@ static struct fy_json *tokenizer_config(const struct vocab *v, bool spm)
 	return c;
 }
 
-static int write_json(const char *dir, const char *name, struct fy_json *j, struct fy_err *err)
+int fy_export_json(const char *dir, const char *name, struct fy_json *j, struct fy_err *err)
 {
 	char path[4400];
 	char *text = j != NULL ? fy_json_dump(j, FY_JSON_DUMP_PRETTY | FY_JSON_DUMP_REAL15) : NULL;
@@ -530,11 +529,6 @@ static int write_json(const char *dir, const char *name, struct fy_json *j, stru
 	int rc = fy_file_write_atomic(path, t, n + 1, err);
 	free(t);
 	return rc;
-}
-
-int fy_export_json(const char *dir, const char *name, struct fy_json *j, struct fy_err *err)
-{
-	return write_json(dir, name, j, err);
 }
 
 int fy_export_tokenizer(const struct fy_gguf *g, const char *dir, size_t *n_vocab,
@@ -583,9 +577,9 @@ int fy_export_tokenizer(const struct fy_gguf *g, const char *dir, size_t *n_voca
 	fy_json_set(tj, "decoder", spm ? spm_decoder(prefix != 0) : byte_level(false));
 	fy_json_set(tj, "model", bpe_model(&v, spm, merges));
 	merges = NULL;
-	FY_TRY(rc, write_json(dir, "tokenizer.json", tj, err));
+	FY_TRY(rc, fy_export_json(dir, "tokenizer.json", tj, err));
 	tj = NULL;
-	FY_TRY(rc, write_json(dir, "tokenizer_config.json", tokenizer_config(&v, spm), err));
+	FY_TRY(rc, fy_export_json(dir, "tokenizer_config.json", tokenizer_config(&v, spm), err));
 out:
 	fy_json_free(tj);
 	fy_json_free(pre);

@@ -620,6 +620,32 @@ uint64_t fy_gguf_data_offset(const struct fy_gguf *g)
 	return g->data_offset;
 }
 
+bool fy_gguf_kv_number(const struct fy_gguf_kv *kv, double *out)
+{
+	if (kv == NULL)
+		return false;
+	switch (kv->type) {
+	case FY_GGUF_U8:
+	case FY_GGUF_U16:
+	case FY_GGUF_U32:
+	case FY_GGUF_U64:
+		*out = (double)kv->v.u;
+		return true;
+	case FY_GGUF_I8:
+	case FY_GGUF_I16:
+	case FY_GGUF_I32:
+	case FY_GGUF_I64:
+		*out = (double)kv->v.i;
+		return true;
+	case FY_GGUF_F32:
+	case FY_GGUF_F64:
+		*out = kv->v.f;
+		return true;
+	default:
+		return false;
+	}
+}
+
 size_t fy_gguf_kv_count(const struct fy_gguf *g)
 {
 	return g->n_kv;

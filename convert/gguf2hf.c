@@ -11,7 +11,6 @@
 #include "convert/convert.h"
 #include "convert/convert_private.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,28 +48,14 @@ static const struct fy_gguf_kv *kv_of(const struct xport *x, const char *suffix)
 	return fy_gguf_find_kv(x->g, key);
 }
 
+/* A non-negative integer KV (any numeric type holding one). */
 static bool kv_uint(const struct fy_gguf_kv *kv, int64_t *out)
 {
-	if (kv == NULL)
+	double v;
+	if (!fy_gguf_kv_number(kv, &v) || !(v >= 0 && v < 0x1p62) || v != (double)(int64_t)v)
 		return false;
-	switch (kv->type) {
-	case FY_GGUF_U8:
-	case FY_GGUF_U16:
-	case FY_GGUF_U32:
-	case FY_GGUF_U64:
-		if (kv->v.u > INT64_MAX)
-			return false;
-		*out = (int64_t)kv->v.u;
-		return true;
-	case FY_GGUF_I8:
-	case FY_GGUF_I16:
-	case FY_GGUF_I32:
-	case FY_GGUF_I64:
-		*out = kv->v.i;
-		return kv->v.i >= 0;
-	default:
-		return false;
-	}
+	*out = (int64_t)v;
+	return true;
 }
 
 static int64_t arch_uint(const struct xport *x, const char *suffix, int64_t dflt)
@@ -95,9 +80,10 @@ static double short_float(double v)
 static bool arch_real(const struct xport *x, const char *suffix, double *out)
 {
 	const struct fy_gguf_kv *kv = kv_of(x, suffix);
-	if (kv == NULL || (kv->type != FY_GGUF_F32 && kv->type != FY_GGUF_F64))
+	if (!fy_gguf_kv_number(kv, out))
 		return false;
-	*out = kv->type == FY_GGUF_F32 ? short_float(kv->v.f) : kv->v.f;
+	if (kv->type == FY_GGUF_F32)
+		*out = short_float(*out);
 	return true;
 }
 
@@ -178,6 +164,10 @@ static int plan(struct xport *x, const struct fy_export_opts *o, struct fy_err *
 					  t->permute_heads);
 		x->n++;
 	}
+	if (x->n == 0)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s holds no tensors (a vocabulary-only file is not a model)",
+				  fy_gguf_label(x->g));
 	return FY_OK;
 }
 
@@ -193,30 +183,24 @@ static int64_t gguf_row(const struct xtensor *t, int64_t h)
 	return head * per + (j < half ? 2 * j : 2 * (j - half) + 1);
 }
 
-#define CHUNK_BYTES (4u << 20) /* output rows converted at once (over the pool) */
-
-struct chunk {
+struct rowctx {
 	const struct xtensor *t;
-	int64_t row0;
 	size_t in_row, out_row;
-	uint8_t *out;
 };
 
-static int convert_rows(void *ctx, int64_t b, int64_t e, struct fy_err *err)
+/* HF row h: the GGUF row it comes from, as it is (same type) or dequantized and converted. */
+static int hf_row(const void *ctx, int64_t h, float *scratch, uint8_t *out, struct fy_err *err)
 {
-	const struct chunk *k = ctx;
+	const struct rowctx *k = ctx;
 	const struct xtensor *t = k->t;
-	const int64_t n = t->g->ne[0];
-	float *row = malloc((size_t)n * sizeof(float));
-	if (row == NULL)
-		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	for (int64_t i = b; i < e; i++) {
-		const uint8_t *src =
-			(const uint8_t *)t->g->data + (size_t)gguf_row(t, k->row0 + i) * k->in_row;
-		fy_dequant_row(t->g->type, src, row, n);
-		fy_quant_row(t->out, row, k->out + (size_t)i * k->out_row, n);
+	const uint8_t *src = (const uint8_t *)t->g->data + (size_t)gguf_row(t, h) * k->in_row;
+	(void)err;
+	if (t->g->type == t->out) {
+		memcpy(out, src, k->out_row);
+		return FY_OK;
 	}
-	free(row);
+	fy_dequant_row(t->g->type, src, scratch, t->g->ne[0]);
+	fy_quant_row(t->out, scratch, out, t->g->ne[0]);
 	return FY_OK;
 }
 
@@ -224,34 +208,16 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 {
 	const struct xport *x = ctx;
 	const struct xtensor *t = &x->t[index];
-	const int64_t rows = t->g->ne[1];
-	struct chunk k = { .t = t };
-	int rc = FY_OK;
+	struct rowctx k = { t, 0, 0 };
+	int rc;
 	if (!fy_quant_row_bytes(t->g->type, t->g->ne[0], &k.in_row) ||
 	    !fy_quant_row_bytes(t->out, t->g->ne[0], &k.out_row))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->g->name);
-	if (t->g->type == t->out && t->permute_heads <= 0) {
-		rc = fy_sink_write(sink, t->g->data, k.in_row * (size_t)rows, err);
-	} else if (t->g->type == t->out) {
-		for (int64_t h = 0; h < rows && rc == FY_OK; h++)
-			rc = fy_sink_write(sink,
-					   (const uint8_t *)t->g->data +
-						   (size_t)gguf_row(t, h) * k.in_row,
-					   k.in_row, err);
-	} else {
-		const int64_t per = k.out_row >= CHUNK_BYTES ? 1 : CHUNK_BYTES / k.out_row;
-		k.out = malloc((size_t)(per < rows ? per : rows) * k.out_row);
-		if (k.out == NULL)
-			return fy_err_set(err, FY_ENOMEM, "out of memory");
-		for (k.row0 = 0; k.row0 < rows && rc == FY_OK; k.row0 += per) {
-			const int64_t n = rows - k.row0 < per ? rows - k.row0 : per;
-			rc = x->pool != NULL ? fy_pool_for(x->pool, n, 0, convert_rows, &k, err)
-					     : convert_rows(&k, 0, n, err);
-			if (rc == FY_OK)
-				rc = fy_sink_write(sink, k.out, (size_t)n * k.out_row, err);
-		}
-		free(k.out);
-	}
+	if (t->g->type == t->out && t->permute_heads <= 0)
+		rc = fy_sink_write(sink, t->g->data, k.in_row * (size_t)t->g->ne[1], err);
+	else
+		rc = fy_convert_rows(x->pool, t->g->ne[1], t->g->ne[0], k.out_row, hf_row, &k, sink,
+				     err);
 	fy_map_drop(t->g->data, (size_t)t->g->nbytes); /* streamed through once */
 	return rc;
 }
@@ -357,42 +323,25 @@ static struct fy_json *config(const struct xport *x, size_t n_vocab)
 
 /* --- writing -------------------------------------------------------------------------------- */
 
-/* Moves every file of tmp into out (created if needed), then removes tmp. */
+/* Moves every file of tmp into out (created if needed). */
 static int publish(const char *tmp, const char *out, struct fy_err *err)
 {
+	char **names = NULL;
+	size_t n = 0;
 	if (mkdir(out, 0755) != 0 && errno != EEXIST)
 		return fy_err_sys(err, FY_EIO, "%s", out);
-	DIR *d = opendir(tmp);
-	if (d == NULL)
-		return fy_err_sys(err, FY_EIO, "%s", tmp);
-	int rc = FY_OK;
-	for (struct dirent *e = readdir(d); e != NULL && rc == FY_OK; e = readdir(d)) {
-		char from[4608], to[4608];
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(from, sizeof(from), "%s/%s", tmp, e->d_name);
-		snprintf(to, sizeof(to), "%s/%s", out, e->d_name);
-		if (rename(from, to) != 0)
-			rc = fy_err_sys(err, FY_EIO, "cannot move %s into %s", e->d_name, out);
+	int rc = fy_dir_list(tmp, "", &names, &n, err);
+	for (size_t i = 0; rc == FY_OK && i < n; i++) {
+		char *from = fy_path_join(tmp, names[i]), *to = fy_path_join(out, names[i]);
+		if (from == NULL || to == NULL)
+			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		else if (rename(from, to) != 0)
+			rc = fy_err_sys(err, FY_EIO, "cannot move %s into %s", names[i], out);
+		free(from);
+		free(to);
 	}
-	closedir(d);
+	fy_names_free(names, n);
 	return rc;
-}
-
-static void remove_tmp(const char *tmp)
-{
-	DIR *d = opendir(tmp);
-	if (d == NULL)
-		return;
-	for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
-		char p[4608];
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", tmp, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(tmp);
 }
 
 /* The dtype of the output: --outtype, else the file's float type, else F32 (exact). */
@@ -475,7 +424,7 @@ int fy_convert_gguf_to_hf(const char *path, const char *out_dir, const struct fy
 	rep->n_tensors = x.n;
 	rep->dtype = x.dtype;
 out:
-	remove_tmp(tmp);
+	fy_dir_remove(tmp);
 	free(x.t);
 	fy_gguf_free(x.g);
 	return rc;

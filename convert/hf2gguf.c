@@ -110,7 +110,9 @@ struct conv {
 	struct ctensor *t;
 	size_t n;
 	const struct fy_convert_opts *o;
-	float *rope_freqs;	     /* Llama 3 rope scaling's factors (head_dim / 2), or NULL */
+	enum fy_dtype
+		auto_type; /* --outtype auto: BF16 for a checkpoint with BF16 or FP8 weights */
+	float *rope_freqs; /* Llama 3 rope scaling's factors (head_dim / 2), or NULL */
 	struct fy_st_tensor rope_st; /* their stand-in source, for fy_hf_view */
 };
 
@@ -130,11 +132,7 @@ static enum fy_dtype out_type(const struct conv *c, const struct ctensor *t)
 {
 	if (is_f32_kind(t))
 		return FY_DTYPE_F32;
-	enum fy_dtype o = c->o->outtype;
-	if (c->o->outtype_auto)
-		o = t->src->dtype == FY_DTYPE_BF16 || t->src->dtype == FY_DTYPE_F8_E4M3
-			    ? FY_DTYPE_BF16
-			    : FY_DTYPE_F16;
+	const enum fy_dtype o = c->o->outtype_auto ? c->auto_type : c->o->outtype;
 	if (o == FY_DTYPE_Q8_0 && t->ne[0] % 32 != 0)
 		return FY_DTYPE_F16; /* as llama.cpp's converter */
 	return o;
@@ -238,6 +236,16 @@ static int plan_tensors(struct conv *c, struct fy_err *err)
 	for (size_t s = 0; s < fy_st_model_shards(c->m); s++)
 		total += fy_st_count(fy_st_model_shard(c->m, s));
 	c->t = calloc(total + 1, sizeof(*c->t)); /* + rope_freqs */
+	c->auto_type =
+		FY_DTYPE_F16; /* one type for the whole file, whatever each tensor's source */
+	for (size_t s = 0; s < fy_st_model_shards(c->m); s++) {
+		const struct fy_st_file *f = fy_st_model_shard(c->m, s);
+		for (size_t i = 0; i < fy_st_count(f); i++) {
+			const enum fy_dtype d = fy_st_at(f, i)->dtype;
+			if (d == FY_DTYPE_BF16 || d == FY_DTYPE_F8_E4M3)
+				c->auto_type = FY_DTYPE_BF16;
+		}
+	}
 	if (c->t == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	for (size_t s = 0; s < fy_st_model_shards(c->m); s++) {
@@ -264,7 +272,7 @@ static int plan_tensors(struct conv *c, struct fy_err *err)
 
 /* Llama 3's rope scaling as llama.cpp's converter computes rope_freqs (in float, as torch): per
  * rotated pair, 1 for short wavelengths, `factor` for long ones, a smooth blend between. */
-static int llama3_factors(struct conv *c, struct fy_err *err)
+static int llama3_factors(struct conv *c, const char *path, struct fy_err *err)
 {
 	const struct fy_hf_config *g = &c->cfg;
 	const int64_t dim = g->head_dim > 0 ? g->head_dim : g->hidden_size / g->n_heads;
@@ -275,8 +283,9 @@ static int llama3_factors(struct conv *c, struct fy_err *err)
 	const float old = g->rope_orig_ctx > 0 ? (float)g->rope_orig_ctx : 8192.0f;
 	if (dim <= 0 || dim % 2 != 0 || dim > 65536 || hi == lo)
 		return fy_err_set(err, FY_EFORMAT,
-				  "config.json: rope_scaling llama3 needs an even head size and "
-				  "high_freq_factor != low_freq_factor");
+				  "%s: rope_scaling llama3 needs an even head size and "
+				  "high_freq_factor != low_freq_factor",
+				  path);
 	c->rope_freqs = malloc((size_t)(dim / 2) * sizeof(float));
 	if (c->rope_freqs == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
@@ -347,82 +356,47 @@ static void source_row(const struct ctensor *t, int64_t sr, size_t src_bytes, fl
 	}
 }
 
-#define CHUNK_BYTES (4u << 20) /* output rows converted at once (over the pool) */
-
-struct chunk {
+struct rowctx {
 	const struct ctensor *t;
-	int64_t row0;
 	size_t src_bytes, row_bytes;
-	uint8_t *out;
 };
 
-/* Converts rows [row0 + b, row0 + e) of a chunk into its output buffer. */
-static int convert_rows(void *ctx, int64_t b, int64_t e, struct fy_err *err)
+/* GGUF row r: the source row it comes from, as it is (same type) or converted. */
+static int out_row(const void *ctx, int64_t r, float *scratch, uint8_t *out, struct fy_err *err)
 {
-	const struct chunk *k = ctx;
+	const struct rowctx *k = ctx;
 	const struct ctensor *t = k->t;
-	float *row = malloc((size_t)t->ne[0] * sizeof(float));
-	if (row == NULL)
-		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	int rc = FY_OK;
-	for (int64_t i = b; i < e && rc == FY_OK; i++) {
-		const int64_t r = k->row0 + i;
-		source_row(t, permuted_src(t, r), k->src_bytes, row);
-		/* a float type carries NaN/Inf as they are; the quantizer needs finite input */
-		if (t->type == FY_DTYPE_Q8_0 && fy_quant_check_finite(row, t->ne[0]) >= 0) {
-			rc = fy_err_set(err, FY_EFORMAT,
-					"tensor '%s' row %lld holds NaN or infinity", t->src->name,
-					(long long)r);
-			break;
-		}
-		fy_quant_row(t->type, row, k->out + (size_t)i * k->row_bytes, t->ne[0]);
+	const int64_t sr = permuted_src(t, r);
+	if (t->scale == NULL && t->src->dtype == t->type) {
+		memcpy(out, (const uint8_t *)t->src->data + (size_t)sr * k->src_bytes,
+		       k->row_bytes);
+		return FY_OK;
 	}
-	free(row);
-	return rc;
-}
-
-/* Rows of the source type written as they are (only their order may change). */
-static int copy_rows(const struct ctensor *t, size_t row_bytes, struct fy_sink *sink,
-		     struct fy_err *err)
-{
-	const uint8_t *src = t->src->data;
-	if (t->permute_heads <= 0)
-		return fy_sink_write(sink, src, row_bytes * (size_t)t->ne[1], err);
-	int rc = FY_OK;
-	for (int64_t r = 0; r < t->ne[1] && rc == FY_OK; r++)
-		rc = fy_sink_write(sink, src + (size_t)permuted_src(t, r) * row_bytes, row_bytes,
-				   err);
-	return rc;
+	source_row(t, sr, k->src_bytes, scratch);
+	/* a float type carries NaN/Inf as they are; the quantizer needs finite input */
+	if (t->type == FY_DTYPE_Q8_0 && fy_quant_check_finite(scratch, t->ne[0]) >= 0)
+		return fy_err_set(err, FY_EFORMAT, "tensor '%s' row %lld holds NaN or infinity",
+				  t->src->name, (long long)r);
+	fy_quant_row(t->type, scratch, out, t->ne[0]);
+	return FY_OK;
 }
 
 static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_err *err)
 {
 	const struct conv *c = ctx;
 	const struct ctensor *t = &c->t[index];
-	struct chunk k = { .t = t, .src_bytes = (size_t)t->ne[0] };
-	int rc = FY_OK;
+	struct rowctx k = { t, (size_t)t->ne[0], 0 };
+	int rc;
+	if (t->gen != NULL)
+		return fy_sink_write(sink, t->gen, (size_t)t->ne[0] * sizeof(float), err);
 	if (!fy_quant_row_bytes(t->type, t->ne[0], &k.row_bytes) ||
 	    (t->scale == NULL && !fy_quant_row_bytes(t->src->dtype, t->ne[0], &k.src_bytes)))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
-	if (t->gen != NULL)
-		return fy_sink_write(sink, t->gen, (size_t)t->ne[0] * sizeof(float), err);
-	if (t->scale == NULL && t->src->dtype == t->type) {
-		rc = copy_rows(t, k.row_bytes, sink, err);
-	} else {
-		const int64_t per = k.row_bytes >= CHUNK_BYTES ? 1 : CHUNK_BYTES / k.row_bytes;
-		k.out = malloc((size_t)(per < t->ne[1] ? per : t->ne[1]) * k.row_bytes);
-		if (k.out == NULL)
-			return fy_err_set(err, FY_ENOMEM, "out of memory");
-		for (k.row0 = 0; k.row0 < t->ne[1] && rc == FY_OK; k.row0 += per) {
-			const int64_t n = t->ne[1] - k.row0 < per ? t->ne[1] - k.row0 : per;
-			rc = c->o->pool != NULL
-				     ? fy_pool_for(c->o->pool, n, 0, convert_rows, &k, err)
-				     : convert_rows(&k, 0, n, err);
-			if (rc == FY_OK)
-				rc = fy_sink_write(sink, k.out, (size_t)n * k.row_bytes, err);
-		}
-		free(k.out);
-	}
+	if (t->scale == NULL && t->src->dtype == t->type && t->permute_heads <= 0)
+		rc = fy_sink_write(sink, t->src->data, k.row_bytes * (size_t)t->ne[1], err);
+	else
+		rc = fy_convert_rows(c->o->pool, t->ne[1], t->ne[0], k.row_bytes, out_row, &k, sink,
+				     err);
 	/* streamed through once: let the kernel take the source pages back (peak RSS stays near
 	 * one chunk, not the model) */
 	fy_map_drop(t->src->data, (size_t)(t->src->end - t->src->begin));
@@ -579,7 +553,7 @@ static int open_checkpoint(struct conv *c, const char *dir, struct fy_err *err)
 	FY_TRY(rc, check_config(c, path, err));
 	FY_TRY(rc, fy_st_model_open(&c->m, dir, err));
 	if (strcmp(c->cfg.rope_type, "llama3") == 0)
-		FY_TRY(rc, llama3_factors(c, err));
+		FY_TRY(rc, llama3_factors(c, path, err));
 	FY_TRY(rc, plan_tensors(c, err));
 out:
 	return rc;

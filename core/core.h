@@ -197,6 +197,9 @@ char *fy_path_join(const char *dir, const char *name);
 int fy_dir_list(const char *dir, const char *suffix, char ***names, size_t *count,
 		struct fy_err *err);
 void fy_names_free(char **names, size_t n);
+/* Removes the files directly in dir (hidden ones too), then dir itself: best effort, for
+ * scratch directories. */
+void fy_dir_remove(const char *dir);
 
 /*
  * An atomic file write: data goes to a temp file in the destination's directory

@@ -424,6 +424,23 @@ int fy_dir_list(const char *dir, const char *suffix, char ***names, size_t *coun
 	return FY_OK;
 }
 
+void fy_dir_remove(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char *p = fy_path_join(dir, e->d_name);
+		if (p != NULL)
+			unlink(p);
+		free(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
 double fy_now_s(void)
 {
 	struct timespec ts;

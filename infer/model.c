@@ -41,29 +41,7 @@ static bool kv_num(const struct fy_model *m, const char *suffix, double *out)
 {
 	char key[160];
 	snprintf(key, sizeof(key), "%s.%s", m->hp.arch, suffix);
-	const struct fy_gguf_kv *kv = fy_gguf_find_kv(meta_of(m), key);
-	if (kv == NULL)
-		return false;
-	switch (kv->type) {
-	case FY_GGUF_U8:
-	case FY_GGUF_U16:
-	case FY_GGUF_U32:
-	case FY_GGUF_U64:
-		*out = (double)kv->v.u;
-		return true;
-	case FY_GGUF_I8:
-	case FY_GGUF_I16:
-	case FY_GGUF_I32:
-	case FY_GGUF_I64:
-		*out = (double)kv->v.i;
-		return true;
-	case FY_GGUF_F32:
-	case FY_GGUF_F64:
-		*out = kv->v.f;
-		return true;
-	default:
-		return false;
-	}
+	return fy_gguf_kv_number(fy_gguf_find_kv(meta_of(m), key), out);
 }
 
 static int kv_int(const struct fy_model *m, const char *suffix, bool required, int dflt, int *out,

@@ -193,6 +193,24 @@ rope_variant "$work/dyn" '{"type":"dynamic","factor":2.0}'
 run "$FERRY" convert "$work/dyn" -o "$work/dyn.gguf"
 expect_rc 1 "an unsupported rope scaling"
 expect_err "rope_scaling type 'dynamic' is not supported (linear, yarn, llama3)" "the refusal lists what is"
+rope_variant "$work/ropebad" '{"type":"linear","factor":-2}'
+run "$FERRY" convert "$work/ropebad" -o "$work/x.gguf"
+expect_rc 1 "a negative rope factor"
+expect_err "rope_scaling.factor is not a positive number" "the bad field is named"
+rope_variant "$work/ropestr" '"linear"'
+run "$FERRY" convert "$work/ropestr" -o "$work/x.gguf"
+expect_rc 1 "rope_scaling that is not an object"
+expect_err "rope_scaling is not an object" "the refusal says so"
+# rope factors of zero in a GGUF are refused by run (they would divide the angles)
+node -e '
+const fs = require("fs"), [src, dst] = process.argv.slice(1), b = fs.readFileSync(src);
+const j = JSON.parse(fs.readFileSync(process.argv[3]));
+const t = j.tensors.find(t => t.name === "rope_freqs.weight");
+b.fill(0, j.data_offset + t.offset, j.data_offset + t.offset + 4); fs.writeFileSync(dst, b);' \
+	"$work/l3.gguf" "$work/l3zero.gguf" "$work/l3.json"
+run "$FERRY" run "$work/l3zero.gguf" -p x -n 1
+expect_rc 1 "a zero rope factor"
+expect_err "rope_freqs.weight[0] is not a positive number" "the bad factor is named"
 
 # FP8 sources: F8_E4M3 weights with 32x32 block scales (F32 and BF16), over two shards, must
 # convert to exactly what the F32 checkpoint of their dequantized values converts to
@@ -204,8 +222,11 @@ for t in f32 bf16; do
 		ok || bad "FP8 block-scaled checkpoint converts exactly ($t)"
 done
 "$FERRY" -q convert "$work/fp8" -o "$work/fp8-auto.gguf" --outtype auto &&
-	"$FERRY" inspect --json "$work/fp8-auto.gguf" | grep -q '"general.file_type"' &&
-	"$FERRY" inspect "$work/fp8-auto.gguf" | grep -qi "bf16" && ok || bad "FP8 auto is BF16"
+	"$FERRY" inspect --json "$work/fp8-auto.gguf" | node -e '
+const j = JSON.parse(require("fs").readFileSync(0));
+const q = j.tensors.find(t => t.name === "blk.0.attn_q.weight");
+process.exit(j.metadata["general.file_type"].value === 32 && q.type === "BF16" ? 0 : 1);' &&
+	ok || bad "FP8 auto is BF16"
 if [ -n "$FERRY_SAN" ]; then
 	"$FERRY_SAN" -q convert "$work/fp8" -o "$work/fp8-san.gguf" --outtype f32 &&
 		cmp -s "$work/fp8-san.gguf" "$work/fp8-f32.gguf" && ok || bad "FP8 under the sanitizers"
@@ -233,6 +254,25 @@ run "$FERRY" convert "$work/fp8bad" -o "$work/x.gguf"
 expect_rc 1 "an F8_E4M3 weight without its scales"
 expect_err "has no 'model.layers.0.self_attn.q_proj.weight_scale_inv'" "the missing scale tensor is named"
 [ ! -e "$work/x.gguf" ] && ok || bad "nothing written for a bad FP8 checkpoint"
+# a scale tensor whose weight is not F8_E4M3; a malformed weight_block_size
+cp -r "$work/fp8" "$work/fp8orphan" && cp "$SRC/model.safetensors" "$work/fp8orphan/" &&
+	rm "$work/fp8orphan"/model-0000*.safetensors "$work/fp8orphan/model.safetensors.index.json" &&
+	node -e '
+const fs = require("fs"), f = process.argv[1];
+const b = fs.readFileSync(f), n = Number(b.readBigUInt64LE(0));
+const h = JSON.parse(b.subarray(8, 8 + n)), d = b.subarray(8 + n);
+h["model.norm.weight_scale_inv"] = { dtype: "F32", shape: [1], data_offsets: [d.length, d.length + 4] };
+let j = Buffer.from(JSON.stringify(h)); j = Buffer.concat([j, Buffer.alloc((8 - j.length % 8) % 8, 32)]);
+const l = Buffer.alloc(8); l.writeBigUInt64LE(BigInt(j.length));
+fs.writeFileSync(f, Buffer.concat([l, j, d, Buffer.alloc(4)]));' "$work/fp8orphan/model.safetensors"
+run "$FERRY" convert "$work/fp8orphan" -o "$work/x.gguf"
+expect_rc 1 "a scale tensor without an F8_E4M3 weight"
+expect_err "'model.norm.weight_scale_inv' scales no F8_E4M3 tensor" "the orphan scale is named"
+sed 's/"weight_block_size":\[32,32\]/"weight_block_size":[32]/' "$work/fp8/config.json" >"$work/cfg1.json"
+cp -r "$work/fp8" "$work/fp8bs" && cp "$work/cfg1.json" "$work/fp8bs/config.json"
+run "$FERRY" convert "$work/fp8bs" -o "$work/x.gguf"
+expect_rc 1 "a malformed weight_block_size"
+expect_err "weight_block_size is not two positive integers" "the bad field is named"
 sed 's/"weight_block_size": *\[32, *32\]/"weight_block_size":[64,32]/; s/\[32,32\]/[64,32]/' "$work/fp8/config.json" >"$work/cfg.json"
 cp -r "$work/fp8" "$work/fp8blk" && cp "$work/cfg.json" "$work/fp8blk/config.json"
 run "$FERRY" convert "$work/fp8blk" -o "$work/x.gguf"
@@ -290,6 +330,18 @@ run "$FERRY" convert "$DATA/models/gguf-vocab/ggml-vocab-gpt-2.gguf" -o "$work/g
 expect_rc 1 "an architecture without an HF mapping"
 expect_err "architecture 'gpt2' does not convert" "the refusal names the architecture"
 [ ! -e "$work/gpt2-hf" ] && [ -z "$(ls -d "$work"/gpt2-hf.tmp-* 2>/dev/null)" ] && ok || bad "nothing left behind"
+# a vocabulary-only GGUF; a tokenizer model without an HF form
+run "$FERRY" convert "$DATA/models/gguf-vocab/ggml-vocab-llama-spm.gguf" -o "$work/x-hf"
+expect_rc 1 "a vocabulary-only GGUF"
+expect_err "holds no tensors" "the refusal says why"
+node -e '
+const fs = require("fs"), b = fs.readFileSync(process.argv[1]);
+const i = b.indexOf("tokenizer.ggml.model"); const v = b.indexOf("llama", i + 20);
+b.write("bert!", v); fs.writeFileSync(process.argv[2], b);' "$work/rt.gguf" "$work/bert.gguf"
+run "$FERRY" convert "$work/bert.gguf" -o "$work/bert-hf"
+expect_rc 1 "a tokenizer model without an HF form"
+expect_err "tokenizer model 'bert!' does not convert" "the model is named"
+[ ! -e "$work/bert-hf" ] && ok || bad "nothing written for it"
 run "$FERRY" convert "$work/rt.gguf" -o "$work/x-hf" --outtype q8_0
 expect_rc 2 "q8_0 is not a safetensors output type"
 run "$FERRY" convert "$work/rt.gguf" -o "$work/x-hf" --to gguf
