@@ -103,15 +103,10 @@ static const struct fy_gguf_kv *kv_of(const struct fy_gguf *g, const char *key,
 
 static int32_t id_kv(const struct fy_gguf *g, const char *key, int32_t n)
 {
-	const struct fy_gguf_kv *kv = fy_gguf_find_kv(g, key);
-	if (kv == NULL)
+	double v; /* llama.cpp writes "none" as 4294967295: out of range */
+	if (!fy_gguf_kv_number(fy_gguf_find_kv(g, key), &v) || !(v >= 0 && v < n))
 		return -1;
-	int64_t v = -1;
-	if (kv->type == FY_GGUF_U32 || kv->type == FY_GGUF_U64 || kv->type == FY_GGUF_U16)
-		v = kv->v.u <= INT32_MAX ? (int64_t)kv->v.u : -1;
-	else if (kv->type == FY_GGUF_I32 || kv->type == FY_GGUF_I64)
-		v = kv->v.i;
-	return v >= 0 && v < n ? (int32_t)v : -1;
+	return (int32_t)v;
 }
 
 static bool bool_kv(const struct fy_gguf *g, const char *key, bool dflt)
