@@ -18,7 +18,7 @@ i=0
 while [ $i -lt 64 ]; do head -c 65536 /dev/urandom >"$work/src/small/f$i.json"; i=$((i + 1)); done
 FERRY_HOME="$work/up" "$FERRY" -q init
 FERRY_HOME="$work/up" "$FERRY" -q --no-progress add bench/clone "$work/src" -m bench
-FERRY_HOME="$work/up" "$FERRY" serve --listen 127.0.0.1:0 --port-file "$work/port" \
+FERRY_HOME="$work/up" "$FERRY" serve --all --listen 127.0.0.1:0 --port-file "$work/port" \
 	--threads 4 2>/dev/null &
 pids="$pids $!"
 i=0

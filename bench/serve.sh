@@ -26,7 +26,7 @@ cp tests/data/models/llama-stories260K/config.json "$work/src/config.json"
 "$FERRY" -q --no-progress add bench/serve "$work/src" -m bench
 "$FERRY" -q checkout bench/serve "$work/www"
 
-"$FERRY" serve --listen 127.0.0.1:0 --port-file "$work/port" --threads 4 \
+"$FERRY" serve --all --listen 127.0.0.1:0 --port-file "$work/port" --threads 4 \
 	--max-connections 4096 2>"$work/serve.err" &
 pids="$pids $!"
 nport=$(free_port)

@@ -151,6 +151,10 @@ int fy_cli_pool(struct fy_cli *cli, long threads, struct fy_pool **out);
 /* Lock-wait and progress callbacks that print on stderr (ctx is the struct fy_cli). */
 void fy_cli_lock_wait(void *ctx, long pid);
 void fy_cli_progress(void *ctx, uint64_t done, uint64_t total, const char *what);
+/* Verifies one target of `ferry verify` (REPO[@REV] or a file path), printing findings; a store
+ * revision's result is recorded beside it. Returns the result object ({"ok", "problems", ...}). */
+struct fy_json *fy_cli_verify_target(struct fy_cli *cli, struct fy_store *s, struct fy_pool *pool,
+				     const char *arg, int flags);
 /* Ends a progress line, if one was drawn. */
 void fy_cli_progress_done(struct fy_cli *cli);
 

@@ -46,7 +46,11 @@ int cmd_serve(struct fy_cli *cli, int argc, char **argv)
 {
 	const char *listen = "127.0.0.1:8080", *tokens = NULL, *logpath = NULL, *portfile = NULL;
 	long threads = 4, max_conns = 1024, timeout = 30, refresh = 1000;
+	bool all = false;
 	const struct fy_opt opts[] = {
+		{ "all", 0, FY_OPT_FLAG, &all, NULL,
+		  "serve every revision of the store, published or not (a private working "
+		  "mirror)" },
 		{ "listen", 0, FY_OPT_STRING, &listen, "ADDR:PORT",
 		  "where to listen (default 127.0.0.1:8080; port 0: any free port)" },
 		{ "tokens", 0, FY_OPT_STRING, &tokens, "FILE",
@@ -64,14 +68,16 @@ int cmd_serve(struct fy_cli *cli, int argc, char **argv)
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
-		"ferry serve [--listen ADDR:PORT] [--tokens FILE] [--threads N] [--access-log "
-		"FILE]",
-		"Serves the store read-only through the Hugging Face hub API, so that unmodified\n"
+		"ferry serve [--listen ADDR:PORT] [--all] [--tokens FILE] [--threads N] "
+		"[--access-log FILE]",
+		"Serves the store's published revisions (ferry publish; with --all every\n"
+		"revision) read-only through the Hugging Face hub API, so that unmodified\n"
 		"clients work with HF_ENDPOINT=http://ADDR:PORT: huggingface_hub, transformers,\n"
 		"@huggingface/hub (hubUrl) and llama.cpp -hf. Files go out from the store's\n"
 		"objects with sendfile, with ranges, ETags and X-Repo-Commit as the hub sends\n"
 		"them. A revision added while serving is visible within --refresh-ms. SIGTERM\n"
-		"lets requests in flight finish, then exits. Details: docs/SERVE.md.",
+		"lets requests in flight finish, then exits. The signed index and the published\n"
+		"manifests are under /api/ferry/ for ferry clients. Details: docs/SERVE.md.",
 		opts,
 	};
 	struct fy_serve_opts so = { 0 };
@@ -111,6 +117,7 @@ int cmd_serve(struct fy_cli *cli, int argc, char **argv)
 				     (unsigned)max_conns,
 				     (unsigned)timeout,
 				     (unsigned)refresh,
+				     all,
 				     log,
 				     serve_log,
 				     cli };

@@ -149,6 +149,28 @@ static void check_path(struct target *t, const char *path, int flags)
 		finding(t, FY_FINDING_PROBLEM, path, err.msg);
 }
 
+/* The result beside the revision (a record of kind "verify"), for publish to reuse. */
+static void record(struct target *t, struct fy_store *s, const struct fy_revision *r, int flags)
+{
+	struct fy_json *j = fy_json_object();
+	struct fy_err err;
+	char now[32];
+
+	fy_now_iso(now);
+	fy_json_set(j, "ok", fy_json_bool(fy_json_size(t->problems) == 0));
+	fy_json_set(j, "files", fy_json_integer((int64_t)t->files));
+	fy_json_set(j, "bytes", fy_json_integer((int64_t)t->bytes));
+	fy_json_set(j, "problems", fy_json_copy(t->problems));
+	fy_json_set(j, "deep", fy_json_bool(flags & FY_VALIDATE_DEEP));
+	fy_json_set(j, "ferry", fy_json_string(FY_VERSION));
+	fy_json_set(j, "time", fy_json_string(now));
+	if (fy_store_lock(s, fy_cli_lock_wait, t->cli, &err) != FY_OK ||
+	    fy_store_record_write(s, r->repo, r->id, "verify", j, &err) != FY_OK)
+		finding(t, FY_FINDING_WARNING, "record", err.msg);
+	fy_store_unlock(s);
+	fy_json_free(j);
+}
+
 static void check_repo(struct target *t, struct fy_store *s, struct fy_pool *pool, const char *arg,
 		       int flags, char *label, size_t cap)
 {
@@ -166,11 +188,12 @@ static void check_repo(struct target *t, struct fy_store *s, struct fy_pool *poo
 	}
 	snprintf(label, cap, "%s@%.12s", repo, id);
 	check_revision(t, s, pool, r, flags);
+	record(t, s, r, flags);
 	fy_revision_free(r);
 }
 
-static struct fy_json *run_target(struct fy_cli *cli, struct fy_store *s, struct fy_pool *pool,
-				  const char *arg, int flags)
+struct fy_json *fy_cli_verify_target(struct fy_cli *cli, struct fy_store *s, struct fy_pool *pool,
+				     const char *arg, int flags)
 {
 	struct target t = { cli, fy_json_array(), fy_json_array(), fy_json_array(), arg, 0, 0 };
 	struct fy_json *o = fy_json_object();
@@ -220,7 +243,8 @@ int cmd_verify(struct fy_cli *cli, int argc, char **argv)
 		"SHA-256, git blob id), its structure checked (safetensors, GGUF, JSON), pickles\n"
 		"flagged with the imports they would perform, and the signatures checked. A file\n"
 		"path gets the structure checks. One line per problem on stderr, naming the file\n"
-		"and the reason; exit status 1 when there is any.",
+		"and the reason; exit status 1 when there is any. A revision's result is recorded\n"
+		"beside it (repos/NS/NAME/verify/ID.json), where publish finds it.",
 		opts,
 	};
 	struct fy_store *s = NULL;
@@ -238,7 +262,8 @@ int cmd_verify(struct fy_cli *cli, int argc, char **argv)
 	if (r < 0 && cli->store != NULL && fy_store_open(&s, cli->store, &err) != FY_OK)
 		s = NULL; /* file targets work without a store */
 	for (i = 0; r < 0 && i < npos; i++) {
-		struct fy_json *o = run_target(cli, s, pool, argv[i], deep ? FY_VALIDATE_DEEP : 0);
+		struct fy_json *o =
+			fy_cli_verify_target(cli, s, pool, argv[i], deep ? FY_VALIDATE_DEEP : 0);
 
 		ok = ok && fy_json_type(fy_json_get(o, "ok")) == FY_JSON_TRUE;
 		fy_json_push(all, o);

@@ -158,7 +158,7 @@ int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, co
 
 static bool record_kind_ok(const char *kind)
 {
-	return strcmp(kind, "smoke") == 0;
+	return strcmp(kind, "smoke") == 0 || strcmp(kind, "verify") == 0;
 }
 
 int fy_store_record_write(struct fy_store *s, const char *repo, const char *id, const char *kind,

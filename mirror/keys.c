@@ -121,8 +121,8 @@ static int load_sigs(struct fy_store *s, const char *repo, const char *id, struc
 	return rc;
 }
 
-static struct fy_json *sig_entry(const struct fy_key *k, const char *keyid,
-				 const uint8_t sig[FY_SIG_LEN])
+struct fy_json *fy_sig_entry(const struct fy_key *k, const char *keyid,
+			     const uint8_t sig[FY_SIG_LEN])
 {
 	struct fy_json *o = fy_json_object();
 	struct fy_buf pem;
@@ -180,7 +180,7 @@ int fy_store_sign(struct fy_store *s, const char *repo, const char *id,
 		if (kid == NULL || strcmp(kid, keyid) != 0)
 			fy_json_push(kept, fy_json_copy(fy_json_at(list, i)));
 	}
-	fy_json_push(kept, sig_entry(k, keyid, sig));
+	fy_json_push(kept, fy_sig_entry(k, keyid, sig));
 	fy_json_set(j, "signatures", kept);
 	kept = NULL;
 	rc = save_sigs(s, repo, id, j, err);
@@ -245,23 +245,18 @@ static enum fy_sig_status check_one(struct fy_store *s, const struct fy_json *e,
 	return st;
 }
 
-int fy_store_check_signatures(struct fy_store *s, const char *repo, const char *id, fy_sig_fn fn,
-			      void *ctx, size_t *n_sigs, struct fy_err *err)
+int fy_store_check_sig_doc(struct fy_store *s, const void *data, size_t n,
+			   const struct fy_json *doc, fy_sig_fn fn, void *ctx, size_t *n_sigs)
 {
-	struct fy_json *j = NULL;
-	struct fy_json *list;
+	const struct fy_json *list = fy_json_get(doc, "signatures");
+	const struct fy_buf b = { (uint8_t *)data, n, n };
 	struct fy_index seen;
-	struct fy_buf b;
+	struct fy_err err;
 	size_t i;
 	int bad = 0;
-	int rc;
 
-	fy_buf_init(&b);
 	fy_index_init(&seen);
 	*n_sigs = 0;
-	FY_TRY(rc, fy_revision_bytes(s, repo, id, &b, err));
-	FY_TRY(rc, load_sigs(s, repo, id, &j, err));
-	list = fy_json_get(j, "signatures");
 	for (i = 0; i < fy_json_size(list); i++) {
 		const struct fy_json *e = fy_json_at(list, i);
 		const char *keyid = fy_json_str(fy_json_get(e, "keyid"));
@@ -269,7 +264,7 @@ int fy_store_check_signatures(struct fy_store *s, const char *repo, const char *
 
 		if (keyid == NULL)
 			keyid = "?";
-		if (fy_index_insert(&seen, keyid, strlen(keyid), 0, err) == FY_EEXIST) {
+		if (fy_index_insert(&seen, keyid, strlen(keyid), 0, &err) == FY_EEXIST) {
 			st = FY_SIG_DUPLICATE;
 		} else {
 			st = check_one(s, e, &b, keyid);
@@ -279,9 +274,23 @@ int fy_store_check_signatures(struct fy_store *s, const char *repo, const char *
 		if (fn != NULL)
 			fn(ctx, st, keyid);
 	}
-	rc = bad ? FY_EHASH : FY_OK;
-out:
 	fy_index_release(&seen);
+	return bad ? FY_EHASH : FY_OK;
+}
+
+int fy_store_check_signatures(struct fy_store *s, const char *repo, const char *id, fy_sig_fn fn,
+			      void *ctx, size_t *n_sigs, struct fy_err *err)
+{
+	struct fy_json *j = NULL;
+	struct fy_buf b;
+	int rc;
+
+	fy_buf_init(&b);
+	*n_sigs = 0;
+	FY_TRY(rc, fy_revision_bytes(s, repo, id, &b, err));
+	FY_TRY(rc, load_sigs(s, repo, id, &j, err));
+	rc = fy_store_check_sig_doc(s, b.data, b.len, j, fn, ctx, n_sigs);
+out:
 	fy_json_free(j);
 	fy_buf_release(&b);
 	return rc;

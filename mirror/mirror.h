@@ -159,7 +159,7 @@ void fy_now_iso(char out[32]);
 /*
  * Records about a revision obtained after it was written (the manifest is content-addressed, so
  * they live beside it, as signatures do): repos/NS/NAME/<kind>/ID.json, written atomically,
- * replaced by a newer record of the same kind, removed with the revision. Kinds: "smoke".
+ * replaced by a newer record of the same kind, removed with the revision. Kinds: "smoke", "verify".
  */
 int fy_store_record_write(struct fy_store *s, const char *repo, const char *id, const char *kind,
 			  const struct fy_json *record, struct fy_err *err);
@@ -247,6 +247,70 @@ typedef void (*fy_sig_fn)(void *ctx, enum fy_sig_status st, const char *keyid);
 int fy_store_check_signatures(struct fy_store *s, const char *repo, const char *id, fy_sig_fn fn,
 			      void *ctx, size_t *n_sigs, struct fy_err *err);
 
+/* Checks the signatures document doc ({"signatures": [...]}) over data[0..n) against this store's
+ * trust, as fy_store_check_signatures does for a manifest (FY_OK when every signature is valid
+ * and trusted; each key counts once). */
+int fy_store_check_sig_doc(struct fy_store *s, const void *data, size_t n,
+			   const struct fy_json *doc, fy_sig_fn fn, void *ctx, size_t *n_sigs);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Publishing: the signed mirror index (docs/PUBLISH.md)                                      */
+
+/*
+ * STORE/published/current names the current version N; published/index-N.json is the index and
+ * published/index-N.sig its signatures ({"signatures": [...]} as for manifests). The index:
+ *   {"format": "ferry-index", "version": N, "created": T, "expires": T,
+ *    "repos": {"ns/name": {"refs": {"heads/main": ID, ...},
+ *                          "revisions": {ID: {"manifest_sha256": HEX, "published": T,
+ *                                             "gates": {...}}}}}}
+ * Each change writes a new version (version + 1, signed with the store's key), then moves
+ * `current`: a reader sees the old index or the new one, never a mix.
+ */
+struct fy_publish_opts {
+	const struct fy_json *gates; /* what the gates found (copied into the entry) */
+	int expires_days;	     /* the index's lifetime (default 30) */
+	fy_lock_wait_fn wait_fn;
+	void *ctx;
+};
+
+/* Adds repo@id (with its manifest's sha256) to the index; the repo's heads/main and every tag of
+ * the store that points at id point at it in the index. *version: the new index version. */
+int fy_store_publish(struct fy_store *s, const char *repo, const char *id,
+		     const struct fy_publish_opts *o, uint64_t *version, struct fy_err *err);
+/* Removes repo@id (id NULL: the whole repo) from the index. Refs pointing at it go; heads/main
+ * falls back to the latest revision still published. FY_ENOTFOUND when it is not published. */
+int fy_store_unpublish(struct fy_store *s, const char *repo, const char *id,
+		       const struct fy_publish_opts *o, uint64_t *version, struct fy_err *err);
+/* Signs the current index again as a new version with a new expiry (nothing else changes). */
+int fy_store_publish_refresh(struct fy_store *s, const struct fy_publish_opts *o, uint64_t *version,
+			     struct fy_err *err);
+/* Whether repo@id (id NULL: any revision of repo) is in the current index. */
+bool fy_store_is_published(struct fy_store *s, const char *repo, const char *id);
+/* The current index's bytes and signature bytes; FY_ENOTFOUND (no message) when nothing was
+ * ever published. Either buffer may be NULL. */
+int fy_store_published(struct fy_store *s, struct fy_buf *index, struct fy_buf *sig,
+		       struct fy_err *err);
+/* Parses and checks an index document (structure, names, ids, refs pointing at listed
+ * revisions); label names it in messages. */
+int fy_pubindex_parse(const void *data, size_t n, const char *label, struct fy_json **out,
+		      struct fy_err *err);
+/* The entry of repo@id in a checked index, or NULL. */
+const struct fy_json *fy_pubindex_revision(const struct fy_json *ix, const char *repo,
+					   const char *id);
+/* The index's version. */
+uint64_t fy_pubindex_version(const struct fy_json *ix);
+
+/*
+ * A ferry client's check of a mirror's signed index (label: where it came from): every
+ * signature valid and by a trusted key (FY_EHASH otherwise), not expired unless allow_expired
+ * (FY_EHASH), and a version no lower than the last one this store accepted from the same key
+ * (rollback: FY_EHASH). On success the version is remembered (STORE/remotes/KEYID.json) and
+ * *out is the parsed index.
+ */
+int fy_store_accept_index(struct fy_store *s, const void *index, size_t n, const void *sig,
+			  size_t m, const char *label, bool allow_expired, struct fy_json **out,
+			  struct fy_err *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* clone: fetching from a Hugging Face-compatible hub (docs/CLONE.md)                          */
 
@@ -298,6 +362,7 @@ struct fy_serve_opts {
 	unsigned max_connections; /* default 1024 */
 	unsigned timeout_s;	  /* idle connection timeout (default 30) */
 	unsigned refresh_ms;	  /* how often refs are checked for changes (default 1000) */
+	bool all;		  /* every revision of the store; default: the published ones */
 	FILE *access_log;	  /* one line per request, or NULL */
 	fy_serve_log_fn log_fn;	  /* errors, or NULL */
 	void *ctx;

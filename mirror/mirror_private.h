@@ -54,4 +54,8 @@ int fy_store_write_manifest(struct fy_store *s, const struct fy_revision *r, str
 void fy_lfs_pointer_oid(const uint8_t sha256[FY_SHA256_LEN], uint64_t size,
 			uint8_t out[FY_SHA1_LEN]);
 
+/* A signature entry {"keyid", "public_key", "sig"} of k (mirror/keys.c). */
+struct fy_json *fy_sig_entry(const struct fy_key *k, const char *keyid,
+			     const uint8_t sig[FY_SIG_LEN]);
+
 #endif

@@ -516,6 +516,9 @@ int fy_store_rm_repo(struct fy_store *s, const char *repo, struct fy_err *err)
 	int rc;
 
 	rc = repo_exists(s, repo, err);
+	if (rc == FY_OK && fy_store_is_published(s, repo, NULL))
+		rc = fy_err_set(err, FY_EINVAL, "%s is published: 'ferry unpublish' it first",
+				repo);
 	if (rc == FY_OK)
 		rc = fy_remove_tree(fy_store_path(s, "repos/%s", repo), err);
 	snprintf(ns, sizeof(ns), "%.*s", (int)(strrchr(repo, '/') - repo), repo);
@@ -545,11 +548,15 @@ int fy_store_rm_revision(struct fy_store *s, const char *repo, const char *id, s
 			rc = fy_store_delete_ref(s, repo, refs[i], err);
 	}
 	fy_names_free(refs, n);
+	if (rc == FY_OK && fy_store_is_published(s, repo, id))
+		rc = fy_err_set(err, FY_EINVAL, "%s@%.12s is published: 'ferry unpublish' it first",
+				repo, id);
 	if (rc == FY_OK && unlink(fy_store_path(s, "repos/%s/revisions/%s.json", repo, id)) != 0)
 		rc = fy_err_sys(err, FY_EIO, "%s: cannot remove revision %s", repo, id);
 	if (rc == FY_OK) {
 		unlink(fy_store_path(s, "repos/%s/signatures/%s.json", repo, id));
 		unlink(fy_store_path(s, "repos/%s/smoke/%s.json", repo, id));
+		unlink(fy_store_path(s, "repos/%s/verify/%s.json", repo, id));
 	}
 	return rc;
 }

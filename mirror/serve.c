@@ -38,6 +38,7 @@ struct fy_server {
 	atomic_bool stop;
 	atomic_int in_flight;
 	unsigned refresh_ms;
+	bool all; /* every revision, not only the published ones */
 	FILE *log;
 	pthread_mutex_t log_mu;
 	fy_serve_log_fn errlog;
@@ -318,7 +319,8 @@ static bool open_rev(struct ctx *x, const struct srv_route *rt, enum MHD_Result 
 
 	if (!open_repo(x, rt, out))
 		return false;
-	if (srv_resolve(x->repo, &x->srv->cache, x->srv->store, rt->rev, x->commit) != FY_OK) {
+	if (srv_resolve(x->srv->ix, x->repo, &x->srv->cache, x->srv->store, rt->rev, x->commit) !=
+	    FY_OK) {
 		*out = send_error(x->c, x->rq, 404, "RevisionNotFound", NULL, "Invalid rev id: %s",
 				  rt->rev);
 		return false;
@@ -520,6 +522,60 @@ static enum MHD_Result gguf_manifest(struct ctx *x, const char *p)
 	return send_json(x->c, x->rq, 200, j, NULL, x->commit);
 }
 
+/* Bytes as they are (the signed index must reach clients byte for byte). */
+static enum MHD_Result send_bytes(struct ctx *x, const struct fy_buf *b, const char *type)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_COPY);
+
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", type);
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	return queue(x->c, x->rq, 200, resp, b->len);
+}
+
+/* The ferry API for ferry clients (docs/PUBLISH.md): the signed index, its signatures, and the
+ * manifests of published revisions. */
+static enum MHD_Result ferry_api(struct ctx *x, const char *p)
+{
+	const struct srv_index *ix = x->srv->ix;
+	struct srv_route rt;
+	enum MHD_Result r;
+	struct fy_buf b;
+	struct fy_err err;
+	const char *id;
+
+	if (strcmp(p, "index") == 0 || strcmp(p, "index.sig") == 0) {
+		if (ix->pub_bytes.len == 0)
+			return send_error(x->c, x->rq, 404, "EntryNotFound", NULL,
+					  "nothing is published on this mirror");
+		return send_bytes(x, p[5] ? &ix->pub_sig : &ix->pub_bytes,
+				  "application/json; charset=utf-8");
+	}
+	memset(&rt, 0, sizeof(rt));
+	if (strncmp(p, "manifests/", 10) != 0)
+		return send_error(x->c, x->rq, 404, NULL, NULL, "Not Found");
+	p += 10;
+	if (!take_repo(&p, false, &rt) || *p != '/' || !fy_is_rev_id(p + 1))
+		return send_error(x->c, x->rq, 404, NULL, NULL, "Not Found");
+	id = p + 1;
+	if (!open_repo(x, &rt, &r))
+		return r;
+	if (!ix->all && fy_pubindex_revision(ix->pub, rt.repo, id) == NULL)
+		return send_error(x->c, x->rq, 404, "RevisionNotFound", NULL, "Invalid rev id: %s",
+				  id);
+	fy_buf_init(&b);
+	if (fy_revision_bytes(x->srv->store, rt.repo, id, &b, &err) != FY_OK) {
+		fy_buf_release(&b);
+		return send_error(x->c, x->rq, 404, "RevisionNotFound", NULL, "Invalid rev id: %s",
+				  id);
+	}
+	r = send_bytes(x, &b, "application/json; charset=utf-8");
+	fy_buf_release(&b);
+	return r;
+}
+
 static const struct srv_token *bearer(struct fy_server *srv, struct MHD_Connection *c,
 				      struct req *rq)
 {
@@ -551,6 +607,8 @@ static enum MHD_Result route(struct fy_server *srv, struct MHD_Connection *c, st
 		return whoami(&x);
 	if (strncmp(url, "/api/models/", 12) == 0)
 		return api(&x, url + 12, false);
+	if (strncmp(url, "/api/ferry/", 11) == 0)
+		return ferry_api(&x, url + 11);
 	if (strncmp(url, "/api/datasets/", 14) == 0)
 		return api(&x, url + 14, true);
 	if (strncmp(url, "/v2/", 4) == 0)
@@ -708,7 +766,7 @@ static void *refresher(void *arg)
 		nanosleep(&ts, NULL);
 		if (atomic_load(&srv->stop) || srv_refs_signature(srv->store) == srv->ix->signature)
 			continue;
-		if (srv_index_build(srv->store, &fresh, &err) != FY_OK) {
+		if (srv_index_build(srv->store, srv->all, &fresh, &err) != FY_OK) {
 			errlog(srv, "index refresh failed: %s", err.msg);
 			continue;
 		}
@@ -805,13 +863,14 @@ int fy_serve_start(struct fy_server **out, struct fy_store *s, const struct fy_s
 	srv->errlog = o->log_fn;
 	srv->ctx = o->ctx;
 	srv->refresh_ms = o->refresh_ms ? o->refresh_ms : 1000;
+	srv->all = o->all;
 	pthread_rwlock_init(&srv->lock, NULL);
 	pthread_mutex_init(&srv->log_mu, NULL);
 	srv_cache_init(&srv->cache);
 	srv->tokens_path = o->tokens_path ? strdup(o->tokens_path) : NULL;
 	rc = srv_access_load(&srv->access, srv->tokens_path, err);
 	if (rc == FY_OK)
-		rc = srv_index_build(s, &srv->ix, err);
+		rc = srv_index_build(s, o->all, &srv->ix, err);
 	if (rc == FY_OK)
 		rc = start_daemon(srv, o, err);
 	if (rc == FY_OK && pthread_create(&srv->refresher, NULL, refresher, srv) == 0)

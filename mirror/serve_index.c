@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_TOKENS_FILE (4u << 20)
 
@@ -218,9 +219,15 @@ uint64_t srv_refs_signature(struct fy_store *s)
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	uint64_t sig;
 
+	struct stat st;
+
 	pthread_mutex_lock(&mu);
 	sig_acc = 1;
 	nftw(fy_store_path(s, "repos"), sig_entry, 32, FTW_PHYS | FTW_ACTIONRETVAL);
+	if (stat(fy_store_path(s, "published/current"), &st) == 0) /* what publish changes */
+		sig_acc += ((uint64_t)st.st_mtim.tv_sec * 1000000007ull +
+			    (uint64_t)st.st_mtim.tv_nsec) ^
+			   (uint64_t)st.st_ino;
 	sig = sig_acc;
 	pthread_mutex_unlock(&mu);
 	return sig;
@@ -250,18 +257,61 @@ static int load_repo(struct fy_store *s, struct srv_repo *r, struct fy_err *err)
 	return rc;
 }
 
-int srv_index_build(struct fy_store *s, struct srv_index **out, struct fy_err *err)
+/* The published repositories with the index's refs. */
+static int load_published(struct fy_store *s, struct srv_index *ix, struct fy_err *err)
 {
-	struct srv_index *ix = calloc(1, sizeof(*ix));
+	const struct fy_json *repos;
+	void *it;
+	int rc;
+
+	rc = fy_store_published(s, &ix->pub_bytes, &ix->pub_sig, err);
+	if (rc == FY_ENOTFOUND)
+		return FY_OK; /* nothing published: nothing served */
+	if (rc == FY_OK)
+		rc = fy_pubindex_parse(ix->pub_bytes.data, ix->pub_bytes.len,
+				       fy_store_path(s, "published/current"), &ix->pub, err);
+	if (rc != FY_OK)
+		return rc;
+	repos = fy_json_get(ix->pub, "repos");
+	ix->repos = calloc(fy_json_size(repos) + 1, sizeof(*ix->repos));
+	if (ix->repos == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (it = fy_json_iter(repos); it; it = fy_json_next(repos, it)) {
+		const struct fy_json *refs = fy_json_get(fy_json_iter_value(it), "refs");
+		struct srv_repo *r = &ix->repos[ix->n_repos];
+		void *jt;
+
+		r->name = strdup(fy_json_iter_key(it));
+		r->refs = calloc(fy_json_size(refs) + 1, sizeof(*r->refs));
+		if (r->name == NULL || r->refs == NULL) {
+			free(r->name);
+			free(r->refs);
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		}
+		ix->n_repos++;
+		for (jt = fy_json_iter(refs); jt; jt = fy_json_next(refs, jt)) {
+			struct srv_ref *ref = &r->refs[r->n_refs++];
+
+			snprintf(ref->name, sizeof(ref->name), "%s", fy_json_iter_key(jt));
+			snprintf(ref->id, sizeof(ref->id), "%s",
+				 fy_json_str(fy_json_iter_value(jt)));
+		}
+		rc = fy_index_insert(&ix->by_name, r->name, strlen(r->name),
+				     (int64_t)(ix->n_repos - 1), err);
+		if (rc != FY_OK)
+			return rc;
+	}
+	return FY_OK;
+}
+
+/* Every repository of the store with its refs. */
+static int load_all(struct fy_store *s, struct srv_index *ix, struct fy_err *err)
+{
 	char **names = NULL;
 	size_t n = 0;
 	size_t i;
 	int rc;
 
-	if (ix == NULL)
-		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	fy_index_init(&ix->by_name);
-	ix->signature = srv_refs_signature(s);
 	rc = fy_store_list_repos(s, &names, &n, err);
 	if (rc == FY_OK) {
 		ix->repos = calloc(n ? n : 1, sizeof(*ix->repos));
@@ -279,6 +329,24 @@ int srv_index_build(struct fy_store *s, struct srv_index **out, struct fy_err *e
 					     err);
 	}
 	fy_names_free(names, n);
+	if (rc == FY_OK && access(fy_store_path(s, "published/current"), F_OK) == 0)
+		rc = fy_store_published(s, &ix->pub_bytes, &ix->pub_sig, err);
+	return rc;
+}
+
+int srv_index_build(struct fy_store *s, bool all, struct srv_index **out, struct fy_err *err)
+{
+	struct srv_index *ix = calloc(1, sizeof(*ix));
+	int rc;
+
+	if (ix == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	fy_index_init(&ix->by_name);
+	fy_buf_init(&ix->pub_bytes);
+	fy_buf_init(&ix->pub_sig);
+	ix->all = all;
+	ix->signature = srv_refs_signature(s);
+	rc = all ? load_all(s, ix, err) : load_published(s, ix, err);
 	if (rc != FY_OK) {
 		srv_index_free(ix);
 		return rc;
@@ -299,6 +367,9 @@ void srv_index_free(struct srv_index *ix)
 	}
 	free(ix->repos);
 	fy_index_release(&ix->by_name);
+	fy_json_free(ix->pub);
+	fy_buf_release(&ix->pub_bytes);
+	fy_buf_release(&ix->pub_sig);
 	free(ix);
 }
 
@@ -381,8 +452,8 @@ int srv_cache_get(struct srv_cache *c, struct fy_store *s, const char *repo, con
 	return rc;
 }
 
-int srv_resolve(const struct srv_repo *r, struct srv_cache *c, struct fy_store *s, const char *rev,
-		char id[FY_REV_ID_LEN + 1])
+int srv_resolve(const struct srv_index *ix, const struct srv_repo *r, struct srv_cache *c,
+		struct fy_store *s, const char *rev, char id[FY_REV_ID_LEN + 1])
 {
 	const struct fy_revision *dummy;
 	char want[160];
@@ -405,8 +476,9 @@ int srv_resolve(const struct srv_repo *r, struct srv_cache *c, struct fy_store *
 			return FY_OK;
 		}
 	}
-	/* a commit id: every revision in the store counts as published until publish lands */
-	if (fy_is_rev_id(rev) && srv_cache_get(c, s, r->name, rev, &dummy, &err) == FY_OK) {
+	/* a commit id: a published revision (any revision of the store with --all) */
+	if (fy_is_rev_id(rev) && (ix->all || fy_pubindex_revision(ix->pub, r->name, rev) != NULL) &&
+	    srv_cache_get(c, s, r->name, rev, &dummy, &err) == FY_OK) {
 		memcpy(id, rev, FY_REV_ID_LEN + 1);
 		return FY_OK;
 	}

@@ -59,13 +59,19 @@ struct srv_index {
 	struct srv_repo *repos;
 	size_t n_repos;
 	struct fy_index by_name;
+	bool all;		 /* every revision of the store (serve --all), not only published */
+	struct fy_json *pub;	 /* the published index (checked), or NULL */
+	struct fy_buf pub_bytes; /* its bytes and its signatures' bytes, served as they are */
+	struct fy_buf pub_sig;
 	uint64_t signature; /* of every ref file: names, sizes, mtimes */
 	int users;	    /* requests holding it (guarded by the server's lock) */
 };
 
 /* A digest of the refs of the whole store (cheap: one walk of repos/ with stat). */
 uint64_t srv_refs_signature(struct fy_store *s);
-int srv_index_build(struct fy_store *s, struct srv_index **out, struct fy_err *err);
+/* The index of what is served: with all, every repository and ref of the store; else the
+ * published index's repositories, refs and revisions only (none before anything is published). */
+int srv_index_build(struct fy_store *s, bool all, struct srv_index **out, struct fy_err *err);
 void srv_index_free(struct srv_index *ix);
 const struct srv_repo *srv_index_repo(const struct srv_index *ix, const char *name);
 
@@ -86,9 +92,10 @@ void srv_cache_release(struct srv_cache *c);
 int srv_cache_get(struct srv_cache *c, struct fy_store *s, const char *repo, const char *id,
 		  const struct fy_revision **out, struct fy_err *err);
 
-/* Resolves a revision as clients send it (branch, tag, HEAD, 40-hex id, refs/pr/N) in repo. */
-int srv_resolve(const struct srv_repo *r, struct srv_cache *c, struct fy_store *s, const char *rev,
-		char id[FY_REV_ID_LEN + 1]);
+/* Resolves a revision as clients send it (branch, tag, HEAD, 40-hex id, refs/pr/N) in repo; a
+ * commit id must be published unless the index serves everything. */
+int srv_resolve(const struct srv_index *ix, const struct srv_repo *r, struct srv_cache *c,
+		struct fy_store *s, const char *rev, char id[FY_REV_ID_LEN + 1]);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Request parsing                                                                            */

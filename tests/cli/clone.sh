@@ -28,7 +28,7 @@ FERRY_HOME=$up "$FERRY" -q add tiny/stories "$DATA/models/llama-stories260K" -m 
 FERRY_HOME=$up "$FERRY" -q add org/secret "$DATA/models/qwen3-tiny" -m import
 FERRY_HOME=$up "$FERRY" -q add datasets/org/tok "$DATA/models/qwen2-tokenizer" -m import
 printf 'private org/secret\ntoken t %s org/*\n' "$TOKEN" >"$work/tokens"
-FERRY_HOME=$up "$FERRY" serve --listen 127.0.0.1:0 --port-file "$work/port" --tokens "$work/tokens" \
+FERRY_HOME=$up "$FERRY" serve --all --listen 127.0.0.1:0 --port-file "$work/port" --tokens "$work/tokens" \
 	--access-log "$work/access.log" 2>"$work/serve.err" &
 pid=$!
 i=0

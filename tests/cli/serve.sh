@@ -41,7 +41,7 @@ EOF
 
 start() {
 	rm -f "$work/port"
-	"$FERRY" serve --listen 127.0.0.1:0 --port-file "$work/port" --tokens "$work/tokens" \
+	"$FERRY" serve --all --listen 127.0.0.1:0 --port-file "$work/port" --tokens "$work/tokens" \
 		--access-log "$work/access.log" --refresh-ms 100 --timeout 5 "$@" 2>>"$work/serve.err" &
 	pid=$!
 	i=0
