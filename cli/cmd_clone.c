@@ -6,9 +6,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* From a ferry mirror: the signed index first, then the manifest it pins, then every file. */
+static int clone_from(struct fy_cli *cli, struct fy_store *s, const char *repo, const char *rev,
+		      const struct fy_clone_opts *co, bool allow_expired,
+		      char id[FY_REV_ID_LEN + 1], struct fy_clone_stats *st, struct fy_err *err)
+{
+	struct fy_remote rm;
+	struct fy_revision *r = NULL;
+	struct fy_buf bytes;
+	char ref[200];
+	int rc;
+
+	(void)cli;
+	fy_buf_init(&bytes);
+	FY_TRY(rc, fy_remote_open(s, co, allow_expired, &rm, err));
+	FY_TRY(rc, fy_remote_resolve(&rm, repo, rev, id, err));
+	FY_TRY(rc, fy_remote_manifest(&rm, co, repo, id, &r, &bytes, err));
+	FY_TRY(rc, fy_store_fetch_files(s, r, NULL, co, st, err));
+	/* the ref named, as the index has it (a branch or a tag); an id updates main */
+	snprintf(ref, sizeof(ref), "heads/main");
+	if (rev != NULL) {
+		const struct fy_json *refs =
+			fy_json_get(fy_json_get(fy_json_get(rm.index, "repos"), repo), "refs");
+		char name[200];
+
+		snprintf(name, sizeof(name), "tags/%s", rev);
+		if (fy_json_get(refs, name) != NULL)
+			snprintf(ref, sizeof(ref), "%s", name);
+		snprintf(name, sizeof(name), "heads/%s", rev);
+		if (fy_json_get(refs, name) != NULL)
+			snprintf(ref, sizeof(ref), "%s", name);
+	}
+	rc = fy_store_commit_fetched(s, r, &bytes, ref, err);
+out:
+	fy_remote_close(&rm);
+	fy_revision_free(r);
+	fy_buf_release(&bytes);
+	return rc;
+}
+
 int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 {
 	const char *endpoint = getenv("HF_ENDPOINT"), *token = getenv("HF_TOKEN"), *type = "model";
+	const char *from = NULL;
+	bool allow_expired = false;
 	struct fy_opt_list include = { { 0 }, 0 }, exclude = { { 0 }, 0 };
 	long jobs = 8, retries = 5, stall = 60, range_mb = 32, ranged_min = 64, rate = 0;
 	const struct fy_opt opts[] = {
@@ -18,6 +59,11 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 		{ "include", 0, FY_OPT_LIST, &include, "GLOB", "only files matching (repeatable)" },
 		{ "exclude", 0, FY_OPT_LIST, &exclude, "GLOB", "not files matching (repeatable)" },
 		{ "type", 0, FY_OPT_STRING, &type, "model|dataset", "repository type" },
+		{ "from", 0, FY_OPT_STRING, &from, "URL",
+		  "a ferry mirror: its signed index is checked (trusted key, version, expiry), "
+		  "then the manifest it pins, then every file's SHA-256" },
+		{ "allow-expired", 0, FY_OPT_FLAG, &allow_expired, NULL,
+		  "with --from: accept an expired index (a site with an unreliable clock)" },
 		{ "jobs", 'j', FY_OPT_INT, &jobs, "N", "files transferred at once (default 8)" },
 		{ "retries", 0, FY_OPT_INT, &retries, "N",
 		  "tries again after connection errors, timeouts, 5xx and 429, with backoff "
@@ -34,16 +80,18 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 	};
 	const struct fy_usage usage = {
 		"ferry clone REPO[@REV] [--endpoint URL] [--token TOKEN] [--include GLOB]... "
-		"[--exclude GLOB]... [-j N]",
+		"[--exclude GLOB]... [-j N]\n"
+		"ferry clone REPO[@REV] --from URL [--allow-expired]",
 		"Fetches a revision (a branch, tag, commit or refs/pr/N; default main) from a\n"
 		"Hugging Face-compatible hub into the store. Every file is checked against the\n"
 		"hub's listing (SHA-256 for LFS files, git blob id for others) before it becomes "
 		"an\n"
 		"object; the revision keeps the hub's commit id and appears only once every file "
 		"is\n"
-		"in. LFS files already in the store are not fetched again. Not built yet: ranges "
-		"of\n"
-		"one file in parallel, resuming a killed transfer, retries (docs/CLONE.md).",
+		"in. LFS files already in the store are not fetched again. Large files go in\n"
+		"parallel ranges and a killed clone resumes (docs/CLONE.md). With --from, the\n"
+		"source is a ferry mirror and its signed index decides what is trusted\n"
+		"(docs/PUBLISH.md).",
 		opts,
 	};
 	struct fy_clone_opts co = { 0 };
@@ -66,6 +114,9 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 		      range_mb > 4096 || ranged_min < 1 || rate < 0))
 		r = fy_cli_usage_error(cli, "-j needs 1 to 256, --retries 0 to 100, --range-size 1 "
 					    "to 4096, --ranged-min 1 or more");
+	if (r < 0 && from != NULL && (include.n > 0 || exclude.n > 0 || strcmp(type, "model") != 0))
+		r = fy_cli_usage_error(cli, "--from clones whole model revisions (no --include, "
+					    "--exclude or --type)");
 	if (r < 0) {
 		snprintf(full, sizeof(full), "%s%s",
 			 strcmp(type, "dataset") == 0 ? "datasets/" : "", argv[0]);
@@ -75,7 +126,7 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 		r = fy_cli_open_store(cli, &s);
 	if (r >= 0)
 		goto out;
-	fy_cli_endpoint(endpoint, url, sizeof(url));
+	fy_cli_endpoint(from != NULL ? from : endpoint, url, sizeof(url));
 	co = (struct fy_clone_opts){ .endpoint = url,
 				     .token = token,
 				     .rev = rev,
@@ -92,7 +143,8 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 				     .progress = fy_cli_progress,
 				     .wait_fn = fy_cli_lock_wait,
 				     .ctx = cli };
-	if (fy_store_clone(s, repo, &co, id, &st, &err) != FY_OK) {
+	if ((from != NULL ? clone_from(cli, s, repo, rev, &co, allow_expired, id, &st, &err)
+			  : fy_store_clone(s, repo, &co, id, &st, &err)) != FY_OK) {
 		fy_cli_progress_done(cli);
 		r = fy_cli_fail(cli, &err);
 		goto out;

@@ -131,3 +131,11 @@ int fy_store_checkout(struct fy_store *s, const struct fy_revision *r, const cha
 		rc = fy_fsync_dir(dir, err);
 	return rc;
 }
+
+int fy_store_place_object(struct fy_store *s, const uint8_t sha256[FY_SHA256_LEN], const char *dst,
+			  struct fy_err *err)
+{
+	int how;
+
+	return place_file(fy_store_object_path(s, sha256), dst, FY_LINK_ANY, &how, err);
+}

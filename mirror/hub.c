@@ -46,6 +46,7 @@ struct remote_file {
 	size_t n_chunks, chunks_left;
 	int attempts; /* bad digests (one retry from scratch) */
 	bool done;
+	bool pinned; /* sha256 known from a signed manifest: checked for every file */
 };
 
 #define RETRY_BASE_MS 500
@@ -710,6 +711,9 @@ static int adopt(struct fetch *fx, struct remote_file *f, const struct fy_digest
 		   : memcmp(d.git_oid, f->oid, FY_SHA1_LEN) != 0)
 		return fy_err_set(err, FY_EHASH, "'%s': content does not match its %s", f->path,
 				  f->lfs ? "sha256" : "git blob id");
+	if (f->pinned && memcmp(d.sha256, f->sha256, FY_SHA256_LEN) != 0)
+		return fy_err_set(err, FY_EHASH, "'%s': content does not match its sha256",
+				  f->path);
 	memcpy(f->sha256, d.sha256, FY_SHA256_LEN);
 	rc = fy_store_adopt(fx->s, f->tmp, &d, err);
 	if (rc == FY_OK) {
@@ -1082,6 +1086,91 @@ out:
 	fy_prefix_hash_free(fx.ph);
 	fy_store_unlock(s);
 	fy_revision_free(prev);
+	free(fx.queue);
+	free(fx.inflight);
+	free(fx.tasks);
+	listing_free(&l);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* A ferry mirror: plain GETs, and the files of a manifest it signed                          */
+
+int fy_http_fetch(const char *url, const struct fy_clone_opts *o, size_t max, struct fy_buf *out,
+		  struct fy_err *err)
+{
+	struct body b;
+	long status = 0;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	fy_buf_init(&b.buf);
+	pthread_once(&curl_once, curl_setup);
+	rc = http_get_retry(url, o, &b, &status, err);
+	if (rc == FY_OK && status == 404)
+		rc = fy_err_set(err, FY_ENOTFOUND, "%s: not found (404)", url);
+	else if (rc == FY_OK && status != 200)
+		rc = fy_err_set(err, FY_ENET, "%s: HTTP status %ld", url, status);
+	else if (rc == FY_OK && b.buf.len > max)
+		rc = fy_err_set(err, FY_EFORMAT, "%s: more than %zu bytes", url, max);
+	if (rc != FY_OK) {
+		fy_buf_release(&b.buf);
+		return rc;
+	}
+	*out = b.buf;
+	return FY_OK;
+}
+
+int fy_store_fetch_files(struct fy_store *s, const struct fy_revision *r, const bool *want,
+			 const struct fy_clone_opts *o, struct fy_clone_stats *st,
+			 struct fy_err *err)
+{
+	struct listing l = { "", NULL, 0 };
+	struct fetch fx;
+	size_t i;
+	int rc = FY_OK;
+
+	memset(st, 0, sizeof(*st));
+	fx = (struct fetch){ .s = s, .repo = r->repo, .o = o, .l = &l, .st = st };
+	pthread_once(&curl_once, curl_setup);
+	memcpy(l.commit, r->id, sizeof(l.commit));
+	l.files = calloc(r->n_files ? r->n_files : 1, sizeof(*l.files));
+	if (l.files == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (i = 0; i < r->n_files; i++) {
+		struct remote_file *f = &l.files[l.n];
+
+		if (want != NULL && !want[i])
+			continue;
+		f->path = strdup(r->files[i].path);
+		if (f->path == NULL) {
+			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+			goto out;
+		}
+		l.n++;
+		f->size = r->files[i].size;
+		f->lfs = r->files[i].lfs;
+		f->pinned = true;
+		memcpy(f->sha256, r->files[i].sha256, FY_SHA256_LEN);
+		memcpy(f->oid, r->files[i].git_oid, FY_SHA1_LEN);
+	}
+	FY_TRY(rc, fy_store_lock(s, o->wait_fn, o->ctx, err));
+	FY_TRY(rc, fy_prefix_hash_new(&fx.ph, l.n, err));
+	for (i = 0; i < l.n; i++)
+		l.files[i].fd = -1;
+	for (i = 0; rc == FY_OK && i < l.n; i++) {
+		fx.total += l.files[i].size;
+		if (fy_store_has_object(s, l.files[i].sha256))
+			reuse(&fx, &l.files[i]);
+		else
+			rc = plan_file(&fx, i, err);
+	}
+	if (rc == FY_OK)
+		rc = run_multi(&fx, err);
+	st->files = l.n;
+out:
+	fy_prefix_hash_free(fx.ph);
+	fy_store_unlock(s);
 	free(fx.queue);
 	free(fx.inflight);
 	free(fx.tasks);

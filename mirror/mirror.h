@@ -350,6 +350,48 @@ struct fy_clone_stats {
 int fy_store_clone(struct fy_store *s, const char *repo, const struct fy_clone_opts *o,
 		   char id[FY_REV_ID_LEN + 1], struct fy_clone_stats *st, struct fy_err *err);
 
+/* GETs url (retrying transient failures as clone does) into *out (at most max bytes);
+ * FY_ENOTFOUND on 404, FY_ENET on another status. */
+int fy_http_fetch(const char *url, const struct fy_clone_opts *o, size_t max, struct fy_buf *out,
+		  struct fy_err *err);
+/* Fetches the files of r marked in want (every file when want is NULL) from o->endpoint's
+ * /resolve/ID/ into objects/: r came from a signed manifest, so every file is checked against
+ * its SHA-256 (and git blob id) before it becomes an object; objects present are not fetched.
+ * Takes the writer lock. Writes no manifest and no ref. */
+int fy_store_fetch_files(struct fy_store *s, const struct fy_revision *r, const bool *want,
+			 const struct fy_clone_opts *o, struct fy_clone_stats *st,
+			 struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* A ferry mirror as a source (docs/PUBLISH.md)                                               */
+
+struct fy_remote {
+	char endpoint[2048];
+	struct fy_json *index; /* accepted: signed by a trusted key, fresh, not rolled back */
+};
+
+/* Fetches endpoint's signed index (/api/ferry/index and .sig) and accepts it
+ * (fy_store_accept_index). */
+int fy_remote_open(struct fy_store *s, const struct fy_clone_opts *o, bool allow_expired,
+		   struct fy_remote *out, struct fy_err *err);
+void fy_remote_close(struct fy_remote *r);
+/* Resolves rev (NULL/"main", a branch or tag of the index, a published id or a unique prefix of
+ * one) in repo; FY_ENOTFOUND when the index has no such revision. */
+int fy_remote_resolve(const struct fy_remote *r, const char *repo, const char *rev,
+		      char id[FY_REV_ID_LEN + 1], struct fy_err *err);
+/* Fetches repo@id's manifest; its SHA-256 must be the one the index pins (mix-and-match:
+ * FY_EHASH), then it is parsed and checked. bytes (may be NULL) receives it as received. */
+int fy_remote_manifest(const struct fy_remote *r, const struct fy_clone_opts *o, const char *repo,
+		       const char *id, struct fy_revision **out, struct fy_buf *bytes,
+		       struct fy_err *err);
+/* Records a fetched revision: the manifest bytes as received (after fy_remote_manifest) and
+ * the ref ("heads/main"), once every object is in the store. Takes the writer lock. */
+int fy_store_commit_fetched(struct fy_store *s, const struct fy_revision *r,
+			    const struct fy_buf *bytes, const char *ref, struct fy_err *err);
+/* Places object sha256 at dst (reflink, hardlink or copy through a temp name). */
+int fy_store_place_object(struct fy_store *s, const uint8_t sha256[FY_SHA256_LEN], const char *dst,
+			  struct fy_err *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* serve: the Hugging Face-compatible HTTP API (docs/SERVE.md)                                */
 
