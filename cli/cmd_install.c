@@ -1,0 +1,412 @@
+/* ferry install NAME[:TAG] --from URL [--hf-cache | --dir DIR] [--cache-dir DIR], and the two
+ * verbs that read what it records: ferry installed, ferry uninstall NAME[:TAG].
+ * Installs are recorded in STORE/installed/KEY.json (docs/PUBLISH.md, "install"). */
+#include "cli/cli.h"
+#include "mirror/mirror.h"
+
+#include <stdarg.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PATH_CAP 4200
+
+/* snprintf into a path buffer; false (err set) when it does not fit. */
+static bool path_fmt(char *out, size_t cap, struct fy_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static bool path_fmt(char *out, size_t cap, struct fy_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap) {
+		fy_err_set(err, FY_EINVAL, "path too long: '%.80s...'", out);
+		return false;
+	}
+	return true;
+}
+
+/* The HF cache folder: --cache-dir, $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub. */
+static void hf_cache_dir(const char *given, char *out, size_t cap)
+{
+	const char *v;
+
+	if (given != NULL)
+		snprintf(out, cap, "%s", given);
+	else if ((v = getenv("HF_HUB_CACHE")) != NULL && v[0] != '\0')
+		snprintf(out, cap, "%s", v);
+	else if ((v = getenv("HF_HOME")) != NULL && v[0] != '\0')
+		snprintf(out, cap, "%s/hub", v);
+	else
+		snprintf(out, cap, "%s/.cache/huggingface/hub",
+			 getenv("HOME") ? getenv("HOME") : ".");
+}
+
+/* What the hub calls the file's etag: the sha256 of an LFS file, else its git blob id. */
+static void etag_of(const struct fy_file_entry *f, char out[2 * FY_SHA256_LEN + 1])
+{
+	if (f->lfs)
+		fy_hex(f->sha256, FY_SHA256_LEN, out);
+	else
+		fy_hex(f->git_oid, FY_SHA1_LEN, out);
+}
+
+static int mkparents(const char *path, struct fy_err *err)
+{
+	char dir[PATH_CAP];
+	char *p;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (p = dir + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+			return fy_err_sys(err, FY_EIO, "cannot create '%s'", dir);
+		*p = '/';
+	}
+	return FY_OK;
+}
+
+/* A symlink at path to target, through a temp name (replacing what is there). */
+static int put_link(const char *target, const char *path, struct fy_err *err)
+{
+	char tmp[PATH_CAP + 32];
+
+	if (!path_fmt(tmp, sizeof(tmp), err, "%s.ferry-tmp.%ld", path, (long)getpid()))
+		return FY_EINVAL;
+	unlink(tmp);
+	if (symlink(target, tmp) != 0)
+		return fy_err_sys(err, FY_EIO, "cannot create the link '%s'", tmp);
+	if (rename(tmp, path) != 0) {
+		unlink(tmp);
+		return fy_err_sys(err, FY_EIO, "cannot rename into '%s'", path);
+	}
+	return FY_OK;
+}
+
+/* Lays the files out as huggingface_hub does: blobs/ETAG, snapshots/COMMIT/PATH -> blob,
+ * refs/REF = COMMIT. */
+static int lay_hf_cache(struct fy_store *s, const struct fy_revision *r, const bool *want,
+			const char *root, const char *ref, struct fy_err *err)
+{
+	char path[PATH_CAP], target[PATH_CAP], etag[2 * FY_SHA256_LEN + 1];
+	size_t i, k;
+	int rc = FY_OK;
+
+	for (i = 0; rc == FY_OK && i < r->n_files; i++) {
+		const struct fy_file_entry *f = &r->files[i];
+		struct stat st;
+		size_t depth = 0;
+		size_t off = 0;
+
+		if (!want[i])
+			continue;
+		etag_of(f, etag);
+		if (!path_fmt(path, sizeof(path), err, "%s/blobs/%s", root, etag))
+			return FY_EINVAL;
+		rc = mkparents(path, err);
+		if (rc == FY_OK && (stat(path, &st) != 0 || (uint64_t)st.st_size != f->size))
+			rc = fy_store_place_object(s, f->sha256, path, err);
+		for (k = 0; f->path[k] != '\0'; k++)
+			depth += f->path[k] == '/';
+		off += (size_t)snprintf(target, sizeof(target), "../../");
+		for (k = 0; k < depth && off + 3 < sizeof(target); k++)
+			off += (size_t)snprintf(target + off, sizeof(target) - off, "../");
+		snprintf(target + off, sizeof(target) - off, "blobs/%s", etag);
+		if (rc == FY_OK &&
+		    !path_fmt(path, sizeof(path), err, "%s/snapshots/%s/%s", root, r->id, f->path))
+			return FY_EINVAL;
+		if (rc == FY_OK)
+			rc = mkparents(path, err);
+		if (rc == FY_OK)
+			rc = put_link(target, path, err);
+	}
+	if (rc != FY_OK || ref[0] == '\0') /* a revision named by id has no ref */
+		return rc;
+	if (!path_fmt(path, sizeof(path), err, "%s/refs/%s", root, ref))
+		return FY_EINVAL;
+	rc = mkparents(path, err);
+	if (rc == FY_OK)
+		rc = fy_file_write_atomic(path, r->id, FY_REV_ID_LEN, err);
+	return rc;
+}
+
+static int lay_dir(struct fy_store *s, const struct fy_revision *r, const bool *want,
+		   const char *dir, struct fy_err *err)
+{
+	char path[PATH_CAP];
+	size_t i;
+	int rc = FY_OK;
+
+	for (i = 0; rc == FY_OK && i < r->n_files; i++) {
+		if (!want[i])
+			continue;
+		if (!path_fmt(path, sizeof(path), err, "%s/%s", dir, r->files[i].path))
+			return FY_EINVAL;
+		rc = mkparents(path, err);
+		if (rc == FY_OK)
+			rc = fy_store_place_object(s, r->files[i].sha256, path, err);
+	}
+	return rc;
+}
+
+/* The files a TAG that is no revision names: the GGUF files whose name carries it
+ * (case-insensitive, as llama.cpp's -hf tags), split parts included. */
+static size_t select_quant(const struct fy_revision *r, const char *tag, bool *want)
+{
+	size_t i, n = 0, k;
+	char up[64], name[PATH_CAP];
+
+	snprintf(up, sizeof(up), "%s", tag);
+	for (k = 0; up[k] != '\0'; k++)
+		up[k] = (char)(up[k] >= 'a' && up[k] <= 'z' ? up[k] - 32 : up[k]);
+	for (i = 0; i < r->n_files; i++) {
+		const char *base = strrchr(r->files[i].path, '/');
+		const char *hit;
+
+		snprintf(name, sizeof(name), "%s", base ? base + 1 : r->files[i].path);
+		for (k = 0; name[k] != '\0'; k++)
+			name[k] = (char)(name[k] >= 'a' && name[k] <= 'z' ? name[k] - 32 : name[k]);
+		hit = strstr(name, up);
+		want[i] = fy_ends_with_ci(name, ".gguf") && hit != NULL &&
+			  (hit == name || strchr("-._", hit[-1]) != NULL) &&
+			  strchr("-.", hit[strlen(up)]) != NULL;
+		n += want[i];
+	}
+	return n;
+}
+
+static void record_key(const char *layout, const char *root, const char *name, const char *tag,
+		       char out[17])
+{
+	char text[PATH_CAP * 2];
+	uint8_t d[FY_SHA256_LEN];
+
+	snprintf(text, sizeof(text), "%s\n%s\n%s\n%s", layout, root, name, tag ? tag : "");
+	fy_sha256(text, strlen(text), d);
+	fy_hex(d, 8, out);
+}
+
+static int write_record(struct fy_store *s, const struct fy_revision *r, const bool *want,
+			const char *name, const char *tag, const char *layout, const char *root,
+			const char *from, struct fy_err *err)
+{
+	struct fy_json *j = fy_json_object();
+	struct fy_json *files = fy_json_array();
+	char key[17], hex[2 * FY_SHA256_LEN + 1], etag[2 * FY_SHA256_LEN + 1], now[32];
+	char *text;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->n_files; i++) {
+		struct fy_json *f = fy_json_object();
+
+		if (!want[i]) {
+			fy_json_free(f);
+			continue;
+		}
+		fy_hex(r->files[i].sha256, FY_SHA256_LEN, hex);
+		etag_of(&r->files[i], etag);
+		fy_json_set(f, "path", fy_json_string(r->files[i].path));
+		fy_json_set(f, "size", fy_json_integer((int64_t)r->files[i].size));
+		fy_json_set(f, "sha256", fy_json_string(hex));
+		fy_json_set(f, "etag", fy_json_string(etag));
+		fy_json_push(files, f);
+	}
+	fy_now_iso(now);
+	fy_json_set(j, "name", fy_json_string(name));
+	fy_json_set(j, "tag", tag ? fy_json_string(tag) : fy_json_null());
+	fy_json_set(j, "revision", fy_json_string(r->id));
+	fy_json_set(j, "layout", fy_json_string(layout));
+	fy_json_set(j, "root", fy_json_string(root));
+	fy_json_set(j, "from", fy_json_string(from));
+	fy_json_set(j, "time", fy_json_string(now));
+	fy_json_set(j, "files", files);
+	text = fy_json_dump(j, FY_JSON_DUMP_PRETTY);
+	fy_json_free(j);
+	if (text == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	record_key(layout, root, name, tag, key);
+	rc = mkparents(fy_store_path(s, "installed/%s.json", key), err);
+	if (rc == FY_OK)
+		rc = fy_file_write_atomic_in(fy_store_path(s, "installed/%s.json", key),
+					     fy_store_path(s, "tmp"), text, strlen(text), err);
+	free(text);
+	return rc;
+}
+
+int cmd_install(struct fy_cli *cli, int argc, char **argv)
+{
+	const char *from = getenv("FERRY_MIRROR"), *dir = NULL, *cache = NULL;
+	const char *token = getenv("HF_TOKEN");
+	bool hf_cache = false, allow_expired = false;
+	long jobs = 8;
+	const struct fy_opt opts[] = {
+		{ "from", 0, FY_OPT_STRING, &from, "URL",
+		  "the ferry mirror (default $FERRY_MIRROR)" },
+		{ "hf-cache", 0, FY_OPT_FLAG, &hf_cache, NULL,
+		  "install into the Hugging Face cache (the default)" },
+		{ "cache-dir", 0, FY_OPT_STRING, &cache, "DIR",
+		  "the HF cache folder (default $HF_HUB_CACHE, $HF_HOME/hub, "
+		  "~/.cache/huggingface/hub)" },
+		{ "dir", 0, FY_OPT_STRING, &dir, "DIR", "install the files into a plain folder" },
+		{ "token", 0, FY_OPT_STRING, &token, "TOKEN", "bearer token (default $HF_TOKEN)" },
+		{ "allow-expired", 0, FY_OPT_FLAG, &allow_expired, NULL,
+		  "accept an expired index (a site with an unreliable clock)" },
+		{ "jobs", 'j', FY_OPT_INT, &jobs, "N", "files transferred at once (default 8)" },
+		{ NULL, 0, 0, NULL, NULL, NULL },
+	};
+	const struct fy_usage usage = {
+		"ferry install NAME[:TAG] --from URL [--hf-cache [--cache-dir DIR] | --dir DIR]",
+		"Installs a published model from a ferry mirror. The mirror's signed index is\n"
+		"checked first (a key this store trusts, no older than the last one seen, not\n"
+		"expired), then the manifest it pins, then every file's SHA-256. TAG is a branch\n"
+		"or tag of the index, a revision id, or a quantization (Q4_K_M): the GGUF files\n"
+		"of main named with it. Without TAG: main, every file. Files go into the Hugging\n"
+		"Face cache (models--NS--NAME/blobs/ETAG, snapshots/COMMIT/PATH, refs/main), "
+		"where\n"
+		"huggingface_hub, transformers and llama.cpp find them offline, or into --dir.\n"
+		"The store keeps the objects; 'ferry installed' lists installs.",
+		opts,
+	};
+	struct fy_clone_opts co = { 0 };
+	struct fy_clone_stats st = { 0 };
+	struct fy_remote rm = { "", NULL };
+	struct fy_store *s = NULL;
+	struct fy_revision *r = NULL;
+	bool *want = NULL;
+	bool quant = false;
+	char name[FY_REPO_MAX + 1], url[2048], id[FY_REV_ID_LEN + 1], root[PATH_CAP];
+	char ref[200] = "main", size[32], ns_name[FY_REPO_MAX + 16];
+	const char *tag = NULL;
+	struct fy_err err;
+	uint64_t bytes = 0;
+	size_t n_want = 0, i;
+	int npos = 0;
+	int x;
+
+	x = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
+	if (x < 0 && from == NULL)
+		x = fy_cli_usage_error(cli, "name the mirror: --from URL (or $FERRY_MIRROR)");
+	if (x < 0 && dir != NULL && (hf_cache || cache != NULL))
+		x = fy_cli_usage_error(cli, "--dir and --hf-cache/--cache-dir exclude each other");
+	if (x < 0 && (jobs < 1 || jobs > 256))
+		x = fy_cli_usage_error(cli, "-j needs 1 to 256");
+	if (x < 0) {
+		const char *colon = strchr(argv[0], ':');
+
+		snprintf(name, sizeof(name), "%.*s",
+			 colon ? (int)(colon - argv[0]) : (int)strlen(argv[0]), argv[0]);
+		tag = colon && colon[1] ? colon + 1 : NULL;
+		if (fy_repo_check(name, &err) != FY_OK)
+			x = fy_cli_fail(cli, &err);
+	}
+	if (x < 0)
+		x = fy_cli_open_store(cli, &s);
+	if (x >= 0)
+		goto out;
+	fy_cli_endpoint(from, url, sizeof(url));
+	co = (struct fy_clone_opts){ .endpoint = url,
+				     .token = token,
+				     .jobs = (int)jobs,
+				     .retries = 5,
+				     .stall_s = 60,
+				     .range_mb = 32,
+				     .ranged_min_mb = 64,
+				     .progress = fy_cli_progress,
+				     .wait_fn = fy_cli_lock_wait,
+				     .ctx = cli };
+	if (fy_remote_open(s, &co, allow_expired, &rm, &err) != FY_OK) {
+		x = fy_cli_fail(cli, &err);
+		goto out;
+	}
+	/* a ref or id of the index, else a quantization of main */
+	if (tag != NULL && fy_remote_resolve(&rm, name, tag, id, &err) == FY_OK) {
+		bool is_id = strspn(tag, "0123456789abcdef") == strlen(tag) &&
+			     strncmp(id, tag, strlen(tag)) == 0;
+
+		snprintf(ref, sizeof(ref), "%s", is_id ? "" : tag);
+	} else if (fy_remote_resolve(&rm, name, NULL, id, &err) != FY_OK) {
+		x = fy_cli_fail(cli, &err);
+		goto out;
+	} else {
+		quant = tag != NULL;
+	}
+	if (fy_remote_manifest(&rm, &co, name, id, &r, NULL, &err) != FY_OK) {
+		x = fy_cli_fail(cli, &err);
+		goto out;
+	}
+	want = calloc(r->n_files + 1, sizeof(*want));
+	if (want == NULL) {
+		fy_err_set(&err, FY_ENOMEM, "out of memory");
+		x = fy_cli_fail(cli, &err);
+		goto out;
+	}
+	if (quant) {
+		n_want = select_quant(r, tag, want);
+		if (n_want == 0) {
+			fprintf(stderr,
+				"ferry install: %s has no branch, tag, revision or GGUF file for "
+				"'%s' (see %s/api/models/%s)\n",
+				name, tag, url, name);
+			x = FY_EXIT_FAIL;
+			goto out;
+		}
+	} else {
+		for (i = 0; i < r->n_files; i++)
+			want[i] = true;
+		n_want = r->n_files;
+	}
+	for (i = 0; i < r->n_files; i++)
+		bytes += want[i] ? r->files[i].size : 0;
+	if (fy_store_fetch_files(s, r, want, &co, &st, &err) != FY_OK) {
+		fy_cli_progress_done(cli);
+		x = fy_cli_fail(cli, &err);
+		goto out;
+	}
+	fy_cli_progress_done(cli);
+	if (dir != NULL) {
+		if (!path_fmt(root, sizeof(root), &err, "%s", dir))
+			x = fy_cli_fail(cli, &err);
+		else
+			x = lay_dir(s, r, want, root, &err) == FY_OK ? -1 : fy_cli_fail(cli, &err);
+	} else {
+		char base[PATH_CAP];
+
+		hf_cache_dir(cache, base, sizeof(base));
+		snprintf(ns_name, sizeof(ns_name), "%s", name);
+		*strchr(ns_name, '/') = '\0';
+		if (!path_fmt(root, sizeof(root), &err, "%s/models--%s--%s", base, ns_name,
+			      strchr(name, '/') + 1))
+			x = fy_cli_fail(cli, &err);
+		else
+			x = lay_hf_cache(s, r, want, root, ref, &err) == FY_OK
+				    ? -1
+				    : fy_cli_fail(cli, &err);
+	}
+	if (x < 0 &&
+	    write_record(s, r, want, name, tag, dir ? "dir" : "hf-cache", root, url, &err) != FY_OK)
+		x = fy_cli_fail(cli, &err);
+	if (x < 0) {
+		if (!cli->quiet)
+			printf("installed %s%s%s@%.12s: %zu file(s), %s (%zu fetched) into %s\n",
+			       name, tag ? ":" : "", tag ? tag : "", id, n_want,
+			       fy_fmt_bytes(size, sizeof(size), bytes), st.files_fetched, root);
+		x = FY_EXIT_OK;
+	}
+out:
+	free(want);
+	fy_revision_free(r);
+	fy_remote_close(&rm);
+	fy_store_close(s);
+	return x;
+}
