@@ -200,9 +200,12 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) $(MKMODEL) node-deps
 		FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) sh tests/cli/infer.sh \
 		> $(BUILD)/infer.log 2>&1; rc8=$$?; tail -n 20 $(BUILD)/infer.log; \
 		sh tests/summary.sh infer $(BUILD)/infer.log >> $(SUMMARY); \
+		FERRY=$(FERRY_SAN) sh tests/cli/publish.sh > $(BUILD)/publish.log 2>&1; rc9=$$?; \
+		tail -n 20 $(BUILD)/publish.log; \
+		sh tests/summary.sh publish $(BUILD)/publish.log >> $(SUMMARY); \
 		[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ] && \
 		[ $$rc5 -eq 0 ] && [ $$rc6 -eq 0 ] && [ $$rc7 -eq 0 ] && \
-		[ $$rc8 -eq 0 ]
+		[ $$rc8 -eq 0 ] && [ $$rc9 -eq 0 ]
 
 node-deps: tests/node/node_modules/.package-lock.json
 

@@ -520,10 +520,12 @@ static int check_sigs(struct fy_store *s, const void *index, size_t n, const voi
 	static const char *const why[] = { "valid", "by a key this store does not trust", "invalid",
 					   "duplicated" };
 	struct fy_json *doc = NULL;
+	char sig_label[2300];
 	size_t n_sigs = 0;
 	int rc;
 
-	FY_TRY(rc, fy_json_parse(&doc, sig, m, label, err));
+	snprintf(sig_label, sizeof(sig_label), "%s: index.sig", label);
+	FY_TRY(rc, fy_json_parse(&doc, sig, m, sig_label, err));
 	if (fy_json_type(fy_json_get(doc, "signatures")) != FY_JSON_ARRAY ||
 	    fy_json_size(doc) != 1) {
 		rc = fy_err_set(err, FY_EFORMAT, "%s: not a signatures document", label);

@@ -1,0 +1,220 @@
+#!/bin/sh
+# Integration tests of the sovereign mirror (docs/PUBLISH.md): publish and its gates, the signed
+# index, `serve` showing only published revisions, ferry-to-ferry clone and install with every
+# check a client makes (untrusted key, tampered index, rollback, expiry, mix-and-match,
+# duplicated signatures, trailing bytes, a tampered blob), and the Hugging Face cache layout.
+# Environment: FERRY. Ends with "N passed, N failed".
+set -u
+
+FERRY=${FERRY:?set FERRY}
+DATA=${FERRY_TEST_DATA:-tests/data}
+work=$(mktemp -d /tmp/ferry-publish-XXXXXX)
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+resign() { node "$(dirname "$0")/resign.mjs" "$@"; }
+
+up="$work/up"
+export FERRY_HOME="$up"
+"$FERRY" -q init
+"$FERRY" -q --no-progress add demo/stories "$DATA/models/llama-stories260K" -m import
+mkdir "$work/gguf"
+"$FERRY" -q convert "$DATA/models/llama-stories260K" -o "$work/gguf/stories-f32.gguf" --outtype f32
+"$FERRY" -q --no-progress add demo/stories-GGUF "$work/gguf" -m import
+"$FERRY" -q --no-progress quant demo/stories-GGUF --type Q4_K_M 2>/dev/null
+
+# --- publish and its gates ------------------------------------------------------------------
+run "$FERRY" publish demo/stories-GGUF
+expect_rc 1 "publish without a signing key"
+expect_err "no signing key" "names the missing key"
+[ ! -d "$up/published" ] && ok || bad "a refused publish wrote an index"
+"$FERRY" -q key generate
+run "$FERRY" publish demo/stories-GGUF --force
+expect_rc 2 "--force needs --reason"
+run "$FERRY" publish demo/stories-GGUF
+expect_rc 0 "publish runs verify and smoke"
+expect_out "verified" "verify ran"
+expect_out "gate: PASS" "smoke ran against the lineage's source"
+expect_out "published demo/stories-GGUF@" "publish reports"
+expect_out "(index version 1)" "first index version"
+ls "$up/repos/demo/stories-GGUF/verify/"*.json >/dev/null 2>&1 && ok || bad "verify result not recorded"
+run "$FERRY" publish demo/stories-GGUF
+expect_rc 0 "publishing again"
+expect_out "verify: passed (recorded" "a recorded verify is reused"
+expect_out "smoke: passed (recorded" "a recorded smoke is reused"
+expect_out "(index version 2)" "each publish is a new version"
+# a failing smoke gate: limits no quantization meets
+"$FERRY" -q smoke demo/stories-GGUF:stories-Q4_K_M.gguf --max-kl 0.0000001 -t 2 >/dev/null 2>&1
+run "$FERRY" publish demo/stories-GGUF
+expect_rc 1 "a failed smoke refuses publish"
+expect_err "fails the smoke gate" "names the gate"
+run "$FERRY" publish demo/stories-GGUF --force --reason "accepted by the model owner"
+expect_rc 0 "--force --reason overrides"
+run "$FERRY" publish --list --json
+expect_out '"reason": "accepted by the model owner"' "the override is recorded in the index"
+expect_out '"smoke": "fail"' "with the failed gate"
+"$FERRY" -q smoke demo/stories-GGUF:stories-Q4_K_M.gguf -t 2 >/dev/null 2>&1
+# a revision without lineage is its own reference
+run "$FERRY" publish demo/stories
+expect_rc 0 "publish an imported checkpoint"
+expect_out "no lineage" "says what the self-reference checks"
+run "$FERRY" publish --list
+expect_out "demo/stories" "listed"
+expect_out "heads/main" "with its refs"
+run "$FERRY" rm demo/stories
+expect_rc 1 "a published repository cannot be removed"
+expect_err "unpublish" "says to unpublish first"
+# a corrupt object fails verify
+"$FERRY" -q --no-progress add demo/broken "$DATA/models/qwen2-tokenizer" -m import
+obj=$("$FERRY" --json show demo/broken | node -e 'const j=JSON.parse(require("fs").readFileSync(0));process.stdout.write(j.files[0].sha256)')
+f="$up/objects/sha256/$(echo "$obj" | cut -c1-2)/$(echo "$obj" | cut -c3-)"
+chmod u+w "$f"
+printf 'X' | dd of="$f" bs=1 seek=1 conv=notrunc 2>/dev/null
+run "$FERRY" publish demo/broken
+expect_rc 1 "a revision that fails verify is refused"
+expect_err "fails the verify gate" "names the verify gate"
+
+# --- serve shows only what is published -----------------------------------------------------
+"$FERRY" -q --no-progress add demo/hidden "$DATA/models/qwen2-tokenizer" -m import
+"$FERRY" serve --listen 127.0.0.1:0 --port-file "$work/port" --refresh-ms 100 2>"$work/serve.err" &
+pid=$!
+i=0
+while [ ! -s "$work/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+U="http://127.0.0.1:$(cat "$work/port")"
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+[ "$(code "$U/api/models/demo/stories-GGUF")" = 200 ] && ok || bad "published repo not served"
+[ "$(code "$U/api/models/demo/hidden")" = 404 ] && ok || bad "unpublished repo served"
+[ "$(code "$U/api/models/demo/broken")" = 404 ] && ok || bad "refused repo served"
+[ "$(code "$U/api/ferry/index")" = 200 ] && ok || bad "no index served"
+curl -s "$U/api/ferry/index" | cmp -s - "$up/published/index-$(cat "$up/published/current").json" &&
+	ok || bad "the index is not served byte for byte"
+old=$("$FERRY" --json show demo/stories-GGUF | node -e 'const j=JSON.parse(require("fs").readFileSync(0));process.stdout.write(j.parent)')
+[ "$(code "$U/demo/stories-GGUF/resolve/$old/stories-f32.gguf")" = 404 ] && ok ||
+	bad "an unpublished revision of a published repo is served by id"
+[ "$(code "$U/api/ferry/manifests/demo/stories-GGUF/$old")" = 404 ] && ok ||
+	bad "an unpublished manifest is served"
+"$FERRY" -q unpublish demo/stories
+sleep 0.5
+[ "$(code "$U/api/models/demo/stories")" = 404 ] && ok || bad "unpublished repo still served"
+"$FERRY" -q publish demo/stories
+
+# --- a ferry client ---------------------------------------------------------------------------
+export FERRY_HOME="$work/down"
+"$FERRY" -q init
+sleep 0.3
+run "$FERRY" clone demo/stories-GGUF --from "$U"
+expect_rc 1 "an index signed by an untrusted key is refused"
+expect_err "does not trust" "names the untrusted key"
+[ ! -d "$work/down/repos/demo" ] && ok || bad "a refused clone left a repository"
+"$FERRY" -q key trust "$up/keys/signing.pub"
+run "$FERRY" clone demo/stories-GGUF --from "$U"
+expect_rc 0 "clone from a trusted mirror"
+run "$FERRY" verify demo/stories-GGUF
+expect_rc 0 "the cloned revision verifies"
+run "$FERRY" fsck
+expect_rc 0 "fsck clean"
+
+# install into the HF cache layout
+hub="$work/hf"
+run "$FERRY" install demo/stories-GGUF:Q4_K_M --from "$U" --cache-dir "$hub"
+expect_rc 0 "install a quantization"
+top="$hub/models--demo--stories-GGUF"
+id=$(cat "$top/refs/main")
+sha=$(sha256sum "$work/down/../up/objects/sha256/"*/* 2>/dev/null | head -0)
+link=$(readlink "$top/snapshots/$id/stories-Q4_K_M.gguf")
+blob=$(basename "$link")
+[ "$link" = "../../blobs/$blob" ] && ok || bad "snapshot link is $link"
+[ "$(sha256sum "$top/blobs/$blob" | cut -c1-64)" = "$blob" ] && ok || bad "LFS blob not named by its sha256"
+[ "$(ls "$top/snapshots/$id")" = "stories-Q4_K_M.gguf" ] && ok || bad "a quant tag installs only its file"
+run "$FERRY" install demo/stories --from "$U" --cache-dir "$hub"
+expect_rc 0 "install a whole revision"
+top2="$hub/models--demo--stories"
+id2=$(cat "$top2/refs/main")
+cfg=$(basename "$(readlink "$top2/snapshots/$id2/config.json")")
+[ "$(git hash-object "$top2/snapshots/$id2/config.json")" = "$cfg" ] && ok ||
+	bad "a regular file's blob is not named by its git blob id"
+diff -r -q "$top2/snapshots/$id2" "$DATA/models/llama-stories260K" >/dev/null && ok || bad "installed files differ"
+run "$FERRY" run "$top/snapshots/$id/stories-Q4_K_M.gguf" -p "Once upon a time" -n 8 --temp 0 -t 2
+expect_rc 0 "the installed file runs"
+run "$FERRY" install demo/stories --from "$U" --dir "$work/plain"
+expect_rc 0 "install into a folder"
+diff -r -q "$work/plain" "$DATA/models/llama-stories260K" >/dev/null && ok || bad "folder install differs"
+run "$FERRY" install demo/stories-GGUF:Q9_Z --from "$U" --cache-dir "$hub"
+expect_rc 1 "an unknown tag"
+expect_err "no branch, tag, revision or GGUF file for 'Q9_Z'" "names the tag"
+run "$FERRY" install demo/hidden --from "$U" --cache-dir "$hub"
+expect_rc 1 "an unpublished repo"
+expect_err "not published" "says so"
+
+# hostile indexes, each validly signed where that matters
+v=$(cat "$up/published/current")
+cp -r "$up/published" "$work/published.good"
+resign "$up" "$up/keys/signing.key" expired
+sleep 0.3
+run "$FERRY" clone demo/stories --from "$U"
+expect_rc 1 "an expired index is refused"
+expect_err "expired at 2020-01-01T00:00:00Z" "names the expiry"
+run "$FERRY" clone demo/stories --from "$U" --allow-expired
+expect_rc 0 "--allow-expired accepts it"
+# rollback: serve the older version again
+printf '%s\n' "$v" >"$up/published/current"
+sleep 0.3
+run "$FERRY" clone demo/stories --from "$U"
+expect_rc 1 "an older index is refused"
+expect_err "rollback refused" "names the rollback"
+# mix-and-match: a signed index pinning another manifest
+resign "$up" "$up/keys/signing.key" mixmatch
+sleep 0.3
+run "$FERRY" clone demo/stories-GGUF --from "$U" --allow-expired
+expect_rc 1 "a manifest the index does not pin is refused"
+expect_err "not the one the signed index lists" "names the mismatch"
+# a tampered index (the signature no longer matches)
+cur=$(cat "$up/published/current")
+sed -i 's/"version": '"$cur"'/"version": '"$((cur + 50))"'/' "$up/published/index-$cur.json"
+printf '%s\n' "$cur" >"$up/published/current"
+sleep 0.3
+run "$FERRY" clone demo/stories --from "$U" --allow-expired
+expect_rc 1 "a tampered index is refused"
+expect_err "is invalid" "the signature is invalid"
+# start again from a fresh good index for the signature-document attacks
+rm -rf "$up/published" && cp -r "$work/published.good" "$up/published"
+export FERRY_HOME="$up"
+"$FERRY" -q publish --refresh
+export FERRY_HOME="$work/down"
+resign "$up" "$up/keys/signing.key" dupsig
+sleep 0.3
+run "$FERRY" clone demo/stories --from "$U"
+expect_rc 1 "duplicated signatures are refused"
+expect_err "duplicated" "names the duplicate"
+export FERRY_HOME="$up"
+"$FERRY" -q publish --refresh
+export FERRY_HOME="$work/down"
+resign "$up" "$up/keys/signing.key" garbage
+sleep 0.3
+run "$FERRY" clone demo/stories --from "$U"
+expect_rc 1 "bytes after the signature document are refused"
+expect_err "index.sig" "names the signature document"
+# a tampered blob on the mirror: the file never enters the client's store
+export FERRY_HOME="$up"
+"$FERRY" -q publish --refresh
+export FERRY_HOME="$work/fresh"
+"$FERRY" -q init
+"$FERRY" -q key trust "$up/keys/signing.pub"
+obj=$(FERRY_HOME=$up "$FERRY" --json show demo/stories | node -e 'const j=JSON.parse(require("fs").readFileSync(0));process.stdout.write(j.files.find(f=>f.path==="config.json").sha256)')
+f="$up/objects/sha256/$(echo "$obj" | cut -c1-2)/$(echo "$obj" | cut -c3-)"
+chmod u+w "$f"
+printf '{' | dd of="$f" bs=1 seek=0 conv=notrunc 2>/dev/null
+sed -i '1s/^{/ /' "$f"
+sleep 0.3
+run "$FERRY" clone demo/stories --from "$U"
+expect_rc 1 "a tampered blob is refused"
+expect_err "config.json" "names the file"
+[ ! -e "$work/fresh/repos/demo/stories/refs/heads/main" ] && ok || bad "a ref was written"
+[ ! -e "$work/fresh/objects/sha256/$(echo "$obj" | cut -c1-2)/$(echo "$obj" | cut -c3-)" ] && ok ||
+	bad "the tampered object entered the store"
+
+kill $pid 2>/dev/null
+wait $pid 2>/dev/null
+pid=
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
