@@ -173,9 +173,9 @@ const f = Math.fround, want = [0, 1, 2, 3].map(i => {
 });
 if (got.some((g, i) => Math.abs(g - want[i]) > 1e-6 * want[i])) { console.error(got, want); process.exit(1); }' \
 	"$work/l3.json" "$work/l3.gguf" && ok || bad "rope_freqs.weight holds Llama 3's factors"
-a=$("$FERRY" run "$work/l3" -p "Once upon a time" -n 16 2>/dev/null)
-b=$("$FERRY" run "$work/l3.gguf" -p "Once upon a time" -n 16 2>/dev/null)
-c=$("$FERRY" run "$SRC" -p "Once upon a time" -n 16 2>/dev/null)
+a=$("$FERRY" run "$work/l3" -p "Once upon a time" -n 16 --seed 7 2>/dev/null)
+b=$("$FERRY" run "$work/l3.gguf" -p "Once upon a time" -n 16 --seed 7 2>/dev/null)
+c=$("$FERRY" run "$SRC" -p "Once upon a time" -n 16 --seed 7 2>/dev/null)
 [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ] && ok || bad "the factors apply to the checkpoint and the GGUF alike (and change the output)"
 "$FERRY" -q convert "$work/l3.gguf" -o "$work/l3-hf" && hfcmp json "$work/l3/config.json" "$work/l3-hf/config.json" rope_scaling &&
 	"$FERRY" -q convert "$work/l3-hf" -o "$work/l3-2.gguf" --outtype f32 --name l3 && cmp -s "$work/l3.gguf" "$work/l3-2.gguf" &&
@@ -184,7 +184,7 @@ rope_variant "$work/lin" '{"type":"linear","factor":2.0}'
 "$FERRY" -q convert "$work/lin" -o "$work/lin.gguf" --outtype f32 && "$FERRY" inspect "$work/lin.gguf" >"$work/lin.txt" &&
 	grep -q 'llama.rope.scaling.type *"linear"' "$work/lin.txt" && grep -q 'llama.rope.scaling.factor *2 ' "$work/lin.txt" &&
 	ok || bad "linear rope scaling keys"
-a=$("$FERRY" run "$work/lin.gguf" -p "Once upon a time" -n 8 2>/dev/null) && [ -n "$a" ] && [ "$a" != "$c" ] && ok || bad "linear scaling runs"
+a=$("$FERRY" run "$work/lin.gguf" -p "Once upon a time" -n 8 --seed 7 2>/dev/null) && [ -n "$a" ] && [ "$a" != "$c" ] && ok || bad "linear scaling runs"
 rope_variant "$work/yarn" '{"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":128}'
 "$FERRY" -q convert "$work/yarn" -o "$work/yarn.gguf" --outtype f32 && "$FERRY" inspect "$work/yarn.gguf" >"$work/yarn.txt" &&
 	grep -q 'llama.rope.scaling.type *"yarn"' "$work/yarn.txt" && grep -q 'llama.rope.scaling.factor *4 ' "$work/yarn.txt" &&
@@ -315,8 +315,8 @@ J
 # a quantized file dequantizes (F32 by default, exact): the checkpoint computes what the file does
 "$FERRY" -q quant "$work/rt.gguf" -o "$work/rt-q8.gguf" --type Q8_0 && "$FERRY" -q convert "$work/rt-q8.gguf" -o "$work/q8-hf" &&
 	ok || bad "a Q8_0 file converts"
-a=$("$FERRY" run "$work/rt-q8.gguf" -p "Once upon a time" -n 24 2>/dev/null)
-b=$("$FERRY" run "$work/q8-hf" -p "Once upon a time" -n 24 2>/dev/null)
+a=$("$FERRY" run "$work/rt-q8.gguf" -p "Once upon a time" -n 24 --seed 7 2>/dev/null)
+b=$("$FERRY" run "$work/q8-hf" -p "Once upon a time" -n 24 --seed 7 2>/dev/null)
 [ -n "$a" ] && [ "$a" = "$b" ] && ok || bad "the dequantized checkpoint generates what the Q8_0 file does"
 grep -q '"torch_dtype": "float32"' "$work/q8-hf/config.json" && ok || bad "a quantized file exports as float32"
 "$FERRY" -q convert "$work/rt.gguf" -o "$work/f16-hf" --outtype f16 && grep -q '"torch_dtype": "float16"' "$work/f16-hf/config.json" &&
