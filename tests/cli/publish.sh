@@ -216,5 +216,5 @@ expect_err "config.json" "names the file"
 kill $pid 2>/dev/null
 wait $pid 2>/dev/null
 pid=
-echo "$pass passed, $fail failed"
+echo "publish: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
