@@ -7,36 +7,23 @@
 #include <string.h>
 
 /* From a ferry mirror: the signed index first, then the manifest it pins, then every file. */
-static int clone_from(struct fy_cli *cli, struct fy_store *s, const char *repo, const char *rev,
+static int clone_from(struct fy_store *s, const char *repo, const char *rev,
 		      const struct fy_clone_opts *co, bool allow_expired,
 		      char id[FY_REV_ID_LEN + 1], struct fy_clone_stats *st, struct fy_err *err)
 {
 	struct fy_remote rm;
 	struct fy_revision *r = NULL;
 	struct fy_buf bytes;
-	char ref[200];
+	char ref[FY_REF_MAX];
 	int rc;
 
-	(void)cli;
 	fy_buf_init(&bytes);
 	FY_TRY(rc, fy_remote_open(s, co, allow_expired, &rm, err));
-	FY_TRY(rc, fy_remote_resolve(&rm, repo, rev, id, err));
+	FY_TRY(rc, fy_remote_resolve(&rm, repo, rev, id, ref, err));
 	FY_TRY(rc, fy_remote_manifest(&rm, co, repo, id, &r, &bytes, err));
 	FY_TRY(rc, fy_store_fetch_files(s, r, NULL, co, st, err));
-	/* the ref named, as the index has it (a branch or a tag); an id updates main */
-	snprintf(ref, sizeof(ref), "heads/main");
-	if (rev != NULL) {
-		const struct fy_json *refs =
-			fy_json_get(fy_json_get(fy_json_get(rm.index, "repos"), repo), "refs");
-		char name[200];
-
-		snprintf(name, sizeof(name), "tags/%s", rev);
-		if (fy_json_get(refs, name) != NULL)
-			snprintf(ref, sizeof(ref), "%s", name);
-		snprintf(name, sizeof(name), "heads/%s", rev);
-		if (fy_json_get(refs, name) != NULL)
-			snprintf(ref, sizeof(ref), "%s", name);
-	}
+	if (ref[0] == '\0') /* a revision named by id moves main, as clone does */
+		snprintf(ref, sizeof(ref), "heads/main");
 	rc = fy_store_commit_fetched(s, r, &bytes, ref, err);
 out:
 	fy_remote_close(&rm);
@@ -143,7 +130,7 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 				     .progress = fy_cli_progress,
 				     .wait_fn = fy_cli_lock_wait,
 				     .ctx = cli };
-	if ((from != NULL ? clone_from(cli, s, repo, rev, &co, allow_expired, id, &st, &err)
+	if ((from != NULL ? clone_from(s, repo, rev, &co, allow_expired, id, &st, &err)
 			  : fy_store_clone(s, repo, &co, id, &st, &err)) != FY_OK) {
 		fy_cli_progress_done(cli);
 		r = fy_cli_fail(cli, &err);

@@ -5,7 +5,6 @@
 #include "mirror/mirror.h"
 
 #include <stdarg.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,30 +49,16 @@ static void hf_cache_dir(const char *given, char *out, size_t cap)
 			 getenv("HOME") ? getenv("HOME") : ".");
 }
 
-/* What the hub calls the file's etag: the sha256 of an LFS file, else its git blob id. */
-static void etag_of(const struct fy_file_entry *f, char out[2 * FY_SHA256_LEN + 1])
-{
-	if (f->lfs)
-		fy_hex(f->sha256, FY_SHA256_LEN, out);
-	else
-		fy_hex(f->git_oid, FY_SHA1_LEN, out);
-}
-
+/* mkdir -p of the folder path is in. */
 static int mkparents(const char *path, struct fy_err *err)
 {
 	char dir[PATH_CAP];
-	char *p;
 
 	snprintf(dir, sizeof(dir), "%s", path);
-	for (p = dir + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-			return fy_err_sys(err, FY_EIO, "cannot create '%s'", dir);
-		*p = '/';
-	}
-	return FY_OK;
+	if (strrchr(dir, '/') == NULL)
+		return FY_OK;
+	*strrchr(dir, '/') = '\0';
+	return dir[0] == '\0' ? FY_OK : fy_mkdirs(dir, err);
 }
 
 /* A symlink at path to target, through a temp name (replacing what is there). */
@@ -110,7 +95,7 @@ static int lay_hf_cache(struct fy_store *s, const struct fy_revision *r, const b
 
 		if (!want[i])
 			continue;
-		etag_of(f, etag);
+		fy_file_etag(f, etag);
 		if (!path_fmt(path, sizeof(path), err, "%s/blobs/%s", root, etag))
 			return FY_EINVAL;
 		rc = mkparents(path, err);
@@ -159,29 +144,13 @@ static int lay_dir(struct fy_store *s, const struct fy_revision *r, const bool *
 	return rc;
 }
 
-/* The files a TAG that is no revision names: the GGUF files whose name carries it
- * (case-insensitive, as llama.cpp's -hf tags), split parts included. */
+/* The files a TAG that is no revision names: the GGUF files carrying it (split parts too). */
 static size_t select_quant(const struct fy_revision *r, const char *tag, bool *want)
 {
-	size_t i, n = 0, k;
-	char up[64], name[PATH_CAP];
+	size_t i, n = 0;
 
-	snprintf(up, sizeof(up), "%s", tag);
-	for (k = 0; up[k] != '\0'; k++)
-		up[k] = (char)(up[k] >= 'a' && up[k] <= 'z' ? up[k] - 32 : up[k]);
-	for (i = 0; i < r->n_files; i++) {
-		const char *base = strrchr(r->files[i].path, '/');
-		const char *hit;
-
-		snprintf(name, sizeof(name), "%s", base ? base + 1 : r->files[i].path);
-		for (k = 0; name[k] != '\0'; k++)
-			name[k] = (char)(name[k] >= 'a' && name[k] <= 'z' ? name[k] - 32 : name[k]);
-		hit = strstr(name, up);
-		want[i] = fy_ends_with_ci(name, ".gguf") && hit != NULL &&
-			  (hit == name || strchr("-._", hit[-1]) != NULL) &&
-			  strchr("-.", hit[strlen(up)]) != NULL;
-		n += want[i];
-	}
+	for (i = 0; i < r->n_files; i++)
+		n += want[i] = fy_gguf_has_tag(r->files[i].path, tag);
 	return n;
 }
 
@@ -215,7 +184,7 @@ static int write_record(struct fy_store *s, const struct fy_revision *r, const b
 			continue;
 		}
 		fy_hex(r->files[i].sha256, FY_SHA256_LEN, hex);
-		etag_of(&r->files[i], etag);
+		fy_file_etag(&r->files[i], etag);
 		fy_json_set(f, "path", fy_json_string(r->files[i].path));
 		fy_json_set(f, "size", fy_json_integer((int64_t)r->files[i].size));
 		fy_json_set(f, "sha256", fy_json_string(hex));
@@ -285,8 +254,9 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 	struct fy_revision *r = NULL;
 	bool *want = NULL;
 	bool quant = false;
+	int rc;
 	char name[FY_REPO_MAX + 1], url[2048], id[FY_REV_ID_LEN + 1], root[PATH_CAP];
-	char ref[200] = "main", size[32], ns_name[FY_REPO_MAX + 16];
+	char ref[FY_REF_MAX], size[32], ns_name[FY_REPO_MAX + 16];
 	const char *tag = NULL;
 	struct fy_err err;
 	uint64_t bytes = 0;
@@ -330,16 +300,14 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	/* a ref or id of the index, else a quantization of main */
-	if (tag != NULL && fy_remote_resolve(&rm, name, tag, id, &err) == FY_OK) {
-		bool is_id = strspn(tag, "0123456789abcdef") == strlen(tag) &&
-			     strncmp(id, tag, strlen(tag)) == 0;
-
-		snprintf(ref, sizeof(ref), "%s", is_id ? "" : tag);
-	} else if (fy_remote_resolve(&rm, name, NULL, id, &err) != FY_OK) {
+	rc = fy_remote_resolve(&rm, name, tag, id, ref, &err);
+	if (rc == FY_ENOTFOUND && tag != NULL) { /* not a ref or an id: a quantization of main */
+		quant = true;
+		rc = fy_remote_resolve(&rm, name, NULL, id, ref, &err);
+	}
+	if (rc != FY_OK) {
 		x = fy_cli_fail(cli, &err);
 		goto out;
-	} else {
-		quant = tag != NULL;
 	}
 	if (fy_remote_manifest(&rm, &co, name, id, &r, NULL, &err) != FY_OK) {
 		x = fy_cli_fail(cli, &err);
@@ -389,7 +357,9 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 			      strchr(name, '/') + 1))
 			x = fy_cli_fail(cli, &err);
 		else
-			x = lay_hf_cache(s, r, want, root, ref, &err) == FY_OK
+			x = lay_hf_cache(s, r, want, root,
+					 strchr(ref, '/') ? strchr(ref, '/') + 1 : ref,
+					 &err) == FY_OK
 				    ? -1
 				    : fy_cli_fail(cli, &err);
 	}

@@ -77,12 +77,23 @@ struct gates {
 	char why[512];
 };
 
+/* A gate's outcome into the index entry; the first failure is the one reported. */
+static void settle(struct gates *g, const char *gate, bool ok, const char *why)
+{
+	fy_json_set(g->j, gate, fy_json_string(ok ? "pass" : "fail"));
+	if (!ok && g->failed == NULL) {
+		g->failed = gate;
+		snprintf(g->why, sizeof(g->why), "%.500s", why);
+	}
+}
+
 static void verify_gate(struct fy_cli *cli, struct fy_store *s, struct fy_pool *pool,
 			const struct fy_revision *r, bool reverify, struct gates *g)
 {
 	struct fy_json *rec = NULL;
 	struct fy_err err;
 	char spec[FY_REPO_MAX + FY_REV_ID_LEN + 2];
+	char why[64];
 	bool ok;
 
 	if (!reverify && fy_store_record_read(s, r->repo, r->id, "verify", &rec, &err) == FY_OK &&
@@ -90,21 +101,15 @@ static void verify_gate(struct fy_cli *cli, struct fy_store *s, struct fy_pool *
 		if (!cli->quiet)
 			printf("verify: passed (recorded %s)\n",
 			       fy_json_str(fy_json_get(rec, "time")));
-	} else {
+	} else { /* the result has the record's "ok" and "problems" */
 		fy_json_free(rec);
 		snprintf(spec, sizeof(spec), "%s@%s", r->repo, r->id);
-		fy_json_free(fy_cli_verify_target(cli, s, pool, spec, 0));
-		rec = NULL;
-		if (fy_store_record_read(s, r->repo, r->id, "verify", &rec, &err) != FY_OK)
-			rec = fy_json_object();
+		rec = fy_cli_verify_target(cli, s, pool, spec, 0);
 	}
 	ok = fy_json_type(fy_json_get(rec, "ok")) == FY_JSON_TRUE;
-	fy_json_set(g->j, "verify", fy_json_string(ok ? "pass" : "fail"));
-	if (!ok && g->failed == NULL) {
-		g->failed = "verify";
-		snprintf(g->why, sizeof(g->why), "%zu problem(s) found by verify",
-			 fy_json_size(fy_json_get(rec, "problems")));
-	}
+	snprintf(why, sizeof(why), "%zu problem(s) found by verify",
+		 fy_json_size(fy_json_get(rec, "problems")));
+	settle(g, "verify", ok, why);
 	fy_json_free(rec);
 }
 
@@ -128,14 +133,12 @@ static void smoke_gate(struct fy_cli *cli, struct fy_store *s, const struct fy_r
 		fy_json_set(g->j, "smoke", fy_json_string("not applicable"));
 		return;
 	} else if (ambiguous) {
+		snprintf(spec, sizeof(spec),
+			 "the revision adds several GGUF files: run 'ferry smoke %s@%.12s:FILE' on "
+			 "the one to gate",
+			 r->repo, r->id);
+		settle(g, "smoke", false, spec);
 		fy_json_set(g->j, "smoke", fy_json_string("not run"));
-		if (g->failed == NULL) {
-			g->failed = "smoke";
-			snprintf(g->why, sizeof(g->why),
-				 "the revision adds several GGUF files: run 'ferry smoke "
-				 "%s@%.12s:FILE' on the one to gate",
-				 r->repo, r->id);
-		}
 		return;
 	} else {
 		char *argv[] = { "smoke", spec, "--ref", spec, NULL };
@@ -152,13 +155,9 @@ static void smoke_gate(struct fy_cli *cli, struct fy_store *s, const struct fy_r
 			rec = fy_json_object();
 	}
 	pass = fy_json_type(fy_json_get(rec, "pass")) == FY_JSON_TRUE;
-	fy_json_set(g->j, "smoke", fy_json_string(pass ? "pass" : "fail"));
-	if (!pass && g->failed == NULL) {
-		g->failed = "smoke";
-		snprintf(g->why, sizeof(g->why), "%s",
-			 fy_json_get(rec, "pass") ? "the recorded result is a failure"
-						  : "no result could be recorded");
-	}
+	settle(g, "smoke", pass,
+	       fy_json_get(rec, "pass") ? "the recorded result is a failure"
+					: "no result could be recorded");
 	fy_json_free(rec);
 }
 

@@ -175,14 +175,19 @@ static int import_all(struct fy_store *s, struct walk *w, const struct fy_add_op
 	return rc;
 }
 
-void fy_now_iso(char out[32])
+void fy_iso_utc(time_t t, char out[32])
 {
-	const char *sde = getenv("SOURCE_DATE_EPOCH");
-	time_t t = sde != NULL ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void fy_now_iso(char out[32])
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+
+	fy_iso_utc(sde != NULL ? (time_t)strtoll(sde, NULL, 10) : time(NULL), out);
 }
 
 static struct fy_json *local_origin(const char *dir)

@@ -924,11 +924,8 @@ static struct fy_json *hub_origin(const struct fy_clone_opts *o, const struct li
 {
 	struct fy_json *j = fy_json_object();
 	char when[32];
-	time_t t = time(NULL);
-	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fy_iso_utc(time(NULL), when);
 	fy_json_set(j, "kind", fy_json_string("hub"));
 	fy_json_set(j, "endpoint", fy_json_string(o->endpoint));
 	fy_json_set(j, "revision", fy_json_string(o->rev && o->rev[0] ? o->rev : "main"));
@@ -967,14 +964,7 @@ static int build_revision(const char *repo, const struct fy_clone_opts *o, const
 	memcpy(r->id, l->commit, sizeof(r->id));
 	fy_revision_ids(r->files, r->n_files, "", r->message, r->tree, commit);
 	r->origin = hub_origin(o, l);
-	{
-		const char *sde = getenv("SOURCE_DATE_EPOCH");
-		time_t t = sde != NULL ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
-		struct tm tm;
-
-		gmtime_r(&t, &tm);
-		strftime(r->created, sizeof(r->created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	}
+	fy_now_iso(r->created);
 	return FY_OK;
 }
 
@@ -1014,6 +1004,13 @@ static int plan(struct fetch *fx, const struct fy_revision *prev, struct fy_err 
 		uint8_t ptr[FY_SHA1_LEN];
 
 		fx->total += f->size;
+		if (f->pinned) { /* its sha256 is known: an object present is that file */
+			if (fy_store_has_object(fx->s, f->sha256))
+				reuse(fx, f);
+			else
+				rc = plan_file(fx, i, err);
+			continue;
+		}
 		if (!f->lfs && known_blob(prev, fx, f)) {
 			reuse(fx, f);
 			continue;
@@ -1058,6 +1055,14 @@ out:
 	return rc;
 }
 
+static void fetch_release(struct fetch *fx)
+{
+	fy_prefix_hash_free(fx->ph);
+	free(fx->queue);
+	free(fx->inflight);
+	free(fx->tasks);
+}
+
 int fy_store_clone(struct fy_store *s, const char *repo, const struct fy_clone_opts *o,
 		   char id[FY_REV_ID_LEN + 1], struct fy_clone_stats *st, struct fy_err *err)
 {
@@ -1083,12 +1088,9 @@ int fy_store_clone(struct fy_store *s, const char *repo, const struct fy_clone_o
 	st->files = l.n;
 	memcpy(id, l.commit, FY_REV_ID_LEN + 1);
 out:
-	fy_prefix_hash_free(fx.ph);
+	fetch_release(&fx);
 	fy_store_unlock(s);
 	fy_revision_free(prev);
-	free(fx.queue);
-	free(fx.inflight);
-	free(fx.tasks);
 	listing_free(&l);
 	return rc;
 }
@@ -1156,24 +1158,12 @@ int fy_store_fetch_files(struct fy_store *s, const struct fy_revision *r, const 
 	}
 	FY_TRY(rc, fy_store_lock(s, o->wait_fn, o->ctx, err));
 	FY_TRY(rc, fy_prefix_hash_new(&fx.ph, l.n, err));
-	for (i = 0; i < l.n; i++)
-		l.files[i].fd = -1;
-	for (i = 0; rc == FY_OK && i < l.n; i++) {
-		fx.total += l.files[i].size;
-		if (fy_store_has_object(s, l.files[i].sha256))
-			reuse(&fx, &l.files[i]);
-		else
-			rc = plan_file(&fx, i, err);
-	}
-	if (rc == FY_OK)
-		rc = run_multi(&fx, err);
+	FY_TRY(rc, plan(&fx, NULL, err));
+	FY_TRY(rc, run_multi(&fx, err));
 	st->files = l.n;
 out:
-	fy_prefix_hash_free(fx.ph);
+	fetch_release(&fx);
 	fy_store_unlock(s);
-	free(fx.queue);
-	free(fx.inflight);
-	free(fx.tasks);
 	listing_free(&l);
 	return rc;
 }

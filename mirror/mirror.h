@@ -22,6 +22,7 @@
 #include "verify/verify.h"
 
 #include <stdio.h>
+#include <time.h>
 
 #define FY_REV_ID_LEN 40 /* hex characters of a revision id */
 #define FY_LFS_THRESHOLD (10ull * 1024 * 1024)
@@ -31,6 +32,9 @@ struct fy_store;
 
 /* Progress of a long operation: done and total units (bytes or files), and what. */
 typedef void (*fy_progress_fn)(void *ctx, uint64_t done, uint64_t total, const char *what);
+
+/* mkdir -p path. */
+int fy_mkdirs(const char *path, struct fy_err *err);
 
 /* Creates a store at dir (making dir if needed). An existing store is left as it is
  * (*created = false). */
@@ -112,6 +116,15 @@ const struct fy_file_entry *fy_revision_find(const struct fy_revision *r, const 
 int fy_revision_bytes(struct fy_store *s, const char *repo, const char *id, struct fy_buf *out,
 		      struct fy_err *err);
 
+/* What the hub calls a file's etag (and blob name in its cache): the SHA-256 of an LFS file,
+ * else its git blob id, in hex. */
+void fy_file_etag(const struct fy_file_entry *f, char out[2 * FY_SHA256_LEN + 1]);
+/* Whether path is a GGUF file whose name carries the quantization tag as llama.cpp's -hf tags
+ * name it: case-insensitive, bounded by the start or '-', '.', '_' before and '-' or '.' after
+ * ("model-Q4_K_M.gguf", "model-Q4_K_M-00001-of-00002.gguf"; not "model-Q4_K_M.gguf" for
+ * "Q4_K"). */
+bool fy_gguf_has_tag(const char *path, const char *tag);
+
 /* The hub's LFS rule: weight and archive extensions, or more than 10 MiB. */
 bool fy_lfs_rule(const char *path, uint64_t size);
 
@@ -153,6 +166,8 @@ int fy_store_add_files(struct fy_store *s, const char *repo, size_t n, const cha
 		       const char *const *srcs, const struct fy_derive_opts *o,
 		       char id[FY_REV_ID_LEN + 1], struct fy_err *err);
 
+/* t as ISO 8601 UTC ("2026-11-22T19:30:30Z"). */
+void fy_iso_utc(time_t t, char out[32]);
 /* The time now (or $SOURCE_DATE_EPOCH's) as ISO 8601 UTC, for a manifest's `created`. */
 void fy_now_iso(char out[32]);
 
@@ -376,9 +391,12 @@ int fy_remote_open(struct fy_store *s, const struct fy_clone_opts *o, bool allow
 		   struct fy_remote *out, struct fy_err *err);
 void fy_remote_close(struct fy_remote *r);
 /* Resolves rev (NULL/"main", a branch or tag of the index, a published id or a unique prefix of
- * one) in repo; FY_ENOTFOUND when the index has no such revision. */
+ * one) in repo; ref (FY_REF_MAX bytes, may be NULL) receives the ref it named ("heads/main",
+ * "tags/v1"), or "" for an id. FY_ENOTFOUND when the index has no such revision, FY_EINVAL for
+ * an ambiguous prefix. */
+#define FY_REF_MAX 160
 int fy_remote_resolve(const struct fy_remote *r, const char *repo, const char *rev,
-		      char id[FY_REV_ID_LEN + 1], struct fy_err *err);
+		      char id[FY_REV_ID_LEN + 1], char *ref, struct fy_err *err);
 /* Fetches repo@id's manifest; its SHA-256 must be the one the index pins (mix-and-match:
  * FY_EHASH), then it is parsed and checked. bytes (may be NULL) receives it as received. */
 int fy_remote_manifest(const struct fy_remote *r, const struct fy_clone_opts *o, const char *repo,

@@ -9,8 +9,6 @@ struct fy_store {
 	int lock_fd; /* >= 0 while this handle holds the writer lock */
 };
 
-/* mkdir -p. */
-int fy_mkdirs(const char *path, struct fy_err *err);
 int fy_fsync_dir(const char *dir, struct fy_err *err);
 /* rm -r (no symlinks followed); a missing path is fine. */
 int fy_remove_tree(const char *path, struct fy_err *err);

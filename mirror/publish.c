@@ -19,14 +19,6 @@
 #define KEEP_VERSIONS 16
 #define ISO_LEN 20 /* 2026-11-22T10:00:00Z */
 
-static void iso_at(time_t t, char out[32])
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* A time as the index writes it, exactly. */
 static bool iso_parse(const char *s, time_t *out)
 {
@@ -41,7 +33,7 @@ static bool iso_parse(const char *s, time_t *out)
 	if (end == NULL || *end != '\0')
 		return false;
 	*out = timegm(&tm);
-	iso_at(*out, back);
+	fy_iso_utc(*out, back);
 	return strcmp(back, s) == 0;
 }
 
@@ -222,23 +214,6 @@ out:
 	return rc;
 }
 
-bool fy_store_is_published(struct fy_store *s, const char *repo, const char *id)
-{
-	struct fy_json *ix = NULL;
-	struct fy_buf b;
-	struct fy_err err;
-	bool yes = false;
-
-	fy_buf_init(&b);
-	if (fy_store_published(s, &b, NULL, &err) == FY_OK &&
-	    fy_pubindex_parse(b.data, b.len, "index", &ix, &err) == FY_OK)
-		yes = id != NULL ? fy_pubindex_revision(ix, repo, id) != NULL
-				 : fy_json_get(fy_json_get(ix, "repos"), repo) != NULL;
-	fy_json_free(ix);
-	fy_buf_release(&b);
-	return yes;
-}
-
 /* The current index, or a new empty one (version 0). */
 static int load_index(struct fy_store *s, struct fy_json **out, struct fy_err *err)
 {
@@ -259,6 +234,19 @@ static int load_index(struct fy_store *s, struct fy_json **out, struct fy_err *e
 				       err);
 	fy_buf_release(&b);
 	return rc;
+}
+
+bool fy_store_is_published(struct fy_store *s, const char *repo, const char *id)
+{
+	struct fy_json *ix = NULL;
+	struct fy_err err;
+	bool yes = false;
+
+	if (load_index(s, &ix, &err) == FY_OK)
+		yes = id != NULL ? fy_pubindex_revision(ix, repo, id) != NULL
+				 : fy_json_get(fy_json_get(ix, "repos"), repo) != NULL;
+	fy_json_free(ix);
+	return yes;
 }
 
 static void prune(struct fy_store *s, uint64_t version)
@@ -289,8 +277,8 @@ static int write_index(struct fy_store *s, struct fy_json *ix, const struct fy_p
 	int rc;
 
 	FY_TRY(rc, fy_store_key_load(s, &k, err));
-	iso_at(now, when);
-	iso_at(now + (time_t)days * 86400, until);
+	fy_iso_utc(now, when);
+	fy_iso_utc(now + (time_t)days * 86400, until);
 	fy_json_set(ix, "version", fy_json_integer((int64_t)v));
 	fy_json_set(ix, "created", fy_json_string(when));
 	fy_json_set(ix, "expires", fy_json_string(until));
@@ -387,7 +375,7 @@ int fy_store_publish(struct fy_store *s, const char *repo, const char *id,
 	FY_TRY(rc, load_index(s, &ix, err));
 	fy_sha256(b.data, b.len, d);
 	fy_hex(d, sizeof(d), hex);
-	iso_at(time(NULL), now);
+	fy_iso_utc(time(NULL), now);
 	repos = fy_json_get(ix, "repos");
 	entry = fy_json_get(repos, repo);
 	if (entry == NULL) {
@@ -582,7 +570,7 @@ static int remember(struct fy_store *s, const struct sig_seen *x, uint64_t versi
 	char now[32];
 	int rc = fy_mkdirs(fy_store_path(s, "remotes"), err);
 
-	iso_at(time(NULL), now);
+	fy_iso_utc(time(NULL), now);
 	for (i = 0; rc == FY_OK && i < x->n_good; i++) {
 		struct fy_json *j = fy_json_object();
 		char *text;

@@ -51,14 +51,15 @@ void fy_remote_close(struct fy_remote *r)
 }
 
 int fy_remote_resolve(const struct fy_remote *r, const char *repo, const char *rev,
-		      char id[FY_REV_ID_LEN + 1], struct fy_err *err)
+		      char id[FY_REV_ID_LEN + 1], char *ref, struct fy_err *err)
 {
 	const struct fy_json *entry = fy_json_get(fy_json_get(r->index, "repos"), repo);
 	const struct fy_json *refs = fy_json_get(entry, "refs");
 	const struct fy_json *revs = fy_json_get(entry, "revisions");
+	static const char *const kinds[] = { "heads/", "tags/" };
 	const char *hit = NULL;
-	char name[160];
-	size_t n = 0;
+	char name[FY_REF_MAX];
+	size_t n = 0, k;
 	void *it;
 
 	if (entry == NULL)
@@ -66,14 +67,13 @@ int fy_remote_resolve(const struct fy_remote *r, const char *repo, const char *r
 				  repo);
 	if (rev == NULL || rev[0] == '\0' || strcmp(rev, "HEAD") == 0)
 		rev = "main";
-	snprintf(name, sizeof(name), "heads/%s", rev);
-	hit = fy_json_str(fy_json_get(refs, name));
-	if (hit == NULL) {
-		snprintf(name, sizeof(name), "tags/%s", rev);
+	for (k = 0; hit == NULL && k < 2; k++) {
+		snprintf(name, sizeof(name), "%s%s", kinds[k], rev);
 		hit = fy_json_str(fy_json_get(refs, name));
 	}
 	if (hit == NULL && strlen(rev) >= 4 && strlen(rev) <= FY_REV_ID_LEN &&
 	    strspn(rev, "0123456789abcdef") == strlen(rev)) {
+		name[0] = '\0';
 		for (it = fy_json_iter(revs); it; it = fy_json_next(revs, it))
 			if (strncmp(fy_json_iter_key(it), rev, strlen(rev)) == 0) {
 				hit = fy_json_iter_key(it);
@@ -87,6 +87,8 @@ int fy_remote_resolve(const struct fy_remote *r, const char *repo, const char *r
 		return fy_err_set(err, FY_ENOTFOUND, "%s: %s@%s is not published there",
 				  r->endpoint, repo, rev);
 	snprintf(id, FY_REV_ID_LEN + 1, "%s", hit);
+	if (ref != NULL)
+		snprintf(ref, FY_REF_MAX, "%s", name);
 	return FY_OK;
 }
 

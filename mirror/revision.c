@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define MAX_MANIFEST (256u << 20)
@@ -559,4 +560,27 @@ int fy_store_rm_revision(struct fy_store *s, const char *repo, const char *id, s
 		unlink(fy_store_path(s, "repos/%s/verify/%s.json", repo, id));
 	}
 	return rc;
+}
+
+void fy_file_etag(const struct fy_file_entry *f, char out[2 * FY_SHA256_LEN + 1])
+{
+	if (f->lfs)
+		fy_hex(f->sha256, FY_SHA256_LEN, out);
+	else
+		fy_hex(f->git_oid, FY_SHA1_LEN, out);
+}
+
+bool fy_gguf_has_tag(const char *path, const char *tag)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t n = strlen(base), k = strlen(tag);
+	const char *p;
+
+	if (k == 0 || n < 5 || strcasecmp(base + n - 5, ".gguf") != 0)
+		return false;
+	for (p = base; (p = strcasestr(p, tag)) != NULL; p++)
+		if ((p == base || strchr("-._", p[-1]) != NULL) && p[k] != '\0' &&
+		    strchr("-.", p[k]) != NULL)
+			return true;
+	return false;
 }

@@ -144,10 +144,7 @@ static void file_headers(struct MHD_Response *resp, const struct fy_file_entry *
 	const char *base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
 	char disp[512];
 
-	if (f->lfs)
-		fy_hex(f->sha256, FY_SHA256_LEN, hex);
-	else
-		fy_hex(f->git_oid, FY_SHA1_LEN, hex);
+	fy_file_etag(f, hex);
 	snprintf(etag, sizeof(etag), "\"%s\"", hex);
 	MHD_add_response_header(resp, "ETag", etag);
 	MHD_add_response_header(resp, "X-Repo-Commit", commit);

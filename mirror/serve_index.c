@@ -814,7 +814,7 @@ static const struct fy_file_entry *gguf_with(const struct fy_revision *r, const 
 
 		if (!is_gguf(p) || (strcasestr(p, "mmproj") != NULL) != mmproj)
 			continue;
-		if (tag == NULL || strcasestr(p, tag) != NULL)
+		if (tag == NULL || fy_gguf_has_tag(p, tag))
 			return &r->files[i];
 	}
 	return NULL;

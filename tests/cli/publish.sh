@@ -5,6 +5,7 @@
 # duplicated signatures, trailing bytes, a tampered blob), and the Hugging Face cache layout.
 # Environment: FERRY. Ends with "N passed, N failed".
 set -u
+unset FERRY_MIRROR
 
 FERRY=${FERRY:?set FERRY}
 DATA=${FERRY_TEST_DATA:-tests/data}
@@ -29,8 +30,18 @@ expect_rc 1 "publish without a signing key"
 expect_err "no signing key" "names the missing key"
 [ ! -d "$up/published" ] && ok || bad "a refused publish wrote an index"
 "$FERRY" -q key generate
+run "$FERRY" publish --refresh
+expect_rc 1 "nothing to refresh before the first publish"
+expect_err "nothing is published" "says so"
+run "$FERRY" unpublish demo/stories-GGUF
+expect_rc 1 "unpublishing what is not published"
+expect_err "is not published" "says so"
+run "$FERRY" publish --list
+expect_out "nothing is published" "an empty list says so"
 run "$FERRY" publish demo/stories-GGUF --force
 expect_rc 2 "--force needs --reason"
+run "$FERRY" publish --list demo/stories-GGUF
+expect_rc 2 "--list takes no revision"
 run "$FERRY" publish demo/stories-GGUF
 expect_rc 0 "publish runs verify and smoke"
 expect_out "verified" "verify ran"
@@ -64,6 +75,19 @@ expect_out "heads/main" "with its refs"
 run "$FERRY" rm demo/stories
 expect_rc 1 "a published repository cannot be removed"
 expect_err "unpublish" "says to unpublish first"
+# a revision without a model file: the smoke gate does not apply
+"$FERRY" -q --no-progress add demo/tok "$DATA/models/qwen2-tokenizer" -m import
+run "$FERRY" publish demo/tok
+expect_rc 0 "a tokenizer-only revision publishes"
+expect_out "smoke: not applicable (no model file)" "smoke does not apply"
+# several GGUF files and no lineage: which one to gate is the user's call
+mkdir "$work/two"
+cp "$work/gguf/stories-f32.gguf" "$work/two/a-F32.gguf"
+cp "$DATA/models/stories260K/stories260K.gguf" "$work/two/b.gguf"
+"$FERRY" -q --no-progress add demo/two "$work/two" -m import
+run "$FERRY" publish demo/two
+expect_rc 1 "several GGUF files without a smoke result are refused"
+expect_err "several GGUF files" "says which gate to run"
 # a corrupt object fails verify
 "$FERRY" -q --no-progress add demo/broken "$DATA/models/qwen2-tokenizer" -m import
 obj=$("$FERRY" --json show demo/broken | node -e 'const j=JSON.parse(require("fs").readFileSync(0));process.stdout.write(j.files[0].sha256)')
@@ -120,7 +144,6 @@ run "$FERRY" install demo/stories-GGUF:Q4_K_M --from "$U" --cache-dir "$hub"
 expect_rc 0 "install a quantization"
 top="$hub/models--demo--stories-GGUF"
 id=$(cat "$top/refs/main")
-sha=$(sha256sum "$work/down/../up/objects/sha256/"*/* 2>/dev/null | head -0)
 link=$(readlink "$top/snapshots/$id/stories-Q4_K_M.gguf")
 blob=$(basename "$link")
 [ "$link" = "../../blobs/$blob" ] && ok || bad "snapshot link is $link"
@@ -134,6 +157,15 @@ cfg=$(basename "$(readlink "$top2/snapshots/$id2/config.json")")
 [ "$(git hash-object "$top2/snapshots/$id2/config.json")" = "$cfg" ] && ok ||
 	bad "a regular file's blob is not named by its git blob id"
 diff -r -q "$top2/snapshots/$id2" "$DATA/models/llama-stories260K" >/dev/null && ok || bad "installed files differ"
+# a tag of the index: the cache's ref is named by it
+FERRY_HOME=$up "$FERRY" -q tag demo/stories v1
+FERRY_HOME=$up "$FERRY" -q publish demo/stories
+sleep 0.3
+run "$FERRY" install demo/stories:v1 --from "$U" --cache-dir "$hub"
+expect_rc 0 "install a tag"
+[ "$(cat "$top2/refs/v1" 2>/dev/null)" = "$id2" ] && ok || bad "refs/v1 does not name the tagged commit"
+run "$FERRY" install "demo/stories:$(echo "$id2" | cut -c1-8)" --from "$U" --dir "$work/byid"
+expect_rc 0 "install a revision by id prefix"
 run "$FERRY" run "$top/snapshots/$id/stories-Q4_K_M.gguf" -p "Once upon a time" -n 8 --temp 0 -t 2
 expect_rc 0 "the installed file runs"
 run "$FERRY" install demo/stories --from "$U" --dir "$work/plain"
@@ -142,6 +174,14 @@ diff -r -q "$work/plain" "$DATA/models/llama-stories260K" >/dev/null && ok || ba
 run "$FERRY" install demo/stories-GGUF:Q9_Z --from "$U" --cache-dir "$hub"
 expect_rc 1 "an unknown tag"
 expect_err "no branch, tag, revision or GGUF file for 'Q9_Z'" "names the tag"
+run "$FERRY" install demo/stories --cache-dir "$hub"
+expect_rc 2 "install needs a mirror"
+run "$FERRY" install demo/stories --from "$U" --dir "$work/x" --hf-cache
+expect_rc 2 "--dir and --hf-cache exclude each other"
+run "$FERRY" clone demo/stories --from "$U" --include '*.json'
+expect_rc 2 "--from clones whole revisions"
+run "$FERRY" install demo/stories-GGUF:Q4_K --from "$U" --cache-dir "$hub"
+expect_rc 1 "a tag is matched as a whole (Q4_K is not Q4_K_M)"
 run "$FERRY" install demo/hidden --from "$U" --cache-dir "$hub"
 expect_rc 1 "an unpublished repo"
 expect_err "not published" "says so"

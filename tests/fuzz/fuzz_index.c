@@ -16,9 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	r.index = ix;
 	sink += fy_pubindex_version(ix);
-	if (fy_remote_resolve(&r, "demo/stories", NULL, id, &err) == FY_OK)
+	if (fy_remote_resolve(&r, "demo/stories", NULL, id, NULL, &err) == FY_OK)
 		sink += fy_pubindex_revision(ix, "demo/stories", id) != NULL;
-	if (fy_remote_resolve(&r, "demo/stories", "abcd", id, &err) == FY_OK)
+	if (fy_remote_resolve(&r, "demo/stories", "abcd", id, NULL, &err) == FY_OK)
 		sink += (uint64_t)id[0];
 	(void)sink;
 	fy_remote_close(&r);

@@ -381,3 +381,83 @@ Test(store, manifest_parser_rejects_missing_fields)
 	cr_assert_eq(fy_revision_parse(text, sizeof(text) - 1, "m.json", &r, &err), FY_EFORMAT);
 	cr_assert(strstr(err.msg, "lfs flag") != NULL, "%s", err.msg);
 }
+
+/* The mirror index as a client parses it: each structural rule refused with a message naming
+ * the input, a good index accepted, and the GGUF tag rule that install and serve share. */
+#define IX_ID "0123456789abcdef0123456789abcdef01234567"
+#define IX_SHA "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define IX_REV "{\"manifest_sha256\": \"" IX_SHA "\", \"published\": \"2026-11-22T10:00:00Z\"}"
+
+static int ix_parse(const char *text, struct fy_err *err)
+{
+	struct fy_json *ix = NULL;
+	int rc = fy_pubindex_parse(text, strlen(text), "ix", &ix, err);
+
+	fy_json_free(ix);
+	return rc;
+}
+
+Test(store, pubindex_parse)
+{
+	const char *head = "{\"format\": \"ferry-index\", \"version\": 2, \"created\": "
+			   "\"2026-11-22T10:00:00Z\", \"expires\": \"2026-12-22T10:00:00Z\", ";
+	static const struct {
+		const char *repos, *why;
+	} bad[] = {
+		{ "\"repos\": {\"a/b\": {\"refs\": {\"heads/main\": \"" IX_ID
+		  "\"}, \"revisions\": {}}}}",
+		  "no revisions" },
+		{ "\"repos\": {\"a/b\": {\"refs\": {\"heads/main\": \"" IX_ID
+		  "\"}, \"revisions\": {\"x\": " IX_REV "}}}}",
+		  "not a revision id" },
+		{ "\"repos\": {\"a/b\": {\"refs\": {\"heads/dev\": \"" IX_ID
+		  "\"}, \"revisions\": {\"" IX_ID "1\": " IX_REV "}}}}",
+		  "not a revision id" },
+		{ "\"repos\": {\"a/b\": {\"refs\": {\"heads/main\": "
+		  "\"ffffffffffffffffffffffffffffffffffffffff\"}, "
+		  "\"revisions\": {\"" IX_ID "\": " IX_REV "}}}}",
+		  "points at no published revision" },
+		{ "\"repos\": {\"a/b\": {\"refs\": {\"heads/../x\": \"" IX_ID
+		  "\"}, \"revisions\": {\"" IX_ID "\": " IX_REV "}}}}",
+		  "is not a ref name" },
+		{ "\"repos\": {\"../b\": {\"refs\": {}, \"revisions\": {\"" IX_ID "\": " IX_REV
+		  "}}}}",
+		  "is not a repository name" },
+		{ "\"repos\": {\"a/b\": {\"refs\": {}, \"revisions\": {\"" IX_ID
+		  "\": {\"manifest_sha256\": \"ab\", \"published\": \"2026-11-22T10:00:00Z\"}}}}}",
+		  "bad manifest_sha256" },
+		{ "\"repos\": {\"a/b\": {\"refs\": {}, \"revisions\": {\"" IX_ID
+		  "\": {\"manifest_sha256\": \"" IX_SHA
+		  "\", \"published\": \"2026-02-30T10:00:00Z\"}}}}}",
+		  "bad published time" },
+		{ "\"repos\": []}", "no repos object" },
+	};
+	char text[2048];
+	struct fy_err err;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", head, bad[i].repos);
+		cr_assert_eq(ix_parse(text, &err), FY_EFORMAT, "case %zu accepted", i);
+		cr_assert(strstr(err.msg, bad[i].why) != NULL && strncmp(err.msg, "ix: ", 4) == 0,
+			  "case %zu: %s", i, err.msg);
+	}
+	snprintf(text, sizeof(text),
+		 "%s\"repos\": {\"a/b\": {\"refs\": {\"heads/main\": \"" IX_ID
+		 "\", \"tags/v1\": \"" IX_ID "\"}, \"revisions\": {\"" IX_ID "\": " IX_REV "}}}}",
+		 head);
+	cr_assert_eq(ix_parse(text, &err), FY_OK, "%s", err.msg);
+	cr_assert_eq(ix_parse("{\"format\": \"ferry-index\", \"version\": 0, \"repos\": {}}", &err),
+		     FY_EFORMAT);
+	cr_assert(strstr(err.msg, "bad version") != NULL, "%s", err.msg);
+	cr_assert_eq(ix_parse("{\"format\": \"other\"}", &err), FY_EFORMAT);
+	cr_assert(strstr(err.msg, "not a ferry index") != NULL, "%s", err.msg);
+
+	cr_assert(fy_gguf_has_tag("m-Q4_K_M.gguf", "q4_k_m"));
+	cr_assert(fy_gguf_has_tag("sub/m.Q4_K_M-00001-of-00002.gguf", "Q4_K_M"));
+	cr_assert(fy_gguf_has_tag("Q8_0.gguf", "Q8_0"));
+	cr_assert(!fy_gguf_has_tag("m-Q4_K_M.gguf", "Q4_K"));
+	cr_assert(!fy_gguf_has_tag("m-IQ4_K_M.gguf", "Q4_K_M"));
+	cr_assert(!fy_gguf_has_tag("m-Q4_K_M.bin", "Q4_K_M"));
+	cr_assert(!fy_gguf_has_tag("m-Q4_K_M.gguf", ""));
+}
