@@ -14,6 +14,8 @@ pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 resign() { node "$(dirname "$0")/resign.mjs" "$@"; }
+# a good index again, signed as a new version by the mirror
+refresh_mirror() { FERRY_HOME=$up "$FERRY" -q publish --refresh; }
 
 up="$work/up"
 export FERRY_HOME="$up"
@@ -218,25 +220,20 @@ expect_rc 1 "a tampered index is refused"
 expect_err "is invalid" "the signature is invalid"
 # start again from a fresh good index for the signature-document attacks
 rm -rf "$up/published" && cp -r "$work/published.good" "$up/published"
-export FERRY_HOME="$up"
-"$FERRY" -q publish --refresh
-export FERRY_HOME="$work/down"
+refresh_mirror
 resign "$up" "$up/keys/signing.key" dupsig
 sleep 0.3
 run "$FERRY" clone demo/stories --from "$U"
 expect_rc 1 "duplicated signatures are refused"
 expect_err "duplicated" "names the duplicate"
-export FERRY_HOME="$up"
-"$FERRY" -q publish --refresh
-export FERRY_HOME="$work/down"
+refresh_mirror
 resign "$up" "$up/keys/signing.key" garbage
 sleep 0.3
 run "$FERRY" clone demo/stories --from "$U"
 expect_rc 1 "bytes after the signature document are refused"
 expect_err "index.sig" "names the signature document"
 # a tampered blob on the mirror: the file never enters the client's store
-export FERRY_HOME="$up"
-"$FERRY" -q publish --refresh
+refresh_mirror
 export FERRY_HOME="$work/fresh"
 "$FERRY" -q init
 "$FERRY" -q key trust "$up/keys/signing.pub"
