@@ -7,7 +7,7 @@
 CC      ?= cc
 CLANG   ?= clang
 BUILD   ?= build
-PKGS    := jansson libcrypto libmicrohttpd libcurl libpcre2-8
+PKGS    := jansson libcrypto libmicrohttpd libcurl libpcre2-8 libarchive libzstd
 MODULES := core convert quant verify infer mirror
 
 # Debian packages the build and tests need (never nodejs/npm: they come with the machine).

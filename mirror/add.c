@@ -175,6 +175,24 @@ static int import_all(struct fy_store *s, struct walk *w, const struct fy_add_op
 	return rc;
 }
 
+/* A time as the index writes it, exactly. */
+bool fy_iso_parse(const char *s, time_t *out)
+{
+	struct tm tm;
+	const char *end;
+	char back[32];
+
+	if (s == NULL || strlen(s) != 20)
+		return false;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end == NULL || *end != '\0')
+		return false;
+	*out = timegm(&tm);
+	fy_iso_utc(*out, back);
+	return strcmp(back, s) == 0;
+}
+
 void fy_iso_utc(time_t t, char out[32])
 {
 	struct tm tm;

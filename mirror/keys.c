@@ -138,6 +138,33 @@ struct fy_json *fy_sig_entry(const struct fy_key *k, const char *keyid,
 	return o;
 }
 
+int fy_store_sign_detached(struct fy_store *s, const void *data, size_t n, char **sig_text,
+			   struct fy_err *err)
+{
+	struct fy_key *k = NULL;
+	struct fy_json *doc = fy_json_object();
+	struct fy_json *list = fy_json_array();
+	char keyid[FY_KEYID_LEN + 1];
+	uint8_t sig[FY_SIG_LEN];
+	int rc;
+
+	*sig_text = NULL;
+	FY_TRY(rc, fy_store_key_load(s, &k, err));
+	FY_TRY(rc, fy_key_sign(k, data, n, sig, err));
+	fy_key_id(k, keyid);
+	fy_json_push(list, fy_sig_entry(k, keyid, sig));
+	fy_json_set(doc, "signatures", list);
+	list = NULL;
+	*sig_text = fy_json_dump(doc, FY_JSON_DUMP_PRETTY);
+	if (*sig_text == NULL)
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+out:
+	fy_json_free(list);
+	fy_json_free(doc);
+	fy_key_free(k);
+	return rc;
+}
+
 static int save_sigs(struct fy_store *s, const char *repo, const char *id, struct fy_json *j,
 		     struct fy_err *err)
 {

@@ -168,6 +168,8 @@ int fy_store_add_files(struct fy_store *s, const char *repo, size_t n, const cha
 
 /* t as ISO 8601 UTC ("2026-11-22T19:30:30Z"). */
 void fy_iso_utc(time_t t, char out[32]);
+/* Parses a time exactly as fy_iso_utc writes it. */
+bool fy_iso_parse(const char *s, time_t *out);
 /* The time now (or $SOURCE_DATE_EPOCH's) as ISO 8601 UTC, for a manifest's `created`. */
 void fy_now_iso(char out[32]);
 
@@ -317,13 +319,14 @@ uint64_t fy_pubindex_version(const struct fy_json *ix);
 
 /*
  * A ferry client's check of a mirror's signed index (label: where it came from): every
- * signature valid and by a trusted key (FY_EHASH otherwise), not expired unless allow_expired
- * (FY_EHASH), and a version no lower than the last one this store accepted from the same key
- * (rollback: FY_EHASH). On success the version is remembered (STORE/remotes/KEYID.json) and
- * *out is the parsed index.
+ * signature valid and by a trusted key (FY_EHASH otherwise), not expired unless
+ * FY_ACCEPT_EXPIRED (FY_EHASH), and a version no lower than the last one this store accepted
+ * from the same key (rollback: FY_EHASH). On success the version is remembered
+ * (STORE/remotes/KEYID.json; not with FY_ACCEPT_CHECK_ONLY) and *out is the parsed index.
  */
+enum { FY_ACCEPT_EXPIRED = 1, FY_ACCEPT_CHECK_ONLY = 2 };
 int fy_store_accept_index(struct fy_store *s, const void *index, size_t n, const void *sig,
-			  size_t m, const char *label, bool allow_expired, struct fy_json **out,
+			  size_t m, const char *label, unsigned flags, struct fy_json **out,
 			  struct fy_err *err);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -409,6 +412,62 @@ int fy_store_commit_fetched(struct fy_store *s, const struct fy_revision *r,
 /* Places object sha256 at dst (reflink, hardlink or copy through a temp name). */
 int fy_store_place_object(struct fy_store *s, const uint8_t sha256[FY_SHA256_LEN], const char *dst,
 			  struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bundles: published revisions carried across an air gap (docs/BUNDLE.md)                    */
+
+struct fy_bundle_target {
+	const char *repo;
+	const char *rev; /* NULL: every published revision of repo */
+};
+
+struct fy_bundle_opts {
+	const struct fy_bundle_target *targets; /* none: everything published */
+	size_t n_targets;
+	const char *since;   /* a bundle (file), or the id or id prefix of one made or imported
+				here: only the objects it lacks go in */
+	uint64_t split_size; /* numbered volumes of this many bytes (0: one file) */
+	int level;	     /* zstd level (default 3) */
+	int threads;	     /* compression workers (0: one per CPU) */
+	bool allow_expired;  /* reading: accept an expired index */
+	fy_progress_fn progress;
+	fy_lock_wait_fn wait_fn;
+	void *ctx;
+};
+
+struct fy_bundle_stats {
+	char id[65];
+	char base[65]; /* "" for a full bundle */
+	uint64_t index_version;
+	size_t revisions;
+	size_t objects;		/* in the archive */
+	size_t objects_base;	/* required from the base bundle */
+	size_t objects_present; /* import: already in the store (not written again) */
+	size_t revisions_new;	/* import: manifests written */
+	size_t refs;		/* import: refs moved */
+	uint64_t bytes;		/* object bytes in the archive */
+	uint64_t archive_bytes; /* compressed, every volume */
+	size_t volumes;
+};
+
+/* Writes a bundle of published revisions to out (or out.001, out.002, … with split_size):
+ * bundle.json and its signature by the store's key, the signed index, the manifests, then the
+ * objects (only those the base lacks). Volumes appear under their names only when complete.
+ * The bundle is recorded in STORE/bundles/ID.json. */
+int fy_bundle_create(struct fy_store *s, const char *out, const struct fy_bundle_opts *o,
+		     struct fy_bundle_stats *st, struct fy_err *err);
+/* Checks a bundle (path: the file, or the first volume or the name volumes are numbered
+ * after) without changing the store: signature by a trusted key, the index (trust, expiry,
+ * rollback), every manifest and every object, and that the store has what it requires. */
+int fy_bundle_verify(struct fy_store *s, const char *path, const struct fy_bundle_opts *o,
+		     struct fy_bundle_stats *st, struct fy_err *err);
+/* Imports a bundle: checked as by fy_bundle_verify while streamed; each object enters
+ * objects/ once its digest matched (an interrupted import finds them there), manifests and refs
+ * are written only after the whole stream checked out. Takes the writer lock. */
+int fy_bundle_import(struct fy_store *s, const char *path, const struct fy_bundle_opts *o,
+		     struct fy_bundle_stats *st, struct fy_err *err);
+/* Parses and checks a bundle.json document (for the fuzz target). */
+int fy_bundle_parse(const void *data, size_t n, const char *label, struct fy_err *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* serve: the Hugging Face-compatible HTTP API (docs/SERVE.md)                                */

@@ -56,4 +56,22 @@ void fy_lfs_pointer_oid(const uint8_t sha256[FY_SHA256_LEN], uint64_t size,
 struct fy_json *fy_sig_entry(const struct fy_key *k, const char *keyid,
 			     const uint8_t sig[FY_SIG_LEN]);
 
+/* Signs data with the store's key: *sig_text receives {"signatures": [...]} (free it). */
+int fy_store_sign_detached(struct fy_store *s, const void *data, size_t n, char **sig_text,
+			   struct fy_err *err);
+
+/* What a detached signature check saw: the first bad signature, the keys that signed. */
+struct fy_sig_seen {
+	char bad[FY_KEYID_LEN + 8];
+	enum fy_sig_status bad_st;
+	char good[8][FY_KEYID_LEN + 1];
+	size_t n_good;
+};
+/* Checks sig (a signatures document) over data: FY_OK when it parses, every signature is valid
+ * and trusted, each key once, and there is at least one (FY_EHASH otherwise, naming label and
+ * what: "index", "bundle"). */
+int fy_check_detached(struct fy_store *s, const void *data, size_t n, const void *sig, size_t m,
+		      const char *label, const char *what, struct fy_sig_seen *x,
+		      struct fy_err *err);
+
 #endif

@@ -17,25 +17,6 @@
 #define MAX_INDEX (64u << 20)
 #define MAX_SIG_DOC (1u << 20)
 #define KEEP_VERSIONS 16
-#define ISO_LEN 20 /* 2026-11-22T10:00:00Z */
-
-/* A time as the index writes it, exactly. */
-static bool iso_parse(const char *s, time_t *out)
-{
-	struct tm tm;
-	const char *end;
-	char back[32];
-
-	if (s == NULL || strlen(s) != ISO_LEN)
-		return false;
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (end == NULL || *end != '\0')
-		return false;
-	*out = timegm(&tm);
-	fy_iso_utc(*out, back);
-	return strcmp(back, s) == 0;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* The document                                                                               */
@@ -85,7 +66,7 @@ static int check_revisions(const struct fy_json *revs, const char *label, const 
 		if (sha == NULL || strlen(sha) != 2 * FY_SHA256_LEN || !fy_unhex(sha, d, sizeof(d)))
 			return fy_err_set(err, FY_EFORMAT, "%s: %s@%.12s: bad manifest_sha256",
 					  label, repo, id);
-		if (!iso_parse(fy_json_str(fy_json_get(e, "published")), &t))
+		if (!fy_iso_parse(fy_json_str(fy_json_get(e, "published")), &t))
 			return fy_err_set(err, FY_EFORMAT, "%s: %s@%.12s: bad published time",
 					  label, repo, id);
 	}
@@ -139,8 +120,8 @@ int fy_pubindex_parse(const void *data, size_t n, const char *label, struct fy_j
 		rc = fy_err_set(err, FY_EFORMAT, "%s: not a ferry index", label);
 	else if (!fy_json_int(fy_json_get(j, "version"), &version) || version < 1)
 		rc = fy_err_set(err, FY_EFORMAT, "%s: bad version", label);
-	else if (!iso_parse(fy_json_str(fy_json_get(j, "created")), &t) ||
-		 !iso_parse(fy_json_str(fy_json_get(j, "expires")), &t))
+	else if (!fy_iso_parse(fy_json_str(fy_json_get(j, "created")), &t) ||
+		 !fy_iso_parse(fy_json_str(fy_json_get(j, "expires")), &t))
 		rc = fy_err_set(err, FY_EFORMAT, "%s: bad created or expires time", label);
 	else if (fy_json_type(repos) != FY_JSON_OBJECT)
 		rc = fy_err_set(err, FY_EFORMAT, "%s: no repos object", label);
@@ -264,19 +245,14 @@ static void prune(struct fy_store *s, uint64_t version)
 static int write_index(struct fy_store *s, struct fy_json *ix, const struct fy_publish_opts *o,
 		       uint64_t *version, struct fy_err *err)
 {
-	struct fy_key *k = NULL;
-	struct fy_json *sigs = fy_json_object();
-	struct fy_json *list = fy_json_array();
 	char *text = NULL;
 	char *sig_text = NULL;
-	char when[32], until[32], keyid[FY_KEYID_LEN + 1], cur[32];
-	uint8_t sig[FY_SIG_LEN];
+	char when[32], until[32], cur[32];
 	int days = o != NULL && o->expires_days > 0 ? o->expires_days : 30;
 	time_t now = time(NULL);
 	uint64_t v = fy_pubindex_version(ix) + 1;
 	int rc;
 
-	FY_TRY(rc, fy_store_key_load(s, &k, err));
 	fy_iso_utc(now, when);
 	fy_iso_utc(now + (time_t)days * 86400, until);
 	fy_json_set(ix, "version", fy_json_integer((int64_t)v));
@@ -287,16 +263,7 @@ static int write_index(struct fy_store *s, struct fy_json *ix, const struct fy_p
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 		goto out;
 	}
-	FY_TRY(rc, fy_key_sign(k, text, strlen(text), sig, err));
-	fy_key_id(k, keyid);
-	fy_json_push(list, fy_sig_entry(k, keyid, sig));
-	fy_json_set(sigs, "signatures", list);
-	list = NULL;
-	sig_text = fy_json_dump(sigs, FY_JSON_DUMP_PRETTY);
-	if (sig_text == NULL) {
-		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
-		goto out;
-	}
+	FY_TRY(rc, fy_store_sign_detached(s, text, strlen(text), &sig_text, err));
 	FY_TRY(rc, fy_mkdirs(fy_store_path(s, "published"), err));
 	FY_TRY(rc, fy_file_write_atomic_in(fy_store_path(s, "published/index-%" PRIu64 ".json", v),
 					   fy_store_path(s, "tmp"), text, strlen(text), err));
@@ -311,9 +278,6 @@ static int write_index(struct fy_store *s, struct fy_json *ix, const struct fy_p
 out:
 	free(text);
 	free(sig_text);
-	fy_json_free(list);
-	fy_json_free(sigs);
-	fy_key_free(k);
 	return rc;
 }
 
@@ -483,16 +447,9 @@ out:
 /* ------------------------------------------------------------------------------------------ */
 /* The client's side                                                                          */
 
-struct sig_seen {
-	char bad[FY_KEYID_LEN + 8];
-	enum fy_sig_status bad_st;
-	char good[8][FY_KEYID_LEN + 1];
-	size_t n_good;
-};
-
 static void on_sig(void *ctx, enum fy_sig_status st, const char *keyid)
 {
-	struct sig_seen *x = ctx;
+	struct fy_sig_seen *x = ctx;
 
 	if (st == FY_SIG_VALID && x->n_good < 8) {
 		snprintf(x->good[x->n_good++], FY_KEYID_LEN + 1, "%s", keyid);
@@ -502,8 +459,9 @@ static void on_sig(void *ctx, enum fy_sig_status st, const char *keyid)
 	}
 }
 
-static int check_sigs(struct fy_store *s, const void *index, size_t n, const void *sig, size_t m,
-		      const char *label, struct sig_seen *x, struct fy_err *err)
+int fy_check_detached(struct fy_store *s, const void *data, size_t n, const void *sig, size_t m,
+		      const char *label, const char *what, struct fy_sig_seen *x,
+		      struct fy_err *err)
 {
 	static const char *const why[] = { "valid", "by a key this store does not trust", "invalid",
 					   "duplicated" };
@@ -512,26 +470,27 @@ static int check_sigs(struct fy_store *s, const void *index, size_t n, const voi
 	size_t n_sigs = 0;
 	int rc;
 
-	snprintf(sig_label, sizeof(sig_label), "%s: index.sig", label);
+	memset(x, 0, sizeof(*x));
+	snprintf(sig_label, sizeof(sig_label), "%s: %s.sig", label, what);
 	FY_TRY(rc, fy_json_parse(&doc, sig, m, sig_label, err));
 	if (fy_json_type(fy_json_get(doc, "signatures")) != FY_JSON_ARRAY ||
 	    fy_json_size(doc) != 1) {
-		rc = fy_err_set(err, FY_EFORMAT, "%s: not a signatures document", label);
+		rc = fy_err_set(err, FY_EFORMAT, "%s: not a signatures document", sig_label);
 		goto out;
 	}
-	rc = fy_store_check_sig_doc(s, index, n, doc, on_sig, x, &n_sigs);
+	rc = fy_store_check_sig_doc(s, data, n, doc, on_sig, x, &n_sigs);
 	if (rc != FY_OK)
-		rc = fy_err_set(err, FY_EHASH, "%s: the index's signature %s is %s", label, x->bad,
-				why[x->bad_st]);
+		rc = fy_err_set(err, FY_EHASH, "%s: the %s's signature %s is %s", label, what,
+				x->bad, why[x->bad_st]);
 	else if (n_sigs == 0)
-		rc = fy_err_set(err, FY_EHASH, "%s: the index is not signed", label);
+		rc = fy_err_set(err, FY_EHASH, "%s: the %s is not signed", label, what);
 out:
 	fy_json_free(doc);
 	return rc;
 }
 
 /* Rollback: no lower than what this store accepted last from each signing key. */
-static int check_rollback(struct fy_store *s, const struct sig_seen *x, uint64_t version,
+static int check_rollback(struct fy_store *s, const struct fy_sig_seen *x, uint64_t version,
 			  const char *label, struct fy_err *err)
 {
 	size_t i;
@@ -563,7 +522,7 @@ static int check_rollback(struct fy_store *s, const struct sig_seen *x, uint64_t
 	return FY_OK;
 }
 
-static int remember(struct fy_store *s, const struct sig_seen *x, uint64_t version,
+static int remember(struct fy_store *s, const struct fy_sig_seen *x, uint64_t version,
 		    const char *label, struct fy_err *err)
 {
 	size_t i;
@@ -590,20 +549,19 @@ static int remember(struct fy_store *s, const struct sig_seen *x, uint64_t versi
 }
 
 int fy_store_accept_index(struct fy_store *s, const void *index, size_t n, const void *sig,
-			  size_t m, const char *label, bool allow_expired, struct fy_json **out,
+			  size_t m, const char *label, unsigned flags, struct fy_json **out,
 			  struct fy_err *err)
 {
-	struct sig_seen x;
+	struct fy_sig_seen x;
 	struct fy_json *ix = NULL;
 	time_t expires = 0;
 	uint64_t v;
 	int rc;
 
-	memset(&x, 0, sizeof(x));
-	FY_TRY(rc, check_sigs(s, index, n, sig, m, label, &x, err));
+	FY_TRY(rc, fy_check_detached(s, index, n, sig, m, label, "index", &x, err));
 	FY_TRY(rc, fy_pubindex_parse(index, n, label, &ix, err));
-	iso_parse(fy_json_str(fy_json_get(ix, "expires")), &expires);
-	if (!allow_expired && expires <= time(NULL)) {
+	fy_iso_parse(fy_json_str(fy_json_get(ix, "expires")), &expires);
+	if (!(flags & FY_ACCEPT_EXPIRED) && expires <= time(NULL)) {
 		rc = fy_err_set(err, FY_EHASH,
 				"%s: the index expired at %s (a frozen mirror?); --allow-expired "
 				"accepts it",
@@ -612,7 +570,8 @@ int fy_store_accept_index(struct fy_store *s, const void *index, size_t n, const
 	}
 	v = fy_pubindex_version(ix);
 	FY_TRY(rc, check_rollback(s, &x, v, label, err));
-	FY_TRY(rc, remember(s, &x, v, label, err));
+	if (!(flags & FY_ACCEPT_CHECK_ONLY))
+		FY_TRY(rc, remember(s, &x, v, label, err));
 	*out = ix;
 	ix = NULL;
 out:

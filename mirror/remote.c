@@ -38,7 +38,7 @@ int fy_remote_open(struct fy_store *s, const struct fy_clone_opts *o, bool allow
 	}
 	if (rc == FY_OK)
 		rc = fy_store_accept_index(s, ix.data, ix.len, sig.data, sig.len, o->endpoint,
-					   allow_expired, &out->index, err);
+					   allow_expired ? FY_ACCEPT_EXPIRED : 0, &out->index, err);
 	fy_buf_release(&ix);
 	fy_buf_release(&sig);
 	return rc;
