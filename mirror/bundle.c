@@ -99,7 +99,7 @@ static int cmp_obj(const void *a, const void *b)
 
 static struct bobj *find_obj(struct bobj *v, size_t n, const uint8_t sha[FY_SHA256_LEN])
 {
-	struct bobj key;
+	struct bobj key = { 0 };
 
 	memcpy(key.sha, sha, FY_SHA256_LEN);
 	return n ? bsearch(&key, v, n, sizeof(*v), cmp_obj) : NULL;
@@ -1681,7 +1681,8 @@ int fy_bundle_create(struct fy_store *s, const char *out, const struct fy_bundle
 				"revisions: ferry publish first)");
 		goto out;
 	}
-	FY_TRY(rc, rc);
+	if (rc != FY_OK)
+		goto out;
 	FY_TRY(rc, fy_pubindex_parse(ix.data, ix.len, fy_store_path(s, "published/current"), &index,
 				     err));
 	fy_iso_parse(fy_json_str(fy_json_get(index, "expires")), &expires);
