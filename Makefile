@@ -44,6 +44,7 @@ MKCORPUS   := $(BUILD)/mkcorpus
 MKGGUF     := $(BUILD)/mkgguf
 MKBIG      := $(BUILD)/mkbig
 MKMODEL    := $(BUILD)/mkmodel
+BUNDLE_FORGE := $(BUILD)/bundle-forge
 INFER_SPEED := $(BUILD)/infer_speed
 FERRY      := $(BUILD)/ferry
 FERRY_SAN  := $(BUILD)/ferry-san
@@ -129,6 +130,10 @@ $(MKBIG): bench/mkbig.c $(BUILD)/libferry.a $(HEADERS)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS_ALL) -o $@ bench/mkbig.c $(BUILD)/libferry.a $(LIBS)
 
+$(BUNDLE_FORGE): tests/cli/bundle_forge.c $(BUILD)/libferry.a $(HEADERS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ tests/cli/bundle_forge.c $(BUILD)/libferry.a $(LIBS)
+
 $(MKMODEL): bench/mkmodel.c $(BUILD)/libferry.a $(HEADERS)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS_ALL) -o $@ bench/mkmodel.c $(BUILD)/libferry.a $(LIBS)
@@ -174,7 +179,7 @@ test-san: $(UNIT_SAN)
 		exit $$rc
 
 # Integration tests drive the real binaries (the sanitizer build included).
-test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) $(MKMODEL) node-deps
+test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) $(MKMODEL) $(BUNDLE_FORGE) node-deps
 	@mkdir -p $(BUILD)
 	@FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) MKCORPUS=$(MKCORPUS) sh tests/cli/run.sh \
 		> $(BUILD)/cli.log 2>&1; rc=$$?; tail -n 20 $(BUILD)/cli.log; \
@@ -203,9 +208,12 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) $(MKMODEL) node-deps
 		FERRY=$(FERRY_SAN) sh tests/cli/publish.sh > $(BUILD)/publish.log 2>&1; rc9=$$?; \
 		tail -n 20 $(BUILD)/publish.log; \
 		sh tests/summary.sh publish $(BUILD)/publish.log >> $(SUMMARY); \
+		FERRY=$(FERRY_SAN) FORGE=$(BUNDLE_FORGE) sh tests/cli/bundle.sh \
+		> $(BUILD)/bundle.log 2>&1; rc10=$$?; tail -n 20 $(BUILD)/bundle.log; \
+		sh tests/summary.sh bundle $(BUILD)/bundle.log >> $(SUMMARY); \
 		[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ] && \
 		[ $$rc5 -eq 0 ] && [ $$rc6 -eq 0 ] && [ $$rc7 -eq 0 ] && \
-		[ $$rc8 -eq 0 ] && [ $$rc9 -eq 0 ]
+		[ $$rc8 -eq 0 ] && [ $$rc9 -eq 0 ] && [ $$rc10 -eq 0 ]
 
 node-deps: tests/node/node_modules/.package-lock.json
 

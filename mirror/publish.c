@@ -531,9 +531,19 @@ static int remember(struct fy_store *s, const struct fy_sig_seen *x, uint64_t ve
 
 	fy_iso_utc(time(NULL), now);
 	for (i = 0; rc == FY_OK && i < x->n_good; i++) {
-		struct fy_json *j = fy_json_object();
+		const char *path = fy_store_path(s, "remotes/%s.json", x->good[i]);
+		struct fy_json *j = NULL;
+		struct fy_err e2;
+		int64_t seen = 0;
 		char *text;
 
+		if (fy_json_load_file(&j, path, 1u << 16, &e2) == FY_OK &&
+		    fy_json_int(fy_json_get(j, "version"), &seen) && seen == (int64_t)version) {
+			fy_json_free(j);
+			continue; /* the same version again: nothing to change */
+		}
+		fy_json_free(j);
+		j = fy_json_object();
 		fy_json_set(j, "version", fy_json_integer((int64_t)version));
 		fy_json_set(j, "from", fy_json_string(label));
 		fy_json_set(j, "accepted", fy_json_string(now));
@@ -541,8 +551,8 @@ static int remember(struct fy_store *s, const struct fy_sig_seen *x, uint64_t ve
 		fy_json_free(j);
 		if (text == NULL)
 			return fy_err_set(err, FY_ENOMEM, "out of memory");
-		rc = fy_file_write_atomic_in(fy_store_path(s, "remotes/%s.json", x->good[i]),
-					     fy_store_path(s, "tmp"), text, strlen(text), err);
+		rc = fy_file_write_atomic_in(path, fy_store_path(s, "tmp"), text, strlen(text),
+					     err);
 		free(text);
 	}
 	return rc;
