@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #define MAX_TARGETS 64
+#define PLURAL(n) ((n) == 1 ? "" : "s")
 
 /* "700M", "4G", "4GiB", "1048576": bytes (binary units). */
 static bool parse_size(const char *s, uint64_t *out)
@@ -73,22 +74,23 @@ static void print_stats(struct fy_cli *cli, const char *verb, const char *path,
 		return;
 	fy_fmt_bytes(size, sizeof(size), st->bytes);
 	fy_fmt_bytes(packed, sizeof(packed), st->archive_bytes);
-	printf("bundle %.12s (index version %llu%s%.12s): %zu revisions, %zu objects (%s; %s "
+	printf("bundle %.12s (index version %llu%s%.12s): %zu revision%s, %zu object%s (%s; %s "
 	       "compressed, %zu volume%s)",
 	       st->id, (unsigned long long)st->index_version, st->base[0] ? ", on bundle " : "",
-	       st->base, st->revisions, st->objects, size, packed, st->volumes,
-	       st->volumes == 1 ? "" : "s");
+	       st->base, st->revisions, PLURAL(st->revisions), st->objects, PLURAL(st->objects),
+	       size, packed, st->volumes, PLURAL(st->volumes));
 	if (st->objects_base > 0)
-		printf(", %zu objects from the base", st->objects_base);
+		printf(", %zu object%s from the base", st->objects_base, PLURAL(st->objects_base));
 	if (strcmp(verb, "create") == 0)
 		printf("\nwritten to %s\n", path);
 	else if (strcmp(verb, "verify") == 0)
 		printf("\nok: signature, index, manifests and every object check out\n");
 	else
-		printf("\nimported: %zu objects written (%zu already in the store), %zu new "
-		       "revisions, %zu refs moved\n",
-		       st->objects - st->objects_present, st->objects_present, st->revisions_new,
-		       st->refs);
+		printf("\nimported: %zu object%s written (%zu already in the store), %zu new "
+		       "revision%s, %zu ref%s moved\n",
+		       st->objects - st->objects_present, PLURAL(st->objects - st->objects_present),
+		       st->objects_present, st->revisions_new, PLURAL(st->revisions_new), st->refs,
+		       PLURAL(st->refs));
 }
 
 int cmd_bundle(struct fy_cli *cli, int argc, char **argv)

@@ -114,6 +114,19 @@ step "run a prompt on the installed file (ferry's reference kernels, greedy)" \
 "$FERRY" run "$tmp"/hf-cache/models--demo--stories-GGUF/snapshots/*/stories-Q4_K_M.gguf -p "Once upon a time" --temp 0 -n 40 -t 2
 
 export FERRY_HOME="$tmp/mirror"
+step "across the air gap: a signed bundle of everything published" \
+	"ferry bundle create --all -o week47.ferry"
+"$FERRY" --no-progress bundle create --all -o "$tmp/week47.ferry"
+
+export FERRY_HOME="$tmp/airgap"
+step "on the other side: a fresh store checks every byte, then commits; then verify there" \
+	"ferry key trust mirror.pub && ferry bundle import week47.ferry && ferry verify demo/stories-GGUF"
+"$FERRY" -q init
+"$FERRY" key trust "$tmp/mirror/keys/signing.pub"
+"$FERRY" --no-progress bundle import "$tmp/week47.ferry"
+"$FERRY" verify demo/stories-GGUF 2>&1 | grep -v warning
+
+export FERRY_HOME="$tmp/mirror"
 obj=$(find "$FERRY_HOME/objects" -type f | head -1)
 chmod u+w "$obj"
 printf 'X' | dd of="$obj" bs=1 seek=3 conv=notrunc 2>/dev/null
