@@ -195,7 +195,7 @@ int cmd_bundle(struct fy_cli *cli, int argc, char **argv)
 	else if (strcmp(argv[0], "verify") == 0)
 		rc = fy_bundle_verify(s, path, &bo, &st, &err);
 	else
-		rc = fy_bundle_import(s, path, &bo, &st, &err);
+		rc = fy_bundle_import(s, path, &bo, &st, NULL, &err);
 	fy_cli_progress_done(cli);
 	if (rc != FY_OK)
 		r = fy_cli_fail(cli, &err);

@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,15 +214,38 @@ static int write_record(struct fy_store *s, const struct fy_revision *r, const b
 	return rc;
 }
 
+/* A bundle as the source: imported (every check of bundle import), its signed index then
+ * answers what NAME:TAG means. */
+static int open_bundle(struct fy_cli *cli, struct fy_store *s, const char *path, bool allow_expired,
+		       struct fy_remote *rm, struct fy_err *err)
+{
+	struct fy_bundle_opts bo = { .allow_expired = allow_expired,
+				     .progress = fy_cli_progress,
+				     .wait_fn = fy_cli_lock_wait,
+				     .ctx = cli };
+	struct fy_bundle_stats bst;
+	int rc = fy_bundle_import(s, path, &bo, &bst, &rm->index, err);
+
+	fy_cli_progress_done(cli);
+	snprintf(rm->endpoint, sizeof(rm->endpoint), "%s", path);
+	if (rc == FY_OK && !cli->quiet && !cli->json)
+		printf("imported bundle %.12s (%zu revisions, %zu objects, %zu already here)\n",
+		       bst.id, bst.revisions, bst.objects, bst.objects_present);
+	return rc;
+}
+
 int cmd_install(struct fy_cli *cli, int argc, char **argv)
 {
 	const char *from = getenv("FERRY_MIRROR"), *dir = NULL, *cache = NULL;
-	const char *token = getenv("HF_TOKEN");
+	const char *token = getenv("HF_TOKEN"), *bundle = NULL;
 	bool hf_cache = false, allow_expired = false;
 	long jobs = 8;
 	const struct fy_opt opts[] = {
 		{ "from", 0, FY_OPT_STRING, &from, "URL",
 		  "the ferry mirror (default $FERRY_MIRROR)" },
+		{ "bundle", 0, FY_OPT_STRING, &bundle, "FILE",
+		  "install from a bundle instead (imported into the store first, every check "
+		  "of bundle import)" },
 		{ "hf-cache", 0, FY_OPT_FLAG, &hf_cache, NULL,
 		  "install into the Hugging Face cache (the default)" },
 		{ "cache-dir", 0, FY_OPT_STRING, &cache, "DIR",
@@ -235,8 +259,10 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
-		"ferry install NAME[:TAG] --from URL [--hf-cache [--cache-dir DIR] | --dir DIR]",
-		"Installs a published model from a ferry mirror. The mirror's signed index is\n"
+		"ferry install NAME[:TAG] --from URL [--hf-cache [--cache-dir DIR] | --dir DIR]\n"
+		"ferry install NAME[:TAG] --bundle FILE [--hf-cache [--cache-dir DIR] | --dir DIR]",
+		"Installs a published model from a ferry mirror (or a bundle of one, imported\n"
+		"first with every check of 'ferry bundle import'). The mirror's signed index is\n"
 		"checked first (a key this store trusts, no older than the last one seen, not\n"
 		"expired), then the manifest it pins, then every file's SHA-256. TAG is a branch\n"
 		"or tag of the index, a revision id, or a quantization (Q4_K_M): the GGUF files\n"
@@ -244,7 +270,8 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		"Face cache (models--NS--NAME/blobs/ETAG, snapshots/COMMIT/PATH, refs/main), "
 		"where\n"
 		"huggingface_hub, transformers and llama.cpp find them offline, or into --dir.\n"
-		"The store keeps the objects; 'ferry installed' lists installs.",
+		"The store keeps the objects; 'ferry installed' lists installs, 'ferry uninstall'\n"
+		"removes one.",
 		opts,
 	};
 	struct fy_clone_opts co = { 0 };
@@ -265,8 +292,11 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 	int x;
 
 	x = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
-	if (x < 0 && from == NULL)
-		x = fy_cli_usage_error(cli, "name the mirror: --from URL (or $FERRY_MIRROR)");
+	if (x < 0 && bundle != NULL && from != NULL && from != getenv("FERRY_MIRROR"))
+		x = fy_cli_usage_error(cli, "--from or --bundle, not both");
+	if (x < 0 && from == NULL && bundle == NULL)
+		x = fy_cli_usage_error(cli, "name the mirror: --from URL (or $FERRY_MIRROR), or "
+					    "--bundle FILE");
 	if (x < 0 && dir != NULL && (hf_cache || cache != NULL))
 		x = fy_cli_usage_error(cli, "--dir and --hf-cache/--cache-dir exclude each other");
 	if (x < 0 && (jobs < 1 || jobs > 256))
@@ -284,20 +314,28 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		x = fy_cli_open_store(cli, &s);
 	if (x >= 0)
 		goto out;
-	fy_cli_endpoint(from, url, sizeof(url));
-	co = (struct fy_clone_opts){ .endpoint = url,
-				     .token = token,
-				     .jobs = (int)jobs,
-				     .retries = 5,
-				     .stall_s = 60,
-				     .range_mb = 32,
-				     .ranged_min_mb = 64,
-				     .progress = fy_cli_progress,
-				     .wait_fn = fy_cli_lock_wait,
-				     .ctx = cli };
-	if (fy_remote_open(s, &co, allow_expired, &rm, &err) != FY_OK) {
-		x = fy_cli_fail(cli, &err);
-		goto out;
+	if (bundle != NULL) {
+		if (open_bundle(cli, s, bundle, allow_expired, &rm, &err) != FY_OK) {
+			x = fy_cli_fail(cli, &err);
+			goto out;
+		}
+		snprintf(url, sizeof(url), "%s", bundle);
+	} else {
+		fy_cli_endpoint(from, url, sizeof(url));
+		co = (struct fy_clone_opts){ .endpoint = url,
+					     .token = token,
+					     .jobs = (int)jobs,
+					     .retries = 5,
+					     .stall_s = 60,
+					     .range_mb = 32,
+					     .ranged_min_mb = 64,
+					     .progress = fy_cli_progress,
+					     .wait_fn = fy_cli_lock_wait,
+					     .ctx = cli };
+		if (fy_remote_open(s, &co, allow_expired, &rm, &err) != FY_OK) {
+			x = fy_cli_fail(cli, &err);
+			goto out;
+		}
 	}
 	/* a ref or id of the index, else a quantization of main */
 	rc = fy_remote_resolve(&rm, name, tag, id, ref, &err);
@@ -305,11 +343,15 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		quant = true;
 		rc = fy_remote_resolve(&rm, name, NULL, id, ref, &err);
 	}
-	if (rc != FY_OK) {
-		x = fy_cli_fail(cli, &err);
-		goto out;
+	if (rc == FY_OK && bundle != NULL) {
+		rc = fy_revision_load(s, name, id, &r, &err);
+		if (rc == FY_ENOTFOUND)
+			rc = fy_err_set(&err, FY_ENOTFOUND,
+					"%s: the bundle does not carry %s@%.12s", bundle, name, id);
+	} else if (rc == FY_OK) {
+		rc = fy_remote_manifest(&rm, &co, name, id, &r, NULL, &err);
 	}
-	if (fy_remote_manifest(&rm, &co, name, id, &r, NULL, &err) != FY_OK) {
+	if (rc != FY_OK) {
 		x = fy_cli_fail(cli, &err);
 		goto out;
 	}
@@ -324,8 +366,10 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		if (n_want == 0) {
 			fprintf(stderr,
 				"ferry install: %s has no branch, tag, revision or GGUF file for "
-				"'%s' (see %s/api/models/%s)\n",
-				name, tag, url, name);
+				"'%s'%s%s%s%s%s\n",
+				name, tag, bundle ? "" : " (see ", bundle ? "" : url,
+				bundle ? "" : "/api/models/", bundle ? "" : name,
+				bundle ? "" : ")");
 			x = FY_EXIT_FAIL;
 			goto out;
 		}
@@ -336,7 +380,7 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 	}
 	for (i = 0; i < r->n_files; i++)
 		bytes += want[i] ? r->files[i].size : 0;
-	if (fy_store_fetch_files(s, r, want, &co, &st, &err) != FY_OK) {
+	if (bundle == NULL && fy_store_fetch_files(s, r, want, &co, &st, &err) != FY_OK) {
 		fy_cli_progress_done(cli);
 		x = fy_cli_fail(cli, &err);
 		goto out;
@@ -363,20 +407,355 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 				    ? -1
 				    : fy_cli_fail(cli, &err);
 	}
-	if (x < 0 &&
-	    write_record(s, r, want, name, tag, dir ? "dir" : "hf-cache", root, url, &err) != FY_OK)
-		x = fy_cli_fail(cli, &err);
+	if (x < 0) { /* recorded as an absolute path: uninstall may run from anywhere */
+		char abs[PATH_MAX];
+
+		if (realpath(root, abs) != NULL && strlen(abs) < sizeof(root))
+			snprintf(root, sizeof(root), "%s", abs);
+		if (write_record(s, r, want, name, tag, dir ? "dir" : "hf-cache", root, url,
+				 &err) != FY_OK)
+			x = fy_cli_fail(cli, &err);
+	}
 	if (x < 0) {
 		if (!cli->quiet)
 			printf("installed %s%s%s@%.12s: %zu file(s), %s (%zu fetched) into %s\n",
 			       name, tag ? ":" : "", tag ? tag : "", id, n_want,
-			       fy_fmt_bytes(size, sizeof(size), bytes), st.files_fetched, root);
+			       fy_fmt_bytes(size, sizeof(size), bytes),
+			       bundle ? 0 : st.files_fetched, root);
 		x = FY_EXIT_OK;
 	}
 out:
 	free(want);
 	fy_revision_free(r);
 	fy_remote_close(&rm);
+	fy_store_close(s);
+	return x;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ferry installed, ferry uninstall                                                           */
+
+struct install_rec {
+	char key[64]; /* the record's file name, without .json */
+	struct fy_json *j;
+	bool match;
+};
+
+/* Every install record, sorted by file name (free with free_records). */
+static int load_records(struct fy_store *s, struct install_rec **out, size_t *n, struct fy_err *err)
+{
+	char **names = NULL;
+	size_t count = 0, i, k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (access(fy_store_path(s, "installed"), F_OK) != 0)
+		return FY_OK;
+	rc = fy_dir_list(fy_store_path(s, "installed"), ".json", &names, &count, err);
+	if (rc != FY_OK)
+		return rc;
+	*out = calloc(count ? count : 1, sizeof(**out));
+	if (*out == NULL) {
+		fy_names_free(names, count);
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < count && rc == FY_OK; i++) {
+		struct install_rec *r = &(*out)[k];
+
+		rc = fy_json_load_file(&r->j, fy_store_path(s, "installed/%s", names[i]), 1u << 26,
+				       err);
+		if (rc == FY_OK && (fy_json_str(fy_json_get(r->j, "name")) == NULL ||
+				    fy_json_str(fy_json_get(r->j, "root")) == NULL ||
+				    fy_json_str(fy_json_get(r->j, "revision")) == NULL ||
+				    fy_json_type(fy_json_get(r->j, "files")) != FY_JSON_ARRAY))
+			rc = fy_err_set(err, FY_EFORMAT, "%s: not an install record",
+					fy_store_path(s, "installed/%s", names[i]));
+		snprintf(r->key, sizeof(r->key), "%.*s", (int)(strlen(names[i]) - 5), names[i]);
+		k++;
+	}
+	fy_names_free(names, count);
+	*n = k;
+	return rc;
+}
+
+static void free_records(struct install_rec *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		fy_json_free(v[i].j);
+	free(v);
+}
+
+int cmd_installed(struct fy_cli *cli, int argc, char **argv)
+{
+	const struct fy_opt opts[] = { { NULL, 0, 0, NULL, NULL, NULL } };
+	const struct fy_usage usage = {
+		"ferry installed [--json]",
+		"Lists what 'ferry install' installed from this store: NAME[:TAG], the revision,\n"
+		"the layout (hf-cache or dir), where, and the files.",
+		opts,
+	};
+	struct install_rec *v = NULL;
+	struct fy_store *s = NULL;
+	struct fy_json *a = fy_json_array();
+	struct fy_err err;
+	size_t n = 0, i;
+	int npos = 0;
+	int x = fy_cli_parse(cli, &usage, argc, argv, 0, 0, &npos);
+
+	if (x < 0)
+		x = fy_cli_open_store(cli, &s);
+	if (x >= 0)
+		goto out;
+	if (load_records(s, &v, &n, &err) != FY_OK) {
+		x = fy_cli_fail(cli, &err);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const struct fy_json *j = v[i].j;
+		const char *tag = fy_json_str(fy_json_get(j, "tag"));
+		char name[FY_REPO_MAX + 160];
+
+		snprintf(name, sizeof(name), "%s%s%s", fy_json_str(fy_json_get(j, "name")),
+			 tag ? ":" : "", tag ? tag : "");
+		if (cli->json)
+			fy_json_push(a, fy_json_copy(j));
+		else if (!cli->quiet)
+			printf("%-40s %.12s  %-8s %zu file(s)  %s\n", name,
+			       fy_json_str(fy_json_get(j, "revision")),
+			       fy_json_str(fy_json_get(j, "layout"))
+				       ? fy_json_str(fy_json_get(j, "layout"))
+				       : "?",
+			       fy_json_size(fy_json_get(j, "files")),
+			       fy_json_str(fy_json_get(j, "root")));
+	}
+	if (n == 0 && !cli->json && !cli->quiet)
+		printf("nothing is installed from this store\n");
+	x = FY_EXIT_OK;
+	if (cli->json) {
+		x = fy_cli_print_json(cli, a);
+		a = NULL;
+	}
+out:
+	fy_json_free(a);
+	free_records(v, n);
+	fy_store_close(s);
+	return x;
+}
+
+/* rmdir path's folders up to (not including) stop while they are empty. */
+static void prune_dirs(const char *path, const char *stop)
+{
+	char dir[PATH_CAP * 3];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	while ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (strlen(dir) <= strlen(stop) || rmdir(dir) != 0)
+			break;
+	}
+}
+
+/* Whether a link under dir (recursively) points at a file named blob. */
+static bool blob_linked(const char *dir, const char *blob)
+{
+	char **names = NULL;
+	size_t n = 0, i;
+	struct fy_err err;
+	bool hit = false;
+
+	if (fy_dir_list(dir, "", &names, &n, &err) != FY_OK)
+		return false;
+	for (i = 0; i < n && !hit; i++) {
+		char path[PATH_CAP * 2], target[PATH_CAP];
+		struct stat st;
+		ssize_t k;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (lstat(path, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			hit = blob_linked(path, blob);
+		} else if (S_ISLNK(st.st_mode) &&
+			   (k = readlink(path, target, sizeof(target) - 1)) > 0) {
+			target[k] = '\0';
+			hit = strrchr(target, '/') != NULL &&
+			      strcmp(strrchr(target, '/') + 1, blob) == 0;
+		}
+	}
+	fy_names_free(names, n);
+	return hit;
+}
+
+/* Removes what one record installed: its files (a plain folder), or its snapshot links, the
+ * blobs no other snapshot links to and the refs naming a snapshot that is gone (HF cache). */
+static void remove_install(const struct fy_json *j)
+{
+	const char *root = fy_json_str(fy_json_get(j, "root"));
+	const char *rev = fy_json_str(fy_json_get(j, "revision"));
+	const char *layout = fy_json_str(fy_json_get(j, "layout"));
+	const struct fy_json *files = fy_json_get(j, "files");
+	bool hf = layout != NULL && strcmp(layout, "hf-cache") == 0;
+	char path[PATH_CAP * 3], snap[PATH_CAP * 2];
+	size_t i;
+
+	snprintf(snap, sizeof(snap), "%s/snapshots/%s", root, rev);
+	for (i = 0; i < fy_json_size(files); i++) {
+		const char *p = fy_json_str(fy_json_get(fy_json_at(files, i), "path"));
+
+		if (p == NULL || p[0] == '/' || strstr(p, "..") != NULL)
+			continue; /* not something install wrote */
+		snprintf(path, sizeof(path), "%s/%s", hf ? snap : root, p);
+		unlink(path);
+		prune_dirs(path, hf ? snap : root);
+	}
+	if (!hf) {
+		rmdir(root);
+		return;
+	}
+	rmdir(snap);
+	for (i = 0; i < fy_json_size(files); i++) {
+		const char *etag = fy_json_str(fy_json_get(fy_json_at(files, i), "etag"));
+
+		snprintf(path, sizeof(path), "%s/snapshots", root);
+		if (etag != NULL && strspn(etag, "0123456789abcdef") == strlen(etag) &&
+		    !blob_linked(path, etag)) {
+			snprintf(path, sizeof(path), "%s/blobs/%s", root, etag);
+			unlink(path);
+		}
+	}
+	if (access(snap, F_OK) != 0) { /* refs naming the removed snapshot */
+		char **refs = NULL;
+		size_t n = 0;
+		struct fy_err err;
+
+		snprintf(path, sizeof(path), "%s/refs", root);
+		if (fy_dir_list(path, "", &refs, &n, &err) == FY_OK)
+			for (i = 0; i < n; i++) {
+				struct fy_buf b;
+
+				fy_buf_init(&b);
+				snprintf(path, sizeof(path), "%s/refs/%s", root, refs[i]);
+				if (fy_file_read(path, 64, &b, &err) == FY_OK && b.len >= 40 &&
+				    memcmp(b.data, rev, 40) == 0)
+					unlink(path);
+				fy_buf_release(&b);
+			}
+		fy_names_free(refs, n);
+	}
+	for (i = 0; i < 3; i++) {
+		static const char *const sub[] = { "blobs", "snapshots", "refs" };
+
+		snprintf(path, sizeof(path), "%s/%s", root, sub[i]);
+		rmdir(path);
+	}
+	rmdir(root);
+}
+
+int cmd_uninstall(struct fy_cli *cli, int argc, char **argv)
+{
+	const char *dir = NULL, *cache = NULL;
+	bool all = false;
+	const struct fy_opt opts[] = {
+		{ "dir", 0, FY_OPT_STRING, &dir, "DIR", "only the install in this folder" },
+		{ "cache-dir", 0, FY_OPT_STRING, &cache, "DIR",
+		  "only installs into this HF cache folder" },
+		{ "all", 0, FY_OPT_FLAG, &all, NULL, "every install NAME[:TAG] matches" },
+		{ NULL, 0, 0, NULL, NULL, NULL },
+	};
+	const struct fy_usage usage = {
+		"ferry uninstall NAME[:TAG] [--dir DIR | --cache-dir DIR] [--all]",
+		"Removes what 'ferry install' put in place: a plain folder's files, or in the HF\n"
+		"cache the snapshot's links, the blobs no other snapshot links to and the refs\n"
+		"naming the snapshot. NAME without TAG matches every install of NAME; several\n"
+		"matches need --all (or --dir/--cache-dir to pick). The store keeps its objects.",
+		opts,
+	};
+	struct install_rec *v = NULL;
+	struct fy_store *s = NULL;
+	struct fy_err err;
+	char name[FY_REPO_MAX + 1], base[PATH_CAP];
+	const char *tag = NULL;
+	size_t n = 0, i, hits = 0;
+	int npos = 0;
+	int x = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
+
+	if (x < 0 && dir != NULL && cache != NULL)
+		x = fy_cli_usage_error(cli, "--dir or --cache-dir, not both");
+	if (x < 0) {
+		const char *colon = strchr(argv[0], ':');
+
+		snprintf(name, sizeof(name), "%.*s",
+			 colon ? (int)(colon - argv[0]) : (int)strlen(argv[0]), argv[0]);
+		tag = colon && colon[1] ? colon + 1 : NULL;
+		x = fy_cli_open_store(cli, &s);
+	}
+	if (x >= 0)
+		goto out;
+	if (cache != NULL)
+		hf_cache_dir(cache, base, sizeof(base));
+	if (load_records(s, &v, &n, &err) != FY_OK) {
+		x = fy_cli_fail(cli, &err);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const struct fy_json *j = v[i].j;
+		const char *t = fy_json_str(fy_json_get(j, "tag"));
+		const char *root = fy_json_str(fy_json_get(j, "root"));
+		bool m = strcmp(fy_json_str(fy_json_get(j, "name")), name) == 0 &&
+			 (tag == NULL || (t != NULL && strcmp(t, tag) == 0)) &&
+			 (dir == NULL || strcmp(root, dir) == 0) &&
+			 (cache == NULL || strncmp(root, base, strlen(base)) == 0);
+
+		v[i].match = m;
+		hits += m;
+	}
+	if (hits == 0) {
+		fprintf(stderr,
+			"ferry uninstall: %s is not installed from this store (see ferry "
+			"installed)\n",
+			argv[0]);
+		x = FY_EXIT_FAIL;
+		goto out;
+	}
+	if (hits > 1 && !all) {
+		fprintf(stderr,
+			"ferry uninstall: %s matches %zu installs (--all removes them all, "
+			"--dir/--cache-dir picks one):\n",
+			argv[0], hits);
+		for (i = 0; i < n; i++)
+			if (v[i].match)
+				fprintf(stderr, "  %s%s%s in %s\n",
+					fy_json_str(fy_json_get(v[i].j, "name")),
+					fy_json_str(fy_json_get(v[i].j, "tag")) ? ":" : "",
+					fy_json_str(fy_json_get(v[i].j, "tag"))
+						? fy_json_str(fy_json_get(v[i].j, "tag"))
+						: "",
+					fy_json_str(fy_json_get(v[i].j, "root")));
+		x = FY_EXIT_FAIL;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (!v[i].match)
+			continue;
+		remove_install(v[i].j);
+		unlink(fy_store_path(s, "installed/%s.json", v[i].key));
+		if (!cli->quiet)
+			printf("uninstalled %s%s%s@%.12s from %s\n",
+			       fy_json_str(fy_json_get(v[i].j, "name")),
+			       fy_json_str(fy_json_get(v[i].j, "tag")) ? ":" : "",
+			       fy_json_str(fy_json_get(v[i].j, "tag"))
+				       ? fy_json_str(fy_json_get(v[i].j, "tag"))
+				       : "",
+			       fy_json_str(fy_json_get(v[i].j, "revision")),
+			       fy_json_str(fy_json_get(v[i].j, "root")));
+	}
+	x = FY_EXIT_OK;
+out:
+	free_records(v, n);
 	fy_store_close(s);
 	return x;
 }

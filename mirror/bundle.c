@@ -1312,7 +1312,8 @@ out:
 }
 
 static int read_bundle(struct fy_store *s, const char *path, const struct fy_bundle_opts *o,
-		       bool import, struct fy_bundle_stats *st, struct fy_err *err)
+		       bool import, struct fy_bundle_stats *st, struct fy_json **index_out,
+		       struct fy_err *err)
 {
 	struct reader r;
 	struct bundle b;
@@ -1364,6 +1365,10 @@ static int read_bundle(struct fy_store *s, const char *path, const struct fy_bun
 	st->objects_base = b.n_req;
 	st->archive_bytes = r.total;
 	st->volumes = r.n_vols;
+	if (index_out != NULL) {
+		*index_out = index;
+		index = NULL;
+	}
 out:
 	if (locked)
 		fy_store_unlock(s);
@@ -1379,13 +1384,13 @@ out:
 int fy_bundle_verify(struct fy_store *s, const char *path, const struct fy_bundle_opts *o,
 		     struct fy_bundle_stats *st, struct fy_err *err)
 {
-	return read_bundle(s, path, o, false, st, err);
+	return read_bundle(s, path, o, false, st, NULL, err);
 }
 
 int fy_bundle_import(struct fy_store *s, const char *path, const struct fy_bundle_opts *o,
-		     struct fy_bundle_stats *st, struct fy_err *err)
+		     struct fy_bundle_stats *st, struct fy_json **index, struct fy_err *err)
 {
-	return read_bundle(s, path, o, true, st, err);
+	return read_bundle(s, path, o, true, st, index, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1416,9 +1421,9 @@ static int load_base(struct fy_store *s, const char *since, struct bundle *base,
 			return fy_err_set(err, FY_ENOTFOUND,
 					  "--since %s: neither a bundle file nor a bundle id",
 					  since);
-		rc = fy_dir_list(fy_store_path(s, "bundles"), ".json", &names, &n, err);
-		if (rc != FY_OK && rc != FY_ENOTFOUND)
-			return rc;
+		if (access(fy_store_path(s, "bundles"), F_OK) == 0)
+			FY_TRY(rc,
+			       fy_dir_list(fy_store_path(s, "bundles"), ".json", &names, &n, err));
 		for (i = 0; i < n; i++)
 			if (strncmp(names[i], since, len) == 0) {
 				snprintf(path, sizeof(path), "%s",

@@ -463,9 +463,10 @@ int fy_bundle_verify(struct fy_store *s, const char *path, const struct fy_bundl
 		     struct fy_bundle_stats *st, struct fy_err *err);
 /* Imports a bundle: checked as by fy_bundle_verify while streamed; each object enters
  * objects/ once its digest matched (an interrupted import finds them there), manifests and refs
- * are written only after the whole stream checked out. Takes the writer lock. */
+ * are written only after the whole stream checked out. Takes the writer lock. *index (may be
+ * NULL) receives the signed index the bundle carried (accepted). */
 int fy_bundle_import(struct fy_store *s, const char *path, const struct fy_bundle_opts *o,
-		     struct fy_bundle_stats *st, struct fy_err *err);
+		     struct fy_bundle_stats *st, struct fy_json **index, struct fy_err *err);
 /* Parses and checks a bundle.json document (for the fuzz target). */
 int fy_bundle_parse(const void *data, size_t n, const char *label, struct fy_err *err);
 

@@ -8,6 +8,7 @@ set -u
 unset FERRY_MIRROR
 
 FERRY=${FERRY:?set FERRY}
+case $FERRY in /*) ;; *) FERRY=$PWD/$FERRY ;; esac
 FORGE=${FORGE:?set FORGE}
 DATA=${FERRY_TEST_DATA:-tests/data}
 work=$(mktemp -d /tmp/ferry-bundle-XXXXXX)
@@ -245,6 +246,61 @@ run "$FERRY" --no-progress bundle create demo/stories-GGUF -o "$work/v.ferry" --
 expect_rc 0 "rewrite under the same name"
 run "$FERRY" --no-progress bundle verify "$work/v.ferry"
 expect_rc 0 "stale volumes of the older bundle are gone"
+
+# --- install from a bundle; installed; uninstall ---------------------------------------------
+fresh site
+export FERRY_HOME="$work/site"
+hub="$work/hub"
+run "$FERRY" --no-progress install demo/stories-GGUF:Q4_K_M --bundle "$work/b2.ferry" --cache-dir "$hub"
+expect_rc 1 "install from an incremental bundle without its base"
+expect_err "import that bundle first" "says so"
+run "$FERRY" --no-progress install demo/stories-GGUF:Q4_K_M --bundle "$work/b1.ferry" --from http://127.0.0.1:9
+expect_rc 2 "--bundle and --from"
+run "$FERRY" --no-progress install demo/stories-GGUF:Q4_K_M --bundle "$work/b1.ferry" --cache-dir "$hub"
+expect_rc 0 "install a quantization from a bundle into the HF cache"
+top="$hub/models--demo--stories-GGUF"
+rev=$(cat "$top/refs/main")
+blob=$(FERRY_HOME=$up "$FERRY" --json show "demo/stories-GGUF@$rev" | node -e 'const j=JSON.parse(require("fs").readFileSync(0));process.stdout.write(j.files.find(f=>f.path.endsWith("Q4_K_M.gguf")).sha256)')
+[ -L "$top/snapshots/$rev/stories-Q4_K_M.gguf" ] && [ -f "$top/blobs/$blob" ] &&
+	[ "$(readlink "$top/snapshots/$rev/stories-Q4_K_M.gguf")" = "../../blobs/$blob" ] && ok ||
+	bad "the HF cache layout: $(find "$top" | tr '\n' ' ')"
+"$FERRY" -q --no-progress bundle import "$work/b2.ferry"
+run "$FERRY" --no-progress install demo/stories-GGUF:Q8_0 --bundle "$work/b2.ferry" --cache-dir "$hub"
+expect_rc 0 "install another quantization from the incremental bundle"
+run "$FERRY" --no-progress install demo/stories --bundle "$work/b1.ferry" --dir "$work/plain"
+expect_rc 1 "the older bundle's index is a rollback now"
+expect_err "rollback refused" "says so"
+run "$FERRY" --no-progress install demo/stories --bundle "$work/b2.ferry" --dir "$work/plain"
+expect_rc 0 "install a checkpoint into a plain folder"
+diff -r "$work/plain" "$DATA/models/llama-stories260K" >/dev/null && ok || bad "the plain folder differs from the source"
+run "$FERRY" installed
+expect_rc 0 "installed"
+expect_out "demo/stories-GGUF:Q4_K_M" "lists the first install"
+expect_out "demo/stories-GGUF:Q8_0" "lists the second"
+expect_out "$work/plain" "lists the folder, as an absolute path"
+run "$FERRY" --json installed
+json_valid "$work/out" "installed --json"
+run "$FERRY" uninstall demo/stories-GGUF
+expect_rc 1 "two installs match"
+expect_err "--all" "says how to pick"
+rev8=$(cat "$top/refs/main")
+run "$FERRY" uninstall demo/stories-GGUF:Q4_K_M
+expect_rc 0 "uninstall one quantization"
+[ ! -e "$top/blobs/$blob" ] && [ ! -e "$top/snapshots/$rev/stories-Q4_K_M.gguf" ] && ok ||
+	bad "the Q4_K_M blob or link is still there"
+[ -n "$(ls "$top/snapshots/$rev8/"*Q8_0.gguf 2>/dev/null)" ] && [ -e "$top/refs/main" ] &&
+	ok || bad "uninstalling Q4_K_M touched the Q8_0 install"
+(cd / && FERRY_HOME="$work/site" "$FERRY" -q uninstall demo/stories) && [ ! -e "$work/plain" ] && ok ||
+	bad "uninstall from another folder left the plain install"
+run "$FERRY" uninstall demo/stories-GGUF:Q8_0 --cache-dir "$hub"
+expect_rc 0 "uninstall the last one"
+[ ! -e "$top" ] && ok || bad "the emptied repository folder is still there: $(find "$top" | tr '\n' ' ')"
+run "$FERRY" installed
+expect_out "nothing is installed" "nothing left"
+run "$FERRY" uninstall demo/stories
+expect_rc 1 "uninstall what is not installed"
+run "$FERRY" fsck
+expect_rc 0 "the store keeps its objects, clean"
 
 echo "bundle: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
