@@ -1,4 +1,4 @@
-/* ferry sync --list FILE [--endpoint URL] [--token TOKEN] */
+/* ferry sync --list FILE [--endpoint URL] [--token TOKEN] | ferry sync --from URL */
 #include "cli/cli.h"
 #include "mirror/mirror.h"
 
@@ -55,13 +55,76 @@ static int sync_one(struct fy_cli *cli, struct fy_store *s, struct fy_clone_opts
 	return rc;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Everything a ferry mirror publishes: its signed index checked first, then each repository's
+ * revisions and refs. Counts into *ok and *failed. */
+static int sync_from(struct fy_cli *cli, struct fy_store *s, const struct fy_clone_opts *co,
+		     bool allow_expired, struct fy_json *results, size_t *ok, size_t *failed)
+{
+	struct fy_remote rm;
+	const struct fy_json *repos;
+	const char **names = NULL;
+	size_t n = 0, i;
+	struct fy_err err;
+	void *it;
+
+	if (fy_remote_open(s, co, allow_expired, &rm, &err) != FY_OK)
+		return fy_cli_fail(cli, &err);
+	repos = fy_json_get(rm.index, "repos");
+	names = calloc(fy_json_size(repos) + 1, sizeof(*names));
+	for (it = fy_json_iter(repos); names != NULL && it; it = fy_json_next(repos, it))
+		names[n++] = fy_json_iter_key(it);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (i = 0; i < n; i++) {
+		struct fy_json *o = fy_json_object();
+		struct fy_clone_stats st;
+		size_t fresh = 0;
+		int rc = fy_remote_sync_repo(s, &rm, co, names[i], &fresh, &st, &err);
+
+		fy_cli_progress_done(cli);
+		fy_json_set(o, "repo", fy_json_string(names[i]));
+		fy_json_set(o, "ok", fy_json_bool(rc == FY_OK));
+		if (rc == FY_OK) {
+			(*ok)++;
+			fy_json_set(o, "revisions_new", fy_json_integer((int64_t)fresh));
+			fy_json_set(o, "fetched", fy_json_integer((int64_t)st.files_fetched));
+			if (!cli->quiet && !cli->json)
+				printf("ok      %s (%zu new revision%s, %zu files fetched, %zu "
+				       "already in the store)\n",
+				       names[i], fresh, fresh == 1 ? "" : "s", st.files_fetched,
+				       st.files_reused);
+		} else {
+			(*failed)++;
+			fy_json_set(o, "error", fy_json_string(err.msg));
+			if (!cli->json)
+				fprintf(stderr, "ferry sync: %s\n", err.msg);
+		}
+		fy_json_push(results, o);
+	}
+	free(names);
+	fy_remote_close(&rm);
+	return -1;
+}
+
 int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 {
 	const char *list = NULL, *endpoint = getenv("HF_ENDPOINT"), *token = getenv("HF_TOKEN");
+	const char *from = NULL;
+	bool allow_expired = false;
 	long jobs = 8, retries = 5;
 	const struct fy_opt opts[] = {
 		{ "list", 0, FY_OPT_STRING, &list, "FILE",
 		  "one 'REPO[@REV] [GLOB | !GLOB]...' per line ('#' comments)" },
+		{ "from", 0, FY_OPT_STRING, &from, "URL",
+		  "a ferry mirror: everything its signed index publishes (every revision and "
+		  "ref)" },
+		{ "allow-expired", 0, FY_OPT_FLAG, &allow_expired, NULL,
+		  "with --from: accept an expired index (a site with an unreliable clock)" },
 		{ "endpoint", 0, FY_OPT_STRING, &endpoint, "URL",
 		  "the hub (default: $HF_ENDPOINT, else https://huggingface.co)" },
 		{ "token", 0, FY_OPT_STRING, &token, "TOKEN", "bearer token (default: $HF_TOKEN)" },
@@ -71,11 +134,15 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
-		"ferry sync --list FILE [--endpoint URL] [--token TOKEN]",
+		"ferry sync --list FILE [--endpoint URL] [--token TOKEN]\n"
+		"ferry sync --from URL [--allow-expired]",
 		"Mirrors many repositories: each line of FILE is cloned (only what changed is\n"
 		"fetched), continuing past failures; a summary ends the run, and the exit status "
 		"is\n"
-		"1 when any repository failed. Globs select files; !GLOB excludes.",
+		"1 when any repository failed. Globs select files; !GLOB excludes. With --from,\n"
+		"the source is a ferry mirror: its signed index is checked (trusted key,\n"
+		"version, expiry), then every revision it publishes is fetched (manifest as\n"
+		"signed, every file's SHA-256) and the index's refs are set (docs/PUBLISH.md).",
 		opts,
 	};
 	struct fy_clone_opts co = { 0 };
@@ -91,15 +158,15 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 
 	fy_buf_init(&b);
 	r = fy_cli_parse(cli, &usage, argc, argv, 0, 0, &npos);
-	if (r < 0 && list == NULL)
-		r = fy_cli_usage_error(cli, "--list FILE is required");
+	if (r < 0 && (list == NULL) == (from == NULL))
+		r = fy_cli_usage_error(cli, "--list FILE or --from URL (one of them)");
 	if (r < 0)
 		r = fy_cli_open_store(cli, &s);
-	if (r < 0 && fy_file_read(list, 16u << 20, &b, &err) != FY_OK)
+	if (r < 0 && list != NULL && fy_file_read(list, 16u << 20, &b, &err) != FY_OK)
 		r = fy_cli_fail(cli, &err);
 	if (r >= 0)
 		goto out;
-	fy_cli_endpoint(endpoint, url, sizeof(url));
+	fy_cli_endpoint(from != NULL ? from : endpoint, url, sizeof(url));
 	co = (struct fy_clone_opts){ .endpoint = url,
 				     .token = token,
 				     .jobs = (int)jobs,
@@ -107,6 +174,8 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 				     .progress = fy_cli_progress,
 				     .wait_fn = fy_cli_lock_wait,
 				     .ctx = cli };
+	if (from != NULL && (r = sync_from(cli, s, &co, allow_expired, results, &ok, &failed)) >= 0)
+		goto out;
 	for (char *line = b.data ? strtok_r((char *)b.data, "\n", &save) : NULL; line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char *hash = strchr(line, '#');

@@ -406,9 +406,16 @@ int fy_remote_manifest(const struct fy_remote *r, const struct fy_clone_opts *o,
 		       const char *id, struct fy_revision **out, struct fy_buf *bytes,
 		       struct fy_err *err);
 /* Records a fetched revision: the manifest bytes as received (after fy_remote_manifest) and
- * the ref ("heads/main"), once every object is in the store. Takes the writer lock. */
+ * the ref ("heads/main"; NULL: none), once every object is in the store. Takes the writer
+ * lock. */
 int fy_store_commit_fetched(struct fy_store *s, const struct fy_revision *r,
 			    const struct fy_buf *bytes, const char *ref, struct fy_err *err);
+/* Mirrors every revision the index publishes for repo (those not in the store yet: manifest as
+ * signed, every file checked), then sets the store's refs of repo that the index names to the
+ * index's targets. *revs_new counts revisions fetched; st sums their transfers. */
+int fy_remote_sync_repo(struct fy_store *s, const struct fy_remote *r,
+			const struct fy_clone_opts *o, const char *repo, size_t *revs_new,
+			struct fy_clone_stats *st, struct fy_err *err);
 /* Places object sha256 at dst (reflink, hardlink or copy through a temp name). */
 int fy_store_place_object(struct fy_store *s, const uint8_t sha256[FY_SHA256_LEN], const char *dst,
 			  struct fy_err *err);

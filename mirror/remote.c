@@ -159,8 +159,64 @@ int fy_store_commit_fetched(struct fy_store *s, const struct fy_revision *r,
 	if (access(path, F_OK) != 0)
 		FY_TRY(rc, fy_file_write_atomic_in(path, fy_store_path(s, "tmp"), bytes->data,
 						   bytes->len, err));
-	rc = fy_store_write_ref(s, r->repo, ref, r->id, err);
+	if (ref != NULL)
+		rc = fy_store_write_ref(s, r->repo, ref, r->id, err);
 out:
 	fy_store_unlock(s);
+	return rc;
+}
+
+int fy_remote_sync_repo(struct fy_store *s, const struct fy_remote *r,
+			const struct fy_clone_opts *o, const char *repo, size_t *revs_new,
+			struct fy_clone_stats *st, struct fy_err *err)
+{
+	const struct fy_json *entry = fy_json_get(fy_json_get(r->index, "repos"), repo);
+	const struct fy_json *revs = fy_json_get(entry, "revisions");
+	const struct fy_json *refs = fy_json_get(entry, "refs");
+	void *it;
+	int rc = FY_OK;
+
+	memset(st, 0, sizeof(*st));
+	*revs_new = 0;
+	if (entry == NULL)
+		return fy_err_set(err, FY_ENOTFOUND, "%s: %s is not published there", r->endpoint,
+				  repo);
+	for (it = fy_json_iter(revs); it; it = fy_json_next(revs, it)) {
+		const char *id = fy_json_iter_key(it);
+		struct fy_revision *rev = NULL;
+		struct fy_clone_stats one = { 0 };
+		struct fy_buf bytes;
+
+		if (access(fy_store_path(s, "repos/%s/revisions/%s.json", repo, id), F_OK) == 0)
+			continue; /* manifests are immutable: this one is here already */
+		fy_buf_init(&bytes);
+		rc = fy_remote_manifest(r, o, repo, id, &rev, &bytes, err);
+		if (rc == FY_OK)
+			rc = fy_store_fetch_files(s, rev, NULL, o, &one, err);
+		if (rc == FY_OK)
+			rc = fy_store_commit_fetched(s, rev, &bytes, NULL, err);
+		fy_revision_free(rev);
+		fy_buf_release(&bytes);
+		if (rc != FY_OK)
+			return rc;
+		(*revs_new)++;
+		st->files += one.files;
+		st->files_fetched += one.files_fetched;
+		st->files_reused += one.files_reused;
+		st->bytes_fetched += one.bytes_fetched;
+		st->retries += one.retries;
+	}
+	FY_TRY(rc, fy_store_lock(s, o->wait_fn, o->ctx, err));
+	for (it = fy_json_iter(refs); rc == FY_OK && it; it = fy_json_next(refs, it)) {
+		const char *target = fy_json_str(fy_json_iter_value(it));
+		char cur[FY_REV_ID_LEN + 1];
+		struct fy_err e2;
+
+		if (fy_store_read_ref(s, repo, fy_json_iter_key(it), cur, &e2) != FY_OK ||
+		    strcmp(cur, target) != 0)
+			rc = fy_store_write_ref(s, repo, fy_json_iter_key(it), target, err);
+	}
+	fy_store_unlock(s);
+out:
 	return rc;
 }

@@ -188,6 +188,39 @@ run "$FERRY" install demo/hidden --from "$U" --cache-dir "$hub"
 expect_rc 1 "an unpublished repo"
 expect_err "not published" "says so"
 
+# sync --from: everything the mirror publishes, into a store that trusts it
+sy="$work/sync"
+FERRY_HOME="$sy" "$FERRY" -q init
+FERRY_HOME="$sy" run "$FERRY" --no-progress sync --from "$U"
+expect_rc 1 "sync from an untrusted mirror"
+expect_err "does not trust" "names the trust failure"
+FERRY_HOME="$sy" "$FERRY" -q key trust "$up/keys/signing.pub"
+FERRY_HOME="$sy" run "$FERRY" --no-progress sync --from "$U" --list "$work/x"
+expect_rc 2 "--from and --list"
+FERRY_HOME="$sy" run "$FERRY" --no-progress sync --from "$U"
+# demo/tok shares an object with demo/broken, corrupted on the mirror above: refused, the rest goes on
+expect_rc 1 "sync --from: one repository's file is corrupt on the mirror"
+expect_err "'added_tokens.json': content does not match" "names the corrupt file"
+expect_err "2 repositories synced, 1 failed" "the summary counts it"
+expect_out "ok      demo/stories " "the checkpoint"
+expect_out "ok      demo/stories-GGUF " "the GGUF repository"
+FERRY_HOME="$sy" run "$FERRY" ls demo/hidden
+expect_rc 1 "an unpublished repository is not synced"
+npub=$(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));let n=0;for(const r of Object.values(j.repos))n+=Object.keys(r.revisions).length;process.stdout.write(String(n))' "$up/published/index-$(cat "$up/published/current").json")
+nsync=$(ls "$sy"/repos/*/*/revisions/*.json | wc -l)
+[ "$((npub - 1))" -eq "$nsync" ] && ok || bad "sync fetched $nsync revisions, the index publishes $npub (one refused)"
+[ ! -d "$sy/repos/demo/tok" ] && ok || bad "the refused repository was committed"
+for r in demo/stories demo/stories-GGUF; do
+	[ "$(FERRY_HOME=$sy "$FERRY" show "$r" | head -1)" = "$(FERRY_HOME=$up "$FERRY" show "$r" | head -1)" ] && ok ||
+		bad "$r: the synced main is not the mirror's"
+done
+[ "$(cat "$sy/repos/demo/stories/refs/tags/v1" 2>/dev/null)" = "$(cat "$up/repos/demo/stories/refs/tags/v1")" ] && ok ||
+	bad "the published tag was not synced"
+FERRY_HOME="$sy" run "$FERRY" --no-progress verify demo/stories demo/stories-GGUF
+expect_rc 0 "the synced revisions verify"
+FERRY_HOME="$sy" run "$FERRY" --no-progress sync --from "$U"
+expect_out "ok      demo/stories (0 new revisions, 0 files fetched" "again: nothing new, nothing fetched"
+
 # hostile indexes, each validly signed where that matters
 v=$(cat "$up/published/current")
 cp -r "$up/published" "$work/published.good"
