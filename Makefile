@@ -246,6 +246,7 @@ bench: deps
 	@$(MAKE) --no-print-directory build $(MKBIG) $(MKMODEL) $(INFER_SPEED)
 	@MKBIG=$(MKBIG) sh bench/run.sh $(FERRY)
 	@sh bench/store.sh $(FERRY)
+	@MKMODEL=$(MKMODEL) sh bench/bundle.sh $(FERRY)
 	@sh bench/serve.sh $(FERRY)
 	@sh bench/clone.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) sh bench/convert.sh $(FERRY)
