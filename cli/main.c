@@ -127,9 +127,9 @@ void fy_cli_print_main_help(FILE *to)
 	fprintf(to,
 		"usage: ferry [global options] VERB [ARGS...]\n\n"
 		"ferry fetches, verifies, stores, inspects, converts (HF <-> GGUF, llama family),\n"
-		"re-quantizes, runs and smoke-tests, publishes with a signed index, serves and\n"
-		"installs model repositories for sovereign model mirrors (bundles for the air gap\n"
-		"are not built yet).\n\nVerbs:\n");
+		"re-quantizes, runs and smoke-tests, publishes with a signed index, serves,\n"
+		"carries across air gaps as signed bundles and installs model repositories for\n"
+		"sovereign model mirrors.\n\nVerbs:\n");
 	for (c = fy_commands; c->name != NULL; c++)
 		fprintf(to, "  %-10s %s\n", c->name, c->summary);
 	fprintf(to, "\n");
