@@ -264,6 +264,12 @@ blob=$(FERRY_HOME=$up "$FERRY" --json show "demo/stories-GGUF@$rev" | node -e 'c
 [ -L "$top/snapshots/$rev/stories-Q4_K_M.gguf" ] && [ -f "$top/blobs/$blob" ] &&
 	[ "$(readlink "$top/snapshots/$rev/stories-Q4_K_M.gguf")" = "../../blobs/$blob" ] && ok ||
 	bad "the HF cache layout: $(find "$top" | tr '\n' ' ')"
+# the npm @huggingface/hub client's own cache scanner reads the install
+node "$(dirname "$0")/../node/hfcache.mjs" "$hub" >"$work/scan" 2>&1
+size=$(stat -L -c %s "$top/snapshots/$rev/stories-Q4_K_M.gguf")
+grep -qx "demo/stories-GGUF $rev main stories-Q4_K_M.gguf $size $blob" "$work/scan" && ok ||
+	bad "scanCacheDir does not see the install: $(cat "$work/scan")"
+grep -qx "warnings 0" "$work/scan" && ok || bad "scanCacheDir warns: $(cat "$work/scan")"
 "$FERRY" -q --no-progress bundle import "$work/b2.ferry"
 run "$FERRY" --no-progress install demo/stories-GGUF:Q8_0 --bundle "$work/b2.ferry" --cache-dir "$hub"
 expect_rc 0 "install another quantization from the incremental bundle"
