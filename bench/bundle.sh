@@ -17,20 +17,7 @@ mkdir -p "$work/model" bench/results
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 export FERRY_HOME="$work/store"
 
-now_ns() { date +%s%N; }
-best_ms() {
-	best=0
-	i=0
-	while [ $i -lt "$RUNS" ]; do
-		t0=$(now_ns)
-		"$@" >/dev/null 2>&1
-		t=$((($(now_ns) - t0) / 1000000))
-		if [ $best -eq 0 ] || [ $t -lt $best ]; then best=$t; fi
-		i=$((i + 1))
-	done
-	echo $best
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+. "$(dirname "$0")/lib.sh"
 mibs() { awk -v b="$1" -v t="$2" 'BEGIN {printf "%.0f", b / 1048576 / (t / 1000)}'; }
 
 echo "bench: a $LAYERS-layer F16 model in $work"

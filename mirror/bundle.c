@@ -958,8 +958,10 @@ static int next_entry(struct reader *r, const char *want, uint64_t size, bool ex
 	return FY_OK;
 }
 
-/* The next data block of the current entry (contiguous: no holes). *n = 0 at its end. */
-static int next_block(struct reader *r, const char *what, uint64_t *pos, const void **p, size_t *n)
+/* The next data block of the current entry of `size` bytes (contiguous: no holes, never past
+ * its header's size). *n = 0 at its end. */
+static int next_block(struct reader *r, const char *what, uint64_t size, uint64_t *pos,
+		      const void **p, size_t *n)
 {
 	la_int64_t off;
 	int st = archive_read_data_block(r->a, p, n, &off);
@@ -973,6 +975,9 @@ static int next_block(struct reader *r, const char *what, uint64_t *pos, const v
 	if (off < 0 || (uint64_t)off != *pos)
 		return fy_err_set(r->err, FY_EFORMAT, "%s: '%s' has holes", r->label, what);
 	*pos += *n;
+	if (*pos > size)
+		return fy_err_set(r->err, FY_EFORMAT, "%s: '%s' is longer than its header",
+				  r->label, what);
 	return FY_OK;
 }
 
@@ -988,14 +993,9 @@ static int read_small(struct reader *r, const char *want, uint64_t size, bool ex
 	FY_TRY(rc, next_entry(r, want, size, exact, &n));
 	FY_TRY(rc, fy_buf_reserve(out, (size_t)n + 1, r->err));
 	for (;;) {
-		FY_TRY(rc, next_block(r, want, &pos, &p, &k));
+		FY_TRY(rc, next_block(r, want, n, &pos, &p, &k));
 		if (k == 0)
 			break;
-		if (pos > n) {
-			rc = fy_err_set(r->err, FY_EFORMAT, "%s: '%s' is longer than its header",
-					r->label, want);
-			goto out;
-		}
 		FY_TRY(rc, fy_buf_append(out, p, k, r->err));
 	}
 	if (pos != n)
@@ -1197,14 +1197,9 @@ static int read_object(struct reader *r, struct bobj *o, bool import, bool *pres
 		}
 	}
 	for (;;) {
-		FY_TRY(rc, next_block(r, name, &pos, &p, &k));
+		FY_TRY(rc, next_block(r, name, n, &pos, &p, &k));
 		if (k == 0)
 			break;
-		if (pos > n) {
-			rc = fy_err_set(r->err, FY_EFORMAT, "%s: '%s' is longer than its header",
-					r->label, name);
-			goto out;
-		}
 		FY_TRY(rc, fy_hasher_update(h, p, k, r->err));
 		while (fd >= 0 && k > 0) {
 			ssize_t w = write(fd, p, k);

@@ -28,12 +28,7 @@ nrepos() { ls "$1/repos" 2>/dev/null | wc -l; }
 json_field() { node -e 'const j=JSON.parse(require("fs").readFileSync(0));process.stdout.write(String(j[process.argv[1]]))' "$1" <"$work/out"; }
 
 export FERRY_HOME="$up"
-"$FERRY" -q init
-"$FERRY" -q --no-progress add demo/stories "$DATA/models/llama-stories260K" -m import
-mkdir "$work/gguf"
-"$FERRY" -q convert "$DATA/models/llama-stories260K" -o "$work/gguf/stories-f32.gguf" --outtype f32
-"$FERRY" -q --no-progress add demo/stories-GGUF "$work/gguf" -m import
-"$FERRY" -q --no-progress quant demo/stories-GGUF --type Q4_K_M 2>/dev/null
+stories_store
 "$FERRY" -q key generate
 
 # --- usage -----------------------------------------------------------------------------------

@@ -32,3 +32,13 @@ json_valid() { # json_valid FILE DESCRIPTION
 		bad "$2: not valid JSON"
 	fi
 }
+# stories_store: a store in $FERRY_HOME holding demo/stories (the fixture checkpoint) and
+# demo/stories-GGUF (its F32 conversion, then a Q4_K_M quantization); uses $work/gguf.
+stories_store() {
+	"$FERRY" -q init
+	"$FERRY" -q --no-progress add demo/stories "$DATA/models/llama-stories260K" -m import
+	mkdir "$work/gguf"
+	"$FERRY" -q convert "$DATA/models/llama-stories260K" -o "$work/gguf/stories-f32.gguf" --outtype f32
+	"$FERRY" -q --no-progress add demo/stories-GGUF "$work/gguf" -m import
+	"$FERRY" -q --no-progress quant demo/stories-GGUF --type Q4_K_M 2>/dev/null
+}

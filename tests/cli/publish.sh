@@ -19,12 +19,7 @@ refresh_mirror() { FERRY_HOME=$up "$FERRY" -q publish --refresh; }
 
 up="$work/up"
 export FERRY_HOME="$up"
-"$FERRY" -q init
-"$FERRY" -q --no-progress add demo/stories "$DATA/models/llama-stories260K" -m import
-mkdir "$work/gguf"
-"$FERRY" -q convert "$DATA/models/llama-stories260K" -o "$work/gguf/stories-f32.gguf" --outtype f32
-"$FERRY" -q --no-progress add demo/stories-GGUF "$work/gguf" -m import
-"$FERRY" -q --no-progress quant demo/stories-GGUF --type Q4_K_M 2>/dev/null
+stories_store
 
 # --- publish and its gates ------------------------------------------------------------------
 run "$FERRY" publish demo/stories-GGUF

@@ -1,0 +1,17 @@
+# Shared helpers of the benchmark scripts (sourced): timing and ratios.
+now_ns() { date +%s%N; }
+# best_ms CMD...: the fastest of $RUNS runs (default 3), in milliseconds
+best_ms() {
+	best=0
+	i=0
+	while [ $i -lt "${RUNS:-3}" ]; do
+		t0=$(now_ns)
+		"$@" >/dev/null 2>&1
+		t=$((($(now_ns) - t0) / 1000000))
+		if [ $best -eq 0 ] || [ $t -lt $best ]; then best=$t; fi
+		i=$((i + 1))
+	done
+	echo $best
+}
+# ratio A B: A / B with two decimals
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
