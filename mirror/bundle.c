@@ -1306,6 +1306,17 @@ out:
 	return rc;
 }
 
+/* What a bundle's description says, into the stats. */
+static void describe_stats(const struct bundle *b, struct fy_bundle_stats *st)
+{
+	snprintf(st->id, sizeof(st->id), "%s", b->id);
+	snprintf(st->base, sizeof(st->base), "%s", b->base);
+	st->index_version = b->index_version;
+	st->revisions = b->n_revs;
+	st->objects = b->n_objs;
+	st->objects_base = b->n_req;
+}
+
 static int read_bundle(struct fy_store *s, const char *path, const struct fy_bundle_opts *o,
 		       bool import, struct fy_bundle_stats *st, struct fy_json **index_out,
 		       struct fy_err *err)
@@ -1352,12 +1363,7 @@ static int read_bundle(struct fy_store *s, const char *path, const struct fy_bun
 	FY_TRY(rc, read_end(&r));
 	if (import)
 		FY_TRY(rc, commit(&r, &b, &desc, &ix, &ix_sig, index, st));
-	snprintf(st->id, sizeof(st->id), "%s", b.id);
-	snprintf(st->base, sizeof(st->base), "%s", b.base);
-	st->index_version = b.index_version;
-	st->revisions = b.n_revs;
-	st->objects = b.n_objs;
-	st->objects_base = b.n_req;
+	describe_stats(&b, st);
 	st->archive_bytes = r.total;
 	st->volumes = r.n_vols;
 	if (index_out != NULL) {
@@ -1735,12 +1741,7 @@ int fy_bundle_create(struct fy_store *s, const char *out, const struct fy_bundle
 	FY_TRY(rc, fy_mkdirs(fy_store_path(s, "bundles"), err));
 	FY_TRY(rc, fy_file_write_atomic(fy_store_path(s, "bundles/%s.json", b.id), desc,
 					strlen(desc), err));
-	snprintf(st->id, sizeof(st->id), "%s", b.id);
-	snprintf(st->base, sizeof(st->base), "%s", b.base);
-	st->index_version = b.index_version;
-	st->revisions = b.n_revs;
-	st->objects = b.n_objs;
-	st->objects_base = b.n_req;
+	describe_stats(&b, st);
 	st->bytes = w.todo;
 	st->archive_bytes = w.total;
 	st->volumes = w.n_vols;
