@@ -54,7 +54,7 @@ UNIT_SAN   := $(BUILD)/unit-tests-san
 FUZZ_SECONDS ?= 10
 FUZZ_JOBS    ?= 1
 
-.PHONY: all build deps test test-unit test-san test-cli test-node test-fuzz fuzz fuzz-build \
+.PHONY: all build deps test test-unit test-san test-cli test-node test-fuzz test-crash crash fuzz fuzz-build \
 	demo bench format lint clean help node-deps install
 
 all: deps
@@ -71,6 +71,8 @@ help:
 	@echo "  make deps      apt-get the Debian packages that are missing (root), else print the command"
 	@echo "  make bench     benchmarks (results as ratios, written to bench/results/)"
 	@echo "  make fuzz      run every fuzz target for FUZZ_SECONDS each (default 10; e.g. FUZZ_SECONDS=3600)"
+	@echo "  make crash     SIGKILL add, bundle import, clone, convert, quant and publish CRASH_RUNS"
+	@echo "                 times each (default 100) at random points; fsck and re-run checked"
 	@echo "  make lint      clang-format check and cppcheck over the sources"
 	@echo "  make format    apply .clang-format to every source file"
 	@echo "  make install   copy ferry to PREFIX/bin (PREFIX=/usr/local)"
@@ -156,7 +158,7 @@ SUMMARY := $(BUILD)/test-summary.txt
 
 test: deps
 	@mkdir -p $(BUILD) && : > $(SUMMARY)
-	@$(MAKE) --no-print-directory test-unit test-san test-cli test-node test-fuzz
+	@$(MAKE) --no-print-directory test-unit test-san test-cli test-node test-crash test-fuzz
 	@awk '{print "  " $$1 ": " $$2 " passed, " $$3 " failed"; p += $$2; f += $$3} \
 		END {print "make test: all suites passed"; print "total: " p " passed, " f " failed"}' \
 		$(SUMMARY)
@@ -226,6 +228,22 @@ test-node: $(FERRY) $(MKGGUF) $(MKMODEL) node-deps
 	@FERRY=$(FERRY) MKGGUF=$(MKGGUF) MKMODEL=$(MKMODEL) sh tests/node/run.sh > $(BUILD)/node.log 2>&1; rc=$$?; \
 		cat $(BUILD)/node.log; sh tests/summary.sh node $(BUILD)/node.log >> $(SUMMARY); \
 		exit $$rc
+
+# Crash consistency (tests/crash/run.sh): SIGKILL at random points of add, bundle import, clone,
+# convert, quant and publish; fsck clean after each, the re-run reaching the uninterrupted state.
+# make test kills each CRASH_TEST_RUNS times; make crash CRASH_RUNS (100) times and records the
+# figures in bench/results/crash.txt.
+CRASH_TEST_RUNS ?= 3
+CRASH_RUNS ?= 100
+
+test-crash: $(FERRY)
+	@CRASH_RUNS=$(CRASH_TEST_RUNS) FERRY=$(FERRY) sh tests/crash/run.sh > $(BUILD)/crash.log 2>&1; \
+		rc=$$?; tail -n 8 $(BUILD)/crash.log; \
+		sh tests/summary.sh crash $(BUILD)/crash.log >> $(SUMMARY); exit $$rc
+
+crash: $(FERRY)
+	@mkdir -p bench/results
+	@CRASH_RUNS=$(CRASH_RUNS) CRASH_OUT=bench/results/crash.txt FERRY=$(FERRY) sh tests/crash/run.sh
 
 fuzz-build: $(FUZZ_BIN)
 

@@ -135,6 +135,17 @@ int fy_store_add_files(struct fy_store *s, const char *repo, size_t n, const cha
 	FY_TRY(rc, fy_store_lock(s, o->wait_fn, o->ctx, err));
 	locked = true;
 	FY_TRY(rc, build(s, repo, n, paths, srcs, o, r, err));
+	if (r->parent[0] != '\0') { /* the same files as main (a re-run): main stays */
+		struct fy_revision *main_rev = NULL;
+		bool same = fy_revision_load(s, repo, r->parent, &main_rev, err) == FY_OK &&
+			    strcmp(main_rev->tree, r->tree) == 0;
+
+		fy_revision_free(main_rev);
+		if (same) {
+			memcpy(id, r->parent, FY_REV_ID_LEN + 1);
+			goto out;
+		}
+	}
 	FY_TRY(rc, fy_store_write_manifest(s, r, err));
 	FY_TRY(rc, fy_store_write_ref(s, repo, "heads/main", r->id, err));
 	memcpy(id, r->id, FY_REV_ID_LEN + 1);

@@ -925,7 +925,7 @@ static struct fy_json *hub_origin(const struct fy_clone_opts *o, const struct li
 	struct fy_json *j = fy_json_object();
 	char when[32];
 
-	fy_iso_utc(time(NULL), when);
+	fy_now_iso(when); /* $SOURCE_DATE_EPOCH's, as the manifest's created time */
 	fy_json_set(j, "kind", fy_json_string("hub"));
 	fy_json_set(j, "endpoint", fy_json_string(o->endpoint));
 	fy_json_set(j, "revision", fy_json_string(o->rev && o->rev[0] ? o->rev : "main"));

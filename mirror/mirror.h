@@ -150,7 +150,8 @@ int fy_store_add(struct fy_store *s, const char *repo, const char *dir,
  * Adds the file src (outside the store) as `path` (a path in the repository) on top of repo's main
  * branch: a new revision whose files are main's (if repo exists) with this one added or replaced,
  * its manifest's origin = o->origin (taken over, freed on failure too: the lineage of a derived
- * file). Takes the writer lock. id receives the new revision.
+ * file). Takes the writer lock. id receives the new revision; when the files come out equal to
+ * main's (the same derivation run again), nothing is written and id is main's.
  */
 struct fy_derive_opts {
 	const char *message;

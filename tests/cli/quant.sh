@@ -164,6 +164,13 @@ run "$FERRY" show test/tiny-GGUF --json
 expect_out '"operation": "quant"' "lineage: operation"
 expect_out '"path": "tiny-f16.gguf"' "lineage: source file"
 expect_out '"options": "--type Q4_K_M"' "lineage: parameters"
+head1=$(cat "$work/store/repos/test/tiny-GGUF/refs/heads/main")
+n1=$(ls "$work/store/repos/test/tiny-GGUF/revisions" | wc -l)
+run "$FERRY" quant test/tiny --type Q4_K_M
+expect_rc 0 "the same quant again"
+[ "$(cat "$work/store/repos/test/tiny-GGUF/refs/heads/main")" = "$head1" ] &&
+	[ "$(ls "$work/store/repos/test/tiny-GGUF/revisions" | wc -l)" -eq "$n1" ] && ok ||
+	bad "re-running a quant that changes no file made a new revision"
 run "$FERRY" checkout test/tiny-GGUF "$work/co"
 "$FERRY" quant -q "$work/src/tiny-f16.gguf" --type Q4_K_M -o "$work/file-mode.gguf"
 cmp -s "$work/co/tiny-Q4_K_M.gguf" "$work/file-mode.gguf" && ok ||

@@ -1,0 +1,139 @@
+#!/bin/sh
+# Crash consistency (docs/RELIABILITY.md): for each operation, CRASH_RUNS times (default 100):
+# start it on a copy of its starting store, SIGKILL it at a random point within its
+# uninterrupted duration, check that `ferry fsck` finds the store clean, run the operation again
+# to completion, and compare the store with the one an uninterrupted run produced (every object,
+# every manifest and ref byte for byte; for publish, what the signed index publishes).
+#   FERRY=build/ferry sh tests/crash/run.sh
+# Environment: FERRY, CRASH_RUNS (100), CRASH_OPS ("add import clone convert quant publish"),
+# CRASH_SEED (1). Ends with "crash: N passed, N failed"; figures go to $CRASH_OUT when set.
+set -u
+unset FERRY_MIRROR HF_ENDPOINT
+FERRY=${FERRY:?set FERRY}
+case $FERRY in /*) ;; *) FERRY=$PWD/$FERRY ;; esac
+DATA=${FERRY_TEST_DATA:-tests/data}
+case $DATA in /*) ;; *) DATA=$PWD/$DATA ;; esac
+RUNS=${CRASH_RUNS:-100}
+OPS=${CRASH_OPS:-"add import clone convert quant publish"}
+SEED=${CRASH_SEED:-1}
+work=$(mktemp -d /tmp/ferry-crash-XXXXXX)
+srv=
+trap '[ -n "$srv" ] && kill $srv 2>/dev/null; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+. "$(dirname "$0")/../cli/lib.sh"
+# manifests record their time: fixed, an interrupted and an uninterrupted run write the same bytes
+export SOURCE_DATE_EPOCH=1790000000
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+fy() { FERRY_HOME="$1" "$FERRY" -q --no-progress "$@"; }
+
+# --- the starting stores and inputs ------------------------------------------------------------
+echo "crash: preparing inputs in $work"
+mkdir -p "$work/in"
+cp -r "$DATA/models/llama-stories260K" "$work/in/big"
+head -c 25165824 /dev/urandom >"$work/in/big/shard-1.bin"
+head -c 25165824 /dev/urandom >"$work/in/big/shard-2.bin"
+# a mirror publishing demo/big, for import (a bundle of it) and clone (served)
+mirror="$work/mirror"
+FERRY_HOME=$mirror "$FERRY" -q init
+FERRY_HOME=$mirror "$FERRY" -q key generate
+FERRY_HOME=$mirror "$FERRY" -q --no-progress add demo/big "$work/in/big" -m import
+FERRY_HOME=$mirror "$FERRY" -q --no-progress publish demo/big --force --reason "crash test fixture" >/dev/null 2>&1
+FERRY_HOME=$mirror "$FERRY" -q --no-progress bundle create --all -o "$work/in/big.ferry"
+FERRY_HOME=$mirror "$FERRY" serve --all --listen 127.0.0.1:0 --port-file "$work/port" 2>/dev/null &
+srv=$!
+i=0
+while [ ! -s "$work/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+U="http://127.0.0.1:$(cat "$work/port")"
+
+tpl() { # tpl NAME: an empty store
+	FERRY_HOME="$work/tpl-$1" "$FERRY" -q init
+}
+tpl add
+tpl clone
+tpl import
+FERRY_HOME="$work/tpl-import" "$FERRY" -q key trust "$mirror/keys/signing.pub"
+tpl convert
+FERRY_HOME="$work/tpl-convert" "$FERRY" -q --no-progress add demo/shake "$DATA/models/qwen2-shakespeare" -m import
+tpl quant
+FERRY_HOME="$work/tpl-quant" "$FERRY" -q --no-progress add demo/shake "$DATA/models/qwen2-shakespeare" -m import
+FERRY_HOME="$work/tpl-quant" "$FERRY" -q --no-progress convert demo/shake --outtype f32
+tpl publish
+FERRY_HOME="$work/tpl-publish" "$FERRY" -q key generate
+FERRY_HOME="$work/tpl-publish" "$FERRY" -q --no-progress add demo/shake "$DATA/models/qwen2-shakespeare" -m import
+FERRY_HOME="$work/tpl-publish" "$FERRY" -q --no-progress convert demo/shake --outtype q8_0
+
+# op NAME STORE: the operation; ferry replaces the shell it runs in (exec), so that the pid of
+# `op ... &` is ferry's own. Call it in a subshell: ( op NAME STORE ).
+op() {
+	export FERRY_HOME="$2"
+	case $1 in
+	add) exec "$FERRY" -q --no-progress add demo/big "$work/in/big" -m import ;;
+	import) exec "$FERRY" -q --no-progress bundle import "$work/in/big.ferry" ;;
+	clone) exec "$FERRY" -q --no-progress clone demo/big --endpoint "$U" ;;
+	convert) exec "$FERRY" -q --no-progress convert demo/shake --outtype f32 ;;
+	quant) exec "$FERRY" -q --no-progress quant demo/shake-GGUF --type Q8_0 ;;
+	publish) exec "$FERRY" -q --no-progress publish demo/shake-GGUF ;;
+	esac
+}
+
+# state STORE: what must be the same after a crash and a re-run as after one clean run
+state() {
+	(
+		cd "$1" || exit 1
+		find objects -type f | sort
+		find repos -type f ! -path '*/verify/*' ! -path '*/smoke/*' | sort | xargs -r sha256sum
+		if [ -f published/current ]; then
+			node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));for(const [k,r] of Object.entries(j.repos)){console.log(k,JSON.stringify(r.refs));for(const [id,e] of Object.entries(r.revisions))console.log(k,id,e.manifest_sha256)}' \
+				"published/index-$(cat published/current).json" | sort
+		fi
+	)
+}
+
+report=""
+for name in $OPS; do
+	rm -rf "$work/s"
+	cp -a "$work/tpl-$name" "$work/s"
+	t0=$(now_ms)
+	(op "$name" "$work/s") >/dev/null 2>&1 || bad "$name: the uninterrupted run failed"
+	dur=$(($(now_ms) - t0))
+	state "$work/s" >"$work/ref-$name"
+	mid=0 clean=0 same=0 k=0
+	while [ $k -lt "$RUNS" ]; do
+		k=$((k + 1))
+		rm -rf "$work/s"
+		cp -a "$work/tpl-$name" "$work/s"
+		delay=$(awk -v s="$SEED" -v k="$k" -v d="$dur" 'BEGIN {srand(s * 100003 + k); printf "%.3f", rand() * d / 1000}')
+		op "$name" "$work/s" >/dev/null 2>&1 &
+		pid=$!
+		sleep "$delay"
+		kill -9 $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		[ $? -eq 137 ] && mid=$((mid + 1))
+		if FERRY_HOME="$work/s" "$FERRY" -q fsck >/dev/null 2>"$work/fsck.err"; then
+			clean=$((clean + 1))
+			ok
+		else
+			bad "$name, kill $k after ${delay}s: fsck: $(head -c 300 "$work/fsck.err")"
+		fi
+		if (op "$name" "$work/s") >/dev/null 2>"$work/rerun.err" && state "$work/s" | cmp -s - "$work/ref-$name"; then
+			same=$((same + 1))
+			ok
+		else
+			bad "$name, kill $k after ${delay}s: the re-run did not reach the uninterrupted state: $(head -c 300 "$work/rerun.err")"
+			state "$work/s" | diff "$work/ref-$name" - | head -5 >&2
+		fi
+	done
+	line=$(printf '%-8s %4d kills (%3d mid-operation, run %5d ms): fsck clean %4d, re-run identical %4d' \
+		"$name" "$RUNS" "$mid" "$dur" "$clean" "$same")
+	echo "$line"
+	report="$report$line
+"
+done
+if [ -n "${CRASH_OUT:-}" ]; then
+	{
+		echo "# crash consistency ($(date -u +%Y-%m-%d), $(nproc) cores, seed $SEED): SIGKILL at a random point of each run"
+		printf '%s' "$report"
+	} >"$CRASH_OUT"
+fi
+echo "crash: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
