@@ -213,9 +213,11 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) $(MKMODEL) $(BUNDLE_FORGE) node-deps
 		FERRY=$(FERRY_SAN) FORGE=$(BUNDLE_FORGE) sh tests/cli/bundle.sh \
 		> $(BUILD)/bundle.log 2>&1; rc10=$$?; tail -n 20 $(BUILD)/bundle.log; \
 		sh tests/summary.sh bundle $(BUILD)/bundle.log >> $(SUMMARY); \
+		FERRY=$(FERRY) sh tests/cli/load.sh > $(BUILD)/load.log 2>&1; rc11=$$?; \
+		tail -n 8 $(BUILD)/load.log; sh tests/summary.sh load $(BUILD)/load.log >> $(SUMMARY); \
 		[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ] && \
 		[ $$rc5 -eq 0 ] && [ $$rc6 -eq 0 ] && [ $$rc7 -eq 0 ] && \
-		[ $$rc8 -eq 0 ] && [ $$rc9 -eq 0 ] && [ $$rc10 -eq 0 ]
+		[ $$rc8 -eq 0 ] && [ $$rc9 -eq 0 ] && [ $$rc10 -eq 0 ] && [ $$rc11 -eq 0 ]
 
 node-deps: tests/node/node_modules/.package-lock.json
 
