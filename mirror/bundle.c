@@ -268,7 +268,7 @@ static int parse_bundle(const void *data, size_t n, const char *label, struct bu
 		rc = fy_err_set(err, FY_EFORMAT, "%s: requires objects but names no base", label);
 		goto out;
 	}
-	for (i = 0, k = 0; i < b->n_objs && k < b->n_req;) { /* both sorted: a merge */
+	for (i = 0, k = 0; b->objs && b->req && i < b->n_objs && k < b->n_req;) { /* a merge */
 		int c = memcmp(b->objs[i].sha, b->req[k].sha, FY_SHA256_LEN);
 
 		if (c == 0) {
@@ -827,6 +827,9 @@ static la_ssize_t read_cb(struct archive *a, void *ctx, const void **buf)
 	}
 }
 
+static void reader_close(struct reader *r);
+
+/* Opens path's volumes and the decoder; on failure *r is released. */
 static int reader_open(struct reader *r, struct fy_store *s, const char *path,
 		       const struct fy_bundle_opts *o, struct fy_err *err)
 {
@@ -859,6 +862,8 @@ static int reader_open(struct reader *r, struct fy_store *s, const char *path,
 		goto out;
 	}
 out:
+	if (rc != FY_OK)
+		reader_close(r);
 	return rc;
 }
 
@@ -984,7 +989,7 @@ static int next_block(struct reader *r, const char *what, uint64_t size, uint64_
 static int read_small(struct reader *r, const char *want, uint64_t size, bool exact,
 		      struct fy_buf *out)
 {
-	uint64_t n, pos = 0;
+	uint64_t n = 0, pos = 0;
 	const void *p;
 	size_t k;
 	int rc;
@@ -1170,7 +1175,7 @@ static int read_object(struct reader *r, struct bobj *o, bool import, bool *pres
 	char tmp[4200];
 	struct fy_hasher *h = NULL;
 	struct fy_digests d;
-	uint64_t n, pos = 0;
+	uint64_t n = 0, pos = 0;
 	const void *p;
 	size_t k;
 	int fd = -1;
