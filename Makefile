@@ -54,7 +54,8 @@ UNIT_SAN   := $(BUILD)/unit-tests-san
 FUZZ_SECONDS ?= 10
 FUZZ_JOBS    ?= 1
 
-.PHONY: all build deps test test-unit test-san test-cli test-node test-fuzz test-crash crash fuzz fuzz-build \
+.PHONY: all build deps test test-unit test-san test-cli test-node test-fuzz test-crash crash faults \
+	fuzz fuzz-build \
 	demo bench format lint clean help node-deps install
 
 all: deps
@@ -73,6 +74,7 @@ help:
 	@echo "  make fuzz      run every fuzz target for FUZZ_SECONDS each (default 10; e.g. FUZZ_SECONDS=3600)"
 	@echo "  make crash     SIGKILL add, bundle import, clone, convert, quant and publish CRASH_RUNS"
 	@echo "                 times each (default 100) at random points; fsck and re-run checked"
+	@echo "  make faults    clone and install through every injected fault x 3 file sizes"
 	@echo "  make lint      clang-format check and cppcheck over the sources"
 	@echo "  make format    apply .clang-format to every source file"
 	@echo "  make install   copy ferry to PREFIX/bin (PREFIX=/usr/local)"
@@ -215,9 +217,13 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) $(MKMODEL) $(BUNDLE_FORGE) node-deps
 		sh tests/summary.sh bundle $(BUILD)/bundle.log >> $(SUMMARY); \
 		FERRY=$(FERRY) sh tests/cli/load.sh > $(BUILD)/load.log 2>&1; rc11=$$?; \
 		tail -n 8 $(BUILD)/load.log; sh tests/summary.sh load $(BUILD)/load.log >> $(SUMMARY); \
+		FAULT_SIZES=medium FERRY=$(FERRY) sh tests/cli/faults.sh > $(BUILD)/faults.log 2>&1; \
+		rc12=$$?; tail -n 8 $(BUILD)/faults.log; \
+		sh tests/summary.sh faults $(BUILD)/faults.log >> $(SUMMARY); \
 		[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ] && \
 		[ $$rc5 -eq 0 ] && [ $$rc6 -eq 0 ] && [ $$rc7 -eq 0 ] && \
-		[ $$rc8 -eq 0 ] && [ $$rc9 -eq 0 ] && [ $$rc10 -eq 0 ] && [ $$rc11 -eq 0 ]
+		[ $$rc8 -eq 0 ] && [ $$rc9 -eq 0 ] && [ $$rc10 -eq 0 ] && [ $$rc11 -eq 0 ] && \
+		[ $$rc12 -eq 0 ]
 
 node-deps: tests/node/node_modules/.package-lock.json
 
@@ -246,6 +252,11 @@ test-crash: $(FERRY)
 crash: $(FERRY)
 	@mkdir -p bench/results
 	@CRASH_RUNS=$(CRASH_RUNS) CRASH_OUT=bench/results/crash.txt FERRY=$(FERRY) sh tests/crash/run.sh
+
+# The whole fault matrix (tests/cli/faults.sh): clone and install through every fault of
+# tests/node/faultproxy.mjs, once and on every request, for three file size classes.
+faults: $(FERRY) node-deps
+	@FERRY=$(FERRY) sh tests/cli/faults.sh
 
 fuzz-build: $(FUZZ_BIN)
 

@@ -239,7 +239,7 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 	const char *from = getenv("FERRY_MIRROR"), *dir = NULL, *cache = NULL;
 	const char *token = getenv("HF_TOKEN"), *bundle = NULL;
 	bool hf_cache = false, allow_expired = false;
-	long jobs = 8;
+	long jobs = 8, retries = 5, stall = 60;
 	const struct fy_opt opts[] = {
 		{ "from", 0, FY_OPT_STRING, &from, "URL",
 		  "the ferry mirror (default $FERRY_MIRROR)" },
@@ -256,6 +256,11 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		{ "allow-expired", 0, FY_OPT_FLAG, &allow_expired, NULL,
 		  "accept an expired index (a site with an unreliable clock)" },
 		{ "jobs", 'j', FY_OPT_INT, &jobs, "N", "files transferred at once (default 8)" },
+		{ "retries", 0, FY_OPT_INT, &retries, "N",
+		  "tries again after connection errors, timeouts, 5xx and 429, with backoff "
+		  "(default 5)" },
+		{ "stall-timeout", 0, FY_OPT_INT, &stall, "SECONDS",
+		  "restart a transfer that received nothing for this long (default 60)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
@@ -299,8 +304,9 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 					    "--bundle FILE");
 	if (x < 0 && dir != NULL && (hf_cache || cache != NULL))
 		x = fy_cli_usage_error(cli, "--dir and --hf-cache/--cache-dir exclude each other");
-	if (x < 0 && (jobs < 1 || jobs > 256))
-		x = fy_cli_usage_error(cli, "-j needs 1 to 256");
+	if (x < 0 && (jobs < 1 || jobs > 256 || retries < 0 || retries > 100 || stall < 1))
+		x = fy_cli_usage_error(cli, "-j needs 1 to 256, --retries 0 to 100, --stall-timeout "
+					    "1 or more");
 	if (x < 0) {
 		const char *colon = strchr(argv[0], ':');
 
@@ -325,8 +331,8 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		co = (struct fy_clone_opts){ .endpoint = url,
 					     .token = token,
 					     .jobs = (int)jobs,
-					     .retries = 5,
-					     .stall_s = 60,
+					     .retries = (int)retries,
+					     .stall_s = (int)stall,
 					     .range_mb = 32,
 					     .ranged_min_mb = 64,
 					     .progress = fy_cli_progress,

@@ -8,6 +8,7 @@
 //   truncate  send the headers and half the body, then close
 //   corrupt   send the whole body with one byte changed
 //   stall     send the headers and a few bytes, then nothing (the client must give up)
+//   loop      redirect to the same URL (every time: a redirect loop)
 //   corrupt*  (suffix *) the fault applies to every resolve request
 // Prints the port it listens on.
 import http from "node:http";
@@ -50,6 +51,7 @@ http.createServer((req, res) => {
 	if (fault === "reset") return req.socket.destroy();
 	if (fault === "503") return res.writeHead(503).end("busy");
 	if (fault === "429") return res.writeHead(429, { "Retry-After": "1" }).end("slow down");
+	if (fault === "loop") return res.writeHead(302, { Location: req.url }).end();
 	forward(req, res, fault);
 }).listen(0, "127.0.0.1", function () {
 	console.log(this.address().port);
