@@ -191,14 +191,7 @@ expect_rc 0 "fsck: the object is there"
 
 # faults between clone and the hub (tests/node/faultproxy.mjs): each ends in a correct store or
 # a clean error, never a corrupt object
-proxy() { # proxy FAULTS: starts the proxy, sets $proxy_url and $proxy_pid
-	rm -f "$work/proxy.port"
-	node "$here/../node/faultproxy.mjs" "$HF_ENDPOINT" "$1" >"$work/proxy.port" &
-	proxy_pid=$!
-	i=0
-	while [ ! -s "$work/proxy.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-	proxy_url="http://127.0.0.1:$(cat "$work/proxy.port")"
-}
+proxy() { start_proxy "$HF_ENDPOINT" "$1"; } # sets $proxy_url and $proxy_pid
 for faults in reset 503 429 truncate corrupt stall "reset,503,429,truncate,corrupt"; do
 	proxy "$faults"
 	s="$work/fault-store"

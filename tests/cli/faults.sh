@@ -38,14 +38,7 @@ i=0
 while [ ! -s "$work/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 U="http://127.0.0.1:$(cat "$work/port")"
 
-proxy() { # proxy FAULTS: sets $P and $proxy_pid
-	rm -f "$work/proxy.port"
-	node "$here/../node/faultproxy.mjs" "$U" "$1" >"$work/proxy.port" &
-	proxy_pid=$!
-	i=0
-	while [ ! -s "$work/proxy.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-	P="http://127.0.0.1:$(cat "$work/proxy.port")"
-}
+proxy() { start_proxy "$U" "$1"; } # sets $proxy_url and $proxy_pid
 stop_proxy() {
 	kill $proxy_pid 2>/dev/null
 	wait $proxy_pid 2>/dev/null
@@ -71,7 +64,7 @@ for size in ${FAULT_SIZES:-small medium large}; do
 			FERRY_HOME=$s "$FERRY" -q init
 			proxy "$spec"
 			# shellcheck disable=SC2046
-			run env FERRY_HOME="$s" "$FERRY" --no-progress clone sizes/$size --endpoint "$P" $opts $(clone_opts $size)
+			run env FERRY_HOME="$s" "$FERRY" --no-progress clone sizes/$size --endpoint "$proxy_url" $opts $(clone_opts $size)
 			stop_proxy
 			if [ $mode = once ]; then
 				expect_rc 0 "clone $size through $what"
@@ -91,7 +84,7 @@ for size in ${FAULT_SIZES:-small medium large}; do
 			FERRY_HOME=$s "$FERRY" -q key trust "$up/keys/signing.pub"
 			proxy "$spec"
 			# shellcheck disable=SC2086
-			run env FERRY_HOME="$s" "$FERRY" --no-progress install sizes/$size --from "$P" --dir "$work/inst" $opts
+			run env FERRY_HOME="$s" "$FERRY" --no-progress install sizes/$size --from "$proxy_url" --dir "$work/inst" $opts
 			stop_proxy
 			if [ $mode = once ]; then
 				expect_rc 0 "install $size through $what"

@@ -42,3 +42,13 @@ stories_store() {
 	"$FERRY" -q --no-progress add demo/stories-GGUF "$work/gguf" -m import
 	"$FERRY" -q --no-progress quant demo/stories-GGUF --type Q4_K_M 2>/dev/null
 }
+# start_proxy UPSTREAM FAULTS: tests/node/faultproxy.mjs in front of UPSTREAM; sets $proxy_url
+# and $proxy_pid (uses $work/proxy.port).
+start_proxy() {
+	rm -f "$work/proxy.port"
+	node "$(dirname "$0")/../node/faultproxy.mjs" "$1" "$2" >"$work/proxy.port" &
+	proxy_pid=$!
+	i=0
+	while [ ! -s "$work/proxy.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	proxy_url="http://127.0.0.1:$(cat "$work/proxy.port")"
+}
