@@ -49,7 +49,7 @@ aria_big() {
 	sync -f "$work/aria.bin"
 }
 cp_big() { rm -f "$work/cp.bin"; cp "$work/src/big.safetensors" "$work/cp.bin"; sync -f "$work/cp.bin"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+. "$(dirname "$0")/lib.sh"
 
 cat "$work/src/big.safetensors" >/dev/null # warm the page cache for every contender
 t_ferry=$(ms fresh_clone_big)

@@ -14,8 +14,7 @@ out=bench/results/convert.txt
 mkdir -p "$work" bench/results
 trap 'rm -rf "$work"' EXIT
 
-now_ns() { date +%s%N; }
-ms_since() { echo $((($(now_ns) - $1) / 1000000)); }
+. "$(dirname "$0")/lib.sh"
 
 echo "bench: generating a llama-shaped F16 checkpoint ($LAYERS layers) in $work"
 "$MKMODEL" llama "$work/gen.gguf" "$LAYERS" 2048 5632 32000 f16

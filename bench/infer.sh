@@ -17,7 +17,7 @@ out=bench/results/infer.txt
 mkdir -p "$work" bench/results
 trap 'rm -rf "$work"' EXIT
 
-now_ns() { date +%s%N; }
+. "$(dirname "$0")/lib.sh"
 # cat_rate FILE: GB/s of reading FILE from the page cache (second read)
 cat_rate() {
 	cat "$1" >/dev/null

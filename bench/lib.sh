@@ -1,5 +1,7 @@
 # Shared helpers of the benchmark scripts (sourced): timing and ratios.
 now_ns() { date +%s%N; }
+# ms_since T0_NS: milliseconds since now_ns gave T0_NS
+ms_since() { echo $((($(now_ns) - $1) / 1000000)); }
 # best_ms CMD...: the fastest of $RUNS runs (default 3), in milliseconds
 best_ms() {
 	best=0
@@ -13,5 +15,5 @@ best_ms() {
 	done
 	echo $best
 }
-# ratio A B: A / B with two decimals
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+# ratio A B: A / B with two decimals (0 when B is 0)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }

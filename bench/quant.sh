@@ -13,7 +13,7 @@ out=bench/results/quant.txt
 mkdir -p "$work" bench/results
 trap 'rm -rf "$work"' EXIT
 
-now_ns() { date +%s%N; }
+. "$(dirname "$0")/lib.sh"
 echo "bench: generating a llama-shaped F16 model ($LAYERS layers) in $work"
 "$MKMODEL" llama "$work/model-f16.gguf" "$LAYERS" 2048 5632 32000 f16
 size=$(wc -c <"$work/model-f16.gguf")

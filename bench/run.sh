@@ -16,7 +16,7 @@ out=bench/results/inspect.txt
 mkdir -p "$work" bench/results
 trap 'rm -rf "$work"' EXIT
 
-now_ns() { date +%s%N; }
+. "$(dirname "$0")/lib.sh"
 
 # median_ms CMD...: the median wall time of RUNS runs, in milliseconds (3 decimals)
 median_ms() {

@@ -64,7 +64,7 @@ heads() {
 	ab -q -k -i -c "$2" -t "$SECS" -n 10000000 "$1" 2>/dev/null |
 		awk '/^Requests per second:/ {printf "%.0f\n", $4}'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
+. "$(dirname "$0")/lib.sh"
 
 f_big="http://127.0.0.1:$fport/bench/serve/resolve/main/big.bin"
 n_big="http://127.0.0.1:$nport/big.bin"
