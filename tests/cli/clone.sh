@@ -28,12 +28,9 @@ FERRY_HOME=$up "$FERRY" -q add tiny/stories "$DATA/models/llama-stories260K" -m 
 FERRY_HOME=$up "$FERRY" -q add org/secret "$DATA/models/qwen3-tiny" -m import
 FERRY_HOME=$up "$FERRY" -q add datasets/org/tok "$DATA/models/qwen2-tokenizer" -m import
 printf 'private org/secret\ntoken t %s org/*\n' "$TOKEN" >"$work/tokens"
-FERRY_HOME=$up "$FERRY" serve --all --listen 127.0.0.1:0 --port-file "$work/port" --tokens "$work/tokens" \
-	--access-log "$work/access.log" 2>"$work/serve.err" &
-pid=$!
-i=0
-while [ ! -s "$work/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-export HF_ENDPOINT="http://127.0.0.1:$(cat "$work/port")"
+start_serve "$up" --all --tokens "$work/tokens" --access-log "$work/access.log"
+pid=$serve_pid
+export HF_ENDPOINT="$serve_url"
 export FERRY_HOME="$work/down"
 "$FERRY" -q init
 upcommit=$(FERRY_HOME=$up "$FERRY" --json show tiny/stories | sed -n 's/^  "id": "\([0-9a-f]*\)",/\1/p')

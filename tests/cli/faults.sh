@@ -32,11 +32,8 @@ head -c 25165824 /dev/urandom >"$work/in/large/weights.bin"
 for r in small medium large; do
 	"$FERRY" -q --no-progress publish sizes/$r --force --reason "fault test fixture" >/dev/null 2>&1
 done
-"$FERRY" serve --listen 127.0.0.1:0 --port-file "$work/port" 2>/dev/null &
-srv=$!
-i=0
-while [ ! -s "$work/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-U="http://127.0.0.1:$(cat "$work/port")"
+start_serve "$up"
+srv=$serve_pid U=$serve_url
 
 proxy() { start_proxy "$U" "$1"; } # sets $proxy_url and $proxy_pid
 stop_proxy() {

@@ -52,3 +52,16 @@ start_proxy() {
 	while [ ! -s "$work/proxy.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	proxy_url="http://127.0.0.1:$(cat "$work/proxy.port")"
 }
+# start_serve STORE ARGS...: `ferry serve ARGS` over STORE on a free loopback port; sets
+# $serve_pid and $serve_url (stderr in $work/serve.err).
+start_serve() {
+	rm -f "$work/port"
+	_store=$1
+	shift
+	FERRY_HOME="$_store" "$FERRY" serve --listen 127.0.0.1:0 --port-file "$work/port" "$@" \
+		2>"$work/serve.err" &
+	serve_pid=$!
+	i=0
+	while [ ! -s "$work/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	serve_url="http://127.0.0.1:$(cat "$work/port")"
+}

@@ -21,12 +21,8 @@ find "$DATA/models/llama-stories260K" -maxdepth 1 -type f -exec cp {} "$work/fil
 head -c 16777216 /dev/urandom >"$work/files/big.bin"
 "$FERRY" -q init
 "$FERRY" -q --no-progress add demo/load "$work/files" -m load
-"$FERRY" serve --all --listen 127.0.0.1:0 --port-file "$work/port" --max-connections 4096 \
-	--timeout 120 2>"$work/serve.err" &
-pid=$!
-i=0
-while [ ! -s "$work/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-url="http://127.0.0.1:$(cat "$work/port")"
+start_serve "$FERRY_HOME" --all --max-connections 4096 --timeout 120
+pid=$serve_pid url=$serve_url
 
 if node "$here/../node/load.mjs" "$url" demo/load "$work/files" "$pid" "$N" "$IDLE" >"$work/out" 2>&1; then
 	ok

@@ -97,11 +97,8 @@ expect_err "fails the verify gate" "names the verify gate"
 
 # --- serve shows only what is published -----------------------------------------------------
 "$FERRY" -q --no-progress add demo/hidden "$DATA/models/qwen2-tokenizer" -m import
-"$FERRY" serve --listen 127.0.0.1:0 --port-file "$work/port" --refresh-ms 100 2>"$work/serve.err" &
-pid=$!
-i=0
-while [ ! -s "$work/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-U="http://127.0.0.1:$(cat "$work/port")"
+start_serve "$FERRY_HOME" --refresh-ms 100
+pid=$serve_pid U=$serve_url
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 [ "$(code "$U/api/models/demo/stories-GGUF")" = 200 ] && ok || bad "published repo not served"
 [ "$(code "$U/api/models/demo/hidden")" = 404 ] && ok || bad "unpublished repo served"

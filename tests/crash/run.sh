@@ -39,11 +39,8 @@ FERRY_HOME=$mirror "$FERRY" -q key generate
 FERRY_HOME=$mirror "$FERRY" -q --no-progress add demo/big "$work/in/big" -m import
 FERRY_HOME=$mirror "$FERRY" -q --no-progress publish demo/big --force --reason "crash test fixture" >/dev/null 2>&1
 FERRY_HOME=$mirror "$FERRY" -q --no-progress bundle create --all -o "$work/in/big.ferry"
-FERRY_HOME=$mirror "$FERRY" serve --all --listen 127.0.0.1:0 --port-file "$work/port" 2>/dev/null &
-srv=$!
-i=0
-while [ ! -s "$work/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-U="http://127.0.0.1:$(cat "$work/port")"
+start_serve "$mirror" --all
+srv=$serve_pid U=$serve_url
 
 tpl() { # tpl NAME: an empty store
 	FERRY_HOME="$work/tpl-$1" "$FERRY" -q init
