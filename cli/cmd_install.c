@@ -236,7 +236,7 @@ static int open_bundle(struct fy_cli *cli, struct fy_store *s, const char *path,
 
 int cmd_install(struct fy_cli *cli, int argc, char **argv)
 {
-	const char *from = getenv("FERRY_MIRROR"), *dir = NULL, *cache = NULL;
+	const char *from = NULL, *dir = NULL, *cache = NULL;
 	const char *token = getenv("HF_TOKEN"), *bundle = NULL;
 	bool hf_cache = false, allow_expired = false;
 	long jobs = 8, retries = 5, stall = 60;
@@ -297,16 +297,19 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 	int x;
 
 	x = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
-	if (x < 0 && bundle != NULL && from != NULL && from != getenv("FERRY_MIRROR"))
+	if (x < 0 && bundle != NULL && from != NULL)
 		x = fy_cli_usage_error(cli, "--from or --bundle, not both");
+	if (from == NULL && bundle == NULL) /* $FERRY_MIRROR stands in for --from only */
+		from = getenv("FERRY_MIRROR");
 	if (x < 0 && from == NULL && bundle == NULL)
 		x = fy_cli_usage_error(cli, "name the mirror: --from URL (or $FERRY_MIRROR), or "
 					    "--bundle FILE");
 	if (x < 0 && dir != NULL && (hf_cache || cache != NULL))
 		x = fy_cli_usage_error(cli, "--dir and --hf-cache/--cache-dir exclude each other");
 	if (x < 0 && (jobs < 1 || jobs > 256 || retries < 0 || retries > 100 || stall < 1))
-		x = fy_cli_usage_error(cli, "-j needs 1 to 256, --retries 0 to 100, --stall-timeout "
-					    "1 or more");
+		x = fy_cli_usage_error(cli,
+				       "-j needs 1 to 256, --retries 0 to 100, --stall-timeout "
+				       "1 or more");
 	if (x < 0) {
 		const char *colon = strchr(argv[0], ':');
 

@@ -175,7 +175,7 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 				     .wait_fn = fy_cli_lock_wait,
 				     .ctx = cli };
 	if (from != NULL && (r = sync_from(cli, s, &co, allow_expired, results, &ok, &failed)) >= 0)
-		goto out;
+		goto out; /* the mirror's index was refused: nothing was synced */
 	for (char *line = b.data ? strtok_r((char *)b.data, "\n", &save) : NULL; line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char *hash = strchr(line, '#');

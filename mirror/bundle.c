@@ -1473,10 +1473,17 @@ static int select_revisions(struct fy_store *s, const struct fy_json *ix,
 			    const struct fy_bundle_opts *o, struct bundle *b, struct fy_err *err)
 {
 	const struct fy_json *repos = fy_json_get(ix, "repos");
+	char(*ids)[FY_REV_ID_LEN + 1] = calloc(o->n_targets + 1, sizeof(*ids));
 	size_t cap = 0, i, k;
 	void *it, *jt;
 	int rc = FY_OK;
 
+	if (ids == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (i = 0; i < o->n_targets; i++) /* REPO@REV named once, resolved once */
+		if (o->targets[i].rev != NULL)
+			FY_TRY(rc, fy_store_resolve(s, o->targets[i].repo, o->targets[i].rev,
+						    ids[i], err));
 	for (it = fy_json_iter(repos); it; it = fy_json_next(repos, it)) {
 		const char *repo = fy_json_iter_key(it);
 		const struct fy_json *revs = fy_json_get(fy_json_iter_value(it), "revisions");
@@ -1484,42 +1491,34 @@ static int select_revisions(struct fy_store *s, const struct fy_json *ix,
 		for (jt = fy_json_iter(revs); jt; jt = fy_json_next(revs, jt)) {
 			bool want = o->n_targets == 0;
 
-			for (i = 0; !want && i < o->n_targets; i++) {
-				char id[FY_REV_ID_LEN + 1];
-
-				if (strcmp(o->targets[i].repo, repo) != 0)
-					continue;
-				if (o->targets[i].rev == NULL) {
-					want = true;
-					continue;
-				}
-				FY_TRY(rc, fy_store_resolve(s, repo, o->targets[i].rev, id, err));
-				want = strcmp(id, fy_json_iter_key(jt)) == 0;
-			}
+			for (i = 0; !want && i < o->n_targets; i++)
+				want = strcmp(o->targets[i].repo, repo) == 0 &&
+				       (ids[i][0] == '\0' ||
+					strcmp(ids[i], fy_json_iter_key(jt)) == 0);
 			if (want)
 				FY_TRY(rc, add_rev(b, &cap, repo, fy_json_iter_key(jt), err));
 		}
 	}
 	for (i = 0; i < o->n_targets; i++) { /* every target must have matched */
-		char id[FY_REV_ID_LEN + 1] = "";
-
-		if (o->targets[i].rev != NULL)
-			FY_TRY(rc,
-			       fy_store_resolve(s, o->targets[i].repo, o->targets[i].rev, id, err));
 		for (k = 0; k < b->n_revs; k++)
 			if (strcmp(b->revs[k].repo, o->targets[i].repo) == 0 &&
-			    (id[0] == '\0' || strcmp(b->revs[k].id, id) == 0))
+			    (ids[i][0] == '\0' || strcmp(b->revs[k].id, ids[i]) == 0))
 				break;
-		if (k == b->n_revs)
-			return fy_err_set(err, FY_ENOTFOUND,
-					  "%s%s%s is not published (a bundle carries published "
-					  "revisions only: ferry publish it first)",
-					  o->targets[i].repo, id[0] ? "@" : "", id);
+		if (k == b->n_revs) {
+			rc = fy_err_set(err, FY_ENOTFOUND,
+					"%s%s%s is not published (a bundle carries published "
+					"revisions only: ferry publish it first)",
+					o->targets[i].repo, ids[i][0] ? "@" : "", ids[i]);
+			goto out;
+		}
 	}
-	if (b->n_revs == 0)
-		return fy_err_set(err, FY_ENOTFOUND, "nothing is published: nothing to bundle");
+	if (b->n_revs == 0) {
+		rc = fy_err_set(err, FY_ENOTFOUND, "nothing is published: nothing to bundle");
+		goto out;
+	}
 	qsort(b->revs, b->n_revs, sizeof(*b->revs), cmp_rev);
 out:
+	free(ids);
 	return rc;
 }
 
