@@ -16,9 +16,10 @@ static int cmp_entry(const void *a, const void *b)
 		      ((const struct fy_file_entry *)b)->path);
 }
 
-/* r's files: main's (when repo has a main) less any at the paths of e[0..n), plus e[0..n). */
+/* r's files: main's (when repo has a main) less any at the paths of e[0..n), plus e[0..n).
+ * main_tree receives main's tree id ("" without a main). */
 static int merge_files(struct fy_store *s, struct fy_revision *r, const struct fy_file_entry *e,
-		       size_t n, struct fy_err *err)
+		       size_t n, char main_tree[FY_REV_ID_LEN + 1], struct fy_err *err)
 {
 	struct fy_revision *p = NULL;
 	int rc = fy_store_read_ref(s, r->repo, "heads/main", r->parent, err);
@@ -30,6 +31,7 @@ static int merge_files(struct fy_store *s, struct fy_revision *r, const struct f
 	}
 	if (rc != FY_OK)
 		return rc;
+	snprintf(main_tree, FY_REV_ID_LEN + 1, "%s", p != NULL ? p->tree : "");
 	const size_t n_old = p != NULL ? p->n_files : 0;
 	r->files = calloc(n_old + n, sizeof(*r->files));
 	if (r->files == NULL) {
@@ -83,7 +85,7 @@ static int import_one(struct fy_store *s, const char *path, const char *src,
 
 static int build(struct fy_store *s, const char *repo, size_t n, const char *const *paths,
 		 const char *const *srcs, const struct fy_derive_opts *o, struct fy_revision *r,
-		 struct fy_err *err)
+		 char main_tree[FY_REV_ID_LEN + 1], struct fy_err *err)
 {
 	struct fy_file_entry *e = calloc(n > 0 ? n : 1, sizeof(*e));
 	int rc = FY_OK;
@@ -96,7 +98,7 @@ static int build(struct fy_store *s, const char *repo, size_t n, const char *con
 	for (size_t i = 0; i < n && rc == FY_OK; i++)
 		rc = import_one(s, paths[i], srcs[i], &e[i], err);
 	if (rc == FY_OK)
-		rc = merge_files(s, r, e, n, err);
+		rc = merge_files(s, r, e, n, main_tree, err);
 	free(e);
 	if (rc != FY_OK)
 		return rc;
@@ -110,6 +112,7 @@ int fy_store_add_files(struct fy_store *s, const char *repo, size_t n, const cha
 		       char id[FY_REV_ID_LEN + 1], struct fy_err *err)
 {
 	struct fy_revision *r = calloc(1, sizeof(*r));
+	char main_tree[FY_REV_ID_LEN + 1] = "";
 	bool locked = false;
 	int rc;
 
@@ -134,17 +137,10 @@ int fy_store_add_files(struct fy_store *s, const char *repo, size_t n, const cha
 	}
 	FY_TRY(rc, fy_store_lock(s, o->wait_fn, o->ctx, err));
 	locked = true;
-	FY_TRY(rc, build(s, repo, n, paths, srcs, o, r, err));
-	if (r->parent[0] != '\0') { /* the same files as main (a re-run): main stays */
-		struct fy_revision *main_rev = NULL;
-		bool same = fy_revision_load(s, repo, r->parent, &main_rev, err) == FY_OK &&
-			    strcmp(main_rev->tree, r->tree) == 0;
-
-		fy_revision_free(main_rev);
-		if (same) {
-			memcpy(id, r->parent, FY_REV_ID_LEN + 1);
-			goto out;
-		}
+	FY_TRY(rc, build(s, repo, n, paths, srcs, o, r, main_tree, err));
+	if (strcmp(main_tree, r->tree) == 0) { /* the same files as main (a re-run): main stays */
+		memcpy(id, r->parent, FY_REV_ID_LEN + 1);
+		goto out;
 	}
 	FY_TRY(rc, fy_store_write_manifest(s, r, err));
 	FY_TRY(rc, fy_store_write_ref(s, repo, "heads/main", r->id, err));
