@@ -55,6 +55,24 @@ enum fy_opt_kind {
 
 #define FY_OPT_LIST_MAX 64
 
+/* -1 when the transfer options are in range, else the usage error (printed). */
+int fy_cli_transfer_check(struct fy_cli *cli, long jobs, long retries, long stall);
+/* The transfer options of the verbs that fetch (clone, sync, install): -j, --retries,
+ * --stall-timeout, into longs. */
+#define FY_TRANSFER_OPTS(jobs, retries, stall)                                                     \
+	{ "jobs", 'j', FY_OPT_INT, (jobs), "N", "files transferred at once (default 8)" },         \
+		{ "retries",                                                                       \
+		  0,                                                                               \
+		  FY_OPT_INT,                                                                      \
+		  (retries),                                                                       \
+		  "N",                                                                             \
+		  "tries again after connection errors, timeouts, 5xx and 429, with backoff "      \
+		  "(default 5)" },                                                                 \
+	{                                                                                          \
+		"stall-timeout", 0, FY_OPT_INT, (stall), "SECONDS",                                \
+			"restart a transfer that received nothing for this long (default 60)"      \
+	}
+
 struct fy_opt_list {
 	const char *v[FY_OPT_LIST_MAX];
 	size_t n;

@@ -51,18 +51,13 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 		  "then the manifest it pins, then every file's SHA-256" },
 		{ "allow-expired", 0, FY_OPT_FLAG, &allow_expired, NULL,
 		  "with --from: accept an expired index (a site with an unreliable clock)" },
-		{ "jobs", 'j', FY_OPT_INT, &jobs, "N", "files transferred at once (default 8)" },
-		{ "retries", 0, FY_OPT_INT, &retries, "N",
-		  "tries again after connection errors, timeouts, 5xx and 429, with backoff "
-		  "(default 5)" },
+		FY_TRANSFER_OPTS(&jobs, &retries, &stall),
 		{ "range-size", 0, FY_OPT_INT, &range_mb, "MB",
 		  "large files are fetched in ranges of this size (default 32)" },
 		{ "ranged-min", 0, FY_OPT_INT, &ranged_min, "MB",
 		  "files of at least this size go in ranges, resumable (default 64)" },
 		{ "limit-rate", 0, FY_OPT_INT, &rate, "BYTES",
 		  "at most this many bytes/s per transfer (default: no limit)" },
-		{ "stall-timeout", 0, FY_OPT_INT, &stall, "SECONDS",
-		  "restart a transfer that received nothing for this long (default 60)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
@@ -97,10 +92,11 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 	r = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
 	if (r < 0 && strcmp(type, "model") != 0 && strcmp(type, "dataset") != 0)
 		r = fy_cli_usage_error(cli, "--type is model or dataset");
-	if (r < 0 && (jobs < 1 || jobs > 256 || retries < 0 || retries > 100 || range_mb < 1 ||
-		      range_mb > 4096 || ranged_min < 1 || rate < 0))
-		r = fy_cli_usage_error(cli, "-j needs 1 to 256, --retries 0 to 100, --range-size 1 "
-					    "to 4096, --ranged-min 1 or more");
+	if (r < 0)
+		r = fy_cli_transfer_check(cli, jobs, retries, stall);
+	if (r < 0 && (range_mb < 1 || range_mb > 4096 || ranged_min < 1 || rate < 0))
+		r = fy_cli_usage_error(cli, "--range-size needs 1 to 4096, --ranged-min 1 or more, "
+					    "--limit-rate 0 or more");
 	if (r < 0 && from != NULL && (include.n > 0 || exclude.n > 0 || strcmp(type, "model") != 0))
 		r = fy_cli_usage_error(cli, "--from clones whole model revisions (no --include, "
 					    "--exclude or --type)");
@@ -123,7 +119,7 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 				     .n_exclude = exclude.n,
 				     .jobs = (int)jobs,
 				     .retries = (int)retries,
-				     .stall_s = (int)(stall > 0 ? stall : 60),
+				     .stall_s = (int)stall,
 				     .range_mb = (int)range_mb,
 				     .ranged_min_mb = (int)ranged_min,
 				     .rate_limit = rate,

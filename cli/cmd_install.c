@@ -255,12 +255,7 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		{ "token", 0, FY_OPT_STRING, &token, "TOKEN", "bearer token (default $HF_TOKEN)" },
 		{ "allow-expired", 0, FY_OPT_FLAG, &allow_expired, NULL,
 		  "accept an expired index (a site with an unreliable clock)" },
-		{ "jobs", 'j', FY_OPT_INT, &jobs, "N", "files transferred at once (default 8)" },
-		{ "retries", 0, FY_OPT_INT, &retries, "N",
-		  "tries again after connection errors, timeouts, 5xx and 429, with backoff "
-		  "(default 5)" },
-		{ "stall-timeout", 0, FY_OPT_INT, &stall, "SECONDS",
-		  "restart a transfer that received nothing for this long (default 60)" },
+		FY_TRANSFER_OPTS(&jobs, &retries, &stall),
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
@@ -306,10 +301,8 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 					    "--bundle FILE");
 	if (x < 0 && dir != NULL && (hf_cache || cache != NULL))
 		x = fy_cli_usage_error(cli, "--dir and --hf-cache/--cache-dir exclude each other");
-	if (x < 0 && (jobs < 1 || jobs > 256 || retries < 0 || retries > 100 || stall < 1))
-		x = fy_cli_usage_error(cli,
-				       "-j needs 1 to 256, --retries 0 to 100, --stall-timeout "
-				       "1 or more");
+	if (x < 0)
+		x = fy_cli_transfer_check(cli, jobs, retries, stall);
 	if (x < 0) {
 		const char *colon = strchr(argv[0], ':');
 

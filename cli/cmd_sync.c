@@ -116,7 +116,7 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 	const char *list = NULL, *endpoint = getenv("HF_ENDPOINT"), *token = getenv("HF_TOKEN");
 	const char *from = NULL;
 	bool allow_expired = false;
-	long jobs = 8, retries = 5;
+	long jobs = 8, retries = 5, stall = 60;
 	const struct fy_opt opts[] = {
 		{ "list", 0, FY_OPT_STRING, &list, "FILE",
 		  "one 'REPO[@REV] [GLOB | !GLOB]...' per line ('#' comments)" },
@@ -128,9 +128,7 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 		{ "endpoint", 0, FY_OPT_STRING, &endpoint, "URL",
 		  "the hub (default: $HF_ENDPOINT, else https://huggingface.co)" },
 		{ "token", 0, FY_OPT_STRING, &token, "TOKEN", "bearer token (default: $HF_TOKEN)" },
-		{ "jobs", 'j', FY_OPT_INT, &jobs, "N", "files transferred at once (default 8)" },
-		{ "retries", 0, FY_OPT_INT, &retries, "N",
-		  "tries after transient failures (default 5)" },
+		FY_TRANSFER_OPTS(&jobs, &retries, &stall),
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
@@ -161,6 +159,8 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 	if (r < 0 && (list == NULL) == (from == NULL))
 		r = fy_cli_usage_error(cli, "--list FILE or --from URL (one of them)");
 	if (r < 0)
+		r = fy_cli_transfer_check(cli, jobs, retries, stall);
+	if (r < 0)
 		r = fy_cli_open_store(cli, &s);
 	if (r < 0 && list != NULL && fy_file_read(list, 16u << 20, &b, &err) != FY_OK)
 		r = fy_cli_fail(cli, &err);
@@ -171,6 +171,7 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 				     .token = token,
 				     .jobs = (int)jobs,
 				     .retries = (int)retries,
+				     .stall_s = (int)stall,
 				     .progress = fy_cli_progress,
 				     .wait_fn = fy_cli_lock_wait,
 				     .ctx = cli };

@@ -185,3 +185,11 @@ void fy_cli_progress_done(struct fy_cli *cli)
 		fprintf(stderr, "\r\033[K");
 	cli->progress_drawn = false;
 }
+
+int fy_cli_transfer_check(struct fy_cli *cli, long jobs, long retries, long stall)
+{
+	if (jobs < 1 || jobs > 256 || retries < 0 || retries > 100 || stall < 1)
+		return fy_cli_usage_error(cli, "-j needs 1 to 256, --retries 0 to 100, "
+					       "--stall-timeout 1 or more");
+	return -1;
+}

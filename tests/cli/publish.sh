@@ -189,6 +189,10 @@ expect_err "does not trust" "names the trust failure"
 FERRY_HOME="$sy" "$FERRY" -q key trust "$up/keys/signing.pub"
 FERRY_HOME="$sy" run "$FERRY" --no-progress sync --from "$U" --list "$work/x"
 expect_rc 2 "--from and --list"
+FERRY_HOME="$sy" run "$FERRY" --no-progress sync --from "$U" --stall-timeout 0
+expect_rc 2 "sync: transfer options out of range"
+FERRY_HOME="$sy" run "$FERRY" --no-progress install demo/stories --from "$U" -j 0
+expect_rc 2 "install: transfer options out of range"
 FERRY_HOME="$sy" run "$FERRY" --no-progress sync --from "$U"
 # demo/tok shares an object with demo/broken, corrupted on the mirror above: refused, the rest goes on
 expect_rc 1 "sync --from: one repository's file is corrupt on the mirror"
