@@ -108,14 +108,26 @@ struct fy_hf_config {
 	int64_t head_dim;
 	int64_t vocab_size;
 	int64_t context_length;
-	int64_t n_experts;
+	int64_t n_experts; /* num_experts, or DeepSeek's n_routed_experts */
 	int64_t n_experts_used;
+	/* mixture of experts (-1 when absent): the experts' width, shared experts, the leading
+	 * dense layers (first_k_dense_replace), Qwen3-MoE's decoder_sparse_step, DeepSeek's groups
+	 * (n_group, topk_group) and multi-token-prediction layers stored after the last one */
+	int64_t moe_intermediate_size, n_shared_experts, first_k_dense_replace;
+	int64_t decoder_sparse_step, n_group, topk_group, n_nextn_layers;
+	int64_t n_mlp_only_layers;    /* entries of mlp_only_layers (0 when absent) */
+	int norm_topk_prob;	      /* 0, 1, or -1 when absent */
+	double routed_scaling_factor; /* -1 when absent */
+	char scoring_func[16];	      /* "softmax", "sigmoid", or "" */
+	/* multi-head latent attention (DeepSeek): -1 when absent */
+	int64_t q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim;
 	int64_t fp8_block[2]; /* quantization_config.weight_block_size, or -1 */
 	/* rope_scaling: type ("" when absent, null or "default"), factor (-1 absent), Llama 3's
 	 * low/high_freq_factor, original_max_position_embeddings (-1 absent), and the object as
 	 * compact JSON (kept in the GGUF as ferry.hf.rope_scaling for the way back) */
 	char rope_type[32];
 	double rope_factor, rope_low, rope_high;
+	double rope_mscale_all_dim, rope_beta_fast, rope_beta_slow; /* YaRN: -1 when absent */
 	int64_t rope_orig_ctx;
 	char rope_json[1024];
 	int tie_word_embeddings; /* 0, 1, or -1 when absent */
@@ -307,6 +319,9 @@ struct fy_hf_tensor {
 	const struct fy_st_tensor *src; /* F32, F16 or BF16 */
 	int n_dims;
 	int64_t ne[4]; /* ne[0] fastest */
+	/* a mixture's experts stacked, or F8_E4M3 dequantized to F32, in memory: src is &own */
+	struct fy_st_tensor own;
+	void *owned;
 };
 
 struct fy_hf_view {

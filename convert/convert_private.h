@@ -32,6 +32,8 @@ struct fy_hf_arch {
 	bool permute_qk;
 	bool rope_dims_and_vocab; /* llama writes rope.dimension_count and vocab_size */
 	bool explicit_head_dim;	  /* config.json always carries head_dim (qwen3) */
+	bool experts;		  /* a mixture of experts: mlp.experts.E.* stacked into *_exps */
+	bool mla;		  /* DeepSeek's multi-head latent attention and its MoE keys */
 };
 /* The first row converting to GGUF architecture `gguf`, or NULL. */
 const struct fy_hf_arch *fy_convert_arch_of_gguf(const char *gguf);

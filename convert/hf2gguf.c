@@ -1,8 +1,11 @@
 /*
- * HF checkpoint -> GGUF for the llama family, from one architecture table: HF config fields to
- * GGUF hyper-parameters, the tensor-name map, and whether q/k rows are permuted (llama and
- * mistral store them in HF's rotate-half layout; qwen uses the NEOX rope and is not permuted).
- * Tensors stream one at a time from the safetensors mmap through the atomic GGUF writer.
+ * HF checkpoint -> GGUF for the llama family, Qwen3-MoE and DeepSeek-V3, from one architecture
+ * table: HF config fields to GGUF hyper-parameters, the tensor-name map, and whether q/k rows
+ * are permuted (llama and mistral store them in HF's rotate-half layout; qwen uses the NEOX rope
+ * and is not permuted; DeepSeek's rope dimensions are already adjacent pairs). A mixture of
+ * experts' per-expert matrices are stacked into one 3-D tensor per layer (ne = [in, out,
+ * n_expert]); DeepSeek's multi-token-prediction layers (stored after the last layer) are left
+ * out. Tensors stream one at a time from the safetensors mmap through the atomic GGUF writer.
  * See docs/CONVERT.md.
  */
 #include "convert/convert.h"
@@ -15,10 +18,12 @@
 #include <string.h>
 
 static const struct fy_hf_arch archs[] = {
-	{ "LlamaForCausalLM", "llama", "llama", true, true, false },
-	{ "MistralForCausalLM", "llama", "mistral", true, true, false },
-	{ "Qwen2ForCausalLM", "qwen2", "qwen2", false, false, false },
-	{ "Qwen3ForCausalLM", "qwen3", "qwen3", false, false, true },
+	{ "LlamaForCausalLM", "llama", "llama", true, true, false, false, false },
+	{ "MistralForCausalLM", "llama", "mistral", true, true, false, false, false },
+	{ "Qwen2ForCausalLM", "qwen2", "qwen2", false, false, false, false, false },
+	{ "Qwen3ForCausalLM", "qwen3", "qwen3", false, false, true, false, false },
+	{ "Qwen3MoeForCausalLM", "qwen3moe", "qwen3_moe", false, false, true, true, false },
+	{ "DeepseekV3ForCausalLM", "deepseek2", "deepseek_v3", false, true, false, true, true },
 };
 
 const struct fy_hf_arch *fy_convert_arch_of_gguf(const char *gguf)
@@ -32,7 +37,8 @@ const struct fy_hf_arch *fy_convert_arch_of_gguf(const char *gguf)
 
 const char *fy_convert_archs(void)
 {
-	return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM";
+	return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
+	       "Qwen3MoeForCausalLM, DeepseekV3ForCausalLM";
 }
 
 /* HF per-layer suffix -> GGUF per-layer name part. */
@@ -54,6 +60,28 @@ static const struct {
 	{ "mlp.gate_proj.weight", "ffn_gate.weight" },
 	{ "mlp.up_proj.weight", "ffn_up.weight" },
 	{ "mlp.down_proj.weight", "ffn_down.weight" },
+	/* mixtures of experts (the experts themselves: see map_name) */
+	{ "mlp.gate.weight", "ffn_gate_inp.weight" },
+	{ "mlp.gate.e_score_correction_bias", "exp_probs_b.bias" },
+	{ "mlp.shared_experts.gate_proj.weight", "ffn_gate_shexp.weight" },
+	{ "mlp.shared_experts.up_proj.weight", "ffn_up_shexp.weight" },
+	{ "mlp.shared_experts.down_proj.weight", "ffn_down_shexp.weight" },
+	/* DeepSeek's multi-head latent attention */
+	{ "self_attn.q_a_proj.weight", "attn_q_a.weight" },
+	{ "self_attn.q_a_layernorm.weight", "attn_q_a_norm.weight" },
+	{ "self_attn.q_b_proj.weight", "attn_q_b.weight" },
+	{ "self_attn.kv_a_proj_with_mqa.weight", "attn_kv_a_mqa.weight" },
+	{ "self_attn.kv_a_layernorm.weight", "attn_kv_a_norm.weight" },
+	{ "self_attn.kv_b_proj.weight", "attn_kv_b.weight" },
+};
+
+/* An expert's matrix (mlp.experts.E.<hf>) and the stacked GGUF tensor it goes into. */
+static const struct {
+	const char *hf, *gguf;
+} expert_map[] = {
+	{ "gate_proj.weight", "ffn_gate_exps.weight" },
+	{ "up_proj.weight", "ffn_up_exps.weight" },
+	{ "down_proj.weight", "ffn_down_exps.weight" },
 };
 
 const char *fy_convert_layer_hf(const char *gguf_suffix)
@@ -65,9 +93,12 @@ const char *fy_convert_layer_hf(const char *gguf_suffix)
 	return NULL;
 }
 
-/* The GGUF name of an HF tensor; "" to skip it; false if unknown. */
-static bool map_name(const char *hf, char *out, size_t cap, int n_layer)
+/* The GGUF name of an HF tensor; "" to skip it; false if unknown. *expert: the expert index of
+ * one expert's matrix (stacked later), else -1. Layers from n_layer on are multi-token-prediction
+ * modules (n_extra of them) and are skipped. */
+static bool map_name(const char *hf, char *out, size_t cap, int n_layer, int n_extra, int *expert)
 {
+	*expert = -1;
 	if (strcmp(hf, "model.embed_tokens.weight") == 0)
 		return snprintf(out, cap, "token_embd.weight"), true;
 	if (strcmp(hf, "lm_head.weight") == 0)
@@ -80,16 +111,36 @@ static bool map_name(const char *hf, char *out, size_t cap, int n_layer)
 		return false;
 	char *end = NULL;
 	const long l = strtol(hf + 13, &end, 10);
-	if (end == hf + 13 || *end != '.' || l < 0 || l >= n_layer)
+	if (end == hf + 13 || *end != '.' || l < 0 || l >= n_layer + n_extra)
 		return false;
+	if (l >= n_layer)
+		return out[0] = '\0', true;
 	for (size_t i = 0; i < sizeof(layer_map) / sizeof(layer_map[0]); i++) {
 		if (strcmp(end + 1, layer_map[i].hf) == 0) {
 			snprintf(out, cap, "blk.%ld.%s", l, layer_map[i].gguf);
 			return true;
 		}
 	}
+	if (strncmp(end + 1, "mlp.experts.", 12) != 0)
+		return false;
+	char *eend = NULL;
+	const long e = strtol(end + 13, &eend, 10);
+	if (eend == end + 13 || *eend != '.' || e < 0 || e >= 65536)
+		return false;
+	for (size_t i = 0; i < sizeof(expert_map) / sizeof(expert_map[0]); i++) {
+		if (strcmp(eend + 1, expert_map[i].hf) == 0) {
+			snprintf(out, cap, "blk.%ld.%s", l, expert_map[i].gguf);
+			*expert = (int)e;
+			return true;
+		}
+	}
 	return false;
 }
+
+/* One source matrix: the tensor and, for F8_E4M3, its block scales (weight_scale_inv). */
+struct cpart {
+	const struct fy_st_tensor *src, *scale;
+};
 
 struct ctensor {
 	char name[FY_GGUF_MAX_NAME + 1];
@@ -101,6 +152,8 @@ struct ctensor {
 	const struct fy_st_tensor *scale; /* F8_E4M3 sources: the block scales (weight_scale_inv) */
 	const float *gen;		  /* a tensor the converter computes (rope_freqs), F32 */
 	int64_t block[2];		  /* their block: rows, columns */
+	int expert;	     /* while planning: one expert's matrix (stacked later), else -1 */
+	struct cpart *parts; /* a stacked tensor: ne[2] sources, expert by expert; else NULL */
 };
 
 struct conv {
@@ -122,10 +175,12 @@ static int cmp_ctensor(const void *a, const void *b)
 				 ((const struct ctensor *)b)->name);
 }
 
+/* Kept in F32 whatever the output type: vectors, norms, biases and (as llama.cpp's converter)
+ * a mixture's router. */
 static bool is_f32_kind(const struct ctensor *t)
 {
 	return t->n_dims == 1 || strstr(t->name, "_norm.") != NULL ||
-	       strstr(t->name, ".bias") != NULL;
+	       strstr(t->name, ".bias") != NULL || strstr(t->name, ".ffn_gate_inp.") != NULL;
 }
 
 static enum fy_dtype out_type(const struct conv *c, const struct ctensor *t)
@@ -191,9 +246,15 @@ static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_
 	if (len > strlen(SCALE_SUFFIX) &&
 	    strcmp(st->name + len - strlen(SCALE_SUFFIX), SCALE_SUFFIX) == 0)
 		return check_scale(c, st, err);
-	if (!map_name(st->name, t->name, sizeof(t->name), (int)c->cfg.n_layers))
+	const int n_extra = c->cfg.n_nextn_layers > 0 ? (int)c->cfg.n_nextn_layers : 0;
+	if (!map_name(st->name, t->name, sizeof(t->name), (int)c->cfg.n_layers, n_extra,
+		      &t->expert))
 		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s' has no GGUF name for %s",
 				  st->name, c->arch->hf);
+	if (t->expert >= 0 && (!c->arch->experts || t->expert >= c->cfg.n_experts))
+		return fy_err_set(
+			err, FY_EFORMAT, "tensor '%s': expert %d, but config.json has %lld experts",
+			st->name, t->expert, (long long)(c->arch->experts ? c->cfg.n_experts : 0));
 	if (t->name[0] == '\0')
 		return FY_OK;
 	if (st->dtype == FY_DTYPE_F8_E4M3) {
@@ -230,9 +291,69 @@ static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_
 	return FY_OK;
 }
 
+static int cmp_by_expert(const void *a, const void *b)
+{
+	const struct ctensor *x = a, *y = b;
+	const int n = strcmp(x->name, y->name);
+	return n != 0 ? n : (x->expert > y->expert) - (x->expert < y->expert);
+}
+
+/* Each layer's expert matrices (planned one by one) become one tensor of ne[2] = n_experts:
+ * every expert present once, all of one shape and type. */
+static int stack_experts(struct conv *c, struct fy_err *err)
+{
+	size_t w = 0;
+	qsort(c->t, c->n, sizeof(*c->t), cmp_by_expert);
+	for (size_t i = 0; i < c->n;) {
+		struct ctensor *t = &c->t[i];
+		size_t k = 1;
+		if (t->expert < 0) {
+			c->t[w++] = *t;
+			i++;
+			continue;
+		}
+		while (i + k < c->n && strcmp(c->t[i + k].name, t->name) == 0)
+			k++;
+		for (size_t e = 0; e < k; e++) {
+			const struct ctensor *x = &c->t[i + e];
+			if (x->expert != (int)e)
+				return fy_err_set(err, FY_EFORMAT,
+						  "%s: expert %zu of %s is missing or repeated",
+						  c->arch->hf, e, t->name);
+			if (x->ne[0] != t->ne[0] || x->ne[1] != t->ne[1] || x->n_dims != 2 ||
+			    x->src->dtype != t->src->dtype ||
+			    (x->scale == NULL) != (t->scale == NULL))
+				return fy_err_set(
+					err, FY_EFORMAT,
+					"tensor '%s': expert %zu differs in shape or type "
+					"from expert 0",
+					x->src->name, e);
+		}
+		if ((int64_t)k != c->cfg.n_experts)
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: %s has %zu experts, config.json %lld", c->arch->hf,
+					  t->name, k, (long long)c->cfg.n_experts);
+		struct cpart *parts = calloc(k, sizeof(*parts));
+		if (parts == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		for (size_t e = 0; e < k; e++)
+			parts[e] = (struct cpart){ c->t[i + e].src, c->t[i + e].scale };
+		struct ctensor s = *t;
+		s.parts = parts;
+		s.expert = -1;
+		s.n_dims = 3;
+		s.ne[2] = (int64_t)k;
+		c->t[w++] = s;
+		i += k;
+	}
+	c->n = w;
+	return FY_OK;
+}
+
 static int plan_tensors(struct conv *c, struct fy_err *err)
 {
 	size_t total = 0;
+	int rc = FY_OK;
 	for (size_t s = 0; s < fy_st_model_shards(c->m); s++)
 		total += fy_st_count(fy_st_model_shard(c->m, s));
 	c->t = calloc(total + 1, sizeof(*c->t)); /* + rope_freqs */
@@ -250,12 +371,10 @@ static int plan_tensors(struct conv *c, struct fy_err *err)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	for (size_t s = 0; s < fy_st_model_shards(c->m); s++) {
 		const struct fy_st_file *f = fy_st_model_shard(c->m, s);
-		for (size_t i = 0; i < fy_st_count(f); i++) {
-			int rc = plan_tensor(c, fy_st_at(f, i), err);
-			if (rc != FY_OK)
-				return rc;
-		}
+		for (size_t i = 0; i < fy_st_count(f); i++)
+			FY_TRY(rc, plan_tensor(c, fy_st_at(f, i), err));
 	}
+	FY_TRY(rc, stack_experts(c, err));
 	if (c->rope_freqs != NULL) {
 		struct ctensor *t = &c->t[c->n++];
 		snprintf(t->name, sizeof(t->name), "rope_freqs.weight");
@@ -267,7 +386,8 @@ static int plan_tensors(struct conv *c, struct fy_err *err)
 		t->type = FY_DTYPE_F32;
 	}
 	qsort(c->t, c->n, sizeof(*c->t), cmp_ctensor);
-	return FY_OK;
+out:
+	return rc;
 }
 
 /* Llama 3's rope scaling as llama.cpp's converter computes rope_freqs (in float, as torch): per
@@ -327,22 +447,35 @@ static int64_t permuted_src(const struct ctensor *t, int64_t r)
 	return h * per + (k % 2) * half + k / 2;
 }
 
-/* Source row sr as floats: an F8_E4M3 value times its block's scale, in float (as torch's
- * `weight.float() * scale_inv` in llama.cpp's converter), else the type's exact widening. */
-static void source_row(const struct ctensor *t, int64_t sr, size_t src_bytes, float *row)
+/* The source of output row r: the expert's matrix of a stacked tensor, else the tensor itself
+ * (rows permuted for llama's q/k); *sr receives the row within it. */
+static struct cpart part_of(const struct ctensor *t, int64_t r, int64_t *sr)
 {
-	const uint8_t *src = (const uint8_t *)t->src->data + (size_t)sr * src_bytes;
-	if (t->scale == NULL) {
-		fy_dequant_row(t->src->dtype, src, row, t->ne[0]);
+	if (t->parts == NULL) {
+		*sr = permuted_src(t, r);
+		return (struct cpart){ t->src, t->scale };
+	}
+	*sr = r % t->ne[1];
+	return t->parts[r / t->ne[1]];
+}
+
+/* Source row sr of p as floats: an F8_E4M3 value times its block's scale, in float (as torch's
+ * `weight.float() * scale_inv` in llama.cpp's converter), else the type's exact widening. */
+static void source_row(const struct ctensor *t, struct cpart p, int64_t sr, size_t src_bytes,
+		       float *row)
+{
+	const uint8_t *src = (const uint8_t *)p.src->data + (size_t)sr * src_bytes;
+	if (p.scale == NULL) {
+		fy_dequant_row(p.src->dtype, src, row, t->ne[0]);
 		return;
 	}
-	const int64_t cb = t->scale->shape[1];
+	const int64_t cb = p.scale->shape[1];
 	const uint8_t *sc =
-		(const uint8_t *)t->scale->data +
-		(size_t)(sr / t->block[0] * cb) * (t->scale->dtype == FY_DTYPE_F32 ? 4 : 2);
+		(const uint8_t *)p.scale->data +
+		(size_t)(sr / t->block[0] * cb) * (p.scale->dtype == FY_DTYPE_F32 ? 4 : 2);
 	for (int64_t b = 0; b < cb; b++) {
 		float s;
-		if (t->scale->dtype == FY_DTYPE_F32) {
+		if (p.scale->dtype == FY_DTYPE_F32) {
 			memcpy(&s, sc + 4 * b, 4);
 		} else {
 			uint16_t h;
@@ -366,17 +499,17 @@ static int out_row(const void *ctx, int64_t r, float *scratch, uint8_t *out, str
 {
 	const struct rowctx *k = ctx;
 	const struct ctensor *t = k->t;
-	const int64_t sr = permuted_src(t, r);
-	if (t->scale == NULL && t->src->dtype == t->type) {
-		memcpy(out, (const uint8_t *)t->src->data + (size_t)sr * k->src_bytes,
-		       k->row_bytes);
+	int64_t sr;
+	const struct cpart p = part_of(t, r, &sr);
+	if (p.scale == NULL && p.src->dtype == t->type) {
+		memcpy(out, (const uint8_t *)p.src->data + (size_t)sr * k->src_bytes, k->row_bytes);
 		return FY_OK;
 	}
-	source_row(t, sr, k->src_bytes, scratch);
+	source_row(t, p, sr, k->src_bytes, scratch);
 	/* a float type carries NaN/Inf as they are; the quantizer needs finite input */
 	if (t->type == FY_DTYPE_Q8_0 && fy_quant_check_finite(scratch, t->ne[0]) >= 0)
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s' row %lld holds NaN or infinity",
-				  t->src->name, (long long)r);
+				  p.src->name, (long long)sr);
 	fy_quant_row(t->type, scratch, out, t->ne[0]);
 	return FY_OK;
 }
@@ -386,20 +519,30 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 	const struct conv *c = ctx;
 	const struct ctensor *t = &c->t[index];
 	struct rowctx k = { t, (size_t)t->ne[0], 0 };
-	int rc;
+	const int64_t n_parts = t->parts != NULL ? t->ne[2] : 1;
+	int rc = FY_OK;
 	if (t->gen != NULL)
 		return fy_sink_write(sink, t->gen, (size_t)t->ne[0] * sizeof(float), err);
 	if (!fy_quant_row_bytes(t->type, t->ne[0], &k.row_bytes) ||
 	    (t->scale == NULL && !fy_quant_row_bytes(t->src->dtype, t->ne[0], &k.src_bytes)))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
-	if (t->scale == NULL && t->src->dtype == t->type && t->permute_heads <= 0)
-		rc = fy_sink_write(sink, t->src->data, k.row_bytes * (size_t)t->ne[1], err);
-	else
-		rc = fy_convert_rows(c->o->pool, t->ne[1], t->ne[0], k.row_bytes, out_row, &k, sink,
-				     err);
+	/* the experts of a stacked tensor share one type and scaling (stack_experts) */
+	const bool copy = t->scale == NULL && t->src->dtype == t->type && t->permute_heads <= 0;
+	for (int64_t e = 0; copy && e < n_parts && rc == FY_OK; e++) {
+		int64_t sr;
+		const struct cpart p = part_of(t, e * t->ne[1], &sr);
+		rc = fy_sink_write(sink, p.src->data, k.row_bytes * (size_t)t->ne[1], err);
+	}
+	if (!copy)
+		rc = fy_convert_rows(c->o->pool, t->ne[1] * n_parts, t->ne[0], k.row_bytes, out_row,
+				     &k, sink, err);
 	/* streamed through once: let the kernel take the source pages back (peak RSS stays near
 	 * one chunk, not the model) */
-	fy_map_drop(t->src->data, (size_t)(t->src->end - t->src->begin));
+	for (int64_t e = 0; e < n_parts; e++) {
+		int64_t sr;
+		const struct cpart p = part_of(t, e * t->ne[1], &sr);
+		fy_map_drop(p.src->data, (size_t)(p.src->end - p.src->begin));
+	}
 	return rc;
 }
 
@@ -417,6 +560,76 @@ static int arch_kv(struct fy_gguf_writer *w, const char *arch, const char *suffi
 	char key[128];
 	snprintf(key, sizeof(key), "%s.%s", arch, suffix);
 	return fy_gguf_writer_set_u32(w, key, v, err);
+}
+
+static int set_bool(struct fy_gguf_writer *w, const char *arch, const char *suffix, bool v,
+		    struct fy_err *err)
+{
+	char key[128];
+	struct fy_gguf_value val = { .type = FY_GGUF_BOOL, .b = v };
+	snprintf(key, sizeof(key), "%s.%s", arch, suffix);
+	return fy_gguf_writer_set(w, key, &val, err);
+}
+
+/* YaRN's extras under llama.cpp's keys: the softmax scale's log multiplier (DeepSeek:
+ * 0.1 x mscale_all_dim) and the ramp's bounds when config.json gives them. */
+static int yarn_kv(struct fy_gguf_writer *w, const struct conv *c, struct fy_err *err)
+{
+	const char *a = c->arch->gguf;
+	const struct fy_hf_config *g = &c->cfg;
+	char key[128];
+	int rc = FY_OK;
+	if (c->arch->mla && g->rope_mscale_all_dim > 0) {
+		snprintf(key, sizeof(key), "%s.rope.scaling.yarn_log_multiplier", a);
+		FY_TRY(rc, set_f32(w, key, 0.1 * g->rope_mscale_all_dim, err));
+	}
+	if (g->rope_beta_fast > 0) {
+		snprintf(key, sizeof(key), "%s.rope.scaling.yarn_beta_fast", a);
+		FY_TRY(rc, set_f32(w, key, g->rope_beta_fast, err));
+	}
+	if (g->rope_beta_slow > 0) {
+		snprintf(key, sizeof(key), "%s.rope.scaling.yarn_beta_slow", a);
+		FY_TRY(rc, set_f32(w, key, g->rope_beta_slow, err));
+	}
+out:
+	return rc;
+}
+
+/* A mixture of experts' keys (llama.cpp's names), DeepSeek's routing and latent attention. */
+static int moe_kv(struct fy_gguf_writer *w, const struct conv *c, struct fy_err *err)
+{
+	const char *a = c->arch->gguf;
+	const struct fy_hf_config *g = &c->cfg;
+	char key[128];
+	int rc = FY_OK;
+	FY_TRY(rc, arch_kv(w, a, "expert_count", (uint32_t)g->n_experts, err));
+	FY_TRY(rc, arch_kv(w, a, "expert_used_count", (uint32_t)g->n_experts_used, err));
+	FY_TRY(rc, arch_kv(w, a, "expert_feed_forward_length", (uint32_t)g->moe_intermediate_size,
+			   err));
+	if (g->norm_topk_prob >= 0)
+		FY_TRY(rc, set_bool(w, a, "expert_weights_norm", g->norm_topk_prob == 1, err));
+	if (!c->arch->mla)
+		goto out;
+	FY_TRY(rc, arch_kv(w, a, "leading_dense_block_count",
+			   (uint32_t)(g->first_k_dense_replace > 0 ? g->first_k_dense_replace : 0),
+			   err));
+	FY_TRY(rc, arch_kv(w, a, "expert_shared_count",
+			   (uint32_t)(g->n_shared_experts > 0 ? g->n_shared_experts : 0), err));
+	snprintf(key, sizeof(key), "%s.expert_weights_scale", a);
+	FY_TRY(rc,
+	       set_f32(w, key, g->routed_scaling_factor > 0 ? g->routed_scaling_factor : 1.0, err));
+	/* llama.cpp's gating functions: 1 softmax, 2 sigmoid */
+	FY_TRY(rc, arch_kv(w, a, "expert_gating_func",
+			   strcmp(g->scoring_func, "sigmoid") == 0 ? 2 : 1, err));
+	FY_TRY(rc, arch_kv(w, a, "expert_group_count", (uint32_t)(g->n_group > 0 ? g->n_group : 1),
+			   err));
+	FY_TRY(rc, arch_kv(w, a, "expert_group_used_count",
+			   (uint32_t)(g->topk_group > 0 ? g->topk_group : 1), err));
+	if (g->q_lora_rank > 0)
+		FY_TRY(rc, arch_kv(w, a, "attention.q_lora_rank", (uint32_t)g->q_lora_rank, err));
+	FY_TRY(rc, arch_kv(w, a, "attention.kv_lora_rank", (uint32_t)g->kv_lora_rank, err));
+out:
+	return rc;
 }
 
 static int hparams(struct fy_gguf_writer *w, const struct conv *c, const char *name,
@@ -441,10 +654,16 @@ static int hparams(struct fy_gguf_writer *w, const struct conv *c, const char *n
 	FY_TRY(rc, set_f32(w, key, g->rope_theta > 0 ? g->rope_theta : 10000.0, err));
 	snprintf(key, sizeof(key), "%s.attention.layer_norm_rms_epsilon", a);
 	FY_TRY(rc, set_f32(w, key, g->rms_norm_eps > 0 ? g->rms_norm_eps : 1e-6, err));
-	if (g->head_dim > 0) {
+	if (c->arch->mla) {
+		FY_TRY(rc, arch_kv(w, a, "attention.key_length",
+				   (uint32_t)(g->qk_nope_head_dim + g->qk_rope_head_dim), err));
+		FY_TRY(rc, arch_kv(w, a, "attention.value_length", (uint32_t)g->v_head_dim, err));
+	} else if (g->head_dim > 0) {
 		FY_TRY(rc, arch_kv(w, a, "attention.key_length", (uint32_t)g->head_dim, err));
 		FY_TRY(rc, arch_kv(w, a, "attention.value_length", (uint32_t)g->head_dim, err));
 	}
+	if (c->arch->experts)
+		FY_TRY(rc, moe_kv(w, c, err));
 	if (strcmp(g->rope_type, "linear") == 0 || strcmp(g->rope_type, "yarn") == 0) {
 		snprintf(key, sizeof(key), "%s.rope.scaling.type", a);
 		FY_TRY(rc, fy_gguf_writer_set_str(w, key, g->rope_type, err));
@@ -453,9 +672,12 @@ static int hparams(struct fy_gguf_writer *w, const struct conv *c, const char *n
 		if (strcmp(g->rope_type, "yarn") == 0 && g->rope_orig_ctx > 0)
 			FY_TRY(rc, arch_kv(w, a, "rope.scaling.original_context_length",
 					   (uint32_t)g->rope_orig_ctx, err));
+		if (strcmp(g->rope_type, "yarn") == 0)
+			FY_TRY(rc, yarn_kv(w, c, err));
 	}
 	if (c->arch->rope_dims_and_vocab) {
-		FY_TRY(rc, arch_kv(w, a, "rope.dimension_count", (uint32_t)head_dim, err));
+		FY_TRY(rc, arch_kv(w, a, "rope.dimension_count",
+				   (uint32_t)(c->arch->mla ? g->qk_rope_head_dim : head_dim), err));
 		FY_TRY(rc, arch_kv(w, a, "vocab_size", (uint32_t)g->vocab_size, err));
 	}
 out:
@@ -507,7 +729,8 @@ static int write_all(struct conv *c, const char *dir, const char *out_path,
 		uint64_t bytes = 0;
 		FY_TRY(rc, fy_gguf_writer_add(w, c->t[i].name, c->t[i].type, c->t[i].n_dims,
 					      c->t[i].ne, err));
-		if (fy_dtype_nbytes(c->t[i].type, c->t[i].ne[0] * c->t[i].ne[1], &bytes))
+		if (fy_dtype_nbytes(c->t[i].type, c->t[i].ne[0] * c->t[i].ne[1] * c->t[i].ne[2],
+				    &bytes))
 			rep->out_bytes += bytes;
 	}
 	rep->n_tensors = c->n;
@@ -515,6 +738,43 @@ static int write_all(struct conv *c, const char *dir, const char *out_path,
 out:
 	fy_gguf_writer_free(w);
 	return rc;
+}
+
+/* The mixture's and the latent attention's fields, before any tensor is read. */
+static int check_moe(const struct fy_hf_config *g, const struct fy_hf_arch *arch, const char *path,
+		     struct fy_err *err)
+{
+	if (g->n_experts <= 0 || g->n_experts > 65536 || g->n_experts_used <= 0 ||
+	    g->n_experts_used > g->n_experts || g->moe_intermediate_size <= 0)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: a mixture of experts needs 1 <= num_experts_per_tok <= "
+				  "the expert count and moe_intermediate_size",
+				  path);
+	if (g->n_mlp_only_layers > 0 || g->decoder_sparse_step > 1)
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "%s: dense layers among the sparse ones (mlp_only_layers, "
+				  "decoder_sparse_step > 1) are not supported",
+				  path);
+	if (!arch->mla)
+		return FY_OK;
+	const int64_t groups = g->n_group > 0 ? g->n_group : 1;
+	if (g->kv_lora_rank <= 0 || g->qk_nope_head_dim <= 0 || g->qk_rope_head_dim <= 0 ||
+	    g->qk_rope_head_dim % 2 != 0 || g->v_head_dim <= 0)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: latent attention needs kv_lora_rank, qk_nope_head_dim, an "
+				  "even qk_rope_head_dim and v_head_dim",
+				  path);
+	if (g->n_experts % groups != 0 || g->topk_group > groups)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: n_group %lld does not divide %lld experts, or topk_group "
+				  "exceeds it",
+				  path, (long long)groups, (long long)g->n_experts);
+	if (g->scoring_func[0] != '\0' && strcmp(g->scoring_func, "sigmoid") != 0 &&
+	    strcmp(g->scoring_func, "softmax") != 0)
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "%s: scoring_func '%s' is not supported (sigmoid, softmax)", path,
+				  g->scoring_func);
+	return FY_OK;
 }
 
 static int check_config(struct conv *c, const char *path, struct fy_err *err)
@@ -540,7 +800,7 @@ static int check_config(struct conv *c, const char *path, struct fy_err *err)
 				  "%s: needs num_hidden_layers, num_attention_heads, hidden_size, "
 				  "intermediate_size and vocab_size",
 				  path);
-	return FY_OK;
+	return c->arch->experts ? check_moe(&c->cfg, c->arch, path, err) : FY_OK;
 }
 
 /* Reads config.json and opens the shards (both entry points start here). */
@@ -559,10 +819,55 @@ out:
 	return rc;
 }
 
+static void conv_free(struct conv *c)
+{
+	for (size_t i = 0; c->t != NULL && i < c->n; i++)
+		free(c->t[i].parts);
+	free(c->t);
+	free(c->rope_freqs);
+	fy_st_model_free(c->m);
+}
+
+/* A stacked or F8_E4M3 tensor made whole in memory for the view: the experts one after the
+ * other in their stored type; FP8 dequantized to F32 (exactly as the converter does); rows in
+ * HF's order. */
+static int materialize(const struct ctensor *t, struct fy_hf_tensor *out, struct fy_err *err)
+{
+	struct ctensor x = *t;
+	struct rowctx k = { &x, (size_t)t->ne[0], 0 };
+	const int64_t rows = t->ne[1] * (t->parts != NULL ? t->ne[2] : 1);
+	x.type = t->scale != NULL ? FY_DTYPE_F32 : t->src->dtype;
+	x.permute_heads = 0; /* the view keeps HF's row order (and runs it with NEOX RoPE) */
+	if (!fy_quant_row_bytes(x.type, t->ne[0], &k.row_bytes) ||
+	    (t->scale == NULL && !fy_quant_row_bytes(t->src->dtype, t->ne[0], &k.src_bytes)))
+		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
+	uint8_t *data = malloc(k.row_bytes * (size_t)rows + 1);
+	float *scratch = malloc((size_t)t->ne[0] * sizeof(float));
+	if (data == NULL || scratch == NULL) {
+		free(data);
+		free(scratch);
+		return fy_err_set(err, FY_ENOMEM, "out of memory for tensor '%s'", t->name);
+	}
+	int rc = FY_OK;
+	for (int64_t r = 0; r < rows && rc == FY_OK; r++)
+		rc = out_row(&k, r, scratch, data + (size_t)r * k.row_bytes, err);
+	free(scratch);
+	out->owned = data;
+	out->own = (struct fy_st_tensor){ .name = t->src->name,
+					  .dtype = x.type,
+					  .n_dims = t->n_dims,
+					  .data = data,
+					  .end = k.row_bytes * (uint64_t)rows };
+	out->src = &out->own;
+	return rc;
+}
+
 void fy_hf_view_free(struct fy_hf_view *v)
 {
 	if (v == NULL)
 		return;
+	for (size_t i = 0; v->t != NULL && i < v->n; i++)
+		free(v->t[i].owned);
 	fy_gguf_free(v->meta);
 	fy_buf_release(&v->image);
 	free(v->rope_freqs);
@@ -593,18 +898,12 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 		goto out;
 	}
 	for (size_t i = 0; i < c.n; i++) {
-		if (c.t[i].scale != NULL) {
-			rc = fy_err_set(
-				err, FY_EUNSUPPORTED,
-				"%s: tensor '%s' is F8_E4M3: convert the checkpoint to GGUF "
-				"first",
-				dir, c.t[i].src->name);
-			goto out;
-		}
 		memcpy(v->t[i].name, c.t[i].name, sizeof(v->t[i].name));
 		v->t[i].src = c.t[i].src;
 		v->t[i].n_dims = c.t[i].n_dims;
 		memcpy(v->t[i].ne, c.t[i].ne, sizeof(v->t[i].ne));
+		if (c.t[i].scale != NULL || c.t[i].parts != NULL)
+			FY_TRY(rc, materialize(&c.t[i], &v->t[i], err));
 	}
 	v->n = c.n;
 	v->m = c.m;
@@ -622,10 +921,10 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 	*out = v;
 	v = NULL;
 out:
+	if (v != NULL)
+		v->n = c.n; /* what was materialized is freed with the view */
 	fy_gguf_writer_free(w);
-	free(c.t);
-	free(c.rope_freqs);
-	fy_st_model_free(c.m);
+	conv_free(&c);
 	fy_hf_view_free(v);
 	return rc;
 }
@@ -641,8 +940,6 @@ int fy_convert_hf_to_gguf(const char *dir, const char *out_path, const struct fy
 	rep->file_type = file_type(&c);
 	FY_TRY(rc, write_all(&c, dir, out_path, rep, err));
 out:
-	free(c.t);
-	free(c.rope_freqs);
-	fy_st_model_free(c.m);
+	conv_free(&c);
 	return rc;
 }

@@ -380,6 +380,18 @@ static int config_ints(struct fy_hf_config *c, const struct fy_json *j, const ch
 		{ "max_position_embeddings", &c->context_length },
 		{ "num_experts", &c->n_experts },
 		{ "num_experts_per_tok", &c->n_experts_used },
+		{ "moe_intermediate_size", &c->moe_intermediate_size },
+		{ "n_shared_experts", &c->n_shared_experts },
+		{ "first_k_dense_replace", &c->first_k_dense_replace },
+		{ "decoder_sparse_step", &c->decoder_sparse_step },
+		{ "n_group", &c->n_group },
+		{ "topk_group", &c->topk_group },
+		{ "num_nextn_predict_layers", &c->n_nextn_layers },
+		{ "q_lora_rank", &c->q_lora_rank },
+		{ "kv_lora_rank", &c->kv_lora_rank },
+		{ "qk_nope_head_dim", &c->qk_nope_head_dim },
+		{ "qk_rope_head_dim", &c->qk_rope_head_dim },
+		{ "v_head_dim", &c->v_head_dim },
 	};
 	size_t i;
 	int rc;
@@ -411,7 +423,9 @@ static int config_floats(struct fy_hf_config *c, const struct fy_json *j, const 
 	struct {
 		const char *key;
 		double *dst;
-	} fl[] = { { "rms_norm_eps", &c->rms_norm_eps }, { "rope_theta", &c->rope_theta } };
+	} fl[] = { { "rms_norm_eps", &c->rms_norm_eps },
+		   { "rope_theta", &c->rope_theta },
+		   { "routed_scaling_factor", &c->routed_scaling_factor } };
 	for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++) {
 		const struct fy_json *v = fy_json_get(j, fl[i].key);
 		*fl[i].dst = -1;
@@ -430,6 +444,7 @@ static int rope_scaling(struct fy_hf_config *c, const struct fy_json *j, const c
 	const struct fy_json *r = fy_json_get(j, "rope_scaling");
 	c->rope_type[0] = c->rope_json[0] = '\0';
 	c->rope_factor = c->rope_low = c->rope_high = -1;
+	c->rope_mscale_all_dim = c->rope_beta_fast = c->rope_beta_slow = -1;
 	c->rope_orig_ctx = -1;
 	if (fy_json_type(r) == FY_JSON_NULL)
 		return FY_OK;
@@ -453,7 +468,10 @@ static int rope_scaling(struct fy_hf_config *c, const struct fy_json *j, const c
 		double *dst;
 	} nums[] = { { "factor", &c->rope_factor },
 		     { "low_freq_factor", &c->rope_low },
-		     { "high_freq_factor", &c->rope_high } };
+		     { "high_freq_factor", &c->rope_high },
+		     { "mscale_all_dim", &c->rope_mscale_all_dim },
+		     { "beta_fast", &c->rope_beta_fast },
+		     { "beta_slow", &c->rope_beta_slow } };
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		const struct fy_json *v = fy_json_get(r, nums[i].key);
 		if (v != NULL && (!fy_json_num(v, nums[i].dst) || !(*nums[i].dst > 0)))
@@ -487,10 +505,23 @@ static int config_strs(struct fy_hf_config *c, const struct fy_json *j, const ch
 	if (rc == FY_OK)
 		rc = get_str(fy_json_get(j, "quantization_config"), path, "quant_method",
 			     c->quant_method, sizeof(c->quant_method), err);
+	if (rc == FY_OK)
+		rc = get_str(j, path, "scoring_func", c->scoring_func, sizeof(c->scoring_func),
+			     err);
 	c->tie_word_embeddings = -1;
 	if (tie != NULL &&
 	    (fy_json_type(tie) == FY_JSON_TRUE || fy_json_type(tie) == FY_JSON_FALSE))
 		c->tie_word_embeddings = fy_json_type(tie) == FY_JSON_TRUE;
+	const struct fy_json *norm = fy_json_get(j, "norm_topk_prob");
+	c->norm_topk_prob = -1;
+	if (norm != NULL &&
+	    (fy_json_type(norm) == FY_JSON_TRUE || fy_json_type(norm) == FY_JSON_FALSE))
+		c->norm_topk_prob = fy_json_type(norm) == FY_JSON_TRUE;
+	const struct fy_json *only = fy_json_get(j, "mlp_only_layers");
+	if (only != NULL && fy_json_type(only) != FY_JSON_NULL &&
+	    fy_json_type(only) != FY_JSON_ARRAY)
+		return fy_err_set(err, FY_EFORMAT, "%s: 'mlp_only_layers' is not an array", path);
+	c->n_mlp_only_layers = (int64_t)fy_json_size(only);
 	return rc;
 }
 

@@ -1,9 +1,11 @@
 /*
  * The forward pass of the llama family over a batch of tokens, with a KV cache (docs/FORMATS.md,
  * "Inference semantics"): embeddings, then per layer RMSNorm, q/k/v (+ biases for qwen2, per-head
- * q/k RMSNorm for qwen3), RoPE, causal grouped-query attention, the output projection and a
- * residual; RMSNorm, the SwiGLU feed-forward and a residual; the final RMSNorm and the output
- * projection. Matrix products and attention heads are spread over the pool.
+ * q/k RMSNorm for qwen3; DeepSeek's latent attention expands k and v from a normalized latent),
+ * RoPE, causal grouped-query attention, the output projection and a residual; RMSNorm, the
+ * SwiGLU feed-forward (or a mixture of experts: route, run each chosen expert over its tokens,
+ * add the shared experts) and a residual; the final RMSNorm and the output projection. Matrix
+ * products and attention heads are spread over the pool.
  */
 #include "infer/infer.h"
 #include "quant/quant.h"
@@ -19,13 +21,19 @@ struct scratch {
 	int cap; /* tokens the buffers hold */
 	float *x, *xn, *q, *k, *v, *att, *o, *g, *u;
 	float *rope; /* [token][n_rot]: cos and sin of each pair at the token's position */
+	/* latent attention: q_a's and kv_a's outputs, the normalized latent, kv_b's output */
+	float *qa, *kva, *lat, *kvb;
+	/* a mixture: router logits, the chosen experts and weights of each token, one expert's
+	 * tokens gathered and its output */
+	float *logits, *weights, *ein, *eout;
+	int *chosen, *rows;
 };
 
 struct fy_ctx {
 	const struct fy_model *m;
 	struct fy_pool *pool;
 	int n_ctx, pos;
-	float *k, *v; /* [layer][n_ctx][n_head_kv * head_dim] */
+	float *k, *v; /* [layer][n_ctx][n_head_kv * head_dim (v: head_dim_v)] */
 	struct scratch s;
 };
 
@@ -40,12 +48,13 @@ int fy_ctx_new(struct fy_ctx **out, const struct fy_model *m, int n_ctx, struct 
 	if (n_ctx > MAX_CTX)
 		n_ctx = MAX_CTX;
 	const size_t kv = (size_t)m->hp.n_head_kv * (size_t)m->hp.head_dim;
-	const size_t n = (size_t)m->hp.n_layer * (size_t)n_ctx * kv;
+	const size_t kvv = (size_t)m->hp.n_head_kv * (size_t)m->hp.head_dim_v;
+	const size_t n = (size_t)m->hp.n_layer * (size_t)n_ctx;
 	*out = NULL;
 	if (c == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	c->k = malloc(n * sizeof(float));
-	c->v = malloc(n * sizeof(float));
+	c->k = malloc(n * kv * sizeof(float));
+	c->v = malloc(n * kvv * sizeof(float));
 	if (c->k == NULL || c->v == NULL) {
 		fy_ctx_free(c);
 		return fy_err_set(err, FY_ENOMEM, "out of memory for a KV cache of %d positions",
@@ -92,16 +101,15 @@ struct attn_job {
 	float *out;	/* [n][n_head * head_dim] */
 };
 
-/* One (token, head) pair per index: softmax(q·K^T / sqrt(d)) V over positions 0..pos. */
+/* One (token, head) pair per index: softmax(q·K^T * kq_scale) V over positions 0..pos. */
 static int attn_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 {
 	const struct attn_job *j = ctx;
 	const struct fy_hparams *hp = &j->c->m->hp;
 	const struct fy_kernels *k = fy_kernels_active();
-	const int hd = hp->head_dim, n_head = hp->n_head;
-	const int64_t kv_dim = (int64_t)hp->n_head_kv * hd;
-	const float scale = 1.0f / sqrtf((float)hd);
-	const size_t layer_off = (size_t)j->layer * (size_t)j->c->n_ctx * (size_t)kv_dim;
+	const int hd = hp->head_dim, hdv = hp->head_dim_v, n_head = hp->n_head;
+	const int64_t kv_dim = (int64_t)hp->n_head_kv * hd, v_dim = (int64_t)hp->n_head_kv * hdv;
+	const size_t layer_pos = (size_t)j->layer * (size_t)j->c->n_ctx;
 	float *scores = malloc((size_t)(j->pos0 + j->n) * sizeof(float));
 	if (scores == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
@@ -110,15 +118,15 @@ static int attn_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 		const int kvh = h / (n_head / hp->n_head_kv);
 		const int last = j->pos0 + t; /* causal: positions 0..last */
 		const float *q = j->q + (int64_t)t * n_head * hd + (int64_t)h * hd;
-		const float *kc = j->c->k + layer_off + (size_t)kvh * hd;
-		const float *vc = j->c->v + layer_off + (size_t)kvh * hd;
-		float *o = j->out + (int64_t)t * n_head * hd + (int64_t)h * hd;
+		const float *kc = j->c->k + layer_pos * (size_t)kv_dim + (size_t)kvh * hd;
+		const float *vc = j->c->v + layer_pos * (size_t)v_dim + (size_t)kvh * hdv;
+		float *o = j->out + (int64_t)t * n_head * hdv + (int64_t)h * hdv;
 		for (int p = 0; p <= last; p++)
-			scores[p] = k->dot(q, kc + (size_t)p * kv_dim, hd) * scale;
+			scores[p] = k->dot(q, kc + (size_t)p * kv_dim, hd) * hp->kq_scale;
 		fy_softmax(scores, last + 1);
-		memset(o, 0, (size_t)hd * sizeof(float));
+		memset(o, 0, (size_t)hdv * sizeof(float));
 		for (int p = 0; p <= last; p++)
-			k->axpy(scores[p], vc + (size_t)p * kv_dim, o, hd);
+			k->axpy(scores[p], vc + (size_t)p * v_dim, o, hdv);
 	}
 	free(scores);
 	return FY_OK;
@@ -150,28 +158,202 @@ static void heads(const struct fy_model *m, float *x, int n, int n_heads, const 
 	}
 }
 
+/* Ordinary attention's q, k, v: projections, biases, per-head norms and RoPE. */
+static int qkv_plain(struct fy_ctx *c, const struct fy_layer *L, struct scratch *s, int n,
+		     struct fy_err *err)
+{
+	const struct fy_model *m = c->m;
+	const struct fy_hparams *hp = &m->hp;
+	const int64_t Q = (int64_t)hp->n_head * hp->head_dim;
+	const int64_t KV = (int64_t)hp->n_head_kv * hp->head_dim;
+	const int64_t VV = (int64_t)hp->n_head_kv * hp->head_dim_v;
+	int rc = FY_OK;
+	FY_TRY(rc, fy_matmul(&L->wq, s->xn, n, s->q, Q, c->pool, err));
+	FY_TRY(rc, fy_matmul(&L->wk, s->xn, n, s->k, KV, c->pool, err));
+	FY_TRY(rc, fy_matmul(&L->wv, s->xn, n, s->v, VV, c->pool, err));
+	add_bias(s->q, L->bq, n, Q);
+	add_bias(s->k, L->bk, n, KV);
+	add_bias(s->v, L->bv, n, VV);
+	heads(m, s->q, n, hp->n_head, L->q_norm, s->rope);
+	heads(m, s->k, n, hp->n_head_kv, L->k_norm, s->rope);
+out:
+	return rc;
+}
+
+/* Latent attention's q, k, v (DeepSeek): q through its low-rank bottleneck (q_a, norm, q_b);
+ * kv_a gives the latent (normalized, then expanded by kv_b into each head's unrotated key part
+ * and value) and one rotated key part shared by every head. */
+static int qkv_latent(struct fy_ctx *c, const struct fy_layer *L, struct scratch *s, int n,
+		      struct fy_err *err)
+{
+	const struct fy_hparams *hp = &c->m->hp;
+	const int64_t H = hp->n_head, hd = hp->head_dim, hdv = hp->head_dim_v;
+	const int64_t rot = hp->rope.n_rot, nope = hd - rot, R = hp->kv_lora_rank;
+	const int64_t QA = hp->q_lora_rank, B = nope + hdv;
+	int rc = FY_OK;
+	if (QA > 0) {
+		FY_TRY(rc, fy_matmul(&L->wq_a, s->xn, n, s->qa, QA, c->pool, err));
+		for (int t = 0; t < n; t++)
+			fy_rmsnorm(s->qa + t * QA, L->q_a_norm, hp->eps, QA, s->qa + t * QA);
+		FY_TRY(rc, fy_matmul(&L->wq_b, s->qa, n, s->q, H * hd, c->pool, err));
+	} else {
+		FY_TRY(rc, fy_matmul(&L->wq, s->xn, n, s->q, H * hd, c->pool, err));
+	}
+	FY_TRY(rc, fy_matmul(&L->wkv_a, s->xn, n, s->kva, R + rot, c->pool, err));
+	for (int t = 0; t < n; t++)
+		fy_rmsnorm(s->kva + t * (R + rot), L->kv_a_norm, hp->eps, R, s->lat + t * R);
+	FY_TRY(rc, fy_matmul(&L->wkv_b, s->lat, n, s->kvb, H * B, c->pool, err));
+	for (int t = 0; t < n; t++) {
+		const float *angles = s->rope + (int64_t)t * rot;
+		float *pe = s->kva + t * (R + rot) + R;
+		fy_rope_apply(&hp->rope, pe, angles);
+		for (int64_t h = 0; h < H; h++) {
+			float *q = s->q + (t * H + h) * hd;
+			float *k = s->k + (t * H + h) * hd;
+			const float *kv = s->kvb + (t * H + h) * B;
+			fy_rope_apply(&hp->rope, q + nope, angles);
+			memcpy(k, kv, (size_t)nope * sizeof(float));
+			memcpy(k + nope, pe, (size_t)rot * sizeof(float));
+			memcpy(s->v + (t * H + h) * hdv, kv + nope, (size_t)hdv * sizeof(float));
+		}
+	}
+out:
+	return rc;
+}
+
+/* out = down(silu(gate(in)) * up(in)) for n rows of in, f wide inside. */
+static int swiglu_ffn(struct fy_ctx *c, const struct fy_weight *gate, const struct fy_weight *up,
+		      const struct fy_weight *down, const float *in, int n, int64_t f, float *out,
+		      struct fy_err *err)
+{
+	struct scratch *s = &c->s;
+	int rc = FY_OK;
+	FY_TRY(rc, fy_matmul(gate, in, n, s->g, f, c->pool, err));
+	FY_TRY(rc, fy_matmul(up, in, n, s->u, f, c->pool, err));
+	fy_swiglu(s->g, s->u, n * f);
+	FY_TRY(rc, fy_matmul(down, s->g, n, out, c->m->hp.n_embd, c->pool, err));
+out:
+	return rc;
+}
+
+/* The index of the largest of x[0..n) not yet taken (-inf), lowest index on ties. */
+static int best_of(const float *x, int n)
+{
+	int b = 0;
+	for (int i = 1; i < n; i++)
+		b = x[i] > x[b] ? i : b;
+	return b;
+}
+
+/*
+ * One token's experts from its router logits lg (n_expert): softmax or sigmoid scores; for
+ * the choice only, sigmoid scores plus the selection bias, limited to the n_group_used groups
+ * whose two best biased scores sum highest; the top n_expert_used; their unbiased scores as
+ * weights, renormalized and scaled as the hyper-parameters say.
+ */
+static void route(const struct fy_hparams *hp, const float *bias, const float *lg, float *score,
+		  float *pick, int *chosen, float *w)
+{
+	const int X = hp->n_expert, K = hp->n_expert_used;
+	for (int i = 0; i < X; i++)
+		score[i] = hp->gating == FY_GATING_SIGMOID ? 1.0f / (1.0f + expf(-lg[i])) : lg[i];
+	if (hp->gating == FY_GATING_SOFTMAX)
+		fy_softmax(score, X);
+	for (int i = 0; i < X; i++)
+		pick[i] = score[i] + (bias != NULL ? bias[i] : 0.0f);
+	if (hp->n_group > 1 && hp->n_group_used < hp->n_group) {
+		const int per = X / hp->n_group;
+		float gs[256];
+		int keep[256] = { 0 };
+		for (int g = 0; g < hp->n_group && g < 256; g++) {
+			const float *p = pick + g * per;
+			const int a = best_of(p, per);
+			float second = -INFINITY;
+			for (int i = 0; i < per; i++)
+				second = i != a && p[i] > second ? p[i] : second;
+			gs[g] = p[a] + (per > 1 ? second : 0.0f);
+		}
+		for (int k = 0; k < hp->n_group_used; k++) {
+			const int g = best_of(gs, hp->n_group < 256 ? hp->n_group : 256);
+			keep[g] = 1;
+			gs[g] = -INFINITY;
+		}
+		for (int i = 0; i < X; i++)
+			pick[i] = keep[i / per < 256 ? i / per : 255] ? pick[i] : -INFINITY;
+	}
+	float sum = 0;
+	for (int k = 0; k < K; k++) {
+		chosen[k] = best_of(pick, X);
+		pick[chosen[k]] = -INFINITY;
+		w[k] = score[chosen[k]];
+		sum += w[k];
+	}
+	for (int k = 0; k < K; k++)
+		w[k] = (hp->expert_norm ? w[k] / (sum + 1e-20f) : w[k]) * hp->expert_scale;
+}
+
+/* A mixture's feed-forward for n tokens into s->o: each expert runs once over the tokens that
+ * chose it, its output added with their weights; then the shared experts. */
+static int ffn_moe(struct fy_ctx *c, const struct fy_layer *L, struct scratch *s, int n,
+		   struct fy_err *err)
+{
+	const struct fy_hparams *hp = &c->m->hp;
+	const struct fy_kernels *kern = fy_kernels_active();
+	const int64_t E = hp->n_embd, X = hp->n_expert, K = hp->n_expert_used;
+	float *score = s->logits + (int64_t)n * X, *pick = score + X;
+	int rc = FY_OK;
+	FY_TRY(rc, fy_matmul(&L->router, s->xn, n, s->logits, X, c->pool, err));
+	for (int t = 0; t < n; t++)
+		route(hp, L->exp_bias, s->logits + t * X, score, pick, s->chosen + t * K,
+		      s->weights + t * K);
+	memset(s->o, 0, (size_t)n * (size_t)E * sizeof(float));
+	for (int e = 0; e < X; e++) {
+		int cnt = 0;
+		for (int i = 0; i < n * K; i++) {
+			if (s->chosen[i] == e)
+				s->rows[cnt++] = i;
+		}
+		if (cnt == 0)
+			continue;
+		for (int j = 0; j < cnt; j++)
+			memcpy(s->ein + j * E, s->xn + (s->rows[j] / K) * E,
+			       (size_t)E * sizeof(float));
+		const struct fy_weight *w = &L->experts[3 * e];
+		FY_TRY(rc,
+		       swiglu_ffn(c, &w[0], &w[1], &w[2], s->ein, cnt, hp->n_ff_exp, s->eout, err));
+		for (int j = 0; j < cnt; j++)
+			kern->axpy(s->weights[s->rows[j]], s->eout + j * E,
+				   s->o + (s->rows[j] / K) * E, E);
+	}
+	if (hp->n_expert_shared > 0) {
+		FY_TRY(rc, swiglu_ffn(c, &L->gate_sh, &L->up_sh, &L->down_sh, s->xn, n,
+				      (int64_t)hp->n_ff_exp * hp->n_expert_shared, s->eout, err));
+		for (int64_t i = 0; i < n * E; i++)
+			s->o[i] += s->eout[i];
+	}
+out:
+	return rc;
+}
+
 static int layer(struct fy_ctx *c, int l, struct scratch *s, int n, struct fy_err *err)
 {
 	const struct fy_model *m = c->m;
 	const struct fy_hparams *hp = &m->hp;
 	const struct fy_layer *L = &m->layers[l];
-	const int64_t E = hp->n_embd, Q = (int64_t)hp->n_head * hp->head_dim;
-	const int64_t KV = (int64_t)hp->n_head_kv * hp->head_dim, F = hp->n_ff;
-	const size_t layer_off = (size_t)l * (size_t)c->n_ctx * (size_t)KV;
+	const int64_t E = hp->n_embd;
+	const int64_t KV = (int64_t)hp->n_head_kv * hp->head_dim;
+	const int64_t VV = (int64_t)hp->n_head_kv * hp->head_dim_v;
+	const size_t layer_pos = (size_t)l * (size_t)c->n_ctx + (size_t)c->pos;
 	int rc = FY_OK;
 
 	for (int t = 0; t < n; t++)
 		fy_rmsnorm(s->x + t * E, L->attn_norm, hp->eps, E, s->xn + t * E);
-	FY_TRY(rc, fy_matmul(&L->wq, s->xn, n, s->q, Q, c->pool, err));
-	FY_TRY(rc, fy_matmul(&L->wk, s->xn, n, s->k, KV, c->pool, err));
-	FY_TRY(rc, fy_matmul(&L->wv, s->xn, n, s->v, KV, c->pool, err));
-	add_bias(s->q, L->bq, n, Q);
-	add_bias(s->k, L->bk, n, KV);
-	add_bias(s->v, L->bv, n, KV);
-	heads(m, s->q, n, hp->n_head, L->q_norm, s->rope);
-	heads(m, s->k, n, hp->n_head_kv, L->k_norm, s->rope);
-	memcpy(c->k + layer_off + (size_t)c->pos * KV, s->k, (size_t)n * KV * sizeof(float));
-	memcpy(c->v + layer_off + (size_t)c->pos * KV, s->v, (size_t)n * KV * sizeof(float));
+	if (hp->kv_lora_rank > 0)
+		FY_TRY(rc, qkv_latent(c, L, s, n, err));
+	else
+		FY_TRY(rc, qkv_plain(c, L, s, n, err));
+	memcpy(c->k + layer_pos * (size_t)KV, s->k, (size_t)n * KV * sizeof(float));
+	memcpy(c->v + layer_pos * (size_t)VV, s->v, (size_t)n * VV * sizeof(float));
 
 	struct attn_job aj = { c, l, n, c->pos, s->q, s->att };
 	const int64_t pairs = (int64_t)n * hp->n_head;
@@ -185,10 +367,11 @@ static int layer(struct fy_ctx *c, int l, struct scratch *s, int n, struct fy_er
 
 	for (int t = 0; t < n; t++)
 		fy_rmsnorm(s->x + t * E, L->ffn_norm, hp->eps, E, s->xn + t * E);
-	FY_TRY(rc, fy_matmul(&L->gate, s->xn, n, s->g, F, c->pool, err));
-	FY_TRY(rc, fy_matmul(&L->up, s->xn, n, s->u, F, c->pool, err));
-	fy_swiglu(s->g, s->u, n * F);
-	FY_TRY(rc, fy_matmul(&L->down, s->g, n, s->o, E, c->pool, err));
+	if (L->moe)
+		FY_TRY(rc, ffn_moe(c, L, s, n, err));
+	else
+		FY_TRY(rc,
+		       swiglu_ffn(c, &L->gate, &L->up, &L->down, s->xn, n, hp->n_ff, s->o, err));
 	for (int64_t i = 0; i < n * E; i++)
 		s->x[i] += s->o[i];
 out:
@@ -199,25 +382,33 @@ out:
 
 static void scratch_free(struct scratch *s)
 {
-	free(s->x);
-	free(s->xn);
-	free(s->q);
-	free(s->k);
-	free(s->v);
-	free(s->att);
-	free(s->o);
-	free(s->g);
-	free(s->u);
-	free(s->rope);
+	float *f[] = { s->x,   s->xn,  s->q,	  s->k,	      s->v,   s->att,
+		       s->o,   s->g,   s->u,	  s->rope,    s->qa,  s->kva,
+		       s->lat, s->kvb, s->logits, s->weights, s->ein, s->eout };
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		free(f[i]);
+	free(s->chosen);
+	free(s->rows);
 	memset(s, 0, sizeof(*s));
+}
+
+static size_t max_of(size_t a, size_t b)
+{
+	return a > b ? a : b;
 }
 
 /* Room for a batch of n tokens (what an earlier batch as large left is reused). */
 static int scratch_fit(struct scratch *s, const struct fy_hparams *hp, int n, struct fy_err *err)
 {
-	const size_t N = (size_t)n, E = (size_t)hp->n_embd, F = (size_t)hp->n_ff;
-	const size_t Q = (size_t)hp->n_head * hp->head_dim;
-	const size_t KV = (size_t)hp->n_head_kv * hp->head_dim;
+	const size_t N = (size_t)n, E = (size_t)hp->n_embd, H = (size_t)hp->n_head;
+	const size_t F = max_of((size_t)hp->n_ff,
+				(size_t)hp->n_ff_exp * max_of(1, (size_t)hp->n_expert_shared));
+	const size_t Q = H * (size_t)hp->head_dim, QV = H * (size_t)hp->head_dim_v;
+	const size_t KV = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
+	const size_t VV = (size_t)hp->n_head_kv * (size_t)hp->head_dim_v;
+	const size_t R = (size_t)hp->kv_lora_rank, rot = (size_t)hp->rope.n_rot;
+	const size_t X = (size_t)hp->n_expert, K = (size_t)hp->n_expert_used;
+	const bool mla = R > 0, moe = X > 0;
 	if (n <= s->cap)
 		return FY_OK;
 	scratch_free(s);
@@ -225,14 +416,26 @@ static int scratch_fit(struct scratch *s, const struct fy_hparams *hp, int n, st
 	s->xn = malloc(N * E * sizeof(float));
 	s->q = malloc(N * Q * sizeof(float));
 	s->k = malloc(N * KV * sizeof(float));
-	s->v = malloc(N * KV * sizeof(float));
-	s->att = malloc(N * Q * sizeof(float));
+	s->v = malloc(N * VV * sizeof(float));
+	s->att = malloc(N * QV * sizeof(float));
 	s->o = malloc(N * E * sizeof(float));
 	s->g = malloc(N * F * sizeof(float));
 	s->u = malloc(N * F * sizeof(float));
-	s->rope = malloc(N * (size_t)hp->rope.n_rot * sizeof(float) + 1);
+	s->rope = malloc(N * rot * sizeof(float) + 1);
+	s->qa = malloc(N * (size_t)hp->q_lora_rank * sizeof(float) + 1);
+	s->kva = malloc((mla ? N * (R + rot) : 0) * sizeof(float) + 1);
+	s->lat = malloc((mla ? N * R : 0) * sizeof(float) + 1);
+	s->kvb = malloc((mla ? N * H * (Q / H - rot + (size_t)hp->head_dim_v) : 0) * sizeof(float) +
+			1);
+	s->logits = malloc((moe ? N * X + 2 * X : 0) * sizeof(float) + 1);
+	s->weights = malloc(N * K * sizeof(float) + 1);
+	s->chosen = malloc(N * K * sizeof(int) + 1);
+	s->rows = malloc(N * K * sizeof(int) + 1);
+	s->ein = malloc((moe ? N * E : 0) * sizeof(float) + 1);
+	s->eout = malloc((moe ? N * E : 0) * sizeof(float) + 1);
 	if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->o || !s->g || !s->u ||
-	    !s->rope) {
+	    !s->rope || !s->qa || !s->kva || !s->lat || !s->kvb || !s->logits || !s->weights ||
+	    !s->chosen || !s->rows || !s->ein || !s->eout) {
 		scratch_free(s);
 		return fy_err_set(err, FY_ENOMEM, "out of memory for a batch of %d tokens", n);
 	}

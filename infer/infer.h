@@ -1,5 +1,6 @@
 /*
- * infer: ferry's reference inference engine for the llama family (llama, qwen2, qwen3).
+ * infer: ferry's reference inference engine for the llama family (llama, qwen2, qwen3) and the
+ * mixtures of experts Qwen3-MoE (qwen3moe) and DeepSeek-V3 (deepseek2, latent attention).
  *
  *   kernels        dot products and matrix products over rows of any type quant/ reads, RMSNorm,
  *                  RoPE (adjacent pairs and NEOX; linear and YaRN scaling), softmax, SiLU; a
@@ -135,16 +136,43 @@ int fy_detokenize(const struct fy_vocab *v, int32_t id, bool special, struct fy_
 /* ------------------------------------------------------------------------------------------ */
 /* Models (infer/model.c) and evaluation (infer/eval.c)                                       */
 
+enum fy_gating { FY_GATING_SOFTMAX = 1, FY_GATING_SIGMOID = 2 }; /* llama.cpp's numbers */
+
 struct fy_hparams {
-	char arch[32]; /* llama, qwen2, qwen3 */
+	char arch[32]; /* llama, qwen2, qwen3, qwen3moe, deepseek2 */
 	int n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx_train;
+	int head_dim_v; /* a value head's size: head_dim but for latent attention */
 	float eps;
+	float kq_scale; /* attention's softmax scale: 1/sqrt(head_dim), YaRN's mscale^2 over it */
 	struct fy_rope rope;
+	/* a mixture of experts (n_expert 0: every layer dense): n_expert_used of n_expert routed
+	 * experts of width n_ff_exp per token, n_expert_shared always-on ones, the first
+	 * n_dense_lead layers dense; selection among the n_group_used best of n_group groups */
+	int n_expert, n_expert_used, n_ff_exp, n_expert_shared, n_dense_lead;
+	int n_group, n_group_used;
+	enum fy_gating gating;
+	bool expert_norm;   /* the chosen weights renormalized to sum 1 */
+	float expert_scale; /* and then multiplied by this (DeepSeek's routed_scaling_factor) */
+	/* DeepSeek's multi-head latent attention (kv_lora_rank 0: ordinary attention): q through
+	 * a q_lora_rank bottleneck (0: none), k and v from a kv_lora_rank latent; the first
+	 * head_dim - rope.n_rot dimensions of a key head carry no position, the rest (shared by
+	 * every head) are rotated */
+	int q_lora_rank, kv_lora_rank;
 };
 
 struct fy_layer {
 	const float *attn_norm, *bq, *bk, *bv, *q_norm, *k_norm, *ffn_norm; /* NULL when absent */
 	struct fy_weight wq, wk, wv, wo, gate, up, down;
+	/* latent attention: q_a, q_b (or wq), kv_a (latent + the rope part), kv_b */
+	struct fy_weight wq_a, wq_b, wkv_a, wkv_b;
+	const float *q_a_norm, *kv_a_norm;
+	/* a mixture of experts' layer (moe): the router, the selection bias (or NULL), each
+	 * expert's gate, up and down (3 x n_expert, expert-major), the shared experts */
+	bool moe;
+	struct fy_weight router;
+	const float *exp_bias;
+	struct fy_weight *experts;
+	struct fy_weight gate_sh, up_sh, down_sh;
 };
 
 struct fy_model {

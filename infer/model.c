@@ -7,6 +7,7 @@
 #include "infer/infer.h"
 #include "quant/quant.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +18,20 @@
 
 static const struct {
 	const char *arch;
-	enum fy_rope_style rope; /* of GGUF files; HF checkpoints are always NEOX */
+	enum fy_rope_style rope, hf_rope; /* of GGUF files, of HF checkpoints */
 } archs[] = {
-	{ "llama", FY_ROPE_NORM },
-	{ "qwen2", FY_ROPE_NEOX },
-	{ "qwen3", FY_ROPE_NEOX },
+	/* llama's q/k rows are permuted by the converter: NEOX on the HF layout */
+	{ "llama", FY_ROPE_NORM, FY_ROPE_NEOX },
+	{ "qwen2", FY_ROPE_NEOX, FY_ROPE_NEOX },
+	{ "qwen3", FY_ROPE_NEOX, FY_ROPE_NEOX },
+	{ "qwen3moe", FY_ROPE_NEOX, FY_ROPE_NEOX },
+	/* DeepSeek's rope dimensions are stored as adjacent pairs */
+	{ "deepseek2", FY_ROPE_NORM, FY_ROPE_NORM },
 };
 
 const char *fy_model_archs(void)
 {
-	return "llama, qwen2, qwen3";
+	return "llama, qwen2, qwen3, qwen3moe, deepseek2";
 }
 
 /* --- metadata ------------------------------------------------------------------------------- */
@@ -94,9 +99,89 @@ static int read_rope(struct fy_model *m, enum fy_rope_style style, struct fy_err
 	}
 	FY_TRY(rc, kv_int(m, "rope.scaling.original_context_length", false, m->hp.n_ctx_train,
 			  &r->n_ctx_orig, err));
-	r->beta_fast = 32.0f;
-	r->beta_slow = 1.0f;
+	r->beta_fast = kv_num(m, "rope.scaling.yarn_beta_fast", &v) && v > 0 ? (float)v : 32.0f;
+	r->beta_slow = kv_num(m, "rope.scaling.yarn_beta_slow", &v) && v > 0 ? (float)v : 1.0f;
 	r->attn_factor = kv_num(m, "rope.scaling.attn_factor", &v) && v > 0 ? (float)v : 1.0f;
+out:
+	return rc;
+}
+
+/* A mixture of experts' keys; none for a dense model. */
+static int read_moe(struct fy_model *m, struct fy_err *err)
+{
+	struct fy_hparams *hp = &m->hp;
+	const bool qwen3moe = strcmp(hp->arch, "qwen3moe") == 0;
+	const bool deepseek2 = strcmp(hp->arch, "deepseek2") == 0;
+	double v;
+	int rc = FY_OK;
+	if (!qwen3moe && !deepseek2)
+		return FY_OK;
+	FY_TRY(rc, kv_int(m, "expert_count", true, 0, &hp->n_expert, err));
+	FY_TRY(rc, kv_int(m, "expert_used_count", true, 0, &hp->n_expert_used, err));
+	FY_TRY(rc, kv_int(m, "expert_feed_forward_length", true, 0, &hp->n_ff_exp, err));
+	hp->n_expert_shared = hp->n_dense_lead = 0;
+	if (kv_num(m, "expert_shared_count", &v) && v > 0)
+		FY_TRY(rc, kv_int(m, "expert_shared_count", false, 0, &hp->n_expert_shared, err));
+	if (kv_num(m, "leading_dense_block_count", &v) && v > 0)
+		FY_TRY(rc,
+		       kv_int(m, "leading_dense_block_count", false, 0, &hp->n_dense_lead, err));
+	FY_TRY(rc, kv_int(m, "expert_group_count", false, 1, &hp->n_group, err));
+	FY_TRY(rc,
+	       kv_int(m, "expert_group_used_count", false, hp->n_group, &hp->n_group_used, err));
+	/* llama.cpp's defaults: qwen3moe softmax and renormalized; deepseek2 as the keys say */
+	hp->gating = FY_GATING_SOFTMAX;
+	if (kv_num(m, "expert_gating_func", &v) && v == 2)
+		hp->gating = FY_GATING_SIGMOID;
+	else if (kv_num(m, "expert_gating_func", &v) && v != 1 && v != 0)
+		return fy_err_set(
+			err, FY_EUNSUPPORTED,
+			"%s: expert_gating_func %g is not supported (1 softmax, 2 sigmoid)",
+			fy_gguf_label(meta_of(m)), v);
+	hp->expert_norm = qwen3moe;
+	char key[160];
+	snprintf(key, sizeof(key), "%s.expert_weights_norm", hp->arch);
+	const struct fy_gguf_kv *norm = fy_gguf_find_kv(meta_of(m), key);
+	if (norm != NULL && norm->type == FY_GGUF_BOOL)
+		hp->expert_norm = norm->v.b;
+	hp->expert_scale = kv_num(m, "expert_weights_scale", &v) && v > 0 ? (float)v : 1.0f;
+	if (hp->n_expert_used > hp->n_expert || hp->n_expert > 65536 ||
+	    hp->n_expert % hp->n_group != 0 || hp->n_group_used > hp->n_group ||
+	    hp->n_dense_lead > hp->n_layer ||
+	    (hp->n_group > 1 &&
+	     hp->n_expert_used > hp->n_group_used * (hp->n_expert / hp->n_group)))
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: %d of %d experts in %d groups (%d used) do not fit",
+				  fy_gguf_label(meta_of(m)), hp->n_expert_used, hp->n_expert,
+				  hp->n_group, hp->n_group_used);
+out:
+	return rc;
+}
+
+/* DeepSeek's latent attention: its ranks, the KV heads it fills, YaRN's softmax scale. */
+static int read_mla(struct fy_model *m, struct fy_err *err)
+{
+	struct fy_hparams *hp = &m->hp;
+	struct fy_rope *r = &hp->rope;
+	double v;
+	int rc = FY_OK;
+	if (strcmp(hp->arch, "deepseek2") != 0)
+		return FY_OK;
+	FY_TRY(rc, kv_int(m, "attention.kv_lora_rank", true, 0, &hp->kv_lora_rank, err));
+	if (kv_num(m, "attention.q_lora_rank", &v) && v > 0)
+		FY_TRY(rc, kv_int(m, "attention.q_lora_rank", false, 0, &hp->q_lora_rank, err));
+	if (r->n_rot >= hp->head_dim)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: rope.dimension_count %d leaves no unrotated part of %d",
+				  fy_gguf_label(meta_of(m)), r->n_rot, hp->head_dim);
+	hp->n_head_kv = hp->n_head; /* k and v are expanded per head from the latent */
+	if (r->scaling == FY_ROPE_SCALING_YARN) {
+		/* as llama.cpp: the rotation itself is not scaled, the softmax is, by mscale^2 */
+		const float ln = logf(r->factor);
+		const float mul = kv_num(m, "rope.scaling.yarn_log_multiplier", &v) ? (float)v : 0;
+		const float mscale = r->attn_factor * (1.0f + mul * ln);
+		hp->kq_scale = mscale * mscale / sqrtf((float)hp->head_dim);
+		r->attn_factor = 1.0f / (1.0f + 0.1f * ln);
+	}
 out:
 	return rc;
 }
@@ -118,7 +203,7 @@ static int read_hparams(struct fy_model *m, struct fy_err *err)
 	for (size_t i = 0; i < sizeof(archs) / sizeof(archs[0]); i++) {
 		if (strcmp(hp->arch, archs[i].arch) == 0) {
 			known = true;
-			style = m->from_hf ? FY_ROPE_NEOX : archs[i].rope;
+			style = m->from_hf ? archs[i].hf_rope : archs[i].rope;
 		}
 	}
 	if (!known)
@@ -133,6 +218,7 @@ static int read_hparams(struct fy_model *m, struct fy_err *err)
 	FY_TRY(rc, kv_int(m, "context_length", false, 2048, &hp->n_ctx_train, err));
 	FY_TRY(rc, kv_int(m, "attention.key_length", false, hp->n_embd / hp->n_head, &hp->head_dim,
 			  err));
+	FY_TRY(rc, kv_int(m, "attention.value_length", false, hp->head_dim, &hp->head_dim_v, err));
 	hp->eps =
 		kv_num(m, "attention.layer_norm_rms_epsilon", &eps) && eps > 0 ? (float)eps : 1e-5f;
 	if (hp->n_layer > MAX_LAYERS || hp->n_head % hp->n_head_kv != 0 || hp->head_dim < 2)
@@ -141,6 +227,9 @@ static int read_hparams(struct fy_model *m, struct fy_err *err)
 				  fy_gguf_label(g), hp->n_layer, hp->n_head, hp->n_head_kv,
 				  hp->head_dim);
 	FY_TRY(rc, read_rope(m, style, err));
+	hp->kq_scale = 1.0f / sqrtf((float)hp->head_dim);
+	FY_TRY(rc, read_moe(m, err));
+	FY_TRY(rc, read_mla(m, err));
 out:
 	return rc;
 }
@@ -235,21 +324,73 @@ static int get_vector(struct fy_model *m, const char *name, int64_t n, bool opti
 	return FY_OK;
 }
 
-static int load_layer(struct fy_model *m, int l, struct fy_err *err)
+/* Expert e's matrix of a stacked tensor (ne = [ne0, ne1, n]) is the slice e. */
+static int get_experts(struct fy_model *m, const char *name, int64_t ne0, int64_t ne1, int n,
+		       struct fy_weight *w, int stride, struct fy_err *err)
+{
+	struct found f;
+	if (!find_tensor(m, name, &f))
+		return fy_err_set(err, FY_EFORMAT, "%s: tensor %s is missing", label(m), name);
+	if (f.ne[0] != ne0 || f.ne[1] != ne1 || f.ne[2] != n || f.ne[3] != 1)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: tensor %s is %lldx%lldx%lld, the hyper-parameters say "
+				  "%lldx%lldx%d",
+				  label(m), name, (long long)f.ne[0], (long long)f.ne[1],
+				  (long long)f.ne[2], (long long)ne0, (long long)ne1, n);
+	if (fy_quant_traits(f.type) == NULL || fy_quant_traits(f.type)->to_float == NULL)
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "%s: tensor %s is %s, which ferry cannot read", label(m), name,
+				  fy_dtype_name(f.type));
+	size_t row_bytes;
+	if (!fy_quant_row_bytes(f.type, ne0, &row_bytes))
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: tensor %s: rows of %lld do not split into %s blocks",
+				  label(m), name, (long long)ne0, fy_dtype_name(f.type));
+	for (int e = 0; e < n; e++)
+		w[(size_t)e * (size_t)stride] =
+			(struct fy_weight){ f.type, ne0, ne1, row_bytes,
+					    f.data + (size_t)e * (size_t)ne1 * row_bytes };
+	return FY_OK;
+}
+
+#define NAME(s) (snprintf(n, sizeof(n), "blk.%d.%s", l, s), n)
+
+/* q, k, v and the output projection: ordinary (grouped-query) or latent attention. */
+static int load_attention(struct fy_model *m, int l, struct fy_layer *L, struct fy_err *err)
 {
 	const struct fy_hparams *hp = &m->hp;
-	struct fy_layer *L = &m->layers[l];
 	const int64_t q = (int64_t)hp->n_head * hp->head_dim;
 	const int64_t kv = (int64_t)hp->n_head_kv * hp->head_dim;
-	const bool qwen3 = strcmp(hp->arch, "qwen3") == 0;
+	const int64_t o = (int64_t)hp->n_head * hp->head_dim_v;
+	const bool qwen3 = strcmp(hp->arch, "qwen3") == 0 || strcmp(hp->arch, "qwen3moe") == 0;
 	char n[96];
 	int rc = FY_OK;
-#define NAME(s) (snprintf(n, sizeof(n), "blk.%d.%s", l, s), n)
-	FY_TRY(rc, get_vector(m, NAME("attn_norm.weight"), hp->n_embd, false, &L->attn_norm, err));
+	FY_TRY(rc, get_weight(m, NAME("attn_output.weight"), o, hp->n_embd, false, &L->wo, err));
+	if (hp->kv_lora_rank > 0) {
+		const int64_t nope = hp->head_dim - hp->rope.n_rot;
+		if (hp->q_lora_rank > 0) {
+			FY_TRY(rc, get_weight(m, NAME("attn_q_a.weight"), hp->n_embd,
+					      hp->q_lora_rank, false, &L->wq_a, err));
+			FY_TRY(rc, get_vector(m, NAME("attn_q_a_norm.weight"), hp->q_lora_rank,
+					      false, &L->q_a_norm, err));
+			FY_TRY(rc, get_weight(m, NAME("attn_q_b.weight"), hp->q_lora_rank, q, false,
+					      &L->wq_b, err));
+		} else {
+			FY_TRY(rc, get_weight(m, NAME("attn_q.weight"), hp->n_embd, q, false,
+					      &L->wq, err));
+		}
+		FY_TRY(rc, get_weight(m, NAME("attn_kv_a_mqa.weight"), hp->n_embd,
+				      hp->kv_lora_rank + hp->rope.n_rot, false, &L->wkv_a, err));
+		FY_TRY(rc, get_vector(m, NAME("attn_kv_a_norm.weight"), hp->kv_lora_rank, false,
+				      &L->kv_a_norm, err));
+		FY_TRY(rc, get_weight(m, NAME("attn_kv_b.weight"), hp->kv_lora_rank,
+				      hp->n_head * (nope + hp->head_dim_v), false, &L->wkv_b, err));
+		goto out;
+	}
 	FY_TRY(rc, get_weight(m, NAME("attn_q.weight"), hp->n_embd, q, false, &L->wq, err));
 	FY_TRY(rc, get_weight(m, NAME("attn_k.weight"), hp->n_embd, kv, false, &L->wk, err));
-	FY_TRY(rc, get_weight(m, NAME("attn_v.weight"), hp->n_embd, kv, false, &L->wv, err));
-	FY_TRY(rc, get_weight(m, NAME("attn_output.weight"), q, hp->n_embd, false, &L->wo, err));
+	FY_TRY(rc, get_weight(m, NAME("attn_v.weight"), hp->n_embd,
+			      (int64_t)hp->n_head_kv * hp->head_dim_v, false, &L->wv, err));
 	FY_TRY(rc, get_vector(m, NAME("attn_q.bias"), q, true, &L->bq, err));
 	FY_TRY(rc, get_vector(m, NAME("attn_k.bias"), kv, true, &L->bk, err));
 	FY_TRY(rc, get_vector(m, NAME("attn_v.bias"), kv, true, &L->bv, err));
@@ -257,29 +398,81 @@ static int load_layer(struct fy_model *m, int l, struct fy_err *err)
 	       get_vector(m, NAME("attn_q_norm.weight"), hp->head_dim, !qwen3, &L->q_norm, err));
 	FY_TRY(rc,
 	       get_vector(m, NAME("attn_k_norm.weight"), hp->head_dim, !qwen3, &L->k_norm, err));
-	FY_TRY(rc, get_vector(m, NAME("ffn_norm.weight"), hp->n_embd, false, &L->ffn_norm, err));
-	FY_TRY(rc,
-	       get_weight(m, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, false, &L->gate, err));
-	FY_TRY(rc, get_weight(m, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, false, &L->up, err));
-	FY_TRY(rc,
-	       get_weight(m, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, false, &L->down, err));
-#undef NAME
 out:
 	return rc;
 }
+
+/* The feed-forward: dense SwiGLU, or the router, the experts and the shared experts. */
+static int load_ffn(struct fy_model *m, int l, struct fy_layer *L, struct fy_err *err)
+{
+	const struct fy_hparams *hp = &m->hp;
+	const int64_t E = hp->n_embd, F = hp->n_ff_exp, X = hp->n_expert;
+	char n[96];
+	int rc = FY_OK;
+	L->moe = hp->n_expert > 0 && l >= hp->n_dense_lead;
+	if (!L->moe) {
+		FY_TRY(rc,
+		       get_weight(m, NAME("ffn_gate.weight"), E, hp->n_ff, false, &L->gate, err));
+		FY_TRY(rc, get_weight(m, NAME("ffn_up.weight"), E, hp->n_ff, false, &L->up, err));
+		FY_TRY(rc,
+		       get_weight(m, NAME("ffn_down.weight"), hp->n_ff, E, false, &L->down, err));
+		goto out;
+	}
+	FY_TRY(rc, get_weight(m, NAME("ffn_gate_inp.weight"), E, X, false, &L->router, err));
+	FY_TRY(rc, get_vector(m, NAME("exp_probs_b.bias"), X, true, &L->exp_bias, err));
+	L->experts = calloc((size_t)X * 3, sizeof(*L->experts));
+	if (L->experts == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	FY_TRY(rc, get_experts(m, NAME("ffn_gate_exps.weight"), E, F, (int)X, L->experts, 3, err));
+	FY_TRY(rc,
+	       get_experts(m, NAME("ffn_up_exps.weight"), E, F, (int)X, L->experts + 1, 3, err));
+	FY_TRY(rc,
+	       get_experts(m, NAME("ffn_down_exps.weight"), F, E, (int)X, L->experts + 2, 3, err));
+	if (hp->n_expert_shared > 0) {
+		const int64_t S = F * hp->n_expert_shared;
+		FY_TRY(rc,
+		       get_weight(m, NAME("ffn_gate_shexp.weight"), E, S, false, &L->gate_sh, err));
+		FY_TRY(rc, get_weight(m, NAME("ffn_up_shexp.weight"), E, S, false, &L->up_sh, err));
+		FY_TRY(rc,
+		       get_weight(m, NAME("ffn_down_shexp.weight"), S, E, false, &L->down_sh, err));
+	}
+out:
+	return rc;
+}
+
+static int load_layer(struct fy_model *m, int l, struct fy_err *err)
+{
+	const struct fy_hparams *hp = &m->hp;
+	struct fy_layer *L = &m->layers[l];
+	char n[96];
+	int rc = FY_OK;
+	FY_TRY(rc, get_vector(m, NAME("attn_norm.weight"), hp->n_embd, false, &L->attn_norm, err));
+	FY_TRY(rc, get_vector(m, NAME("ffn_norm.weight"), hp->n_embd, false, &L->ffn_norm, err));
+	FY_TRY(rc, load_attention(m, l, L, err));
+	FY_TRY(rc, load_ffn(m, l, L, err));
+out:
+	return rc;
+}
+#undef NAME
 
 /* The type of the attention/FFN matrices most bytes are stored in. */
 static enum fy_dtype main_type(const struct fy_model *m)
 {
 	uint64_t bytes[FY_DTYPE_COUNT] = { 0 };
 	for (int l = 0; l < m->hp.n_layer; l++) {
-		const struct fy_weight *w[] = { &m->layers[l].wq,   &m->layers[l].wk,
-						&m->layers[l].wv,   &m->layers[l].wo,
-						&m->layers[l].gate, &m->layers[l].up,
-						&m->layers[l].down };
+		const struct fy_layer *L = &m->layers[l];
+		const struct fy_weight *w[] = { &L->wq,	   &L->wk,     &L->wv,	  &L->wo,
+						&L->gate,  &L->up,     &L->down,  &L->wq_a,
+						&L->wq_b,  &L->wkv_a,  &L->wkv_b, &L->gate_sh,
+						&L->up_sh, &L->down_sh };
 		for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
-			if ((int)w[i]->type >= 0 && w[i]->type < FY_DTYPE_COUNT)
+			if (w[i]->data != NULL && (int)w[i]->type >= 0 &&
+			    w[i]->type < FY_DTYPE_COUNT)
 				bytes[w[i]->type] += w[i]->row_bytes * (uint64_t)w[i]->ne1;
+		}
+		for (int e = 0; L->moe && e < 3 * m->hp.n_expert; e++) {
+			const struct fy_weight *x = &L->experts[e];
+			bytes[x->type] += x->row_bytes * (uint64_t)x->ne1;
 		}
 	}
 	int best = 0;
@@ -344,6 +537,8 @@ void fy_model_free(struct fy_model *m)
 	for (size_t i = 0; i < m->n_owned; i++)
 		free(m->owned[i]);
 	free(m->owned);
+	for (int l = 0; m->layers != NULL && l < m->hp.n_layer; l++)
+		free(m->layers[l].experts);
 	free(m->layers);
 	fy_gguf_free(m->gguf);
 	fy_hf_view_free(m->hf);

@@ -25,7 +25,7 @@ fresh() {
 # the store's files and their digests, except what a reader may rewrite
 snapshot() { (cd "$1" && find . -type f ! -name lock | sort | xargs sha256sum); }
 nrepos() { ls "$1/repos" 2>/dev/null | wc -l; }
-json_field() { node -e 'const j=JSON.parse(require("fs").readFileSync(0));process.stdout.write(String(j[process.argv[1]]))' "$1" <"$work/out"; }
+out_field() { node -e 'const j=JSON.parse(require("fs").readFileSync(0));process.stdout.write(String(j[process.argv[1]]))' "$1" <"$work/out"; }
 
 export FERRY_HOME="$up"
 stories_store
@@ -89,7 +89,7 @@ expect_err "does not trust" "names the trust failure"
 "$FERRY" -q key trust "$up/keys/signing.pub"
 run "$FERRY" --no-progress --json bundle import "$work/b1.ferry"
 expect_rc 0 "import"
-[ "$(json_field objects)" = 22 ] && [ "$(json_field objects_present)" = 0 ] && [ "$(json_field revisions_new)" = 2 ] &&
+[ "$(out_field objects)" = 22 ] && [ "$(out_field objects_present)" = 0 ] && [ "$(out_field revisions_new)" = 2 ] &&
 	ok || bad "import counts: $(cat "$work/out")"
 run "$FERRY" fsck
 expect_rc 0 "the store is clean after import"
@@ -177,9 +177,9 @@ export FERRY_HOME="$up"
 "$FERRY" -q publish demo/stories-GGUF >/dev/null 2>&1
 run "$FERRY" --no-progress --json bundle create --since "$work/b1.ferry" -o "$work/b2.ferry"
 expect_rc 0 "an incremental bundle on a bundle file"
-[ "$(json_field objects)" = 1 ] && [ "$(json_field objects_from_base)" = 22 ] && ok ||
+[ "$(out_field objects)" = 1 ] && [ "$(out_field objects_from_base)" = 22 ] && ok ||
 	bad "incremental counts: $(cat "$work/out")"
-[ "$(json_field base)" = "$id1" ] && ok || bad "the base is not b1"
+[ "$(out_field base)" = "$id1" ] && ok || bad "the base is not b1"
 run "$FERRY" --no-progress bundle create --since "$(echo "$id1" | cut -c1-8)" -o "$work/b2b.ferry"
 expect_rc 0 "an incremental bundle on a recorded bundle id"
 expect_out "1 object (" "the same object"
@@ -240,7 +240,7 @@ got=$(ls "$work/r/objects/sha256" 2>/dev/null | wc -l)
 mv "$work/last.keep" "$last"
 FERRY_HOME="$work/r" run "$FERRY" --no-progress --json bundle import "$work/v.ferry"
 expect_rc 0 "the import resumes"
-[ "$(json_field objects_present)" -gt 0 ] && ok || bad "the resumed import wrote everything again: $(cat "$work/out")"
+[ "$(out_field objects_present)" -gt 0 ] && ok || bad "the resumed import wrote everything again: $(cat "$work/out")"
 FERRY_HOME="$work/r" run "$FERRY" fsck
 expect_rc 0 "clean after resuming"
 # a new bundle of fewer volumes under the same name: the old extra volumes go

@@ -116,7 +116,10 @@ run "$FERRY" quant "$work/qwen3.gguf" --type Q4_K_M -o "$work/qwen3-q4.gguf"
 expect_rc 0 "a converted qwen3 quantizes (rows of 256: K-quants apply)"
 
 # refusals: one line, exit 1, nothing written
-run "$FERRY" convert "$DATA/models/deepseek-v3-tiny" -o "$work/x.gguf"
+mkdir -p "$work/gpt2"
+sed 's/"Qwen3ForCausalLM"/"GPT2LMHeadModel"/' "$DATA/models/qwen3-tiny/config.json" >"$work/gpt2/config.json"
+cp "$DATA/models/qwen3-tiny/model.safetensors" "$DATA/models/qwen3-tiny/tokenizer.json" "$work/gpt2/"
+run "$FERRY" convert "$work/gpt2" -o "$work/x.gguf"
 expect_rc 1 "an unsupported architecture"
 expect_err "LlamaForCausalLM, MistralForCausalLM" "the supported architectures are listed"
 [ ! -e "$work/x.gguf" ] && ok || bad "a refused conversion left a file"
@@ -231,9 +234,12 @@ if [ -n "$FERRY_SAN" ]; then
 	"$FERRY_SAN" -q convert "$work/fp8" -o "$work/fp8-san.gguf" --outtype f32 &&
 		cmp -s "$work/fp8-san.gguf" "$work/fp8-f32.gguf" && ok || bad "FP8 under the sanitizers"
 fi
-run "$FERRY" run "$work/fp8" -p x -n 1
-expect_rc 1 "an FP8 checkpoint does not run unconverted"
-expect_err "convert the checkpoint to GGUF first" "the refusal says what to do"
+run "$FERRY" run "$work/fp8" -p "To be" -n 8 --temp 0 --json
+expect_rc 0 "an FP8 checkpoint runs unconverted (dequantized to F32 on load)"
+cp "$work/out" "$work/fp8-run.json"
+run "$FERRY" run "$work/fp8-f32.gguf" -p "To be" -n 8 --temp 0 --json
+[ "$(json_field "$work/fp8-run.json" 'JSON.stringify(d.ids)')" = "$(json_field "$work/out" 'JSON.stringify(d.ids)')" ] &&
+	ok || bad "the FP8 checkpoint and its F32 conversion generate different tokens"
 # a weight without its scales; scales of the wrong shape for the block size
 cp -r "$work/fp8" "$work/fp8bad"
 node -e '

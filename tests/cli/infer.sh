@@ -17,12 +17,6 @@ work=$(mktemp -d /tmp/ferry-infer-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 
-# json_field FILE EXPR: prints a JavaScript expression over the parsed JSON document `d`
-json_field() {
-	node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-console.log(eval(process.argv[2]))' "$1" "$2"
-}
-
 # --- run: golden greedy outputs -------------------------------------------------------------
 
 golden_ids=$(sed -n '/^ids:/{n;p}' "$M/stories260K/golden_greedy_128.txt")

@@ -65,3 +65,9 @@ start_serve() {
 	while [ ! -s "$work/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	serve_url="http://127.0.0.1:$(cat "$work/port")"
 }
+
+# json_field FILE EXPR: prints a JavaScript expression over the parsed JSON document `d`
+json_field() {
+	node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+console.log(eval(process.argv[2]))' "$1" "$2"
+}
