@@ -127,6 +127,10 @@ static void print_totals(const struct fy_json *tot, const char *indent)
 	       fy_fmt_params(c, sizeof(c), get_u(tot, "parameters")),
 	       fy_fmt_count(d, sizeof(d), get_u(tot, "bytes")),
 	       fy_fmt_bytes(e, sizeof(e), get_u(tot, "bytes")));
+	if (fy_json_get(tot, "active_parameters") != NULL)
+		printf("%s  active per token: %s parameters (%s)\n", indent,
+		       fy_fmt_count(a, sizeof(a), get_u(tot, "active_parameters")),
+		       fy_fmt_params(b, sizeof(b), get_u(tot, "active_parameters")));
 	for (it = fy_json_iter(types); it != NULL; it = fy_json_next(types, it)) {
 		const struct fy_json *row = fy_json_iter_value(it);
 
@@ -135,6 +139,15 @@ static void print_totals(const struct fy_json *tot, const char *indent)
 		       fy_fmt_count(b, sizeof(b), get_u(row, "parameters")),
 		       fy_fmt_count(c, sizeof(c), get_u(row, "bytes")));
 	}
+}
+
+/* A mixture of experts: the count and the routing in words. */
+static void print_moe(const struct fy_json *moe, const char *indent)
+{
+	if (moe == NULL)
+		return;
+	printf("%sexperts: %" PRIu64 ", %" PRIu64 " per token; routing: %s\n", indent,
+	       get_u(moe, "experts"), get_u(moe, "experts_used"), get_s(moe, "routing"));
 }
 
 static void print_file(const struct fy_json *f)
@@ -170,6 +183,7 @@ static void print_file(const struct fy_json *f)
 	printf("  tensors: %zu\n", fy_json_size(tensors));
 	if (fy_json_size(tensors) > 0)
 		print_tensors(tensors, gguf);
+	print_moe(fy_json_get(f, "moe"), "  ");
 	if (fy_json_get(f, "totals") != NULL)
 		print_totals(fy_json_get(f, "totals"), "  ");
 }
@@ -197,6 +211,7 @@ static void print_dir(const struct fy_json *d)
 	printf("%s: directory\n", get_s(d, "path"));
 	if (fy_json_get(d, "config") != NULL)
 		print_config(fy_json_get(d, "config"));
+	print_moe(fy_json_get(d, "moe"), "  ");
 	if (index != NULL) {
 		printf("  index: %s, total_size %s bytes", get_s(index, "file"),
 		       fy_fmt_count(a, sizeof(a), get_u(index, "total_size")));

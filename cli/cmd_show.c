@@ -1,5 +1,6 @@
 /* ferry show REPO[@REV] [--json] */
 #include "cli/cli.h"
+#include "cli/inspect.h"
 #include "mirror/mirror.h"
 
 #include <inttypes.h>
@@ -59,6 +60,43 @@ static void flag_pickles(struct fy_store *s, const struct fy_revision *r, struct
 	}
 }
 
+/* The model the revision holds (architecture, parameters, a mixture's experts and routing),
+ * read from its objects; null when no file describes one, {error} when one does not parse. */
+static int add_model(struct fy_store *s, const struct fy_revision *r, struct fy_json *doc,
+		     struct fy_err *err)
+{
+	const char **names = calloc(r->n_files + 1, sizeof(*names));
+	char **paths = calloc(r->n_files + 1, sizeof(*paths));
+	struct fy_json *model = NULL;
+	int rc = FY_OK;
+	if (names == NULL || paths == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < r->n_files; i++) {
+		names[i] = r->files[i].path;
+		paths[i] = strdup(fy_store_object_path(s, r->files[i].sha256));
+		if (paths[i] == NULL) {
+			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	/* a file that does not parse is reported, not fatal: show describes any revision */
+	struct fy_err why;
+	if (fy_inspect_model(names, (const char *const *)paths, r->n_files, &model, &why) !=
+	    FY_OK) {
+		model = fy_json_object();
+		fy_json_set(model, "error", fy_json_string(why.msg));
+	}
+	fy_json_set(doc, "model", model != NULL ? model : fy_json_null());
+out:
+	for (size_t i = 0; paths != NULL && i < r->n_files; i++)
+		free(paths[i]);
+	free(paths);
+	free(names);
+	return rc;
+}
+
 static int describe(struct fy_store *s, const char *repo, const char *id, struct fy_json **out,
 		    struct fy_err *err)
 {
@@ -86,6 +124,7 @@ static int describe(struct fy_store *s, const char *repo, const char *id, struct
 	if (rc != FY_OK && rc != FY_ENOTFOUND)
 		goto out;
 	fy_json_set(doc, "smoke", smoke != NULL ? smoke : fy_json_null());
+	FY_TRY(rc, add_model(s, r, doc, err));
 	*out = doc;
 	doc = NULL;
 	rc = FY_OK;
@@ -122,6 +161,28 @@ static void print_files(const struct fy_json *files)
 		if (fy_json_get(f, "pickle") != NULL)
 			printf("             warning: %s\n", str(f, "pickle"));
 	}
+}
+
+static void print_model(const struct fy_json *m)
+{
+	char a[32], b[32];
+	int64_t n = 0, layers = 0;
+	if (fy_json_type(m) != FY_JSON_OBJECT)
+		return;
+	if (fy_json_get(m, "error") != NULL) {
+		printf("model    unreadable: %s\n", str(m, "error"));
+		return;
+	}
+	fy_json_int(fy_json_get(m, "parameters"), &n);
+	fy_json_int(fy_json_get(m, "layers"), &layers);
+	printf("model    %s, %lld layers, %s parameters", str(m, "architecture"), (long long)layers,
+	       fy_fmt_params(a, sizeof(a), (uint64_t)n));
+	const struct fy_json *moe = fy_json_get(m, "moe");
+	if (fy_json_int(fy_json_get(m, "active_parameters"), &n))
+		printf(" (%s active per token)", fy_fmt_params(b, sizeof(b), (uint64_t)n));
+	printf("\n");
+	if (moe != NULL)
+		printf("experts  %s\n", str(moe, "routing"));
 }
 
 static void print_doc(const struct fy_json *d)
@@ -164,6 +225,7 @@ static void print_doc(const struct fy_json *d)
 	} else {
 		printf("smoke    never run\n");
 	}
+	print_model(fy_json_get(d, "model"));
 	printf("\n    %s\n\n", str(d, "message"));
 	printf("files    %zu, %s\n", fy_json_size(fy_json_get(d, "files")),
 	       fy_fmt_bytes(size, sizeof(size), (uint64_t)n));

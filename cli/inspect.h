@@ -15,4 +15,13 @@ int fy_inspect_file(const char *path, bool full, struct fy_json **out, struct fy
 /* Describes a directory: config.json summary, the safetensors checkpoint, any GGUF files. */
 int fy_inspect_dir(const char *path, bool full, struct fy_json **out, struct fy_err *err);
 
+/*
+ * A model summary of a repository's files (names[i] its path in the repository, paths[i] where
+ * its bytes are): {architecture, layers, parameters, [active_parameters, moe]} from config.json
+ * and the safetensors headers, else from the first GGUF file. *out is NULL when no file
+ * describes a model; a file that does not parse is an error.
+ */
+int fy_inspect_model(const char *const *names, const char *const *paths, size_t n,
+		     struct fy_json **out, struct fy_err *err);
+
 #endif

@@ -15,18 +15,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Per-type totals, indexed by enum fy_dtype. */
+/* Per-type totals, indexed by enum fy_dtype; a mixture's routed-expert parameters and how many
+ * of its experts a token uses (n_expert 0: dense). */
 struct totals {
 	uint64_t tensors[FY_DTYPE_COUNT];
 	uint64_t params[FY_DTYPE_COUNT];
 	uint64_t bytes[FY_DTYPE_COUNT];
+	uint64_t expert_params;
+	int64_t n_expert, n_used;
 };
 
-static void totals_add(struct totals *t, enum fy_dtype type, int64_t n, uint64_t bytes)
+/* A routed expert's matrix: GGUF's stacked ffn_*_exps, HF's mlp.experts.E.* (not the shared
+ * experts, which every token uses). */
+static bool is_expert(const char *name)
+{
+	return strstr(name, "_exps.") != NULL || strstr(name, ".mlp.experts.") != NULL;
+}
+
+static void totals_add(struct totals *t, const char *name, enum fy_dtype type, int64_t n,
+		       uint64_t bytes)
 {
 	t->tensors[type]++;
 	t->params[type] += (uint64_t)n;
 	t->bytes[type] += bytes;
+	if (is_expert(name))
+		t->expert_params += (uint64_t)n;
 }
 
 static struct fy_json *totals_json(const struct totals *t)
@@ -52,9 +65,93 @@ static struct fy_json *totals_json(const struct totals *t)
 	}
 	fy_json_set(o, "tensors", fy_json_integer((int64_t)tensors));
 	fy_json_set(o, "parameters", fy_json_integer((int64_t)params));
+	/* a token runs n_used of n_expert routed experts: the rest of their parameters rest */
+	if (t->n_expert > 0 && t->n_used > 0 && t->n_used <= t->n_expert && t->expert_params > 0) {
+		const uint64_t idle =
+			(uint64_t)((double)t->expert_params * (double)(t->n_expert - t->n_used) /
+				   (double)t->n_expert);
+		fy_json_set(o, "active_parameters", fy_json_integer((int64_t)(params - idle)));
+	}
 	fy_json_set(o, "bytes", fy_json_integer((int64_t)bytes));
 	fy_json_set(o, "types", types);
 	return o;
+}
+
+/* A mixture of experts in words and numbers (shared by GGUF metadata and config.json). */
+struct moe_info {
+	int64_t experts, used, shared, dense, groups, groups_used;
+	bool sigmoid, norm, bias;
+	double scale;
+};
+
+static struct fy_json *moe_json(const struct moe_info *m)
+{
+	struct fy_json *o = fy_json_object();
+	char text[320];
+	int n = snprintf(text, sizeof(text), "%s over %lld experts%s, top %lld",
+			 m->sigmoid ? "sigmoid" : "softmax", (long long)m->experts,
+			 m->bias ? " (plus a selection bias)" : "", (long long)m->used);
+	if (m->groups > 1 && m->groups_used < m->groups)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      " within the best %lld of %lld groups", (long long)m->groups_used,
+			      (long long)m->groups);
+	if (m->norm)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, ", renormalized");
+	if (m->scale > 0 && m->scale != 1)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, ", x%g", m->scale);
+	if (m->shared > 0)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "; %lld shared expert%s",
+			      (long long)m->shared, m->shared > 1 ? "s" : "");
+	if (m->dense > 0)
+		snprintf(text + n, sizeof(text) - (size_t)n, "; the first %lld layer%s dense",
+			 (long long)m->dense, m->dense > 1 ? "s" : "");
+	fy_json_set(o, "experts", fy_json_integer(m->experts));
+	fy_json_set(o, "experts_used", fy_json_integer(m->used));
+	fy_json_set(o, "shared_experts", fy_json_integer(m->shared));
+	fy_json_set(o, "dense_layers", fy_json_integer(m->dense));
+	fy_json_set(o, "routing", fy_json_string(text));
+	return o;
+}
+
+/* The arch-prefixed number `key` of g, or dflt. */
+static double gguf_num(const struct fy_gguf *g, const char *arch, const char *key, double dflt)
+{
+	char k[160];
+	double v;
+	snprintf(k, sizeof(k), "%s.%s", arch, key);
+	return fy_gguf_kv_number(fy_gguf_find_kv(g, k), &v) ? v : dflt;
+}
+
+/* The mixture a GGUF file's metadata describes (llama.cpp's keys), or NULL when dense. */
+static struct fy_json *gguf_moe(const struct fy_gguf *g, struct totals *tot)
+{
+	const struct fy_gguf_kv *a = fy_gguf_find_kv(g, "general.architecture");
+	char arch[64], key[160];
+	if (a == NULL || a->type != FY_GGUF_STRING || a->v.s.len >= sizeof(arch))
+		return NULL;
+	memcpy(arch, a->v.s.ptr, a->v.s.len);
+	arch[a->v.s.len] = '\0';
+	struct moe_info m = { .experts = (int64_t)gguf_num(g, arch, "expert_count", 0),
+			      .used = (int64_t)gguf_num(g, arch, "expert_used_count", 0),
+			      .shared = (int64_t)gguf_num(g, arch, "expert_shared_count", 0),
+			      .dense = (int64_t)gguf_num(g, arch, "leading_dense_block_count", 0),
+			      .groups = (int64_t)gguf_num(g, arch, "expert_group_count", 1),
+			      .groups_used =
+				      (int64_t)gguf_num(g, arch, "expert_group_used_count", 1),
+			      .sigmoid = gguf_num(g, arch, "expert_gating_func", 1) == 2,
+			      .norm = strcmp(arch, "qwen3moe") == 0,
+			      .scale = gguf_num(g, arch, "expert_weights_scale", 1) };
+	if (m.experts <= 1)
+		return NULL;
+	snprintf(key, sizeof(key), "%s.expert_weights_norm", arch);
+	const struct fy_gguf_kv *norm = fy_gguf_find_kv(g, key);
+	if (norm != NULL && norm->type == FY_GGUF_BOOL)
+		m.norm = norm->v.b;
+	for (size_t i = 0; i < fy_gguf_tensor_count(g) && !m.bias; i++)
+		m.bias = strstr(fy_gguf_tensor_at(g, i)->name, ".exp_probs_b.") != NULL;
+	tot->n_expert = m.experts;
+	tot->n_used = m.used;
+	return moe_json(&m);
 }
 
 /* A JSON string from bytes that may not be UTF-8: invalid bytes become U+FFFD. */
@@ -186,9 +283,12 @@ static struct fy_json *describe_gguf(const struct fy_gguf *g, bool full, struct 
 
 		fy_json_push(tensors,
 			     tensor_json(t->name, t->type, t->ne, t->n_dims, t->offset, t->nbytes));
-		totals_add(tot, t->type, t->n_elems, t->nbytes);
+		totals_add(tot, t->name, t->type, t->n_elems, t->nbytes);
 	}
 	fy_json_set(o, "tensors", tensors);
+	struct fy_json *moe = gguf_moe(g, tot);
+	if (moe != NULL)
+		fy_json_set(o, "moe", moe);
 	return o;
 }
 
@@ -216,7 +316,7 @@ static struct fy_json *describe_st(const struct fy_st_file *f, struct totals *to
 
 		fy_json_push(tensors, tensor_json(t->name, t->dtype, t->shape, t->n_dims, t->begin,
 						  t->end - t->begin));
-		totals_add(tot, t->dtype, t->n_elems, t->end - t->begin);
+		totals_add(tot, t->name, t->dtype, t->n_elems, t->end - t->begin);
 	}
 	fy_json_set(o, "tensors", tensors);
 	return o;
@@ -315,12 +415,38 @@ static struct fy_json *config_json(const struct fy_hf_config *c)
 	set_int_if(o, "max_position_embeddings", c->context_length);
 	set_int_if(o, "num_experts", c->n_experts);
 	set_int_if(o, "num_experts_per_tok", c->n_experts_used);
+	set_int_if(o, "moe_intermediate_size", c->moe_intermediate_size);
+	set_int_if(o, "q_lora_rank", c->q_lora_rank);
+	set_int_if(o, "kv_lora_rank", c->kv_lora_rank);
 	if (c->tie_word_embeddings >= 0)
 		fy_json_set(o, "tie_word_embeddings", fy_json_bool(c->tie_word_embeddings));
 	return o;
 }
 
-static int describe_config(const char *dir, struct fy_json *o, struct fy_err *err)
+/* config.json's mixture (Qwen3-MoE's and DeepSeek-V3's fields), or NULL when dense. */
+static struct fy_json *config_moe(const struct fy_hf_config *c, struct totals *tot)
+{
+	if (c->n_experts <= 1 || c->n_experts_used <= 0)
+		return NULL;
+	const struct moe_info m = {
+		.experts = c->n_experts,
+		.used = c->n_experts_used,
+		.shared = c->n_shared_experts > 0 ? c->n_shared_experts : 0,
+		.dense = c->first_k_dense_replace > 0 ? c->first_k_dense_replace : 0,
+		.groups = c->n_group > 0 ? c->n_group : 1,
+		.groups_used = c->topk_group > 0 ? c->topk_group : 1,
+		.sigmoid = strcmp(c->scoring_func, "sigmoid") == 0,
+		.norm = c->norm_topk_prob == 1,
+		.bias = strcmp(c->scoring_func, "sigmoid") == 0,
+		.scale = c->routed_scaling_factor,
+	};
+	tot->n_expert = m.experts;
+	tot->n_used = m.used;
+	return moe_json(&m);
+}
+
+static int describe_config(const char *dir, struct fy_json *o, struct totals *tot,
+			   struct fy_err *err)
 {
 	struct fy_hf_config cfg;
 	char *path = fy_path_join(dir, "config.json");
@@ -331,8 +457,12 @@ static int describe_config(const char *dir, struct fy_json *o, struct fy_err *er
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	if (stat(path, &st) == 0) {
 		rc = fy_hf_config_load(&cfg, path, err);
-		if (rc == FY_OK)
+		if (rc == FY_OK) {
+			struct fy_json *moe = config_moe(&cfg, tot);
 			fy_json_set(o, "config", config_json(&cfg));
+			if (moe != NULL)
+				fy_json_set(o, "moe", moe);
+		}
 	}
 	free(path);
 	return rc;
@@ -412,7 +542,7 @@ int fy_inspect_dir(const char *path, bool full, struct fy_json **out, struct fy_
 	}
 	fy_json_set(o, "path", fy_json_string(path));
 	fy_json_set(o, "format", fy_json_string("directory"));
-	FY_TRY(rc, describe_config(path, o, err));
+	FY_TRY(rc, describe_config(path, o, tot, err));
 	FY_TRY(rc, dir_has(path, ".safetensors", &has_st, err));
 	if (!has_st) {
 		char *index = fy_path_join(path, "model.safetensors.index.json");
@@ -435,6 +565,107 @@ int fy_inspect_dir(const char *path, bool full, struct fy_json **out, struct fy_
 	o = NULL;
 out:
 	fy_json_free(files);
+	fy_json_free(o);
+	free(tot);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* A repository's model                                                                       */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	const size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The summary from config.json and the safetensors files of a checkpoint. */
+static int model_hf(const char *const *names, const char *const *paths, size_t n, size_t cfg,
+		    struct totals *tot, struct fy_json *o, struct fy_err *err)
+{
+	struct fy_hf_config c;
+	int rc = FY_OK;
+	FY_TRY(rc, fy_hf_config_load(&c, paths[cfg], err));
+	set_str_if(o, "architecture", c.architecture);
+	set_int_if(o, "layers", c.n_layers);
+	struct fy_json *moe = config_moe(&c, tot);
+	if (moe != NULL)
+		fy_json_set(o, "moe", moe);
+	for (size_t i = 0; i < n; i++) {
+		struct fy_st_file *f = NULL;
+		if (!ends_with(names[i], ".safetensors"))
+			continue;
+		FY_TRY(rc, fy_st_open(&f, paths[i], err));
+		for (size_t k = 0; k < fy_st_count(f); k++) {
+			const struct fy_st_tensor *t = fy_st_at(f, k);
+			if (!ends_with(t->name,
+				       "_scale_inv")) /* FP8 block scales are not weights */
+				totals_add(tot, t->name, t->dtype, t->n_elems, t->end - t->begin);
+		}
+		fy_st_free(f);
+	}
+out:
+	return rc;
+}
+
+/* The summary from a GGUF file's metadata and tensors. */
+static int model_gguf(const char *path, struct totals *tot, struct fy_json *o, struct fy_err *err)
+{
+	struct fy_gguf *g = NULL;
+	int rc = fy_gguf_open(&g, path, err);
+	if (rc != FY_OK)
+		return rc;
+	const struct fy_gguf_kv *a = fy_gguf_find_kv(g, "general.architecture");
+	if (a != NULL && a->type == FY_GGUF_STRING) {
+		char arch[64];
+		snprintf(arch, sizeof(arch), "%.*s", (int)a->v.s.len, a->v.s.ptr);
+		fy_json_set(o, "architecture", fy_json_string(arch));
+		set_int_if(o, "layers", (int64_t)gguf_num(g, arch, "block_count", -1));
+	}
+	for (size_t i = 0; i < fy_gguf_tensor_count(g); i++) {
+		const struct fy_gguf_tensor *t = fy_gguf_tensor_at(g, i);
+		totals_add(tot, t->name, t->type, t->n_elems, t->nbytes);
+	}
+	struct fy_json *moe = gguf_moe(g, tot);
+	if (moe != NULL)
+		fy_json_set(o, "moe", moe);
+	fy_gguf_free(g);
+	return FY_OK;
+}
+
+int fy_inspect_model(const char *const *names, const char *const *paths, size_t n,
+		     struct fy_json **out, struct fy_err *err)
+{
+	size_t cfg = n, gguf = n;
+	int rc = FY_OK;
+	*out = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], "config.json") == 0)
+			cfg = i;
+		else if (gguf == n && ends_with(names[i], ".gguf"))
+			gguf = i;
+	}
+	if (cfg == n && gguf == n)
+		return FY_OK;
+	struct totals *tot = calloc(1, sizeof(*tot));
+	struct fy_json *o = fy_json_object();
+	if (tot == NULL || o == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (cfg < n)
+		FY_TRY(rc, model_hf(names, paths, n, cfg, tot, o, err));
+	else
+		FY_TRY(rc, model_gguf(paths[gguf], tot, o, err));
+	struct fy_json *t = totals_json(tot);
+	fy_json_set(o, "parameters", fy_json_copy(fy_json_get(t, "parameters")));
+	if (fy_json_get(t, "active_parameters") != NULL)
+		fy_json_set(o, "active_parameters",
+			    fy_json_copy(fy_json_get(t, "active_parameters")));
+	fy_json_free(t);
+	*out = o;
+	o = NULL;
+out:
 	fy_json_free(o);
 	free(tot);
 	return rc;

@@ -1,0 +1,174 @@
+// Checks an F32 GGUF converted from an HF checkpoint tensor by tensor against the source: every
+// source tensor (BF16 widened, F32 as is, F8_E4M3 by the sha256 of its dequantized float32 bytes
+// in golden/dequantized_check.json) must equal its GGUF tensor, or its expert's slice of a stacked
+// one; the multi-token-prediction layers (from num_hidden_layers on) must be absent; every GGUF
+// tensor but rope_freqs must be covered whole. The name map is llama.cpp's (gguf-py
+// tensor_mapping.py), written out here independently of ferry's.
+// usage: node moecheck.mjs HF_DIR GGUF_FILE   (prints "ok N" or the first difference, exit 1)
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+
+const [dir, ggufPath] = process.argv.slice(2);
+const fail = (msg) => {
+	console.log(msg);
+	process.exit(1);
+};
+
+function readGguf(file) {
+	const b = fs.readFileSync(file);
+	let o = 0;
+	const u32 = () => ((o += 4), b.readUInt32LE(o - 4));
+	const u64 = () => ((o += 8), Number(b.readBigUInt64LE(o - 8)));
+	const str = () => {
+		const n = u64();
+		o += n;
+		return b.toString("utf8", o - n, o);
+	};
+	const sizes = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+	const value = (t) => {
+		if (t === 8) return str();
+		if (t === 9) {
+			const at = u32();
+			const n = u64();
+			const out = [];
+			for (let i = 0; i < n; i++) out.push(value(at));
+			return out;
+		}
+		const v = t === 4 ? b.readUInt32LE(o) : t === 6 ? b.readFloatLE(o) : null;
+		o += sizes[t];
+		return v;
+	};
+	if (b.toString("latin1", 0, 4) !== "GGUF") fail(`${file}: not GGUF`);
+	o = 8;
+	const nt = u64();
+	const nkv = u64();
+	const kv = {};
+	for (let i = 0; i < nkv; i++) {
+		const k = str();
+		kv[k] = value(u32());
+	}
+	const tensors = {};
+	for (let i = 0; i < nt; i++) {
+		const name = str();
+		const nd = u32();
+		const ne = [];
+		for (let d = 0; d < nd; d++) ne.push(u64());
+		const type = u32();
+		tensors[name] = { ne, type, off: u64(), covered: 0 };
+	}
+	const align = kv["general.alignment"] ?? 32;
+	const base = Math.ceil(o / align) * align;
+	for (const t of Object.values(tensors)) {
+		t.elems = t.ne.reduce((a, c) => a * c, 1);
+		t.data = b.subarray(base + t.off, base + t.off + 4 * t.elems);
+	}
+	return { kv, tensors };
+}
+
+function readShards(d) {
+	const idx = path.join(d, "model.safetensors.index.json");
+	const files = fs.existsSync(idx)
+		? [...new Set(Object.values(JSON.parse(fs.readFileSync(idx)).weight_map))]
+		: ["model.safetensors"];
+	const out = {};
+	for (const f of files) {
+		const b = fs.readFileSync(path.join(d, f));
+		const n = Number(b.readBigUInt64LE(0));
+		const h = JSON.parse(b.subarray(8, 8 + n).toString());
+		for (const [name, t] of Object.entries(h)) {
+			if (name === "__metadata__") continue;
+			out[name] = { ...t, bytes: b.subarray(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1]) };
+		}
+	}
+	return out;
+}
+
+const layerMap = {
+	"input_layernorm.weight": "attn_norm.weight",
+	"post_attention_layernorm.weight": "ffn_norm.weight",
+	"self_attn.q_proj.weight": "attn_q.weight",
+	"self_attn.k_proj.weight": "attn_k.weight",
+	"self_attn.v_proj.weight": "attn_v.weight",
+	"self_attn.o_proj.weight": "attn_output.weight",
+	"self_attn.q_norm.weight": "attn_q_norm.weight",
+	"self_attn.k_norm.weight": "attn_k_norm.weight",
+	"self_attn.q_a_proj.weight": "attn_q_a.weight",
+	"self_attn.q_a_layernorm.weight": "attn_q_a_norm.weight",
+	"self_attn.q_b_proj.weight": "attn_q_b.weight",
+	"self_attn.kv_a_proj_with_mqa.weight": "attn_kv_a_mqa.weight",
+	"self_attn.kv_a_layernorm.weight": "attn_kv_a_norm.weight",
+	"self_attn.kv_b_proj.weight": "attn_kv_b.weight",
+	"mlp.gate_proj.weight": "ffn_gate.weight",
+	"mlp.up_proj.weight": "ffn_up.weight",
+	"mlp.down_proj.weight": "ffn_down.weight",
+	"mlp.gate.weight": "ffn_gate_inp.weight",
+	"mlp.gate.e_score_correction_bias": "exp_probs_b.bias",
+	"mlp.shared_experts.gate_proj.weight": "ffn_gate_shexp.weight",
+	"mlp.shared_experts.up_proj.weight": "ffn_up_shexp.weight",
+	"mlp.shared_experts.down_proj.weight": "ffn_down_shexp.weight",
+};
+const globalMap = {
+	"model.embed_tokens.weight": "token_embd.weight",
+	"model.norm.weight": "output_norm.weight",
+	"lm_head.weight": "output.weight",
+};
+
+const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json")));
+const checkPath = path.join(dir, "golden", "dequantized_check.json");
+const check = fs.existsSync(checkPath) ? JSON.parse(fs.readFileSync(checkPath)).all_fp8_tensors : {};
+const g = readGguf(ggufPath);
+const src = readShards(dir);
+let compared = 0;
+let fp8 = 0;
+for (const [name, t] of Object.entries(src)) {
+	if (name.endsWith("_scale_inv")) continue;
+	let gname = globalMap[name];
+	let expert = -1;
+	const m = /^model\.layers\.(\d+)\.(.*)$/.exec(name);
+	if (m) {
+		const l = Number(m[1]);
+		if (l >= cfg.num_hidden_layers) {
+			if (Object.keys(g.tensors).some((k) => k.startsWith(`blk.${l}.`)))
+				fail(`${name}: the MTP layer ${l} reached the GGUF`);
+			continue;
+		}
+		const e = /^mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$/.exec(m[2]);
+		if (e) {
+			expert = Number(e[1]);
+			gname = `blk.${l}.ffn_${e[2]}_exps.weight`;
+		} else if (layerMap[m[2]]) {
+			gname = `blk.${l}.${layerMap[m[2]]}`;
+		}
+	}
+	if (!gname) fail(`${name}: no GGUF name known`);
+	const gt = g.tensors[gname];
+	if (!gt) fail(`${name}: ${gname} is not in the GGUF`);
+	if (gt.type !== 0) fail(`${gname}: type ${gt.type}, F32 (0) expected`);
+	const n = t.shape.reduce((a, c) => a * c, 1);
+	const slice = expert < 0 ? gt.data : gt.data.subarray(4 * n * expert, 4 * n * (expert + 1));
+	if (slice.length !== 4 * n) fail(`${gname}: ${slice.length / 4} values, ${name} has ${n}`);
+	if (t.dtype === "F8_E4M3") {
+		const want = check[name];
+		if (!want) fail(`${name}: no dequantized sha256 in golden/`);
+		const got = crypto.createHash("sha256").update(slice).digest("hex");
+		if (got !== want) fail(`${gname}${expert >= 0 ? ` expert ${expert}` : ""}: sha256 ${got}, dequantized ${name} ${want}`);
+		fp8++;
+	} else {
+		const want = Buffer.alloc(4 * n);
+		for (let i = 0; i < n; i++) {
+			if (t.dtype === "BF16") want.writeUInt32LE(t.bytes.readUInt16LE(2 * i) << 16 >>> 0, 4 * i);
+			else if (t.dtype === "F32") want.writeUInt32LE(t.bytes.readUInt32LE(4 * i), 4 * i);
+			else fail(`${name}: dtype ${t.dtype} not handled`);
+		}
+		if (!want.equals(slice)) fail(`${gname}${expert >= 0 ? ` expert ${expert}` : ""} differs from ${name}`);
+	}
+	gt.covered += n;
+	compared++;
+}
+for (const [name, t] of Object.entries(g.tensors)) {
+	if (name !== "rope_freqs.weight" && t.covered !== t.elems)
+		fail(`${name}: ${t.covered} of ${t.elems} values come from the checkpoint`);
+}
+if (Object.keys(check).length > 0 && fp8 === 0) fail("no FP8 tensor compared");
+console.log(`ok ${compared} tensors, ${fp8} FP8`);
