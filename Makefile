@@ -286,6 +286,7 @@ bench: deps
 	@MKMODEL=$(MKMODEL) sh bench/convert.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) sh bench/quant.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) INFER_SPEED=$(INFER_SPEED) sh bench/infer.sh $(FERRY)
+	@MKMODEL=$(MKMODEL) INFER_SPEED=$(INFER_SPEED) sh bench/moe.sh $(FERRY)
 
 lint:
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(filter %.h,$(HEADERS))

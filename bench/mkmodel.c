@@ -8,6 +8,12 @@
  *       SentencePiece-style vocabulary of VOCAB tokens (> 259), so that infer can run it
  *   mkmodel rows OUT INPUT.f32 ROWS COLS
  *       one F32 tensor blk.0.ffn_up.weight of ROWS x COLS floats read from INPUT.f32
+ *   mkmodel deepseek OUTDIR LAYERS HIDDEN EXPERTS EXPERT_FFN
+ *       a DeepSeek-V3-shaped HF checkpoint: config.json, one safetensors shard per layer (the
+ *       embeddings, final norm and lm_head in a last one) and the index; every linear weight
+ *       F8_E4M3 (random codes, NaN never) with F32 128 x 128 block scales, norms and the router
+ *       BF16, the selection bias F32; layer 0 dense, 128-wide heads, a 2176-token vocabulary
+ *       (the bench copies the fixture's tokenizer next to it)
  */
 #include "convert/convert.h"
 
@@ -174,12 +180,229 @@ static void llama_tensors(struct model *m, long layers, long dim, long ffn, long
 		add(m, "output.weight", dim, vocab);
 }
 
+/* --- deepseek: an FP8 checkpoint ------------------------------------------------------------ */
+
+#define DS_VOCAB 2176
+
+struct ds_tensor {
+	char name[128];
+	enum fy_dtype type;
+	int n_dims;
+	int64_t shape[2]; /* PyTorch order */
+};
+
+struct ds_shard {
+	struct ds_tensor t[400];
+	size_t n;
+	uint64_t seed;
+};
+
+static void ds_add(struct ds_shard *d, const char *name, enum fy_dtype type, int64_t rows,
+		   int64_t cols)
+{
+	struct ds_tensor *t = &d->t[d->n++];
+	snprintf(t->name, sizeof(t->name), "%.120s", name);
+	t->type = type;
+	t->n_dims = cols > 0 ? 2 : 1;
+	t->shape[0] = rows;
+	t->shape[1] = cols;
+}
+
+/* An F8_E4M3 linear weight and its block scales. */
+static void ds_linear(struct ds_shard *d, const char *name, int64_t rows, int64_t cols)
+{
+	char sc[128];
+	ds_add(d, name, FY_DTYPE_F8_E4M3, rows, cols);
+	snprintf(sc, sizeof(sc), "%.100s_scale_inv", name);
+	ds_add(d, sc, FY_DTYPE_F32, (rows + 127) / 128, (cols + 127) / 128);
+}
+
+static int ds_fill(void *ctx, size_t index, struct fy_sink *sink, struct fy_err *err)
+{
+	const struct ds_shard *d = ctx;
+	const struct ds_tensor *t = &d->t[index];
+	const int64_t n = t->shape[0] * (t->n_dims == 2 ? t->shape[1] : 1);
+	const size_t el = t->type == FY_DTYPE_F32 ? 4 : t->type == FY_DTYPE_BF16 ? 2 : 1;
+	enum { CHUNK = 1 << 16 };
+	uint8_t *buf = malloc(CHUNK * 4);
+	uint64_t s = d->seed + index * 0x9E3779B97F4A7C15ull + 1;
+	const bool norm = strstr(t->name, "norm") != NULL;
+	const bool scale = strstr(t->name, "_scale_inv") != NULL;
+	int rc = FY_OK;
+	if (buf == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (int64_t done = 0; done < n && rc == FY_OK;) {
+		const int64_t k = n - done < CHUNK ? n - done : CHUNK;
+		for (int64_t i = 0; i < k; i++) {
+			if (t->type == FY_DTYPE_F8_E4M3) {
+				uint8_t c = (uint8_t)(uniform(&s) * 256.0);
+				buf[i] = (c & 0x7F) == 0x7F ? (uint8_t)(c ^ 1) : c; /* no NaN */
+				continue;
+			}
+			const float v = scale	? 0.0005f + 0.001f * (float)uniform(&s)
+					: norm	? 1.0f + 0.1f * normal(&s)
+					: t->n_dims == 1 ? 0.25f * (float)uniform(&s)
+							 : 0.02f * normal(&s);
+			if (t->type == FY_DTYPE_F32)
+				memcpy(buf + 4 * i, &v, 4);
+			else
+				fy_f32_to_bf16_row(&v, (uint16_t *)(buf + 2 * i), 1);
+		}
+		rc = fy_sink_write(sink, buf, (size_t)k * el, err);
+		done += k;
+	}
+	free(buf);
+	return rc;
+}
+
+static int ds_write(const char *dir, const char *file, struct ds_shard *d, FILE *index,
+		    uint64_t *total, bool *first, struct fy_err *err)
+{
+	struct fy_st_writer *w = NULL;
+	char path[4200];
+	int rc = FY_OK;
+	FY_TRY(rc, fy_st_writer_new(&w, err));
+	FY_TRY(rc, fy_st_writer_meta(w, "format", "pt", err));
+	for (size_t i = 0; i < d->n; i++) {
+		uint64_t bytes = 0;
+		FY_TRY(rc, fy_st_writer_add(w, d->t[i].name, d->t[i].type, d->t[i].n_dims,
+					    d->t[i].shape, err));
+		fy_dtype_nbytes(d->t[i].type,
+				d->t[i].shape[0] * (d->t[i].n_dims == 2 ? d->t[i].shape[1] : 1),
+				&bytes);
+		*total += bytes;
+		fprintf(index, "%s\n    \"%s\": \"%s\"", *first ? "" : ",", d->t[i].name, file);
+		*first = false;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	rc = fy_st_writer_write(w, path, ds_fill, d, err);
+out:
+	fy_st_writer_free(w);
+	return rc;
+}
+
+static int deepseek(const char *dir, long layers, long hidden, long experts, long eff,
+		    struct fy_err *err)
+{
+	const long heads = hidden / 128, q_lora = 512, kv_lora = 256, nope = 128, rope = 64;
+	const long v_dim = 128, ffn = 4 * hidden, groups = experts >= 8 ? 4 : 1;
+	struct ds_shard *d = calloc(1, sizeof(*d));
+	char path[4200], name[128], file[96], map[4200];
+	uint64_t total = 0;
+	bool first = true;
+	int rc = FY_OK;
+	FILE *f = NULL, *index = NULL;
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	snprintf(map, sizeof(map), "%s/weight_map.part", dir);
+	if (d == NULL || heads < 1 || experts < 8 || experts > 256 || layers < 2)
+		FY_TRY(rc, fy_err_set(err, FY_EINVAL, "deepseek: bad sizes"));
+	f = fopen(path, "w");
+	index = fopen(map, "w");
+	if (f == NULL || index == NULL)
+		FY_TRY(rc, fy_err_sys(err, FY_EIO, "%s", dir));
+	fprintf(f,
+		"{\n  \"architectures\": [\"DeepseekV3ForCausalLM\"],\n  \"model_type\": "
+		"\"deepseek_v3\",\n  \"hidden_size\": %ld,\n  \"intermediate_size\": %ld,\n"
+		"  \"moe_intermediate_size\": %ld,\n  \"num_hidden_layers\": %ld,\n"
+		"  \"num_attention_heads\": %ld,\n  \"num_key_value_heads\": %ld,\n"
+		"  \"n_routed_experts\": %ld,\n  \"n_shared_experts\": 1,\n"
+		"  \"num_experts_per_tok\": %ld,\n  \"n_group\": %ld,\n  \"topk_group\": %ld,\n"
+		"  \"first_k_dense_replace\": 1,\n  \"q_lora_rank\": %ld,\n  \"kv_lora_rank\": %ld,\n"
+		"  \"qk_nope_head_dim\": %ld,\n  \"qk_rope_head_dim\": %ld,\n  \"v_head_dim\": %ld,\n"
+		"  \"scoring_func\": \"sigmoid\",\n  \"topk_method\": \"noaux_tc\",\n"
+		"  \"norm_topk_prob\": true,\n  \"routed_scaling_factor\": 2.5,\n"
+		"  \"num_nextn_predict_layers\": 0,\n  \"rms_norm_eps\": 1e-06,\n"
+		"  \"rope_theta\": 10000,\n  \"rope_scaling\": {\"type\": \"yarn\", \"factor\": 40, "
+		"\"original_max_position_embeddings\": 4096, \"beta_fast\": 32, \"beta_slow\": 1, "
+		"\"mscale\": 1.0, \"mscale_all_dim\": 1.0},\n  \"max_position_embeddings\": 163840,\n"
+		"  \"quantization_config\": {\"quant_method\": \"fp8\", \"fmt\": \"e4m3\", "
+		"\"activation_scheme\": \"dynamic\", \"weight_block_size\": [128, 128]},\n"
+		"  \"bos_token_id\": 0,\n  \"eos_token_id\": 1,\n  \"tie_word_embeddings\": false,\n"
+		"  \"torch_dtype\": \"bfloat16\",\n  \"vocab_size\": %d\n}\n",
+		hidden, ffn, eff, layers, heads, heads, experts, experts >= 32 ? 8L : 2L, groups,
+		groups > 1 ? groups / 2 : 1L, q_lora, kv_lora, nope, rope, v_dim, DS_VOCAB);
+	for (long l = 0; l <= layers; l++) {
+		d->n = 0;
+		d->seed = 0xDEE95EEDull + (uint64_t)l;
+		snprintf(file, sizeof(file), "model-%05ld-of-%06ld.safetensors", l + 1, layers + 1);
+#define LN(s) (snprintf(name, sizeof(name), "model.layers.%ld.%.90s", l, s), name)
+		if (l == layers) {
+			ds_add(d, "model.embed_tokens.weight", FY_DTYPE_BF16, DS_VOCAB, hidden);
+			ds_add(d, "model.norm.weight", FY_DTYPE_BF16, hidden, 0);
+			ds_add(d, "lm_head.weight", FY_DTYPE_BF16, DS_VOCAB, hidden);
+			FY_TRY(rc, ds_write(dir, file, d, index, &total, &first, err));
+			break;
+		}
+		ds_add(d, LN("input_layernorm.weight"), FY_DTYPE_BF16, hidden, 0);
+		ds_add(d, LN("post_attention_layernorm.weight"), FY_DTYPE_BF16, hidden, 0);
+		ds_linear(d, LN("self_attn.q_a_proj.weight"), q_lora, hidden);
+		ds_add(d, LN("self_attn.q_a_layernorm.weight"), FY_DTYPE_BF16, q_lora, 0);
+		ds_linear(d, LN("self_attn.q_b_proj.weight"), heads * (nope + rope), q_lora);
+		ds_linear(d, LN("self_attn.kv_a_proj_with_mqa.weight"), kv_lora + rope, hidden);
+		ds_add(d, LN("self_attn.kv_a_layernorm.weight"), FY_DTYPE_BF16, kv_lora, 0);
+		ds_linear(d, LN("self_attn.kv_b_proj.weight"), heads * (nope + v_dim), kv_lora);
+		ds_linear(d, LN("self_attn.o_proj.weight"), hidden, heads * v_dim);
+		if (l == 0) {
+			ds_linear(d, LN("mlp.gate_proj.weight"), ffn, hidden);
+			ds_linear(d, LN("mlp.up_proj.weight"), ffn, hidden);
+			ds_linear(d, LN("mlp.down_proj.weight"), hidden, ffn);
+		} else {
+			ds_add(d, LN("mlp.gate.weight"), FY_DTYPE_BF16, experts, hidden);
+			ds_add(d, LN("mlp.gate.e_score_correction_bias"), FY_DTYPE_F32, experts, 0);
+			for (long e = 0; e <= experts; e++) {
+				char part[96];
+				const char *p = e == experts ? "mlp.shared_experts" : "mlp.experts";
+				for (int k = 0; k < 3; k++) {
+					if (e == experts)
+						snprintf(part, sizeof(part), "%s.%s_proj.weight", p,
+							 k == 0 ? "gate" : k == 1 ? "up" : "down");
+					else
+						snprintf(part, sizeof(part), "%s.%ld.%s_proj.weight", p,
+							 e, k == 0 ? "gate" : k == 1 ? "up" : "down");
+					ds_linear(d, LN(part), k == 2 ? hidden : eff,
+						  k == 2 ? eff : hidden);
+				}
+			}
+		}
+#undef LN
+		FY_TRY(rc, ds_write(dir, file, d, index, &total, &first, err));
+	}
+	fclose(index);
+	index = NULL;
+	{
+		struct fy_buf b = { 0 };
+		char ipath[4200];
+		FY_TRY(rc, fy_file_read(map, 1u << 30, &b, err));
+		snprintf(ipath, sizeof(ipath), "%s/model.safetensors.index.json", dir);
+		FILE *ix = fopen(ipath, "w");
+		if (ix == NULL) {
+			fy_buf_release(&b);
+			FY_TRY(rc, fy_err_sys(err, FY_EIO, "%s", ipath));
+		}
+		fprintf(ix, "{\n  \"metadata\": {\"total_size\": %llu},\n  \"weight_map\": {%.*s\n  }\n}\n",
+			(unsigned long long)total, (int)b.len, (const char *)b.data);
+		fclose(ix);
+		fy_buf_release(&b);
+		remove(map);
+	}
+out:
+	if (f != NULL)
+		fclose(f);
+	if (index != NULL)
+		fclose(index);
+	free(d);
+	return rc;
+}
+
 static int run(int argc, char **argv, struct fy_err *err)
 {
 	struct model m = { .type = FY_DTYPE_F32, .seed = 0x5EEDF00Dull };
 	struct fy_gguf_writer *w = NULL;
 	struct fy_buf in = { 0 };
 	int rc = FY_OK;
+	if (argc == 7 && strcmp(argv[1], "deepseek") == 0)
+		return deepseek(argv[2], atol(argv[3]), atol(argv[4]), atol(argv[5]), atol(argv[6]),
+				err);
 	if (argc >= 7 && strcmp(argv[1], "llama") == 0) {
 		const long layers = atol(argv[3]), dim = atol(argv[4]), ffn = atol(argv[5]);
 		const long vocab = atol(argv[6]);
@@ -208,7 +431,8 @@ static int run(int argc, char **argv, struct fy_err *err)
 	} else {
 		return fy_err_set(err, FY_EINVAL,
 				  "usage: mkmodel llama OUT LAYERS DIM FFN VOCAB [f16|f32|bf16] "
-				  "[tied] | mkmodel rows OUT INPUT.f32 ROWS COLS");
+				  "[tied] | mkmodel rows OUT INPUT.f32 ROWS COLS | mkmodel deepseek "
+				  "OUTDIR LAYERS HIDDEN EXPERTS EXPERT_FFN");
 	}
 	for (size_t i = 0; i < m.n; i++) {
 		const enum fy_dtype t = m.t[i].n_dims == 1 ? FY_DTYPE_F32 : m.type;

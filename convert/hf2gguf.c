@@ -764,11 +764,14 @@ static int check_moe(const struct fy_hf_config *g, const struct fy_hf_arch *arch
 				  "%s: latent attention needs kv_lora_rank, qk_nope_head_dim, an "
 				  "even qk_rope_head_dim and v_head_dim",
 				  path);
-	if (g->n_experts % groups != 0 || g->topk_group > groups)
+	const int64_t kept = g->topk_group > 0 ? g->topk_group : groups;
+	if (g->n_experts % groups != 0 || kept > groups ||
+	    g->n_experts_used > kept * (g->n_experts / groups))
 		return fy_err_set(err, FY_EFORMAT,
-				  "%s: n_group %lld does not divide %lld experts, or topk_group "
-				  "exceeds it",
-				  path, (long long)groups, (long long)g->n_experts);
+				  "%s: %lld experts in n_group %lld groups, topk_group %lld of them "
+				  "kept, cannot give num_experts_per_tok %lld",
+				  path, (long long)g->n_experts, (long long)groups, (long long)kept,
+				  (long long)g->n_experts_used);
 	if (g->scoring_func[0] != '\0' && strcmp(g->scoring_func, "sigmoid") != 0 &&
 	    strcmp(g->scoring_func, "softmax") != 0)
 		return fy_err_set(err, FY_EUNSUPPORTED,
