@@ -767,11 +767,12 @@ static int check_moe(const struct fy_hf_config *g, const struct fy_hf_arch *arch
 	const int64_t kept = g->topk_group > 0 ? g->topk_group : groups;
 	if (g->n_experts % groups != 0 || kept > groups ||
 	    g->n_experts_used > kept * (g->n_experts / groups))
-		return fy_err_set(err, FY_EFORMAT,
-				  "%s: %lld experts in n_group %lld groups, topk_group %lld of them "
-				  "kept, cannot give num_experts_per_tok %lld",
-				  path, (long long)g->n_experts, (long long)groups, (long long)kept,
-				  (long long)g->n_experts_used);
+		return fy_err_set(
+			err, FY_EFORMAT,
+			"%s: %lld experts in n_group %lld groups, topk_group %lld of them "
+			"kept, cannot give num_experts_per_tok %lld",
+			path, (long long)g->n_experts, (long long)groups, (long long)kept,
+			(long long)g->n_experts_used);
 	if (g->scoring_func[0] != '\0' && strcmp(g->scoring_func, "sigmoid") != 0 &&
 	    strcmp(g->scoring_func, "softmax") != 0)
 		return fy_err_set(err, FY_EUNSUPPORTED,
