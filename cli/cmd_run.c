@@ -152,10 +152,10 @@ int cmd_run(struct fy_cli *cli, int argc, char **argv)
 		"Runs a model with ferry's reference kernels and streams the generated text to\n"
 		"stdout. ARTIFACT is a GGUF file, an HF checkpoint directory (run as it is, "
 		"without\n"
-		"converting), or a store revision REPO[@REV][:FILE]. Architectures: llama, qwen2,\n"
-		"qwen3. -v prints the prompt and generation speed; --json prints the ids, the "
-		"text\n"
-		"and the speeds instead. See docs/INFER.md.",
+		"converting; FP8 weights are dequantized on load), or a store revision\n"
+		"REPO[@REV][:FILE]. Architectures: llama, qwen2, qwen3, qwen3moe (Qwen3-MoE),\n"
+		"deepseek2 (DeepSeek-V3/R1). -v prints the prompt and generation speed; --json\n"
+		"prints the ids, the text and the speeds instead. See docs/INFER.md.",
 		opts,
 	};
 	struct gen g = { .cli = cli };
