@@ -765,7 +765,7 @@ static int check_moe(const struct fy_hf_config *g, const struct fy_hf_arch *arch
 				  "even qk_rope_head_dim and v_head_dim",
 				  path);
 	const int64_t kept = g->topk_group > 0 ? g->topk_group : groups;
-	if (g->n_experts % groups != 0 || kept > groups ||
+	if (groups > 256 || g->n_experts % groups != 0 || kept > groups ||
 	    g->n_experts_used > kept * (g->n_experts / groups))
 		return fy_err_set(
 			err, FY_EFORMAT,

@@ -263,9 +263,9 @@ static void route(const struct fy_hparams *hp, const float *bias, const float *l
 		pick[i] = score[i] + (bias != NULL ? bias[i] : 0.0f);
 	if (hp->n_group > 1 && hp->n_group_used < hp->n_group) {
 		const int per = X / hp->n_group;
-		float gs[256];
+		float gs[256]; /* n_group <= 256: checked on load */
 		int keep[256] = { 0 };
-		for (int g = 0; g < hp->n_group && g < 256; g++) {
+		for (int g = 0; g < hp->n_group; g++) {
 			const float *p = pick + g * per;
 			const int a = best_of(p, per);
 			float second = -INFINITY;
@@ -274,12 +274,12 @@ static void route(const struct fy_hparams *hp, const float *bias, const float *l
 			gs[g] = p[a] + (per > 1 ? second : 0.0f);
 		}
 		for (int k = 0; k < hp->n_group_used; k++) {
-			const int g = best_of(gs, hp->n_group < 256 ? hp->n_group : 256);
+			const int g = best_of(gs, hp->n_group);
 			keep[g] = 1;
 			gs[g] = -INFINITY;
 		}
 		for (int i = 0; i < X; i++)
-			pick[i] = keep[i / per < 256 ? i / per : 255] ? pick[i] : -INFINITY;
+			pick[i] = keep[i / per] ? pick[i] : -INFINITY;
 	}
 	float sum = 0;
 	for (int k = 0; k < K; k++) {

@@ -125,9 +125,14 @@ static int read_moe(struct fy_model *m, struct fy_err *err)
 	if (kv_num(m, "leading_dense_block_count", &v) && v > 0)
 		FY_TRY(rc,
 		       kv_int(m, "leading_dense_block_count", false, 0, &hp->n_dense_lead, err));
-	FY_TRY(rc, kv_int(m, "expert_group_count", false, 1, &hp->n_group, err));
-	FY_TRY(rc,
-	       kv_int(m, "expert_group_used_count", false, hp->n_group, &hp->n_group_used, err));
+	/* some writers put 0 for "no groups" */
+	hp->n_group = 1;
+	if (!(kv_num(m, "expert_group_count", &v) && v == 0))
+		FY_TRY(rc, kv_int(m, "expert_group_count", false, 1, &hp->n_group, err));
+	hp->n_group_used = hp->n_group;
+	if (!(kv_num(m, "expert_group_used_count", &v) && v == 0))
+		FY_TRY(rc, kv_int(m, "expert_group_used_count", false, hp->n_group,
+				  &hp->n_group_used, err));
 	/* llama.cpp's defaults: qwen3moe softmax and renormalized; deepseek2 as the keys say */
 	hp->gating = FY_GATING_SOFTMAX;
 	if (kv_num(m, "expert_gating_func", &v) && v == 2)
@@ -144,7 +149,7 @@ static int read_moe(struct fy_model *m, struct fy_err *err)
 	if (norm != NULL && norm->type == FY_GGUF_BOOL)
 		hp->expert_norm = norm->v.b;
 	hp->expert_scale = kv_num(m, "expert_weights_scale", &v) && v > 0 ? (float)v : 1.0f;
-	if (hp->n_expert_used > hp->n_expert || hp->n_expert > 65536 ||
+	if (hp->n_expert_used > hp->n_expert || hp->n_expert > 65536 || hp->n_group > 256 ||
 	    hp->n_expert % hp->n_group != 0 || hp->n_group_used > hp->n_group ||
 	    hp->n_dense_lead > hp->n_layer ||
 	    (hp->n_group > 1 &&
