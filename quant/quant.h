@@ -51,6 +51,9 @@ bool fy_quant_row_bytes(enum fy_dtype t, int64_t n, size_t *out);
 void fy_quant_row(enum fy_dtype t, const float *x, void *y, int64_t n);
 /* Dequantizes n elements of type t into y. t must have a to_float. */
 void fy_dequant_row(enum fy_dtype t, const void *x, float *y, int64_t n);
+/* The scalar dequantizer alone (fy_dequant_row takes an AVX2 twin where there is one: Q4_0,
+ * Q8_0, Q4_K, Q5_K, Q6_K; the output is the same bit for bit). */
+void fy_dequant_row_scalar(enum fy_dtype t, const void *x, float *y, int64_t n);
 /* Index of the first non-finite value of x[0..n), or -1. */
 int64_t fy_quant_check_finite(const float *x, int64_t n);
 

@@ -135,4 +135,7 @@ void fy_dequant_q4_k(const void *x, float *y, int64_t n);
 void fy_dequant_q5_k(const void *x, float *y, int64_t n);
 void fy_dequant_q6_k(const void *x, float *y, int64_t n);
 
+/* Puts the AVX2 dequantizers into t when the CPU has AVX2 (quant/dequant_avx2.c). */
+void fy_dequant_avx2_table(fy_quant_to_float_fn *t);
+
 #endif

@@ -4,6 +4,9 @@
  */
 #include "quant/quant_private.h"
 
+#include <pthread.h>
+#include <stdlib.h>
+
 static void f32_from_float(const float *x, void *y, int64_t n)
 {
 	memcpy(y, x, (size_t)n * sizeof(float));
@@ -92,7 +95,27 @@ void fy_quant_row(enum fy_dtype t, const float *x, void *y, int64_t n)
 	table[t].from_float(x, y, n);
 }
 
+/* The dequantizers in use: the table's, with their AVX2 twins where the CPU has AVX2 and
+ * FERRY_SIMD is not "scalar" (quant/dequant_avx2.c; bit-identical output). */
+static fy_quant_to_float_fn fast[FY_DTYPE_COUNT];
+static pthread_once_t fast_once = PTHREAD_ONCE_INIT;
+
+static void fast_init(void)
+{
+	const char *env = getenv("FERRY_SIMD");
+	for (int t = 0; t < FY_DTYPE_COUNT; t++)
+		fast[t] = table[t].to_float;
+	if (env == NULL || strcmp(env, "scalar") != 0)
+		fy_dequant_avx2_table(fast);
+}
+
 void fy_dequant_row(enum fy_dtype t, const void *x, float *y, int64_t n)
+{
+	pthread_once(&fast_once, fast_init);
+	fast[t](x, y, n);
+}
+
+void fy_dequant_row_scalar(enum fy_dtype t, const void *x, float *y, int64_t n)
 {
 	table[t].to_float(x, y, n);
 }

@@ -119,6 +119,43 @@ Test(quant, dequantizers_match_every_row)
 	}
 }
 
+/* The dequantizer in use (AVX2 twins where the CPU has them) gives the scalar one's output bit
+ * for bit on random bytes: every nibble, scale and sign pattern (NaN where both give NaN). */
+Test(quant, fast_dequantizers_equal_scalar_bit_for_bit)
+{
+	enum { N = 4096 };
+	uint64_t s = 0x1234567887654321ull;
+	uint8_t *raw = malloc(N * 8);
+	float *a = malloc(N * sizeof(float)), *b = malloc(N * sizeof(float));
+	for (int t = 0; t < FY_DTYPE_COUNT; t++) {
+		const struct fy_quant_traits *tr = fy_quant_traits((enum fy_dtype)t);
+		size_t bytes = 0;
+		if (tr == NULL || tr->to_float == NULL ||
+		    !fy_quant_row_bytes((enum fy_dtype)t, N, &bytes))
+			continue;
+		for (int round = 0; round < 8; round++) {
+			for (size_t i = 0; i < bytes; i++) {
+				s ^= s << 13;
+				s ^= s >> 7;
+				s ^= s << 17;
+				raw[i] = (uint8_t)(s >> 24);
+			}
+			fy_dequant_row((enum fy_dtype)t, raw, a, N);
+			fy_dequant_row_scalar((enum fy_dtype)t, raw, b, N);
+			int bad = -1;
+			for (int i = 0; i < N && bad < 0; i++) {
+				if (memcmp(&a[i], &b[i], 4) != 0 && !(isnan(a[i]) && isnan(b[i])))
+					bad = i;
+			}
+			cr_expect(bad < 0, "%s: value %d differs: %a vs %a", tr->name, bad,
+				  bad >= 0 ? (double)a[bad] : 0.0, bad >= 0 ? (double)b[bad] : 0.0);
+		}
+	}
+	free(raw);
+	free(a);
+	free(b);
+}
+
 /* Relative RMS error of quantizing then dequantizing the normal rows (0, 1, 16, 17). */
 Test(quant, error_within_documented_bounds)
 {
