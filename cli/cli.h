@@ -22,6 +22,7 @@ struct fy_cli {
 	int verbose;	     /* -v (repeatable) */
 	bool progress;	     /* false with --no-progress or when stderr is not a terminal */
 	bool progress_drawn; /* a progress line is on the terminal */
+	int progress_lines;  /* lines of a transfer's block on the terminal (fy_cli_transfer) */
 	bool no_progress;    /* --no-progress: no bars and no periodic lines */
 };
 
@@ -169,6 +170,11 @@ int fy_cli_pool(struct fy_cli *cli, long threads, struct fy_pool **out);
 /* Lock-wait and progress callbacks that print on stderr (ctx is the struct fy_cli). */
 void fy_cli_lock_wait(void *ctx, long pid);
 void fy_cli_progress(void *ctx, uint64_t done, uint64_t total, const char *what);
+struct fy_transfer_view;
+/* A transfer's progress (clone, pull, sync, install): on a terminal a total bar and a bar per
+ * file in flight, with bytes, rate and ETA, redrawn in place; otherwise a plain line every 10
+ * seconds. */
+void fy_cli_transfer(void *ctx, const struct fy_transfer_view *v);
 /* Verifies one target of `ferry verify` (REPO[@REV] or a file path), printing findings; a store
  * revision's result is recorded beside it. Returns the result object ({"ok", "problems", ...}). */
 struct fy_json *fy_cli_verify_target(struct fy_cli *cli, struct fy_store *s, struct fy_pool *pool,

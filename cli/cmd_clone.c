@@ -124,6 +124,7 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 				     .ranged_min_mb = (int)ranged_min,
 				     .rate_limit = rate,
 				     .progress = fy_cli_progress,
+				     .transfer = fy_cli_transfer,
 				     .wait_fn = fy_cli_lock_wait,
 				     .ctx = cli };
 	if ((from != NULL ? clone_from(s, repo, rev, &co, allow_expired, id, &st, &err)

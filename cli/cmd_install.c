@@ -332,6 +332,7 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 					     .range_mb = 32,
 					     .ranged_min_mb = 64,
 					     .progress = fy_cli_progress,
+					     .transfer = fy_cli_transfer,
 					     .wait_fn = fy_cli_lock_wait,
 					     .ctx = cli };
 		if (fy_remote_open(s, &co, allow_expired, &rm, &err) != FY_OK) {

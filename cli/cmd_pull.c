@@ -76,6 +76,7 @@ int cmd_pull(struct fy_cli *cli, int argc, char **argv)
 				     .jobs = (int)jobs,
 				     .retries = (int)retries,
 				     .progress = fy_cli_progress,
+				     .transfer = fy_cli_transfer,
 				     .wait_fn = fy_cli_lock_wait,
 				     .ctx = cli };
 	if (fy_store_clone(s, repo, &co, after, &st, &err) != FY_OK) {

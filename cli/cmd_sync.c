@@ -173,6 +173,7 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 				     .retries = (int)retries,
 				     .stall_s = (int)stall,
 				     .progress = fy_cli_progress,
+				     .transfer = fy_cli_transfer,
 				     .wait_fn = fy_cli_lock_wait,
 				     .ctx = cli };
 	if (from != NULL && (r = sync_from(cli, s, &co, allow_expired, results, &ok, &failed)) >= 0)

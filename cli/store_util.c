@@ -179,11 +179,148 @@ void fy_cli_progress(void *ctx, uint64_t done, uint64_t total, const char *what)
 	cli->progress_drawn = true;
 }
 
+/* --- a transfer's bars -------------------------------------------------------------------- */
+
+#define XFER_SHOWN 8	/* file bars drawn at most */
+#define XFER_TRACKED 64 /* files whose rate is followed */
+
+/* When each file in flight was first seen, and its bytes then: its rate is measured since. */
+struct xfer_seen {
+	char path[160];
+	double t0;
+	uint64_t b0;
+	bool live;
+};
+
+static struct {
+	bool started;
+	double t0, last_line;
+	struct xfer_seen seen[XFER_TRACKED];
+} xfer;
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The rate of a file in flight, in bytes/s (0 until it has moved for half a second). */
+static double file_rate(const struct fy_transfer_file *f, double now)
+{
+	struct xfer_seen *free_slot = NULL;
+	for (int i = 0; i < XFER_TRACKED; i++) {
+		struct xfer_seen *s = &xfer.seen[i];
+		if (s->live && strncmp(s->path, f->path, sizeof(s->path) - 1) == 0) {
+			s->live = true;
+			return now - s->t0 >= 0.5 ? (double)(f->done - s->b0) / (now - s->t0) : 0;
+		}
+		if (!s->live && free_slot == NULL)
+			free_slot = s;
+	}
+	if (free_slot != NULL) {
+		snprintf(free_slot->path, sizeof(free_slot->path), "%s", f->path);
+		free_slot->t0 = now;
+		free_slot->b0 = f->done;
+		free_slot->live = true;
+	}
+	return 0;
+}
+
+/* "[####    ]  38%  1.2 MiB / 3.1 MiB  2.0 MiB/s  ETA 1s" into buf. */
+static void bar(char *buf, size_t cap, int width, uint64_t done, uint64_t total, double rate)
+{
+	char a[32], b[32], r[32];
+	const double frac = total ? (double)done / (double)total : 1.0;
+	const int fill = (int)(frac * width);
+	char eta[32] = "ETA -";
+	if (rate > 0 && total >= done)
+		snprintf(eta, sizeof(eta), "ETA %.0fs", (double)(total - done) / rate);
+	snprintf(buf, cap, "[%.*s%*s] %3d%%  %s / %s  %s/s  %s", fill,
+		 "########################################", width - fill, "", (int)(frac * 100),
+		 fy_fmt_bytes(a, sizeof(a), done), fy_fmt_bytes(b, sizeof(b), total),
+		 fy_fmt_bytes(r, sizeof(r), (uint64_t)rate), eta);
+}
+
+/* The block on the terminal: the total, then a line per file in flight. */
+static void draw_block(struct fy_cli *cli, const struct fy_transfer_view *v, double now,
+		       double rate)
+{
+	char line[512];
+	int n = 0;
+	if (cli->progress_lines > 0)
+		fprintf(stderr, "\033[%dA", cli->progress_lines);
+	bar(line, sizeof(line), 24, v->done, v->total, rate);
+	fprintf(stderr, "\r%s  files %zu/%zu\033[K\n", line, v->files_done, v->files_total);
+	n++;
+	for (size_t i = 0; i < v->n_files && i < XFER_SHOWN; i++, n++) {
+		const struct fy_transfer_file *f = &v->files[i];
+		const size_t len = strlen(f->path);
+		bar(line, sizeof(line), 16, f->done, f->size, file_rate(f, now));
+		fprintf(stderr, "\r  %-32.32s %s\033[K\n", len > 32 ? f->path + len - 32 : f->path,
+			line);
+	}
+	if (v->n_files > XFER_SHOWN) {
+		fprintf(stderr, "\r  ... and %zu more in flight\033[K\n", v->n_files - XFER_SHOWN);
+		n++;
+	}
+	if (n < cli->progress_lines)
+		fprintf(stderr, "\033[J");
+	cli->progress_lines = n;
+}
+
+void fy_cli_transfer(void *ctx, const struct fy_transfer_view *v)
+{
+	struct fy_cli *cli = ctx;
+	const double now = mono_s();
+	char a[32], b[32], r[32];
+	if (!xfer.started) {
+		memset(&xfer, 0, sizeof(xfer));
+		xfer.started = true;
+		xfer.t0 = xfer.last_line = now;
+	}
+	for (int i = 0; i < XFER_TRACKED; i++) { /* files no longer in flight are forgotten */
+		bool in = false;
+		for (size_t k = 0; k < v->n_files && !in; k++)
+			in = strncmp(xfer.seen[i].path, v->files[k].path,
+				     sizeof(xfer.seen[i].path) - 1) == 0;
+		xfer.seen[i].live = xfer.seen[i].live && in;
+	}
+	const double rate = now - xfer.t0 > 0 ? (double)v->done / (now - xfer.t0) : 0;
+	if (v->final) {
+		xfer.started = false;
+		fy_cli_progress_done(cli);
+		return;
+	}
+	if (cli->quiet || cli->no_progress)
+		return;
+	if (cli->progress) {
+		draw_block(cli, v, now, rate);
+		return;
+	}
+	if (now - xfer.last_line < 10)
+		return;
+	xfer.last_line = now;
+	fprintf(stderr, "ferry %s: %s / %s (%d%%), %s/s, %zu of %zu files", cli->verb,
+		fy_fmt_bytes(a, sizeof(a), v->done), fy_fmt_bytes(b, sizeof(b), v->total),
+		v->total ? (int)(100.0 * (double)v->done / (double)v->total) : 100,
+		fy_fmt_bytes(r, sizeof(r), (uint64_t)rate), v->files_done, v->files_total);
+	for (size_t i = 0; i < v->n_files && i < 4; i++)
+		fprintf(stderr, "%s %s %d%%", i == 0 ? "; in flight:" : ",", v->files[i].path,
+			v->files[i].size
+				? (int)(100.0 * (double)v->files[i].done / (double)v->files[i].size)
+				: 100);
+	fprintf(stderr, "%s\n", v->n_files > 4 ? ", ..." : "");
+}
+
 void fy_cli_progress_done(struct fy_cli *cli)
 {
 	if (cli->progress_drawn)
 		fprintf(stderr, "\r\033[K");
 	cli->progress_drawn = false;
+	if (cli->progress_lines > 0)
+		fprintf(stderr, "\033[%dA\r\033[J", cli->progress_lines);
+	cli->progress_lines = 0;
 }
 
 int fy_cli_transfer_check(struct fy_cli *cli, long jobs, long retries, long stall)

@@ -44,6 +44,7 @@ struct remote_file {
 	char journal[4220]; /* ranged files: the finished ranges */
 	int fd;		    /* ranged files: the partial file, shared by its ranges */
 	size_t n_chunks, chunks_left;
+	uint64_t got; /* bytes of finished (or resumed) ranges, for progress */
 	int attempts; /* bad digests (one retry from scratch) */
 	bool done;
 	bool pinned; /* sha256 known from a signed manifest: checked for every file */
@@ -456,7 +457,9 @@ struct fetch {
 	size_t q_head, q_tail, q_cap;
 	struct dl **inflight; /* by task index */
 	uint64_t total, done;
-	struct fy_prefix_hash *ph; /* ranged files hashed while they download */
+	struct fy_prefix_hash *ph;	/* ranged files hashed while they download */
+	size_t files_total, files_done; /* files to transfer (not reused), and adopted */
+	int64_t last_view;		/* monotonic ms of the last transfer report */
 };
 
 static size_t dl_header(char *p, size_t size, size_t nmemb, void *arg)
@@ -602,6 +605,7 @@ static int plan_ranges(struct fetch *fx, size_t i, struct fy_err *err)
 		if (done[c]) {
 			fx->st->bytes_resumed += len;
 			fx->done += len;
+			f->got += len;
 			continue;
 		}
 		f->chunks_left++;
@@ -623,6 +627,9 @@ static int plan_file(struct fetch *fx, size_t i, struct fy_err *err)
 	static atomic_uint counter;
 
 	f->fd = -1;
+	f->got = 0;
+	if (f->attempts == 0) /* not a second try from scratch */
+		fx->files_total++;
 	if (f->size >= (uint64_t)(fx->o->ranged_min_mb > 0 ? fx->o->ranged_min_mb : 64) << 20)
 		return plan_ranges(fx, i, err);
 	snprintf(f->tmp, sizeof(f->tmp), "%s/tmp/dl-%ld-%u", fy_store_dir(fx->s), (long)getpid(),
@@ -718,6 +725,7 @@ static int adopt(struct fetch *fx, struct remote_file *f, const struct fy_digest
 	rc = fy_store_adopt(fx->s, f->tmp, &d, err);
 	if (rc == FY_OK) {
 		f->done = true;
+		fx->files_done++;
 		fx->st->files_fetched++;
 		fx->st->bytes_fetched += f->size;
 		if (f->journal[0] != '\0')
@@ -760,7 +768,7 @@ static int complete_file(struct fetch *fx, size_t file, struct fy_err *err)
 		have = fy_prefix_hash_wait(fx->ph, file, &d) == FY_OK;
 	rc = adopt(fx, f, have ? &d : NULL, err);
 	if (rc == FY_OK) {
-		if (fx->o->progress != NULL)
+		if (fx->o->progress != NULL && fx->o->transfer == NULL)
 			fx->o->progress(fx->o->ctx, fx->done, fx->total, f->path);
 		return FY_OK;
 	}
@@ -809,13 +817,14 @@ static int finish_one(struct fetch *fx, CURLM *m, CURLMsg *msg, struct fy_err *e
 		}
 	} else {
 		fx->done += t->len;
+		f->got += t->len;
 		if (t->chunk >= 0)
 			rc = record_chunk(f, t->chunk, err);
 		if (rc == FY_OK && t->chunk >= 0 && fx->ph != NULL)
 			fy_prefix_hash_range(fx->ph, t->file, (size_t)t->chunk);
 		if (rc == FY_OK && --f->chunks_left == 0)
 			rc = complete_file(fx, t->file, err);
-		else if (rc == FY_OK && fx->o->progress != NULL)
+		else if (rc == FY_OK && fx->o->progress != NULL && fx->o->transfer == NULL)
 			fx->o->progress(fx->o->ctx, fx->done, fx->total, f->path);
 	}
 	fx->inflight[d->task] = NULL;
@@ -873,6 +882,36 @@ static void drop_all(struct fetch *fx, CURLM *m)
 	}
 }
 
+/* Tells the transfer callback where things stand: finished bytes plus what the transfers in
+ * flight have written so far, and each file in flight (its ranges summed). view has room for
+ * one entry per transfer in flight. */
+static void report(struct fetch *fx, struct fy_transfer_file *view, bool final)
+{
+	struct fy_transfer_view v = { .done = fx->done,
+				      .total = fx->total,
+				      .files = view,
+				      .files_done = fx->files_done,
+				      .files_total = fx->files_total,
+				      .final = final };
+	for (size_t ti = 0; ti < fx->n_tasks && !final; ti++) {
+		const struct dl *d = fx->inflight[ti];
+		if (d == NULL)
+			continue;
+		const struct task *t = &fx->tasks[ti];
+		const struct remote_file *f = &fx->l->files[t->file];
+		const uint64_t part = d->pos > t->off ? d->pos - t->off : 0;
+		size_t k = 0;
+		v.done += part;
+		while (k < v.n_files && view[k].path != f->path)
+			k++;
+		if (k == v.n_files)
+			view[v.n_files++] = (struct fy_transfer_file){ f->path, f->got, f->size };
+		view[k].done += part;
+	}
+	fx->last_view = now_ms();
+	fx->o->transfer(fx->o->ctx, &v);
+}
+
 static int run_multi(struct fetch *fx, struct fy_err *err)
 {
 	CURLM *m = curl_multi_init();
@@ -883,8 +922,13 @@ static int run_multi(struct fetch *fx, struct fy_err *err)
 	CURLMsg *msg;
 	int rc = FY_OK;
 
-	if (m == NULL)
+	struct fy_transfer_file *view = calloc((size_t)max + 1, sizeof(*view));
+	if (m == NULL || view == NULL) {
+		if (m != NULL)
+			curl_multi_cleanup(m);
+		free(view);
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	}
 	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max);
 	while (rc == FY_OK && (active > 0 || fx->q_head < fx->q_tail)) {
 		int64_t wait = -1;
@@ -909,11 +953,16 @@ static int run_multi(struct fetch *fx, struct fy_err *err)
 			active--;
 			rc = finish_one(fx, m, msg, err);
 		}
+		if (rc == FY_OK && fx->o->transfer != NULL && now_ms() - fx->last_view >= 100)
+			report(fx, view, false);
 		if (rc == FY_OK && active > 0)
-			curl_multi_poll(m, NULL, 0, 1000, NULL);
+			curl_multi_poll(m, NULL, 0, 100, NULL);
 	}
+	if (rc == FY_OK && fx->o->transfer != NULL)
+		report(fx, view, true);
 	drop_all(fx, m);
 	curl_multi_cleanup(m);
+	free(view);
 	return rc;
 }
 

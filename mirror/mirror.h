@@ -33,6 +33,21 @@ struct fy_store;
 /* Progress of a long operation: done and total units (bytes or files), and what. */
 typedef void (*fy_progress_fn)(void *ctx, uint64_t done, uint64_t total, const char *what);
 
+/* A transfer as it moves, for progress displays: bytes done of the total (in-flight bytes
+ * included) and each file in flight with its own bytes. `final` on the last call. */
+struct fy_transfer_file {
+	const char *path;
+	uint64_t done, size;
+};
+struct fy_transfer_view {
+	uint64_t done, total;
+	size_t n_files;
+	const struct fy_transfer_file *files;
+	size_t files_done, files_total;
+	bool final;
+};
+typedef void (*fy_transfer_fn)(void *ctx, const struct fy_transfer_view *v);
+
 /* mkdir -p path. */
 int fy_mkdirs(const char *path, struct fy_err *err);
 
@@ -347,7 +362,8 @@ struct fy_clone_opts {
 	int range_mb;	   /* large files go in ranges of this many MiB (default 32) */
 	int ranged_min_mb; /* files of at least this many MiB are fetched in ranges (64) */
 	long rate_limit;   /* bytes/s per transfer, 0: none */
-	fy_progress_fn progress;
+	fy_progress_fn progress; /* after each finished file or range (when transfer is NULL) */
+	fy_transfer_fn transfer; /* about every 100 ms while bytes move, and once at the end */
 	fy_lock_wait_fn wait_fn;
 	void *ctx;
 };

@@ -172,6 +172,27 @@ limit=$((25165824 + 3 * 2 * 2097152 + 1048576)) # at most the ranges in flight a
 if [ "$served" -le "$limit" ]; then ok; else bad "resume re-fetched finished ranges: $served bytes served for a 25165824-byte file"; fi
 echo "clone: a 24 MiB file in 2 MiB ranges, killed 3 times: $served bytes served in all"
 
+# progress on a terminal (script(1) gives the clone a pty): a total bar with the file count and
+# a bar per file in flight (its ranges summed) with bytes, rate and ETA, redrawn in place and
+# cleared before the summary; without a terminal, no escape sequences
+s3="$work/tty-store"
+FERRY_HOME=$s3 "$FERRY" -q init
+FERRY_HOME=$s3 script -q -e -c "$FERRY clone big/model --range-size 2 --ranged-min 1 --limit-rate 6000000 -j 2" \
+	"$work/tty.out" >/dev/null 2>&1 && ok || bad "clone under a terminal"
+tr '\r' '\n' <"$work/tty.out" >"$work/tty.txt"
+grep -aEq '^\[#* *\] +[0-9]+%  [0-9.]+ [KM]iB / 24.0 MiB  [0-9.]+ [KM]?i?B/s  ETA [0-9]+s  files 0/1' "$work/tty.txt" &&
+	ok || bad "no total bar: $(head -c 600 "$work/tty.txt")"
+grep -aEq '^  weights.bin +\[#* *\] +[0-9]+%  [0-9.]+ [KM]iB / 24.0 MiB  [0-9.]+ [KM]?i?B/s  ETA [0-9]+s' "$work/tty.txt" &&
+	ok || bad "no per-file bar with rate and ETA: $(head -c 600 "$work/tty.txt")"
+[ "$(grep -ac '^  weights.bin' "$work/tty.txt")" -ge 3 ] && ok || bad "the file bar was not redrawn"
+grep -aq "$(printf '\033')\[2A" "$work/tty.out" && ok || bad "the block is not redrawn in place"
+tail -c 300 "$work/tty.out" | grep -aq "$(printf '\033')\[J.*big/model@" && ok ||
+	bad "the bars are not cleared before the summary: $(tail -c 300 "$work/tty.out" | od -c | tail -5)"
+FERRY_HOME=$s3 "$FERRY" -q verify big/model && ok || bad "the clone under a terminal verifies"
+run env FERRY_HOME="$work/tty2" "$FERRY" -q init
+run env FERRY_HOME="$work/tty2" "$FERRY" clone big/model --range-size 2 --ranged-min 1
+if grep -q "$(printf '\033')" "$work/err"; then bad "escape sequences without a terminal"; else ok; fi
+
 # killed after the last range was journaled but before the file was adopted: the next run has
 # nothing to fetch and must still verify and store the file (it used to commit without it)
 s2="$work/done-store"
