@@ -21,19 +21,8 @@ echo "bench: generating a llama-shaped F16 checkpoint ($LAYERS layers) in $work"
 "$FERRY" -q convert "$work/gen.gguf" -o "$work/hf" --outtype f16
 rm -f "$work/gen.gguf"
 size=$(du -cb "$work/hf"/* | tail -n 1 | cut -f1)
-sync
-t0=$(now_ns)
-cp -r "$work/hf" "$work/hf-copy"
-sync
-cp_ms=$(ms_since "$t0")
-rm -rf "$work/hf-copy"
-
-row() { # row LABEL MS RSS_KB
-	printf "%-22s %9s %8s %10s %9s\n" "$1" "$2" \
-		"$(awk -v b="$size" -v t="$2" 'BEGIN {printf "%.3f", b / 1e9 / (t / 1000)}')" \
-		"$(awk -v k="$3" 'BEGIN {printf "%.0f", k / 1024}')" \
-		"$(awk -v a="$cp_ms" -v b="$2" 'BEGIN {printf "%.2f", a / b}')"
-}
+cp_ms=$(cp_ms "$work/hf")
+row() { conv_row 22 "$@"; }
 
 {
 	echo "# ferry convert ($(date -u +%Y-%m-%d), $(nproc) cores; $(awk -v b="$size" 'BEGIN {printf "%.2f", b / 1e9}') GB F16 checkpoint, $LAYERS layers; cp -r of it: $cp_ms ms)"

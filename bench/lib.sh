@@ -17,3 +17,20 @@ best_ms() {
 }
 # ratio A B: A / B with two decimals (0 when B is 0)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
+# cp_ms DIR: milliseconds of `cp -r DIR` (synced before and after; the copy is removed): the
+# baseline a conversion of DIR is compared with
+cp_ms() {
+	sync
+	_t0=$(now_ns)
+	cp -r "$1" "$1-copy"
+	sync
+	ms_since "$_t0"
+	rm -rf "$1-copy"
+}
+# conv_row WIDTH LABEL MS RSS_KB: a conversion's row: ms, GB/s of $size bytes, peak MiB, and
+# $cp_ms / MS
+conv_row() {
+	printf "%-${1}s %9s %8s %10s %9s\n" "$2" "$3" \
+		"$(awk -v b="$size" -v t="$3" 'BEGIN {printf "%.3f", b / 1e9 / (t / 1000)}')" \
+		"$(awk -v k="$4" 'BEGIN {printf "%.0f", k / 1024}')" "$(ratio "$cp_ms" "$3")"
+}

@@ -24,18 +24,8 @@ echo "bench: generating an FP8 DeepSeek-V3-shaped checkpoint ($LAYERS layers) in
 "$MKMODEL" deepseek "$work/ds" "$LAYERS" 2048 32 512
 cp "$DATA/models/deepseek-v3-tiny/tokenizer.json" "$DATA/models/deepseek-v3-tiny/tokenizer_config.json" "$work/ds/"
 size=$(du -cb "$work/ds"/*.safetensors | tail -n 1 | cut -f1)
-sync
-t0=$(now_ns)
-cp -r "$work/ds" "$work/ds-copy"
-sync
-cp_ms=$(ms_since "$t0")
-rm -rf "$work/ds-copy"
-
-row() { # row LABEL MS RSS_KB
-	printf "%-28s %9s %8s %10s %9s\n" "$1" "$2" \
-		"$(awk -v b="$size" -v t="$2" 'BEGIN {printf "%.3f", b / 1e9 / (t / 1000)}')" \
-		"$(awk -v k="$3" 'BEGIN {printf "%.0f", k / 1024}')" "$(ratio "$cp_ms" "$2")"
-}
+cp_ms=$(cp_ms "$work/ds")
+row() { conv_row 28 "$@"; }
 speed() { # speed LABEL MODEL THREADS N_PROMPT N_GEN
 	res=$($SPEED "$2" "$3" "$4" "$5")
 	printf "%-34s %7s %6s %10s %6s %10s\n" "$1" "$3" "$4" "$(echo "$res" | awk '{print $2}')" \

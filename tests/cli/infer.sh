@@ -146,10 +146,7 @@ expect_out "top-1 agreement" "prints top-1 agreement"
 expect_out "sample (reference)" "prints the samples"
 # one tensor damaged: every block scale of blk.0.ffn_down.weight zeroed
 cp "$work/q2-Q8_0.gguf" "$work/damaged.gguf"
-"$FERRY" inspect --json "$work/damaged.gguf" >"$work/i.json"
-off=$(json_field "$work/i.json" 'd.data_offset + d.tensors.find(t => t.name === "blk.0.ffn_down.weight").offset')
-bytes=$(json_field "$work/i.json" 'd.tensors.find(t => t.name === "blk.0.ffn_down.weight").bytes')
-node "$(dirname "$0")/damage.mjs" "$work/damaged.gguf" "$off" "$bytes" 34
+damage_q8 "$work/damaged.gguf" blk.0.ffn_down.weight
 for bin in "$FERRY" $FERRY_SAN; do
 	run "$bin" smoke "$work/damaged.gguf" --ref "$Q2" -t 2 --sample 4
 	expect_rc 1 "$(basename "$bin"): a damaged tensor fails the gate"

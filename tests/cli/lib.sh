@@ -71,3 +71,11 @@ json_field() {
 	node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 console.log(eval(process.argv[2]))' "$1" "$2"
 }
+
+# damage_q8 FILE TENSOR: zeroes the scale of every Q8_0 block of TENSOR in FILE, in place
+damage_q8() {
+	"$FERRY" inspect --json "$1" >"$work/damage.json" &&
+		node "$(dirname "$0")/damage.mjs" "$1" \
+			"$(json_field "$work/damage.json" "d.data_offset + d.tensors.find(t => t.name === '$2').offset")" \
+			"$(json_field "$work/damage.json" "d.tensors.find(t => t.name === '$2').bytes")" 34
+}

@@ -93,10 +93,7 @@ for m in qwen3-moe-tiny deepseek-v3-tiny; do
 	expect_err "fails the gate" "the failing gate says so"
 	# one layer's experts damaged (every Q8_0 block's scale zeroed): far past Q8_0's own KL
 	cp "$work/$m-Q8_0.gguf" "$work/damaged.gguf"
-	"$FERRY" inspect --json "$work/damaged.gguf" >"$work/dm.json"
-	off=$(json_field "$work/dm.json" 'd.data_offset + d.tensors.find(t => t.name === "blk.1.ffn_down_exps.weight").offset')
-	bytes=$(json_field "$work/dm.json" 'd.tensors.find(t => t.name === "blk.1.ffn_down_exps.weight").bytes')
-	node "$(dirname "$0")/damage.mjs" "$work/damaged.gguf" "$off" "$bytes" 34
+	damage_q8 "$work/damaged.gguf" blk.1.ffn_down_exps.weight
 	run "$FERRY" smoke "$work/damaged.gguf" --ref "$work/$m.gguf" --max-kl "$kl4" --min-top1 0.5 --json
 	expect_rc 1 "$m: damaged experts fail the gate Q8_0 passes"
 	node -e 'process.exit(+process.argv[1] > 2 * +process.argv[2] ? 0 : 1)' "$(json_field "$work/out" d.kl_mean)" "$kl8" &&
