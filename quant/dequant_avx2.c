@@ -10,6 +10,7 @@
 #include "quant/quant_private.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,f16c")))
@@ -187,8 +188,10 @@ AVX2 static void q6_k_avx2(const void *vx, float *y, int64_t n)
 
 void fy_dequant_avx2_table(fy_quant_to_float_fn *t)
 {
+	unsigned a, b, c, d;
 	__builtin_cpu_init();
-	if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("f16c"))
+	/* F16C is CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports does not know it) */
+	if (!__builtin_cpu_supports("avx2") || !__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 29)))
 		return;
 	t[FY_DTYPE_Q4_0] = q4_0_avx2;
 	t[FY_DTYPE_Q8_0] = q8_0_avx2;
