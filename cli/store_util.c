@@ -211,10 +211,8 @@ static double file_rate(const struct fy_transfer_file *f, double now)
 	struct xfer_seen *free_slot = NULL;
 	for (int i = 0; i < XFER_TRACKED; i++) {
 		struct xfer_seen *s = &xfer.seen[i];
-		if (s->live && strncmp(s->path, f->path, sizeof(s->path) - 1) == 0) {
-			s->live = true;
+		if (s->live && strncmp(s->path, f->path, sizeof(s->path) - 1) == 0)
 			return now - s->t0 >= 0.5 ? (double)(f->done - s->b0) / (now - s->t0) : 0;
-		}
 		if (!s->live && free_slot == NULL)
 			free_slot = s;
 	}
@@ -315,6 +313,7 @@ void fy_cli_transfer(void *ctx, const struct fy_transfer_view *v)
 
 void fy_cli_progress_done(struct fy_cli *cli)
 {
+	xfer.started = false; /* a transfer that failed before its final report starts over */
 	if (cli->progress_drawn)
 		fprintf(stderr, "\r\033[K");
 	cli->progress_drawn = false;
