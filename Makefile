@@ -12,7 +12,8 @@ MODULES := core convert quant verify infer mirror
 
 # Debian packages the build and tests need (never nodejs/npm: they come with the machine).
 DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev libzstd-dev \
-	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev time git curl nginx-light wrk apache2-utils aria2
+	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev time git curl nginx-light wrk apache2-utils aria2 \
+	clang-format clang-tidy cppcheck
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wformat=2 -Wvla
@@ -75,7 +76,7 @@ help:
 	@echo "  make crash     SIGKILL add, bundle import, clone, convert, quant and publish CRASH_RUNS"
 	@echo "                 times each (default 100) at random points; fsck and re-run checked"
 	@echo "  make faults    clone and install through every injected fault x 3 file sizes"
-	@echo "  make lint      clang-format check and cppcheck over the sources"
+	@echo "  make lint      clang-format check, cppcheck and clang-tidy over the sources"
 	@echo "  make format    apply .clang-format to every source file"
 	@echo "  make install   copy ferry to PREFIX/bin (PREFIX=/usr/local)"
 	@echo "  make clean     remove $(BUILD)/"
@@ -292,6 +293,9 @@ lint:
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(filter %.h,$(HEADERS))
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
 		--inline-suppr -I. $(foreach m,$(MODULES) cli,$(m))
+	@echo "  TIDY    clang-tidy (.clang-tidy) over the library and the CLI"
+	@printf '%s\n' $(LIB_SRC) $(CLI_SRC) | xargs -P "$$(nproc)" -n 6 sh -c \
+		'clang-tidy -quiet "$$@" -- $(CSTD) $(PKG_CFLAGS) 2>/dev/null' _
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(filter %.h,$(HEADERS))

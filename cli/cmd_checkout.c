@@ -37,7 +37,7 @@ int cmd_checkout(struct fy_cli *cli, int argc, char **argv)
 					&err) != FY_OK))
 		r = fy_cli_fail(cli, &err);
 	if (r < 0) {
-		if (!cli->quiet)
+		if (!cli->quiet && rv != NULL) /* loaded: the analyzer cannot see it */
 			printf("%s@%.12s -> %s: %zu files (%zu reflinked, %zu hardlinked, %zu "
 			       "copied)\n",
 			       repo, id, argv[1], rv->n_files, how[0], how[1], how[2]);

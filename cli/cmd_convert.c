@@ -154,9 +154,13 @@ static int export_revision(struct fy_cli *cli, struct fy_infer_artifact *a, stru
 	return x;
 }
 
-/* A store revision (an HF checkpoint) converted into the derived -GGUF repository. */
-static int convert_revision(struct fy_cli *cli, struct fy_infer_artifact *a, struct convert_cli *o)
+/* A store revision (an HF checkpoint) converted into the derived -GGUF repository. The options
+ * are copied: the copy points at this call's source string, the caller's do not. */
+static int convert_revision(struct fy_cli *cli, struct fy_infer_artifact *a,
+			    const struct convert_cli *caller)
 {
+	struct convert_cli opts = *caller;
+	struct convert_cli *o = &opts;
 	const struct fy_revision *r = a->rev;
 	char target[FY_REPO_MAX + 8];
 	char name[FY_REPO_MAX + 32];

@@ -240,7 +240,7 @@ static int publish_one(struct fy_cli *cli, struct fy_store *s, const char *arg, 
 	if (x < 0 && (fy_store_resolve(s, repo, rev, id, &err) != FY_OK ||
 		      fy_revision_load(s, repo, id, &r, &err) != FY_OK))
 		x = fy_cli_fail(cli, &err);
-	if (x < 0) {
+	if (x < 0 && r != NULL) { /* r is loaded when x < 0: the analyzer cannot see it */
 		verify_gate(cli, s, pool, r, reverify, &g);
 		smoke_gate(cli, s, r, &g);
 	}

@@ -70,7 +70,7 @@ static struct fy_gguf_value decode_fixed(enum fy_gguf_type t, const uint8_t *p)
 		v.u = p[0];
 		break;
 	case FY_GGUF_I8:
-		v.i = (int8_t)p[0];
+		v.i = (int8_t)p[0]; /* NOLINT(bugprone-signed-char-misuse): an I8 value is signed */
 		break;
 	case FY_GGUF_U16:
 		v.u = fy_le16(p);

@@ -54,6 +54,7 @@ static int add_shard(struct fy_st_model *m, const char *dir, const char *name, s
 	names = realloc(m->shard_names, (m->n_shards + 1) * sizeof(*names));
 	if (names != NULL)
 		m->shard_names = names;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	files = realloc(m->shards, (m->n_shards + 1) * sizeof(*files));
 	if (files != NULL)
 		m->shards = files;

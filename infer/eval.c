@@ -261,7 +261,7 @@ static void route(const struct fy_hparams *hp, const float *bias, const float *l
 		fy_softmax(score, X);
 	for (int i = 0; i < X; i++)
 		pick[i] = score[i] + (bias != NULL ? bias[i] : 0.0f);
-	if (hp->n_group > 1 && hp->n_group_used < hp->n_group) {
+	if (hp->n_group > 1 && hp->n_group_used < hp->n_group && X >= hp->n_group) {
 		const int per = X / hp->n_group;
 		float gs[256]; /* n_group <= 256: checked on load */
 		int keep[256] = { 0 };

@@ -182,7 +182,7 @@ static void rope_angle(const struct fy_rope *r, int64_t pos, int i0, float *c, f
 {
 	const float ff = r->freq_factors != NULL ? r->freq_factors[i0 / 2] : 1.0f;
 	const float theta_extrap = (float)pos * powf(r->base, -(float)i0 / (float)r->n_rot) / ff;
-	float freq_scale = 1.0f, mscale = 1.0f, theta = theta_extrap;
+	float freq_scale = 1.0f, mscale = 1.0f, theta;
 	if (r->scaling != FY_ROPE_SCALING_NONE && r->factor > 0)
 		freq_scale = 1.0f / r->factor;
 	theta = freq_scale * theta_extrap;
@@ -192,7 +192,8 @@ static void rope_angle(const struct fy_rope *r, int64_t pos, int i0, float *c, f
 		lo = lo > 0 ? lo : 0;
 		hi = hi < (float)(r->n_rot - 1) ? hi : (float)(r->n_rot - 1);
 		const float span = hi - lo > 0.001f ? hi - lo : 0.001f;
-		float y = ((float)(i0 / 2) - lo) / span;
+		const int pair = i0 / 2;
+		float y = ((float)pair - lo) / span;
 		y = y < 0 ? 0 : (y > 1 ? 1 : y);
 		const float ramp = 1.0f - y; /* ext_factor 1 */
 		theta = theta * (1.0f - ramp) + theta_extrap * ramp;

@@ -58,7 +58,7 @@ int32_t fy_sample(struct fy_sampler *s, const float *logits, int n)
 	int kept = 0;
 	for (int i = 0; i < n; i++)
 		kept += logits[i] >= floor;
-	struct cand *c = malloc((size_t)kept * sizeof(*c));
+	struct cand *c = malloc(((size_t)kept + 1) * sizeof(*c)); /* kept >= 1 unless NaN */
 	if (c == NULL) /* no memory for the candidates: the most likely token is still a choice */
 		return fy_argmax(logits, n);
 	kept = 0;

@@ -272,7 +272,8 @@ static int build_revision(struct fy_store *s, const char *repo, const char *dir,
 
 	snprintf(r->repo, sizeof(r->repo), "%s", repo);
 	FY_TRY(rc, walk_dir(&w, dir, "", 0, err));
-	qsort(w.files, w.n, sizeof(*w.files), cmp_rel);
+	if (w.n > 0) /* qsort's array must not be NULL, even empty */
+		qsort(w.files, w.n, sizeof(*w.files), cmp_rel);
 	r->files = calloc(w.n ? w.n : 1, sizeof(*r->files));
 	if (r->files == NULL) {
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");

@@ -45,12 +45,20 @@ static int objects_push(struct objects *o, const char *dir, const char *sub, con
 		     strspn(name, "0123456789abcdef") == HEX256 - 2;
 
 	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
-	o->hex = realloc(o->hex, n * sizeof(*o->hex));
-	o->paths = realloc(o->paths, n * sizeof(*o->paths));
-	o->sizes = realloc(o->sizes, n * sizeof(*o->sizes));
-	o->bad = realloc(o->bad, n * sizeof(*o->bad));
-	if (o->hex == NULL || o->paths == NULL || o->sizes == NULL || o->bad == NULL ||
-	    (o->paths[o->n] = strdup(path)) == NULL)
+	/* each array grown through a temporary: a failed realloc leaves the old one to free */
+	char(*hex)[HEX256 + 1] = realloc(o->hex, n * sizeof(*o->hex));
+	if (hex != NULL)
+		o->hex = hex;
+	char **paths = hex != NULL ? realloc(o->paths, n * sizeof(*o->paths)) : NULL;
+	if (paths != NULL)
+		o->paths = paths;
+	uint64_t *sizes = paths != NULL ? realloc(o->sizes, n * sizeof(*o->sizes)) : NULL;
+	if (sizes != NULL)
+		o->sizes = sizes;
+	bool *bad = sizes != NULL ? realloc(o->bad, n * sizeof(*o->bad)) : NULL;
+	if (bad != NULL)
+		o->bad = bad;
+	if (bad == NULL || (o->paths[o->n] = strdup(path)) == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	if (named)
 		snprintf(o->hex[o->n], HEX256 + 1, "%s%s", sub, name);
@@ -84,7 +92,8 @@ static int list_objects(struct fy_store *s, struct objects *o, struct fy_err *er
 	}
 	fy_names_free(subs, ns);
 	for (i = 0; rc == FY_OK && i < o->n; i++) {
-		if (o->hex[i][0] != '\0')
+		/* o keeps the arrays (objects_free): the analyzer loses track of them here */
+		if (o->hex[i][0] != '\0') /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 			rc = fy_index_insert(&o->by_hex, o->hex[i], HEX256, (int64_t)i, err);
 	}
 	return rc;

@@ -502,12 +502,14 @@ static int queue_task(struct fetch *fx, size_t file, int chunk, uint64_t off, ui
 	if (fx->n_tasks == fx->cap_tasks) {
 		size_t cap = fx->cap_tasks ? fx->cap_tasks * 2 : 64;
 		struct task *t = realloc(fx->tasks, cap * sizeof(*t));
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		struct dl **in = t ? realloc(fx->inflight, cap * sizeof(*in)) : NULL;
 
 		if (t != NULL)
 			fx->tasks = t;
 		if (in == NULL)
 			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		memset(in + fx->cap_tasks, 0, (cap - fx->cap_tasks) * sizeof(*in));
 		fx->inflight = in;
 		fx->cap_tasks = cap;

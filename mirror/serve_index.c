@@ -410,6 +410,7 @@ static int cache_put(struct srv_cache *c, const char *key, struct fy_revision *r
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 64;
 		char **names = realloc(c->names, cap * sizeof(*names));
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		struct fy_revision **revs = names ? realloc(c->revs, cap * sizeof(*revs)) : NULL;
 
 		if (names != NULL)

@@ -397,6 +397,7 @@ static void q3k_pack_scales(const float *scales, float max_scale, struct blk_q3_
 	const float iscale = -32.f / max_scale;
 	for (int j = 0; j < FY_QK_K / 16; ++j) {
 		/* The reference narrows to int8 before clamping; do the same. */
+		/* NOLINTNEXTLINE(bugprone-signed-char-misuse) */
 		int l = (int8_t)nearest_int(iscale * scales[j]);
 		l = imax(-32, imin(31, l)) + 32;
 		if (j < 8)
