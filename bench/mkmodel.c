@@ -255,8 +255,9 @@ static int ds_fill(void *ctx, size_t index, struct fy_sink *sink, struct fy_err 
 	return rc;
 }
 
-static int ds_write(const char *dir, const char *file, struct ds_shard *d, FILE *index,
-		    uint64_t *total, bool *first, struct fy_err *err)
+/* Writes shard `file` of d's tensors, each also entered in the index's weight map. */
+static int ds_write(const char *dir, const char *file, struct ds_shard *d, struct fy_json *map,
+		    uint64_t *total, struct fy_err *err)
 {
 	struct fy_st_writer *w = NULL;
 	char path[4200];
@@ -271,8 +272,7 @@ static int ds_write(const char *dir, const char *file, struct ds_shard *d, FILE 
 				d->t[i].shape[0] * (d->t[i].n_dims == 2 ? d->t[i].shape[1] : 1),
 				&bytes);
 		*total += bytes;
-		fprintf(index, "%s\n    \"%s\": \"%s\"", *first ? "" : ",", d->t[i].name, file);
-		*first = false;
+		fy_json_set(map, d->t[i].name, fy_json_string(file));
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	rc = fy_st_writer_write(w, path, ds_fill, d, err);
@@ -287,18 +287,16 @@ static int deepseek(const char *dir, long layers, long hidden, long experts, lon
 	const long heads = hidden / 128, q_lora = 512, kv_lora = 256, nope = 128, rope = 64;
 	const long v_dim = 128, ffn = 4 * hidden, groups = experts >= 8 ? 4 : 1;
 	struct ds_shard *d = calloc(1, sizeof(*d));
-	char path[4200], name[128], file[96], map[4200];
+	char path[4200], name[128], file[96];
+	struct fy_json *map = fy_json_object(), *index = fy_json_object(), *meta = fy_json_object();
 	uint64_t total = 0;
-	bool first = true;
 	int rc = FY_OK;
-	FILE *f = NULL, *index = NULL;
+	FILE *f = NULL;
 	snprintf(path, sizeof(path), "%s/config.json", dir);
-	snprintf(map, sizeof(map), "%s/weight_map.part", dir);
 	if (d == NULL || heads < 1 || experts < 8 || experts > 256 || layers < 2)
 		FY_TRY(rc, fy_err_set(err, FY_EINVAL, "deepseek: bad sizes"));
 	f = fopen(path, "w");
-	index = fopen(map, "w");
-	if (f == NULL || index == NULL)
+	if (f == NULL)
 		FY_TRY(rc, fy_err_sys(err, FY_EIO, "%s", dir));
 	fprintf(f,
 		"{\n  \"architectures\": [\"DeepseekV3ForCausalLM\"],\n  \"model_type\": "
@@ -330,7 +328,7 @@ static int deepseek(const char *dir, long layers, long hidden, long experts, lon
 			ds_add(d, "model.embed_tokens.weight", FY_DTYPE_BF16, DS_VOCAB, hidden);
 			ds_add(d, "model.norm.weight", FY_DTYPE_BF16, hidden, 0);
 			ds_add(d, "lm_head.weight", FY_DTYPE_BF16, DS_VOCAB, hidden);
-			FY_TRY(rc, ds_write(dir, file, d, index, &total, &first, err));
+			FY_TRY(rc, ds_write(dir, file, d, map, &total, err));
 			break;
 		}
 		ds_add(d, LN("input_layernorm.weight"), FY_DTYPE_BF16, hidden, 0);
@@ -365,31 +363,23 @@ static int deepseek(const char *dir, long layers, long hidden, long experts, lon
 			}
 		}
 #undef LN
-		FY_TRY(rc, ds_write(dir, file, d, index, &total, &first, err));
+		FY_TRY(rc, ds_write(dir, file, d, map, &total, err));
 	}
-	fclose(index);
-	index = NULL;
-	{
-		struct fy_buf b = { 0 };
-		char ipath[4200];
-		FY_TRY(rc, fy_file_read(map, 1u << 30, &b, err));
-		snprintf(ipath, sizeof(ipath), "%s/model.safetensors.index.json", dir);
-		FILE *ix = fopen(ipath, "w");
-		if (ix == NULL) {
-			fy_buf_release(&b);
-			FY_TRY(rc, fy_err_sys(err, FY_EIO, "%s", ipath));
-		}
-		fprintf(ix, "{\n  \"metadata\": {\"total_size\": %llu},\n  \"weight_map\": {%.*s\n  }\n}\n",
-			(unsigned long long)total, (int)b.len, (const char *)b.data);
-		fclose(ix);
-		fy_buf_release(&b);
-		remove(map);
-	}
+	fy_json_set(meta, "total_size", fy_json_integer((int64_t)total));
+	fy_json_set(index, "metadata", meta);
+	fy_json_set(index, "weight_map", map);
+	meta = map = NULL;
+	char *text = fy_json_dump(index, 0);
+	snprintf(path, sizeof(path), "%s/model.safetensors.index.json", dir);
+	rc = text != NULL ? fy_file_write_atomic(path, text, strlen(text), err)
+			  : fy_err_set(err, FY_ENOMEM, "out of memory");
+	free(text);
 out:
 	if (f != NULL)
 		fclose(f);
-	if (index != NULL)
-		fclose(index);
+	fy_json_free(index);
+	fy_json_free(map);
+	fy_json_free(meta);
 	free(d);
 	return rc;
 }

@@ -5,6 +5,7 @@
  *   directory:  {path, format: "directory", config, index, files: [file...], totals}
  * GGUF shapes are ggml's ne order (fastest first); safetensors shapes are PyTorch order.
  */
+#include "cli/cli.h"
 #include "cli/inspect.h"
 
 #include <errno.h>
@@ -573,12 +574,6 @@ out:
 /* ------------------------------------------------------------------------------------------ */
 /* A repository's model                                                                       */
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	const size_t n = strlen(s), k = strlen(suffix);
-	return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 /* The summary from config.json and the safetensors files of a checkpoint. */
 static int model_hf(const char *const *names, const char *const *paths, size_t n, size_t cfg,
 		    struct totals *tot, struct fy_json *o, struct fy_err *err)
@@ -593,13 +588,13 @@ static int model_hf(const char *const *names, const char *const *paths, size_t n
 		fy_json_set(o, "moe", moe);
 	for (size_t i = 0; i < n; i++) {
 		struct fy_st_file *f = NULL;
-		if (!ends_with(names[i], ".safetensors"))
+		if (!fy_ends_with_ci(names[i], ".safetensors"))
 			continue;
 		FY_TRY(rc, fy_st_open(&f, paths[i], err));
 		for (size_t k = 0; k < fy_st_count(f); k++) {
 			const struct fy_st_tensor *t = fy_st_at(f, k);
-			if (!ends_with(t->name,
-				       "_scale_inv")) /* FP8 block scales are not weights */
+			/* FP8 block scales are not weights */
+			if (!fy_ends_with_ci(t->name, "_scale_inv"))
 				totals_add(tot, t->name, t->dtype, t->n_elems, t->end - t->begin);
 		}
 		fy_st_free(f);
@@ -642,7 +637,7 @@ int fy_inspect_model(const char *const *names, const char *const *paths, size_t 
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(names[i], "config.json") == 0)
 			cfg = i;
-		else if (gguf == n && ends_with(names[i], ".gguf"))
+		else if (gguf == n && fy_ends_with_ci(names[i], ".gguf"))
 			gguf = i;
 	}
 	if (cfg == n && gguf == n)

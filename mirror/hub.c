@@ -957,8 +957,8 @@ static int run_multi(struct fetch *fx, struct fy_err *err)
 		}
 		if (rc == FY_OK && fx->o->transfer != NULL && now_ms() - fx->last_view >= 100)
 			report(fx, view, false);
-		if (rc == FY_OK && active > 0)
-			curl_multi_poll(m, NULL, 0, 100, NULL);
+		if (rc == FY_OK && active > 0) /* woken every 100 ms only to report progress */
+			curl_multi_poll(m, NULL, 0, fx->o->transfer != NULL ? 100 : 1000, NULL);
 	}
 	if (rc == FY_OK && fx->o->transfer != NULL)
 		report(fx, view, true);

@@ -76,18 +76,6 @@ AVX2 static void q4_0_avx2(const void *vx, float *y, int64_t n)
 	}
 }
 
-/* The 6-bit scale and min of sub-block j of a Q4_K/Q5_K super-block (as kquants.c). */
-static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
-{
-	if (j < 4) {
-		*d = q[j] & 63;
-		*m = q[j + 4] & 63;
-	} else {
-		*d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-		*m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
-	}
-}
-
 /* One Q4_K/Q5_K super-block; qh NULL for Q4_K. */
 AVX2 static void k4_block(const uint8_t *scales, uint16_t d16, uint16_t dmin16, const uint8_t *q,
 			  const uint8_t *qh, float *y)
@@ -114,9 +102,9 @@ AVX2 static void k4_block(const uint8_t *scales, uint16_t d16, uint16_t dmin16, 
 				_mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, u2), u2),
 						 sixteen));
 		}
-		scale_min_k4(is + 0, scales, &sc, &m);
+		get_scale_min_k4(is + 0, scales, &sc, &m);
 		i8x32_mul_sub(a, _mm256_set1_ps(d * (float)sc), _mm256_set1_ps(min * (float)m), y);
-		scale_min_k4(is + 1, scales, &sc, &m);
+		get_scale_min_k4(is + 1, scales, &sc, &m);
 		i8x32_mul_sub(c, _mm256_set1_ps(d * (float)sc), _mm256_set1_ps(min * (float)m),
 			      y + 32);
 	}

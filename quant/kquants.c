@@ -273,18 +273,6 @@ static void make_qx_quants_lanes(int n, int nmax, const float *x, int8_t *L, flo
 	}
 }
 
-/* Scale and min of sub-block j from Q4_K/Q5_K's 12 packed bytes. */
-static void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
-{
-	if (j < 4) {
-		*d = q[j] & 63;
-		*m = q[j + 4] & 63;
-	} else {
-		*d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-		*m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
-	}
-}
-
 /* Packs 2-bit levels as Q2_K and Q3_K store them: each byte holds 4 elements 32 apart. */
 static void pack_2bit(const uint8_t *L, uint8_t *qs)
 {

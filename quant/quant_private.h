@@ -135,6 +135,18 @@ void fy_dequant_q4_k(const void *x, float *y, int64_t n);
 void fy_dequant_q5_k(const void *x, float *y, int64_t n);
 void fy_dequant_q6_k(const void *x, float *y, int64_t n);
 
+/* The 6-bit scale and min of sub-block j of a Q4_K/Q5_K super-block's 12 packed bytes. */
+static inline void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+	if (j < 4) {
+		*d = q[j] & 63;
+		*m = q[j + 4] & 63;
+	} else {
+		*d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+		*m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+	}
+}
+
 /* Puts the AVX2 dequantizers into t when the CPU has AVX2 (quant/dequant_avx2.c). */
 void fy_dequant_avx2_table(fy_quant_to_float_fn *t);
 

@@ -48,6 +48,12 @@ source_dir() { # the files of sizes/NAME
 # large file goes in 4 MiB ranges
 opts="--retries 2 --stall-timeout 1 -j 2"
 clone_opts() { [ "$1" = large ] && echo "--range-size 4 --ranged-min 8" || true; }
+# refused WHAT PATH: the last command failed with one line on stderr and left PATH absent
+refused() {
+	expect_rc 1 "$1 on every request"
+	[ "$(wc -l <"$work/err")" -eq 1 ] && ok || bad "$1: not one line: $(cat "$work/err")"
+	[ ! -e "$2" ] && ok || bad "$1: $2 was left behind"
+}
 
 for size in ${FAULT_SIZES:-small medium large}; do
 	for fault in reset 503 429 truncate corrupt stall loop; do
@@ -68,9 +74,7 @@ for size in ${FAULT_SIZES:-small medium large}; do
 				run env FERRY_HOME="$s" "$FERRY" --no-progress verify sizes/$size
 				expect_rc 0 "clone $size through $what: the revision verifies"
 			else
-				expect_rc 1 "clone $size through $what on every request"
-				[ "$(wc -l <"$work/err")" -eq 1 ] && ok || bad "clone $size, $what: not one line: $(cat "$work/err")"
-				[ ! -d "$s/repos/sizes/$size" ] && ok || bad "clone $size, $what: a revision was committed"
+				refused "clone $size through $what" "$s/repos/sizes/$size"
 			fi
 			run env FERRY_HOME="$s" "$FERRY" fsck
 			expect_rc 0 "clone $size, $what: no corrupt object"
@@ -88,9 +92,7 @@ for size in ${FAULT_SIZES:-small medium large}; do
 				diff -r "$work/inst" "$(source_dir $size)" >/dev/null && ok ||
 					bad "install $size through $what: the installed files differ"
 			else
-				expect_rc 1 "install $size through $what on every request"
-				[ "$(wc -l <"$work/err")" -eq 1 ] && ok || bad "install $size, $what: not one line: $(cat "$work/err")"
-				[ ! -e "$work/inst" ] && ok || bad "install $size, $what: files were installed"
+				refused "install $size through $what" "$work/inst"
 			fi
 			run env FERRY_HOME="$s" "$FERRY" fsck
 			expect_rc 0 "install $size, $what: no corrupt object"

@@ -5,21 +5,13 @@
 // usage: node fp8.mjs SRC_DIR FP8_DIR REF_DIR
 import fs from "node:fs";
 import path from "node:path";
+import { readSafetensors } from "./st.mjs";
 
 const [src, fp8Dir, refDir] = process.argv.slice(2);
 const BLOCK = 32;
 
 function readSt(file) {
-	const b = fs.readFileSync(file);
-	const n = Number(b.readBigUInt64LE(0));
-	const h = JSON.parse(b.subarray(8, 8 + n).toString());
-	const data = b.subarray(8 + n);
-	const out = [];
-	for (const [name, t] of Object.entries(h)) {
-		if (name === "__metadata__") continue;
-		out.push({ name, dtype: t.dtype, shape: t.shape, bytes: data.subarray(...t.data_offsets) });
-	}
-	return out;
+	return [...readSafetensors(file)].map(([name, t]) => ({ name, ...t }));
 }
 
 function writeSt(file, tensors) {

@@ -4,18 +4,10 @@
 // Exits 1 naming the first difference.
 import fs from "node:fs";
 import { isDeepStrictEqual } from "node:util";
+import { readSafetensors } from "./st.mjs";
 
 const [mode, a, b, ...keys] = process.argv.slice(2);
-function tensors(file) {
-	const buf = fs.readFileSync(file);
-	const n = Number(buf.readBigUInt64LE(0));
-	const h = JSON.parse(buf.subarray(8, 8 + n));
-	const out = new Map();
-	for (const [k, v] of Object.entries(h))
-		if (k !== "__metadata__")
-			out.set(k, { dtype: v.dtype, shape: v.shape, bytes: buf.subarray(8 + n + v.data_offsets[0], 8 + n + v.data_offsets[1]) });
-	return out;
-}
+const tensors = readSafetensors;
 function fail(msg) {
 	console.error(msg);
 	process.exit(1);

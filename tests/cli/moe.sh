@@ -199,6 +199,14 @@ cp -r "$M/qwen3-moe-tiny" "$work/badcfg" && cp "$work/cfg.json" "$work/badcfg/co
 run "$FERRY" convert "$work/badcfg" -o "$work/x.gguf"
 expect_rc 1 "more experts per token than experts"
 expect_err "num_experts_per_tok" "the bad field is named"
+# DeepSeek's groups: 2 of 4 experts, 1 kept, cannot give 5 experts per token
+sed 's/"num_experts_per_tok": 2/"num_experts_per_tok": 5/' "$M/deepseek-v3-tiny/config.json" >"$work/cfg.json"
+cp -r "$M/deepseek-v3-tiny" "$work/badgroups" && cp "$work/cfg.json" "$work/badgroups/config.json"
+run "$FERRY" convert "$work/badgroups" -o "$work/x.gguf"
+expect_rc 1 "group limits that cannot give num_experts_per_tok"
+expect_err "8 experts in n_group 2 groups, topk_group 1 of them kept, cannot give num_experts_per_tok 5" "the impossible routing is spelled out"
+run "$FERRY" run "$work/badgroups" -p x -n 1
+expect_rc 1 "run refuses the same checkpoint"
 [ ! -e "$work/x.gguf" ] && ok || bad "nothing written for refused checkpoints"
 # GGUF -> HF is not offered for stacked experts: refused, nothing written
 run "$FERRY" convert "$Q" -o "$work/back"

@@ -8,6 +8,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { readSafetensors } from "./st.mjs";
 
 const [dir, ggufPath] = process.argv.slice(2);
 const fail = (msg) => {
@@ -72,15 +73,8 @@ function readShards(d) {
 		? [...new Set(Object.values(JSON.parse(fs.readFileSync(idx)).weight_map))]
 		: ["model.safetensors"];
 	const out = {};
-	for (const f of files) {
-		const b = fs.readFileSync(path.join(d, f));
-		const n = Number(b.readBigUInt64LE(0));
-		const h = JSON.parse(b.subarray(8, 8 + n).toString());
-		for (const [name, t] of Object.entries(h)) {
-			if (name === "__metadata__") continue;
-			out[name] = { ...t, bytes: b.subarray(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1]) };
-		}
-	}
+	for (const f of files)
+		for (const [name, t] of readSafetensors(path.join(d, f))) out[name] = t;
 	return out;
 }
 
