@@ -274,13 +274,11 @@ fs.writeFileSync(f, Buffer.concat([l, j, d, Buffer.alloc(4)]));' "$work/fp8orpha
 run "$FERRY" convert "$work/fp8orphan" -o "$work/x.gguf"
 expect_rc 1 "a scale tensor without an F8_E4M3 weight"
 expect_err "'model.norm.weight_scale_inv' scales no F8_E4M3 tensor" "the orphan scale is named"
-sed 's/"weight_block_size":\[32,32\]/"weight_block_size":[32]/' "$work/fp8/config.json" >"$work/cfg1.json"
-cp -r "$work/fp8" "$work/fp8bs" && cp "$work/cfg1.json" "$work/fp8bs/config.json"
+edited_checkpoint "$work/fp8" "$work/fp8bs" 's/"weight_block_size":\[32,32\]/"weight_block_size":[32]/'
 run "$FERRY" convert "$work/fp8bs" -o "$work/x.gguf"
 expect_rc 1 "a malformed weight_block_size"
 expect_err "weight_block_size is not two positive integers" "the bad field is named"
-sed 's/"weight_block_size": *\[32, *32\]/"weight_block_size":[64,32]/; s/\[32,32\]/[64,32]/' "$work/fp8/config.json" >"$work/cfg.json"
-cp -r "$work/fp8" "$work/fp8blk" && cp "$work/cfg.json" "$work/fp8blk/config.json"
+edited_checkpoint "$work/fp8" "$work/fp8blk" 's/"weight_block_size": *\[32, *32\]/"weight_block_size":[64,32]/; s/\[32,32\]/[64,32]/'
 run "$FERRY" convert "$work/fp8blk" -o "$work/x.gguf"
 expect_rc 1 "scales that do not match the block size"
 expect_err "should be F32 or BF16" "the scale tensor's expected shape is given"

@@ -79,3 +79,9 @@ damage_q8() {
 			"$(json_field "$work/damage.json" "d.data_offset + d.tensors.find(t => t.name === '$2').offset")" \
 			"$(json_field "$work/damage.json" "d.tensors.find(t => t.name === '$2').bytes")" 34
 }
+
+# edited_checkpoint SRC DST SED: a copy of checkpoint SRC at DST whose config.json went through
+# the sed script SED
+edited_checkpoint() {
+	rm -rf "$2" && cp -r "$1" "$2" && sed "$3" "$1/config.json" >"$2/config.json"
+}

@@ -194,14 +194,12 @@ st_edit "$work/noexpert2" 'h["model.layers.2.mlp.expertz.5.up_proj.weight"] = h[
 run "$FERRY" convert "$work/noexpert2" -o "$work/x.gguf"
 expect_rc 1 "a layer with an expert missing"
 expect_err "has no GGUF name" "the unknown tensor is named"
-sed 's/"num_experts_per_tok": 2/"num_experts_per_tok": 9/' "$M/qwen3-moe-tiny/config.json" >"$work/cfg.json"
-cp -r "$M/qwen3-moe-tiny" "$work/badcfg" && cp "$work/cfg.json" "$work/badcfg/config.json"
+edited_checkpoint "$M/qwen3-moe-tiny" "$work/badcfg" 's/"num_experts_per_tok": 2/"num_experts_per_tok": 9/'
 run "$FERRY" convert "$work/badcfg" -o "$work/x.gguf"
 expect_rc 1 "more experts per token than experts"
 expect_err "num_experts_per_tok" "the bad field is named"
 # DeepSeek's groups: 2 of 4 experts, 1 kept, cannot give 5 experts per token
-sed 's/"num_experts_per_tok": 2/"num_experts_per_tok": 5/' "$M/deepseek-v3-tiny/config.json" >"$work/cfg.json"
-cp -r "$M/deepseek-v3-tiny" "$work/badgroups" && cp "$work/cfg.json" "$work/badgroups/config.json"
+edited_checkpoint "$M/deepseek-v3-tiny" "$work/badgroups" 's/"num_experts_per_tok": 2/"num_experts_per_tok": 5/'
 run "$FERRY" convert "$work/badgroups" -o "$work/x.gguf"
 expect_rc 1 "group limits that cannot give num_experts_per_tok"
 expect_err "8 experts in n_group 2 groups, topk_group 1 of them kept, cannot give num_experts_per_tok 5" "the impossible routing is spelled out"
