@@ -12,7 +12,7 @@ MODULES := core convert quant verify infer mirror
 
 # Debian packages the build and tests need (never nodejs/npm: they come with the machine).
 DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev libzstd-dev \
-	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev time git curl nginx-light wrk apache2-utils aria2 \
+	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev time git curl openssl nginx-light wrk apache2-utils aria2 \
 	clang-format clang-tidy cppcheck
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

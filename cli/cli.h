@@ -56,8 +56,10 @@ enum fy_opt_kind {
 
 #define FY_OPT_LIST_MAX 64
 
-/* -1 when the transfer options are in range, else the usage error (printed). */
-int fy_cli_transfer_check(struct fy_cli *cli, long jobs, long retries, long stall);
+/* -1 when the transfer options are in range and the CA bundle named by the environment (if
+ * any) is readable, else the error (printed). *ca_bundle: that bundle, or NULL. */
+int fy_cli_transfer_check(struct fy_cli *cli, long jobs, long retries, long stall,
+			  const char **ca_bundle);
 /* The transfer options of the verbs that fetch (clone, sync, install): -j, --retries,
  * --stall-timeout, into longs. */
 #define FY_TRANSFER_OPTS(jobs, retries, stall)                                                     \

@@ -73,10 +73,13 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 		"in. LFS files already in the store are not fetched again. Large files go in\n"
 		"parallel ranges and a killed clone resumes (docs/CLONE.md). With --from, the\n"
 		"source is a ferry mirror and its signed index decides what is trusted\n"
-		"(docs/PUBLISH.md).",
+		"(docs/PUBLISH.md). HTTPS certificates are checked against the system's CAs, or\n"
+		"the PEM file in $CURL_CA_BUNDLE, $REQUESTS_CA_BUNDLE or $SSL_CERT_FILE (first\n"
+		"set); HTTP/2 is used where the server offers it.",
 		opts,
 	};
 	struct fy_clone_opts co = { 0 };
+	const char *ca_bundle = NULL;
 	struct fy_clone_stats st = { 0 };
 	struct fy_store *s = NULL;
 	char repo[FY_REPO_MAX + 1];
@@ -93,7 +96,7 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 	if (r < 0 && strcmp(type, "model") != 0 && strcmp(type, "dataset") != 0)
 		r = fy_cli_usage_error(cli, "--type is model or dataset");
 	if (r < 0)
-		r = fy_cli_transfer_check(cli, jobs, retries, stall);
+		r = fy_cli_transfer_check(cli, jobs, retries, stall, &ca_bundle);
 	if (r < 0 && (range_mb < 1 || range_mb > 4096 || ranged_min < 1 || rate < 0))
 		r = fy_cli_usage_error(cli, "--range-size needs 1 to 4096, --ranged-min 1 or more, "
 					    "--limit-rate 0 or more");
@@ -112,6 +115,7 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 	fy_cli_endpoint(from != NULL ? from : endpoint, url, sizeof(url));
 	co = (struct fy_clone_opts){ .endpoint = url,
 				     .token = token,
+				     .ca_bundle = ca_bundle,
 				     .rev = rev,
 				     .include = include.v,
 				     .n_include = include.n,

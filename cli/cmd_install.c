@@ -275,6 +275,7 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		opts,
 	};
 	struct fy_clone_opts co = { 0 };
+	const char *ca_bundle = NULL;
 	struct fy_clone_stats st = { 0 };
 	struct fy_remote rm = { "", NULL };
 	struct fy_store *s = NULL;
@@ -302,7 +303,7 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 	if (x < 0 && dir != NULL && (hf_cache || cache != NULL))
 		x = fy_cli_usage_error(cli, "--dir and --hf-cache/--cache-dir exclude each other");
 	if (x < 0)
-		x = fy_cli_transfer_check(cli, jobs, retries, stall);
+		x = fy_cli_transfer_check(cli, jobs, retries, stall, &ca_bundle);
 	if (x < 0) {
 		const char *colon = strchr(argv[0], ':');
 
@@ -326,6 +327,7 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		fy_cli_endpoint(from, url, sizeof(url));
 		co = (struct fy_clone_opts){ .endpoint = url,
 					     .token = token,
+					     .ca_bundle = ca_bundle,
 					     .jobs = (int)jobs,
 					     .retries = (int)retries,
 					     .stall_s = (int)stall,

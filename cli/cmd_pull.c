@@ -55,6 +55,7 @@ int cmd_pull(struct fy_cli *cli, int argc, char **argv)
 		opts,
 	};
 	struct fy_clone_opts co = { 0 };
+	const char *ca_bundle = NULL;
 	struct fy_clone_stats st = { 0 };
 	struct fy_store *s = NULL;
 	char repo[FY_REPO_MAX + 1];
@@ -65,6 +66,8 @@ int cmd_pull(struct fy_cli *cli, int argc, char **argv)
 	int r;
 
 	r = fy_cli_repo_verb(cli, &usage, argc, argv, 1, repo, &rev, &s);
+	if (r < 0)
+		r = fy_cli_transfer_check(cli, jobs, retries, 60, &ca_bundle);
 	if (r < 0 &&
 	    origin_of(s, repo, rev, ep, sizeof(ep), urev, sizeof(urev), before, &err) != FY_OK)
 		r = fy_cli_fail(cli, &err);
@@ -72,6 +75,7 @@ int cmd_pull(struct fy_cli *cli, int argc, char **argv)
 		goto out;
 	co = (struct fy_clone_opts){ .endpoint = endpoint ? endpoint : ep,
 				     .token = token,
+				     .ca_bundle = ca_bundle,
 				     .rev = urev,
 				     .jobs = (int)jobs,
 				     .retries = (int)retries,

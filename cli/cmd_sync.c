@@ -144,6 +144,7 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 		opts,
 	};
 	struct fy_clone_opts co = { 0 };
+	const char *ca_bundle = NULL;
 	struct fy_json *results = fy_json_array();
 	struct fy_store *s = NULL;
 	struct fy_buf b;
@@ -159,7 +160,7 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 	if (r < 0 && (list == NULL) == (from == NULL))
 		r = fy_cli_usage_error(cli, "--list FILE or --from URL (one of them)");
 	if (r < 0)
-		r = fy_cli_transfer_check(cli, jobs, retries, stall);
+		r = fy_cli_transfer_check(cli, jobs, retries, stall, &ca_bundle);
 	if (r < 0)
 		r = fy_cli_open_store(cli, &s);
 	if (r < 0 && list != NULL && fy_file_read(list, 16u << 20, &b, &err) != FY_OK)
@@ -169,6 +170,7 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 	fy_cli_endpoint(from != NULL ? from : endpoint, url, sizeof(url));
 	co = (struct fy_clone_opts){ .endpoint = url,
 				     .token = token,
+				     .ca_bundle = ca_bundle,
 				     .jobs = (int)jobs,
 				     .retries = (int)retries,
 				     .stall_s = (int)stall,

@@ -4,9 +4,11 @@
 #include "mirror/mirror.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 bool fy_ends_with_ci(const char *s, const char *suffix)
 {
@@ -322,10 +324,31 @@ void fy_cli_progress_done(struct fy_cli *cli)
 	cli->progress_lines = 0;
 }
 
-int fy_cli_transfer_check(struct fy_cli *cli, long jobs, long retries, long stall)
+/* The certificates that HTTPS endpoints are checked against, instead of the system's: the
+ * variables curl, Python's requests (huggingface_hub) and OpenSSL read, first set wins. */
+static const char *const ca_vars[] = { "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE" };
+
+int fy_cli_transfer_check(struct fy_cli *cli, long jobs, long retries, long stall,
+			  const char **ca_bundle)
 {
+	*ca_bundle = NULL;
 	if (jobs < 1 || jobs > 256 || retries < 0 || retries > 100 || stall < 1)
 		return fy_cli_usage_error(cli, "-j needs 1 to 256, --retries 0 to 100, "
 					       "--stall-timeout 1 or more");
+	for (size_t i = 0; i < sizeof(ca_vars) / sizeof(ca_vars[0]); i++) {
+		const char *v = getenv(ca_vars[i]);
+
+		if (v == NULL || v[0] == '\0')
+			continue;
+		if (access(v, R_OK) != 0) {
+			struct fy_err err;
+
+			fy_err_sys(&err, FY_EIO, "CA bundle '%s' (from $%s) cannot be read", v,
+				   ca_vars[i]);
+			return fy_cli_fail(cli, &err);
+		}
+		*ca_bundle = v;
+		break;
+	}
 	return -1;
 }

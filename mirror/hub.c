@@ -29,9 +29,36 @@
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
+/* One connection cache (with DNS answers and TLS sessions) for every request of the process:
+ * the listing, the transfers and the next repository of a sync reuse the same connections. */
+static CURLSH *curl_share;
+static pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+
+static void share_lock(CURL *c, curl_lock_data data, curl_lock_access how, void *ctx)
+{
+	(void)c, (void)how, (void)ctx;
+	pthread_mutex_lock(&share_mu[data]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data data, void *ctx)
+{
+	(void)c, (void)ctx;
+	pthread_mutex_unlock(&share_mu[data]);
+}
+
 static void curl_setup(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&share_mu[i], NULL);
+	curl_share = curl_share_init();
+	if (curl_share == NULL)
+		return; /* each request connects on its own */
+	curl_share_setopt(curl_share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(curl_share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(curl_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	curl_share_setopt(curl_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(curl_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 }
 
 struct remote_file {
@@ -159,6 +186,10 @@ static void common_opts(CURL *c, const struct fy_clone_opts *o)
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)(o->stall_s > 0 ? o->stall_s : 60));
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "identity");
+	if (curl_share != NULL)
+		curl_easy_setopt(c, CURLOPT_SHARE, curl_share);
+	if (o->ca_bundle != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_bundle);
 	if (o->token != NULL && o->token[0] != '\0') {
 		/* libcurl's own bearer auth: never sent to another host after a redirect */
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
@@ -932,6 +963,10 @@ static int run_multi(struct fetch *fx, struct fy_err *err)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	}
 	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max);
+	/* HTTP/2 where the server offers it (ALPN), but one transfer per connection at a time:
+	 * ranges exist to get parallel TCP streams, and libcurl would stack new transfers onto the
+	 * first connection as streams, leaving the others idle. Connections are still reused. */
+	curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
 	while (rc == FY_OK && (active > 0 || fx->q_head < fx->q_tail)) {
 		int64_t wait = -1;
 		size_t next;

@@ -349,9 +349,10 @@ int fy_store_accept_index(struct fy_store *s, const void *index, size_t n, const
 /* clone: fetching from a Hugging Face-compatible hub (docs/CLONE.md)                          */
 
 struct fy_clone_opts {
-	const char *endpoint;	    /* e.g. https://huggingface.co (no trailing slash) */
-	const char *token;	    /* bearer token, or NULL */
-	const char *rev;	    /* branch, tag, commit or refs/pr/N; NULL: main */
+	const char *endpoint;  /* e.g. https://huggingface.co (no trailing slash) */
+	const char *token;     /* bearer token, or NULL */
+	const char *ca_bundle; /* PEM certificates for HTTPS instead of the system's, or NULL */
+	const char *rev;       /* branch, tag, commit or refs/pr/N; NULL: main */
 	const char *const *include; /* globs over file paths; none: everything */
 	size_t n_include;
 	const char *const *exclude;

@@ -2,7 +2,8 @@
 # Integration tests of `ferry clone` against a real `ferry serve` upstream (a second store):
 # same commit ids, byte-identical files, selection globs, datasets, reuse of objects already in
 # the store (counted in the upstream's access log), tokens, a corrupted upstream object (refused,
-# nothing enters the store), a hostile listing (refused before any file system call).
+# nothing enters the store), a hostile listing (refused before any file system call), HTTPS and
+# HTTP/2 through nginx.
 # Ends with "N passed, N failed".
 set -u
 
@@ -13,8 +14,10 @@ work=$(mktemp -d /tmp/ferry-clone-XXXXXX)
 . "$here/lib.sh"
 pid=
 fake=
+nginx_pid=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	[ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null
 	[ -n "$fake" ] && kill "$fake" 2>/dev/null
 	chmod -R u+w "$work" 2>/dev/null
 	rm -rf "$work"
@@ -171,6 +174,53 @@ served=$(awk '/big\/model\/resolve/ {s += $(NF-1)} END {print s + 0}' "$work/acc
 limit=$((25165824 + 3 * 2 * 2097152 + 1048576)) # at most the ranges in flight at each kill
 if [ "$served" -le "$limit" ]; then ok; else bad "resume re-fetched finished ranges: $served bytes served for a 25165824-byte file"; fi
 echo "clone: a 24 MiB file in 2 MiB ranges, killed 3 times: $served bytes served in all"
+
+# HTTPS and HTTP/2 through nginx (docs/deploy/nginx.conf) with a self-signed certificate, trusted
+# through the first of $CURL_CA_BUNDLE, $REQUESTS_CA_BUNDLE, $SSL_CERT_FILE that is set: every
+# request is HTTP/2, one transfer per connection, connections reused (at most -j for the whole
+# clone, listing included); an untrusted certificate is a clean refusal that leaves nothing
+start_nginx "${serve_url##*:}" tls
+h2log="$work/nginx/logs/access.log"
+s="$work/h2-store"
+FERRY_HOME=$s "$FERRY" -q init
+noca="env -u CURL_CA_BUNDLE -u REQUESTS_CA_BUNDLE -u SSL_CERT_FILE FERRY_HOME=$s"
+run $noca "$FERRY" clone big/model --endpoint "$nginx_url"
+expect_rc 1 "clone from a host whose certificate is not trusted"
+expect_err "SSL certificate problem" "the certificate problem is named"
+run $noca CURL_CA_BUNDLE="$work/no-such.pem" "$FERRY" clone big/model --endpoint "$nginx_url"
+expect_rc 1 "an unreadable CA bundle"
+expect_err "CA bundle '$work/no-such.pem' (from \$CURL_CA_BUNDLE) cannot be read" "the CA bundle and its variable are named"
+run env FERRY_HOME="$s" "$FERRY" ls
+[ ! -s "$work/out" ] && ok || bad "refused clones left a revision: $(cat "$work/out")"
+: >"$h2log"
+run $noca REQUESTS_CA_BUNDLE="$work/nginx/cert.pem" "$FERRY" clone big/model --endpoint "$nginx_url" \
+	--range-size 2 --ranged-min 1 -j 3
+expect_rc 0 "ranged clone over HTTPS and HTTP/2"
+run env FERRY_HOME="$s" "$FERRY" verify big/model
+expect_rc 0 "the clone over HTTP/2 verifies"
+bigcommit=$(FERRY_HOME=$up "$FERRY" --json show big/model | sed -n 's/^  "id": "\([0-9a-f]*\)",/\1/p')
+FERRY_HOME=$s "$FERRY" --json show big/model | grep -q "\"id\": \"$bigcommit\"" && ok ||
+	bad "the clone over HTTP/2 has another commit id"
+reqs=$(wc -l <"$h2log")
+conns=$(cut -d' ' -f2 "$h2log" | sort -u | wc -l)
+[ "$reqs" -eq 14 ] && ok || bad "revision, tree and 12 ranges make 14 requests, not $reqs"
+[ "$(grep -c '^HTTP/2.0 ' "$h2log")" -eq "$reqs" ] && ok || bad "requests not over HTTP/2: $(grep -v '^HTTP/2.0' "$h2log" | head -3)"
+[ "$conns" -le 3 ] && ok || bad "$conns connections for -j 3"
+[ "$(awk '$4 == 206 {s += $5} END {print s + 0}' "$h2log")" -eq 25165824 ] && ok ||
+	bad "the ranges over HTTP/2 do not add up to the file: $(awk '{print $4, $5}' "$h2log" | sort | uniq -c)"
+: >"$h2log"
+run $noca SSL_CERT_FILE="$work/nginx/cert.pem" FERRY_HOME="$work/h2-store2" "$FERRY" -q init
+run $noca SSL_CERT_FILE="$work/nginx/cert.pem" FERRY_HOME="$work/h2-store2" "$FERRY" clone tiny/stories \
+	--endpoint "$nginx_url" -j 4
+expect_rc 0 "clone of 20 files over HTTP/2"
+FERRY_HOME="$work/h2-store2" "$FERRY" -q checkout tiny/stories "$work/co-h2"
+diff -r "$work/co-h2" "$work/v2" >/dev/null && ok || bad "files cloned over HTTP/2 differ"
+conns=$(cut -d' ' -f2 "$h2log" | sort -u | wc -l)
+[ "$(grep -c '^HTTP/2.0 ' "$h2log")" -eq 22 ] && [ "$conns" -le 4 ] && ok ||
+	bad "22 requests over HTTP/2 on at most 4 connections: $(cut -d' ' -f1,2 "$h2log" | sort | uniq -c)"
+echo "clone: HTTP/2 through nginx: 20 files in $(wc -l <"$h2log") requests on $conns connections"
+kill "$nginx_pid"
+nginx_pid=
 
 # progress on a terminal (script(1) gives the clone a pty): a total bar with the file count and
 # a bar per file in flight (its ranges summed) with bytes, rate and ETA, redrawn in place and

@@ -85,3 +85,45 @@ damage_q8() {
 edited_checkpoint() {
 	rm -rf "$2" && cp -r "$1" "$2" && sed "$3" "$1/config.json" >"$2/config.json"
 }
+# start_nginx UPSTREAM_PORT [tls]: nginx configured by docs/deploy/nginx.conf in front of the
+# ferry serve on 127.0.0.1:UPSTREAM_PORT, on a free loopback port: plain HTTP/1.1, or with
+# `tls` its TLS + HTTP/2 listener and a fresh self-signed certificate for 127.0.0.1
+# ($work/nginx/cert.pem). Sets $nginx_url and $nginx_pid; the access log
+# ($work/nginx/logs/access.log) has "PROTOCOL CONNECTION REQUEST-ON-IT STATUS BYTES URI" lines.
+start_nginx() {
+	_ngx="$work/nginx"
+	mkdir -p "$_ngx/logs" "$_ngx/tmp"
+	_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+	if [ "${2:-}" = tls ]; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+			-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+			-keyout "$_ngx/key.pem" -out "$_ngx/cert.pem" 2>/dev/null
+		sed -e "s/127.0.0.1:8080/127.0.0.1:$1/" -e "s/listen 443 /listen 127.0.0.1:$_port /" \
+			-e "s#ssl_certificate .*#ssl_certificate $_ngx/cert.pem;#" \
+			-e "s#ssl_certificate_key .*#ssl_certificate_key $_ngx/key.pem;#" \
+			"$(dirname "$0")/../../docs/deploy/nginx.conf" >"$_ngx/site.conf"
+		nginx_url="https://127.0.0.1:$_port"
+	else
+		sed -e "s/127.0.0.1:8080/127.0.0.1:$1/" -e "s/listen 443 .*/listen 127.0.0.1:$_port;/" \
+			-e '/ssl_certificate/d' "$(dirname "$0")/../../docs/deploy/nginx.conf" >"$_ngx/site.conf"
+		nginx_url="http://127.0.0.1:$_port"
+	fi
+	cat >"$_ngx/nginx.conf" <<NGX
+worker_processes 1;
+error_log $_ngx/logs/error.log;
+pid $_ngx/nginx.pid;
+events { worker_connections 256; }
+http {
+	log_format proto '\$server_protocol \$connection \$connection_requests \$status \$body_bytes_sent \$request_uri';
+	access_log $_ngx/logs/access.log proto;
+	client_body_temp_path $_ngx/tmp;
+	proxy_temp_path $_ngx/tmp;
+	include $_ngx/site.conf;
+}
+NGX
+	nginx -p "$_ngx" -c "$_ngx/nginx.conf" -g 'daemon off;' 2>"$_ngx/logs/stderr" &
+	nginx_pid=$!
+	i=0
+	while ! curl -sk -o /dev/null "$nginx_url/" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	: >"$_ngx/logs/access.log"
+}

@@ -235,31 +235,13 @@ fi
 
 # --- nginx in front (docs/deploy/nginx.conf) ----------------------------------------------------------
 if command -v nginx >/dev/null; then
-	nport=$(node -e 'const s=require("net").createServer().listen(0,()=>{console.log(s.address().port);s.close()})')
-	mkdir -p "$work/nginx/logs"
-	sed -e "s/127.0.0.1:8080/127.0.0.1:$port/" -e "s/listen 443 ssl;/listen 127.0.0.1:$nport;/" \
-		-e '/ssl_certificate/d' "$here/../../docs/deploy/nginx.conf" >"$work/nginx/site.conf"
-	cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
-error_log $work/nginx/logs/error.log;
-pid $work/nginx/nginx.pid;
-events { worker_connections 256; }
-http {
-	access_log $work/nginx/logs/access.log;
-	client_body_temp_path $work/nginx/tmp;
-	proxy_temp_path $work/nginx/tmp;
-	include $work/nginx/site.conf;
-}
-EOF
-	mkdir -p "$work/nginx/tmp"
-	nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/logs/stderr" &
-	ngx=$!
-	sleep 0.5
-	hdr -H "Range: bytes=0-0" "http://127.0.0.1:$nport/tiny/stories/resolve/main/model.safetensors"
+	start_nginx "$port"
+	ngx=$nginx_pid
+	hdr -H "Range: bytes=0-0" "$nginx_url/tiny/stories/resolve/main/model.safetensors"
 	status 206 "through nginx: range"
 	has "X-Repo-Commit: $commit" "through nginx: X-Repo-Commit"
 	has "ETag: \"$sha\"" "through nginx: ETag"
-	hdr "http://127.0.0.1:$nport/tiny/stories/resolve/main/model.safetensors"
+	hdr "$nginx_url/tiny/stories/resolve/main/model.safetensors"
 	if cmp -s "$work/b" "$f"; then ok; else bad "through nginx: body"; fi
 	kill "$ngx"
 	ngx=
