@@ -13,7 +13,7 @@ MODULES := core convert quant verify infer mirror
 # Debian packages the build and tests need (never nodejs/npm: they come with the machine).
 DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev libzstd-dev \
 	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev time git curl openssl nginx-light wrk apache2-utils aria2 \
-	clang-format clang-tidy cppcheck
+	clang-format clang-tidy clang-tools cppcheck
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wformat=2 -Wvla
@@ -76,7 +76,7 @@ help:
 	@echo "  make crash     SIGKILL add, bundle import, clone, convert, quant and publish CRASH_RUNS"
 	@echo "                 times each (default 100) at random points; fsck and re-run checked"
 	@echo "  make faults    clone and install through every injected fault x 3 file sizes"
-	@echo "  make lint      clang-format check, cppcheck and clang-tidy over the sources"
+	@echo "  make lint      clang-format check, cppcheck, clang-tidy and scan-build over the sources"
 	@echo "  make format    apply .clang-format to every source file"
 	@echo "  make install   copy ferry to PREFIX/bin (PREFIX=/usr/local)"
 	@echo "  make clean     remove $(BUILD)/"
@@ -296,6 +296,9 @@ lint:
 	@echo "  TIDY    clang-tidy (.clang-tidy) over the library and the CLI"
 	@printf '%s\n' $(LIB_SRC) $(CLI_SRC) | xargs -P "$$(nproc)" -n 6 sh -c \
 		'clang-tidy -quiet "$$@" -- $(CSTD) $(PKG_CFLAGS) 2>/dev/null' _
+	@echo "  SCAN    scan-build (the clang static analyzer over a build of ferry, $(BUILD)/scan)"
+	@rm -rf $(BUILD)/scan && scan-build --status-bugs -o $(BUILD)/scan/reports --use-cc=clang \
+		$(MAKE) --no-print-directory -j"$$(nproc)" BUILD=$(BUILD)/scan $(BUILD)/scan/ferry >/dev/null
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(filter %.h,$(HEADERS))

@@ -12,25 +12,24 @@
 #define HEX256 (2 * FY_SHA256_LEN)
 
 /* Every object file: its name as hex ("" when the name is not an object name) and path. */
+struct object {
+	char hex[HEX256 + 1];
+	char *path;
+	uint64_t size;
+	bool bad; /* corrupt, misnamed or quarantined */
+};
+
 struct objects {
-	char (*hex)[HEX256 + 1];
-	char **paths;
-	uint64_t *sizes;
-	bool *bad; /* corrupt, misnamed or quarantined */
+	struct object *v;
 	size_t n;
 	struct fy_index by_hex;
 };
 
 static void objects_free(struct objects *o)
 {
-	size_t i;
-
-	for (i = 0; i < o->n; i++)
-		free(o->paths[i]);
-	free(o->paths);
-	free(o->hex);
-	free(o->sizes);
-	free(o->bad);
+	for (size_t i = 0; i < o->n; i++)
+		free(o->v[i].path);
+	free(o->v);
 	fy_index_release(&o->by_hex);
 }
 
@@ -45,27 +44,18 @@ static int objects_push(struct objects *o, const char *dir, const char *sub, con
 		     strspn(name, "0123456789abcdef") == HEX256 - 2;
 
 	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
-	/* each array grown through a temporary: a failed realloc leaves the old one to free */
-	char(*hex)[HEX256 + 1] = realloc(o->hex, n * sizeof(*o->hex));
-	if (hex != NULL)
-		o->hex = hex;
-	char **paths = hex != NULL ? realloc(o->paths, n * sizeof(*o->paths)) : NULL;
-	if (paths != NULL)
-		o->paths = paths;
-	uint64_t *sizes = paths != NULL ? realloc(o->sizes, n * sizeof(*o->sizes)) : NULL;
-	if (sizes != NULL)
-		o->sizes = sizes;
-	bool *bad = sizes != NULL ? realloc(o->bad, n * sizeof(*o->bad)) : NULL;
-	if (bad != NULL)
-		o->bad = bad;
-	if (bad == NULL || (o->paths[o->n] = strdup(path)) == NULL)
+	struct object *v = realloc(o->v, n * sizeof(*o->v)); /* a failure leaves o->v to free */
+	char *copy = v != NULL ? strdup(path) : NULL;
+	if (v != NULL)
+		o->v = v;
+	if (copy == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	struct object *e = &o->v[o->n];
+	*e = (struct object){ .path = copy,
+			      .size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0,
+			      .bad = !named };
 	if (named)
-		snprintf(o->hex[o->n], HEX256 + 1, "%s%s", sub, name);
-	else
-		o->hex[o->n][0] = '\0';
-	o->sizes[o->n] = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-	o->bad[o->n] = !named;
+		snprintf(e->hex, sizeof(e->hex), "%s%s", sub, name);
 	o->n = n;
 	return FY_OK;
 }
@@ -91,11 +81,14 @@ static int list_objects(struct fy_store *s, struct objects *o, struct fy_err *er
 		nn = 0;
 	}
 	fy_names_free(subs, ns);
+	/* built in a local: the analyzers take a pointer into *o as touching all of it */
+	struct fy_index by_hex;
+	fy_index_init(&by_hex);
 	for (i = 0; rc == FY_OK && i < o->n; i++) {
-		/* o keeps the arrays (objects_free): the analyzer loses track of them here */
-		if (o->hex[i][0] != '\0') /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
-			rc = fy_index_insert(&o->by_hex, o->hex[i], HEX256, (int64_t)i, err);
+		if (o->v[i].hex[0] != '\0')
+			rc = fy_index_insert(&by_hex, o->v[i].hex, HEX256, (int64_t)i, err);
 	}
+	o->by_hex = by_hex;
 	return rc;
 }
 
@@ -128,13 +121,13 @@ static void say(struct fsck *f, enum fy_finding kind, const char *what, const ch
 static void quarantine(struct fsck *f, struct objects *o, size_t i)
 {
 	char dst[4096];
-	const char *base = strrchr(o->paths[i], '/') + 1;
+	const char *base = strrchr(o->v[i].path, '/') + 1;
 
 	snprintf(dst, sizeof(dst), "%s/quarantine/%s%s", fy_store_dir(f->s),
-		 o->hex[i][0] ? "" : "misnamed-", o->hex[i][0] ? o->hex[i] : base);
-	if (rename(o->paths[i], dst) == 0) {
+		 o->v[i].hex[0] ? "" : "misnamed-", o->v[i].hex[0] ? o->v[i].hex : base);
+	if (rename(o->v[i].path, dst) == 0) {
 		f->st.quarantined++;
-		say(f, FY_FINDING_WARNING, o->paths[i], "moved to %s", dst);
+		say(f, FY_FINDING_WARNING, o->v[i].path, "moved to %s", dst);
 	}
 }
 
@@ -148,28 +141,28 @@ static int check_objects(struct fsck *f, struct objects *o, struct fy_pool *pool
 	if (jobs == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	for (i = 0; i < o->n; i++) {
-		jobs[i].path = o->paths[i];
+		jobs[i].path = o->v[i].path;
 		jobs[i].flags = FY_HASH_SHA256_ONLY; /* objects are named by SHA-256 alone */
 	}
 	fy_hash_files(pool, jobs, o->n);
 	for (i = 0; i < o->n; i++) {
 		f->st.objects++;
 		if (jobs[i].rc != FY_OK) {
-			o->bad[i] = true;
-			say(f, FY_FINDING_PROBLEM, o->paths[i], "unreadable object: %s",
+			o->v[i].bad = true;
+			say(f, FY_FINDING_PROBLEM, o->v[i].path, "unreadable object: %s",
 			    jobs[i].err.msg);
 			continue;
 		}
 		fy_hex(jobs[i].digests.sha256, FY_SHA256_LEN, hex);
-		if (o->hex[i][0] == '\0') {
-			say(f, FY_FINDING_PROBLEM, o->paths[i], "not an object name");
-		} else if (strcmp(hex, o->hex[i]) != 0) {
-			o->bad[i] = true;
+		if (o->v[i].hex[0] == '\0') {
+			say(f, FY_FINDING_PROBLEM, o->v[i].path, "not an object name");
+		} else if (strcmp(hex, o->v[i].hex) != 0) {
+			o->v[i].bad = true;
 			f->st.corrupt++;
-			say(f, FY_FINDING_PROBLEM, o->paths[i],
+			say(f, FY_FINDING_PROBLEM, o->v[i].path,
 			    "corrupt object: content hashes to %s", hex);
 		}
-		if (f->repair && (o->bad[i] || o->hex[i][0] == '\0'))
+		if (f->repair && (o->v[i].bad || o->v[i].hex[0] == '\0'))
 			quarantine(f, o, i);
 	}
 	free(jobs);
@@ -191,13 +184,13 @@ static void check_files(struct fsck *f, struct objects *o, const struct fy_revis
 		if (!fy_index_find(&o->by_hex, hex, HEX256, &i)) {
 			f->st.missing++;
 			say(f, FY_FINDING_PROBLEM, what, "missing object %s", hex);
-		} else if (o->bad[i]) {
+		} else if (o->v[i].bad) {
 			say(f, FY_FINDING_PROBLEM, what,
 			    "revision broken: object %.16s... is corrupt%s", hex,
 			    f->repair ? " (quarantined)" : "");
-		} else if (o->sizes[i] != e->size) {
+		} else if (o->v[i].size != e->size) {
 			say(f, FY_FINDING_PROBLEM, what, "object size %llu, manifest says %llu",
-			    (unsigned long long)o->sizes[i], (unsigned long long)e->size);
+			    (unsigned long long)o->v[i].size, (unsigned long long)e->size);
 		}
 	}
 }
@@ -370,12 +363,12 @@ int fy_store_gc(struct fy_store *s, bool dry_run, fy_lock_wait_fn wait_fn, void 
 	}
 	FY_TRY(rc, list_objects(s, &o, err));
 	for (i = 0; i < o.n; i++) {
-		if (o.hex[i][0] == '\0' || fy_index_find(&live, o.hex[i], HEX256, &dummy))
+		if (o.v[i].hex[0] == '\0' || fy_index_find(&live, o.v[i].hex, HEX256, &dummy))
 			continue;
 		(*objects)++;
-		*bytes += o.sizes[i];
-		if (!dry_run && unlink(o.paths[i]) != 0) {
-			rc = fy_err_sys(err, FY_EIO, "cannot remove '%s'", o.paths[i]);
+		*bytes += o.v[i].size;
+		if (!dry_run && unlink(o.v[i].path) != 0) {
+			rc = fy_err_sys(err, FY_EIO, "cannot remove '%s'", o.v[i].path);
 			goto out;
 		}
 	}
