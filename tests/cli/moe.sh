@@ -206,6 +206,17 @@ expect_err "8 experts in n_group 2 groups, topk_group 1 of them kept, cannot giv
 run "$FERRY" run "$work/badgroups" -p x -n 1
 expect_rc 1 "run refuses the same checkpoint"
 [ ! -e "$work/x.gguf" ] && ok || bad "nothing written for refused checkpoints"
+# the same limits checked by run on GGUF metadata a converter would not write (tests/cli/gguf_set.mjs)
+for kv in "deepseek2.expert_used_count 9" "deepseek2.expert_group_count 3" \
+	"deepseek2.expert_group_used_count 3" "deepseek2.expert_used_count 5"; do
+	set -- $kv
+	cp "$D" "$work/badkey.gguf"
+	node "$(dirname "$0")/gguf_set.mjs" "$work/badkey.gguf" "$1" "$2" >/dev/null || bad "cannot set $1"
+	run "$FERRY" run "$work/badkey.gguf" -p x -n 1
+	expect_rc 1 "run refuses a GGUF file with $1 = $2"
+	expect_err "badkey.gguf: " "the file is named ($1 = $2)"
+	expect_err "experts in" "the routing that does not fit is spelled out ($1 = $2)"
+done
 # GGUF -> HF is not offered for stacked experts: refused, nothing written
 run "$FERRY" convert "$Q" -o "$work/back"
 expect_rc 1 "GGUF -> HF of a mixture is refused"
