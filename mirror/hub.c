@@ -11,6 +11,7 @@
  */
 #include "mirror/mirror_private.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <fnmatch.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@
 
 #define MAX_LISTING (64u << 20)
 #define MAX_FILES 1000000
+#define MAX_PAGES 100000
 #define MAX_FILE_SIZE (1ull << 50)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -135,9 +137,7 @@ static void listing_free(struct listing *l)
 
 struct body {
 	struct fy_buf buf;
-	char next[2048]; /* Link rel="next" */
-	char error_code[64];
-	long retry_after;
+	struct fy_hub_header h;
 };
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
@@ -150,27 +150,81 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* A Retry-After value, delta-seconds or an HTTP-date, as seconds from now (0: none). */
+static long retry_after_s(const char *v)
+{
+	if (*v >= '0' && *v <= '9') {
+		const long s = strtol(v, NULL, 10); /* LONG_MAX on overflow; the backoff caps it */
+		return s > 0 ? s : 0;
+	}
+	const time_t at = curl_getdate(v, NULL), now = time(NULL);
+	return at != (time_t)-1 && at > now ? (long)(at - now) : 0;
+}
+
+/* The target of the link with rel="next" in a Link value ("<url>; rel=\"next\", <url>; ..."). */
+static void link_next(char *v, struct fy_hub_header *h)
+{
+	char *lt;
+	while ((lt = strchr(v, '<')) != NULL) {
+		char *gt = strchr(lt, '>');
+		if (gt == NULL)
+			return;
+		*gt = '\0';
+		char *params = gt + 1, *end = strchr(params, '<');
+		if (end != NULL)
+			*end = '\0';
+		if (strstr(params, "rel=\"next\"") != NULL || strstr(params, "rel=next") != NULL) {
+			if ((size_t)(gt - lt) > sizeof(h->next))
+				h->too_long = true;
+			else
+				snprintf(h->next, sizeof(h->next), "%s", lt + 1);
+			return;
+		}
+		if (end == NULL)
+			return;
+		*end = '<';
+		v = end;
+	}
+}
+
+void fy_hub_header_line(const char *p, size_t n, struct fy_hub_header *h)
+{
+	char line[FY_HUB_URL_MAX + 256];
+	if (n >= sizeof(line)) {
+		/* no header ferry reads is this long, but a next page must not be lost */
+		h->too_long = h->too_long || (n > 5 && strncasecmp(p, "Link:", 5) == 0);
+		return;
+	}
+	memcpy(line, p, n);
+	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+		n--;
+	line[n] = '\0';
+	char *colon = strchr(line, ':');
+	if (colon == NULL)
+		return;
+	*colon = '\0';
+	char *v = colon + 1 + strspn(colon + 1, " \t");
+	if (strcasecmp(line, "Link") == 0) {
+		link_next(v, h);
+	} else if (strcasecmp(line, "Retry-After") == 0) {
+		h->retry_after = retry_after_s(v);
+	} else if (strcasecmp(line, "X-Error-Code") == 0) {
+		/* an error name goes into messages: letters, digits, '-' and '_' only */
+		size_t k = 0;
+		for (; v[k] != '\0' && k + 1 < sizeof(h->error_code); k++)
+			h->error_code[k] =
+				(char)(isalnum((unsigned char)v[k]) || v[k] == '-' || v[k] == '_'
+					       ? v[k]
+					       : '?');
+		h->error_code[k] = '\0';
+	}
+}
+
 static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct body *b = arg;
-	size_t n = size * nmemb;
-	char *lt, *gt;
-
-	if (n > 5 && strncasecmp(p, "Link:", 5) == 0 && strstr(p, "rel=\"next\"") != NULL &&
-	    (lt = memchr(p, '<', n)) != NULL &&
-	    (gt = memchr(lt, '>', n - (size_t)(lt - p))) != NULL)
-		snprintf(b->next, sizeof(b->next), "%.*s", (int)(gt - lt - 1), lt + 1);
-	if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
-		b->retry_after = strtol(p + 12, NULL, 10);
-	if (n > 13 && strncasecmp(p, "X-Error-Code:", 13) == 0) {
-		size_t k;
-
-		snprintf(b->error_code, sizeof(b->error_code), "%.*s", (int)(n - 13), p + 13);
-		k = strlen(b->error_code);
-		while (k > 0 && (b->error_code[k - 1] == '\r' || b->error_code[k - 1] == '\n' ||
-				 b->error_code[k - 1] == ' '))
-			b->error_code[--k] = '\0';
-	}
+	const size_t n = size * nmemb;
+	fy_hub_header_line(p, n, &b->h);
 	return n;
 }
 
@@ -231,15 +285,14 @@ static int http_get_retry(const char *url, const struct fy_clone_opts *o, struct
 
 	for (;;) {
 		b->buf.len = 0;
-		b->next[0] = b->error_code[0] = '\0';
-		b->retry_after = 0;
+		b->h = (struct fy_hub_header){ 0 };
 		*status = 0;
 		rc = http_get(url, o, b, status, err);
 		if ((rc == FY_OK && !transient(CURLE_OK, *status)) ||
 		    (rc != FY_OK && rc != FY_ENET) || ++attempt > o->retries)
 			return rc;
 		{
-			int64_t ms = backoff_ms(attempt, b->retry_after);
+			int64_t ms = backoff_ms(attempt, b->h.retry_after);
 			struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 			nanosleep(&ts, NULL);
@@ -289,11 +342,10 @@ static int http_error(long status, const struct body *b, const char *what, struc
 		return fy_err_set(err, FY_ENET,
 				  "%s: access denied (HTTP %ld%s%s); a token? (--token, "
 				  "HF_TOKEN)",
-				  what, status, b->error_code[0] ? ":" : "", b->error_code);
+				  what, status, b->h.error_code[0] ? ": " : "", b->h.error_code);
 	if (status == 404)
 		return fy_err_set(err, FY_ENOTFOUND, "%s: not found (%s)", what,
-				  b->error_code[0] ? b->error_code + (b->error_code[0] == ' ')
-						   : "HTTP 404");
+				  b->h.error_code[0] ? b->h.error_code : "HTTP 404");
 	return fy_err_set(err, FY_ENET, "%s: HTTP %ld", what, status);
 }
 
@@ -411,6 +463,65 @@ static int cmp_path(const void *a, const void *b)
 	return strcmp(((const struct remote_file *)a)->path, ((const struct remote_file *)b)->path);
 }
 
+/* Sorts the listing by path and refuses a path named twice. */
+static int no_twice(struct listing *l, const char *repo, struct fy_err *err)
+{
+	if (l->n == 0)
+		return FY_OK;
+	qsort(l->files, l->n, sizeof(*l->files), cmp_path);
+	for (size_t i = 1; i < l->n; i++) {
+		if (strcmp(l->files[i - 1].path, l->files[i].path) == 0)
+			return fy_err_set(err, FY_EFORMAT, "the listing of %s names '%s' twice",
+					  repo, l->files[i].path);
+	}
+	return FY_OK;
+}
+
+/* The listing's next page (Link rel="next"), resolved against the page's URL, replaces url ("" when
+ * there is none). It must be on the endpoint's scheme, host and port, since the token goes with
+ * it, and must not be the page itself. */
+static int next_page(const char *endpoint, char *url, size_t cap, const struct fy_hub_header *h,
+		     struct fy_err *err)
+{
+	static const CURLUPart origin[] = { CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT };
+	CURLU *u = curl_url(), *e = curl_url();
+	char *next = NULL;
+	int rc = FY_OK;
+
+	if (h->too_long)
+		rc = fy_err_set(err, FY_EFORMAT, "%s: the next-page link is too long", url);
+	else if (h->next[0] == '\0')
+		url[0] = '\0';
+	if (rc != FY_OK || h->next[0] == '\0')
+		goto out;
+	bool ok = u != NULL && e != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		  curl_url_set(u, CURLUPART_URL, h->next, 0) == CURLUE_OK &&
+		  curl_url_set(e, CURLUPART_URL, endpoint, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_URL, &next, 0) == CURLUE_OK && strlen(next) < cap;
+	for (size_t i = 0; ok && i < sizeof(origin) / sizeof(origin[0]); i++) {
+		char *a = NULL, *b = NULL;
+		ok = curl_url_get(u, origin[i], &a, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+		     curl_url_get(e, origin[i], &b, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+		     strcasecmp(a, b) == 0;
+		curl_free(a);
+		curl_free(b);
+	}
+	if (!ok)
+		rc = fy_err_set(err, FY_EFORMAT,
+				"%s: the next page of the listing is not a URL on %s (refused: "
+				"the token would go with it)",
+				url, endpoint);
+	else if (strcmp(next, url) == 0)
+		rc = fy_err_set(err, FY_EFORMAT, "%s: the next page of the listing is itself", url);
+	else
+		snprintf(url, cap, "%s", next);
+out:
+	curl_free(next);
+	curl_url_cleanup(u);
+	curl_url_cleanup(e);
+	return rc;
+}
+
 static int fetch_tree(const char *repo, const struct fy_clone_opts *o, struct listing *l,
 		      struct fy_err *err)
 {
@@ -418,13 +529,16 @@ static int fetch_tree(const char *repo, const struct fy_clone_opts *o, struct li
 	struct body b;
 	struct fy_json *j = NULL;
 	long status = 0;
-	size_t i;
 	int pages = 0;
 	int rc = FY_OK;
 
 	snprintf(url, sizeof(url), "%s/api/%s/%s/tree/%s?recursive=true&expand=false", o->endpoint,
 		 api_kind(repo), bare(repo), l->commit);
-	while (rc == FY_OK && url[0] != '\0' && pages++ < 100000) {
+	while (rc == FY_OK && url[0] != '\0') {
+		if (++pages > MAX_PAGES)
+			return fy_err_set(err, FY_EFORMAT,
+					  "the listing of %s has more than %d pages", repo,
+					  MAX_PAGES);
 		memset(&b, 0, sizeof(b));
 		rc = http_get_retry(url, o, &b, &status, err);
 		if (rc == FY_OK && status != 200)
@@ -433,20 +547,29 @@ static int fetch_tree(const char *repo, const struct fy_clone_opts *o, struct li
 			rc = fy_json_parse(&j, b.buf.data, b.buf.len, url, err);
 		if (rc == FY_OK)
 			rc = add_page(l, j, url, o, err);
+		if (rc == FY_OK)
+			rc = next_page(o->endpoint, url, sizeof(url), &b.h, err);
 		fy_json_free(j);
 		j = NULL;
 		fy_buf_release(&b.buf);
-		snprintf(url, sizeof(url), "%s", b.next);
 	}
-	if (rc != FY_OK)
-		return rc;
-	qsort(l->files, l->n, sizeof(*l->files), cmp_path);
-	for (i = 1; i < l->n; i++) {
-		if (strcmp(l->files[i - 1].path, l->files[i].path) == 0)
-			return fy_err_set(err, FY_EFORMAT, "the listing of %s names '%s' twice",
-					  repo, l->files[i].path);
-	}
-	return FY_OK;
+	return rc == FY_OK ? no_twice(l, repo, err) : rc;
+}
+
+int fy_hub_listing_page(const char *json, size_t n, size_t *files, struct fy_err *err)
+{
+	const struct fy_clone_opts o = { 0 };
+	struct listing l = { "", NULL, 0 };
+	struct fy_json *j = NULL;
+	int rc = fy_json_parse(&j, json, n, "page", err);
+	if (rc == FY_OK)
+		rc = add_page(&l, j, "page", &o, err);
+	if (rc == FY_OK)
+		rc = no_twice(&l, "page", err);
+	*files = l.n;
+	fy_json_free(j);
+	listing_free(&l);
+	return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -496,10 +619,12 @@ struct fetch {
 static size_t dl_header(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct dl *d = arg;
-	size_t n = size * nmemb;
+	const size_t n = size * nmemb;
+	struct fy_hub_header h = { 0 };
 
-	if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
-		d->retry_after = strtol(p + 12, NULL, 10);
+	fy_hub_header_line(p, n, &h);
+	if (h.retry_after > 0)
+		d->retry_after = h.retry_after;
 	return n;
 }
 

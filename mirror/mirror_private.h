@@ -31,6 +31,22 @@ int fy_revision_to_json(const struct fy_revision *r, struct fy_buf *out, struct 
 int fy_store_adopt(struct fy_store *s, const char *tmp, const struct fy_digests *d,
 		   struct fy_err *err);
 
+/* The response headers a clone reads (mirror/hub.c), one line at a time: Link's rel="next"
+ * target (too_long: one that does not fit, or a Link line over the limit), Retry-After (seconds
+ * or an HTTP-date, as seconds from now; 0: none), X-Error-Code (letters, digits, '-', '_'; other
+ * bytes become '?'). p need not end in NUL. Exposed for tests/fuzz/fuzz_hub.c. */
+#define FY_HUB_URL_MAX 8192
+struct fy_hub_header {
+	char next[FY_HUB_URL_MAX];
+	bool too_long;
+	long retry_after;
+	char error_code[64];
+};
+void fy_hub_header_line(const char *p, size_t n, struct fy_hub_header *h);
+/* One page of a tree listing (a JSON array) checked as a clone checks it, entry by entry (names,
+ * sizes, oids, LFS objects) and for a path named twice; *files: the files it lists. */
+int fy_hub_listing_page(const char *json, size_t n, size_t *files, struct fy_err *err);
+
 /* A background thread hashing downloads' finished ranges in order (mirror/prefix_hash.c). */
 struct fy_prefix_hash;
 int fy_prefix_hash_new(struct fy_prefix_hash **out, size_t n_files, struct fy_err *err);

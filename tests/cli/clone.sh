@@ -143,6 +143,42 @@ kill $redir 2>/dev/null
 expect_rc 0 "clone through redirects to another host"
 if [ -s "$work/cdn.log" ] && ! grep -q auth "$work/cdn.log"; then ok; else bad "token sent to another host: $(sort "$work/cdn.log" | uniq -c)"; fi
 
+# a listing in pages (Link rel="next", as huggingface.co pages trees): every page is fetched,
+# with the token; a next page on another host, or the page itself, is refused
+for mode in absolute relative foreign self; do
+	: >"$work/pages.log"
+	rm -f "$work/page.port"
+	node "$here/../node/pagehub.mjs" "$HF_ENDPOINT" 7 "$work/pages.log" "$mode" >"$work/page.port" &
+	phub=$!
+	i=0
+	while [ ! -s "$work/page.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	rm -rf "$work/page-store"
+	FERRY_HOME="$work/page-store" "$FERRY" -q init
+	run env FERRY_HOME="$work/page-store" "$FERRY" clone tiny/stories --token "$TOKEN" \
+		--endpoint "http://127.0.0.1:$(cat "$work/page.port")"
+	kill $phub 2>/dev/null
+	case $mode in
+	absolute | relative)
+		expect_rc 0 "clone of a listing in pages ($mode next links)"
+		expect_out ": 20 files" "every page of the listing is read ($mode)"
+		[ "$(wc -l <"$work/pages.log")" -ge 3 ] && ! grep -q none "$work/pages.log" && ok ||
+			bad "pages fetched ($mode): $(cat "$work/pages.log")"
+		;;
+	foreign)
+		expect_rc 1 "a next page on another host"
+		expect_err "the next page of the listing is not a URL on" "the foreign next page is refused"
+		[ "$(cat "$work/pages.log")" = "0 auth" ] && ok || bad "pages after a foreign link: $(cat "$work/pages.log")"
+		;;
+	self)
+		expect_rc 1 "a next page that is the page itself"
+		expect_err "the next page of the listing is itself" "the looping listing is refused"
+		;;
+	esac
+	run env FERRY_HOME="$work/page-store" "$FERRY" ls
+	[ "$mode" = absolute ] || [ "$mode" = relative ] || [ ! -s "$work/out" ] && ok ||
+		bad "a refused paged listing left a revision ($mode)"
+done
+
 # large files in ranges; a clone killed at random points resumes without fetching finished
 # ranges again (bytes counted in the upstream's access log)
 mkdir -p "$work/big"
