@@ -614,7 +614,12 @@ struct fetch {
 	struct fy_prefix_hash *ph;	/* ranged files hashed while they download */
 	size_t files_total, files_done; /* files to transfer (not reused), and adopted */
 	int64_t last_view;		/* monotonic ms of the last transfer report */
+	struct fy_adoption *pending;	/* verified whole files, moved into objects/ in batches */
+	size_t n_pending;
 };
+
+/* Whole files verified but not in objects/ yet: moved with two file system syncs per batch. */
+#define ADOPT_BATCH 256
 
 static size_t dl_header(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -855,6 +860,23 @@ static int start_task(struct fetch *fx, CURLM *m, size_t ti, struct fy_err *err)
 	return FY_OK;
 }
 
+/* Moves the verified whole files waiting into objects/. */
+static int adopt_pending(struct fetch *fx, struct fy_err *err)
+{
+	const int rc = fy_store_adopt_all(fx->s, fx->pending, fx->n_pending, err);
+	fx->n_pending = 0;
+	return rc;
+}
+
+static int defer_adoption(struct fetch *fx, struct remote_file *f, struct fy_err *err)
+{
+	if (fx->pending == NULL &&
+	    (fx->pending = calloc(ADOPT_BATCH, sizeof(*fx->pending))) == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	fx->pending[fx->n_pending++] = (struct fy_adoption){ f->tmp, f->sha256 };
+	return fx->n_pending == ADOPT_BATCH ? adopt_pending(fx, err) : FY_OK;
+}
+
 /* Checks a complete file against the listing and moves it into objects/. pre: its digests when
  * already computed (ranged files), else NULL. */
 static int adopt(struct fetch *fx, struct remote_file *f, const struct fy_digests *pre,
@@ -880,7 +902,10 @@ static int adopt(struct fetch *fx, struct remote_file *f, const struct fy_digest
 		return fy_err_set(err, FY_EHASH, "'%s': content does not match its sha256",
 				  f->path);
 	memcpy(f->sha256, d.sha256, FY_SHA256_LEN);
-	rc = fy_store_adopt(fx->s, f->tmp, &d, err);
+	if (f->journal[0] == '\0') /* a whole file (unsynced): with the next batch */
+		rc = defer_adoption(fx, f, err);
+	else /* a ranged file, its ranges synced as they came */
+		rc = fy_store_adopt(fx->s, f->tmp, &d, err);
 	if (rc == FY_OK) {
 		f->done = true;
 		fx->files_done++;
@@ -1122,6 +1147,12 @@ static int run_multi(struct fetch *fx, struct fy_err *err)
 	}
 	if (rc == FY_OK && fx->o->transfer != NULL)
 		report(fx, view, true);
+	if (rc == FY_OK) {
+		rc = adopt_pending(fx, err);
+	} else { /* what was verified is kept for the next run */
+		struct fy_err ignored;
+		(void)adopt_pending(fx, &ignored);
+	}
 	drop_all(fx, m);
 	curl_multi_cleanup(m);
 	free(view);
@@ -1269,6 +1300,7 @@ out:
 static void fetch_release(struct fetch *fx)
 {
 	fy_prefix_hash_free(fx->ph);
+	free(fx->pending);
 	free(fx->queue);
 	free(fx->inflight);
 	free(fx->tasks);

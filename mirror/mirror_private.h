@@ -30,6 +30,16 @@ int fy_revision_to_json(const struct fy_revision *r, struct fy_buf *out, struct 
  * object exists. */
 int fy_store_adopt(struct fy_store *s, const char *tmp, const struct fy_digests *d,
 		   struct fy_err *err);
+/* Moves n verified temp files into objects/ as fy_store_adopt does, with two syncs of the store's
+ * file system in all (syncfs: the files' data before the renames, the renames after) instead of
+ * a file sync and a directory sync per file. On failure the files not moved yet stay where they
+ * are. */
+struct fy_adoption {
+	const char *tmp;
+	const uint8_t *sha256;
+};
+int fy_store_adopt_all(struct fy_store *s, const struct fy_adoption *a, size_t n,
+		       struct fy_err *err);
 
 /* The response headers a clone reads (mirror/hub.c), one line at a time: Link's rel="next"
  * target (too_long: one that does not fit, or a Link line over the limit), Retry-After (seconds

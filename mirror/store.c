@@ -324,10 +324,12 @@ out:
 }
 
 /* Moves a complete temp file to its object name (or drops it when the object exists). */
-int fy_store_adopt(struct fy_store *s, const char *tmp, const struct fy_digests *d,
-		   struct fy_err *err)
+/* Renames tmp to its object name (dropping it when the object exists); sync_dir: and syncs the
+ * directory. On failure tmp is removed. */
+static int move_object(struct fy_store *s, const char *tmp, const uint8_t *sha256, bool sync_dir,
+		       struct fy_err *err)
 {
-	const char *obj = fy_store_object_path(s, d->sha256);
+	const char *obj = fy_store_object_path(s, sha256);
 	char dir[4096];
 	int rc;
 
@@ -340,10 +342,46 @@ int fy_store_adopt(struct fy_store *s, const char *tmp, const struct fy_digests 
 	rc = fy_mkdirs(dir, err);
 	if (rc == FY_OK && rename(tmp, obj) != 0)
 		rc = fy_err_sys(err, FY_EIO, "cannot move an object into '%s'", dir);
-	if (rc == FY_OK)
+	if (rc == FY_OK && sync_dir)
 		rc = fy_fsync_dir(dir, err);
 	if (rc != FY_OK)
 		unlink(tmp);
+	return rc;
+}
+
+int fy_store_adopt(struct fy_store *s, const char *tmp, const struct fy_digests *d,
+		   struct fy_err *err)
+{
+	return move_object(s, tmp, d->sha256, true, err);
+}
+
+/* syncfs(2) of the file system holding the store. */
+static int sync_store_fs(struct fy_store *s, struct fy_err *err)
+{
+	const int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = FY_OK;
+
+	if (fd < 0)
+		return fy_err_sys(err, FY_EIO, "cannot open '%s'", s->dir);
+	if (syncfs(fd) != 0)
+		rc = fy_err_sys(err, FY_EIO, "cannot sync the file system of '%s'", s->dir);
+	close(fd);
+	return rc;
+}
+
+int fy_store_adopt_all(struct fy_store *s, const struct fy_adoption *a, size_t n,
+		       struct fy_err *err)
+{
+	int rc = FY_OK;
+
+	if (n == 0)
+		return FY_OK;
+	FY_TRY(rc, sync_store_fs(s, err)); /* the files' data, before any name points at it */
+	for (size_t i = 0; i < n && rc == FY_OK; i++)
+		rc = move_object(s, a[i].tmp, a[i].sha256, false, err);
+	if (rc == FY_OK)
+		rc = sync_store_fs(s, err); /* the renames */
+out:
 	return rc;
 }
 
