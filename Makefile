@@ -56,7 +56,7 @@ FUZZ_SECONDS ?= 10
 FUZZ_JOBS    ?= 1
 
 .PHONY: all build deps test test-unit test-san test-cli test-node test-fuzz test-crash crash faults \
-	fuzz fuzz-build \
+	fuzz fuzz-build fuzz-merge \
 	demo bench format lint clean help node-deps install
 
 all: deps
@@ -73,6 +73,7 @@ help:
 	@echo "  make deps      apt-get the Debian packages that are missing (root), else print the command"
 	@echo "  make bench     benchmarks (results as ratios, written to bench/results/)"
 	@echo "  make fuzz      run every fuzz target for FUZZ_SECONDS each (default 10; e.g. FUZZ_SECONDS=3600)"
+	@echo "  make fuzz-merge  fold what long fuzz runs found into the seeds (tests/fuzz/NAME/found/)"
 	@echo "  make crash     SIGKILL add, bundle import, clone, convert, quant and publish CRASH_RUNS"
 	@echo "                 times each (default 100) at random points; fsck and re-run checked"
 	@echo "  make faults    clone and install through every injected fault x 3 file sizes"
@@ -270,6 +271,10 @@ test-fuzz fuzz: $(FUZZ_BIN)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) sh tests/fuzz/run.sh $(FUZZ_BIN) \
 		> $(BUILD)/fuzz.log 2>&1; rc=$$?; cat $(BUILD)/fuzz.log; \
 		sh tests/summary.sh fuzz $(BUILD)/fuzz.log >> $(SUMMARY); exit $$rc
+
+# What long runs found, minimized, into the committed seeds (tests/fuzz/<name>/found/).
+fuzz-merge: $(FUZZ_BIN)
+	@sh tests/fuzz/merge.sh $(FUZZ_BIN)
 
 # --- the rest -----------------------------------------------------------------------------
 
