@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char root[256];
@@ -460,4 +461,88 @@ Test(store, pubindex_parse)
 	cr_assert(!fy_gguf_has_tag("m-IQ4_K_M.gguf", "Q4_K_M"));
 	cr_assert(!fy_gguf_has_tag("m-Q4_K_M.bin", "Q4_K_M"));
 	cr_assert(!fy_gguf_has_tag("m-Q4_K_M.gguf", ""));
+}
+
+/* The hub's response headers as clone reads them: libcurl hands over lines without a NUL. */
+static void header(struct fy_hub_header *h, const char *line)
+{
+	const size_t n = strlen(line);
+	char *copy = malloc(n ? n : 1); /* exactly the line: reading past it is an ASan error */
+
+	cr_assert_not_null(copy);
+	memcpy(copy, line, n);
+	fy_hub_header_line(copy, n, h);
+	free(copy);
+}
+
+Test(hub, response_headers)
+{
+	struct fy_hub_header h = { 0 };
+	char date[64];
+	const time_t later = time(NULL) + 120;
+
+	header(&h, "Link: <https://hub/api/models/a/b/tree/main?cursor=x>; rel=\"next\"\r\n");
+	cr_assert_str_eq(h.next, "https://hub/api/models/a/b/tree/main?cursor=x");
+	h = (struct fy_hub_header){ 0 };
+	header(&h, "link: </first>; rel=\"first\", </p2?c=1>; rel=next\r\n");
+	cr_assert_str_eq(h.next, "/p2?c=1");
+	h = (struct fy_hub_header){ 0 };
+	header(&h, "Link: <https://hub/p2>; rel=\"prev\"\r\n"); /* not a next page */
+	cr_assert_str_eq(h.next, "");
+	header(&h, "Link: <https://hub/p2; rel=\"next\""); /* unterminated */
+	cr_assert_str_eq(h.next, "");
+
+	header(&h, "Retry-After: 7\r\n");
+	cr_assert_eq(h.retry_after, 7);
+	strftime(date, sizeof(date), "Retry-After: %a, %d %b %Y %H:%M:%S GMT", gmtime(&later));
+	header(&h, date);
+	cr_assert(h.retry_after > 100 && h.retry_after <= 120, "an HTTP-date: %ld s",
+		  h.retry_after);
+	header(&h, "Retry-After: Thu, 01 Jan 1998 00:00:00 GMT\r\n"); /* past: no wait */
+	cr_assert_eq(h.retry_after, 0);
+	header(&h, "Retry-After: -5\r\n");
+	cr_assert_eq(h.retry_after, 0);
+
+	header(&h, "X-Error-Code: GatedRepo\r\n");
+	cr_assert_str_eq(h.error_code, "GatedRepo");
+	header(&h, "X-Error-Code: \033[31mRepo\r\n"); /* no escape sequence reaches a terminal */
+	cr_assert_str_eq(h.error_code, "??31mRepo");
+
+	/* a Link line too long to read loses no page silently */
+	char *big = malloc(FY_HUB_URL_MAX + 300);
+	cr_assert_not_null(big);
+	memset(big, 'a', FY_HUB_URL_MAX + 299);
+	memcpy(big, "Link: <", 7);
+	big[FY_HUB_URL_MAX + 299] = '\0';
+	h = (struct fy_hub_header){ 0 };
+	header(&h, big);
+	cr_assert(h.too_long);
+	free(big);
+}
+
+Test(hub, listing_pages)
+{
+	struct fy_err err;
+	size_t n = 0;
+	static const char ok[] =
+		"[{\"type\":\"file\",\"oid\":\"0123456789abcdef0123456789abcdef01234567\",\"size\":"
+		"3,"
+		"\"path\":\"a/b.json\"},{\"type\":\"directory\",\"oid\":"
+		"\"0123456789abcdef0123456789abcdef01234567\",\"size\":0,\"path\":\"a\"}]";
+	static const char twice[] = "[{\"type\":\"file\",\"oid\":"
+				    "\"0123456789abcdef0123456789abcdef01234567\",\"size\":3,"
+				    "\"path\":\"x\"},{\"type\":\"file\",\"oid\":"
+				    "\"0123456789abcdef0123456789abcdef01234567\","
+				    "\"size\":3,\"path\":\"x\"}]";
+	static const char hostile[] = "[{\"type\":\"file\",\"oid\":"
+				      "\"0123456789abcdef0123456789abcdef01234567\",\"size\":3,"
+				      "\"path\":\"../../etc/x\"}]";
+
+	cr_assert_eq(fy_hub_listing_page(ok, strlen(ok), &n, &err), FY_OK, "%s", err.msg);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(fy_hub_listing_page(twice, strlen(twice), &n, &err), FY_EFORMAT);
+	cr_assert(strstr(err.msg, "names 'x' twice") != NULL, "%s", err.msg);
+	cr_assert_eq(fy_hub_listing_page(hostile, strlen(hostile), &n, &err), FY_EFORMAT);
+	cr_assert(strstr(err.msg, "refusing a file name") != NULL, "%s", err.msg);
+	cr_assert_eq(fy_hub_listing_page("{}", 2, &n, &err), FY_EFORMAT);
 }
