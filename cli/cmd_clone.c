@@ -149,6 +149,8 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 		fy_json_set(o, "bytes", fy_json_integer((int64_t)st.bytes_fetched));
 		fy_json_set(o, "bytes_resumed", fy_json_integer((int64_t)st.bytes_resumed));
 		fy_json_set(o, "retries", fy_json_integer((int64_t)st.retries));
+		fy_json_set(o, "connections", fy_json_integer((int64_t)st.connections));
+		fy_json_set(o, "http2", fy_json_bool(st.http2));
 		r = fy_cli_print_json(cli, o);
 		goto out;
 	}

@@ -973,8 +973,15 @@ static int finish_one(struct fetch *fx, CURLM *m, CURLMsg *msg, struct fy_err *e
 	long status = 0;
 	int rc = FY_OK;
 
+	long connects = 0, version = 0;
+
 	curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&d);
 	curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(msg->easy_handle, CURLINFO_NUM_CONNECTS, &connects);
+	curl_easy_getinfo(msg->easy_handle, CURLINFO_HTTP_VERSION, &version);
+	fx->st->connections += connects > 0 ? (size_t)connects : 0;
+	if (status > 0 && version == CURL_HTTP_VERSION_2_0)
+		fx->st->http2 = true;
 	t = &fx->tasks[d->task];
 	f = &fx->l->files[t->file];
 	if (t->chunk < 0)

@@ -376,6 +376,8 @@ struct fy_clone_stats {
 	uint64_t bytes_fetched;
 	size_t retries;		/* transfers tried again after a transient failure */
 	uint64_t bytes_resumed; /* ranges found finished by an earlier, interrupted run */
+	size_t connections;	/* new connections the transfers opened (reused ones not counted) */
+	bool http2;		/* some transfer went over HTTP/2 */
 };
 
 /* Fetches repo at o->rev from the hub into the store: every selected file is downloaded (files

@@ -203,6 +203,7 @@ expect_rc 0 "fsck of an interrupted clone"
 expect_err "interrupted download (the next clone or pull resumes it" "fsck names the partial download"
 run env FERRY_HOME="$s" "$FERRY" --json clone big/model --range-size 2 --ranged-min 1 -j 2
 expect_rc 0 "resumed clone completes"
+expect_out '"http2": false' "plain HTTP/1.1 from ferry serve"
 if grep -q '"bytes_resumed": [1-9]' "$work/out"; then ok; else bad "nothing resumed: $(cat "$work/out")"; fi
 run env FERRY_HOME="$s" "$FERRY" verify big/model
 expect_rc 0 "resumed clone verifies"
@@ -229,9 +230,12 @@ expect_err "CA bundle '$work/no-such.pem' (from \$CURL_CA_BUNDLE) cannot be read
 run env FERRY_HOME="$s" "$FERRY" ls
 [ ! -s "$work/out" ] && ok || bad "refused clones left a revision: $(cat "$work/out")"
 : >"$h2log"
-run $noca REQUESTS_CA_BUNDLE="$work/nginx/cert.pem" "$FERRY" clone big/model --endpoint "$nginx_url" \
-	--range-size 2 --ranged-min 1 -j 3
+run $noca REQUESTS_CA_BUNDLE="$work/nginx/cert.pem" "$FERRY" --json clone big/model \
+	--endpoint "$nginx_url" --range-size 2 --ranged-min 1 -j 3
 expect_rc 0 "ranged clone over HTTPS and HTTP/2"
+expect_out '"http2": true' "the JSON summary says HTTP/2"
+[ "$(json_field "$work/out" d.connections)" -ge 1 ] && [ "$(json_field "$work/out" d.connections)" -le 3 ] && ok ||
+	bad "the JSON summary counts $(json_field "$work/out" d.connections) new connections for -j 3"
 run env FERRY_HOME="$s" "$FERRY" verify big/model
 expect_rc 0 "the clone over HTTP/2 verifies"
 bigcommit=$(FERRY_HOME=$up "$FERRY" --json show big/model | sed -n 's/^  "id": "\([0-9a-f]*\)",/\1/p')
