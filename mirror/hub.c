@@ -525,7 +525,7 @@ out:
 static int fetch_tree(const char *repo, const struct fy_clone_opts *o, struct listing *l,
 		      struct fy_err *err)
 {
-	char url[8192];
+	char url[FY_HUB_URL_MAX]; /* a next-page link replaces it */
 	struct body b;
 	struct fy_json *j = NULL;
 	long status = 0;
@@ -625,11 +625,15 @@ static size_t dl_header(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct dl *d = arg;
 	const size_t n = size * nmemb;
-	struct fy_hub_header h = { 0 };
 
-	fy_hub_header_line(p, n, &h);
-	if (h.retry_after > 0)
-		d->retry_after = h.retry_after;
+	/* only Retry-After matters here: the other lines skip the parser's copy */
+	if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+		struct fy_hub_header h = { 0 };
+
+		fy_hub_header_line(p, n, &h);
+		if (h.retry_after > 0)
+			d->retry_after = h.retry_after;
+	}
 	return n;
 }
 
@@ -970,10 +974,8 @@ static int finish_one(struct fetch *fx, CURLM *m, CURLMsg *msg, struct fy_err *e
 	struct dl *d = NULL;
 	struct task *t;
 	struct remote_file *f;
-	long status = 0;
+	long status = 0, connects = 0, version = 0;
 	int rc = FY_OK;
-
-	long connects = 0, version = 0;
 
 	curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&d);
 	curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);

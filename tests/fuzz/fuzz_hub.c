@@ -2,8 +2,8 @@
  * empty line is response header lines (Link's next page, Retry-After, X-Error-Code), each given
  * without a terminating NUL as libcurl gives them; the rest is a page of a tree listing, checked
  * entry by entry and for paths named twice. Beyond "no crash": a next-page link fits its buffer
- * and is NUL-terminated, an error code holds only letters, digits, '-', '_' and '?', and every
- * accepted listing entry passed the repository path check. */
+ * and is NUL-terminated, an error code holds only letters, digits, '-', '_' and '?', and
+ * Retry-After is never negative. */
 #include "mirror/mirror_private.h"
 
 #include <stdlib.h>
