@@ -60,7 +60,7 @@ enum fy_opt_kind {
  * any) is readable, else the error (printed). *ca_bundle: that bundle, or NULL. */
 int fy_cli_transfer_check(struct fy_cli *cli, long jobs, long retries, long stall,
 			  const char **ca_bundle);
-/* The transfer options of the verbs that fetch (clone, sync, install): -j, --retries,
+/* The transfer options of the verbs that fetch (clone, pull, sync, install): -j, --retries,
  * --stall-timeout, into longs. */
 #define FY_TRANSFER_OPTS(jobs, retries, stall)                                                     \
 	{ "jobs", 'j', FY_OPT_INT, (jobs), "N", "files transferred at once (default 8)" },         \

@@ -37,14 +37,12 @@ static int origin_of(struct fy_store *s, const char *repo, const char *rev, char
 int cmd_pull(struct fy_cli *cli, int argc, char **argv)
 {
 	const char *endpoint = NULL, *token = getenv("HF_TOKEN");
-	long jobs = 8, retries = 5;
+	long jobs = 8, retries = 5, stall = 60;
 	const struct fy_opt opts[] = {
 		{ "endpoint", 0, FY_OPT_STRING, &endpoint, "URL",
 		  "the hub (default: the one the revision came from)" },
 		{ "token", 0, FY_OPT_STRING, &token, "TOKEN", "bearer token (default: $HF_TOKEN)" },
-		{ "jobs", 'j', FY_OPT_INT, &jobs, "N", "files transferred at once (default 8)" },
-		{ "retries", 0, FY_OPT_INT, &retries, "N",
-		  "tries after transient failures (default 5)" },
+		FY_TRANSFER_OPTS(&jobs, &retries, &stall),
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
@@ -67,7 +65,7 @@ int cmd_pull(struct fy_cli *cli, int argc, char **argv)
 
 	r = fy_cli_repo_verb(cli, &usage, argc, argv, 1, repo, &rev, &s);
 	if (r < 0)
-		r = fy_cli_transfer_check(cli, jobs, retries, 60, &ca_bundle);
+		r = fy_cli_transfer_check(cli, jobs, retries, stall, &ca_bundle);
 	if (r < 0 &&
 	    origin_of(s, repo, rev, ep, sizeof(ep), urev, sizeof(urev), before, &err) != FY_OK)
 		r = fy_cli_fail(cli, &err);
@@ -79,6 +77,7 @@ int cmd_pull(struct fy_cli *cli, int argc, char **argv)
 				     .rev = urev,
 				     .jobs = (int)jobs,
 				     .retries = (int)retries,
+				     .stall_s = (int)stall,
 				     .progress = fy_cli_progress,
 				     .transfer = fy_cli_transfer,
 				     .wait_fn = fy_cli_lock_wait,
