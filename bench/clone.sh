@@ -33,10 +33,10 @@ new_store() {
 	FERRY_HOME="$work/down" "$FERRY" -q init
 	sync
 }
-ms() { # ms CMD...: wall time in milliseconds
-	t0=$(date +%s%N)
+ms() { # ms CMD...: wall time in milliseconds (now_ns and ms_since: bench/lib.sh)
+	_t0=$(now_ns)
 	"$@" >/dev/null 2>&1
-	echo $((($(date +%s%N) - t0) / 1000000))
+	ms_since "$_t0"
 }
 fresh_clone() {
 	FERRY_HOME="$work/down" "$FERRY" -q --no-progress clone bench/clone --endpoint "$url" -j 8

@@ -42,15 +42,22 @@ stories_store() {
 	"$FERRY" -q --no-progress add demo/stories-GGUF "$work/gguf" -m import
 	"$FERRY" -q --no-progress quant demo/stories-GGUF --type Q4_K_M 2>/dev/null
 }
-# start_proxy UPSTREAM FAULTS: tests/node/faultproxy.mjs in front of UPSTREAM; sets $proxy_url
-# and $proxy_pid (uses $work/proxy.port).
-start_proxy() {
-	rm -f "$work/proxy.port"
-	node "$(dirname "$0")/../node/faultproxy.mjs" "$1" "$2" >"$work/proxy.port" &
-	proxy_pid=$!
+# start_node SCRIPT ARGS...: a node server that prints its loopback port; sets $node_pid and
+# $node_url once it listens (uses $work/node.port).
+start_node() {
+	rm -f "$work/node.port"
+	node "$@" >"$work/node.port" &
+	node_pid=$!
 	i=0
-	while [ ! -s "$work/proxy.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-	proxy_url="http://127.0.0.1:$(cat "$work/proxy.port")"
+	while [ ! -s "$work/node.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	node_url="http://127.0.0.1:$(cat "$work/node.port")"
+}
+# start_proxy UPSTREAM FAULTS: tests/node/faultproxy.mjs in front of UPSTREAM; sets $proxy_url
+# and $proxy_pid.
+start_proxy() {
+	start_node "$(dirname "$0")/../node/faultproxy.mjs" "$1" "$2"
+	proxy_pid=$node_pid
+	proxy_url=$node_url
 }
 # start_serve STORE ARGS...: `ferry serve ARGS` over STORE on a free loopback port; sets
 # $serve_pid and $serve_url (stderr in $work/serve.err).

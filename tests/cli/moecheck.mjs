@@ -8,6 +8,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { readGguf } from "./gguf.mjs";
 import { readSafetensors } from "./st.mjs";
 
 const [dir, ggufPath] = process.argv.slice(2);
@@ -16,55 +17,19 @@ const fail = (msg) => {
 	process.exit(1);
 };
 
-function readGguf(file) {
-	const b = fs.readFileSync(file);
-	let o = 0;
-	const u32 = () => ((o += 4), b.readUInt32LE(o - 4));
-	const u64 = () => ((o += 8), Number(b.readBigUInt64LE(o - 8)));
-	const str = () => {
-		const n = u64();
-		o += n;
-		return b.toString("utf8", o - n, o);
-	};
-	const sizes = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-	const value = (t) => {
-		if (t === 8) return str();
-		if (t === 9) {
-			const at = u32();
-			const n = u64();
-			const out = [];
-			for (let i = 0; i < n; i++) out.push(value(at));
-			return out;
-		}
-		const v = t === 4 ? b.readUInt32LE(o) : t === 6 ? b.readFloatLE(o) : null;
-		o += sizes[t];
-		return v;
-	};
-	if (b.toString("latin1", 0, 4) !== "GGUF") fail(`${file}: not GGUF`);
-	o = 8;
-	const nt = u64();
-	const nkv = u64();
-	const kv = {};
-	for (let i = 0; i < nkv; i++) {
-		const k = str();
-		kv[k] = value(u32());
+function readCovered(file) {
+	let g;
+	try {
+		g = readGguf(file);
+	} catch (e) {
+		fail(e.message);
 	}
-	const tensors = {};
-	for (let i = 0; i < nt; i++) {
-		const name = str();
-		const nd = u32();
-		const ne = [];
-		for (let d = 0; d < nd; d++) ne.push(u64());
-		const type = u32();
-		tensors[name] = { ne, type, off: u64(), covered: 0 };
-	}
-	const align = kv["general.alignment"] ?? 32;
-	const base = Math.ceil(o / align) * align;
-	for (const t of Object.values(tensors)) {
+	for (const t of Object.values(g.tensors)) {
+		t.covered = 0;
 		t.elems = t.ne.reduce((a, c) => a * c, 1);
-		t.data = b.subarray(base + t.off, base + t.off + 4 * t.elems);
+		t.data = g.buf.subarray(g.base + t.off, g.base + t.off + 4 * t.elems);
 	}
-	return { kv, tensors };
+	return g;
 }
 
 function readShards(d) {
@@ -111,7 +76,7 @@ const globalMap = {
 const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json")));
 const checkPath = path.join(dir, "golden", "dequantized_check.json");
 const check = fs.existsSync(checkPath) ? JSON.parse(fs.readFileSync(checkPath)).all_fp8_tensors : {};
-const g = readGguf(ggufPath);
+const g = readCovered(ggufPath);
 const src = readShards(dir);
 let compared = 0;
 let fp8 = 0;

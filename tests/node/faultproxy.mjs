@@ -10,6 +10,7 @@
 //   stall     send the headers and a few bytes, then nothing (the client must give up)
 //   loop      redirect to the same URL (every time: a redirect loop)
 //   corrupt*  (suffix *) the fault applies to every resolve request
+//   pass      (or any other word) that request goes through untouched
 // Prints the port it listens on.
 import http from "node:http";
 

@@ -2,7 +2,8 @@
 // A hub on 127.0.0.1 in front of UPSTREAM (a ferry serve) that pages its tree listings the way
 // huggingface.co does: PAGE entries a page, then `Link: <absolute URL with cursor=N>; rel="next"`.
 // Each tree request is logged to LOGFILE as "cursor auth|none". MODE changes the next link:
-// "relative" (a path only), "foreign" (another host: 127.0.0.2), "self" (the same page again).
+// "relative" (a path only), "foreign" (another host: 127.0.0.2), "self" (the same page again),
+// "long" (a URL of 9000 bytes, more than a client need hold).
 // Prints the hub's port.
 import http from "node:http";
 import { appendFileSync } from "node:fs";
@@ -40,6 +41,7 @@ const hub = http.createServer(async (req, res) => {
 	const headers = { "Content-Type": "application/json" };
 	if (cursor + size < all.length) {
 		u.searchParams.set("cursor", String(mode === "self" ? cursor : cursor + size));
+		if (mode === "long") u.searchParams.set("pad", "x".repeat(9000));
 		const rel = u.pathname + u.search;
 		const host = mode === "foreign" ? "127.0.0.2" : "127.0.0.1";
 		const target = mode === "relative" ? rel : `http://${host}:${hub.address().port}${rel}`;
