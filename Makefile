@@ -75,7 +75,8 @@ help:
 	@echo "  make fuzz      run every fuzz target for FUZZ_SECONDS each (default 10; e.g. FUZZ_SECONDS=3600)"
 	@echo "  make fuzz-merge  fold what long fuzz runs found into the seeds (tests/fuzz/NAME/found/)"
 	@echo "  make crash     SIGKILL add, bundle import, clone, convert, quant and publish CRASH_RUNS"
-	@echo "                 times each (default 100) at random points; fsck and re-run checked"
+	@echo "                 times each (default 100) at random points; fsck and re-run checked;"
+	@echo "                 then each on a full disk (a tmpfs) at FULL_POINTS capacities (40)"
 	@echo "  make faults    clone and install through every injected fault x 3 file sizes"
 	@echo "  make lint      clang-format check, cppcheck, clang-tidy and scan-build over the sources"
 	@echo "  make format    apply .clang-format to every source file"
@@ -245,18 +246,28 @@ test-node: $(FERRY) $(MKGGUF) $(MKMODEL) node-deps
 # Crash consistency (tests/crash/run.sh): SIGKILL at random points of add, bundle import, clone,
 # convert, quant and publish; fsck clean after each, the re-run reaching the uninterrupted state.
 # make test kills each CRASH_TEST_RUNS times; make crash CRASH_RUNS (100) times and records the
-# figures in bench/results/crash.txt.
+# figures in bench/results/crash.txt. The same operations on a full disk (tests/crash/diskfull.sh:
+# the store on a tmpfs too small to finish) at FULL_TEST_POINTS / FULL_POINTS capacities each;
+# make test runs it with the sanitizer build, since error paths are where leaks hide.
 CRASH_TEST_RUNS ?= 3
 CRASH_RUNS ?= 100
+FULL_TEST_POINTS ?= 4
+FULL_POINTS ?= 40
 
-test-crash: $(FERRY)
+test-crash: $(FERRY) $(FERRY_SAN)
 	@CRASH_RUNS=$(CRASH_TEST_RUNS) FERRY=$(FERRY) sh tests/crash/run.sh > $(BUILD)/crash.log 2>&1; \
 		rc=$$?; tail -n 8 $(BUILD)/crash.log; \
-		sh tests/summary.sh crash $(BUILD)/crash.log >> $(SUMMARY); exit $$rc
+		sh tests/summary.sh crash $(BUILD)/crash.log >> $(SUMMARY); \
+		FULL_POINTS=$(FULL_TEST_POINTS) FERRY=$(FERRY_SAN) sh tests/crash/diskfull.sh \
+		> $(BUILD)/diskfull.log 2>&1; rc2=$$?; tail -n 8 $(BUILD)/diskfull.log; \
+		sh tests/summary.sh diskfull $(BUILD)/diskfull.log >> $(SUMMARY); \
+		[ $$rc -eq 0 ] && [ $$rc2 -eq 0 ]
 
 crash: $(FERRY)
 	@mkdir -p bench/results
 	@CRASH_RUNS=$(CRASH_RUNS) CRASH_OUT=bench/results/crash.txt FERRY=$(FERRY) sh tests/crash/run.sh
+	@FULL_POINTS=$(FULL_POINTS) CRASH_OUT=bench/results/crash.txt FERRY=$(FERRY) \
+		sh tests/crash/diskfull.sh
 
 # The whole fault matrix (tests/cli/faults.sh): clone and install through every fault of
 # tests/node/faultproxy.mjs, once and on every request, for three file size classes.

@@ -24,6 +24,7 @@ struct fy_cli {
 	bool progress_drawn; /* a progress line is on the terminal */
 	int progress_lines;  /* lines of a transfer's block on the terminal (fy_cli_transfer) */
 	bool no_progress;    /* --no-progress: no bars and no periodic lines */
+	int failed;	     /* the fy_err code fy_cli_fail last reported (0: none) */
 };
 
 typedef int (*fy_cmd_fn)(struct fy_cli *cli, int argc, char **argv);
@@ -114,7 +115,7 @@ void fy_cli_print_global_options(FILE *to);
 void fy_cli_print_main_help(FILE *to);
 
 /* "ferry VERB: message" on stderr, one line. Returns FY_EXIT_FAIL. */
-int fy_cli_fail(const struct fy_cli *cli, const struct fy_err *err);
+int fy_cli_fail(struct fy_cli *cli, const struct fy_err *err);
 /* A usage error: the message, then a pointer to --help. Returns FY_EXIT_USAGE. */
 int fy_cli_usage_error(const struct fy_cli *cli, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -132,7 +133,7 @@ const char *fy_fmt_params(char *buf, size_t cap, uint64_t n);
  * before an ellipsis. */
 void fy_print_quoted(FILE *to, const char *s, size_t len, size_t max_chars);
 /* Prints j to stdout (pretty, newline-terminated) and frees it. Returns an exit code. */
-int fy_cli_print_json(const struct fy_cli *cli, struct fy_json *j);
+int fy_cli_print_json(struct fy_cli *cli, struct fy_json *j);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Store helpers (cli/store_util.c)                                                           */

@@ -134,7 +134,7 @@ static int export_revision(struct fy_cli *cli, struct fy_infer_artifact *a, stru
 			 r->id, a->file->path, fy_dtype_name(rep.dtype));
 		const struct fy_derive_opts d = { msg,
 						  fy_cli_lineage("convert", r, a->file, params),
-						  fy_cli_lock_wait, cli };
+						  fy_cli_lock_wait, cli, true };
 		if (!paths) {
 			fy_json_free(d.origin);
 			fy_err_set(&err, FY_ENOMEM, "out of memory");
@@ -204,7 +204,7 @@ static int convert_revision(struct fy_cli *cli, struct fy_infer_artifact *a,
 	snprintf(msg, sizeof(msg), "convert %s@%.12s to GGUF %s", r->repo, r->id,
 		 fy_ftype_name(rep.file_type));
 	const struct fy_derive_opts d = { msg, fy_cli_lineage("convert", r, NULL, params),
-					  fy_cli_lock_wait, cli };
+					  fy_cli_lock_wait, cli, true };
 	int rc = fy_store_add_file(a->store, target, name, tmp, &d, id, &err);
 	unlink(tmp);
 	fy_store_unlock(a->store);

@@ -74,6 +74,7 @@ static bool smoke_target(struct fy_store *s, const struct fy_revision *r, char *
 struct gates {
 	struct fy_json *j; /* what goes into the index entry */
 	const char *failed;
+	bool broke; /* a gate's verb failed on the store itself (a full disk), said already */
 	char why[512];
 };
 
@@ -150,9 +151,14 @@ static void smoke_gate(struct fy_cli *cli, struct fy_store *s, const struct fy_r
 				      "it loads and evaluates to finite values)"
 				    : "");
 		fflush(stdout);
+		cli->failed = 0;
 		run_verb(cli, "smoke", self ? 4 : 2, argv);
-		if (fy_store_record_read(s, r->repo, r->id, "smoke", &rec, &err) != FY_OK)
+		if (fy_store_record_read(s, r->repo, r->id, "smoke", &rec, &err) != FY_OK) {
+			/* the store refused the result (EIO: no space, a read-only disk): not the
+			 * model's doing, and --force could not get past it either */
+			g->broke = cli->failed == FY_EIO;
 			rec = fy_json_object();
+		}
 	}
 	pass = fy_json_type(fy_json_get(rec, "pass")) == FY_JSON_TRUE;
 	settle(g, "smoke", pass,
@@ -225,7 +231,7 @@ static int publish_one(struct fy_cli *cli, struct fy_store *s, const char *arg, 
 {
 	struct fy_revision *r = NULL;
 	struct fy_pool *pool = NULL;
-	struct gates g = { fy_json_object(), NULL, "" };
+	struct gates g = { fy_json_object(), NULL, false, "" };
 	char repo[FY_REPO_MAX + 1];
 	char id[FY_REV_ID_LEN + 1];
 	const char *rev = NULL;
@@ -244,6 +250,8 @@ static int publish_one(struct fy_cli *cli, struct fy_store *s, const char *arg, 
 		verify_gate(cli, s, pool, r, reverify, &g);
 		smoke_gate(cli, s, r, &g);
 	}
+	if (x < 0 && g.broke)
+		x = FY_EXIT_FAIL;
 	if (x < 0 && g.failed != NULL && !force) {
 		fprintf(stderr,
 			"ferry publish: %s@%.12s fails the %s gate: %s (--force --reason TEXT "

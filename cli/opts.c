@@ -166,8 +166,9 @@ void fy_cli_print_usage(const struct fy_cli *cli, const struct fy_usage *u, FILE
 	fy_cli_print_global_options(to);
 }
 
-int fy_cli_fail(const struct fy_cli *cli, const struct fy_err *err)
+int fy_cli_fail(struct fy_cli *cli, const struct fy_err *err)
 {
+	cli->failed = err->code;
 	fprintf(stderr, "ferry %s: %s\n", cli->verb ? cli->verb : "", err->msg);
 	return FY_EXIT_FAIL;
 }

@@ -81,7 +81,7 @@ void fy_print_quoted(FILE *to, const char *s, size_t len, size_t max_chars)
 		fprintf(to, "... (%zu bytes)", len);
 }
 
-int fy_cli_print_json(const struct fy_cli *cli, struct fy_json *j)
+int fy_cli_print_json(struct fy_cli *cli, struct fy_json *j)
 {
 	char *text = fy_json_dump(j, FY_JSON_DUMP_PRETTY);
 	struct fy_err err;

@@ -90,7 +90,7 @@ static int quantize_into_store(struct fy_cli *cli, struct fy_store *s, struct fy
 	}
 	snprintf(msg, sizeof(msg), "quant %s %s@%.12s:%s", fy_ftype_name(o->req.params.ftype),
 		 r->repo, r->id, src->path);
-	const struct fy_derive_opts d = { msg, lineage(r, src, o), fy_cli_lock_wait, cli };
+	const struct fy_derive_opts d = { msg, lineage(r, src, o), fy_cli_lock_wait, cli, true };
 	int rc = fy_store_add_file(s, target, name, tmp, &d, id, &err);
 	unlink(tmp);
 	if (rc != FY_OK)

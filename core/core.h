@@ -194,6 +194,10 @@ void fy_map_release(struct fy_map *m); /* unmaps; m may be zeroed or already rel
  * only): a file streamed through once then does not stay in the resident set. */
 void fy_map_drop(const void *p, size_t n);
 
+/* Writes all n bytes at fd's offset, going on after short writes (a disk filling up) and EINTR;
+ * the error names path with the system's reason (ENOSPC, EIO, EFBIG...). */
+int fy_write_all(int fd, const void *data, size_t n, const char *path, struct fy_err *err);
+
 /* Reads a whole file of at most max_bytes into b (appended). */
 int fy_file_read(const char *path, size_t max_bytes, struct fy_buf *b, struct fy_err *err);
 

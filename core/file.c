@@ -126,15 +126,18 @@ out:
 	return rc;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n, const char *path, struct fy_err *err)
+int fy_write_all(int fd, const void *data, size_t n, const char *path, struct fy_err *err)
 {
+	const uint8_t *p = data;
 	ssize_t w;
 
 	while (n > 0) {
 		w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0)
+		if (w == 0)
+			errno = EIO; /* no progress and no reason: do not spin */
+		if (w <= 0)
 			return fy_err_sys(err, FY_EIO, "cannot write '%s'", path);
 		p += w;
 		n -= (size_t)w;
@@ -201,7 +204,7 @@ int fy_atomic_open_in(struct fy_atomic *a, const char *path, const char *tmp_dir
 
 static int atomic_flush(struct fy_atomic *a, struct fy_err *err)
 {
-	int rc = write_all(a->fd, a->buf, a->buf_len, a->path, err);
+	int rc = fy_write_all(a->fd, a->buf, a->buf_len, a->path, err);
 
 	a->buf_len = 0;
 	return rc;
@@ -220,7 +223,7 @@ int fy_atomic_write(struct fy_atomic *a, const void *data, size_t n, struct fy_e
 		rc = atomic_flush(a, err);
 		if (rc != FY_OK)
 			return rc;
-		return write_all(a->fd, p, n, a->path, err);
+		return fy_write_all(a->fd, p, n, a->path, err);
 	}
 	while (n > 0) {
 		room = ATOMIC_BUF_SIZE - a->buf_len;

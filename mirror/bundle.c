@@ -1206,18 +1206,8 @@ static int read_object(struct reader *r, struct bobj *o, bool import, bool *pres
 		if (k == 0)
 			break;
 		FY_TRY(rc, fy_hasher_update(h, p, k, r->err));
-		while (fd >= 0 && k > 0) {
-			ssize_t w = write(fd, p, k);
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				rc = fy_err_sys(r->err, FY_EIO, "cannot write '%s'", tmp);
-				goto out;
-			}
-			p = (const uint8_t *)p + w;
-			k -= (size_t)w;
-		}
+		if (fd >= 0 && (rc = fy_write_all(fd, p, k, tmp, r->err)) != FY_OK)
+			goto out;
 	}
 	if (fy_hasher_final(h, &d, r->err) != FY_OK ||
 	    memcmp(d.sha256, o->sha, FY_SHA256_LEN) != 0 ||

@@ -14,7 +14,7 @@
 
 #define COPY_CHUNK (4u << 20)
 
-static int copy_fd(int in, int out, const char *src, struct fy_err *err)
+static int copy_fd(int in, int out, const char *src, const char *dst, struct fy_err *err)
 {
 	uint8_t *buf = malloc(COPY_CHUNK);
 	ssize_t n;
@@ -32,10 +32,9 @@ static int copy_fd(int in, int out, const char *src, struct fy_err *err)
 		}
 		if (n == 0)
 			break;
-		if (write(out, buf, (size_t)n) != n) {
-			rc = fy_err_sys(err, FY_EIO, "cannot write a checked-out file");
+		rc = fy_write_all(out, buf, (size_t)n, dst, err);
+		if (rc != FY_OK)
 			break;
-		}
 	}
 	free(buf);
 	return rc;
@@ -70,7 +69,7 @@ static int copy_file(const char *src, const char *tmp, struct fy_err *err)
 		close(in);
 		return fy_err_sys(err, FY_EIO, "cannot create '%s'", tmp);
 	}
-	rc = copy_fd(in, out, src, err);
+	rc = copy_fd(in, out, src, tmp, err);
 	if (rc == FY_OK && fsync(out) != 0)
 		rc = fy_err_sys(err, FY_EIO, "cannot sync '%s'", tmp);
 	close(out);

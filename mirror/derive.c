@@ -60,7 +60,7 @@ static int merge_files(struct fy_store *s, struct fy_revision *r, const struct f
 }
 
 /* Imports one file into objects/ and describes it as path. */
-static int import_one(struct fy_store *s, const char *path, const char *src,
+static int import_one(struct fy_store *s, const char *path, const char *src, bool own,
 		      struct fy_file_entry *e, struct fy_err *err)
 {
 	struct fy_digests d;
@@ -69,7 +69,9 @@ static int import_one(struct fy_store *s, const char *path, const char *src,
 	if (stat(src, &st) != 0)
 		return fy_err_sys(err, FY_EIO, "cannot stat '%s'", src);
 	e->lfs = fy_lfs_rule(path, (uint64_t)st.st_size);
-	int rc = fy_store_import(s, src, e->lfs ? FY_HASH_SHA256_ONLY : 0, &d, err);
+	const int flags = e->lfs ? FY_HASH_SHA256_ONLY : 0;
+	int rc = own ? fy_store_import_own(s, src, flags, &d, err)
+		     : fy_store_import(s, src, flags, &d, err);
 	if (rc != FY_OK)
 		return rc;
 	if (fy_lfs_rule(path, d.size) != e->lfs)
@@ -96,7 +98,7 @@ static int build(struct fy_store *s, const char *repo, size_t n, const char *con
 	if (r->message == NULL)
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n && rc == FY_OK; i++)
-		rc = import_one(s, paths[i], srcs[i], &e[i], err);
+		rc = import_one(s, paths[i], srcs[i], o->own_srcs, &e[i], err);
 	if (rc == FY_OK)
 		rc = merge_files(s, r, e, n, main_tree, err);
 	free(e);

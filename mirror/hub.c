@@ -12,6 +12,7 @@
 #include "mirror/mirror_private.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <curl/curl.h>
 #include <fnmatch.h>
 #include <pthread.h>
@@ -596,6 +597,7 @@ struct dl {
 	int fd;
 	uint64_t pos, end;
 	long retry_after; /* seconds, from the answer's Retry-After */
+	int write_errno;  /* why writing the data failed (a full disk): not the network's fault */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -648,8 +650,12 @@ static size_t dl_write(char *p, size_t size, size_t nmemb, void *arg)
 		return 0; /* more than asked for: abort the transfer */
 	while (off < n) {
 		w = pwrite(d->fd, p + off, n - off, (off_t)(d->pos + off));
-		if (w <= 0)
-			return 0;
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			d->write_errno = w < 0 ? errno : EIO;
+			return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+		}
 		off += (size_t)w;
 	}
 	d->pos += n;
@@ -932,10 +938,12 @@ static int record_chunk(struct remote_file *f, int chunk, struct fy_err *err)
 	if (fdatasync(f->fd) != 0)
 		return fy_err_sys(err, FY_EIO, "cannot sync '%s'", f->tmp);
 	jfd = open(f->journal, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (jfd < 0 || write(jfd, line, (size_t)n) != n || fdatasync(jfd) != 0)
-		rc = fy_err_sys(err, FY_EIO, "cannot write '%s'", f->journal);
-	if (jfd >= 0)
-		close(jfd);
+	if (jfd < 0)
+		return fy_err_sys(err, FY_EIO, "cannot open '%s'", f->journal);
+	rc = fy_write_all(jfd, line, (size_t)n, f->journal, err);
+	if (rc == FY_OK && fdatasync(jfd) != 0)
+		rc = fy_err_sys(err, FY_EIO, "cannot sync '%s'", f->journal);
+	close(jfd);
 	return rc;
 }
 
@@ -988,7 +996,10 @@ static int finish_one(struct fetch *fx, CURLM *m, CURLMsg *msg, struct fy_err *e
 	f = &fx->l->files[t->file];
 	if (t->chunk < 0)
 		close(d->fd);
-	if (msg->data.result == CURLE_OK && t->chunk >= 0 && status != 206)
+	if (d->write_errno != 0) { /* no retry: the same disk would refuse the same bytes */
+		errno = d->write_errno;
+		rc = fy_err_sys(err, FY_EIO, "cannot write '%s'", f->tmp);
+	} else if (msg->data.result == CURLE_OK && t->chunk >= 0 && status != 206)
 		rc = fy_err_set(err, FY_ENET, "'%s': the server ignored a range request (HTTP %ld)",
 				f->path, status);
 	else if (msg->data.result == CURLE_OK && d->pos != d->end)
@@ -996,7 +1007,7 @@ static int finish_one(struct fetch *fx, CURLM *m, CURLMsg *msg, struct fy_err *e
 	else if (msg->data.result != CURLE_OK)
 		rc = fy_err_set(err, FY_ENET, "'%s': %s", f->path,
 				d->errbuf[0] ? d->errbuf : curl_easy_strerror(msg->data.result));
-	if (rc != FY_OK) {
+	if (rc != FY_OK && d->write_errno == 0) {
 		bool again = (msg->data.result != CURLE_OK ? transient(msg->data.result, status)
 							   : status != 200) &&
 			     ++t->net_failures <= fx->o->retries;

@@ -85,6 +85,12 @@ bool fy_store_has_object(const struct fy_store *s, const uint8_t sha256[FY_SHA25
  * lock. */
 int fy_store_import(struct fy_store *s, const char *src, int flags, struct fy_digests *out,
 		    struct fy_err *err);
+/* The same for a file ferry wrote under the store's tmp/ (a conversion's output): hashed where
+ * it lies, synced and renamed into objects/, so it is written once and the disk never holds two
+ * copies. src is gone afterwards, whatever the outcome (a path outside tmp/ is refused and left
+ * alone). Needs the writer lock. */
+int fy_store_import_own(struct fy_store *s, const char *src, int flags, struct fy_digests *out,
+			struct fy_err *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Revisions                                                                                  */
@@ -162,7 +168,8 @@ int fy_store_add(struct fy_store *s, const char *repo, const char *dir,
 		 struct fy_err *err);
 
 /*
- * Adds the file src (outside the store) as `path` (a path in the repository) on top of repo's main
+ * Adds the file src (outside the store; with own_srcs, ferry's own output under its tmp/, moved
+ * in) as `path` (a path in the repository) on top of repo's main
  * branch: a new revision whose files are main's (if repo exists) with this one added or replaced,
  * its manifest's origin = o->origin (taken over, freed on failure too: the lineage of a derived
  * file). Takes the writer lock. id receives the new revision; when the files come out equal to
@@ -173,6 +180,8 @@ struct fy_derive_opts {
 	struct fy_json *origin;
 	fy_lock_wait_fn wait_fn;
 	void *ctx;
+	bool own_srcs; /* srcs are ferry's files under the store's tmp/: moved in
+			  (fy_store_import_own) */
 };
 int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, const char *src,
 		      const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1],

@@ -287,7 +287,7 @@ bool fy_store_has_object(const struct fy_store *s, const uint8_t sha256[FY_SHA25
 	return access(fy_store_object_path(s, sha256), F_OK) == 0;
 }
 
-static int copy_hashing(int in, int out, uint64_t size, int flags, const char *src,
+static int copy_hashing(int in, int out, uint64_t size, int flags, const char *src, const char *dst,
 			struct fy_digests *d, struct fy_err *err)
 {
 	struct fy_hasher *h = NULL;
@@ -309,8 +309,8 @@ static int copy_hashing(int in, int out, uint64_t size, int flags, const char *s
 			goto out;
 		}
 		FY_TRY(rc, fy_hasher_update(h, buf, (size_t)n, err));
-		if (n > 0 && write(out, buf, (size_t)n) != n) {
-			rc = fy_err_sys(err, FY_EIO, "cannot write into the store");
+		if (n > 0 && (rc = fy_write_all(out, buf, (size_t)n, dst, err)) != FY_OK) {
+			fy_err_prefix(err, "cannot copy '%s' into the store", src);
 			goto out;
 		}
 	}
@@ -410,7 +410,7 @@ int fy_store_import(struct fy_store *s, const char *src, int flags, struct fy_di
 		rc = fy_err_sys(err, FY_EIO, "cannot create '%s'", tmp);
 		goto out;
 	}
-	FY_TRY(rc, copy_hashing(in, fd, (uint64_t)st.st_size, flags, src, &d, err));
+	FY_TRY(rc, copy_hashing(in, fd, (uint64_t)st.st_size, flags, src, tmp, &d, err));
 	if (fsync(fd) != 0) {
 		rc = fy_err_sys(err, FY_EIO, "cannot sync '%s'", tmp);
 		goto out;
@@ -425,6 +425,31 @@ out:
 		unlink(tmp);
 	}
 	close(in);
+	return rc;
+}
+
+int fy_store_import_own(struct fy_store *s, const char *src, int flags, struct fy_digests *out,
+			struct fy_err *err)
+{
+	const char *tmp_dir = fy_store_path(s, "tmp/");
+	struct fy_digests d;
+	int fd;
+	int rc;
+
+	if (strncmp(src, tmp_dir, strlen(tmp_dir)) != 0 || strstr(src, "/../") != NULL)
+		return fy_err_set(err, FY_EINVAL, "'%s' is not under the store's tmp/", src);
+	rc = fy_hash_file(src, flags, &d, err);
+	fd = rc == FY_OK ? open(src, O_RDONLY | O_CLOEXEC) : -1;
+	if (rc == FY_OK && (fd < 0 || fchmod(fd, 0444) != 0 || fsync(fd) != 0))
+		rc = fy_err_sys(err, FY_EIO, "cannot sync '%s'", src);
+	if (fd >= 0)
+		close(fd);
+	if (rc == FY_OK)
+		rc = fy_store_adopt(s, src, &d, err); /* removes src on failure */
+	else
+		unlink(src);
+	if (rc == FY_OK)
+		*out = d;
 	return rc;
 }
 

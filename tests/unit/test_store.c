@@ -67,6 +67,41 @@ static void add(struct fy_store *s, const char *repo, const char *msg, char id[4
 	cr_assert_eq(fy_store_add(s, repo, at("src"), &o, id, same, &err), FY_OK, "%s", err.msg);
 }
 
+/* A conversion's output under tmp/ moves into objects/ (hashed where it lies, not copied). */
+Test(store, import_own_moves_a_temp_file_in)
+{
+	struct fy_store *s = fresh_store();
+	struct fy_digests d, want;
+	struct fy_err err;
+	struct stat st;
+	char tmp[1024];
+
+	snprintf(tmp, sizeof(tmp), "%s", at("store/tmp/convert-1.gguf"));
+	put("store/tmp/convert-1.gguf", "GGUF converted");
+	cr_assert_eq(stat(tmp, &st), 0);
+	cr_assert_eq(fy_hash_file(tmp, 0, &want, &err), FY_OK);
+	cr_assert_eq(fy_store_import_own(s, tmp, 0, &d, &err), FY_OK, "%s", err.msg);
+	cr_assert_eq(memcmp(d.sha256, want.sha256, FY_SHA256_LEN), 0);
+	cr_assert_eq(memcmp(d.git_oid, want.git_oid, FY_SHA1_LEN), 0);
+	cr_assert_eq(d.size, 14);
+	cr_assert_neq(access(tmp, F_OK), 0, "the temp file was moved, not copied");
+	cr_assert_eq(stat(fy_store_object_path(s, d.sha256), &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0444, "objects are read-only");
+	/* the same content again: the object stays, the temp file goes */
+	put("store/tmp/convert-2.gguf", "GGUF converted");
+	snprintf(tmp, sizeof(tmp), "%s", at("store/tmp/convert-2.gguf"));
+	cr_assert_eq(fy_store_import_own(s, tmp, 0, &d, &err), FY_OK, "%s", err.msg);
+	cr_assert_neq(access(tmp, F_OK), 0);
+	/* anything outside tmp/ is refused and left alone */
+	cr_assert_eq(fy_store_import_own(s, at("src/config.json"), 0, &d, &err), FY_EINVAL);
+	cr_assert(strstr(err.msg, "not under the store's tmp/") != NULL, "%s", err.msg);
+	cr_assert_eq(access(at("src/config.json"), F_OK), 0);
+	snprintf(tmp, sizeof(tmp), "%s", at("store/tmp/../../src/config.json"));
+	cr_assert_eq(fy_store_import_own(s, tmp, 0, &d, &err), FY_EINVAL);
+	cr_assert_eq(access(at("src/config.json"), F_OK), 0);
+	done(s);
+}
+
 Test(store, names_and_open)
 {
 	struct fy_store *s = NULL;
