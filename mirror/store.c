@@ -81,6 +81,21 @@ int fy_store_init(const char *dir, bool *created, struct fy_err *err)
 	return fy_file_write_atomic(path, config_text, sizeof(config_text) - 1, err);
 }
 
+/* dir made absolute against the working directory (symlinks kept as named): the links ferry
+ * makes into objects/ (run, smoke, install) must resolve from wherever they lie. */
+static char *absolute_dir(const char *dir)
+{
+	char cwd[4096];
+
+	if (dir[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return strdup(dir);
+	while (dir[0] == '.' && dir[1] == '/')
+		dir += 2;
+	if (strcmp(dir, ".") == 0)
+		return strdup(cwd);
+	return fy_path_join(cwd, dir);
+}
+
 int fy_store_open(struct fy_store **out, const char *dir, struct fy_err *err)
 {
 	struct fy_store *s = calloc(1, sizeof(*s));
@@ -92,7 +107,7 @@ int fy_store_open(struct fy_store **out, const char *dir, struct fy_err *err)
 	if (s == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	s->lock_fd = -1;
-	s->dir = strdup(dir);
+	s->dir = absolute_dir(dir);
 	snprintf(path, sizeof(path), "%s/config.json", dir);
 	if (s->dir == NULL) {
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");

@@ -210,6 +210,18 @@ expect_rc 0 "an HF revision as the reference"
 run "$FERRY" run t/q2hf -p "ROMEO:" -n 4 --temp 0
 expect_rc 0 "run an HF revision"
 if [ -z "$(ls "$work/store/tmp")" ]; then ok; else bad "run left links in tmp/"; fi
+# a store named relative to the working directory: the links into objects/ must still resolve
+# (they were made relative to it and pointed nowhere from tmp/run-*/)
+abs=$FERRY
+case $abs in /*) ;; *) abs=$PWD/$abs ;; esac
+for rel in store ./store; do
+	(cd "$work" && FERRY_HOME=$rel "$abs" run t/q2hf -p "ROMEO:" -n 4 --temp 0) >"$work/out" 2>"$work/err"
+	rc=$?
+	expect_rc 0 "run an HF revision in a store named '$rel'"
+done
+(cd "$work/store" && "$abs" --store . smoke t/q2-GGUF -t 2) >"$work/out" 2>"$work/err"
+rc=$?
+expect_rc 0 "smoke in the store named '.'"
 run "$FERRY" smoke t/q2
 expect_rc 2 "a revision without lineage needs --ref"
 # the record goes with its revision
