@@ -85,6 +85,7 @@ static int lay_hf_cache(struct fy_store *s, const struct fy_revision *r, const b
 			const char *root, const char *ref, struct fy_err *err)
 {
 	char path[PATH_CAP], target[PATH_CAP], etag[2 * FY_SHA256_LEN + 1];
+	struct fy_sweep blobs = { "" }, snaps = { "" }, refs = { "" }; /* a killed run's temps */
 	size_t i, k;
 	int rc = FY_OK;
 
@@ -100,6 +101,7 @@ static int lay_hf_cache(struct fy_store *s, const struct fy_revision *r, const b
 		if (!path_fmt(path, sizeof(path), err, "%s/blobs/%s", root, etag))
 			return FY_EINVAL;
 		rc = mkparents(path, err);
+		fy_sweep_parent(&blobs, path);
 		if (rc == FY_OK && (stat(path, &st) != 0 || (uint64_t)st.st_size != f->size))
 			rc = fy_store_place_object(s, f->sha256, path, err);
 		for (k = 0; f->path[k] != '\0'; k++)
@@ -113,6 +115,7 @@ static int lay_hf_cache(struct fy_store *s, const struct fy_revision *r, const b
 			return FY_EINVAL;
 		if (rc == FY_OK)
 			rc = mkparents(path, err);
+		fy_sweep_parent(&snaps, path);
 		if (rc == FY_OK)
 			rc = put_link(target, path, err);
 	}
@@ -121,6 +124,7 @@ static int lay_hf_cache(struct fy_store *s, const struct fy_revision *r, const b
 	if (!path_fmt(path, sizeof(path), err, "%s/refs/%s", root, ref))
 		return FY_EINVAL;
 	rc = mkparents(path, err);
+	fy_sweep_parent(&refs, path);
 	if (rc == FY_OK)
 		rc = fy_file_write_atomic(path, r->id, FY_REV_ID_LEN, err);
 	return rc;
@@ -130,6 +134,7 @@ static int lay_dir(struct fy_store *s, const struct fy_revision *r, const bool *
 		   const char *dir, struct fy_err *err)
 {
 	char path[PATH_CAP];
+	struct fy_sweep sweep = { "" }; /* what a killed run left */
 	size_t i;
 	int rc = FY_OK;
 
@@ -139,6 +144,7 @@ static int lay_dir(struct fy_store *s, const struct fy_revision *r, const bool *
 		if (!path_fmt(path, sizeof(path), err, "%s/%s", dir, r->files[i].path))
 			return FY_EINVAL;
 		rc = mkparents(path, err);
+		fy_sweep_parent(&sweep, path);
 		if (rc == FY_OK)
 			rc = fy_store_place_object(s, r->files[i].sha256, path, err);
 	}

@@ -198,6 +198,18 @@ void fy_map_drop(const void *p, size_t n);
  * the error names path with the system's reason (ENOSPC, EIO, EFBIG...). */
 int fy_write_all(int fd, const void *data, size_t n, const char *path, struct fy_err *err);
 
+/*
+ * Temp files that ferry processes no longer running left behind in a directory ferry writes to
+ * but does not own (a folder or HF cache an install lays out): the names "NAME.ferry-tmp.PID"
+ * and ".NAME.ferry-tmp.PID.N" that atomic writes use, whose PID is not a live process. A sweep
+ * remembers the last directory it cleared, so walking the sorted paths of a revision clears each
+ * directory once; fy_sweep_parent clears the directory holding path. Errors are ignored.
+ */
+struct fy_sweep {
+	char last[4096];
+};
+void fy_sweep_parent(struct fy_sweep *sw, const char *path);
+
 /* Reads a whole file of at most max_bytes into b (appended). */
 int fy_file_read(const char *path, size_t max_bytes, struct fy_buf *b, struct fy_err *err);
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,52 @@ int fy_write_all(int fd, const void *data, size_t n, const char *path, struct fy
 		n -= (size_t)w;
 	}
 	return FY_OK;
+}
+
+/* The PID in a ferry temp name (see temp_name), or 0 when name is not one. */
+static long temp_pid(const char *name)
+{
+	const char *p = strstr(name, ".ferry-tmp.");
+	char *end;
+	long pid;
+
+	if (p == NULL)
+		return 0;
+	p += strlen(".ferry-tmp.");
+	if (*p < '1' || *p > '9')
+		return 0;
+	errno = 0;
+	pid = strtol(p, &end, 10);
+	if (errno != 0 || pid <= 0 || (*end != '\0' && *end != '.'))
+		return 0;
+	return pid;
+}
+
+void fy_sweep_parent(struct fy_sweep *sw, const char *path)
+{
+	char dir[sizeof(sw->last)];
+	const char *slash = strrchr(path, '/');
+	struct dirent *e;
+	DIR *d;
+
+	if (slash == NULL || (size_t)(slash - path) >= sizeof(dir))
+		return;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if (strcmp(dir, sw->last) == 0)
+		return;
+	snprintf(sw->last, sizeof(sw->last), "%s", dir);
+	d = opendir(dir[0] != '\0' ? dir : "/");
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		const long pid = temp_pid(e->d_name);
+
+		/* a live PID (even another user's: EPERM) may be writing it now */
+		if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
 }
 
 static char *temp_name(const char *path, const char *tmp_dir)

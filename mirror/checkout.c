@@ -86,8 +86,14 @@ static int place_file(const char *obj, const char *dst, enum fy_link_mode mode, 
 	static atomic_uint counter;
 	char tmp[4200];
 	char *slash;
+	struct stat a, b;
 	int rc = FY_OK;
 
+	if (mode == FY_LINK_ANY && stat(obj, &a) == 0 && lstat(dst, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		*how = 1; /* already a hardlink to the object (an install run again) */
+		return FY_OK;
+	}
 	snprintf(tmp, sizeof(tmp), "%s", dst);
 	slash = strrchr(tmp, '/');
 	snprintf(slash + 1, sizeof(tmp) - (size_t)(slash + 1 - tmp), ".%s.ferry-tmp.%ld.%u",
@@ -98,10 +104,11 @@ static int place_file(const char *obj, const char *dst, enum fy_link_mode mode, 
 		*how = 1;
 	else if ((rc = copy_file(obj, tmp, err)) == FY_OK)
 		*how = 2;
-	if (rc == FY_OK && rename(tmp, dst) != 0) {
+	if (rc == FY_OK && rename(tmp, dst) != 0)
 		rc = fy_err_sys(err, FY_EIO, "cannot rename into '%s'", dst);
-		unlink(tmp);
-	}
+	/* gone after a rename, except where dst became a link to the same inode meanwhile:
+	 * rename(2) then does nothing and succeeds */
+	unlink(tmp);
 	return rc;
 }
 
@@ -110,6 +117,7 @@ int fy_store_checkout(struct fy_store *s, const struct fy_revision *r, const cha
 {
 	char dst[4200];
 	char parent[4200];
+	struct fy_sweep sweep = { "" }; /* what a killed checkout left */
 	size_t i;
 	int used = 0;
 	int rc = fy_mkdirs(dir, err);
@@ -121,6 +129,7 @@ int fy_store_checkout(struct fy_store *s, const struct fy_revision *r, const cha
 		snprintf(parent, sizeof(parent), "%s", dst);
 		*strrchr(parent, '/') = '\0';
 		rc = fy_mkdirs(parent, err);
+		fy_sweep_parent(&sweep, dst);
 		if (rc == FY_OK)
 			rc = place_file(fy_store_object_path(s, f->sha256), dst, mode, &used, err);
 		if (rc == FY_OK && how != NULL)

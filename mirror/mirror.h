@@ -238,8 +238,10 @@ int fy_store_rm_revision(struct fy_store *s, const char *repo, const char *id, s
 enum fy_link_mode { FY_LINK_ANY, FY_LINK_COPY };
 
 /* Materializes revision r into dir: each file reflinked, else hardlinked (same filesystem), else
- * copied, always through a temp name renamed into place. *how counts the methods used
- * ([0] reflink, [1] hardlink, [2] copy; may be NULL). */
+ * copied, always through a temp name renamed into place (a file that already is a hardlink of
+ * its object is left as it is; temp files of ferry processes no longer running are swept from
+ * the directories written). *how counts the methods used ([0] reflink, [1] hardlink, [2] copy;
+ * may be NULL). */
 int fy_store_checkout(struct fy_store *s, const struct fy_revision *r, const char *dir,
 		      enum fy_link_mode mode, size_t how[3], struct fy_err *err);
 

@@ -165,6 +165,19 @@ expect_rc 0 "the installed file runs"
 run "$FERRY" install demo/stories --from "$U" --dir "$work/plain"
 expect_rc 0 "install into a folder"
 diff -r -q "$work/plain" "$DATA/models/llama-stories260K" >/dev/null && ok || bad "folder install differs"
+# installed again over itself (the files already hardlinks of the objects, where rename(2) of a
+# second link onto the first does nothing), and with what a killed install left (a dead
+# process's temp file): no temp file stays behind, in the folder or in the cache
+dead=$(sh -c 'echo $$')
+echo partial >"$work/plain/.config.json.ferry-tmp.$dead.0"
+echo partial >"$hub/models--demo--stories/blobs/x.ferry-tmp.$dead"
+run "$FERRY" install demo/stories --from "$U" --dir "$work/plain"
+expect_rc 0 "install into a folder again"
+run "$FERRY" install demo/stories --from "$U" --cache-dir "$hub"
+expect_rc 0 "install into the cache again"
+left=$(find "$work/plain" "$hub" -name '*.ferry-tmp.*')
+[ -z "$left" ] && ok || bad "temp files left behind: $left"
+diff -r -q "$work/plain" "$DATA/models/llama-stories260K" >/dev/null && ok || bad "folder install again differs"
 run "$FERRY" install demo/stories-GGUF:Q9_Z --from "$U" --cache-dir "$hub"
 expect_rc 1 "an unknown tag"
 expect_err "no branch, tag, revision or GGUF file for 'Q9_Z'" "names the tag"

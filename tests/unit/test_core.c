@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 Test(err, set_prefix_and_sys)
@@ -186,6 +187,48 @@ Test(file, write_all_reports_why_a_short_write_stopped)
 	cr_assert_eq(fstat(fd, &st), 0);
 	cr_assert_eq(st.st_size, 5000, "the part that fitted was written");
 	close(fd);
+	t_tmpdir_remove();
+}
+
+static void t_write(const char *path, const char *data, size_t n)
+{
+	struct fy_err err;
+
+	cr_assert_eq(fy_file_write_atomic(path, data, n, &err), FY_OK, "%s", err.msg);
+}
+
+/* A killed install's temp files go; a live process's, and anything else, stay. */
+Test(file, sweep_removes_dead_processes_temp_files)
+{
+	struct fy_sweep sw = { "" };
+	char name[128];
+	pid_t dead = fork();
+	int status;
+
+	cr_assert_geq(dead, 0);
+	if (dead == 0)
+		_exit(0);
+	cr_assert_eq(waitpid(dead, &status, 0), dead);
+	t_tmpdir();
+	snprintf(name, sizeof(name), ".model.bin.ferry-tmp.%ld.3", (long)dead);
+	t_write(t_tmp(name), "x", 1);
+	snprintf(name, sizeof(name), "link.ferry-tmp.%ld", (long)dead);
+	t_write(t_tmp(name), "x", 1);
+	snprintf(name, sizeof(name), ".mine.ferry-tmp.%ld.1", (long)getpid());
+	t_write(t_tmp(name), "x", 1);
+	t_write(t_tmp(".init.ferry-tmp.1.1"), "x", 1); /* pid 1 lives */
+	t_write(t_tmp(".odd.ferry-tmp.x1"), "x", 1);
+	t_write(t_tmp("config.json"), "{}", 2);
+	cr_assert_eq(t_dir_entries(t_tmp("")), 6);
+	fy_sweep_parent(&sw, t_tmp("config.json"));
+	cr_assert_eq(t_dir_entries(t_tmp("")), 4, "the two of the dead process went");
+	cr_assert_eq(access(t_tmp(name), F_OK), 0, "this process's own stays");
+	cr_assert_eq(access(t_tmp(".init.ferry-tmp.1.1"), F_OK), 0);
+	cr_assert_eq(access(t_tmp("config.json"), F_OK), 0);
+	snprintf(name, sizeof(name), ".again.ferry-tmp.%ld.1", (long)dead);
+	t_write(t_tmp(name), "x", 1);
+	fy_sweep_parent(&sw, t_tmp("other.json"));
+	cr_assert_eq(access(t_tmp(name), F_OK), 0, "a directory is swept once per sweep");
 	t_tmpdir_remove();
 }
 
