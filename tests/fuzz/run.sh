@@ -20,24 +20,35 @@ cpu_seconds() {
 secs=${FUZZ_SECONDS:-10}
 jobs=${FUZZ_JOBS:-1}
 here=$(cd "$(dirname "$0")" && pwd)
-out=build/fuzz
-mkdir -p "$out/artifacts"
+mkdir -p build/fuzz/artifacts
+out=$(cd build/fuzz && pwd)
 pass=0
 fail=0
 export ASAN_OPTIONS="detect_leaks=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 for bin in "$@"; do
+	case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
 	name=$(basename "$bin")
 	short=${name#fuzz_}
 	work="$out/corpus-$short"
 	mkdir -p "$work"
 	mkdir -p "$out/logs"
 	log="$out/logs/$name.log"
+	# parallel jobs write fuzz-N.log into the working directory: one per target, so that runs
+	# side by side do not share it; one job runs in the fuzzer's own process, logging to $log
+	par=""
+	rundir=$PWD
+	if [ "$jobs" -gt 1 ]; then
+		par="-jobs=$jobs -workers=$jobs"
+		rundir="$out/jobs-$short"
+		mkdir -p "$rundir"
+	fi
 	cpu_seconds >"$out/cpu.$$"
 	cpu0=$(cat "$out/cpu.$$")
-	if "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-		-print_final_stats=1 -jobs="$jobs" -workers="$jobs" \
-		-artifact_prefix="$out/artifacts/$short-" "$work" "$here/$short" >"$log" 2>&1; then
+	# shellcheck disable=SC2086 # $par: no option, or two
+	if (cd "$rundir" && exec "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		-max_len=65536 -print_final_stats=1 $par -artifact_prefix="$out/artifacts/$short-" \
+		"$work" "$here/$short") >"$log" 2>&1; then
 		pass=$((pass + 1))
 	else
 		fail=$((fail + 1))
