@@ -829,16 +829,17 @@ static int start_daemon(struct fy_server *srv, const struct fy_serve_opts *o, st
 	if (v6)
 		flags |= MHD_USE_IPv6;
 	srv->d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 4),
-		MHD_OPTION_CONNECTION_LIMIT,
+		flags, 0, NULL, NULL, on_request, srv,
+		/* first, or libmicrohttpd says so on stderr through its own logger */
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_SOCK_ADDR,
+		(struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned)(o->threads > 0 ? o->threads : 4), MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)(o->max_connections ? o->max_connections : 1024),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s ? o->timeout_s : 30),
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)(16 * 1024), /* headers + URL; larger pools cost a memset each request */
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK,
-		unescape, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+		unescape, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
 	if (srv->d == NULL)
 		return fy_err_sys(err, FY_EIO, "cannot listen on %s",
 				  o->listen ? o->listen : "127.0.0.1:8080");

@@ -55,6 +55,10 @@ $(curl -s "$url/api/models/tiny/stories")
 EOF
 )
 [ ${#commit} -eq 40 ] && ok || bad "E1 sha: '$commit'"
+# starting says where it serves, and nothing from libmicrohttpd's own logger
+if grep -q "serving " "$work/serve.err" && ! grep -q "MHD_" "$work/serve.err"; then ok; else
+	bad "serve's start-up messages: $(head -c 300 "$work/serve.err")"
+fi
 
 hdr() { # hdr CURL-ARGS...: headers of a request into $work/h, body into $work/b
 	curl -s -D "$work/h" -o "$work/b" "$@"
