@@ -83,14 +83,23 @@ static int pick_file(struct fy_cli *cli, struct fy_infer_artifact *a, const char
 	return -1;
 }
 
-/* A directory of links to the objects of an HF revision's top-level files, under tmp/. */
+/* A directory of links to the objects of an HF revision's top-level files, under tmp/ (or,
+ * for a store on a read-only disk, a mirror mounted from a snapshot, under $TMPDIR). */
 static int n_links;
 static int link_revision(struct fy_infer_artifact *a, struct fy_err *err)
 {
+	const char *tmpdir = getenv("TMPDIR");
+
 	snprintf(a->linkdir, sizeof(a->linkdir), "%s",
 		 fy_store_path(a->store, "tmp/run-%ld-%d", (long)getpid(), ++n_links));
-	if (mkdir(a->linkdir, 0700) != 0 && errno != EEXIST)
-		return fy_err_sys(err, FY_EIO, "%s", a->linkdir);
+	if (mkdir(a->linkdir, 0700) != 0 && (errno == EROFS || errno == EACCES)) {
+		snprintf(a->linkdir, sizeof(a->linkdir), "%s/ferry-run-XXXXXX",
+			 tmpdir != NULL && tmpdir[0] != '\0' ? tmpdir : "/tmp");
+		if (mkdtemp(a->linkdir) == NULL)
+			return fy_err_sys(err, FY_EIO, "cannot create '%s'", a->linkdir);
+	} else if (access(a->linkdir, W_OK) != 0) {
+		return fy_err_sys(err, FY_EIO, "cannot create '%s'", a->linkdir);
+	}
 	for (size_t i = 0; i < a->rev->n_files; i++) {
 		const struct fy_file_entry *e = &a->rev->files[i];
 		char link[8400];

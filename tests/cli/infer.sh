@@ -222,6 +222,21 @@ done
 (cd "$work/store" && "$abs" --store . smoke t/q2-GGUF -t 2) >"$work/out" 2>"$work/err"
 rc=$?
 expect_rc 0 "smoke in the store named '.'"
+# a store on a read-only disk (a mirror mounted from a snapshot): an HF revision still runs, its
+# links made under $TMPDIR instead of the store's tmp/ (a bind mount made read-only in a
+# private mount namespace; a user namespace as well when not root)
+ns="unshare --mount --propagation private"
+[ "$(id -u)" -eq 0 ] || ns="unshare --user --map-root-user --mount --propagation private"
+mkdir "$work/tmpdir"
+# shellcheck disable=SC2016 # expanded by the inner shell
+$ns sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" &&
+	FERRY_HOME="$1" TMPDIR="$3" "$2" run t/q2hf -p "ROMEO:" -n 4 --temp 0' _ \
+	"$work/store" "$abs" "$work/tmpdir" >"$work/out" 2>"$work/err"
+rc=$?
+expect_rc 0 "run an HF revision from a read-only store"
+if [ -s "$work/out" ] && [ -z "$(ls "$work/tmpdir")" ]; then ok; else
+	bad "read-only store: no output, or links left in TMPDIR: $(ls "$work/tmpdir")"
+fi
 run "$FERRY" smoke t/q2
 expect_rc 2 "a revision without lineage needs --ref"
 # the record goes with its revision
