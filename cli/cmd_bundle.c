@@ -201,6 +201,12 @@ int cmd_bundle(struct fy_cli *cli, int argc, char **argv)
 		r = fy_cli_fail(cli, &err);
 	else
 		print_stats(cli, argv[0], path, &st);
+	if (rc == FY_OK && st.unrecorded[0] != '\0')
+		fprintf(stderr,
+			"ferry bundle: warning: the bundle is complete but not recorded in the "
+			"store "
+			"(%s): a later --since names it by its file, not its id\n",
+			st.unrecorded);
 	fy_store_close(s);
 	return rc == FY_OK ? FY_EXIT_OK : r;
 }

@@ -1732,9 +1732,16 @@ int fy_bundle_create(struct fy_store *s, const char *out, const struct fy_bundle
 		drop_volumes(&w);
 		goto out;
 	}
-	FY_TRY(rc, fy_mkdirs(fy_store_path(s, "bundles"), err));
-	FY_TRY(rc, fy_file_write_atomic(fy_store_path(s, "bundles/%s.json", b.id), desc,
-					strlen(desc), err));
+	/* the bundle is whole and signed: a store that cannot keep the record (a read-only disk,
+	 * a full one) costs only --since naming it by id, which the caller says */
+	{
+		struct fy_err rec;
+
+		if (fy_mkdirs(fy_store_path(s, "bundles"), &rec) != FY_OK ||
+		    fy_file_write_atomic(fy_store_path(s, "bundles/%s.json", b.id), desc,
+					 strlen(desc), &rec) != FY_OK)
+			snprintf(st->unrecorded, sizeof(st->unrecorded), "%s", rec.msg);
+	}
 	describe_stats(&b, st);
 	st->bytes = w.todo;
 	st->archive_bytes = w.total;

@@ -486,6 +486,8 @@ struct fy_bundle_stats {
 	uint64_t bytes;		/* object bytes in the archive */
 	uint64_t archive_bytes; /* compressed, every volume */
 	size_t volumes;
+	char unrecorded[FY_ERR_MSG_MAX]; /* create: why STORE/bundles/ID.json could not be written
+					    ("" if it was) */
 };
 
 /* Writes a bundle of published revisions to out (or out.001, out.002, … with split_size):

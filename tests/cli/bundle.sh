@@ -77,6 +77,18 @@ run "$FERRY" --no-progress bundle verify "$work/b1.ferry"
 expect_rc 0 "the mirror verifies its own bundle"
 expect_out "every object check out" "says what it checked"
 id1=$(ls "$up/bundles" | sed -n 's/\.json$//p' | head -1)
+# from a store on a read-only disk: the bundle is made, with a warning that it is not recorded
+# (a later --since names it by its file); before, the bundle was written and the exit was 1
+abs=$FERRY
+case $abs in /*) ;; *) abs=$PWD/$abs ;; esac
+run on_read_only "$up" "$abs" --no-progress bundle create demo/stories -o "$work/ro.ferry"
+expect_rc 0 "bundle create from a read-only store"
+expect_err "warning: the bundle is complete but not recorded in the store" "says it is not recorded"
+expect_err "Read-only file system" "says why"
+[ -s "$work/ro.ferry" ] && [ "$(ls "$up/bundles" | wc -l)" -eq 1 ] && ok ||
+	bad "read-only store: no bundle, or a record after all"
+run "$FERRY" --no-progress bundle verify "$work/ro.ferry"
+expect_rc 0 "the bundle made from a read-only store verifies"
 
 # --- import into a store that does not trust the mirror ----------------------------------------
 export FERRY_HOME="$work/down"

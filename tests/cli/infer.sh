@@ -225,14 +225,9 @@ expect_rc 0 "smoke in the store named '.'"
 # a store on a read-only disk (a mirror mounted from a snapshot): an HF revision still runs, its
 # links made under $TMPDIR instead of the store's tmp/ (a bind mount made read-only in a
 # private mount namespace; a user namespace as well when not root)
-ns="unshare --mount --propagation private"
-[ "$(id -u)" -eq 0 ] || ns="unshare --user --map-root-user --mount --propagation private"
 mkdir "$work/tmpdir"
-# shellcheck disable=SC2016 # expanded by the inner shell
-$ns sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" &&
-	FERRY_HOME="$1" TMPDIR="$3" "$2" run t/q2hf -p "ROMEO:" -n 4 --temp 0' _ \
-	"$work/store" "$abs" "$work/tmpdir" >"$work/out" 2>"$work/err"
-rc=$?
+run on_read_only "$work/store" env FERRY_HOME="$work/store" TMPDIR="$work/tmpdir" \
+	"$abs" run t/q2hf -p "ROMEO:" -n 4 --temp 0
 expect_rc 0 "run an HF revision from a read-only store"
 if [ -s "$work/out" ] && [ -z "$(ls "$work/tmpdir")" ]; then ok; else
 	bad "read-only store: no output, or links left in TMPDIR: $(ls "$work/tmpdir")"

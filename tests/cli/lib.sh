@@ -73,6 +73,22 @@ start_serve() {
 	serve_url="http://127.0.0.1:$(cat "$work/port")"
 }
 
+# private_mounts CMD...: CMD in a private mount namespace (a user namespace as well when not
+# root), where it may mount without touching the rest of the system
+private_mounts() {
+	if [ "$(id -u)" -eq 0 ]; then
+		unshare --mount --propagation private "$@"
+	else
+		unshare --user --map-root-user --mount --propagation private "$@"
+	fi
+}
+# on_read_only DIR CMD...: CMD with DIR bind-mounted read-only over itself (a disk mounted so)
+on_read_only() {
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	private_mounts sh -c 'd=$1; shift; mount --bind "$d" "$d" && mount -o remount,bind,ro "$d" &&
+		exec "$@"' _ "$@"
+}
+
 # json_field FILE EXPR: prints a JavaScript expression over the parsed JSON document `d`
 json_field() {
 	node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

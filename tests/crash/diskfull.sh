@@ -13,12 +13,9 @@
 # go to $CRASH_OUT when set (appended).
 set -u
 if [ -z "${FERRY_DISKFULL_NS:-}" ]; then
-	if [ "$(id -u)" -eq 0 ]; then
-		set -- unshare --mount --propagation private
-	else
-		set -- unshare --user --map-root-user --mount --propagation private
-	fi
-	FERRY_DISKFULL_NS=1 exec "$@" sh "$0" # where namespaces are refused, unshare says so
+	. "$(dirname "$0")/../cli/lib.sh"
+	FERRY_DISKFULL_NS=1 private_mounts sh "$0" # where namespaces are refused, unshare says so
+	exit $?
 fi
 POINTS=${FULL_POINTS:-8}
 OPS=${CRASH_OPS:-"add import clone install convert quant publish"}
