@@ -74,8 +74,9 @@ help:
 	@echo "  make bench     benchmarks (results as ratios, written to bench/results/)"
 	@echo "  make fuzz      run every fuzz target for FUZZ_SECONDS each (default 10; e.g. FUZZ_SECONDS=3600)"
 	@echo "  make fuzz-merge  fold what long fuzz runs found into the seeds (tests/fuzz/NAME/found/)"
-	@echo "  make crash     SIGKILL add, bundle import, clone, install, convert, quant, publish CRASH_RUNS"
-	@echo "                 times each (default 100) at random points; fsck and re-run checked;"
+	@echo "  make crash     SIGKILL add, bundle import, clone, install, checkout, convert, quant and"
+	@echo "                 publish CRASH_RUNS times each (default 100) at random points; fsck"
+	@echo "                 and re-run checked;"
 	@echo "                 then each on a full disk (a tmpfs) at FULL_POINTS capacities (40)"
 	@echo "  make faults    clone and install through every injected fault x 3 file sizes"
 	@echo "  make lint      clang-format check, cppcheck, clang-tidy and scan-build over the sources"
@@ -244,7 +245,7 @@ test-node: $(FERRY) $(MKGGUF) $(MKMODEL) node-deps
 		exit $$rc
 
 # Crash consistency (tests/crash/run.sh): SIGKILL at random points of add, bundle import, clone,
-# install, convert, quant and publish; fsck clean after each, the re-run reaching the uninterrupted state.
+# install, checkout, convert, quant and publish; fsck clean after each, the re-run reaching the uninterrupted state.
 # make test kills each CRASH_TEST_RUNS times; make crash CRASH_RUNS (100) times and records the
 # figures in bench/results/crash.txt. The same operations on a full disk (tests/crash/diskfull.sh:
 # the store on a tmpfs too small to finish) at FULL_TEST_POINTS / FULL_POINTS capacities each;

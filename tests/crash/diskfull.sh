@@ -18,7 +18,7 @@ if [ -z "${FERRY_DISKFULL_NS:-}" ]; then
 	exit $?
 fi
 POINTS=${FULL_POINTS:-8}
-OPS=${CRASH_OPS:-"add import clone install convert quant publish"}
+OPS=${CRASH_OPS:-"add import clone install checkout convert quant publish"}
 SEED=${CRASH_SEED:-1}
 . "$(dirname "$0")/setup.sh"
 # the mount is taken down before setup.sh's trap removes $work

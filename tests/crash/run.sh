@@ -4,13 +4,13 @@
 # uninterrupted duration, check that `ferry fsck` finds the store clean, run the operation again
 # to completion, and compare the store with the one an uninterrupted run produced (every object,
 # every manifest and ref byte for byte; for publish, what the signed index publishes; for
-# install, every file it laid out).
+# install and checkout, every file they laid out).
 #   FERRY=build/ferry sh tests/crash/run.sh
-# Environment: FERRY, CRASH_RUNS (100), CRASH_OPS ("add import clone install convert quant publish"),
+# Environment: FERRY, CRASH_RUNS (100), CRASH_OPS ("add import clone install checkout convert quant publish"),
 # CRASH_SEED (1). Ends with "crash: N passed, N failed"; figures go to $CRASH_OUT when set.
 set -u
 RUNS=${CRASH_RUNS:-100}
-OPS=${CRASH_OPS:-"add import clone install convert quant publish"}
+OPS=${CRASH_OPS:-"add import clone install checkout convert quant publish"}
 SEED=${CRASH_SEED:-1}
 . "$(dirname "$0")/setup.sh"
 

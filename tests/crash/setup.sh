@@ -39,6 +39,8 @@ tpl add
 tpl clone
 tpl import
 FERRY_HOME="$work/tpl-import" "$FERRY" -q key trust "$mirror/keys/signing.pub"
+tpl checkout
+FERRY_HOME="$work/tpl-checkout" "$FERRY" -q --no-progress add demo/big "$work/in/big" -m import
 tpl install
 FERRY_HOME="$work/tpl-install" "$FERRY" -q key trust "$mirror/keys/signing.pub"
 tpl convert
@@ -59,6 +61,7 @@ op() {
 	add) exec "$FERRY" -q --no-progress add demo/big "$work/in/big" -m import ;;
 	import) exec "$FERRY" -q --no-progress bundle import "$work/in/big.ferry" ;;
 	clone) exec "$FERRY" -q --no-progress clone demo/big --endpoint "$U" ;;
+	checkout) exec "$FERRY" -q checkout demo/big "$2/out" --copy ;;
 	install) exec "$FERRY" -q --no-progress install demo/big --from "$U" --dir "$2/out" ;;
 	convert) exec "$FERRY" -q --no-progress convert demo/shake --outtype f32 ;;
 	quant) exec "$FERRY" -q --no-progress quant demo/shake-GGUF --type Q8_0 ;;
@@ -72,7 +75,7 @@ state() {
 		cd "$1" || exit 1
 		find objects -type f | sort
 		find repos -type f ! -path '*/verify/*' ! -path '*/smoke/*' | sort | xargs -r sha256sum
-		[ -d out ] && find out -type f | sort | xargs -r sha256sum # what install laid out
+		[ -d out ] && find out -type f | sort | xargs -r sha256sum # what install, checkout laid out
 		if [ -f published/current ]; then
 			node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));for(const [k,r] of Object.entries(j.repos)){console.log(k,JSON.stringify(r.refs));for(const [id,e] of Object.entries(r.revisions))console.log(k,id,e.manifest_sha256)}' \
 				"published/index-$(cat published/current).json" | sort
