@@ -151,6 +151,10 @@ static int llama_meta(struct fy_gguf_writer *w, long layers, long dim, long ffn,
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "llama.attention.head_count", (uint32_t)heads, err));
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "llama.attention.head_count_kv", (uint32_t)kv, err));
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)vocab, err));
+	/* what llama.cpp's loader requires of a llama model beside the shapes */
+	const struct fy_gguf_value eps = { .type = FY_GGUF_F32, .f = 1e-5 };
+	FY_TRY(rc, fy_gguf_writer_set(w, "llama.attention.layer_norm_rms_epsilon", &eps, err));
+	FY_TRY(rc, fy_gguf_writer_set_u32(w, "llama.rope.dimension_count", 64, err));
 	FY_TRY(rc, llama_vocab(w, vocab, err));
 out:
 	return rc;

@@ -711,3 +711,20 @@ void fy_dequant_q6_k(const void *vx, float *y, int64_t n)
 		}
 	}
 }
+
+/* Q8_K, the activation type the K-quants' dot products pair with: a float scale, 256 int8 values
+ * and their 16 partial sums (not needed to dequantize). GGUF files rarely hold it; it is read. */
+struct blk_q8_k {
+	float d;
+	int8_t qs[FY_QK_K];
+	int16_t bsums[FY_QK_K / 16];
+};
+_Static_assert(sizeof(struct blk_q8_k) == 292, "q8_k block");
+
+void fy_dequant_q8_k(const void *vx, float *y, int64_t n)
+{
+	const struct blk_q8_k *x = vx;
+	for (int64_t i = 0; i < n / FY_QK_K; i++, y += FY_QK_K)
+		for (int j = 0; j < FY_QK_K; j++)
+			y[j] = x[i].d * (float)x[i].qs[j];
+}

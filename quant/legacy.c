@@ -1,7 +1,7 @@
 /*
- * The 32-element types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL. Each quantizer reproduces
- * llama.cpp's quantize_row_<type>_ref bit for bit (operation order included: this file is built
- * with -ffp-contract=off), each dequantizer dequantize_row_<type>.
+ * The 32-element types: Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 (IQ4_NL: quant/iq4.c). Each quantizer
+ * reproduces llama.cpp's quantize_row_<type>_ref bit for bit (operation order included: this file
+ * is built with -ffp-contract=off), each dequantizer dequantize_row_<type>.
  */
 #include "quant/quant_private.h"
 
@@ -219,88 +219,5 @@ void fy_dequant_q8_0(const void *vx, float *y, int64_t n)
 		const float d = fy_f16_to_f32(x[i].d);
 		for (int j = 0; j < QK8_0; j++)
 			y[j] = (float)x[i].qs[j] * d;
-	}
-}
-
-/* --- IQ4_NL: 16 non-linear levels, one fitted scale per 32 ------------------------------------ */
-
-static const int8_t iq4nl_values[16] = { -127, -104, -83, -65, -49, -35, -22, -10,
-					 1,    13,   25,  38,  53,  69,	 89,  113 };
-
-/* The level nearest to v (ties go up), by bisection over the sorted levels. */
-static int iq4nl_index(float v)
-{
-	if (v <= iq4nl_values[0])
-		return 0;
-	if (v >= iq4nl_values[15])
-		return 15;
-	int lo = 0;
-	int hi = 15;
-	while (hi - lo > 1) {
-		const int mid = (lo + hi) / 2;
-		if (v < iq4nl_values[mid])
-			hi = mid;
-		else
-			lo = mid;
-	}
-	return v - iq4nl_values[hi - 1] < iq4nl_values[hi] - v ? hi - 1 : hi;
-}
-
-/*
- * One block, as llama.cpp's quantize_row_iq4_nl_impl with a single 32-element block, no
- * importance weights and no scale search (ntry -1): levels from d = max/-127, then d refitted by
- * weighted least squares with weights x^2.
- */
-static void iq4nl_block(const float *x, struct blk_iq4_nl *y)
-{
-	uint8_t L[32];
-	float amax = 0.0f;
-	float max = 0.0f;
-
-	memset(y->qs, 0, sizeof(y->qs));
-	y->d = fy_f32_to_f16(0.0f);
-	for (int j = 0; j < 32; j++) {
-		if (fabsf(x[j]) > amax) {
-			amax = fabsf(x[j]);
-			max = x[j];
-		}
-	}
-	if (amax < 1e-15f) {
-		memset(L, 0, sizeof(L));
-	} else {
-		const float d = max / iq4nl_values[0];
-		const float id = 1 / d;
-		float sumqx = 0;
-		float sumq2 = 0;
-		for (int j = 0; j < 32; j++) {
-			const int l = iq4nl_index(id * x[j]);
-			const float q = iq4nl_values[l];
-			const float w = x[j] * x[j];
-			L[j] = (uint8_t)l;
-			sumqx += w * q * x[j];
-			sumq2 += w * q * q;
-		}
-		y->d = fy_f32_to_f16(sumq2 > 0 ? sumqx / sumq2 : 0.0f);
-	}
-	for (int j = 0; j < 16; j++)
-		y->qs[j] = (uint8_t)(L[j] | L[16 + j] << 4);
-}
-
-void fy_quant_iq4_nl(const float *x, void *vy, int64_t n)
-{
-	struct blk_iq4_nl *y = vy;
-	for (int64_t i = 0; i < n / 32; i++)
-		iq4nl_block(x + 32 * i, &y[i]);
-}
-
-void fy_dequant_iq4_nl(const void *vx, float *y, int64_t n)
-{
-	const struct blk_iq4_nl *x = vx;
-	for (int64_t i = 0; i < n / 32; i++, y += 32) {
-		const float d = fy_f16_to_f32(x[i].d);
-		for (int j = 0; j < 16; j++) {
-			y[j] = d * (float)iq4nl_values[x[i].qs[j] & 0x0f];
-			y[j + 16] = d * (float)iq4nl_values[x[i].qs[j] >> 4];
-		}
 	}
 }

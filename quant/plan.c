@@ -94,8 +94,7 @@ static void count_model(struct fy_quant_model *m, const struct fy_quant_src *src
 	m->n_attention_wv = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *name = src[i].name;
-		if (strstr(name, "attn_v.weight") || strstr(name, "attn_qkv.weight") ||
-		    strstr(name, "attn_kv_b.weight"))
+		if (fy_quant_is_attn_v(name))
 			m->n_attention_wv++;
 		else if (strcmp(name, "output.weight") == 0)
 			m->has_output = true;
@@ -110,36 +109,83 @@ static int order_cmp(const void *a, const void *b, void *ctx)
 	return fy_quant_name_cmp(src[ia].name, src[ib].name);
 }
 
-/* The type of one quantizable tensor, before the fallback. */
+static bool is_token_embd(const char *name)
+{
+	return strcmp(name, "token_embd.weight") == 0 ||
+	       strcmp(name, "per_layer_token_embd.weight") == 0;
+}
+
+/* The first --tensor-type override matching the name, or NULL. */
+static const struct fy_quant_override *first_override(const struct fy_quant_params *p,
+						      const char *name)
+{
+	for (size_t k = 0; k < p->n_overrides; k++) {
+		if (override_matches(p->overrides[k], name))
+			return p->overrides[k];
+	}
+	return NULL;
+}
+
+/*
+ * The type of one quantizable tensor before the fallback, in llama_tensor_get_type's order:
+ * --token-embedding-type (token_embd and per_layer_token_embd, unless a --tensor-type names the
+ * latter), --output-tensor-type, then for a quantized base type the first matching --tensor-type
+ * or else (without --pure) the mixture's rules. An override leaves the mixture's counters as
+ * they are, as in llama.cpp.
+ */
 static int choose(struct fy_quant_mix *mix, const struct fy_quant_params *p,
 		  const struct fy_quant_src *t, struct fy_quant_choice *c, struct fy_err *err)
 {
 	const enum fy_dtype base = fy_ftype_base(p->ftype);
+	const struct fy_quant_override *o = NULL;
 	c->type = base;
 	c->reason = FY_QREASON_BASE;
-	if (!p->pure && !is_float_type(base)) {
-		int rc = fy_quant_mix_type(mix, t->name, t->ne[0], &c->type, err);
-		if (rc != FY_OK)
-			return rc;
-		if (c->type != base)
-			c->reason = FY_QREASON_RULE;
-		for (size_t k = 0; k < p->n_overrides; k++) {
-			if (override_matches(p->overrides[k], t->name)) {
-				c->type = p->overrides[k]->type;
-				c->reason = FY_QREASON_OVERRIDE;
-				break;
-			}
-		}
-	}
-	if (p->token_embd_type >= 0 && strcmp(t->name, "token_embd.weight") == 0) {
+	if (p->token_embd_type >= 0 && is_token_embd(t->name) &&
+	    (strcmp(t->name, "per_layer_token_embd.weight") != 0 ||
+	     first_override(p, t->name) == NULL)) {
 		c->type = (enum fy_dtype)p->token_embd_type;
 		c->reason = FY_QREASON_OVERRIDE;
+		return FY_OK;
 	}
 	if (p->output_type >= 0 && strcmp(t->name, "output.weight") == 0) {
 		c->type = (enum fy_dtype)p->output_type;
 		c->reason = FY_QREASON_OVERRIDE;
+		return FY_OK;
 	}
-	return FY_OK;
+	if (is_float_type(base))
+		return FY_OK;
+	if ((o = first_override(p, t->name)) != NULL) {
+		c->type = o->type;
+		c->reason = FY_QREASON_OVERRIDE;
+		return FY_OK;
+	}
+	if (p->pure)
+		return FY_OK;
+	int rc = fy_quant_mix_type(mix, t->name, t->ne, &c->type, err);
+	if (rc == FY_OK && c->type != base)
+		c->reason = FY_QREASON_RULE;
+	return rc;
+}
+
+/* llama.cpp's tensor_requires_imatrix: the 1-3 bit i-quants, and Q2_K in a Q2_K_S file (the
+ * embeddings and output excepted). */
+static bool requires_imatrix(const char *name, enum fy_dtype t, enum fy_ftype ftype)
+{
+	if (is_token_embd(name) || strcmp(name, "output.weight") == 0)
+		return false;
+	switch (t) {
+	case FY_DTYPE_IQ3_XXS:
+	case FY_DTYPE_IQ2_XXS:
+	case FY_DTYPE_IQ2_XS:
+	case FY_DTYPE_IQ2_S:
+	case FY_DTYPE_IQ1_M:
+	case FY_DTYPE_IQ1_S:
+		return true;
+	case FY_DTYPE_Q2_K:
+		return ftype == FY_FTYPE_Q2_K_S;
+	default:
+		return false;
+	}
 }
 
 static int plan_one(struct fy_quant_mix *mix, const struct fy_quant_params *p,
@@ -155,15 +201,31 @@ static int plan_one(struct fy_quant_mix *mix, const struct fy_quant_params *p,
 		return rc;
 	c->wanted = c->type;
 	c->type = fy_quant_fallback(c->type, t->ne[0]);
+	if (c->type == FY_DTYPE_COUNT)
+		return fy_err_set(
+			err, FY_EUNSUPPORTED,
+			"tensor '%s': rows of %lld do not split into %s blocks of %lld, and "
+			"llama.cpp defines no fallback type for %s",
+			t->name, (long long)t->ne[0], fy_dtype_name(c->wanted),
+			(long long)fy_dtype_info(c->wanted)->blck, fy_dtype_name(c->wanted));
 	if (c->type != c->wanted)
 		c->reason = FY_QREASON_FALLBACK;
 	if (c->type == t->type)
 		return FY_OK; /* already what is wanted: copied as it is */
+	if (requires_imatrix(t->name, c->type, p->ftype) && !p->has_imatrix)
+		return fy_err_set(
+			err, FY_EINVAL,
+			"tensor '%s': %s needs an importance matrix (--imatrix FILE), as in "
+			"llama-quantize",
+			t->name, fy_dtype_name(c->type));
+	if (!fy_quant_can_write(c->type))
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "tensor '%s': ferry cannot write %s tensors yet (it writes %s)",
+				  t->name, fy_dtype_name(c->type), fy_quant_writable_names());
 	const struct fy_quant_traits *tr = fy_quant_traits(t->type);
 	if (tr == NULL || tr->to_float == NULL)
-		return fy_err_set(err, FY_EUNSUPPORTED,
-				  "tensor '%s': cannot convert from %s (ferry reads %s)", t->name,
-				  fy_dtype_name(t->type), fy_quant_writable_names());
+		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s': cannot convert from %s",
+				  t->name, fy_dtype_name(t->type));
 	return FY_OK;
 }
 
@@ -171,7 +233,7 @@ int fy_quant_plan(struct fy_quant_model *model, const struct fy_quant_src *src, 
 		  const struct fy_quant_params *params, struct fy_quant_choice *out,
 		  struct fy_err *err)
 {
-	struct fy_quant_mix mix = { .ftype = params->ftype };
+	struct fy_quant_mix mix = { .ftype = params->ftype, .has_imatrix = params->has_imatrix };
 	size_t *order = calloc(n > 0 ? n : 1, sizeof(*order));
 	int rc = FY_OK;
 	if (order == NULL)

@@ -20,13 +20,17 @@
 
 typedef void (*fy_quant_from_float_fn)(const float *x, void *y, int64_t n);
 typedef void (*fy_quant_to_float_fn)(const void *x, float *y, int64_t n);
+/* A quantizer weighing each element's error by qw[0..n) (an importance-matrix row). */
+typedef void (*fy_quant_weighted_fn)(const float *x, void *y, int64_t n, const float *qw);
 
 struct fy_quant_traits {
 	enum fy_dtype type;
 	const char *name;
 	int64_t blck;			   /* elements per block */
 	size_t bytes;			   /* bytes per block */
-	fy_quant_from_float_fn from_float; /* reference quantizer, n a multiple of blck */
+	fy_quant_from_float_fn from_float; /* llama-quantize's quantizer without an imatrix, or
+					      NULL when ferry cannot write the type */
+	fy_quant_weighted_fn quantize_w;   /* with an importance matrix, or NULL */
 	fy_quant_to_float_fn to_float;	   /* dequantizer, n a multiple of blck */
 	enum fy_dtype vec_dot_type;	   /* the activation type a dot product pairs it with */
 };
@@ -49,6 +53,11 @@ bool fy_quant_row_bytes(enum fy_dtype t, int64_t n, size_t *out);
  * fy_quant_check_finite says where it is not. Types F32, F16 and BF16 are conversions.
  */
 void fy_quant_row(enum fy_dtype t, const float *x, void *y, int64_t n);
+/* The same with an importance-matrix row qw[0..n) (NULL: fy_quant_row). A type without a
+ * weighted quantizer (fy_quant_takes_imatrix false) quantizes as fy_quant_row, as ggml does for
+ * the types that ignore an imatrix. */
+void fy_quant_row_w(enum fy_dtype t, const float *x, void *y, int64_t n, const float *qw);
+bool fy_quant_takes_imatrix(enum fy_dtype t);
 /* Dequantizes n elements of type t into y. t must have a to_float. */
 void fy_dequant_row(enum fy_dtype t, const void *x, float *y, int64_t n);
 /* The scalar dequantizer alone (fy_dequant_row takes an AVX2 twin where there is one: Q4_0,
@@ -78,17 +87,37 @@ enum fy_ftype {
 	FY_FTYPE_Q5_K_S = 16,
 	FY_FTYPE_Q5_K_M = 17,
 	FY_FTYPE_Q6_K = 18,
+	FY_FTYPE_IQ2_XXS = 19,
+	FY_FTYPE_IQ2_XS = 20,
+	FY_FTYPE_Q2_K_S = 21,
+	FY_FTYPE_IQ3_XS = 22,
+	FY_FTYPE_IQ3_XXS = 23,
+	FY_FTYPE_IQ1_S = 24,
 	FY_FTYPE_IQ4_NL = 25,
+	FY_FTYPE_IQ3_S = 26,
+	FY_FTYPE_IQ3_M = 27,
+	FY_FTYPE_IQ2_S = 28,
+	FY_FTYPE_IQ2_M = 29,
+	FY_FTYPE_IQ4_XS = 30,
+	FY_FTYPE_IQ1_M = 31,
 	FY_FTYPE_BF16 = 32,
+	FY_FTYPE_TQ1_0 = 36,
+	FY_FTYPE_TQ2_0 = 37,
+	FY_FTYPE_MXFP4_MOE = 38,
+	FY_FTYPE_Q1_0 = 40,
+	FY_FTYPE_Q2_0 = 41,
 };
 
-/* Parses a mixture name ("Q4_K_M", case-insensitive). False if ferry does not offer it. */
+/* Parses a mixture name ("Q4_K_M", case-insensitive; llama-quantize's aliases Q3_K, Q4_K, Q5_K
+ * included). False if llama.cpp v0.5.0 has no such file type. */
 bool fy_ftype_from_name(const char *name, enum fy_ftype *out);
 const char *fy_ftype_name(enum fy_ftype f);
 /* The mixture's base tensor type (Q4_K for Q4_K_M). */
 enum fy_dtype fy_ftype_base(enum fy_ftype f);
 /* Comma-separated mixture names (for messages and help). */
 const char *fy_ftype_names(void);
+/* True for the file types llama-quantize refuses without an importance matrix (IQ1/IQ2, Q2_K_S). */
+bool fy_ftype_needs_imatrix(enum fy_ftype f);
 
 /* What the mixture rules need to know of the model. */
 struct fy_quant_model {
@@ -104,6 +133,7 @@ struct fy_quant_model {
 /* Running state of a mixture over the tensors of one file, visited in llama.cpp's order. */
 struct fy_quant_mix {
 	enum fy_ftype ftype;
+	bool has_imatrix; /* some rules differ when an importance matrix is given */
 	struct fy_quant_model model;
 	int i_attention_wv, i_ffn_down, i_ffn_gate, i_ffn_up;
 };
@@ -121,14 +151,18 @@ enum fy_quant_reason {
  * router, or a position/type embedding (leave_output keeps output.weight as it is). */
 bool fy_quant_is_quantizable(const char *name, int n_dims, bool leave_output);
 
-/* The mixture's type for one quantizable tensor (llama_tensor_get_type without the fallback),
- * advancing the mixture's counters. Fails when a MoE tensor's layer cannot be read from its
- * name. */
-int fy_quant_mix_type(struct fy_quant_mix *mix, const char *name, int64_t ne0, enum fy_dtype *out,
-		      struct fy_err *err);
+/* The mixture's type for one quantizable tensor of shape ne (llama_tensor_get_type_impl: no
+ * overrides, no fallback), advancing the mixture's counters. Fails when a MoE tensor's layer
+ * cannot be read from its name. */
+int fy_quant_mix_type(struct fy_quant_mix *mix, const char *name, const int64_t ne[4],
+		      enum fy_dtype *out, struct fy_err *err);
+/* True for the attn_v-like tensors the mixtures count (attn_v, attn_qkv, attn_kv_b). */
+bool fy_quant_is_attn_v(const char *name);
 
-/* Where ne0 does not divide t's block: llama.cpp's fallback (Q2_K/Q3_K -> IQ4_NL, Q4_K -> Q5_0,
- * Q5_K -> Q5_1, Q6_K -> Q8_0), then F16 if that does not divide either. Returns t otherwise. */
+/* Where ne0 does not divide t's block: llama.cpp v0.5.0's fallback (the i-quants -> IQ4_NL;
+ * Q2_K, Q3_K, Q2_0, TQ1_0, TQ2_0 -> Q4_0; Q4_K -> Q5_0; Q5_K -> Q5_1; Q6_K -> Q8_0; other
+ * 32-element types F16), then F16 if that does not divide either. FY_DTYPE_COUNT where
+ * llama.cpp has none (wider blocks: Q1_0, NVFP4) and stops. Returns t when ne0 divides. */
 enum fy_dtype fy_quant_fallback(enum fy_dtype t, int64_t ne0);
 
 /* Orders tensor names as llama.cpp writes them: names without a `blk.N.` prefix first, then by
@@ -157,6 +191,7 @@ struct fy_quant_params {
 	int token_embd_type; /* an enum fy_dtype for token_embd.weight, or -1 */
 	struct fy_quant_override *const *overrides;
 	size_t n_overrides;
+	bool has_imatrix; /* an importance matrix is given (rules differ; some types need one) */
 };
 
 /* What the plan needs of each input tensor. */

@@ -116,13 +116,11 @@ void fy_quant_q4_1(const float *x, void *y, int64_t n);
 void fy_quant_q5_0(const float *x, void *y, int64_t n);
 void fy_quant_q5_1(const float *x, void *y, int64_t n);
 void fy_quant_q8_0(const float *x, void *y, int64_t n);
-void fy_quant_iq4_nl(const float *x, void *y, int64_t n);
 void fy_dequant_q4_0(const void *x, float *y, int64_t n);
 void fy_dequant_q4_1(const void *x, float *y, int64_t n);
 void fy_dequant_q5_0(const void *x, float *y, int64_t n);
 void fy_dequant_q5_1(const void *x, float *y, int64_t n);
 void fy_dequant_q8_0(const void *x, float *y, int64_t n);
-void fy_dequant_iq4_nl(const void *x, float *y, int64_t n);
 
 void fy_quant_q2_k(const float *x, void *y, int64_t n);
 void fy_quant_q3_k(const float *x, void *y, int64_t n);
@@ -134,6 +132,39 @@ void fy_dequant_q3_k(const void *x, float *y, int64_t n);
 void fy_dequant_q4_k(const void *x, float *y, int64_t n);
 void fy_dequant_q5_k(const void *x, float *y, int64_t n);
 void fy_dequant_q6_k(const void *x, float *y, int64_t n);
+void fy_dequant_q8_k(const void *x, float *y, int64_t n);
+
+/* IQ4_NL and IQ4_XS (quant/iq4.c); the levels, shared with the i-quants' tests */
+extern const int8_t fy_iq4nl_values[16];
+void fy_quant_iq4_nl(const float *x, void *y, int64_t n);
+void fy_quant_iq4_nl_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_iq4_xs(const float *x, void *y, int64_t n);
+void fy_quant_iq4_xs_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_dequant_iq4_nl(const void *x, float *y, int64_t n);
+void fy_dequant_iq4_xs(const void *x, float *y, int64_t n);
+
+/* The lattice i-quants (quant/iquants.c): dequantizers */
+void fy_dequant_iq2_xxs(const void *x, float *y, int64_t n);
+void fy_dequant_iq2_xs(const void *x, float *y, int64_t n);
+void fy_dequant_iq2_s(const void *x, float *y, int64_t n);
+void fy_dequant_iq3_xxs(const void *x, float *y, int64_t n);
+void fy_dequant_iq3_s(const void *x, float *y, int64_t n);
+void fy_dequant_iq1_s(const void *x, float *y, int64_t n);
+void fy_dequant_iq1_m(const void *x, float *y, int64_t n);
+
+/* Ternary, 1/2-bit and FP4 types (quant/lowbit.c) */
+void fy_quant_tq1_0(const float *x, void *y, int64_t n);
+void fy_quant_tq2_0(const float *x, void *y, int64_t n);
+void fy_quant_q1_0(const float *x, void *y, int64_t n);
+void fy_quant_q2_0(const float *x, void *y, int64_t n);
+void fy_quant_mxfp4(const float *x, void *y, int64_t n);
+void fy_quant_nvfp4(const float *x, void *y, int64_t n);
+void fy_dequant_tq1_0(const void *x, float *y, int64_t n);
+void fy_dequant_tq2_0(const void *x, float *y, int64_t n);
+void fy_dequant_q1_0(const void *x, float *y, int64_t n);
+void fy_dequant_q2_0(const void *x, float *y, int64_t n);
+void fy_dequant_mxfp4(const void *x, float *y, int64_t n);
+void fy_dequant_nvfp4(const void *x, float *y, int64_t n);
 
 /* The 6-bit scale and min of sub-block j of a Q4_K/Q5_K super-block's 12 packed bytes. */
 static inline void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)

@@ -5,6 +5,7 @@
 #include "quant/quant_private.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static void f32_from_float(const float *x, void *y, int64_t n)
@@ -39,25 +40,45 @@ static void bf16_to_float(const void *vx, float *y, int64_t n)
 		y[i] = fy_bf16_to_f32(x[i]);
 }
 
-#define ROW(t, nm, bl, sz, from, to, dot) [t] = { t, nm, bl, sz, from, to, dot }
+#define ROW(t, nm, bl, sz, from, w, to, dot) [t] = { t, nm, bl, sz, from, w, to, dot }
 
-/* vec_dot_type follows ggml's CPU pairing: K-quants meet Q8_K activations, the 32-element types
- * Q8_0 (Q4_1/Q5_1: Q8_1), float types themselves. */
+/* vec_dot_type follows ggml's CPU pairing: K-quants and i-quants of 256 meet Q8_K activations,
+ * the 32-element types Q8_0 (Q4_1/Q5_1: Q8_1), float types themselves. The quantize_w column is
+ * the quantizer an importance matrix goes to (NULL: ferry has no imatrix path for the type). */
 static const struct fy_quant_traits table[FY_DTYPE_COUNT] = {
-	ROW(FY_DTYPE_F32, "F32", 1, 4, f32_from_float, f32_to_float, FY_DTYPE_F32),
-	ROW(FY_DTYPE_F16, "F16", 1, 2, f16_from_float, f16_to_float, FY_DTYPE_F16),
-	ROW(FY_DTYPE_BF16, "BF16", 1, 2, bf16_from_float, bf16_to_float, FY_DTYPE_BF16),
-	ROW(FY_DTYPE_Q4_0, "Q4_0", 32, 18, fy_quant_q4_0, fy_dequant_q4_0, FY_DTYPE_Q8_0),
-	ROW(FY_DTYPE_Q4_1, "Q4_1", 32, 20, fy_quant_q4_1, fy_dequant_q4_1, FY_DTYPE_Q8_1),
-	ROW(FY_DTYPE_Q5_0, "Q5_0", 32, 22, fy_quant_q5_0, fy_dequant_q5_0, FY_DTYPE_Q8_0),
-	ROW(FY_DTYPE_Q5_1, "Q5_1", 32, 24, fy_quant_q5_1, fy_dequant_q5_1, FY_DTYPE_Q8_1),
-	ROW(FY_DTYPE_Q8_0, "Q8_0", 32, 34, fy_quant_q8_0, fy_dequant_q8_0, FY_DTYPE_Q8_0),
-	ROW(FY_DTYPE_Q2_K, "Q2_K", 256, 84, fy_quant_q2_k, fy_dequant_q2_k, FY_DTYPE_Q8_K),
-	ROW(FY_DTYPE_Q3_K, "Q3_K", 256, 110, fy_quant_q3_k, fy_dequant_q3_k, FY_DTYPE_Q8_K),
-	ROW(FY_DTYPE_Q4_K, "Q4_K", 256, 144, fy_quant_q4_k, fy_dequant_q4_k, FY_DTYPE_Q8_K),
-	ROW(FY_DTYPE_Q5_K, "Q5_K", 256, 176, fy_quant_q5_k, fy_dequant_q5_k, FY_DTYPE_Q8_K),
-	ROW(FY_DTYPE_Q6_K, "Q6_K", 256, 210, fy_quant_q6_k, fy_dequant_q6_k, FY_DTYPE_Q8_K),
-	ROW(FY_DTYPE_IQ4_NL, "IQ4_NL", 32, 18, fy_quant_iq4_nl, fy_dequant_iq4_nl, FY_DTYPE_Q8_0),
+	ROW(FY_DTYPE_F32, "F32", 1, 4, f32_from_float, NULL, f32_to_float, FY_DTYPE_F32),
+	ROW(FY_DTYPE_F16, "F16", 1, 2, f16_from_float, NULL, f16_to_float, FY_DTYPE_F16),
+	ROW(FY_DTYPE_BF16, "BF16", 1, 2, bf16_from_float, NULL, bf16_to_float, FY_DTYPE_BF16),
+	ROW(FY_DTYPE_Q4_0, "Q4_0", 32, 18, fy_quant_q4_0, NULL, fy_dequant_q4_0, FY_DTYPE_Q8_0),
+	ROW(FY_DTYPE_Q4_1, "Q4_1", 32, 20, fy_quant_q4_1, NULL, fy_dequant_q4_1, FY_DTYPE_Q8_1),
+	ROW(FY_DTYPE_Q5_0, "Q5_0", 32, 22, fy_quant_q5_0, NULL, fy_dequant_q5_0, FY_DTYPE_Q8_0),
+	ROW(FY_DTYPE_Q5_1, "Q5_1", 32, 24, fy_quant_q5_1, NULL, fy_dequant_q5_1, FY_DTYPE_Q8_1),
+	ROW(FY_DTYPE_Q8_0, "Q8_0", 32, 34, fy_quant_q8_0, NULL, fy_dequant_q8_0, FY_DTYPE_Q8_0),
+	ROW(FY_DTYPE_Q2_K, "Q2_K", 256, 84, fy_quant_q2_k, NULL, fy_dequant_q2_k, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_Q3_K, "Q3_K", 256, 110, fy_quant_q3_k, NULL, fy_dequant_q3_k, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_Q4_K, "Q4_K", 256, 144, fy_quant_q4_k, NULL, fy_dequant_q4_k, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_Q5_K, "Q5_K", 256, 176, fy_quant_q5_k, NULL, fy_dequant_q5_k, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_Q6_K, "Q6_K", 256, 210, fy_quant_q6_k, NULL, fy_dequant_q6_k, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_Q8_K, "Q8_K", 256, 292, NULL, NULL, fy_dequant_q8_k, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_IQ2_XXS, "IQ2_XXS", 256, 66, NULL, NULL, fy_dequant_iq2_xxs, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_IQ2_XS, "IQ2_XS", 256, 74, NULL, NULL, fy_dequant_iq2_xs, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_IQ3_XXS, "IQ3_XXS", 256, 98, NULL, NULL, fy_dequant_iq3_xxs, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_IQ1_S, "IQ1_S", 256, 50, NULL, NULL, fy_dequant_iq1_s, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_IQ4_NL, "IQ4_NL", 32, 18, fy_quant_iq4_nl, fy_quant_iq4_nl_w,
+	    fy_dequant_iq4_nl, FY_DTYPE_Q8_0),
+	ROW(FY_DTYPE_IQ3_S, "IQ3_S", 256, 110, NULL, NULL, fy_dequant_iq3_s, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_IQ2_S, "IQ2_S", 256, 82, NULL, NULL, fy_dequant_iq2_s, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_IQ4_XS, "IQ4_XS", 256, 136, fy_quant_iq4_xs, fy_quant_iq4_xs_w,
+	    fy_dequant_iq4_xs, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_IQ1_M, "IQ1_M", 256, 56, NULL, NULL, fy_dequant_iq1_m, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_TQ1_0, "TQ1_0", 256, 54, fy_quant_tq1_0, NULL, fy_dequant_tq1_0,
+	    FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_TQ2_0, "TQ2_0", 256, 66, fy_quant_tq2_0, NULL, fy_dequant_tq2_0,
+	    FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_MXFP4, "MXFP4", 32, 17, fy_quant_mxfp4, NULL, fy_dequant_mxfp4, FY_DTYPE_Q8_0),
+	ROW(FY_DTYPE_NVFP4, "NVFP4", 64, 36, fy_quant_nvfp4, NULL, fy_dequant_nvfp4, FY_DTYPE_Q8_0),
+	ROW(FY_DTYPE_Q1_0, "Q1_0", 128, 18, fy_quant_q1_0, NULL, fy_dequant_q1_0, FY_DTYPE_Q8_0),
+	ROW(FY_DTYPE_Q2_0, "Q2_0", 64, 18, fy_quant_q2_0, NULL, fy_dequant_q2_0, FY_DTYPE_Q8_0),
 };
 
 const struct fy_quant_traits *fy_quant_traits(enum fy_dtype t)
@@ -73,9 +94,28 @@ bool fy_quant_can_write(enum fy_dtype t)
 	return tr != NULL && tr->from_float != NULL;
 }
 
+/* Built from the table on first use: the rows with a quantizer, in type-id order. */
+static char writable[256];
+static pthread_once_t writable_once = PTHREAD_ONCE_INIT;
+
+static void writable_init(void)
+{
+	size_t len = 0;
+	for (int t = 0; t < FY_DTYPE_COUNT; t++) {
+		if (table[t].from_float == NULL)
+			continue;
+		int k = snprintf(writable + len, sizeof(writable) - len, "%s%s", len ? ", " : "",
+				 table[t].name);
+		if (k < 0 || (size_t)k >= sizeof(writable) - len)
+			break;
+		len += (size_t)k;
+	}
+}
+
 const char *fy_quant_writable_names(void)
 {
-	return "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL";
+	pthread_once(&writable_once, writable_init);
+	return writable;
 }
 
 bool fy_quant_row_bytes(enum fy_dtype t, int64_t n, size_t *out)
@@ -93,6 +133,20 @@ bool fy_quant_row_bytes(enum fy_dtype t, int64_t n, size_t *out)
 void fy_quant_row(enum fy_dtype t, const float *x, void *y, int64_t n)
 {
 	table[t].from_float(x, y, n);
+}
+
+void fy_quant_row_w(enum fy_dtype t, const float *x, void *y, int64_t n, const float *qw)
+{
+	if (qw != NULL && table[t].quantize_w != NULL)
+		table[t].quantize_w(x, y, n, qw);
+	else
+		table[t].from_float(x, y, n);
+}
+
+bool fy_quant_takes_imatrix(enum fy_dtype t)
+{
+	const struct fy_quant_traits *tr = fy_quant_traits(t);
+	return tr != NULL && tr->quantize_w != NULL;
 }
 
 /* The dequantizers in use: the table's, with their AVX2 twins where the CPU has AVX2 and

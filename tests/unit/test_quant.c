@@ -6,23 +6,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ROWS 48
 #define COLS 512
 
 struct vec_case {
 	enum fy_dtype type;
-	const char *file;   /* tests/data/testvectors/quant/<file>.q and .deq.f32 */
-	double max_rel_err; /* documented bound: RMS error / RMS of the row, normal rows */
+	const char *file;   /* tests/data/testvectors/quant/<file>.q, .imat.q and .deq.f32 */
+	double max_rel_err; /* documented bound: RMS error / RMS of the row, normal rows; 0: none */
+	bool imat_only;	    /* llama.cpp quantizes it only with an importance matrix */
 };
 
+/* Every type llama.cpp v0.5.0's quantizer writes. The vectors come from its libggml-base
+ * (ggml_quantize_chunk, what llama-quantize calls; scripts/llama/vectors.sh). */
 static const struct vec_case cases[] = {
-	{ FY_DTYPE_Q4_0, "q4_0", 0.12 },     { FY_DTYPE_Q4_1, "q4_1", 0.10 },
-	{ FY_DTYPE_Q5_0, "q5_0", 0.06 },     { FY_DTYPE_Q5_1, "q5_1", 0.05 },
-	{ FY_DTYPE_Q8_0, "q8_0", 0.01 },     { FY_DTYPE_Q2_K, "q2_k", 0.40 },
-	{ FY_DTYPE_Q3_K, "q3_k", 0.20 },     { FY_DTYPE_Q4_K, "q4_k", 0.10 },
-	{ FY_DTYPE_Q5_K, "q5_k", 0.05 },     { FY_DTYPE_Q6_K, "q6_k", 0.025 },
-	{ FY_DTYPE_IQ4_NL, "iq4_nl", 0.10 },
+	{ FY_DTYPE_Q4_0, "q4_0", 0.12, false },	    { FY_DTYPE_Q4_1, "q4_1", 0.10, false },
+	{ FY_DTYPE_Q5_0, "q5_0", 0.06, false },	    { FY_DTYPE_Q5_1, "q5_1", 0.05, false },
+	{ FY_DTYPE_Q8_0, "q8_0", 0.01, false },	    { FY_DTYPE_Q2_K, "q2_k", 0.40, false },
+	{ FY_DTYPE_Q3_K, "q3_k", 0.20, false },	    { FY_DTYPE_Q4_K, "q4_k", 0.10, false },
+	{ FY_DTYPE_Q5_K, "q5_k", 0.05, false },	    { FY_DTYPE_Q6_K, "q6_k", 0.025, false },
+	{ FY_DTYPE_IQ4_NL, "iq4_nl", 0.10, false }, { FY_DTYPE_IQ4_XS, "iq4_xs", 0.10, false },
+	{ FY_DTYPE_IQ2_XXS, "iq2_xxs", 0, true },   { FY_DTYPE_IQ2_XS, "iq2_xs", 0, true },
+	{ FY_DTYPE_IQ2_S, "iq2_s", 0, false },	    { FY_DTYPE_IQ3_XXS, "iq3_xxs", 0, false },
+	{ FY_DTYPE_IQ3_S, "iq3_s", 0, false },	    { FY_DTYPE_IQ1_S, "iq1_s", 0, true },
+	{ FY_DTYPE_IQ1_M, "iq1_m", 0, false },	    { FY_DTYPE_TQ1_0, "tq1_0", 0, false },
+	{ FY_DTYPE_TQ2_0, "tq2_0", 0, false },	    { FY_DTYPE_MXFP4, "mxfp4", 0.15, false },
+	{ FY_DTYPE_NVFP4, "nvfp4", 0.12, false },   { FY_DTYPE_Q1_0, "q1_0", 0.65, false },
+	{ FY_DTYPE_Q2_0, "q2_0", 0.75, false },
 };
 
 static void read_vec(const char *name, struct fy_buf *b)
@@ -32,35 +43,14 @@ static void read_vec(const char *name, struct fy_buf *b)
 	t_read(t_data(rel), b);
 }
 
-/*
- * llama.cpp b4747's IQ4_NL quantizer leaves the indices of an all-zero block uninitialised
- * (stack leftovers; fixed upstream since): its scale is 0, so every index dequantizes to 0.
- * ferry writes zero indices there, as llama.cpp does now. Such blocks compare their scale only.
- */
-static bool iq4nl_zero_block_ok(const float *x, const uint8_t *got, const uint8_t *want)
+/* True (and the file read into b) when the vector exists. */
+static bool try_read_vec(const char *name, struct fy_buf *b)
 {
-	for (int i = 0; i < 32; i++) {
-		if (x[i] != 0.0f)
-			return false;
-	}
-	static const uint8_t zero[16];
-	return memcmp(got, want, 2) == 0 && memcmp(got + 2, zero, 16) == 0;
-}
-
-/* Row r of a type matches, block by block (with the exception above). */
-static bool row_matches(enum fy_dtype t, const float *x, const uint8_t *got, const uint8_t *want,
-			size_t row_bytes)
-{
-	if (memcmp(got, want, row_bytes) == 0)
-		return true;
-	if (t != FY_DTYPE_IQ4_NL)
-		return false;
-	for (size_t b = 0; b < row_bytes / 18; b++) {
-		if (memcmp(got + 18 * b, want + 18 * b, 18) != 0 &&
-		    !iq4nl_zero_block_ok(x + 32 * b, got + 18 * b, want + 18 * b))
-			return false;
-	}
-	return true;
+	char rel[128];
+	snprintf(rel, sizeof(rel), "testvectors/quant/%s", name);
+	struct fy_err err = { 0 };
+	return access(t_data(rel), F_OK) == 0 &&
+	       fy_file_read(t_data(rel), 1 << 30, b, &err) == FY_OK;
 }
 
 static const float *input_rows(struct fy_buf *in)
@@ -70,28 +60,68 @@ static const float *input_rows(struct fy_buf *in)
 	return (const float *)in->data;
 }
 
-Test(quant, reference_quantizers_match_every_row)
+/* Quantizes every row with qw (NULL: none) and compares with <file><suffix>. Returns the rows
+ * compared. */
+static int compare_quantized(const struct vec_case *c, const float *x, const float *qw,
+			     const char *suffix)
+{
+	struct fy_buf want = { 0 };
+	char name[64];
+	size_t row_bytes = 0;
+	snprintf(name, sizeof(name), "%s%s", c->file, suffix);
+	read_vec(name, &want);
+	cr_assert(fy_quant_row_bytes(c->type, COLS, &row_bytes), "%s", name);
+	cr_assert_eq(want.len, row_bytes * ROWS, "%s: size", name);
+	uint8_t *got = malloc(row_bytes);
+	for (int r = 0; r < ROWS; r++) {
+		fy_quant_row_w(c->type, x + (size_t)r * COLS, got, COLS, qw);
+		cr_expect(memcmp(got, want.data + (size_t)r * row_bytes, row_bytes) == 0,
+			  "%s: row %d differs from llama-quantize's", name, r);
+	}
+	free(got);
+	fy_buf_release(&want);
+	return ROWS;
+}
+
+Test(quant, quantizers_match_llama_quantize_on_every_row)
 {
 	struct fy_buf in = { 0 };
 	const float *x = input_rows(&in);
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		struct fy_buf want = { 0 };
-		char name[64];
-		size_t row_bytes = 0;
-		snprintf(name, sizeof(name), "%s.q", cases[c].file);
-		read_vec(name, &want);
-		cr_assert(fy_quant_row_bytes(cases[c].type, COLS, &row_bytes), "%s", name);
-		cr_assert_eq(want.len, row_bytes * ROWS, "%s: size", name);
-		uint8_t *got = malloc(row_bytes);
-		for (int r = 0; r < ROWS; r++) {
-			fy_quant_row(cases[c].type, x + (size_t)r * COLS, got, COLS);
-			cr_expect(row_matches(cases[c].type, x + (size_t)r * COLS, got,
-					      want.data + (size_t)r * row_bytes, row_bytes),
-				  "%s: row %d differs from llama.cpp's reference", name, r);
-		}
-		free(got);
-		fy_buf_release(&want);
+		if (!fy_quant_can_write(cases[c].type) || cases[c].imat_only)
+			continue;
+		compare_quantized(&cases[c], x, NULL, ".q");
 	}
+	fy_buf_release(&in);
+}
+
+/* With an importance matrix: the types with a weighted quantizer against <type>.imat.q; the
+ * types ggml quantizes the same with or without one (no .imat.q kept) give their plain bytes. */
+Test(quant, weighted_quantizers_match_llama_quantize_with_an_imatrix)
+{
+	struct fy_buf in = { 0 };
+	struct fy_buf im = { 0 };
+	const float *x = input_rows(&in);
+	read_vec("imatrix.f32", &im);
+	cr_assert_eq(im.len, (size_t)COLS * 4);
+	const float *qw = (const float *)im.data;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		if (!fy_quant_can_write(cases[c].type))
+			continue;
+		char name[64];
+		struct fy_buf probe = { 0 };
+		snprintf(name, sizeof(name), "%s.imat.q", cases[c].file);
+		const bool differs = try_read_vec(name, &probe);
+		fy_buf_release(&probe);
+		if (differs && !fy_quant_takes_imatrix(cases[c].type))
+			continue; /* not implemented: quant refuses --imatrix for it */
+		cr_expect(differs == fy_quant_takes_imatrix(cases[c].type),
+			  "%s: ggml %s the imatrix, ferry %s", cases[c].file,
+			  differs ? "uses" : "ignores",
+			  fy_quant_takes_imatrix(cases[c].type) ? "uses it" : "does not");
+		compare_quantized(&cases[c], x, qw, differs ? ".imat.q" : ".q");
+	}
+	fy_buf_release(&im);
 	fy_buf_release(&in);
 }
 
@@ -102,9 +132,10 @@ Test(quant, dequantizers_match_every_row)
 		struct fy_buf want = { 0 };
 		char name[64];
 		size_t row_bytes = 0;
-		snprintf(name, sizeof(name), "%s.q", cases[c].file);
+		const char *pre = cases[c].imat_only ? ".imat" : "";
+		snprintf(name, sizeof(name), "%s%s.q", cases[c].file, pre);
 		read_vec(name, &q);
-		snprintf(name, sizeof(name), "%s.deq.f32", cases[c].file);
+		snprintf(name, sizeof(name), "%s%s.deq.f32", cases[c].file, pre);
 		read_vec(name, &want);
 		cr_assert(fy_quant_row_bytes(cases[c].type, COLS, &row_bytes));
 		float *got = malloc(COLS * sizeof(float));
@@ -116,6 +147,21 @@ Test(quant, dequantizers_match_every_row)
 		free(got);
 		fy_buf_release(&q);
 		fy_buf_release(&want);
+	}
+}
+
+/* Every GGUF tensor type llama.cpp v0.5.0 defines, less the plain integer and F64 types, has a
+ * dequantizer: every verb and the engine read it. */
+Test(quant, every_gguf_block_type_is_readable)
+{
+	for (int t = 0; t < 64; t++) {
+		const struct fy_dtype_info *di = fy_dtype_info(t);
+		if (di == NULL || !di->gguf || t == FY_DTYPE_I8 || t == FY_DTYPE_I16 ||
+		    t == FY_DTYPE_I32 || t == FY_DTYPE_I64 || t == FY_DTYPE_F64 ||
+		    t == FY_DTYPE_Q8_1)
+			continue;
+		const struct fy_quant_traits *tr = fy_quant_traits((enum fy_dtype)t);
+		cr_expect(tr != NULL && tr->to_float != NULL, "%s has no dequantizer", di->name);
 	}
 }
 
@@ -168,6 +214,8 @@ Test(quant, error_within_documented_bounds)
 		for (size_t k = 0; k < 4; k++) {
 			const float *row = x + (size_t)rows[k] * COLS;
 			double se = 0, ss = 0;
+			if (cases[c].max_rel_err == 0 || !fy_quant_can_write(cases[c].type))
+				continue;
 			fy_quant_row(cases[c].type, row, q, COLS);
 			fy_dequant_row(cases[c].type, q, back, COLS);
 			for (int i = 0; i < COLS; i++) {
@@ -216,11 +264,12 @@ Test(quant, traits_table_is_consistent_with_dtype_table)
 		cr_expect_eq(tr->blck, di->blck, "%s block", tr->name);
 		cr_expect_eq(tr->bytes, di->size, "%s bytes", tr->name);
 		cr_expect_str_eq(tr->name, di->name);
-		cr_expect(tr->from_float && tr->to_float, "%s functions", tr->name);
+		cr_expect(tr->to_float != NULL, "%s dequantizer", tr->name);
 	}
 	size_t n = 0;
 	cr_expect(!fy_quant_row_bytes(FY_DTYPE_Q4_K, 255, &n), "255 is not a Q4_K row");
-	cr_expect(!fy_quant_row_bytes(FY_DTYPE_IQ2_XXS, 256, &n), "IQ2_XXS is not writable");
+	cr_expect(fy_quant_row_bytes(FY_DTYPE_IQ2_XXS, 256, &n) && n == 66);
+	cr_expect(fy_quant_row_bytes(FY_DTYPE_Q1_0, 128, &n) && n == 18);
 	cr_expect(fy_quant_row_bytes(FY_DTYPE_Q6_K, 512, &n) && n == 420);
 }
 
@@ -433,8 +482,14 @@ Test(quant_mix, fallbacks_on_stories260k_shapes)
 	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q4_K, 64), FY_DTYPE_Q5_0);
 	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q5_K, 64), FY_DTYPE_Q5_1);
 	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q6_K, 64), FY_DTYPE_Q8_0);
-	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q2_K, 64), FY_DTYPE_IQ4_NL);
-	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q3_K, 64), FY_DTYPE_IQ4_NL);
+	/* v0.5.0: Q2_K/Q3_K fall back to Q4_0 (b4747: IQ4_NL), the i-quants to IQ4_NL */
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q2_K, 64), FY_DTYPE_Q4_0);
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q3_K, 64), FY_DTYPE_Q4_0);
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_TQ1_0, 64), FY_DTYPE_Q4_0);
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_IQ4_XS, 64), FY_DTYPE_IQ4_NL);
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_IQ2_XXS, 96), FY_DTYPE_IQ4_NL);
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q1_0, 64), FY_DTYPE_COUNT, "no fallback");
+	cr_expect_eq(fy_quant_fallback(FY_DTYPE_MXFP4, 48), FY_DTYPE_F16);
 	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q4_K, 172), FY_DTYPE_F16, "172 = 4 * 43");
 	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q4_0, 172), FY_DTYPE_F16);
 	cr_expect_eq(fy_quant_fallback(FY_DTYPE_Q8_0, 64), FY_DTYPE_Q8_0);

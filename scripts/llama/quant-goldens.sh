@@ -1,0 +1,40 @@
+#!/bin/sh
+# Refreshes tests/data/golden/quant: llama-quantize (llama.cpp v0.5.0, scripts/llama/build.sh)
+# run on the project's models for every file type ferry writes, each output recorded as its
+# digest (tests/cli/gguf_digest.mjs: every key and tensor, hashed). tests/cli/quant.sh quantizes
+# the same inputs with ferry and compares digests. The inputs are made here as the test makes
+# them (stories260K as it is, mkmodel's 8-layer llama, ferry's conversions of the MoE fixtures);
+# inputs.txt records their sha256, so a test whose input changed says so instead of failing on
+# every tensor.
+#   scripts/llama/quant-goldens.sh [OUTDIR]      (default tests/data/golden/quant)
+set -eu
+out=${1:-tests/data/golden/quant}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$("$here/build.sh" llama-quantize | tail -1)
+Q=$build/bin/llama-quantize
+FERRY=${FERRY:-$root/build/ferry}
+MKMODEL=${MKMODEL:-$root/build/mkmodel}
+data=$root/tests/data
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$out"
+cp "$data/models/stories260K/stories260K.gguf" "$work/stories260K.gguf"
+"$MKMODEL" llama "$work/llama8.gguf" 8 256 512 300 f16
+"$FERRY" convert "$data/models/qwen3-moe-tiny" -o "$work/qwen3moe.gguf" >/dev/null
+"$FERRY" convert "$data/models/deepseek-v3-tiny" -o "$work/deepseek2.gguf" >/dev/null
+: >"$out/inputs.txt"
+: >"$out/refused.txt"
+for m in stories260K llama8 qwen3moe deepseek2; do
+	echo "$(sha256sum <"$work/$m.gguf" | cut -c1-64) $m" >>"$out/inputs.txt"
+	for t in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M \
+		Q6_K IQ4_NL IQ4_XS TQ1_0 TQ2_0 MXFP4_MOE Q1_0 Q2_0 F16 BF16 F32; do
+		if "$Q" "$work/$m.gguf" "$work/out.gguf" "$t" 1 >"$work/log" 2>&1; then
+			node "$root/tests/cli/gguf_digest.mjs" "$work/out.gguf" >"$out/$m-$t.digest"
+		else
+			echo "$m $t $(grep -o 'failed to quantize: .*' "$work/log" | head -1)" >>"$out/refused.txt"
+		fi
+		rm -f "$work/out.gguf"
+	done
+done
+echo "$out: $(ls "$out" | grep -c digest) digests, $(wc -l <"$out/refused.txt") refusals"
