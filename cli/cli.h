@@ -114,6 +114,13 @@ void fy_cli_print_global_options(FILE *to);
 /* ferry's own help: the verbs from the command table and the global options. */
 void fy_cli_print_main_help(FILE *to);
 
+struct fy_gguf_split_opts;
+/* --split-max-size N(M|G) (decimal megabytes or gigabytes, as llama-gguf-split reads them; NULL:
+ * no limit) and --split-max-tensors N (0: no limit) into out. Returns -1, or FY_EXIT_USAGE after
+ * printing why. */
+int fy_cli_split_opts(const struct fy_cli *cli, const char *max_size, long max_tensors,
+		      struct fy_gguf_split_opts *out);
+
 /* "ferry VERB: message" on stderr, one line. Returns FY_EXIT_FAIL. */
 int fy_cli_fail(struct fy_cli *cli, const struct fy_err *err);
 /* A usage error: the message, then a pointer to --help. Returns FY_EXIT_USAGE. */

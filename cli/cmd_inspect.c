@@ -103,15 +103,42 @@ static void print_tensors(const struct fy_json *tensors, bool gguf)
 
 		width = n > width ? n : width;
 	}
-	printf("    %-*s  %-8s %-24s %14s %14s\n", (int)width, "NAME", "TYPE",
-	       gguf ? "SHAPE (ne, fastest first)" : "SHAPE", "OFFSET", "BYTES");
+	const bool split =
+		fy_json_size(tensors) > 0 && fy_json_get(fy_json_at(tensors, 0), "shard") != NULL;
+	printf("    %-*s  %-8s %-24s %s%14s %14s\n", (int)width, "NAME", "TYPE",
+	       gguf ? "SHAPE (ne, fastest first)" : "SHAPE", split ? "SHARD " : "", "OFFSET",
+	       "BYTES");
 	for (i = 0; i < fy_json_size(tensors); i++) {
 		const struct fy_json *t = fy_json_at(tensors, i);
+		char shard[16] = "";
 
+		if (split)
+			snprintf(shard, sizeof(shard), "%5" PRIu64 " ", get_u(t, "shard"));
 		format_shape(fy_json_get(t, "shape"), shape, sizeof(shape));
-		printf("    %-*s  %-8s %-24s %14" PRIu64 " %14s\n", (int)width, get_s(t, "name"),
-		       get_s(t, "type"), shape, get_u(t, "offset"),
+		printf("    %-*s  %-8s %-24s %s%14" PRIu64 " %14s\n", (int)width, get_s(t, "name"),
+		       get_s(t, "type"), shape, shard, get_u(t, "offset"),
 		       fy_fmt_count(bytes, sizeof(bytes), get_u(t, "bytes")));
+	}
+}
+
+/* A split set's shards (offsets in the tensor table are within each tensor's shard). */
+static void print_split(const struct fy_json *split)
+{
+	const struct fy_json *shards = fy_json_get(split, "shards");
+	char a[32], b[32];
+
+	if (split == NULL)
+		return;
+	printf("  split: %" PRIu64 " files, %s bytes (%s) in all\n", get_u(split, "count"),
+	       fy_fmt_count(a, sizeof(a), get_u(split, "size")),
+	       fy_fmt_bytes(b, sizeof(b), get_u(split, "size")));
+	for (size_t i = 0; i < fy_json_size(shards); i++) {
+		const struct fy_json *sh = fy_json_at(shards, i);
+		printf("    %zu: %s, %s bytes, %" PRIu64 " tensors", i + 1, get_s(sh, "path"),
+		       fy_fmt_count(a, sizeof(a), get_u(sh, "size")), get_u(sh, "tensors"));
+		if (fy_json_get(sh, "trailing_bytes") != NULL)
+			printf(", %" PRIu64 " trailing bytes ignored", get_u(sh, "trailing_bytes"));
+		printf("\n");
 	}
 }
 
@@ -170,7 +197,12 @@ static void print_file(const struct fy_json *f)
 	       fy_fmt_count(d, sizeof(d), get_u(f, "data_offset")));
 	if (gguf)
 		printf("; alignment %" PRIu64, get_u(f, "alignment"));
-	printf("\n  metadata: %zu %s\n", fy_json_size(meta), gguf ? "keys" : "entries");
+	printf("\n");
+	if (fy_json_get(f, "trailing_bytes") != NULL)
+		printf("  trailing: %s bytes after the last tensor (ignored, as llama.cpp does)\n",
+		       fy_fmt_count(a, sizeof(a), get_u(f, "trailing_bytes")));
+	print_split(fy_json_get(f, "split"));
+	printf("  metadata: %zu %s\n", fy_json_size(meta), gguf ? "keys" : "entries");
 	for (it = fy_json_iter(meta); it != NULL; it = fy_json_next(meta, it)) {
 		if (gguf) {
 			print_kv(fy_json_iter_key(it), fy_json_iter_value(it));

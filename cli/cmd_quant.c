@@ -101,6 +101,10 @@ static bool default_output(const char *in, const char *type, char *out, size_t c
 	char stem[4096];
 	snprintf(stem, sizeof(stem), "%s", in);
 	size_t n = strlen(stem);
+	size_t prefix = 0;
+	int k = 0, c = 0;
+	if (fy_gguf_split_name(stem, &prefix, &k, &c)) /* a shard: the set's name */
+		stem[n = prefix] = '\0';
 	if (n > 5 && strcasecmp(stem + n - 5, ".gguf") == 0)
 		stem[n -= 5] = '\0';
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
@@ -171,6 +175,8 @@ int fy_quant_cli_prepare(struct fy_cli *cli, struct fy_quant_cli *o)
 			return fy_cli_usage_error(cli, "%s", err.msg);
 		o->n_overrides = i + 1;
 	}
+	if (r < 0)
+		r = fy_cli_split_opts(cli, o->split_max_size, o->split_max_tensors, &o->req.split);
 	if (r >= 0)
 		return r;
 	if (o->threads < 0)
@@ -183,26 +189,50 @@ int fy_quant_cli_prepare(struct fy_cli *cli, struct fy_quant_cli *o)
 	return -1;
 }
 
+/* The input's bytes and (with hash) its sha256 as hex, NUL-terminated: of each shard of a split
+ * set, comma-separated, in shard order. */
+static int source_digest(const char *in, bool hash, struct fy_buf *hex, uint64_t *bytes,
+			 struct fy_err *err)
+{
+	struct fy_gguf *g = NULL;
+	int rc;
+
+	*bytes = 0;
+	FY_TRY(rc, fy_gguf_open(&g, in, err));
+	for (size_t k = 0; k < fy_gguf_shard_count(g); k++) {
+		const struct fy_gguf *sh = fy_gguf_shard(g, k);
+		struct fy_digests d;
+		char h[2 * FY_SHA256_LEN + 1];
+		*bytes += fy_gguf_file_size(sh);
+		if (!hash)
+			continue;
+		FY_TRY(rc, fy_hash_file(fy_gguf_label(sh), FY_HASH_SHA256_ONLY, &d, err));
+		fy_hex(d.sha256, FY_SHA256_LEN, h);
+		if (k > 0)
+			FY_TRY(rc, fy_buf_append(hex, ",", 1, err));
+		FY_TRY(rc, fy_buf_append(hex, h, strlen(h), err));
+	}
+	rc = fy_buf_append(hex, "", 1, err);
+out:
+	fy_gguf_free(g);
+	return rc;
+}
+
 int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in, const char *out,
 		     const char *label, struct fy_requant_report *rep)
 {
 	struct quant_run q = { .cli = cli };
-	struct fy_digests d;
 	struct fy_err err;
-	struct stat st;
-	char hex[2 * FY_SHA256_LEN + 1];
+	struct fy_buf hex;
 	char a[32], b[32];
 	double t0 = fy_now_s();
 	int rc;
 
-	if (stat(in, &st) == 0)
-		q.total = (uint64_t)st.st_size;
-	if (!o->req.plan_only) {
-		if (fy_hash_file(in, FY_HASH_SHA256_ONLY, &d, &err) != FY_OK)
-			return fy_cli_fail(cli, &err);
-		fy_hex(d.sha256, FY_SHA256_LEN, hex);
-		o->req.source_sha256 = hex;
-	}
+	fy_buf_init(&hex);
+	if (source_digest(in, !o->req.plan_only, &hex, &q.total, &err) != FY_OK)
+		return fy_cli_fail(cli, &err);
+	if (!o->req.plan_only)
+		o->req.source_sha256 = (const char *)hex.data;
 	if (cli->json)
 		q.tensors = fy_json_array();
 	o->req.progress = on_tensor;
@@ -210,6 +240,7 @@ int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in,
 	rc = fy_gguf_requant(in, out, &o->req, rep, &err);
 	fy_cli_progress_done(cli);
 	o->req.source_sha256 = NULL;
+	fy_buf_release(&hex);
 	if (rc != FY_OK) {
 		fy_json_free(q.tensors);
 		return fy_cli_fail(cli, &err);
@@ -219,6 +250,8 @@ int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in,
 		fy_json_set(j, "input", fy_json_string(in));
 		if (!o->req.plan_only)
 			fy_json_set(j, "output", fy_json_string(label));
+		if (rep->n_shards > 1)
+			fy_json_set(j, "shards", fy_json_integer((int64_t)rep->n_shards));
 		fy_json_set(j, "type", fy_json_string(fy_ftype_name(o->req.params.ftype)));
 		fy_json_set(j, "input_bytes", fy_json_integer((int64_t)rep->in_bytes));
 		fy_json_set(j, "output_bytes", fy_json_integer((int64_t)rep->out_bytes));
@@ -239,6 +272,10 @@ int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in,
 		       rep->n_tensors, rep->n_converted, rep->n_copied,
 		       fy_fmt_bytes(a, sizeof(a), rep->in_bytes),
 		       fy_fmt_bytes(b, sizeof(b), rep->out_bytes));
+		char first[4200];
+		if (rep->n_shards > 1 && fy_gguf_split_path(first, sizeof(first), label, 0,
+							    rep->n_shards, &err) == FY_OK)
+			printf(", in %zu shards (%s ...)", rep->n_shards, first);
 		if (!o->req.plan_only && dt > 0)
 			printf(", %.1f s", dt);
 		printf("\n");
@@ -278,6 +315,11 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 		  "keep output.weight as it is" },
 		{ "tensor-type", 0, FY_OPT_LIST, &o.tensor_types, "RE=T",
 		  "tensors whose name matches RE get type T (repeatable; first match wins)" },
+		{ "split-max-size", 0, FY_OPT_STRING, &o.split_max_size, "N(M|G)",
+		  "write shards of at most N megabytes/gigabytes of tensors (llama-gguf-split's "
+		  "layout)" },
+		{ "split-max-tensors", 0, FY_OPT_INT, &o.split_max_tensors, "N",
+		  "write shards of at most N tensors" },
 		{ "threads", 't', FY_OPT_INT, &o.threads, "N", "threads (default: one per CPU)" },
 		{ "dry-run", 'n', FY_OPT_FLAG, &o.req.plan_only, NULL,
 		  "print the plan (with -v or --json), write nothing" },

@@ -1,4 +1,4 @@
-/* ferry verify TARGET... [--deep] [--json] [-j N] */
+/* ferry verify TARGET... [--deep] [--strict] [--json] [-j N] */
 #include "cli/cli.h"
 #include "mirror/mirror.h"
 
@@ -18,6 +18,7 @@ struct target {
 	const char *label; /* "ns/name@id12" or a path */
 	uint64_t files;
 	uint64_t bytes;
+	bool strict; /* warnings are problems */
 };
 
 static void finding(void *ctx, enum fy_finding kind, const char *file, const char *msg)
@@ -25,6 +26,8 @@ static void finding(void *ctx, enum fy_finding kind, const char *file, const cha
 	struct target *t = ctx;
 	struct fy_json *o = fy_json_object();
 
+	if (t->strict)
+		kind = FY_FINDING_PROBLEM;
 	fy_json_set(o, "file", fy_json_string(file));
 	fy_json_set(o, "message", fy_json_string(msg));
 	fy_json_push(kind == FY_FINDING_PROBLEM ? t->problems : t->warnings, o);
@@ -195,7 +198,14 @@ static void check_repo(struct target *t, struct fy_store *s, struct fy_pool *poo
 struct fy_json *fy_cli_verify_target(struct fy_cli *cli, struct fy_store *s, struct fy_pool *pool,
 				     const char *arg, int flags)
 {
-	struct target t = { cli, fy_json_array(), fy_json_array(), fy_json_array(), arg, 0, 0 };
+	struct target t = { cli,
+			    fy_json_array(),
+			    fy_json_array(),
+			    fy_json_array(),
+			    arg,
+			    0,
+			    0,
+			    (flags & FY_VALIDATE_STRICT) != 0 };
 	struct fy_json *o = fy_json_object();
 	char label[FY_REPO_MAX + 32];
 	struct stat st;
@@ -228,16 +238,19 @@ struct fy_json *fy_cli_verify_target(struct fy_cli *cli, struct fy_store *s, str
 int cmd_verify(struct fy_cli *cli, int argc, char **argv)
 {
 	bool deep = false;
+	bool strict = false;
 	long threads = 0;
 	const struct fy_opt opts[] = {
 		{ "deep", 0, FY_OPT_FLAG, &deep, NULL,
 		  "also scan every float tensor for NaN and Inf (counts per tensor)" },
+		{ "strict", 0, FY_OPT_FLAG, &strict, NULL,
+		  "warnings fail too (bytes after a GGUF file's last tensor, no signature, ...)" },
 		{ "jobs", 'j', FY_OPT_INT, &threads, "N",
 		  "files hashed in parallel (default: CPUs)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
-		"ferry verify TARGET... [--deep] [--json] [-j N]",
+		"ferry verify TARGET... [--deep] [--strict] [--json] [-j N]",
 		"TARGET is REPO[@REV] (a revision in the store) or a file path. For a revision,\n"
 		"every file is re-hashed from the store and compared with the manifest (size,\n"
 		"SHA-256, git blob id), its structure checked (safetensors, GGUF, JSON), pickles\n"
@@ -262,8 +275,9 @@ int cmd_verify(struct fy_cli *cli, int argc, char **argv)
 	if (r < 0 && cli->store != NULL && fy_store_open(&s, cli->store, &err) != FY_OK)
 		s = NULL; /* file targets work without a store */
 	for (i = 0; r < 0 && i < npos; i++) {
-		struct fy_json *o =
-			fy_cli_verify_target(cli, s, pool, argv[i], deep ? FY_VALIDATE_DEEP : 0);
+		struct fy_json *o = fy_cli_verify_target(cli, s, pool, argv[i],
+							 (deep ? FY_VALIDATE_DEEP : 0) |
+								 (strict ? FY_VALIDATE_STRICT : 0));
 
 		ok = ok && fy_json_type(fy_json_get(o, "ok")) == FY_JSON_TRUE;
 		fy_json_push(all, o);

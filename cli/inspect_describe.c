@@ -259,6 +259,36 @@ static struct fy_json *tensor_json(const char *name, enum fy_dtype type, const i
 	return o;
 }
 
+/* A split set: every shard's file, size, tensor count and ignored trailing bytes. */
+static struct fy_json *gguf_split_json(const struct fy_gguf *g)
+{
+	struct fy_json *o = fy_json_object();
+	struct fy_json *shards = fy_json_array();
+	const size_t n = fy_gguf_shard_count(g);
+	uint64_t total = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		const struct fy_gguf *sh = fy_gguf_shard(g, k);
+		struct fy_json *s = fy_json_object();
+		int64_t count = 0;
+
+		for (size_t i = 0; i < fy_gguf_tensor_count(g); i++)
+			count += fy_gguf_tensor_at(g, i)->shard == (int)k;
+		fy_json_set(s, "path", fy_json_string(fy_gguf_label(sh)));
+		fy_json_set(s, "size", fy_json_integer((int64_t)fy_gguf_file_size(sh)));
+		fy_json_set(s, "tensors", fy_json_integer(count));
+		if (fy_gguf_trailing(sh) > 0)
+			fy_json_set(s, "trailing_bytes",
+				    fy_json_integer((int64_t)fy_gguf_trailing(sh)));
+		fy_json_push(shards, s);
+		total += fy_gguf_file_size(sh);
+	}
+	fy_json_set(o, "count", fy_json_integer((int64_t)n));
+	fy_json_set(o, "size", fy_json_integer((int64_t)total));
+	fy_json_set(o, "shards", shards);
+	return o;
+}
+
 static struct fy_json *describe_gguf(const struct fy_gguf *g, bool full, struct totals *tot)
 {
 	struct fy_json *o = fy_json_object();
@@ -279,11 +309,18 @@ static struct fy_json *describe_gguf(const struct fy_gguf *g, bool full, struct 
 		fy_json_set(meta, kv->key, gguf_kv_json(kv, full));
 	}
 	fy_json_set(o, "metadata", meta);
+	if (fy_gguf_trailing(g) > 0)
+		fy_json_set(o, "trailing_bytes", fy_json_integer((int64_t)fy_gguf_trailing(g)));
+	if (fy_gguf_shard_count(g) > 1)
+		fy_json_set(o, "split", gguf_split_json(g));
 	for (i = 0; i < fy_gguf_tensor_count(g); i++) {
 		const struct fy_gguf_tensor *t = fy_gguf_tensor_at(g, i);
+		struct fy_json *tj =
+			tensor_json(t->name, t->type, t->ne, t->n_dims, t->offset, t->nbytes);
 
-		fy_json_push(tensors,
-			     tensor_json(t->name, t->type, t->ne, t->n_dims, t->offset, t->nbytes));
+		if (fy_gguf_shard_count(g) > 1)
+			fy_json_set(tj, "shard", fy_json_integer(t->shard + 1));
+		fy_json_push(tensors, tj);
 		totals_add(tot, t->name, t->type, t->n_elems, t->nbytes);
 	}
 	fy_json_set(o, "tensors", tensors);

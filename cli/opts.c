@@ -1,5 +1,6 @@
 /* Option parsing from declarative tables, usage and error printing. */
 #include "cli/cli.h"
+#include "convert/convert.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -183,4 +184,28 @@ int fy_cli_usage_error(const struct fy_cli *cli, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see 'ferry %s --help')\n", cli->verb ? cli->verb : "");
 	return FY_EXIT_USAGE;
+}
+
+int fy_cli_split_opts(const struct fy_cli *cli, const char *max_size, long max_tensors,
+		      struct fy_gguf_split_opts *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (max_tensors < 0 || max_tensors > INT32_MAX)
+		return fy_cli_usage_error(cli, "--split-max-tensors: a count of 1 or more");
+	out->max_tensors = (int)max_tensors;
+	if (max_size == NULL)
+		return -1;
+	char *end = NULL;
+	errno = 0;
+	const unsigned long long n = strtoull(max_size, &end, 10);
+	const uint64_t unit = end != NULL && strcmp(end, "M") == 0   ? 1000ull * 1000
+			      : end != NULL && strcmp(end, "G") == 0 ? 1000ull * 1000 * 1000
+								     : 0;
+	if (end == max_size || errno != 0 || n == 0 || unit == 0 || max_size[0] == '-' ||
+	    !fy_mul_u64(n, unit, &out->max_bytes))
+		return fy_cli_usage_error(cli,
+					  "--split-max-size '%s': a positive size in M or G "
+					  "(decimal, as llama-gguf-split reads it), e.g. 50G",
+					  max_size);
+	return -1;
 }

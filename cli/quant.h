@@ -13,7 +13,9 @@ struct fy_quant_cli {
 	struct fy_quant_override *overrides[FY_OPT_LIST_MAX];
 	size_t n_overrides;
 	long threads;
-	char options[2048]; /* ferry.quant.options */
+	const char *split_max_size; /* --split-max-size */
+	long split_max_tensors;	    /* --split-max-tensors */
+	char options[2048];	    /* ferry.quant.options */
 	struct fy_requant_opts req;
 };
 

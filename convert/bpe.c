@@ -95,16 +95,16 @@ static int pre_name(const struct fy_json *tj, const char *path, const char **out
 		path);
 }
 
-/* llama.cpp's does_token_look_special, for added tokens not flagged special. */
-static bool looks_special(const char *t)
+bool fy_convert_looks_special(const char *t)
 {
 	const size_t n = strlen(t);
 	if (strcmp(t, "<pad>") == 0 || strcmp(t, "<mask>") == 0 || strcmp(t, "<2mass>") == 0 ||
 	    strcmp(t, "[@BOS@]") == 0)
 		return true;
-	if (n >= 4 && strncmp(t, "<|", 2) == 0 && strcmp(t + n - 2, "|>") == 0)
+	/* startswith/endswith may overlap, as in Python: "<|>" qualifies */
+	if (n >= 3 && strncmp(t, "<|", 2) == 0 && strcmp(t + n - 2, "|>") == 0)
 		return true;
-	if (n >= 6 && strncmp(t, "<\xef\xbd\x9c", 4) == 0 &&
+	if (n >= 5 && strncmp(t, "<\xef\xbd\x9c", 4) == 0 &&
 	    strcmp(t + n - 4, "\xef\xbd\x9c>") == 0)
 		return true;
 	return n >= 2 && t[0] == '<' && t[n - 1] == '>' && strncmp(t, "<unused", 7) == 0;
@@ -179,7 +179,7 @@ static int fill_tokens(struct bpe *b, const struct fy_json *vocab, const struct 
 			return fy_err_set(err, FY_EFORMAT,
 					  "%s: added_tokens[%zu] lacks id or content", path, i);
 		const bool special = fy_json_type(fy_json_get(a, "special")) == FY_JSON_TRUE;
-		rc = put(b, id, text, special || looks_special(text) ? 3 : 4, path, err);
+		rc = put(b, id, text, special || fy_convert_looks_special(text) ? 3 : 4, path, err);
 	}
 	return rc;
 }
@@ -193,10 +193,12 @@ static bool is_byte_token(struct fy_str t)
 
 /*
  * A SentencePiece-style vocabulary from tokenizer.json (BPE with byte_fallback, as transformers
- * converts Llama/Mistral tokenizers), written as tokenizer.model would be: model "llama", token
- * types (the unk_token unknown, <0xXX> byte, added tokens control or user-defined), and scores
- * as SentencePiece's BPE trainer gives them: 0 for those, -k for the k-th normal piece in id
- * order (tokenizer.json keeps the pieces in score order, and its merges follow that order).
+ * converts Llama/Mistral tokenizers), written as llama.cpp's converter writes tokenizer.model with
+ * tokenizer_config.json beside it: model "llama", token types (added tokens control or
+ * user-defined with score -1000, the unk_token unknown, <0xXX> byte, [PADn] unused with score
+ * -10000), and the other pieces' scores as SentencePiece's BPE trainer gives them: -k for the
+ * k-th normal piece in id order (tokenizer.json keeps the pieces in score order, and its merges
+ * follow that order).
  */
 static int spm_from_json(struct fy_gguf_writer *w, struct bpe *b, const char *unk,
 			 struct fy_err *err)
@@ -207,13 +209,19 @@ static int spm_from_json(struct fy_gguf_writer *w, struct bpe *b, const char *un
 	if (scores == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	for (size_t i = 0; i < b->n; i++) {
+		if (b->type[i] == 3 || b->type[i] == 4) {
+			/* an added token: as llama.cpp's converter lays tokenizer_config.json's
+			 * added tokens over tokenizer.model's pieces */
+			scores[i] = -1000.0f;
+			continue;
+		}
 		if (unk != NULL && b->tok[i].len == strlen(unk) &&
 		    memcmp(b->tok[i].ptr, unk, b->tok[i].len) == 0)
 			b->type[i] = 2;
 		else if (b->type[i] == 1 && is_byte_token(b->tok[i]))
 			b->type[i] = 6;
 		if (b->type[i] == 5)
-			scores[i] = -1000.0f;
+			scores[i] = -10000.0f;
 		else if (b->type[i] == 1)
 			scores[i] = -(k++);
 	}

@@ -194,14 +194,40 @@ struct fy_gguf_tensor {
 	int n_dims;
 	int64_t ne[FY_GGUF_MAX_DIMS]; /* ne[0] fastest; unused dims are 1 */
 	int64_t n_elems;
-	uint64_t offset; /* relative to the data section */
+	uint64_t offset; /* relative to the data section of its shard */
 	uint64_t nbytes;
 	const void *data; /* borrowed from the mapping */
+	int shard;	  /* the shard of a split set holding it (0 for a single file) */
 };
 
 struct fy_gguf;
 
+#define FY_GGUF_SPLIT_MAX 9999 /* shards of a split set ferry opens */
+
+/*
+ * Opens a GGUF file. A shard of a split set (split.count > 1; llama.cpp names them
+ * PREFIX-0000K-of-0000N.gguf) is opened with its siblings, whichever shard is named, as one
+ * model: the first shard's keys, every shard's tensors in order (each tensor's data in its own
+ * shard's mapping). A missing or inconsistent shard is an error naming it: never a partial
+ * model. Bytes after the last tensor are ignored, as llama.cpp ignores them (fy_gguf_trailing).
+ */
 int fy_gguf_open(struct fy_gguf **out, const char *path, struct fy_err *err);
+/* Opens the split set whose shards are paths[0..n), in order (store objects, whose names say
+ * nothing); n 1 opens a single file. label names the set in messages. */
+int fy_gguf_open_set(struct fy_gguf **out, const char *const *paths, size_t n, const char *label,
+		     struct fy_err *err);
+/* Parses PREFIX-0000K-of-0000N.gguf: the prefix's length, K (1-based) and N. */
+bool fy_gguf_split_name(const char *path, size_t *prefix, int *no, int *count);
+/* The split keys of g's first shard (a file without them: shard 0 of 1, its own tensor count);
+ * FY_EFORMAT when they are malformed. */
+int fy_gguf_split_info(const struct fy_gguf *g, int *no, int *count, int64_t *n_tensors,
+		       struct fy_err *err);
+/* Shards of the set (1 for a single file), and shard i's own handle (its keys, size, header;
+ * shard 0 is g itself). */
+size_t fy_gguf_shard_count(const struct fy_gguf *g);
+const struct fy_gguf *fy_gguf_shard(const struct fy_gguf *g, size_t i);
+/* Bytes after the last tensor of this file (or after its header), ignored. */
+uint64_t fy_gguf_trailing(const struct fy_gguf *g);
 int fy_gguf_parse(struct fy_gguf **out, const void *data, size_t size, const char *label,
 		  struct fy_err *err);
 void fy_gguf_free(struct fy_gguf *g);
@@ -251,6 +277,33 @@ int fy_gguf_writer_add(struct fy_gguf_writer *w, const char *name, enum fy_dtype
  * ends at the header. Dimensions are written as given (callers drop trailing 1s). */
 int fy_gguf_writer_write(struct fy_gguf_writer *w, const char *path, fy_tensor_data_fn fn,
 			 void *ctx, struct fy_err *err);
+
+/* How to split an output into shards, as llama-gguf-split --split does: at most max_bytes of
+ * tensor data in a shard (0: no limit; --split-max-size) or max_tensors tensors (0: no limit;
+ * --split-max-tensors; max_bytes wins when both are set, as in llama-gguf-split). */
+struct fy_gguf_split_opts {
+	uint64_t max_bytes;
+	int max_tensors;
+	bool always_name; /* name a single shard PREFIX-00001-of-00001.gguf too */
+};
+
+/* The first tensor of each shard into first[0..*n) (cap entries at least n_tensors + 1). */
+int fy_gguf_split_plan(struct fy_gguf_writer *w, const struct fy_gguf_split_opts *o, size_t *first,
+		       size_t cap, size_t *n, struct fy_err *err);
+/*
+ * Writes the writer's file as a split set: PATH less .gguf, then -0000K-of-0000N.gguf. The first
+ * shard holds every key, each shard its split.no, split.tensors.count and split.count (in
+ * llama-gguf-split's order) and its tensors: byte for byte what `llama-gguf-split --split` makes
+ * of the single file fy_gguf_writer_write would write. Shards are written to temp files and
+ * renamed only when all are complete. One shard (limits not reached): the single file at PATH,
+ * unless o->always_name. *n_shards receives the count.
+ */
+int fy_gguf_writer_write_split(struct fy_gguf_writer *w, const char *path,
+			       const struct fy_gguf_split_opts *o, fy_tensor_data_fn fn, void *ctx,
+			       size_t *n_shards, struct fy_err *err);
+/* PATH's shard k (0-based) of n: PATH less .gguf, -0000K-of-0000N.gguf. */
+int fy_gguf_split_path(char *out, size_t cap, const char *path, size_t k, size_t n,
+		       struct fy_err *err);
 
 /* The file image of a writer that has metadata only (no tensors), appended to out: what
  * fy_gguf_parse reads back. */
@@ -379,6 +432,7 @@ struct fy_requant_opts {
 	const char *source_sha256; /* hex, written as ferry.source.sha256 (NULL: not written) */
 	const char *options;	   /* written as ferry.quant.options (NULL: not written) */
 	bool plan_only;		   /* plan and report, write nothing */
+	struct fy_gguf_split_opts split; /* write shards (zero: one file) */
 	fy_requant_progress_fn progress;
 	void *ctx;
 };
@@ -390,10 +444,12 @@ struct fy_requant_report {
 	size_t n_requantized;	      /* converted from an already quantized type (quality loss) */
 	size_t n_fallback;	      /* given a fallback type (row length) */
 	uint64_t in_bytes, out_bytes; /* tensor data */
+	size_t n_shards;	      /* files written (o->split) */
 };
 
 /*
- * Writes in_path's model to out_path (atomically) with every tensor in the type the plan gives
+ * Writes in_path's model (a split set read whole) to out_path (atomically; with o->split, as
+ * shards named after out_path) with every tensor in the type the plan gives
  * (llama.cpp's mixture rules, overrides, fallbacks; llama.cpp's tensor order; the input's
  * metadata with general.quantization_version = 2, general.file_type and ferry's provenance
  * keys). Quantized bytes equal llama.cpp's reference quantizers' whatever the thread count. A

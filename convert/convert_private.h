@@ -11,6 +11,9 @@ extern const uint8_t fy_gguf_value_sizes[FY_GGUF_TYPE_COUNT];
  * merges); *tokenizer_json receives the parsed file (for the special ids; the caller frees it). */
 int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_hf_config *cfg,
 		   struct fy_json **tokenizer_json, size_t *n_vocab, struct fy_err *err);
+/* llama.cpp's does_token_look_special: added tokens not flagged special that it still makes
+ * CONTROL (<pad>, <mask>, <|...|>, <｜...｜>, <unused...>) (convert/bpe.c). */
+bool fy_convert_looks_special(const char *token);
 /* Writes tokenizer.ggml.* for the checkpoint in dir (convert/tokenizer.c); *n_vocab receives
  * the vocabulary size written. */
 int fy_convert_tokenizer(struct fy_gguf_writer *w, const char *dir, const struct fy_hf_config *cfg,

@@ -10,8 +10,11 @@
  */
 #include "convert/convert_private.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct fy_gguf {
 	char *label;
@@ -30,6 +33,9 @@ struct fy_gguf {
 	size_t tensor_cap;
 	struct fy_index kv_index;
 	struct fy_index tensor_index;
+	uint64_t trailing;	 /* bytes after the last tensor (or the header): ignored */
+	struct fy_gguf **shards; /* a split set: every shard, shards[0] == this handle */
+	size_t n_shards;	 /* 0 for a single file */
 };
 
 /* Smallest encodings, used to bound counts by the bytes left. */
@@ -452,13 +458,13 @@ static int check_layout(struct fy_gguf *g, struct fy_err *err)
 		    !fy_align_up(end, g->alignment, &expect))
 			return fy_err_set(err, FY_EFORMAT, "%s: data size overflows", g->label);
 	}
+	/* bytes after the last tensor (or after the header): llama.cpp ignores them, so does
+	 * ferry; fy_gguf_trailing tells, verify warns (and --strict refuses) */
 	if (g->n_tensors > 0 && g->size - g->data_offset > expect)
-		return fy_err_set(err, FY_EFORMAT, "%s: %llu trailing bytes after the last tensor",
-				  g->label,
-				  (unsigned long long)(g->size - g->data_offset - expect));
-	if (g->n_tensors == 0 && g->size > g->data_offset)
-		return fy_err_set(err, FY_EFORMAT, "%s: %llu trailing bytes after the header",
-				  g->label, (unsigned long long)(g->size - g->data_offset));
+		g->trailing = g->size - g->data_offset - expect;
+	if (g->n_tensors == 0 && g->size > g->header_size)
+		g->trailing =
+			g->size - (g->size > g->data_offset ? g->data_offset : g->header_size);
 	return FY_OK;
 }
 
@@ -548,7 +554,8 @@ int fy_gguf_parse(struct fy_gguf **out, const void *data, size_t size, const cha
 	return FY_OK;
 }
 
-int fy_gguf_open(struct fy_gguf **out, const char *path, struct fy_err *err)
+/* One file, as it is (a shard of a split set stays alone). */
+static int open_one(struct fy_gguf **out, const char *path, struct fy_err *err)
 {
 	struct fy_gguf *g = gguf_alloc(path);
 	int rc;
@@ -569,6 +576,229 @@ int fy_gguf_open(struct fy_gguf **out, const char *path, struct fy_err *err)
 	return FY_OK;
 }
 
+/* Sets err and jumps to `out`. */
+#define SET_FAIL(rc_var, err, code, ...)                                                           \
+	do {                                                                                       \
+		(rc_var) = fy_err_set((err), (code), __VA_ARGS__);                                 \
+		goto out;                                                                          \
+	} while (0)
+
+/* --- split sets --------------------------------------------------------------------------------
+ */
+
+/* An integer KV of a shard, or -1 when absent or not an integer. */
+static int64_t split_key(const struct fy_gguf *g, const char *key)
+{
+	const struct fy_gguf_kv *kv = fy_gguf_find_kv(g, key);
+	if (kv == NULL)
+		return -1;
+	if (kv->type == FY_GGUF_U8 || kv->type == FY_GGUF_U16 || kv->type == FY_GGUF_U32 ||
+	    kv->type == FY_GGUF_U64)
+		return kv->v.u > INT32_MAX ? -2 : (int64_t)kv->v.u;
+	if (kv->type == FY_GGUF_I8 || kv->type == FY_GGUF_I16 || kv->type == FY_GGUF_I32 ||
+	    kv->type == FY_GGUF_I64)
+		return kv->v.i < 0 || kv->v.i > INT32_MAX ? -2 : kv->v.i;
+	return -2;
+}
+
+int fy_gguf_split_info(const struct fy_gguf *g, int *no, int *count, int64_t *n_tensors,
+		       struct fy_err *err)
+{
+	const struct fy_gguf *s = g->n_shards > 0 ? g->shards[0] : g;
+	const int64_t c = split_key(s, "split.count");
+	const int64_t k = split_key(s, "split.no");
+	const int64_t t = split_key(s, "split.tensors.count");
+	if (c == -1) {
+		*no = 0;
+		*count = 1;
+		*n_tensors = (int64_t)s->n_tensors;
+		return FY_OK;
+	}
+	if (c < 1 || c > FY_GGUF_SPLIT_MAX || k < 0 || k >= c || t < 0)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: bad split keys (split.no %lld, split.count %lld, "
+				  "split.tensors.count %lld)",
+				  s->label, (long long)k, (long long)c, (long long)t);
+	*no = (int)k;
+	*count = (int)c;
+	*n_tensors = t;
+	return FY_OK;
+}
+
+/* Appends shard sh's tensors to set g (names copied, data left in the shard's mapping). */
+static int join_shard(struct fy_gguf *g, struct fy_gguf *sh, int no, struct fy_err *err)
+{
+	int rc = grow((void **)&g->tensors, &g->tensor_cap, g->n_tensors + sh->n_tensors,
+		      sizeof(*g->tensors), err);
+	for (size_t i = 0; rc == FY_OK && i < sh->n_tensors; i++) {
+		struct fy_gguf_tensor *t = &g->tensors[g->n_tensors];
+		*t = sh->tensors[i];
+		t->shard = no;
+		t->name = strdup(sh->tensors[i].name);
+		if (t->name == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		g->n_tensors++;
+		rc = fy_index_insert(&g->tensor_index, t->name, strlen(t->name),
+				     (int64_t)(g->n_tensors - 1), err);
+		if (rc == FY_EEXIST)
+			rc = fy_err_set(err, FY_EFORMAT,
+					"%s: tensor '%s' is also in an earlier shard", sh->label,
+					t->name);
+	}
+	return rc;
+}
+
+int fy_gguf_open_set(struct fy_gguf **out, const char *const *paths, size_t n, const char *label,
+		     struct fy_err *err)
+{
+	struct fy_gguf *g = NULL;
+	int64_t want = 0;
+	int no = 0, count = 0;
+	int rc;
+
+	if (n == 0 || n > FY_GGUF_SPLIT_MAX)
+		return fy_err_set(err, FY_EINVAL, "%s: a split set of %zu files", label, n);
+	FY_TRY(rc, open_one(&g, paths[0], err));
+	FY_TRY(rc, fy_gguf_split_info(g, &no, &count, &want, err));
+	if (n == 1 && count == 1) {
+		*out = g;
+		return FY_OK;
+	}
+	if (no != 0 || (size_t)count != n)
+		SET_FAIL(rc, err, FY_EFORMAT, "%s: shard %d of %d, not the first of %zu", paths[0],
+			 no + 1, count, n);
+	g->shards = calloc(n, sizeof(*g->shards));
+	if (g->shards == NULL)
+		SET_FAIL(rc, err, FY_ENOMEM, "out of memory");
+	g->shards[0] = g;
+	g->n_shards = n;
+	for (size_t i = 0; i < g->n_tensors; i++)
+		g->tensors[i].shard = 0;
+	for (size_t i = 1; i < n; i++) {
+		struct fy_gguf *sh = NULL;
+		int64_t t = 0;
+		int k = 0, c = 0;
+		rc = open_one(&sh, paths[i], err);
+		if (rc == FY_ENOTFOUND || (rc != FY_OK && err->sys_errno == ENOENT))
+			SET_FAIL(
+				rc, err, FY_ENOTFOUND,
+				"%s: shard %zu of %zu (%s) is missing: a split model is read whole",
+				label, i + 1, n, paths[i]);
+		if (rc != FY_OK)
+			goto out;
+		g->shards[i] = sh;
+		FY_TRY(rc, fy_gguf_split_info(sh, &k, &c, &t, err));
+		if (k != (int)i || c != count || t != want)
+			SET_FAIL(rc, err, FY_EFORMAT,
+				 "%s: split keys say shard %d of %d (%lld tensors), expected shard "
+				 "%zu "
+				 "of %d (%lld tensors)",
+				 paths[i], k + 1, c, (long long)t, i + 1, count, (long long)want);
+		FY_TRY(rc, join_shard(g, sh, (int)i, err));
+	}
+	if ((int64_t)g->n_tensors != want)
+		SET_FAIL(rc, err, FY_EFORMAT,
+			 "%s: the shards hold %zu tensors, split.tensors.count says %lld", label,
+			 g->n_tensors, (long long)want);
+	*out = g;
+	return FY_OK;
+out:
+	fy_gguf_free(g);
+	return rc;
+}
+
+int fy_gguf_open(struct fy_gguf **out, const char *path, struct fy_err *err)
+{
+	struct fy_gguf *g = NULL;
+	int64_t want = 0;
+	int no = 0, count = 0;
+	size_t prefix = 0;
+	int k = 0, c = 0;
+	int rc;
+
+	FY_TRY(rc, open_one(&g, path, err));
+	FY_TRY(rc, fy_gguf_split_info(g, &no, &count, &want, err));
+	if (count == 1) {
+		*out = g;
+		return FY_OK;
+	}
+	/* a shard: its siblings are found by the name llama.cpp gives them */
+	if (!fy_gguf_split_name(path, &prefix, &k, &c) || k != no + 1 || c != count)
+		SET_FAIL(rc, err, FY_EFORMAT,
+			 "%s: shard %d of a split model of %d files, and its name does not say "
+			 "where "
+			 "the others are (PREFIX-%05d-of-%05d.gguf)",
+			 path, no + 1, count, no + 1, count);
+	fy_gguf_free(g);
+	g = NULL;
+	rc = FY_OK;
+	{
+		char **paths = calloc((size_t)count, sizeof(*paths));
+		char *base = strndup(path, prefix);
+		const size_t cap = prefix + 32;
+		if (paths == NULL || base == NULL)
+			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		for (int i = 0; rc == FY_OK && i < count; i++) {
+			paths[i] = malloc(cap);
+			rc = paths[i] == NULL ? fy_err_set(err, FY_ENOMEM, "out of memory")
+					      : fy_gguf_split_path(paths[i], cap, base, (size_t)i,
+								   (size_t)count, err);
+		}
+		if (rc == FY_OK)
+			rc = fy_gguf_open_set(out, (const char *const *)paths, (size_t)count, path,
+					      err);
+		for (int i = 0; paths != NULL && i < count; i++)
+			free(paths[i]);
+		free(paths);
+		free(base);
+	}
+	return rc;
+out:
+	fy_gguf_free(g);
+	return rc;
+}
+
+bool fy_gguf_split_name(const char *path, size_t *prefix, int *no, int *count)
+{
+	/* PREFIX-NNNNN-of-NNNNN.gguf: a dash and 19 bytes after a prefix of at least one */
+	const size_t n = strlen(path);
+	if (n < 21)
+		return false;
+	const char *p = path + n - 19;
+	if (p[-1] != '-' || strcasecmp(p + 14, ".gguf") != 0 || memcmp(p + 5, "-of-", 4) != 0)
+		return false;
+	int a = 0, b = 0;
+	for (int i = 0; i < 5; i++) {
+		if (p[i] < '0' || p[i] > '9' || p[9 + i] < '0' || p[9 + i] > '9')
+			return false;
+		a = a * 10 + (p[i] - '0');
+		b = b * 10 + (p[9 + i] - '0');
+	}
+	if (a < 1 || b < 1 || a > b || b > FY_GGUF_SPLIT_MAX)
+		return false;
+	*prefix = (size_t)(p - 1 - path);
+	*no = a;
+	*count = b;
+	return true;
+}
+
+size_t fy_gguf_shard_count(const struct fy_gguf *g)
+{
+	return g->n_shards > 0 ? g->n_shards : 1;
+}
+
+const struct fy_gguf *fy_gguf_shard(const struct fy_gguf *g, size_t i)
+{
+	if (g->n_shards == 0)
+		return i == 0 ? g : NULL;
+	return i < g->n_shards ? g->shards[i] : NULL;
+}
+
+uint64_t fy_gguf_trailing(const struct fy_gguf *g)
+{
+	return g->trailing;
+}
+
 void fy_gguf_free(struct fy_gguf *g)
 {
 	size_t i;
@@ -581,6 +811,9 @@ void fy_gguf_free(struct fy_gguf *g)
 	}
 	for (i = 0; i < g->n_tensors; i++)
 		free((char *)g->tensors[i].name);
+	for (i = 1; i < g->n_shards; i++)
+		fy_gguf_free(g->shards[i]);
+	free(g->shards);
 	free(g->kvs);
 	free(g->tensors);
 	fy_index_release(&g->kv_index);

@@ -7,6 +7,7 @@
  */
 #include "convert/convert_private.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -340,23 +341,74 @@ int fy_gguf_writer_add(struct fy_gguf_writer *w, const char *name, enum fy_dtype
 	return FY_OK;
 }
 
-/* The whole header (through the tensor infos), with tensor offsets assigned. */
-static int build_header(struct fy_gguf_writer *w, struct fy_buf *b, struct fy_err *err)
+/* Which keys and tensors a file holds: all of the writer's for a single file; for shard `no` of a
+ * split set, the first shard's keys (without split.*) or none, then the split keys, and tensors
+ * [t0, t1). */
+struct part {
+	bool all_keys;
+	int no, count; /* count 0: a single file */
+	size_t t0, t1;
+};
+
+static bool is_split_key(const char *key)
+{
+	return strncmp(key, "split.", 6) == 0;
+}
+
+static int put_split_kv(struct fy_buf *b, const char *key, enum fy_gguf_type t, uint64_t v,
+			struct fy_err *err)
+{
+	struct fy_gguf_value val = { .type = t };
+	int rc;
+
+	if (t == FY_GGUF_I32)
+		val.i = (int64_t)v;
+	else
+		val.u = v;
+	FY_TRY(rc, put_str(b, key, strlen(key), err));
+	FY_TRY(rc, fy_buf_append_u32le(b, (uint32_t)t, err));
+	rc = encode_fixed(b, &val, err);
+out:
+	return rc;
+}
+
+/* A file's header (through the tensor infos), with its tensors' offsets assigned. */
+static int build_header(struct fy_gguf_writer *w, const struct part *p, struct fy_buf *b,
+			struct fy_err *err)
 {
 	uint64_t pos = 0;
+	uint64_t n_kv = 0;
 	size_t i;
 	int d;
 	int rc;
 
+	for (i = 0; p->all_keys && i < w->n_kv; i++)
+		n_kv += p->count == 0 || !is_split_key(w->kvs[i].key);
+	if (p->count > 0) {
+		n_kv += 3;
+		/* other shards name the alignment when it is not the default */
+		if (!p->all_keys && w->alignment != FY_GGUF_DEFAULT_ALIGNMENT)
+			n_kv++;
+	}
 	FY_TRY(rc, fy_buf_append(b, "GGUF", 4, err));
 	FY_TRY(rc, fy_buf_append_u32le(b, 3, err));
-	FY_TRY(rc, fy_buf_append_u64le(b, w->n_tensors, err));
-	FY_TRY(rc, fy_buf_append_u64le(b, w->n_kv, err));
-	for (i = 0; i < w->n_kv; i++) {
+	FY_TRY(rc, fy_buf_append_u64le(b, p->t1 - p->t0, err));
+	FY_TRY(rc, fy_buf_append_u64le(b, n_kv, err));
+	for (i = 0; p->all_keys && i < w->n_kv; i++) {
+		if (p->count > 0 && is_split_key(w->kvs[i].key))
+			continue;
 		FY_TRY(rc, put_str(b, w->kvs[i].key, strlen(w->kvs[i].key), err));
 		FY_TRY(rc, fy_buf_append(b, w->kvs[i].enc.data, w->kvs[i].enc.len, err));
 	}
-	for (i = 0; i < w->n_tensors; i++) {
+	if (p->count > 0 && !p->all_keys && w->alignment != FY_GGUF_DEFAULT_ALIGNMENT)
+		FY_TRY(rc, put_split_kv(b, "general.alignment", FY_GGUF_U32, w->alignment, err));
+	if (p->count > 0) {
+		/* llama-gguf-split's order: split.count is set last (gguf_set_val appends) */
+		FY_TRY(rc, put_split_kv(b, "split.no", FY_GGUF_U16, (uint64_t)p->no, err));
+		FY_TRY(rc, put_split_kv(b, "split.tensors.count", FY_GGUF_I32, w->n_tensors, err));
+		FY_TRY(rc, put_split_kv(b, "split.count", FY_GGUF_U16, (uint64_t)p->count, err));
+	}
+	for (i = p->t0; i < p->t1; i++) {
 		struct wtensor *t = &w->tensors[i];
 
 		t->offset = pos;
@@ -375,14 +427,14 @@ out:
 	return rc;
 }
 
-static int write_data(struct fy_gguf_writer *w, struct fy_atomic *a, fy_tensor_data_fn fn,
-		      void *ctx, struct fy_err *err)
+static int write_data(struct fy_gguf_writer *w, const struct part *p, struct fy_atomic *a,
+		      fy_tensor_data_fn fn, void *ctx, struct fy_err *err)
 {
 	uint64_t padded = 0;
 	size_t i;
 	int rc;
 
-	for (i = 0; i < w->n_tensors; i++) {
+	for (i = p->t0; i < p->t1; i++) {
 		struct wtensor *t = &w->tensors[i];
 		struct fy_sink sink = { a, t->nbytes, t->name };
 
@@ -406,33 +458,152 @@ static int write_data(struct fy_gguf_writer *w, struct fy_atomic *a, fy_tensor_d
 
 int fy_gguf_writer_image(struct fy_gguf_writer *w, struct fy_buf *out, struct fy_err *err)
 {
+	const struct part all = { true, 0, 0, 0, 0 };
+
 	if (w->n_tensors > 0)
 		return fy_err_set(err, FY_EINVAL, "an in-memory GGUF image holds no tensors");
-	return build_header(w, out, err);
+	return build_header(w, &all, out, err);
 }
 
-int fy_gguf_writer_write(struct fy_gguf_writer *w, const char *path, fy_tensor_data_fn fn,
-			 void *ctx, struct fy_err *err)
+/* One file of the output, left closed and unrenamed in a (the caller commits or aborts it). */
+static int write_part(struct fy_gguf_writer *w, const struct part *p, struct fy_atomic *a,
+		      const char *path, fy_tensor_data_fn fn, void *ctx, struct fy_err *err)
 {
-	struct fy_atomic a = { .fd = -1 };
 	struct fy_buf hdr;
 	uint64_t data_start;
 	int rc;
 
 	fy_buf_init(&hdr);
-	FY_TRY(rc, build_header(w, &hdr, err));
+	FY_TRY(rc, build_header(w, p, &hdr, err));
 	if (!fy_align_up(hdr.len, w->alignment, &data_start)) {
 		rc = fy_err_set(err, FY_EINVAL, "header size overflows");
 		goto out;
 	}
-	if (w->n_tensors > 0) /* no data section, no padding (as gguf-py writes vocab files) */
+	/* no data section, no padding (as gguf-py writes vocab files) */
+	if (p->t1 > p->t0 || p->count > 0)
 		FY_TRY(rc, fy_buf_append_zeros(&hdr, (size_t)(data_start - hdr.len), err));
-	FY_TRY(rc, fy_atomic_open(&a, path, err));
-	FY_TRY(rc, fy_atomic_write(&a, hdr.data, hdr.len, err));
-	FY_TRY(rc, write_data(w, &a, fn, ctx, err));
+	FY_TRY(rc, fy_atomic_open(a, path, err));
+	FY_TRY(rc, fy_atomic_write(a, hdr.data, hdr.len, err));
+	FY_TRY(rc, write_data(w, p, a, fn, ctx, err));
+	rc = fy_atomic_close(a, err);
+out:
+	fy_buf_release(&hdr);
+	return rc;
+}
+
+int fy_gguf_writer_write(struct fy_gguf_writer *w, const char *path, fy_tensor_data_fn fn,
+			 void *ctx, struct fy_err *err)
+{
+	const struct part all = { true, 0, 0, 0, w->n_tensors };
+	struct fy_atomic a = { .fd = -1 };
+	int rc;
+
+	FY_TRY(rc, write_part(w, &all, &a, path, fn, ctx, err));
 	rc = fy_atomic_commit(&a, err);
 out:
 	fy_atomic_abort(&a);
-	fy_buf_release(&hdr);
 	return rc;
+}
+
+int fy_gguf_split_plan(struct fy_gguf_writer *w, const struct fy_gguf_split_opts *o, size_t *first,
+		       size_t cap, size_t *n_out, struct fy_err *err)
+{
+	uint64_t cur = 0;
+	size_t n = 1;
+
+	*n_out = 0;
+	if (cap == 0)
+		return fy_err_set(err, FY_EINVAL, "no room for a split plan");
+	first[0] = 0;
+	if (o->max_bytes == 0 && o->max_tensors <= 0) {
+		*n_out = 1;
+		return FY_OK;
+	}
+	/* llama-gguf-split's strategy: a tensor that would take the shard past max_bytes (sizes
+	 * padded to the alignment, metadata not counted), or every max_tensors-th tensor, starts
+	 * the next shard */
+	for (size_t i = 0; i < w->n_tensors; i++) {
+		uint64_t padded = 0;
+		bool split;
+		fy_align_up(w->tensors[i].nbytes, w->alignment, &padded);
+		if (o->max_bytes > 0)
+			split = cur + padded > o->max_bytes;
+		else
+			split = i > 0 && i % (size_t)o->max_tensors == 0;
+		if (split) {
+			if (i == first[n - 1])
+				return fy_err_set(err, FY_EINVAL,
+						  "tensor '%s' (%llu bytes) alone is larger than "
+						  "--split-max-size: a shard would be empty",
+						  w->tensors[i].name, (unsigned long long)padded);
+			if (n == cap || n == FY_GGUF_SPLIT_MAX)
+				return fy_err_set(err, FY_EINVAL,
+						  "more than %d shards: raise the split limits",
+						  FY_GGUF_SPLIT_MAX);
+			first[n++] = i;
+			cur = padded;
+		} else {
+			cur += padded;
+		}
+	}
+	*n_out = n;
+	return FY_OK;
+}
+
+int fy_gguf_writer_write_split(struct fy_gguf_writer *w, const char *path,
+			       const struct fy_gguf_split_opts *o, fy_tensor_data_fn fn, void *ctx,
+			       size_t *n_shards, struct fy_err *err)
+{
+	const size_t cap = w->n_tensors + 1;
+	size_t *first = calloc(cap, sizeof(*first));
+	struct fy_atomic *files = NULL;
+	char *name = NULL;
+	const size_t name_cap = strlen(path) + 32;
+	size_t n = 0;
+	int rc = FY_OK;
+
+	if (first == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	FY_TRY(rc, fy_gguf_split_plan(w, o, first, cap, &n, err));
+	*n_shards = n;
+	if (n == 1 && !o->always_name) {
+		free(first);
+		return fy_gguf_writer_write(w, path, fn, ctx, err);
+	}
+	files = calloc(n, sizeof(*files));
+	name = malloc(name_cap);
+	if (files == NULL || name == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t k = 0; k < n; k++)
+		files[k].fd = -1;
+	for (size_t k = 0; k < n; k++) {
+		const struct part p = { k == 0, (int)k, (int)n, first[k],
+					k + 1 < n ? first[k + 1] : w->n_tensors };
+		FY_TRY(rc, fy_gguf_split_path(name, name_cap, path, k, n, err));
+		FY_TRY(rc, write_part(w, &p, &files[k], name, fn, ctx, err));
+	}
+	/* every shard written: only now do they take their names */
+	for (size_t k = 0; k < n; k++)
+		FY_TRY(rc, fy_atomic_commit(&files[k], err));
+out:
+	for (size_t k = 0; files != NULL && k < n; k++)
+		fy_atomic_abort(&files[k]);
+	free(files);
+	free(name);
+	free(first);
+	return rc;
+}
+
+int fy_gguf_split_path(char *out, size_t cap, const char *path, size_t k, size_t n,
+		       struct fy_err *err)
+{
+	size_t len = strlen(path);
+	if (len > 5 && strcmp(path + len - 5, ".gguf") == 0)
+		len -= 5;
+	const int w = snprintf(out, cap, "%.*s-%05zu-of-%05zu.gguf", (int)len, path, k + 1, n);
+	if (w <= 0 || (size_t)w >= cap)
+		return fy_err_set(err, FY_EINVAL, "%s: path too long for a shard name", path);
+	return FY_OK;
 }

@@ -265,6 +265,15 @@ int fy_gguf_requant(const char *in_path, const char *out_path, const struct fy_r
 	FY_TRY(rc, declare_tensors(w, &q, err));
 	rep->n_tensors = q.n;
 	if (o->plan_only) {
+		size_t *first = calloc(q.n + 1, sizeof(*first));
+		if (first == NULL) {
+			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+			goto out;
+		}
+		rc = fy_gguf_split_plan(w, &o->split, first, q.n + 1, &rep->n_shards, err);
+		free(first);
+		if (rc != FY_OK)
+			goto out;
 		if (o->progress != NULL) {
 			for (size_t k = 0; k < q.n; k++)
 				o->progress(o->ctx, k, q.n, fy_gguf_tensor_at(q.in, q.plan[k].src),
@@ -272,7 +281,8 @@ int fy_gguf_requant(const char *in_path, const char *out_path, const struct fy_r
 		}
 		goto out;
 	}
-	FY_TRY(rc, fy_gguf_writer_write(w, out_path, tensor_data, &q, err));
+	FY_TRY(rc, fy_gguf_writer_write_split(w, out_path, &o->split, tensor_data, &q,
+					      &rep->n_shards, err));
 out:
 	fy_gguf_writer_free(w);
 	fy_pool_free(own_pool);

@@ -37,43 +37,153 @@ static int64_t piece_id(const void *ctx, const char *text)
 	return -1;
 }
 
-static int spm_arrays(struct fy_gguf_writer *w, const struct fy_spm *s, size_t n_vocab,
-		      struct fy_err *err)
+/* SentencePiece token types (tokenizer.ggml.token_type) */
+enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER_DEFINED = 4, TT_UNUSED = 5 };
+
+struct spm_vocab {
+	struct fy_str *toks;
+	float *scores;
+	int32_t *types;
+	char *pads;	     /* "[PAD<i>]" texts */
+	struct fy_buf owned; /* token texts replaced by the JSON files (offsets in toks) */
+	size_t n;
+};
+
+/* Replaces token id's text (copied) and type, with llama.cpp's score of added tokens. */
+static int spm_set(struct spm_vocab *v, size_t id, const char *text, int32_t type,
+		   struct fy_err *err)
 {
-	struct fy_str *toks = calloc(n_vocab, sizeof(*toks));
-	float *scores = calloc(n_vocab, sizeof(*scores));
-	int32_t *types = calloc(n_vocab, sizeof(*types));
-	char *pads = calloc(n_vocab > s->n ? n_vocab - s->n : 1, 32);
+	char *copy = strdup(text);
+	if (copy == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	/* freed with the vocabulary: kept in a list of pointers inside `owned` */
+	int rc = fy_buf_append(&v->owned, &copy, sizeof(copy), err);
+	if (rc != FY_OK) {
+		free(copy);
+		return rc;
+	}
+	v->toks[id] = (struct fy_str){ copy, strlen(copy) };
+	v->scores[id] = -1000.0f;
+	v->types[id] = type;
+	return FY_OK;
+}
+
+/* added_tokens.json: {"text": id}, user-defined tokens. */
+static int spm_added_tokens(struct spm_vocab *v, const char *dir, struct fy_err *err)
+{
+	char path[4200];
+	struct fy_json *j = NULL;
 	int rc = FY_OK;
-	if (toks == NULL || scores == NULL || types == NULL || pads == NULL) {
+	snprintf(path, sizeof(path), "%s/added_tokens.json", dir);
+	if (access(path, R_OK) != 0)
+		return FY_OK;
+	FY_TRY(rc, fy_json_load_file(&j, path, MAX_TOKCFG, err));
+	for (void *it = fy_json_iter(j); it != NULL; it = fy_json_next(j, it)) {
+		int64_t id = -1;
+		if (!fy_json_int(fy_json_iter_value(it), &id) || id < 0 || (uint64_t)id >= v->n)
+			continue; /* out of range: llama.cpp ignores it with a warning */
+		FY_TRY(rc, spm_set(v, (size_t)id, fy_json_iter_key(it), TT_USER_DEFINED, err));
+	}
+out:
+	fy_json_free(j);
+	return rc;
+}
+
+/* tokenizer_config.json's added_tokens_decoder: special (or special-looking) tokens CONTROL, the
+ * others USER_DEFINED with SentencePiece's U+2581 turned into spaces. */
+static int spm_added_decoder(struct spm_vocab *v, const struct fy_json *tc, struct fy_err *err)
+{
+	const struct fy_json *dec = fy_json_get(tc, "added_tokens_decoder");
+	int rc = FY_OK;
+	for (void *it = fy_json_iter(dec); it != NULL; it = fy_json_next(dec, it)) {
+		const struct fy_json *t = fy_json_iter_value(it);
+		const char *content = fy_json_str(fy_json_get(t, "content"));
+		char *end = NULL;
+		const unsigned long long id = strtoull(fy_json_iter_key(it), &end, 10);
+		if (content == NULL || end == fy_json_iter_key(it) || *end != '\0' || id >= v->n)
+			continue;
+		if (fy_json_type(fy_json_get(t, "special")) == FY_JSON_TRUE ||
+		    fy_convert_looks_special(content)) {
+			FY_TRY(rc, spm_set(v, (size_t)id, content, TT_CONTROL, err));
+			continue;
+		}
+		struct fy_buf b;
+		fy_buf_init(&b);
+		for (const char *p = content; *p != '\0';) {
+			if (strncmp(p, "\xe2\x96\x81", 3) == 0) {
+				rc = fy_buf_append(&b, " ", 1, err);
+				p += 3;
+			} else {
+				rc = fy_buf_append(&b, p++, 1, err);
+			}
+			if (rc != FY_OK)
+				break;
+		}
+		if (rc == FY_OK)
+			rc = fy_buf_append(&b, "", 1, err);
+		if (rc == FY_OK)
+			rc = spm_set(v, (size_t)id, (const char *)b.data, TT_USER_DEFINED, err);
+		fy_buf_release(&b);
+		if (rc != FY_OK)
+			goto out;
+	}
+out:
+	return rc;
+}
+
+/*
+ * The vocabulary as llama.cpp v0.5.0's _create_vocab_sentencepiece makes it: n_vocab entries
+ * (config.json's vocab_size, else the model's; pieces past it dropped), "[PAD<i>]" UNUSED with
+ * score -10000 where the model has no piece, then added_tokens.json and tokenizer_config.json's
+ * added_tokens_decoder on top (score -1000).
+ */
+static int spm_arrays(struct fy_gguf_writer *w, const struct fy_spm *s, const char *dir,
+		      const struct fy_json *tc, size_t n_vocab, struct fy_err *err)
+{
+	struct spm_vocab v = { .n = n_vocab };
+	int rc = FY_OK;
+	fy_buf_init(&v.owned);
+	v.toks = calloc(n_vocab, sizeof(*v.toks));
+	v.scores = calloc(n_vocab, sizeof(*v.scores));
+	v.types = calloc(n_vocab, sizeof(*v.types));
+	v.pads = calloc(n_vocab > s->n ? n_vocab - s->n : 1, 32);
+	if (v.toks == NULL || v.scores == NULL || v.types == NULL || v.pads == NULL) {
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n_vocab; i++) {
 		if (i < s->n) {
-			toks[i] = s->pieces[i].text;
-			scores[i] = s->pieces[i].score;
-			types[i] = s->pieces[i].type;
+			v.toks[i] = s->pieces[i].text;
+			v.scores[i] = s->pieces[i].score;
+			v.types[i] = s->pieces[i].type;
 			continue;
 		}
-		char *p = pads + (i - s->n) * 32;
+		char *p = v.pads + (i - s->n) * 32;
 		snprintf(p, 32, "[PAD%zu]", i);
-		toks[i] = (struct fy_str){ p, strlen(p) };
-		scores[i] = -1000.0f;
-		types[i] = 5; /* unused */
+		v.toks[i] = (struct fy_str){ p, strlen(p) };
+		v.scores[i] = -10000.0f;
+		v.types[i] = TT_UNUSED;
 	}
+	FY_TRY(rc, spm_added_tokens(&v, dir, err));
+	FY_TRY(rc, spm_added_decoder(&v, tc, err));
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama", err));
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "tokenizer.ggml.pre", "default", err));
-	FY_TRY(rc, fy_gguf_writer_set_str_array(w, "tokenizer.ggml.tokens", n_vocab, toks, err));
+	FY_TRY(rc, fy_gguf_writer_set_str_array(w, "tokenizer.ggml.tokens", n_vocab, v.toks, err));
 	FY_TRY(rc, fy_gguf_writer_set_array(w, "tokenizer.ggml.scores", FY_GGUF_F32, n_vocab,
-					    scores, err));
+					    v.scores, err));
 	FY_TRY(rc, fy_gguf_writer_set_array(w, "tokenizer.ggml.token_type", FY_GGUF_I32, n_vocab,
-					    types, err));
+					    v.types, err));
 out:
-	free(toks);
-	free(scores);
-	free(types);
-	free(pads);
+	for (size_t i = 0; i + sizeof(char *) <= v.owned.len; i += sizeof(char *)) {
+		char *p;
+		memcpy(&p, v.owned.data + i, sizeof(p));
+		free(p);
+	}
+	fy_buf_release(&v.owned);
+	free(v.toks);
+	free(v.scores);
+	free(v.types);
+	free(v.pads);
 	return rc;
 }
 
@@ -153,10 +263,8 @@ int fy_convert_tokenizer(struct fy_gguf_writer *w, const char *dir, const struct
 	snprintf(path, sizeof(path), "%s/tokenizer.model", dir);
 	if (access(path, R_OK) == 0) {
 		FY_TRY(rc, fy_spm_load(&s, path, err));
-		*n_vocab = cfg->vocab_size > 0 && (size_t)cfg->vocab_size > s.n
-				   ? (size_t)cfg->vocab_size
-				   : s.n;
-		FY_TRY(rc, spm_arrays(w, &s, *n_vocab, err));
+		*n_vocab = cfg->vocab_size > 0 ? (size_t)cfg->vocab_size : s.n;
+		FY_TRY(rc, spm_arrays(w, &s, dir, tc, *n_vocab, err));
 		FY_TRY(rc, specials(w, piece_id, &s, tc, cj, *n_vocab, err));
 		goto out;
 	}

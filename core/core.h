@@ -249,6 +249,9 @@ int fy_atomic_write(struct fy_atomic *a, const void *data, size_t n, struct fy_e
 int fy_atomic_zeros(struct fy_atomic *a, uint64_t n, struct fy_err *err);
 /* Flush, fsync, rename, fsync the directory. The handle is released either way. */
 int fy_atomic_commit(struct fy_atomic *a, struct fy_err *err);
+/* The first half of a commit: flush, fsync and close the temp file, keeping it unrenamed (files
+ * written together are renamed together: close each, then commit each). Released on failure. */
+int fy_atomic_close(struct fy_atomic *a, struct fy_err *err);
 /* Closes and removes the temp file. A no-op on a committed or released handle. */
 void fy_atomic_abort(struct fy_atomic *a);
 

@@ -325,12 +325,13 @@ static int fsync_dir_of(const char *path, struct fy_err *err)
 	return rc;
 }
 
-int fy_atomic_commit(struct fy_atomic *a, struct fy_err *err)
+int fy_atomic_close(struct fy_atomic *a, struct fy_err *err)
 {
 	int rc;
 
 	if (a->fd < 0)
-		return fy_err_set(err, FY_EINVAL, "commit of a closed file");
+		return a->tmp != NULL ? FY_OK
+				      : fy_err_set(err, FY_EINVAL, "commit of a closed file");
 	FY_TRY(rc, atomic_flush(a, err));
 	if (fsync(a->fd) != 0) {
 		rc = fy_err_sys(err, FY_EIO, "cannot sync '%s'", a->path);
@@ -342,6 +343,19 @@ int fy_atomic_commit(struct fy_atomic *a, struct fy_err *err)
 		goto out;
 	}
 	a->fd = -1;
+	free(a->buf);
+	a->buf = NULL;
+	return FY_OK;
+out:
+	fy_atomic_abort(a);
+	return rc;
+}
+
+int fy_atomic_commit(struct fy_atomic *a, struct fy_err *err)
+{
+	int rc;
+
+	FY_TRY(rc, fy_atomic_close(a, err));
 	if (rename(a->tmp, a->path) != 0) {
 		rc = fy_err_sys(err, FY_EIO, "cannot rename into '%s'", a->path);
 		goto out;

@@ -112,6 +112,10 @@ static void check_gguf(struct findings *f, const struct fy_map *m, int flags)
 		report(f, FY_FINDING_PROBLEM, "bad structure: %s", err.msg);
 		return;
 	}
+	if (fy_gguf_trailing(g) > 0)
+		report(f, FY_FINDING_WARNING,
+		       "%llu bytes after the last tensor (ignored, as llama.cpp ignores them)",
+		       (unsigned long long)fy_gguf_trailing(g));
 	for (i = 0; (flags & FY_VALIDATE_DEEP) && i < fy_gguf_tensor_count(g); i++) {
 		const struct fy_gguf_tensor *t = fy_gguf_tensor_at(g, i);
 

@@ -72,7 +72,10 @@ enum fy_finding {
 /* Receives one finding about `file`: one line, no trailing newline. */
 typedef void (*fy_finding_fn)(void *ctx, enum fy_finding kind, const char *file, const char *msg);
 
-enum { FY_VALIDATE_DEEP = 1 }; /* also scan every float tensor for NaN and Inf */
+enum {
+	FY_VALIDATE_DEEP = 1,	/* also scan every float tensor for NaN and Inf */
+	FY_VALIDATE_STRICT = 2, /* warnings are problems (ferry verify --strict) */
+};
 
 /*
  * Checks a file's structure by what it is: safetensors and GGUF through the readers, JSON files

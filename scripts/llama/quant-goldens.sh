@@ -37,4 +37,25 @@ for m in stories260K llama8 qwen3moe deepseek2; do
 		rm -f "$work/out.gguf"
 	done
 done
-echo "$out: $(ls "$out" | grep -c digest) digests, $(wc -l <"$out/refused.txt") refusals"
+# split outputs: llama-quantize, then llama-gguf-split --split; split/cases.txt lists
+# "MODEL TYPE OPTION VALUE SHARDS", each shard's digest is split/MODEL-TYPE-OPTION-VALUE-K.digest
+G=$build/bin/llama-gguf-split
+[ -x "$G" ] || "$here/build.sh" llama-gguf-split >/dev/null
+mkdir -p "$out/split"
+: >"$out/split/cases.txt"
+for c in "llama8 Q4_K_M split-max-tensors 30" "llama8 Q4_K_M split-max-size 1M" \
+	"qwen3moe Q8_0 split-max-tensors 16" "stories260K Q6_K split-max-tensors 20"; do
+	set -- $c
+	"$Q" "$work/$1.gguf" "$work/q.gguf" "$2" 1 >/dev/null 2>&1
+	"$G" --split "--$3" "$4" "$work/q.gguf" "$work/sp" >/dev/null 2>&1
+	n=$(ls "$work"/sp-*.gguf | wc -l)
+	echo "$1 $2 $3 $4 $n" >>"$out/split/cases.txt"
+	k=1
+	for f in "$work"/sp-*.gguf; do
+		node "$root/tests/cli/gguf_digest.mjs" "$f" >"$out/split/$1-$2-$3-$4-$k.digest"
+		k=$((k + 1))
+	done
+	rm -f "$work"/sp-*.gguf "$work/q.gguf"
+done
+echo "$out: $(ls "$out" | grep -c digest) digests, $(wc -l <"$out/refused.txt") refusals," \
+	"$(wc -l <"$out/split/cases.txt") split cases"

@@ -120,6 +120,52 @@ for d in "$GOLD"/*.digest; do
 	fi
 	rm -f "$work/g-out.gguf"
 done
+# split outputs: what llama-gguf-split --split makes of llama-quantize's output, shard by shard
+while read -r m t opt val n; do
+	rm -f "$work"/g-sp*.gguf
+	"$FERRY" quant "$work/g-$m.gguf" --type "$t" "--$opt" "$val" -o "$work/g-sp.gguf" \
+		>"$work/out" 2>"$work/err" || bad "$m $t --$opt $val: $(head -c 200 "$work/err")"
+	[ "$(ls "$work"/g-sp-*-of-*.gguf 2>/dev/null | wc -l)" -eq "$n" ] && ok ||
+		bad "$m $t --$opt $val: not $n shards"
+	k=1
+	for f in "$work"/g-sp-*-of-*.gguf; do
+		node tests/cli/gguf_digest.mjs "$f" | cmp -s - "$GOLD/split/$m-$t-$opt-$val-$k.digest" &&
+			ok || bad "$m $t --$opt $val: shard $k differs from llama-gguf-split's"
+		k=$((k + 1))
+	done
+	# the shards read back as one model: the same tensors as the unsplit output
+	"$FERRY" quant "$work/g-$m.gguf" --type "$t" -o "$work/g-one.gguf" >/dev/null 2>&1
+	run "$FERRY" inspect "$work/g-sp-00002-of-$(printf %05d "$n").gguf" --json
+	expect_rc 0 "inspect a shard of $m $t"
+	node -e '
+const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+process.exit(j.split.count === Number(process.argv[2]) ? 0 : 1);' "$work/out" "$n" 2>/dev/null &&
+		ok || bad "$m $t: inspect does not show the split set"
+done <"$GOLD/split/cases.txt"
+
+# a split set is read whole or not at all
+"$FERRY" quant "$work/g-llama8.gguf" --type Q8_0 --split-max-tensors 30 -o "$work/ws.gguf" >/dev/null 2>&1
+mv "$work/ws-00003-of-00003.gguf" "$work/ws-gone.gguf"
+for verb in "quant --type Q4_0 -o $work/x.gguf" "run -p a -n 1" "inspect"; do
+	run "$FERRY" $verb "$work/ws-00001-of-00003.gguf"
+	expect_rc 1 "$verb on a split set missing a shard"
+	expect_err "shard 3 of 3" "$verb names the missing shard"
+done
+[ ! -e "$work/x.gguf" ] && ok || bad "quant of an incomplete split set wrote a file"
+cp "$work/ws-00002-of-00003.gguf" "$work/lonely.gguf"
+run "$FERRY" run "$work/lonely.gguf" -p a -n 1
+expect_rc 1 "a shard whose name does not lead to its siblings"
+expect_err "shard 2 of a split model of 3 files" "the error says what the file is"
+mv "$work/ws-gone.gguf" "$work/ws-00003-of-00003.gguf"
+cp "$work/ws-00001-of-00003.gguf" "$work/ws-00002-of-00003.gguf"
+run "$FERRY" inspect "$work/ws-00003-of-00003.gguf"
+expect_rc 1 "a shard in the wrong place"
+expect_err "expected shard 2 of 3" "the error names the misplaced shard"
+run "$FERRY" quant "$work/g-llama8.gguf" --type Q8_0 --split-max-size 0M -o "$work/x.gguf"
+expect_rc 2 "--split-max-size 0M"
+run "$FERRY" quant "$work/g-llama8.gguf" --type Q8_0 --split-max-size 10K -o "$work/x.gguf"
+expect_rc 2 "--split-max-size in K (llama-gguf-split takes M or G)"
+
 # what llama-quantize refuses, ferry refuses
 while read -r m t why; do
 	run "$FERRY" quant "$work/g-$m.gguf" --type "$t" -o "$work/g-out.gguf"

@@ -209,7 +209,8 @@ static void gguf_cases_gen(corpus_fn fn, void *ctx)
 	c.len = 0;
 	fy_buf_append(&c, b.data, b.len, NULL);
 	fy_buf_append_zeros(&c, 64, NULL);
-	fn(ctx, "gguf-trailing-bytes", FY_FORMAT_GGUF, c.data, c.len, "trailing bytes");
+	/* llama.cpp loads a file with bytes after its last tensor: so does ferry (verify warns) */
+	fn(ctx, "gguf-valid-trailing-bytes", FY_FORMAT_GGUF, c.data, c.len, NULL);
 	c.len = 0;
 	fy_buf_append(&c, b.data, b.len, NULL);
 	memcpy(c.data, "GGUG", 4);

@@ -1,6 +1,7 @@
-/* libFuzzer target: every quantizer (with and without importance weights) on arbitrary finite floats (huge, tiny, subnormal, ties), then
- * the dequantizers on the blocks they wrote and on raw bytes taken as blocks. Under UBSan this
- * catches float-to-int conversions and shifts that the reference code leaves undefined. */
+/* libFuzzer target: every quantizer (with and without importance weights) on arbitrary finite
+ * floats (huge, tiny, subnormal, ties), then the dequantizers on the blocks they wrote and on raw
+ * bytes taken as blocks. Under UBSan this catches float-to-int conversions and shifts that the
+ * reference code leaves undefined. */
 #include "quant/quant.h"
 
 #include <math.h>

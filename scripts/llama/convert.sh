@@ -1,0 +1,14 @@
+#!/bin/sh
+# Runs llama.cpp v0.5.0's convert_hf_to_gguf.py (the pinned release, scripts/llama/build.sh) with
+# Debian's python3-torch, python3-numpy and python3-sentencepiece and the shims beside this script:
+#   scripts/llama/convert.sh HF_DIR OUT.gguf [converter options, e.g. --outtype f32]
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${FERRY_LLAMA_CACHE:-$HOME/.cache/ferry/llama}
+src=$cache/src-v0.5.0
+[ -d "$src" ] || "$here/build.sh" ggml-base >/dev/null
+in=$1
+out=$2
+shift 2
+PYTHONPATH="$here/shims:$src/gguf-py" /usr/bin/python3 "$src/convert_hf_to_gguf.py" "$in" \
+	--outfile "$out" "$@"
