@@ -22,6 +22,8 @@ struct convert_cli {
 	const char *into;
 	const char *to;
 	long threads;
+	const char *split_max_size;
+	long split_max_tensors;
 	struct fy_convert_opts co;
 	struct fy_export_opts eo;
 };
@@ -76,10 +78,14 @@ static int to_gguf(struct fy_cli *cli, const char *dir, const char *out, const c
 	char size[32];
 	if (fy_convert_hf_to_gguf(dir, out, &o->co, rep, &err) != FY_OK)
 		return fy_cli_fail(cli, &err);
-	if (!cli->quiet && label != NULL)
-		printf("%s: %s, %zu tensors, %zu tokens, %s of tensor data\n", label, rep->arch,
+	if (!cli->quiet && label != NULL) {
+		printf("%s: %s, %zu tensors, %zu tokens, %s of tensor data", label, rep->arch,
 		       rep->n_tensors, rep->n_vocab,
 		       fy_fmt_bytes(size, sizeof(size), rep->out_bytes));
+		if (rep->n_shards > 1)
+			printf(", in %zu shards", rep->n_shards);
+		printf("\n");
+	}
 	return FY_EXIT_OK;
 }
 
@@ -134,7 +140,10 @@ static int export_revision(struct fy_cli *cli, struct fy_infer_artifact *a, stru
 			 r->id, a->file->path, fy_dtype_name(rep.dtype));
 		const struct fy_derive_opts d = { msg,
 						  fy_cli_lineage("convert", r, a->file, params),
-						  fy_cli_lock_wait, cli, true };
+						  fy_cli_lock_wait,
+						  cli,
+						  true,
+						  NULL };
 		if (!paths) {
 			fy_json_free(d.origin);
 			fy_err_set(&err, FY_ENOMEM, "out of memory");
@@ -192,7 +201,7 @@ static int convert_revision(struct fy_cli *cli, struct fy_infer_artifact *a,
 		 fy_store_path(a->store, "tmp/convert-%ld.gguf", (long)getpid()));
 	int x = to_gguf(cli, a->path, tmp, NULL, o, &rep);
 	if (x != FY_EXIT_OK) {
-		unlink(tmp);
+		unlink(tmp); /* a failed split writes no shard under its name */
 		fy_store_unlock(a->store);
 		return x;
 	}
@@ -203,16 +212,16 @@ static int convert_revision(struct fy_cli *cli, struct fy_infer_artifact *a,
 	fy_json_set(params, "outtype", fy_json_string(o->outtype != NULL ? o->outtype : "f16"));
 	snprintf(msg, sizeof(msg), "convert %s@%.12s to GGUF %s", r->repo, r->id,
 		 fy_ftype_name(rep.file_type));
-	const struct fy_derive_opts d = { msg, fy_cli_lineage("convert", r, NULL, params),
-					  fy_cli_lock_wait, cli, true };
-	int rc = fy_store_add_file(a->store, target, name, tmp, &d, id, &err);
-	unlink(tmp);
+	const struct fy_derive_opts d = {
+		msg, fy_cli_lineage("convert", r, NULL, params), fy_cli_lock_wait, cli, true, NULL
+	};
+	int rc = fy_store_add_gguf(a->store, target, name, tmp, rep.n_shards, &d, id, &err);
 	fy_store_unlock(a->store);
 	if (rc != FY_OK)
 		return fy_cli_fail(cli, &err);
 	if (!cli->quiet)
-		printf("%s@%s: added %s (%s, %zu tensors, %zu tokens)\n", target, id, name,
-		       rep.arch, rep.n_tensors, rep.n_vocab);
+		printf("%s@%s: added %s (%s, %zu tensors, %zu tokens%s)\n", target, id, name,
+		       rep.arch, rep.n_tensors, rep.n_vocab, rep.n_shards > 1 ? ", split" : "");
 	return FY_EXIT_OK;
 }
 
@@ -280,6 +289,11 @@ int cmd_convert(struct fy_cli *cli, int argc, char **argv)
 		  "or NS/NAME-HF from GGUF)" },
 		{ "name", 0, FY_OPT_STRING, &o.name, "NAME",
 		  "general.name (default: DIR's or the repository's name)" },
+		{ "split-max-size", 0, FY_OPT_STRING, &o.split_max_size, "N(M|G)",
+		  "to GGUF: shards of at most N megabytes/gigabytes of tensors "
+		  "(llama-gguf-split's layout)" },
+		{ "split-max-tensors", 0, FY_OPT_INT, &o.split_max_tensors, "N",
+		  "to GGUF: shards of at most N tensors" },
 		{ "threads", 't', FY_OPT_INT, &o.threads, "N", "threads (default: one per CPU)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
@@ -319,6 +333,8 @@ int cmd_convert(struct fy_cli *cli, int argc, char **argv)
 	if (r < 0 && o.to != NULL && strcasecmp(o.to, "gguf") != 0 &&
 	    strcasecmp(o.to, "safetensors") != 0 && strcasecmp(o.to, "hf") != 0)
 		r = fy_cli_usage_error(cli, "--to: '%s' is not gguf or safetensors", o.to);
+	if (r < 0)
+		r = fy_cli_split_opts(cli, o.split_max_size, o.split_max_tensors, &o.co.split);
 	if (r < 0)
 		r = fy_cli_pool(cli, o.threads, &pool);
 	if (r >= 0)

@@ -151,14 +151,25 @@ static int lay_dir(struct fy_store *s, const struct fy_revision *r, const bool *
 	return rc;
 }
 
-/* The files a TAG that is no revision names: the GGUF files carrying it (split parts too). */
-static size_t select_quant(const struct fy_revision *r, const char *tag, bool *want)
+/* The files a TAG that is no revision names: the GGUF files carrying it (split parts too). A
+ * split model missing a shard is an error: never a partial model. */
+static int select_quant(const struct fy_revision *r, const char *tag, bool *want, size_t *n,
+			struct fy_err *err)
 {
-	size_t i, n = 0;
+	struct fy_gguf_model *models = NULL;
+	size_t n_models = 0;
+	int rc = fy_revision_gguf_models(r, &models, &n_models, err);
 
-	for (i = 0; i < r->n_files; i++)
-		n += want[i] = fy_gguf_has_tag(r->files[i].path, tag);
-	return n;
+	*n = 0;
+	for (size_t i = 0; rc == FY_OK && i < r->n_files; i++) {
+		*n += want[i] = fy_gguf_has_tag(r->files[i].path, tag);
+		const struct fy_gguf_model *m =
+			want[i] ? fy_gguf_model_of(models, n_models, r->files[i].path) : NULL;
+		if (m != NULL)
+			rc = fy_gguf_model_check(r, m, err);
+	}
+	fy_gguf_models_free(models, n_models);
+	return rc;
 }
 
 static void record_key(const char *layout, const char *root, const char *name, const char *tag,
@@ -373,7 +384,10 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (quant) {
-		n_want = select_quant(r, tag, want);
+		if (select_quant(r, tag, want, &n_want, &err) != FY_OK) {
+			x = fy_cli_fail(cli, &err);
+			goto out;
+		}
 		if (n_want == 0) {
 			fprintf(stderr,
 				"ferry install: %s has no branch, tag, revision or GGUF file for "

@@ -40,7 +40,9 @@ static bool smoke_target(struct fy_store *s, const struct fy_revision *r, char *
 {
 	struct fy_revision *parent = NULL;
 	const char *kind = fy_json_str(fy_json_get(r->origin, "kind"));
-	const char *gguf = NULL;
+	const struct fy_gguf_model *gguf = NULL;
+	struct fy_gguf_model *models = NULL;
+	size_t n_models = 0;
 	size_t n_gguf = 0, n_st = 0;
 	struct fy_err err;
 	size_t i;
@@ -49,14 +51,19 @@ static bool smoke_target(struct fy_store *s, const struct fy_revision *r, char *
 	*ambiguous = false;
 	if (!*self && r->parent[0] != '\0')
 		fy_revision_load(s, r->repo, r->parent, &parent, &err);
+	if (fy_revision_gguf_models(r, &models, &n_models, &err) != FY_OK)
+		n_models = 0;
 	for (i = 0; i < r->n_files; i++) {
 		const struct fy_file_entry *f = &r->files[i];
 
 		if (!is_model_file(f->path) || (!*self && in_parent(parent, f)))
 			continue;
 		if (fy_ends_with_ci(f->path, ".gguf")) {
-			gguf = f->path;
-			n_gguf++;
+			/* a split model is one model: counted once, by whichever shard is new */
+			const struct fy_gguf_model *m = fy_gguf_model_of(models, n_models, f->path);
+			if (m == NULL || m != gguf)
+				n_gguf++;
+			gguf = m;
 		} else {
 			n_st++;
 		}
@@ -64,10 +71,11 @@ static bool smoke_target(struct fy_store *s, const struct fy_revision *r, char *
 	fy_revision_free(parent);
 	if (n_gguf > 1)
 		*ambiguous = true;
-	if (n_gguf == 1)
-		snprintf(spec, cap, "%s@%s:%s", r->repo, r->id, gguf);
+	if (n_gguf == 1 && gguf != NULL)
+		snprintf(spec, cap, "%s@%s:%s", r->repo, r->id, gguf->first->path);
 	else
 		snprintf(spec, cap, "%s@%s", r->repo, r->id);
+	fy_gguf_models_free(models, n_models);
 	return n_gguf + n_st > 0;
 }
 

@@ -180,6 +180,8 @@ static void print_model(const struct fy_json *m)
 	const struct fy_json *moe = fy_json_get(m, "moe");
 	if (fy_json_int(fy_json_get(m, "active_parameters"), &n))
 		printf(" (%s active per token)", fy_fmt_params(b, sizeof(b), (uint64_t)n));
+	if (fy_json_int(fy_json_get(m, "shards"), &n))
+		printf(", split in %lld files", (long long)n);
 	printf("\n");
 	if (moe != NULL)
 		printf("experts  %s\n", str(moe, "routing"));

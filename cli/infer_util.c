@@ -49,44 +49,64 @@ static bool is_gguf(const char *path)
 	return n >= 5 && strcasecmp(path + n - 5, ".gguf") == 0;
 }
 
-/* Picks the revision's GGUF file (named, or the only one), or NULL for an HF checkpoint. */
+/* A split model missing shards: the store's error, naming the first one missing. */
+static int incomplete(struct fy_cli *cli, const struct fy_revision *r,
+		      const struct fy_gguf_model *m)
+{
+	struct fy_err err;
+	fy_gguf_model_check(r, m, &err);
+	return fy_cli_fail(cli, &err);
+}
+
+/* Picks the revision's GGUF model (named by any of its files, or the only one; a split set is
+ * one model, a->file its first shard), or none for an HF checkpoint. */
 static int pick_file(struct fy_cli *cli, struct fy_infer_artifact *a, const char *file)
 {
 	const struct fy_revision *r = a->rev;
-	size_t n_gguf = 0;
+	struct fy_gguf_model *models = NULL;
+	size_t n_models = 0;
+	struct fy_err err;
+	int x = -1;
+	if (fy_revision_gguf_models(r, &models, &n_models, &err) != FY_OK)
+		return fy_cli_fail(cli, &err);
 	if (file != NULL) {
 		a->file = fy_revision_find(r, file);
+		const struct fy_gguf_model *m = fy_gguf_model_of(models, n_models, file);
 		if (a->file == NULL) {
 			fprintf(stderr, "ferry %s: %s@%.12s has no file '%s'\n", cli->verb, r->repo,
 				r->id, file);
-			return FY_EXIT_FAIL;
+			x = FY_EXIT_FAIL;
+		} else if (m != NULL) {
+			a->file = m->first;
+			a->n_shards = m->shards != NULL ? m->n : 0;
+			x = m->complete ? -1 : incomplete(cli, r, m);
 		}
-		return -1;
+		fy_gguf_models_free(models, n_models);
+		return x;
 	}
-	for (size_t i = 0; i < r->n_files; i++) {
-		if (is_gguf(r->files[i].path)) {
-			a->file = &r->files[i];
-			n_gguf++;
-		}
-	}
-	if (n_gguf > 1) {
+	if (n_models == 1) {
+		a->file = models[0].first;
+		a->n_shards = models[0].shards != NULL ? models[0].n : 0;
+		if (!models[0].complete)
+			x = incomplete(cli, r, &models[0]);
+	} else if (n_models > 1) {
 		fprintf(stderr,
-			"ferry %s: %s@%.12s holds %zu GGUF files: name one as %s@%.12s:FILE\n",
-			cli->verb, r->repo, r->id, n_gguf, r->repo, r->id);
-		return FY_EXIT_FAIL;
-	}
-	if (n_gguf == 0 && fy_revision_find(r, "config.json") == NULL) {
+			"ferry %s: %s@%.12s holds %zu GGUF models: name one as %s@%.12s:FILE\n",
+			cli->verb, r->repo, r->id, n_models, r->repo, r->id);
+		x = FY_EXIT_FAIL;
+	} else if (fy_revision_find(r, "config.json") == NULL) {
 		fprintf(stderr, "ferry %s: %s@%.12s holds neither a GGUF file nor config.json\n",
 			cli->verb, r->repo, r->id);
-		return FY_EXIT_FAIL;
+		x = FY_EXIT_FAIL;
 	}
-	return -1;
+	fy_gguf_models_free(models, n_models);
+	return x;
 }
 
 /* A directory of links to the objects of an HF revision's top-level files, under tmp/ (or,
  * for a store on a read-only disk, a mirror mounted from a snapshot, under $TMPDIR). */
 static int n_links;
-static int link_revision(struct fy_infer_artifact *a, struct fy_err *err)
+static int make_linkdir(struct fy_infer_artifact *a, struct fy_err *err)
 {
 	const char *tmpdir = getenv("TMPDIR");
 
@@ -100,6 +120,14 @@ static int link_revision(struct fy_infer_artifact *a, struct fy_err *err)
 	} else if (access(a->linkdir, W_OK) != 0) {
 		return fy_err_sys(err, FY_EIO, "cannot create '%s'", a->linkdir);
 	}
+	return FY_OK;
+}
+
+static int link_revision(struct fy_infer_artifact *a, struct fy_err *err)
+{
+	int rc = make_linkdir(a, err);
+	if (rc != FY_OK)
+		return rc;
 	for (size_t i = 0; i < a->rev->n_files; i++) {
 		const struct fy_file_entry *e = &a->rev->files[i];
 		char link[8400];
@@ -111,6 +139,38 @@ static int link_revision(struct fy_infer_artifact *a, struct fy_err *err)
 			return fy_err_sys(err, FY_EIO, "%s", link);
 	}
 	return FY_OK;
+}
+
+/* A split model: its shards linked under their own names (fy_gguf_open follows them), a->path
+ * the first. */
+static int link_shards(struct fy_infer_artifact *a, struct fy_err *err)
+{
+	struct fy_gguf_model *models = NULL;
+	size_t n = 0;
+	int rc = make_linkdir(a, err);
+	if (rc == FY_OK)
+		rc = fy_revision_gguf_models(a->rev, &models, &n, err);
+	const struct fy_gguf_model *m =
+		rc == FY_OK ? fy_gguf_model_of(models, n, a->file->path) : NULL;
+	for (size_t k = 0; m != NULL && k < m->n; k++) {
+		const char *path = m->shards[k]->path;
+		const char *base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+		char link[8400];
+		snprintf(link, sizeof(link), "%s/%s", a->linkdir, base);
+		unlink(link);
+		if (symlink(fy_store_object_path(a->store, m->shards[k]->sha256), link) != 0) {
+			rc = fy_err_sys(err, FY_EIO, "%s", link);
+			break;
+		}
+		if (k == 0 && strlen(link) >= sizeof(a->path)) {
+			rc = fy_err_set(err, FY_EINVAL, "%s: path too long", link);
+			break;
+		}
+		if (k == 0)
+			memcpy(a->path, link, strlen(link) + 1);
+	}
+	fy_gguf_models_free(models, n);
+	return rc;
 }
 
 static int open_revision(struct fy_cli *cli, const char *spec, struct fy_infer_artifact *a)
@@ -142,7 +202,10 @@ static int open_revision(struct fy_cli *cli, const char *spec, struct fy_infer_a
 	x = pick_file(cli, a, file);
 	if (x >= 0)
 		return x;
-	if (a->file != NULL) {
+	if (a->file != NULL && a->n_shards > 0) {
+		if (link_shards(a, &err) != FY_OK)
+			return fy_cli_fail(cli, &err);
+	} else if (a->file != NULL) {
 		snprintf(a->path, sizeof(a->path), "%s",
 			 fy_store_object_path(a->store, a->file->sha256));
 	} else {
@@ -188,8 +251,12 @@ void fy_cli_close_artifact(struct fy_infer_artifact *a)
 	fy_model_free(a->model);
 	if (a->linkdir[0] != '\0' && a->rev != NULL) {
 		for (size_t i = 0; i < a->rev->n_files; i++) {
+			const char *p = a->rev->files[i].path;
+			const char *base = strrchr(p, '/') != NULL ? strrchr(p, '/') + 1 : p;
 			char link[8400];
-			snprintf(link, sizeof(link), "%s/%s", a->linkdir, a->rev->files[i].path);
+			snprintf(link, sizeof(link), "%s/%s", a->linkdir, p);
+			unlink(link);
+			snprintf(link, sizeof(link), "%s/%s", a->linkdir, base);
 			unlink(link);
 		}
 		rmdir(a->linkdir);

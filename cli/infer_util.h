@@ -12,7 +12,9 @@ struct fy_infer_artifact {
 	char path[4200];	 /* what was opened: a file, a directory, or a store object */
 	struct fy_store *store;	 /* when it came from the store */
 	struct fy_revision *rev; /* the revision (store only) */
-	const struct fy_file_entry *file; /* the GGUF file of the revision, or NULL (HF) */
+	const struct fy_file_entry *file; /* the GGUF file of the revision, or NULL (HF); the
+					     first shard of a split model */
+	size_t n_shards;		  /* a split model's shards, else 0 */
 	char linkdir[4200];		  /* an HF revision: a directory of links to its objects */
 };
 

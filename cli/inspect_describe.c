@@ -641,12 +641,45 @@ out:
 }
 
 /* The summary from a GGUF file's metadata and tensors. */
-static int model_gguf(const char *path, struct totals *tot, struct fy_json *o, struct fy_err *err)
+/* The GGUF model names[k] belongs to, opened whole: a split set's shards are found among the
+ * names (their bytes at paths, which say nothing). */
+static int open_named_gguf(const char *const *names, const char *const *paths, size_t n, size_t k,
+			   struct fy_gguf **out, struct fy_err *err)
+{
+	size_t prefix = 0;
+	int no = 0, count = 0;
+	if (!fy_gguf_split_name(names[k], &prefix, &no, &count) || count == 1)
+		return fy_gguf_open_set(out, &paths[k], 1, names[k], err);
+	const char **set = calloc((size_t)count, sizeof(*set));
+	char *base = strndup(names[k], prefix);
+	char want[8400];
+	int rc = set == NULL || base == NULL ? fy_err_set(err, FY_ENOMEM, "out of memory") : FY_OK;
+	for (int i = 0; rc == FY_OK && i < count; i++) {
+		rc = fy_gguf_split_path(want, sizeof(want), base, (size_t)i, (size_t)count, err);
+		for (size_t j = 0; rc == FY_OK && j < n && set[i] == NULL; j++)
+			if (strcmp(names[j], want) == 0)
+				set[i] = paths[j];
+		if (rc == FY_OK && set[i] == NULL)
+			rc = fy_err_set(err, FY_ENOTFOUND,
+					"%s is missing: shard %d of %d of a split model", want,
+					i + 1, count);
+	}
+	if (rc == FY_OK)
+		rc = fy_gguf_open_set(out, set, (size_t)count, names[k], err);
+	free(set);
+	free(base);
+	return rc;
+}
+
+static int model_gguf(const char *const *names, const char *const *paths, size_t n, size_t k,
+		      struct totals *tot, struct fy_json *o, struct fy_err *err)
 {
 	struct fy_gguf *g = NULL;
-	int rc = fy_gguf_open(&g, path, err);
+	int rc = open_named_gguf(names, paths, n, k, &g, err);
 	if (rc != FY_OK)
 		return rc;
+	if (fy_gguf_shard_count(g) > 1)
+		fy_json_set(o, "shards", fy_json_integer((int64_t)fy_gguf_shard_count(g)));
 	const struct fy_gguf_kv *a = fy_gguf_find_kv(g, "general.architecture");
 	if (a != NULL && a->type == FY_GGUF_STRING) {
 		char arch[64];
@@ -688,7 +721,7 @@ int fy_inspect_model(const char *const *names, const char *const *paths, size_t 
 	if (cfg < n)
 		FY_TRY(rc, model_hf(names, paths, n, cfg, tot, o, err));
 	else
-		FY_TRY(rc, model_gguf(paths[gguf], tot, o, err));
+		FY_TRY(rc, model_gguf(names, paths, n, gguf, tot, o, err));
 	struct fy_json *t = totals_json(tot);
 	fy_json_set(o, "parameters", fy_json_copy(fy_json_get(t, "parameters")));
 	if (fy_json_get(t, "active_parameters") != NULL)

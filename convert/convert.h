@@ -344,7 +344,8 @@ struct fy_convert_opts {
 	bool outtype_auto;     /* BF16 when the checkpoint holds BF16, else F16 */
 	const char *name;      /* general.name (default: the directory's name) */
 	struct fy_pool *pool;
-	const char *source_digest; /* recorded as ferry.source (NULL: none) */
+	const char *source_digest;	 /* recorded as ferry.source (NULL: none) */
+	struct fy_gguf_split_opts split; /* write shards (zero: one file) */
 };
 
 struct fy_convert_report {
@@ -353,11 +354,12 @@ struct fy_convert_report {
 	size_t n_tensors;
 	uint64_t out_bytes;
 	size_t n_vocab;
+	size_t n_shards; /* files written (o->split) */
 };
 
 /* Converts the HF checkpoint in dir (config.json, safetensors, tokenizer) to a GGUF file at
- * out_path (atomically). Unsupported architectures, dtypes or tensors fail with a message
- * saying what is supported. */
+ * out_path (atomically; with o->split, shards named after out_path). Unsupported architectures,
+ * dtypes or tensors fail with a message saying what is supported. */
 int fy_convert_hf_to_gguf(const char *dir, const char *out_path, const struct fy_convert_opts *o,
 			  struct fy_convert_report *rep, struct fy_err *err);
 /* Comma-separated HF architectures the converter takes (for messages). */

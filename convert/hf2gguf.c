@@ -734,7 +734,8 @@ static int write_all(struct conv *c, const char *dir, const char *out_path,
 			rep->out_bytes += bytes;
 	}
 	rep->n_tensors = c->n;
-	FY_TRY(rc, fy_gguf_writer_write(w, out_path, tensor_data, c, err));
+	FY_TRY(rc, fy_gguf_writer_write_split(w, out_path, &c->o->split, tensor_data, c,
+					      &rep->n_shards, err));
 out:
 	fy_gguf_writer_free(w);
 	return rc;

@@ -2,9 +2,11 @@
  * Derived revisions: files made by ferry (a quantization, a conversion) added on top of a
  * repository's main branch, with its lineage in the manifest's origin.
  */
+#include "convert/convert.h"
 #include "mirror/mirror_private.h"
 #include "verify/verify.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,10 +18,27 @@ static int cmp_entry(const void *a, const void *b)
 		      ((const struct fy_file_entry *)b)->path);
 }
 
-/* r's files: main's (when repo has a main) less any at the paths of e[0..n), plus e[0..n).
- * main_tree receives main's tree id ("" without a main). */
+/* True when path is the GGUF model NAME.gguf, or one of the shards of a split of it. */
+static bool of_model(const char *path, const char *model)
+{
+	size_t prefix = 0;
+	int k = 0, n = 0;
+	const size_t m = model != NULL ? strlen(model) : 0;
+	if (m == 0)
+		return false;
+	if (strcmp(path, model) == 0)
+		return true;
+	return m > 5 && strcmp(model + m - 5, ".gguf") == 0 &&
+	       fy_gguf_split_name(path, &prefix, &k, &n) && prefix == m - 5 &&
+	       strncmp(path, model, prefix) == 0;
+}
+
+/* r's files: main's (when repo has a main) less any at the paths of e[0..n) and any of the
+ * GGUF model gguf_model names, plus e[0..n). main_tree receives main's tree id ("" without a
+ * main). */
 static int merge_files(struct fy_store *s, struct fy_revision *r, const struct fy_file_entry *e,
-		       size_t n, char main_tree[FY_REV_ID_LEN + 1], struct fy_err *err)
+		       size_t n, const char *gguf_model, char main_tree[FY_REV_ID_LEN + 1],
+		       struct fy_err *err)
 {
 	struct fy_revision *p = NULL;
 	int rc = fy_store_read_ref(s, r->repo, "heads/main", r->parent, err);
@@ -40,7 +59,7 @@ static int merge_files(struct fy_store *s, struct fy_revision *r, const struct f
 	}
 	for (size_t i = 0; i < n_old + n && rc == FY_OK; i++) {
 		const struct fy_file_entry *f = i < n_old ? &p->files[i] : &e[i - n_old];
-		bool replaced = false;
+		bool replaced = i < n_old && of_model(f->path, gguf_model);
 		for (size_t k = 0; i < n_old && k < n; k++)
 			replaced = replaced || strcmp(f->path, e[k].path) == 0;
 		if (replaced)
@@ -100,7 +119,7 @@ static int build(struct fy_store *s, const char *repo, size_t n, const char *con
 	for (size_t i = 0; i < n && rc == FY_OK; i++)
 		rc = import_one(s, paths[i], srcs[i], o->own_srcs, &e[i], err);
 	if (rc == FY_OK)
-		rc = merge_files(s, r, e, n, main_tree, err);
+		rc = merge_files(s, r, e, n, o->gguf_model, main_tree, err);
 	free(e);
 	if (rc != FY_OK)
 		return rc;
@@ -159,6 +178,51 @@ int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, co
 		      struct fy_err *err)
 {
 	return fy_store_add_files(s, repo, 1, &path, &src, o, id, err);
+}
+
+int fy_store_add_gguf(struct fy_store *s, const char *repo, const char *name, const char *tmp,
+		      size_t n_shards, const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1],
+		      struct fy_err *err)
+{
+	const size_t n = n_shards > 1 ? n_shards : 1;
+	char **names = calloc(n, sizeof(*names));
+	char **srcs = calloc(n, sizeof(*srcs));
+	struct fy_derive_opts d = *o;
+	int rc = FY_OK;
+	d.gguf_model = name;
+	if (names == NULL || srcs == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		fy_json_free(o->origin);
+		goto out;
+	}
+	for (size_t k = 0; k < n && rc == FY_OK; k++) {
+		const size_t nc = strlen(name) + 32, tc = strlen(tmp) + 32;
+		names[k] = malloc(nc);
+		srcs[k] = malloc(tc);
+		if (names[k] == NULL || srcs[k] == NULL)
+			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		else if (n == 1)
+			snprintf(names[k], nc, "%s", name), snprintf(srcs[k], tc, "%s", tmp);
+		else if ((rc = fy_gguf_split_path(names[k], nc, name, k, n, err)) == FY_OK)
+			rc = fy_gguf_split_path(srcs[k], tc, tmp, k, n, err);
+	}
+	if (rc == FY_OK)
+		rc = fy_store_add_files(s, repo, n, (const char *const *)names,
+					(const char *const *)srcs, &d, id, err);
+	else
+		fy_json_free(o->origin);
+out:
+	for (size_t k = 0; k < n; k++) {
+		if (srcs != NULL && srcs[k] != NULL)
+			unlink(srcs[k]);
+		if (names != NULL)
+			free(names[k]);
+		if (srcs != NULL)
+			free(srcs[k]);
+	}
+	free(names);
+	free(srcs);
+	return rc;
 }
 
 /* --- records beside a revision -------------------------------------------------------------- */

@@ -146,6 +146,38 @@ void fy_file_etag(const struct fy_file_entry *f, char out[2 * FY_SHA256_LEN + 1]
  * "Q4_K"). */
 bool fy_gguf_has_tag(const char *path, const char *tag);
 
+struct fy_gguf;
+
+/* A GGUF model of a revision: one file, or a split set (shards[0..n) in order, NULL where the
+ * revision lacks a shard: complete false). first is the file that names it (shard 1, or the
+ * lowest shard present). */
+struct fy_gguf_model {
+	const struct fy_file_entry *first;
+	const struct fy_file_entry **shards; /* NULL for a single file */
+	size_t n;
+	bool complete;
+};
+/* Every GGUF model of r in path order (mirror/gguf_models.c); free with fy_gguf_models_free. */
+int fy_revision_gguf_models(const struct fy_revision *r, struct fy_gguf_model **out, size_t *n,
+			    struct fy_err *err);
+void fy_gguf_models_free(struct fy_gguf_model *m, size_t n);
+/* The model a path of the revision belongs to (a shard names its set), or NULL. */
+const struct fy_gguf_model *fy_gguf_model_of(const struct fy_gguf_model *m, size_t n,
+					     const char *path);
+/* FY_OK when the revision holds every shard of m, else an error naming the first missing. */
+int fy_gguf_model_check(const struct fy_revision *r, const struct fy_gguf_model *m,
+			struct fy_err *err);
+/* Opens a model of r from the store's objects, a split set whole; a missing shard is an error
+ * naming it. */
+int fy_store_gguf_open(struct fy_store *s, const struct fy_revision *r,
+		       const struct fy_gguf_model *m, struct fy_gguf **out, struct fy_err *err);
+/* Links m's files into dir under their names in the revision (a split set's shards find each
+ * other there by name, for code that opens a path); first (cap bytes) receives the first
+ * link's path. */
+int fy_store_gguf_link(struct fy_store *s, const struct fy_revision *r,
+		       const struct fy_gguf_model *m, const char *dir, char *first, size_t cap,
+		       struct fy_err *err);
+
 /* The hub's LFS rule: weight and archive extensions, or more than 10 MiB. */
 bool fy_lfs_rule(const char *path, uint64_t size);
 
@@ -180,8 +212,10 @@ struct fy_derive_opts {
 	struct fy_json *origin;
 	fy_lock_wait_fn wait_fn;
 	void *ctx;
-	bool own_srcs; /* srcs are ferry's files under the store's tmp/: moved in
-			  (fy_store_import_own) */
+	bool own_srcs;		/* srcs are ferry's files under the store's tmp/: moved in
+				   (fy_store_import_own) */
+	const char *gguf_model; /* NAME.gguf: main's files of that model (NAME.gguf, or the
+				   shards NAME-0000K-of-0000N.gguf of any split) are replaced */
 };
 int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, const char *src,
 		      const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1],
@@ -190,6 +224,12 @@ int fy_store_add_file(struct fy_store *s, const char *repo, const char *path, co
 int fy_store_add_files(struct fy_store *s, const char *repo, size_t n, const char *const *paths,
 		       const char *const *srcs, const struct fy_derive_opts *o,
 		       char id[FY_REV_ID_LEN + 1], struct fy_err *err);
+/* Adds a GGUF output written at tmp (n_shards > 1: tmp's shards, named as
+ * fy_gguf_writer_write_split names them) to repo as `name` (or name's shards), replacing any
+ * earlier file or shards of that model, in one revision; the temp files are removed. */
+int fy_store_add_gguf(struct fy_store *s, const char *repo, const char *name, const char *tmp,
+		      size_t n_shards, const struct fy_derive_opts *o, char id[FY_REV_ID_LEN + 1],
+		      struct fy_err *err);
 
 /* t as ISO 8601 UTC ("2026-11-22T19:30:30Z"). */
 void fy_iso_utc(time_t t, char out[32]);

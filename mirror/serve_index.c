@@ -1,4 +1,5 @@
 /* ferry serve: the index, the revision cache, access rules and the JSON answers. */
+#include "convert/convert.h"
 #include "mirror/serve_private.h"
 
 #include <fnmatch.h>
@@ -813,7 +814,12 @@ static const struct fy_file_entry *gguf_with(const struct fy_revision *r, const 
 	for (i = 0; i < r->n_files; i++) {
 		const char *p = r->files[i].path;
 
+		size_t prefix = 0;
+		int k = 0, n = 0;
 		if (!is_gguf(p) || (strcasestr(p, "mmproj") != NULL) != mmproj)
+			continue;
+		/* a split model is named by its first shard (llama.cpp fetches the others) */
+		if (fy_gguf_split_name(p, &prefix, &k, &n) && k != 1)
 			continue;
 		if (tag == NULL || fy_gguf_has_tag(p, tag))
 			return &r->files[i];

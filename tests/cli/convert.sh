@@ -147,6 +147,19 @@ expect_rc 2 "unknown --outtype"
 run "$FERRY" convert "$work/nope" -o "$work/x.gguf"
 expect_rc 1 "missing directory"
 
+# split output: the same keys and tensors as the single file, in shards (the writer is the one
+# quant's goldens check against llama-gguf-split)
+run "$FERRY" convert "$SRC" -o "$work/sp.gguf" --outtype f32 --split-max-tensors 20 --name same
+expect_rc 0 "convert --split-max-tensors"
+expect_out "in 3 shards" "convert says how many shards"
+"$FERRY" -q convert "$SRC" -o "$work/one.gguf" --outtype f32 --name same
+for k in 1 2 3; do node tests/cli/gguf_digest.mjs "$work/sp-0000$k-of-00003.gguf"; done |
+	grep -v "^kv split\." | sed 's/ @[0-9]* / /' | sort >"$work/sp.dig"
+node tests/cli/gguf_digest.mjs "$work/one.gguf" | sed 's/ @[0-9]* / /' | sort >"$work/one.dig"
+cmp -s "$work/sp.dig" "$work/one.dig" && ok || bad "the shards do not hold the single file's keys and tensors"
+run "$FERRY" convert "$SRC" -o "$work/sp2.gguf" --split-max-size 0G
+expect_rc 2 "--split-max-size 0G"
+
 # a SentencePiece vocabulary from tokenizer.json alone (BPE with byte_fallback, no
 # tokenizer.model): the same tokens, scores and types, so the same GGUF byte for byte
 mkdir "$work/nospm" && cp "$SRC"/*.json "$SRC/model.safetensors" "$work/nospm/" &&

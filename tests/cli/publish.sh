@@ -115,6 +115,15 @@ old=$("$FERRY" --json show demo/stories-GGUF | node -e 'const j=JSON.parse(requi
 sleep 0.5
 [ "$(code "$U/api/models/demo/stories")" = 404 ] && ok || bad "unpublished repo still served"
 "$FERRY" -q publish demo/stories
+# a split model: quantized into shards, gated and published as one model, served by its first
+"$FERRY" -q quant demo/stories-GGUF --type Q8_0 --file stories-f32.gguf --split-max-tensors 25 \
+	--to demo/tiny-split-GGUF 2>/dev/null
+run "$FERRY" publish demo/tiny-split-GGUF
+expect_rc 0 "publish a revision that adds a split model"
+expect_out "gate: PASS" "the split model passes the smoke gate against its source"
+sleep 0.3
+curl -s "$U/v2/demo/tiny-split-GGUF/manifests/Q8_0" | grep -q '"rfilename":"stories-Q8_0-00001-of-00002.gguf"' &&
+	ok || bad "llama.cpp's manifest does not name the first shard"
 
 # --- a ferry client ---------------------------------------------------------------------------
 export FERRY_HOME="$work/down"
@@ -143,6 +152,14 @@ blob=$(basename "$link")
 [ "$link" = "../../blobs/$blob" ] && ok || bad "snapshot link is $link"
 [ "$(sha256sum "$top/blobs/$blob" | cut -c1-64)" = "$blob" ] && ok || bad "LFS blob not named by its sha256"
 [ "$(ls "$top/snapshots/$id")" = "stories-Q4_K_M.gguf" ] && ok || bad "a quant tag installs only its file"
+run "$FERRY" install demo/tiny-split-GGUF:Q8_0 --from "$U" --cache-dir "$hub"
+expect_rc 0 "install a split model by its quantization"
+tops="$hub/models--demo--tiny-split-GGUF"
+ids=$(cat "$tops/refs/main")
+[ "$(ls "$tops/snapshots/$ids" | grep -c 'stories-Q8_0-0000[12]-of-00002.gguf')" -eq 2 ] && ok ||
+	bad "both shards of the split model installed"
+run "$FERRY" run "$tops/snapshots/$ids/stories-Q8_0-00002-of-00002.gguf" -p Once -n 3 --temp 0
+expect_rc 0 "the installed split model runs from the HF cache"
 run "$FERRY" install demo/stories --from "$U" --cache-dir "$hub"
 expect_rc 0 "install a whole revision"
 top2="$hub/models--demo--stories"
@@ -210,7 +227,7 @@ FERRY_HOME="$sy" run "$FERRY" --no-progress sync --from "$U"
 # demo/tok shares an object with demo/broken, corrupted on the mirror above: refused, the rest goes on
 expect_rc 1 "sync --from: one repository's file is corrupt on the mirror"
 expect_err "'added_tokens.json': content does not match" "names the corrupt file"
-expect_err "2 repositories synced, 1 failed" "the summary counts it"
+expect_err "3 repositories synced, 1 failed" "the summary counts it (stories, stories-GGUF, tiny-split-GGUF)"
 expect_out "ok      demo/stories " "the checkpoint"
 expect_out "ok      demo/stories-GGUF " "the GGUF repository"
 FERRY_HOME="$sy" run "$FERRY" ls demo/hidden

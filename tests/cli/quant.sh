@@ -260,5 +260,31 @@ run "$FERRY" quant test/tiny --type Q4_0 --file nope.gguf
 expect_rc 1 "--file: no such file in the revision"
 expect_err "no file 'nope.gguf'" "the missing file is named"
 
+# --- store mode with split models: convert, quant, show, run, smoke, a missing shard ---------
+export FERRY_HOME="$work/store2"
+"$FERRY" -q init
+"$FERRY" -q --no-progress add demo/stories "$DATA/models/llama-stories260K" -m import
+run "$FERRY" convert demo/stories --outtype f32 --split-max-tensors 20
+expect_rc 0 "convert into the store in shards"
+run "$FERRY" ls demo/stories-GGUF
+expect_out "stories-F32-00003-of-00003.gguf" "the shards are the revision's files"
+run "$FERRY" quant demo/stories-GGUF --type Q8_0 --split-max-tensors 25
+expect_rc 0 "quant a split source into shards"
+expect_out "in 2 shards" "quant says how many shards"
+run "$FERRY" show demo/stories-GGUF --json
+expect_out '"shards": 3' "show describes the split model"
+expect_out '"path": "stories-F32-00003-of-00003.gguf"' "lineage lists every source shard"
+run "$FERRY" run demo/stories-GGUF:stories-Q8_0-00002-of-00002.gguf -p Once -n 4 --temp 0
+expect_rc 0 "run a split model of the store, named by a shard"
+run "$FERRY" smoke demo/stories-GGUF:stories-Q8_0-00001-of-00002.gguf
+expect_rc 0 "smoke a split model against its split source"
+run "$FERRY" quant demo/stories-GGUF --type Q8_0 --file stories-Q8_0-00001-of-00002.gguf
+expect_rc 0 "re-quantizing into one file"
+run "$FERRY" ls demo/stories-GGUF
+if grep -q "stories-Q8_0-0000" "$work/out"; then bad "the shards of the model replaced stayed"; else ok; fi
+expect_out "stories-Q8_0.gguf" "one file replaces the shards"
+run "$FERRY" fsck
+expect_rc 0 "fsck after split quants"
+
 echo "quant: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
