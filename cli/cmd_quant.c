@@ -148,6 +148,11 @@ static void options_text(const struct fy_quant_cli *o, char *buf, size_t cap)
 	for (size_t i = 0; i < o->tensor_types.n && at < cap; i++)
 		at += (size_t)snprintf(buf + at, cap - at, " --tensor-type %s",
 				       o->tensor_types.v[i]);
+	if (o->imatrix_path != NULL && at < cap) {
+		const char *base = strrchr(o->imatrix_path, '/');
+		at += (size_t)snprintf(buf + at, cap - at, " --imatrix %s",
+				       base != NULL ? base + 1 : o->imatrix_path);
+	}
 }
 
 void fy_quant_cli_release(struct fy_quant_cli *o)
@@ -155,6 +160,8 @@ void fy_quant_cli_release(struct fy_quant_cli *o)
 	for (size_t i = 0; i < o->n_overrides; i++)
 		fy_quant_override_free(o->overrides[i]);
 	o->n_overrides = 0;
+	fy_imatrix_free(o->imatrix);
+	o->imatrix = NULL;
 }
 
 int fy_quant_cli_prepare(struct fy_cli *cli, struct fy_quant_cli *o)
@@ -179,6 +186,21 @@ int fy_quant_cli_prepare(struct fy_cli *cli, struct fy_quant_cli *o)
 		r = fy_cli_split_opts(cli, o->split_max_size, o->split_max_tensors, &o->req.split);
 	if (r >= 0)
 		return r;
+	if (o->imatrix_path != NULL) {
+		struct fy_digests d;
+		if (fy_imatrix_load(&o->imatrix, o->imatrix_path, &err) != FY_OK ||
+		    fy_hash_file(o->imatrix_path, FY_HASH_SHA256_ONLY, &d, &err) != FY_OK)
+			return fy_cli_fail(cli, &err);
+		fy_hex(d.sha256, FY_SHA256_LEN, o->imatrix_sha256);
+		o->req.imatrix = o->imatrix;
+		o->req.imatrix_file = o->imatrix_path;
+		o->req.params.has_imatrix = true;
+	} else if (fy_ftype_needs_imatrix(o->req.params.ftype)) {
+		return fy_cli_usage_error(cli,
+					  "--type %s needs an importance matrix (--imatrix FILE; "
+					  "'ferry imatrix' computes one)",
+					  fy_ftype_name(o->req.params.ftype));
+	}
 	if (o->threads < 0)
 		return fy_cli_usage_error(cli, "-t: a thread count is 0 (one per CPU) or more");
 	o->req.params.overrides = o->overrides;
@@ -259,6 +281,12 @@ int fy_quant_cli_run(struct fy_cli *cli, struct fy_quant_cli *o, const char *in,
 		return fy_cli_print_json(cli, j);
 	}
 	report_fallbacks(&q);
+	if (rep->n_no_imatrix > 0)
+		fprintf(stderr,
+			"ferry quant: %zu tensor(s) have no entry in the importance matrix: "
+			"quantized "
+			"without one\n",
+			rep->n_no_imatrix);
 	if (rep->n_requantized > 0)
 		fprintf(stderr,
 			"ferry quant: warning: %zu tensor(s) were already quantized; they were "
@@ -301,8 +329,8 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 	const char *to = NULL;
 	const struct fy_opt opts[] = {
 		{ "type", 0, FY_OPT_STRING, &o.type, "TYPE",
-		  "Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M "
-		  "Q6_K IQ4_NL F16 BF16 F32" },
+		  "a llama-quantize file type: Q4_K_M, Q5_K_M, Q6_K, Q8_0, IQ4_XS, ... (see "
+		  "docs/QUANT.md; ferry quant --help lists them)" },
 		{ "output", 'o', FY_OPT_STRING, &output, "OUT",
 		  "output file (file mode; default: SRC's name with -TYPE.gguf)" },
 		{ "pure", 0, FY_OPT_FLAG, &o.req.params.pure, NULL,
@@ -315,6 +343,8 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 		  "keep output.weight as it is" },
 		{ "tensor-type", 0, FY_OPT_LIST, &o.tensor_types, "RE=T",
 		  "tensors whose name matches RE get type T (repeatable; first match wins)" },
+		{ "imatrix", 0, FY_OPT_STRING, &o.imatrix_path, "FILE",
+		  "importance matrix (llama-imatrix's GGUF or .dat, or 'ferry imatrix')" },
 		{ "split-max-size", 0, FY_OPT_STRING, &o.split_max_size, "N(M|G)",
 		  "write shards of at most N megabytes/gigabytes of tensors (llama-gguf-split's "
 		  "layout)" },
@@ -332,19 +362,24 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 	const struct fy_usage usage = {
 		"ferry quant FILE.gguf --type TYPE [-o OUT.gguf] [options]\n"
 		"ferry quant REPO[@REV] --type TYPE [--file PATH] [--to REPO] [options]",
-		"Re-quantizes a GGUF model with llama.cpp's per-tensor rules for TYPE (Q4_K_M "
-		"gives\n"
-		"attn_v and ffn_down Q6_K in some layers, output.weight Q6_K, ...). Quantized "
-		"bytes\n"
-		"are identical to llama-quantize's (no importance matrix), whatever -t is. Where "
-		"a\n"
-		"type does not divide a tensor's rows, llama.cpp's fallback type is used (Q4_K ->\n"
-		"Q5_0, ...), then F16, and said. An already quantized input is dequantized first\n"
-		"(with a warning). The output keeps the metadata, sets general.file_type and\n"
-		"general.quantization_version = 2, and records ferry.version,\n"
-		"ferry.source.sha256 and ferry.quant.options.\n"
-		"Store mode adds <name>-<TYPE>.gguf as a new revision of the -GGUF repository,\n"
-		"its manifest recording the source revision and file (lineage).",
+		"Re-quantizes a GGUF model (a split one is read whole, whichever shard is named)\n"
+		"with llama.cpp v0.5.0's per-tensor rules for TYPE, one of llama-quantize's file\n"
+		"types: Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S\n"
+		"Q5_K_M Q6_K IQ4_NL IQ4_XS TQ1_0 TQ2_0 MXFP4_MOE Q1_0 Q2_0 F16 BF16 F32 (the IQ1,\n"
+		"IQ2, IQ3 and Q2_K_S types are named but their quantizers are not in ferry yet).\n"
+		"Quantized bytes are identical to llama-quantize's, with or without --imatrix,\n"
+		"whatever -t is. Where a type does not divide a tensor's rows, llama.cpp's\n"
+		"fallback type is used (Q4_K -> Q5_0, ...), then F16, and said. An already\n"
+		"quantized input is dequantized first (with a warning). The output keeps the\n"
+		"metadata, sets general.file_type and general.quantization_version = 2 (and\n"
+		"llama-quantize's quantize.imatrix.* keys with --imatrix), and records\n"
+		"ferry.version, ferry.source.sha256 and ferry.quant.options. --split-max-size or\n"
+		"--split-max-tensors write NAME-0000K-of-0000N.gguf shards as llama-gguf-split\n"
+		"--split would.\n"
+		"Store mode adds <name>-<TYPE>.gguf (or its shards) as a new revision of the "
+		"-GGUF\n"
+		"repository, its manifest recording the source revision and files and the\n"
+		"importance matrix (lineage).",
 		opts,
 	};
 	char out_path[4096];

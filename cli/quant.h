@@ -13,6 +13,9 @@ struct fy_quant_cli {
 	struct fy_quant_override *overrides[FY_OPT_LIST_MAX];
 	size_t n_overrides;
 	long threads;
+	const char *imatrix_path;   /* --imatrix */
+	struct fy_imatrix *imatrix; /* loaded from it */
+	char imatrix_sha256[65];    /* of the file, for the lineage */
 	const char *split_max_size; /* --split-max-size */
 	long split_max_tensors;	    /* --split-max-tensors */
 	char options[2048];	    /* ferry.quant.options */

@@ -73,6 +73,13 @@ static struct fy_json *lineage(const struct fy_revision *r, const struct fy_gguf
 	struct fy_json *params = fy_json_object();
 	fy_json_set(params, "type", fy_json_string(fy_ftype_name(o->req.params.ftype)));
 	fy_json_set(params, "options", fy_json_string(o->options));
+	if (o->imatrix_path != NULL) {
+		struct fy_json *im = fy_json_object();
+		const char *base = strrchr(o->imatrix_path, '/');
+		fy_json_set(im, "file", fy_json_string(base != NULL ? base + 1 : o->imatrix_path));
+		fy_json_set(im, "sha256", fy_json_string(o->imatrix_sha256));
+		fy_json_set(params, "imatrix", im);
+	}
 	struct fy_json *origin = fy_cli_lineage("quant", r, m->first, params);
 	if (m->shards != NULL) {
 		struct fy_json *shards = fy_json_array();

@@ -216,6 +216,9 @@ int fy_gguf_open(struct fy_gguf **out, const char *path, struct fy_err *err);
  * nothing); n 1 opens a single file. label names the set in messages. */
 int fy_gguf_open_set(struct fy_gguf **out, const char *const *paths, size_t n, const char *label,
 		     struct fy_err *err);
+/* The same from n file images in memory (the fuzz target's entry). */
+int fy_gguf_parse_set(struct fy_gguf **out, const void *const *data, const size_t *sizes, size_t n,
+		      const char *label, struct fy_err *err);
 /* Parses PREFIX-0000K-of-0000N.gguf: the prefix's length, K (1-based) and N. */
 bool fy_gguf_split_name(const char *path, size_t *prefix, int *no, int *count);
 /* The split keys of g's first shard (a file without them: shard 0 of 1, its own tensor count);
@@ -419,6 +422,26 @@ int fy_convert_gguf_to_hf(const char *path, const char *out_dir, const struct fy
 			  struct fy_export_report *rep, struct fy_err *err);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Importance matrices (convert/imatrix.c)                                                    */
+
+struct fy_imatrix;
+
+/* Reads llama-imatrix's GGUF format or the legacy .dat, values normalized as llama-quantize
+ * normalizes them (sums over counts). A malformed file, missing GGUF metadata or a non-finite
+ * value is an error naming the file. */
+int fy_imatrix_load(struct fy_imatrix **out, const char *path, struct fy_err *err);
+/* The same from bytes (label names them in messages). */
+int fy_imatrix_parse(struct fy_imatrix **out, const void *data, size_t size, const char *label,
+		     struct fy_err *err);
+void fy_imatrix_free(struct fy_imatrix *m);
+/* The values for a tensor name (ne0 per expert, experts one after another), or NULL. */
+const float *fy_imatrix_find(const struct fy_imatrix *m, const char *name, size_t *n);
+size_t fy_imatrix_count(const struct fy_imatrix *m);
+/* The first dataset it was computed on (NULL: none recorded), and its chunk count (0: none). */
+const char *fy_imatrix_dataset(const struct fy_imatrix *m);
+int fy_imatrix_chunks(const struct fy_imatrix *m);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Re-quantizing a GGUF file (convert/requant.c)                                              */
 
 /* Called once per output tensor, in output order, after its data is written (with plan_only:
@@ -434,7 +457,9 @@ struct fy_requant_opts {
 	const char *source_sha256; /* hex, written as ferry.source.sha256 (NULL: not written) */
 	const char *options;	   /* written as ferry.quant.options (NULL: not written) */
 	bool plan_only;		   /* plan and report, write nothing */
-	struct fy_gguf_split_opts split; /* write shards (zero: one file) */
+	struct fy_gguf_split_opts split;  /* write shards (zero: one file) */
+	const struct fy_imatrix *imatrix; /* importance matrix, or NULL */
+	const char *imatrix_file;	  /* written as quantize.imatrix.file (the name given) */
 	fy_requant_progress_fn progress;
 	void *ctx;
 };
@@ -447,6 +472,7 @@ struct fy_requant_report {
 	size_t n_fallback;	      /* given a fallback type (row length) */
 	uint64_t in_bytes, out_bytes; /* tensor data */
 	size_t n_shards;	      /* files written (o->split) */
+	size_t n_no_imatrix;	      /* converted without an imatrix entry (o->imatrix given) */
 };
 
 /*

@@ -648,8 +648,40 @@ static int join_shard(struct fy_gguf *g, struct fy_gguf *sh, int no, struct fy_e
 	return rc;
 }
 
-int fy_gguf_open_set(struct fy_gguf **out, const char *const *paths, size_t n, const char *label,
-		     struct fy_err *err)
+/* Opens shard i of a set (from a file, or from bytes in memory). */
+typedef int (*shard_fn)(const void *ctx, size_t i, struct fy_gguf **out, struct fy_err *err);
+
+struct shard_files {
+	const char *const *paths;
+};
+
+static int shard_from_file(const void *ctx, size_t i, struct fy_gguf **out, struct fy_err *err)
+{
+	const struct shard_files *f = ctx;
+	int rc = open_one(out, f->paths[i], err);
+	if (rc != FY_OK && (rc == FY_ENOTFOUND || err->sys_errno == ENOENT))
+		return FY_ENOTFOUND;
+	return rc;
+}
+
+struct shard_images {
+	const void *const *data;
+	const size_t *sizes;
+	const char *label;
+};
+
+static int shard_from_image(const void *ctx, size_t i, struct fy_gguf **out, struct fy_err *err)
+{
+	const struct shard_images *im = ctx;
+	char label[256];
+	snprintf(label, sizeof(label), "%s#%zu", im->label, i + 1);
+	return fy_gguf_parse(out, im->data[i], im->sizes[i], label, err);
+}
+
+/* A split set from its n shards in order, each checked against the first one's split keys. */
+static int open_set(struct fy_gguf **out, size_t n, const char *label, shard_fn shard,
+		    const void *ctx, const char *(*name_of)(const void *, size_t),
+		    struct fy_err *err)
 {
 	struct fy_gguf *g = NULL;
 	int64_t want = 0;
@@ -658,15 +690,15 @@ int fy_gguf_open_set(struct fy_gguf **out, const char *const *paths, size_t n, c
 
 	if (n == 0 || n > FY_GGUF_SPLIT_MAX)
 		return fy_err_set(err, FY_EINVAL, "%s: a split set of %zu files", label, n);
-	FY_TRY(rc, open_one(&g, paths[0], err));
+	FY_TRY(rc, shard(ctx, 0, &g, err));
 	FY_TRY(rc, fy_gguf_split_info(g, &no, &count, &want, err));
 	if (n == 1 && count == 1) {
 		*out = g;
 		return FY_OK;
 	}
 	if (no != 0 || (size_t)count != n)
-		SET_FAIL(rc, err, FY_EFORMAT, "%s: shard %d of %d, not the first of %zu", paths[0],
-			 no + 1, count, n);
+		SET_FAIL(rc, err, FY_EFORMAT, "%s: shard %d of %d, not the first of %zu",
+			 name_of(ctx, 0), no + 1, count, n);
 	g->shards = calloc(n, sizeof(*g->shards));
 	if (g->shards == NULL)
 		SET_FAIL(rc, err, FY_ENOMEM, "out of memory");
@@ -678,12 +710,12 @@ int fy_gguf_open_set(struct fy_gguf **out, const char *const *paths, size_t n, c
 		struct fy_gguf *sh = NULL;
 		int64_t t = 0;
 		int k = 0, c = 0;
-		rc = open_one(&sh, paths[i], err);
-		if (rc == FY_ENOTFOUND || (rc != FY_OK && err->sys_errno == ENOENT))
+		rc = shard(ctx, i, &sh, err);
+		if (rc == FY_ENOTFOUND)
 			SET_FAIL(
 				rc, err, FY_ENOTFOUND,
 				"%s: shard %zu of %zu (%s) is missing: a split model is read whole",
-				label, i + 1, n, paths[i]);
+				label, i + 1, n, name_of(ctx, i));
 		if (rc != FY_OK)
 			goto out;
 		g->shards[i] = sh;
@@ -693,7 +725,8 @@ int fy_gguf_open_set(struct fy_gguf **out, const char *const *paths, size_t n, c
 				 "%s: split keys say shard %d of %d (%lld tensors), expected shard "
 				 "%zu "
 				 "of %d (%lld tensors)",
-				 paths[i], k + 1, c, (long long)t, i + 1, count, (long long)want);
+				 name_of(ctx, i), k + 1, c, (long long)t, i + 1, count,
+				 (long long)want);
 		FY_TRY(rc, join_shard(g, sh, (int)i, err));
 	}
 	if ((int64_t)g->n_tensors != want)
@@ -705,6 +738,31 @@ int fy_gguf_open_set(struct fy_gguf **out, const char *const *paths, size_t n, c
 out:
 	fy_gguf_free(g);
 	return rc;
+}
+
+static const char *file_name_of(const void *ctx, size_t i)
+{
+	return ((const struct shard_files *)ctx)->paths[i];
+}
+
+static const char *image_name_of(const void *ctx, size_t i)
+{
+	(void)i;
+	return ((const struct shard_images *)ctx)->label;
+}
+
+int fy_gguf_open_set(struct fy_gguf **out, const char *const *paths, size_t n, const char *label,
+		     struct fy_err *err)
+{
+	const struct shard_files f = { paths };
+	return open_set(out, n, label, shard_from_file, &f, file_name_of, err);
+}
+
+int fy_gguf_parse_set(struct fy_gguf **out, const void *const *data, const size_t *sizes, size_t n,
+		      const char *label, struct fy_err *err)
+{
+	const struct shard_images im = { data, sizes, label };
+	return open_set(out, n, label, shard_from_image, &im, image_name_of, err);
 }
 
 int fy_gguf_open(struct fy_gguf **out, const char *path, struct fy_err *err)

@@ -28,6 +28,7 @@ struct requant {
 	size_t in_row, out_row;
 	int64_t row0;
 	uint8_t *out;
+	const float *qw; /* the tensor's importance values (ne0 per expert), or NULL */
 };
 
 /* --- the model's hyper-parameters ---------------------------------------------------------- */
@@ -82,11 +83,40 @@ static int read_model(const struct fy_gguf *g, struct fy_quant_model *m, char *a
 
 /* --- metadata ------------------------------------------------------------------------------- */
 
-static bool dropped_key(const char *key)
+static bool dropped_key(const char *key, const struct fy_requant_opts *o)
 {
+	if (o->imatrix != NULL && (strcmp(key, "quantize.imatrix.file") == 0 ||
+				   strcmp(key, "quantize.imatrix.entries_count") == 0 ||
+				   (strcmp(key, "quantize.imatrix.dataset") == 0 &&
+				    fy_imatrix_dataset(o->imatrix) != NULL) ||
+				   (strcmp(key, "quantize.imatrix.chunks_count") == 0 &&
+				    fy_imatrix_chunks(o->imatrix) > 0)))
+		return true; /* set again below, at the end (gguf_set_val removes, then appends) */
 	return strcmp(key, "general.file_type") == 0 ||
 	       strcmp(key, "general.quantization_version") == 0 || strncmp(key, "split.", 6) == 0 ||
 	       strncmp(key, "ferry.", 6) == 0;
+}
+
+/* llama-quantize's record of the importance matrix: its name as given (at most 127 bytes), the
+ * first dataset, the entry count and the chunk count. */
+static int imatrix_keys(struct fy_gguf_writer *w, const struct fy_requant_opts *o,
+			struct fy_err *err)
+{
+	char text[128];
+	int rc = FY_OK;
+	snprintf(text, sizeof(text), "%s", o->imatrix_file != NULL ? o->imatrix_file : "");
+	FY_TRY(rc, fy_gguf_writer_set_str(w, "quantize.imatrix.file", text, err));
+	if (fy_imatrix_dataset(o->imatrix) != NULL) {
+		snprintf(text, sizeof(text), "%s", fy_imatrix_dataset(o->imatrix));
+		FY_TRY(rc, fy_gguf_writer_set_str(w, "quantize.imatrix.dataset", text, err));
+	}
+	FY_TRY(rc, fy_gguf_writer_set_u32(w, "quantize.imatrix.entries_count",
+					  (uint32_t)fy_imatrix_count(o->imatrix), err));
+	if (fy_imatrix_chunks(o->imatrix) > 0)
+		FY_TRY(rc, fy_gguf_writer_set_u32(w, "quantize.imatrix.chunks_count",
+						  (uint32_t)fy_imatrix_chunks(o->imatrix), err));
+out:
+	return rc;
 }
 
 /* The input's KVs (less the ones rewritten), then as llama.cpp: quantization_version and
@@ -97,11 +127,13 @@ static int write_metadata(struct fy_gguf_writer *w, const struct fy_gguf *in,
 	int rc = FY_OK;
 	for (size_t i = 0; i < fy_gguf_kv_count(in); i++) {
 		const struct fy_gguf_kv *kv = fy_gguf_kv_at(in, i);
-		if (!dropped_key(kv->key))
+		if (!dropped_key(kv->key, o))
 			FY_TRY(rc, fy_gguf_writer_copy_kv(w, kv, err));
 	}
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.quantization_version", 2, err));
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.file_type", (uint32_t)o->params.ftype, err));
+	if (o->imatrix != NULL)
+		FY_TRY(rc, imatrix_keys(w, o, err));
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.version", FY_VERSION, err));
 	if (o->source_sha256 != NULL)
 		FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.source.sha256", o->source_sha256, err));
@@ -112,6 +144,26 @@ out:
 }
 
 /* --- tensors -------------------------------------------------------------------------------- */
+
+/* The importance values for a tensor, as llama-quantize finds them: by name, used when there
+ * are ne0 per expert; a size that does not match is an error (except for the embeddings, which
+ * llama.cpp then quantizes without). NULL without a matrix or an entry. */
+static const float *tensor_imatrix(const struct requant *q, const struct fy_gguf_tensor *t,
+				   struct fy_err *err)
+{
+	size_t n = 0;
+	const float *v = fy_imatrix_find(q->opts->imatrix, t->name, &n);
+	if (v == NULL)
+		return NULL;
+	if ((uint64_t)n == (uint64_t)t->ne[0] * (uint64_t)t->ne[2])
+		return v;
+	if (err != NULL && strcmp(t->name, "token_embd.weight") != 0 &&
+	    strcmp(t->name, "per_layer_token_embd.weight") != 0)
+		fy_err_set(err, FY_EFORMAT,
+			   "the importance matrix has %zu values for tensor '%s', which needs %lld",
+			   n, t->name, (long long)(t->ne[0] * t->ne[2]));
+	return NULL;
+}
 
 static int convert_rows(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 {
@@ -131,7 +183,9 @@ static int convert_rows(void *ctx, int64_t begin, int64_t end, struct fy_err *er
 					fy_gguf_label(q->in), q->t->name, (long long)abs_row);
 			break;
 		}
-		fy_quant_row(q->to, row, q->out + (size_t)r * q->out_row, q->ne0);
+		/* an expert's rows take its slice of the matrix */
+		const float *qw = q->qw != NULL ? q->qw + (abs_row / q->t->ne[1]) * q->ne0 : NULL;
+		fy_quant_row_w(q->to, row, q->out + (size_t)r * q->out_row, q->ne0, qw);
 	}
 	free(row);
 	return rc;
@@ -175,6 +229,7 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 		q->t = t;
 		q->to = c->type;
 		q->ne0 = t->ne[0];
+		q->qw = tensor_imatrix(q, t, NULL);
 		if (!fy_quant_row_bytes(t->type, q->ne0, &q->in_row) ||
 		    !fy_quant_row_bytes(c->type, q->ne0, &q->out_row))
 			return fy_err_set(err, FY_EFORMAT, "%s: tensor '%s': bad row length %lld",
@@ -186,6 +241,30 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 	if (rc == FY_OK && q->opts->progress != NULL)
 		q->opts->progress(q->opts->ctx, index, q->n, t, c);
 	return rc;
+}
+
+/* With an importance matrix: every converted tensor's entry checked before anything is written,
+ * and the types that cannot go without one (the 1-3 bit i-quants) refused where it has none. */
+static int check_imatrix(struct requant *q, struct fy_err *err)
+{
+	for (size_t k = 0; k < q->n; k++) {
+		const struct fy_quant_choice *c = &q->plan[k];
+		const struct fy_gguf_tensor *t = fy_gguf_tensor_at(q->in, c->src);
+		err->code = FY_OK;
+		if (c->type == t->type)
+			continue;
+		if (tensor_imatrix(q, t, err) != NULL)
+			continue;
+		if (err->code != FY_OK)
+			return err->code;
+		q->rep->n_no_imatrix++;
+		if (fy_quant_needs_imatrix(t->name, c->type, q->opts->params.ftype))
+			return fy_err_set(err, FY_EINVAL,
+					  "tensor '%s': no importance matrix entry for it, and %s "
+					  "needs one (llama-quantize refuses it too)",
+					  t->name, fy_dtype_name(c->type));
+	}
+	return FY_OK;
 }
 
 static int declare_tensors(struct fy_gguf_writer *w, struct requant *q, struct fy_err *err)
@@ -255,6 +334,8 @@ int fy_gguf_requant(const char *in_path, const char *out_path, const struct fy_r
 	memset(rep, 0, sizeof(*rep));
 	FY_TRY(rc, fy_gguf_open(&q.in, in_path, err));
 	FY_TRY(rc, make_plan(&q, err));
+	if (o->imatrix != NULL)
+		FY_TRY(rc, check_imatrix(&q, err));
 	q.pool = o->pool;
 	if (q.pool == NULL) {
 		FY_TRY(rc, fy_pool_new(&own_pool, o->threads, err));

@@ -169,7 +169,7 @@ static int choose(struct fy_quant_mix *mix, const struct fy_quant_params *p,
 
 /* llama.cpp's tensor_requires_imatrix: the 1-3 bit i-quants, and Q2_K in a Q2_K_S file (the
  * embeddings and output excepted). */
-static bool requires_imatrix(const char *name, enum fy_dtype t, enum fy_ftype ftype)
+bool fy_quant_needs_imatrix(const char *name, enum fy_dtype t, enum fy_ftype ftype)
 {
 	if (is_token_embd(name) || strcmp(name, "output.weight") == 0)
 		return false;
@@ -212,7 +212,7 @@ static int plan_one(struct fy_quant_mix *mix, const struct fy_quant_params *p,
 		c->reason = FY_QREASON_FALLBACK;
 	if (c->type == t->type)
 		return FY_OK; /* already what is wanted: copied as it is */
-	if (requires_imatrix(t->name, c->type, p->ftype) && !p->has_imatrix)
+	if (fy_quant_needs_imatrix(t->name, c->type, p->ftype) && !p->has_imatrix)
 		return fy_err_set(
 			err, FY_EINVAL,
 			"tensor '%s': %s needs an importance matrix (--imatrix FILE), as in "

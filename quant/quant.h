@@ -165,6 +165,10 @@ bool fy_quant_is_attn_v(const char *name);
  * llama.cpp has none (wider blocks: Q1_0, NVFP4) and stops. Returns t when ne0 divides. */
 enum fy_dtype fy_quant_fallback(enum fy_dtype t, int64_t ne0);
 
+/* llama.cpp's tensor_requires_imatrix: the 1-3 bit i-quants (IQ1_S/M, IQ2_XXS/XS/S, IQ3_XXS),
+ * and Q2_K in a Q2_K_S file, the embeddings and output excepted. */
+bool fy_quant_needs_imatrix(const char *name, enum fy_dtype t, enum fy_ftype ftype);
+
 /* Orders tensor names as llama.cpp writes them: names without a `blk.N.` prefix first, then by
  * layer number, each group by name (strcmp-style result). */
 int fy_quant_name_cmp(const char *a, const char *b);

@@ -134,6 +134,17 @@ void fy_dequant_q5_k(const void *x, float *y, int64_t n);
 void fy_dequant_q6_k(const void *x, float *y, int64_t n);
 void fy_dequant_q8_k(const void *x, float *y, int64_t n);
 
+/* With an importance-matrix row qw (quant/weighted.c): what llama-quantize runs given one */
+void fy_quant_q4_0_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_q4_1_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_q5_0_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_q5_1_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_q2_k_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_q3_k_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_q4_k_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_q5_k_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_q6_k_w(const float *x, void *y, int64_t n, const float *qw);
+
 /* IQ4_NL and IQ4_XS (quant/iq4.c); the levels, shared with the i-quants' tests */
 extern const int8_t fy_iq4nl_values[16];
 void fy_quant_iq4_nl(const float *x, void *y, int64_t n);

@@ -48,14 +48,45 @@ for c in "llama8 Q4_K_M split-max-tensors 30" "llama8 Q4_K_M split-max-size 1M" 
 	set -- $c
 	"$Q" "$work/$1.gguf" "$work/q.gguf" "$2" 1 >/dev/null 2>&1
 	"$G" --split "--$3" "$4" "$work/q.gguf" "$work/sp" >/dev/null 2>&1
-	n=$(ls "$work"/sp-*.gguf | wc -l)
+	n=$(ls "$work"/sp-*-of-*.gguf | wc -l)
 	echo "$1 $2 $3 $4 $n" >>"$out/split/cases.txt"
 	k=1
-	for f in "$work"/sp-*.gguf; do
+	for f in "$work"/sp-*-of-*.gguf; do
 		node "$root/tests/cli/gguf_digest.mjs" "$f" >"$out/split/$1-$2-$3-$4-$k.digest"
 		k=$((k + 1))
 	done
-	rm -f "$work"/sp-*.gguf "$work/q.gguf"
+	rm -f "$work"/sp-*-of-*.gguf "$work/q.gguf"
+done
+# importance matrices: llama-imatrix on the calibration text (run from its folder, so the
+# dataset recorded is "calibration.txt"), GGUF and legacy .dat; then llama-quantize with one,
+# run from $out (the matrix is recorded as the name given: imatrix/MODEL.gguf). imatrix/cases.txt
+# lists "MODEL TYPE MATRIX", each digest is imatrix/MODEL-TYPE-MATRIX.digest.
+I=$build/bin/llama-imatrix
+[ -x "$I" ] || "$here/build.sh" llama-imatrix >/dev/null
+mkdir -p "$out/imatrix"
+: >"$out/imatrix/cases.txt"
+cal=$root/tests/data/calibration
+for m in stories260K llama8 qwen3moe; do
+	(cd "$cal" && "$I" -m "$work/$m.gguf" -f calibration.txt -o "$work/$m.imatrix.gguf" -c 128 \
+		-t 2 --no-ppl >/dev/null 2>&1)
+	cp "$work/$m.imatrix.gguf" "$out/imatrix/$m.gguf"
+done
+(cd "$cal" && "$I" -m "$work/llama8.gguf" -f calibration.txt -o "$work/llama8.dat" -c 128 -t 2 \
+	--no-ppl --output-format dat >/dev/null 2>&1)
+cp "$work/llama8.dat" "$out/imatrix/llama8.dat"
+for c in "stories260K Q4_K_M gguf" "stories260K IQ4_NL gguf" "llama8 Q4_0 gguf" "llama8 Q4_1 gguf" \
+	"llama8 Q5_0 gguf" "llama8 Q5_1 gguf" "llama8 Q2_K gguf" "llama8 Q3_K_S gguf" \
+	"llama8 Q3_K_M gguf" "llama8 Q4_K_S gguf" "llama8 Q4_K_M gguf" "llama8 Q5_K_M gguf" \
+	"llama8 Q6_K gguf" "llama8 IQ4_NL gguf" "llama8 IQ4_XS gguf" "llama8 Q8_0 gguf" \
+	"llama8 Q4_K_M dat" "llama8 IQ4_XS dat" "qwen3moe Q4_K_M gguf" "qwen3moe IQ4_XS gguf" \
+	"qwen3moe Q2_K gguf"; do
+	set -- $c
+	(cd "$out" && "$Q" --imatrix "imatrix/$1.$3" "$work/$1.gguf" "$work/q.gguf" "$2" 1 \
+		>"$work/log" 2>&1) || { tail -3 "$work/log" >&2; exit 1; }
+	echo "$1 $2 $3" >>"$out/imatrix/cases.txt"
+	node "$root/tests/cli/gguf_digest.mjs" "$work/q.gguf" >"$out/imatrix/$1-$2-$3.digest"
+	rm -f "$work/q.gguf"
 done
 echo "$out: $(ls "$out" | grep -c digest) digests, $(wc -l <"$out/refused.txt") refusals," \
+	"$(wc -l <"$out/imatrix/cases.txt") imatrix cases," \
 	"$(wc -l <"$out/split/cases.txt") split cases"

@@ -143,6 +143,31 @@ process.exit(j.split.count === Number(process.argv[2]) ? 0 : 1);' "$work/out" "$
 		ok || bad "$m $t: inspect does not show the split set"
 done <"$GOLD/split/cases.txt"
 
+# with an importance matrix made by llama-imatrix (GGUF and .dat): run from $GOLD, where the
+# matrix's name as given (imatrix/MODEL.gguf) is what llama-quantize recorded
+FERRY_ABS=$(cd "$(dirname "$FERRY")" && pwd)/$(basename "$FERRY")
+while read -r m t f; do
+	(cd "$GOLD" && "$FERRY_ABS" quant "$work/g-$m.gguf" --type "$t" --imatrix "imatrix/$m.$f" \
+		-o "$work/g-im.gguf") >"$work/out" 2>"$work/err"
+	if [ $? -eq 0 ] && node tests/cli/gguf_digest.mjs "$work/g-im.gguf" |
+		cmp -s - "$GOLD/imatrix/$m-$t-$f.digest"; then ok; else
+		bad "$m $t --imatrix ($f): differs from llama-quantize's output ($(head -c 200 "$work/err"))"
+	fi
+	rm -f "$work/g-im.gguf"
+done <"$GOLD/imatrix/cases.txt"
+run "$FERRY" quant "$work/g-llama8.gguf" --type IQ2_XXS -o "$work/x.gguf"
+expect_rc 2 "an IQ2 type without an importance matrix"
+expect_err "needs an importance matrix" "says what is missing"
+printf 'not an imatrix' >"$work/bad.dat"
+run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --imatrix "$work/bad.dat" -o "$work/x.gguf"
+expect_rc 1 "a malformed importance matrix"
+expect_err "bad.dat" "the error names the file"
+run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --imatrix "$GOLD/imatrix/stories260K.gguf" \
+	-o "$work/x.gguf"
+expect_rc 1 "another model's importance matrix"
+expect_err "needs 256" "the error says which tensor does not fit"
+[ ! -e "$work/x.gguf" ] && ok || bad "a refused imatrix left an output file"
+
 # a split set is read whole or not at all
 "$FERRY" quant "$work/g-llama8.gguf" --type Q8_0 --split-max-tensors 30 -o "$work/ws.gguf" >/dev/null 2>&1
 mv "$work/ws-00003-of-00003.gguf" "$work/ws-gone.gguf"
