@@ -33,6 +33,8 @@ struct fy_ctx {
 	const struct fy_model *m;
 	struct fy_pool *pool;
 	int n_ctx, pos;
+	fy_matmul_hook_fn hook; /* sees every product's input (NULL: none) */
+	void *hook_ctx;
 	float *k, *v; /* [layer][n_ctx][n_head_kv * head_dim (v: head_dim_v)] */
 	struct scratch s;
 };
@@ -65,6 +67,21 @@ int fy_ctx_new(struct fy_ctx **out, const struct fy_model *m, int n_ctx, struct 
 	c->n_ctx = n_ctx;
 	*out = c;
 	return FY_OK;
+}
+
+/* A matrix product y = W x over n rows, shown to the hook first. */
+static int mm(struct fy_ctx *c, const struct fy_weight *w, int expert, const float *x, int64_t n,
+	      float *y, int64_t ldy, struct fy_err *err)
+{
+	if (c->hook != NULL && n > 0)
+		c->hook(c->hook_ctx, w, expert, x, n);
+	return fy_matmul(w, x, n, y, ldy, c->pool, err);
+}
+
+void fy_ctx_set_hook(struct fy_ctx *c, fy_matmul_hook_fn fn, void *ctx)
+{
+	c->hook = fn;
+	c->hook_ctx = ctx;
 }
 
 void fy_ctx_free(struct fy_ctx *c)
@@ -168,9 +185,9 @@ static int qkv_plain(struct fy_ctx *c, const struct fy_layer *L, struct scratch 
 	const int64_t KV = (int64_t)hp->n_head_kv * hp->head_dim;
 	const int64_t VV = (int64_t)hp->n_head_kv * hp->head_dim_v;
 	int rc = FY_OK;
-	FY_TRY(rc, fy_matmul(&L->wq, s->xn, n, s->q, Q, c->pool, err));
-	FY_TRY(rc, fy_matmul(&L->wk, s->xn, n, s->k, KV, c->pool, err));
-	FY_TRY(rc, fy_matmul(&L->wv, s->xn, n, s->v, VV, c->pool, err));
+	FY_TRY(rc, mm(c, &L->wq, -1, s->xn, n, s->q, Q, err));
+	FY_TRY(rc, mm(c, &L->wk, -1, s->xn, n, s->k, KV, err));
+	FY_TRY(rc, mm(c, &L->wv, -1, s->xn, n, s->v, VV, err));
 	add_bias(s->q, L->bq, n, Q);
 	add_bias(s->k, L->bk, n, KV);
 	add_bias(s->v, L->bv, n, VV);
@@ -192,17 +209,17 @@ static int qkv_latent(struct fy_ctx *c, const struct fy_layer *L, struct scratch
 	const int64_t QA = hp->q_lora_rank, B = nope + hdv;
 	int rc = FY_OK;
 	if (QA > 0) {
-		FY_TRY(rc, fy_matmul(&L->wq_a, s->xn, n, s->qa, QA, c->pool, err));
+		FY_TRY(rc, mm(c, &L->wq_a, -1, s->xn, n, s->qa, QA, err));
 		for (int t = 0; t < n; t++)
 			fy_rmsnorm(s->qa + t * QA, L->q_a_norm, hp->eps, QA, s->qa + t * QA);
-		FY_TRY(rc, fy_matmul(&L->wq_b, s->qa, n, s->q, H * hd, c->pool, err));
+		FY_TRY(rc, mm(c, &L->wq_b, -1, s->qa, n, s->q, H * hd, err));
 	} else {
-		FY_TRY(rc, fy_matmul(&L->wq, s->xn, n, s->q, H * hd, c->pool, err));
+		FY_TRY(rc, mm(c, &L->wq, -1, s->xn, n, s->q, H * hd, err));
 	}
-	FY_TRY(rc, fy_matmul(&L->wkv_a, s->xn, n, s->kva, R + rot, c->pool, err));
+	FY_TRY(rc, mm(c, &L->wkv_a, -1, s->xn, n, s->kva, R + rot, err));
 	for (int t = 0; t < n; t++)
 		fy_rmsnorm(s->kva + t * (R + rot), L->kv_a_norm, hp->eps, R, s->lat + t * R);
-	FY_TRY(rc, fy_matmul(&L->wkv_b, s->lat, n, s->kvb, H * B, c->pool, err));
+	FY_TRY(rc, mm(c, &L->wkv_b, -1, s->lat, n, s->kvb, H * B, err));
 	for (int t = 0; t < n; t++) {
 		const float *angles = s->rope + (int64_t)t * rot;
 		float *pe = s->kva + t * (R + rot) + R;
@@ -223,15 +240,15 @@ out:
 
 /* out = down(silu(gate(in)) * up(in)) for n rows of in, f wide inside. */
 static int swiglu_ffn(struct fy_ctx *c, const struct fy_weight *gate, const struct fy_weight *up,
-		      const struct fy_weight *down, const float *in, int n, int64_t f, float *out,
-		      struct fy_err *err)
+		      const struct fy_weight *down, int expert, const float *in, int n, int64_t f,
+		      float *out, struct fy_err *err)
 {
 	struct scratch *s = &c->s;
 	int rc = FY_OK;
-	FY_TRY(rc, fy_matmul(gate, in, n, s->g, f, c->pool, err));
-	FY_TRY(rc, fy_matmul(up, in, n, s->u, f, c->pool, err));
+	FY_TRY(rc, mm(c, gate, expert, in, n, s->g, f, err));
+	FY_TRY(rc, mm(c, up, expert, in, n, s->u, f, err));
 	fy_swiglu(s->g, s->u, n * f);
-	FY_TRY(rc, fy_matmul(down, s->g, n, out, c->m->hp.n_embd, c->pool, err));
+	FY_TRY(rc, mm(c, down, expert, s->g, n, out, c->m->hp.n_embd, err));
 out:
 	return rc;
 }
@@ -302,7 +319,7 @@ static int ffn_moe(struct fy_ctx *c, const struct fy_layer *L, struct scratch *s
 	const int64_t E = hp->n_embd, X = hp->n_expert, K = hp->n_expert_used;
 	float *score = s->logits + (int64_t)n * X, *pick = score + X;
 	int rc = FY_OK;
-	FY_TRY(rc, fy_matmul(&L->router, s->xn, n, s->logits, X, c->pool, err));
+	FY_TRY(rc, mm(c, &L->router, -1, s->xn, n, s->logits, X, err));
 	for (int t = 0; t < n; t++)
 		route(hp, L->exp_bias, s->logits + t * X, score, pick, s->chosen + t * K,
 		      s->weights + t * K);
@@ -319,14 +336,14 @@ static int ffn_moe(struct fy_ctx *c, const struct fy_layer *L, struct scratch *s
 			memcpy(s->ein + j * E, s->xn + (s->rows[j] / K) * E,
 			       (size_t)E * sizeof(float));
 		const struct fy_weight *w = &L->experts[3 * e];
-		FY_TRY(rc,
-		       swiglu_ffn(c, &w[0], &w[1], &w[2], s->ein, cnt, hp->n_ff_exp, s->eout, err));
+		FY_TRY(rc, swiglu_ffn(c, &w[0], &w[1], &w[2], e, s->ein, cnt, hp->n_ff_exp, s->eout,
+				      err));
 		for (int j = 0; j < cnt; j++)
 			kern->axpy(s->weights[s->rows[j]], s->eout + j * E,
 				   s->o + (s->rows[j] / K) * E, E);
 	}
 	if (hp->n_expert_shared > 0) {
-		FY_TRY(rc, swiglu_ffn(c, &L->gate_sh, &L->up_sh, &L->down_sh, s->xn, n,
+		FY_TRY(rc, swiglu_ffn(c, &L->gate_sh, &L->up_sh, &L->down_sh, -1, s->xn, n,
 				      (int64_t)hp->n_ff_exp * hp->n_expert_shared, s->eout, err));
 		for (int64_t i = 0; i < n * E; i++)
 			s->o[i] += s->eout[i];
@@ -361,7 +378,7 @@ static int layer(struct fy_ctx *c, int l, struct scratch *s, int n, struct fy_er
 		FY_TRY(rc, fy_pool_for(c->pool, pairs, 0, attn_range, &aj, err));
 	else
 		FY_TRY(rc, attn_range(&aj, 0, pairs, err));
-	FY_TRY(rc, fy_matmul(&L->wo, s->att, n, s->o, E, c->pool, err));
+	FY_TRY(rc, mm(c, &L->wo, -1, s->att, n, s->o, E, err));
 	for (int64_t i = 0; i < n * E; i++)
 		s->x[i] += s->o[i];
 
@@ -370,8 +387,8 @@ static int layer(struct fy_ctx *c, int l, struct scratch *s, int n, struct fy_er
 	if (L->moe)
 		FY_TRY(rc, ffn_moe(c, L, s, n, err));
 	else
-		FY_TRY(rc,
-		       swiglu_ffn(c, &L->gate, &L->up, &L->down, s->xn, n, hp->n_ff, s->o, err));
+		FY_TRY(rc, swiglu_ffn(c, &L->gate, &L->up, &L->down, -1, s->xn, n, hp->n_ff, s->o,
+				      err));
 	for (int64_t i = 0; i < n * E; i++)
 		s->x[i] += s->o[i];
 out:
@@ -477,7 +494,7 @@ int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *log
 		for (int t = first; t < n; t++)
 			fy_rmsnorm(s->x + (int64_t)t * hp->n_embd, m->output_norm, hp->eps,
 				   hp->n_embd, s->xn + (int64_t)(t - first) * hp->n_embd);
-		rc = fy_matmul(&m->output, s->xn, n - first, logits, hp->n_vocab, c->pool, err);
+		rc = mm(c, &m->output, -1, s->xn, n - first, logits, hp->n_vocab, err);
 	}
 	if (rc == FY_OK)
 		c->pos += n;

@@ -48,6 +48,7 @@ struct fy_weight {
 	int64_t ne0, ne1;
 	size_t row_bytes;
 	const uint8_t *data;
+	const char *name; /* the GGUF tensor it comes from (an expert's: the stacked tensor) */
 };
 
 /*
@@ -207,6 +208,13 @@ int fy_ctx_size(const struct fy_ctx *c);
 int fy_ctx_pos(const struct fy_ctx *c); /* positions filled */
 void fy_ctx_reset(struct fy_ctx *c);	/* forget the cache */
 
+/* Called before each matrix product of an evaluation with its input: n_tok rows of w->ne0
+ * activations; expert is the expert's index for a mixture's expert matrix, else -1 (the
+ * importance-matrix collector, infer/imatrix.c). */
+typedef void (*fy_matmul_hook_fn)(void *ctx, const struct fy_weight *w, int expert, const float *x,
+				  int64_t n_tok);
+void fy_ctx_set_hook(struct fy_ctx *c, fy_matmul_hook_fn fn, void *ctx);
+
 /*
  * Runs n tokens at the next positions (a causal batch) and writes logits: of every token
  * (all = true, n * n_vocab floats) or of the last one only (n_vocab floats). n may be 0 (no
@@ -214,6 +222,31 @@ void fy_ctx_reset(struct fy_ctx *c);	/* forget the cache */
  */
 int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *logits,
 	    struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Importance matrices (infer/imatrix.c)                                                      */
+
+struct fy_imatrix_opts {
+	int n_ctx;	     /* tokens per chunk (<= 0: 512) */
+	int n_chunks;	     /* at most this many chunks (<= 0: every whole chunk of the text) */
+	bool process_output; /* also collect output.weight */
+	const char *dataset; /* recorded as imatrix.datasets (the text's name) */
+	void (*progress)(void *ctx, int done, int total);
+	void *ctx;
+};
+
+struct fy_imatrix_report {
+	int64_t n_tokens;
+	int n_chunks;
+	size_t n_entries;
+	double ppl; /* over the second half of each chunk */
+};
+
+/* Computes an importance matrix of m over text and writes it to out_path (atomically) in
+ * llama-imatrix's GGUF format. The text must hold at least two chunks. */
+int fy_imatrix_compute(const struct fy_model *m, const char *text, size_t len,
+		       const struct fy_imatrix_opts *o, struct fy_pool *pool, const char *out_path,
+		       struct fy_imatrix_report *rep, struct fy_err *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Sampling (infer/sample.c)                                                                  */

@@ -246,6 +246,7 @@ struct found {
 	int n_dims;
 	int64_t ne[4];
 	const uint8_t *data;
+	const char *name;
 };
 
 static bool find_tensor(const struct fy_model *m, const char *name, struct found *f)
@@ -258,6 +259,7 @@ static bool find_tensor(const struct fy_model *m, const char *name, struct found
 		f->n_dims = t->n_dims;
 		memcpy(f->ne, t->ne, sizeof(f->ne));
 		f->data = t->data;
+		f->name = t->name;
 		return true;
 	}
 	for (size_t i = 0; i < m->hf->n; i++) {
@@ -267,6 +269,7 @@ static bool find_tensor(const struct fy_model *m, const char *name, struct found
 			f->n_dims = t->n_dims;
 			memcpy(f->ne, t->ne, sizeof(f->ne));
 			f->data = t->src->data;
+			f->name = t->name;
 			return true;
 		}
 	}
@@ -305,6 +308,7 @@ static int get_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t
 	w->ne0 = ne0;
 	w->ne1 = ne1;
 	w->data = f.data;
+	w->name = f.name;
 	return FY_OK;
 }
 
@@ -352,9 +356,10 @@ static int get_experts(struct fy_model *m, const char *name, int64_t ne0, int64_
 				  "%s: tensor %s: rows of %lld do not split into %s blocks",
 				  label(m), name, (long long)ne0, fy_dtype_name(f.type));
 	for (int e = 0; e < n; e++)
-		w[(size_t)e * (size_t)stride] =
-			(struct fy_weight){ f.type, ne0, ne1, row_bytes,
-					    f.data + (size_t)e * (size_t)ne1 * row_bytes };
+		w[(size_t)e * (size_t)stride] = (struct fy_weight){
+			f.type, ne0, ne1, row_bytes, f.data + (size_t)e * (size_t)ne1 * row_bytes,
+			f.name
+		};
 	return FY_OK;
 }
 

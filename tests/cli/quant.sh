@@ -155,6 +155,23 @@ while read -r m t f; do
 	fi
 	rm -f "$work/g-im.gguf"
 done <"$GOLD/imatrix/cases.txt"
+# ferry's own importance matrices agree with llama-imatrix's for the same model and text
+# (tests/cli/imatrix_cmp.mjs says how closely), and quantize
+for m in stories260K llama8 qwen3moe; do
+	(cd "$DATA/calibration" && "$FERRY_ABS" imatrix "$work/g-$m.gguf" -f calibration.txt -c 128 \
+		-o "$work/im-$m.gguf") >"$work/out" 2>"$work/err"
+	if [ $? -eq 0 ] && node tests/cli/imatrix_cmp.mjs "$work/im-$m.gguf" "$GOLD/imatrix/$m.gguf" 1e-2 \
+		>"$work/cmp" 2>&1; then ok; else
+		bad "ferry imatrix on $m: $(cat "$work/err" "$work/cmp" | head -c 300)"
+	fi
+done
+run "$FERRY" quant "$work/g-llama8.gguf" --type IQ4_XS --imatrix "$work/im-llama8.gguf" -o "$work/im8.gguf"
+expect_rc 0 "quantize with ferry's importance matrix"
+run "$FERRY" inspect "$work/im8.gguf" --json
+expect_out '"quantize.imatrix.entries_count"' "the matrix is recorded"
+run "$FERRY" imatrix "$work/g-llama8.gguf" -f "$DATA/calibration/calibration.txt" -c 4096 -o "$work/x.gguf"
+expect_rc 1 "a text shorter than two chunks"
+expect_err "at least 8192" "says how many tokens are needed"
 run "$FERRY" quant "$work/g-llama8.gguf" --type IQ2_XXS -o "$work/x.gguf"
 expect_rc 2 "an IQ2 type without an importance matrix"
 expect_err "needs an importance matrix" "says what is missing"

@@ -86,7 +86,7 @@ static void check_matmul(enum fy_dtype t, int64_t rows, int64_t cols, int64_t n_
 	float *y = malloc((size_t)(n_tok * rows + 1) * sizeof(float));
 	for (int64_t i = 0; i < n_tok * cols; i++)
 		x[i] = frand();
-	const struct fy_weight w = { t, cols, rows, rb, q };
+	const struct fy_weight w = { t, cols, rows, rb, q, "test.weight" };
 	struct fy_err err;
 	const struct fy_kernels *kinds[] = { &fy_kernels_scalar, fy_kernels_avx2() };
 	for (size_t k = 0; k < 2; k++) {

@@ -1,0 +1,240 @@
+/*
+ * `ferry imatrix`: an importance matrix computed with ferry's engine, in llama-imatrix's GGUF
+ * format (llama.cpp v0.5.0's tools/imatrix): the text is cut into chunks of n_ctx tokens (the
+ * first of each replaced by BOS where the vocabulary adds one), each chunk evaluated from
+ * position 0, and every matrix product's input rows summed as squares per column, per weight
+ * (per expert for a mixture's experts) with the count of rows seen. As llama-imatrix: only the
+ * blk.* weights (and output.weight when asked), dense products of fewer than 16 rows skipped.
+ */
+#include "infer/infer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct stat_entry {
+	const char *name; /* the weight's (borrowed from the model) */
+	float *values;	  /* ne0 x n_mat */
+	int64_t *counts;  /* n_mat */
+	int64_t ne0;
+	int n_mat;
+};
+
+struct collector {
+	const struct fy_model *m;
+	bool process_output;
+	struct stat_entry *e;
+	size_t n, cap;
+	struct fy_index index;
+	int rc; /* the first failure (out of memory, a non-finite activation) */
+	char why[200];
+};
+
+static struct stat_entry *entry_for(struct collector *c, const struct fy_weight *w, int n_mat)
+{
+	int64_t i;
+	if (fy_index_find(&c->index, w->name, strlen(w->name), &i))
+		return &c->e[i];
+	if (c->n == c->cap) {
+		const size_t cap = c->cap ? c->cap * 2 : 64;
+		struct stat_entry *p = realloc(c->e, cap * sizeof(*p));
+		if (p == NULL)
+			return NULL;
+		c->e = p;
+		c->cap = cap;
+	}
+	struct stat_entry *e = &c->e[c->n];
+	e->name = w->name;
+	e->ne0 = w->ne0;
+	e->n_mat = n_mat;
+	e->values = calloc((size_t)w->ne0 * (size_t)n_mat, sizeof(float));
+	e->counts = calloc((size_t)n_mat, sizeof(int64_t));
+	if (e->values == NULL || e->counts == NULL) {
+		free(e->values);
+		free(e->counts);
+		return NULL;
+	}
+	if (fy_index_insert(&c->index, e->name, strlen(e->name), (int64_t)c->n, NULL) != FY_OK) {
+		free(e->values);
+		free(e->counts);
+		return NULL;
+	}
+	c->n++;
+	return e;
+}
+
+static void collect(void *ctx, const struct fy_weight *w, int expert, const float *x, int64_t n_tok)
+{
+	struct collector *c = ctx;
+	if (c->rc != FY_OK || w->name == NULL)
+		return;
+	const bool output = strcmp(w->name, "output.weight") == 0;
+	if (strncmp(w->name, "blk.", 4) != 0 && !(c->process_output && output))
+		return;
+	if (expert < 0 && n_tok < 16)
+		return; /* llama-imatrix leaves small batches out */
+	struct stat_entry *e = entry_for(c, w, expert >= 0 ? c->m->hp.n_expert : 1);
+	if (e == NULL) {
+		c->rc = FY_ENOMEM;
+		snprintf(c->why, sizeof(c->why), "out of memory");
+		return;
+	}
+	const int mat = expert >= 0 ? expert : 0;
+	float *acc = e->values + (int64_t)mat * e->ne0;
+	for (int64_t t = 0; t < n_tok; t++) {
+		const float *row = x + t * w->ne0;
+		for (int64_t j = 0; j < e->ne0; j++)
+			acc[j] += row[j] * row[j];
+	}
+	e->counts[mat] += n_tok;
+	for (int64_t j = 0; j < e->ne0; j++) {
+		if (!isfinite(acc[j])) {
+			c->rc = FY_EFORMAT;
+			snprintf(c->why, sizeof(c->why), "non-finite activations reach %s",
+				 w->name);
+			return;
+		}
+	}
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct stat_entry *)a)->name, ((const struct stat_entry *)b)->name);
+}
+
+/* llama-imatrix's GGUF layout: general.type, imatrix.datasets, chunk_count and chunk_size, then
+ * for each weight in name order NAME.in_sum2 [ne0, n_mat] and NAME.counts [1, n_mat] (F32). */
+struct write_ctx {
+	const struct collector *c;
+};
+
+static int entry_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_err *err)
+{
+	const struct write_ctx *w = ctx;
+	const struct stat_entry *e = &w->c->e[index / 2];
+	if (index % 2 == 0)
+		return fy_sink_write(sink, e->values,
+				     (size_t)e->ne0 * (size_t)e->n_mat * sizeof(float), err);
+	for (int k = 0; k < e->n_mat; k++) {
+		const float f = (float)e->counts[k];
+		int rc = fy_sink_write(sink, &f, sizeof(f), err);
+		if (rc != FY_OK)
+			return rc;
+	}
+	return FY_OK;
+}
+
+static int write_imatrix(struct collector *c, const char *path, const char *dataset, int chunks,
+			 int chunk_size, struct fy_err *err)
+{
+	struct fy_gguf_writer *w = NULL;
+	struct write_ctx wc = { c };
+	char name[FY_GGUF_MAX_NAME + 1];
+	int rc;
+	qsort(c->e, c->n, sizeof(*c->e), cmp_entry);
+	FY_TRY(rc, fy_gguf_writer_new(&w, err));
+	FY_TRY(rc, fy_gguf_writer_set_str(w, "general.type", "imatrix", err));
+	const struct fy_str ds = { dataset, strlen(dataset) };
+	FY_TRY(rc, fy_gguf_writer_set_str_array(w, "imatrix.datasets", 1, &ds, err));
+	FY_TRY(rc, fy_gguf_writer_set_u32(w, "imatrix.chunk_count", (uint32_t)chunks, err));
+	FY_TRY(rc, fy_gguf_writer_set_u32(w, "imatrix.chunk_size", (uint32_t)chunk_size, err));
+	for (size_t i = 0; i < c->n; i++) {
+		const struct stat_entry *e = &c->e[i];
+		const int64_t sums[2] = { e->ne0, e->n_mat }, counts[2] = { 1, e->n_mat };
+		const int dims = e->n_mat > 1 ? 2 : 1;
+		if (snprintf(name, sizeof(name), "%s.in_sum2", e->name) >= (int)sizeof(name)) {
+			rc = fy_err_set(err, FY_EINVAL, "%s: name too long for an imatrix entry",
+					e->name);
+			goto out;
+		}
+		FY_TRY(rc, fy_gguf_writer_add(w, name, FY_DTYPE_F32, dims, sums, err));
+		snprintf(name, sizeof(name), "%s.counts", e->name);
+		FY_TRY(rc, fy_gguf_writer_add(w, name, FY_DTYPE_F32, dims, counts, err));
+	}
+	rc = fy_gguf_writer_write(w, path, entry_data, &wc, err);
+out:
+	fy_gguf_writer_free(w);
+	return rc;
+}
+
+int fy_imatrix_compute(const struct fy_model *m, const char *text, size_t len,
+		       const struct fy_imatrix_opts *o, struct fy_pool *pool, const char *out_path,
+		       struct fy_imatrix_report *rep, struct fy_err *err)
+{
+	struct collector c = { .m = m, .process_output = o->process_output };
+	struct fy_ctx *ctx = NULL;
+	int32_t *ids = NULL;
+	int32_t *chunk = NULL;
+	float *logits = NULL;
+	size_t n_ids = 0;
+	const int n_ctx = o->n_ctx > 0 ? o->n_ctx : 512;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	fy_index_init(&c.index);
+	FY_TRY(rc, fy_tokenize(m->vocab, text, len, true, false, &ids, &n_ids, err));
+	if (n_ids < 2 * (size_t)n_ctx) {
+		rc = fy_err_set(err, FY_EINVAL,
+				"the text is %zu tokens: at least %d are needed for chunks of %d "
+				"(as llama-imatrix asks; a longer text, or a smaller -c)",
+				n_ids, 2 * n_ctx, n_ctx);
+		goto out;
+	}
+	int n_chunk = (int)(n_ids / (size_t)n_ctx);
+	if (o->n_chunks > 0 && o->n_chunks < n_chunk)
+		n_chunk = o->n_chunks;
+	FY_TRY(rc, fy_ctx_new(&ctx, m, n_ctx, pool, err));
+	fy_ctx_set_hook(ctx, collect, &c);
+	chunk = malloc((size_t)n_ctx * sizeof(*chunk));
+	logits = malloc((size_t)n_ctx * (size_t)m->hp.n_vocab * sizeof(float));
+	if (chunk == NULL || logits == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		goto out;
+	}
+	double nll = 0;
+	int64_t scored = 0;
+	for (int i = 0; i < n_chunk; i++) {
+		memcpy(chunk, ids + (size_t)i * (size_t)n_ctx, (size_t)n_ctx * sizeof(*chunk));
+		if (fy_vocab_add_bos(m->vocab) && fy_vocab_bos(m->vocab) >= 0)
+			chunk[0] = fy_vocab_bos(m->vocab);
+		fy_ctx_reset(ctx);
+		FY_TRY(rc, fy_eval(ctx, chunk, n_ctx, true, logits, err));
+		if (c.rc != FY_OK) {
+			rc = fy_err_set(err, c.rc, "%s", c.why);
+			goto out;
+		}
+		/* the perplexity of the chunk's second half, as llama-imatrix reports it */
+		for (int t = n_ctx / 2; t < n_ctx - 1; t++) {
+			float *lg = logits + (size_t)t * (size_t)m->hp.n_vocab;
+			float mx = lg[0];
+			for (int v = 1; v < m->hp.n_vocab; v++)
+				mx = lg[v] > mx ? lg[v] : mx;
+			double sum = 0;
+			for (int v = 0; v < m->hp.n_vocab; v++)
+				sum += exp((double)(lg[v] - mx));
+			nll += log(sum) + mx - lg[ids[(size_t)i * (size_t)n_ctx + (size_t)t + 1]];
+			scored++;
+		}
+		if (o->progress != NULL)
+			o->progress(o->ctx, i + 1, n_chunk);
+	}
+	rep->n_tokens = (int64_t)n_ids;
+	rep->n_chunks = n_chunk;
+	rep->n_entries = c.n;
+	rep->ppl = scored > 0 ? exp(nll / (double)scored) : 0;
+	FY_TRY(rc, write_imatrix(&c, out_path, o->dataset != NULL ? o->dataset : "", n_chunk, n_ctx,
+				 err));
+out:
+	for (size_t i = 0; i < c.n; i++) {
+		free(c.e[i].values);
+		free(c.e[i].counts);
+	}
+	free(c.e);
+	fy_index_release(&c.index);
+	fy_ctx_free(ctx);
+	free(ids);
+	free(chunk);
+	free(logits);
+	return rc;
+}
