@@ -318,7 +318,7 @@ static int make_plan(struct requant *q, struct fy_err *err)
 	}
 	rc = fy_quant_plan(&model, src, q->n, &q->opts->params, q->plan, err);
 	if (rc != FY_OK)
-		fy_err_prefix(err, "%s: ", fy_gguf_label(q->in));
+		fy_err_prefix(err, "%s", fy_gguf_label(q->in));
 	free(src);
 	return rc;
 }

@@ -14,6 +14,13 @@ extern const uint64_t fy_iq2s_grid[1024];
 extern const uint32_t fy_iq3xxs_grid[256];
 extern const uint32_t fy_iq3s_grid[512];
 extern const uint64_t fy_iq1s_grid[2048];
+/* the quantizers' compact form of the same points (2 or 3 bits per coordinate) */
+extern const uint16_t fy_kgrid_2bit_256[256];
+extern const uint16_t fy_kgrid_2bit_512[512];
+extern const uint16_t fy_kgrid_2bit_1024[1024];
+extern const uint16_t fy_kgrid_1bit_2048[2048];
+extern const uint16_t fy_kgrid_256[256];
+extern const uint16_t fy_kgrid_512[512];
 
 #define FY_IQ1S_DELTA 0.125f
 

@@ -29,7 +29,8 @@ struct fy_quant_traits {
 	int64_t blck;			   /* elements per block */
 	size_t bytes;			   /* bytes per block */
 	fy_quant_from_float_fn from_float; /* llama-quantize's quantizer without an imatrix, or
-					      NULL when ferry cannot write the type */
+					      NULL (ferry cannot write the type, or ggml only
+					      quantizes it with one) */
 	fy_quant_weighted_fn quantize_w;   /* with an importance matrix, or NULL */
 	fy_quant_to_float_fn to_float;	   /* dequantizer, n a multiple of blck */
 	enum fy_dtype vec_dot_type;	   /* the activation type a dot product pairs it with */
@@ -39,6 +40,9 @@ struct fy_quant_traits {
 const struct fy_quant_traits *fy_quant_traits(enum fy_dtype t);
 /* True when ferry can produce (quantize to) type t. */
 bool fy_quant_can_write(enum fy_dtype t);
+/* True for the types ggml quantizes only with importance weights (IQ2_XXS, IQ2_XS, IQ1_S):
+ * fy_quant_row must not be called for them, fy_quant_row_w only with weights. */
+bool fy_quant_weights_required(enum fy_dtype t);
 /* A type ferry can produce, by name ("q8_0", any case). False if unknown or not writable. */
 bool fy_quant_type_from_name(const char *name, enum fy_dtype *out);
 /* Comma-separated names of the types ferry can produce (for messages). */

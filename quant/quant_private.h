@@ -134,6 +134,9 @@ void fy_dequant_q5_k(const void *x, float *y, int64_t n);
 void fy_dequant_q6_k(const void *x, float *y, int64_t n);
 void fy_dequant_q8_k(const void *x, float *y, int64_t n);
 
+/* ggml's make_qp_quants: levels in [0, nmax] of non-negative x weighted by qw (weighted.c) */
+float fy_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw);
+
 /* With an importance-matrix row qw (quant/weighted.c): what llama-quantize runs given one */
 void fy_quant_q4_0_w(const float *x, void *y, int64_t n, const float *qw);
 void fy_quant_q4_1_w(const float *x, void *y, int64_t n, const float *qw);
@@ -153,6 +156,12 @@ void fy_quant_iq4_xs(const float *x, void *y, int64_t n);
 void fy_quant_iq4_xs_w(const float *x, void *y, int64_t n, const float *qw);
 void fy_dequant_iq4_nl(const void *x, float *y, int64_t n);
 void fy_dequant_iq4_xs(const void *x, float *y, int64_t n);
+
+/* The lattice i-quants' quantizers (quant/iqsearch.c); IQ2_XXS and IQ2_XS need qw */
+void fy_quant_iq2_xxs_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_iq2_xs_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_iq3_xxs(const float *x, void *y, int64_t n);
+void fy_quant_iq3_xxs_w(const float *x, void *y, int64_t n, const float *qw);
 
 /* The lattice i-quants (quant/iquants.c): dequantizers */
 void fy_dequant_iq2_xxs(const void *x, float *y, int64_t n);

@@ -69,9 +69,12 @@ static const struct fy_quant_traits table[FY_DTYPE_COUNT] = {
 	ROW(FY_DTYPE_Q6_K, "Q6_K", 256, 210, fy_quant_q6_k, fy_quant_q6_k_w, fy_dequant_q6_k,
 	    FY_DTYPE_Q8_K),
 	ROW(FY_DTYPE_Q8_K, "Q8_K", 256, 292, NULL, NULL, fy_dequant_q8_k, FY_DTYPE_Q8_K),
-	ROW(FY_DTYPE_IQ2_XXS, "IQ2_XXS", 256, 66, NULL, NULL, fy_dequant_iq2_xxs, FY_DTYPE_Q8_K),
-	ROW(FY_DTYPE_IQ2_XS, "IQ2_XS", 256, 74, NULL, NULL, fy_dequant_iq2_xs, FY_DTYPE_Q8_K),
-	ROW(FY_DTYPE_IQ3_XXS, "IQ3_XXS", 256, 98, NULL, NULL, fy_dequant_iq3_xxs, FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_IQ2_XXS, "IQ2_XXS", 256, 66, NULL, fy_quant_iq2_xxs_w, fy_dequant_iq2_xxs,
+	    FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_IQ2_XS, "IQ2_XS", 256, 74, NULL, fy_quant_iq2_xs_w, fy_dequant_iq2_xs,
+	    FY_DTYPE_Q8_K),
+	ROW(FY_DTYPE_IQ3_XXS, "IQ3_XXS", 256, 98, fy_quant_iq3_xxs, fy_quant_iq3_xxs_w,
+	    fy_dequant_iq3_xxs, FY_DTYPE_Q8_K),
 	ROW(FY_DTYPE_IQ1_S, "IQ1_S", 256, 50, NULL, NULL, fy_dequant_iq1_s, FY_DTYPE_Q8_K),
 	ROW(FY_DTYPE_IQ4_NL, "IQ4_NL", 32, 18, fy_quant_iq4_nl, fy_quant_iq4_nl_w,
 	    fy_dequant_iq4_nl, FY_DTYPE_Q8_0),
@@ -100,7 +103,13 @@ const struct fy_quant_traits *fy_quant_traits(enum fy_dtype t)
 bool fy_quant_can_write(enum fy_dtype t)
 {
 	const struct fy_quant_traits *tr = fy_quant_traits(t);
-	return tr != NULL && tr->from_float != NULL;
+	return tr != NULL && (tr->from_float != NULL || tr->quantize_w != NULL);
+}
+
+bool fy_quant_weights_required(enum fy_dtype t)
+{
+	const struct fy_quant_traits *tr = fy_quant_traits(t);
+	return tr != NULL && tr->from_float == NULL && tr->quantize_w != NULL;
 }
 
 /* Built from the table on first use: the rows with a quantizer, in type-id order. */
@@ -111,7 +120,7 @@ static void writable_init(void)
 {
 	size_t len = 0;
 	for (int t = 0; t < FY_DTYPE_COUNT; t++) {
-		if (table[t].from_float == NULL)
+		if (table[t].from_float == NULL && table[t].quantize_w == NULL)
 			continue;
 		int k = snprintf(writable + len, sizeof(writable) - len, "%s%s", len ? ", " : "",
 				 table[t].name);
@@ -141,15 +150,17 @@ bool fy_quant_row_bytes(enum fy_dtype t, int64_t n, size_t *out)
 
 void fy_quant_row(enum fy_dtype t, const float *x, void *y, int64_t n)
 {
-	table[t].from_float(x, y, n);
+	fy_quant_row_w(t, x, y, n, NULL);
 }
 
 void fy_quant_row_w(enum fy_dtype t, const float *x, void *y, int64_t n, const float *qw)
 {
 	if (qw != NULL && table[t].quantize_w != NULL)
 		table[t].quantize_w(x, y, n, qw);
-	else
+	else if (table[t].from_float != NULL)
 		table[t].from_float(x, y, n);
+	else /* a type ggml quantizes only with weights: the callers check first */
+		abort();
 }
 
 bool fy_quant_takes_imatrix(enum fy_dtype t)

@@ -143,7 +143,7 @@ static float make_qkx3_quants(int n, int nmax, const float *x, const float *weig
 
 /* Non-negative levels in [0, nmax] for the sub-block scales (or mins) themselves, weighted by
  * each sub-block's total weight: 9 trial scales, then coordinate descent (make_qp_quants). */
-static float make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)
+float fy_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)
 {
 	float max = 0;
 	for (int i = 0; i < n; ++i)
@@ -340,8 +340,8 @@ static void q2k_block_w(const float *x, const float *qw, struct blk_q2_k *y)
 		scales[j] = make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux,
 					     -0.9f, 0.05f, 36);
 	}
-	float dm = make_qp_quants(16, 15, scales, Ls, sw);
-	float mm = make_qp_quants(16, 15, mins, Lm, sw);
+	float dm = fy_make_qp_quants(16, 15, scales, Ls, sw);
+	float mm = fy_make_qp_quants(16, 15, mins, Lm, sw);
 	y->d = fy_f32_to_f16(dm);
 	y->dmin = fy_f32_to_f16(mm);
 	dm = fy_f16_to_f32(y->d);
@@ -433,8 +433,8 @@ static void k45_fit_w(const float *x, const float *qw, int nmax, uint8_t *L, uin
 		scales[j] = make_qkx3_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j],
 					     Laux, -0.9f, 0.05f, 36);
 	}
-	const float d_block = make_qp_quants(8, 63, scales, Ls, sw);
-	const float m_block = make_qp_quants(8, 63, mins, Lm, sw);
+	const float d_block = fy_make_qp_quants(8, 63, scales, Ls, sw);
+	const float m_block = fy_make_qp_quants(8, 63, mins, Lm, sw);
 	for (int j = 0; j < 8; ++j) {
 		uint8_t ls = Ls[j], lm = Lm[j];
 		if (clamp63) {

@@ -79,7 +79,8 @@ for c in "stories260K Q4_K_M gguf" "stories260K IQ4_NL gguf" "llama8 Q4_0 gguf" 
 	"llama8 Q3_K_M gguf" "llama8 Q4_K_S gguf" "llama8 Q4_K_M gguf" "llama8 Q5_K_M gguf" \
 	"llama8 Q6_K gguf" "llama8 IQ4_NL gguf" "llama8 IQ4_XS gguf" "llama8 Q8_0 gguf" \
 	"llama8 Q4_K_M dat" "llama8 IQ4_XS dat" "qwen3moe Q4_K_M gguf" "qwen3moe IQ4_XS gguf" \
-	"qwen3moe Q2_K gguf"; do
+	"qwen3moe Q2_K gguf" "llama8 IQ2_XXS gguf" "llama8 IQ2_XS gguf" "llama8 Q2_K_S gguf" \
+	"qwen3moe IQ2_XXS gguf" "qwen3moe IQ2_XS gguf" "qwen3moe Q2_K_S gguf" "llama8 IQ2_XXS dat"; do
 	set -- $c
 	(cd "$out" && "$Q" --imatrix "imatrix/$1.$3" "$work/$1.gguf" "$work/q.gguf" "$2" 1 \
 		>"$work/log" 2>&1) || { tail -3 "$work/log" >&2; exit 1; }
