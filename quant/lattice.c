@@ -146,9 +146,12 @@ const struct fy_lattice *fy_lattice_get(enum fy_lattice_kind which)
 int fy_lattice_find(const struct fy_lattice *g, const int8_t *levels, const float *xval,
 		    const float *weight, float scale, int8_t *L_out)
 {
+	/* levels outside the lattice's range only come from degenerate blocks (where ggml reads
+	 * out of bounds or aborts): clamped, so that the index stays inside the map */
+	const int max_level = g->bits == 2 ? 2 : 7;
 	int u = 0;
 	for (int i = 0; i < g->dim; i++)
-		u |= levels[i] << (g->bits * i);
+		u |= imax(0, imin(max_level, levels[i])) << (g->bits * i);
 	const int32_t m = g->map[u];
 	if (m >= 0)
 		return m;
@@ -168,6 +171,8 @@ int fy_lattice_find(const struct fy_lattice *g, const int8_t *levels, const floa
 			best = nb[j];
 		}
 	}
+	if (best < 0) /* every distance NaN or infinite (absurd inputs; ggml asserts): the first */
+		best = nb[1];
 	const int8_t *pg = g->pos + (size_t)best * (size_t)g->dim;
 	for (int i = 0; i < g->dim; i++)
 		L_out[i] = (int8_t)((pg[i] - 1) / 2);

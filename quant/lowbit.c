@@ -166,8 +166,10 @@ void fy_quant_q2_0(const float *x, void *vy, int64_t n)
 		memset(y[i].qs, 0, sizeof(y[i].qs));
 		for (int j = 0; j < 64; j++) {
 			/* |x * id| <= 1: roundf's result is within [-1, 1], then clamped as ggml
-			 * does */
-			const int q = imax(0, imin(3, (int)roundf(x[j] * id) + 1));
+			 * does; a subnormal amax makes id infinite, which the clamp (and NaN's
+			 * 1) keep defined where ggml's cast is not */
+			const float r = roundf(x[j] * id);
+			const int q = r != r ? 1 : (int)fmaxf(-1.0f, fminf(2.0f, r)) + 1;
 			y[i].qs[j / 4] |= (uint8_t)(q << (j % 4) * 2);
 		}
 	}
