@@ -3,13 +3,14 @@
  * points of dim coordinates, each coordinate an odd level 2l+1; a map from every packed level
  * vector (bits per coordinate) to its point, or, for a vector that is not a point, to the list
  * of its nearest points — those at the nwant smallest squared distances, by distance then index.
- * Built once per process on first use (pthread_once), a few MB for IQ2_S's 1024 points.
+ * Built once per process on first use (pthread_once): tens of milliseconds.
  */
 #include "quant/iquant.h"
 #include "quant/lattice.h"
 #include "quant/quant_private.h"
 
 #include <float.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -38,8 +39,8 @@ static void unpack(int u, int dim, int bits, int8_t *pos)
 		pos[k] = (int8_t)(2 * ((u >> bits * k) & ((1 << bits) - 1)) + 1);
 }
 
-/* The neighbours of level vector u: the points at the nwant smallest distances, appended to
- * out[1..] in (distance, index) order, their count in out[0]. d2 is scratch (n ints). */
+/* The neighbours of level vector u: the points at the nwant smallest distances, written to
+ * out[1..] (room for n) in (distance, index) order, their count in out[0]. d2 is scratch. */
 static int neighbours(const struct fy_lattice *g, int nwant, int u, int *d2, uint16_t *out)
 {
 	int8_t pos[8];
@@ -67,14 +68,19 @@ static int neighbours(const struct fy_lattice *g, int nwant, int u, int *d2, uin
 	int count = 0;
 	for (int t = 0; t < have; t++)
 		for (int j = 0; j < g->n; j++)
-			if (d2[j] == thr[t]) {
-				if (out != NULL)
-					out[1 + count] = (uint16_t)j;
-				count++;
-			}
-	if (out != NULL)
-		out[0] = (uint16_t)count;
+			if (d2[j] == thr[t])
+				out[1 + count++] = (uint16_t)j;
+	out[0] = (uint16_t)count;
 	return count;
+}
+
+/* A level vector fy_lattice_find can ask for: every 2-bit coordinate at most 2. */
+static bool reachable(int u, int dim, int bits)
+{
+	for (int k = 0; bits == 2 && k < dim; k++)
+		if (((u >> 2 * k) & 3) == 3)
+			return false;
+	return true;
 }
 
 static void build(int which)
@@ -97,18 +103,24 @@ static void build(int which)
 	for (int k = 0; k < s->n; k++)
 		if (s->kgrid[k] < s->map_size)
 			g->map[s->kgrid[k]] = k;
-	/* sizes first, then the lists */
-	size_t total = 0;
-	for (int u = 0; u < s->map_size; u++)
-		if (g->map[u] < 0)
-			total += 1 + (size_t)neighbours(g, s->nwant, u, d2, NULL);
-	g->nb = malloc(total * sizeof(*g->nb));
-	if (g->nb == NULL)
-		goto fail;
-	size_t at = 0;
+	/* the lists, only for level vectors a search can produce (IQ1/IQ2: levels 0..2, so no
+	 * coordinate is 3: 6,561 of the 43,692 entries ggml fills) */
+	size_t at = 0, cap = 0;
 	for (int u = 0; u < s->map_size; u++) {
 		if (g->map[u] >= 0)
 			continue;
+		if (!reachable(u, s->dim, s->bits)) {
+			g->map[u] = INT32_MIN; /* never looked up (fy_lattice_find clamps) */
+			continue;
+		}
+		if (cap - at < (size_t)s->n + 1) {
+			const size_t ncap = cap ? cap * 2 : 65536;
+			uint16_t *p = realloc(g->nb, ncap * sizeof(*p));
+			if (p == NULL)
+				goto fail;
+			g->nb = p;
+			cap = ncap;
+		}
 		g->map[u] = -(int32_t)(at + 1);
 		at += 1 + (size_t)neighbours(g, s->nwant, u, d2, g->nb + at);
 	}
@@ -119,8 +131,10 @@ fail:
 	free(d2);
 	free(g->pos);
 	free(g->map);
+	free(g->nb);
 	g->pos = NULL;
 	g->map = NULL;
+	g->nb = NULL;
 }
 
 #define ONCE_FN(i)                                                                                 \
