@@ -162,6 +162,10 @@ void fy_quant_iq2_xxs_w(const float *x, void *y, int64_t n, const float *qw);
 void fy_quant_iq2_xs_w(const float *x, void *y, int64_t n, const float *qw);
 void fy_quant_iq3_xxs(const float *x, void *y, int64_t n);
 void fy_quant_iq3_xxs_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_iq2_s(const float *x, void *y, int64_t n);
+void fy_quant_iq2_s_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_iq3_s(const float *x, void *y, int64_t n);
+void fy_quant_iq3_s_w(const float *x, void *y, int64_t n, const float *qw);
 
 /* The lattice i-quants (quant/iquants.c): dequantizers */
 void fy_dequant_iq2_xxs(const void *x, float *y, int64_t n);

@@ -28,7 +28,7 @@ cp "$data/models/stories260K/stories260K.gguf" "$work/stories260K.gguf"
 for m in stories260K llama8 qwen3moe deepseek2; do
 	echo "$(sha256sum <"$work/$m.gguf" | cut -c1-64) $m" >>"$out/inputs.txt"
 	for t in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M \
-		Q6_K IQ4_NL IQ4_XS TQ1_0 TQ2_0 MXFP4_MOE Q1_0 Q2_0 F16 BF16 F32; do
+		Q6_K IQ4_NL IQ4_XS IQ3_S IQ3_M TQ1_0 TQ2_0 MXFP4_MOE Q1_0 Q2_0 F16 BF16 F32; do
 		if "$Q" "$work/$m.gguf" "$work/out.gguf" "$t" 1 >"$work/log" 2>&1; then
 			node "$root/tests/cli/gguf_digest.mjs" "$work/out.gguf" >"$out/$m-$t.digest"
 		else
@@ -80,7 +80,11 @@ for c in "stories260K Q4_K_M gguf" "stories260K IQ4_NL gguf" "llama8 Q4_0 gguf" 
 	"llama8 Q6_K gguf" "llama8 IQ4_NL gguf" "llama8 IQ4_XS gguf" "llama8 Q8_0 gguf" \
 	"llama8 Q4_K_M dat" "llama8 IQ4_XS dat" "qwen3moe Q4_K_M gguf" "qwen3moe IQ4_XS gguf" \
 	"qwen3moe Q2_K gguf" "llama8 IQ2_XXS gguf" "llama8 IQ2_XS gguf" "llama8 Q2_K_S gguf" \
-	"qwen3moe IQ2_XXS gguf" "qwen3moe IQ2_XS gguf" "qwen3moe Q2_K_S gguf" "llama8 IQ2_XXS dat"; do
+	"qwen3moe IQ2_XXS gguf" "qwen3moe IQ2_XS gguf" "qwen3moe Q2_K_S gguf" "llama8 IQ2_XXS dat" \
+	"llama8 IQ2_S gguf" "llama8 IQ2_M gguf" "llama8 IQ3_XXS gguf" "llama8 IQ3_S gguf" \
+	"llama8 IQ3_M gguf" "llama8 IQ3_XS gguf" "qwen3moe IQ2_S gguf" "qwen3moe IQ2_M gguf" \
+	"qwen3moe IQ3_XXS gguf" "qwen3moe IQ3_S gguf" "qwen3moe IQ3_M gguf" "qwen3moe IQ3_XS gguf" \
+	"stories260K IQ3_XXS gguf"; do
 	set -- $c
 	(cd "$out" && "$Q" --imatrix "imatrix/$1.$3" "$work/$1.gguf" "$work/q.gguf" "$2" 1 \
 		>"$work/log" 2>&1) || { tail -3 "$work/log" >&2; exit 1; }
