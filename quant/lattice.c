@@ -192,3 +192,36 @@ int fy_lattice_find(const struct fy_lattice *g, const int8_t *levels, const floa
 		L_out[i] = (int8_t)((pg[i] - 1) / 2);
 	return -1 - best;
 }
+
+int fy_lattice_find_iq1(const struct fy_lattice *g, const int8_t *levels, const float *xval,
+			const float *weight, float scale, const float *xg, int8_t *L_out)
+{
+	int u = 0;
+	for (int i = 0; i < g->dim; i++)
+		u |= imax(0, imin(2, levels[i])) << (g->bits * i);
+	const int32_t m = g->map[u];
+	if (m >= 0)
+		return m;
+	const uint16_t *nb = g->nb + (-m - 1);
+	float best_d2 = FLT_MAX;
+	int best = -1;
+	for (int j = 1; j <= nb[0]; j++) {
+		const int8_t *pg = g->pos + (size_t)nb[j] * (size_t)g->dim;
+		float d2 = 0;
+		for (int i = 0; i < g->dim; i++) {
+			const float q = xg[(pg[i] - 1) / 2];
+			const float diff = scale * q - xval[i];
+			d2 += weight[i] * diff * diff;
+		}
+		if (d2 < best_d2) {
+			best_d2 = d2;
+			best = nb[j];
+		}
+	}
+	if (best < 0) /* every distance NaN or infinite (absurd inputs; ggml asserts): the first */
+		best = nb[1];
+	const int8_t *pg = g->pos + (size_t)best * (size_t)g->dim;
+	for (int i = 0; i < g->dim; i++)
+		L_out[i] = (int8_t)((pg[i] - 1) / 2);
+	return -1 - best;
+}

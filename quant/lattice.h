@@ -34,4 +34,8 @@ const struct fy_lattice *fy_lattice_get(enum fy_lattice_kind which);
 int fy_lattice_find(const struct fy_lattice *g, const int8_t *levels, const float *xval,
 		    const float *weight, float scale, int8_t *L_out);
 
+/* The same for IQ1_S/IQ1_M (ggml's iq1_find_best_neighbour2): a level l stands for xg[l]. */
+int fy_lattice_find_iq1(const struct fy_lattice *g, const int8_t *levels, const float *xval,
+			const float *weight, float scale, const float *xg, int8_t *L_out);
+
 #endif

@@ -166,6 +166,10 @@ void fy_quant_iq2_s(const float *x, void *y, int64_t n);
 void fy_quant_iq2_s_w(const float *x, void *y, int64_t n, const float *qw);
 void fy_quant_iq3_s(const float *x, void *y, int64_t n);
 void fy_quant_iq3_s_w(const float *x, void *y, int64_t n, const float *qw);
+/* IQ1_S (weights required) and IQ1_M (quant/iq1.c) */
+void fy_quant_iq1_s_w(const float *x, void *y, int64_t n, const float *qw);
+void fy_quant_iq1_m(const float *x, void *y, int64_t n);
+void fy_quant_iq1_m_w(const float *x, void *y, int64_t n, const float *qw);
 
 /* The lattice i-quants (quant/iquants.c): dequantizers */
 void fy_dequant_iq2_xxs(const void *x, float *y, int64_t n);

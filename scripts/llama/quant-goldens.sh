@@ -84,7 +84,8 @@ for c in "stories260K Q4_K_M gguf" "stories260K IQ4_NL gguf" "llama8 Q4_0 gguf" 
 	"llama8 IQ2_S gguf" "llama8 IQ2_M gguf" "llama8 IQ3_XXS gguf" "llama8 IQ3_S gguf" \
 	"llama8 IQ3_M gguf" "llama8 IQ3_XS gguf" "qwen3moe IQ2_S gguf" "qwen3moe IQ2_M gguf" \
 	"qwen3moe IQ3_XXS gguf" "qwen3moe IQ3_S gguf" "qwen3moe IQ3_M gguf" "qwen3moe IQ3_XS gguf" \
-	"stories260K IQ3_XXS gguf"; do
+	"stories260K IQ3_XXS gguf" "llama8 IQ1_S gguf" "llama8 IQ1_M gguf" "qwen3moe IQ1_S gguf" \
+	"qwen3moe IQ1_M gguf"; do
 	set -- $c
 	(cd "$out" && "$Q" --imatrix "imatrix/$1.$3" "$work/$1.gguf" "$work/q.gguf" "$2" 1 \
 		>"$work/log" 2>&1) || { tail -3 "$work/log" >&2; exit 1; }

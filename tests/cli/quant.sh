@@ -185,6 +185,18 @@ expect_rc 1 "another model's importance matrix"
 expect_err "needs 256" "the error says which tensor does not fit"
 [ ! -e "$work/x.gguf" ] && ok || bad "a refused imatrix left an output file"
 
+# every type runs: a model in it and its dequantization to F32 give the same greedy tokens
+for t in IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S IQ4_XS TQ2_0 MXFP4_MOE; do
+	"$FERRY" quant "$work/g-llama8.gguf" --type "$t" --imatrix "$GOLD/imatrix/llama8.gguf" \
+		-o "$work/r-$t.gguf" >/dev/null 2>&1 &&
+		"$FERRY" quant "$work/r-$t.gguf" --type F32 -o "$work/r-$t-f32.gguf" >/dev/null 2>&1 &&
+		"$FERRY" run "$work/r-$t.gguf" -p "a b c" -n 12 --temp 0 >"$work/r1" 2>/dev/null &&
+		"$FERRY" run "$work/r-$t-f32.gguf" -p "a b c" -n 12 --temp 0 >"$work/r2" 2>/dev/null &&
+		[ -s "$work/r1" ] && cmp -s "$work/r1" "$work/r2" && ok ||
+		bad "$t: greedy output differs from its dequantized F32 model's"
+	rm -f "$work/r-$t.gguf" "$work/r-$t-f32.gguf"
+done
+
 # a split set is read whole or not at all
 "$FERRY" quant "$work/g-llama8.gguf" --type Q8_0 --split-max-tensors 30 -o "$work/ws.gguf" >/dev/null 2>&1
 mv "$work/ws-00003-of-00003.gguf" "$work/ws-gone.gguf"
