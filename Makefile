@@ -303,6 +303,7 @@ bench: deps
 	@sh bench/clone.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) sh bench/convert.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) sh bench/quant.sh $(FERRY)
+	@MKMODEL=$(MKMODEL) sh bench/quant_llama.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) INFER_SPEED=$(INFER_SPEED) sh bench/infer.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) INFER_SPEED=$(INFER_SPEED) sh bench/moe.sh $(FERRY)
 

@@ -120,6 +120,19 @@ static void check_revision(struct target *t, struct fy_store *s, struct fy_pool 
 		t->bytes += r->files[i].size;
 	}
 	free(jobs);
+	/* a split model is whole or it is a problem: every shard its first one names */
+	struct fy_gguf_model *models = NULL;
+	size_t n_models = 0;
+	if (fy_revision_gguf_models(r, &models, &n_models, &err) == FY_OK) {
+		for (i = 0; i < n_models; i++)
+			if (fy_gguf_model_check(r, &models[i], &err) != FY_OK) {
+				/* the message names the revision, as the finding does */
+				const char *msg = strstr(err.msg, ": ");
+				finding(t, FY_FINDING_PROBLEM, models[i].first->path,
+					msg != NULL ? msg + 2 : err.msg);
+			}
+	}
+	fy_gguf_models_free(models, n_models);
 	rc = fy_store_check_signatures(s, r->repo, r->id, sig_seen, t, &n_sigs, &err);
 	if (rc != FY_OK && rc != FY_EHASH)
 		finding(t, FY_FINDING_PROBLEM, "signatures", err.msg);

@@ -9,13 +9,15 @@
 #include "quant/iquant.h"
 #include "quant/quant_private.h"
 
+#include <pthread.h>
+
 #define IQ4_NTRY 7
 
 const int8_t fy_iq4nl_values[16] = { -127, -104, -83, -65, -49, -35, -22, -10,
 				     1,	   13,	 25,  38,  53,	69,  89,  113 };
 
 /* The level nearest to v (ties go up), by bisection over the sorted levels (best_index_int8). */
-static int iq4nl_index(float v)
+static int iq4nl_index_bisect(float v)
 {
 	if (v <= fy_iq4nl_values[0])
 		return 0;
@@ -31,6 +33,32 @@ static int iq4nl_index(float v)
 			lo = mid;
 	}
 	return v - fy_iq4nl_values[hi - 1] < fy_iq4nl_values[hi] - v ? hi - 1 : hi;
+}
+
+/*
+ * The same index without the bisection's unpredictable branches. For |v| < 256 the bisection's
+ * last test, v - a < b - v between neighbouring levels a < b, is exact in floats and so is
+ * 2v < a + b: the index is the number of sums a + b (integers) at most 2v, which is the number at
+ * most floor(2v). IQ4_FLOOR2[floor(2v) + 256] holds it; anything else (NaN, |v| >= 256) bisects.
+ */
+static uint8_t IQ4_FLOOR2[512];
+static pthread_once_t iq4_floor2_once = PTHREAD_ONCE_INIT;
+
+static void iq4_floor2_init(void)
+{
+	for (int t = -256; t < 256; t++) {
+		int k = 0;
+		for (int i = 0; i < 15; i++)
+			k += fy_iq4nl_values[i] + fy_iq4nl_values[i + 1] <= t;
+		IQ4_FLOOR2[t + 256] = (uint8_t)k;
+	}
+}
+
+static inline int iq4nl_index(float v)
+{
+	if (v > -128.0f && v < 128.0f)
+		return IQ4_FLOOR2[(int)floorf(2 * v) + 256];
+	return iq4nl_index_bisect(v);
 }
 
 /*
@@ -123,6 +151,7 @@ static void iq4nl_block(const float *x, const float *qw, struct blk_iq4_nl *y)
 void fy_quant_iq4_nl_w(const float *x, void *vy, int64_t n, const float *qw)
 {
 	struct blk_iq4_nl *y = vy;
+	pthread_once(&iq4_floor2_once, iq4_floor2_init);
 	for (int64_t i = 0; i < n / 32; i++)
 		iq4nl_block(x + 32 * i, qw != NULL ? qw + 32 * i : NULL, &y[i]);
 }
@@ -172,6 +201,7 @@ static void iq4xs_block(const float *x, const float *qw, struct blk_iq4_xs *y)
 void fy_quant_iq4_xs_w(const float *x, void *vy, int64_t n, const float *qw)
 {
 	struct blk_iq4_xs *y = vy;
+	pthread_once(&iq4_floor2_once, iq4_floor2_init);
 	for (int64_t i = 0; i < n / FY_QK_K; i++)
 		iq4xs_block(x + FY_QK_K * i, qw != NULL ? qw + FY_QK_K * i : NULL, &y[i]);
 }

@@ -339,6 +339,15 @@ if grep -q "stories-Q8_0-0000" "$work/out"; then bad "the shards of the model re
 expect_out "stories-Q8_0.gguf" "one file replaces the shards"
 run "$FERRY" fsck
 expect_rc 0 "fsck after split quants"
+# a revision holding a split model without one of its shards: verify names the missing shard
+mkdir -p "$work/partial"
+"$FERRY" quant "$work/g-llama8.gguf" --type Q8_0 --split-max-tensors 30 -o "$work/partial/p.gguf" \
+	>/dev/null 2>&1
+rm -f "$work/partial/p-00002-of-"*.gguf
+"$FERRY" -q --no-progress add demo/partial "$work/partial" -m "one shard short"
+run "$FERRY" verify demo/partial
+expect_rc 1 "verify of a revision missing a shard"
+expect_err "p-00001-of-00003.gguf: p-00002-of-00003.gguf is missing" "verify names the missing shard"
 
 echo "quant: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
