@@ -18,6 +18,7 @@ enum fy_lattice_kind {
 struct fy_lattice {
 	int n, dim, bits, map_size;
 	int8_t *pos;  /* n x dim coordinates, each 2l+1 */
+	float *posf;  /* the same as floats (the neighbour search's operands) */
 	int32_t *map; /* packed levels -> point, or -(offset + 1) of its neighbour list in nb */
 	uint16_t *nb; /* lists: a count, then the points */
 	bool ready;
