@@ -12,6 +12,8 @@ src=$cache/src-$TAG
 build=$cache/build-$TAG
 [ $# -gt 0 ] || set -- llama-quantize llama-gguf-split llama-imatrix llama-completion llama-perplexity \
 	llama-bench ggml-base
+# cmake and a C++ compiler come from Debian (not part of `make test`'s packages)
+sh "$(dirname "$0")/../deps.sh" cmake g++ >&2
 mkdir -p "$cache"
 if [ ! -d "$src/.git" ]; then
 	tmp=$(mktemp -d "$cache/pack.XXXXXX")
