@@ -69,15 +69,8 @@ static inline int iq4nl_index(float v)
  */
 static float iq4_block_scale(const float *xb, const float *w, uint8_t *L)
 {
-	float amax = 0.0f;
-	float max = 0.0f;
-	for (int j = 0; j < 32; j++) {
-		const float ax = fabsf(xb[j]);
-		if (ax > amax) {
-			amax = ax;
-			max = xb[j];
-		}
-	}
+	float amax;
+	const float max = signed_absmax(xb, 32, &amax);
 	if (amax < 1e-15f)
 		return 0.0f;
 	float d = -max / fy_iq4nl_values[0];

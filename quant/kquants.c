@@ -51,15 +51,8 @@ static int q3_descent_pass(int n, int nmax, const float *x, int8_t *L, float *su
 /* Q3_K's sub-block search (make_q3_quants with do_rmse): levels in [-nmax, nmax) stored + nmax. */
 static float make_q3_quants(int n, int nmax, const float *x, int8_t *L)
 {
-	float max = 0;
-	float amax = 0;
-	for (int i = 0; i < n; ++i) {
-		const float ax = fabsf(x[i]);
-		if (ax > amax) {
-			amax = ax;
-			max = x[i];
-		}
-	}
+	float amax;
+	const float max = signed_absmax(x, n, &amax);
 	if (amax < GROUP_MAX_EPS) {
 		memset(L, 0, (size_t)n);
 		return 0.f;

@@ -101,6 +101,22 @@ static inline int trunc_clamp(float f, int lo, int hi)
 	return (int)f;
 }
 
+/* The value of largest magnitude in x[0..n) (the first of equals), its magnitude in *amax:
+ * the start of ggml's symmetric scale searches. 0 for an empty or all-zero x. */
+static inline float signed_absmax(const float *x, int n, float *amax)
+{
+	float max = 0;
+	*amax = 0;
+	for (int i = 0; i < n; ++i) {
+		const float ax = fabsf(x[i]);
+		if (ax > *amax) {
+			*amax = ax;
+			max = x[i];
+		}
+	}
+	return max;
+}
+
 static inline int imin(int a, int b)
 {
 	return a < b ? a : b;

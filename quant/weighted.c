@@ -17,15 +17,8 @@
  * over 19 trial scales (make_qx_quants with rmse_type 1 and weights qw). */
 static float make_qx_quants(int n, int nmax, const float *x, int8_t *L, const float *qw)
 {
-	float max = 0;
-	float amax = 0;
-	for (int i = 0; i < n; ++i) {
-		const float ax = fabsf(x[i]);
-		if (ax > amax) {
-			amax = ax;
-			max = x[i];
-		}
-	}
+	float amax;
+	const float max = signed_absmax(x, n, &amax);
 	if (amax < GROUP_MAX_EPS) {
 		memset(L, 0, (size_t)n);
 		return 0.f;
