@@ -1,6 +1,7 @@
 # ferry: see README.md. `make help` lists the targets.
 #
-# Sources are picked up by wildcard: every .c under the library modules goes into libferry.a,
+# Sources are picked up by wildcard: every .c under the library modules (and their arch/, one
+# file per model architecture) goes into libferry.a,
 # every cli/*.c into the ferry binary, every tests/unit/*.c into the Criterion test binary,
 # every tests/fuzz/fuzz_*.c into a libFuzzer target.
 
@@ -27,7 +28,7 @@ LIBS       = $(PKG_LIBS) -lpthread -lm
 FILE_FLAGS  = $(if $(filter quant/%,$<),-ffp-contract=off)
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-LIB_SRC  := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+LIB_SRC  := $(foreach m,$(MODULES),$(wildcard $(m)/*.c $(m)/arch/*.c))
 CLI_SRC  := $(wildcard cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c) tests/corpus/corpus.c
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

@@ -27,21 +27,74 @@ typedef int (*fy_row_fn)(const void *ctx, int64_t r, float *scratch, uint8_t *ou
 int fy_convert_rows(struct fy_pool *pool, int64_t rows, int64_t n_cols, size_t out_row,
 		    fy_row_fn fn, const void *ctx, struct fy_sink *sink, struct fy_err *err);
 
-/* The architecture table of hf2gguf.c. */
+/*
+ * One Hugging Face architecture the converter reads: a row of the table in convert/arch.c, its
+ * rules in convert/arch/FAMILY.c (as llama.cpp's conversion/FAMILY.py). hf2gguf.c does what
+ * every family shares: the common tensor names, expert stacking, F8_E4M3 block scales, the
+ * common hyper-parameters; a row adds its own names, keys and refusals.
+ */
+struct fy_name_pair {
+	const char *hf, *gguf;
+};
+
 struct fy_hf_arch {
 	const char *hf;		/* config.json architectures[0] */
 	const char *gguf;	/* general.architecture */
 	const char *model_type; /* config.json model_type */
-	bool permute_qk;
-	bool rope_dims_and_vocab; /* llama writes rope.dimension_count and vocab_size */
-	bool explicit_head_dim;	  /* config.json always carries head_dim (qwen3) */
-	bool experts;		  /* a mixture of experts: mlp.experts.E.* stacked into *_exps */
-	bool mla;		  /* DeepSeek's multi-head latent attention and its MoE keys */
+	bool permute_qk;	/* q/k rows in HF's rotate-half layout: permuted (llama) */
+	bool explicit_head_dim; /* config.json always carries head_dim (qwen3) */
+	bool experts;		/* a mixture of experts: mlp.experts.E.* stacked into *_exps */
+	/* the multi-token-prediction layers stored after the last one (num_nextn_predict_layers)
+	 * are converted as blk.N.* (and block_count counts them), else left out */
+	bool keep_nextn;
+	/* the family's own per-layer names (HF suffix after model.layers.N., GGUF suffix after
+	 * blk.N.), looked up before the common ones; { NULL, NULL } ends the list; may be NULL */
+	const struct fy_name_pair *names;
+	/* refusals of config.json beyond the common ones (may be NULL) */
+	int (*check)(const struct fy_hf_config *g, const char *path, struct fy_err *err);
+	/* the family's GGUF keys, after the common ones (general.architecture ... the RMS epsilon)
+	 */
+	int (*keys)(struct fy_gguf_writer *w, const char *arch, const struct fy_hf_config *g,
+		    struct fy_err *err);
 };
+
+/* The table (convert/arch.c), NULL-terminated. */
+extern const struct fy_hf_arch *const fy_hf_archs[];
+/* The row of config.json architecture `hf`, or NULL. */
+const struct fy_hf_arch *fy_convert_arch_of_hf(const char *hf);
 /* The first row converting to GGUF architecture `gguf`, or NULL. */
 const struct fy_hf_arch *fy_convert_arch_of_gguf(const char *gguf);
-/* The HF per-layer suffix ("self_attn.q_proj.weight") of a GGUF one ("attn_q.weight"), or NULL. */
-const char *fy_convert_layer_hf(const char *gguf_suffix);
+/* The HF per-layer suffix ("self_attn.q_proj.weight") of a GGUF one ("attn_q.weight") in
+ * architecture a (its own names, then the common ones), or NULL. */
+const char *fy_convert_layer_hf(const struct fy_hf_arch *a, const char *gguf_suffix);
+/* The GGUF per-layer suffix of an HF one, or NULL. */
+const char *fy_convert_layer_gguf(const struct fy_hf_arch *a, const char *hf_suffix);
+
+/* Key writers for the families' `keys` (convert/arch.c): ARCH.suffix = v. */
+int fy_kv_u32(struct fy_gguf_writer *w, const char *arch, const char *suffix, uint32_t v,
+	      struct fy_err *err);
+int fy_kv_f32(struct fy_gguf_writer *w, const char *arch, const char *suffix, double v,
+	      struct fy_err *err);
+int fy_kv_bool(struct fy_gguf_writer *w, const char *arch, const char *suffix, bool v,
+	       struct fy_err *err);
+/* attention.key_length and value_length when config.json gives head_dim. */
+int fy_kv_head_dim(struct fy_gguf_writer *w, const char *arch, const struct fy_hf_config *g,
+		   struct fy_err *err);
+/* A mixture's expert_count, expert_used_count, expert_feed_forward_length and (when given)
+ * expert_weights_norm. */
+int fy_kv_experts(struct fy_gguf_writer *w, const char *arch, const struct fy_hf_config *g,
+		  struct fy_err *err);
+/* rope_scaling's linear or YaRN keys; log_mul: YaRN's yarn_log_multiplier (0.1 x
+ * mscale_all_dim) is written (DeepSeek). */
+int fy_kv_rope_scaling(struct fy_gguf_writer *w, const char *arch, const struct fy_hf_config *g,
+		       bool log_mul, struct fy_err *err);
+/* rope.dimension_count = n and vocab_size (llama's and DeepSeek's converters write them). */
+int fy_kv_rope_dims_vocab(struct fy_gguf_writer *w, const char *arch, const struct fy_hf_config *g,
+			  int64_t n, struct fy_err *err);
+/* A mixture's config.json: expert counts and width, no dense layers among the sparse ones. */
+int fy_check_experts(const struct fy_hf_config *g, const char *path, struct fy_err *err);
+/* DeepSeek-style routing: n_group groups of which topk_group are kept, sigmoid or softmax. */
+int fy_check_grouped_routing(const struct fy_hf_config *g, const char *path, struct fy_err *err);
 
 /* Writes tokenizer.json, tokenizer_config.json (and tokenizer.model for SentencePiece) from g's
  * vocabulary into dir (convert/export_tok.c); *n_vocab receives the token count, *kind

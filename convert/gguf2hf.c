@@ -118,7 +118,7 @@ static bool hf_name(const struct xport *x, const char *g, char *out, size_t cap)
 	const long l = strtol(g + 4, &end, 10);
 	if (end == g + 4 || *end != '.' || l < 0 || l >= x->n_layer)
 		return false;
-	const char *hf = fy_convert_layer_hf(end + 1);
+	const char *hf = fy_convert_layer_hf(x->row, end + 1);
 	if (hf == NULL)
 		return false;
 	snprintf(out, cap, "model.layers.%ld.%s", l, hf);

@@ -1,12 +1,11 @@
 /*
- * HF checkpoint -> GGUF for the llama family, Qwen3-MoE and DeepSeek-V3, from one architecture
- * table: HF config fields to GGUF hyper-parameters, the tensor-name map, and whether q/k rows
- * are permuted (llama and mistral store them in HF's rotate-half layout; qwen uses the NEOX rope
- * and is not permuted; DeepSeek's rope dimensions are already adjacent pairs). A mixture of
- * experts' per-expert matrices are stacked into one 3-D tensor per layer (ne = [in, out,
- * n_expert]); DeepSeek's multi-token-prediction layers (stored after the last layer) are left
- * out. Tensors stream one at a time from the safetensors mmap through the atomic GGUF writer.
- * See docs/CONVERT.md.
+ * HF checkpoint -> GGUF: what every architecture shares. The architecture's row (convert/arch.c,
+ * its rules in convert/arch/FAMILY.c) names its tensors, writes its keys and refuses what it
+ * cannot convert; this file maps the names, permutes llama's q/k rows (HF's rotate-half layout
+ * into adjacent pairs), stacks a mixture's per-expert matrices into one 3-D tensor per layer
+ * (ne = [in, out, n_expert]), dequantizes F8_E4M3 with its block scales, leaves out the
+ * multi-token-prediction layers unless the row keeps them, and streams the tensors one at a time
+ * from the safetensors mmap through the atomic GGUF writer. See docs/CONVERT.md.
  */
 #include "convert/convert.h"
 #include "convert/convert_private.h"
@@ -17,64 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct fy_hf_arch archs[] = {
-	{ "LlamaForCausalLM", "llama", "llama", true, true, false, false, false },
-	{ "MistralForCausalLM", "llama", "mistral", true, true, false, false, false },
-	{ "Qwen2ForCausalLM", "qwen2", "qwen2", false, false, false, false, false },
-	{ "Qwen3ForCausalLM", "qwen3", "qwen3", false, false, true, false, false },
-	{ "Qwen3MoeForCausalLM", "qwen3moe", "qwen3_moe", false, false, true, true, false },
-	{ "DeepseekV3ForCausalLM", "deepseek2", "deepseek_v3", false, true, false, true, true },
-};
-
-const struct fy_hf_arch *fy_convert_arch_of_gguf(const char *gguf)
-{
-	for (size_t i = 0; i < sizeof(archs) / sizeof(archs[0]); i++) {
-		if (strcmp(archs[i].gguf, gguf) == 0)
-			return &archs[i];
-	}
-	return NULL;
-}
-
-const char *fy_convert_archs(void)
-{
-	return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
-	       "Qwen3MoeForCausalLM, DeepseekV3ForCausalLM";
-}
-
-/* HF per-layer suffix -> GGUF per-layer name part. */
-static const struct {
-	const char *hf, *gguf;
-} layer_map[] = {
-	{ "input_layernorm.weight", "attn_norm.weight" },
-	{ "self_attn.q_proj.weight", "attn_q.weight" },
-	{ "self_attn.k_proj.weight", "attn_k.weight" },
-	{ "self_attn.v_proj.weight", "attn_v.weight" },
-	{ "self_attn.o_proj.weight", "attn_output.weight" },
-	{ "self_attn.q_proj.bias", "attn_q.bias" },
-	{ "self_attn.k_proj.bias", "attn_k.bias" },
-	{ "self_attn.v_proj.bias", "attn_v.bias" },
-	{ "self_attn.o_proj.bias", "attn_output.bias" },
-	{ "self_attn.q_norm.weight", "attn_q_norm.weight" },
-	{ "self_attn.k_norm.weight", "attn_k_norm.weight" },
-	{ "post_attention_layernorm.weight", "ffn_norm.weight" },
-	{ "mlp.gate_proj.weight", "ffn_gate.weight" },
-	{ "mlp.up_proj.weight", "ffn_up.weight" },
-	{ "mlp.down_proj.weight", "ffn_down.weight" },
-	/* mixtures of experts (the experts themselves: see map_name) */
-	{ "mlp.gate.weight", "ffn_gate_inp.weight" },
-	{ "mlp.gate.e_score_correction_bias", "exp_probs_b.bias" },
-	{ "mlp.shared_experts.gate_proj.weight", "ffn_gate_shexp.weight" },
-	{ "mlp.shared_experts.up_proj.weight", "ffn_up_shexp.weight" },
-	{ "mlp.shared_experts.down_proj.weight", "ffn_down_shexp.weight" },
-	/* DeepSeek's multi-head latent attention */
-	{ "self_attn.q_a_proj.weight", "attn_q_a.weight" },
-	{ "self_attn.q_a_layernorm.weight", "attn_q_a_norm.weight" },
-	{ "self_attn.q_b_proj.weight", "attn_q_b.weight" },
-	{ "self_attn.kv_a_proj_with_mqa.weight", "attn_kv_a_mqa.weight" },
-	{ "self_attn.kv_a_layernorm.weight", "attn_kv_a_norm.weight" },
-	{ "self_attn.kv_b_proj.weight", "attn_kv_b.weight" },
-};
-
 /* An expert's matrix (mlp.experts.E.<hf>) and the stacked GGUF tensor it goes into. */
 static const struct {
 	const char *hf, *gguf;
@@ -84,19 +25,11 @@ static const struct {
 	{ "down_proj.weight", "ffn_down_exps.weight" },
 };
 
-const char *fy_convert_layer_hf(const char *gguf_suffix)
-{
-	for (size_t i = 0; i < sizeof(layer_map) / sizeof(layer_map[0]); i++) {
-		if (strcmp(gguf_suffix, layer_map[i].gguf) == 0)
-			return layer_map[i].hf;
-	}
-	return NULL;
-}
-
 /* The GGUF name of an HF tensor; "" to skip it; false if unknown. *expert: the expert index of
  * one expert's matrix (stacked later), else -1. Layers from n_layer on are multi-token-prediction
- * modules (n_extra of them) and are skipped. */
-static bool map_name(const char *hf, char *out, size_t cap, int n_layer, int n_extra, int *expert)
+ * modules (n_extra of them): skipped unless the architecture keeps them. */
+static bool map_name(const struct fy_hf_arch *a, const char *hf, char *out, size_t cap, int n_layer,
+		     int n_extra, int *expert)
 {
 	*expert = -1;
 	if (strcmp(hf, "model.embed_tokens.weight") == 0)
@@ -113,13 +46,12 @@ static bool map_name(const char *hf, char *out, size_t cap, int n_layer, int n_e
 	const long l = strtol(hf + 13, &end, 10);
 	if (end == hf + 13 || *end != '.' || l < 0 || l >= n_layer + n_extra)
 		return false;
-	if (l >= n_layer)
+	if (l >= n_layer && !a->keep_nextn)
 		return out[0] = '\0', true;
-	for (size_t i = 0; i < sizeof(layer_map) / sizeof(layer_map[0]); i++) {
-		if (strcmp(end + 1, layer_map[i].hf) == 0) {
-			snprintf(out, cap, "blk.%ld.%s", l, layer_map[i].gguf);
-			return true;
-		}
+	const char *g = fy_convert_layer_gguf(a, end + 1);
+	if (g != NULL) {
+		snprintf(out, cap, "blk.%ld.%s", l, g);
+		return true;
 	}
 	if (strncmp(end + 1, "mlp.experts.", 12) != 0)
 		return false;
@@ -247,7 +179,7 @@ static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_
 	    strcmp(st->name + len - strlen(SCALE_SUFFIX), SCALE_SUFFIX) == 0)
 		return check_scale(c, st, err);
 	const int n_extra = c->cfg.n_nextn_layers > 0 ? (int)c->cfg.n_nextn_layers : 0;
-	if (!map_name(st->name, t->name, sizeof(t->name), (int)c->cfg.n_layers, n_extra,
+	if (!map_name(c->arch, st->name, t->name, sizeof(t->name), (int)c->cfg.n_layers, n_extra,
 		      &t->expert))
 		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s' has no GGUF name for %s",
 				  st->name, c->arch->hf);
@@ -548,138 +480,29 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 
 /* --- metadata ------------------------------------------------------------------------------- */
 
-static int set_f32(struct fy_gguf_writer *w, const char *key, double v, struct fy_err *err)
-{
-	struct fy_gguf_value val = { .type = FY_GGUF_F32, .f = v };
-	return fy_gguf_writer_set(w, key, &val, err);
-}
-
-static int arch_kv(struct fy_gguf_writer *w, const char *arch, const char *suffix, uint32_t v,
-		   struct fy_err *err)
-{
-	char key[128];
-	snprintf(key, sizeof(key), "%s.%s", arch, suffix);
-	return fy_gguf_writer_set_u32(w, key, v, err);
-}
-
-static int set_bool(struct fy_gguf_writer *w, const char *arch, const char *suffix, bool v,
-		    struct fy_err *err)
-{
-	char key[128];
-	struct fy_gguf_value val = { .type = FY_GGUF_BOOL, .b = v };
-	snprintf(key, sizeof(key), "%s.%s", arch, suffix);
-	return fy_gguf_writer_set(w, key, &val, err);
-}
-
-/* YaRN's extras under llama.cpp's keys: the softmax scale's log multiplier (DeepSeek:
- * 0.1 x mscale_all_dim) and the ramp's bounds when config.json gives them. */
-static int yarn_kv(struct fy_gguf_writer *w, const struct conv *c, struct fy_err *err)
-{
-	const char *a = c->arch->gguf;
-	const struct fy_hf_config *g = &c->cfg;
-	char key[128];
-	int rc = FY_OK;
-	if (c->arch->mla && g->rope_mscale_all_dim > 0) {
-		snprintf(key, sizeof(key), "%s.rope.scaling.yarn_log_multiplier", a);
-		FY_TRY(rc, set_f32(w, key, 0.1 * g->rope_mscale_all_dim, err));
-	}
-	if (g->rope_beta_fast > 0) {
-		snprintf(key, sizeof(key), "%s.rope.scaling.yarn_beta_fast", a);
-		FY_TRY(rc, set_f32(w, key, g->rope_beta_fast, err));
-	}
-	if (g->rope_beta_slow > 0) {
-		snprintf(key, sizeof(key), "%s.rope.scaling.yarn_beta_slow", a);
-		FY_TRY(rc, set_f32(w, key, g->rope_beta_slow, err));
-	}
-out:
-	return rc;
-}
-
-/* A mixture of experts' keys (llama.cpp's names), DeepSeek's routing and latent attention. */
-static int moe_kv(struct fy_gguf_writer *w, const struct conv *c, struct fy_err *err)
-{
-	const char *a = c->arch->gguf;
-	const struct fy_hf_config *g = &c->cfg;
-	char key[128];
-	int rc = FY_OK;
-	FY_TRY(rc, arch_kv(w, a, "expert_count", (uint32_t)g->n_experts, err));
-	FY_TRY(rc, arch_kv(w, a, "expert_used_count", (uint32_t)g->n_experts_used, err));
-	FY_TRY(rc, arch_kv(w, a, "expert_feed_forward_length", (uint32_t)g->moe_intermediate_size,
-			   err));
-	if (g->norm_topk_prob >= 0)
-		FY_TRY(rc, set_bool(w, a, "expert_weights_norm", g->norm_topk_prob == 1, err));
-	if (!c->arch->mla)
-		goto out;
-	FY_TRY(rc, arch_kv(w, a, "leading_dense_block_count",
-			   (uint32_t)(g->first_k_dense_replace > 0 ? g->first_k_dense_replace : 0),
-			   err));
-	FY_TRY(rc, arch_kv(w, a, "expert_shared_count",
-			   (uint32_t)(g->n_shared_experts > 0 ? g->n_shared_experts : 0), err));
-	snprintf(key, sizeof(key), "%s.expert_weights_scale", a);
-	FY_TRY(rc,
-	       set_f32(w, key, g->routed_scaling_factor > 0 ? g->routed_scaling_factor : 1.0, err));
-	/* llama.cpp's gating functions: 1 softmax, 2 sigmoid */
-	FY_TRY(rc, arch_kv(w, a, "expert_gating_func",
-			   strcmp(g->scoring_func, "sigmoid") == 0 ? 2 : 1, err));
-	FY_TRY(rc, arch_kv(w, a, "expert_group_count", (uint32_t)(g->n_group > 0 ? g->n_group : 1),
-			   err));
-	FY_TRY(rc, arch_kv(w, a, "expert_group_used_count",
-			   (uint32_t)(g->topk_group > 0 ? g->topk_group : 1), err));
-	if (g->q_lora_rank > 0)
-		FY_TRY(rc, arch_kv(w, a, "attention.q_lora_rank", (uint32_t)g->q_lora_rank, err));
-	FY_TRY(rc, arch_kv(w, a, "attention.kv_lora_rank", (uint32_t)g->kv_lora_rank, err));
-out:
-	return rc;
-}
-
+/* The keys every family writes, then the family's own (convert/arch/). */
 static int hparams(struct fy_gguf_writer *w, const struct conv *c, const char *name,
 		   struct fy_err *err)
 {
 	const char *a = c->arch->gguf;
 	const struct fy_hf_config *g = &c->cfg;
 	const int64_t kv = g->n_kv_heads > 0 ? g->n_kv_heads : g->n_heads;
-	const int64_t head_dim = g->head_dim > 0 ? g->head_dim : g->hidden_size / g->n_heads;
-	char key[128];
+	const int64_t nextn = c->arch->keep_nextn && g->n_nextn_layers > 0 ? g->n_nextn_layers : 0;
 	int rc = FY_OK;
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "general.architecture", a, err));
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "general.name", name, err));
-	FY_TRY(rc, arch_kv(w, a, "block_count", (uint32_t)g->n_layers, err));
-	FY_TRY(rc, arch_kv(w, a, "context_length",
-			   (uint32_t)(g->context_length > 0 ? g->context_length : 2048), err));
-	FY_TRY(rc, arch_kv(w, a, "embedding_length", (uint32_t)g->hidden_size, err));
-	FY_TRY(rc, arch_kv(w, a, "feed_forward_length", (uint32_t)g->intermediate_size, err));
-	FY_TRY(rc, arch_kv(w, a, "attention.head_count", (uint32_t)g->n_heads, err));
-	FY_TRY(rc, arch_kv(w, a, "attention.head_count_kv", (uint32_t)kv, err));
-	snprintf(key, sizeof(key), "%s.rope.freq_base", a);
-	FY_TRY(rc, set_f32(w, key, g->rope_theta > 0 ? g->rope_theta : 10000.0, err));
-	snprintf(key, sizeof(key), "%s.attention.layer_norm_rms_epsilon", a);
-	FY_TRY(rc, set_f32(w, key, g->rms_norm_eps > 0 ? g->rms_norm_eps : 1e-6, err));
-	if (c->arch->mla) {
-		FY_TRY(rc, arch_kv(w, a, "attention.key_length",
-				   (uint32_t)(g->qk_nope_head_dim + g->qk_rope_head_dim), err));
-		FY_TRY(rc, arch_kv(w, a, "attention.value_length", (uint32_t)g->v_head_dim, err));
-	} else if (g->head_dim > 0) {
-		FY_TRY(rc, arch_kv(w, a, "attention.key_length", (uint32_t)g->head_dim, err));
-		FY_TRY(rc, arch_kv(w, a, "attention.value_length", (uint32_t)g->head_dim, err));
-	}
-	if (c->arch->experts)
-		FY_TRY(rc, moe_kv(w, c, err));
-	if (strcmp(g->rope_type, "linear") == 0 || strcmp(g->rope_type, "yarn") == 0) {
-		snprintf(key, sizeof(key), "%s.rope.scaling.type", a);
-		FY_TRY(rc, fy_gguf_writer_set_str(w, key, g->rope_type, err));
-		snprintf(key, sizeof(key), "%s.rope.scaling.factor", a);
-		FY_TRY(rc, set_f32(w, key, g->rope_factor > 0 ? g->rope_factor : 1.0, err));
-		if (strcmp(g->rope_type, "yarn") == 0 && g->rope_orig_ctx > 0)
-			FY_TRY(rc, arch_kv(w, a, "rope.scaling.original_context_length",
-					   (uint32_t)g->rope_orig_ctx, err));
-		if (strcmp(g->rope_type, "yarn") == 0)
-			FY_TRY(rc, yarn_kv(w, c, err));
-	}
-	if (c->arch->rope_dims_and_vocab) {
-		FY_TRY(rc, arch_kv(w, a, "rope.dimension_count",
-				   (uint32_t)(c->arch->mla ? g->qk_rope_head_dim : head_dim), err));
-		FY_TRY(rc, arch_kv(w, a, "vocab_size", (uint32_t)g->vocab_size, err));
-	}
+	FY_TRY(rc, fy_kv_u32(w, a, "block_count", (uint32_t)(g->n_layers + nextn), err));
+	FY_TRY(rc, fy_kv_u32(w, a, "context_length",
+			     (uint32_t)(g->context_length > 0 ? g->context_length : 2048), err));
+	FY_TRY(rc, fy_kv_u32(w, a, "embedding_length", (uint32_t)g->hidden_size, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "feed_forward_length", (uint32_t)g->intermediate_size, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "attention.head_count", (uint32_t)g->n_heads, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "attention.head_count_kv", (uint32_t)kv, err));
+	FY_TRY(rc,
+	       fy_kv_f32(w, a, "rope.freq_base", g->rope_theta > 0 ? g->rope_theta : 10000.0, err));
+	FY_TRY(rc, fy_kv_f32(w, a, "attention.layer_norm_rms_epsilon",
+			     g->rms_norm_eps > 0 ? g->rms_norm_eps : 1e-6, err));
+	FY_TRY(rc, c->arch->keys(w, a, g, err));
 out:
 	return rc;
 }
@@ -741,53 +564,10 @@ out:
 	return rc;
 }
 
-/* The mixture's and the latent attention's fields, before any tensor is read. */
-static int check_moe(const struct fy_hf_config *g, const struct fy_hf_arch *arch, const char *path,
-		     struct fy_err *err)
-{
-	if (g->n_experts <= 0 || g->n_experts > 65536 || g->n_experts_used <= 0 ||
-	    g->n_experts_used > g->n_experts || g->moe_intermediate_size <= 0)
-		return fy_err_set(err, FY_EFORMAT,
-				  "%s: a mixture of experts needs 1 <= num_experts_per_tok <= "
-				  "the expert count and moe_intermediate_size",
-				  path);
-	if (g->n_mlp_only_layers > 0 || g->decoder_sparse_step > 1)
-		return fy_err_set(err, FY_EUNSUPPORTED,
-				  "%s: dense layers among the sparse ones (mlp_only_layers, "
-				  "decoder_sparse_step > 1) are not supported",
-				  path);
-	if (!arch->mla)
-		return FY_OK;
-	const int64_t groups = g->n_group > 0 ? g->n_group : 1;
-	if (g->kv_lora_rank <= 0 || g->qk_nope_head_dim <= 0 || g->qk_rope_head_dim <= 0 ||
-	    g->qk_rope_head_dim % 2 != 0 || g->v_head_dim <= 0)
-		return fy_err_set(err, FY_EFORMAT,
-				  "%s: latent attention needs kv_lora_rank, qk_nope_head_dim, an "
-				  "even qk_rope_head_dim and v_head_dim",
-				  path);
-	const int64_t kept = g->topk_group > 0 ? g->topk_group : groups;
-	if (groups > 256 || g->n_experts % groups != 0 || kept > groups ||
-	    g->n_experts_used > kept * (g->n_experts / groups))
-		return fy_err_set(
-			err, FY_EFORMAT,
-			"%s: %lld experts in n_group %lld groups, topk_group %lld of them "
-			"kept, cannot give num_experts_per_tok %lld",
-			path, (long long)g->n_experts, (long long)groups, (long long)kept,
-			(long long)g->n_experts_used);
-	if (g->scoring_func[0] != '\0' && strcmp(g->scoring_func, "sigmoid") != 0 &&
-	    strcmp(g->scoring_func, "softmax") != 0)
-		return fy_err_set(err, FY_EUNSUPPORTED,
-				  "%s: scoring_func '%s' is not supported (sigmoid, softmax)", path,
-				  g->scoring_func);
-	return FY_OK;
-}
-
 static int check_config(struct conv *c, const char *path, struct fy_err *err)
 {
-	for (size_t i = 0; i < sizeof(archs) / sizeof(archs[0]); i++) {
-		if (strcmp(c->cfg.architecture, archs[i].hf) == 0)
-			c->arch = &archs[i];
-	}
+	int rc = FY_OK;
+	c->arch = fy_convert_arch_of_hf(c->cfg.architecture);
 	if (c->arch == NULL)
 		return fy_err_set(err, FY_EUNSUPPORTED,
 				  "%s: architecture '%s' is not supported (supported: %s)", path,
@@ -805,7 +585,12 @@ static int check_config(struct conv *c, const char *path, struct fy_err *err)
 				  "%s: needs num_hidden_layers, num_attention_heads, hidden_size, "
 				  "intermediate_size and vocab_size",
 				  path);
-	return c->arch->experts ? check_moe(&c->cfg, c->arch, path, err) : FY_OK;
+	if (c->arch->experts)
+		FY_TRY(rc, fy_check_experts(&c->cfg, path, err));
+	if (c->arch->check != NULL)
+		FY_TRY(rc, c->arch->check(&c->cfg, path, err));
+out:
+	return rc;
 }
 
 /* Reads config.json and opens the shards (both entry points start here). */

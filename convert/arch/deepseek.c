@@ -1,0 +1,74 @@
+/*
+ * DeepSeek-V3 / R1 and Kimi K2 (DeepseekV3ForCausalLM -> deepseek2, llama.cpp's
+ * conversion/deepseek.py): multi-head latent attention (q through a low-rank bottleneck, k and v
+ * from a compressed latent, a rotated part shared by every head, stored as adjacent pairs),
+ * a mixture with shared experts, leading dense layers and grouped sigmoid routing with a
+ * selection bias; the multi-token-prediction layers are left out (as llama.cpp's converter).
+ * FP8 weights with block scales are read by hf2gguf.c.
+ */
+#include "convert/convert_private.h"
+
+#include <string.h>
+
+static const struct fy_name_pair deepseek_names[] = {
+	{ "self_attn.q_a_proj.weight", "attn_q_a.weight" },
+	{ "self_attn.q_a_layernorm.weight", "attn_q_a_norm.weight" },
+	{ "self_attn.q_b_proj.weight", "attn_q_b.weight" },
+	{ "self_attn.kv_a_proj_with_mqa.weight", "attn_kv_a_mqa.weight" },
+	{ "self_attn.kv_a_layernorm.weight", "attn_kv_a_norm.weight" },
+	{ "self_attn.kv_b_proj.weight", "attn_kv_b.weight" },
+	{ NULL, NULL },
+};
+
+static int deepseek_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
+{
+	if (g->kv_lora_rank <= 0 || g->qk_nope_head_dim <= 0 || g->qk_rope_head_dim <= 0 ||
+	    g->qk_rope_head_dim % 2 != 0 || g->v_head_dim <= 0)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: latent attention needs kv_lora_rank, qk_nope_head_dim, an "
+				  "even qk_rope_head_dim and v_head_dim",
+				  path);
+	return fy_check_grouped_routing(g, path, err);
+}
+
+static int deepseek_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
+			 struct fy_err *err)
+{
+	int rc = FY_OK;
+	FY_TRY(rc, fy_kv_u32(w, a, "attention.key_length",
+			     (uint32_t)(g->qk_nope_head_dim + g->qk_rope_head_dim), err));
+	FY_TRY(rc, fy_kv_u32(w, a, "attention.value_length", (uint32_t)g->v_head_dim, err));
+	FY_TRY(rc, fy_kv_experts(w, a, g, err));
+	FY_TRY(rc,
+	       fy_kv_u32(w, a, "leading_dense_block_count",
+			 (uint32_t)(g->first_k_dense_replace > 0 ? g->first_k_dense_replace : 0),
+			 err));
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_shared_count",
+			     (uint32_t)(g->n_shared_experts > 0 ? g->n_shared_experts : 0), err));
+	FY_TRY(rc, fy_kv_f32(w, a, "expert_weights_scale",
+			     g->routed_scaling_factor > 0 ? g->routed_scaling_factor : 1.0, err));
+	/* llama.cpp's gating functions: 1 softmax, 2 sigmoid */
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_gating_func",
+			     strcmp(g->scoring_func, "sigmoid") == 0 ? 2 : 1, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_group_count",
+			     (uint32_t)(g->n_group > 0 ? g->n_group : 1), err));
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_group_used_count",
+			     (uint32_t)(g->topk_group > 0 ? g->topk_group : 1), err));
+	if (g->q_lora_rank > 0)
+		FY_TRY(rc, fy_kv_u32(w, a, "attention.q_lora_rank", (uint32_t)g->q_lora_rank, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "attention.kv_lora_rank", (uint32_t)g->kv_lora_rank, err));
+	FY_TRY(rc, fy_kv_rope_scaling(w, a, g, true, err));
+	FY_TRY(rc, fy_kv_rope_dims_vocab(w, a, g, g->qk_rope_head_dim, err));
+out:
+	return rc;
+}
+
+const struct fy_hf_arch fy_hf_deepseek3 = {
+	.hf = "DeepseekV3ForCausalLM",
+	.gguf = "deepseek2",
+	.model_type = "deepseek_v3",
+	.experts = true,
+	.names = deepseek_names,
+	.check = deepseek_check,
+	.keys = deepseek_keys,
+};
