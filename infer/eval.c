@@ -1,13 +1,14 @@
 /*
- * The forward pass of the llama family over a batch of tokens, with a KV cache (docs/FORMATS.md,
- * "Inference semantics"): embeddings, then per layer RMSNorm, q/k/v (+ biases for qwen2, per-head
- * q/k RMSNorm for qwen3; DeepSeek's latent attention expands k and v from a normalized latent),
- * RoPE, causal grouped-query attention, the output projection and a residual; RMSNorm, the
- * SwiGLU feed-forward (or a mixture of experts: route, run each chosen expert over its tokens,
- * add the shared experts) and a residual; the final RMSNorm and the output projection. Matrix
- * products and attention heads are spread over the pool.
+ * The forward pass over a batch of tokens, with a KV cache (docs/FORMATS.md, "Inference
+ * semantics"): embeddings, each layer as its architecture defines it (infer/arch/NAME.c), the
+ * final RMSNorm and the output projection; and the building blocks the architectures' layers
+ * are made of: RMSNorm, q/k/v (+ biases, per-head q/k RMSNorm; DeepSeek's latent attention
+ * expands k and v from a normalized latent), RoPE, causal grouped-query attention and the output
+ * projection, the SwiGLU feed-forward or a mixture of experts (route, run each chosen expert over
+ * its tokens, add the shared experts). Matrix products and attention heads are spread over the
+ * pool.
  */
-#include "infer/infer.h"
+#include "infer/arch.h"
 #include "quant/quant.h"
 
 #include <math.h>
@@ -16,30 +17,7 @@
 
 #define MAX_CTX (1 << 20)
 
-/* Activations of a batch, kept by the context and grown to the largest batch seen. */
-struct scratch {
-	int cap; /* tokens the buffers hold */
-	float *x, *xn, *q, *k, *v, *att, *o, *g, *u;
-	float *rope; /* [token][n_rot]: cos and sin of each pair at the token's position */
-	/* latent attention: q_a's and kv_a's outputs, the normalized latent, kv_b's output */
-	float *qa, *kva, *lat, *kvb;
-	/* a mixture: router logits, the chosen experts and weights of each token, one expert's
-	 * tokens gathered and its output */
-	float *logits, *weights, *ein, *eout;
-	int *chosen, *rows;
-};
-
-struct fy_ctx {
-	const struct fy_model *m;
-	struct fy_pool *pool;
-	int n_ctx, pos;
-	fy_matmul_hook_fn hook; /* sees every product's input (NULL: none) */
-	void *hook_ctx;
-	float *k, *v; /* [layer][n_ctx][n_head_kv * head_dim (v: head_dim_v)] */
-	struct scratch s;
-};
-
-static void scratch_free(struct scratch *s);
+static void scratch_free(struct fy_scratch *s);
 
 int fy_ctx_new(struct fy_ctx **out, const struct fy_model *m, int n_ctx, struct fy_pool *pool,
 	       struct fy_err *err)
@@ -175,11 +153,10 @@ static void heads(const struct fy_model *m, float *x, int n, int n_heads, const 
 	}
 }
 
-/* Ordinary attention's q, k, v: projections, biases, per-head norms and RoPE. */
-static int qkv_plain(struct fy_ctx *c, const struct fy_layer *L, struct scratch *s, int n,
-		     struct fy_err *err)
+int fy_eval_qkv(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err *err)
 {
 	const struct fy_model *m = c->m;
+	struct fy_scratch *s = &c->s;
 	const struct fy_hparams *hp = &m->hp;
 	const int64_t Q = (int64_t)hp->n_head * hp->head_dim;
 	const int64_t KV = (int64_t)hp->n_head_kv * hp->head_dim;
@@ -200,10 +177,10 @@ out:
 /* Latent attention's q, k, v (DeepSeek): q through its low-rank bottleneck (q_a, norm, q_b);
  * kv_a gives the latent (normalized, then expanded by kv_b into each head's unrotated key part
  * and value) and one rotated key part shared by every head. */
-static int qkv_latent(struct fy_ctx *c, const struct fy_layer *L, struct scratch *s, int n,
-		      struct fy_err *err)
+int fy_eval_qkv_latent(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err *err)
 {
 	const struct fy_hparams *hp = &c->m->hp;
+	struct fy_scratch *s = &c->s;
 	const int64_t H = hp->n_head, hd = hp->head_dim, hdv = hp->head_dim_v;
 	const int64_t rot = hp->rope.n_rot, nope = hd - rot, R = hp->kv_lora_rank;
 	const int64_t QA = hp->q_lora_rank, B = nope + hdv;
@@ -243,7 +220,7 @@ static int swiglu_ffn(struct fy_ctx *c, const struct fy_weight *gate, const stru
 		      const struct fy_weight *down, int expert, const float *in, int n, int64_t f,
 		      float *out, struct fy_err *err)
 {
-	struct scratch *s = &c->s;
+	struct fy_scratch *s = &c->s;
 	int rc = FY_OK;
 	FY_TRY(rc, mm(c, gate, expert, in, n, s->g, f, err));
 	FY_TRY(rc, mm(c, up, expert, in, n, s->u, f, err));
@@ -311,7 +288,7 @@ static void route(const struct fy_hparams *hp, const float *bias, const float *l
 
 /* A mixture's feed-forward for n tokens into s->o: each expert runs once over the tokens that
  * chose it, its output added with their weights; then the shared experts. */
-static int ffn_moe(struct fy_ctx *c, const struct fy_layer *L, struct scratch *s, int n,
+static int ffn_moe(struct fy_ctx *c, const struct fy_layer *L, struct fy_scratch *s, int n,
 		   struct fy_err *err)
 {
 	const struct fy_hparams *hp = &c->m->hp;
@@ -352,52 +329,71 @@ out:
 	return rc;
 }
 
-static int layer(struct fy_ctx *c, int l, struct scratch *s, int n, struct fy_err *err)
+void fy_eval_norm(struct fy_ctx *c, const float *g, int n)
 {
-	const struct fy_model *m = c->m;
-	const struct fy_hparams *hp = &m->hp;
-	const struct fy_layer *L = &m->layers[l];
+	const struct fy_hparams *hp = &c->m->hp;
 	const int64_t E = hp->n_embd;
+	for (int t = 0; t < n; t++)
+		fy_rmsnorm(c->s.x + t * E, g, hp->eps, E, c->s.xn + t * E);
+}
+
+void fy_eval_residual(struct fy_ctx *c, int n)
+{
+	const int64_t ne = (int64_t)n * c->m->hp.n_embd;
+	for (int64_t i = 0; i < ne; i++)
+		c->s.x[i] += c->s.o[i];
+}
+
+int fy_eval_attention(struct fy_ctx *c, int l, int n, struct fy_err *err)
+{
+	const struct fy_hparams *hp = &c->m->hp;
+	struct fy_scratch *s = &c->s;
 	const int64_t KV = (int64_t)hp->n_head_kv * hp->head_dim;
 	const int64_t VV = (int64_t)hp->n_head_kv * hp->head_dim_v;
 	const size_t layer_pos = (size_t)l * (size_t)c->n_ctx + (size_t)c->pos;
 	int rc = FY_OK;
-
-	for (int t = 0; t < n; t++)
-		fy_rmsnorm(s->x + t * E, L->attn_norm, hp->eps, E, s->xn + t * E);
-	if (hp->kv_lora_rank > 0)
-		FY_TRY(rc, qkv_latent(c, L, s, n, err));
-	else
-		FY_TRY(rc, qkv_plain(c, L, s, n, err));
 	memcpy(c->k + layer_pos * (size_t)KV, s->k, (size_t)n * KV * sizeof(float));
 	memcpy(c->v + layer_pos * (size_t)VV, s->v, (size_t)n * VV * sizeof(float));
-
 	struct attn_job aj = { c, l, n, c->pos, s->q, s->att };
 	const int64_t pairs = (int64_t)n * hp->n_head;
 	if (c->pool != NULL)
 		FY_TRY(rc, fy_pool_for(c->pool, pairs, 0, attn_range, &aj, err));
 	else
 		FY_TRY(rc, attn_range(&aj, 0, pairs, err));
-	FY_TRY(rc, mm(c, &L->wo, -1, s->att, n, s->o, E, err));
-	for (int64_t i = 0; i < n * E; i++)
-		s->x[i] += s->o[i];
+	FY_TRY(rc, mm(c, &c->m->layers[l].wo, -1, s->att, n, s->o, hp->n_embd, err));
+out:
+	return rc;
+}
 
-	for (int t = 0; t < n; t++)
-		fy_rmsnorm(s->x + t * E, L->ffn_norm, hp->eps, E, s->xn + t * E);
+int fy_eval_ffn(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err *err)
+{
 	if (L->moe)
-		FY_TRY(rc, ffn_moe(c, L, s, n, err));
+		return ffn_moe(c, L, &c->s, n, err);
+	return swiglu_ffn(c, &L->gate, &L->up, &L->down, -1, c->s.xn, n, c->m->hp.n_ff, c->s.o,
+			  err);
+}
+
+int fy_eval_block(struct fy_ctx *c, int l, int n, struct fy_err *err)
+{
+	const struct fy_layer *L = &c->m->layers[l];
+	int rc = FY_OK;
+	fy_eval_norm(c, L->attn_norm, n);
+	if (c->m->hp.kv_lora_rank > 0)
+		FY_TRY(rc, fy_eval_qkv_latent(c, L, n, err));
 	else
-		FY_TRY(rc, swiglu_ffn(c, &L->gate, &L->up, &L->down, -1, s->xn, n, hp->n_ff, s->o,
-				      err));
-	for (int64_t i = 0; i < n * E; i++)
-		s->x[i] += s->o[i];
+		FY_TRY(rc, fy_eval_qkv(c, L, n, err));
+	FY_TRY(rc, fy_eval_attention(c, l, n, err));
+	fy_eval_residual(c, n);
+	fy_eval_norm(c, L->ffn_norm, n);
+	FY_TRY(rc, fy_eval_ffn(c, L, n, err));
+	fy_eval_residual(c, n);
 out:
 	return rc;
 }
 
 /* --- the batch ------------------------------------------------------------------------------ */
 
-static void scratch_free(struct scratch *s)
+static void scratch_free(struct fy_scratch *s)
 {
 	float *f[] = { s->x,   s->xn,  s->q,	  s->k,	      s->v,   s->att,
 		       s->o,   s->g,   s->u,	  s->rope,    s->qa,  s->kva,
@@ -415,7 +411,7 @@ static size_t max_of(size_t a, size_t b)
 }
 
 /* Room for a batch of n tokens (what an earlier batch as large left is reused). */
-static int scratch_fit(struct scratch *s, const struct fy_hparams *hp, int n, struct fy_err *err)
+static int scratch_fit(struct fy_scratch *s, const struct fy_hparams *hp, int n, struct fy_err *err)
 {
 	const size_t N = (size_t)n, E = (size_t)hp->n_embd, H = (size_t)hp->n_head;
 	const size_t F = max_of((size_t)hp->n_ff,
@@ -465,7 +461,7 @@ int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *log
 {
 	const struct fy_model *m = c->m;
 	const struct fy_hparams *hp = &m->hp;
-	struct scratch *s = &c->s;
+	struct fy_scratch *s = &c->s;
 	int rc = FY_OK;
 	if (n <= 0)
 		return FY_OK;
@@ -488,7 +484,7 @@ int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *log
 		fy_rope_angles(&hp->rope, c->pos + t, s->rope + (int64_t)t * hp->rope.n_rot);
 	}
 	for (int l = 0; l < hp->n_layer && rc == FY_OK; l++)
-		rc = layer(c, l, s, n, err);
+		rc = m->arch->layer(c, l, n, err);
 	if (rc == FY_OK) {
 		const int first = all ? 0 : n - 1;
 		for (int t = first; t < n; t++)

@@ -176,8 +176,11 @@ struct fy_layer {
 	struct fy_weight gate_sh, up_sh, down_sh;
 };
 
+struct fy_model_arch; /* the architecture's row (infer/arch.h) */
+
 struct fy_model {
 	struct fy_hparams hp;
+	const struct fy_model_arch *arch;
 	struct fy_weight tok_embd, output; /* output = tok_embd when tied */
 	const float *output_norm;
 	struct fy_layer *layers;

@@ -4,7 +4,7 @@
  * does). Matrices stay in the mapping in their stored type; 1-D tensors (norms, biases) are
  * converted to F32 once. Every shape is checked against the hyper-parameters before use.
  */
-#include "infer/infer.h"
+#include "infer/arch.h"
 #include "quant/quant.h"
 
 #include <math.h>
@@ -16,24 +16,6 @@
 #define MAX_DIM (1 << 20) /* any single dimension ferry accepts from metadata */
 #define MAX_LAYERS 4096
 
-static const struct {
-	const char *arch;
-	enum fy_rope_style rope, hf_rope; /* of GGUF files, of HF checkpoints */
-} archs[] = {
-	/* llama's q/k rows are permuted by the converter: NEOX on the HF layout */
-	{ "llama", FY_ROPE_NORM, FY_ROPE_NEOX },
-	{ "qwen2", FY_ROPE_NEOX, FY_ROPE_NEOX },
-	{ "qwen3", FY_ROPE_NEOX, FY_ROPE_NEOX },
-	{ "qwen3moe", FY_ROPE_NEOX, FY_ROPE_NEOX },
-	/* DeepSeek's rope dimensions are stored as adjacent pairs */
-	{ "deepseek2", FY_ROPE_NORM, FY_ROPE_NORM },
-};
-
-const char *fy_model_archs(void)
-{
-	return "llama, qwen2, qwen3, qwen3moe, deepseek2";
-}
-
 /* --- metadata ------------------------------------------------------------------------------- */
 
 static const struct fy_gguf *meta_of(const struct fy_model *m)
@@ -42,18 +24,18 @@ static const struct fy_gguf *meta_of(const struct fy_model *m)
 }
 
 /* A numeric KV as a double; false when absent or not a number. */
-static bool kv_num(const struct fy_model *m, const char *suffix, double *out)
+bool fy_model_kv_num(const struct fy_model *m, const char *suffix, double *out)
 {
 	char key[160];
 	snprintf(key, sizeof(key), "%s.%s", m->hp.arch, suffix);
 	return fy_gguf_kv_number(fy_gguf_find_kv(meta_of(m), key), out);
 }
 
-static int kv_int(const struct fy_model *m, const char *suffix, bool required, int dflt, int *out,
-		  struct fy_err *err)
+int fy_model_kv_int(const struct fy_model *m, const char *suffix, bool required, int dflt, int *out,
+		    struct fy_err *err)
 {
 	double v;
-	if (!kv_num(m, suffix, &v)) {
+	if (!fy_model_kv_num(m, suffix, &v)) {
 		if (required)
 			return fy_err_set(err, FY_EFORMAT, "%s: %s.%s is missing",
 					  fy_gguf_label(meta_of(m)), m->hp.arch, suffix);
@@ -74,8 +56,9 @@ static int read_rope(struct fy_model *m, enum fy_rope_style style, struct fy_err
 	char key[160];
 	int rc = FY_OK;
 	r->style = style;
-	r->base = kv_num(m, "rope.freq_base", &v) && v > 0 ? (float)v : 10000.0f;
-	FY_TRY(rc, kv_int(m, "rope.dimension_count", false, m->hp.head_dim, &r->n_rot, err));
+	r->base = fy_model_kv_num(m, "rope.freq_base", &v) && v > 0 ? (float)v : 10000.0f;
+	FY_TRY(rc,
+	       fy_model_kv_int(m, "rope.dimension_count", false, m->hp.head_dim, &r->n_rot, err));
 	if (r->n_rot > m->hp.head_dim || r->n_rot % 2 != 0)
 		return fy_err_set(err, FY_EFORMAT,
 				  "%s: rope.dimension_count %d does not fit a head",
@@ -83,7 +66,7 @@ static int read_rope(struct fy_model *m, enum fy_rope_style style, struct fy_err
 	snprintf(key, sizeof(key), "%s.rope.scaling.type", m->hp.arch);
 	const struct fy_gguf_kv *t = fy_gguf_find_kv(meta_of(m), key);
 	r->scaling = FY_ROPE_SCALING_NONE;
-	r->factor = kv_num(m, "rope.scaling.factor", &v) && v > 0 ? (float)v : 1.0f;
+	r->factor = fy_model_kv_num(m, "rope.scaling.factor", &v) && v > 0 ? (float)v : 1.0f;
 	if (t != NULL && t->type == FY_GGUF_STRING) {
 		if (t->v.s.len == 6 && memcmp(t->v.s.ptr, "linear", 6) == 0)
 			r->scaling = FY_ROPE_SCALING_LINEAR;
@@ -93,62 +76,63 @@ static int read_rope(struct fy_model *m, enum fy_rope_style style, struct fy_err
 			return fy_err_set(err, FY_EUNSUPPORTED,
 					  "%s: rope scaling '%.*s' is not supported (linear, yarn)",
 					  fy_gguf_label(meta_of(m)), (int)t->v.s.len, t->v.s.ptr);
-	} else if (kv_num(m, "rope.scale_linear", &v) && v > 0 && v != 1) {
+	} else if (fy_model_kv_num(m, "rope.scale_linear", &v) && v > 0 && v != 1) {
 		r->scaling = FY_ROPE_SCALING_LINEAR;
 		r->factor = (float)v;
 	}
-	FY_TRY(rc, kv_int(m, "rope.scaling.original_context_length", false, m->hp.n_ctx_train,
-			  &r->n_ctx_orig, err));
-	r->beta_fast = kv_num(m, "rope.scaling.yarn_beta_fast", &v) && v > 0 ? (float)v : 32.0f;
-	r->beta_slow = kv_num(m, "rope.scaling.yarn_beta_slow", &v) && v > 0 ? (float)v : 1.0f;
-	r->attn_factor = kv_num(m, "rope.scaling.attn_factor", &v) && v > 0 ? (float)v : 1.0f;
+	FY_TRY(rc, fy_model_kv_int(m, "rope.scaling.original_context_length", false,
+				   m->hp.n_ctx_train, &r->n_ctx_orig, err));
+	r->beta_fast =
+		fy_model_kv_num(m, "rope.scaling.yarn_beta_fast", &v) && v > 0 ? (float)v : 32.0f;
+	r->beta_slow =
+		fy_model_kv_num(m, "rope.scaling.yarn_beta_slow", &v) && v > 0 ? (float)v : 1.0f;
+	r->attn_factor =
+		fy_model_kv_num(m, "rope.scaling.attn_factor", &v) && v > 0 ? (float)v : 1.0f;
 out:
 	return rc;
 }
 
-/* A mixture of experts' keys; none for a dense model. */
-static int read_moe(struct fy_model *m, struct fy_err *err)
+int fy_model_read_experts(struct fy_model *m, bool norm_default, struct fy_err *err)
 {
 	struct fy_hparams *hp = &m->hp;
-	const bool qwen3moe = strcmp(hp->arch, "qwen3moe") == 0;
-	const bool deepseek2 = strcmp(hp->arch, "deepseek2") == 0;
 	double v;
 	int rc = FY_OK;
-	if (!qwen3moe && !deepseek2)
-		return FY_OK;
-	FY_TRY(rc, kv_int(m, "expert_count", true, 0, &hp->n_expert, err));
-	FY_TRY(rc, kv_int(m, "expert_used_count", true, 0, &hp->n_expert_used, err));
-	FY_TRY(rc, kv_int(m, "expert_feed_forward_length", true, 0, &hp->n_ff_exp, err));
+	FY_TRY(rc, fy_model_kv_int(m, "expert_count", true, 0, &hp->n_expert, err));
+	FY_TRY(rc, fy_model_kv_int(m, "expert_used_count", true, 0, &hp->n_expert_used, err));
+	FY_TRY(rc, fy_model_kv_int(m, "expert_feed_forward_length", true, 0, &hp->n_ff_exp, err));
 	hp->n_expert_shared = hp->n_dense_lead = 0;
-	if (kv_num(m, "expert_shared_count", &v) && v > 0)
-		FY_TRY(rc, kv_int(m, "expert_shared_count", false, 0, &hp->n_expert_shared, err));
-	if (kv_num(m, "leading_dense_block_count", &v) && v > 0)
-		FY_TRY(rc,
-		       kv_int(m, "leading_dense_block_count", false, 0, &hp->n_dense_lead, err));
+	if (fy_model_kv_num(m, "expert_shared_count", &v) && v > 0)
+		FY_TRY(rc, fy_model_kv_int(m, "expert_shared_count", false, 0, &hp->n_expert_shared,
+					   err));
+	if (fy_model_kv_num(m, "leading_dense_block_count", &v) && v > 0)
+		FY_TRY(rc, fy_model_kv_int(m, "leading_dense_block_count", false, 0,
+					   &hp->n_dense_lead, err));
 	/* some writers put 0 for "no groups" */
 	hp->n_group = 1;
-	if (!(kv_num(m, "expert_group_count", &v) && v == 0))
-		FY_TRY(rc, kv_int(m, "expert_group_count", false, 1, &hp->n_group, err));
+	if (!(fy_model_kv_num(m, "expert_group_count", &v) && v == 0))
+		FY_TRY(rc, fy_model_kv_int(m, "expert_group_count", false, 1, &hp->n_group, err));
 	hp->n_group_used = hp->n_group;
-	if (!(kv_num(m, "expert_group_used_count", &v) && v == 0))
-		FY_TRY(rc, kv_int(m, "expert_group_used_count", false, hp->n_group,
-				  &hp->n_group_used, err));
-	/* llama.cpp's defaults: qwen3moe softmax and renormalized; deepseek2 as the keys say */
-	hp->gating = FY_GATING_SOFTMAX;
-	if (kv_num(m, "expert_gating_func", &v) && v == 2)
+	if (!(fy_model_kv_num(m, "expert_group_used_count", &v) && v == 0))
+		FY_TRY(rc, fy_model_kv_int(m, "expert_group_used_count", false, hp->n_group,
+					   &hp->n_group_used, err));
+	/* llama.cpp's default: softmax (an architecture's hparams may set another first) */
+	if (fy_model_kv_num(m, "expert_gating_func", &v) && v == 2)
 		hp->gating = FY_GATING_SIGMOID;
-	else if (kv_num(m, "expert_gating_func", &v) && v != 1 && v != 0)
+	else if (fy_model_kv_num(m, "expert_gating_func", &v) && v == 1)
+		hp->gating = FY_GATING_SOFTMAX;
+	else if (fy_model_kv_num(m, "expert_gating_func", &v) && v != 0)
 		return fy_err_set(
 			err, FY_EUNSUPPORTED,
 			"%s: expert_gating_func %g is not supported (1 softmax, 2 sigmoid)",
 			fy_gguf_label(meta_of(m)), v);
-	hp->expert_norm = qwen3moe;
+	hp->expert_norm = norm_default;
 	char key[160];
 	snprintf(key, sizeof(key), "%s.expert_weights_norm", hp->arch);
 	const struct fy_gguf_kv *norm = fy_gguf_find_kv(meta_of(m), key);
 	if (norm != NULL && norm->type == FY_GGUF_BOOL)
 		hp->expert_norm = norm->v.b;
-	hp->expert_scale = kv_num(m, "expert_weights_scale", &v) && v > 0 ? (float)v : 1.0f;
+	hp->expert_scale =
+		fy_model_kv_num(m, "expert_weights_scale", &v) && v > 0 ? (float)v : 1.0f;
 	if (hp->n_expert_used > hp->n_expert || hp->n_expert > 65536 || hp->n_group > 256 ||
 	    hp->n_expert % hp->n_group != 0 || hp->n_group_used > hp->n_group ||
 	    hp->n_dense_lead > hp->n_layer ||
@@ -162,18 +146,16 @@ out:
 	return rc;
 }
 
-/* DeepSeek's latent attention: its ranks, the KV heads it fills, YaRN's softmax scale. */
-static int read_mla(struct fy_model *m, struct fy_err *err)
+int fy_model_read_mla(struct fy_model *m, struct fy_err *err)
 {
 	struct fy_hparams *hp = &m->hp;
 	struct fy_rope *r = &hp->rope;
 	double v;
 	int rc = FY_OK;
-	if (strcmp(hp->arch, "deepseek2") != 0)
-		return FY_OK;
-	FY_TRY(rc, kv_int(m, "attention.kv_lora_rank", true, 0, &hp->kv_lora_rank, err));
-	if (kv_num(m, "attention.q_lora_rank", &v) && v > 0)
-		FY_TRY(rc, kv_int(m, "attention.q_lora_rank", false, 0, &hp->q_lora_rank, err));
+	FY_TRY(rc, fy_model_kv_int(m, "attention.kv_lora_rank", true, 0, &hp->kv_lora_rank, err));
+	if (fy_model_kv_num(m, "attention.q_lora_rank", &v) && v > 0)
+		FY_TRY(rc, fy_model_kv_int(m, "attention.q_lora_rank", false, 0, &hp->q_lora_rank,
+					   err));
 	if (r->n_rot >= hp->head_dim)
 		return fy_err_set(err, FY_EFORMAT,
 				  "%s: rope.dimension_count %d leaves no unrotated part of %d",
@@ -182,7 +164,8 @@ static int read_mla(struct fy_model *m, struct fy_err *err)
 	if (r->scaling == FY_ROPE_SCALING_YARN) {
 		/* as llama.cpp: the rotation itself is not scaled, the softmax is, by mscale^2 */
 		const float ln = logf(r->factor);
-		const float mul = kv_num(m, "rope.scaling.yarn_log_multiplier", &v) ? (float)v : 0;
+		const float mul =
+			fy_model_kv_num(m, "rope.scaling.yarn_log_multiplier", &v) ? (float)v : 0;
 		const float mscale = r->attn_factor * (1.0f + mul * ln);
 		hp->kq_scale = mscale * mscale / sqrtf((float)hp->head_dim);
 		r->attn_factor = 1.0f / (1.0f + 0.1f * ln);
@@ -196,8 +179,6 @@ static int read_hparams(struct fy_model *m, struct fy_err *err)
 	const struct fy_gguf *g = meta_of(m);
 	const struct fy_gguf_kv *a = fy_gguf_find_kv(g, "general.architecture");
 	struct fy_hparams *hp = &m->hp;
-	enum fy_rope_style style = FY_ROPE_NORM;
-	bool known = false;
 	double eps;
 	int rc = FY_OK;
 	if (a == NULL || a->type != FY_GGUF_STRING || a->v.s.len >= sizeof(hp->arch))
@@ -205,36 +186,43 @@ static int read_hparams(struct fy_model *m, struct fy_err *err)
 				  fy_gguf_label(g));
 	memcpy(hp->arch, a->v.s.ptr, a->v.s.len);
 	hp->arch[a->v.s.len] = '\0';
-	for (size_t i = 0; i < sizeof(archs) / sizeof(archs[0]); i++) {
-		if (strcmp(hp->arch, archs[i].arch) == 0) {
-			known = true;
-			style = m->from_hf ? archs[i].hf_rope : archs[i].rope;
-		}
-	}
-	if (!known)
+	m->arch = fy_model_arch_find(hp->arch);
+	if (m->arch == NULL)
 		return fy_err_set(err, FY_EUNSUPPORTED,
 				  "%s: architecture '%s' is not one ferry runs (%s)",
 				  fy_gguf_label(g), hp->arch, fy_model_archs());
-	FY_TRY(rc, kv_int(m, "embedding_length", true, 0, &hp->n_embd, err));
-	FY_TRY(rc, kv_int(m, "block_count", true, 0, &hp->n_layer, err));
-	FY_TRY(rc, kv_int(m, "feed_forward_length", true, 0, &hp->n_ff, err));
-	FY_TRY(rc, kv_int(m, "attention.head_count", true, 0, &hp->n_head, err));
-	FY_TRY(rc, kv_int(m, "attention.head_count_kv", false, hp->n_head, &hp->n_head_kv, err));
-	FY_TRY(rc, kv_int(m, "context_length", false, 2048, &hp->n_ctx_train, err));
-	FY_TRY(rc, kv_int(m, "attention.key_length", false, hp->n_embd / hp->n_head, &hp->head_dim,
-			  err));
-	FY_TRY(rc, kv_int(m, "attention.value_length", false, hp->head_dim, &hp->head_dim_v, err));
-	hp->eps =
-		kv_num(m, "attention.layer_norm_rms_epsilon", &eps) && eps > 0 ? (float)eps : 1e-5f;
+	FY_TRY(rc, fy_model_kv_int(m, "embedding_length", true, 0, &hp->n_embd, err));
+	FY_TRY(rc, fy_model_kv_int(m, "block_count", true, 0, &hp->n_layer, err));
+	FY_TRY(rc, fy_model_kv_int(m, "feed_forward_length", true, 0, &hp->n_ff, err));
+	FY_TRY(rc, fy_model_kv_int(m, "attention.head_count", true, 0, &hp->n_head, err));
+	FY_TRY(rc, fy_model_kv_int(m, "attention.head_count_kv", false, hp->n_head, &hp->n_head_kv,
+				   err));
+	FY_TRY(rc, fy_model_kv_int(m, "context_length", false, 2048, &hp->n_ctx_train, err));
+	FY_TRY(rc, fy_model_kv_int(m, "attention.key_length", false, hp->n_embd / hp->n_head,
+				   &hp->head_dim, err));
+	FY_TRY(rc, fy_model_kv_int(m, "attention.value_length", false, hp->head_dim,
+				   &hp->head_dim_v, err));
+	hp->eps = fy_model_kv_num(m, "attention.layer_norm_rms_epsilon", &eps) && eps > 0
+			  ? (float)eps
+			  : 1e-5f;
 	if (hp->n_layer > MAX_LAYERS || hp->n_head % hp->n_head_kv != 0 || hp->head_dim < 2)
 		return fy_err_set(err, FY_EFORMAT,
 				  "%s: %d layers, %d heads, %d kv heads, head size %d do not fit",
 				  fy_gguf_label(g), hp->n_layer, hp->n_head, hp->n_head_kv,
 				  hp->head_dim);
-	FY_TRY(rc, read_rope(m, style, err));
+	/* multi-token-prediction layers stored after the last one are not part of the forward */
+	if (fy_model_kv_num(m, "nextn_predict_layers", &eps) && eps > 0) {
+		if (eps >= hp->n_layer || eps != (double)(int)eps)
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: nextn_predict_layers %g leaves no layer of %d",
+					  fy_gguf_label(g), eps, hp->n_layer);
+		hp->n_layer -= (int)eps;
+	}
+	FY_TRY(rc, read_rope(m, m->from_hf ? m->arch->hf_rope : m->arch->rope, err));
 	hp->kq_scale = 1.0f / sqrtf((float)hp->head_dim);
-	FY_TRY(rc, read_moe(m, err));
-	FY_TRY(rc, read_mla(m, err));
+	hp->gating = FY_GATING_SOFTMAX;
+	if (m->arch->hparams != NULL)
+		FY_TRY(rc, m->arch->hparams(m, err));
 out:
 	return rc;
 }
@@ -282,8 +270,8 @@ static const char *label(const struct fy_model *m)
 }
 
 /* A matrix of ne0 x ne1 (required unless `optional`; absent: w->data stays NULL). */
-static int get_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t ne1, bool optional,
-		      struct fy_weight *w, struct fy_err *err)
+int fy_model_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t ne1, bool optional,
+		    struct fy_weight *w, struct fy_err *err)
 {
 	struct found f;
 	if (!find_tensor(m, name, &f)) {
@@ -313,11 +301,11 @@ static int get_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t
 }
 
 /* A vector of n values, converted to F32 and owned by the model. */
-static int get_vector(struct fy_model *m, const char *name, int64_t n, bool optional,
-		      const float **out, struct fy_err *err)
+int fy_model_vector(struct fy_model *m, const char *name, int64_t n, bool optional,
+		    const float **out, struct fy_err *err)
 {
 	struct fy_weight w = { 0 };
-	int rc = get_weight(m, name, n, 1, optional, &w, err);
+	int rc = fy_model_weight(m, name, n, 1, optional, &w, err);
 	if (rc != FY_OK || w.data == NULL)
 		return rc;
 	float **grown = realloc(m->owned, (m->n_owned + 1) * sizeof(*grown));
@@ -365,55 +353,64 @@ static int get_experts(struct fy_model *m, const char *name, int64_t ne0, int64_
 
 #define NAME(s) (snprintf(n, sizeof(n), "blk.%d.%s", l, s), n)
 
-/* q, k, v and the output projection: ordinary (grouped-query) or latent attention. */
-static int load_attention(struct fy_model *m, int l, struct fy_layer *L, struct fy_err *err)
+int fy_model_load_attn_latent(struct fy_model *m, int l, struct fy_layer *L, struct fy_err *err)
+{
+	const struct fy_hparams *hp = &m->hp;
+	const int64_t q = (int64_t)hp->n_head * hp->head_dim;
+	const int64_t o = (int64_t)hp->n_head * hp->head_dim_v;
+	const int64_t nope = hp->head_dim - hp->rope.n_rot;
+	char n[96];
+	int rc = FY_OK;
+	FY_TRY(rc,
+	       fy_model_weight(m, NAME("attn_output.weight"), o, hp->n_embd, false, &L->wo, err));
+	if (hp->q_lora_rank > 0) {
+		FY_TRY(rc, fy_model_weight(m, NAME("attn_q_a.weight"), hp->n_embd, hp->q_lora_rank,
+					   false, &L->wq_a, err));
+		FY_TRY(rc, fy_model_vector(m, NAME("attn_q_a_norm.weight"), hp->q_lora_rank, false,
+					   &L->q_a_norm, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("attn_q_b.weight"), hp->q_lora_rank, q, false,
+					   &L->wq_b, err));
+	} else {
+		FY_TRY(rc, fy_model_weight(m, NAME("attn_q.weight"), hp->n_embd, q, false, &L->wq,
+					   err));
+	}
+	FY_TRY(rc, fy_model_weight(m, NAME("attn_kv_a_mqa.weight"), hp->n_embd,
+				   hp->kv_lora_rank + hp->rope.n_rot, false, &L->wkv_a, err));
+	FY_TRY(rc, fy_model_vector(m, NAME("attn_kv_a_norm.weight"), hp->kv_lora_rank, false,
+				   &L->kv_a_norm, err));
+	FY_TRY(rc, fy_model_weight(m, NAME("attn_kv_b.weight"), hp->kv_lora_rank,
+				   hp->n_head * (nope + hp->head_dim_v), false, &L->wkv_b, err));
+out:
+	return rc;
+}
+
+int fy_model_load_attn(struct fy_model *m, int l, struct fy_layer *L, bool qk_norm,
+		       struct fy_err *err)
 {
 	const struct fy_hparams *hp = &m->hp;
 	const int64_t q = (int64_t)hp->n_head * hp->head_dim;
 	const int64_t kv = (int64_t)hp->n_head_kv * hp->head_dim;
 	const int64_t o = (int64_t)hp->n_head * hp->head_dim_v;
-	const bool qwen3 = strcmp(hp->arch, "qwen3") == 0 || strcmp(hp->arch, "qwen3moe") == 0;
 	char n[96];
 	int rc = FY_OK;
-	FY_TRY(rc, get_weight(m, NAME("attn_output.weight"), o, hp->n_embd, false, &L->wo, err));
-	if (hp->kv_lora_rank > 0) {
-		const int64_t nope = hp->head_dim - hp->rope.n_rot;
-		if (hp->q_lora_rank > 0) {
-			FY_TRY(rc, get_weight(m, NAME("attn_q_a.weight"), hp->n_embd,
-					      hp->q_lora_rank, false, &L->wq_a, err));
-			FY_TRY(rc, get_vector(m, NAME("attn_q_a_norm.weight"), hp->q_lora_rank,
-					      false, &L->q_a_norm, err));
-			FY_TRY(rc, get_weight(m, NAME("attn_q_b.weight"), hp->q_lora_rank, q, false,
-					      &L->wq_b, err));
-		} else {
-			FY_TRY(rc, get_weight(m, NAME("attn_q.weight"), hp->n_embd, q, false,
-					      &L->wq, err));
-		}
-		FY_TRY(rc, get_weight(m, NAME("attn_kv_a_mqa.weight"), hp->n_embd,
-				      hp->kv_lora_rank + hp->rope.n_rot, false, &L->wkv_a, err));
-		FY_TRY(rc, get_vector(m, NAME("attn_kv_a_norm.weight"), hp->kv_lora_rank, false,
-				      &L->kv_a_norm, err));
-		FY_TRY(rc, get_weight(m, NAME("attn_kv_b.weight"), hp->kv_lora_rank,
-				      hp->n_head * (nope + hp->head_dim_v), false, &L->wkv_b, err));
-		goto out;
-	}
-	FY_TRY(rc, get_weight(m, NAME("attn_q.weight"), hp->n_embd, q, false, &L->wq, err));
-	FY_TRY(rc, get_weight(m, NAME("attn_k.weight"), hp->n_embd, kv, false, &L->wk, err));
-	FY_TRY(rc, get_weight(m, NAME("attn_v.weight"), hp->n_embd,
-			      (int64_t)hp->n_head_kv * hp->head_dim_v, false, &L->wv, err));
-	FY_TRY(rc, get_vector(m, NAME("attn_q.bias"), q, true, &L->bq, err));
-	FY_TRY(rc, get_vector(m, NAME("attn_k.bias"), kv, true, &L->bk, err));
-	FY_TRY(rc, get_vector(m, NAME("attn_v.bias"), kv, true, &L->bv, err));
 	FY_TRY(rc,
-	       get_vector(m, NAME("attn_q_norm.weight"), hp->head_dim, !qwen3, &L->q_norm, err));
-	FY_TRY(rc,
-	       get_vector(m, NAME("attn_k_norm.weight"), hp->head_dim, !qwen3, &L->k_norm, err));
+	       fy_model_weight(m, NAME("attn_output.weight"), o, hp->n_embd, false, &L->wo, err));
+	FY_TRY(rc, fy_model_weight(m, NAME("attn_q.weight"), hp->n_embd, q, false, &L->wq, err));
+	FY_TRY(rc, fy_model_weight(m, NAME("attn_k.weight"), hp->n_embd, kv, false, &L->wk, err));
+	FY_TRY(rc, fy_model_weight(m, NAME("attn_v.weight"), hp->n_embd,
+				   (int64_t)hp->n_head_kv * hp->head_dim_v, false, &L->wv, err));
+	FY_TRY(rc, fy_model_vector(m, NAME("attn_q.bias"), q, true, &L->bq, err));
+	FY_TRY(rc, fy_model_vector(m, NAME("attn_k.bias"), kv, true, &L->bk, err));
+	FY_TRY(rc, fy_model_vector(m, NAME("attn_v.bias"), kv, true, &L->bv, err));
+	FY_TRY(rc, fy_model_vector(m, NAME("attn_q_norm.weight"), hp->head_dim, !qk_norm,
+				   &L->q_norm, err));
+	FY_TRY(rc, fy_model_vector(m, NAME("attn_k_norm.weight"), hp->head_dim, !qk_norm,
+				   &L->k_norm, err));
 out:
 	return rc;
 }
 
-/* The feed-forward: dense SwiGLU, or the router, the experts and the shared experts. */
-static int load_ffn(struct fy_model *m, int l, struct fy_layer *L, struct fy_err *err)
+int fy_model_load_ffn(struct fy_model *m, int l, struct fy_layer *L, struct fy_err *err)
 {
 	const struct fy_hparams *hp = &m->hp;
 	const int64_t E = hp->n_embd, F = hp->n_ff_exp, X = hp->n_expert;
@@ -421,15 +418,16 @@ static int load_ffn(struct fy_model *m, int l, struct fy_layer *L, struct fy_err
 	int rc = FY_OK;
 	L->moe = hp->n_expert > 0 && l >= hp->n_dense_lead;
 	if (!L->moe) {
+		FY_TRY(rc, fy_model_weight(m, NAME("ffn_gate.weight"), E, hp->n_ff, false, &L->gate,
+					   err));
 		FY_TRY(rc,
-		       get_weight(m, NAME("ffn_gate.weight"), E, hp->n_ff, false, &L->gate, err));
-		FY_TRY(rc, get_weight(m, NAME("ffn_up.weight"), E, hp->n_ff, false, &L->up, err));
-		FY_TRY(rc,
-		       get_weight(m, NAME("ffn_down.weight"), hp->n_ff, E, false, &L->down, err));
+		       fy_model_weight(m, NAME("ffn_up.weight"), E, hp->n_ff, false, &L->up, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("ffn_down.weight"), hp->n_ff, E, false, &L->down,
+					   err));
 		goto out;
 	}
-	FY_TRY(rc, get_weight(m, NAME("ffn_gate_inp.weight"), E, X, false, &L->router, err));
-	FY_TRY(rc, get_vector(m, NAME("exp_probs_b.bias"), X, true, &L->exp_bias, err));
+	FY_TRY(rc, fy_model_weight(m, NAME("ffn_gate_inp.weight"), E, X, false, &L->router, err));
+	FY_TRY(rc, fy_model_vector(m, NAME("exp_probs_b.bias"), X, true, &L->exp_bias, err));
 	L->experts = calloc((size_t)X * 3, sizeof(*L->experts));
 	if (L->experts == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
@@ -440,26 +438,31 @@ static int load_ffn(struct fy_model *m, int l, struct fy_layer *L, struct fy_err
 	       get_experts(m, NAME("ffn_down_exps.weight"), F, E, (int)X, L->experts + 2, 3, err));
 	if (hp->n_expert_shared > 0) {
 		const int64_t S = F * hp->n_expert_shared;
-		FY_TRY(rc,
-		       get_weight(m, NAME("ffn_gate_shexp.weight"), E, S, false, &L->gate_sh, err));
-		FY_TRY(rc, get_weight(m, NAME("ffn_up_shexp.weight"), E, S, false, &L->up_sh, err));
-		FY_TRY(rc,
-		       get_weight(m, NAME("ffn_down_shexp.weight"), S, E, false, &L->down_sh, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("ffn_gate_shexp.weight"), E, S, false,
+					   &L->gate_sh, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("ffn_up_shexp.weight"), E, S, false, &L->up_sh,
+					   err));
+		FY_TRY(rc, fy_model_weight(m, NAME("ffn_down_shexp.weight"), S, E, false,
+					   &L->down_sh, err));
 	}
 out:
 	return rc;
 }
 
-static int load_layer(struct fy_model *m, int l, struct fy_err *err)
+int fy_model_load_block(struct fy_model *m, int l, struct fy_layer *L, const char *ffn_norm,
+			bool qk_norm, struct fy_err *err)
 {
-	const struct fy_hparams *hp = &m->hp;
-	struct fy_layer *L = &m->layers[l];
 	char n[96];
 	int rc = FY_OK;
-	FY_TRY(rc, get_vector(m, NAME("attn_norm.weight"), hp->n_embd, false, &L->attn_norm, err));
-	FY_TRY(rc, get_vector(m, NAME("ffn_norm.weight"), hp->n_embd, false, &L->ffn_norm, err));
-	FY_TRY(rc, load_attention(m, l, L, err));
-	FY_TRY(rc, load_ffn(m, l, L, err));
+	FY_TRY(rc, fy_model_vector(m, NAME("attn_norm.weight"), m->hp.n_embd, false, &L->attn_norm,
+				   err));
+	snprintf(n, sizeof(n), "blk.%d.%s.weight", l, ffn_norm);
+	FY_TRY(rc, fy_model_vector(m, n, m->hp.n_embd, false, &L->ffn_norm, err));
+	if (m->hp.kv_lora_rank > 0)
+		FY_TRY(rc, fy_model_load_attn_latent(m, l, L, err));
+	else
+		FY_TRY(rc, fy_model_load_attn(m, l, L, qk_norm, err));
+	FY_TRY(rc, fy_model_load_ffn(m, l, L, err));
 out:
 	return rc;
 }
@@ -503,25 +506,27 @@ static int load_tensors(struct fy_model *m, struct fy_err *err)
 		return fy_err_set(err, FY_EFORMAT, "%s: token_embd.weight has %lld rows", label(m),
 				  (long long)f.ne[1]);
 	hp->n_vocab = (int)f.ne[1];
-	FY_TRY(rc, get_weight(m, "token_embd.weight", hp->n_embd, hp->n_vocab, false, &m->tok_embd,
-			      err));
-	FY_TRY(rc, get_vector(m, "output_norm.weight", hp->n_embd, false, &m->output_norm, err));
-	FY_TRY(rc, get_vector(m, "rope_freqs.weight", hp->rope.n_rot / 2, true,
-			      &hp->rope.freq_factors, err));
+	FY_TRY(rc, fy_model_weight(m, "token_embd.weight", hp->n_embd, hp->n_vocab, false,
+				   &m->tok_embd, err));
+	FY_TRY(rc,
+	       fy_model_vector(m, "output_norm.weight", hp->n_embd, false, &m->output_norm, err));
+	FY_TRY(rc, fy_model_vector(m, "rope_freqs.weight", hp->rope.n_rot / 2, true,
+				   &hp->rope.freq_factors, err));
 	for (int i = 0; hp->rope.freq_factors != NULL && i < hp->rope.n_rot / 2; i++) {
 		if (!(hp->rope.freq_factors[i] > 0 && hp->rope.freq_factors[i] < 1e30f))
 			return fy_err_set(err, FY_EFORMAT,
 					  "%s: rope_freqs.weight[%d] is not a positive number",
 					  label(m), i);
 	}
-	FY_TRY(rc, get_weight(m, "output.weight", hp->n_embd, hp->n_vocab, true, &m->output, err));
+	FY_TRY(rc,
+	       fy_model_weight(m, "output.weight", hp->n_embd, hp->n_vocab, true, &m->output, err));
 	if (m->output.data == NULL)
 		m->output = m->tok_embd; /* tied embeddings */
 	m->layers = calloc((size_t)hp->n_layer, sizeof(*m->layers));
 	if (m->layers == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	for (int l = 0; l < hp->n_layer; l++)
-		FY_TRY(rc, load_layer(m, l, err));
+		FY_TRY(rc, m->arch->load_layer(m, l, &m->layers[l], err));
 	m->ftype = main_type(m);
 	snprintf(m->type_name, sizeof(m->type_name), "%s", fy_dtype_name(m->ftype));
 	/* a mixture's fallbacks (rows its base type does not divide) do not change what was asked

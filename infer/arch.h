@@ -1,0 +1,101 @@
+/*
+ * Inside the engine: one architecture is a row of the table in infer/arch.c, defined in
+ * infer/arch/NAME.c (as llama.cpp's src/models/NAME.cpp): its own hyper-parameters, the tensors
+ * of a layer and the layer's forward pass, composed of the building blocks below (model.c loads,
+ * eval.c computes). Adding an architecture is a file in infer/arch/ and a line in the table.
+ */
+#ifndef FERRY_INFER_ARCH_H
+#define FERRY_INFER_ARCH_H
+
+#include "infer/infer.h"
+
+struct fy_model_arch {
+	const char *name;		  /* general.architecture */
+	enum fy_rope_style rope, hf_rope; /* of GGUF files, of HF checkpoints */
+	/* its keys beyond the common ones (block_count ... rope); NULL: none */
+	int (*hparams)(struct fy_model *m, struct fy_err *err);
+	/* layer l's tensors into m->layers[l] */
+	int (*load_layer)(struct fy_model *m, int l, struct fy_layer *L, struct fy_err *err);
+	/* layer l over the batch of n tokens in c->s.x */
+	int (*layer)(struct fy_ctx *c, int l, int n, struct fy_err *err);
+};
+
+/* The row of general.architecture `name`, or NULL (infer/arch.c). */
+const struct fy_model_arch *fy_model_arch_find(const char *name);
+
+/* --- loading (infer/model.c) ---------------------------------------------------------------- */
+
+/* A numeric ARCH.suffix key: false when absent or not a number. */
+bool fy_model_kv_num(const struct fy_model *m, const char *suffix, double *out);
+/* An integer ARCH.suffix in [1, 2^20] (absent: dflt unless required). */
+int fy_model_kv_int(const struct fy_model *m, const char *suffix, bool required, int dflt, int *out,
+		    struct fy_err *err);
+/* The mixture's keys (expert counts, groups, gating, weights); expert_norm unless the file says
+ * otherwise when norm_default. */
+int fy_model_read_experts(struct fy_model *m, bool norm_default, struct fy_err *err);
+/* Latent attention's ranks, the KV heads it fills, YaRN's softmax scale (DeepSeek). */
+int fy_model_read_mla(struct fy_model *m, struct fy_err *err);
+
+/* A matrix ne0 x ne1 named `name` (absent: an error unless optional, w->data stays NULL). */
+int fy_model_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t ne1, bool optional,
+		    struct fy_weight *w, struct fy_err *err);
+/* A vector of n values as F32, owned by the model (absent and optional: *out untouched). */
+int fy_model_vector(struct fy_model *m, const char *name, int64_t n, bool optional,
+		    const float **out, struct fy_err *err);
+/* Grouped-query attention's q, k, v, output and (optional) biases; the per-head q/k norms,
+ * required when qk_norm. */
+int fy_model_load_attn(struct fy_model *m, int l, struct fy_layer *L, bool qk_norm,
+		       struct fy_err *err);
+/* Latent attention's tensors (DeepSeek). */
+int fy_model_load_attn_latent(struct fy_model *m, int l, struct fy_layer *L, struct fy_err *err);
+/* The feed-forward: dense SwiGLU (a dense model, or a leading dense layer), else the router,
+ * selection bias, stacked experts and shared experts. */
+int fy_model_load_ffn(struct fy_model *m, int l, struct fy_layer *L, struct fy_err *err);
+/* A pre-norm block's tensors: blk.l.attn_norm, the attention (latent when kv_lora_rank > 0; the
+ * per-head q/k norms required when qk_norm), blk.l.<ffn_norm> (the feed-forward's norm:
+ * "ffn_norm", or GLM's "post_attention_norm") and the feed-forward. */
+int fy_model_load_block(struct fy_model *m, int l, struct fy_layer *L, const char *ffn_norm,
+			bool qk_norm, struct fy_err *err);
+
+/* --- evaluation (infer/eval.c) -------------------------------------------------------------- */
+
+/* Activations of a batch, kept by the context and grown to the largest batch seen. */
+struct fy_scratch {
+	int cap; /* tokens the buffers hold */
+	float *x, *xn, *q, *k, *v, *att, *o, *g, *u;
+	float *rope; /* [token][n_rot]: cos and sin of each pair at the token's position */
+	/* latent attention: q_a's and kv_a's outputs, the normalized latent, kv_b's output */
+	float *qa, *kva, *lat, *kvb;
+	/* a mixture: router logits, the chosen experts and weights of each token, one expert's
+	 * tokens gathered and its output */
+	float *logits, *weights, *ein, *eout;
+	int *chosen, *rows;
+};
+
+struct fy_ctx {
+	const struct fy_model *m;
+	struct fy_pool *pool;
+	int n_ctx, pos;
+	fy_matmul_hook_fn hook; /* sees every product's input (NULL: none) */
+	void *hook_ctx;
+	float *k, *v; /* [layer][n_ctx][n_head_kv * head_dim (v: head_dim_v)] */
+	struct fy_scratch s;
+};
+
+/* s.xn = RMSNorm(s.x) with weights g, for n tokens. */
+void fy_eval_norm(struct fy_ctx *c, const float *g, int n);
+/* s.x += s.o for n tokens (the residual). */
+void fy_eval_residual(struct fy_ctx *c, int n);
+/* Grouped-query attention's q, k, v of s.xn: projections, biases, per-head norms, RoPE. */
+int fy_eval_qkv(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err *err);
+/* Latent attention's q, k, v of s.xn (DeepSeek). */
+int fy_eval_qkv_latent(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err *err);
+/* Stores s.k and s.v in layer l's cache, attends causally, projects into s.o. */
+int fy_eval_attention(struct fy_ctx *c, int l, int n, struct fy_err *err);
+/* The feed-forward of s.xn into s.o: dense SwiGLU, or the mixture (routed and shared experts). */
+int fy_eval_ffn(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err *err);
+/* A pre-norm block: x += attention(norm(x)); x += ffn(norm(x)) (latent attention when
+ * kv_lora_rank > 0). */
+int fy_eval_block(struct fy_ctx *c, int l, int n, struct fy_err *err);
+
+#endif
