@@ -9,13 +9,23 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const struct fy_hf_arch fy_hf_llama, fy_hf_mistral, fy_hf_qwen2, fy_hf_qwen3, fy_hf_qwen3moe,
-	fy_hf_deepseek3;
+/* clang-format off */
+extern const struct fy_hf_arch fy_hf_llama, fy_hf_mistral;	/* arch/llama.c */
+extern const struct fy_hf_arch fy_hf_qwen2, fy_hf_qwen3, fy_hf_qwen3moe; /* arch/qwen.c */
+extern const struct fy_hf_arch fy_hf_deepseek3;			/* arch/deepseek.c */
+extern const struct fy_hf_arch fy_hf_glm4moe;			/* arch/glm.c */
 
 const struct fy_hf_arch *const fy_hf_archs[] = {
-	&fy_hf_llama,	 &fy_hf_mistral,   &fy_hf_qwen2, &fy_hf_qwen3,
-	&fy_hf_qwen3moe, &fy_hf_deepseek3, NULL,
+	&fy_hf_llama,
+	&fy_hf_mistral,
+	&fy_hf_qwen2,
+	&fy_hf_qwen3,
+	&fy_hf_qwen3moe,
+	&fy_hf_deepseek3,
+	&fy_hf_glm4moe,
+	NULL,
 };
+/* clang-format on */
 
 const struct fy_hf_arch *fy_convert_arch_of_hf(const char *hf)
 {

@@ -38,6 +38,13 @@ static const struct {
 	{ "gpt-2",
 	  { "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| "
 	    "?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+" } },
+	/* GLM-4 and later: llama-bpe's regex, told apart by name only (merges not ignored) */
+	{ "glm4",
+	  { "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+	    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" } },
+	{ "chatglm-bpe",
+	  { "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+	    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" } },
 	{ "default",
 	  { "[\\p{P}\\$\\+<=>\\^~\\|]+",
 	    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
@@ -72,8 +79,8 @@ static const char *first_split(const struct fy_json *pre)
 	return fy_json_str(fy_json_get(fy_json_get(pre, "pattern"), "Regex"));
 }
 
-static int pre_name(const struct fy_json *tj, const char *path, const char **out,
-		    struct fy_err *err)
+static int pre_name(const struct fy_json *tj, const char *path, const struct fy_hf_arch *arch,
+		    const char **out, struct fy_err *err)
 {
 	const struct fy_json *pre = fy_json_get(tj, "pre_tokenizer");
 	const char *re = first_split(pre);
@@ -85,6 +92,8 @@ static int pre_name(const struct fy_json *tj, const char *path, const char **out
 	for (size_t i = 0; re != NULL && i < 3; i++) { /* the rows tokenizer.json names */
 		if (strcmp(re, pres[i].regex[0]) == 0) {
 			*out = pres[i].name;
+			if (strcmp(*out, "llama-bpe") == 0 && arch != NULL && arch->bpe_pre != NULL)
+				*out = arch->bpe_pre;
 			return FY_OK;
 		}
 	}
@@ -275,7 +284,8 @@ static int write_merges(struct fy_gguf_writer *w, const struct fy_json *merges, 
 }
 
 int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_hf_config *cfg,
-		   struct fy_json **tokenizer_json, size_t *n_vocab, struct fy_err *err)
+		   const struct fy_hf_arch *arch, struct fy_json **tokenizer_json,
+		   size_t *n_vocab, struct fy_err *err)
 {
 	struct fy_json *tj = NULL;
 	struct bpe b = { 0 };
@@ -297,7 +307,7 @@ int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_h
 		goto out;
 	}
 	if (!spm)
-		FY_TRY(rc, pre_name(tj, path, &pre, err));
+		FY_TRY(rc, pre_name(tj, path, arch, &pre, err));
 	b.n = vocab_size(vocab, added, cfg);
 	if (b.n == 0 || b.n > MAX_VOCAB) {
 		rc = fy_err_set(err, FY_EFORMAT, "%s: vocabulary of %zu tokens", path, b.n);

@@ -133,6 +133,7 @@ struct fy_hf_config {
 	int tie_word_embeddings; /* 0, 1, or -1 when absent */
 	double rms_norm_eps;	 /* -1 when absent */
 	double rope_theta;	 /* -1 when absent */
+	double partial_rotary_factor; /* the rotated share of a head (GLM: 0.5), -1 when absent */
 };
 
 /* Reads config.json at path. Fields of the wrong JSON type are format errors. */

@@ -4,20 +4,23 @@
 
 #include "convert/convert.h"
 
+struct fy_hf_arch;
+
 /* Bytes of each fixed-size GGUF value type (0 for string and array), defined in gguf.c. */
 extern const uint8_t fy_gguf_value_sizes[FY_GGUF_TYPE_COUNT];
 
 /* Writes a byte-level BPE vocabulary from tokenizer.json at path (model, pre, tokens, token_type,
  * merges); *tokenizer_json receives the parsed file (for the special ids; the caller frees it). */
 int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_hf_config *cfg,
-		   struct fy_json **tokenizer_json, size_t *n_vocab, struct fy_err *err);
+		   const struct fy_hf_arch *arch, struct fy_json **tokenizer_json,
+		   size_t *n_vocab, struct fy_err *err);
 /* llama.cpp's does_token_look_special: added tokens not flagged special that it still makes
  * CONTROL (<pad>, <mask>, <|...|>, <｜...｜>, <unused...>) (convert/bpe.c). */
 bool fy_convert_looks_special(const char *token);
 /* Writes tokenizer.ggml.* for the checkpoint in dir (convert/tokenizer.c); *n_vocab receives
  * the vocabulary size written. */
 int fy_convert_tokenizer(struct fy_gguf_writer *w, const char *dir, const struct fy_hf_config *cfg,
-			 size_t *n_vocab, struct fy_err *err);
+			 const struct fy_hf_arch *arch, size_t *n_vocab, struct fy_err *err);
 
 /* Output row r into out, with scratch room for a row of floats (convert/rows.c). */
 typedef int (*fy_row_fn)(const void *ctx, int64_t r, float *scratch, uint8_t *out,
@@ -50,6 +53,12 @@ struct fy_hf_arch {
 	/* the family's own per-layer names (HF suffix after model.layers.N., GGUF suffix after
 	 * blk.N.), looked up before the common ones; { NULL, NULL } ends the list; may be NULL */
 	const struct fy_name_pair *names;
+	/* the BPE pre-tokenizer's name where tokenizer.json's split regex is llama-bpe's (llama.cpp's
+	 * converter tells them apart by hashing a tokenization: GLM's is "glm4"), or NULL */
+	const char *bpe_pre;
+	/* special tokens the family fixes by their text (hf: the text, gguf: "bos", "eot", ...:
+	 * tokenizer.ggml.<gguf>_token_id), over tokenizer_config.json's; { NULL, NULL } ends */
+	const struct fy_name_pair *special_tokens;
 	/* refusals of config.json beyond the common ones (may be NULL) */
 	int (*check)(const struct fy_hf_config *g, const char *path, struct fy_err *err);
 	/* the family's GGUF keys, after the common ones (general.architecture ... the RMS epsilon)

@@ -530,7 +530,7 @@ static int metadata(struct fy_gguf_writer *w, const struct conv *c, const char *
 	int rc = FY_OK;
 	FY_TRY(rc, hparams(w, c, name != NULL ? name : basename(dcopy), err));
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.file_type", (uint32_t)file_type(c), err));
-	FY_TRY(rc, fy_convert_tokenizer(w, dir, &c->cfg, n_vocab, err));
+	FY_TRY(rc, fy_convert_tokenizer(w, dir, &c->cfg, c->arch, n_vocab, err));
 out:
 	return rc;
 }

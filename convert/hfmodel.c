@@ -426,7 +426,8 @@ static int config_floats(struct fy_hf_config *c, const struct fy_json *j, const 
 		double *dst;
 	} fl[] = { { "rms_norm_eps", &c->rms_norm_eps },
 		   { "rope_theta", &c->rope_theta },
-		   { "routed_scaling_factor", &c->routed_scaling_factor } };
+		   { "routed_scaling_factor", &c->routed_scaling_factor },
+		   { "partial_rotary_factor", &c->partial_rotary_factor } };
 	for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++) {
 		const struct fy_json *v = fy_json_get(j, fl[i].key);
 		*fl[i].dst = -1;

@@ -246,8 +246,28 @@ out:
 	return rc;
 }
 
+/* The family's fixed special tokens (GLM: bos [gMASK], eot <|user|>, ...), by their text. */
+static int family_specials(struct fy_gguf_writer *w, const struct fy_hf_arch *arch,
+			   token_id_fn id_of, const void *ctx, size_t n_vocab, struct fy_err *err)
+{
+	int rc = FY_OK;
+	for (const struct fy_name_pair *p = arch != NULL ? arch->special_tokens : NULL;
+	     p != NULL && p->hf != NULL; p++) {
+		char key[64];
+		const int64_t id = id_of(ctx, p->hf);
+		if (id < 0 || (uint64_t)id >= n_vocab)
+			return fy_err_set(err, FY_EFORMAT,
+					  "the vocabulary has no '%s' (%s's %s token)", p->hf,
+					  arch->hf, p->gguf);
+		snprintf(key, sizeof(key), "tokenizer.ggml.%s_token_id", p->gguf);
+		FY_TRY(rc, fy_gguf_writer_set_u32(w, key, (uint32_t)id, err));
+	}
+out:
+	return rc;
+}
+
 int fy_convert_tokenizer(struct fy_gguf_writer *w, const char *dir, const struct fy_hf_config *cfg,
-			 size_t *n_vocab, struct fy_err *err)
+			 const struct fy_hf_arch *arch, size_t *n_vocab, struct fy_err *err)
 {
 	char path[4200];
 	struct fy_spm s = { 0 };
@@ -276,8 +296,9 @@ int fy_convert_tokenizer(struct fy_gguf_writer *w, const char *dir, const struct
 			dir);
 		goto out;
 	}
-	FY_TRY(rc, fy_convert_bpe(w, path, cfg, &tj, n_vocab, err));
+	FY_TRY(rc, fy_convert_bpe(w, path, cfg, arch, &tj, n_vocab, err));
 	FY_TRY(rc, specials(w, bpe_id, tj, tc, cj, *n_vocab, err));
+	FY_TRY(rc, family_specials(w, arch, bpe_id, tj, *n_vocab, err));
 out:
 	fy_json_free(tj);
 	fy_json_free(cj);

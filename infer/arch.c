@@ -7,12 +7,22 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const struct fy_model_arch fy_arch_llama, fy_arch_qwen2, fy_arch_qwen3, fy_arch_qwen3moe,
-	fy_arch_deepseek2;
+/* clang-format off */
+extern const struct fy_model_arch fy_arch_llama;				/* arch/llama.c */
+extern const struct fy_model_arch fy_arch_qwen2, fy_arch_qwen3, fy_arch_qwen3moe; /* arch/qwen.c */
+extern const struct fy_model_arch fy_arch_deepseek2;				/* arch/deepseek2.c */
+extern const struct fy_model_arch fy_arch_glm4moe;				/* arch/glm4moe.c */
 
 static const struct fy_model_arch *const archs[] = {
-	&fy_arch_llama, &fy_arch_qwen2, &fy_arch_qwen3, &fy_arch_qwen3moe, &fy_arch_deepseek2, NULL,
+	&fy_arch_llama,
+	&fy_arch_qwen2,
+	&fy_arch_qwen3,
+	&fy_arch_qwen3moe,
+	&fy_arch_deepseek2,
+	&fy_arch_glm4moe,
+	NULL,
 };
+/* clang-format on */
 
 const struct fy_model_arch *fy_model_arch_find(const char *name)
 {

@@ -360,6 +360,15 @@ Test(infer, golden_deepseek_v3_tiny, .timeout = 120)
 	golden_both("deepseek-v3-tiny");
 }
 
+/* GLM-4.5 (glm4moe), against llama.cpp v0.5.0's engine on its own conversion
+ * (scripts/llama/infer-goldens.sh): q/k/v biases, q/k norms, RoPE on half of each head, the
+ * post-attention norm, a leading dense layer, sigmoid routing with the selection bias and a
+ * shared expert, the next-token-prediction layer kept in the file and left out of the forward */
+Test(infer, golden_glm4moe_tiny, .timeout = 120)
+{
+	golden_both("glm4moe-tiny");
+}
+
 Test(infer, stories260K_greedy_128)
 {
 	static const int32_t want[] = {

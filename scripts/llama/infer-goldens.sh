@@ -1,0 +1,32 @@
+#!/bin/sh
+# Refreshes the golden outputs of the flagship fixtures (tests/data/models/NAME/golden/): each
+# fixture converted by llama.cpp v0.5.0's convert_hf_to_gguf.py (scripts/llama/convert.sh,
+# --outtype f32) and run by llama.cpp's engine (scripts/llama/logits.c) on golden/prompt.txt:
+# the prompt's ids, 32 greedy tokens, the logits at the first 16 positions and the last. The
+# conversion's digest goes to tests/data/golden/convert/NAME-f32.digest.
+#   scripts/llama/infer-goldens.sh [NAME...]
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+[ $# -gt 0 ] || set -- glm4moe-tiny
+build=$("$here/build.sh" llama ggml | tail -1)
+src=$(dirname "$build")/src-v0.5.0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cc -O2 -c "$here/logits.c" -I"$src/include" -I"$src/ggml/include" -o "$work/logits.o"
+c++ -o "$work/logits" "$work/logits.o" "$build/src/libllama.a" "$build/ggml/src/libggml.a" \
+	"$build/ggml/src/libggml-cpu.a" "$build/ggml/src/libggml-base.a" -fopenmp -lpthread -ldl
+for name in "$@"; do
+	m=$root/tests/data/models/$name
+	# the pre-tokenizer each fixture's tokenizer.json imitates (see shims/run.py)
+	case $name in
+	glm4moe-*) pre=glm4 ;;
+	*) pre= ;;
+	esac
+	FERRY_TOKPRE=$pre "$here/convert.sh" "$m" "$work/$name.gguf" --outtype f32 \
+		>"$work/log" 2>&1 || { tail -5 "$work/log" >&2; exit 1; }
+	node "$root/tests/cli/gguf_digest.mjs" "$work/$name.gguf" \
+		>"$root/tests/data/golden/convert/$name-f32.digest"
+	"$work/logits" "$work/$name.gguf" "$m/golden/prompt.txt" 32 "$m/golden"
+	echo "$name: $(wc -c <"$m/golden/prompt_ids.json") bytes of ids, goldens in $m/golden"
+done
