@@ -228,7 +228,10 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) $(MKMODEL) $(BUNDLE_FORGE) node-deps
 		FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) sh tests/cli/moe.sh > $(BUILD)/moe.log 2>&1; \
 		rc13=$$?; tail -n 8 $(BUILD)/moe.log; \
 		sh tests/summary.sh moe $(BUILD)/moe.log >> $(SUMMARY); \
-		[ $$rc13 -eq 0 ] && [ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ] && \
+		FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) sh tests/cli/flagships.sh > $(BUILD)/flagships.log 2>&1; \
+		rc14=$$?; tail -n 8 $(BUILD)/flagships.log; \
+		sh tests/summary.sh flagships $(BUILD)/flagships.log >> $(SUMMARY); \
+		[ $$rc14 -eq 0 ] && [ $$rc13 -eq 0 ] && [ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ] && \
 		[ $$rc5 -eq 0 ] && [ $$rc6 -eq 0 ] && [ $$rc7 -eq 0 ] && \
 		[ $$rc8 -eq 0 ] && [ $$rc9 -eq 0 ] && [ $$rc10 -eq 0 ] && [ $$rc11 -eq 0 ] && \
 		[ $$rc12 -eq 0 ]

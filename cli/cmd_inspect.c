@@ -177,6 +177,13 @@ static void print_moe(const struct fy_json *moe, const char *indent)
 	       get_u(moe, "experts"), get_u(moe, "experts_used"), get_s(moe, "routing"));
 }
 
+/* The attention in words. */
+static void print_attention(const struct fy_json *att, const char *indent)
+{
+	if (att != NULL)
+		printf("%sattention: %s\n", indent, get_s(att, "text"));
+}
+
 static void print_file(const struct fy_json *f)
 {
 	const struct fy_json *meta = fy_json_get(f, "metadata");
@@ -215,6 +222,7 @@ static void print_file(const struct fy_json *f)
 	printf("  tensors: %zu\n", fy_json_size(tensors));
 	if (fy_json_size(tensors) > 0)
 		print_tensors(tensors, gguf);
+	print_attention(fy_json_get(f, "attention"), "  ");
 	print_moe(fy_json_get(f, "moe"), "  ");
 	if (fy_json_get(f, "totals") != NULL)
 		print_totals(fy_json_get(f, "totals"), "  ");
@@ -243,6 +251,7 @@ static void print_dir(const struct fy_json *d)
 	printf("%s: directory\n", get_s(d, "path"));
 	if (fy_json_get(d, "config") != NULL)
 		print_config(fy_json_get(d, "config"));
+	print_attention(fy_json_get(d, "attention"), "  ");
 	print_moe(fy_json_get(d, "moe"), "  ");
 	if (index != NULL) {
 		printf("  index: %s, total_size %s bytes", get_s(index, "file"),

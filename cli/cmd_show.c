@@ -183,6 +183,8 @@ static void print_model(const struct fy_json *m)
 	if (fy_json_int(fy_json_get(m, "shards"), &n))
 		printf(", split in %lld files", (long long)n);
 	printf("\n");
+	if (fy_json_get(m, "attention") != NULL)
+		printf("attention %s\n", str(fy_json_get(m, "attention"), "text"));
 	if (moe != NULL)
 		printf("experts  %s\n", str(moe, "routing"));
 }

@@ -155,6 +155,100 @@ static struct fy_json *gguf_moe(const struct fy_gguf *g, struct totals *tot)
 	return moe_json(&m);
 }
 
+/* The attention in words: grouped-query (heads over KV heads, the rotated share of a head, q/k
+ * norms) or latent (the ranks), and the next-token-prediction layers a file carries. */
+struct attn_info {
+	int64_t heads, kv_heads, head_dim, rot, kv_rank, q_rank, nextn;
+	bool qk_norm;
+};
+
+static struct fy_json *attn_json(const struct attn_info *a)
+{
+	struct fy_json *o = fy_json_object();
+	char text[320];
+	int n;
+	if (a->heads <= 0)
+		return NULL;
+	n = snprintf(text, sizeof(text), "%s: %lld heads",
+		     a->kv_rank > 0	      ? "latent"
+		     : a->kv_heads < a->heads ? "grouped-query"
+					      : "multi-head",
+		     (long long)a->heads);
+	if (a->kv_rank <= 0 && a->kv_heads < a->heads)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, " over %lld key/value heads",
+			      (long long)a->kv_heads);
+	if (a->head_dim > 0)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, " of %lld",
+			      (long long)a->head_dim);
+	if (a->kv_rank > 0)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      ", keys and values from a rank-%lld latent", (long long)a->kv_rank);
+	if (a->q_rank > 0)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, ", queries through rank %lld",
+			      (long long)a->q_rank);
+	if (a->rot > 0 && a->head_dim > 0 && a->rot < a->head_dim)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, ", RoPE on %lld of them",
+			      (long long)a->rot);
+	if (a->qk_norm)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, ", q/k norms");
+	if (a->nextn > 0)
+		snprintf(text + n, sizeof(text) - (size_t)n,
+			 "; %lld next-token-prediction layer%s (not run)", (long long)a->nextn,
+			 a->nextn > 1 ? "s" : "");
+	fy_json_set(o, "kind",
+		    fy_json_string(a->kv_rank > 0	    ? "latent"
+				   : a->kv_heads < a->heads ? "grouped-query"
+							    : "multi-head"));
+	fy_json_set(o, "text", fy_json_string(text));
+	return o;
+}
+
+/* The attention a GGUF file's metadata describes, or NULL. */
+static struct fy_json *gguf_attention(const struct fy_gguf *g)
+{
+	const struct fy_gguf_kv *a = fy_gguf_find_kv(g, "general.architecture");
+	char arch[64];
+	if (a == NULL || a->type != FY_GGUF_STRING || a->v.s.len >= sizeof(arch))
+		return NULL;
+	memcpy(arch, a->v.s.ptr, a->v.s.len);
+	arch[a->v.s.len] = '\0';
+	const int64_t heads = (int64_t)gguf_num(g, arch, "attention.head_count", 0);
+	const int64_t embd = (int64_t)gguf_num(g, arch, "embedding_length", 0);
+	struct attn_info at = {
+		.heads = heads,
+		.kv_heads = (int64_t)gguf_num(g, arch, "attention.head_count_kv", (double)heads),
+		.head_dim = (int64_t)gguf_num(g, arch, "attention.key_length",
+					      heads > 0 ? (double)(embd / heads) : 0),
+		.kv_rank = (int64_t)gguf_num(g, arch, "attention.kv_lora_rank", 0),
+		.q_rank = (int64_t)gguf_num(g, arch, "attention.q_lora_rank", 0),
+		.nextn = (int64_t)gguf_num(g, arch, "nextn_predict_layers", 0),
+		.qk_norm = fy_gguf_find_tensor(g, "blk.0.attn_q_norm.weight") != NULL,
+	};
+	at.rot = (int64_t)gguf_num(g, arch, "rope.dimension_count", (double)at.head_dim);
+	return attn_json(&at);
+}
+
+/* The attention config.json describes, or NULL. */
+static struct fy_json *config_attention(const struct fy_hf_config *c)
+{
+	const int64_t hd = c->head_dim > 0	     ? c->head_dim
+			   : c->qk_nope_head_dim > 0 ? c->qk_nope_head_dim + c->qk_rope_head_dim
+			   : c->n_heads > 0	     ? c->hidden_size / c->n_heads
+						     : 0;
+	struct attn_info at = {
+		.heads = c->n_heads,
+		.kv_heads = c->n_kv_heads > 0 ? c->n_kv_heads : c->n_heads,
+		.head_dim = hd,
+		.rot = c->qk_rope_head_dim > 0	      ? c->qk_rope_head_dim
+		       : c->partial_rotary_factor > 0 ? (int64_t)(hd * c->partial_rotary_factor)
+						      : hd,
+		.kv_rank = c->kv_lora_rank > 0 ? c->kv_lora_rank : 0,
+		.q_rank = c->q_lora_rank > 0 ? c->q_lora_rank : 0,
+		.nextn = c->n_nextn_layers > 0 ? c->n_nextn_layers : 0,
+	};
+	return attn_json(&at);
+}
+
 /* A JSON string from bytes that may not be UTF-8: invalid bytes become U+FFFD. */
 static struct fy_json *lossy_string(const char *p, size_t n)
 {
@@ -327,6 +421,9 @@ static struct fy_json *describe_gguf(const struct fy_gguf *g, bool full, struct 
 	struct fy_json *moe = gguf_moe(g, tot);
 	if (moe != NULL)
 		fy_json_set(o, "moe", moe);
+	struct fy_json *att = gguf_attention(g);
+	if (att != NULL)
+		fy_json_set(o, "attention", att);
 	return o;
 }
 
@@ -497,9 +594,12 @@ static int describe_config(const char *dir, struct fy_json *o, struct totals *to
 		rc = fy_hf_config_load(&cfg, path, err);
 		if (rc == FY_OK) {
 			struct fy_json *moe = config_moe(&cfg, tot);
+			struct fy_json *att = config_attention(&cfg);
 			fy_json_set(o, "config", config_json(&cfg));
 			if (moe != NULL)
 				fy_json_set(o, "moe", moe);
+			if (att != NULL)
+				fy_json_set(o, "attention", att);
 		}
 	}
 	free(path);
@@ -623,6 +723,9 @@ static int model_hf(const char *const *names, const char *const *paths, size_t n
 	struct fy_json *moe = config_moe(&c, tot);
 	if (moe != NULL)
 		fy_json_set(o, "moe", moe);
+	struct fy_json *att = config_attention(&c);
+	if (att != NULL)
+		fy_json_set(o, "attention", att);
 	for (size_t i = 0; i < n; i++) {
 		struct fy_st_file *f = NULL;
 		if (!fy_ends_with_ci(names[i], ".safetensors"))
@@ -694,6 +797,9 @@ static int model_gguf(const char *const *names, const char *const *paths, size_t
 	struct fy_json *moe = gguf_moe(g, tot);
 	if (moe != NULL)
 		fy_json_set(o, "moe", moe);
+	struct fy_json *att = gguf_attention(g);
+	if (att != NULL)
+		fy_json_set(o, "attention", att);
 	fy_gguf_free(g);
 	return FY_OK;
 }

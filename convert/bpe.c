@@ -284,8 +284,8 @@ static int write_merges(struct fy_gguf_writer *w, const struct fy_json *merges, 
 }
 
 int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_hf_config *cfg,
-		   const struct fy_hf_arch *arch, struct fy_json **tokenizer_json,
-		   size_t *n_vocab, struct fy_err *err)
+		   const struct fy_hf_arch *arch, struct fy_json **tokenizer_json, size_t *n_vocab,
+		   struct fy_err *err)
 {
 	struct fy_json *tj = NULL;
 	struct bpe b = { 0 };

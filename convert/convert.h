@@ -130,9 +130,9 @@ struct fy_hf_config {
 	double rope_mscale_all_dim, rope_beta_fast, rope_beta_slow; /* YaRN: -1 when absent */
 	int64_t rope_orig_ctx;
 	char rope_json[1024];
-	int tie_word_embeddings; /* 0, 1, or -1 when absent */
-	double rms_norm_eps;	 /* -1 when absent */
-	double rope_theta;	 /* -1 when absent */
+	int tie_word_embeddings;      /* 0, 1, or -1 when absent */
+	double rms_norm_eps;	      /* -1 when absent */
+	double rope_theta;	      /* -1 when absent */
 	double partial_rotary_factor; /* the rotated share of a head (GLM: 0.5), -1 when absent */
 };
 

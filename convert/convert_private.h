@@ -12,8 +12,8 @@ extern const uint8_t fy_gguf_value_sizes[FY_GGUF_TYPE_COUNT];
 /* Writes a byte-level BPE vocabulary from tokenizer.json at path (model, pre, tokens, token_type,
  * merges); *tokenizer_json receives the parsed file (for the special ids; the caller frees it). */
 int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_hf_config *cfg,
-		   const struct fy_hf_arch *arch, struct fy_json **tokenizer_json,
-		   size_t *n_vocab, struct fy_err *err);
+		   const struct fy_hf_arch *arch, struct fy_json **tokenizer_json, size_t *n_vocab,
+		   struct fy_err *err);
 /* llama.cpp's does_token_look_special: added tokens not flagged special that it still makes
  * CONTROL (<pad>, <mask>, <|...|>, <｜...｜>, <unused...>) (convert/bpe.c). */
 bool fy_convert_looks_special(const char *token);
@@ -53,12 +53,15 @@ struct fy_hf_arch {
 	/* the family's own per-layer names (HF suffix after model.layers.N., GGUF suffix after
 	 * blk.N.), looked up before the common ones; { NULL, NULL } ends the list; may be NULL */
 	const struct fy_name_pair *names;
-	/* the BPE pre-tokenizer's name where tokenizer.json's split regex is llama-bpe's (llama.cpp's
-	 * converter tells them apart by hashing a tokenization: GLM's is "glm4"), or NULL */
+	/* the BPE pre-tokenizer's name where tokenizer.json's split regex is llama-bpe's
+	 * (llama.cpp's converter tells them apart by hashing a tokenization: GLM's is "glm4"), or
+	 * NULL */
 	const char *bpe_pre;
 	/* special tokens the family fixes by their text (hf: the text, gguf: "bos", "eot", ...:
 	 * tokenizer.ggml.<gguf>_token_id), over tokenizer_config.json's; { NULL, NULL } ends */
 	const struct fy_name_pair *special_tokens;
+	/* the routing's scoring function when config.json names none (GLM: "sigmoid"), or NULL */
+	const char *scoring;
 	/* refusals of config.json beyond the common ones (may be NULL) */
 	int (*check)(const struct fy_hf_config *g, const char *path, struct fy_err *err);
 	/* the family's GGUF keys, after the common ones (general.architecture ... the RMS epsilon)

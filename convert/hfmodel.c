@@ -3,6 +3,7 @@
  * model.safetensors.index.json ({"metadata": {"total_size"}, "weight_map": {tensor: file}}).
  */
 #include "convert/convert.h"
+#include "convert/convert_private.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -510,6 +511,10 @@ static int config_strs(struct fy_hf_config *c, const struct fy_json *j, const ch
 	if (rc == FY_OK)
 		rc = get_str(j, path, "scoring_func", c->scoring_func, sizeof(c->scoring_func),
 			     err);
+	/* a family whose config.json does not name its routing (GLM: always sigmoid) */
+	const struct fy_hf_arch *row = fy_convert_arch_of_hf(c->architecture);
+	if (rc == FY_OK && c->scoring_func[0] == '\0' && row != NULL && row->scoring != NULL)
+		snprintf(c->scoring_func, sizeof(c->scoring_func), "%s", row->scoring);
 	c->tie_word_embeddings = -1;
 	if (tie != NULL &&
 	    (fy_json_type(tie) == FY_JSON_TRUE || fy_json_type(tie) == FY_JSON_FALSE))

@@ -22,11 +22,8 @@ static const struct fy_name_pair glm4moe_names[] = {
 };
 
 static const struct fy_name_pair glm_specials[] = {
-	{ "[gMASK]", "bos" },
-	{ "<|user|>", "eot" },
-	{ "<|endoftext|>", "unknown" },
-	{ "<|observation|>", "eom" },
-	{ NULL, NULL },
+	{ "[gMASK]", "bos" },	      { "<|user|>", "eot" }, { "<|endoftext|>", "unknown" },
+	{ "<|observation|>", "eom" }, { NULL, NULL },
 };
 
 static int glm4moe_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
@@ -53,12 +50,13 @@ static int glm4moe_keys(struct fy_gguf_writer *w, const char *a, const struct fy
 	if (g->n_group > 0)
 		FY_TRY(rc, fy_kv_u32(w, a, "expert_group_count", (uint32_t)g->n_group, err));
 	if (g->topk_group > 0)
-		FY_TRY(rc, fy_kv_u32(w, a, "expert_group_used_count", (uint32_t)g->topk_group, err));
+		FY_TRY(rc,
+		       fy_kv_u32(w, a, "expert_group_used_count", (uint32_t)g->topk_group, err));
 	FY_TRY(rc, fy_kv_head_dim(w, a, g, err));
 	FY_TRY(rc, fy_kv_rope_scaling(w, a, g, false, err));
 	FY_TRY(rc, fy_kv_u32(w, a, "rope.dimension_count", (uint32_t)(head_dim * part), err));
-	FY_TRY(rc, fy_kv_u32(w, a, "expert_feed_forward_length",
-			     (uint32_t)g->moe_intermediate_size, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_feed_forward_length", (uint32_t)g->moe_intermediate_size,
+			     err));
 	if (g->n_shared_experts >= 0)
 		FY_TRY(rc,
 		       fy_kv_u32(w, a, "expert_shared_count", (uint32_t)g->n_shared_experts, err));
@@ -71,7 +69,8 @@ static int glm4moe_keys(struct fy_gguf_writer *w, const char *a, const struct fy
 	if (g->norm_topk_prob >= 0)
 		FY_TRY(rc, fy_kv_bool(w, a, "expert_weights_norm", g->norm_topk_prob == 1, err));
 	if (g->n_nextn_layers > 0)
-		FY_TRY(rc, fy_kv_u32(w, a, "nextn_predict_layers", (uint32_t)g->n_nextn_layers, err));
+		FY_TRY(rc,
+		       fy_kv_u32(w, a, "nextn_predict_layers", (uint32_t)g->n_nextn_layers, err));
 out:
 	return rc;
 }
@@ -86,6 +85,7 @@ const struct fy_hf_arch fy_hf_glm4moe = {
 	.names = glm4moe_names,
 	.bpe_pre = "glm4",
 	.special_tokens = glm_specials,
+	.scoring = "sigmoid",
 	.check = glm4moe_check,
 	.keys = glm4moe_keys,
 };

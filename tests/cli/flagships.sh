@@ -1,0 +1,125 @@
+#!/bin/sh
+# Integration tests of the seeds' flagship families (issue 24) with the real binary and its
+# sanitizer build, each on its tiny random checkpoint (tests/data/models/FLAGSHIPS.md):
+# convert, compared key for key and tensor for tensor with llama.cpp v0.5.0's converter
+# (tests/data/golden/convert/NAME-f32.digest; the general.* naming keys llama.cpp derives from
+# the directory are the listed differences); run from the checkpoint and from the GGUF
+# (llama.cpp's greedy tokens, golden/); quantize Q8_0 and Q4_K_M and gate them in KL order;
+# inspect and show describe the attention and the experts; refusals name the file and tensor.
+# The logits within 1e-3 are checked by the unit tests (tests/unit/test_infer.c).
+# Environment: FERRY, FERRY_SAN (optional).
+set -u
+
+FERRY=${FERRY:?set FERRY}
+FERRY_SAN=${FERRY_SAN:-}
+DATA=${FERRY_TEST_DATA:-tests/data}
+M=$DATA/models
+
+work=$(mktemp -d /tmp/ferry-flagships-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+export FERRY_HOME="$work/store"
+
+# same_as_llama GGUF NAME: every key and tensor of llama.cpp's conversion, in any order, but the
+# general.* keys llama.cpp derives from the directory name (name, size label, type) and
+# general.quantization_version (which llama-quantize writes, not ferry's converter)
+same_as_llama() {
+	strip() { sed -e 's/ @[0-9]* / /' | grep -Ev '^kv general\.(name|size_label|type|quantization_version) ' | sort; }
+	node "$(dirname "$0")/gguf_digest.mjs" "$1" | strip >"$work/a.digest"
+	strip <"$DATA/golden/convert/$2-f32.digest" >"$work/b.digest"
+	diff "$work/a.digest" "$work/b.digest" >"$work/diff" && return 0
+	head -5 "$work/diff" >&2
+	return 1
+}
+# greedy_same ARTIFACT MODEL: the golden prompt's ids and llama.cpp's 32 greedy tokens
+greedy_same() {
+	run "$FERRY" run "$1" -f "$M/$2/golden/prompt.txt" --temp 0 -n 32 --json -t 2
+	[ "$rc" -eq 0 ] && node -e '
+const fs = require("fs");
+const [out, dir] = process.argv.slice(1);
+const g = JSON.parse(fs.readFileSync(dir + "/golden/greedy.json"));
+const p = JSON.parse(fs.readFileSync(dir + "/golden/prompt_ids.json"));
+const w = JSON.parse(fs.readFileSync(out));
+process.exit(JSON.stringify(p.ids) === JSON.stringify(w.prompt_ids) &&
+	JSON.stringify(g.new_ids) === JSON.stringify(w.ids) ? 0 : 1);' "$work/out" "$M/$2"
+}
+
+# NAME ARCH: the fixtures and the GGUF architecture they convert to
+for f in "glm4moe-tiny glm4moe"; do
+	set -- $f
+	m=$1 arch=$2
+	# --- convert: what llama.cpp v0.5.0's converter writes ------------------------------
+	for bin in "$FERRY" $FERRY_SAN; do
+		run "$bin" convert "$M/$m" -o "$work/$m.gguf" --outtype f32
+		expect_rc 0 "$(basename "$bin") convert $m"
+		same_as_llama "$work/$m.gguf" "$m" && ok ||
+			bad "$m: keys or tensors differ from llama.cpp's conversion"
+	done
+	run "$FERRY" inspect --json "$work/$m.gguf"
+	[ "$(json_field "$work/out" 'd.metadata["general.architecture"].value')" = "$arch" ] && ok ||
+		bad "$m: general.architecture is not $arch"
+	# --- run: from the checkpoint and from the GGUF, llama.cpp's greedy tokens -----------
+	greedy_same "$M/$m" "$m" && ok || bad "$m checkpoint: greedy ids differ from llama.cpp's"
+	greedy_same "$work/$m.gguf" "$m" && ok || bad "$m GGUF: greedy ids differ from llama.cpp's"
+	if [ -n "$FERRY_SAN" ]; then
+		FERRY=$FERRY_SAN greedy_same "$work/$m.gguf" "$m" && ok || bad "$m under the sanitizers"
+	fi
+	# --- quantize, run, gate in KL order --------------------------------------------------
+	for t in Q8_0 Q4_K_M; do
+		run "$FERRY" quant "$work/$m.gguf" --type "$t" -o "$work/$m-$t.gguf"
+		expect_rc 0 "quant $m $t"
+		run "$FERRY" run "$work/$m-$t.gguf" -f "$M/$m/golden/prompt.txt" --temp 0 -n 8 --json
+		expect_rc 0 "run $m $t"
+		run "$FERRY" smoke "$work/$m-$t.gguf" --ref "$work/$m.gguf" --json
+		json_valid "$work/out" "smoke $m $t"
+		cp "$work/out" "$work/smoke-$t.json"
+	done
+	kl8=$(json_field "$work/smoke-Q8_0.json" d.kl_mean)
+	kl4=$(json_field "$work/smoke-Q4_K_M.json" d.kl_mean)
+	node -e 'process.exit(+process.argv[1] > 0 && +process.argv[1] < +process.argv[2] ? 0 : 1)' \
+		"$kl8" "$kl4" && ok || bad "$m: KL should grow as bits shrink (Q8_0 $kl8, Q4_K_M $kl4)"
+	run "$FERRY" smoke "$work/$m-Q8_0.gguf" --ref "$work/$m.gguf" --max-kl "$kl4" --min-top1 0.5
+	expect_rc 0 "$m Q8_0 passes a KL limit above its own"
+	run "$FERRY" smoke "$work/$m-Q4_K_M.gguf" --ref "$work/$m.gguf" --max-kl "$kl8"
+	expect_rc 1 "$m Q4_K_M fails a KL limit below its own"
+	# the checkpoint itself is a reference too (read in place, BF16)
+	run "$FERRY" smoke "$work/$m-Q8_0.gguf" --ref "$M/$m" --json
+	json_valid "$work/out" "smoke $m Q8_0 against the checkpoint"
+done
+
+# --- GLM-4.5: what inspect and show say, the MTP layer, refusals ----------------------------
+G=$work/glm4moe-tiny.gguf
+run "$FERRY" inspect "$G"
+expect_out "attention: grouped-query: 4 heads over 2 key/value heads of 64, RoPE on 32 of them, q/k norms; 1 next-token-prediction layer (not run)" "inspect: GLM's attention"
+expect_out "routing: sigmoid over 8 experts (plus a selection bias), top 2, renormalized, x2.5; 1 shared expert; the first 1 layer dense" "inspect: GLM's routing"
+run "$FERRY" inspect --json "$G"
+[ "$(json_field "$work/out" 'd.tensors.filter(t => t.name.startsWith("blk.3.nextn.")).length')" = 4 ] &&
+	ok || bad "the next-token-prediction layer's own tensors are kept (as llama.cpp's converter)"
+run "$FERRY" inspect "$M/glm4moe-tiny"
+expect_out "routing: sigmoid over 8 experts" "inspect of the checkpoint: GLM routes by sigmoid"
+"$FERRY" -q init && ok || bad "init"
+"$FERRY" -q add org/glm "$M/glm4moe-tiny" -m import && ok || bad "add glm4moe-tiny"
+run "$FERRY" show org/glm
+expect_out "model    Glm4MoeForCausalLM, 3 layers" "show: the model line"
+expect_out "attention grouped-query: 4 heads" "show: the attention line"
+expect_out "experts  sigmoid over 8 experts" "show: the routing line"
+cp -r "$M/glm4moe-tiny" "$work/bad"
+node -e '
+const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+c.partial_rotary_factor = 0.3; fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/config.json"
+run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+expect_rc 1 "convert refuses an odd rotated share"
+expect_err "bad/config.json: partial_rotary_factor 0.3" "the refusal names the file and the field"
+[ ! -e "$work/x.gguf" ] && ok || bad "nothing written for a refused checkpoint"
+rm -rf "$work/bad" && cp -r "$M/glm4moe-tiny" "$work/bad"
+node -e '
+const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+delete c.weight_map["model.layers.2.mlp.experts.5.up_proj.weight"];
+fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/model.safetensors.index.json"
+run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+expect_rc 1 "convert refuses a checkpoint whose index lost an expert"
+expect_err "tensor 'model.layers.2.mlp.experts.5.up_proj.weight' of shard" "the refusal names the tensor"
+[ ! -e "$work/x.gguf" ] && ok || bad "nothing written for a refused checkpoint"
+
+echo "flagships: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
