@@ -132,16 +132,19 @@ static struct fy_json *gguf_moe(const struct fy_gguf *g, struct totals *tot)
 		return NULL;
 	memcpy(arch, a->v.s.ptr, a->v.s.len);
 	arch[a->v.s.len] = '\0';
-	struct moe_info m = { .experts = (int64_t)gguf_num(g, arch, "expert_count", 0),
-			      .used = (int64_t)gguf_num(g, arch, "expert_used_count", 0),
-			      .shared = (int64_t)gguf_num(g, arch, "expert_shared_count", 0),
-			      .dense = (int64_t)gguf_num(g, arch, "leading_dense_block_count", 0),
-			      .groups = (int64_t)gguf_num(g, arch, "expert_group_count", 1),
-			      .groups_used =
-				      (int64_t)gguf_num(g, arch, "expert_group_used_count", 1),
-			      .sigmoid = gguf_num(g, arch, "expert_gating_func", 1) == 2,
-			      .norm = strcmp(arch, "qwen3moe") == 0,
-			      .scale = gguf_num(g, arch, "expert_weights_scale", 1) };
+	struct moe_info m = {
+		.experts = (int64_t)gguf_num(g, arch, "expert_count", 0),
+		.used = (int64_t)gguf_num(g, arch, "expert_used_count", 0),
+		.shared = (int64_t)gguf_num(g, arch, "expert_shared_count", 0),
+		.dense = (int64_t)gguf_num(g, arch, "leading_dense_block_count", 0),
+		.groups = (int64_t)gguf_num(g, arch, "expert_group_count", 1),
+		.groups_used = (int64_t)gguf_num(g, arch, "expert_group_used_count", 1),
+		.sigmoid = gguf_num(g, arch, "expert_gating_func", 1) == 2,
+		/* llama.cpp renormalizes these unless the file says otherwise (MiniMax-M2:
+		 * always) */
+		.norm = strcmp(arch, "qwen3moe") == 0 || strcmp(arch, "minimax-m2") == 0,
+		.scale = gguf_num(g, arch, "expert_weights_scale", 1)
+	};
 	if (m.experts <= 1)
 		return NULL;
 	snprintf(key, sizeof(key), "%s.expert_weights_norm", arch);
@@ -159,16 +162,16 @@ static struct fy_json *gguf_moe(const struct fy_gguf *g, struct totals *tot)
  * norms) or latent (the ranks), and the next-token-prediction layers a file carries. */
 struct attn_info {
 	int64_t heads, kv_heads, head_dim, rot, kv_rank, q_rank, nextn;
-	bool qk_norm;
+	bool qk_norm, qk_norm_whole; /* per head, or over the whole projection (MiniMax) */
 };
 
 static struct fy_json *attn_json(const struct attn_info *a)
 {
-	struct fy_json *o = fy_json_object();
 	char text[320];
 	int n;
 	if (a->heads <= 0)
 		return NULL;
+	struct fy_json *o = fy_json_object();
 	n = snprintf(text, sizeof(text), "%s: %lld heads",
 		     a->kv_rank > 0	      ? "latent"
 		     : a->kv_heads < a->heads ? "grouped-query"
@@ -190,7 +193,8 @@ static struct fy_json *attn_json(const struct attn_info *a)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, ", RoPE on %lld of them",
 			      (long long)a->rot);
 	if (a->qk_norm)
-		n += snprintf(text + n, sizeof(text) - (size_t)n, ", q/k norms");
+		n += snprintf(text + n, sizeof(text) - (size_t)n, ", q/k norms%s",
+			      a->qk_norm_whole ? " over all heads" : "");
 	if (a->nextn > 0)
 		snprintf(text + n, sizeof(text) - (size_t)n,
 			 "; %lld next-token-prediction layer%s (not run)", (long long)a->nextn,
@@ -225,6 +229,8 @@ static struct fy_json *gguf_attention(const struct fy_gguf *g)
 		.qk_norm = fy_gguf_find_tensor(g, "blk.0.attn_q_norm.weight") != NULL,
 	};
 	at.rot = (int64_t)gguf_num(g, arch, "rope.dimension_count", (double)at.head_dim);
+	const struct fy_gguf_tensor *qn = fy_gguf_find_tensor(g, "blk.0.attn_q_norm.weight");
+	at.qk_norm_whole = qn != NULL && at.head_dim > 0 && qn->ne[0] > at.head_dim;
 	return attn_json(&at);
 }
 

@@ -14,6 +14,7 @@ extern const struct fy_hf_arch fy_hf_llama, fy_hf_mistral;	/* arch/llama.c */
 extern const struct fy_hf_arch fy_hf_qwen2, fy_hf_qwen3, fy_hf_qwen3moe; /* arch/qwen.c */
 extern const struct fy_hf_arch fy_hf_deepseek3;			/* arch/deepseek.c */
 extern const struct fy_hf_arch fy_hf_glm4moe;			/* arch/glm.c */
+extern const struct fy_hf_arch fy_hf_minimax_m2;			/* arch/minimax.c */
 
 const struct fy_hf_arch *const fy_hf_archs[] = {
 	&fy_hf_llama,
@@ -23,6 +24,7 @@ const struct fy_hf_arch *const fy_hf_archs[] = {
 	&fy_hf_qwen3moe,
 	&fy_hf_deepseek3,
 	&fy_hf_glm4moe,
+	&fy_hf_minimax_m2,
 	NULL,
 };
 /* clang-format on */
@@ -202,14 +204,17 @@ out:
 
 /* --- refusals ------------------------------------------------------------------------------- */
 
-int fy_check_experts(const struct fy_hf_config *g, const char *path, struct fy_err *err)
+int fy_check_experts(const struct fy_hf_arch *a, const struct fy_hf_config *g, const char *path,
+		     struct fy_err *err)
 {
+	const int64_t width = a->expert_ff_is_ff ? g->intermediate_size : g->moe_intermediate_size;
 	if (g->n_experts <= 0 || g->n_experts > 65536 || g->n_experts_used <= 0 ||
-	    g->n_experts_used > g->n_experts || g->moe_intermediate_size <= 0)
-		return fy_err_set(err, FY_EFORMAT,
-				  "%s: a mixture of experts needs 1 <= num_experts_per_tok <= "
-				  "the expert count and moe_intermediate_size",
-				  path);
+	    g->n_experts_used > g->n_experts || width <= 0)
+		return fy_err_set(
+			err, FY_EFORMAT,
+			"%s: a mixture of experts needs 1 <= num_experts_per_tok <= "
+			"the expert count and %s",
+			path, a->expert_ff_is_ff ? "intermediate_size" : "moe_intermediate_size");
 	if (g->n_mlp_only_layers > 0 || g->decoder_sparse_step > 1)
 		return fy_err_set(err, FY_EUNSUPPORTED,
 				  "%s: dense layers among the sparse ones (mlp_only_layers, "

@@ -35,10 +35,28 @@ static const struct {
 	    "[\xe4\xb8\x80-\xe9\xbe\xa5\xe3\x81\x80-\xe3\x82\x9f\xe3\x82\xa0-\xe3\x83\xbf]+",
 	    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?"
 	    "[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" } },
+	/* GPT-4o's regex as tokenizer.json spells it (llama.cpp rewrites it for its own regex
+	 * engine; PCRE2 runs it as it is) */
+	{ "gpt-4o",
+	  { "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{"
+	    "M}]+"
+	    "(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{"
+	    "M}]+"
+	    "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| "
+	    "?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" } },
 	{ "gpt-2",
 	  { "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| "
 	    "?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+" } },
-	/* GLM-4 and later: llama-bpe's regex, told apart by name only (merges not ignored) */
+	/* the families below share a regex above and are told apart by their architecture (the
+	 * converter's row names them; llama.cpp's converter hashes a tokenization) */
+	{ "minimax-m2",
+	  { "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{"
+	    "M}]+"
+	    "(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{"
+	    "M}]+"
+	    "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| "
+	    "?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" } },
+	/* GLM-4 and later: llama-bpe's regex (merges not ignored) */
 	{ "glm4",
 	  { "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
 	    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" } },
@@ -89,18 +107,22 @@ static int pre_name(const struct fy_json *tj, const char *path, const struct fy_
 		*out = "gpt-2";
 		return FY_OK;
 	}
-	for (size_t i = 0; re != NULL && i < 3; i++) { /* the rows tokenizer.json names */
+	const char *const *own =
+		arch != NULL && arch->bpe_pre != NULL ? fy_bpe_pre_regexes(arch->bpe_pre) : NULL;
+	if (re != NULL && own != NULL && strcmp(re, own[0]) == 0) { /* the family's name */
+		*out = arch->bpe_pre;
+		return FY_OK;
+	}
+	for (size_t i = 0; re != NULL && i < 4; i++) { /* the rows tokenizer.json names */
 		if (strcmp(re, pres[i].regex[0]) == 0) {
 			*out = pres[i].name;
-			if (strcmp(*out, "llama-bpe") == 0 && arch != NULL && arch->bpe_pre != NULL)
-				*out = arch->bpe_pre;
 			return FY_OK;
 		}
 	}
 	return fy_err_set(
 		err, FY_EUNSUPPORTED,
 		"%s: the BPE pre-tokenizer is not one ferry recognises (qwen2, llama-bpe, "
-		"deepseek-v3, gpt-2)",
+		"deepseek-v3, gpt-4o, gpt-2)",
 		path);
 }
 

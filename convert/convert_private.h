@@ -47,12 +47,18 @@ struct fy_hf_arch {
 	bool permute_qk;	/* q/k rows in HF's rotate-half layout: permuted (llama) */
 	bool explicit_head_dim; /* config.json always carries head_dim (qwen3) */
 	bool experts;		/* a mixture of experts: mlp.experts.E.* stacked into *_exps */
+	bool expert_ff_is_ff;	/* the experts' width is intermediate_size (MiniMax), not
+				 * moe_intermediate_size */
 	/* the multi-token-prediction layers stored after the last one (num_nextn_predict_layers)
 	 * are converted as blk.N.* (and block_count counts them), else left out */
 	bool keep_nextn;
 	/* the family's own per-layer names (HF suffix after model.layers.N., GGUF suffix after
 	 * blk.N.), looked up before the common ones; { NULL, NULL } ends the list; may be NULL */
 	const struct fy_name_pair *names;
+	/* a routed expert's tensors: model.layers.N.<expert_prefix>E.<expert_names[i].hf> stacked
+	 * into blk.N.<expert_names[i].gguf> (NULL: "mlp.experts." and {gate,up,down}_proj) */
+	const char *expert_prefix;
+	const struct fy_name_pair *expert_names;
 	/* the BPE pre-tokenizer's name where tokenizer.json's split regex is llama-bpe's
 	 * (llama.cpp's converter tells them apart by hashing a tokenization: GLM's is "glm4"), or
 	 * NULL */
@@ -104,7 +110,8 @@ int fy_kv_rope_scaling(struct fy_gguf_writer *w, const char *arch, const struct 
 int fy_kv_rope_dims_vocab(struct fy_gguf_writer *w, const char *arch, const struct fy_hf_config *g,
 			  int64_t n, struct fy_err *err);
 /* A mixture's config.json: expert counts and width, no dense layers among the sparse ones. */
-int fy_check_experts(const struct fy_hf_config *g, const char *path, struct fy_err *err);
+int fy_check_experts(const struct fy_hf_arch *a, const struct fy_hf_config *g, const char *path,
+		     struct fy_err *err);
 /* DeepSeek-style routing: n_group groups of which topk_group are kept, sigmoid or softmax. */
 int fy_check_grouped_routing(const struct fy_hf_config *g, const char *path, struct fy_err *err);
 

@@ -402,6 +402,46 @@ out:
 	return rc;
 }
 
+/* generation_config.json from general.sampling.* (what the converter read from it), or NULL
+ * when the file has none. */
+static struct fy_json *generation_config(const struct xport *x)
+{
+	static const struct {
+		const char *key, *hf;
+	} keys[] = {
+		{ "general.sampling.top_k", "top_k" },
+		{ "general.sampling.top_p", "top_p" },
+		{ "general.sampling.min_p", "min_p" },
+		{ "general.sampling.xtc_probability", "xtc_probability" },
+		{ "general.sampling.xtc_threshold", "xtc_threshold" },
+		{ "general.sampling.temp", "temperature" },
+		{ "general.sampling.penalty_last_n", "penalty_last_n" },
+		{ "general.sampling.penalty_repeat", "repetition_penalty" },
+		{ "general.sampling.mirostat", "mirostat" },
+		{ "general.sampling.mirostat_tau", "mirostat_tau" },
+		{ "general.sampling.mirostat_eta", "mirostat_eta" },
+	};
+	struct fy_json *g = NULL;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const struct fy_gguf_kv *kv = fy_gguf_find_kv(x->g, keys[i].key);
+		double v;
+		if (!fy_gguf_kv_number(kv, &v))
+			continue;
+		if (g == NULL)
+			g = fy_json_object();
+		fy_json_set(g, keys[i].hf,
+			    kv->type == FY_GGUF_F32 ? fy_json_real(short_float(v))
+						    : fy_json_integer((int64_t)v));
+	}
+	char seq[256];
+	if (kv_str(x->g, "general.sampling.sequence", seq, sizeof(seq)) != NULL) {
+		if (g == NULL)
+			g = fy_json_object();
+		fy_json_set(g, "sequence", fy_json_string(seq));
+	}
+	return g;
+}
+
 int fy_convert_gguf_to_hf(const char *path, const char *out_dir, const struct fy_export_opts *o,
 			  struct fy_export_report *rep, struct fy_err *err)
 {
@@ -419,6 +459,9 @@ int fy_convert_gguf_to_hf(const char *path, const char *out_dir, const struct fy
 	FY_TRY(rc, write_tensors(&x, st, err));
 	FY_TRY(rc, fy_export_tokenizer(x.g, tmp, &rep->n_vocab, &rep->tokenizer, err));
 	FY_TRY(rc, fy_export_json(tmp, "config.json", config(&x, rep->n_vocab), err));
+	struct fy_json *gen = generation_config(&x);
+	if (gen != NULL)
+		FY_TRY(rc, fy_export_json(tmp, "generation_config.json", gen, err));
 	FY_TRY(rc, publish(tmp, out_dir, err));
 	rep->arch = x.row->hf;
 	rep->n_tensors = x.n;

@@ -16,13 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* An expert's matrix (mlp.experts.E.<hf>) and the stacked GGUF tensor it goes into. */
-static const struct {
-	const char *hf, *gguf;
-} expert_map[] = {
+/* An expert's matrix (mlp.experts.E.<hf>) and the stacked GGUF tensor it goes into, unless the
+ * family names its experts otherwise. */
+static const struct fy_name_pair expert_names[] = {
 	{ "gate_proj.weight", "ffn_gate_exps.weight" },
 	{ "up_proj.weight", "ffn_up_exps.weight" },
 	{ "down_proj.weight", "ffn_down_exps.weight" },
+	{ NULL, NULL },
 };
 
 /* The GGUF name of an HF tensor; "" to skip it; false if unknown. *expert: the expert index of
@@ -53,15 +53,19 @@ static bool map_name(const struct fy_hf_arch *a, const char *hf, char *out, size
 		snprintf(out, cap, "blk.%ld.%s", l, g);
 		return true;
 	}
-	if (strncmp(end + 1, "mlp.experts.", 12) != 0)
+	const char *prefix = a->expert_prefix != NULL ? a->expert_prefix : "mlp.experts.";
+	const size_t plen = strlen(prefix);
+	if (strncmp(end + 1, prefix, plen) != 0)
 		return false;
 	char *eend = NULL;
-	const long e = strtol(end + 13, &eend, 10);
-	if (eend == end + 13 || *eend != '.' || e < 0 || e >= 65536)
+	const long e = strtol(end + 1 + plen, &eend, 10);
+	if (eend == end + 1 + plen || *eend != '.' || e < 0 || e >= 65536)
 		return false;
-	for (size_t i = 0; i < sizeof(expert_map) / sizeof(expert_map[0]); i++) {
-		if (strcmp(eend + 1, expert_map[i].hf) == 0) {
-			snprintf(out, cap, "blk.%ld.%s", l, expert_map[i].gguf);
+	for (const struct fy_name_pair *p = a->expert_names != NULL ? a->expert_names
+								    : expert_names;
+	     p->hf != NULL; p++) {
+		if (strcmp(eend + 1, p->hf) == 0) {
+			snprintf(out, cap, "blk.%ld.%s", l, p->gguf);
 			*expert = (int)e;
 			return true;
 		}
@@ -522,6 +526,57 @@ static enum fy_ftype file_type(const struct conv *c)
 }
 
 /* general.architecture, general.name, the hyper-parameters, general.file_type and the tokenizer. */
+/* general.sampling.* from generation_config.json, as llama.cpp's gguf-py metadata writes them
+ * (llama.cpp's samplers default to them). A missing or unreadable file is skipped, as there. */
+static int sampling(struct fy_gguf_writer *w, const char *dir, struct fy_err *err)
+{
+	static const struct {
+		const char *hf, *hf2, *key;
+		enum fy_gguf_type type;
+	} keys[] = {
+		{ "top_k", NULL, "general.sampling.top_k", FY_GGUF_I32 },
+		{ "top_p", NULL, "general.sampling.top_p", FY_GGUF_F32 },
+		{ "min_p", NULL, "general.sampling.min_p", FY_GGUF_F32 },
+		{ "xtc_probability", NULL, "general.sampling.xtc_probability", FY_GGUF_F32 },
+		{ "xtc_threshold", NULL, "general.sampling.xtc_threshold", FY_GGUF_F32 },
+		{ "temperature", NULL, "general.sampling.temp", FY_GGUF_F32 },
+		{ "penalty_last_n", NULL, "general.sampling.penalty_last_n", FY_GGUF_I32 },
+		{ "penalty_repeat", "repetition_penalty", "general.sampling.penalty_repeat",
+		  FY_GGUF_F32 },
+		{ "mirostat", NULL, "general.sampling.mirostat", FY_GGUF_I32 },
+		{ "mirostat_tau", NULL, "general.sampling.mirostat_tau", FY_GGUF_F32 },
+		{ "mirostat_eta", NULL, "general.sampling.mirostat_eta", FY_GGUF_F32 },
+	};
+	char path[4200];
+	struct fy_json *g = NULL;
+	struct fy_err ignored;
+	int rc = FY_OK;
+	snprintf(path, sizeof(path), "%s/generation_config.json", dir);
+	if (fy_json_load_file(&g, path, 1u << 20, &ignored) != FY_OK)
+		return FY_OK;
+	const char *seq = fy_json_str(fy_json_get(g, "sequence"));
+	if (seq != NULL)
+		FY_TRY(rc, fy_gguf_writer_set_str(w, "general.sampling.sequence", seq, err));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const struct fy_json *v = fy_json_get(g, keys[i].hf);
+		struct fy_gguf_value val = { .type = keys[i].type };
+		int64_t n;
+		if (v == NULL && keys[i].hf2 != NULL)
+			v = fy_json_get(g, keys[i].hf2);
+		if (keys[i].type == FY_GGUF_I32 && fy_json_int(v, &n) && n >= INT32_MIN &&
+		    n <= INT32_MAX)
+			val.i = n;
+		else if (keys[i].type == FY_GGUF_F32 && fy_json_num(v, &val.f))
+			;
+		else
+			continue;
+		FY_TRY(rc, fy_gguf_writer_set(w, keys[i].key, &val, err));
+	}
+out:
+	fy_json_free(g);
+	return rc;
+}
+
 static int metadata(struct fy_gguf_writer *w, const struct conv *c, const char *dir,
 		    const char *name, size_t *n_vocab, struct fy_err *err)
 {
@@ -529,6 +584,7 @@ static int metadata(struct fy_gguf_writer *w, const struct conv *c, const char *
 	snprintf(dcopy, sizeof(dcopy), "%s", dir);
 	int rc = FY_OK;
 	FY_TRY(rc, hparams(w, c, name != NULL ? name : basename(dcopy), err));
+	FY_TRY(rc, sampling(w, dir, err));
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.file_type", (uint32_t)file_type(c), err));
 	FY_TRY(rc, fy_convert_tokenizer(w, dir, &c->cfg, c->arch, n_vocab, err));
 out:
@@ -586,7 +642,7 @@ static int check_config(struct conv *c, const char *path, struct fy_err *err)
 				  "intermediate_size and vocab_size",
 				  path);
 	if (c->arch->experts)
-		FY_TRY(rc, fy_check_experts(&c->cfg, path, err));
+		FY_TRY(rc, fy_check_experts(c->arch, &c->cfg, path, err));
 	if (c->arch->check != NULL)
 		FY_TRY(rc, c->arch->check(&c->cfg, path, err));
 out:

@@ -394,14 +394,13 @@ static int config_ints(struct fy_hf_config *c, const struct fy_json *j, const ch
 		{ "qk_nope_head_dim", &c->qk_nope_head_dim },
 		{ "qk_rope_head_dim", &c->qk_rope_head_dim },
 		{ "v_head_dim", &c->v_head_dim },
+		{ "rotary_dim", &c->rotary_dim },
 	};
 	size_t i;
-	int rc;
+	int rc = FY_OK;
 
 	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-		rc = get_int(j, path, ints[i].key, ints[i].dst, err);
-		if (rc != FY_OK)
-			return rc;
+		FY_TRY(rc, get_int(j, path, ints[i].key, ints[i].dst, err));
 	}
 	c->fp8_block[0] = c->fp8_block[1] = -1;
 	const struct fy_json *bs =
@@ -414,9 +413,13 @@ static int config_ints(struct fy_hf_config *c, const struct fy_json *j, const ch
 				  "%s: quantization_config.weight_block_size is not two positive "
 				  "integers",
 				  path);
-	if (c->n_experts < 0) /* DeepSeek-V3 names it n_routed_experts */
-		return get_int(j, path, "n_routed_experts", &c->n_experts, err);
-	return FY_OK;
+	/* DeepSeek-V3 and GLM name it n_routed_experts, Mixtral and MiniMax num_local_experts */
+	if (c->n_experts < 0)
+		FY_TRY(rc, get_int(j, path, "n_routed_experts", &c->n_experts, err));
+	if (c->n_experts < 0)
+		FY_TRY(rc, get_int(j, path, "num_local_experts", &c->n_experts, err));
+out:
+	return rc;
 }
 
 static int config_floats(struct fy_hf_config *c, const struct fy_json *j, const char *path,

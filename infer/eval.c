@@ -168,8 +168,14 @@ int fy_eval_qkv(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err
 	add_bias(s->q, L->bq, n, Q);
 	add_bias(s->k, L->bk, n, KV);
 	add_bias(s->v, L->bv, n, VV);
-	heads(m, s->q, n, hp->n_head, L->q_norm, s->rope);
-	heads(m, s->k, n, hp->n_head_kv, L->k_norm, s->rope);
+	if (hp->qk_norm_whole) { /* MiniMax: one RMSNorm over all heads of q, and of k */
+		for (int t = 0; t < n; t++) {
+			fy_rmsnorm(s->q + t * Q, L->q_norm, hp->eps, Q, s->q + t * Q);
+			fy_rmsnorm(s->k + t * KV, L->k_norm, hp->eps, KV, s->k + t * KV);
+		}
+	}
+	heads(m, s->q, n, hp->n_head, hp->qk_norm_whole ? NULL : L->q_norm, s->rope);
+	heads(m, s->k, n, hp->n_head_kv, hp->qk_norm_whole ? NULL : L->k_norm, s->rope);
 out:
 	return rc;
 }

@@ -159,6 +159,7 @@ struct fy_hparams {
 	 * head_dim - rope.n_rot dimensions of a key head carry no position, the rest (shared by
 	 * every head) are rotated */
 	int q_lora_rank, kv_lora_rank;
+	bool qk_norm_whole; /* q/k RMSNorms span all heads of the projection (MiniMax), not one */
 };
 
 struct fy_layer {

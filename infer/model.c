@@ -402,10 +402,12 @@ int fy_model_load_attn(struct fy_model *m, int l, struct fy_layer *L, bool qk_no
 	FY_TRY(rc, fy_model_vector(m, NAME("attn_q.bias"), q, true, &L->bq, err));
 	FY_TRY(rc, fy_model_vector(m, NAME("attn_k.bias"), kv, true, &L->bk, err));
 	FY_TRY(rc, fy_model_vector(m, NAME("attn_v.bias"), kv, true, &L->bv, err));
-	FY_TRY(rc, fy_model_vector(m, NAME("attn_q_norm.weight"), hp->head_dim, !qk_norm,
-				   &L->q_norm, err));
-	FY_TRY(rc, fy_model_vector(m, NAME("attn_k_norm.weight"), hp->head_dim, !qk_norm,
-				   &L->k_norm, err));
+	FY_TRY(rc,
+	       fy_model_vector(m, NAME("attn_q_norm.weight"), hp->qk_norm_whole ? q : hp->head_dim,
+			       !qk_norm, &L->q_norm, err));
+	FY_TRY(rc,
+	       fy_model_vector(m, NAME("attn_k_norm.weight"), hp->qk_norm_whole ? kv : hp->head_dim,
+			       !qk_norm, &L->k_norm, err));
 out:
 	return rc;
 }

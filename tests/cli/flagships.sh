@@ -45,7 +45,7 @@ process.exit(JSON.stringify(p.ids) === JSON.stringify(w.prompt_ids) &&
 }
 
 # NAME ARCH: the fixtures and the GGUF architecture they convert to
-for f in "glm4moe-tiny glm4moe"; do
+for f in "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2"; do
 	set -- $f
 	m=$1 arch=$2
 	# --- convert: what llama.cpp v0.5.0's converter writes ------------------------------
@@ -103,6 +103,25 @@ run "$FERRY" show org/glm
 expect_out "model    Glm4MoeForCausalLM, 3 layers" "show: the model line"
 expect_out "attention grouped-query: 4 heads" "show: the attention line"
 expect_out "experts  sigmoid over 8 experts" "show: the routing line"
+# --- MiniMax-M2: whole-projection q/k norms, FP8, refusals ---------------------------------
+X=$work/minimax-m2-tiny.gguf
+run "$FERRY" inspect "$X"
+expect_out "attention: grouped-query: 4 heads over 2 key/value heads of 64, RoPE on 32 of them, q/k norms over all heads" "inspect: MiniMax's attention"
+expect_out "routing: sigmoid over 8 experts (plus a selection bias), top 2, renormalized" "inspect: MiniMax's routing"
+run "$FERRY" inspect --json "$X"
+[ "$(json_field "$work/out" 'd.tensors.find(t => t.name === "blk.0.attn_q_norm.weight").shape[0]')" = 256 ] &&
+	ok || bad "MiniMax's q norm spans all heads (256)"
+[ "$(json_field "$work/out" 'd.metadata["general.sampling.top_k"].value')" = 40 ] &&
+	ok || bad "general.sampling.top_k from generation_config.json"
+rm -rf "$work/bad" && cp -r "$M/minimax-m2-tiny" "$work/bad"
+node -e '
+const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+delete c.rotary_dim; fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/config.json"
+run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+expect_rc 1 "convert refuses MiniMax without rotary_dim"
+expect_err "bad/config.json: rotary_dim -1" "the refusal names the file and the field"
+rm -rf "$work/bad"
+
 cp -r "$M/glm4moe-tiny" "$work/bad"
 node -e '
 const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));

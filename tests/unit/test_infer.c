@@ -369,6 +369,14 @@ Test(infer, golden_glm4moe_tiny, .timeout = 120)
 	golden_both("glm4moe-tiny");
 }
 
+/* MiniMax-M2 (minimax-m2), against llama.cpp v0.5.0's engine: block FP8 weights dequantized on
+ * load, q/k RMSNorms over the whole projection, RoPE on rotary_dim of each head, sigmoid routing
+ * with the selection bias, renormalized, no shared expert */
+Test(infer, golden_minimax_m2_tiny, .timeout = 120)
+{
+	golden_both("minimax-m2-tiny");
+}
+
 Test(infer, stories260K_greedy_128)
 {
 	static const int32_t want[] = {
