@@ -52,6 +52,10 @@ struct fy_hf_arch {
 	/* the multi-token-prediction layers stored after the last one (num_nextn_predict_layers)
 	 * are converted as blk.N.* (and block_count counts them), else left out */
 	bool keep_nextn;
+	/* latent attention's kv_b written as attn_k_b and attn_v_b (llama.cpp v0.5.0's layout for
+	 * the absorbed form) */
+	bool split_kv_b;
+	bool kv_heads_one; /* attention.head_count_kv 1 (latent attention as MQA, as llama.cpp) */
 	/* the family's own per-layer names (HF suffix after model.layers.N., GGUF suffix after
 	 * blk.N.), looked up before the common ones; { NULL, NULL } ends the list; may be NULL */
 	const struct fy_name_pair *names;

@@ -90,6 +90,11 @@ struct ctensor {
 	int64_t block[2];		  /* their block: rows, columns */
 	int expert;	     /* while planning: one expert's matrix (stacked later), else -1 */
 	struct cpart *parts; /* a stacked tensor: ne[2] sources, expert by expert; else NULL */
+	/* latent attention's kv_b split as llama.cpp's converter splits it: 1 attn_k_b (each
+	 * head's key rows transposed: ne = [nope, rank, heads]), 2 attn_v_b ([rank, v, heads]);
+	 * the source holds heads x (nope + v) rows of rank columns */
+	int kvb;
+	int64_t nope, vdim;
 };
 
 struct conv {
@@ -175,6 +180,41 @@ static int plan_fp8(const struct conv *c, const struct fy_st_tensor *st, struct 
 	return FY_OK;
 }
 
+/* kv_b (heads x (nope + v) rows of kv_lora_rank) planned as llama.cpp v0.5.0 writes it:
+ * attn_k_b ne = [nope, rank, heads] (each head's key rows transposed, for the absorbed form)
+ * and attn_v_b ne = [rank, v, heads]. */
+static int split_kv_b(struct conv *c, const struct fy_st_tensor *st, struct ctensor *t,
+		      struct fy_err *err)
+{
+	const struct fy_hf_config *g = &c->cfg;
+	const int64_t H = g->n_heads, nope = g->qk_nope_head_dim, v = g->v_head_dim;
+	const int64_t R = g->kv_lora_rank;
+	if (t->n_dims != 2 || t->ne[0] != R || t->ne[1] != H * (nope + v))
+		return fy_err_set(err, FY_EFORMAT,
+				  "tensor '%s' is [%lld, %lld], config.json says [%lld, %lld] "
+				  "(heads x (qk_nope_head_dim + v_head_dim), kv_lora_rank)",
+				  st->name, (long long)t->ne[1], (long long)t->ne[0],
+				  (long long)(H * (nope + v)), (long long)R);
+	struct ctensor *vb = &c->t[c->n + 1];
+	*vb = *t;
+	t->kvb = 1;
+	vb->kvb = 2;
+	t->nope = vb->nope = nope;
+	t->vdim = vb->vdim = v;
+	t->n_dims = vb->n_dims = 3;
+	const size_t at = strlen(t->name) - strlen("kv_b.weight");
+	snprintf(t->name + at, sizeof(t->name) - at, "k_b.weight");
+	snprintf(vb->name + at, sizeof(vb->name) - at, "v_b.weight");
+	t->ne[0] = nope, t->ne[1] = R, t->ne[2] = H;
+	vb->ne[0] = R, vb->ne[1] = v, vb->ne[2] = H;
+	if (c->o != NULL) {
+		t->type = out_type(c, t);
+		vb->type = out_type(c, vb);
+	}
+	c->n += 2;
+	return FY_OK;
+}
+
 static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_err *err)
 {
 	struct ctensor *t = &c->t[c->n];
@@ -221,6 +261,8 @@ static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_
 		return fy_err_set(err, FY_EFORMAT,
 				  "tensor '%s': %lld rows do not split into %d heads", st->name,
 				  (long long)t->ne[1], t->permute_heads);
+	if (c->arch->split_kv_b && strstr(t->name, ".attn_kv_b.") != NULL)
+		return split_kv_b(c, st, t, err);
 	if (c->o != NULL)
 		t->type = out_type(c, t);
 	c->n++;
@@ -292,7 +334,7 @@ static int plan_tensors(struct conv *c, struct fy_err *err)
 	int rc = FY_OK;
 	for (size_t s = 0; s < fy_st_model_shards(c->m); s++)
 		total += fy_st_count(fy_st_model_shard(c->m, s));
-	c->t = calloc(total + 1, sizeof(*c->t)); /* + rope_freqs */
+	c->t = calloc(2 * total + 1, sizeof(*c->t)); /* + rope_freqs, kv_b split in two */
 	c->auto_type =
 		FY_DTYPE_F16; /* one type for the whole file, whatever each tensor's source */
 	for (size_t s = 0; s < fy_st_model_shards(c->m); s++) {
@@ -450,6 +492,55 @@ static int out_row(const void *ctx, int64_t r, float *scratch, uint8_t *out, str
 	return FY_OK;
 }
 
+typedef int (*put_fn)(void *ctx, const void *p, size_t n, struct fy_err *err);
+
+/* A split kv_b's rows in order (attn_k_b: per head, rank rows of nope key columns; attn_v_b: per
+ * head, v rows of rank), each converted to t->type and handed to put: per head, the source's
+ * nope + v rows are read once (FP8 dequantized as source_row does). */
+static int kvb_rows(const struct ctensor *t, put_fn put, void *ctx, struct fy_err *err)
+{
+	const int64_t R = t->kvb == 1 ? t->ne[1] : t->ne[0], H = t->ne[2];
+	const int64_t per = t->nope + t->vdim, n = t->ne[0];
+	struct ctensor src = *t; /* the source's geometry for source_row: rows of R */
+	size_t src_bytes = (size_t)R, row_bytes = 0; /* F8_E4M3: a byte each */
+	src.ne[0] = R;
+	if ((t->scale == NULL && !fy_quant_row_bytes(t->src->dtype, R, &src_bytes)) ||
+	    !fy_quant_row_bytes(t->type, n, &row_bytes))
+		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
+	float *head = malloc((size_t)(per * R + n) * sizeof(float));
+	uint8_t *out = malloc(row_bytes);
+	int rc = FY_OK;
+	if (head == NULL || out == NULL)
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory for tensor '%s'", t->name);
+	float *row = head + per * R;
+	for (int64_t h = 0; h < H && rc == FY_OK; h++) {
+		for (int64_t i = 0; i < per; i++)
+			source_row(&src, (struct cpart){ t->src, t->scale }, h * per + i, src_bytes,
+				   head + i * R);
+		const int64_t rows = t->ne[1];
+		for (int64_t r = 0; r < rows && rc == FY_OK; r++) {
+			for (int64_t j = 0; j < n; j++)
+				row[j] =
+					t->kvb == 1 ? head[j * R + r] : head[(t->nope + r) * R + j];
+			if (t->type == FY_DTYPE_Q8_0 && fy_quant_check_finite(row, n) >= 0) {
+				rc = fy_err_set(err, FY_EFORMAT,
+						"tensor '%s' holds NaN or infinity", t->src->name);
+				break;
+			}
+			fy_quant_row(t->type, row, out, n);
+			rc = put(ctx, out, row_bytes, err);
+		}
+	}
+	free(head);
+	free(out);
+	return rc;
+}
+
+static int put_sink(void *ctx, const void *p, size_t n, struct fy_err *err)
+{
+	return fy_sink_write(ctx, p, n, err);
+}
+
 static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_err *err)
 {
 	const struct conv *c = ctx;
@@ -459,6 +550,8 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 	int rc = FY_OK;
 	if (t->gen != NULL)
 		return fy_sink_write(sink, t->gen, (size_t)t->ne[0] * sizeof(float), err);
+	if (t->kvb != 0)
+		return kvb_rows(t, put_sink, sink, err);
 	if (!fy_quant_row_bytes(t->type, t->ne[0], &k.row_bytes) ||
 	    (t->scale == NULL && !fy_quant_row_bytes(t->src->dtype, t->ne[0], &k.src_bytes)))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
@@ -490,7 +583,9 @@ static int hparams(struct fy_gguf_writer *w, const struct conv *c, const char *n
 {
 	const char *a = c->arch->gguf;
 	const struct fy_hf_config *g = &c->cfg;
-	const int64_t kv = g->n_kv_heads > 0 ? g->n_kv_heads : g->n_heads;
+	const int64_t kv = c->arch->kv_heads_one ? 1
+			   : g->n_kv_heads > 0	 ? g->n_kv_heads
+						 : g->n_heads;
 	const int64_t nextn = c->arch->keep_nextn && g->n_nextn_layers > 0 ? g->n_nextn_layers : 0;
 	int rc = FY_OK;
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "general.architecture", a, err));
@@ -677,9 +772,42 @@ static void conv_free(struct conv *c)
 /* A stacked or F8_E4M3 tensor made whole in memory for the view: the experts one after the
  * other in their stored type; FP8 dequantized to F32 (exactly as the converter does); rows in
  * HF's order. */
+struct membuf {
+	uint8_t *p;
+	size_t n;
+};
+
+static int put_mem(void *ctx, const void *p, size_t n, struct fy_err *err)
+{
+	struct membuf *m = ctx;
+	(void)err;
+	memcpy(m->p + m->n, p, n);
+	m->n += n;
+	return FY_OK;
+}
+
+/* A split kv_b's half made whole in F32 for the view. */
+static int materialize_kvb(const struct ctensor *t, struct fy_hf_tensor *out, struct fy_err *err)
+{
+	struct ctensor x = *t;
+	const size_t bytes = (size_t)(t->ne[0] * t->ne[1] * t->ne[2]) * sizeof(float);
+	struct membuf m = { malloc(bytes + 1), 0 };
+	x.type = FY_DTYPE_F32;
+	if (m.p == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory for tensor '%s'", t->name);
+	out->owned = m.p;
+	out->own = (struct fy_st_tensor){
+		.name = t->src->name, .dtype = FY_DTYPE_F32, .n_dims = 3, .data = m.p, .end = bytes
+	};
+	out->src = &out->own;
+	return kvb_rows(&x, put_mem, &m, err);
+}
+
 static int materialize(const struct ctensor *t, struct fy_hf_tensor *out, struct fy_err *err)
 {
 	struct ctensor x = *t;
+	if (t->kvb != 0)
+		return materialize_kvb(t, out, err);
 	struct rowctx k = { &x, (size_t)t->ne[0], 0 };
 	const int64_t rows = t->ne[1] * (t->parts != NULL ? t->ne[2] : 1);
 	x.type = t->scale != NULL ? FY_DTYPE_F32 : t->src->dtype;
@@ -748,7 +876,7 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 		v->t[i].src = c.t[i].src;
 		v->t[i].n_dims = c.t[i].n_dims;
 		memcpy(v->t[i].ne, c.t[i].ne, sizeof(v->t[i].ne));
-		if (c.t[i].scale != NULL || c.t[i].parts != NULL)
+		if (c.t[i].scale != NULL || c.t[i].parts != NULL || c.t[i].kvb != 0)
 			FY_TRY(rc, materialize(&c.t[i], &v->t[i], err));
 	}
 	v->n = c.n;

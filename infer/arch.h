@@ -64,8 +64,9 @@ struct fy_scratch {
 	int cap; /* tokens the buffers hold */
 	float *x, *xn, *q, *k, *v, *att, *o, *g, *u;
 	float *rope; /* [token][n_rot]: cos and sin of each pair at the token's position */
-	/* latent attention: q_a's and kv_a's outputs, the normalized latent, kv_b's output */
-	float *qa, *kva, *lat, *kvb;
+	/* latent attention: q_a's and kv_a's outputs, the normalized latent, kv_b's output (the
+	 * absorbed form: gathered rows, the queries in latent space, the latent outputs) */
+	float *qa, *kva, *lat, *kvb, *att_lat;
 	/* a mixture: router logits, the chosen experts and weights of each token, one expert's
 	 * tokens gathered and its output */
 	float *logits, *weights, *ein, *eout;
@@ -90,6 +91,10 @@ void fy_eval_residual(struct fy_ctx *c, int n);
 int fy_eval_qkv(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err *err);
 /* Latent attention's q, k, v of s.xn (DeepSeek). */
 int fy_eval_qkv_latent(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err *err);
+/* Latent attention in the absorbed form (k_b/v_b files): q, the cached latent and rotated key
+ * part, each head's query absorbed by its k_b, attention over the latents, v_b, the output
+ * projection into s.o. */
+int fy_eval_attention_absorbed(struct fy_ctx *c, int l, int n, struct fy_err *err);
 /* Stores s.k and s.v in layer l's cache, attends causally, projects into s.o. */
 int fy_eval_attention(struct fy_ctx *c, int l, int n, struct fy_err *err);
 /* The feed-forward of s.xn into s.o: dense SwiGLU, or the mixture (routed and shared experts). */

@@ -27,14 +27,17 @@ int fy_ctx_new(struct fy_ctx **out, const struct fy_model *m, int n_ctx, struct 
 		n_ctx = m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096;
 	if (n_ctx > MAX_CTX)
 		n_ctx = MAX_CTX;
-	const size_t kv = (size_t)m->hp.n_head_kv * (size_t)m->hp.head_dim;
-	const size_t kvv = (size_t)m->hp.n_head_kv * (size_t)m->hp.head_dim_v;
+	/* the absorbed latent attention caches each position's latent and rotated key part */
+	const bool lat = m->hp.mla_absorbed;
+	const size_t kv = lat ? (size_t)(m->hp.kv_lora_rank + m->hp.rope.n_rot)
+			      : (size_t)m->hp.n_head_kv * (size_t)m->hp.head_dim;
+	const size_t kvv = lat ? 0 : (size_t)m->hp.n_head_kv * (size_t)m->hp.head_dim_v;
 	const size_t n = (size_t)m->hp.n_layer * (size_t)n_ctx;
 	*out = NULL;
 	if (c == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	c->k = malloc(n * kv * sizeof(float));
-	c->v = malloc(n * kvv * sizeof(float));
+	c->v = malloc(n * kvv * sizeof(float) + 1);
 	if (c->k == NULL || c->v == NULL) {
 		fy_ctx_free(c);
 		return fy_err_set(err, FY_ENOMEM, "out of memory for a KV cache of %d positions",
@@ -125,6 +128,103 @@ static int attn_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 	}
 	free(scores);
 	return FY_OK;
+}
+
+/* The absorbed latent attention of one (token, head) pair per index: the head's query is its
+ * unrotated part absorbed into the latent space (qa, rank wide) and its rotated part; a
+ * position's key is its cached latent and rotated part, its value the latent; the output is the
+ * attention-weighted latent (out, rank wide), which v_b expands afterwards. */
+struct lat_job {
+	const struct fy_ctx *c;
+	int layer, n, pos0;
+	const float *qa, *q; /* [n][n_head][rank], [n][n_head][head_dim] (rope part at nope) */
+	float *out;	     /* [n][n_head][rank] */
+};
+
+static int lat_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
+{
+	const struct lat_job *j = ctx;
+	const struct fy_hparams *hp = &j->c->m->hp;
+	const struct fy_kernels *k = fy_kernels_active();
+	const int H = hp->n_head, R = hp->kv_lora_rank, rot = hp->rope.n_rot;
+	const int nope = hp->head_dim - rot;
+	const size_t row = (size_t)(R + rot);
+	const float *cache = j->c->k + (size_t)j->layer * (size_t)j->c->n_ctx * row;
+	float *scores = malloc((size_t)(j->pos0 + j->n) * sizeof(float));
+	if (scores == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (int64_t i = begin; i < end; i++) {
+		const int t = (int)(i / H), h = (int)(i % H);
+		const int last = j->pos0 + t;
+		const float *qa = j->qa + ((int64_t)t * H + h) * R;
+		const float *qpe = j->q + ((int64_t)t * H + h) * hp->head_dim + nope;
+		float *o = j->out + ((int64_t)t * H + h) * R;
+		for (int p = 0; p <= last; p++) {
+			const float *kp = cache + (size_t)p * row;
+			scores[p] = (k->dot(qa, kp, R) + k->dot(qpe, kp + R, rot)) * hp->kq_scale;
+		}
+		fy_softmax(scores, last + 1);
+		memset(o, 0, (size_t)R * sizeof(float));
+		for (int p = 0; p <= last; p++)
+			k->axpy(scores[p], cache + (size_t)p * row, o, R);
+	}
+	free(scores);
+	return FY_OK;
+}
+
+int fy_eval_attention_absorbed(struct fy_ctx *c, int l, int n, struct fy_err *err)
+{
+	const struct fy_model *m = c->m;
+	const struct fy_hparams *hp = &m->hp;
+	const struct fy_layer *L = &m->layers[l];
+	struct fy_scratch *s = &c->s;
+	const int64_t H = hp->n_head, hd = hp->head_dim, hdv = hp->head_dim_v;
+	const int64_t rot = hp->rope.n_rot, nope = hd - rot, R = hp->kv_lora_rank;
+	const int64_t QA = hp->q_lora_rank;
+	int rc = FY_OK;
+	if (QA > 0) {
+		FY_TRY(rc, mm(c, &L->wq_a, -1, s->xn, n, s->qa, QA, err));
+		for (int t = 0; t < n; t++)
+			fy_rmsnorm(s->qa + t * QA, L->q_a_norm, hp->eps, QA, s->qa + t * QA);
+		FY_TRY(rc, mm(c, &L->wq_b, -1, s->qa, n, s->q, H * hd, err));
+	} else {
+		FY_TRY(rc, mm(c, &L->wq, -1, s->xn, n, s->q, H * hd, err));
+	}
+	FY_TRY(rc, mm(c, &L->wkv_a, -1, s->xn, n, s->kva, R + rot, err));
+	/* the cache row of each position: the normalized latent, then the rotated key part */
+	float *cache = c->k + ((size_t)l * (size_t)c->n_ctx + (size_t)c->pos) * (size_t)(R + rot);
+	for (int t = 0; t < n; t++) {
+		const float *angles = s->rope + (int64_t)t * rot;
+		float *row = cache + (size_t)t * (size_t)(R + rot);
+		fy_rmsnorm(s->kva + t * (R + rot), L->kv_a_norm, hp->eps, R, row);
+		memcpy(row + R, s->kva + t * (R + rot) + R, (size_t)rot * sizeof(float));
+		fy_rope_apply(&hp->rope, row + R, angles);
+		for (int64_t h = 0; h < H; h++)
+			fy_rope_apply(&hp->rope, s->q + (t * H + h) * hd + nope, angles);
+	}
+	/* each head's unrotated query part absorbed by its k_b: qa[t][h] = k_b[h] q_nope[t][h] */
+	for (int64_t h = 0; h < H; h++) {
+		for (int t = 0; t < n; t++)
+			memcpy(s->lat + t * nope, s->q + (t * H + h) * hd,
+			       (size_t)nope * sizeof(float));
+		FY_TRY(rc, mm(c, &L->wk_b[h], (int)h, s->lat, n, s->kvb + h * R, H * R, err));
+	}
+	struct lat_job lj = { c, l, n, c->pos, s->kvb, s->q, s->att_lat };
+	const int64_t pairs = (int64_t)n * H;
+	if (c->pool != NULL)
+		FY_TRY(rc, fy_pool_for(c->pool, pairs, 0, lat_range, &lj, err));
+	else
+		FY_TRY(rc, lat_range(&lj, 0, pairs, err));
+	/* each head's latent output expanded by its v_b into its value */
+	for (int64_t h = 0; h < H; h++) {
+		for (int t = 0; t < n; t++)
+			memcpy(s->lat + t * R, s->att_lat + (t * H + h) * R,
+			       (size_t)R * sizeof(float));
+		FY_TRY(rc, mm(c, &L->wv_b[h], (int)h, s->lat, n, s->att + h * hdv, H * hdv, err));
+	}
+	FY_TRY(rc, mm(c, &L->wo, -1, s->att, n, s->o, hp->n_embd, err));
+out:
+	return rc;
 }
 
 /* --- one layer ------------------------------------------------------------------------------ */
@@ -384,11 +484,15 @@ int fy_eval_block(struct fy_ctx *c, int l, int n, struct fy_err *err)
 	const struct fy_layer *L = &c->m->layers[l];
 	int rc = FY_OK;
 	fy_eval_norm(c, L->attn_norm, n);
-	if (c->m->hp.kv_lora_rank > 0)
-		FY_TRY(rc, fy_eval_qkv_latent(c, L, n, err));
-	else
-		FY_TRY(rc, fy_eval_qkv(c, L, n, err));
-	FY_TRY(rc, fy_eval_attention(c, l, n, err));
+	if (c->m->hp.mla_absorbed) {
+		FY_TRY(rc, fy_eval_attention_absorbed(c, l, n, err));
+	} else {
+		if (c->m->hp.kv_lora_rank > 0)
+			FY_TRY(rc, fy_eval_qkv_latent(c, L, n, err));
+		else
+			FY_TRY(rc, fy_eval_qkv(c, L, n, err));
+		FY_TRY(rc, fy_eval_attention(c, l, n, err));
+	}
 	fy_eval_residual(c, n);
 	fy_eval_norm(c, L->ffn_norm, n);
 	FY_TRY(rc, fy_eval_ffn(c, L, n, err));
@@ -401,9 +505,9 @@ out:
 
 static void scratch_free(struct fy_scratch *s)
 {
-	float *f[] = { s->x,   s->xn,  s->q,	  s->k,	      s->v,   s->att,
-		       s->o,   s->g,   s->u,	  s->rope,    s->qa,  s->kva,
-		       s->lat, s->kvb, s->logits, s->weights, s->ein, s->eout };
+	float *f[] = { s->x,	   s->xn,     s->q,	  s->k,	  s->v,	  s->att, s->o,
+		       s->g,	   s->u,      s->rope,	  s->qa,  s->kva, s->lat, s->kvb,
+		       s->att_lat, s->logits, s->weights, s->ein, s->eout };
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		free(f[i]);
 	free(s->chosen);
@@ -443,9 +547,13 @@ static int scratch_fit(struct fy_scratch *s, const struct fy_hparams *hp, int n,
 	s->rope = malloc(N * rot * sizeof(float) + 1);
 	s->qa = malloc(N * (size_t)hp->q_lora_rank * sizeof(float) + 1);
 	s->kva = malloc((mla ? N * (R + rot) : 0) * sizeof(float) + 1);
-	s->lat = malloc((mla ? N * R : 0) * sizeof(float) + 1);
-	s->kvb = malloc((mla ? N * H * (Q / H - rot + (size_t)hp->head_dim_v) : 0) * sizeof(float) +
-			1);
+	/* latent attention: the normalized latent (absorbed: one head's gathered rows), kv_b's
+	 * output (absorbed: the queries in latent space), the attention's latent outputs */
+	const size_t nope = Q / H - rot;
+	s->lat = malloc((mla ? N * max_of(R, nope) : 0) * sizeof(float) + 1);
+	s->kvb = malloc(
+		(mla ? N * H * max_of(nope + (size_t)hp->head_dim_v, R) : 0) * sizeof(float) + 1);
+	s->att_lat = malloc((hp->mla_absorbed ? N * H * R : 0) * sizeof(float) + 1);
 	s->logits = malloc((moe ? N * X + 2 * X : 0) * sizeof(float) + 1);
 	s->weights = malloc(N * K * sizeof(float) + 1);
 	s->chosen = malloc(N * K * sizeof(int) + 1);
@@ -453,8 +561,8 @@ static int scratch_fit(struct fy_scratch *s, const struct fy_hparams *hp, int n,
 	s->ein = malloc((moe ? N * E : 0) * sizeof(float) + 1);
 	s->eout = malloc((moe ? N * E : 0) * sizeof(float) + 1);
 	if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->o || !s->g || !s->u ||
-	    !s->rope || !s->qa || !s->kva || !s->lat || !s->kvb || !s->logits || !s->weights ||
-	    !s->chosen || !s->rows || !s->ein || !s->eout) {
+	    !s->rope || !s->qa || !s->kva || !s->lat || !s->kvb || !s->att_lat || !s->logits ||
+	    !s->weights || !s->chosen || !s->rows || !s->ein || !s->eout) {
 		scratch_free(s);
 		return fy_err_set(err, FY_ENOMEM, "out of memory for a batch of %d tokens", n);
 	}

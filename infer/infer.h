@@ -159,6 +159,9 @@ struct fy_hparams {
 	 * head_dim - rope.n_rot dimensions of a key head carry no position, the rest (shared by
 	 * every head) are rotated */
 	int q_lora_rank, kv_lora_rank;
+	/* kv_b split into per-head k_b and v_b (llama.cpp v0.5.0's files): attention runs in the
+	 * absorbed form and the cache holds each position's latent and rotated key part */
+	bool mla_absorbed;
 	bool qk_norm_whole; /* q/k RMSNorms span all heads of the projection (MiniMax), not one */
 };
 
@@ -167,6 +170,9 @@ struct fy_layer {
 	struct fy_weight wq, wk, wv, wo, gate, up, down;
 	/* latent attention: q_a, q_b (or wq), kv_a (latent + the rope part), kv_b */
 	struct fy_weight wq_a, wq_b, wkv_a, wkv_b;
+	/* the absorbed form: each head's k_b (rank rows of its unrotated key part) and v_b (value
+	 * rows of rank), n_head of each (one allocation: wv_b = wk_b + n_head), or NULL */
+	struct fy_weight *wk_b, *wv_b;
 	const float *q_a_norm, *kv_a_norm;
 	/* a mixture of experts' layer (moe): the router, the selection bias (or NULL), each
 	 * expert's gate, up and down (3 x n_expert, expert-major), the shared experts */

@@ -156,11 +156,22 @@ int fy_model_read_mla(struct fy_model *m, struct fy_err *err)
 	if (fy_model_kv_num(m, "attention.q_lora_rank", &v) && v > 0)
 		FY_TRY(rc, fy_model_kv_int(m, "attention.q_lora_rank", false, 0, &hp->q_lora_rank,
 					   err));
+	/* llama.cpp v0.5.0's layout: kv_b split into k_b and v_b for the absorbed form; the file
+	 * describes MQA over the latent (key_length = rank + rope) and names the heads' own sizes
+	 * key_length_mla and value_length_mla */
+	hp->mla_absorbed = fy_model_kv_num(m, "attention.key_length_mla", &v);
+	if (hp->mla_absorbed) {
+		FY_TRY(rc,
+		       fy_model_kv_int(m, "attention.key_length_mla", true, 0, &hp->head_dim, err));
+		FY_TRY(rc, fy_model_kv_int(m, "attention.value_length_mla", true, 0,
+					   &hp->head_dim_v, err));
+		hp->kq_scale = 1.0f / sqrtf((float)hp->head_dim);
+	}
 	if (r->n_rot >= hp->head_dim)
 		return fy_err_set(err, FY_EFORMAT,
 				  "%s: rope.dimension_count %d leaves no unrotated part of %d",
 				  fy_gguf_label(meta_of(m)), r->n_rot, hp->head_dim);
-	hp->n_head_kv = hp->n_head; /* k and v are expanded per head from the latent */
+	hp->n_head_kv = hp->n_head; /* every head has its keys and values from the latent */
 	if (r->scaling == FY_ROPE_SCALING_YARN) {
 		/* as llama.cpp: the rotation itself is not scaled, the softmax is, by mscale^2 */
 		const float ln = logf(r->factor);
@@ -378,8 +389,20 @@ int fy_model_load_attn_latent(struct fy_model *m, int l, struct fy_layer *L, str
 				   hp->kv_lora_rank + hp->rope.n_rot, false, &L->wkv_a, err));
 	FY_TRY(rc, fy_model_vector(m, NAME("attn_kv_a_norm.weight"), hp->kv_lora_rank, false,
 				   &L->kv_a_norm, err));
-	FY_TRY(rc, fy_model_weight(m, NAME("attn_kv_b.weight"), hp->kv_lora_rank,
-				   hp->n_head * (nope + hp->head_dim_v), false, &L->wkv_b, err));
+	if (!hp->mla_absorbed) { /* an older file: kv_b whole, keys and values expanded */
+		FY_TRY(rc, fy_model_weight(m, NAME("attn_kv_b.weight"), hp->kv_lora_rank,
+					   hp->n_head * (nope + hp->head_dim_v), false, &L->wkv_b,
+					   err));
+		goto out;
+	}
+	L->wk_b = calloc((size_t)hp->n_head * 2, sizeof(*L->wk_b));
+	if (L->wk_b == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	L->wv_b = L->wk_b + hp->n_head;
+	FY_TRY(rc, get_experts(m, NAME("attn_k_b.weight"), nope, hp->kv_lora_rank, hp->n_head,
+			       L->wk_b, 1, err));
+	FY_TRY(rc, get_experts(m, NAME("attn_v_b.weight"), hp->kv_lora_rank, hp->head_dim_v,
+			       hp->n_head, L->wv_b, 1, err));
 out:
 	return rc;
 }
@@ -554,8 +577,10 @@ void fy_model_free(struct fy_model *m)
 	for (size_t i = 0; i < m->n_owned; i++)
 		free(m->owned[i]);
 	free(m->owned);
-	for (int l = 0; m->layers != NULL && l < m->hp.n_layer; l++)
+	for (int l = 0; m->layers != NULL && l < m->hp.n_layer; l++) {
 		free(m->layers[l].experts);
+		free(m->layers[l].wk_b);
+	}
 	free(m->layers);
 	fy_gguf_free(m->gguf);
 	fy_hf_view_free(m->hf);

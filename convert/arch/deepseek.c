@@ -31,34 +31,54 @@ static int deepseek_check(const struct fy_hf_config *g, const char *path, struct
 	return fy_check_grouped_routing(g, path, err);
 }
 
+/* llama.cpp v0.5.0's conversion/deepseek.py: its common keys (the experts, groups, gating),
+ * then latent attention as MQA for the absorbed form: one KV head, key_length = kv_lora_rank +
+ * qk_rope_head_dim, value_length = kv_lora_rank, the per-head sizes as key_length_mla and
+ * value_length_mla; expert_weights_norm only when true; YaRN's log multiplier whenever
+ * rope_scaling gives mscale_all_dim. */
 static int deepseek_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
 			 struct fy_err *err)
 {
+	const int64_t R = g->kv_lora_rank;
 	int rc = FY_OK;
-	FY_TRY(rc, fy_kv_u32(w, a, "attention.key_length",
-			     (uint32_t)(g->qk_nope_head_dim + g->qk_rope_head_dim), err));
-	FY_TRY(rc, fy_kv_u32(w, a, "attention.value_length", (uint32_t)g->v_head_dim, err));
-	FY_TRY(rc, fy_kv_experts(w, a, g, err));
+	FY_TRY(rc, fy_kv_rope_scaling(w, a, g, false, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_count", (uint32_t)g->n_experts, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_used_count", (uint32_t)g->n_experts_used, err));
+	if (g->n_group > 0)
+		FY_TRY(rc, fy_kv_u32(w, a, "expert_group_count", (uint32_t)g->n_group, err));
+	if (g->topk_group > 0)
+		FY_TRY(rc,
+		       fy_kv_u32(w, a, "expert_group_used_count", (uint32_t)g->topk_group, err));
+	/* llama.cpp's gating functions: 1 softmax, 2 sigmoid */
+	if (g->scoring_func[0] != '\0')
+		FY_TRY(rc, fy_kv_u32(w, a, "expert_gating_func",
+				     strcmp(g->scoring_func, "sigmoid") == 0 ? 2 : 1, err));
 	FY_TRY(rc,
 	       fy_kv_u32(w, a, "leading_dense_block_count",
-			 (uint32_t)(g->first_k_dense_replace > 0 ? g->first_k_dense_replace : 0),
+			 (uint32_t)(g->first_k_dense_replace >= 0 ? g->first_k_dense_replace : 0),
 			 err));
-	FY_TRY(rc, fy_kv_u32(w, a, "expert_shared_count",
-			     (uint32_t)(g->n_shared_experts > 0 ? g->n_shared_experts : 0), err));
-	FY_TRY(rc, fy_kv_f32(w, a, "expert_weights_scale",
-			     g->routed_scaling_factor > 0 ? g->routed_scaling_factor : 1.0, err));
-	/* llama.cpp's gating functions: 1 softmax, 2 sigmoid */
-	FY_TRY(rc, fy_kv_u32(w, a, "expert_gating_func",
-			     strcmp(g->scoring_func, "sigmoid") == 0 ? 2 : 1, err));
-	FY_TRY(rc, fy_kv_u32(w, a, "expert_group_count",
-			     (uint32_t)(g->n_group > 0 ? g->n_group : 1), err));
-	FY_TRY(rc, fy_kv_u32(w, a, "expert_group_used_count",
-			     (uint32_t)(g->topk_group > 0 ? g->topk_group : 1), err));
+	FY_TRY(rc, fy_kv_u32(w, a, "vocab_size", (uint32_t)g->vocab_size, err));
 	if (g->q_lora_rank > 0)
 		FY_TRY(rc, fy_kv_u32(w, a, "attention.q_lora_rank", (uint32_t)g->q_lora_rank, err));
-	FY_TRY(rc, fy_kv_u32(w, a, "attention.kv_lora_rank", (uint32_t)g->kv_lora_rank, err));
-	FY_TRY(rc, fy_kv_rope_scaling(w, a, g, true, err));
-	FY_TRY(rc, fy_kv_rope_dims_vocab(w, a, g, g->qk_rope_head_dim, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "attention.kv_lora_rank", (uint32_t)R, err));
+	FY_TRY(rc,
+	       fy_kv_u32(w, a, "attention.key_length", (uint32_t)(R + g->qk_rope_head_dim), err));
+	FY_TRY(rc, fy_kv_u32(w, a, "attention.value_length", (uint32_t)R, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "attention.key_length_mla",
+			     (uint32_t)(g->qk_nope_head_dim + g->qk_rope_head_dim), err));
+	FY_TRY(rc, fy_kv_u32(w, a, "attention.value_length_mla", (uint32_t)g->v_head_dim, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_feed_forward_length", (uint32_t)g->moe_intermediate_size,
+			     err));
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_shared_count",
+			     (uint32_t)(g->n_shared_experts > 0 ? g->n_shared_experts : 0), err));
+	if (g->routed_scaling_factor > 0)
+		FY_TRY(rc, fy_kv_f32(w, a, "expert_weights_scale", g->routed_scaling_factor, err));
+	if (g->norm_topk_prob == 1)
+		FY_TRY(rc, fy_kv_bool(w, a, "expert_weights_norm", true, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "rope.dimension_count", (uint32_t)g->qk_rope_head_dim, err));
+	if (g->rope_mscale_all_dim > 0)
+		FY_TRY(rc, fy_kv_f32(w, a, "rope.scaling.yarn_log_multiplier",
+				     0.1 * g->rope_mscale_all_dim, err));
 out:
 	return rc;
 }
@@ -68,6 +88,8 @@ const struct fy_hf_arch fy_hf_deepseek3 = {
 	.gguf = "deepseek2",
 	.model_type = "deepseek_v3",
 	.experts = true,
+	.split_kv_b = true,
+	.kv_heads_one = true,
 	.names = deepseek_names,
 	.check = deepseek_check,
 	.keys = deepseek_keys,

@@ -1,14 +1,15 @@
 #!/bin/sh
 # Refreshes the golden outputs of the flagship fixtures (tests/data/models/NAME/golden/): each
 # fixture converted by llama.cpp v0.5.0's convert_hf_to_gguf.py (scripts/llama/convert.sh,
-# --outtype f32) and run by llama.cpp's engine (scripts/llama/logits.c) on golden/prompt.txt:
-# the prompt's ids, 32 greedy tokens, the logits at the first 16 positions and the last. The
-# conversion's digest goes to tests/data/golden/convert/NAME-f32.digest.
+# --outtype f32, FP8 dequantized first by scripts/fixtures/dequant_fp8.py) and run by llama.cpp's
+# engine (scripts/llama/logits.c) on golden/prompt.txt: the prompt's ids, 32 greedy tokens, the
+# logits at the first 16 positions and the last. The conversion's digest goes to
+# tests/data/golden/convert/NAME-f32.digest.
 #   scripts/llama/infer-goldens.sh [NAME...]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-[ $# -gt 0 ] || set -- glm4moe-tiny minimax-m2-tiny
+[ $# -gt 0 ] || set -- glm4moe-tiny minimax-m2-tiny deepseek-v3-tiny
 build=$("$here/build.sh" llama ggml | tail -1)
 src=$(dirname "$build")/src-v0.5.0
 work=$(mktemp -d)
@@ -18,21 +19,25 @@ c++ -o "$work/logits" "$work/logits.o" "$build/src/libllama.a" "$build/ggml/src/
 	"$build/ggml/src/libggml-cpu.a" "$build/ggml/src/libggml-base.a" -fopenmp -lpthread -ldl
 for name in "$@"; do
 	m=$root/tests/data/models/$name
-	# the pre-tokenizer each fixture's tokenizer.json imitates (see shims/run.py)
+	# the pre-tokenizer each fixture's tokenizer.json imitates (see shims/run.py); the fixtures
+	# whose golden/ another reference made (deepseek-v3-tiny: PyTorch, MOE-FIXTURES.md) get the
+	# conversion's digest only
+	run=yes
 	case $name in
 	glm4moe-*) pre=glm4 ;;
 	minimax-m2-*) pre=minimax-m2 ;;
+	deepseek-v3-*) pre=deepseek-v3 run=no ;;
 	*) pre= ;;
 	esac
-	# the converter reads the fixture as made by mkhf.py --f32: FP8 weights dequantized to F32
-	# (value x block scale, what both converters compute), the rest as committed (Debian's
-	# torch 1.13 has no float8 dtype to read FP8 with)
+	# the converter reads the fixture with its FP8 weights dequantized to F32 (value x block
+	# scale, what both converters compute; Debian's torch 1.13 has no float8 dtype)
 	rm -rf "$work/$name"
-	/usr/bin/python3 "$root/scripts/fixtures/mkhf.py" "$name" "$work/$name" --f32
+	/usr/bin/python3 "$root/scripts/fixtures/dequant_fp8.py" "$m" "$work/$name"
 	FERRY_TOKPRE=$pre "$here/convert.sh" "$work/$name" "$work/$name.gguf" --outtype f32 \
 		>"$work/log" 2>&1 || { tail -5 "$work/log" >&2; exit 1; }
 	node "$root/tests/cli/gguf_digest.mjs" "$work/$name.gguf" \
 		>"$root/tests/data/golden/convert/$name-f32.digest"
+	[ "$run" = yes ] || { echo "$name: the conversion's digest"; continue; }
 	"$work/logits" "$work/$name.gguf" "$m/golden/prompt.txt" 32 "$m/golden"
 	echo "$name: $(wc -c <"$m/golden/prompt_ids.json") bytes of ids, goldens in $m/golden"
 done

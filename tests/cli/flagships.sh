@@ -21,17 +21,19 @@ trap 'rm -rf "$work"' EXIT
 export FERRY_HOME="$work/store"
 
 # same_as_llama GGUF NAME: every key and tensor of llama.cpp's conversion, in any order, but the
-# general.* keys llama.cpp derives from the directory name (name, size label, type) and
-# general.quantization_version (which llama-quantize writes, not ferry's converter)
+# general.* keys llama.cpp derives from the directory name (name, size label, type) or the model
+# card's front matter (license, tags, languages), and general.quantization_version (which
+# llama-quantize writes, not ferry's converter)
 same_as_llama() {
-	strip() { sed -e 's/ @[0-9]* / /' | grep -Ev '^kv general\.(name|size_label|type|quantization_version) ' | sort; }
+	strip() { sed -e 's/ @[0-9]* / /' | grep -Ev '^kv general\.(name|size_label|type|quantization_version|license|tags|languages) ' | sort; }
 	node "$(dirname "$0")/gguf_digest.mjs" "$1" | strip >"$work/a.digest"
 	strip <"$DATA/golden/convert/$2-f32.digest" >"$work/b.digest"
 	diff "$work/a.digest" "$work/b.digest" >"$work/diff" && return 0
 	head -5 "$work/diff" >&2
 	return 1
 }
-# greedy_same ARTIFACT MODEL: the golden prompt's ids and llama.cpp's 32 greedy tokens
+# greedy_same ARTIFACT MODEL: the golden prompt's ids and llama.cpp's 32 greedy tokens (the
+# DeepSeek fixture's are PyTorch's, which llama.cpp v0.5.0 reproduces too)
 greedy_same() {
 	run "$FERRY" run "$1" -f "$M/$2/golden/prompt.txt" --temp 0 -n 32 --json -t 2
 	[ "$rc" -eq 0 ] && node -e '
@@ -45,7 +47,7 @@ process.exit(JSON.stringify(p.ids) === JSON.stringify(w.prompt_ids) &&
 }
 
 # NAME ARCH: the fixtures and the GGUF architecture they convert to
-for f in "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2"; do
+for f in "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2"; do
 	set -- $f
 	m=$1 arch=$2
 	# --- convert: what llama.cpp v0.5.0's converter writes ------------------------------

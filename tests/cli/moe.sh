@@ -125,8 +125,10 @@ for kv in "general.architecture \"deepseek2\"" "deepseek2.leading_dense_block_co
 	"deepseek2.expert_weights_scale 2.5" "deepseek2.expert_weights_norm true" \
 	"deepseek2.expert_gating_func 2" "deepseek2.expert_group_count 2" \
 	"deepseek2.expert_group_used_count 1" "deepseek2.attention.q_lora_rank 128" \
-	"deepseek2.attention.kv_lora_rank 128" "deepseek2.attention.key_length 128" \
-	"deepseek2.attention.value_length 64" "deepseek2.rope.dimension_count 64" \
+	"deepseek2.attention.kv_lora_rank 128" "deepseek2.attention.key_length 192" \
+	"deepseek2.attention.value_length 128" "deepseek2.attention.key_length_mla 128" \
+	"deepseek2.attention.value_length_mla 64" "deepseek2.attention.head_count_kv 1" \
+	"deepseek2.rope.dimension_count 64" \
 	"deepseek2.rope.scaling.type \"yarn\"" "deepseek2.rope.scaling.factor 40" \
 	"deepseek2.rope.scaling.original_context_length 4096" \
 	"tokenizer.ggml.pre \"deepseek-v3\"" "tokenizer.ggml.add_bos_token true" \
@@ -139,7 +141,7 @@ node -e 'process.exit(Math.abs(+process.argv[1] - 0.1) < 1e-6 ? 0 : 1)' \
 "$FERRY" inspect --json "$D" >"$work/d.json"
 [ "$(json_field "$work/d.json" 'd.tensors.filter(t => t.name.startsWith("blk.3.")).length')" = 0 ] &&
 	ok || bad "the MTP layer 3 reached the GGUF"
-[ "$(json_field "$work/d.json" 'd.tensors.length')" = 49 ] && ok || bad "deepseek2: 49 tensors expected"
+[ "$(json_field "$work/d.json" 'd.tensors.length')" = 52 ] && ok || bad "deepseek2: 52 tensors expected (kv_b split in k_b and v_b)"
 [ "$(json_field "$work/d.json" 'd.tensors.find(t => t.name === "blk.1.exp_probs_b.bias").type')" = F32 ] &&
 	ok || bad "exp_probs_b.bias F32"
 

@@ -3,7 +3,9 @@
 // in golden/dequantized_check.json) must equal its GGUF tensor, or its expert's slice of a stacked
 // one; the multi-token-prediction layers (from num_hidden_layers on) must be absent; every GGUF
 // tensor but rope_freqs must be covered whole. The name map is llama.cpp's (gguf-py
-// tensor_mapping.py), written out here independently of ferry's.
+// tensor_mapping.py), written out here independently of ferry's. Latent attention's kv_b is
+// rebuilt from the attn_k_b and attn_v_b it is split into (llama.cpp v0.5.0's layout: k_b holds
+// each head's key rows transposed, ne = [nope, rank, heads]; v_b ne = [rank, v, heads]).
 // usage: node moecheck.mjs HF_DIR GGUF_FILE   (prints "ok N" or the first difference, exit 1)
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -57,7 +59,6 @@ const layerMap = {
 	"self_attn.q_b_proj.weight": "attn_q_b.weight",
 	"self_attn.kv_a_proj_with_mqa.weight": "attn_kv_a_mqa.weight",
 	"self_attn.kv_a_layernorm.weight": "attn_kv_a_norm.weight",
-	"self_attn.kv_b_proj.weight": "attn_kv_b.weight",
 	"mlp.gate_proj.weight": "ffn_gate.weight",
 	"mlp.up_proj.weight": "ffn_up.weight",
 	"mlp.down_proj.weight": "ffn_down.weight",
@@ -77,6 +78,29 @@ const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json")));
 const checkPath = path.join(dir, "golden", "dequantized_check.json");
 const check = fs.existsSync(checkPath) ? JSON.parse(fs.readFileSync(checkPath)).all_fp8_tensors : {};
 const g = readCovered(ggufPath);
+
+// layer l's kv_b [heads x (nope + v), rank] rebuilt from its k_b and v_b as a stand-in tensor
+function kvb(l) {
+	const kb = g.tensors[`blk.${l}.attn_k_b.weight`], vb = g.tensors[`blk.${l}.attn_v_b.weight`];
+	if (!kb || !vb) fail(`blk.${l}: attn_k_b or attn_v_b is missing`);
+	const [nope, R, H] = kb.ne, v = vb.ne[1];
+	if (nope !== cfg.qk_nope_head_dim || R !== cfg.kv_lora_rank || H !== cfg.num_attention_heads ||
+		vb.ne[0] !== R || v !== cfg.v_head_dim || vb.ne[2] !== H)
+		fail(`blk.${l}: k_b ${kb.ne} / v_b ${vb.ne} do not fit config.json`);
+	const out = Buffer.alloc(4 * H * (nope + v) * R);
+	for (let h = 0; h < H; h++)
+		for (let r = 0; r < R; r++) {
+			for (let j = 0; j < nope; j++)
+				out.writeUInt32LE(kb.data.readUInt32LE(4 * ((h * R + r) * nope + j)), 4 * ((h * (nope + v) + j) * R + r));
+			for (let i = 0; i < v; i++)
+				out.writeUInt32LE(vb.data.readUInt32LE(4 * ((h * v + i) * R + r)), 4 * ((h * (nope + v) + nope + i) * R + r));
+		}
+	kb.covered = kb.elems;
+	vb.covered = vb.elems;
+	const name = `blk.${l}.kv_b (from k_b and v_b)`;
+	g.tensors[name] = { type: 0, data: out, covered: 0, elems: H * (nope + v) * R, ne: [R, H * (nope + v)] };
+	return name;
+}
 const src = readShards(dir);
 let compared = 0;
 let fp8 = 0;
@@ -100,6 +124,7 @@ for (const [name, t] of Object.entries(src)) {
 			gname = `blk.${l}.${layerMap[m[2]]}`;
 		}
 	}
+	if (m && m[2] === "self_attn.kv_b_proj.weight") gname = kvb(Number(m[1]));
 	if (!gname) fail(`${name}: no GGUF name known`);
 	const gt = g.tensors[gname];
 	if (!gt) fail(`${name}: ${gname} is not in the GGUF`);
