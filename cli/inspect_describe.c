@@ -221,8 +221,11 @@ static struct fy_json *gguf_attention(const struct fy_gguf *g)
 	struct attn_info at = {
 		.heads = heads,
 		.kv_heads = (int64_t)gguf_num(g, arch, "attention.head_count_kv", (double)heads),
-		.head_dim = (int64_t)gguf_num(g, arch, "attention.key_length",
-					      heads > 0 ? (double)(embd / heads) : 0),
+		/* latent attention in llama.cpp v0.5.0's layout names a head's size key_length_mla
+		 */
+		.head_dim = (int64_t)gguf_num(g, arch, "attention.key_length_mla",
+					      gguf_num(g, arch, "attention.key_length",
+						       heads > 0 ? (double)(embd / heads) : 0)),
 		.kv_rank = (int64_t)gguf_num(g, arch, "attention.kv_lora_rank", 0),
 		.q_rank = (int64_t)gguf_num(g, arch, "attention.q_lora_rank", 0),
 		.nextn = (int64_t)gguf_num(g, arch, "nextn_predict_layers", 0),

@@ -89,6 +89,17 @@ for f in "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny d
 	json_valid "$work/out" "smoke $m Q8_0 against the checkpoint"
 done
 
+# --- DeepSeek: the absorbed form, and files in the older layout ------------------------------
+D=$work/deepseek-v3-tiny.gguf
+run "$FERRY" inspect "$D"
+expect_out "attention: latent: 4 heads of 128, keys and values from a rank-128 latent, queries through rank 128, RoPE on 64 of them" "inspect: DeepSeek's attention"
+node "$(dirname "$0")/kvb_legacy.mjs" "$D" "$work/ds-legacy.gguf" && ok || bad "kvb_legacy.mjs"
+run "$FERRY" inspect --json "$work/ds-legacy.gguf"
+[ "$(json_field "$work/out" 'd.tensors.filter(t => t.name.endsWith(".attn_kv_b.weight")).length')" = 3 ] &&
+	ok || bad "the older layout has one attn_kv_b per layer"
+greedy_same "$work/ds-legacy.gguf" deepseek-v3-tiny && ok ||
+	bad "a DeepSeek file in the older layout (attn_kv_b) runs to the same greedy tokens"
+
 # --- GLM-4.5: what inspect and show say, the MTP layer, refusals ----------------------------
 G=$work/glm4moe-tiny.gguf
 run "$FERRY" inspect "$G"

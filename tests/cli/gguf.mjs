@@ -36,6 +36,7 @@ export function readGguf(file) {
 			const n = u64();
 			const out = [];
 			for (let i = 0; i < n; i++) out.push(value(inner));
+			out.inner = inner; /* the element type, for writers (tests/cli/kvb_legacy.mjs) */
 			return out;
 		}
 		const [size, read] = SCALARS[t];
