@@ -17,6 +17,25 @@ int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_h
 /* llama.cpp's does_token_look_special: added tokens not flagged special that it still makes
  * CONTROL (<pad>, <mask>, <|...|>, <｜...｜>, <unused...>) (convert/bpe.c). */
 bool fy_convert_looks_special(const char *token);
+/* A tiktoken vocabulary (convert/tiktoken.c): the tokens' bytes by rank, and a rank index. */
+struct fy_tiktoken {
+	struct fy_str *tok; /* [n]: rank i's bytes (in `bytes`) */
+	size_t n;
+	uint8_t *bytes;
+	struct fy_index ranks; /* bytes -> rank */
+};
+/* Parses tiktoken.model ("BASE64 RANK" lines, ranks 0..n-1, no token twice). */
+int fy_tiktoken_parse(struct fy_tiktoken *t, const uint8_t *data, size_t size, const char *label,
+		      struct fy_err *err);
+void fy_tiktoken_free(struct fy_tiktoken *t);
+/* Token id re-split by merging with the ranks below its own: 1 and *left (the first part's
+ * length) when that leaves two parts, else 0. */
+int fy_tiktoken_merge(const struct fy_tiktoken *t, size_t id, size_t *left);
+/* Writes tokenizer.ggml.{model,pre,tokens,token_type,merges} of dir's tiktoken.model
+ * (tokenizer_config.json parsed in tokcfg, may be NULL); *n_vocab receives the count. */
+int fy_convert_tiktoken(struct fy_gguf_writer *w, const char *dir, const struct fy_hf_config *cfg,
+			const struct fy_json *tokcfg, size_t *n_vocab, struct fy_err *err);
+
 /* Writes tokenizer.ggml.* for the checkpoint in dir (convert/tokenizer.c); *n_vocab receives
  * the vocabulary size written. */
 int fy_convert_tokenizer(struct fy_gguf_writer *w, const char *dir, const struct fy_hf_config *cfg,

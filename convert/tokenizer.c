@@ -206,6 +206,14 @@ static int64_t bpe_id(const void *ctx, const char *text)
 	return -1;
 }
 
+/* No token found by text (the tiktoken vocabulary: config.json's ids decide). */
+static int64_t no_id(const void *ctx, const char *text)
+{
+	(void)ctx;
+	(void)text;
+	return -1;
+}
+
 /* Special ids (from the token texts of tokenizer_config.json, else config.json's ids),
  * add_bos/add_eos, chat template. */
 static int specials(struct fy_gguf_writer *w, token_id_fn id_of, const void *ctx,
@@ -246,6 +254,25 @@ out:
 	return rc;
 }
 
+/* dir/chat_template.jinja as tokenizer.chat_template (llama.cpp's gguf-py reads it when
+ * tokenizer_config.json has no chat_template), when present. */
+static int template_file(struct fy_gguf_writer *w, const char *dir, struct fy_err *err)
+{
+	char path[4200];
+	struct fy_buf b;
+	int rc = FY_OK;
+	snprintf(path, sizeof(path), "%s/chat_template.jinja", dir);
+	if (access(path, R_OK) != 0)
+		return FY_OK;
+	fy_buf_init(&b);
+	FY_TRY(rc, fy_file_read(path, MAX_TOKCFG, &b, err));
+	FY_TRY(rc, fy_buf_append(&b, "", 1, err));
+	FY_TRY(rc, fy_gguf_writer_set_str(w, "tokenizer.chat_template", (const char *)b.data, err));
+out:
+	fy_buf_release(&b);
+	return rc;
+}
+
 /* The family's fixed special tokens (GLM: bos [gMASK], eot <|user|>, ...), by their text. */
 static int family_specials(struct fy_gguf_writer *w, const struct fy_hf_arch *arch,
 			   token_id_fn id_of, const void *ctx, size_t n_vocab, struct fy_err *err)
@@ -269,7 +296,7 @@ out:
 int fy_convert_tokenizer(struct fy_gguf_writer *w, const char *dir, const struct fy_hf_config *cfg,
 			 const struct fy_hf_arch *arch, size_t *n_vocab, struct fy_err *err)
 {
-	char path[4200];
+	char path[4200], tpath[4200];
 	struct fy_spm s = { 0 };
 	struct fy_json *tc = NULL;
 	struct fy_json *cj = NULL;
@@ -289,17 +316,29 @@ int fy_convert_tokenizer(struct fy_gguf_writer *w, const char *dir, const struct
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/tokenizer.json", dir);
+	snprintf(tpath, sizeof(tpath), "%s/tiktoken.model", dir);
+	if (access(path, R_OK) != 0 && access(tpath, R_OK) == 0) {
+		/* as llama.cpp's converter: the special ids come from config.json (the tiktoken
+		 * vocabulary has no added tokens to find tokenizer_config.json's texts among) */
+		FY_TRY(rc, fy_convert_tiktoken(w, dir, cfg, tc, n_vocab, err));
+		FY_TRY(rc, specials(w, no_id, NULL, tc, cj, *n_vocab, err));
+		goto out;
+	}
 	if (access(path, R_OK) != 0) {
-		rc = fy_err_set(
-			err, FY_EUNSUPPORTED,
-			"%s: no tokenizer.model or tokenizer.json: a GGUF needs the vocabulary",
-			dir);
+		rc = fy_err_set(err, FY_EUNSUPPORTED,
+				"%s: no tokenizer.model, tokenizer.json or tiktoken.model: a GGUF "
+				"needs the "
+				"vocabulary",
+				dir);
 		goto out;
 	}
 	FY_TRY(rc, fy_convert_bpe(w, path, cfg, arch, &tj, n_vocab, err));
 	FY_TRY(rc, specials(w, bpe_id, tj, tc, cj, *n_vocab, err));
 	FY_TRY(rc, family_specials(w, arch, bpe_id, tj, *n_vocab, err));
 out:
+	/* a chat template shipped as chat_template.jinja when tokenizer_config.json has none */
+	if (rc == FY_OK && fy_json_str(fy_json_get(tc, "chat_template")) == NULL)
+		rc = template_file(w, dir, err);
 	fy_json_free(tj);
 	fy_json_free(cj);
 	fy_json_free(tc);

@@ -164,3 +164,24 @@ size_t fy_utf8_len(const uint8_t *p, size_t n)
 		return 0;
 	return len;
 }
+
+void fy_gpt2_byte_map(uint16_t byte_cp[256])
+{
+	uint16_t next = 256;
+	for (int b = 0; b < 256; b++) {
+		const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+		byte_cp[b] = printable ? (uint16_t)b : next++;
+	}
+}
+
+int fy_gpt2_append_byte(struct fy_buf *out, uint8_t b, const uint16_t byte_cp[256],
+			struct fy_err *err)
+{
+	const uint16_t cp = byte_cp[b];
+	uint8_t u[2] = { (uint8_t)cp, 0 };
+	if (cp < 0x80)
+		return fy_buf_append(out, u, 1, err);
+	u[0] = (uint8_t)(0xc0 | cp >> 6);
+	u[1] = (uint8_t)(0x80 | (cp & 0x3f));
+	return fy_buf_append(out, u, 2, err);
+}

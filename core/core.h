@@ -116,6 +116,13 @@ int fy_grow(void **arr, size_t *cap, size_t n, size_t elem, struct fy_err *err);
  * (a stray continuation byte, a truncated or overlong sequence, a surrogate, > U+10FFFF). */
 size_t fy_utf8_len(const uint8_t *p, size_t n);
 
+/* GPT-2's byte -> code point map of byte-level BPE vocabularies: printable bytes stand for
+ * themselves, the others take the code points from 256 up in byte order (all below 324). */
+void fy_gpt2_byte_map(uint16_t byte_cp[256]);
+/* Appends byte b's code point in that map to out as UTF-8 (1 or 2 bytes). */
+int fy_gpt2_append_byte(struct fy_buf *out, uint8_t b, const uint16_t byte_cp[256],
+			struct fy_err *err);
+
 /* Seconds on the monotonic clock (for durations). */
 double fy_now_s(void);
 

@@ -38,6 +38,49 @@ static size_t max_depth(const char *p, size_t n)
 	return deepest;
 }
 
+/* A copy of text with every integer literal too big for 64 bits made a real ("...0" + ".0"),
+ * as Python's json writes them (HF tokenizer_config.json: model_max_length
+ * 1000000000000000019884624838656); NULL when there is none or out of memory. */
+static char *widen_big_integers(const char *text, size_t len, size_t *out_len)
+{
+	struct fy_buf b;
+	bool in_str = false, changed = false;
+	fy_buf_init(&b);
+	for (size_t i = 0; i < len;) {
+		const char c = text[i];
+		if (in_str) {
+			in_str = !(c == '"');
+			const size_t n = c == '\\' && i + 1 < len ? 2 : 1;
+			if (fy_buf_append(&b, text + i, n, NULL) != FY_OK)
+				goto fail;
+			i += n;
+			continue;
+		}
+		size_t j = i + (c == '-');
+		size_t k = j;
+		while (k < len && text[k] >= '0' && text[k] <= '9')
+			k++;
+		const bool integer =
+			k > j && (k == len || (text[k] != '.' && text[k] != 'e' && text[k] != 'E'));
+		if (fy_buf_append(&b, text + i, k > j ? k - i : 1, NULL) != FY_OK)
+			goto fail;
+		if (integer && k - j > 18) {
+			if (fy_buf_append(&b, ".0", 2, NULL) != FY_OK)
+				goto fail;
+			changed = true;
+		}
+		in_str = k == j && c == '"';
+		i = k > j ? k : i + 1;
+	}
+	if (!changed)
+		goto fail;
+	*out_len = b.len;
+	return (char *)b.data;
+fail:
+	fy_buf_release(&b);
+	return NULL;
+}
+
 int fy_json_parse(struct fy_json **out, const void *text, size_t len, const char *label,
 		  struct fy_err *err)
 {
@@ -48,6 +91,14 @@ int fy_json_parse(struct fy_json **out, const void *text, size_t len, const char
 		return fy_err_set(err, FY_EFORMAT, "%s: JSON nested deeper than %d levels", label,
 				  FY_JSON_MAX_DEPTH);
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	if (j == NULL && strstr(je.text, "too big") != NULL) {
+		/* integers beyond 64 bits read as reals (jansson refuses them) */
+		size_t n = 0;
+		char *wide = widen_big_integers(text, len, &n);
+		if (wide != NULL)
+			j = json_loadb(wide, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+		free(wide);
+	}
 	if (j == NULL)
 		return fy_err_set(err, FY_EFORMAT, "%s: invalid JSON at line %d column %d: %s",
 				  label, je.line, je.column, je.text);

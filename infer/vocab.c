@@ -51,18 +51,14 @@ static int utf8_len(uint8_t c)
 	return len[c >> 4];
 }
 
-/* GPT-2's byte -> code point map: printable bytes stand for themselves, the others take the code
- * points from 256 up in byte order (so every code point is below GPT2_CPS). */
+/* GPT-2's byte -> code point map (core's) and its inverse. */
 static void gpt2_maps(uint16_t byte_cp[256], int16_t cp_byte[GPT2_CPS])
 {
-	int next = 256;
+	fy_gpt2_byte_map(byte_cp);
 	for (int b = 0; b < GPT2_CPS; b++)
 		cp_byte[b] = -1;
-	for (int b = 0; b < 256; b++) {
-		const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-		byte_cp[b] = (uint16_t)(printable ? b : next++);
+	for (int b = 0; b < 256; b++)
 		cp_byte[byte_cp[b]] = (int16_t)b;
-	}
 }
 
 static size_t put_utf8(uint32_t cp, char *out)

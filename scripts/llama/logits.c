@@ -4,7 +4,7 @@
  *   logits MODEL.gguf PROMPT.txt N_GEN OUTDIR
  * The prompt is tokenized with the vocabulary's own rules (special tokens added as the file
  * says, their texts parsed) and run as one batch: F32 activations and KV cache, one thread,
- * flash attention off. Writes OUTDIR/prompt_ids.json {"ids": [...]}, OUTDIR/greedy.json {"new_ids": [...]}
+ * flash attention off, YaRN's ramp from the file's keys. Writes OUTDIR/prompt_ids.json {"ids": [...]}, OUTDIR/greedy.json {"new_ids": [...]}
  * (N_GEN greedy tokens), OUTDIR/logits_first16.bin and logits_last.bin (little-endian float32:
  * the logits at the first 16 positions, and at the last).
  */
@@ -69,6 +69,18 @@ int main(int argc, char **argv)
 	cp.n_threads = cp.n_threads_batch = 1;
 	cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
 	cp.type_k = cp.type_v = GGML_TYPE_F32; /* the cache in F32 as ferry's (default: F16) */
+	/* llama.cpp v0.5.0 does not read rope.scaling.yarn_beta_fast/slow from the file (it runs
+	 * 32 and 1 unless told otherwise); the model's own values (Kimi K2: 1 and 1, as Hugging
+	 * Face's code uses them) are passed as --yarn-beta-fast/--yarn-beta-slow would pass them */
+	char arch[64], key[160], val[64];
+	if (llama_model_meta_val_str(model, "general.architecture", arch, sizeof(arch)) > 0) {
+		snprintf(key, sizeof(key), "%s.rope.scaling.yarn_beta_fast", arch);
+		if (llama_model_meta_val_str(model, key, val, sizeof(val)) > 0)
+			cp.yarn_beta_fast = strtof(val, NULL);
+		snprintf(key, sizeof(key), "%s.rope.scaling.yarn_beta_slow", arch);
+		if (llama_model_meta_val_str(model, key, val, sizeof(val)) > 0)
+			cp.yarn_beta_slow = strtof(val, NULL);
+	}
 	cp.no_perf = true;
 	struct llama_context *ctx = llama_init_from_model(model, cp);
 	static llama_token ids[MAX_TOK], gen[MAX_TOK];

@@ -47,7 +47,8 @@ process.exit(JSON.stringify(p.ids) === JSON.stringify(w.prompt_ids) &&
 }
 
 # NAME ARCH: the fixtures and the GGUF architecture they convert to
-for f in "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2"; do
+for f in "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2" \
+	"kimi-k2-tiny deepseek2"; do
 	set -- $f
 	m=$1 arch=$2
 	# --- convert: what llama.cpp v0.5.0's converter writes ------------------------------
@@ -99,6 +100,30 @@ run "$FERRY" inspect --json "$work/ds-legacy.gguf"
 	ok || bad "the older layout has one attn_kv_b per layer"
 greedy_same "$work/ds-legacy.gguf" deepseek-v3-tiny && ok ||
 	bad "a DeepSeek file in the older layout (attn_kv_b) runs to the same greedy tokens"
+
+# --- Kimi K2: the tiktoken vocabulary and its refusals ---------------------------------------
+K=$work/kimi-k2-tiny.gguf
+run "$FERRY" inspect --json "$K"
+[ "$(json_field "$work/out" 'd.metadata["tokenizer.ggml.pre"].value')" = kimi-k2 ] && ok ||
+	bad "Kimi's pre-tokenizer is kimi-k2"
+[ "$(json_field "$work/out" 'd.metadata["tokenizer.ggml.merges"].count')" = 1792 ] && ok ||
+	bad "Kimi's merges derived from tiktoken.model's ranks"
+kimi_bad() { # kimi_bad DESCRIPTION EXPECTED-ERROR SHELL-EDIT: a damaged copy is refused
+	rm -rf "$work/kb" && cp -r "$M/kimi-k2-tiny" "$work/kb" && (cd "$work/kb" && eval "$3")
+	run "$FERRY" convert "$work/kb" -o "$work/x.gguf"
+	expect_rc 1 "convert refuses $1"
+	expect_err "$2" "the refusal of $1 names the file and what is wrong"
+	[ ! -e "$work/x.gguf" ] && ok || bad "nothing written for $1"
+}
+kimi_bad "a tiktoken line without a rank" "kb/tiktoken.model: line 3 is not \"BASE64 RANK\"" \
+	"sed -i '3s/ .*//' tiktoken.model"
+kimi_bad "ranks out of order" "kb/tiktoken.model: line 2: a token in base64 and rank 1 expected" \
+	"sed -i '2s/ 1\$/ 7/' tiktoken.model"
+kimi_bad "bad base64" "kb/tiktoken.model: line 1: a token in base64" "sed -i '1s/^/%/' tiktoken.model"
+kimi_bad "a repeated token" "kb/tiktoken.model: line 2 repeats a token" \
+	"sed -i '2s/^[^ ]*/IQ==/' tiktoken.model"
+kimi_bad "no tokenization_kimi.py" "no tokenization_kimi.py beside it" "rm tokenization_kimi.py"
+kimi_bad "another pattern" "its pat_str is not Kimi's" "sed -i 's/Han/Latin/g' tokenization_kimi.py"
 
 # --- GLM-4.5: what inspect and show say, the MTP layer, refusals ----------------------------
 G=$work/glm4moe-tiny.gguf

@@ -377,6 +377,13 @@ Test(infer, golden_minimax_m2_tiny, .timeout = 120)
 	golden_both("minimax-m2-tiny");
 }
 
+/* Kimi K2 (deepseek2 with Kimi's tiktoken vocabulary), against llama.cpp v0.5.0's engine: the
+ * absorbed latent attention, YaRN with Kimi's ramp (beta_fast = beta_slow = 1), block FP8 */
+Test(infer, golden_kimi_k2_tiny, .timeout = 120)
+{
+	golden_both("kimi-k2-tiny");
+}
+
 Test(infer, stories260K_greedy_128)
 {
 	static const int32_t want[] = {

@@ -56,3 +56,46 @@ class AutoTokenizer:
             return _BpeTokenizer(str(d))
         raise RuntimeError("transformers shim: no tokenizer.json (SentencePiece models convert "
                            "from tokenizer.model without it)")
+
+
+class _TiktokenTokenizer:
+    """Kimi's tiktoken tokenizer as llama.cpp's converter reads it: the ranks of tiktoken.model
+    (model._mergeable_ranks) and the 258 special ids after them (special_tokens), named by
+    tokenizer_config.json's added_tokens_decoder, else <|reserved_token_ID|>, as
+    tokenization_kimi.py names them."""
+
+    class _Model:
+        pass
+
+    def __init__(self, d):
+        import base64
+        ranks = {}
+        with open(os.path.join(d, "tiktoken.model"), "rb") as f:
+            for line in f:
+                if line.strip():
+                    tok, rank = line.split()
+                    ranks[base64.b64decode(tok)] = int(rank)
+        self.model = self._Model()
+        self.model._mergeable_ranks = ranks
+        names = {}
+        cfg = os.path.join(d, "tokenizer_config.json")
+        if os.path.exists(cfg):
+            with open(cfg, encoding="utf-8") as f:
+                dec = json.load(f).get("added_tokens_decoder", {})
+            names = {int(i): t["content"] for i, t in dec.items()}
+        n = len(ranks)
+        self.special_tokens = {names.get(i, f"<|reserved_token_{i}|>"): i
+                               for i in range(n, n + 258)}
+
+
+_plain = AutoTokenizer.from_pretrained
+
+
+def _from_pretrained(d, *args, **kwargs):
+    if not os.path.exists(os.path.join(str(d), "tokenizer.json")) and \
+            os.path.exists(os.path.join(str(d), "tiktoken.model")):
+        return _TiktokenTokenizer(str(d))
+    return _plain(d, *args, **kwargs)
+
+
+AutoTokenizer.from_pretrained = staticmethod(_from_pretrained)
