@@ -162,6 +162,7 @@ static struct fy_json *gguf_moe(const struct fy_gguf *g, struct totals *tot)
  * norms) or latent (the ranks), and the next-token-prediction layers a file carries. */
 struct attn_info {
 	int64_t heads, kv_heads, head_dim, rot, kv_rank, q_rank, nextn;
+	int64_t idx_heads, idx_dim, idx_top_k; /* DeepSeek-V3.2's lightning indexer, or 0 */
 	bool qk_norm, qk_norm_whole; /* per head, or over the whole projection (MiniMax) */
 };
 
@@ -195,6 +196,12 @@ static struct fy_json *attn_json(const struct attn_info *a)
 	if (a->qk_norm)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, ", q/k norms%s",
 			      a->qk_norm_whole ? " over all heads" : "");
+	if (a->idx_heads > 0)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "; sparse: a lightning indexer (%lld heads of %lld) keeps %lld "
+			      "positions per token",
+			      (long long)a->idx_heads, (long long)a->idx_dim,
+			      (long long)a->idx_top_k);
 	if (a->nextn > 0)
 		snprintf(text + n, sizeof(text) - (size_t)n,
 			 "; %lld next-token-prediction layer%s (not run)", (long long)a->nextn,
@@ -230,6 +237,9 @@ static struct fy_json *gguf_attention(const struct fy_gguf *g)
 		.q_rank = (int64_t)gguf_num(g, arch, "attention.q_lora_rank", 0),
 		.nextn = (int64_t)gguf_num(g, arch, "nextn_predict_layers", 0),
 		.qk_norm = fy_gguf_find_tensor(g, "blk.0.attn_q_norm.weight") != NULL,
+		.idx_heads = (int64_t)gguf_num(g, arch, "attention.indexer.head_count", 0),
+		.idx_dim = (int64_t)gguf_num(g, arch, "attention.indexer.key_length", 0),
+		.idx_top_k = (int64_t)gguf_num(g, arch, "attention.indexer.top_k", 0),
 	};
 	at.rot = (int64_t)gguf_num(g, arch, "rope.dimension_count", (double)at.head_dim);
 	const struct fy_gguf_tensor *qn = fy_gguf_find_tensor(g, "blk.0.attn_q_norm.weight");
@@ -254,6 +264,9 @@ static struct fy_json *config_attention(const struct fy_hf_config *c)
 		.kv_rank = c->kv_lora_rank > 0 ? c->kv_lora_rank : 0,
 		.q_rank = c->q_lora_rank > 0 ? c->q_lora_rank : 0,
 		.nextn = c->n_nextn_layers > 0 ? c->n_nextn_layers : 0,
+		.idx_heads = c->index_n_heads > 0 ? c->index_n_heads : 0,
+		.idx_dim = c->index_head_dim,
+		.idx_top_k = c->index_topk,
 	};
 	return attn_json(&at);
 }

@@ -121,7 +121,9 @@ struct fy_hf_config {
 	char scoring_func[16];	      /* "softmax", "sigmoid", or "" */
 	/* multi-head latent attention (DeepSeek): -1 when absent */
 	int64_t q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim;
-	int64_t rotary_dim;   /* the rotated dimensions of a head (MiniMax), -1 when absent */
+	int64_t rotary_dim; /* the rotated dimensions of a head (MiniMax), -1 when absent */
+	/* DeepSeek-V3.2's lightning indexer: heads, head size, positions kept (-1 when absent) */
+	int64_t index_n_heads, index_head_dim, index_topk;
 	int64_t fp8_block[2]; /* quantization_config.weight_block_size, or -1 */
 	/* rope_scaling: type ("" when absent, null or "default"), factor (-1 absent), Llama 3's
 	 * low/high_freq_factor, original_max_position_embeddings (-1 absent), and the object as

@@ -117,11 +117,12 @@ static int cmp_ctensor(const void *a, const void *b)
 }
 
 /* Kept in F32 whatever the output type: vectors, norms, biases and (as llama.cpp's converter)
- * a mixture's router. */
+ * a mixture's router and DeepSeek-V3.2's indexer weights. */
 static bool is_f32_kind(const struct ctensor *t)
 {
 	return t->n_dims == 1 || strstr(t->name, "_norm.") != NULL ||
-	       strstr(t->name, ".bias") != NULL || strstr(t->name, ".ffn_gate_inp.") != NULL;
+	       strstr(t->name, ".bias") != NULL || strstr(t->name, ".ffn_gate_inp.") != NULL ||
+	       strstr(t->name, ".indexer.proj.") != NULL;
 }
 
 static enum fy_dtype out_type(const struct conv *c, const struct ctensor *t)

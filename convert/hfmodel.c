@@ -395,6 +395,9 @@ static int config_ints(struct fy_hf_config *c, const struct fy_json *j, const ch
 		{ "qk_rope_head_dim", &c->qk_rope_head_dim },
 		{ "v_head_dim", &c->v_head_dim },
 		{ "rotary_dim", &c->rotary_dim },
+		{ "index_n_heads", &c->index_n_heads },
+		{ "index_head_dim", &c->index_head_dim },
+		{ "index_topk", &c->index_topk },
 	};
 	size_t i;
 	int rc = FY_OK;

@@ -10,7 +10,7 @@
 /* clang-format off */
 extern const struct fy_model_arch fy_arch_llama;				/* arch/llama.c */
 extern const struct fy_model_arch fy_arch_qwen2, fy_arch_qwen3, fy_arch_qwen3moe; /* arch/qwen.c */
-extern const struct fy_model_arch fy_arch_deepseek2;				/* arch/deepseek2.c */
+extern const struct fy_model_arch fy_arch_deepseek2, fy_arch_deepseek32;	/* arch/deepseek2.c */
 extern const struct fy_model_arch fy_arch_glm4moe;				/* arch/glm4moe.c */
 extern const struct fy_model_arch fy_arch_minimax_m2;				/* arch/minimax_m2.c */
 
@@ -20,6 +20,7 @@ static const struct fy_model_arch *const archs[] = {
 	&fy_arch_qwen3,
 	&fy_arch_qwen3moe,
 	&fy_arch_deepseek2,
+	&fy_arch_deepseek32,
 	&fy_arch_glm4moe,
 	&fy_arch_minimax_m2,
 	NULL,

@@ -67,6 +67,9 @@ struct fy_scratch {
 	/* latent attention: q_a's and kv_a's outputs, the normalized latent, kv_b's output (the
 	 * absorbed form: gathered rows, the queries in latent space, the latent outputs) */
 	float *qa, *kva, *lat, *kvb, *att_lat;
+	/* the lightning indexer: queries, weights, and each token's selected positions */
+	float *iq, *iw;
+	uint8_t *sel; /* [n][n_ctx]: 1 where token t attends to position p */
 	/* a mixture: router logits, the chosen experts and weights of each token, one expert's
 	 * tokens gathered and its output */
 	float *logits, *weights, *ein, *eout;
@@ -80,6 +83,7 @@ struct fy_ctx {
 	fy_matmul_hook_fn hook; /* sees every product's input (NULL: none) */
 	void *hook_ctx;
 	float *k, *v; /* [layer][n_ctx][n_head_kv * head_dim (v: head_dim_v)] */
+	float *idx;   /* [layer][n_ctx][idx_dim]: the lightning indexer's keys, or NULL */
 	struct fy_scratch s;
 };
 

@@ -38,7 +38,8 @@ int fy_ctx_new(struct fy_ctx **out, const struct fy_model *m, int n_ctx, struct 
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	c->k = malloc(n * kv * sizeof(float));
 	c->v = malloc(n * kvv * sizeof(float) + 1);
-	if (c->k == NULL || c->v == NULL) {
+	c->idx = malloc(n * (size_t)m->hp.idx_dim * sizeof(float) + 1);
+	if (c->k == NULL || c->v == NULL || c->idx == NULL) {
 		fy_ctx_free(c);
 		return fy_err_set(err, FY_ENOMEM, "out of memory for a KV cache of %d positions",
 				  n_ctx);
@@ -71,6 +72,7 @@ void fy_ctx_free(struct fy_ctx *c)
 		return;
 	free(c->k);
 	free(c->v);
+	free(c->idx);
 	scratch_free(&c->s);
 	free(c);
 }
@@ -139,6 +141,8 @@ struct lat_job {
 	int layer, n, pos0;
 	const float *qa, *q; /* [n][n_head][rank], [n][n_head][head_dim] (rope part at nope) */
 	float *out;	     /* [n][n_head][rank] */
+	const uint8_t
+		*sel; /* the lightning indexer's choice ([n][n_ctx]), or NULL: every position */
 };
 
 static int lat_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
@@ -159,17 +163,137 @@ static int lat_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 		const float *qa = j->qa + ((int64_t)t * H + h) * R;
 		const float *qpe = j->q + ((int64_t)t * H + h) * hp->head_dim + nope;
 		float *o = j->out + ((int64_t)t * H + h) * R;
+		const uint8_t *sel =
+			j->sel != NULL ? j->sel + (size_t)t * (size_t)j->c->n_ctx : NULL;
 		for (int p = 0; p <= last; p++) {
 			const float *kp = cache + (size_t)p * row;
-			scores[p] = (k->dot(qa, kp, R) + k->dot(qpe, kp + R, rot)) * hp->kq_scale;
+			scores[p] = sel != NULL && !sel[p]
+					    ? -INFINITY
+					    : (k->dot(qa, kp, R) + k->dot(qpe, kp + R, rot)) *
+						      hp->kq_scale;
 		}
 		fy_softmax(scores, last + 1);
 		memset(o, 0, (size_t)R * sizeof(float));
-		for (int p = 0; p <= last; p++)
-			k->axpy(scores[p], cache + (size_t)p * row, o, R);
+		for (int p = 0; p <= last; p++) {
+			if (sel == NULL || sel[p])
+				k->axpy(scores[p], cache + (size_t)p * row, o, R);
+		}
 	}
 	free(scores);
 	return FY_OK;
+}
+
+/* The lightning indexer's choice for tokens [begin, end): a position's score is the sum over
+ * indexer heads of relu(query . key) times the head's weight; each token keeps the idx_top_k
+ * best of positions 0..its own (ties to the earlier position), all of them when fewer. */
+struct idx_job {
+	const struct fy_ctx *c;
+	int layer, n, pos0;
+};
+
+static int idx_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
+{
+	const struct idx_job *j = ctx;
+	const struct fy_hparams *hp = &j->c->m->hp;
+	const struct fy_kernels *k = fy_kernels_active();
+	const struct fy_scratch *s = &j->c->s;
+	const int IH = hp->idx_heads, D = hp->idx_dim, n_ctx = j->c->n_ctx;
+	const float *keys = j->c->idx + (size_t)j->layer * (size_t)n_ctx * (size_t)D;
+	float *score = malloc((size_t)(j->pos0 + j->n) * sizeof(float));
+	int *order = malloc((size_t)(j->pos0 + j->n) * sizeof(int));
+	if (score == NULL || order == NULL) {
+		free(score);
+		free(order);
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	}
+	for (int64_t t = begin; t < end; t++) {
+		const int last = j->pos0 + (int)t;
+		uint8_t *sel = s->sel + (size_t)t * (size_t)n_ctx;
+		memset(sel, 0, (size_t)n_ctx);
+		if (last + 1 <= hp->idx_top_k) { /* every position fits */
+			memset(sel, 1, (size_t)last + 1);
+			continue;
+		}
+		for (int p = 0; p <= last; p++) {
+			float sum = 0;
+			for (int h = 0; h < IH; h++) {
+				const float d =
+					k->dot(s->iq + (t * IH + h) * D, keys + (size_t)p * D, D);
+				sum += (d > 0 ? d : 0) * s->iw[t * IH + h];
+			}
+			score[p] = sum;
+		}
+		/* the top k by a selection: repeatedly the best remaining (k is small beside a
+		 * context, and ties go to the earlier position) */
+		for (int p = 0; p <= last; p++)
+			order[p] = p;
+		for (int i = 0; i < hp->idx_top_k; i++) {
+			int b = i;
+			for (int q = i + 1; q <= last; q++) {
+				if (score[order[q]] > score[order[b]] ||
+				    (score[order[q]] == score[order[b]] && order[q] < order[b]))
+					b = q;
+			}
+			const int tmp = order[i];
+			order[i] = order[b];
+			order[b] = tmp;
+			sel[order[i]] = 1;
+		}
+	}
+	free(score);
+	free(order);
+	return FY_OK;
+}
+
+/* LayerNorm of n values with weight and bias (the indexer's key norm, eps 1e-6 as llama.cpp). */
+static void layernorm(float *x, const float *w, const float *b, int n)
+{
+	double mean = 0, var = 0;
+	for (int i = 0; i < n; i++)
+		mean += x[i];
+	mean /= n;
+	for (int i = 0; i < n; i++)
+		var += (x[i] - mean) * (x[i] - mean);
+	const float inv = 1.0f / sqrtf((float)(var / n) + 1e-6f);
+	for (int i = 0; i < n; i++)
+		x[i] = ((x[i] - (float)mean) * inv) * w[i] + b[i];
+}
+
+/* The lightning indexer of layer l over the batch (s.qa: q_a's normalized output): queries and
+ * the batch's keys (RoPE in NEOX order on their first rope dimensions, whatever the model's own
+ * order), the keys cached, then each token's choice into s.sel. The Hadamard rotation DeepSeek
+ * and llama.cpp apply to both before their dot products is orthonormal: it leaves the dot
+ * products as they are and is not applied. */
+static int indexer(struct fy_ctx *c, int l, int n, struct fy_err *err)
+{
+	const struct fy_hparams *hp = &c->m->hp;
+	const struct fy_layer *L = &c->m->layers[l];
+	struct fy_scratch *s = &c->s;
+	const int IH = hp->idx_heads, D = hp->idx_dim;
+	struct fy_rope neox = hp->rope;
+	float *keys = c->idx + ((size_t)l * (size_t)c->n_ctx + (size_t)c->pos) * (size_t)D;
+	int rc = FY_OK;
+	neox.style = FY_ROPE_NEOX;
+	FY_TRY(rc, mm(c, &L->idx_q_b, -1, s->qa, n, s->iq, (int64_t)IH * D, err));
+	FY_TRY(rc, mm(c, &L->idx_k, -1, s->xn, n, keys, D, err));
+	FY_TRY(rc, mm(c, &L->idx_proj, -1, s->xn, n, s->iw, IH, err));
+	const float wscale = 1.0f / sqrtf((float)D * (float)IH);
+	for (int t = 0; t < n; t++) {
+		const float *angles = s->rope + (int64_t)t * hp->rope.n_rot;
+		for (int h = 0; h < IH; h++) {
+			fy_rope_apply(&neox, s->iq + ((int64_t)t * IH + h) * D, angles);
+			s->iw[t * IH + h] *= wscale;
+		}
+		layernorm(keys + (size_t)t * (size_t)D, L->idx_k_norm, L->idx_k_norm_b, D);
+		fy_rope_apply(&neox, keys + (size_t)t * (size_t)D, angles);
+	}
+	struct idx_job ij = { c, l, n, c->pos };
+	if (c->pool != NULL)
+		FY_TRY(rc, fy_pool_for(c->pool, n, 0, idx_range, &ij, err));
+	else
+		FY_TRY(rc, idx_range(&ij, 0, n, err));
+out:
+	return rc;
 }
 
 int fy_eval_attention_absorbed(struct fy_ctx *c, int l, int n, struct fy_err *err)
@@ -209,7 +333,10 @@ int fy_eval_attention_absorbed(struct fy_ctx *c, int l, int n, struct fy_err *er
 			       (size_t)nope * sizeof(float));
 		FY_TRY(rc, mm(c, &L->wk_b[h], (int)h, s->lat, n, s->kvb + h * R, H * R, err));
 	}
-	struct lat_job lj = { c, l, n, c->pos, s->kvb, s->q, s->att_lat };
+	if (hp->idx_heads > 0)
+		FY_TRY(rc, indexer(c, l, n, err));
+	struct lat_job lj = { c,      l,    n,		c->pos,
+			      s->kvb, s->q, s->att_lat, hp->idx_heads > 0 ? s->sel : NULL };
 	const int64_t pairs = (int64_t)n * H;
 	if (c->pool != NULL)
 		FY_TRY(rc, fy_pool_for(c->pool, pairs, 0, lat_range, &lj, err));
@@ -505,11 +632,12 @@ out:
 
 static void scratch_free(struct fy_scratch *s)
 {
-	float *f[] = { s->x,	   s->xn,     s->q,	  s->k,	  s->v,	  s->att, s->o,
-		       s->g,	   s->u,      s->rope,	  s->qa,  s->kva, s->lat, s->kvb,
-		       s->att_lat, s->logits, s->weights, s->ein, s->eout };
+	float *f[] = { s->x,	   s->xn, s->q,	   s->k,      s->v,	  s->att, s->o,
+		       s->g,	   s->u,  s->rope, s->qa,     s->kva,	  s->lat, s->kvb,
+		       s->att_lat, s->iq, s->iw,   s->logits, s->weights, s->ein, s->eout };
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		free(f[i]);
+	free(s->sel);
 	free(s->chosen);
 	free(s->rows);
 	memset(s, 0, sizeof(*s));
@@ -521,7 +649,8 @@ static size_t max_of(size_t a, size_t b)
 }
 
 /* Room for a batch of n tokens (what an earlier batch as large left is reused). */
-static int scratch_fit(struct fy_scratch *s, const struct fy_hparams *hp, int n, struct fy_err *err)
+static int scratch_fit(struct fy_scratch *s, const struct fy_hparams *hp, int n, int n_ctx,
+		       struct fy_err *err)
 {
 	const size_t N = (size_t)n, E = (size_t)hp->n_embd, H = (size_t)hp->n_head;
 	const size_t F = max_of((size_t)hp->n_ff,
@@ -554,6 +683,10 @@ static int scratch_fit(struct fy_scratch *s, const struct fy_hparams *hp, int n,
 	s->kvb = malloc(
 		(mla ? N * H * max_of(nope + (size_t)hp->head_dim_v, R) : 0) * sizeof(float) + 1);
 	s->att_lat = malloc((hp->mla_absorbed ? N * H * R : 0) * sizeof(float) + 1);
+	const size_t IH = (size_t)hp->idx_heads;
+	s->iq = malloc(N * IH * (size_t)hp->idx_dim * sizeof(float) + 1);
+	s->iw = malloc(N * IH * sizeof(float) + 1);
+	s->sel = malloc((IH > 0 ? N * (size_t)n_ctx : 0) + 1);
 	s->logits = malloc((moe ? N * X + 2 * X : 0) * sizeof(float) + 1);
 	s->weights = malloc(N * K * sizeof(float) + 1);
 	s->chosen = malloc(N * K * sizeof(int) + 1);
@@ -561,8 +694,9 @@ static int scratch_fit(struct fy_scratch *s, const struct fy_hparams *hp, int n,
 	s->ein = malloc((moe ? N * E : 0) * sizeof(float) + 1);
 	s->eout = malloc((moe ? N * E : 0) * sizeof(float) + 1);
 	if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->o || !s->g || !s->u ||
-	    !s->rope || !s->qa || !s->kva || !s->lat || !s->kvb || !s->att_lat || !s->logits ||
-	    !s->weights || !s->chosen || !s->rows || !s->ein || !s->eout) {
+	    !s->rope || !s->qa || !s->kva || !s->lat || !s->kvb || !s->att_lat || !s->iq ||
+	    !s->iw || !s->sel || !s->logits || !s->weights || !s->chosen || !s->rows || !s->ein ||
+	    !s->eout) {
 		scratch_free(s);
 		return fy_err_set(err, FY_ENOMEM, "out of memory for a batch of %d tokens", n);
 	}
@@ -589,7 +723,7 @@ int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *log
 					  "token id %d is outside the vocabulary (%d)", tokens[t],
 					  hp->n_vocab);
 	}
-	FY_TRY(rc, scratch_fit(s, hp, n, err));
+	FY_TRY(rc, scratch_fit(s, hp, n, c->n_ctx, err));
 	for (int t = 0; t < n; t++) {
 		fy_dequant_row(m->tok_embd.type,
 			       m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,

@@ -162,6 +162,9 @@ struct fy_hparams {
 	/* kv_b split into per-head k_b and v_b (llama.cpp v0.5.0's files): attention runs in the
 	 * absorbed form and the cache holds each position's latent and rotated key part */
 	bool mla_absorbed;
+	/* DeepSeek-V3.2's lightning indexer (idx_heads 0: none): each token attends only to the
+	 * idx_top_k earlier positions its indexer scores highest */
+	int idx_heads, idx_dim, idx_top_k;
 	bool qk_norm_whole; /* q/k RMSNorms span all heads of the projection (MiniMax), not one */
 };
 
@@ -173,6 +176,10 @@ struct fy_layer {
 	/* the absorbed form: each head's k_b (rank rows of its unrotated key part) and v_b (value
 	 * rows of rank), n_head of each (one allocation: wv_b = wk_b + n_head), or NULL */
 	struct fy_weight *wk_b, *wv_b;
+	/* the lightning indexer: queries from q_a's normalized output, one key per position
+	 * (LayerNorm with bias), per-head weights */
+	struct fy_weight idx_q_b, idx_k, idx_proj;
+	const float *idx_k_norm, *idx_k_norm_b;
 	const float *q_a_norm, *kv_a_norm;
 	/* a mixture of experts' layer (moe): the router, the selection bias (or NULL), each
 	 * expert's gate, up and down (3 x n_expert, expert-major), the shared experts */

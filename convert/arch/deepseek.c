@@ -10,6 +10,30 @@
 
 #include <string.h>
 
+static const struct fy_name_pair deepseek32_names[] = {
+	{ "self_attn.indexer.wq_b.weight", "indexer.attn_q_b.weight" },
+	{ "self_attn.indexer.wk.weight", "indexer.attn_k.weight" },
+	{ "self_attn.indexer.k_norm.weight", "indexer.k_norm.weight" },
+	{ "self_attn.indexer.k_norm.bias", "indexer.k_norm.bias" },
+	{ "self_attn.indexer.weights_proj.weight", "indexer.proj.weight" },
+	/* the multi-token-prediction layer's own tensors (kept, as llama.cpp's converter keeps
+	 * them for V3.2) */
+	{ "eh_proj.weight", "nextn.eh_proj.weight" },
+	{ "enorm.weight", "nextn.enorm.weight" },
+	{ "hnorm.weight", "nextn.hnorm.weight" },
+	{ "embed_tokens.weight", "nextn.embed_tokens.weight" },
+	{ "shared_head.head.weight", "nextn.shared_head_head.weight" },
+	{ "shared_head.norm.weight", "nextn.shared_head_norm.weight" },
+	/* then DeepSeek-V3's */
+	{ "self_attn.q_a_proj.weight", "attn_q_a.weight" },
+	{ "self_attn.q_a_layernorm.weight", "attn_q_a_norm.weight" },
+	{ "self_attn.q_b_proj.weight", "attn_q_b.weight" },
+	{ "self_attn.kv_a_proj_with_mqa.weight", "attn_kv_a_mqa.weight" },
+	{ "self_attn.kv_a_layernorm.weight", "attn_kv_a_norm.weight" },
+	{ "self_attn.kv_b_proj.weight", "attn_kv_b.weight" },
+	{ NULL, NULL },
+};
+
 static const struct fy_name_pair deepseek_names[] = {
 	{ "self_attn.q_a_proj.weight", "attn_q_a.weight" },
 	{ "self_attn.q_a_layernorm.weight", "attn_q_a_norm.weight" },
@@ -82,6 +106,50 @@ static int deepseek_keys(struct fy_gguf_writer *w, const char *a, const struct f
 out:
 	return rc;
 }
+
+/* DeepSeek-V3.2's lightning indexer (its heads, head size, the positions each token keeps) and
+ * its next-token-prediction layers, which llama.cpp's converter keeps for V3.2. */
+static int deepseek32_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
+{
+	if (g->index_n_heads <= 0 || g->index_head_dim < g->qk_rope_head_dim ||
+	    g->index_topk <= 0 || g->q_lora_rank <= 0)
+		return fy_err_set(
+			err, FY_EFORMAT,
+			"%s: the lightning indexer needs index_n_heads, index_head_dim (at "
+			"least qk_rope_head_dim), index_topk and q_lora_rank",
+			path);
+	return deepseek_check(g, path, err);
+}
+
+static int deepseek32_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
+			   struct fy_err *err)
+{
+	int rc = FY_OK;
+	FY_TRY(rc, deepseek_keys(w, a, g, err));
+	if (g->n_nextn_layers > 0)
+		FY_TRY(rc,
+		       fy_kv_u32(w, a, "nextn_predict_layers", (uint32_t)g->n_nextn_layers, err));
+	FY_TRY(rc,
+	       fy_kv_u32(w, a, "attention.indexer.head_count", (uint32_t)g->index_n_heads, err));
+	FY_TRY(rc,
+	       fy_kv_u32(w, a, "attention.indexer.key_length", (uint32_t)g->index_head_dim, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "attention.indexer.top_k", (uint32_t)g->index_topk, err));
+out:
+	return rc;
+}
+
+const struct fy_hf_arch fy_hf_deepseek32 = {
+	.hf = "DeepseekV32ForCausalLM",
+	.gguf = "deepseek32",
+	.model_type = "deepseek_v32",
+	.experts = true,
+	.keep_nextn = true,
+	.split_kv_b = true,
+	.kv_heads_one = true,
+	.names = deepseek32_names,
+	.check = deepseek32_check,
+	.keys = deepseek32_keys,
+};
 
 const struct fy_hf_arch fy_hf_deepseek3 = {
 	.hf = "DeepseekV3ForCausalLM",

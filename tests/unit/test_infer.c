@@ -384,6 +384,13 @@ Test(infer, golden_kimi_k2_tiny, .timeout = 120)
 	golden_both("kimi-k2-tiny");
 }
 
+/* DeepSeek-V3.2 (deepseek32), against llama.cpp v0.5.0's engine: the lightning indexer keeps 16
+ * positions per token of a 54-token prompt, so the attention is sparse for most of it */
+Test(infer, golden_deepseek_v32_tiny, .timeout = 120)
+{
+	golden_both("deepseek-v32-tiny");
+}
+
 Test(infer, stories260K_greedy_128)
 {
 	static const int32_t want[] = {

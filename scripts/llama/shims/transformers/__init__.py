@@ -33,6 +33,11 @@ class _BpeTokenizer:
         self.vocab.update(self._added)
         self.added_tokens_decoder = {t["id"]: _Added(t) for t in tj.get("added_tokens", [])}
         self._by_id = {i: t for t, i in self.vocab.items()}
+        cfg = os.path.join(d, "tokenizer_config.json")
+        self.add_bos_token = False
+        if os.path.exists(cfg):
+            with open(cfg, encoding="utf-8") as f:
+                self.add_bos_token = json.load(f).get("add_bos_token", False) is True
 
     def get_vocab(self):
         return dict(self.vocab)
