@@ -125,6 +125,9 @@ struct fy_hf_config {
 	/* DeepSeek-V3.2's lightning indexer: heads, head size, positions kept (-1 when absent) */
 	int64_t index_n_heads, index_head_dim, index_topk;
 	int64_t fp8_block[2]; /* quantization_config.weight_block_size, or -1 */
+	/* compressed-tensors pack-quantized int weights (Kimi K2-Thinking, K2.5): bits and group
+	 * size, -1 when absent */
+	int64_t packed_bits, packed_group;
 	/* rope_scaling: type ("" when absent, null or "default"), factor (-1 absent), Llama 3's
 	 * low/high_freq_factor, original_max_position_embeddings (-1 absent), and the object as
 	 * compact JSON (kept in the GGUF as ferry.hf.rope_scaling for the way back) */
@@ -139,8 +142,12 @@ struct fy_hf_config {
 	double partial_rotary_factor; /* the rotated share of a head (GLM: 0.5), -1 when absent */
 };
 
-/* Reads config.json at path. Fields of the wrong JSON type are format errors. */
+/* Reads config.json at path. Fields of the wrong JSON type are format errors; a multimodal
+ * checkpoint's text_config is read as if at the top. */
 int fy_hf_config_load(struct fy_hf_config *cfg, const char *path, struct fy_err *err);
+/* The same from bytes in memory (label names them in errors). */
+int fy_hf_config_parse(struct fy_hf_config *cfg, const void *data, size_t len, const char *label,
+		       struct fy_err *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* GGUF                                                                                       */

@@ -32,6 +32,14 @@ static bool map_name(const struct fy_hf_arch *a, const char *hf, char *out, size
 		     int n_extra, int *expert)
 {
 	*expert = -1;
+	/* a multimodal checkpoint's language model (Kimi K2.5) lies under language_model.; its
+	 * vision tower and projector are not part of the text model (llama.cpp's converter leaves
+	 * them for an mmproj file) */
+	if (strncmp(hf, "language_model.", 15) == 0)
+		hf += 15;
+	else if (strncmp(hf, "vision_tower.", 13) == 0 || strncmp(hf, "mm_projector.", 13) == 0 ||
+		 strncmp(hf, "multi_modal_projector.", 22) == 0)
+		return out[0] = '\0', true;
 	if (strcmp(hf, "model.embed_tokens.weight") == 0)
 		return snprintf(out, cap, "token_embd.weight"), true;
 	if (strcmp(hf, "lm_head.weight") == 0)
@@ -88,6 +96,7 @@ struct ctensor {
 	const struct fy_st_tensor *scale; /* F8_E4M3 sources: the block scales (weight_scale_inv) */
 	const float *gen;		  /* a tensor the converter computes (rope_freqs), F32 */
 	int64_t block[2];		  /* their block: rows, columns */
+	int64_t int4_group;  /* compressed-tensors int4: the scales' group (scale: weight_scale) */
 	int expert;	     /* while planning: one expert's matrix (stacked later), else -1 */
 	struct cpart *parts; /* a stacked tensor: ne[2] sources, expert by expert; else NULL */
 	/* latent attention's kv_b split as llama.cpp's converter splits it: 1 attn_k_b (each
@@ -216,15 +225,93 @@ static int split_kv_b(struct conv *c, const struct fy_st_tensor *st, struct cten
 	return FY_OK;
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+	const size_t n = strlen(s), k = strlen(suffix);
+	return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* A compressed-tensors int4 weight W: W_packed (I32 [out, in / 8], eight 4-bit values per
+ * word, lowest bits first), W_scale (one scale per group of in), W_shape ([out, in]). */
+static int plan_packed(struct conv *c, const struct fy_st_tensor *st, const char *base,
+		       struct ctensor *t, struct fy_err *err)
+{
+	char name[600];
+	const int64_t gs = c->cfg.packed_group;
+	snprintf(name, sizeof(name), "%s_shape", base);
+	const struct fy_st_tensor *sh = fy_st_model_find(c->m, name, NULL);
+	snprintf(name, sizeof(name), "%s_scale", base);
+	const struct fy_st_tensor *sc = fy_st_model_find(c->m, name, NULL);
+	int64_t dims[2] = { -1, -1 };
+	if (gs <= 0)
+		return fy_err_set(err, FY_EFORMAT,
+				  "tensor '%s' is packed, but config.json's quantization_config is "
+				  "not compressed-tensors pack-quantized",
+				  st->name);
+	if (sh != NULL && sh->n_dims == 1 && sh->shape[0] == 2 &&
+	    (sh->dtype == FY_DTYPE_I32 || sh->dtype == FY_DTYPE_I64)) {
+		for (int i = 0; i < 2; i++) {
+			if (sh->dtype == FY_DTYPE_I32) {
+				int32_t v;
+				memcpy(&v, (const uint8_t *)sh->data + 4 * i, 4);
+				dims[i] = v;
+			} else {
+				memcpy(&dims[i], (const uint8_t *)sh->data + 8 * i, 8);
+			}
+		}
+	}
+	if (st->dtype != FY_DTYPE_I32 || st->n_dims != 2 || dims[0] <= 0 || dims[1] <= 0 ||
+	    dims[1] > (1 << 24) || st->shape[0] != dims[0] || st->shape[1] != (dims[1] + 7) / 8)
+		return fy_err_set(
+			err, FY_EFORMAT,
+			"tensor '%s' should be I32 [rows, ceil(columns / 8)] with '%s_shape' "
+			"[rows, columns] (I32 or I64)",
+			st->name, base);
+	if (sc == NULL ||
+	    (sc->dtype != FY_DTYPE_BF16 && sc->dtype != FY_DTYPE_F16 &&
+	     sc->dtype != FY_DTYPE_F32) ||
+	    sc->n_dims != 2 || sc->shape[0] != dims[0] || sc->shape[1] != (dims[1] + gs - 1) / gs)
+		return fy_err_set(
+			err, FY_EFORMAT,
+			"tensor '%s_scale' should be BF16, F16 or F32 [%lld, %lld] (groups "
+			"of %lld)",
+			base, (long long)dims[0], (long long)((dims[1] + gs - 1) / gs),
+			(long long)gs);
+	t->scale = sc;
+	t->int4_group = gs;
+	t->src = st;
+	t->n_dims = 2;
+	t->ne[0] = dims[1];
+	t->ne[1] = dims[0];
+	t->ne[2] = t->ne[3] = 1;
+	if (c->o != NULL)
+		t->type = out_type(c, t);
+	c->n++;
+	return FY_OK;
+}
+
 static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_err *err)
 {
 	struct ctensor *t = &c->t[c->n];
 	const size_t len = strlen(st->name);
+	char base[512];
 	if (len > strlen(SCALE_SUFFIX) &&
 	    strcmp(st->name + len - strlen(SCALE_SUFFIX), SCALE_SUFFIX) == 0)
 		return check_scale(c, st, err);
+	/* compressed-tensors: W_scale and W_shape are read with W_packed */
+	if (ends_with(st->name, ".weight_scale") || ends_with(st->name, ".weight_shape")) {
+		snprintf(base, sizeof(base), "%.*s_packed", (int)(len - 6), st->name);
+		if (fy_st_model_find(c->m, base, NULL) != NULL)
+			return FY_OK;
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "tensor '%s' belongs to no '%s' (ferry reads compressed-tensors "
+				  "pack-quantized weights)",
+				  st->name, base);
+	}
+	const bool packed = ends_with(st->name, ".weight_packed");
+	snprintf(base, sizeof(base), "%.*s", (int)(packed ? len - 7 : len), st->name);
 	const int n_extra = c->cfg.n_nextn_layers > 0 ? (int)c->cfg.n_nextn_layers : 0;
-	if (!map_name(c->arch, st->name, t->name, sizeof(t->name), (int)c->cfg.n_layers, n_extra,
+	if (!map_name(c->arch, base, t->name, sizeof(t->name), (int)c->cfg.n_layers, n_extra,
 		      &t->expert))
 		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s' has no GGUF name for %s",
 				  st->name, c->arch->hf);
@@ -234,6 +321,8 @@ static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_
 			st->name, t->expert, (long long)(c->arch->experts ? c->cfg.n_experts : 0));
 	if (t->name[0] == '\0')
 		return FY_OK;
+	if (packed)
+		return plan_packed(c, st, base, t, err);
 	if (st->dtype == FY_DTYPE_F8_E4M3) {
 		int rc = plan_fp8(c, st, t, err);
 		if (rc != FY_OK)
@@ -448,6 +537,22 @@ static void source_row(const struct ctensor *t, struct cpart p, int64_t sr, size
 		fy_dequant_row(p.src->dtype, src, row, t->ne[0]);
 		return;
 	}
+	if (t->int4_group > 0) { /* (value - 8) x the group's scale, as llama.cpp's converter */
+		const int64_t gs = t->int4_group, ng = p.scale->shape[1];
+		const size_t ss = p.scale->dtype == FY_DTYPE_F32 ? 4 : 2;
+		const uint8_t *scales = (const uint8_t *)p.scale->data + (size_t)(sr * ng) * ss;
+		for (int64_t g = 0; g < ng; g++) {
+			float sc;
+			fy_dequant_row(p.scale->dtype, scales + (size_t)g * ss, &sc, 1);
+			const int64_t end = (g + 1) * gs < t->ne[0] ? (g + 1) * gs : t->ne[0];
+			for (int64_t i = g * gs; i < end; i++) {
+				uint32_t w;
+				memcpy(&w, src + 4 * (i / 8), 4);
+				row[i] = (float)((int)((w >> (4 * (i % 8))) & 15u) - 8) * sc;
+			}
+		}
+		return;
+	}
 	const int64_t cb = p.scale->shape[1];
 	const uint8_t *sc =
 		(const uint8_t *)p.scale->data +
@@ -466,6 +571,13 @@ static void source_row(const struct ctensor *t, struct cpart p, int64_t sr, size
 		for (int64_t i = b * t->block[1]; i < end; i++)
 			row[i] = fy_f8e4m3_to_f32(src[i]) * s;
 	}
+}
+
+/* A source row's bytes when the row is read by hand: F8_E4M3 one a value, int4 packed a word
+ * per eight (the other types' rows are measured by fy_quant_row_bytes). */
+static size_t src_row_bytes(const struct ctensor *t)
+{
+	return t->int4_group > 0 ? 4 * (size_t)((t->ne[0] + 7) / 8) : (size_t)t->ne[0];
 }
 
 struct rowctx {
@@ -503,8 +615,8 @@ static int kvb_rows(const struct ctensor *t, put_fn put, void *ctx, struct fy_er
 	const int64_t R = t->kvb == 1 ? t->ne[1] : t->ne[0], H = t->ne[2];
 	const int64_t per = t->nope + t->vdim, n = t->ne[0];
 	struct ctensor src = *t; /* the source's geometry for source_row: rows of R */
-	size_t src_bytes = (size_t)R, row_bytes = 0; /* F8_E4M3: a byte each */
 	src.ne[0] = R;
+	size_t src_bytes = src_row_bytes(&src), row_bytes = 0; /* FP8, int4: read by hand */
 	if ((t->scale == NULL && !fy_quant_row_bytes(t->src->dtype, R, &src_bytes)) ||
 	    !fy_quant_row_bytes(t->type, n, &row_bytes))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
@@ -546,7 +658,7 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 {
 	const struct conv *c = ctx;
 	const struct ctensor *t = &c->t[index];
-	struct rowctx k = { t, (size_t)t->ne[0], 0 };
+	struct rowctx k = { t, src_row_bytes(t), 0 };
 	const int64_t n_parts = t->parts != NULL ? t->ne[2] : 1;
 	int rc = FY_OK;
 	if (t->gen != NULL)
@@ -809,7 +921,7 @@ static int materialize(const struct ctensor *t, struct fy_hf_tensor *out, struct
 	struct ctensor x = *t;
 	if (t->kvb != 0)
 		return materialize_kvb(t, out, err);
-	struct rowctx k = { &x, (size_t)t->ne[0], 0 };
+	struct rowctx k = { &x, src_row_bytes(t), 0 };
 	const int64_t rows = t->ne[1] * (t->parts != NULL ? t->ne[2] : 1);
 	x.type = t->scale != NULL ? FY_DTYPE_F32 : t->src->dtype;
 	x.permute_heads = 0; /* the view keeps HF's row order (and runs it with NEOX RoPE) */

@@ -538,24 +538,97 @@ static int config_strs(struct fy_hf_config *c, const struct fy_json *j, const ch
 	return rc;
 }
 
+/* quantization_config of compressed-tensors "pack-quantized" int weights (Kimi K2-Thinking,
+ * K2.5): one config group, symmetric, by groups; bits and group size. */
+static int compressed_tensors(struct fy_hf_config *c, const struct fy_json *j, const char *path,
+			      struct fy_err *err)
+{
+	const struct fy_json *q = fy_json_get(j, "quantization_config");
+	const char *method = fy_json_str(fy_json_get(q, "quant_method"));
+	const char *format = fy_json_str(fy_json_get(q, "format"));
+	const struct fy_json *groups = fy_json_get(q, "config_groups");
+	c->packed_bits = c->packed_group = -1;
+	if (method == NULL || strcmp(method, "compressed-tensors") != 0)
+		return FY_OK;
+	if (format == NULL || strcmp(format, "pack-quantized") != 0 || fy_json_size(groups) != 1)
+		return fy_err_set(
+			err, FY_EUNSUPPORTED,
+			"%s: compressed-tensors format '%s' with %zu config groups is not "
+			"supported (one pack-quantized group)",
+			path, format != NULL ? format : "", fy_json_size(groups));
+	void *it = fy_json_iter(groups);
+	const struct fy_json *w = fy_json_get(fy_json_iter_value(it), "weights");
+	const char *type = fy_json_str(fy_json_get(w, "type"));
+	const char *strategy = fy_json_str(fy_json_get(w, "strategy"));
+	if (!fy_json_int(fy_json_get(w, "num_bits"), &c->packed_bits) ||
+	    !fy_json_int(fy_json_get(w, "group_size"), &c->packed_group) ||
+	    (type != NULL && strcmp(type, "int") != 0) || strategy == NULL ||
+	    strcmp(strategy, "group") != 0 ||
+	    fy_json_type(fy_json_get(w, "symmetric")) != FY_JSON_TRUE || c->packed_bits != 4 ||
+	    c->packed_group <= 0 || c->packed_group > (1 << 20))
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "%s: compressed-tensors weights must be symmetric int4 by groups "
+				  "(num_bits 4, strategy group, a group_size)",
+				  path);
+	return FY_OK;
+}
+
+static int config_from(struct fy_hf_config *cfg, struct fy_json *j, const char *path,
+		       struct fy_err *err);
+
 int fy_hf_config_load(struct fy_hf_config *cfg, const char *path, struct fy_err *err)
 {
-	struct fy_hf_config c;
 	struct fy_json *j = NULL;
 	int rc;
+	FY_TRY(rc, fy_json_load_file(&j, path, MAX_CONFIG_BYTES, err));
+	rc = config_from(cfg, j, path, err);
+out:
+	fy_json_free(j);
+	return rc;
+}
+
+int fy_hf_config_parse(struct fy_hf_config *cfg, const void *data, size_t len, const char *label,
+		       struct fy_err *err)
+{
+	struct fy_json *j = NULL;
+	int rc;
+	FY_TRY(rc, fy_json_parse(&j, data, len, label, err));
+	rc = config_from(cfg, j, label, err);
+out:
+	fy_json_free(j);
+	return rc;
+}
+
+/* config.json's facts from its parsed object (text_config merged into it). */
+static int config_from(struct fy_hf_config *cfg, struct fy_json *j, const char *path,
+		       struct fy_err *err)
+{
+	struct fy_hf_config c;
+	int rc = FY_OK;
 
 	memset(&c, 0, sizeof(c));
-	FY_TRY(rc, fy_json_load_file(&j, path, MAX_CONFIG_BYTES, err));
 	if (fy_json_type(j) != FY_JSON_OBJECT) {
 		rc = fy_err_set(err, FY_EFORMAT, "%s: not a JSON object", path);
 		goto out;
+	}
+	/* a multimodal checkpoint (Kimi K2.5) nests the language model's fields in text_config:
+	 * they are read as if at the top, over the top's own (as llama.cpp's converter merges them)
+	 */
+	const struct fy_json *text = fy_json_get(j, "text_config");
+	if (fy_json_type(text) == FY_JSON_OBJECT) {
+		for (void *it = fy_json_iter(text); it != NULL; it = fy_json_next(text, it)) {
+			if (strcmp(fy_json_iter_key(it), "architectures") != 0 &&
+			    strcmp(fy_json_iter_key(it), "model_type") != 0)
+				fy_json_set(j, fy_json_iter_key(it),
+					    fy_json_copy(fy_json_iter_value(it)));
+		}
 	}
 	FY_TRY(rc, config_ints(&c, j, path, err));
 	FY_TRY(rc, config_floats(&c, j, path, err));
 	FY_TRY(rc, config_strs(&c, j, path, err));
 	FY_TRY(rc, rope_scaling(&c, j, path, err));
+	FY_TRY(rc, compressed_tensors(&c, j, path, err));
 	*cfg = c;
 out:
-	fy_json_free(j);
 	return rc;
 }

@@ -162,3 +162,18 @@ const struct fy_hf_arch fy_hf_deepseek3 = {
 	.check = deepseek_check,
 	.keys = deepseek_keys,
 };
+
+/* Kimi K2.5: Kimi K2's language model (DeepSeek-V3's layout) under language_model. with its
+ * fields in text_config, the routed experts in compressed-tensors int4; the vision tower and
+ * projector are left out (hf2gguf.c), as llama.cpp's converter leaves them for an mmproj. */
+const struct fy_hf_arch fy_hf_kimi_k25 = {
+	.hf = "KimiK25ForConditionalGeneration",
+	.gguf = "deepseek2",
+	.model_type = "kimi_k25",
+	.experts = true,
+	.split_kv_b = true,
+	.kv_heads_one = true,
+	.names = deepseek_names,
+	.check = deepseek_check,
+	.keys = deepseek_keys,
+};

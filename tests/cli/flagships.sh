@@ -48,7 +48,7 @@ process.exit(JSON.stringify(p.ids) === JSON.stringify(w.prompt_ids) &&
 
 # NAME ARCH: the fixtures and the GGUF architecture they convert to
 for f in "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2" \
-	"kimi-k2-tiny deepseek2" "deepseek-v32-tiny deepseek32"; do
+	"kimi-k2-tiny deepseek2" "deepseek-v32-tiny deepseek32" "kimi-k25-tiny deepseek2"; do
 	set -- $f
 	m=$1 arch=$2
 	# --- convert: what llama.cpp v0.5.0's converter writes ------------------------------
@@ -151,6 +151,38 @@ kimi_bad "a repeated token" "kb/tiktoken.model: line 2 repeats a token" \
 	"sed -i '2s/^[^ ]*/IQ==/' tiktoken.model"
 kimi_bad "no tokenization_kimi.py" "no tokenization_kimi.py beside it" "rm tokenization_kimi.py"
 kimi_bad "another pattern" "its pat_str is not Kimi's" "sed -i 's/Han/Latin/g' tokenization_kimi.py"
+
+# --- Kimi K2.5: text_config, language_model., int4 experts, the vision tower left out -------
+run "$FERRY" inspect --json "$work/kimi-k25-tiny.gguf"
+[ "$(json_field "$work/out" 'd.tensors.filter(t => /vision|mm_proj/.test(t.name)).length')" = 0 ] &&
+	ok || bad "K2.5's vision tower and projector are not in the text model"
+st_set() { # st_set DIR TENSOR EXPR: rewrites a tensor's header entry h (JavaScript)
+	node -e '
+const fs = require("fs"), path = require("path");
+const [dir, name, expr] = process.argv.slice(1);
+const ix = JSON.parse(fs.readFileSync(path.join(dir, "model.safetensors.index.json")));
+const f = path.join(dir, ix.weight_map[name]);
+const b = fs.readFileSync(f), n = Number(b.readBigUInt64LE(0));
+const hd = JSON.parse(b.subarray(8, 8 + n)), h = hd[name];
+eval(expr);
+let j = Buffer.from(JSON.stringify(hd)); j = Buffer.concat([j, Buffer.alloc((8 - j.length % 8) % 8, 32)]);
+const l = Buffer.alloc(8); l.writeBigUInt64LE(BigInt(j.length));
+fs.writeFileSync(f, Buffer.concat([l, j, b.subarray(8 + n)]));' "$@"
+}
+E=language_model.model.layers.1.mlp.experts.3.up_proj.weight
+rm -rf "$work/kb" && cp -r "$M/kimi-k25-tiny" "$work/kb" && st_set "$work/kb" "${E}_scale" 'h.shape = [h.shape[1], h.shape[0]]'
+run "$FERRY" convert "$work/kb" -o "$work/x.gguf"
+expect_rc 1 "convert refuses int4 scales of the wrong shape"
+expect_err "tensor '${E}_scale' should be BF16, F16 or F32" "the refusal names the scales"
+rm -rf "$work/kb" && cp -r "$M/kimi-k25-tiny" "$work/kb" && node -e '
+const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+c.quantization_config.config_groups.group_0.weights.symmetric = false;
+fs.writeFileSync(f, JSON.stringify(c));' "$work/kb/config.json"
+run "$FERRY" convert "$work/kb" -o "$work/x.gguf"
+expect_rc 1 "convert refuses asymmetric int4"
+expect_err "kb/config.json: compressed-tensors weights must be symmetric int4" "the refusal names the file"
+[ ! -e "$work/x.gguf" ] && ok || bad "nothing written for refused int4 checkpoints"
+rm -rf "$work/kb"
 
 # --- GLM-4.5: what inspect and show say, the MTP layer, refusals ----------------------------
 G=$work/glm4moe-tiny.gguf

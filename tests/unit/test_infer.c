@@ -391,6 +391,13 @@ Test(infer, golden_deepseek_v32_tiny, .timeout = 120)
 	golden_both("deepseek-v32-tiny");
 }
 
+/* Kimi K2.5's language model (text_config, language_model., compressed-tensors int4 experts
+ * dequantized on load), against llama.cpp v0.5.0's engine */
+Test(infer, golden_kimi_k25_tiny, .timeout = 120)
+{
+	golden_both("kimi-k25-tiny");
+}
+
 Test(infer, stories260K_greedy_128)
 {
 	static const int32_t want[] = {

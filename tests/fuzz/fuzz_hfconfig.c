@@ -1,0 +1,18 @@
+/* libFuzzer target: config.json as the converter reads it (the model's fields, text_config
+ * merged in, rope_scaling, FP8 block sizes, compressed-tensors quantization_config). */
+#include "convert/convert.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fy_hf_config c;
+	struct fy_err err;
+
+	if (fy_hf_config_parse(&c, data, size, "fuzz", &err) != FY_OK)
+		return 0;
+	/* accepted: the int weights' description is one the converter can run */
+	if (c.packed_bits != -1 && (c.packed_bits != 4 || c.packed_group <= 0))
+		__builtin_trap();
+	return 0;
+}
