@@ -321,7 +321,7 @@ int fy_convert_bpe(struct fy_gguf_writer *w, const char *path, const struct fy_h
 	struct fy_json *tj = NULL;
 	struct bpe b = { 0 };
 	const char *pre = NULL;
-	int rc = fy_json_load_file(&tj, path, MAX_TOKENIZER_JSON, err);
+	int rc = fy_json_load_file_hf(&tj, path, MAX_TOKENIZER_JSON, err);
 	if (rc != FY_OK)
 		return rc;
 	const struct fy_json *model = fy_json_get(tj, "model");

@@ -760,7 +760,7 @@ static int sampling(struct fy_gguf_writer *w, const char *dir, struct fy_err *er
 	struct fy_err ignored;
 	int rc = FY_OK;
 	snprintf(path, sizeof(path), "%s/generation_config.json", dir);
-	if (fy_json_load_file(&g, path, 1u << 20, &ignored) != FY_OK)
+	if (fy_json_load_file_hf(&g, path, 1u << 20, &ignored) != FY_OK)
 		return FY_OK;
 	const char *seq = fy_json_str(fy_json_get(g, "sequence"));
 	if (seq != NULL)

@@ -580,7 +580,7 @@ int fy_hf_config_load(struct fy_hf_config *cfg, const char *path, struct fy_err 
 {
 	struct fy_json *j = NULL;
 	int rc;
-	FY_TRY(rc, fy_json_load_file(&j, path, MAX_CONFIG_BYTES, err));
+	FY_TRY(rc, fy_json_load_file_hf(&j, path, MAX_CONFIG_BYTES, err));
 	rc = config_from(cfg, j, path, err);
 out:
 	fy_json_free(j);
@@ -592,7 +592,7 @@ int fy_hf_config_parse(struct fy_hf_config *cfg, const void *data, size_t len, c
 {
 	struct fy_json *j = NULL;
 	int rc;
-	FY_TRY(rc, fy_json_parse(&j, data, len, label, err));
+	FY_TRY(rc, fy_json_parse_hf(&j, data, len, label, err));
 	rc = config_from(cfg, j, label, err);
 out:
 	fy_json_free(j);

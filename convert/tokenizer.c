@@ -77,7 +77,7 @@ static int spm_added_tokens(struct spm_vocab *v, const char *dir, struct fy_err 
 	snprintf(path, sizeof(path), "%s/added_tokens.json", dir);
 	if (access(path, R_OK) != 0)
 		return FY_OK;
-	FY_TRY(rc, fy_json_load_file(&j, path, MAX_TOKCFG, err));
+	FY_TRY(rc, fy_json_load_file_hf(&j, path, MAX_TOKCFG, err));
 	for (void *it = fy_json_iter(j); it != NULL; it = fy_json_next(j, it)) {
 		int64_t id = -1;
 		if (!fy_json_int(fy_json_iter_value(it), &id) || id < 0 || (uint64_t)id >= v->n)
@@ -304,9 +304,9 @@ int fy_convert_tokenizer(struct fy_gguf_writer *w, const char *dir, const struct
 	int rc = FY_OK;
 	snprintf(path, sizeof(path), "%s/tokenizer_config.json", dir);
 	if (access(path, R_OK) == 0)
-		FY_TRY(rc, fy_json_load_file(&tc, path, MAX_TOKCFG, err));
+		FY_TRY(rc, fy_json_load_file_hf(&tc, path, MAX_TOKCFG, err));
 	snprintf(path, sizeof(path), "%s/config.json", dir);
-	FY_TRY(rc, fy_json_load_file(&cj, path, MAX_TOKCFG, err));
+	FY_TRY(rc, fy_json_load_file_hf(&cj, path, MAX_TOKCFG, err));
 	snprintf(path, sizeof(path), "%s/tokenizer.model", dir);
 	if (access(path, R_OK) == 0) {
 		FY_TRY(rc, fy_spm_load(&s, path, err));

@@ -331,6 +331,13 @@ int fy_json_parse(struct fy_json **out, const void *text, size_t len, const char
 		  struct fy_err *err);
 /* Reads and parses a file of at most max_bytes. */
 int fy_json_load_file(struct fy_json **out, const char *path, size_t max_bytes, struct fy_err *err);
+/* The same for a Hugging Face checkpoint's JSON files, which Python writes: an integer literal
+ * beyond 64 bits (tokenizer_config.json's model_max_length 1000000000000000019884624838656) is
+ * read as a real instead of refused. */
+int fy_json_parse_hf(struct fy_json **out, const void *text, size_t len, const char *label,
+		     struct fy_err *err);
+int fy_json_load_file_hf(struct fy_json **out, const char *path, size_t max_bytes,
+			 struct fy_err *err);
 void fy_json_free(struct fy_json *j); /* NULL is a no-op */
 
 /* The type of j; a NULL j (a missing member) is FY_JSON_NULL. */

@@ -81,8 +81,8 @@ fail:
 	return NULL;
 }
 
-int fy_json_parse(struct fy_json **out, const void *text, size_t len, const char *label,
-		  struct fy_err *err)
+static int parse(struct fy_json **out, const void *text, size_t len, const char *label,
+		 bool big_reals, struct fy_err *err)
 {
 	json_error_t je;
 	json_t *j;
@@ -91,7 +91,7 @@ int fy_json_parse(struct fy_json **out, const void *text, size_t len, const char
 		return fy_err_set(err, FY_EFORMAT, "%s: JSON nested deeper than %d levels", label,
 				  FY_JSON_MAX_DEPTH);
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-	if (j == NULL && strstr(je.text, "too big") != NULL) {
+	if (j == NULL && big_reals && strstr(je.text, "too big") != NULL) {
 		/* integers beyond 64 bits read as reals (jansson refuses them) */
 		size_t n = 0;
 		char *wide = widen_big_integers(text, len, &n);
@@ -106,7 +106,20 @@ int fy_json_parse(struct fy_json **out, const void *text, size_t len, const char
 	return FY_OK;
 }
 
-int fy_json_load_file(struct fy_json **out, const char *path, size_t max_bytes, struct fy_err *err)
+int fy_json_parse(struct fy_json **out, const void *text, size_t len, const char *label,
+		  struct fy_err *err)
+{
+	return parse(out, text, len, label, false, err);
+}
+
+int fy_json_parse_hf(struct fy_json **out, const void *text, size_t len, const char *label,
+		     struct fy_err *err)
+{
+	return parse(out, text, len, label, true, err);
+}
+
+static int load_file(struct fy_json **out, const char *path, size_t max_bytes, bool big_reals,
+		     struct fy_err *err)
 {
 	struct fy_buf b;
 	int rc;
@@ -114,9 +127,20 @@ int fy_json_load_file(struct fy_json **out, const char *path, size_t max_bytes, 
 	fy_buf_init(&b);
 	rc = fy_file_read(path, max_bytes, &b, err);
 	if (rc == FY_OK)
-		rc = fy_json_parse(out, b.data, b.len, path, err);
+		rc = parse(out, b.data, b.len, path, big_reals, err);
 	fy_buf_release(&b);
 	return rc;
+}
+
+int fy_json_load_file(struct fy_json **out, const char *path, size_t max_bytes, struct fy_err *err)
+{
+	return load_file(out, path, max_bytes, false, err);
+}
+
+int fy_json_load_file_hf(struct fy_json **out, const char *path, size_t max_bytes,
+			 struct fy_err *err)
+{
+	return load_file(out, path, max_bytes, true, err);
 }
 
 void fy_json_free(struct fy_json *j)
