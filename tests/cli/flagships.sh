@@ -32,20 +32,6 @@ same_as_llama() {
 	head -5 "$work/diff" >&2
 	return 1
 }
-# greedy_same ARTIFACT MODEL: the golden prompt's ids and llama.cpp's 32 greedy tokens (the
-# DeepSeek fixture's are PyTorch's, which llama.cpp v0.5.0 reproduces too)
-greedy_same() {
-	run "$FERRY" run "$1" -f "$M/$2/golden/prompt.txt" --temp 0 -n 32 --json -t 2
-	[ "$rc" -eq 0 ] && node -e '
-const fs = require("fs");
-const [out, dir] = process.argv.slice(1);
-const g = JSON.parse(fs.readFileSync(dir + "/golden/greedy.json"));
-const p = JSON.parse(fs.readFileSync(dir + "/golden/prompt_ids.json"));
-const w = JSON.parse(fs.readFileSync(out));
-process.exit(JSON.stringify(p.ids) === JSON.stringify(w.prompt_ids) &&
-	JSON.stringify(g.new_ids) === JSON.stringify(w.ids) ? 0 : 1);' "$work/out" "$M/$2"
-}
-
 # NAME ARCH: the fixtures and the GGUF architecture they convert to
 for f in "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2" \
 	"kimi-k2-tiny deepseek2" "deepseek-v32-tiny deepseek32" "kimi-k25-tiny deepseek2"; do

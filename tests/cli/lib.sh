@@ -150,3 +150,18 @@ NGX
 	while ! curl -sk -o /dev/null "$nginx_url/" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	: >"$_ngx/logs/access.log"
 }
+
+# greedy_same ARTIFACT MODEL [N]: `ferry run` of the fixture $M/MODEL's golden/prompt.txt gives its
+# golden/prompt_ids.json and the first N (default 32, all) ids of golden/greedy.json
+greedy_same() {
+	run "$FERRY" run "$1" -f "$M/$2/golden/prompt.txt" --temp 0 -n "${3:-32}" --json -t 2
+	[ "$rc" -eq 0 ] && node -e '
+const fs = require("fs");
+const [out, dir, n] = process.argv.slice(1);
+const g = JSON.parse(fs.readFileSync(dir + "/golden/greedy.json"));
+const p = JSON.parse(fs.readFileSync(dir + "/golden/prompt_ids.json"));
+const w = JSON.parse(fs.readFileSync(out));
+const ok = JSON.stringify(p.ids) === JSON.stringify(w.prompt_ids) &&
+	JSON.stringify(g.new_ids.slice(0, n)) === JSON.stringify(w.ids.slice(0, n));
+process.exit(ok ? 0 : 1);' "$work/out" "$M/$2" "${3:-32}"
+}

@@ -23,19 +23,6 @@ meta() {
 	"$FERRY" inspect --json "$1" >"$work/meta.json" &&
 		json_field "$work/meta.json" "JSON.stringify(d.metadata[\"$2\"].value)"
 }
-# greedy_same ARTIFACT MODEL [N]: the golden prompt's ids and the first N (all) golden greedy ids
-greedy_same() {
-	run "$FERRY" run "$1" -f "$M/$2/golden/prompt.txt" --temp 0 -n "${3:-32}" --json -t 2
-	[ "$rc" -eq 0 ] && node -e '
-const fs = require("fs");
-const [out, dir, n] = process.argv.slice(1);
-const g = JSON.parse(fs.readFileSync(dir + "/golden/greedy.json"));
-const p = JSON.parse(fs.readFileSync(dir + "/golden/prompt_ids.json"));
-const w = JSON.parse(fs.readFileSync(out));
-const ok = JSON.stringify(p.ids) === JSON.stringify(w.prompt_ids) &&
-	JSON.stringify(g.new_ids.slice(0, n)) === JSON.stringify(w.ids.slice(0, n));
-process.exit(ok ? 0 : 1);' "$work/out" "$M/$2" "${3:-32}"
-}
 # st_edit DIR EXPR: rewrites the shard of a checkpoint holding tensor NAME ($name) through a
 # JavaScript expression over its header `h` (and the index's weight_map `w`)
 st_edit() {
