@@ -154,8 +154,10 @@ int cmd_run(struct fy_cli *cli, int argc, char **argv)
 		"without\n"
 		"converting; FP8 weights are dequantized on load), or a store revision\n"
 		"REPO[@REV][:FILE]. Architectures: llama, qwen2, qwen3, qwen3moe (Qwen3-MoE),\n"
-		"deepseek2 (DeepSeek-V3/R1, Kimi K2), deepseek32 (DeepSeek-V3.2), glm4moe\n"
-		"(GLM-4.5/4.6/4.7), minimax-m2. -v prints the prompt and generation speed;\n"
+		"deepseek2 (DeepSeek-V3/R1, Kimi K2), deepseek32 (DeepSeek-V3.2), glm4 "
+		"(GLM-4-0414),\n"
+		"glm4moe (GLM-4.5/4.6/4.7), minimax-m2. -v prints the prompt and generation "
+		"speed;\n"
 		"--json prints the ids, the text and the speeds "
 		"instead. See docs/INFER.md.",
 		opts,

@@ -13,7 +13,7 @@
 extern const struct fy_hf_arch fy_hf_llama, fy_hf_mistral;	/* arch/llama.c */
 extern const struct fy_hf_arch fy_hf_qwen2, fy_hf_qwen3, fy_hf_qwen3moe; /* arch/qwen.c */
 extern const struct fy_hf_arch fy_hf_deepseek3, fy_hf_deepseek32, fy_hf_kimi_k25; /* arch/deepseek.c */
-extern const struct fy_hf_arch fy_hf_glm4moe;			/* arch/glm.c */
+extern const struct fy_hf_arch fy_hf_glm4moe, fy_hf_glm4;		/* arch/glm.c */
 extern const struct fy_hf_arch fy_hf_minimax_m2;			/* arch/minimax.c */
 
 const struct fy_hf_arch *const fy_hf_archs[] = {
@@ -26,6 +26,7 @@ const struct fy_hf_arch *const fy_hf_archs[] = {
 	&fy_hf_deepseek32,
 	&fy_hf_kimi_k25,
 	&fy_hf_glm4moe,
+	&fy_hf_glm4,
 	&fy_hf_minimax_m2,
 	NULL,
 };

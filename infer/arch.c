@@ -12,6 +12,7 @@ extern const struct fy_model_arch fy_arch_llama;				/* arch/llama.c */
 extern const struct fy_model_arch fy_arch_qwen2, fy_arch_qwen3, fy_arch_qwen3moe; /* arch/qwen.c */
 extern const struct fy_model_arch fy_arch_deepseek2, fy_arch_deepseek32;	/* arch/deepseek2.c */
 extern const struct fy_model_arch fy_arch_glm4moe;				/* arch/glm4moe.c */
+extern const struct fy_model_arch fy_arch_glm4;					/* arch/glm4.c */
 extern const struct fy_model_arch fy_arch_minimax_m2;				/* arch/minimax_m2.c */
 
 static const struct fy_model_arch *const archs[] = {
@@ -22,6 +23,7 @@ static const struct fy_model_arch *const archs[] = {
 	&fy_arch_deepseek2,
 	&fy_arch_deepseek32,
 	&fy_arch_glm4moe,
+	&fy_arch_glm4,
 	&fy_arch_minimax_m2,
 	NULL,
 };

@@ -89,6 +89,8 @@ struct fy_ctx {
 
 /* s.xn = RMSNorm(s.x) with weights g, for n tokens. */
 void fy_eval_norm(struct fy_ctx *c, const float *g, int n);
+/* s.o = RMSNorm(s.o) with weights g, for n tokens (a sandwich norm of a block's output). */
+void fy_eval_norm_out(struct fy_ctx *c, const float *g, int n);
 /* s.x += s.o for n tokens (the residual). */
 void fy_eval_residual(struct fy_ctx *c, int n);
 /* Grouped-query attention's q, k, v of s.xn: projections, biases, per-head norms, RoPE. */

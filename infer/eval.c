@@ -598,10 +598,37 @@ out:
 	return rc;
 }
 
+/* GLM-4's fused feed-forward: up(x) gives 2 x n_ff per token, silu(first half) x second half
+ * goes down. */
+static int ffn_fused(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err *err)
+{
+	struct fy_scratch *s = &c->s;
+	const int64_t F = c->m->hp.n_ff;
+	int rc = FY_OK;
+	FY_TRY(rc, mm(c, &L->up, -1, s->xn, n, s->g, 2 * F, err));
+	for (int t = 0; t < n; t++) {
+		memcpy(s->u + t * F, s->g + t * 2 * F, (size_t)F * sizeof(float));
+		fy_swiglu(s->u + t * F, s->g + t * 2 * F + F, F);
+	}
+	FY_TRY(rc, mm(c, &L->down, -1, s->u, n, s->o, c->m->hp.n_embd, err));
+out:
+	return rc;
+}
+
+void fy_eval_norm_out(struct fy_ctx *c, const float *g, int n)
+{
+	const struct fy_hparams *hp = &c->m->hp;
+	const int64_t E = hp->n_embd;
+	for (int t = 0; t < n; t++)
+		fy_rmsnorm(c->s.o + t * E, g, hp->eps, E, c->s.o + t * E);
+}
+
 int fy_eval_ffn(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err *err)
 {
 	if (L->moe)
 		return ffn_moe(c, L, &c->s, n, err);
+	if (c->m->hp.ffn_fused)
+		return ffn_fused(c, L, n, err);
 	return swiglu_ffn(c, &L->gate, &L->up, &L->down, -1, c->s.xn, n, c->m->hp.n_ff, c->s.o,
 			  err);
 }
@@ -653,7 +680,7 @@ static int scratch_fit(struct fy_scratch *s, const struct fy_hparams *hp, int n,
 		       struct fy_err *err)
 {
 	const size_t N = (size_t)n, E = (size_t)hp->n_embd, H = (size_t)hp->n_head;
-	const size_t F = max_of((size_t)hp->n_ff,
+	const size_t F = max_of((size_t)hp->n_ff * (hp->ffn_fused ? 2 : 1),
 				(size_t)hp->n_ff_exp * max_of(1, (size_t)hp->n_expert_shared));
 	const size_t Q = H * (size_t)hp->head_dim, QV = H * (size_t)hp->head_dim_v;
 	const size_t KV = (size_t)hp->n_head_kv * (size_t)hp->head_dim;

@@ -166,10 +166,14 @@ struct fy_hparams {
 	 * idx_top_k earlier positions its indexer scores highest */
 	int idx_heads, idx_dim, idx_top_k;
 	bool qk_norm_whole; /* q/k RMSNorms span all heads of the projection (MiniMax), not one */
+	bool ffn_fused;	    /* the dense feed-forward's gate and up are one ffn_up of 2 x n_ff rows
+			     * (GLM-4: silu(first half) x second half) */
 };
 
 struct fy_layer {
 	const float *attn_norm, *bq, *bk, *bv, *q_norm, *k_norm, *ffn_norm; /* NULL when absent */
+	/* norms of the attention's and the feed-forward's outputs (GLM-4's sandwich), or NULL */
+	const float *attn_post_norm, *ffn_post_norm;
 	struct fy_weight wq, wk, wv, wo, gate, up, down;
 	/* latent attention: q_a, q_b (or wq), kv_a (latent + the rope part), kv_b */
 	struct fy_weight wq_a, wq_b, wkv_a, wkv_b;

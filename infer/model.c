@@ -442,6 +442,13 @@ int fy_model_load_ffn(struct fy_model *m, int l, struct fy_layer *L, struct fy_e
 	char n[96];
 	int rc = FY_OK;
 	L->moe = hp->n_expert > 0 && l >= hp->n_dense_lead;
+	if (!L->moe && hp->ffn_fused) { /* gate and up in one matrix of 2 x n_ff rows */
+		FY_TRY(rc, fy_model_weight(m, NAME("ffn_up.weight"), E, 2 * (int64_t)hp->n_ff,
+					   false, &L->up, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("ffn_down.weight"), hp->n_ff, E, false, &L->down,
+					   err));
+		goto out;
+	}
 	if (!L->moe) {
 		FY_TRY(rc, fy_model_weight(m, NAME("ffn_gate.weight"), E, hp->n_ff, false, &L->gate,
 					   err));

@@ -89,3 +89,60 @@ const struct fy_hf_arch fy_hf_glm4moe = {
 	.check = glm4moe_check,
 	.keys = glm4moe_keys,
 };
+
+/*
+ * GLM-4 dense (Glm4ForCausalLM -> glm4: GLM-4-9B/32B-0414): four norms a layer
+ * (post_self_attn_layernorm -> post_attention_norm, post_mlp_layernorm -> post_ffw_norm, around
+ * the attention and the feed-forward), q/k/v biases, the fused gate_up_proj kept whole as
+ * ffn_up (llama.cpp splits it at run time), RoPE on half of each head in adjacent pairs (not
+ * permuted); GLM's vocabulary with <|endoftext|> as BOS, EOS and UNK and <|user|> ending a turn.
+ */
+static const struct fy_name_pair glm4_names[] = {
+	{ "post_self_attn_layernorm.weight", "post_attention_norm.weight" },
+	{ "post_mlp_layernorm.weight", "post_ffw_norm.weight" },
+	{ "mlp.gate_up_proj.weight", "ffn_up.weight" },
+	{ NULL, NULL },
+};
+
+static const struct fy_name_pair glm4_specials[] = {
+	{ "<|endoftext|>", "eos" }, { "<|user|>", "eot" }, { "<|endoftext|>", "unknown" },
+	{ "<|endoftext|>", "bos" }, { NULL, NULL },
+};
+
+static int glm4_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
+{
+	const int64_t head_dim = g->head_dim > 0 ? g->head_dim : g->hidden_size / g->n_heads;
+	const double part = g->partial_rotary_factor > 0 ? g->partial_rotary_factor : 0.5;
+	const int64_t rot = (int64_t)(head_dim * part);
+	if (part > 1 || rot < 2 || rot % 2 != 0)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: partial_rotary_factor %g of a %lld-wide head is not an even "
+				  "number of dimensions",
+				  path, part, (long long)head_dim);
+	return FY_OK;
+}
+
+static int glm4_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
+		     struct fy_err *err)
+{
+	const int64_t head_dim = g->head_dim > 0 ? g->head_dim : g->hidden_size / g->n_heads;
+	const double part = g->partial_rotary_factor > 0 ? g->partial_rotary_factor : 0.5;
+	int rc = FY_OK;
+	FY_TRY(rc, fy_kv_head_dim(w, a, g, err));
+	FY_TRY(rc, fy_kv_rope_scaling(w, a, g, false, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "rope.dimension_count", (uint32_t)(head_dim * part), err));
+out:
+	return rc;
+}
+
+const struct fy_hf_arch fy_hf_glm4 = {
+	.hf = "Glm4ForCausalLM",
+	.gguf = "glm4",
+	.model_type = "glm4",
+	.explicit_head_dim = true,
+	.names = glm4_names,
+	.bpe_pre = "glm4",
+	.special_tokens = glm4_specials,
+	.check = glm4_check,
+	.keys = glm4_keys,
+};

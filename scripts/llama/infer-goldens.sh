@@ -9,7 +9,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-[ $# -gt 0 ] || set -- glm4moe-tiny minimax-m2-tiny deepseek-v3-tiny kimi-k2-tiny deepseek-v32-tiny \
+[ $# -gt 0 ] || set -- glm4-tiny glm4moe-tiny minimax-m2-tiny deepseek-v3-tiny kimi-k2-tiny deepseek-v32-tiny \
 	kimi-k25-tiny
 build=$("$here/build.sh" llama ggml | tail -1)
 src=$(dirname "$build")/src-v0.5.0
@@ -26,7 +26,7 @@ for name in "$@"; do
 	run=yes
 	lazy=
 	case $name in
-	glm4moe-*) pre=glm4 ;;
+	glm4*) pre=glm4 ;;
 	minimax-m2-*) pre=minimax-m2 ;;
 	deepseek-v32-*) pre=deepseek-v3 ;;
 	deepseek-v3-*) pre=deepseek-v3 run=no ;;

@@ -26,9 +26,10 @@ cp "$data/models/stories260K/stories260K.gguf" "$work/stories260K.gguf"
 "$FERRY" convert "$data/models/glm4moe-tiny" -o "$work/glm4moe.gguf" >/dev/null
 "$FERRY" convert "$data/models/minimax-m2-tiny" -o "$work/minimax-m2.gguf" >/dev/null
 "$FERRY" convert "$data/models/deepseek-v32-tiny" -o "$work/deepseek32.gguf" >/dev/null
+"$FERRY" convert "$data/models/glm4-tiny" -o "$work/glm4.gguf" >/dev/null
 : >"$out/inputs.txt"
 : >"$out/refused.txt"
-for m in stories260K llama8 qwen3moe deepseek2 glm4moe minimax-m2 deepseek32; do
+for m in stories260K llama8 qwen3moe deepseek2 glm4moe minimax-m2 deepseek32 glm4; do
 	echo "$(sha256sum <"$work/$m.gguf" | cut -c1-64) $m" >>"$out/inputs.txt"
 	for t in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M \
 		Q6_K IQ4_NL IQ4_XS IQ3_S IQ3_M TQ1_0 TQ2_0 MXFP4_MOE Q1_0 Q2_0 F16 BF16 F32; do

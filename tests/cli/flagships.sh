@@ -33,7 +33,7 @@ same_as_llama() {
 	return 1
 }
 # NAME ARCH: the fixtures and the GGUF architecture they convert to
-for f in "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2" \
+for f in "glm4-tiny glm4" "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2" \
 	"kimi-k2-tiny deepseek2" "deepseek-v32-tiny deepseek32" "kimi-k25-tiny deepseek2"; do
 	set -- $f
 	m=$1 arch=$2

@@ -398,6 +398,13 @@ Test(infer, golden_kimi_k25_tiny, .timeout = 120)
 	golden_both("kimi-k25-tiny");
 }
 
+/* GLM-4 dense (glm4), against llama.cpp v0.5.0's engine: sandwich norms, the fused gate_up,
+ * RoPE on half of each head in adjacent pairs (HF's interleaved rotation read in place) */
+Test(infer, golden_glm4_tiny, .timeout = 120)
+{
+	golden_both("glm4-tiny");
+}
+
 Test(infer, stories260K_greedy_128)
 {
 	static const int32_t want[] = {
