@@ -622,10 +622,13 @@ static int kvb_rows(const struct ctensor *t, put_fn put, void *ctx, struct fy_er
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
 	float *head = malloc((size_t)(per * R + n) * sizeof(float));
 	uint8_t *out = malloc(row_bytes);
-	int rc = FY_OK;
-	if (head == NULL || out == NULL)
-		rc = fy_err_set(err, FY_ENOMEM, "out of memory for tensor '%s'", t->name);
+	if (head == NULL || out == NULL) {
+		free(head);
+		free(out);
+		return fy_err_set(err, FY_ENOMEM, "out of memory for tensor '%s'", t->name);
+	}
 	float *row = head + per * R;
+	int rc = FY_OK;
 	for (int64_t h = 0; h < H && rc == FY_OK; h++) {
 		for (int64_t i = 0; i < per; i++)
 			source_row(&src, (struct cpart){ t->src, t->scale }, h * per + i, src_bytes,
