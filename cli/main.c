@@ -126,11 +126,10 @@ void fy_cli_print_main_help(FILE *to)
 
 	fprintf(to,
 		"usage: ferry [global options] VERB [ARGS...]\n\n"
-		"ferry fetches, verifies, stores, inspects, converts (HF <-> GGUF: the llama "
-		"family,\n"
-		"Qwen3-MoE, DeepSeek-V3), re-quantizes, runs and smoke-tests, publishes with a\n"
-		"signed index, serves, carries across air gaps as signed bundles and installs\n"
-		"model repositories for sovereign model mirrors.\n\nVerbs:\n");
+		"ferry fetches, verifies, stores, inspects, converts (HF <-> GGUF: Llama, Qwen,\n"
+		"DeepSeek, Kimi, GLM, MiniMax), re-quantizes, runs and smoke-tests, publishes\n"
+		"with a signed index, serves, carries across air gaps as signed bundles and\n"
+		"installs model repositories for sovereign model mirrors.\n\nVerbs:\n");
 	for (c = fy_commands; c->name != NULL; c++)
 		fprintf(to, "  %-10s %s\n", c->name, c->summary);
 	fprintf(to, "\n");
