@@ -26,24 +26,40 @@ static const struct fy_name_pair glm_specials[] = {
 	{ "<|observation|>", "eom" }, { NULL, NULL },
 };
 
-static int glm4moe_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
+/* The rotated dimensions of a head: head_dim x partial_rotary_factor (GLM's default 0.5). */
+static int64_t glm_rot(const struct fy_hf_config *g)
 {
 	const int64_t head_dim = g->head_dim > 0 ? g->head_dim : g->hidden_size / g->n_heads;
 	const double part = g->partial_rotary_factor > 0 ? g->partial_rotary_factor : 0.5;
-	const int64_t rot = (int64_t)(head_dim * part);
-	if (part > 1 || rot < 2 || rot % 2 != 0)
-		return fy_err_set(err, FY_EFORMAT,
-				  "%s: partial_rotary_factor %g of a %lld-wide head is not an even "
-				  "number of dimensions",
-				  path, part, (long long)head_dim);
-	return fy_check_grouped_routing(g, path, err);
+	return part > 1 ? -1 : (int64_t)(head_dim * part);
+}
+
+/* Both GLM rows: the rotated share must be an even number of dimensions. */
+static int glm_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
+{
+	const int64_t rot = glm_rot(g);
+	if (rot < 2 || rot % 2 != 0)
+		return fy_err_set(
+			err, FY_EFORMAT,
+			"%s: partial_rotary_factor %g of a %lld-wide head is not an even "
+			"number of dimensions",
+			path, g->partial_rotary_factor > 0 ? g->partial_rotary_factor : 0.5,
+			(long long)(g->head_dim > 0 ? g->head_dim : g->hidden_size / g->n_heads));
+	return FY_OK;
+}
+
+static int glm4moe_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
+{
+	int rc = FY_OK;
+	FY_TRY(rc, glm_check(g, path, err));
+	FY_TRY(rc, fy_check_grouped_routing(g, path, err));
+out:
+	return rc;
 }
 
 static int glm4moe_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
 			struct fy_err *err)
 {
-	const int64_t head_dim = g->head_dim > 0 ? g->head_dim : g->hidden_size / g->n_heads;
-	const double part = g->partial_rotary_factor > 0 ? g->partial_rotary_factor : 0.5;
 	int rc = FY_OK;
 	FY_TRY(rc, fy_kv_u32(w, a, "expert_count", (uint32_t)g->n_experts, err));
 	FY_TRY(rc, fy_kv_u32(w, a, "expert_used_count", (uint32_t)g->n_experts_used, err));
@@ -54,7 +70,7 @@ static int glm4moe_keys(struct fy_gguf_writer *w, const char *a, const struct fy
 		       fy_kv_u32(w, a, "expert_group_used_count", (uint32_t)g->topk_group, err));
 	FY_TRY(rc, fy_kv_head_dim(w, a, g, err));
 	FY_TRY(rc, fy_kv_rope_scaling(w, a, g, false, err));
-	FY_TRY(rc, fy_kv_u32(w, a, "rope.dimension_count", (uint32_t)(head_dim * part), err));
+	FY_TRY(rc, fy_kv_u32(w, a, "rope.dimension_count", (uint32_t)glm_rot(g), err));
 	FY_TRY(rc, fy_kv_u32(w, a, "expert_feed_forward_length", (uint32_t)g->moe_intermediate_size,
 			     err));
 	if (g->n_shared_experts >= 0)
@@ -109,28 +125,13 @@ static const struct fy_name_pair glm4_specials[] = {
 	{ "<|endoftext|>", "bos" }, { NULL, NULL },
 };
 
-static int glm4_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
-{
-	const int64_t head_dim = g->head_dim > 0 ? g->head_dim : g->hidden_size / g->n_heads;
-	const double part = g->partial_rotary_factor > 0 ? g->partial_rotary_factor : 0.5;
-	const int64_t rot = (int64_t)(head_dim * part);
-	if (part > 1 || rot < 2 || rot % 2 != 0)
-		return fy_err_set(err, FY_EFORMAT,
-				  "%s: partial_rotary_factor %g of a %lld-wide head is not an even "
-				  "number of dimensions",
-				  path, part, (long long)head_dim);
-	return FY_OK;
-}
-
 static int glm4_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
 		     struct fy_err *err)
 {
-	const int64_t head_dim = g->head_dim > 0 ? g->head_dim : g->hidden_size / g->n_heads;
-	const double part = g->partial_rotary_factor > 0 ? g->partial_rotary_factor : 0.5;
 	int rc = FY_OK;
 	FY_TRY(rc, fy_kv_head_dim(w, a, g, err));
 	FY_TRY(rc, fy_kv_rope_scaling(w, a, g, false, err));
-	FY_TRY(rc, fy_kv_u32(w, a, "rope.dimension_count", (uint32_t)(head_dim * part), err));
+	FY_TRY(rc, fy_kv_u32(w, a, "rope.dimension_count", (uint32_t)glm_rot(g), err));
 out:
 	return rc;
 }
@@ -143,6 +144,6 @@ const struct fy_hf_arch fy_hf_glm4 = {
 	.names = glm4_names,
 	.bpe_pre = "glm4",
 	.special_tokens = glm4_specials,
-	.check = glm4_check,
+	.check = glm_check,
 	.keys = glm4_keys,
 };

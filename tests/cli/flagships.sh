@@ -212,6 +212,13 @@ c.partial_rotary_factor = 0.3; fs.writeFileSync(f, JSON.stringify(c));' "$work/b
 run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
 expect_rc 1 "convert refuses an odd rotated share"
 expect_err "bad/config.json: partial_rotary_factor 0.3" "the refusal names the file and the field"
+rm -rf "$work/bad" && cp -r "$M/glm4-tiny" "$work/bad"
+node -e '
+const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+c.partial_rotary_factor = 0.3; fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/config.json"
+run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+expect_rc 1 "convert refuses GLM-4 dense with an odd rotated share"
+expect_err "bad/config.json: partial_rotary_factor 0.3" "the GLM-4 refusal names the file and the field"
 [ ! -e "$work/x.gguf" ] && ok || bad "nothing written for a refused checkpoint"
 rm -rf "$work/bad" && cp -r "$M/glm4moe-tiny" "$work/bad"
 node -e '
