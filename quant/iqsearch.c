@@ -54,6 +54,26 @@ static void group_levels(const float *xval, int n, float id, int kmax, int8_t *L
 	}
 }
 
+/* group_levels over a whole block of 32, eight values side by side (the same operations). */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+static void block_levels(const float *xval, float id, int kmax, int8_t *L)
+{
+	for (int c = 0; c < 32; c += 8) {
+		v8f x;
+		v8i l;
+		memcpy(&x, xval + c, sizeof(x));
+		const v8f v = 0.5f * (id * x - 1) + 12582912.f; /* nearest_int, lane by lane */
+		memcpy(&l, &v, sizeof(l));
+		l = (l & 0x007fffff) - 0x00400000;
+		l &= ~(l < 0);
+		const v8i over = l > kmax;
+		l = (l & ~over) | (kmax & over);
+		for (int k = 0; k < 8; k++)
+			L[c + k] = (int8_t)l[k];
+	}
+}
+
 /* A group's point: on the lattice as it is, else its nearest neighbour (levels rewritten).
  * Returns the point's index; *on_grid says which. */
 static int group_point(const struct fy_lattice *g, int8_t *L, const float *xval, const float *w,
@@ -75,6 +95,28 @@ static void refit(const float *weight, const float *xval, const int8_t *L, int n
 		*sumqx += w * xval[i] * q;
 		*sumq2 += w * q * q;
 	}
+}
+
+/*
+ * refit over a block of 32 during a scale search, remembering the last levels and sums:
+ * neighbouring trial scales often give the same levels, whose sums are the same floats.
+ */
+struct refit_memo {
+	int8_t L[32];
+	float sumqx, sumq2;
+	bool valid;
+};
+
+static void refit32(struct refit_memo *m, const float *weight, const float *xval, const int8_t *L,
+		    float *sumqx, float *sumq2)
+{
+	if (!m->valid || memcmp(m->L, L, 32) != 0) {
+		refit(weight, xval, L, 32, &m->sumqx, &m->sumq2);
+		memcpy(m->L, L, 32);
+		m->valid = true;
+	}
+	*sumqx = m->sumqx;
+	*sumq2 = m->sumq2;
 }
 
 static float superblock_sum_x2(const float *x)
@@ -127,8 +169,8 @@ static void iq2xxs_block(const struct fy_lattice *g, const float *xbl, const flo
 		for (int is = -6; is <= 6; ++is) {
 			const float id = ((float)(2 * kMaxQ - 1) + (float)is * 0.1f) / eff_max;
 			const float this_scale = 1 / id;
+			block_levels(xval, id, kMaxQ - 1, Laux);
 			for (int k = 0; k < 4; ++k) {
-				group_levels(xval + 8 * k, 8, id, kMaxQ - 1, Laux + 8 * k);
 				group_point(g, Laux + 8 * k, xval + 8 * k, waux + 8 * k, this_scale,
 					    &on);
 			}
@@ -142,8 +184,8 @@ static void iq2xxs_block(const struct fy_lattice *g, const float *xbl, const flo
 		}
 		if (scale > 0) {
 			const float id = 1 / scale;
+			block_levels(xval, id, kMaxQ - 1, L);
 			for (int k = 0; k < 4; ++k) {
-				group_levels(xval + 8 * k, 8, id, kMaxQ - 1, L + 8 * k);
 				group_point(g, L + 8 * k, xval + 8 * k, waux + 8 * k, scale, &on);
 			}
 			float sumqx, sumq2;
@@ -335,16 +377,17 @@ static void iq3xxs_block(const struct fy_lattice *g, const float *xbl, const flo
 		float scale = max / (float)(2 * kMaxQ - 1);
 		for (int k = 0; k < 8; ++k)
 			is_on_grid[k] = true;
+		struct refit_memo memo = { .valid = false };
 		for (int is = -15; is <= 15; ++is) {
 			const float id = ((float)(2 * kMaxQ - 1) + (float)is * 0.2f) / max;
 			const float this_scale = 1 / id;
+			block_levels(xval, id, kMaxQ - 1, Laux);
 			for (int k = 0; k < 8; ++k) {
-				group_levels(xval + 4 * k, 4, id, kMaxQ - 1, Laux + 4 * k);
 				group_point(g, Laux + 4 * k, xval + 4 * k, waux + 4 * k, this_scale,
 					    &is_on_grid_aux[k]);
 			}
 			float sumqx, sumq2;
-			refit(weight, xval, Laux, 32, &sumqx, &sumq2);
+			refit32(&memo, weight, xval, Laux, &sumqx, &sumq2);
 			if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
 				scale = sumqx / sumq2;
 				best = scale * sumqx;
@@ -587,16 +630,17 @@ static void iq3s_block(const struct fy_lattice *g, const float *xbl, const float
 		float scale = max / (float)(2 * kMaxQ - 1);
 		for (int k = 0; k < 8; ++k)
 			is_on_grid[k] = false;
+		struct refit_memo memo = { .valid = false };
 		for (int is = -9; is <= 9; ++is) {
 			const float id = ((float)(2 * kMaxQ - 1) + (float)is * 0.2f) / max;
 			const float this_scale = 1 / id;
+			block_levels(xval, id, kMaxQ - 1, Laux);
 			for (int k = 0; k < 8; ++k) {
-				group_levels(xval + 4 * k, 4, id, kMaxQ - 1, Laux + 4 * k);
 				group_point(g, Laux + 4 * k, xval + 4 * k, waux + 4 * k, this_scale,
 					    &is_on_grid_aux[k]);
 			}
 			float sumqx, sumq2;
-			refit(weight, xval, Laux, 32, &sumqx, &sumq2);
+			refit32(&memo, weight, xval, Laux, &sumqx, &sumq2);
 			if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
 				scale = sumqx / sumq2;
 				best = scale * sumqx;

@@ -13,6 +13,13 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LANES_AVX2 1
+#define AVX2 __attribute__((target("avx2")))
+#endif
 
 struct spec {
 	const uint16_t *kgrid;
@@ -83,6 +90,48 @@ static bool reachable(int u, int dim, int bits)
 	return true;
 }
 
+/* Whether the AVX2 neighbour search runs: the CPU has AVX2 and FERRY_SIMD is not "scalar". */
+static bool use_lanes(void)
+{
+#ifdef LANES_AVX2
+	const char *env = getenv("FERRY_SIMD");
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && (env == NULL || strcmp(env, "scalar") != 0);
+#else
+	return false;
+#endif
+}
+
+/* The lists transposed for the AVX2 search (struct fy_lattice's lanes). False: out of memory. */
+static bool build_lanes(struct fy_lattice *g)
+{
+	size_t total = 0;
+	g->lane_at = calloc((size_t)g->map_size, sizeof(*g->lane_at));
+	if (g->lane_at == NULL)
+		return false;
+	for (int u = 0; u < g->map_size; u++)
+		if (g->map[u] < 0 && g->map[u] != INT32_MIN)
+			total += (size_t)(g->nb[-g->map[u] - 1] + 7) / 8 * 8 * (size_t)g->dim;
+	if (total > UINT32_MAX || (g->lanes = malloc(total ? total : 1)) == NULL)
+		return false;
+	size_t at = 0;
+	for (int u = 0; u < g->map_size; u++) {
+		if (g->map[u] >= 0 || g->map[u] == INT32_MIN)
+			continue;
+		const uint16_t *nb = g->nb + (-g->map[u] - 1);
+		g->lane_at[u] = (uint32_t)at;
+		for (int c = 0; c < nb[0]; c += 8, at += 8 * (size_t)g->dim)
+			for (int lane = 0; lane < 8; lane++) {
+				const int8_t *p =
+					g->pos +
+					(size_t)nb[1 + imin(c + lane, nb[0] - 1)] * (size_t)g->dim;
+				for (int i = 0; i < g->dim; i++)
+					g->lanes[at + 8 * (size_t)i + (size_t)lane] = p[i];
+			}
+	}
+	return true;
+}
+
 static void build(int which)
 {
 	const struct spec *s = &specs[which];
@@ -128,6 +177,10 @@ static void build(int which)
 		at += 1 + (size_t)neighbours(g, s->nwant, u, d2, g->nb + at);
 	}
 	free(d2);
+	d2 = NULL;
+	/* IQ1's search (fy_lattice_find_iq1) reads the lists one point at a time */
+	if (which != FY_LATTICE_IQ1 && use_lanes() && !build_lanes(g))
+		goto fail;
 	g->ready = true;
 	return;
 fail:
@@ -136,10 +189,14 @@ fail:
 	free(g->posf);
 	free(g->map);
 	free(g->nb);
+	free(g->lane_at);
+	free(g->lanes);
 	g->pos = NULL;
 	g->posf = NULL;
 	g->map = NULL;
 	g->nb = NULL;
+	g->lane_at = NULL;
+	g->lanes = NULL;
 }
 
 #define ONCE_FN(i)                                                                                 \
@@ -162,26 +219,78 @@ const struct fy_lattice *fy_lattice_get(enum fy_lattice_kind which)
 	return lattices[which].ready ? &lattices[which] : NULL;
 }
 
+#ifdef LANES_AVX2
 /*
- * A neighbour's distance with its 8 coordinates' terms computed side by side (a lane each) and
- * summed in coordinate order, as ggml's loop sums them: the same float, fewer instructions.
+ * The nearest of a list's points with AVX2, eight points side by side: each lane computes its
+ * point's distance with ggml's operations in ggml's order (scale * q - x, then w * diff * diff
+ * added coordinate by coordinate; no fused multiply-add), and the winner is the first point at
+ * the smallest distance below FLT_MAX, as ggml's strict d2 < best_d2 picks it (NaN never wins;
+ * a chunk's repeated last point never beats its first copy). -1 when none qualifies.
+ */
+AVX2 static inline __attribute__((always_inline)) int find_lanes(const struct fy_lattice *g,
+								 int dim, int u, const uint16_t *nb,
+								 const float *xval,
+								 const float *weight, float scale)
+{
+	const int count = nb[0];
+	const int8_t *q = g->lanes + g->lane_at[u];
+	const __m256 s = _mm256_set1_ps(scale);
+	__m256 x[8], w[8];
+	for (int i = 0; i < dim; i++) {
+		x[i] = _mm256_set1_ps(xval[i]);
+		w[i] = _mm256_set1_ps(weight[i]);
+	}
+	__m256 bestv = _mm256_set1_ps(FLT_MAX);
+	int best = -1;
+	for (int c = 0; c < count; c += 8, q += 8 * dim) {
+		__m256 d2 = _mm256_setzero_ps();
+		for (int i = 0; i < dim; i++) {
+			const __m128i b =
+				_mm_loadl_epi64((const __m128i *)(const void *)(q + 8 * i));
+			const __m256 p = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+			const __m256 diff = _mm256_sub_ps(_mm256_mul_ps(s, p), x[i]);
+			d2 = _mm256_add_ps(d2, _mm256_mul_ps(_mm256_mul_ps(w[i], diff), diff));
+		}
+		const __m256 lt = _mm256_cmp_ps(d2, bestv, _CMP_LT_OQ);
+		if (_mm256_movemask_ps(lt) == 0)
+			continue;
+		/* the smallest qualifying distance in every lane, then its first lane */
+		__m256 m = _mm256_blendv_ps(bestv, d2, lt);
+		m = _mm256_min_ps(m, _mm256_permute_ps(m, 0xb1));
+		m = _mm256_min_ps(m, _mm256_permute_ps(m, 0x4e));
+		m = _mm256_min_ps(m, _mm256_permute2f128_ps(m, m, 1));
+		const int eq =
+			_mm256_movemask_ps(_mm256_and_ps(lt, _mm256_cmp_ps(d2, m, _CMP_EQ_OQ)));
+		best = nb[1 + imin(c + __builtin_ctz((unsigned)eq), count - 1)];
+		bestv = m;
+	}
+	return best;
+}
+
+/* The same with the dimension a constant, so that the coordinates stay in registers. */
+AVX2 static int find_lanes4(const struct fy_lattice *g, int u, const uint16_t *nb,
+			    const float *xval, const float *weight, float scale)
+{
+	return find_lanes(g, 4, u, nb, xval, weight, scale);
+}
+
+AVX2 static int find_lanes8(const struct fy_lattice *g, int u, const uint16_t *nb,
+			    const float *xval, const float *weight, float scale)
+{
+	return find_lanes(g, 8, u, nb, xval, weight, scale);
+}
+#endif
+
+/*
+ * Without AVX2, an 8-coordinate neighbour's distance has its terms computed side by side (a lane
+ * each) and summed in coordinate order, as ggml's loop sums them: the same float.
  */
 typedef float nbvf __attribute__((vector_size(32)));
-int fy_lattice_find(const struct fy_lattice *g, const int8_t *levels, const float *xval,
-		    const float *weight, float scale, int8_t *L_out)
+/* The nearest of a list's points, one point at a time (without AVX2); -1 when none qualifies. */
+static int find_scalar(const struct fy_lattice *g, const uint16_t *nb, const float *xval,
+		       const float *weight, float scale)
 {
-	/* levels outside the lattice's range only come from degenerate blocks (where ggml reads
-	 * out of bounds or aborts): clamped, so that the index stays inside the map */
-	const int max_level = g->bits == 2 ? 2 : 7;
-	const int dim = g->dim;
-	int u = 0;
-	for (int i = 0; i < dim; i++)
-		u |= imax(0, imin(max_level, levels[i])) << (g->bits * i);
-	const int32_t m = g->map[u];
-	if (m >= 0)
-		return m;
-	const uint16_t *nb = g->nb + (-m - 1);
-	const int count = nb[0];
+	const int dim = g->dim, count = nb[0];
 	float best_d2 = FLT_MAX;
 	int best = -1;
 	if (dim == 8) {
@@ -201,20 +310,44 @@ int fy_lattice_find(const struct fy_lattice *g, const int8_t *levels, const floa
 				best = nb[j];
 			}
 		}
-	} else { /* 4 coordinates (IQ3): the plain loop is as fast */
-		for (int j = 1; j <= count; j++) {
-			const float *pg = g->posf + (size_t)nb[j] * (size_t)dim;
-			float d2 = 0;
-			for (int i = 0; i < dim; i++) {
-				const float diff = scale * pg[i] - xval[i];
-				d2 += weight[i] * diff * diff;
-			}
-			if (d2 < best_d2) {
-				best_d2 = d2;
-				best = nb[j];
-			}
+		return best;
+	}
+	for (int j = 1; j <= count; j++) { /* 4 coordinates (IQ3) */
+		const float *pg = g->posf + (size_t)nb[j] * (size_t)dim;
+		float d2 = 0;
+		for (int i = 0; i < dim; i++) {
+			const float diff = scale * pg[i] - xval[i];
+			d2 += weight[i] * diff * diff;
+		}
+		if (d2 < best_d2) {
+			best_d2 = d2;
+			best = nb[j];
 		}
 	}
+	return best;
+}
+
+int fy_lattice_find(const struct fy_lattice *g, const int8_t *levels, const float *xval,
+		    const float *weight, float scale, int8_t *L_out)
+{
+	/* levels outside the lattice's range only come from degenerate blocks (where ggml reads
+	 * out of bounds or aborts): clamped, so that the index stays inside the map */
+	const int max_level = g->bits == 2 ? 2 : 7;
+	const int dim = g->dim;
+	int u = 0;
+	for (int i = 0; i < dim; i++)
+		u |= imax(0, imin(max_level, levels[i])) << (g->bits * i);
+	const int32_t m = g->map[u];
+	if (m >= 0)
+		return m;
+	const uint16_t *nb = g->nb + (-m - 1);
+#ifdef LANES_AVX2
+	int best = g->lanes == NULL ? find_scalar(g, nb, xval, weight, scale)
+		   : dim == 4	    ? find_lanes4(g, u, nb, xval, weight, scale)
+				    : find_lanes8(g, u, nb, xval, weight, scale);
+#else
+	int best = find_scalar(g, nb, xval, weight, scale);
+#endif
 	if (best < 0) /* every distance NaN or infinite (absurd inputs; ggml asserts): the first */
 		best = nb[1];
 	const int8_t *pg = g->pos + (size_t)best * (size_t)dim;

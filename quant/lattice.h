@@ -21,6 +21,10 @@ struct fy_lattice {
 	float *posf;  /* the same as floats (the neighbour search's operands) */
 	int32_t *map; /* packed levels -> point, or -(offset + 1) of its neighbour list in nb */
 	uint16_t *nb; /* lists: a count, then the points */
+	/* the lists again for the AVX2 search, by level vector: chunks of 8 points, a row of 8
+	 * coordinates per dimension (the last point repeated to fill a chunk); NULL without AVX2 */
+	uint32_t *lane_at;
+	int8_t *lanes;
 	bool ready;
 };
 

@@ -159,6 +159,18 @@ while read -r m t f; do
 	fi
 	rm -f "$work/g-im.gguf"
 done <"$GOLD/imatrix/cases.txt"
+# the lattice i-quants' neighbour search without AVX2 (FERRY_SIMD=scalar; above, the AVX2 one
+# where the CPU has it): the same bytes
+grep -E '^llama8 IQ[123]_' "$GOLD/imatrix/cases.txt" >"$work/lattice-cases"
+while read -r m t f; do
+	(cd "$GOLD" && FERRY_SIMD=scalar "$FERRY_ABS" quant "$work/g-$m.gguf" --type "$t" \
+		--imatrix "imatrix/$m.$f" -o "$work/g-im.gguf") >"$work/out" 2>"$work/err"
+	if [ $? -eq 0 ] && node tests/cli/gguf_digest.mjs "$work/g-im.gguf" |
+		cmp -s - "$GOLD/imatrix/$m-$t-$f.digest"; then ok; else
+		bad "$m $t --imatrix, scalar search: differs from llama-quantize's output"
+	fi
+	rm -f "$work/g-im.gguf"
+done <"$work/lattice-cases"
 # ferry's own importance matrices agree with llama-imatrix's for the same model and text
 # (tests/cli/imatrix_cmp.mjs says how closely), and quantize
 for m in stories260K llama8 qwen3moe; do
