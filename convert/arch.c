@@ -12,7 +12,8 @@
 /* clang-format off */
 extern const struct fy_hf_arch fy_hf_llama, fy_hf_mistral;	/* arch/llama.c */
 extern const struct fy_hf_arch fy_hf_qwen2, fy_hf_qwen3, fy_hf_qwen3moe; /* arch/qwen.c */
-extern const struct fy_hf_arch fy_hf_deepseek3, fy_hf_deepseek32, fy_hf_kimi_k25; /* arch/deepseek.c */
+extern const struct fy_hf_arch fy_hf_deepseek3, fy_hf_deepseek32, fy_hf_kimi_k25,
+	fy_hf_glm4moe_lite; /* arch/deepseek.c */
 extern const struct fy_hf_arch fy_hf_glm4moe, fy_hf_glm4;		/* arch/glm.c */
 extern const struct fy_hf_arch fy_hf_minimax_m2;			/* arch/minimax.c */
 
@@ -25,6 +26,7 @@ const struct fy_hf_arch *const fy_hf_archs[] = {
 	&fy_hf_deepseek3,
 	&fy_hf_deepseek32,
 	&fy_hf_kimi_k25,
+	&fy_hf_glm4moe_lite,
 	&fy_hf_glm4moe,
 	&fy_hf_glm4,
 	&fy_hf_minimax_m2,
@@ -85,6 +87,13 @@ static const struct fy_name_pair common_names[] = {
 	{ "mlp.shared_experts.gate_proj.weight", "ffn_gate_shexp.weight" },
 	{ "mlp.shared_experts.up_proj.weight", "ffn_up_shexp.weight" },
 	{ "mlp.shared_experts.down_proj.weight", "ffn_down_shexp.weight" },
+	/* a multi-token-prediction layer's own tensors (families that keep it: keep_nextn) */
+	{ "eh_proj.weight", "nextn.eh_proj.weight" },
+	{ "enorm.weight", "nextn.enorm.weight" },
+	{ "hnorm.weight", "nextn.hnorm.weight" },
+	{ "embed_tokens.weight", "nextn.embed_tokens.weight" },
+	{ "shared_head.head.weight", "nextn.shared_head_head.weight" },
+	{ "shared_head.norm.weight", "nextn.shared_head_norm.weight" },
 	{ NULL, NULL },
 };
 

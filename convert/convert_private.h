@@ -99,6 +99,9 @@ struct fy_hf_arch {
 		    struct fy_err *err);
 };
 
+/* GLM's fixed special tokens (convert/arch/glm.c), shared by the GLM-vocabulary rows. */
+extern const struct fy_name_pair fy_glm_specials[];
+
 /* The table (convert/arch.c), NULL-terminated. */
 extern const struct fy_hf_arch *const fy_hf_archs[];
 /* The row of config.json architecture `hf`, or NULL. */

@@ -27,6 +27,13 @@ const struct fy_model_arch *fy_model_arch_find(const char *name);
 
 /* A numeric ARCH.suffix key: false when absent or not a number. */
 bool fy_model_kv_num(const struct fy_model *m, const char *suffix, double *out);
+/* The vocabulary's size as llama.cpp counts it: ARCH.vocab_size, else the token list's length;
+ * -1 when neither is there. */
+int64_t fy_model_vocab_count(const struct fy_model *m);
+/* Whether a deepseek2 file without expert_gating_func is GLM-4.7-Flash by llama.cpp's rule (47
+ * layers, 48 with the next-token layer, and 154,880 tokens): sigmoid routing
+ * (infer/arch/deepseek2.c). */
+bool fy_deepseek2_is_glm_lite(int n_layer, int64_t n_vocab);
 /* An integer ARCH.suffix in [1, 2^20] (absent: dflt unless required). */
 int fy_model_kv_int(const struct fy_model *m, const char *suffix, bool required, int dflt, int *out,
 		    struct fy_err *err);

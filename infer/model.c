@@ -31,6 +31,17 @@ bool fy_model_kv_num(const struct fy_model *m, const char *suffix, double *out)
 	return fy_gguf_kv_number(fy_gguf_find_kv(meta_of(m), key), out);
 }
 
+int64_t fy_model_vocab_count(const struct fy_model *m)
+{
+	double v;
+	if (fy_model_kv_num(m, "vocab_size", &v) && v >= 0 && v < 1e15)
+		return (int64_t)v;
+	const struct fy_gguf_kv *kv = fy_gguf_find_kv(meta_of(m), "tokenizer.ggml.tokens");
+	return kv != NULL && kv->type == FY_GGUF_ARRAY && kv->arr_count < INT64_MAX
+		       ? (int64_t)kv->arr_count
+		       : -1;
+}
+
 int fy_model_kv_int(const struct fy_model *m, const char *suffix, bool required, int dflt, int *out,
 		    struct fy_err *err)
 {

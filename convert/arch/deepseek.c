@@ -3,7 +3,8 @@
  * conversion/deepseek.py): multi-head latent attention (q through a low-rank bottleneck, k and v
  * from a compressed latent, a rotated part shared by every head, stored as adjacent pairs),
  * a mixture with shared experts, leading dense layers and grouped sigmoid routing with a
- * selection bias; the multi-token-prediction layers are left out (as llama.cpp's converter).
+ * selection bias; the multi-token-prediction layers are left out (as llama.cpp's converter),
+ * but for V3.2 and GLM-4.7-Flash, which keep them.
  * FP8 weights with block scales are read by hf2gguf.c.
  */
 #include "convert/convert_private.h"
@@ -16,14 +17,6 @@ static const struct fy_name_pair deepseek32_names[] = {
 	{ "self_attn.indexer.k_norm.weight", "indexer.k_norm.weight" },
 	{ "self_attn.indexer.k_norm.bias", "indexer.k_norm.bias" },
 	{ "self_attn.indexer.weights_proj.weight", "indexer.proj.weight" },
-	/* the multi-token-prediction layer's own tensors (kept, as llama.cpp's converter keeps
-	 * them for V3.2) */
-	{ "eh_proj.weight", "nextn.eh_proj.weight" },
-	{ "enorm.weight", "nextn.enorm.weight" },
-	{ "hnorm.weight", "nextn.hnorm.weight" },
-	{ "embed_tokens.weight", "nextn.embed_tokens.weight" },
-	{ "shared_head.head.weight", "nextn.shared_head_head.weight" },
-	{ "shared_head.norm.weight", "nextn.shared_head_norm.weight" },
 	/* then DeepSeek-V3's */
 	{ "self_attn.q_a_proj.weight", "attn_q_a.weight" },
 	{ "self_attn.q_a_layernorm.weight", "attn_q_a_norm.weight" },
@@ -121,14 +114,24 @@ static int deepseek32_check(const struct fy_hf_config *g, const char *path, stru
 	return deepseek_check(g, path, err);
 }
 
-static int deepseek32_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
-			   struct fy_err *err)
+/* DeepSeek's keys and the count of next-token-prediction layers kept after the last one. */
+static int deepseek_nextn_keys(struct fy_gguf_writer *w, const char *a,
+			       const struct fy_hf_config *g, struct fy_err *err)
 {
 	int rc = FY_OK;
 	FY_TRY(rc, deepseek_keys(w, a, g, err));
 	if (g->n_nextn_layers > 0)
 		FY_TRY(rc,
 		       fy_kv_u32(w, a, "nextn_predict_layers", (uint32_t)g->n_nextn_layers, err));
+out:
+	return rc;
+}
+
+static int deepseek32_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
+			   struct fy_err *err)
+{
+	int rc = FY_OK;
+	FY_TRY(rc, deepseek_nextn_keys(w, a, g, err));
 	FY_TRY(rc,
 	       fy_kv_u32(w, a, "attention.indexer.head_count", (uint32_t)g->index_n_heads, err));
 	FY_TRY(rc,
@@ -176,4 +179,29 @@ const struct fy_hf_arch fy_hf_kimi_k25 = {
 	.names = deepseek_names,
 	.check = deepseek_check,
 	.keys = deepseek_keys,
+};
+
+/*
+ * GLM-4.7-Flash (Glm4MoeLiteForCausalLM -> deepseek2, llama.cpp's conversion/glm.py
+ * Glm4MoeLiteModel): DeepSeek-V3's layout whole (latent attention, shared expert, a leading
+ * dense layer, grouped sigmoid routing with a selection bias) with GLM's vocabulary and special
+ * tokens, and its next-token-prediction layer kept (blk.N.nextn.*, nextn_predict_layers).
+ * config.json names no scoring function: ferry writes sigmoid's expert_gating_func, which
+ * llama.cpp's converter leaves out (its engine recognises the model by its 47 layers and its
+ * 154,880 tokens instead; infer/arch/deepseek2.c does the same for such files).
+ */
+const struct fy_hf_arch fy_hf_glm4moe_lite = {
+	.hf = "Glm4MoeLiteForCausalLM",
+	.gguf = "deepseek2",
+	.model_type = "glm4_moe_lite",
+	.experts = true,
+	.keep_nextn = true,
+	.split_kv_b = true,
+	.kv_heads_one = true,
+	.names = deepseek_names,
+	.bpe_pre = "glm4",
+	.special_tokens = fy_glm_specials,
+	.scoring = "sigmoid",
+	.check = deepseek_check,
+	.keys = deepseek_nextn_keys,
 };

@@ -12,16 +12,12 @@
 
 static const struct fy_name_pair glm4moe_names[] = {
 	{ "post_attention_layernorm.weight", "post_attention_norm.weight" },
-	{ "eh_proj.weight", "nextn.eh_proj.weight" },
-	{ "enorm.weight", "nextn.enorm.weight" },
-	{ "hnorm.weight", "nextn.hnorm.weight" },
-	{ "embed_tokens.weight", "nextn.embed_tokens.weight" },
-	{ "shared_head.head.weight", "nextn.shared_head_head.weight" },
-	{ "shared_head.norm.weight", "nextn.shared_head_norm.weight" },
 	{ NULL, NULL },
 };
 
-static const struct fy_name_pair glm_specials[] = {
+/* GLM's fixed special tokens (llama.cpp's _set_vocab_glm), also GLM-4.7-Flash's (arch/deepseek.c)
+ */
+const struct fy_name_pair fy_glm_specials[] = {
 	{ "[gMASK]", "bos" },	      { "<|user|>", "eot" }, { "<|endoftext|>", "unknown" },
 	{ "<|observation|>", "eom" }, { NULL, NULL },
 };
@@ -100,7 +96,7 @@ const struct fy_hf_arch fy_hf_glm4moe = {
 	.keep_nextn = true,
 	.names = glm4moe_names,
 	.bpe_pre = "glm4",
-	.special_tokens = glm_specials,
+	.special_tokens = fy_glm_specials,
 	.scoring = "sigmoid",
 	.check = glm4moe_check,
 	.keys = glm4moe_keys,

@@ -10,11 +10,23 @@
 
 #include <stdio.h>
 
+bool fy_deepseek2_is_glm_lite(int n_layer, int64_t n_vocab)
+{
+	return (n_layer == 47 || n_layer == 48) && n_vocab == 154880;
+}
+
 static int deepseek2_hparams(struct fy_model *m, struct fy_err *err)
 {
 	int rc = FY_OK;
+	double v;
 	FY_TRY(rc, fy_model_read_experts(m, false, err));
 	FY_TRY(rc, fy_model_read_mla(m, err));
+	/* a file without expert_gating_func is DeepSeek-V2's (softmax), or GLM-4.7-Flash's as
+	 * llama.cpp's converter writes it (sigmoid), which llama.cpp's engine recognises by its
+	 * layers and vocabulary: so does ferry */
+	if (!fy_model_kv_num(m, "expert_gating_func", &v) &&
+	    fy_deepseek2_is_glm_lite(m->hp.n_layer, fy_model_vocab_count(m)))
+		m->hp.gating = FY_GATING_SIGMOID;
 out:
 	return rc;
 }

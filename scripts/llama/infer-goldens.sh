@@ -10,7 +10,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 [ $# -gt 0 ] || set -- glm4-tiny glm4moe-tiny minimax-m2-tiny deepseek-v3-tiny kimi-k2-tiny deepseek-v32-tiny \
-	kimi-k25-tiny
+	kimi-k25-tiny glm47-flash-tiny
 build=$("$here/build.sh" llama ggml | tail -1)
 src=$(dirname "$build")/src-v0.5.0
 work=$(mktemp -d)
@@ -25,7 +25,12 @@ for name in "$@"; do
 	# conversion's digest only
 	run=yes
 	lazy=
+	kv=
 	case $name in
+	# GLM-4.7-Flash: llama.cpp's converter writes no expert_gating_func and its engine picks
+	# sigmoid by the real model's 47 layers and 154,880 tokens; the fixture's routing is the
+	# model's (sigmoid), given to llama.cpp's engine as --override-kv would
+	glm47-flash-*) pre=glm4 kv=deepseek2.expert_gating_func=2 ;;
 	glm4*) pre=glm4 ;;
 	minimax-m2-*) pre=minimax-m2 ;;
 	deepseek-v32-*) pre=deepseek-v3 ;;
@@ -43,6 +48,6 @@ for name in "$@"; do
 	node "$root/tests/cli/gguf_digest.mjs" "$work/$name.gguf" \
 		>"$root/tests/data/golden/convert/$name-f32.digest"
 	[ "$run" = yes ] || { echo "$name: the conversion's digest"; continue; }
-	"$work/logits" "$work/$name.gguf" "$m/golden/prompt.txt" 32 "$m/golden"
+	LOGITS_KV=$kv "$work/logits" "$work/$name.gguf" "$m/golden/prompt.txt" 32 "$m/golden"
 	echo "$name: $(wc -c <"$m/golden/prompt_ids.json") bytes of ids, goldens in $m/golden"
 done

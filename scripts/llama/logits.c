@@ -6,7 +6,8 @@
  * says, their texts parsed) and run as one batch: F32 activations and KV cache, one thread,
  * flash attention off, YaRN's ramp from the file's keys. Writes OUTDIR/prompt_ids.json {"ids": [...]}, OUTDIR/greedy.json {"new_ids": [...]}
  * (N_GEN greedy tokens), OUTDIR/logits_first16.bin and logits_last.bin (little-endian float32:
- * the logits at the first 16 positions, and at the last).
+ * the logits at the first 16 positions, and at the last). LOGITS_KV=KEY=INT in the environment
+ * overrides one integer key of the file, as --override-kv KEY=int:INT would.
  */
 #include "llama.h"
 
@@ -60,7 +61,16 @@ int main(int argc, char **argv)
 	const int n_gen = atoi(argv[3]);
 	llama_log_set(quiet, NULL);
 	llama_backend_init();
-	struct llama_model *model = llama_model_load_from_file(argv[1], llama_model_default_params());
+	struct llama_model_params mp = llama_model_default_params();
+	static struct llama_model_kv_override kv[2];
+	const char *ov = getenv("LOGITS_KV"), *eq = ov != NULL ? strchr(ov, '=') : NULL;
+	if (eq != NULL && (size_t)(eq - ov) < sizeof(kv[0].key)) {
+		kv[0].tag = LLAMA_KV_OVERRIDE_TYPE_INT;
+		memcpy(kv[0].key, ov, (size_t)(eq - ov));
+		kv[0].val_i64 = strtoll(eq + 1, NULL, 10);
+		mp.kv_overrides = kv; /* kv[1].key empty: the end */
+	}
+	struct llama_model *model = llama_model_load_from_file(argv[1], mp);
 	if (model == NULL)
 		return 1;
 	const struct llama_vocab *vocab = llama_model_get_vocab(model);

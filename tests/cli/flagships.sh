@@ -20,12 +20,13 @@ trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 export FERRY_HOME="$work/store"
 
-# same_as_llama GGUF NAME: every key and tensor of llama.cpp's conversion, in any order, but the
-# general.* keys llama.cpp derives from the directory name (name, size label, type) or the model
-# card's front matter (license, tags, languages), and general.quantization_version (which
-# llama-quantize writes, not ferry's converter)
+# same_as_llama GGUF NAME [KEY]: every key and tensor of llama.cpp's conversion, in any order, but
+# the general.* keys llama.cpp derives from the directory name (name, size label, type) or the
+# model card's front matter (license, tags, languages), general.quantization_version (which
+# llama-quantize writes, not ferry's converter) and KEY, one ferry writes on purpose
 same_as_llama() {
-	strip() { sed -e 's/ @[0-9]* / /' | grep -Ev '^kv general\.(name|size_label|type|quantization_version|license|tags|languages) ' | sort; }
+	skip=${3:-none}
+	strip() { sed -e 's/ @[0-9]* / /' | grep -Ev "^kv (general\.(name|size_label|type|quantization_version|license|tags|languages)|$skip) " | sort; }
 	node "$(dirname "$0")/gguf_digest.mjs" "$1" | strip >"$work/a.digest"
 	strip <"$DATA/golden/convert/$2-f32.digest" >"$work/b.digest"
 	diff "$work/a.digest" "$work/b.digest" >"$work/diff" && return 0
@@ -34,14 +35,15 @@ same_as_llama() {
 }
 # NAME ARCH: the fixtures and the GGUF architecture they convert to
 for f in "glm4-tiny glm4" "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2" \
-	"kimi-k2-tiny deepseek2" "deepseek-v32-tiny deepseek32" "kimi-k25-tiny deepseek2"; do
+	"kimi-k2-tiny deepseek2" "deepseek-v32-tiny deepseek32" "kimi-k25-tiny deepseek2" \
+	"glm47-flash-tiny deepseek2 deepseek2.expert_gating_func"; do
 	set -- $f
-	m=$1 arch=$2
+	m=$1 arch=$2 extra=${3:-}
 	# --- convert: what llama.cpp v0.5.0's converter writes ------------------------------
 	for bin in "$FERRY" $FERRY_SAN; do
 		run "$bin" convert "$M/$m" -o "$work/$m.gguf" --outtype f32
 		expect_rc 0 "$(basename "$bin") convert $m"
-		same_as_llama "$work/$m.gguf" "$m" && ok ||
+		same_as_llama "$work/$m.gguf" "$m" "$extra" && ok ||
 			bad "$m: keys or tensors differ from llama.cpp's conversion"
 	done
 	run "$FERRY" inspect --json "$work/$m.gguf"
@@ -186,6 +188,31 @@ run "$FERRY" show org/glm
 expect_out "model    Glm4MoeForCausalLM, 3 layers" "show: the model line"
 expect_out "attention grouped-query: 4 heads" "show: the attention line"
 expect_out "experts  sigmoid over 8 experts" "show: the routing line"
+# --- GLM-4.7-Flash: DeepSeek's layout with GLM's vocabulary, its routing named -------------
+F=$work/glm47-flash-tiny.gguf
+run "$FERRY" inspect "$F"
+expect_out "attention: latent: 4 heads of 80, keys and values from a rank-128 latent, queries through rank 96, RoPE on 32 of them; 1 next-token-prediction layer (not run)" "inspect: GLM-4.7-Flash's attention"
+expect_out "routing: sigmoid over 8 experts (plus a selection bias), top 2, renormalized, x1.8; 1 shared expert; the first 1 layer dense" "inspect: GLM-4.7-Flash's routing"
+run "$FERRY" inspect --json "$F"
+[ "$(json_field "$work/out" 'd.metadata["deepseek2.expert_gating_func"].value')" = 2 ] &&
+	ok || bad "GLM-4.7-Flash: ferry names the sigmoid routing (llama.cpp's converter leaves it out)"
+[ "$(json_field "$work/out" 'd.metadata["tokenizer.ggml.pre"].value')" = glm4 ] &&
+	ok || bad "GLM-4.7-Flash: GLM's pre-tokenizer"
+[ "$(json_field "$work/out" 'd.metadata["tokenizer.ggml.bos_token_id"].value')" = 2050 ] &&
+	ok || bad "GLM-4.7-Flash: [gMASK] is BOS"
+[ "$(json_field "$work/out" 'd.tensors.filter(t => t.name.startsWith("blk.3.nextn.")).length')" = 4 ] &&
+	ok || bad "GLM-4.7-Flash: the next-token-prediction layer's own tensors are kept"
+# without the key (as llama.cpp's converter writes it), a model that is not the 47-layer release
+# is DeepSeek-V2's (softmax routing): other tokens
+cp "$F" "$work/g47-nokey.gguf"
+node -e '
+const fs = require("fs"), f = process.argv[1], b = fs.readFileSync(f);
+const at = b.indexOf("deepseek2.expert_gating_func");
+b.write("X", at + "deepseek2.expert_gating_func".length - 1); fs.writeFileSync(f, b);' "$work/g47-nokey.gguf"
+run "$FERRY" inspect "$work/g47-nokey.gguf"
+expect_out "routing: softmax over 8 experts" "GLM-4.7-Flash without the key and not 47 layers: softmax, as llama.cpp"
+greedy_same "$work/g47-nokey.gguf" glm47-flash-tiny && bad "softmax routing gave sigmoid's tokens" || ok
+
 # --- MiniMax-M2: whole-projection q/k norms, FP8, refusals ---------------------------------
 X=$work/minimax-m2-tiny.gguf
 run "$FERRY" inspect "$X"

@@ -4,6 +4,7 @@
  * checkpoints run directly and after conversion to GGUF f32) and llama.cpp's tokenizer suites.
  */
 #include "helpers.h"
+#include "infer/arch.h"
 #include "infer/infer.h"
 #include "quant/quant.h"
 
@@ -403,6 +404,25 @@ Test(infer, golden_kimi_k25_tiny, .timeout = 120)
 Test(infer, golden_glm4_tiny, .timeout = 120)
 {
 	golden_both("glm4-tiny");
+}
+
+/* GLM-4.7-Flash (deepseek2 with GLM's vocabulary, v_head_dim wider than qk_nope_head_dim, its
+ * next-token-prediction layer kept in the file), against llama.cpp v0.5.0's engine */
+Test(infer, golden_glm47_flash_tiny, .timeout = 120)
+{
+	golden_both("glm47-flash-tiny");
+}
+
+/* llama.cpp's GLM-4.7-Flash files carry no expert_gating_func: the model is known by its layers
+ * (47, or 48 counting the next-token layer) and its 154,880 tokens, and routed by sigmoid */
+Test(infer, deepseek2_glm_lite_rule)
+{
+	cr_expect(fy_deepseek2_is_glm_lite(47, 154880));
+	cr_expect(fy_deepseek2_is_glm_lite(48, 154880));
+	cr_expect(!fy_deepseek2_is_glm_lite(46, 154880));
+	cr_expect(!fy_deepseek2_is_glm_lite(47, 129280)); /* DeepSeek's vocabulary */
+	cr_expect(!fy_deepseek2_is_glm_lite(61, 154880));
+	cr_expect(!fy_deepseek2_is_glm_lite(47, -1));
 }
 
 Test(infer, stories260K_greedy_128)
