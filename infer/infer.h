@@ -31,6 +31,10 @@ struct fy_kernels {
 	float (*dot)(const float *a, const float *b, int64_t n);
 	/* out[r] = dot(w + r * ldw, x) for r < 4 */
 	void (*dot4)(const float *w, int64_t ldw, const float *x, int64_t n, float out[4]);
+	/* the same for three activation vectors (x + t * ldx) at once, y[t * ldy + r] for t < 3:
+	 * each value bit for bit what dot4 gives (the batched product's register tile) */
+	void (*dot4x3)(const float *w, int64_t ldw, const float *x, int64_t ldx, int64_t n,
+		       float *y, int64_t ldy);
 	/* y[i] += a * x[i] */
 	void (*axpy)(float a, const float *x, float *y, int64_t n);
 };

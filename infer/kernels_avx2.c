@@ -62,6 +62,50 @@ AVX2 static void dot4_avx2(const float *w, int64_t ldw, const float *x, int64_t 
 	}
 }
 
+/* Four rows against three activation vectors: twelve running sums, each as dot4_avx2 keeps it
+ * (one lane vector over the row, summed the same way, the tail added the same way). */
+AVX2 static void dot4x3_avx2(const float *w, int64_t ldw, const float *x, int64_t ldx, int64_t n,
+			     float *y, int64_t ldy)
+{
+	const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+	const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx;
+	__m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s10 = s00, s11 = s00, s12 = s00;
+	__m256 s20 = s00, s21 = s00, s22 = s00, s30 = s00, s31 = s00, s32 = s00;
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		const __m256 a = _mm256_loadu_ps(x0 + i), b = _mm256_loadu_ps(x1 + i);
+		const __m256 c = _mm256_loadu_ps(x2 + i);
+		__m256 wv = _mm256_loadu_ps(w0 + i);
+		s00 = _mm256_fmadd_ps(wv, a, s00);
+		s01 = _mm256_fmadd_ps(wv, b, s01);
+		s02 = _mm256_fmadd_ps(wv, c, s02);
+		wv = _mm256_loadu_ps(w1 + i);
+		s10 = _mm256_fmadd_ps(wv, a, s10);
+		s11 = _mm256_fmadd_ps(wv, b, s11);
+		s12 = _mm256_fmadd_ps(wv, c, s12);
+		wv = _mm256_loadu_ps(w2 + i);
+		s20 = _mm256_fmadd_ps(wv, a, s20);
+		s21 = _mm256_fmadd_ps(wv, b, s21);
+		s22 = _mm256_fmadd_ps(wv, c, s22);
+		wv = _mm256_loadu_ps(w3 + i);
+		s30 = _mm256_fmadd_ps(wv, a, s30);
+		s31 = _mm256_fmadd_ps(wv, b, s31);
+		s32 = _mm256_fmadd_ps(wv, c, s32);
+	}
+	const __m256 sums[3][4] = { { s00, s10, s20, s30 },
+				    { s01, s11, s21, s31 },
+				    { s02, s12, s22, s32 } };
+	const float *wr[4] = { w0, w1, w2, w3 }, *xt[3] = { x0, x1, x2 };
+	for (int t = 0; t < 3; t++) {
+		for (int r = 0; r < 4; r++) {
+			float o = hsum(sums[t][r]);
+			for (int64_t k = i; k < n; k++)
+				o += wr[r][k] * xt[t][k];
+			y[t * ldy + r] = o;
+		}
+	}
+}
+
 AVX2 static void axpy_avx2(float a, const float *x, float *y, int64_t n)
 {
 	const __m256 av = _mm256_set1_ps(a);
@@ -77,6 +121,7 @@ static const struct fy_kernels avx2 = {
 	.name = "avx2",
 	.dot = dot_avx2,
 	.dot4 = dot4_avx2,
+	.dot4x3 = dot4x3_avx2,
 	.axpy = axpy_avx2,
 };
 

@@ -1,8 +1,8 @@
 /*
- * AVX2 twins of the dequantizers the mixtures use most (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K), compiled
- * for AVX2 and F16C function by function and chosen at run time (quant/traits.c) when the CPU has
- * both. Each computes every value with the same operations in the same order as its scalar twin
- * (a product of two floats, then for Q4_K/Q5_K a difference; no fused multiply-add), so the
+ * AVX2 twins of the dequantizers the mixtures use most (F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K),
+ * compiled for AVX2 and F16C function by function and chosen at run time (quant/traits.c) when the
+ * CPU has both. Each computes every value with the same operations in the same order as its scalar
+ * twin (a product of two floats, then for Q4_K/Q5_K a difference; no fused multiply-add), so the
  * output is bit for bit the scalar dequantizer's (a NaN scale gives NaN either way, its payload
  * aside): the unit tests compare them on random blocks and against llama.cpp's vectors. Only the
  * unpacking of the bits and the int-to-float conversions are vectorized.
@@ -53,6 +53,32 @@ AVX2 static inline void i8x32_mul_sub(__m256i q, __m256 d, __m256 m, float *y)
 AVX2 static inline float half(uint16_t h)
 {
 	return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+/* F16 and BF16 rows: eight values per conversion instruction (exact; a signalling NaN comes back
+ * quiet, which the scalar table keeps as it is) */
+AVX2 static void f16_avx2(const void *vx, float *y, int64_t n)
+{
+	const uint16_t *x = vx;
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+	for (; i < n; i++)
+		y[i] = half(x[i]);
+}
+
+AVX2 static void bf16_avx2(const void *vx, float *y, int64_t n)
+{
+	const uint16_t *x = vx;
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + i)));
+		_mm256_storeu_ps(y + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+	}
+	for (; i < n; i++) {
+		const uint32_t u = (uint32_t)x[i] << 16;
+		memcpy(y + i, &u, sizeof(u));
+	}
 }
 
 AVX2 static void q8_0_avx2(const void *vx, float *y, int64_t n)
@@ -181,6 +207,8 @@ void fy_dequant_avx2_table(fy_quant_to_float_fn *t)
 	/* F16C is CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports does not know it) */
 	if (!__builtin_cpu_supports("avx2") || !__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 29)))
 		return;
+	t[FY_DTYPE_F16] = f16_avx2;
+	t[FY_DTYPE_BF16] = bf16_avx2;
 	t[FY_DTYPE_Q4_0] = q4_0_avx2;
 	t[FY_DTYPE_Q8_0] = q8_0_avx2;
 	t[FY_DTYPE_Q4_K] = q4_k_avx2;

@@ -49,6 +49,17 @@ Test(infer, avx2_kernels_match_scalar)
 		for (int r = 0; r < 4; r++)
 			cr_expect(fabsf(o1[r] - o2[r]) <= tol, "dot4 row %d n=%lld", r,
 				  (long long)n);
+		/* the batched tile gives dot4's values exactly, token by token */
+		for (size_t kk = 0; kk < 2; kk++) {
+			const struct fy_kernels *K = kk == 0 ? v : s;
+			float tile[3 * 8], one[4];
+			K->dot4x3(a, n, a + 2 * n, n / 3, n, tile, 8);
+			for (int t = 0; t < 3; t++) {
+				K->dot4(a, n, a + 2 * n + t * (n / 3), n, one);
+				cr_expect(memcmp(one, tile + 8 * t, sizeof(one)) == 0,
+					  "%s dot4x3 token %d n=%lld", K->name, t, (long long)n);
+			}
+		}
 		memcpy(y1, x, sizeof(y1));
 		memcpy(y2, x, sizeof(y2));
 		v->axpy(0.37f, a, y1, n);
