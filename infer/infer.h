@@ -35,6 +35,10 @@ struct fy_kernels {
 	 * each value bit for bit what dot4 gives (the batched product's register tile) */
 	void (*dot4x3)(const float *w, int64_t ldw, const float *x, int64_t ldx, int64_t n,
 		       float *y, int64_t ldy);
+	/* dot4x3 over F16 rows read as they are stored (ldw in elements): the same values as
+	 * dot4x3 over the rows converted to F32, without the conversion pass; NULL: none */
+	void (*dot4x3_f16)(const uint16_t *w, int64_t ldw, const float *x, int64_t ldx, int64_t n,
+			   float *y, int64_t ldy);
 	/* y[i] += a * x[i] */
 	void (*axpy)(float a, const float *x, float *y, int64_t n);
 };

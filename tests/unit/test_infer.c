@@ -49,7 +49,8 @@ Test(infer, avx2_kernels_match_scalar)
 		for (int r = 0; r < 4; r++)
 			cr_expect(fabsf(o1[r] - o2[r]) <= tol, "dot4 row %d n=%lld", r,
 				  (long long)n);
-		/* the batched tile gives dot4's values exactly, token by token */
+		/* the batched tile gives dot4's values exactly, token by token; the F16 tile the
+		 * values of the F32 one on the rows converted */
 		for (size_t kk = 0; kk < 2; kk++) {
 			const struct fy_kernels *K = kk == 0 ? v : s;
 			float tile[3 * 8], one[4];
@@ -60,6 +61,16 @@ Test(infer, avx2_kernels_match_scalar)
 					  "%s dot4x3 token %d n=%lld", K->name, t, (long long)n);
 			}
 		}
+		uint16_t h[4 * 1000];
+		float hf[4 * 1000], t16[3 * 8] = { 0 }, t32[3 * 8] = { 0 };
+		for (int64_t i = 0; i < 4 * n; i++) {
+			h[i] = fy_f32_to_f16(a[i]);
+			hf[i] = fy_f16_to_f32(h[i]);
+		}
+		cr_assert(v->dot4x3_f16 != NULL);
+		v->dot4x3_f16(h, n, a + 2 * n, n / 3, n, t16, 8);
+		v->dot4x3(hf, n, a + 2 * n, n / 3, n, t32, 8);
+		cr_expect(memcmp(t16, t32, sizeof(t16)) == 0, "dot4x3_f16 n=%lld", (long long)n);
 		memcpy(y1, x, sizeof(y1));
 		memcpy(y2, x, sizeof(y2));
 		v->axpy(0.37f, a, y1, n);
