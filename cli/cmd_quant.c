@@ -5,6 +5,7 @@
 #include "cli/quant.h"
 #include "verify/verify.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,14 @@ static int parse_type_opt(struct fy_cli *cli, const char *opt, const char *val, 
 	return -1;
 }
 
+/* Whether path names a shard of a split set of more than one file. */
+static bool split_input(const char *path)
+{
+	size_t prefix = 0;
+	int k = 0, n = 0;
+	return fy_gguf_split_name(path, &prefix, &k, &n) && n > 1;
+}
+
 /* ferry.quant.options: the options that shaped the output, for provenance. */
 static void options_text(const struct fy_quant_cli *o, char *buf, size_t cap)
 {
@@ -148,11 +157,92 @@ static void options_text(const struct fy_quant_cli *o, char *buf, size_t cap)
 	for (size_t i = 0; i < o->tensor_types.n && at < cap; i++)
 		at += (size_t)snprintf(buf + at, cap - at, " --tensor-type %s",
 				       o->tensor_types.v[i]);
+	if (o->tensor_type_file != NULL && at < cap) {
+		const char *base = strrchr(o->tensor_type_file, '/');
+		at += (size_t)snprintf(buf + at, cap - at, " --tensor-type-file %s",
+				       base != NULL ? base + 1 : o->tensor_type_file);
+	}
 	if (o->imatrix_path != NULL && at < cap) {
 		const char *base = strrchr(o->imatrix_path, '/');
 		at += (size_t)snprintf(buf + at, cap - at, " --imatrix %s",
 				       base != NULL ? base + 1 : o->imatrix_path);
 	}
+	for (size_t i = 0; i < o->include_weights.n && at < cap; i++)
+		at += (size_t)snprintf(buf + at, cap - at, " --include-weights %s",
+				       o->include_weights.v[i]);
+	for (size_t i = 0; i < o->exclude_weights.n && at < cap; i++)
+		at += (size_t)snprintf(buf + at, cap - at, " --exclude-weights %s",
+				       o->exclude_weights.v[i]);
+	for (size_t i = 0; i < o->override_kv.n && at < cap; i++)
+		at += (size_t)snprintf(buf + at, cap - at, " --override-kv %s",
+				       o->override_kv.v[i]);
+	if (o->prune_layers != NULL && at < cap)
+		at += (size_t)snprintf(buf + at, cap - at, " --prune-layers %s", o->prune_layers);
+	if (o->req.keep_split && at < cap)
+		at += (size_t)snprintf(buf + at, cap - at, " --keep-split");
+}
+
+/* --tensor-type-file FILE: more --tensor-type entries, separated by spaces or newlines (as
+ * llama-quantize reads them), after those of the command line. */
+static int read_tensor_type_file(struct fy_cli *cli, struct fy_quant_cli *o)
+{
+	struct fy_buf b;
+	struct fy_err err;
+	int r = -1;
+	fy_buf_init(&b);
+	if (fy_file_read(o->tensor_type_file, 1u << 20, &b, &err) != FY_OK ||
+	    fy_buf_append(&b, "", 1, &err) != FY_OK) {
+		fy_buf_release(&b);
+		return fy_cli_fail(cli, &err);
+	}
+	char *save = NULL;
+	for (char *w = strtok_r((char *)b.data, " \t\r\n", &save); w != NULL && r < 0;
+	     w = strtok_r(NULL, " \t\r\n", &save)) {
+		if (o->n_overrides == FY_OPT_LIST_MAX)
+			r = fy_cli_usage_error(cli, "%s: more than %d tensor types in all",
+					       o->tensor_type_file, FY_OPT_LIST_MAX);
+		else if (fy_quant_override_new(&o->overrides[o->n_overrides], w, &err) != FY_OK)
+			r = fy_cli_usage_error(cli, "%s: %s", o->tensor_type_file, err.msg);
+		else
+			o->n_overrides++;
+	}
+	fy_buf_release(&b);
+	return r;
+}
+
+/* --prune-layers L0,L1,...: layer numbers, sorted and made distinct (as llama-quantize). */
+static int parse_prune(struct fy_cli *cli, struct fy_quant_cli *o)
+{
+	const char *p = o->prune_layers;
+	size_t n = 0;
+	while (*p != '\0') {
+		char *end;
+		errno = 0;
+		const long v = strtol(p, &end, 10);
+		if (end == p || v < 0 || v > 1000000 || errno != 0 || (*end != ',' && *end != '\0'))
+			return fy_cli_usage_error(cli,
+						  "--prune-layers '%s': layer numbers (0 or more) "
+						  "separated by commas",
+						  o->prune_layers);
+		if (n == sizeof(o->prune) / sizeof(o->prune[0]))
+			return fy_cli_usage_error(cli, "--prune-layers: more than %zu layers", n);
+		size_t at = n++;
+		while (at > 0 && o->prune[at - 1] > (int)v) { /* insertion: kept sorted */
+			o->prune[at] = o->prune[at - 1];
+			at--;
+		}
+		o->prune[at] = (int)v;
+		p = *end == ',' ? end + 1 : end;
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (m == 0 || o->prune[m - 1] != o->prune[i])
+			o->prune[m++] = o->prune[i];
+	if (m == 0)
+		return fy_cli_usage_error(cli, "--prune-layers: no layer named");
+	o->req.prune = o->prune;
+	o->req.n_prune = m;
+	return -1;
 }
 
 void fy_quant_cli_release(struct fy_quant_cli *o)
@@ -182,8 +272,29 @@ int fy_quant_cli_prepare(struct fy_cli *cli, struct fy_quant_cli *o)
 			return fy_cli_usage_error(cli, "%s", err.msg);
 		o->n_overrides = i + 1;
 	}
+	if (r < 0 && o->tensor_type_file != NULL)
+		r = read_tensor_type_file(cli, o);
 	if (r < 0)
 		r = fy_cli_split_opts(cli, o->split_max_size, o->split_max_tensors, &o->req.split);
+	for (size_t i = 0; r < 0 && i < o->override_kv.n; i++) {
+		if (fy_gguf_kv_override_parse(o->override_kv.v[i], &o->kv[i], &err) != FY_OK)
+			return fy_cli_usage_error(cli, "%s", err.msg);
+		o->req.kv_overrides = o->kv;
+		o->req.n_kv_overrides = i + 1;
+	}
+	if (r < 0 && o->prune_layers != NULL)
+		r = parse_prune(cli, o);
+	if (r < 0 && o->req.keep_split &&
+	    (o->req.split.max_bytes > 0 || o->req.split.max_tensors > 0))
+		return fy_cli_usage_error(cli, "--keep-split and --split-max-* cannot be used "
+					       "together");
+	if (r < 0 && o->include_weights.n > 0 && o->exclude_weights.n > 0)
+		return fy_cli_usage_error(cli, "--include-weights and --exclude-weights cannot be "
+					       "used together");
+	if (r < 0 && o->imatrix_path == NULL &&
+	    (o->include_weights.n > 0 || o->exclude_weights.n > 0))
+		return fy_cli_usage_error(cli, "--include-weights and --exclude-weights choose "
+					       "entries of --imatrix, which is missing");
 	if (r >= 0)
 		return r;
 	if (o->imatrix_path != NULL) {
@@ -192,14 +303,23 @@ int fy_quant_cli_prepare(struct fy_cli *cli, struct fy_quant_cli *o)
 		    fy_hash_file(o->imatrix_path, FY_HASH_SHA256_ONLY, &d, &err) != FY_OK)
 			return fy_cli_fail(cli, &err);
 		fy_hex(d.sha256, FY_SHA256_LEN, o->imatrix_sha256);
+		const bool keep = o->include_weights.n > 0;
+		const struct fy_opt_list *names = keep ? &o->include_weights : &o->exclude_weights;
+		if (names->n > 0 &&
+		    fy_imatrix_filter(o->imatrix, names->v, names->n, keep, &err) != FY_OK)
+			return fy_cli_fail(cli, &err);
+	}
+	if (o->imatrix != NULL && fy_imatrix_count(o->imatrix) > 0) {
 		o->req.imatrix = o->imatrix;
 		o->req.imatrix_file = o->imatrix_path;
 		o->req.params.has_imatrix = true;
 	} else if (fy_ftype_needs_imatrix(o->req.params.ftype)) {
-		return fy_cli_usage_error(cli,
-					  "--type %s needs an importance matrix (--imatrix FILE; "
-					  "'ferry imatrix' computes one)",
-					  fy_ftype_name(o->req.params.ftype));
+		return fy_cli_usage_error(
+			cli,
+			"--type %s needs an importance matrix (--imatrix FILE; "
+			"'ferry imatrix' computes one; --include/--exclude-weights "
+			"may leave none)",
+			fy_ftype_name(o->req.params.ftype));
 	}
 	if (o->threads < 0)
 		return fy_cli_usage_error(cli, "-t: a thread count is 0 (one per CPU) or more");
@@ -343,6 +463,8 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 		  "keep output.weight as it is" },
 		{ "tensor-type", 0, FY_OPT_LIST, &o.tensor_types, "RE=T",
 		  "tensors whose name matches RE get type T (repeatable; first match wins)" },
+		{ "tensor-type-file", 0, FY_OPT_STRING, &o.tensor_type_file, "FILE",
+		  "more RE=T entries, separated by spaces or newlines" },
 		{ "imatrix", 0, FY_OPT_STRING, &o.imatrix_path, "FILE",
 		  "importance matrix (llama-imatrix's GGUF or .dat, or 'ferry imatrix')" },
 		{ "split-max-size", 0, FY_OPT_STRING, &o.split_max_size, "N(M|G)",
@@ -350,6 +472,17 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 		  "layout)" },
 		{ "split-max-tensors", 0, FY_OPT_INT, &o.split_max_tensors, "N",
 		  "write shards of at most N tensors" },
+		{ "keep-split", 0, FY_OPT_FLAG, &o.req.keep_split, NULL,
+		  "write the input's shards, each with its tensors (llama-quantize --keep-split)" },
+		{ "include-weights", 0, FY_OPT_LIST, &o.include_weights, "NAME",
+		  "use the importance matrix only for tensors whose name contains NAME "
+		  "(repeatable)" },
+		{ "exclude-weights", 0, FY_OPT_LIST, &o.exclude_weights, "NAME",
+		  "do not use it for tensors whose name contains NAME (repeatable)" },
+		{ "override-kv", 0, FY_OPT_LIST, &o.override_kv, "KEY=TYPE:V",
+		  "set metadata KEY in the output: int:, float:, bool: or str: (repeatable)" },
+		{ "prune-layers", 0, FY_OPT_STRING, &o.prune_layers, "L0,L1,...",
+		  "leave these layers out, renumber the rest (llama-quantize --prune-layers)" },
 		{ "threads", 't', FY_OPT_INT, &o.threads, "N", "threads (default: one per CPU)" },
 		{ "dry-run", 'n', FY_OPT_FLAG, &o.req.plan_only, NULL,
 		  "print the plan (with -v or --json), write nothing" },
@@ -378,7 +511,9 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 		"llama-quantize's quantize.imatrix.* keys with --imatrix), and records\n"
 		"ferry.version, ferry.source.sha256 and ferry.quant.options. --split-max-size or\n"
 		"--split-max-tensors write NAME-0000K-of-0000N.gguf shards as llama-gguf-split\n"
-		"--split would.\n"
+		"--split would; --keep-split keeps the input's shards. --override-kv,\n"
+		"--prune-layers and --include/--exclude-weights do what llama-quantize's do,\n"
+		"to the same bytes.\n"
 		"Store mode adds <name>-<TYPE>.gguf (or its shards) as a new revision of the "
 		"-GGUF\n"
 		"repository, its manifest recording the source revision and files and the\n"
@@ -410,6 +545,16 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 		}
 	} else
 		snprintf(out_path, sizeof(out_path), "%s", output);
+	if (o.req.keep_split && !split_input(argv[0])) {
+		/* one input file: llama-quantize --keep-split names its output as shard 1 of 1 */
+		char one[4096];
+		struct fy_err err;
+		if (fy_gguf_split_path(one, sizeof(one), out_path, 0, 1, &err) != FY_OK) {
+			r = fy_cli_fail(cli, &err);
+			goto out;
+		}
+		snprintf(out_path, sizeof(out_path), "%s", one);
+	}
 	r = fy_quant_cli_run(cli, &o, argv[0], out_path, out_path, &rep);
 out:
 	fy_quant_cli_release(&o);

@@ -13,12 +13,18 @@ struct fy_quant_cli {
 	struct fy_quant_override *overrides[FY_OPT_LIST_MAX];
 	size_t n_overrides;
 	long threads;
-	const char *imatrix_path;   /* --imatrix */
-	struct fy_imatrix *imatrix; /* loaded from it */
-	char imatrix_sha256[65];    /* of the file, for the lineage */
-	const char *split_max_size; /* --split-max-size */
-	long split_max_tensors;	    /* --split-max-tensors */
-	char options[2048];	    /* ferry.quant.options */
+	const char *imatrix_path;			     /* --imatrix */
+	struct fy_imatrix *imatrix;			     /* loaded from it */
+	char imatrix_sha256[65];			     /* of the file, for the lineage */
+	const char *split_max_size;			     /* --split-max-size */
+	long split_max_tensors;				     /* --split-max-tensors */
+	struct fy_opt_list include_weights, exclude_weights; /* --include/--exclude-weights */
+	struct fy_opt_list override_kv;			     /* --override-kv */
+	struct fy_gguf_kv_override kv[FY_OPT_LIST_MAX];
+	const char *tensor_type_file; /* --tensor-type-file */
+	const char *prune_layers;     /* --prune-layers */
+	int prune[1024];
+	char options[2048]; /* ferry.quant.options */
 	struct fy_requant_opts req;
 };
 

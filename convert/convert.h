@@ -273,6 +273,18 @@ int fy_gguf_writer_set(struct fy_gguf_writer *w, const char *key, const struct f
 		       struct fy_err *err);
 int fy_gguf_writer_set_u32(struct fy_gguf_writer *w, const char *key, uint32_t v,
 			   struct fy_err *err);
+/* Removes a key (absent: nothing). Removing, then setting, moves a key to the end, as ggml's
+ * gguf_set_val_* does. */
+void fy_gguf_writer_remove(struct fy_gguf_writer *w, const char *key);
+
+/* llama-quantize's --override-kv KEY=TYPE:VALUE (int, float, bool, str), as it writes them: an
+ * int as u32 of its magnitude, a float as f32; strings of at most 127 bytes. */
+struct fy_gguf_kv_override {
+	char key[128];
+	struct fy_gguf_value v; /* a string's text is str (v.s.ptr unset) */
+	char str[128];
+};
+int fy_gguf_kv_override_parse(const char *spec, struct fy_gguf_kv_override *o, struct fy_err *err);
 int fy_gguf_writer_set_str(struct fy_gguf_writer *w, const char *key, const char *s,
 			   struct fy_err *err);
 /* Sets an array of a fixed-size type from packed little-endian elements. */
@@ -299,6 +311,11 @@ struct fy_gguf_split_opts {
 	uint64_t max_bytes;
 	int max_tensors;
 	bool always_name; /* name a single shard PREFIX-00001-of-00001.gguf too */
+	/* or the shards given: shard k starts at tensor first[k] (first[0] == 0), n_first shards
+	 * (llama-quantize's --keep-split, whose split keys are split.no, split.count,
+	 * split.tensors.count in that order) */
+	const size_t *first;
+	size_t n_first;
 };
 
 /* The first tensor of each shard into first[0..*n) (cap entries at least n_tensors + 1). */
@@ -447,6 +464,10 @@ int fy_imatrix_parse(struct fy_imatrix **out, const void *data, size_t size, con
 void fy_imatrix_free(struct fy_imatrix *m);
 /* The values for a tensor name (ne0 per expert, experts one after another), or NULL. */
 const float *fy_imatrix_find(const struct fy_imatrix *m, const char *name, size_t *n);
+/* llama-quantize's --include-weights (keep) and --exclude-weights (!keep): keeps only the entries
+ * whose name contains one of names, or drops them. */
+int fy_imatrix_filter(struct fy_imatrix *m, const char *const *names, size_t n_names, bool keep,
+		      struct fy_err *err);
 size_t fy_imatrix_count(const struct fy_imatrix *m);
 /* The first dataset it was computed on (NULL: none recorded), and its chunk count (0: none). */
 const char *fy_imatrix_dataset(const struct fy_imatrix *m);
@@ -471,6 +492,15 @@ struct fy_requant_opts {
 	struct fy_gguf_split_opts split;  /* write shards (zero: one file) */
 	const struct fy_imatrix *imatrix; /* importance matrix, or NULL */
 	const char *imatrix_file;	  /* written as quantize.imatrix.file (the name given) */
+	/* llama-quantize's --override-kv: set after general.file_type, each moved to the end */
+	const struct fy_gguf_kv_override *kv_overrides;
+	size_t n_kv_overrides;
+	/* llama-quantize's --prune-layers: layers left out (ascending, distinct, below
+	 * block_count), the others renumbered, block_count set to the layers kept */
+	const int *prune;
+	size_t n_prune;
+	/* llama-quantize's --keep-split: the input's shards and tensor order (not with split) */
+	bool keep_split;
 	fy_requant_progress_fn progress;
 	void *ctx;
 };

@@ -9,6 +9,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <math.h>
 #include <string.h>
 
 struct wkv {
@@ -163,6 +165,75 @@ int fy_gguf_writer_set(struct fy_gguf_writer *w, const char *key, const struct f
 	if (v->type == FY_GGUF_STRING)
 		return put_str(&kv->enc, v->s.ptr, v->s.len, err);
 	return encode_fixed(&kv->enc, v, err);
+}
+
+void fy_gguf_writer_remove(struct fy_gguf_writer *w, const char *key)
+{
+	for (size_t i = 0; i < w->n_kv; i++) {
+		if (strcmp(w->kvs[i].key, key) != 0)
+			continue;
+		free(w->kvs[i].key);
+		fy_buf_release(&w->kvs[i].enc);
+		memmove(&w->kvs[i], &w->kvs[i + 1], (w->n_kv - i - 1) * sizeof(w->kvs[0]));
+		w->n_kv--;
+		return;
+	}
+}
+
+int fy_gguf_kv_override_parse(const char *spec, struct fy_gguf_kv_override *o, struct fy_err *err)
+{
+	static const char *const tags[] = { "int:", "float:", "bool:", "str:" };
+	const char *eq = strchr(spec, '=');
+	memset(o, 0, sizeof(*o));
+	if (eq == NULL || eq == spec || (size_t)(eq - spec) >= sizeof(o->key))
+		return fy_err_set(
+			err, FY_EINVAL,
+			"--override-kv '%s': not KEY=TYPE:VALUE (a key of 1 to 127 bytes)", spec);
+	memcpy(o->key, spec, (size_t)(eq - spec));
+	const char *v = eq + 1, *end = NULL;
+	size_t t = 0;
+	while (t < 4 && strncmp(v, tags[t], strlen(tags[t])) != 0)
+		t++;
+	if (t == 4)
+		return fy_err_set(err, FY_EINVAL,
+				  "--override-kv '%s': the type is int, float, bool or str", spec);
+	v += strlen(tags[t]);
+	errno = 0;
+	switch (t) {
+	case 0: { /* written as u32 of the magnitude, as llama-quantize writes it */
+		const long long i = strtoll(v, (char **)&end, 10);
+		if (end == v || *end != '\0' || errno != 0 || i < -(long long)UINT32_MAX ||
+		    i > (long long)UINT32_MAX)
+			return fy_err_set(err, FY_EINVAL,
+					  "--override-kv '%s': not an integer of 32 bits", spec);
+		o->v.type = FY_GGUF_U32;
+		o->v.u = (uint64_t)(i < 0 ? -i : i);
+		break;
+	}
+	case 1:
+		o->v.f = strtod(v, (char **)&end);
+		if (end == v || *end != '\0' || errno != 0 || !isfinite(o->v.f))
+			return fy_err_set(err, FY_EINVAL, "--override-kv '%s': not a number", spec);
+		o->v.type = FY_GGUF_F32;
+		break;
+	case 2:
+		if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+			return fy_err_set(err, FY_EINVAL,
+					  "--override-kv '%s': a bool is true or false", spec);
+		o->v.type = FY_GGUF_BOOL;
+		o->v.b = v[0] == 't';
+		break;
+	default:
+		if (strlen(v) >= sizeof(o->str))
+			return fy_err_set(err, FY_EINVAL,
+					  "--override-kv '%s': a string of at most 127 bytes",
+					  spec);
+		memcpy(o->str, v, strlen(v));
+		o->v.type = FY_GGUF_STRING; /* the text is str (the struct may be copied) */
+		o->v.s.len = strlen(v);
+		break;
+	}
+	return FY_OK;
 }
 
 int fy_gguf_writer_set_u32(struct fy_gguf_writer *w, const char *key, uint32_t v,
@@ -348,6 +419,7 @@ struct part {
 	bool all_keys;
 	int no, count; /* count 0: a single file */
 	size_t t0, t1;
+	bool count_second; /* split.count before split.tensors.count (llama-quantize's order) */
 };
 
 static bool is_split_key(const char *key)
@@ -403,10 +475,16 @@ static int build_header(struct fy_gguf_writer *w, const struct part *p, struct f
 	if (p->count > 0 && !p->all_keys && w->alignment != FY_GGUF_DEFAULT_ALIGNMENT)
 		FY_TRY(rc, put_split_kv(b, "general.alignment", FY_GGUF_U32, w->alignment, err));
 	if (p->count > 0) {
-		/* llama-gguf-split's order: split.count is set last (gguf_set_val appends) */
+		/* llama-gguf-split's order: split.count is set last (gguf_set_val appends);
+		 * llama-quantize --keep-split sets it second */
 		FY_TRY(rc, put_split_kv(b, "split.no", FY_GGUF_U16, (uint64_t)p->no, err));
+		if (p->count_second)
+			FY_TRY(rc, put_split_kv(b, "split.count", FY_GGUF_U16, (uint64_t)p->count,
+						err));
 		FY_TRY(rc, put_split_kv(b, "split.tensors.count", FY_GGUF_I32, w->n_tensors, err));
-		FY_TRY(rc, put_split_kv(b, "split.count", FY_GGUF_U16, (uint64_t)p->count, err));
+		if (!p->count_second)
+			FY_TRY(rc, put_split_kv(b, "split.count", FY_GGUF_U16, (uint64_t)p->count,
+						err));
 	}
 	for (i = p->t0; i < p->t1; i++) {
 		struct wtensor *t = &w->tensors[i];
@@ -458,7 +536,7 @@ static int write_data(struct fy_gguf_writer *w, const struct part *p, struct fy_
 
 int fy_gguf_writer_image(struct fy_gguf_writer *w, struct fy_buf *out, struct fy_err *err)
 {
-	const struct part all = { true, 0, 0, 0, 0 };
+	const struct part all = { true, 0, 0, 0, 0, false };
 
 	if (w->n_tensors > 0)
 		return fy_err_set(err, FY_EINVAL, "an in-memory GGUF image holds no tensors");
@@ -494,7 +572,7 @@ out:
 int fy_gguf_writer_write(struct fy_gguf_writer *w, const char *path, fy_tensor_data_fn fn,
 			 void *ctx, struct fy_err *err)
 {
-	const struct part all = { true, 0, 0, 0, w->n_tensors };
+	const struct part all = { true, 0, 0, 0, w->n_tensors, false };
 	struct fy_atomic a = { .fd = -1 };
 	int rc;
 
@@ -515,6 +593,19 @@ int fy_gguf_split_plan(struct fy_gguf_writer *w, const struct fy_gguf_split_opts
 	if (cap == 0)
 		return fy_err_set(err, FY_EINVAL, "no room for a split plan");
 	first[0] = 0;
+	if (o->first != NULL) { /* the shards given */
+		if (o->n_first == 0 || o->n_first > cap || o->n_first > FY_GGUF_SPLIT_MAX ||
+		    o->first[0] != 0)
+			return fy_err_set(err, FY_EINVAL, "%zu shards cannot be written",
+					  o->n_first);
+		for (size_t k = 1; k < o->n_first; k++)
+			if (o->first[k] <= o->first[k - 1] || o->first[k] >= w->n_tensors)
+				return fy_err_set(err, FY_EINVAL, "shard %zu would be empty",
+						  k + 1);
+		memcpy(first, o->first, o->n_first * sizeof(*first));
+		*n_out = o->n_first;
+		return FY_OK;
+	}
 	if (o->max_bytes == 0 && o->max_tensors <= 0) {
 		*n_out = 1;
 		return FY_OK;
@@ -579,8 +670,12 @@ int fy_gguf_writer_write_split(struct fy_gguf_writer *w, const char *path,
 	for (size_t k = 0; k < n; k++)
 		files[k].fd = -1;
 	for (size_t k = 0; k < n; k++) {
-		const struct part p = { k == 0, (int)k, (int)n, first[k],
-					k + 1 < n ? first[k + 1] : w->n_tensors };
+		const struct part p = { k == 0,
+					(int)k,
+					(int)n,
+					first[k],
+					k + 1 < n ? first[k + 1] : w->n_tensors,
+					o->first != NULL };
 		FY_TRY(rc, fy_gguf_split_path(name, name_cap, path, k, n, err));
 		FY_TRY(rc, write_part(w, &p, &files[k], name, fn, ctx, err));
 	}

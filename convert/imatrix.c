@@ -276,6 +276,33 @@ const float *fy_imatrix_find(const struct fy_imatrix *m, const char *name, size_
 	return m->e[i].values;
 }
 
+int fy_imatrix_filter(struct fy_imatrix *m, const char *const *names, size_t n_names, bool keep,
+		      struct fy_err *err)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		bool hit = false;
+		for (size_t k = 0; k < n_names && !hit; k++)
+			hit = strstr(m->e[i].name, names[k]) != NULL;
+		if (hit == keep) {
+			m->e[kept++] = m->e[i];
+		} else {
+			free(m->e[i].name);
+			free(m->e[i].values);
+		}
+	}
+	m->n = kept;
+	fy_index_release(&m->index);
+	fy_index_init(&m->index);
+	for (size_t i = 0; i < kept; i++) {
+		const int rc = fy_index_insert(&m->index, m->e[i].name, strlen(m->e[i].name),
+					       (int64_t)i, err);
+		if (rc != FY_OK)
+			return rc;
+	}
+	return FY_OK;
+}
+
 size_t fy_imatrix_count(const struct fy_imatrix *m)
 {
 	return m->n;

@@ -20,6 +20,11 @@ struct requant {
 	struct fy_pool *pool;
 	struct fy_quant_choice *plan;
 	size_t n;
+	char **names; /* the output name of plan entry k where it differs (--prune-layers), or NULL
+		       */
+	uint32_t block_count; /* the layers kept (--prune-layers) */
+	size_t *first;	      /* --keep-split: the first plan entry of each input shard */
+	size_t n_first;
 	struct fy_requant_report *rep;
 	/* the batch being converted */
 	const struct fy_gguf_tensor *t;
@@ -120,9 +125,10 @@ out:
 }
 
 /* The input's KVs (less the ones rewritten), then as llama.cpp: quantization_version and
- * file_type appended, then ferry's provenance. */
+ * file_type appended, the --override-kv keys, the importance matrix's, block_count after
+ * --prune-layers (each removed and appended, as gguf_set_val_* does), then ferry's provenance. */
 static int write_metadata(struct fy_gguf_writer *w, const struct fy_gguf *in,
-			  const struct fy_requant_opts *o, struct fy_err *err)
+			  const struct fy_requant_opts *o, uint32_t block_count, struct fy_err *err)
 {
 	int rc = FY_OK;
 	for (size_t i = 0; i < fy_gguf_kv_count(in); i++) {
@@ -132,8 +138,23 @@ static int write_metadata(struct fy_gguf_writer *w, const struct fy_gguf *in,
 	}
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.quantization_version", 2, err));
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.file_type", (uint32_t)o->params.ftype, err));
+	for (size_t i = 0; i < o->n_kv_overrides; i++) {
+		const struct fy_gguf_kv_override *kv = &o->kv_overrides[i];
+		struct fy_gguf_value v = kv->v;
+		if (v.type == FY_GGUF_STRING)
+			v.s.ptr = kv->str;
+		fy_gguf_writer_remove(w, kv->key);
+		FY_TRY(rc, fy_gguf_writer_set(w, kv->key, &v, err));
+	}
 	if (o->imatrix != NULL)
 		FY_TRY(rc, imatrix_keys(w, o, err));
+	if (o->n_prune > 0) {
+		const struct fy_gguf_kv *a = fy_gguf_find_kv(in, "general.architecture");
+		char key[160];
+		snprintf(key, sizeof(key), "%.*s.block_count", (int)a->v.s.len, a->v.s.ptr);
+		fy_gguf_writer_remove(w, key);
+		FY_TRY(rc, fy_gguf_writer_set_u32(w, key, block_count, err));
+	}
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.version", FY_VERSION, err));
 	if (o->source_sha256 != NULL)
 		FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.source.sha256", o->source_sha256, err));
@@ -278,7 +299,9 @@ static int declare_tensors(struct fy_gguf_writer *w, struct requant *q, struct f
 			return fy_err_set(err, FY_EFORMAT,
 					  "tensor '%s': %lld elements do not fit %s", t->name,
 					  (long long)t->n_elems, fy_dtype_name(c->type));
-		rc = fy_gguf_writer_add(w, t->name, c->type, t->n_dims, t->ne, err);
+		rc = fy_gguf_writer_add(
+			w, q->names != NULL && q->names[k] != NULL ? q->names[k] : t->name, c->type,
+			t->n_dims, t->ne, err);
 		q->rep->in_bytes += t->nbytes;
 		q->rep->out_bytes += out_bytes;
 		if (c->type != t->type) {
@@ -295,32 +318,195 @@ static int declare_tensors(struct fy_gguf_writer *w, struct requant *q, struct f
 	return rc;
 }
 
+/* The layer of a blk.N.* tensor and the name after "blk.N.", or -1. */
+static int layer_and_rest(const char *name, const char **rest)
+{
+	const int l = fy_quant_layer_of(name);
+	const char *p = name + 4;
+	while (l >= 0 && *p >= '0' && *p <= '9')
+		p++;
+	*rest = p + 1;
+	return l >= 0 && *p == '.' ? l : -1;
+}
+
+/* --prune-layers as llama-quantize's remap_layer numbers the rest: the layers present in
+ * ascending order, those below the first pruned one unchanged, the others from there on
+ * consecutively. map[l] for l < n_layer: the new number, or -1 (pruned or absent); *kept: the
+ * layers left (the new block_count). */
+static int prune_map(const struct requant *q, int n_layer, int **map, uint32_t *kept,
+		     struct fy_err *err)
+{
+	const struct fy_requant_opts *o = q->opts;
+	bool *present = calloc((size_t)n_layer + 1, sizeof(*present));
+	const char *rest;
+	int rc = FY_OK, next = 0;
+	*map = malloc(((size_t)n_layer + 1) * sizeof(**map));
+	if (present == NULL || *map == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < o->n_prune && rc == FY_OK; i++)
+		if (o->prune[i] < 0 || o->prune[i] >= n_layer)
+			rc = fy_err_set(err, FY_EINVAL,
+					"--prune-layers: layer %d is not one of the model's %d "
+					"(block_count)",
+					o->prune[i], n_layer);
+	for (size_t i = 0; i < q->n && rc == FY_OK; i++) {
+		const char *name = fy_gguf_tensor_at(q->in, i)->name;
+		const int l = layer_and_rest(name, &rest);
+		if (l >= n_layer)
+			rc = fy_err_set(err, FY_EFORMAT,
+					"tensor '%s': layer %d is not below block_count %d", name,
+					l, n_layer);
+		else if (l >= 0)
+			present[l] = true;
+	}
+	for (int l = 0, p = 0; l < n_layer && rc == FY_OK; l++) {
+		(*map)[l] = -1;
+		while ((size_t)p < o->n_prune && o->prune[p] < l)
+			p++;
+		if (!present[l] || ((size_t)p < o->n_prune && o->prune[p] == l))
+			continue;
+		if (l < o->prune[0]) {
+			(*map)[l] = l;
+			next = l + 1;
+		} else {
+			(*map)[l] = next++;
+		}
+	}
+	if (rc == FY_OK && next == 0)
+		rc = fy_err_set(err, FY_EINVAL, "--prune-layers: no layer would be left");
+	*kept = (uint32_t)next;
+out:
+	free(present);
+	return rc;
+}
+
+/* --keep-split: the plan in the input's order (shard, then offset), as llama-quantize sorts its
+ * tensors for it, and the first entry of each input shard. */
+static int keep_split(struct requant *q, struct fy_err *err)
+{
+	const size_t n_shards = fy_gguf_shard_count(q->in);
+	/* a stable insertion by (shard, offset): plans are tensors, not millions */
+	for (size_t k = 1; k < q->n; k++) {
+		const struct fy_quant_choice c = q->plan[k];
+		char *name = q->names != NULL ? q->names[k] : NULL;
+		const struct fy_gguf_tensor *t = fy_gguf_tensor_at(q->in, c.src);
+		size_t at = k;
+		while (at > 0) {
+			const struct fy_gguf_tensor *u =
+				fy_gguf_tensor_at(q->in, q->plan[at - 1].src);
+			if (u->shard < t->shard || (u->shard == t->shard && u->offset <= t->offset))
+				break;
+			q->plan[at] = q->plan[at - 1];
+			if (q->names != NULL)
+				q->names[at] = q->names[at - 1];
+			at--;
+		}
+		q->plan[at] = c;
+		if (q->names != NULL)
+			q->names[at] = name;
+	}
+	q->first = calloc(n_shards + 1, sizeof(*q->first));
+	if (q->first == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	size_t k = 0;
+	for (size_t s = 0; s < n_shards; s++) {
+		q->first[s] = k;
+		while (k < q->n && fy_gguf_tensor_at(q->in, q->plan[k].src)->shard == (int)s)
+			k++;
+		if (q->first[s] == k)
+			return fy_err_set(err, FY_EINVAL,
+					  "--keep-split: shard %zu of %s would hold no tensor",
+					  s + 1, fy_gguf_label(q->in));
+	}
+	q->n_first = n_shards;
+	return FY_OK;
+}
+
 static int make_plan(struct requant *q, struct fy_err *err)
 {
 	char arch[64];
 	struct fy_quant_model model;
 	struct fy_quant_src *src = NULL;
+	size_t *from = NULL; /* src index -> input tensor */
+	int *map = NULL;
+	size_t n_in, n = 0;
 	int rc = read_model(q->in, &model, arch, sizeof(arch), err);
 	if (rc != FY_OK)
 		return rc;
-	q->n = fy_gguf_tensor_count(q->in);
-	src = calloc(q->n > 0 ? q->n : 1, sizeof(*src));
-	q->plan = calloc(q->n > 0 ? q->n : 1, sizeof(*q->plan));
-	if (src == NULL || q->plan == NULL) {
-		free(src);
-		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	n_in = fy_gguf_tensor_count(q->in);
+	q->n = n_in;
+	if (q->opts->n_prune > 0)
+		FY_TRY(rc, prune_map(q, model.n_layer, &map, &q->block_count, err));
+	src = calloc(n_in > 0 ? n_in : 1, sizeof(*src));
+	from = calloc(n_in > 0 ? n_in : 1, sizeof(*from));
+	q->plan = calloc(n_in > 0 ? n_in : 1, sizeof(*q->plan));
+	if (map != NULL)
+		q->names = calloc(n_in > 0 ? n_in : 1, sizeof(*q->names));
+	if (src == NULL || from == NULL || q->plan == NULL || (map != NULL && q->names == NULL)) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		goto out;
 	}
-	for (size_t i = 0; i < q->n; i++) {
+	char **renamed = q->names; /* by src index while planning */
+	for (size_t i = 0; i < n_in; i++) {
 		const struct fy_gguf_tensor *t = fy_gguf_tensor_at(q->in, i);
-		src[i].name = t->name;
-		src[i].type = t->type;
-		memcpy(src[i].ne, t->ne, sizeof(src[i].ne));
+		const char *rest = NULL;
+		const int l = map != NULL ? layer_and_rest(t->name, &rest) : -1;
+		if (l >= 0 && map[l] < 0)
+			continue; /* a pruned layer's */
+		src[n].name = t->name;
+		if (l >= 0 && map[l] != l) {
+			const size_t len = strlen(rest) + 32;
+			if ((renamed[n] = malloc(len)) == NULL) {
+				rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+				goto out;
+			}
+			snprintf(renamed[n], len, "blk.%d.%s", map[l], rest);
+			src[n].name = renamed[n];
+		}
+		src[n].type = t->type;
+		memcpy(src[n].ne, t->ne, sizeof(src[n].ne));
+		from[n++] = i;
 	}
-	rc = fy_quant_plan(&model, src, q->n, &q->opts->params, q->plan, err);
-	if (rc != FY_OK)
+	q->n = n;
+	rc = fy_quant_plan(&model, src, n, &q->opts->params, q->plan, err);
+	if (rc != FY_OK) {
 		fy_err_prefix(err, "%s", fy_gguf_label(q->in));
+		goto out;
+	}
+	/* the plan's entries point at input tensors; the new names follow them into plan order */
+	if (q->names != NULL) {
+		char **by_plan = calloc(n > 0 ? n : 1, sizeof(*by_plan));
+		if (by_plan == NULL) {
+			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+			goto out;
+		}
+		for (size_t k = 0; k < n; k++) {
+			by_plan[k] = renamed[q->plan[k].src];
+			renamed[q->plan[k].src] = NULL;
+		}
+		for (size_t k = 0; k < n_in; k++)
+			free(renamed[k]);
+		free(renamed);
+		q->names = by_plan;
+	}
+	for (size_t k = 0; k < n; k++)
+		q->plan[k].src = from[q->plan[k].src];
+	if (q->opts->keep_split)
+		rc = keep_split(q, err);
+out:
+	free(map);
+	free(from);
 	free(src);
 	return rc;
+}
+
+static void free_names(struct requant *q)
+{
+	for (size_t k = 0; q->names != NULL && k < q->n; k++)
+		free(q->names[k]);
+	free(q->names);
 }
 
 int fy_gguf_requant(const char *in_path, const char *out_path, const struct fy_requant_opts *o,
@@ -342,7 +528,7 @@ int fy_gguf_requant(const char *in_path, const char *out_path, const struct fy_r
 		q.pool = own_pool;
 	}
 	FY_TRY(rc, fy_gguf_writer_new(&w, err));
-	FY_TRY(rc, write_metadata(w, q.in, o, err));
+	FY_TRY(rc, write_metadata(w, q.in, o, q.block_count, err));
 	FY_TRY(rc, declare_tensors(w, &q, err));
 	rep->n_tensors = q.n;
 	if (o->plan_only) {
@@ -351,7 +537,9 @@ int fy_gguf_requant(const char *in_path, const char *out_path, const struct fy_r
 			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 			goto out;
 		}
-		rc = fy_gguf_split_plan(w, &o->split, first, q.n + 1, &rep->n_shards, err);
+		const struct fy_gguf_split_opts keep = { .first = q.first, .n_first = q.n_first };
+		rc = fy_gguf_split_plan(w, o->keep_split ? &keep : &o->split, first, q.n + 1,
+					&rep->n_shards, err);
 		free(first);
 		if (rc != FY_OK)
 			goto out;
@@ -362,11 +550,22 @@ int fy_gguf_requant(const char *in_path, const char *out_path, const struct fy_r
 		}
 		goto out;
 	}
-	FY_TRY(rc, fy_gguf_writer_write_split(w, out_path, &o->split, tensor_data, &q,
-					      &rep->n_shards, err));
+	if (o->keep_split && q.n_first == 1) { /* one input file: one output file */
+		rc = fy_gguf_writer_write(w, out_path, tensor_data, &q, err);
+		rep->n_shards = 1;
+	} else if (o->keep_split) {
+		const struct fy_gguf_split_opts keep = { .first = q.first, .n_first = q.n_first };
+		rc = fy_gguf_writer_write_split(w, out_path, &keep, tensor_data, &q, &rep->n_shards,
+						err);
+	} else {
+		rc = fy_gguf_writer_write_split(w, out_path, &o->split, tensor_data, &q,
+						&rep->n_shards, err);
+	}
 out:
 	fy_gguf_writer_free(w);
 	fy_pool_free(own_pool);
+	free_names(&q);
+	free(q.first);
 	free(q.plan);
 	fy_gguf_free(q.in);
 	return rc;

@@ -97,6 +97,46 @@ for c in "stories260K Q4_K_M gguf" "stories260K IQ4_NL gguf" "llama8 Q4_0 gguf" 
 	node "$root/tests/cli/gguf_digest.mjs" "$work/q.gguf" >"$out/imatrix/$1-$2-$3.digest"
 	rm -f "$work/q.gguf"
 done
+# llama-quantize's other options, from $out as above: options/cases.txt lists "NAME MODEL TYPE
+# OPTIONS...", each output's digest is options/NAME.digest (NAME-K.digest for the shards that
+# --keep-split writes); MODEL llama8s is llama8 split by ferry quant --type F16
+# --split-max-tensors 30 (llama-gguf-split's shards of llama-quantize's F16 output: both checked
+# above), which tests/cli/quant.sh makes the same way
+mkdir -p "$out/options"
+: >"$out/options/cases.txt"
+# (options/types.txt, the --tensor-type-file case's list, is the project's: kept as it is)
+"$FERRY" -q quant "$work/llama8.gguf" --type F16 --split-max-tensors 30 -o "$work/l8s.gguf"
+while read -r c; do
+	set -- $c
+	name=$1 m=$2 t=$3
+	shift 3
+	in=$work/$m.gguf
+	[ "$m" = llama8s ] && in=$work/l8s-00001-of-00003.gguf
+	(cd "$out" && "$Q" "$@" "$in" "$work/o.gguf" "$t" 1 >"$work/log" 2>&1) ||
+		{ tail -3 "$work/log" >&2; exit 1; }
+	echo "$name $m $t $*" >>"$out/options/cases.txt"
+	if [ -e "$work/o.gguf" ]; then
+		node "$root/tests/cli/gguf_digest.mjs" "$work/o.gguf" >"$out/options/$name.digest"
+	fi
+	k=1
+	for f in "$work"/o-*-of-*.gguf; do
+		[ -e "$f" ] || continue
+		node "$root/tests/cli/gguf_digest.mjs" "$f" >"$out/options/$name-$k.digest"
+		k=$((k + 1))
+	done
+	rm -f "$work"/o.gguf "$work"/o-*-of-*.gguf
+done <<'EOF_CASES'
+override llama8 Q4_K_M --override-kv general.name=str:renamed --override-kv llama.context_length=int:-4096 --override-kv test.scale=float:1.5 --override-kv test.flag=bool:true --override-kv general.file_type=int:7
+prune llama8 Q4_K_M --prune-layers 5,2
+prune-imatrix llama8 IQ2_XXS --imatrix imatrix/llama8.gguf --prune-layers 0,7
+exclude llama8 IQ4_XS --imatrix imatrix/llama8.gguf --exclude-weights attn_ --exclude-weights ffn_up
+include llama8 IQ3_S --imatrix imatrix/llama8.gguf --include-weights ffn_down
+include-none llama8 Q4_K_M --imatrix imatrix/llama8.gguf --include-weights nothing
+keep-split llama8s Q4_K_M --keep-split
+keep-split-prune llama8s Q5_K_M --keep-split --prune-layers 3
+keep-one llama8 Q6_K --keep-split
+type-file llama8 Q4_K_M --tensor-type-file options/types.txt
+EOF_CASES
 echo "$out: $(ls "$out" | grep -c digest) digests, $(wc -l <"$out/refused.txt") refusals," \
 	"$(wc -l <"$out/imatrix/cases.txt") imatrix cases," \
-	"$(wc -l <"$out/split/cases.txt") split cases"
+	"$(wc -l <"$out/split/cases.txt") split cases, $(wc -l <"$out/options/cases.txt") option cases"

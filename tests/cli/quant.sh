@@ -171,6 +171,54 @@ while read -r m t f; do
 	fi
 	rm -f "$work/g-im.gguf"
 done <"$work/lattice-cases"
+# llama-quantize's other options (--override-kv, --prune-layers, --include/--exclude-weights,
+# --keep-split), run from $GOLD as they were recorded; llama8s is llama8 split as the script split
+# it; ferry's own keys (ferry.*) aside
+"$FERRY" -q quant "$work/g-llama8.gguf" --type F16 --split-max-tensors 30 -o "$work/g-llama8s.gguf"
+nofy() { node tests/cli/gguf_digest.mjs "$1" | grep -v '^kv ferry\.'; }
+while read -r name m t opts; do
+	in=$work/g-$m.gguf
+	[ "$m" = llama8s ] && in=$work/g-llama8s-00001-of-00003.gguf
+	rm -f "$work"/o.gguf "$work"/o-*-of-*.gguf
+	# shellcheck disable=SC2086 # the options are words
+	(cd "$GOLD" && "$FERRY_ABS" quant "$in" --type "$t" $opts -o "$work/o.gguf") \
+		>"$work/out" 2>"$work/err"
+	if [ $? -ne 0 ]; then
+		bad "$name: ferry quant $opts failed: $(head -c 200 "$work/err")"
+		continue
+	fi
+	same=yes
+	if [ -e "$GOLD/options/$name.digest" ]; then
+		grep -v '^kv ferry\.' "$GOLD/options/$name.digest" >"$work/dg"
+		nofy "$work/o.gguf" | cmp -s - "$work/dg" || same=no
+	fi
+	k=1
+	for d in "$GOLD/options/$name"-[0-9]*.digest; do
+		[ -e "$d" ] || continue
+		f=$(ls "$work"/o-*-of-*.gguf 2>/dev/null | sed -n "${k}p")
+		grep -v '^kv ferry\.' "$d" >"$work/dg"
+		[ -n "$f" ] && nofy "$f" | cmp -s - "$work/dg" || same=no
+		k=$((k + 1))
+	done
+	[ "$same" = yes ] && ok || bad "$name ($opts): differs from llama-quantize's output"
+done <"$GOLD/options/cases.txt"
+run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --prune-layers 8 -o "$work/x.gguf"
+expect_rc 1 "--prune-layers beyond the model's layers"
+expect_err "layer 8 is not one of the model's 8" "says which layer"
+run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --prune-layers 0,1,2,3,4,5,6,7 -o "$work/x.gguf"
+expect_rc 1 "--prune-layers of every layer"
+expect_err "no layer would be left" "says why"
+run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --override-kv a.b=int:x -o "$work/x.gguf"
+expect_rc 2 "--override-kv with a bad integer"
+expect_err "a.b=int:x" "names the option"
+run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --keep-split --split-max-tensors 9 -o "$work/x.gguf"
+expect_rc 2 "--keep-split with a split limit"
+run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --include-weights attn -o "$work/x.gguf"
+expect_rc 2 "--include-weights without --imatrix"
+run "$FERRY" quant "$work/g-llama8.gguf" --type IQ2_XXS --imatrix "$GOLD/imatrix/llama8.gguf" \
+	--include-weights nothing -o "$work/x.gguf"
+expect_rc 2 "an IQ2 type whose matrix was filtered to nothing"
+[ ! -e "$work/x.gguf" ] && ok || bad "a refused option left an output file"
 # ferry's own importance matrices agree with llama-imatrix's for the same model and text
 # (tests/cli/imatrix_cmp.mjs says how closely), and quantize
 for m in stories260K llama8 qwen3moe; do
