@@ -62,7 +62,7 @@ same() { # same A B: identical keys (less ferry.*) and tensor bytes
 		--chunks 4 -t 2 --no-ppl -o '$work/l.imatrix.gguf'"
 	lms=$ms lrss=$rss_mib
 	timed sh -c "cd '$cal' && '$FERRY' -q imatrix '$work/m.gguf' -f calibration.txt -c 128 \
-		--chunks 4 -t 2 -o '$work/f.imatrix.gguf'"
+		--chunks 4 -t 2 --no-ppl -o '$work/f.imatrix.gguf'"
 	row "imatrix 4x128 tokens" "$lms" "$lrss" "$ms" "$rss_mib" \
 		"$(node tests/cli/imatrix_cmp.mjs "$work/f.imatrix.gguf" "$work/l.imatrix.gguf" 1e-2 2>&1 | tail -1)"
 	for t in IQ4_XS IQ3_XXS IQ2_XXS; do

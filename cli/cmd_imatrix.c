@@ -1,4 +1,5 @@
-/* ferry imatrix MODEL -f TEXT [-o OUT] [-c N] [--chunks N] [--process-output] [-t N] */
+/* ferry imatrix MODEL -f TEXT [-o OUT] [-c N] [--chunks N] [--process-output] [--no-ppl] [-t N]
+ */
 #include "cli/cli.h"
 #include "cli/infer_util.h"
 
@@ -12,7 +13,7 @@ int cmd_imatrix(struct fy_cli *cli, int argc, char **argv)
 {
 	const char *text_file = NULL, *output = "imatrix.gguf";
 	long n_ctx = 512, n_chunks = 0, threads = 0;
-	bool process_output = false;
+	bool process_output = false, no_ppl = false;
 	const struct fy_opt opts[] = {
 		{ "file", 'f', FY_OPT_STRING, &text_file, "TEXT",
 		  "the calibration text (tests/data/calibration/calibration.txt ships with "
@@ -22,11 +23,14 @@ int cmd_imatrix(struct fy_cli *cli, int argc, char **argv)
 		{ "chunks", 0, FY_OPT_INT, &n_chunks, "N", "at most N chunks (default: all)" },
 		{ "process-output", 0, FY_OPT_FLAG, &process_output, NULL,
 		  "also collect output.weight" },
+		{ "no-ppl", 0, FY_OPT_FLAG, &no_ppl, NULL,
+		  "do not compute the perplexity (as llama-imatrix --no-ppl)" },
 		{ "threads", 't', FY_OPT_INT, &threads, "N", "threads (default: one per CPU)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
-		"ferry imatrix MODEL -f TEXT [-o OUT.gguf] [-c N] [--chunks N] [--process-output]",
+		"ferry imatrix MODEL -f TEXT [-o OUT.gguf] [-c N] [--chunks N] [--process-output] "
+		"[--no-ppl]",
 		"Computes an importance matrix with ferry's engine: the text is cut into chunks "
 		"of\n"
 		"N tokens, each evaluated from position 0, and each weight's input columns are\n"
@@ -56,8 +60,11 @@ int cmd_imatrix(struct fy_cli *cli, int argc, char **argv)
 		r = fy_cli_open_artifact(cli, argv[0], &a);
 	if (r >= 0)
 		goto out;
-	const struct fy_imatrix_opts o = { (int)n_ctx, (int)n_chunks, process_output,
-					   text_file,  NULL,	      NULL };
+	const struct fy_imatrix_opts o = { .n_ctx = (int)n_ctx,
+					   .n_chunks = (int)n_chunks,
+					   .process_output = process_output,
+					   .dataset = text_file,
+					   .no_ppl = no_ppl };
 	struct fy_imatrix_report rep;
 	const double t0 = fy_now_s();
 	if (fy_imatrix_compute(a.model, (const char *)text.data, text.len, &o, pool, output, &rep,
@@ -72,11 +79,16 @@ int cmd_imatrix(struct fy_cli *cli, int argc, char **argv)
 		fy_json_set(j, "chunks", fy_json_integer(rep.n_chunks));
 		fy_json_set(j, "chunk_size", fy_json_integer(n_ctx));
 		fy_json_set(j, "entries", fy_json_integer((int64_t)rep.n_entries));
-		fy_json_set(j, "ppl", fy_json_real(rep.ppl));
+		fy_json_set(j, "ppl", no_ppl ? fy_json_null() : fy_json_real(rep.ppl));
 		r = fy_cli_print_json(cli, j);
 		goto out;
 	}
-	if (!cli->quiet)
+	if (!cli->quiet && no_ppl)
+		printf("%s: %zu entries from %d chunks of %ld tokens (%lld tokens in the text), "
+		       "%.1f s\n",
+		       output, rep.n_entries, rep.n_chunks, n_ctx, (long long)rep.n_tokens,
+		       fy_now_s() - t0);
+	else if (!cli->quiet)
 		printf("%s: %zu entries from %d chunks of %ld tokens (%lld tokens in the text), "
 		       "perplexity %.4f, %.1f s\n",
 		       output, rep.n_entries, rep.n_chunks, n_ctx, (long long)rep.n_tokens, rep.ppl,

@@ -448,6 +448,28 @@ out:
 	return rc;
 }
 
+struct swiglu_job {
+	float *x;
+	const float *y;
+};
+
+static int swiglu_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
+{
+	const struct swiglu_job *j = ctx;
+	(void)err;
+	fy_swiglu(j->x + begin, j->y + begin, end - begin);
+	return FY_OK;
+}
+
+/* x = silu(x) * y over count values, spread over the pool (element-wise: the same values). */
+static int swiglu_par(struct fy_ctx *c, float *x, const float *y, int64_t count, struct fy_err *err)
+{
+	struct swiglu_job j = { x, y };
+	if (c->pool == NULL || count < 65536)
+		return swiglu_range(&j, 0, count, err);
+	return fy_pool_for(c->pool, count, 16384, swiglu_range, &j, err);
+}
+
 /* out = down(silu(gate(in)) * up(in)) for n rows of in, f wide inside. */
 static int swiglu_ffn(struct fy_ctx *c, const struct fy_weight *gate, const struct fy_weight *up,
 		      const struct fy_weight *down, int expert, const float *in, int n, int64_t f,
@@ -457,7 +479,7 @@ static int swiglu_ffn(struct fy_ctx *c, const struct fy_weight *gate, const stru
 	int rc = FY_OK;
 	FY_TRY(rc, mm(c, gate, expert, in, n, s->g, f, err));
 	FY_TRY(rc, mm(c, up, expert, in, n, s->u, f, err));
-	fy_swiglu(s->g, s->u, n * f);
+	FY_TRY(rc, swiglu_par(c, s->g, s->u, n * f, err));
 	FY_TRY(rc, mm(c, down, expert, s->g, n, out, c->m->hp.n_embd, err));
 out:
 	return rc;

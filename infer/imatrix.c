@@ -205,7 +205,7 @@ int fy_imatrix_compute(const struct fy_model *m, const char *text, size_t len,
 			goto out;
 		}
 		/* the perplexity of the chunk's second half, as llama-imatrix reports it */
-		for (int t = n_ctx / 2; t < n_ctx - 1; t++) {
+		for (int t = n_ctx / 2; !o->no_ppl && t < n_ctx - 1; t++) {
 			float *lg = logits + (size_t)t * (size_t)m->hp.n_vocab;
 			float mx = lg[0];
 			for (int v = 1; v < m->hp.n_vocab; v++)

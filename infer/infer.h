@@ -260,6 +260,7 @@ struct fy_imatrix_opts {
 	int n_chunks;	     /* at most this many chunks (<= 0: every whole chunk of the text) */
 	bool process_output; /* also collect output.weight */
 	const char *dataset; /* recorded as imatrix.datasets (the text's name) */
+	bool no_ppl;	     /* no perplexity (llama-imatrix's --no-ppl): report 0 */
 	void (*progress)(void *ctx, int done, int total);
 	void *ctx;
 };

@@ -229,6 +229,10 @@ for m in stories260K llama8 qwen3moe; do
 		bad "ferry imatrix on $m: $(cat "$work/err" "$work/cmp" | head -c 300)"
 	fi
 done
+(cd "$DATA/calibration" && "$FERRY_ABS" --json imatrix "$work/g-stories260K.gguf" -f calibration.txt \
+	-c 128 --no-ppl -o "$work/im-noppl.gguf") >"$work/out" 2>"$work/err"
+cmp -s "$work/im-noppl.gguf" "$work/im-stories260K.gguf" && ok || bad "imatrix --no-ppl: another matrix"
+[ "$(json_field "$work/out" d.ppl)" = null ] && ok || bad "imatrix --no-ppl reports no perplexity"
 run "$FERRY" quant "$work/g-llama8.gguf" --type IQ4_XS --imatrix "$work/im-llama8.gguf" -o "$work/im8.gguf"
 expect_rc 0 "quantize with ferry's importance matrix"
 run "$FERRY" inspect "$work/im8.gguf" --json
