@@ -140,6 +140,15 @@ static bool split_input(const char *path)
 	return fy_gguf_split_name(path, &prefix, &k, &n) && n > 1;
 }
 
+/* " OPT VALUE" for each value of a repeated option, appended at buf + at; the new end. */
+static size_t list_text(char *buf, size_t cap, size_t at, const char *opt,
+			const struct fy_opt_list *l)
+{
+	for (size_t i = 0; i < l->n && at < cap; i++)
+		at += (size_t)snprintf(buf + at, cap - at, " %s %s", opt, l->v[i]);
+	return at;
+}
+
 /* ferry.quant.options: the options that shaped the output, for provenance. */
 static void options_text(const struct fy_quant_cli *o, char *buf, size_t cap)
 {
@@ -154,9 +163,7 @@ static void options_text(const struct fy_quant_cli *o, char *buf, size_t cap)
 	if (o->token_type != NULL && at < cap)
 		at += (size_t)snprintf(buf + at, cap - at, " --token-embedding-type %s",
 				       o->token_type);
-	for (size_t i = 0; i < o->tensor_types.n && at < cap; i++)
-		at += (size_t)snprintf(buf + at, cap - at, " --tensor-type %s",
-				       o->tensor_types.v[i]);
+	at = list_text(buf, cap, at, "--tensor-type", &o->tensor_types);
 	if (o->tensor_type_file != NULL && at < cap) {
 		const char *base = strrchr(o->tensor_type_file, '/');
 		at += (size_t)snprintf(buf + at, cap - at, " --tensor-type-file %s",
@@ -167,15 +174,9 @@ static void options_text(const struct fy_quant_cli *o, char *buf, size_t cap)
 		at += (size_t)snprintf(buf + at, cap - at, " --imatrix %s",
 				       base != NULL ? base + 1 : o->imatrix_path);
 	}
-	for (size_t i = 0; i < o->include_weights.n && at < cap; i++)
-		at += (size_t)snprintf(buf + at, cap - at, " --include-weights %s",
-				       o->include_weights.v[i]);
-	for (size_t i = 0; i < o->exclude_weights.n && at < cap; i++)
-		at += (size_t)snprintf(buf + at, cap - at, " --exclude-weights %s",
-				       o->exclude_weights.v[i]);
-	for (size_t i = 0; i < o->override_kv.n && at < cap; i++)
-		at += (size_t)snprintf(buf + at, cap - at, " --override-kv %s",
-				       o->override_kv.v[i]);
+	at = list_text(buf, cap, at, "--include-weights", &o->include_weights);
+	at = list_text(buf, cap, at, "--exclude-weights", &o->exclude_weights);
+	at = list_text(buf, cap, at, "--override-kv", &o->override_kv);
 	if (o->prune_layers != NULL && at < cap)
 		at += (size_t)snprintf(buf + at, cap - at, " --prune-layers %s", o->prune_layers);
 	if (o->req.keep_split && at < cap)

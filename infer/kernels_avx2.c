@@ -63,62 +63,28 @@ AVX2 static void dot4_avx2(const float *w, int64_t ldw, const float *x, int64_t 
 	}
 }
 
-/* Four rows against three activation vectors: twelve running sums, each as dot4_avx2 keeps it
- * (one lane vector over the row, summed the same way, the tail added the same way). */
-AVX2 static void dot4x3_avx2(const float *w, int64_t ldw, const float *x, int64_t ldx, int64_t n,
-			     float *y, int64_t ldy)
-{
-	const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
-	const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx;
-	__m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s10 = s00, s11 = s00, s12 = s00;
-	__m256 s20 = s00, s21 = s00, s22 = s00, s30 = s00, s31 = s00, s32 = s00;
-	int64_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		const __m256 a = _mm256_loadu_ps(x0 + i), b = _mm256_loadu_ps(x1 + i);
-		const __m256 c = _mm256_loadu_ps(x2 + i);
-		__m256 wv = _mm256_loadu_ps(w0 + i);
-		s00 = _mm256_fmadd_ps(wv, a, s00);
-		s01 = _mm256_fmadd_ps(wv, b, s01);
-		s02 = _mm256_fmadd_ps(wv, c, s02);
-		wv = _mm256_loadu_ps(w1 + i);
-		s10 = _mm256_fmadd_ps(wv, a, s10);
-		s11 = _mm256_fmadd_ps(wv, b, s11);
-		s12 = _mm256_fmadd_ps(wv, c, s12);
-		wv = _mm256_loadu_ps(w2 + i);
-		s20 = _mm256_fmadd_ps(wv, a, s20);
-		s21 = _mm256_fmadd_ps(wv, b, s21);
-		s22 = _mm256_fmadd_ps(wv, c, s22);
-		wv = _mm256_loadu_ps(w3 + i);
-		s30 = _mm256_fmadd_ps(wv, a, s30);
-		s31 = _mm256_fmadd_ps(wv, b, s31);
-		s32 = _mm256_fmadd_ps(wv, c, s32);
-	}
-	const __m256 sums[3][4] = { { s00, s10, s20, s30 },
-				    { s01, s11, s21, s31 },
-				    { s02, s12, s22, s32 } };
-	const float *wr[4] = { w0, w1, w2, w3 }, *xt[3] = { x0, x1, x2 };
-	for (int t = 0; t < 3; t++) {
-		for (int r = 0; r < 4; r++) {
-			float o = hsum(sums[t][r]);
-			for (int64_t k = i; k < n; k++)
-				o += wr[r][k] * xt[t][k];
-			y[t * ldy + r] = o;
-		}
-	}
-}
-
 /* Eight F16 values as floats (exact). */
 AVX2 static inline __m256 half8(const uint16_t *p)
 {
 	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
 }
 
-/* dot4x3 with the rows in F16: each row converted as it is read (F16C), the same values and
- * operations as dot4x3_avx2 on the converted rows. */
-AVX2 static void dot4x3_f16_avx2(const uint16_t *w, int64_t ldw, const float *x, int64_t ldx,
-				 int64_t n, float *y, int64_t ldy)
+/* Row r's eight values at i, and its value at k, of rows in F32 or (f16) in F16. */
+#define TILE_ROW8(w, f16, ldw, r, i)                                                               \
+	((f16) ? half8((const uint16_t *)(w) + (r) * (ldw) + (i))                                  \
+	       : _mm256_loadu_ps((const float *)(w) + (r) * (ldw) + (i)))
+#define TILE_ROW1(w, f16, ldw, r, k)                                                               \
+	((f16) ? _cvtsh_ss(((const uint16_t *)(w))[(r) * (ldw) + (k)])                             \
+	       : ((const float *)(w))[(r) * (ldw) + (k)])
+
+/* Four rows against three activation vectors: twelve running sums, each as dot4_avx2 keeps it
+ * (one lane vector over the row, summed the same way, the tail added the same way). With f16
+ * (a constant in each caller) the rows are F16, converted as they are read (F16C): the same
+ * values and operations as on the converted rows. */
+AVX2 static inline __attribute__((always_inline)) void tile4x3(const void *w, bool f16, int64_t ldw,
+							       const float *x, int64_t ldx,
+							       int64_t n, float *y, int64_t ldy)
 {
-	const uint16_t *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
 	const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx;
 	__m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s10 = s00, s11 = s00, s12 = s00;
 	__m256 s20 = s00, s21 = s00, s22 = s00, s30 = s00, s31 = s00, s32 = s00;
@@ -126,19 +92,19 @@ AVX2 static void dot4x3_f16_avx2(const uint16_t *w, int64_t ldw, const float *x,
 	for (; i + 8 <= n; i += 8) {
 		const __m256 a = _mm256_loadu_ps(x0 + i), b = _mm256_loadu_ps(x1 + i);
 		const __m256 c = _mm256_loadu_ps(x2 + i);
-		__m256 wv = half8(w0 + i);
+		__m256 wv = TILE_ROW8(w, f16, ldw, 0, i);
 		s00 = _mm256_fmadd_ps(wv, a, s00);
 		s01 = _mm256_fmadd_ps(wv, b, s01);
 		s02 = _mm256_fmadd_ps(wv, c, s02);
-		wv = half8(w1 + i);
+		wv = TILE_ROW8(w, f16, ldw, 1, i);
 		s10 = _mm256_fmadd_ps(wv, a, s10);
 		s11 = _mm256_fmadd_ps(wv, b, s11);
 		s12 = _mm256_fmadd_ps(wv, c, s12);
-		wv = half8(w2 + i);
+		wv = TILE_ROW8(w, f16, ldw, 2, i);
 		s20 = _mm256_fmadd_ps(wv, a, s20);
 		s21 = _mm256_fmadd_ps(wv, b, s21);
 		s22 = _mm256_fmadd_ps(wv, c, s22);
-		wv = half8(w3 + i);
+		wv = TILE_ROW8(w, f16, ldw, 3, i);
 		s30 = _mm256_fmadd_ps(wv, a, s30);
 		s31 = _mm256_fmadd_ps(wv, b, s31);
 		s32 = _mm256_fmadd_ps(wv, c, s32);
@@ -146,16 +112,27 @@ AVX2 static void dot4x3_f16_avx2(const uint16_t *w, int64_t ldw, const float *x,
 	const __m256 sums[3][4] = { { s00, s10, s20, s30 },
 				    { s01, s11, s21, s31 },
 				    { s02, s12, s22, s32 } };
-	const uint16_t *wr[4] = { w0, w1, w2, w3 };
 	const float *xt[3] = { x0, x1, x2 };
 	for (int t = 0; t < 3; t++) {
 		for (int r = 0; r < 4; r++) {
 			float o = hsum(sums[t][r]);
 			for (int64_t k = i; k < n; k++)
-				o += _cvtsh_ss(wr[r][k]) * xt[t][k];
+				o += TILE_ROW1(w, f16, ldw, r, k) * xt[t][k];
 			y[t * ldy + r] = o;
 		}
 	}
+}
+
+AVX2 static void dot4x3_avx2(const float *w, int64_t ldw, const float *x, int64_t ldx, int64_t n,
+			     float *y, int64_t ldy)
+{
+	tile4x3(w, false, ldw, x, ldx, n, y, ldy);
+}
+
+AVX2 static void dot4x3_f16_avx2(const uint16_t *w, int64_t ldw, const float *x, int64_t ldx,
+				 int64_t n, float *y, int64_t ldy)
+{
+	tile4x3(w, true, ldw, x, ldx, n, y, ldy);
 }
 
 AVX2 static void axpy_avx2(float a, const float *x, float *y, int64_t n)
