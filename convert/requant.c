@@ -238,6 +238,16 @@ static int convert_tensor(struct requant *q, struct fy_sink *sink, struct fy_err
 	return rc;
 }
 
+/* The progress callback for plan entry k, the tensor under its output name. */
+static void report(const struct requant *q, size_t k, const struct fy_gguf_tensor *t,
+		   const struct fy_quant_choice *c)
+{
+	struct fy_gguf_tensor named = *t;
+	if (q->names != NULL && q->names[k] != NULL)
+		named.name = q->names[k];
+	q->opts->progress(q->opts->ctx, k, q->n, &named, c);
+}
+
 static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_err *err)
 {
 	struct requant *q = ctx;
@@ -260,7 +270,7 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 	/* done with this tensor's input: keep the resident set at one tensor's batch */
 	fy_map_drop(t->data, (size_t)t->nbytes);
 	if (rc == FY_OK && q->opts->progress != NULL)
-		q->opts->progress(q->opts->ctx, index, q->n, t, c);
+		report(q, index, t, c);
 	return rc;
 }
 
@@ -545,8 +555,7 @@ int fy_gguf_requant(const char *in_path, const char *out_path, const struct fy_r
 			goto out;
 		if (o->progress != NULL) {
 			for (size_t k = 0; k < q.n; k++)
-				o->progress(o->ctx, k, q.n, fy_gguf_tensor_at(q.in, q.plan[k].src),
-					    &q.plan[k]);
+				report(&q, k, fy_gguf_tensor_at(q.in, q.plan[k].src), &q.plan[k]);
 		}
 		goto out;
 	}

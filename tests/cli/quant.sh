@@ -205,6 +205,10 @@ done <"$GOLD/options/cases.txt"
 run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --prune-layers 8 -o "$work/x.gguf"
 expect_rc 1 "--prune-layers beyond the model's layers"
 expect_err "layer 8 is not one of the model's 8" "says which layer"
+run "$FERRY" --json quant "$work/g-llama8.gguf" --type Q4_K_M --prune-layers 1 --dry-run
+[ "$(json_field "$work/out" 'JSON.stringify(d.tensors.map(t => t.name)).includes("blk.7.")')" = false ] &&
+	[ "$(json_field "$work/out" 'd.tensors.filter(t => t.name.startsWith("blk.6.")).length')" = 9 ] &&
+	ok || bad "--dry-run names the tensors as they are written (blk.2 becomes blk.1, ...)"
 run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --prune-layers 0,1,2,3,4,5,6,7 -o "$work/x.gguf"
 expect_rc 1 "--prune-layers of every layer"
 expect_err "no layer would be left" "says why"
