@@ -180,7 +180,7 @@ static void options_text(const struct fy_quant_cli *o, char *buf, size_t cap)
 	if (o->prune_layers != NULL && at < cap)
 		at += (size_t)snprintf(buf + at, cap - at, " --prune-layers %s", o->prune_layers);
 	if (o->req.keep_split && at < cap)
-		at += (size_t)snprintf(buf + at, cap - at, " --keep-split");
+		snprintf(buf + at, cap - at, " --keep-split");
 }
 
 /* --tensor-type-file FILE: more --tensor-type entries, separated by spaces or newlines (as

@@ -158,6 +158,19 @@ out:
 	return rc;
 }
 
+/* -log p(target) under the softmax of n logits (n >= 1): the largest one's term is exp(0) = 1,
+ * so the sum is at least 1. */
+static double token_nll(const float *lg, int n, int32_t target)
+{
+	float mx = lg[0];
+	for (int v = 1; v < n; v++)
+		mx = lg[v] > mx ? lg[v] : mx;
+	double sum = 0;
+	for (int v = 0; v < n; v++)
+		sum += exp((double)(lg[v] - mx));
+	return log(sum > 1 ? sum : 1) + mx - lg[target];
+}
+
 int fy_imatrix_compute(const struct fy_model *m, const char *text, size_t len,
 		       const struct fy_imatrix_opts *o, struct fy_pool *pool, const char *out_path,
 		       struct fy_imatrix_report *rep, struct fy_err *err)
@@ -206,14 +219,8 @@ int fy_imatrix_compute(const struct fy_model *m, const char *text, size_t len,
 		}
 		/* the perplexity of the chunk's second half, as llama-imatrix reports it */
 		for (int t = n_ctx / 2; !o->no_ppl && t < n_ctx - 1; t++) {
-			float *lg = logits + (size_t)t * (size_t)m->hp.n_vocab;
-			float mx = lg[0];
-			for (int v = 1; v < m->hp.n_vocab; v++)
-				mx = lg[v] > mx ? lg[v] : mx;
-			double sum = 0;
-			for (int v = 0; v < m->hp.n_vocab; v++)
-				sum += exp((double)(lg[v] - mx));
-			nll += log(sum) + mx - lg[ids[(size_t)i * (size_t)n_ctx + (size_t)t + 1]];
+			nll += token_nll(logits + (size_t)t * (size_t)m->hp.n_vocab, m->hp.n_vocab,
+					 ids[(size_t)i * (size_t)n_ctx + (size_t)t + 1]);
 			scored++;
 		}
 		if (o->progress != NULL)

@@ -146,10 +146,12 @@ static void build(int which)
 	int *d2 = malloc((size_t)s->n * sizeof(int));
 	if (g->pos == NULL || g->posf == NULL || g->map == NULL || d2 == NULL)
 		goto fail;
-	for (int k = 0; k < s->n; k++)
-		unpack(s->kgrid[k], s->dim, s->bits, g->pos + (size_t)k * (size_t)s->dim);
-	for (size_t k = 0; k < (size_t)s->n * (size_t)s->dim; k++)
-		g->posf[k] = g->pos[k];
+	for (int k = 0; k < s->n; k++) {
+		int8_t *p = g->pos + (size_t)k * (size_t)s->dim;
+		unpack(s->kgrid[k], s->dim, s->bits, p);
+		for (int i = 0; i < s->dim; i++)
+			g->posf[(size_t)k * (size_t)s->dim + (size_t)i] = p[i];
+	}
 	for (int i = 0; i < s->map_size; i++)
 		g->map[i] = -1;
 	for (int k = 0; k < s->n; k++)
