@@ -95,6 +95,8 @@ const struct fy_st_tensor *fy_st_model_find(const struct fy_st_model *m, const c
 					    size_t *shard);
 
 /* The facts of config.json that ferry reports and converts by; absent integers are -1. */
+#define FY_HF_MAX_COMPRESS 1024 /* compress_ratios entries config.json may give */
+
 struct fy_hf_config {
 	char architecture[128]; /* architectures[0], or "" */
 	char model_type[64];
@@ -140,6 +142,14 @@ struct fy_hf_config {
 	double rms_norm_eps;	      /* -1 when absent */
 	double rope_theta;	      /* -1 when absent */
 	double partial_rotary_factor; /* the rotated share of a head (GLM: 0.5), -1 when absent */
+	/* DeepSeek-V4 (-1 when absent): hyper-connection streams and Sinkhorn iterations, the
+	 * grouped low-rank output's groups and rank, the hash-routed leading layers, the sliding
+	 * window; hyper-connections' epsilon, SwiGLU's clamp, the compressed layers' RoPE base;
+	 * compress_ratios (n_compress entries, -1 when absent) */
+	int64_t hc_mult, hc_sinkhorn_iters, o_groups, o_lora_rank, num_hash_layers, sliding_window;
+	double hc_eps, swiglu_limit, compress_rope_theta;
+	int64_t n_compress;
+	int32_t compress_ratios[FY_HF_MAX_COMPRESS];
 };
 
 /* Reads config.json at path. Fields of the wrong JSON type are format errors; a multimodal

@@ -91,6 +91,21 @@ struct fy_hf_arch {
 	const struct fy_name_pair *special_tokens;
 	/* the routing's scoring function when config.json names none (GLM: "sigmoid"), or NULL */
 	const char *scoring;
+	/* the layers' prefix in the checkpoint (NULL: "model.layers."; DeepSeek-V4: "layers.") */
+	const char *layer_prefix;
+	/* the family's own names outside the layers (HF name, GGUF name; "" leaves the tensor
+	 * out), looked up before the common ones; may be NULL */
+	const struct fy_name_pair *globals;
+	/* whether the family leaves out tensor `hf` (of layer `layer`, -1 outside the layers), as
+	 * llama.cpp's converter does (may be NULL) */
+	bool (*skip)(const struct fy_hf_config *g, const char *hf, long layer);
+	/* every layer a mixture: config.json has no intermediate_size, and no
+	 * feed_forward_length is written */
+	bool no_dense;
+	/* the output types follow the source's whatever --outtype, as llama.cpp's DeepSeek-V4
+	 * converter: FP8 matrices Q8_0, BF16 matrices BF16, F32 tensors F32, MXFP4 experts copied
+	 * bit for bit; the rest (BF16 vectors) F32 */
+	bool source_types;
 	/* refusals of config.json beyond the common ones (may be NULL) */
 	int (*check)(const struct fy_hf_config *g, const char *path, struct fy_err *err);
 	/* the family's GGUF keys, after the common ones (general.architecture ... the RMS epsilon)

@@ -28,10 +28,17 @@ static const struct fy_name_pair expert_names[] = {
 /* The GGUF name of an HF tensor; "" to skip it; false if unknown. *expert: the expert index of
  * one expert's matrix (stacked later), else -1. Layers from n_layer on are multi-token-prediction
  * modules (n_extra of them): skipped unless the architecture keeps them. */
-static bool map_name(const struct fy_hf_arch *a, const char *hf, char *out, size_t cap, int n_layer,
-		     int n_extra, int *expert)
+static bool map_name(const struct fy_hf_arch *a, const struct fy_hf_config *cfg, const char *hf,
+		     char *out, size_t cap, int n_layer, int n_extra, int *expert)
 {
 	*expert = -1;
+	const char *gl = NULL;
+	for (const struct fy_name_pair *p = a->globals; p != NULL && p->hf != NULL; p++) {
+		if (strcmp(hf, p->hf) == 0)
+			gl = p->gguf;
+	}
+	if (gl != NULL)
+		return snprintf(out, cap, "%s", gl), true;
 	/* a multimodal checkpoint's language model (Kimi K2.5) lies under language_model.; its
 	 * vision tower and projector are not part of the text model (llama.cpp's converter leaves
 	 * them for an mmproj file) */
@@ -48,13 +55,15 @@ static bool map_name(const struct fy_hf_arch *a, const char *hf, char *out, size
 		return snprintf(out, cap, "output_norm.weight"), true;
 	if (strstr(hf, "rotary_emb.inv_freq") != NULL)
 		return out[0] = '\0', true;
-	if (strncmp(hf, "model.layers.", 13) != 0)
-		return false;
+	const char *lp = a->layer_prefix != NULL ? a->layer_prefix : "model.layers.";
+	const size_t lpn = strlen(lp);
+	if (strncmp(hf, lp, lpn) != 0)
+		return a->skip != NULL && a->skip(cfg, hf, -1) ? (out[0] = '\0', true) : false;
 	char *end = NULL;
-	const long l = strtol(hf + 13, &end, 10);
-	if (end == hf + 13 || *end != '.' || l < 0 || l >= n_layer + n_extra)
+	const long l = strtol(hf + lpn, &end, 10);
+	if (end == hf + lpn || *end != '.' || l < 0 || l >= n_layer + n_extra)
 		return false;
-	if (l >= n_layer && !a->keep_nextn)
+	if ((l >= n_layer && !a->keep_nextn) || (a->skip != NULL && a->skip(cfg, hf, l)))
 		return out[0] = '\0', true;
 	const char *g = fy_convert_layer_gguf(a, end + 1);
 	if (g != NULL) {
@@ -96,8 +105,11 @@ struct ctensor {
 	const struct fy_st_tensor *scale; /* F8_E4M3 sources: the block scales (weight_scale_inv) */
 	const float *gen;		  /* a tensor the converter computes (rope_freqs), F32 */
 	int64_t block[2];		  /* their block: rows, columns */
-	int64_t int4_group;  /* compressed-tensors int4: the scales' group (scale: weight_scale) */
-	int expert;	     /* while planning: one expert's matrix (stacked later), else -1 */
+	int64_t int4_group; /* compressed-tensors int4: the scales' group (scale: weight_scale) */
+	int expert;	    /* while planning: one expert's matrix (stacked later), else -1 */
+	/* MXFP4 as DeepSeek-V4 ships it: I8 [out, in / 2] (element 2i in the low nibble), an
+	 * F8_E8M0 scale per 32 (scale: W.scale); copied into ggml's MXFP4 blocks bit for bit */
+	bool mxfp4;
 	struct cpart *parts; /* a stacked tensor: ne[2] sources, expert by expert; else NULL */
 	/* latent attention's kv_b split as llama.cpp's converter splits it: 1 attn_k_b (each
 	 * head's key rows transposed: ne = [nope, rank, heads]), 2 attn_v_b ([rank, v, heads]);
@@ -136,6 +148,17 @@ static bool is_f32_kind(const struct ctensor *t)
 
 static enum fy_dtype out_type(const struct conv *c, const struct ctensor *t)
 {
+	if (t->mxfp4)
+		return FY_DTYPE_MXFP4;
+	if (c->arch->source_types) {
+		const enum fy_dtype s = t->src->dtype;
+		if (s == FY_DTYPE_F32 || s == FY_DTYPE_I32)
+			return s;
+		if (t->n_dims >= 2 && s == FY_DTYPE_F8_E4M3)
+			return FY_DTYPE_Q8_0;
+		if (t->n_dims >= 2 && s == FY_DTYPE_BF16)
+			return FY_DTYPE_BF16;
+	}
 	if (is_f32_kind(t))
 		return FY_DTYPE_F32;
 	const enum fy_dtype o = c->o->outtype_auto ? c->auto_type : c->o->outtype;
@@ -159,7 +182,21 @@ static int check_scale(const struct conv *c, const struct fy_st_tensor *st, stru
 	return FY_OK;
 }
 
-/* An F8_E4M3 weight's block scales: `<name>_scale_inv`, F32 or BF16, one per block of
+/* DeepSeek-V4's scales: W.scale (F8_E8M0) of W.weight; *w receives W.weight or NULL. */
+static const struct fy_st_tensor *v4_scale(const struct conv *c, const char *name, bool of_weight,
+					   char *other, size_t cap)
+{
+	const size_t n = strlen(name);
+	const char *from = of_weight ? ".weight" : ".scale", *to = of_weight ? ".scale" : ".weight";
+	const size_t k = strlen(from);
+	if (n <= k || strcmp(name + n - k, from) != 0)
+		return NULL;
+	snprintf(other, cap, "%.*s%s", (int)(n - k), name, to);
+	return fy_st_model_find(c->m, other, NULL);
+}
+
+/* An F8_E4M3 weight's block scales: `<name>_scale_inv`, F32 or BF16, or DeepSeek-V4's W.scale
+ * (F8_E8M0, powers of two) of W.weight, one per block of
  * quantization_config.weight_block_size (default 128 x 128; partial blocks at the edges). */
 static int plan_fp8(const struct conv *c, const struct fy_st_tensor *st, struct ctensor *t,
 		    struct fy_err *err)
@@ -167,6 +204,16 @@ static int plan_fp8(const struct conv *c, const struct fy_st_tensor *st, struct 
 	char name[512];
 	snprintf(name, sizeof(name), "%s" SCALE_SUFFIX, st->name);
 	const struct fy_st_tensor *sc = fy_st_model_find(c->m, name, NULL);
+	bool v4 = false; /* the scale is W.scale, F8_E8M0 */
+	if (sc == NULL) {
+		char alt[512];
+		const struct fy_st_tensor *e8 = v4_scale(c, st->name, true, alt, sizeof(alt));
+		if (e8 != NULL) {
+			sc = e8;
+			v4 = true;
+			snprintf(name, sizeof(name), "%s", alt);
+		}
+	}
 	t->block[0] = c->cfg.fp8_block[0] > 0 ? c->cfg.fp8_block[0] : 128;
 	t->block[1] = c->cfg.fp8_block[1] > 0 ? c->cfg.fp8_block[1] : 128;
 	if (st->n_dims != 2)
@@ -178,14 +225,16 @@ static int plan_fp8(const struct conv *c, const struct fy_st_tensor *st, struct 
 				  name);
 	const int64_t rb = (st->shape[0] + t->block[0] - 1) / t->block[0];
 	const int64_t cb = (st->shape[1] + t->block[1] - 1) / t->block[1];
-	if ((sc->dtype != FY_DTYPE_F32 && sc->dtype != FY_DTYPE_BF16) || sc->n_dims != 2 ||
-	    sc->shape[0] != rb || sc->shape[1] != cb)
-		return fy_err_set(err, FY_EFORMAT,
-				  "tensor '%s' should be F32 or BF16 [%lld, %lld] (blocks of "
-				  "%lld x %lld over [%lld, %lld])",
-				  name, (long long)rb, (long long)cb, (long long)t->block[0],
-				  (long long)t->block[1], (long long)st->shape[0],
-				  (long long)st->shape[1]);
+	if ((v4 ? sc->dtype != FY_DTYPE_F8_E8M0
+		: sc->dtype != FY_DTYPE_F32 && sc->dtype != FY_DTYPE_BF16) ||
+	    sc->n_dims != 2 || sc->shape[0] != rb || sc->shape[1] != cb)
+		return fy_err_set(
+			err, FY_EFORMAT,
+			"tensor '%s' should be %s [%lld, %lld] (blocks of %lld x %lld over "
+			"[%lld, %lld])",
+			name, v4 ? "F8_E8M0" : "F32 or BF16", (long long)rb, (long long)cb,
+			(long long)t->block[0], (long long)t->block[1], (long long)st->shape[0],
+			(long long)st->shape[1]);
 	t->scale = sc;
 	return FY_OK;
 }
@@ -290,6 +339,32 @@ static int plan_packed(struct conv *c, const struct fy_st_tensor *st, const char
 	return FY_OK;
 }
 
+/* DeepSeek-V4's MXFP4 experts: W.weight I8 [out, in / 2], two E2M1 codes a byte (element 2i
+ * in the low nibble), W.scale F8_E8M0 [out, in / 32]. */
+static int plan_mxfp4(struct conv *c, const struct fy_st_tensor *st, const struct fy_st_tensor *sc,
+		      struct ctensor *t, struct fy_err *err)
+{
+	if (st->n_dims != 2 || st->shape[1] <= 0 || st->shape[1] > (1 << 24) ||
+	    (2 * st->shape[1]) % 32 != 0 || sc->dtype != FY_DTYPE_F8_E8M0 || sc->n_dims != 2 ||
+	    sc->shape[0] != st->shape[0] || sc->shape[1] != 2 * st->shape[1] / 32)
+		return fy_err_set(
+			err, FY_EFORMAT,
+			"tensor '%s' should be I8 [rows, columns / 2] (columns a multiple "
+			"of 32) with an F8_E8M0 scale [rows, columns / 32]",
+			st->name);
+	t->src = st;
+	t->scale = sc;
+	t->mxfp4 = true;
+	t->n_dims = 2;
+	t->ne[0] = 2 * st->shape[1];
+	t->ne[1] = st->shape[0];
+	t->ne[2] = t->ne[3] = 1;
+	if (c->o != NULL)
+		t->type = out_type(c, t);
+	c->n++;
+	return FY_OK;
+}
+
 static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_err *err)
 {
 	struct ctensor *t = &c->t[c->n];
@@ -298,6 +373,14 @@ static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_
 	if (len > strlen(SCALE_SUFFIX) &&
 	    strcmp(st->name + len - strlen(SCALE_SUFFIX), SCALE_SUFFIX) == 0)
 		return check_scale(c, st, err);
+	/* DeepSeek-V4: W.scale is read with its FP8 or MXFP4 W.weight */
+	if (st->dtype == FY_DTYPE_F8_E8M0) {
+		const struct fy_st_tensor *w = v4_scale(c, st->name, false, base, sizeof(base));
+		if (w != NULL && (w->dtype == FY_DTYPE_F8_E4M3 || w->dtype == FY_DTYPE_I8))
+			return FY_OK;
+		return fy_err_set(err, FY_EFORMAT,
+				  "tensor '%s' (F8_E8M0) scales no F8_E4M3 or I8 weight", st->name);
+	}
 	/* compressed-tensors: W_scale and W_shape are read with W_packed */
 	if (ends_with(st->name, ".weight_scale") || ends_with(st->name, ".weight_shape")) {
 		snprintf(base, sizeof(base), "%.*s_packed", (int)(len - 6), st->name);
@@ -311,8 +394,8 @@ static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_
 	const bool packed = ends_with(st->name, ".weight_packed");
 	snprintf(base, sizeof(base), "%.*s", (int)(packed ? len - 7 : len), st->name);
 	const int n_extra = c->cfg.n_nextn_layers > 0 ? (int)c->cfg.n_nextn_layers : 0;
-	if (!map_name(c->arch, base, t->name, sizeof(t->name), (int)c->cfg.n_layers, n_extra,
-		      &t->expert))
+	if (!map_name(c->arch, &c->cfg, base, t->name, sizeof(t->name), (int)c->cfg.n_layers,
+		      n_extra, &t->expert))
 		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s' has no GGUF name for %s",
 				  st->name, c->arch->hf);
 	if (t->expert >= 0 && (!c->arch->experts || t->expert >= c->cfg.n_experts))
@@ -323,16 +406,24 @@ static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_
 		return FY_OK;
 	if (packed)
 		return plan_packed(c, st, base, t, err);
+	if (st->dtype == FY_DTYPE_I8) {
+		const struct fy_st_tensor *sc = v4_scale(c, st->name, true, base, sizeof(base));
+		if (sc != NULL)
+			return plan_mxfp4(c, st, sc, t, err);
+	}
 	if (st->dtype == FY_DTYPE_F8_E4M3) {
 		int rc = plan_fp8(c, st, t, err);
 		if (rc != FY_OK)
 			return rc;
 	} else if (st->dtype != FY_DTYPE_F32 && st->dtype != FY_DTYPE_F16 &&
-		   st->dtype != FY_DTYPE_BF16) {
+		   st->dtype != FY_DTYPE_BF16 &&
+		   !(st->dtype == FY_DTYPE_I32 && c->arch->source_types)) {
 		return fy_err_set(err, FY_EUNSUPPORTED,
-				  "tensor '%s' is %s: the converter reads F32, F16, BF16 and "
-				  "F8_E4M3 with block scales",
-				  st->name, fy_dtype_name(st->dtype));
+				  "tensor '%s' is %s: the converter reads F32, F16, BF16, F8_E4M3 "
+				  "with block scales%s",
+				  st->name, fy_dtype_name(st->dtype),
+				  c->arch->source_types ? ", I32, and I8 MXFP4 with E8M0 scales"
+							: "");
 	}
 	if (st->n_dims < 1 || st->n_dims > 2)
 		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s' has %d dimensions", st->name,
@@ -554,13 +645,16 @@ static void source_row(const struct ctensor *t, struct cpart p, int64_t sr, size
 		return;
 	}
 	const int64_t cb = p.scale->shape[1];
-	const uint8_t *sc =
-		(const uint8_t *)p.scale->data +
-		(size_t)(sr / t->block[0] * cb) * (p.scale->dtype == FY_DTYPE_F32 ? 4 : 2);
+	const size_t ssz = p.scale->dtype == FY_DTYPE_F32    ? 4
+			   : p.scale->dtype == FY_DTYPE_BF16 ? 2
+							     : 1;
+	const uint8_t *sc = (const uint8_t *)p.scale->data + (size_t)(sr / t->block[0] * cb) * ssz;
 	for (int64_t b = 0; b < cb; b++) {
 		float s;
 		if (p.scale->dtype == FY_DTYPE_F32) {
 			memcpy(&s, sc + 4 * b, 4);
+		} else if (p.scale->dtype == FY_DTYPE_F8_E8M0) {
+			s = fy_f8e8m0_to_f32(sc[b]);
 		} else {
 			uint16_t h;
 			memcpy(&h, sc + 2 * b, 2);
@@ -573,11 +667,45 @@ static void source_row(const struct ctensor *t, struct cpart p, int64_t sr, size
 	}
 }
 
+/* A row's bytes in type t: the quantizer's types, and the integer ones copied as they are (I32). */
+static bool row_bytes_of(enum fy_dtype t, int64_t n, size_t *out)
+{
+	uint64_t b;
+	if (fy_quant_row_bytes(t, n, out))
+		return true;
+	if (t != FY_DTYPE_I32 || !fy_dtype_nbytes(t, n, &b) || b > SIZE_MAX)
+		return false;
+	*out = (size_t)b;
+	return true;
+}
+
 /* A source row's bytes when the row is read by hand: F8_E4M3 one a value, int4 packed a word
  * per eight (the other types' rows are measured by fy_quant_row_bytes). */
 static size_t src_row_bytes(const struct ctensor *t)
 {
+	if (t->mxfp4)
+		return (size_t)t->ne[0] / 2;
 	return t->int4_group > 0 ? 4 * (size_t)((t->ne[0] + 7) / 8) : (size_t)t->ne[0];
+}
+
+/* An MXFP4 source row into ggml's blocks of 32: the scale byte, then 16 bytes holding element
+ * j in the low nibble and j + 16 in the high one (the codes and the E8M0 byte unchanged: ggml
+ * doubles its values and halves the scale, the same numbers). */
+static void mxfp4_row(const struct ctensor *t, struct cpart p, int64_t sr, uint8_t *out)
+{
+	const int64_t nb = t->ne[0] / 32;
+	const uint8_t *src = (const uint8_t *)p.src->data + (size_t)sr * (size_t)(t->ne[0] / 2);
+	const uint8_t *sc = (const uint8_t *)p.scale->data + (size_t)(sr * nb);
+	for (int64_t b = 0; b < nb; b++) {
+		const uint8_t *q = src + 16 * b;
+		uint8_t *o = out + 17 * b;
+		o[0] = sc[b];
+		for (int j = 0; j < 16; j++) {
+			const int lo = (q[j / 2] >> (4 * (j % 2))) & 15;
+			const int hi = (q[(j + 16) / 2] >> (4 * (j % 2))) & 15;
+			o[1 + j] = (uint8_t)(lo | hi << 4);
+		}
+	}
 }
 
 struct rowctx {
@@ -592,6 +720,10 @@ static int out_row(const void *ctx, int64_t r, float *scratch, uint8_t *out, str
 	const struct ctensor *t = k->t;
 	int64_t sr;
 	const struct cpart p = part_of(t, r, &sr);
+	if (t->mxfp4 && t->type == FY_DTYPE_MXFP4) {
+		mxfp4_row(t, p, sr, out);
+		return FY_OK;
+	}
 	if (p.scale == NULL && p.src->dtype == t->type) {
 		memcpy(out, (const uint8_t *)p.src->data + (size_t)sr * k->src_bytes, k->row_bytes);
 		return FY_OK;
@@ -617,8 +749,8 @@ static int kvb_rows(const struct ctensor *t, put_fn put, void *ctx, struct fy_er
 	struct ctensor src = *t; /* the source's geometry for source_row: rows of R */
 	src.ne[0] = R;
 	size_t src_bytes = src_row_bytes(&src), row_bytes = 0; /* FP8, int4: read by hand */
-	if ((t->scale == NULL && !fy_quant_row_bytes(t->src->dtype, R, &src_bytes)) ||
-	    !fy_quant_row_bytes(t->type, n, &row_bytes))
+	if ((t->scale == NULL && !row_bytes_of(t->src->dtype, R, &src_bytes)) ||
+	    !row_bytes_of(t->type, n, &row_bytes))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
 	float *head = malloc((size_t)(per * R + n) * sizeof(float));
 	uint8_t *out = malloc(row_bytes);
@@ -668,8 +800,8 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 		return fy_sink_write(sink, t->gen, (size_t)t->ne[0] * sizeof(float), err);
 	if (t->kvb != 0)
 		return kvb_rows(t, put_sink, sink, err);
-	if (!fy_quant_row_bytes(t->type, t->ne[0], &k.row_bytes) ||
-	    (t->scale == NULL && !fy_quant_row_bytes(t->src->dtype, t->ne[0], &k.src_bytes)))
+	if (!row_bytes_of(t->type, t->ne[0], &k.row_bytes) ||
+	    (t->scale == NULL && !row_bytes_of(t->src->dtype, t->ne[0], &k.src_bytes)))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
 	/* the experts of a stacked tensor share one type and scaling (stack_experts) */
 	const bool copy = t->scale == NULL && t->src->dtype == t->type && t->permute_heads <= 0;
@@ -710,7 +842,9 @@ static int hparams(struct fy_gguf_writer *w, const struct conv *c, const char *n
 	FY_TRY(rc, fy_kv_u32(w, a, "context_length",
 			     (uint32_t)(g->context_length > 0 ? g->context_length : 2048), err));
 	FY_TRY(rc, fy_kv_u32(w, a, "embedding_length", (uint32_t)g->hidden_size, err));
-	FY_TRY(rc, fy_kv_u32(w, a, "feed_forward_length", (uint32_t)g->intermediate_size, err));
+	if (g->intermediate_size > 0)
+		FY_TRY(rc,
+		       fy_kv_u32(w, a, "feed_forward_length", (uint32_t)g->intermediate_size, err));
 	FY_TRY(rc, fy_kv_u32(w, a, "attention.head_count", (uint32_t)g->n_heads, err));
 	FY_TRY(rc, fy_kv_u32(w, a, "attention.head_count_kv", (uint32_t)kv, err));
 	FY_TRY(rc,
@@ -725,6 +859,10 @@ out:
 /* general.file_type from the 2-D weights' type (llama.cpp's ftype numbering). */
 static enum fy_ftype file_type(const struct conv *c)
 {
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->t[i].type == FY_DTYPE_MXFP4) /* DeepSeek-V4's experts */
+			return FY_FTYPE_MXFP4_MOE;
+	}
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->t[i].type == FY_DTYPE_Q8_0)
 			return FY_FTYPE_Q8_0;
@@ -847,7 +985,8 @@ static int check_config(struct conv *c, const char *path, struct fy_err *err)
 			"%s: rope_scaling type '%s' is not supported (linear, yarn, llama3)", path,
 			rt);
 	if (c->cfg.n_layers <= 0 || c->cfg.n_heads <= 0 || c->cfg.hidden_size <= 0 ||
-	    c->cfg.intermediate_size <= 0 || c->cfg.vocab_size <= 0 || c->cfg.n_layers > 100000)
+	    (c->cfg.intermediate_size <= 0 && !c->arch->no_dense) || c->cfg.vocab_size <= 0 ||
+	    c->cfg.n_layers > 100000)
 		return fy_err_set(err, FY_EFORMAT,
 				  "%s: needs num_hidden_layers, num_attention_heads, hidden_size, "
 				  "intermediate_size and vocab_size",
@@ -926,10 +1065,10 @@ static int materialize(const struct ctensor *t, struct fy_hf_tensor *out, struct
 		return materialize_kvb(t, out, err);
 	struct rowctx k = { &x, src_row_bytes(t), 0 };
 	const int64_t rows = t->ne[1] * (t->parts != NULL ? t->ne[2] : 1);
-	x.type = t->scale != NULL ? FY_DTYPE_F32 : t->src->dtype;
+	x.type = t->mxfp4 ? FY_DTYPE_MXFP4 : t->scale != NULL ? FY_DTYPE_F32 : t->src->dtype;
 	x.permute_heads = 0; /* the view keeps HF's row order (and runs it with NEOX RoPE) */
-	if (!fy_quant_row_bytes(x.type, t->ne[0], &k.row_bytes) ||
-	    (t->scale == NULL && !fy_quant_row_bytes(t->src->dtype, t->ne[0], &k.src_bytes)))
+	if (!row_bytes_of(x.type, t->ne[0], &k.row_bytes) ||
+	    (t->scale == NULL && !row_bytes_of(t->src->dtype, t->ne[0], &k.src_bytes)))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
 	uint8_t *data = malloc(k.row_bytes * (size_t)rows + 1);
 	float *scratch = malloc((size_t)t->ne[0] * sizeof(float));

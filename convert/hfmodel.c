@@ -398,6 +398,12 @@ static int config_ints(struct fy_hf_config *c, const struct fy_json *j, const ch
 		{ "index_n_heads", &c->index_n_heads },
 		{ "index_head_dim", &c->index_head_dim },
 		{ "index_topk", &c->index_topk },
+		{ "hc_mult", &c->hc_mult },
+		{ "hc_sinkhorn_iters", &c->hc_sinkhorn_iters },
+		{ "o_groups", &c->o_groups },
+		{ "o_lora_rank", &c->o_lora_rank },
+		{ "num_hash_layers", &c->num_hash_layers },
+		{ "sliding_window", &c->sliding_window },
 	};
 	size_t i;
 	int rc = FY_OK;
@@ -421,6 +427,26 @@ static int config_ints(struct fy_hf_config *c, const struct fy_json *j, const ch
 		FY_TRY(rc, get_int(j, path, "n_routed_experts", &c->n_experts, err));
 	if (c->n_experts < 0)
 		FY_TRY(rc, get_int(j, path, "num_local_experts", &c->n_experts, err));
+	/* DeepSeek-V4's compression ratio of each layer */
+	const struct fy_json *cr = fy_json_get(j, "compress_ratios");
+	c->n_compress = -1;
+	if (cr != NULL && fy_json_type(cr) != FY_JSON_NULL) {
+		if (fy_json_type(cr) != FY_JSON_ARRAY || fy_json_size(cr) > FY_HF_MAX_COMPRESS)
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: compress_ratios is not an array of at most %d "
+					  "integers",
+					  path, FY_HF_MAX_COMPRESS);
+		c->n_compress = (int64_t)fy_json_size(cr);
+		for (int64_t k = 0; k < c->n_compress; k++) {
+			int64_t v;
+			if (!fy_json_int(fy_json_at(cr, (size_t)k), &v) || v < 0 || v > 1 << 20)
+				return fy_err_set(err, FY_EFORMAT,
+						  "%s: compress_ratios[%lld] is not an integer in "
+						  "[0, 2^20]",
+						  path, (long long)k);
+			c->compress_ratios[k] = (int32_t)v;
+		}
+	}
 out:
 	return rc;
 }
@@ -434,7 +460,10 @@ static int config_floats(struct fy_hf_config *c, const struct fy_json *j, const 
 	} fl[] = { { "rms_norm_eps", &c->rms_norm_eps },
 		   { "rope_theta", &c->rope_theta },
 		   { "routed_scaling_factor", &c->routed_scaling_factor },
-		   { "partial_rotary_factor", &c->partial_rotary_factor } };
+		   { "partial_rotary_factor", &c->partial_rotary_factor },
+		   { "hc_eps", &c->hc_eps },
+		   { "swiglu_limit", &c->swiglu_limit },
+		   { "compress_rope_theta", &c->compress_rope_theta } };
 	for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++) {
 		const struct fy_json *v = fy_json_get(j, fl[i].key);
 		*fl[i].dst = -1;

@@ -25,7 +25,7 @@ struct fy_st_file {
 };
 
 /* Names of dtypes in the safetensors spec that ferry does not read. */
-static const char *const unsupported_dtypes[] = { "F4", "F6_E2M3", "F6_E3M2", "F8_E8M0", NULL };
+static const char *const unsupported_dtypes[] = { "F4", "F6_E2M3", "F6_E3M2", NULL };
 
 static int parse_dtype(struct fy_st_file *f, const char *name, const struct fy_json *v,
 		       enum fy_dtype *out, struct fy_err *err)

@@ -458,6 +458,7 @@ enum fy_dtype {
 	FY_DTYPE_U64,
 	FY_DTYPE_F8_E4M3,
 	FY_DTYPE_F8_E5M2,
+	FY_DTYPE_F8_E8M0, /* an unsigned power-of-two exponent (MX scales, DeepSeek-V4's) */
 	FY_DTYPE_COUNT
 };
 
@@ -502,5 +503,7 @@ void fy_f32_to_bf16_row(const float *x, uint16_t *y, int64_t n);
 /* FP8 E4M3 (the "fn" variant of DeepSeek-V3 checkpoints: bias 7, no infinities, S.1111.111 is
  * NaN, largest finite 448), exactly as a float. */
 float fy_f8e4m3_to_f32(uint8_t v);
+/* E8M0 (an MX scale: 2^(v - 127), 0xFF is NaN), exactly as a float. */
+float fy_f8e8m0_to_f32(uint8_t v);
 
 #endif

@@ -53,6 +53,7 @@ static const struct fy_dtype_info table[FY_DTYPE_COUNT] = {
 	ROW(FY_DTYPE_U64, "U64", 1, 8, false, "U64", 18),
 	ROW(FY_DTYPE_F8_E4M3, "F8_E4M3", 1, 1, false, "F8_E4M3", 7),
 	ROW(FY_DTYPE_F8_E5M2, "F8_E5M2", 1, 1, false, "F8_E5M2", 6),
+	ROW(FY_DTYPE_F8_E8M0, "F8_E8M0", 1, 1, false, "F8_E8M0", 8),
 };
 
 const struct fy_dtype_info *fy_dtype_info(int t)
@@ -114,5 +115,6 @@ bool fy_dtype_nbytes(enum fy_dtype t, int64_t n, uint64_t *out)
 
 const char *fy_dtype_st_supported(void)
 {
-	return "BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64";
+	return "BOOL, U8, I8, F8_E5M2, F8_E4M3, F8_E8M0, I16, U16, F16, BF16, I32, U32, F32, F64, "
+	       "I64, U64";
 }

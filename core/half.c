@@ -93,6 +93,14 @@ float fy_f8e4m3_to_f32(uint8_t v)
 	return sign ? -(float)mant * 0x1p-9f : (float)mant * 0x1p-9f;
 }
 
+float fy_f8e8m0_to_f32(uint8_t v)
+{
+	if (v == 0xff)
+		return bits_f32(0x7fc00000u);
+	/* 2^-127 is a float subnormal */
+	return v == 0 ? bits_f32(0x00400000u) : bits_f32((uint32_t)v << 23);
+}
+
 void fy_f32_to_f16_row(const float *x, uint16_t *y, int64_t n)
 {
 	int64_t i;

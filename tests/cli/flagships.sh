@@ -116,6 +116,72 @@ expect_rc 1 "convert refuses DeepSeek-V3.2 without index_topk"
 expect_err "bad/config.json: the lightning indexer needs" "the refusal names the file"
 rm -rf "$work/bad"
 
+st_set() { # st_set DIR TENSOR EXPR: rewrites a tensor's header entry h (JavaScript)
+	node -e '
+const fs = require("fs"), path = require("path");
+const [dir, name, expr] = process.argv.slice(1);
+const ix = JSON.parse(fs.readFileSync(path.join(dir, "model.safetensors.index.json")));
+const f = path.join(dir, ix.weight_map[name]);
+const b = fs.readFileSync(f), n = Number(b.readBigUInt64LE(0));
+const hd = JSON.parse(b.subarray(8, 8 + n)), h = hd[name];
+eval(expr);
+let j = Buffer.from(JSON.stringify(hd)); j = Buffer.concat([j, Buffer.alloc((8 - j.length % 8) % 8, 32)]);
+const l = Buffer.alloc(8); l.writeBigUInt64LE(BigInt(j.length));
+fs.writeFileSync(f, Buffer.concat([l, j, b.subarray(8 + n)]));' "$@"
+}
+# --- DeepSeek-V4: converted as llama.cpp converts it; not yet run ----------------------------
+m=deepseek-v4-tiny
+for bin in "$FERRY" $FERRY_SAN; do
+	run "$bin" convert "$M/$m" -o "$work/$m.gguf" --outtype f32
+	expect_rc 0 "$(basename "$bin") convert $m"
+	same_as_llama "$work/$m.gguf" "$m" && ok ||
+		bad "$m: keys or tensors differ from llama.cpp's conversion"
+done
+run "$FERRY" inspect --json "$work/$m.gguf"
+[ "$(json_field "$work/out" 'd.metadata["general.architecture"].value')" = deepseek4 ] && ok ||
+	bad "$m: general.architecture is not deepseek4"
+[ "$(json_field "$work/out" 'd.tensors.filter(t => t.type === "MXFP4").length')" = 12 ] && ok ||
+	bad "$m: the routed experts are MXFP4, copied from the checkpoint's FP4"
+[ "$(json_field "$work/out" 'd.tensors.filter(t => t.name.startsWith("mtp")).length')" = 0 ] && ok ||
+	bad "$m: the next-token-prediction layer is left out"
+# the types follow the source whatever --outtype (as llama.cpp's converter)
+run "$FERRY" convert "$M/$m" -o "$work/$m-auto.gguf"
+expect_rc 0 "convert $m, the default type"
+cmp -s "$work/$m.gguf" "$work/$m-auto.gguf" && ok || bad "$m: --outtype changed the types"
+run "$FERRY" run "$work/$m.gguf" -p hi -n 2
+expect_rc 1 "run refuses DeepSeek-V4 (its engine is not written)"
+expect_err "architecture 'deepseek4' is not one ferry runs" "the refusal says so"
+v4_bad() { # v4_bad DESCRIPTION EXPECTED-ERROR JS-EDIT-OF-c: a damaged config.json is refused
+	rm -rf "$work/bad" && cp -r "$M/$m" "$work/bad" && node -e '
+const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+eval(process.argv[2]); fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/config.json" "$3"
+	run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+	expect_rc 1 "convert refuses $1"
+	expect_err "$2" "the refusal of $1 names the file and what is wrong"
+	[ ! -e "$work/x.gguf" ] && ok || bad "nothing written for $1"
+}
+v4_bad "another scoring function" "bad/config.json: scoring_func 'softmax': DeepSeek-V4 routes by sqrtsoftplus" \
+	'c.scoring_func = "softmax"'
+v4_bad "fewer compression ratios than layers" "bad/config.json: compress_ratios has 3 entries for 4 layers" \
+	'c.compress_ratios = [0, 4, 128]'
+v4_bad "a ratio DeepSeek-V4 does not use" "bad/config.json: compress_ratios[1] is 5" \
+	'c.compress_ratios[1] = 5'
+v4_bad "a negative ratio" "bad/config.json: compress_ratios[2] is not an integer" \
+	'c.compress_ratios[2] = -4'
+v4_bad "no hyper-connections" "bad/config.json: DeepSeek-V4 needs head_dim" 'delete c.hc_mult'
+rm -rf "$work/bad" && cp -r "$M/$m" "$work/bad"
+E=layers.1.ffn.experts.2.w3
+st_set "$work/bad" "$E.scale" 'h.shape = [h.shape[1], h.shape[0]]'
+run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+expect_rc 1 "convert refuses FP4 scales of the wrong shape"
+expect_err "tensor '$E.weight' should be I8 [rows, columns / 2]" "the refusal names the experts"
+rm -rf "$work/bad" && cp -r "$M/$m" "$work/bad"
+st_set "$work/bad" layers.2.attn.wq_a.scale 'h.dtype = "U8"'
+run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+expect_rc 1 "convert refuses U8 block scales"
+expect_err "tensor 'layers.2.attn.wq_a.scale'" "the refusal names the scales"
+rm -rf "$work/bad"
+
 # --- Kimi K2: the tiktoken vocabulary and its refusals ---------------------------------------
 K=$work/kimi-k2-tiny.gguf
 run "$FERRY" inspect --json "$K"
@@ -144,19 +210,6 @@ kimi_bad "another pattern" "its pat_str is not Kimi's" "sed -i 's/Han/Latin/g' t
 run "$FERRY" inspect --json "$work/kimi-k25-tiny.gguf"
 [ "$(json_field "$work/out" 'd.tensors.filter(t => /vision|mm_proj/.test(t.name)).length')" = 0 ] &&
 	ok || bad "K2.5's vision tower and projector are not in the text model"
-st_set() { # st_set DIR TENSOR EXPR: rewrites a tensor's header entry h (JavaScript)
-	node -e '
-const fs = require("fs"), path = require("path");
-const [dir, name, expr] = process.argv.slice(1);
-const ix = JSON.parse(fs.readFileSync(path.join(dir, "model.safetensors.index.json")));
-const f = path.join(dir, ix.weight_map[name]);
-const b = fs.readFileSync(f), n = Number(b.readBigUInt64LE(0));
-const hd = JSON.parse(b.subarray(8, 8 + n)), h = hd[name];
-eval(expr);
-let j = Buffer.from(JSON.stringify(hd)); j = Buffer.concat([j, Buffer.alloc((8 - j.length % 8) % 8, 32)]);
-const l = Buffer.alloc(8); l.writeBigUInt64LE(BigInt(j.length));
-fs.writeFileSync(f, Buffer.concat([l, j, b.subarray(8 + n)]));' "$@"
-}
 E=language_model.model.layers.1.mlp.experts.3.up_proj.weight
 rm -rf "$work/kb" && cp -r "$M/kimi-k25-tiny" "$work/kb" && st_set "$work/kb" "${E}_scale" 'h.shape = [h.shape[1], h.shape[0]]'
 run "$FERRY" convert "$work/kb" -o "$work/x.gguf"

@@ -15,4 +15,26 @@ if pre:
     from conversion import base
 
     base.TextModel.get_vocab_base_pre = lambda self, tokenizer: pre
+
+# DeepSeek-V4: Debian's torch 1.13 has no float8 dtype, so scripts/fixtures/dequant_fp8.py
+# dequantizes the FP8 weights beforehand and lists them in ferry_fp8_dequantized.json; the
+# converter is told they were FP8 (it writes the FP8 weights it dequantizes itself as Q8_0, and
+# float32 sources as F32), which is what it does with the FP8 checkpoint.
+from conversion import deepseek as _deepseek
+
+_collect = _deepseek.DeepseekV4Model._collect_source_dtypes
+
+
+def _collect_fp8(self):
+    import json
+
+    _collect(self)
+    listed = self.dir_model / "ferry_fp8_dequantized.json"
+    if listed.is_file():
+        for name in json.load(open(listed)):
+            self._dsv4_f32_tensors.discard(name)
+            self._dsv4_fp8_dequantized.add(name)
+
+
+_deepseek.DeepseekV4Model._collect_source_dtypes = _collect_fp8
 runpy.run_path(script, run_name="__main__")
