@@ -157,7 +157,9 @@ int cmd_run(struct fy_cli *cli, int argc, char **argv)
 		"deepseek2 (DeepSeek-V3/R1, Kimi K2, GLM-4.7-Flash), deepseek32 (DeepSeek-V3.2), "
 		"glm4 "
 		"(GLM-4-0414),\n"
-		"glm4moe (GLM-4.5/4.6/4.7), minimax-m2. -v prints the prompt and generation "
+		"glm4moe (GLM-4.5/4.6/4.7), minimax-m2, deepseek4 (DeepSeek-V4). -v prints the "
+		"prompt "
+		"and generation "
 		"speed;\n"
 		"--json prints the ids, the text and the speeds "
 		"instead. See docs/INFER.md.",

@@ -81,17 +81,25 @@ static struct fy_json *totals_json(const struct totals *t)
 /* A mixture of experts in words and numbers (shared by GGUF metadata and config.json). */
 struct moe_info {
 	int64_t experts, used, shared, dense, groups, groups_used;
-	bool sigmoid, norm, bias;
+	int64_t hashed; /* the leading layers routed by a token -> experts table (DeepSeek-V4) */
+	const char *scoring; /* "softmax", "sigmoid", "sqrt-softplus" */
+	bool norm, bias;
 	double scale;
 };
+
+/* llama.cpp's expert_gating_func in words (1 softmax, 2 sigmoid, 4 sqrt(softplus)). */
+static const char *gating_name(double g)
+{
+	return g == 2 ? "sigmoid" : g == 4 ? "sqrt-softplus" : "softmax";
+}
 
 static struct fy_json *moe_json(const struct moe_info *m)
 {
 	struct fy_json *o = fy_json_object();
 	char text[320];
-	int n = snprintf(text, sizeof(text), "%s over %lld experts%s, top %lld",
-			 m->sigmoid ? "sigmoid" : "softmax", (long long)m->experts,
-			 m->bias ? " (plus a selection bias)" : "", (long long)m->used);
+	int n = snprintf(text, sizeof(text), "%s over %lld experts%s, top %lld", m->scoring,
+			 (long long)m->experts, m->bias ? " (plus a selection bias)" : "",
+			 (long long)m->used);
 	if (m->groups > 1 && m->groups_used < m->groups)
 		n += snprintf(text + n, sizeof(text) - (size_t)n,
 			      " within the best %lld of %lld groups", (long long)m->groups_used,
@@ -104,8 +112,12 @@ static struct fy_json *moe_json(const struct moe_info *m)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, "; %lld shared expert%s",
 			      (long long)m->shared, m->shared > 1 ? "s" : "");
 	if (m->dense > 0)
-		snprintf(text + n, sizeof(text) - (size_t)n, "; the first %lld layer%s dense",
-			 (long long)m->dense, m->dense > 1 ? "s" : "");
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "; the first %lld layer%s dense",
+			      (long long)m->dense, m->dense > 1 ? "s" : "");
+	if (m->hashed > 0)
+		snprintf(text + n, sizeof(text) - (size_t)n,
+			 "; the first %lld layer%s routed by the token's fixed experts",
+			 (long long)m->hashed, m->hashed > 1 ? "s" : "");
 	fy_json_set(o, "experts", fy_json_integer(m->experts));
 	fy_json_set(o, "experts_used", fy_json_integer(m->used));
 	fy_json_set(o, "shared_experts", fy_json_integer(m->shared));
@@ -139,7 +151,8 @@ static struct fy_json *gguf_moe(const struct fy_gguf *g, struct totals *tot)
 		.dense = (int64_t)gguf_num(g, arch, "leading_dense_block_count", 0),
 		.groups = (int64_t)gguf_num(g, arch, "expert_group_count", 1),
 		.groups_used = (int64_t)gguf_num(g, arch, "expert_group_used_count", 1),
-		.sigmoid = gguf_num(g, arch, "expert_gating_func", 1) == 2,
+		.hashed = (int64_t)gguf_num(g, arch, "hash_layer_count", 0),
+		.scoring = gating_name(gguf_num(g, arch, "expert_gating_func", 1)),
 		/* llama.cpp renormalizes these unless the file says otherwise (MiniMax-M2:
 		 * always) */
 		.norm = strcmp(arch, "qwen3moe") == 0 || strcmp(arch, "minimax-m2") == 0,
@@ -164,11 +177,33 @@ struct attn_info {
 	int64_t heads, kv_heads, head_dim, rot, kv_rank, q_rank, nextn;
 	int64_t idx_heads, idx_dim, idx_top_k; /* DeepSeek-V3.2's lightning indexer, or 0 */
 	bool qk_norm, qk_norm_whole; /* per head, or over the whole projection (MiniMax) */
+	/* DeepSeek-V4: the sliding window, the layers compressing by 4 and by 128, the
+	 * hyper-connection streams (0: none) */
+	int64_t window, n_csa, n_hca, streams;
 };
+
+/* DeepSeek-V4's compressed attention in words: window, layers by ratio, the indexer. */
+static int compressed_text(const struct attn_info *a, char *text, size_t cap)
+{
+	int n = snprintf(text, cap, "; a window of %lld positions", (long long)a->window);
+	if (a->n_csa > 0)
+		n += snprintf(text + n, cap - (size_t)n,
+			      "; %lld layer%s compressing by 4 (a lightning indexer of %lld heads "
+			      "of %lld keeps %lld blocks per token)",
+			      (long long)a->n_csa, a->n_csa > 1 ? "s" : "", (long long)a->idx_heads,
+			      (long long)a->idx_dim, (long long)a->idx_top_k);
+	if (a->n_hca > 0)
+		n += snprintf(text + n, cap - (size_t)n, "; %lld layer%s compressing by 128",
+			      (long long)a->n_hca, a->n_hca > 1 ? "s" : "");
+	if (a->streams > 0)
+		n += snprintf(text + n, cap - (size_t)n, "; %lld hyper-connection streams",
+			      (long long)a->streams);
+	return n;
+}
 
 static struct fy_json *attn_json(const struct attn_info *a)
 {
-	char text[320];
+	char text[512];
 	int n;
 	if (a->heads <= 0)
 		return NULL;
@@ -179,8 +214,8 @@ static struct fy_json *attn_json(const struct attn_info *a)
 					      : "multi-head",
 		     (long long)a->heads);
 	if (a->kv_rank <= 0 && a->kv_heads < a->heads)
-		n += snprintf(text + n, sizeof(text) - (size_t)n, " over %lld key/value heads",
-			      (long long)a->kv_heads);
+		n += snprintf(text + n, sizeof(text) - (size_t)n, " over %lld key/value head%s",
+			      (long long)a->kv_heads, a->kv_heads == 1 ? "" : "s");
 	if (a->head_dim > 0)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, " of %lld",
 			      (long long)a->head_dim);
@@ -196,7 +231,9 @@ static struct fy_json *attn_json(const struct attn_info *a)
 	if (a->qk_norm)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, ", q/k norms%s",
 			      a->qk_norm_whole ? " over all heads" : "");
-	if (a->idx_heads > 0)
+	if (a->window > 0)
+		n += compressed_text(a, text + n, sizeof(text) - (size_t)n);
+	else if (a->idx_heads > 0)
 		n += snprintf(text + n, sizeof(text) - (size_t)n,
 			      "; sparse: a lightning indexer (%lld heads of %lld) keeps %lld "
 			      "positions per token",
@@ -242,6 +279,20 @@ static struct fy_json *gguf_attention(const struct fy_gguf *g)
 		.idx_top_k = (int64_t)gguf_num(g, arch, "attention.indexer.top_k", 0),
 	};
 	at.rot = (int64_t)gguf_num(g, arch, "rope.dimension_count", (double)at.head_dim);
+	char key[160];
+	snprintf(key, sizeof(key), "%s.attention.compress_ratios", arch);
+	const struct fy_gguf_kv *cr = fy_gguf_find_kv(g, key);
+	const int64_t layers = (int64_t)gguf_num(g, arch, "block_count", 0);
+	if (cr != NULL && cr->type == FY_GGUF_ARRAY) {
+		at.window = (int64_t)gguf_num(g, arch, "attention.sliding_window", 0);
+		at.streams = (int64_t)gguf_num(g, arch, "hyper_connection.count", 0);
+		for (int64_t i = 0; i < layers && (uint64_t)i < cr->arr_count; i++) {
+			const struct fy_gguf_value v = fy_gguf_arr_at(cr, (uint64_t)i);
+			const int64_t r = v.type == FY_GGUF_I32 ? v.i : 0;
+			at.n_csa += r == 4;
+			at.n_hca += r == 128;
+		}
+	}
 	const struct fy_gguf_tensor *qn = fy_gguf_find_tensor(g, "blk.0.attn_q_norm.weight");
 	at.qk_norm_whole = qn != NULL && at.head_dim > 0 && qn->ne[0] > at.head_dim;
 	return attn_json(&at);
@@ -267,7 +318,13 @@ static struct fy_json *config_attention(const struct fy_hf_config *c)
 		.idx_heads = c->index_n_heads > 0 ? c->index_n_heads : 0,
 		.idx_dim = c->index_head_dim,
 		.idx_top_k = c->index_topk,
+		.window = c->n_compress > 0 && c->sliding_window > 0 ? c->sliding_window : 0,
+		.streams = c->n_compress > 0 && c->hc_mult > 0 ? c->hc_mult : 0,
 	};
+	for (int64_t i = 0; i < c->n_layers && i < c->n_compress; i++) {
+		at.n_csa += c->compress_ratios[i] == 4;
+		at.n_hca += c->compress_ratios[i] == 128;
+	}
 	return attn_json(&at);
 }
 
@@ -592,9 +649,13 @@ static struct fy_json *config_moe(const struct fy_hf_config *c, struct totals *t
 		.dense = c->first_k_dense_replace > 0 ? c->first_k_dense_replace : 0,
 		.groups = c->n_group > 0 ? c->n_group : 1,
 		.groups_used = c->topk_group > 0 ? c->topk_group : 1,
-		.sigmoid = strcmp(c->scoring_func, "sigmoid") == 0,
+		.hashed = c->num_hash_layers > 0 ? c->num_hash_layers : 0,
+		.scoring = strcmp(c->scoring_func, "sigmoid") == 0	  ? "sigmoid"
+			   : strcmp(c->scoring_func, "sqrtsoftplus") == 0 ? "sqrt-softplus"
+									  : "softmax",
 		.norm = c->norm_topk_prob == 1,
-		.bias = strcmp(c->scoring_func, "sigmoid") == 0,
+		.bias = strcmp(c->scoring_func, "sigmoid") == 0 ||
+			strcmp(c->scoring_func, "sqrtsoftplus") == 0,
 		.scale = c->routed_scaling_factor,
 	};
 	tot->n_expert = m.experts;

@@ -1058,14 +1058,22 @@ static int materialize_kvb(const struct ctensor *t, struct fy_hf_tensor *out, st
 	return kvb_rows(&x, put_mem, &m, err);
 }
 
-static int materialize(const struct ctensor *t, struct fy_hf_tensor *out, struct fy_err *err)
+/* A tensor the view cannot read in place, in memory: dequantized to F32, or (source_types: the
+ * architecture's converter keeps its source's types) in the type the converter writes, so that
+ * running the checkpoint runs what converting it gives (DeepSeek-V4: FP8 as Q8_0, FP4 as
+ * MXFP4). */
+static int materialize(const struct ctensor *t, bool source_types, struct fy_hf_tensor *out,
+		       struct fy_err *err)
 {
 	struct ctensor x = *t;
 	if (t->kvb != 0)
 		return materialize_kvb(t, out, err);
 	struct rowctx k = { &x, src_row_bytes(t), 0 };
 	const int64_t rows = t->ne[1] * (t->parts != NULL ? t->ne[2] : 1);
-	x.type = t->mxfp4 ? FY_DTYPE_MXFP4 : t->scale != NULL ? FY_DTYPE_F32 : t->src->dtype;
+	x.type = t->mxfp4			  ? FY_DTYPE_MXFP4
+		 : t->scale == NULL		  ? t->src->dtype
+		 : source_types && t->n_dims >= 2 ? FY_DTYPE_Q8_0
+						  : FY_DTYPE_F32;
 	x.permute_heads = 0; /* the view keeps HF's row order (and runs it with NEOX RoPE) */
 	if (!row_bytes_of(x.type, t->ne[0], &k.row_bytes) ||
 	    (t->scale == NULL && !row_bytes_of(t->src->dtype, t->ne[0], &k.src_bytes)))
@@ -1132,7 +1140,7 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 		v->t[i].n_dims = c.t[i].n_dims;
 		memcpy(v->t[i].ne, c.t[i].ne, sizeof(v->t[i].ne));
 		if (c.t[i].scale != NULL || c.t[i].parts != NULL || c.t[i].kvb != 0)
-			FY_TRY(rc, materialize(&c.t[i], &v->t[i], err));
+			FY_TRY(rc, materialize(&c.t[i], c.arch->source_types, &v->t[i], err));
 	}
 	v->n = c.n;
 	v->m = c.m;

@@ -14,6 +14,7 @@ extern const struct fy_model_arch fy_arch_deepseek2, fy_arch_deepseek32;	/* arch
 extern const struct fy_model_arch fy_arch_glm4moe;				/* arch/glm4moe.c */
 extern const struct fy_model_arch fy_arch_glm4;					/* arch/glm4.c */
 extern const struct fy_model_arch fy_arch_minimax_m2;				/* arch/minimax_m2.c */
+extern const struct fy_model_arch fy_arch_deepseek4;				/* arch/deepseek4.c */
 
 static const struct fy_model_arch *const archs[] = {
 	&fy_arch_llama,
@@ -25,6 +26,7 @@ static const struct fy_model_arch *const archs[] = {
 	&fy_arch_glm4moe,
 	&fy_arch_glm4,
 	&fy_arch_minimax_m2,
+	&fy_arch_deepseek4,
 	NULL,
 };
 /* clang-format on */

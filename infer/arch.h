@@ -18,6 +18,14 @@ struct fy_model_arch {
 	int (*load_layer)(struct fy_model *m, int l, struct fy_layer *L, struct fy_err *err);
 	/* layer l over the batch of n tokens in c->s.x */
 	int (*layer)(struct fy_ctx *c, int l, int n, struct fy_err *err);
+	/* every layer a mixture: no feed_forward_length needed */
+	bool no_dense;
+	/* the forward from the embeddings in c->s.x to the hidden states before the output norm,
+	 * when it is more than the layers in order (DeepSeek-V4's hyper-connection streams); NULL:
+	 * the layers */
+	int (*body)(struct fy_ctx *c, int n, struct fy_err *err);
+	/* releases c->state, what body kept in the context (NULL: nothing kept) */
+	void (*ctx_free)(struct fy_ctx *c);
 };
 
 /* The row of general.architecture `name`, or NULL (infer/arch.c). */
@@ -27,6 +35,9 @@ const struct fy_model_arch *fy_model_arch_find(const char *name);
 
 /* A numeric ARCH.suffix key: false when absent or not a number. */
 bool fy_model_kv_num(const struct fy_model *m, const char *suffix, double *out);
+/* Element i of the numeric array key ARCH.suffix (a scalar key: its value for every i); false
+ * when absent, shorter or not numbers. */
+bool fy_model_kv_arr(const struct fy_model *m, const char *suffix, int64_t i, double *out);
 /* The vocabulary's size as llama.cpp counts it: ARCH.vocab_size, else the token list's length;
  * -1 when neither is there. */
 int64_t fy_model_vocab_count(const struct fy_model *m);
@@ -49,6 +60,12 @@ int fy_model_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t n
 /* A vector of n values as F32, owned by the model (absent and optional: *out untouched). */
 int fy_model_vector(struct fy_model *m, const char *name, int64_t n, bool optional,
 		    const float **out, struct fy_err *err);
+/* A matrix ne0 x ne1 as F32 (row-major, rows of ne0), owned by the model. */
+int fy_model_matrix_f32(struct fy_model *m, const char *name, int64_t ne0, int64_t ne1,
+			bool optional, const float **out, struct fy_err *err);
+/* An I32 matrix ne0 x ne1 copied into dst (ne0 * ne1 values), each checked in [0, limit). */
+int fy_model_i32(struct fy_model *m, const char *name, int64_t ne0, int64_t ne1, int32_t limit,
+		 int32_t *dst, struct fy_err *err);
 /* Grouped-query attention's q, k, v, output and (optional) biases; the per-head q/k norms,
  * required when qk_norm. */
 int fy_model_load_attn(struct fy_model *m, int l, struct fy_layer *L, bool qk_norm,
@@ -89,11 +106,16 @@ struct fy_ctx {
 	int n_ctx, pos;
 	fy_matmul_hook_fn hook; /* sees every product's input (NULL: none) */
 	void *hook_ctx;
-	float *k, *v; /* [layer][n_ctx][n_head_kv * head_dim (v: head_dim_v)] */
-	float *idx;   /* [layer][n_ctx][idx_dim]: the lightning indexer's keys, or NULL */
+	const int32_t *tokens; /* the batch being evaluated (hash routing reads them) */
+	void *state;	       /* the architecture's own caches (its ctx_free releases them) */
+	float *k, *v;	       /* [layer][n_ctx][n_head_kv * head_dim (v: head_dim_v)] */
+	float *idx;	       /* [layer][n_ctx][idx_dim]: the lightning indexer's keys, or NULL */
 	struct fy_scratch s;
 };
 
+/* y = W x over n rows of x (ldy floats apart in y), shown to the context's hook first. */
+int fy_eval_mm(struct fy_ctx *c, const struct fy_weight *w, int expert, const float *x, int64_t n,
+	       float *y, int64_t ldy, struct fy_err *err);
 /* s.xn = RMSNorm(s.x) with weights g, for n tokens. */
 void fy_eval_norm(struct fy_ctx *c, const float *g, int n);
 /* s.o = RMSNorm(s.o) with weights g, for n tokens (a sandwich norm of a block's output). */

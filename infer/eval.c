@@ -31,14 +31,16 @@ int fy_ctx_new(struct fy_ctx **out, const struct fy_model *m, int n_ctx, struct 
 	const bool lat = m->hp.mla_absorbed;
 	const size_t kv = lat ? (size_t)(m->hp.kv_lora_rank + m->hp.rope.n_rot)
 			      : (size_t)m->hp.n_head_kv * (size_t)m->hp.head_dim;
-	const size_t kvv = lat ? 0 : (size_t)m->hp.n_head_kv * (size_t)m->hp.head_dim_v;
+	/* an architecture with its own forward (body) keeps only keys here, and its own caches */
+	const bool own = m->arch->body != NULL;
+	const size_t kvv = lat || own ? 0 : (size_t)m->hp.n_head_kv * (size_t)m->hp.head_dim_v;
 	const size_t n = (size_t)m->hp.n_layer * (size_t)n_ctx;
 	*out = NULL;
 	if (c == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	c->k = malloc(n * kv * sizeof(float));
 	c->v = malloc(n * kvv * sizeof(float) + 1);
-	c->idx = malloc(n * (size_t)m->hp.idx_dim * sizeof(float) + 1);
+	c->idx = malloc((own ? 0 : n * (size_t)m->hp.idx_dim) * sizeof(float) + 1);
 	if (c->k == NULL || c->v == NULL || c->idx == NULL) {
 		fy_ctx_free(c);
 		return fy_err_set(err, FY_ENOMEM, "out of memory for a KV cache of %d positions",
@@ -51,9 +53,8 @@ int fy_ctx_new(struct fy_ctx **out, const struct fy_model *m, int n_ctx, struct 
 	return FY_OK;
 }
 
-/* A matrix product y = W x over n rows, shown to the hook first. */
-static int mm(struct fy_ctx *c, const struct fy_weight *w, int expert, const float *x, int64_t n,
-	      float *y, int64_t ldy, struct fy_err *err)
+int fy_eval_mm(struct fy_ctx *c, const struct fy_weight *w, int expert, const float *x, int64_t n,
+	       float *y, int64_t ldy, struct fy_err *err)
 {
 	if (c->hook != NULL && n > 0)
 		c->hook(c->hook_ctx, w, expert, x, n);
@@ -70,6 +71,8 @@ void fy_ctx_free(struct fy_ctx *c)
 {
 	if (c == NULL)
 		return;
+	if (c->m != NULL && c->m->arch->ctx_free != NULL)
+		c->m->arch->ctx_free(c);
 	free(c->k);
 	free(c->v);
 	free(c->idx);
@@ -274,9 +277,9 @@ static int indexer(struct fy_ctx *c, int l, int n, struct fy_err *err)
 	float *keys = c->idx + ((size_t)l * (size_t)c->n_ctx + (size_t)c->pos) * (size_t)D;
 	int rc = FY_OK;
 	neox.style = FY_ROPE_NEOX;
-	FY_TRY(rc, mm(c, &L->idx_q_b, -1, s->qa, n, s->iq, (int64_t)IH * D, err));
-	FY_TRY(rc, mm(c, &L->idx_k, -1, s->xn, n, keys, D, err));
-	FY_TRY(rc, mm(c, &L->idx_proj, -1, s->xn, n, s->iw, IH, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->idx_q_b, -1, s->qa, n, s->iq, (int64_t)IH * D, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->idx_k, -1, s->xn, n, keys, D, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->idx_proj, -1, s->xn, n, s->iw, IH, err));
 	const float wscale = 1.0f / sqrtf((float)D * (float)IH);
 	for (int t = 0; t < n; t++) {
 		const float *angles = s->rope + (int64_t)t * hp->rope.n_rot;
@@ -307,14 +310,14 @@ int fy_eval_attention_absorbed(struct fy_ctx *c, int l, int n, struct fy_err *er
 	const int64_t QA = hp->q_lora_rank;
 	int rc = FY_OK;
 	if (QA > 0) {
-		FY_TRY(rc, mm(c, &L->wq_a, -1, s->xn, n, s->qa, QA, err));
+		FY_TRY(rc, fy_eval_mm(c, &L->wq_a, -1, s->xn, n, s->qa, QA, err));
 		for (int t = 0; t < n; t++)
 			fy_rmsnorm(s->qa + t * QA, L->q_a_norm, hp->eps, QA, s->qa + t * QA);
-		FY_TRY(rc, mm(c, &L->wq_b, -1, s->qa, n, s->q, H * hd, err));
+		FY_TRY(rc, fy_eval_mm(c, &L->wq_b, -1, s->qa, n, s->q, H * hd, err));
 	} else {
-		FY_TRY(rc, mm(c, &L->wq, -1, s->xn, n, s->q, H * hd, err));
+		FY_TRY(rc, fy_eval_mm(c, &L->wq, -1, s->xn, n, s->q, H * hd, err));
 	}
-	FY_TRY(rc, mm(c, &L->wkv_a, -1, s->xn, n, s->kva, R + rot, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->wkv_a, -1, s->xn, n, s->kva, R + rot, err));
 	/* the cache row of each position: the normalized latent, then the rotated key part */
 	float *cache = c->k + ((size_t)l * (size_t)c->n_ctx + (size_t)c->pos) * (size_t)(R + rot);
 	for (int t = 0; t < n; t++) {
@@ -331,7 +334,8 @@ int fy_eval_attention_absorbed(struct fy_ctx *c, int l, int n, struct fy_err *er
 		for (int t = 0; t < n; t++)
 			memcpy(s->lat + t * nope, s->q + (t * H + h) * hd,
 			       (size_t)nope * sizeof(float));
-		FY_TRY(rc, mm(c, &L->wk_b[h], (int)h, s->lat, n, s->kvb + h * R, H * R, err));
+		FY_TRY(rc,
+		       fy_eval_mm(c, &L->wk_b[h], (int)h, s->lat, n, s->kvb + h * R, H * R, err));
 	}
 	if (hp->idx_heads > 0)
 		FY_TRY(rc, indexer(c, l, n, err));
@@ -347,9 +351,10 @@ int fy_eval_attention_absorbed(struct fy_ctx *c, int l, int n, struct fy_err *er
 		for (int t = 0; t < n; t++)
 			memcpy(s->lat + t * R, s->att_lat + (t * H + h) * R,
 			       (size_t)R * sizeof(float));
-		FY_TRY(rc, mm(c, &L->wv_b[h], (int)h, s->lat, n, s->att + h * hdv, H * hdv, err));
+		FY_TRY(rc, fy_eval_mm(c, &L->wv_b[h], (int)h, s->lat, n, s->att + h * hdv, H * hdv,
+				      err));
 	}
-	FY_TRY(rc, mm(c, &L->wo, -1, s->att, n, s->o, hp->n_embd, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->wo, -1, s->att, n, s->o, hp->n_embd, err));
 out:
 	return rc;
 }
@@ -389,9 +394,9 @@ int fy_eval_qkv(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err
 	const int64_t KV = (int64_t)hp->n_head_kv * hp->head_dim;
 	const int64_t VV = (int64_t)hp->n_head_kv * hp->head_dim_v;
 	int rc = FY_OK;
-	FY_TRY(rc, mm(c, &L->wq, -1, s->xn, n, s->q, Q, err));
-	FY_TRY(rc, mm(c, &L->wk, -1, s->xn, n, s->k, KV, err));
-	FY_TRY(rc, mm(c, &L->wv, -1, s->xn, n, s->v, VV, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->wq, -1, s->xn, n, s->q, Q, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->wk, -1, s->xn, n, s->k, KV, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->wv, -1, s->xn, n, s->v, VV, err));
 	add_bias(s->q, L->bq, n, Q);
 	add_bias(s->k, L->bk, n, KV);
 	add_bias(s->v, L->bv, n, VV);
@@ -419,17 +424,17 @@ int fy_eval_qkv_latent(struct fy_ctx *c, const struct fy_layer *L, int n, struct
 	const int64_t QA = hp->q_lora_rank, B = nope + hdv;
 	int rc = FY_OK;
 	if (QA > 0) {
-		FY_TRY(rc, mm(c, &L->wq_a, -1, s->xn, n, s->qa, QA, err));
+		FY_TRY(rc, fy_eval_mm(c, &L->wq_a, -1, s->xn, n, s->qa, QA, err));
 		for (int t = 0; t < n; t++)
 			fy_rmsnorm(s->qa + t * QA, L->q_a_norm, hp->eps, QA, s->qa + t * QA);
-		FY_TRY(rc, mm(c, &L->wq_b, -1, s->qa, n, s->q, H * hd, err));
+		FY_TRY(rc, fy_eval_mm(c, &L->wq_b, -1, s->qa, n, s->q, H * hd, err));
 	} else {
-		FY_TRY(rc, mm(c, &L->wq, -1, s->xn, n, s->q, H * hd, err));
+		FY_TRY(rc, fy_eval_mm(c, &L->wq, -1, s->xn, n, s->q, H * hd, err));
 	}
-	FY_TRY(rc, mm(c, &L->wkv_a, -1, s->xn, n, s->kva, R + rot, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->wkv_a, -1, s->xn, n, s->kva, R + rot, err));
 	for (int t = 0; t < n; t++)
 		fy_rmsnorm(s->kva + t * (R + rot), L->kv_a_norm, hp->eps, R, s->lat + t * R);
-	FY_TRY(rc, mm(c, &L->wkv_b, -1, s->lat, n, s->kvb, H * B, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->wkv_b, -1, s->lat, n, s->kvb, H * B, err));
 	for (int t = 0; t < n; t++) {
 		const float *angles = s->rope + (int64_t)t * rot;
 		float *pe = s->kva + t * (R + rot) + R;
@@ -451,36 +456,49 @@ out:
 struct swiglu_job {
 	float *x;
 	const float *y;
+	float limit;
 };
 
 static int swiglu_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 {
 	const struct swiglu_job *j = ctx;
 	(void)err;
-	fy_swiglu(j->x + begin, j->y + begin, end - begin);
+	if (j->limit <= 0) {
+		fy_swiglu(j->x + begin, j->y + begin, end - begin);
+		return FY_OK;
+	}
+	/* clamped as llama.cpp's swiglu_clamp: the gate from above, the up both ways */
+	for (int64_t i = begin; i < end; i++) {
+		const float g = fminf(j->x[i], j->limit);
+		const float u = fminf(fmaxf(j->y[i], -j->limit), j->limit);
+		j->x[i] = g / (1.0f + expf(-g)) * u;
+	}
 	return FY_OK;
 }
 
-/* x = silu(x) * y over count values, spread over the pool (element-wise: the same values). */
-static int swiglu_par(struct fy_ctx *c, float *x, const float *y, int64_t count, struct fy_err *err)
+/* x = silu(x) * y over count values (clamped at limit when > 0), spread over the pool
+ * (element-wise: the same values). */
+static int swiglu_par(struct fy_ctx *c, float *x, const float *y, int64_t count, float limit,
+		      struct fy_err *err)
 {
-	struct swiglu_job j = { x, y };
+	struct swiglu_job j = { x, y, limit };
 	if (c->pool == NULL || count < 65536)
 		return swiglu_range(&j, 0, count, err);
 	return fy_pool_for(c->pool, count, 16384, swiglu_range, &j, err);
 }
 
-/* out = down(silu(gate(in)) * up(in)) for n rows of in, f wide inside. */
+/* out = down(silu(gate(in)) * up(in)) for n rows of in, f wide inside (clamped at limit when
+ * > 0). */
 static int swiglu_ffn(struct fy_ctx *c, const struct fy_weight *gate, const struct fy_weight *up,
 		      const struct fy_weight *down, int expert, const float *in, int n, int64_t f,
-		      float *out, struct fy_err *err)
+		      float limit, float *out, struct fy_err *err)
 {
 	struct fy_scratch *s = &c->s;
 	int rc = FY_OK;
-	FY_TRY(rc, mm(c, gate, expert, in, n, s->g, f, err));
-	FY_TRY(rc, mm(c, up, expert, in, n, s->u, f, err));
-	FY_TRY(rc, swiglu_par(c, s->g, s->u, n * f, err));
-	FY_TRY(rc, mm(c, down, expert, s->g, n, out, c->m->hp.n_embd, err));
+	FY_TRY(rc, fy_eval_mm(c, gate, expert, in, n, s->g, f, err));
+	FY_TRY(rc, fy_eval_mm(c, up, expert, in, n, s->u, f, err));
+	FY_TRY(rc, swiglu_par(c, s->g, s->u, n * f, limit, err));
+	FY_TRY(rc, fy_eval_mm(c, down, expert, s->g, n, out, c->m->hp.n_embd, err));
 out:
 	return rc;
 }
@@ -494,18 +512,30 @@ static int best_of(const float *x, int n)
 	return b;
 }
 
+/* A router logit's score: sigmoid, sqrt(softplus) (softplus as ggml's: x above 20), else the
+ * logit itself (softmax follows). */
+static float gate_score(enum fy_gating g, float x)
+{
+	if (g == FY_GATING_SIGMOID)
+		return 1.0f / (1.0f + expf(-x));
+	if (g == FY_GATING_SQRT_SOFTPLUS)
+		return sqrtf(x > 20.0f ? x : log1pf(expf(x)));
+	return x;
+}
+
 /*
- * One token's experts from its router logits lg (n_expert): softmax or sigmoid scores; for
- * the choice only, sigmoid scores plus the selection bias, limited to the n_group_used groups
- * whose two best biased scores sum highest; the top n_expert_used; their unbiased scores as
- * weights, renormalized and scaled as the hyper-parameters say.
+ * One token's experts from its router logits lg (n_expert): softmax, sigmoid or sqrt-softplus
+ * scores; for the choice only, the scores plus the selection bias, limited to the n_group_used
+ * groups whose two best biased scores sum highest; the top n_expert_used (or the token's row of
+ * a hash layer's table, `fixed`); their unbiased scores as weights, renormalized and scaled as
+ * the hyper-parameters say.
  */
-static void route(const struct fy_hparams *hp, const float *bias, const float *lg, float *score,
-		  float *pick, int *chosen, float *w)
+static void route(const struct fy_hparams *hp, const float *bias, const int32_t *fixed,
+		  const float *lg, float *score, float *pick, int *chosen, float *w)
 {
 	const int X = hp->n_expert, K = hp->n_expert_used;
 	for (int i = 0; i < X; i++)
-		score[i] = hp->gating == FY_GATING_SIGMOID ? 1.0f / (1.0f + expf(-lg[i])) : lg[i];
+		score[i] = gate_score(hp->gating, lg[i]);
 	if (hp->gating == FY_GATING_SOFTMAX)
 		fy_softmax(score, X);
 	for (int i = 0; i < X; i++)
@@ -532,7 +562,7 @@ static void route(const struct fy_hparams *hp, const float *bias, const float *l
 	}
 	float sum = 0;
 	for (int k = 0; k < K; k++) {
-		chosen[k] = best_of(pick, X);
+		chosen[k] = fixed != NULL ? fixed[k] : best_of(pick, X);
 		pick[chosen[k]] = -INFINITY;
 		w[k] = score[chosen[k]];
 		sum += w[k];
@@ -551,10 +581,11 @@ static int ffn_moe(struct fy_ctx *c, const struct fy_layer *L, struct fy_scratch
 	const int64_t E = hp->n_embd, X = hp->n_expert, K = hp->n_expert_used;
 	float *score = s->logits + (int64_t)n * X, *pick = score + X;
 	int rc = FY_OK;
-	FY_TRY(rc, mm(c, &L->router, -1, s->xn, n, s->logits, X, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->router, -1, s->xn, n, s->logits, X, err));
 	for (int t = 0; t < n; t++)
-		route(hp, L->exp_bias, s->logits + t * X, score, pick, s->chosen + t * K,
-		      s->weights + t * K);
+		route(hp, L->exp_bias,
+		      L->tid2eid != NULL ? L->tid2eid + (int64_t)c->tokens[t] * K : NULL,
+		      s->logits + t * X, score, pick, s->chosen + t * K, s->weights + t * K);
 	memset(s->o, 0, (size_t)n * (size_t)E * sizeof(float));
 	for (int e = 0; e < X; e++) {
 		int cnt = 0;
@@ -568,15 +599,16 @@ static int ffn_moe(struct fy_ctx *c, const struct fy_layer *L, struct fy_scratch
 			memcpy(s->ein + j * E, s->xn + (s->rows[j] / K) * E,
 			       (size_t)E * sizeof(float));
 		const struct fy_weight *w = &L->experts[3 * e];
-		FY_TRY(rc, swiglu_ffn(c, &w[0], &w[1], &w[2], e, s->ein, cnt, hp->n_ff_exp, s->eout,
-				      err));
+		FY_TRY(rc, swiglu_ffn(c, &w[0], &w[1], &w[2], e, s->ein, cnt, hp->n_ff_exp,
+				      L->swiglu_limit, s->eout, err));
 		for (int j = 0; j < cnt; j++)
 			kern->axpy(s->weights[s->rows[j]], s->eout + j * E,
 				   s->o + (s->rows[j] / K) * E, E);
 	}
 	if (hp->n_expert_shared > 0) {
 		FY_TRY(rc, swiglu_ffn(c, &L->gate_sh, &L->up_sh, &L->down_sh, -1, s->xn, n,
-				      (int64_t)hp->n_ff_exp * hp->n_expert_shared, s->eout, err));
+				      (int64_t)hp->n_ff_exp * hp->n_expert_shared,
+				      L->swiglu_limit_sh, s->eout, err));
 		for (int64_t i = 0; i < n * E; i++)
 			s->o[i] += s->eout[i];
 	}
@@ -615,7 +647,7 @@ int fy_eval_attention(struct fy_ctx *c, int l, int n, struct fy_err *err)
 		FY_TRY(rc, fy_pool_for(c->pool, pairs, 0, attn_range, &aj, err));
 	else
 		FY_TRY(rc, attn_range(&aj, 0, pairs, err));
-	FY_TRY(rc, mm(c, &c->m->layers[l].wo, -1, s->att, n, s->o, hp->n_embd, err));
+	FY_TRY(rc, fy_eval_mm(c, &c->m->layers[l].wo, -1, s->att, n, s->o, hp->n_embd, err));
 out:
 	return rc;
 }
@@ -627,12 +659,12 @@ static int ffn_fused(struct fy_ctx *c, const struct fy_layer *L, int n, struct f
 	struct fy_scratch *s = &c->s;
 	const int64_t F = c->m->hp.n_ff;
 	int rc = FY_OK;
-	FY_TRY(rc, mm(c, &L->up, -1, s->xn, n, s->g, 2 * F, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->up, -1, s->xn, n, s->g, 2 * F, err));
 	for (int t = 0; t < n; t++) {
 		memcpy(s->u + t * F, s->g + t * 2 * F, (size_t)F * sizeof(float));
 		fy_swiglu(s->u + t * F, s->g + t * 2 * F + F, F);
 	}
-	FY_TRY(rc, mm(c, &L->down, -1, s->u, n, s->o, c->m->hp.n_embd, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->down, -1, s->u, n, s->o, c->m->hp.n_embd, err));
 out:
 	return rc;
 }
@@ -651,7 +683,7 @@ int fy_eval_ffn(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err
 		return ffn_moe(c, L, &c->s, n, err);
 	if (c->m->hp.ffn_fused)
 		return ffn_fused(c, L, n, err);
-	return swiglu_ffn(c, &L->gate, &L->up, &L->down, -1, c->s.xn, n, c->m->hp.n_ff, c->s.o,
+	return swiglu_ffn(c, &L->gate, &L->up, &L->down, -1, c->s.xn, n, c->m->hp.n_ff, 0, c->s.o,
 			  err);
 }
 
@@ -780,14 +812,17 @@ int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *log
 		/* every layer rotates by the same angles: computed once per position */
 		fy_rope_angles(&hp->rope, c->pos + t, s->rope + (int64_t)t * hp->rope.n_rot);
 	}
-	for (int l = 0; l < hp->n_layer && rc == FY_OK; l++)
+	c->tokens = tokens;
+	if (m->arch->body != NULL)
+		rc = m->arch->body(c, n, err);
+	for (int l = 0; m->arch->body == NULL && l < hp->n_layer && rc == FY_OK; l++)
 		rc = m->arch->layer(c, l, n, err);
 	if (rc == FY_OK) {
 		const int first = all ? 0 : n - 1;
 		for (int t = first; t < n; t++)
 			fy_rmsnorm(s->x + (int64_t)t * hp->n_embd, m->output_norm, hp->eps,
 				   hp->n_embd, s->xn + (int64_t)(t - first) * hp->n_embd);
-		rc = mm(c, &m->output, -1, s->xn, n - first, logits, hp->n_vocab, err);
+		rc = fy_eval_mm(c, &m->output, -1, s->xn, n - first, logits, hp->n_vocab, err);
 	}
 	if (rc == FY_OK)
 		c->pos += n;

@@ -145,7 +145,11 @@ int fy_detokenize(const struct fy_vocab *v, int32_t id, bool special, struct fy_
 /* ------------------------------------------------------------------------------------------ */
 /* Models (infer/model.c) and evaluation (infer/eval.c)                                       */
 
-enum fy_gating { FY_GATING_SOFTMAX = 1, FY_GATING_SIGMOID = 2 }; /* llama.cpp's numbers */
+enum fy_gating { /* llama.cpp's numbers */
+		 FY_GATING_SOFTMAX = 1,
+		 FY_GATING_SIGMOID = 2,
+		 FY_GATING_SQRT_SOFTPLUS = 4, /* sqrt(softplus(logit)): DeepSeek-V4 */
+};
 
 struct fy_hparams {
 	char arch[32]; /* llama, qwen2, qwen3, qwen3moe, deepseek2 */
@@ -200,6 +204,13 @@ struct fy_layer {
 	const float *exp_bias;
 	struct fy_weight *experts;
 	struct fy_weight gate_sh, up_sh, down_sh;
+	/* hash routing (DeepSeek-V4's leading layers): each token's n_expert_used experts are its
+	 * row of this n_vocab x n_expert_used table (checked < n_expert on load), or NULL */
+	const int32_t *tid2eid;
+	/* SwiGLU clamped (DeepSeek-V4): silu(min(gate, limit)) * clamp(up, -limit, limit) in the
+	 * routed experts and in the shared ones; 0: not clamped */
+	float swiglu_limit, swiglu_limit_sh;
+	void *ext; /* an architecture's own tensors of the layer (one allocation, freed with it) */
 };
 
 struct fy_model_arch; /* the architecture's row (infer/arch.h) */
@@ -219,6 +230,7 @@ struct fy_model {
 	struct fy_hf_view *hf; /* the HF checkpoint, or NULL */
 	float **owned;	       /* 1-D tensors converted to F32 */
 	size_t n_owned;
+	void *ext; /* an architecture's own model-wide tensors (one allocation, freed with it) */
 };
 
 /* Opens a GGUF file or an HF checkpoint directory; weights stay in the mapping. */

@@ -31,6 +31,38 @@ bool fy_model_kv_num(const struct fy_model *m, const char *suffix, double *out)
 	return fy_gguf_kv_number(fy_gguf_find_kv(meta_of(m), key), out);
 }
 
+bool fy_model_kv_arr(const struct fy_model *m, const char *suffix, int64_t i, double *out)
+{
+	char key[160];
+	snprintf(key, sizeof(key), "%s.%s", m->hp.arch, suffix);
+	const struct fy_gguf_kv *kv = fy_gguf_find_kv(meta_of(m), key);
+	if (kv == NULL || kv->type != FY_GGUF_ARRAY)
+		return fy_gguf_kv_number(kv, out);
+	if (i < 0 || (uint64_t)i >= kv->arr_count)
+		return false;
+	const struct fy_gguf_value v = fy_gguf_arr_at(kv, (uint64_t)i);
+	switch (v.type) {
+	case FY_GGUF_U8:
+	case FY_GGUF_U16:
+	case FY_GGUF_U32:
+	case FY_GGUF_U64:
+		*out = (double)v.u;
+		return true;
+	case FY_GGUF_I8:
+	case FY_GGUF_I16:
+	case FY_GGUF_I32:
+	case FY_GGUF_I64:
+		*out = (double)v.i;
+		return true;
+	case FY_GGUF_F32:
+	case FY_GGUF_F64:
+		*out = v.f;
+		return true;
+	default:
+		return false;
+	}
+}
+
 int64_t fy_model_vocab_count(const struct fy_model *m)
 {
 	double v;
@@ -131,10 +163,13 @@ int fy_model_read_experts(struct fy_model *m, bool norm_default, struct fy_err *
 		hp->gating = FY_GATING_SIGMOID;
 	else if (fy_model_kv_num(m, "expert_gating_func", &v) && v == 1)
 		hp->gating = FY_GATING_SOFTMAX;
+	else if (fy_model_kv_num(m, "expert_gating_func", &v) && v == 4)
+		hp->gating = FY_GATING_SQRT_SOFTPLUS;
 	else if (fy_model_kv_num(m, "expert_gating_func", &v) && v != 0)
 		return fy_err_set(
 			err, FY_EUNSUPPORTED,
-			"%s: expert_gating_func %g is not supported (1 softmax, 2 sigmoid)",
+			"%s: expert_gating_func %g is not supported (1 softmax, 2 sigmoid, "
+			"4 sqrt-softplus)",
 			fy_gguf_label(meta_of(m)), v);
 	hp->expert_norm = norm_default;
 	char key[160];
@@ -215,7 +250,8 @@ static int read_hparams(struct fy_model *m, struct fy_err *err)
 				  fy_gguf_label(g), hp->arch, fy_model_archs());
 	FY_TRY(rc, fy_model_kv_int(m, "embedding_length", true, 0, &hp->n_embd, err));
 	FY_TRY(rc, fy_model_kv_int(m, "block_count", true, 0, &hp->n_layer, err));
-	FY_TRY(rc, fy_model_kv_int(m, "feed_forward_length", true, 0, &hp->n_ff, err));
+	FY_TRY(rc,
+	       fy_model_kv_int(m, "feed_forward_length", !m->arch->no_dense, 0, &hp->n_ff, err));
 	FY_TRY(rc, fy_model_kv_int(m, "attention.head_count", true, 0, &hp->n_head, err));
 	FY_TRY(rc, fy_model_kv_int(m, "attention.head_count_kv", false, hp->n_head, &hp->n_head_kv,
 				   err));
@@ -322,24 +358,53 @@ int fy_model_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t n
 	return FY_OK;
 }
 
-/* A vector of n values, converted to F32 and owned by the model. */
-int fy_model_vector(struct fy_model *m, const char *name, int64_t n, bool optional,
-		    const float **out, struct fy_err *err)
+int fy_model_matrix_f32(struct fy_model *m, const char *name, int64_t ne0, int64_t ne1,
+			bool optional, const float **out, struct fy_err *err)
 {
 	struct fy_weight w = { 0 };
-	int rc = fy_model_weight(m, name, n, 1, optional, &w, err);
+	int rc = fy_model_weight(m, name, ne0, ne1, optional, &w, err);
 	if (rc != FY_OK || w.data == NULL)
 		return rc;
 	float **grown = realloc(m->owned, (m->n_owned + 1) * sizeof(*grown));
 	if (grown == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	m->owned = grown;
-	float *v = malloc((size_t)n * sizeof(float));
+	float *v = malloc((size_t)ne0 * (size_t)ne1 * sizeof(float));
 	if (v == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	m->owned[m->n_owned++] = v;
-	fy_dequant_row(w.type, w.data, v, n);
+	for (int64_t r = 0; r < ne1; r++)
+		fy_dequant_row(w.type, w.data + (size_t)r * w.row_bytes, v + r * ne0, ne0);
 	*out = v;
+	return FY_OK;
+}
+
+/* A vector of n values, converted to F32 and owned by the model. */
+int fy_model_vector(struct fy_model *m, const char *name, int64_t n, bool optional,
+		    const float **out, struct fy_err *err)
+{
+	return fy_model_matrix_f32(m, name, n, 1, optional, out, err);
+}
+
+int fy_model_i32(struct fy_model *m, const char *name, int64_t ne0, int64_t ne1, int32_t limit,
+		 int32_t *dst, struct fy_err *err)
+{
+	struct found f;
+	if (!find_tensor(m, name, &f))
+		return fy_err_set(err, FY_EFORMAT, "%s: tensor %s is missing", label(m), name);
+	if (f.type != FY_DTYPE_I32 || f.ne[0] != ne0 || f.ne[1] != ne1 || f.ne[2] != 1 ||
+	    f.ne[3] != 1)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: tensor %s is %s %lldx%lld, I32 %lldx%lld expected", label(m),
+				  name, fy_dtype_name(f.type), (long long)f.ne[0],
+				  (long long)f.ne[1], (long long)ne0, (long long)ne1);
+	memcpy(dst, f.data, (size_t)ne0 * (size_t)ne1 * sizeof(int32_t));
+	for (int64_t i = 0; i < ne0 * ne1; i++) {
+		if (dst[i] < 0 || dst[i] >= limit)
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: tensor %s: value %d at %lld is outside [0, %d)",
+					  label(m), name, (int)dst[i], (long long)i, (int)limit);
+	}
 	return FY_OK;
 }
 
@@ -598,7 +663,9 @@ void fy_model_free(struct fy_model *m)
 	for (int l = 0; m->layers != NULL && l < m->hp.n_layer; l++) {
 		free(m->layers[l].experts);
 		free(m->layers[l].wk_b);
+		free(m->layers[l].ext);
 	}
+	free(m->ext);
 	free(m->layers);
 	fy_gguf_free(m->gguf);
 	fy_hf_view_free(m->hf);

@@ -4,7 +4,9 @@
 # --outtype f32, FP8 dequantized first by scripts/fixtures/dequant_fp8.py) and run by llama.cpp's
 # engine (scripts/llama/logits.c) on golden/prompt.txt: the prompt's ids, 32 greedy tokens, the
 # logits at the first 16 positions and the last. The conversion's digest goes to
-# tests/data/golden/convert/NAME-f32.digest.
+# tests/data/golden/convert/NAME-f32.digest. A conversion that keeps quantized types whatever
+# --outtype (DeepSeek-V4: Q8_0, MXFP4, BF16) is run widened to F32 (scripts/llama/widen.py):
+# llama.cpp's kernels would round the activations to the weights' dot types, ferry's do not.
 #   scripts/llama/infer-goldens.sh [NAME...]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +28,7 @@ for name in "$@"; do
 	run=yes
 	lazy=
 	kv=
+	widen=no
 	case $name in
 	# GLM-4.7-Flash: llama.cpp's converter writes no expert_gating_func and its engine picks
 	# sigmoid by the real model's 47 layers and 154,880 tokens; the fixture's routing is the
@@ -34,7 +37,7 @@ for name in "$@"; do
 	glm4*) pre=glm4 ;;
 	minimax-m2-*) pre=minimax-m2 ;;
 	deepseek-v32-*) pre=deepseek-v3 ;;
-	deepseek-v4-*) pre=deepseek-v3 ;;
+	deepseek-v4-*) pre=deepseek-v3 widen=yes ;;
 	deepseek-v3-*) pre=deepseek-v3 run=no ;;
 	kimi-k25-*) pre=kimi-k2 lazy=--no-lazy ;; # torch 1.13's lazy tensors fail on int4 unpacking
 	kimi-k2*) pre=kimi-k2 ;;
@@ -49,6 +52,11 @@ for name in "$@"; do
 	node "$root/tests/cli/gguf_digest.mjs" "$work/$name.gguf" \
 		>"$root/tests/data/golden/convert/$name-f32.digest"
 	[ "$run" = yes ] || { echo "$name: the conversion's digest"; continue; }
-	LOGITS_KV=$kv "$work/logits" "$work/$name.gguf" "$m/golden/prompt.txt" 32 "$m/golden"
+	run_on=$work/$name.gguf
+	if [ "$widen" = yes ]; then
+		PYTHONPATH=$src/gguf-py /usr/bin/python3 "$here/widen.py" "$run_on" "$work/$name-f32.gguf"
+		run_on=$work/$name-f32.gguf
+	fi
+	LOGITS_KV=$kv "$work/logits" "$run_on" "$m/golden/prompt.txt" 32 "$m/golden"
 	echo "$name: $(wc -c <"$m/golden/prompt_ids.json") bytes of ids, goldens in $m/golden"
 done

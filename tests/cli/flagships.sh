@@ -36,7 +36,7 @@ same_as_llama() {
 # NAME ARCH: the fixtures and the GGUF architecture they convert to
 for f in "glm4-tiny glm4" "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2" \
 	"kimi-k2-tiny deepseek2" "deepseek-v32-tiny deepseek32" "kimi-k25-tiny deepseek2" \
-	"glm47-flash-tiny deepseek2 deepseek2.expert_gating_func"; do
+	"glm47-flash-tiny deepseek2 deepseek2.expert_gating_func" "deepseek-v4-tiny deepseek4"; do
 	set -- $f
 	m=$1 arch=$2 extra=${3:-}
 	# --- convert: what llama.cpp v0.5.0's converter writes ------------------------------
@@ -129,17 +129,14 @@ let j = Buffer.from(JSON.stringify(hd)); j = Buffer.concat([j, Buffer.alloc((8 -
 const l = Buffer.alloc(8); l.writeBigUInt64LE(BigInt(j.length));
 fs.writeFileSync(f, Buffer.concat([l, j, b.subarray(8 + n)]));' "$@"
 }
-# --- DeepSeek-V4: converted as llama.cpp converts it; not yet run ----------------------------
+# --- DeepSeek-V4: what inspect says, the source's types kept, the indexer, refusals ----------
 m=deepseek-v4-tiny
-for bin in "$FERRY" $FERRY_SAN; do
-	run "$bin" convert "$M/$m" -o "$work/$m.gguf" --outtype f32
-	expect_rc 0 "$(basename "$bin") convert $m"
-	same_as_llama "$work/$m.gguf" "$m" && ok ||
-		bad "$m: keys or tensors differ from llama.cpp's conversion"
-done
+run "$FERRY" inspect "$work/$m.gguf"
+expect_out "attention: grouped-query: 4 heads over 1 key/value head of 64, queries through rank 128, RoPE on 32 of them; a window of 16 positions; 2 layers compressing by 4 (a lightning indexer of 4 heads of 64 keeps 4 blocks per token); 1 layer compressing by 128; 4 hyper-connection streams" "inspect: DeepSeek-V4's attention"
+expect_out "routing: sqrt-softplus over 8 experts (plus a selection bias), top 2, renormalized, x1.5; 1 shared expert; the first 1 layer routed by the token's fixed experts" "inspect: DeepSeek-V4's routing"
+run "$FERRY" inspect "$M/$m"
+expect_out "4 hyper-connection streams; 1 next-token-prediction layer (not run)" "inspect of the checkpoint: DeepSeek-V4's attention"
 run "$FERRY" inspect --json "$work/$m.gguf"
-[ "$(json_field "$work/out" 'd.metadata["general.architecture"].value')" = deepseek4 ] && ok ||
-	bad "$m: general.architecture is not deepseek4"
 [ "$(json_field "$work/out" 'd.tensors.filter(t => t.type === "MXFP4").length')" = 12 ] && ok ||
 	bad "$m: the routed experts are MXFP4, copied from the checkpoint's FP4"
 [ "$(json_field "$work/out" 'd.tensors.filter(t => t.name.startsWith("mtp")).length')" = 0 ] && ok ||
@@ -148,9 +145,40 @@ run "$FERRY" inspect --json "$work/$m.gguf"
 run "$FERRY" convert "$M/$m" -o "$work/$m-auto.gguf"
 expect_rc 0 "convert $m, the default type"
 cmp -s "$work/$m.gguf" "$work/$m-auto.gguf" && ok || bad "$m: --outtype changed the types"
-run "$FERRY" run "$work/$m.gguf" -p hi -n 2
-expect_rc 1 "run refuses DeepSeek-V4 (its engine is not written)"
-expect_err "architecture 'deepseek4' is not one ferry runs" "the refusal says so"
+# the indexer decides: the same file keeping every compressed block runs to other tokens
+cp "$work/$m.gguf" "$work/v4-dense.gguf"
+node --input-type=module -e '
+import { readGguf } from "'"$(cd "$(dirname "$0")" && pwd)"'/gguf.mjs";
+import fs from "node:fs";
+const f = process.argv[1], at = readGguf(f).kv["deepseek4.attention.indexer.top_k"].at;
+const fd = fs.openSync(f, "r+"), b = Buffer.alloc(4);
+b.writeUInt32LE(1 << 20);
+fs.writeSync(fd, b, 0, 4, at);' "$work/v4-dense.gguf"
+greedy_same "$work/v4-dense.gguf" "$m" && bad "DeepSeek-V4: every block gave the indexer's tokens" || ok
+# a hash layer's table pointing past the experts is refused on load, naming the tensor
+cp "$work/$m.gguf" "$work/v4-hash.gguf"
+node --input-type=module -e '
+import { readGguf } from "'"$(cd "$(dirname "$0")" && pwd)"'/gguf.mjs";
+import fs from "node:fs";
+const f = process.argv[1], g = readGguf(f), t = g.tensors["blk.0.ffn_gate_tid2eid.weight"];
+const fd = fs.openSync(f, "r+"), b = Buffer.alloc(4);
+b.writeInt32LE(8);
+fs.writeSync(fd, b, 0, 4, g.base + Number(t.off) + 4 * 7);' "$work/v4-hash.gguf"
+run "$FERRY" run "$work/v4-hash.gguf" -p hi -n 2
+expect_rc 1 "run refuses an expert table naming expert 8 of 8"
+expect_err "blk.0.ffn_gate_tid2eid.weight: value 8 at 7 is outside [0, 8)" "the refusal names the tensor"
+# a GGUF whose compression ratio the engine does not know is refused on load, naming the key
+cp "$work/$m.gguf" "$work/v4-ratio.gguf"
+node --input-type=module -e '
+import { readGguf } from "'"$(cd "$(dirname "$0")" && pwd)"'/gguf.mjs";
+import fs from "node:fs";
+const f = process.argv[1], at = readGguf(f).kv["deepseek4.attention.compress_ratios"].at;
+const fd = fs.openSync(f, "r+"), b = Buffer.alloc(4);
+b.writeInt32LE(5);
+fs.writeSync(fd, b, 0, 4, at + 4 + 8 + 4 * 1);' "$work/v4-ratio.gguf"
+run "$FERRY" run "$work/v4-ratio.gguf" -p hi -n 2
+expect_rc 1 "run refuses a compression ratio of 5"
+expect_err "v4-ratio.gguf: deepseek4.attention.compress_ratios has no ratio 0, 4 or 128 for layer 1" "the refusal names the file and the key"
 v4_bad() { # v4_bad DESCRIPTION EXPECTED-ERROR JS-EDIT-OF-c: a damaged config.json is refused
 	rm -rf "$work/bad" && cp -r "$M/$m" "$work/bad" && node -e '
 const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));

@@ -435,6 +435,16 @@ Test(infer, golden_glm47_flash_tiny, .timeout = 120)
 	golden_both("glm47-flash-tiny");
 }
 
+/* DeepSeek-V4 (deepseek4), against llama.cpp v0.5.0's engine on the conversion widened to F32
+ * (scripts/llama/widen.py): hyper-connection streams, the sliding window, compressed sparse
+ * attention with its indexer (ratio 4: up to 43 blocks, 4 kept) and heavily compressed attention
+ * (ratio 128: one block by the end of the 172-token prompt), sinks, hash routing in layer 0,
+ * FP8 dequantized and FP4 experts read as MXFP4 */
+Test(infer, golden_deepseek_v4_tiny, .timeout = 120)
+{
+	golden_both("deepseek-v4-tiny");
+}
+
 /* llama.cpp's GLM-4.7-Flash files carry no expert_gating_func: the model is known by its layers
  * (47, or 48 counting the next-token layer) and its 154,880 tokens, and routed by sigmoid */
 Test(infer, deepseek2_glm_lite_rule)
