@@ -27,13 +27,18 @@ cp "$data/models/stories260K/stories260K.gguf" "$work/stories260K.gguf"
 "$FERRY" convert "$data/models/minimax-m2-tiny" -o "$work/minimax-m2.gguf" >/dev/null
 "$FERRY" convert "$data/models/deepseek-v32-tiny" -o "$work/deepseek32.gguf" >/dev/null
 "$FERRY" convert "$data/models/glm4-tiny" -o "$work/glm4.gguf" >/dev/null
+"$FERRY" convert "$data/models/deepseek-v4-tiny" -o "$work/deepseek4.gguf" >/dev/null
 : >"$out/inputs.txt"
 : >"$out/refused.txt"
-for m in stories260K llama8 qwen3moe deepseek2 glm4moe minimax-m2 deepseek32 glm4; do
+# DeepSeek-V4's conversion keeps its source's Q8_0 and MXFP4 tensors: llama-quantize needs
+# --allow-requantize for it (ferry requantizes with a warning)
+for m in stories260K llama8 qwen3moe deepseek2 glm4moe minimax-m2 deepseek32 glm4 deepseek4; do
 	echo "$(sha256sum <"$work/$m.gguf" | cut -c1-64) $m" >>"$out/inputs.txt"
+	allow=
+	[ "$m" != deepseek4 ] || allow=--allow-requantize
 	for t in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M \
 		Q6_K IQ4_NL IQ4_XS IQ3_S IQ3_M TQ1_0 TQ2_0 MXFP4_MOE Q1_0 Q2_0 F16 BF16 F32; do
-		if "$Q" "$work/$m.gguf" "$work/out.gguf" "$t" 1 >"$work/log" 2>&1; then
+		if "$Q" $allow "$work/$m.gguf" "$work/out.gguf" "$t" 1 >"$work/log" 2>&1; then
 			node "$root/tests/cli/gguf_digest.mjs" "$work/out.gguf" >"$out/$m-$t.digest"
 		else
 			echo "$m $t $(grep -o 'failed to quantize: .*' "$work/log" | head -1)" >>"$out/refused.txt"
