@@ -78,10 +78,6 @@ struct v4_state {
 	/* a batch's buffers */
 	float *x4, *tmp4, *flat, *mix, *pre, *post, *comb, *qr, *grp, *oa, *cw, *cg;
 	float *iq, *iw;
-	/* one token's attention: its keys, their weights, the indexer's scores and choice */
-	const float **keys;
-	float *p, *iscore;
-	int *order;
 };
 
 /* --- loading -------------------------------------------------------------------------------- */
@@ -268,14 +264,10 @@ static void v4_ctx_free(struct fy_ctx *c)
 		free(k->ik);
 	}
 	free(st->layers);
-	float *f[] = {
-		st->x4,	 st->tmp4, st->flat, st->mix, st->pre, st->post, st->comb, st->qr,
-		st->grp, st->oa,   st->cw,   st->cg,  st->iq,  st->iw,	 st->p,	   st->iscore
-	};
+	float *f[] = { st->x4, st->tmp4, st->flat, st->mix, st->pre, st->post, st->comb,
+		       st->qr, st->grp,	 st->oa,   st->cw,  st->cg,  st->iq,   st->iw };
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		free(f[i]);
-	free(st->keys);
-	free(st->order);
 	free(st);
 	c->state = NULL;
 }
@@ -292,7 +284,6 @@ static int v4_state_new(struct fy_ctx *c, struct fy_err *err)
 {
 	const struct fy_model *m = c->m;
 	const struct fy_hparams *hp = &m->hp;
-	const struct v4_model *v = m->ext;
 	struct v4_state *st = calloc(1, sizeof(*st));
 	bool ok = st != NULL;
 	if (!ok)
@@ -316,11 +307,6 @@ static int v4_state_new(struct fy_ctx *c, struct fy_err *err)
 			k->ik = zalloc(blocks * (size_t)x->icomp.d * sizeof(float), &ok);
 		}
 	}
-	const size_t nk = (size_t)v->n_swa + (size_t)c->n_ctx / CSA + 1;
-	st->keys = zalloc(nk * sizeof(*st->keys), &ok);
-	st->p = zalloc(nk * sizeof(float), &ok);
-	st->iscore = zalloc(((size_t)c->n_ctx / CSA + 1) * sizeof(float), &ok);
-	st->order = zalloc(((size_t)c->n_ctx / CSA + 1) * sizeof(int), &ok);
 	if (!ok)
 		return fy_err_set(err, FY_ENOMEM,
 				  "out of memory for DeepSeek-V4's caches (%d "
@@ -623,6 +609,60 @@ static void attend(const struct fy_hparams *hp, const struct v4_layer *x, const 
 	}
 }
 
+struct attn_job {
+	struct fy_ctx *c;
+	const struct v4_layer *x;
+	const struct v4_cache *k;
+	const struct fy_rope *rope;
+	const float *raw;
+};
+
+/* Tokens [begin, end) of the batch: their keys (the window's raw ones, the visible or chosen
+ * compressed ones), the attention, the output rotated back (into s.att). */
+static int attn_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
+{
+	const struct attn_job *j = ctx;
+	const struct fy_ctx *c = j->c;
+	const struct fy_hparams *hp = &c->m->hp;
+	const struct v4_model *v = c->m->ext;
+	const struct v4_state *st = c->state;
+	const int64_t D = hp->head_dim, H = hp->n_head, IH = hp->idx_heads, ID = hp->idx_dim;
+	const size_t blocks = (size_t)c->n_ctx / CSA + 1, nk_max = (size_t)v->n_swa + blocks;
+	const float **keys = malloc(nk_max * sizeof(*keys));
+	float *p = malloc(nk_max * sizeof(float)), *score = malloc(blocks * sizeof(float));
+	int *order = malloc(blocks * sizeof(int));
+	int rc = FY_OK;
+	if (keys == NULL || p == NULL || score == NULL || order == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory for attention");
+		goto out;
+	}
+	for (int64_t t = begin; t < end; t++) {
+		const int64_t pos = c->pos + t;
+		int nk = 0;
+		for (int64_t q = pos - v->n_swa + 1 > 0 ? pos - v->n_swa + 1 : 0; q <= pos; q++)
+			keys[nk++] = j->raw + q * D;
+		if (j->x->ratio == HCA) {
+			for (int64_t b = 0; b < (pos + 1) / HCA; b++)
+				keys[nk++] = j->k->ck + b * D;
+		} else if (j->x->ratio == CSA) {
+			const int nsel = indexer_pick(hp, j->k, st->iq + t * IH * ID,
+						      st->iw + t * IH, pos, score, order);
+			for (int i = 0; i < nsel; i++)
+				keys[nk++] = j->k->ck + (int64_t)order[i] * D;
+		}
+		float *o = c->s.att + t * H * D;
+		attend(hp, j->x, c->s.q + t * H * D, keys, nk, p, o);
+		for (int h = 0; h < H; h++)
+			rope_tail(j->rope, o + h * D, (int)D, pos, true);
+	}
+out:
+	free(keys);
+	free(p);
+	free(score);
+	free(order);
+	return rc;
+}
+
 /* Layer l's attention of s.xn (the normalized block input) into s.o. */
 static int v4_attention(struct fy_ctx *c, int l, int n, struct fy_err *err)
 {
@@ -685,25 +725,11 @@ static int v4_attention(struct fy_ctx *c, int l, int n, struct fy_err *err)
 		}
 	}
 	/* each token: its window's raw keys and its compressed ones */
-	for (int t = 0; t < n; t++) {
-		const int64_t p = c->pos + t;
-		int nk = 0;
-		for (int64_t q = p - v->n_swa + 1 > 0 ? p - v->n_swa + 1 : 0; q <= p; q++)
-			st->keys[nk++] = raw + q * D;
-		if (x->ratio == HCA) {
-			for (int64_t j = 0; j < (p + 1) / HCA; j++)
-				st->keys[nk++] = k->ck + j * D;
-		} else if (x->ratio == CSA) {
-			const int nsel = indexer_pick(hp, k, st->iq + t * IH * ID, st->iw + t * IH,
-						      p, st->iscore, st->order);
-			for (int i = 0; i < nsel; i++)
-				st->keys[nk++] = k->ck + (int64_t)st->order[i] * D;
-		}
-		float *out = s->att + t * H * D;
-		attend(hp, x, s->q + t * H * D, st->keys, nk, st->p, out);
-		for (int h = 0; h < H; h++)
-			rope_tail(rope, out + h * D, (int)D, p, true);
-	}
+	struct attn_job aj = { c, x, k, rope, raw };
+	if (c->pool != NULL)
+		FY_TRY(rc, fy_pool_for(c->pool, n, 0, attn_range, &aj, err));
+	else
+		FY_TRY(rc, attn_range(&aj, 0, n, err));
 	/* the output: each group of heads through its rows of wo_a, then wo_b */
 	for (int64_t g = 0; g < G; g++) {
 		struct fy_weight wa = x->wo_a;
