@@ -1,4 +1,5 @@
-/* ferry imatrix MODEL -f TEXT [-o OUT] [-c N] [--chunks N] [--process-output] [--no-ppl] [-t N]
+/* ferry imatrix MODEL -f TEXT [-o OUT] [-c N] [--chunks N] [--process-output] [--no-ppl]
+ * [--output-format gguf|dat] [-t N]
  */
 #include "cli/cli.h"
 #include "cli/infer_util.h"
@@ -11,7 +12,7 @@
 
 int cmd_imatrix(struct fy_cli *cli, int argc, char **argv)
 {
-	const char *text_file = NULL, *output = "imatrix.gguf";
+	const char *text_file = NULL, *output = "imatrix.gguf", *format = "gguf";
 	long n_ctx = 512, n_chunks = 0, threads = 0;
 	bool process_output = false, no_ppl = false;
 	const struct fy_opt opts[] = {
@@ -25,18 +26,21 @@ int cmd_imatrix(struct fy_cli *cli, int argc, char **argv)
 		  "also collect output.weight" },
 		{ "no-ppl", 0, FY_OPT_FLAG, &no_ppl, NULL,
 		  "do not compute the perplexity (as llama-imatrix --no-ppl)" },
+		{ "output-format", 0, FY_OPT_STRING, &format, "gguf|dat",
+		  "the file's format: llama-imatrix's GGUF (default) or its legacy .dat" },
 		{ "threads", 't', FY_OPT_INT, &threads, "N", "threads (default: one per CPU)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
 		"ferry imatrix MODEL -f TEXT [-o OUT.gguf] [-c N] [--chunks N] [--process-output] "
-		"[--no-ppl]",
+		"[--no-ppl] [--output-format gguf|dat]",
 		"Computes an importance matrix with ferry's engine: the text is cut into chunks "
 		"of\n"
 		"N tokens, each evaluated from position 0, and each weight's input columns are\n"
 		"summed as squares (per expert for a mixture's experts), as llama-imatrix does.\n"
-		"The file is in llama-imatrix's GGUF format: 'ferry quant --imatrix' and\n"
-		"llama-quantize read it. MODEL: a GGUF file (split ones read whole), an HF\n"
+		"The file is in llama-imatrix's GGUF format (or its legacy .dat with\n"
+		"--output-format dat): 'ferry quant --imatrix' and llama-quantize read both. "
+		"MODEL: a GGUF file (split ones read whole), an HF\n"
 		"checkpoint, or a store revision REPO[@REV][:FILE]. The text must hold at least\n"
 		"two chunks.",
 		opts,
@@ -50,6 +54,8 @@ int cmd_imatrix(struct fy_cli *cli, int argc, char **argv)
 	int r = fy_cli_parse(cli, &usage, argc, argv, 1, 1, &npos);
 	if (r < 0 && text_file == NULL)
 		r = fy_cli_usage_error(cli, "-f TEXT is required");
+	if (r < 0 && strcmp(format, "gguf") != 0 && strcmp(format, "dat") != 0)
+		r = fy_cli_usage_error(cli, "--output-format is gguf or dat");
 	if (r < 0 && (n_ctx < 16 || n_ctx > 65536 || n_chunks < 0))
 		r = fy_cli_usage_error(cli, "-c is 16 to 65536 tokens, --chunks 1 or more");
 	if (r < 0 && fy_file_read(text_file, MAX_TEXT, &text, &err) != FY_OK)
@@ -64,7 +70,8 @@ int cmd_imatrix(struct fy_cli *cli, int argc, char **argv)
 					   .n_chunks = (int)n_chunks,
 					   .process_output = process_output,
 					   .dataset = text_file,
-					   .no_ppl = no_ppl };
+					   .no_ppl = no_ppl,
+					   .legacy_dat = strcmp(format, "dat") == 0 };
 	struct fy_imatrix_report rep;
 	const double t0 = fy_now_s();
 	if (fy_imatrix_compute(a.model, (const char *)text.data, text.len, &o, pool, output, &rep,

@@ -180,7 +180,9 @@ static void options_text(const struct fy_quant_cli *o, char *buf, size_t cap)
 	if (o->prune_layers != NULL && at < cap)
 		at += (size_t)snprintf(buf + at, cap - at, " --prune-layers %s", o->prune_layers);
 	if (o->req.keep_split && at < cap)
-		snprintf(buf + at, cap - at, " --keep-split");
+		at += (size_t)snprintf(buf + at, cap - at, " --keep-split");
+	if (o->req.allow_requantize && at < cap)
+		snprintf(buf + at, cap - at, " --allow-requantize");
 }
 
 /* --tensor-type-file FILE: more --tensor-type entries, separated by spaces or newlines (as
@@ -285,6 +287,10 @@ int fy_quant_cli_prepare(struct fy_cli *cli, struct fy_quant_cli *o)
 	}
 	if (r < 0 && o->prune_layers != NULL)
 		r = parse_prune(cli, o);
+	if (r < 0 && o->max_buffer_mib != -1 &&
+	    (o->max_buffer_mib < 1 || o->max_buffer_mib > (1L << 30)))
+		return fy_cli_usage_error(cli, "--max-buffer-size is a number of MiB, 1 or more");
+	o->req.max_buffer = o->max_buffer_mib > 0 ? (size_t)o->max_buffer_mib << 20 : 0;
 	if (r < 0 && o->req.keep_split &&
 	    (o->req.split.max_bytes > 0 || o->req.split.max_tensors > 0))
 		return fy_cli_usage_error(cli, "--keep-split and --split-max-* cannot be used "
@@ -443,8 +449,8 @@ static bool looks_like_path(const char *a)
 
 int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 {
-	struct fy_quant_cli o = { .req = { .params = { .output_type = -1,
-						       .token_embd_type = -1 } } };
+	struct fy_quant_cli o = { .req = { .params = { .output_type = -1, .token_embd_type = -1 } },
+				  .max_buffer_mib = -1 };
 	const char *output = NULL;
 	const char *file = NULL;
 	const char *to = NULL;
@@ -475,6 +481,12 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 		  "write shards of at most N tensors" },
 		{ "keep-split", 0, FY_OPT_FLAG, &o.req.keep_split, NULL,
 		  "write the input's shards, each with its tensors (llama-quantize --keep-split)" },
+		{ "max-buffer-size", 0, FY_OPT_INT, &o.max_buffer_mib, "MiB",
+		  "at most this much of a tensor's rows in memory at once (llama-quantize's; "
+		  "the output is the same)" },
+		{ "allow-requantize", 0, FY_OPT_FLAG, &o.req.allow_requantize, NULL,
+		  "convert tensors that are already quantized (dequantized first; refused "
+		  "without it, as llama-quantize)" },
 		{ "include-weights", 0, FY_OPT_LIST, &o.include_weights, "NAME",
 		  "use the importance matrix only for tensors whose name contains NAME "
 		  "(repeatable)" },
@@ -506,8 +518,9 @@ int cmd_quant(struct fy_cli *cli, int argc, char **argv)
 		"IQ2_*, Q2_K_S and IQ3_XXS need --imatrix).\n"
 		"Quantized bytes are identical to llama-quantize's, with or without --imatrix,\n"
 		"whatever -t is. Where a type does not divide a tensor's rows, llama.cpp's\n"
-		"fallback type is used (Q4_K -> Q5_0, ...), then F16, and said. An already\n"
-		"quantized input is dequantized first (with a warning). The output keeps the\n"
+		"fallback type is used (Q4_K -> Q5_0, ...), then F16, and said. A tensor\n"
+		"already quantized is converted only with --allow-requantize (dequantized first,\n"
+		"with a warning), as llama-quantize. The output keeps the\n"
 		"metadata, sets general.file_type and general.quantization_version = 2 (and\n"
 		"llama-quantize's quantize.imatrix.* keys with --imatrix), and records\n"
 		"ferry.version, ferry.source.sha256 and ferry.quant.options. --split-max-size or\n"

@@ -18,6 +18,7 @@ struct fy_quant_cli {
 	char imatrix_sha256[65];			     /* of the file, for the lineage */
 	const char *split_max_size;			     /* --split-max-size */
 	long split_max_tensors;				     /* --split-max-tensors */
+	long max_buffer_mib;				     /* --max-buffer-size (-1: not given) */
 	struct fy_opt_list include_weights, exclude_weights; /* --include/--exclude-weights */
 	struct fy_opt_list override_kv;			     /* --override-kv */
 	struct fy_gguf_kv_override kv[FY_OPT_LIST_MAX];

@@ -269,6 +269,8 @@ const struct fy_gguf_kv *fy_gguf_find_kv(const struct fy_gguf *g, const char *ke
 struct fy_gguf_value fy_gguf_arr_at(const struct fy_gguf_kv *kv, uint64_t i);
 /* A numeric scalar KV (any integer or float type) as a double; false for NULL or another type. */
 bool fy_gguf_kv_number(const struct fy_gguf_kv *kv, double *out);
+/* The same for a value (an array element). */
+bool fy_gguf_value_number(const struct fy_gguf_value *v, double *out);
 size_t fy_gguf_tensor_count(const struct fy_gguf *g);
 const struct fy_gguf_tensor *fy_gguf_tensor_at(const struct fy_gguf *g, size_t i);
 const struct fy_gguf_tensor *fy_gguf_find_tensor(const struct fy_gguf *g, const char *name);
@@ -511,6 +513,13 @@ struct fy_requant_opts {
 	size_t n_prune;
 	/* llama-quantize's --keep-split: the input's shards and tensor order (not with split) */
 	bool keep_split;
+	/* llama-quantize's --allow-requantize: a tensor already quantized may be converted
+	 * (dequantized first); without it such a tensor is refused, as llama-quantize refuses it */
+	bool allow_requantize;
+	/* llama-quantize's --max-buffer-size: at most this many bytes of a tensor's rows (input,
+	 * output and their floats) in memory at once (0: ferry's 16 MiB batches); the bytes written
+	 * do not depend on it */
+	size_t max_buffer;
 	fy_requant_progress_fn progress;
 	void *ctx;
 };

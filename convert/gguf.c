@@ -911,30 +911,37 @@ uint64_t fy_gguf_data_offset(const struct fy_gguf *g)
 	return g->data_offset;
 }
 
-bool fy_gguf_kv_number(const struct fy_gguf_kv *kv, double *out)
+bool fy_gguf_value_number(const struct fy_gguf_value *v, double *out)
 {
-	if (kv == NULL)
-		return false;
-	switch (kv->type) {
+	switch (v->type) {
 	case FY_GGUF_U8:
 	case FY_GGUF_U16:
 	case FY_GGUF_U32:
 	case FY_GGUF_U64:
-		*out = (double)kv->v.u;
+		*out = (double)v->u;
 		return true;
 	case FY_GGUF_I8:
 	case FY_GGUF_I16:
 	case FY_GGUF_I32:
 	case FY_GGUF_I64:
-		*out = (double)kv->v.i;
+		*out = (double)v->i;
 		return true;
 	case FY_GGUF_F32:
 	case FY_GGUF_F64:
-		*out = kv->v.f;
+		*out = v->f;
 		return true;
 	default:
 		return false;
 	}
+}
+
+bool fy_gguf_kv_number(const struct fy_gguf_kv *kv, double *out)
+{
+	if (kv == NULL)
+		return false;
+	struct fy_gguf_value v = kv->v;
+	v.type = kv->type;
+	return fy_gguf_value_number(&v, out);
 }
 
 size_t fy_gguf_kv_count(const struct fy_gguf *g)

@@ -217,6 +217,11 @@ static int convert_tensor(struct requant *q, struct fy_sink *sink, struct fy_err
 	const int64_t rows = q->t->n_elems / q->ne0;
 	int64_t batch = (int64_t)(BATCH_BYTES / q->out_row);
 	int rc = FY_OK;
+	if (q->opts->max_buffer > 0) { /* llama-quantize's bytes per row: both rows, the floats */
+		const size_t per = q->in_row + q->out_row + (size_t)q->ne0 * sizeof(float);
+		const int64_t cap = (int64_t)(q->opts->max_buffer / per);
+		batch = cap < batch ? cap : batch;
+	}
 	if (batch < 1)
 		batch = 1;
 	if (batch > rows)
@@ -317,8 +322,16 @@ static int declare_tensors(struct fy_gguf_writer *w, struct requant *q, struct f
 		if (c->type != t->type) {
 			q->rep->n_converted++;
 			if (fy_quant_traits(t->type) != NULL && t->type != FY_DTYPE_F32 &&
-			    t->type != FY_DTYPE_F16 && t->type != FY_DTYPE_BF16)
+			    t->type != FY_DTYPE_F16 && t->type != FY_DTYPE_BF16) {
+				if (!q->opts->allow_requantize)
+					return fy_err_set(err, FY_EUNSUPPORTED,
+							  "%s: tensor '%s' is %s: requantizing "
+							  "from a quantized type is disabled "
+							  "(--allow-requantize, as llama-quantize)",
+							  fy_gguf_label(q->in), t->name,
+							  fy_dtype_name(t->type));
 				q->rep->n_requantized++;
+			}
 		} else {
 			q->rep->n_copied++;
 		}

@@ -158,6 +158,68 @@ out:
 	return rc;
 }
 
+/* llama-imatrix's legacy .dat layout (save_imatrix_legacy): int32 n_entries; per entry with
+ * data, in name order: int32 name length, the name, int32 ncall (the most rows any of its
+ * matrices saw over chunk_size, rounded up), int32 n_values, then each value as its sum over its
+ * matrix's rows times ncall (a matrix that saw none: ncall); then int32 chunks and the dataset
+ * name (int32 length, bytes). Little-endian, as the tools write it on the machines they run on. */
+static int write_u32(struct fy_atomic *a, int32_t v, struct fy_err *err)
+{
+	const uint8_t b[4] = { (uint8_t)v, (uint8_t)((uint32_t)v >> 8),
+			       (uint8_t)((uint32_t)v >> 16), (uint8_t)((uint32_t)v >> 24) };
+	return fy_atomic_write(a, b, 4, err);
+}
+
+static int write_legacy(struct collector *c, const char *path, const char *dataset, int chunks,
+			int chunk_size, struct fy_err *err)
+{
+	struct fy_atomic a;
+	int32_t n = 0;
+	int rc;
+	qsort(c->e, c->n, sizeof(*c->e), cmp_entry);
+	for (size_t i = 0; i < c->n; i++) {
+		bool any = false;
+		for (int k = 0; k < c->e[i].n_mat; k++)
+			any = any || c->e[i].counts[k] > 0;
+		n += any;
+	}
+	rc = fy_atomic_open(&a, path, err);
+	if (rc != FY_OK)
+		return rc;
+	FY_TRY(rc, write_u32(&a, n, err));
+	for (size_t i = 0; i < c->n; i++) {
+		const struct stat_entry *e = &c->e[i];
+		int64_t most = 0;
+		for (int k = 0; k < e->n_mat; k++)
+			most = e->counts[k] > most ? e->counts[k] : most;
+		if (most == 0)
+			continue; /* llama-imatrix skips an entry without data */
+		const size_t len = strlen(e->name);
+		const int64_t nval = e->ne0 * e->n_mat;
+		const int32_t ncall = (int32_t)((most + chunk_size - 1) / chunk_size);
+		FY_TRY(rc, write_u32(&a, (int32_t)len, err));
+		FY_TRY(rc, fy_atomic_write(&a, e->name, len, err));
+		FY_TRY(rc, write_u32(&a, ncall, err));
+		FY_TRY(rc, write_u32(&a, (int32_t)nval, err));
+		for (int64_t j = 0; j < nval; j++) {
+			float count = (float)e->counts[j / e->ne0], value = e->values[j];
+			if (count == 0.0f)
+				value = count = 1.0f; /* partial data: 1 */
+			const float f = value / count * (float)ncall;
+			uint32_t u;
+			memcpy(&u, &f, 4);
+			FY_TRY(rc, write_u32(&a, (int32_t)u, err));
+		}
+	}
+	FY_TRY(rc, write_u32(&a, chunks, err));
+	FY_TRY(rc, write_u32(&a, (int32_t)strlen(dataset), err));
+	FY_TRY(rc, fy_atomic_write(&a, dataset, strlen(dataset), err));
+	return fy_atomic_commit(&a, err);
+out:
+	fy_atomic_abort(&a);
+	return rc;
+}
+
 /* -log p(target) under the softmax of n logits (n >= 1): the largest one's term is exp(0) = 1,
  * so the sum is at least 1. */
 static double token_nll(const float *lg, int n, int32_t target)
@@ -230,8 +292,12 @@ int fy_imatrix_compute(const struct fy_model *m, const char *text, size_t len,
 	rep->n_chunks = n_chunk;
 	rep->n_entries = c.n;
 	rep->ppl = scored > 0 ? exp(nll / (double)scored) : 0;
-	FY_TRY(rc, write_imatrix(&c, out_path, o->dataset != NULL ? o->dataset : "", n_chunk, n_ctx,
-				 err));
+	if (o->legacy_dat)
+		FY_TRY(rc, write_legacy(&c, out_path, o->dataset != NULL ? o->dataset : "", n_chunk,
+					n_ctx, err));
+	else
+		FY_TRY(rc, write_imatrix(&c, out_path, o->dataset != NULL ? o->dataset : "",
+					 n_chunk, n_ctx, err));
 out:
 	for (size_t i = 0; i < c.n; i++) {
 		free(c.e[i].values);

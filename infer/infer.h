@@ -273,6 +273,7 @@ struct fy_imatrix_opts {
 	bool process_output; /* also collect output.weight */
 	const char *dataset; /* recorded as imatrix.datasets (the text's name) */
 	bool no_ppl;	     /* no perplexity (llama-imatrix's --no-ppl): report 0 */
+	bool legacy_dat;     /* llama-imatrix's legacy .dat format (--output-format dat) */
 	void (*progress)(void *ctx, int done, int total);
 	void *ctx;
 };

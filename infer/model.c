@@ -41,26 +41,7 @@ bool fy_model_kv_arr(const struct fy_model *m, const char *suffix, int64_t i, do
 	if (i < 0 || (uint64_t)i >= kv->arr_count)
 		return false;
 	const struct fy_gguf_value v = fy_gguf_arr_at(kv, (uint64_t)i);
-	switch (v.type) {
-	case FY_GGUF_U8:
-	case FY_GGUF_U16:
-	case FY_GGUF_U32:
-	case FY_GGUF_U64:
-		*out = (double)v.u;
-		return true;
-	case FY_GGUF_I8:
-	case FY_GGUF_I16:
-	case FY_GGUF_I32:
-	case FY_GGUF_I64:
-		*out = (double)v.i;
-		return true;
-	case FY_GGUF_F32:
-	case FY_GGUF_F64:
-		*out = v.f;
-		return true;
-	default:
-		return false;
-	}
+	return fy_gguf_value_number(&v, out);
 }
 
 int64_t fy_model_vocab_count(const struct fy_model *m)

@@ -399,6 +399,16 @@ static void sinkhorn(float *cb, int iters, float eps)
 	}
 }
 
+/* y = the four streams s4 (E apart) weighted by pre, summed in llama.cpp's order. */
+static void hc_read(const float *s4, const float *pre, int64_t E, float *y)
+{
+	for (int64_t e = 0; e < E; e++)
+		y[e] = s4[e] * pre[0];
+	for (int h = 1; h < HC; h++)
+		for (int64_t e = 0; e < E; e++)
+			y[e] += s4[h * E + e] * pre[h];
+}
+
 /* Before a block: pre, post and comb of each token; s.x = the streams weighted by pre. */
 static int hc_pre(struct fy_ctx *c, const struct v4_layer *x, int i, int n, struct fy_err *err)
 {
@@ -419,13 +429,7 @@ static int hc_pre(struct fy_ctx *c, const struct v4_layer *x, int i, int n, stru
 		for (int k = 0; k < HC * HC; k++)
 			cb[k] = mx[2 * HC + k] * sc[2] + b[2 * HC + k];
 		sinkhorn(cb, v->sinkhorn, v->hc_eps);
-		float *y = c->s.x + t * E;
-		const float *s4 = st->x4 + t * HC * E;
-		for (int64_t e = 0; e < E; e++)
-			y[e] = s4[e] * pre[0];
-		for (int h = 1; h < HC; h++)
-			for (int64_t e = 0; e < E; e++)
-				y[e] += s4[h * E + e] * pre[h];
+		hc_read(st->x4 + t * HC * E, pre, E, c->s.x + t * E);
 	}
 out:
 	return rc;
@@ -781,13 +785,7 @@ static int v4_body(struct fy_ctx *c, int n, struct fy_err *err)
 			pre[h] = sigmoid(st->mix[t * HC + h] * v->hc_head_scale[0] +
 					 v->hc_head_base[h]) +
 				 v->hc_eps;
-		float *y = c->s.x + t * E;
-		const float *s4 = st->x4 + t * HC * E;
-		for (int64_t e = 0; e < E; e++)
-			y[e] = s4[e] * pre[0];
-		for (int h = 1; h < HC; h++)
-			for (int64_t e = 0; e < E; e++)
-				y[e] += s4[h * E + e] * pre[h];
+		hc_read(st->x4 + t * HC * E, pre, E, c->s.x + t * E);
 	}
 out:
 	return rc;

@@ -57,7 +57,8 @@ for f in "glm4-tiny glm4" "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "d
 	fi
 	# --- quantize, run, gate in KL order --------------------------------------------------
 	for t in Q8_0 Q4_K_M; do
-		run "$FERRY" quant "$work/$m.gguf" --type "$t" -o "$work/$m-$t.gguf"
+		# DeepSeek-V4's conversion keeps Q8_0 and MXFP4: requantized as llama-quantize would
+		run "$FERRY" quant "$work/$m.gguf" --type "$t" --allow-requantize -o "$work/$m-$t.gguf"
 		expect_rc 0 "quant $m $t"
 		run "$FERRY" run "$work/$m-$t.gguf" -f "$M/$m/golden/prompt.txt" --temp 0 -n 8 --json
 		expect_rc 0 "run $m $t"

@@ -119,7 +119,9 @@ for d in "$GOLD"/*.digest; do
 	b=$(basename "$d" .digest)
 	m=${b%-*}
 	t=${b##*-}
-	"$FERRY" quant "$work/g-$m.gguf" --type "$t" -o "$work/g-out.gguf" >"$work/out" 2>"$work/err"
+	allow= # DeepSeek-V4's conversion holds Q8_0 and MXFP4 tensors (quant-goldens.sh)
+	[ "$m" != deepseek4 ] || allow=--allow-requantize
+	"$FERRY" quant "$work/g-$m.gguf" --type "$t" $allow -o "$work/g-out.gguf" >"$work/out" 2>"$work/err"
 	if [ $? -eq 0 ] && node tests/cli/gguf_digest.mjs "$work/g-out.gguf" | cmp -s - "$d"; then ok; else
 		bad "$m $t: differs from llama-quantize's output ($(head -c 200 "$work/err"))"
 	fi
@@ -239,6 +241,20 @@ for m in stories260K llama8 qwen3moe; do
 		bad "ferry imatrix on $m: $(cat "$work/err" "$work/cmp" | head -c 300)"
 	fi
 done
+# the legacy .dat format (--output-format dat) against llama-imatrix's, and read back by quant
+(cd "$DATA/calibration" && "$FERRY_ABS" imatrix "$work/g-llama8.gguf" -f calibration.txt -c 128 \
+	--no-ppl --output-format dat -o "$work/im-llama8.dat") >"$work/out" 2>"$work/err"
+if [ $? -eq 0 ] && node tests/cli/imatrix_dat_cmp.mjs "$work/im-llama8.dat" "$GOLD/imatrix/llama8.dat" 1e-2 \
+	>"$work/cmp" 2>&1; then ok; else
+	bad "ferry imatrix --output-format dat: $(cat "$work/err" "$work/cmp" | head -c 300)"
+fi
+run "$FERRY" quant "$work/g-llama8.gguf" --type IQ2_XXS --imatrix "$work/im-llama8.dat" -o "$work/x.gguf"
+expect_rc 0 "quant reads ferry's .dat matrix"
+rm -f "$work/x.gguf"
+run "$FERRY" imatrix "$work/g-llama8.gguf" -f "$DATA/calibration/calibration.txt" --output-format xml \
+	-o "$work/x.dat"
+expect_rc 2 "an unknown --output-format"
+[ ! -e "$work/x.dat" ] && ok || bad "a refused imatrix format wrote a file"
 (cd "$DATA/calibration" && "$FERRY_ABS" --json imatrix "$work/g-stories260K.gguf" -f calibration.txt \
 	-c 128 --no-ppl -o "$work/im-noppl.gguf") >"$work/out" 2>"$work/err"
 cmp -s "$work/im-noppl.gguf" "$work/im-stories260K.gguf" && ok || bad "imatrix --no-ppl: another matrix"
@@ -267,7 +283,8 @@ expect_err "needs 256" "the error says which tensor does not fit"
 for t in IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S IQ4_XS TQ2_0 MXFP4_MOE; do
 	"$FERRY" quant "$work/g-llama8.gguf" --type "$t" --imatrix "$GOLD/imatrix/llama8.gguf" \
 		-o "$work/r-$t.gguf" >/dev/null 2>&1 &&
-		"$FERRY" quant "$work/r-$t.gguf" --type F32 -o "$work/r-$t-f32.gguf" >/dev/null 2>&1 &&
+		"$FERRY" quant "$work/r-$t.gguf" --type F32 --allow-requantize \
+			-o "$work/r-$t-f32.gguf" >/dev/null 2>&1 &&
 		"$FERRY" run "$work/r-$t.gguf" -p "a b c" -n 12 --temp 0 >"$work/r1" 2>/dev/null &&
 		"$FERRY" run "$work/r-$t-f32.gguf" -p "a b c" -n 12 --temp 0 >"$work/r2" 2>/dev/null &&
 		[ -s "$work/r1" ] && cmp -s "$work/r1" "$work/r2" && ok ||
@@ -305,10 +322,26 @@ while read -r m t why; do
 	[ ! -e "$work/g-out.gguf" ] && ok || bad "$m $t: refused but wrote a file"
 done <"$GOLD/refused.txt"
 
-# --- re-quantizing a quantized file warns ------------------------------------------------------
+# --- re-quantizing a quantized file: refused as llama-quantize refuses it, unless allowed ------
 run "$FERRY" quant "$work/m8-Q4_K_M.gguf" --type Q8_0 -o "$work/rq.gguf"
+expect_rc 1 "requantize without --allow-requantize"
+expect_err "m8-Q4_K_M.gguf: tensor 'output.weight' is Q6_K: requantizing from a quantized type is disabled" \
+	"the refusal names the file and the first quantized tensor"
+[ ! -e "$work/rq.gguf" ] && ok || bad "a refused requantization wrote a file"
+run "$FERRY" quant "$work/m8-Q4_K_M.gguf" --type Q8_0 -o "$work/rq.gguf" --allow-requantize
 expect_rc 0 "requantize"
 expect_err "already quantized" "requantize warning"
+# --max-buffer-size bounds the rows held at once; the bytes are the same
+"$FERRY" -q quant "$work/g-llama8.gguf" --type Q4_K_M -o "$work/mb-default.gguf" &&
+	"$FERRY" -q quant "$work/g-llama8.gguf" --type Q4_K_M --max-buffer-size 1 -o "$work/mb-1.gguf" &&
+	cmp -s "$work/mb-default.gguf" "$work/mb-1.gguf" && ok ||
+	bad "--max-buffer-size 1 changed the output"
+run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --max-buffer-size 0 -o "$work/x.gguf"
+expect_rc 2 "--max-buffer-size 0"
+expect_err "--max-buffer-size is a number of MiB" "the usage error says what it takes"
+# a type that keeps the quantized tensors as they are needs no permission (llama-quantize too)
+run "$FERRY" quant "$work/m8-Q4_K_M.gguf" --type Q4_K_M -o "$work/rq2.gguf"
+expect_rc 0 "Q4_K_M of a Q4_K_M file converts nothing quantized"
 
 # --- bad input: one line, exit code, nothing left behind ---------------------------------------
 run "$FERRY" quant "$STORIES" --type Q9_K -o "$work/x.gguf"
@@ -377,6 +410,9 @@ cmp -s "$work/co/tiny-Q4_K_M.gguf" "$work/file-mode.gguf" && ok ||
 run "$FERRY" quant test/tiny-GGUF --type Q8_0
 expect_rc 1 "a -GGUF repo with one F16 and one quantized file"
 run "$FERRY" quant test/tiny-GGUF --type Q8_0 --file tiny-Q4_K_M.gguf
+expect_rc 1 "store mode refuses to requantize too"
+expect_err "requantizing from a quantized type is disabled" "the store refusal says why"
+run "$FERRY" quant test/tiny-GGUF --type Q8_0 --file tiny-Q4_K_M.gguf --allow-requantize
 expect_rc 0 "--file picks the source"
 expect_err "already quantized" "store requantize warns"
 run "$FERRY" ls test/tiny-GGUF
