@@ -417,7 +417,11 @@ struct fy_hf_tensor {
 	const struct fy_st_tensor *src; /* F32, F16 or BF16 */
 	int n_dims;
 	int64_t ne[4]; /* ne[0] fastest */
-	/* a mixture's experts stacked, or F8_E4M3 dequantized to F32, in memory: src is &own */
+	/* a mixture's experts read in place: ne[2] sources of ne[0] x ne[1], one per expert, all
+	 * of src's type (src is the first); else NULL */
+	const struct fy_st_tensor **parts;
+	/* a mixture's experts stacked (their sources in different types, or converted), or
+	 * F8_E4M3 dequantized to F32, in memory: src is &own */
 	struct fy_st_tensor own;
 	void *owned;
 };

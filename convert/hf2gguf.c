@@ -1099,6 +1099,23 @@ static int materialize(const struct ctensor *t, bool source_types, struct fy_hf_
 	return rc;
 }
 
+/* A stacked tensor the engine can read expert by expert where the shards hold it: every
+ * expert's matrix stored as it is (F32, F16 or BF16, one type, nothing to scale, permute or
+ * repack). */
+static bool in_place_experts(const struct ctensor *t)
+{
+	if (t->parts == NULL || t->kvb != 0 || t->mxfp4 || t->permute_heads > 0 || t->gen != NULL)
+		return false;
+	const enum fy_dtype d = t->parts[0].src->dtype;
+	if (d != FY_DTYPE_F32 && d != FY_DTYPE_F16 && d != FY_DTYPE_BF16)
+		return false;
+	for (int64_t e = 0; e < t->ne[2]; e++) {
+		if (t->parts[e].scale != NULL || t->parts[e].src->dtype != d)
+			return false;
+	}
+	return true;
+}
+
 void fy_hf_view_free(struct fy_hf_view *v)
 {
 	if (v == NULL)
@@ -1139,8 +1156,20 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 		v->t[i].src = c.t[i].src;
 		v->t[i].n_dims = c.t[i].n_dims;
 		memcpy(v->t[i].ne, c.t[i].ne, sizeof(v->t[i].ne));
-		if (c.t[i].scale != NULL || c.t[i].parts != NULL || c.t[i].kvb != 0)
+		if (in_place_experts(&c.t[i])) {
+			const size_t ne2 = c.t[i].ne[2] > 0 ? (size_t)c.t[i].ne[2] : 1;
+			const struct fy_st_tensor **p = calloc(ne2, sizeof(*p));
+			if (p == NULL) {
+				rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+				goto out;
+			}
+			for (int64_t e = 0; e < c.t[i].ne[2]; e++)
+				p[e] = c.t[i].parts[e].src;
+			v->t[i].parts = p;
+			v->t[i].owned = (void *)p;
+		} else if (c.t[i].scale != NULL || c.t[i].parts != NULL || c.t[i].kvb != 0) {
 			FY_TRY(rc, materialize(&c.t[i], c.arch->source_types, &v->t[i], err));
+		}
 	}
 	v->n = c.n;
 	v->m = c.m;

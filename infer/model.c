@@ -274,6 +274,7 @@ struct found {
 	int64_t ne[4];
 	const uint8_t *data;
 	const char *name;
+	const struct fy_st_tensor **parts; /* an HF mixture's experts in place, or NULL */
 };
 
 static bool find_tensor(const struct fy_model *m, const char *name, struct found *f)
@@ -287,6 +288,7 @@ static bool find_tensor(const struct fy_model *m, const char *name, struct found
 		memcpy(f->ne, t->ne, sizeof(f->ne));
 		f->data = t->data;
 		f->name = t->name;
+		f->parts = NULL;
 		return true;
 	}
 	for (size_t i = 0; i < m->hf->n; i++) {
@@ -297,6 +299,7 @@ static bool find_tensor(const struct fy_model *m, const char *name, struct found
 			memcpy(f->ne, t->ne, sizeof(f->ne));
 			f->data = t->src->data;
 			f->name = t->name;
+			f->parts = t->parts;
 			return true;
 		}
 	}
@@ -411,11 +414,18 @@ static int get_experts(struct fy_model *m, const char *name, int64_t ne0, int64_
 		return fy_err_set(err, FY_EFORMAT,
 				  "%s: tensor %s: rows of %lld do not split into %s blocks",
 				  label(m), name, (long long)ne0, fy_dtype_name(f.type));
+	/* an HF checkpoint's experts are read where each lies (the view checked their shapes
+	 * and type); a GGUF file's as slices of the stacked tensor */
 	for (int e = 0; e < n; e++)
-		w[(size_t)e * (size_t)stride] = (struct fy_weight){
-			f.type, ne0, ne1, row_bytes, f.data + (size_t)e * (size_t)ne1 * row_bytes,
-			f.name
-		};
+		w[(size_t)e * (size_t)stride] =
+			(struct fy_weight){ f.type,
+					    ne0,
+					    ne1,
+					    row_bytes,
+					    f.parts != NULL
+						    ? (const uint8_t *)f.parts[e]->data
+						    : f.data + (size_t)e * (size_t)ne1 * row_bytes,
+					    f.name };
 	return FY_OK;
 }
 

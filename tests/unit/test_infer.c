@@ -572,3 +572,35 @@ Test(infer, tokenizer_gpt2)
 {
 	vocab_suite("ggml-vocab-gpt-2.gguf");
 }
+
+/* An HF mixture's experts stored as the engine reads them (BF16 here) are used where the shards
+ * map them, one source per expert, not stacked into a copy; FP8 ones are still converted. */
+Test(infer, hf_experts_in_place)
+{
+	struct fy_model *m = NULL;
+	struct fy_err err;
+	cr_assert_eq(fy_model_open(&m, t_data("models/qwen3-moe-tiny"), &err), FY_OK, "%s",
+		     err.msg);
+	size_t in_place = 0;
+	for (size_t i = 0; i < m->hf->n; i++) {
+		const struct fy_hf_tensor *t = &m->hf->t[i];
+		if (strstr(t->name, "_exps.") == NULL)
+			continue;
+		cr_expect(t->parts != NULL, "%s is stacked in memory", t->name);
+		in_place += t->parts != NULL;
+	}
+	cr_expect_gt(in_place, 0);
+	/* expert 1's gate is its own tensor in the shard, read in place */
+	const struct fy_weight *g1 = &m->layers[0].experts[3 * 1];
+	const struct fy_st_tensor *src =
+		fy_st_model_find(m->hf->m, "model.layers.0.mlp.experts.1.gate_proj.weight", NULL);
+	cr_assert_not_null(src);
+	cr_expect_eq((const void *)g1->data, src->data);
+	fy_model_free(m);
+	cr_assert_eq(fy_model_open(&m, t_data("models/deepseek-v3-tiny"), &err), FY_OK, "%s",
+		     err.msg);
+	for (size_t i = 0; i < m->hf->n; i++)
+		cr_expect(m->hf->t[i].parts == NULL, "%s: FP8 experts are converted, not in place",
+			  m->hf->t[i].name);
+	fy_model_free(m);
+}
