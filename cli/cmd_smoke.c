@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define SAMPLE_PROMPT 24 /* tokens of the text that prompt the greedy samples */
@@ -316,6 +317,10 @@ int cmd_smoke(struct fy_cli *cli, int argc, char **argv)
 	else
 		fy_json_free(j);
 	fflush(stdout);
+	/* -v: the memory the gate took (both models mapped, their caches, the activations) */
+	struct rusage ru;
+	if (cli->verbose > 0 && !cli->json && getrusage(RUSAGE_SELF, &ru) == 0)
+		fprintf(stderr, "ferry smoke: peak RSS %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
 	if (!rep.pass)
 		fprintf(stderr, "ferry smoke: %s fails the gate\n", argv[0]);
 	r = rep.pass ? FY_EXIT_OK : FY_EXIT_FAIL;

@@ -146,6 +146,10 @@ run "$FERRY" inspect --json "$work/$m.gguf"
 run "$FERRY" convert "$M/$m" -o "$work/$m-auto.gguf"
 expect_rc 0 "convert $m, the default type"
 cmp -s "$work/$m.gguf" "$work/$m-auto.gguf" && ok || bad "$m: --outtype changed the types"
+# smoke -v says how much memory the gate took
+run "$FERRY" smoke -v "$work/$m-Q8_0.gguf" --ref "$work/$m.gguf" --max-kl 1 --min-top1 0 --max-ppl-ratio 2
+expect_rc 0 "smoke -v of DeepSeek-V4's Q8_0"
+expect_err "ferry smoke: peak RSS" "smoke -v reports the peak RSS"
 # the indexer decides: the same file keeping every compressed block runs to other tokens
 cp "$work/$m.gguf" "$work/v4-dense.gguf"
 node --input-type=module -e '
