@@ -107,7 +107,8 @@ const f = process.argv[1], at = readGguf(f).kv["deepseek32.attention.indexer.top
 const fd = fs.openSync(f, "r+"), b = Buffer.alloc(4);
 b.writeUInt32LE(1 << 20);
 fs.writeSync(fd, b, 0, 4, at);' "$work/v32-dense.gguf"
-greedy_same "$work/v32-dense.gguf" deepseek-v32-tiny && bad "dense attention gave the sparse attention's tokens" || ok
+greedy_differs "$work/v32-dense.gguf" deepseek-v32-tiny && ok ||
+	bad "dense attention did not run to other tokens than the sparse attention's"
 rm -rf "$work/bad" && cp -r "$M/deepseek-v32-tiny" "$work/bad"
 node -e '
 const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
@@ -159,7 +160,8 @@ const f = process.argv[1], at = readGguf(f).kv["deepseek4.attention.indexer.top_
 const fd = fs.openSync(f, "r+"), b = Buffer.alloc(4);
 b.writeUInt32LE(1 << 20);
 fs.writeSync(fd, b, 0, 4, at);' "$work/v4-dense.gguf"
-greedy_same "$work/v4-dense.gguf" "$m" && bad "DeepSeek-V4: every block gave the indexer's tokens" || ok
+greedy_differs "$work/v4-dense.gguf" "$m" && ok ||
+	bad "DeepSeek-V4: every block kept did not run to other tokens than the indexer's choice"
 # a hash layer's table pointing past the experts is refused on load, naming the tensor
 cp "$work/$m.gguf" "$work/v4-hash.gguf"
 node --input-type=module -e '
@@ -297,7 +299,8 @@ const at = b.indexOf("deepseek2.expert_gating_func");
 b.write("X", at + "deepseek2.expert_gating_func".length - 1); fs.writeFileSync(f, b);' "$work/g47-nokey.gguf"
 run "$FERRY" inspect "$work/g47-nokey.gguf"
 expect_out "routing: softmax over 8 experts" "GLM-4.7-Flash without the key and not 47 layers: softmax, as llama.cpp"
-greedy_same "$work/g47-nokey.gguf" glm47-flash-tiny && bad "softmax routing gave sigmoid's tokens" || ok
+greedy_differs "$work/g47-nokey.gguf" glm47-flash-tiny && ok ||
+	bad "softmax routing did not run to other tokens than sigmoid's"
 
 # --- MiniMax-M2: whole-projection q/k norms, FP8, refusals ---------------------------------
 X=$work/minimax-m2-tiny.gguf

@@ -165,3 +165,9 @@ const ok = JSON.stringify(p.ids) === JSON.stringify(w.prompt_ids) &&
 	JSON.stringify(g.new_ids.slice(0, n)) === JSON.stringify(w.ids.slice(0, n));
 process.exit(ok ? 0 : 1);' "$work/out" "$M/$2" "${3:-32}"
 }
+# greedy_differs ARTIFACT MODEL: `ferry run` succeeds and gives other ids than the golden ones
+# (a run that fails is not a difference)
+greedy_differs() {
+	greedy_same "$@" && return 1
+	[ "$rc" -eq 0 ]
+}
