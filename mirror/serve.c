@@ -347,7 +347,7 @@ static enum MHD_Result api_info(struct ctx *x, const struct srv_route *rt)
 	if (!open_rev(x, rt, &r))
 		return r;
 	return send_json(x->c, x->rq, 200,
-			 srv_json_info(rt->repo, x->rev, arg_true(x->c, "blobs"),
+			 srv_json_info(rt->repo, x->rev, true, arg_true(x->c, "blobs"),
 				       srv_is_private(&x->srv->access, rt->repo),
 				       srv_is_gated(&x->srv->access, rt->repo)),
 			 NULL, x->commit);
@@ -573,6 +573,157 @@ static enum MHD_Result ferry_api(struct ctx *x, const char *p)
 	return r;
 }
 
+/* --- GET /api/models: the listing HfApi.list_models and @huggingface/hub's listModels page
+ * through ------------------------------------------------------------------------------------ */
+
+#define LIST_PAGE_MAX 1000 /* the most entries one page holds (the Hub's too) */
+
+struct query_text {
+	struct fy_buf *b;
+	bool siblings; /* expand=siblings */
+};
+
+static void url_escape(struct fy_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s != '\0'; s++) {
+		const unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+			fy_buf_append(b, s, 1, NULL);
+		} else {
+			const char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+			fy_buf_append(b, e, 3, NULL);
+		}
+	}
+}
+
+/* Every query argument but the cursor, re-encoded for the next page's link. */
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct query_text *q = cls;
+	(void)kind;
+	if (strcmp(key, "expand") == 0 && value != NULL && strcmp(value, "siblings") == 0)
+		q->siblings = true;
+	if (strcmp(key, "cursor") == 0)
+		return MHD_YES;
+	if (q->b->len > 0)
+		fy_buf_append(q->b, "&", 1, NULL);
+	url_escape(q->b, key);
+	if (value != NULL) {
+		fy_buf_append(q->b, "=", 1, NULL);
+		url_escape(q->b, value);
+	}
+	return MHD_YES;
+}
+
+/* A non-negative decimal argument no larger than max, or dflt when absent; -1 when malformed. */
+static long num_arg(struct MHD_Connection *c, const char *key, long dflt, long max)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+	char *end;
+	if (v == NULL || v[0] == '\0')
+		return dflt;
+	const long n = strtol(v, &end, 10);
+	return *end != '\0' || n < 0 || n > max ? -1 : n;
+}
+
+static enum MHD_Result models_list(struct ctx *x)
+{
+	struct MHD_Connection *c = x->c;
+	const struct srv_index *ix = x->srv->ix;
+	const char *arg[5] = { "search", "author", "sort", "filter", "direction" };
+	const char *v[5];
+	for (int i = 0; i < 5; i++)
+		v[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, arg[i]);
+	const long limit = num_arg(c, "limit", LIST_PAGE_MAX, 1L << 30);
+	const long cursor = num_arg(c, "cursor", 0, 1L << 30);
+	const int direction = v[4] == NULL		? 0
+			      : strcmp(v[4], "-1") == 0 ? -1
+			      : strcmp(v[4], "1") == 0	? 1
+							: 2;
+	if (limit < 1 || cursor < 0 || direction == 2)
+		return send_error(
+			c, x->rq, 400, NULL, NULL,
+			"limit is a positive number, cursor a page's link, direction 1 or -1");
+	struct fy_buf q_text;
+	fy_buf_init(&q_text);
+	struct query_text q = { &q_text, arg_true(c, "full") };
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_arg, &q);
+	struct srv_listed *l = calloc(ix->n_repos + 1, sizeof(*l));
+	size_t n = 0;
+	if (l == NULL) {
+		fy_buf_release(&q_text);
+		return send_error(c, x->rq, 500, NULL, NULL, "out of memory");
+	}
+	/* the repositories this client may see (published ones unless serve --all; private ones
+	 * only with their token), main's revision of each; no tags, so a tag filter matches none */
+	for (size_t i = 0; v[3] == NULL && i < ix->n_repos; i++) {
+		const struct srv_repo *r = &ix->repos[i];
+		char id[FY_REV_ID_LEN + 1];
+		const struct fy_revision *rev;
+		struct fy_err err;
+		if (strncmp(r->name, "datasets/", 9) == 0 ||
+		    srv_visibility(&x->srv->access, r->name, x->token) == SRV_HIDDEN ||
+		    srv_resolve(ix, r, &x->srv->cache, x->srv->store, "main", id) != FY_OK ||
+		    srv_cache_get(&x->srv->cache, x->srv->store, r->name, id, &rev, &err) != FY_OK)
+			continue;
+		l[n] = (struct srv_listed){ r->name, rev, srv_is_private(&x->srv->access, r->name),
+					    srv_is_gated(&x->srv->access, r->name) };
+		n += srv_listed_matches(&l[n], v[0], v[1]);
+	}
+	srv_sort_listed(l, n, v[2], direction);
+	struct fy_json *out = fy_json_array();
+	const size_t from = (size_t)cursor < n ? (size_t)cursor : n;
+	const size_t page = limit < LIST_PAGE_MAX ? (size_t)limit : LIST_PAGE_MAX;
+	const size_t to = n - from > page ? from + page : n;
+	for (size_t i = from; i < to; i++)
+		fy_json_push(out, srv_json_info(l[i].name, l[i].rev, q.siblings, false,
+						l[i].is_private, l[i].is_gated));
+	free(l);
+	char *text = fy_json_dump(out, 0);
+	fy_json_free(out);
+	const size_t len = text != NULL ? strlen(text) : 0;
+	struct MHD_Response *resp =
+		text != NULL ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE)
+			     : NULL;
+	if (resp == NULL) {
+		free(text);
+		fy_buf_release(&q_text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+	if (to < n) { /* the next page, as an absolute URL (the clients follow it as given) */
+		const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+		/* the client's Host, used only when it is a host[:port] */
+		for (const char *h = host; h != NULL && *h != '\0'; h++) {
+			if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
+			      (*h >= '0' && *h <= '9') || strchr(".-:[]", *h) != NULL)) {
+				host = NULL;
+				break;
+			}
+		}
+		const char *proto =
+			MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-Proto");
+		struct fy_buf link;
+		fy_buf_init(&link);
+		char head[600];
+		snprintf(head, sizeof(head), "<%s://%s/api/models?",
+			 proto != NULL && strcmp(proto, "https") == 0 ? "https" : "http",
+			 host != NULL ? host : "localhost");
+		fy_buf_append(&link, head, strlen(head), NULL);
+		fy_buf_append(&link, q_text.data, q_text.len, NULL);
+		snprintf(head, sizeof(head), "%scursor=%zu>; rel=\"next\"",
+			 q_text.len > 0 ? "&" : "", to);
+		fy_buf_append(&link, head, strlen(head) + 1, NULL);
+		MHD_add_response_header(resp, "Link", (const char *)link.data);
+		fy_buf_release(&link);
+	}
+	fy_buf_release(&q_text);
+	return queue(c, x->rq, 200, resp, len);
+}
+
 static const struct srv_token *bearer(struct fy_server *srv, struct MHD_Connection *c,
 				      struct req *rq)
 {
@@ -602,6 +753,8 @@ static enum MHD_Result route(struct fy_server *srv, struct MHD_Connection *c, st
 		return send_error(c, rq, 405, NULL, NULL, "method not allowed (read-only mirror)");
 	if (strcmp(url, "/api/whoami-v2") == 0)
 		return whoami(&x);
+	if (strcmp(url, "/api/models") == 0)
+		return models_list(&x);
 	if (strncmp(url, "/api/models/", 12) == 0)
 		return api(&x, url + 12, false);
 	if (strncmp(url, "/api/ferry/", 11) == 0)

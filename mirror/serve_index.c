@@ -734,8 +734,8 @@ static struct fy_json *hub_time(const char *t)
 	return fy_json_string(buf);
 }
 
-struct fy_json *srv_json_info(const char *repo, const struct fy_revision *r, bool blobs,
-			      bool is_private, bool is_gated)
+struct fy_json *srv_json_info(const char *repo, const struct fy_revision *r, bool siblings,
+			      bool blobs, bool is_private, bool is_gated)
 {
 	struct fy_json *o = fy_json_object();
 	struct fy_json *sib = fy_json_array();
@@ -759,11 +759,52 @@ struct fy_json *srv_json_info(const char *repo, const struct fy_revision *r, boo
 	fy_json_set(o, "downloads", fy_json_integer(0));
 	fy_json_set(o, "likes", fy_json_integer(0));
 	fy_json_set(o, "tags", fy_json_array());
-	for (i = 0; i < r->n_files; i++)
+	for (i = 0; siblings && i < r->n_files; i++)
 		fy_json_push(sib, sibling(&r->files[i], blobs));
-	fy_json_set(o, "siblings", sib);
+	if (siblings)
+		fy_json_set(o, "siblings", sib);
+	else
+		fy_json_free(sib);
 	fy_json_set(o, "usedStorage", fy_json_integer((int64_t)r->total_size));
 	return o;
+}
+
+struct listing_order {
+	bool by_time; /* else by id */
+	int dir;      /* 1 ascending, -1 descending */
+};
+
+static int cmp_listed(const void *a, const void *b, void *ctx)
+{
+	const struct srv_listed *x = a, *y = b;
+	const struct listing_order *o = ctx;
+	const int by_id = strcasecmp(x->name, y->name);
+	if (o->by_time) { /* ISO 8601 UTC times order as strings */
+		const int t = strcmp(x->rev->created, y->rev->created);
+		return t != 0 ? t * o->dir : by_id;
+	}
+	return by_id * o->dir;
+}
+
+void srv_sort_listed(struct srv_listed *l, size_t n, const char *sort, int direction)
+{
+	const bool by_time = sort != NULL &&
+			     (strcmp(sort, "lastModified") == 0 || strcmp(sort, "createdAt") == 0);
+	const bool by_id = sort == NULL || strcmp(sort, "id") == 0;
+	struct listing_order o = { by_time, direction != 0 ? direction : by_time ? -1 : 1 };
+	if (!by_time && !by_id)
+		o.dir = 1; /* downloads, likes...: all 0 here, so by id */
+	qsort_r(l, n, sizeof(*l), cmp_listed, &o);
+}
+
+bool srv_listed_matches(const struct srv_listed *l, const char *search, const char *author)
+{
+	const char *slash = strchr(l->name, '/');
+	if (author != NULL && author[0] != '\0' &&
+	    (slash == NULL || strlen(author) != (size_t)(slash - l->name) ||
+	     strncasecmp(author, l->name, (size_t)(slash - l->name)) != 0))
+		return false;
+	return search == NULL || search[0] == '\0' || strcasestr(l->name, search) != NULL;
 }
 
 static struct fy_json *ref_json(const struct srv_ref *ref, const char *name)

@@ -121,9 +121,23 @@ bool srv_split_rev(const char *s, struct srv_route *rt);
 bool srv_is_private(const struct srv_access *a, const char *repo);
 bool srv_is_gated(const struct srv_access *a, const char *repo);
 
-/* E1: model or dataset info. */
-struct fy_json *srv_json_info(const char *repo, const struct fy_revision *r, bool blobs,
-			      bool is_private, bool is_gated);
+/* E1: model or dataset info (siblings: the file list, with blobs their sizes and hashes). */
+struct fy_json *srv_json_info(const char *repo, const struct fy_revision *r, bool siblings,
+			      bool blobs, bool is_private, bool is_gated);
+
+/* One repository of a listing (GET /api/models): its name and main's revision. */
+struct srv_listed {
+	const char *name; /* "ns/name" */
+	const struct fy_revision *rev;
+	bool is_private, is_gated;
+};
+/* The Hub's listing order: sort "id" (ascending unless direction -1), "lastModified" or
+ * "createdAt" (newest first unless direction 1), "downloads", "likes" and any other key (all 0
+ * here: by id); ties by id. */
+void srv_sort_listed(struct srv_listed *l, size_t n, const char *sort, int direction);
+/* Whether a listed repository matches search (a case-insensitive substring of its id) and
+ * author (its namespace, without case); NULL matches all. */
+bool srv_listed_matches(const struct srv_listed *l, const char *search, const char *author);
 /* E2: tree entries under path ("" for the root), recursive or not. NULL when path names
  * nothing. */
 struct fy_json *srv_json_tree(const struct fy_revision *r, const char *path, bool recursive);

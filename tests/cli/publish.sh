@@ -103,6 +103,12 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 [ "$(code "$U/api/models/demo/stories-GGUF")" = 200 ] && ok || bad "published repo not served"
 [ "$(code "$U/api/models/demo/hidden")" = 404 ] && ok || bad "unpublished repo served"
 [ "$(code "$U/api/models/demo/broken")" = 404 ] && ok || bad "refused repo served"
+listed=$(curl -s "$U/api/models?search=demo/" | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0)).map(m => m.id).join(" "))')
+case " $listed " in
+*" demo/stories-GGUF "*" demo/hidden "* | *" demo/hidden "* | *" demo/broken "*) bad "the listing shows unpublished repos: $listed" ;;
+*" demo/stories-GGUF "*) ok ;;
+*) bad "the listing lacks the published repo: $listed" ;;
+esac
 [ "$(code "$U/api/ferry/index")" = 200 ] && ok || bad "no index served"
 curl -s "$U/api/ferry/index" | cmp -s - "$up/published/index-$(cat "$up/published/current").json" &&
 	ok || bad "the index is not served byte for byte"

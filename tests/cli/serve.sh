@@ -228,6 +228,34 @@ sleep 0.3
 hdr -H "Authorization: Bearer hf_CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC" "$url/api/models/org/secret"
 status 200 "token added by SIGHUP"
 
+# --- GET /api/models: the listing (HfApi.list_models, listModels) -----------------------------
+ids() { node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1])).map(m => m.id).join(" "))' "$work/b"; }
+hdr "$url/api/models"
+status 200 "listing"
+[ "$(ids)" = "gguf/stories late/model tiny/stories" ] && ok || bad "listing, anonymous: $(ids)"
+body_has '"sha":"'"$commit"'"' "a listed repo's main revision"
+if grep -q '"siblings"' "$work/b"; then bad "the listing names files without full or expand=siblings"; else ok; fi
+hdr -H "Authorization: Bearer $TOKEN_A" "$url/api/models?full=true"
+[ "$(ids)" = "gguf/stories late/model org/gated org/secret tiny/stories" ] && ok || bad "listing with a token: $(ids)"
+body_has '"rfilename":"config.json"' "full=true lists the files"
+hdr "$url/api/models?author=TINY"
+[ "$(ids)" = "tiny/stories" ] && ok || bad "listing by author, without case: $(ids)"
+hdr "$url/api/models?search=STORIES&sort=id&direction=-1"
+[ "$(ids)" = "tiny/stories gguf/stories" ] && ok || bad "search, sorted by id descending: $(ids)"
+hdr "$url/api/models?filter=text-generation"
+[ "$(ids)" = "" ] && ok || bad "a tag filter matches nothing (no tags here): $(ids)"
+hdr "$url/api/models?limit=1&search=stories"
+[ "$(ids)" = "gguf/stories" ] && ok || bad "first page of one: $(ids)"
+next=$(tr -d '\r' <"$work/h" | sed -n 's/^[Ll]ink: <\(.*\)>; rel="next"$/\1/p')
+[ "$next" = "$url/api/models?limit=1&search=stories&cursor=1" ] && ok || bad "the next page's link: '$next'"
+hdr "$next"
+[ "$(ids)" = "tiny/stories" ] && ok || bad "second page: $(ids)"
+if grep -qi '^link:' "$work/h"; then bad "the last page links further"; else ok; fi
+hdr "$url/api/models?limit=0"
+status 400 "limit 0"
+hdr "$url/api/models?direction=up"
+status 400 "a direction that is not 1 or -1"
+
 # --- clients, concurrency, slow clients (node) ----------------------------------------------------
 if node "$here/../node/hub.mjs" "$url" "$DATA/models/llama-stories260K" "$TOKEN_A" >"$work/node.out" 2>&1; then
 	pass=$((pass + $(grep -c '^ok ' "$work/node.out")))

@@ -4,7 +4,7 @@
 // every revision form, pathsInfo, snapshotDownload into a cache folder with every byte compared;
 // then 500 concurrent random-range requests with every byte checked, and slow clients holding
 // connections open while other requests go on. Prints "ok ..." per check; exits 1 on a failure.
-import { modelInfo, listFiles, downloadFile, pathsInfo, snapshotDownload } from "@huggingface/hub";
+import { modelInfo, listFiles, listModels, downloadFile, pathsInfo, snapshotDownload } from "@huggingface/hub";
 import { readFileSync, readdirSync, statSync, mkdtempSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { tmpdir } from "node:os";
@@ -30,6 +30,26 @@ const files = walk(src).sort();
 
 const info = await modelInfo({ name: repo, hubUrl, additionalFields: ["sha"] });
 check(info.name === repo && /^[0-9a-f]{40}$/.test(info.sha), "modelInfo");
+
+// listModels: what an anonymous client may see, what a token adds, the owner filter, fields
+const ids = async (params) => {
+	const out = [];
+	for await (const m of listModels({ hubUrl, ...params })) out.push(m.name);
+	return out;
+};
+check(JSON.stringify(await ids({})) === JSON.stringify(["gguf/stories", "late/model", "tiny/stories"]),
+	"listModels lists the repos an anonymous client may see, by id");
+check(JSON.stringify(await ids({ accessToken: token })) ===
+	JSON.stringify(["gguf/stories", "late/model", "org/gated", "org/secret", "tiny/stories"]),
+	"listModels with a token adds its private and gated repos");
+check(JSON.stringify(await ids({ search: { owner: "tiny" } })) === JSON.stringify(["tiny/stories"]),
+	"listModels by owner");
+const withFiles = [];
+for await (const m of listModels({ hubUrl, search: { query: "tiny" }, additionalFields: ["filePaths", "sha"] }))
+	withFiles.push(m);
+check(withFiles.length === 1 && withFiles[0].sha === info.sha &&
+	JSON.stringify([...withFiles[0].filePaths].sort()) === JSON.stringify(files),
+	"listModels with filePaths and sha");
 
 const listed = [];
 for await (const e of listFiles({ repo, hubUrl, recursive: true })) if (e.type === "file") listed.push(e.path);
