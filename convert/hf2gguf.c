@@ -1158,7 +1158,8 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 		memcpy(v->t[i].ne, c.t[i].ne, sizeof(v->t[i].ne));
 		if (in_place_experts(&c.t[i])) {
 			const size_t ne2 = c.t[i].ne[2] > 0 ? (size_t)c.t[i].ne[2] : 1;
-			const struct fy_st_tensor **p = calloc(ne2, sizeof(*p));
+			const struct fy_st_tensor **p =
+				calloc(ne2, sizeof(const struct fy_st_tensor *));
 			if (p == NULL) {
 				rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 				goto out;

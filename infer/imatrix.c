@@ -202,7 +202,8 @@ static int write_legacy(struct collector *c, const char *path, const char *datas
 		FY_TRY(rc, write_u32(&a, ncall, err));
 		FY_TRY(rc, write_u32(&a, (int32_t)nval, err));
 		for (int64_t j = 0; j < nval; j++) {
-			float count = (float)e->counts[j / e->ne0], value = e->values[j];
+			const int64_t mat = j / e->ne0; /* the expert (matrix) of value j */
+			float count = (float)e->counts[mat], value = e->values[j];
 			if (count == 0.0f)
 				value = count = 1.0f; /* partial data: 1 */
 			const float f = value / count * (float)ncall;

@@ -285,9 +285,9 @@ static int v4_state_new(struct fy_ctx *c, struct fy_err *err)
 	const struct fy_model *m = c->m;
 	const struct fy_hparams *hp = &m->hp;
 	struct v4_state *st = calloc(1, sizeof(*st));
-	bool ok = st != NULL;
-	if (!ok)
+	if (st == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	bool ok = true;
 	c->state = st;
 	st->n_ctx = c->n_ctx;
 	st->layers = zalloc((size_t)hp->n_layer * sizeof(*st->layers), &ok);
@@ -633,8 +633,8 @@ static int attn_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 	const int64_t D = hp->head_dim, H = hp->n_head, IH = hp->idx_heads, ID = hp->idx_dim;
 	const size_t blocks = (size_t)c->n_ctx / CSA + 1, nk_max = (size_t)v->n_swa + blocks;
 	const float **keys = malloc(nk_max * sizeof(*keys));
-	float *p = malloc(nk_max * sizeof(float)), *score = malloc(blocks * sizeof(float));
-	int *order = malloc(blocks * sizeof(int));
+	float *p = malloc(nk_max * sizeof(float)), *score = calloc(blocks, sizeof(float));
+	int *order = calloc(blocks, sizeof(int));
 	int rc = FY_OK;
 	if (keys == NULL || p == NULL || score == NULL || order == NULL) {
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory for attention");
