@@ -604,3 +604,43 @@ Test(infer, hf_experts_in_place)
 			  m->hf->t[i].name);
 	fy_model_free(m);
 }
+
+/* DeepSeek-V4's compressor rings and caches carry across batches: the prompt evaluated one
+ * token at a time, or in batches of 7 (blocks of 4 and 128 finishing mid-batch), gives the
+ * same last logits as one batch (the golden's). */
+Test(infer, deepseek_v4_batches, .timeout = 120)
+{
+	size_t n = 0;
+	int32_t *ids =
+		read_ids(t_data("models/deepseek-v4-tiny/golden/prompt_ids.json"), "ids", &n);
+	struct fy_buf last;
+	t_read(t_data("models/deepseek-v4-tiny/golden/logits_last.bin"), &last);
+	struct fy_model *m = NULL;
+	struct fy_err err;
+	cr_assert_eq(fy_model_open(&m, t_data("models/deepseek-v4-tiny"), &err), FY_OK, "%s",
+		     err.msg);
+	const int V = m->hp.n_vocab;
+	float *logits = malloc((size_t)V * sizeof(float));
+	for (int cut = 1; cut <= 7; cut += 6) {
+		struct fy_ctx *c = NULL;
+		cr_assert_eq(fy_ctx_new(&c, m, 256, NULL, &err), FY_OK, "%s", err.msg);
+		for (size_t s = 0; s < n; s += (size_t)cut) {
+			const int k = n - s < (size_t)cut ? (int)(n - s) : cut;
+			cr_assert_eq(fy_eval(c, ids + s, k, false, logits, &err), FY_OK, "%s",
+				     err.msg);
+		}
+		double max_diff = 0;
+		for (int i = 0; i < V; i++) {
+			float g;
+			memcpy(&g, last.data + 4 * (size_t)i, 4);
+			max_diff = fmax(max_diff, fabs((double)g - logits[i]));
+		}
+		cr_expect(max_diff < 1e-3, "batches of %d: the last logits differ by %g", cut,
+			  max_diff);
+		fy_ctx_free(c);
+	}
+	free(logits);
+	free(ids);
+	fy_buf_release(&last);
+	fy_model_free(m);
+}
