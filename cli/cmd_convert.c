@@ -304,7 +304,8 @@ int cmd_convert(struct fy_cli *cli, int argc, char **argv)
 		"[--into REPO] [-o OUT]",
 		"Converts a Hugging Face checkpoint (config.json, safetensors shards, tokenizer)\n"
 		"to a GGUF file for llama.cpp: LlamaForCausalLM, MistralForCausalLM,\n"
-		"Qwen2ForCausalLM, Qwen3ForCausalLM, Qwen3MoeForCausalLM, DeepseekV3ForCausalLM\n"
+		"Qwen2ForCausalLM, Qwen3ForCausalLM, Qwen3MoeForCausalLM, Qwen3NextForCausalLM,\n"
+		"DeepseekV3ForCausalLM\n"
 		"(DeepSeek-V3/R1, Kimi K2), DeepseekV32ForCausalLM, DeepseekV4ForCausalLM,\n"
 		"Glm4ForCausalLM (GLM-4-0414),\n"
 		"Glm4MoeForCausalLM (GLM-4.5/4.6/4.7), Glm4MoeLiteForCausalLM (GLM-4.7-Flash),\n"

@@ -126,6 +126,11 @@ struct fy_hf_config {
 	int64_t rotary_dim; /* the rotated dimensions of a head (MiniMax), -1 when absent */
 	/* DeepSeek-V3.2's lightning indexer: heads, head size, positions kept (-1 when absent) */
 	int64_t index_n_heads, index_head_dim, index_topk;
+	/* Qwen3-Next's Gated DeltaNet layers (-1 when absent): the short convolution's kernel, key
+	 * and value heads and their sizes, every full_attention_interval-th layer full attention;
+	 * the shared expert's width */
+	int64_t linear_conv_kernel, linear_key_dim, linear_value_dim, linear_key_heads,
+		linear_value_heads, full_attention_interval, shared_expert_size;
 	int64_t fp8_block[2]; /* quantization_config.weight_block_size, or -1 */
 	/* compressed-tensors pack-quantized int weights (Kimi K2-Thinking, K2.5): bits and group
 	 * size, -1 when absent */

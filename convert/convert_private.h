@@ -59,6 +59,13 @@ struct fy_name_pair {
 	const char *hf, *gguf;
 };
 
+/* Value and shape operations of fy_hf_arch.tensor_ops (llama.cpp's converters' modify_tensors). */
+enum {
+	FY_TOP_PLUS_ONE = 1, /* w + 1 (norms stored as an offset from 1: Qwen3-Next) */
+	FY_TOP_NEG_EXP = 2,  /* -exp(w) (a decay from its log: A_log) */
+	FY_TOP_SQUEEZE = 4,  /* [rows, 1, cols] read as [rows, cols] (a depthwise conv1d) */
+};
+
 struct fy_hf_arch {
 	const char *hf;		/* config.json architectures[0] */
 	const char *gguf;	/* general.architecture */
@@ -106,6 +113,17 @@ struct fy_hf_arch {
 	 * converter: FP8 matrices Q8_0, BF16 matrices BF16, F32 tensors F32, MXFP4 experts copied
 	 * bit for bit; the rest (BF16 vectors) F32 */
 	bool source_types;
+	/* a checkpoint name rewritten before it is mapped (Qwen3-Next: mtp.* to the layers after
+	 * the last); true when it wrote `out` (may be NULL). Layers found past num_hidden_layers
+	 * after renaming count as next-token-prediction layers when config.json does not say. */
+	bool (*rename)(const struct fy_hf_config *g, const char *hf, char *out, size_t cap);
+	/* what is done to a tensor's values and shape on the way (may be NULL): FY_TOP_* flags of
+	 * its GGUF name */
+	unsigned (*tensor_ops)(const char *gguf);
+	/* Qwen3-Next's in_proj_qkvz (mapped to attn_qkvz) written as attn_qkv (each key head's q,
+	 * k and v rows regrouped: all q, all k, all v) and attn_gate (the z rows), as llama.cpp's
+	 * converter splits it */
+	bool split_qkvz;
 	/* refusals of config.json beyond the common ones (may be NULL) */
 	int (*check)(const struct fy_hf_config *g, const char *path, struct fy_err *err);
 	/* the family's GGUF keys, after the common ones (general.architecture ... the RMS epsilon)

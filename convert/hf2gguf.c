@@ -32,6 +32,9 @@ static bool map_name(const struct fy_hf_arch *a, const struct fy_hf_config *cfg,
 		     char *out, size_t cap, int n_layer, int n_extra, int *expert)
 {
 	*expert = -1;
+	char renamed[512];
+	if (a->rename != NULL && a->rename(cfg, hf, renamed, sizeof(renamed)))
+		hf = renamed;
 	const char *gl = NULL;
 	for (const struct fy_name_pair *p = a->globals; p != NULL && p->hf != NULL; p++) {
 		if (strcmp(hf, p->hf) == 0)
@@ -116,6 +119,8 @@ struct ctensor {
 	 * the source holds heads x (nope + v) rows of rank columns */
 	int kvb;
 	int64_t nope, vdim;
+	int64_t *row_map; /* output row r is source row row_map[r] (owned), or NULL */
+	unsigned ops;	  /* FY_TOP_* value operations */
 };
 
 struct conv {
@@ -365,6 +370,54 @@ static int plan_mxfp4(struct conv *c, const struct fy_st_tensor *st, const struc
 	return FY_OK;
 }
 
+/* Qwen3-Next's in_proj_qkvz: per key head g, rows [q (key dim), k (key dim), v (value heads per
+ * key head x value dim), z (as many)]; written as attn_qkv (every head's q, then every k, then
+ * every v) and attn_gate (every z), as llama.cpp's converter regroups them. */
+static int split_qkvz(struct conv *c, const struct fy_st_tensor *st, struct ctensor *t,
+		      struct fy_err *err)
+{
+	const struct fy_hf_config *g = &c->cfg;
+	const int64_t KH = g->linear_key_heads, KD = g->linear_key_dim;
+	const int64_t VH = g->linear_value_heads, VD = g->linear_value_dim;
+	const int64_t vpk = KH > 0 ? VH / KH * VD : 0, blk = 2 * KD + 2 * vpk;
+	if (t->n_dims != 2 || KH <= 0 || blk <= 0 || t->ne[1] != KH * blk)
+		return fy_err_set(err, FY_EFORMAT,
+				  "tensor '%s' has %lld rows, config.json's linear heads say %lld",
+				  st->name, (long long)t->ne[1], (long long)(KH * blk));
+	struct ctensor gate = *t;
+	t->row_map = malloc((size_t)(KH * (2 * KD + vpk)) * sizeof(int64_t));
+	gate.row_map = malloc((size_t)(KH * vpk) * sizeof(int64_t));
+	if (t->row_map == NULL || gate.row_map == NULL) {
+		free(gate.row_map);
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	}
+	int64_t n = 0, m = 0;
+	for (int part = 0; part < 3; part++) { /* q, k, v */
+		const int64_t off = part == 0 ? 0 : part == 1 ? KD : 2 * KD;
+		const int64_t len = part < 2 ? KD : vpk;
+		for (int64_t h = 0; h < KH; h++)
+			for (int64_t i = 0; i < len; i++)
+				t->row_map[n++] = h * blk + off + i;
+	}
+	for (int64_t h = 0; h < KH; h++)
+		for (int64_t i = 0; i < vpk; i++)
+			gate.row_map[m++] = h * blk + 2 * KD + vpk + i;
+	t->ne[1] = n;
+	gate.ne[1] = m;
+	char *at = strstr(t->name, ".attn_qkvz.");
+	memcpy(at, ".attn_qkv.", 10);
+	memmove(at + 10, at + 11, strlen(at + 11) + 1);
+	at = strstr(gate.name, ".attn_qkvz.");
+	snprintf(at, sizeof(gate.name) - (size_t)(at - gate.name), ".attn_gate.weight");
+	if (c->o != NULL) {
+		t->type = out_type(c, t);
+		gate.type = out_type(c, &gate);
+	}
+	c->t[++c->n] = gate;
+	c->n++;
+	return FY_OK;
+}
+
 static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_err *err)
 {
 	struct ctensor *t = &c->t[c->n];
@@ -425,14 +478,19 @@ static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_
 				  c->arch->source_types ? ", I32, and I8 MXFP4 with E8M0 scales"
 							: "");
 	}
-	if (st->n_dims < 1 || st->n_dims > 2)
+	t->ops = c->arch->tensor_ops != NULL ? c->arch->tensor_ops(t->name) : 0;
+	const bool squeeze = (t->ops & FY_TOP_SQUEEZE) && st->n_dims == 3 && st->shape[1] == 1;
+	t->ops &= ~(unsigned)FY_TOP_SQUEEZE;
+	if ((st->n_dims < 1 || st->n_dims > 2) && !squeeze)
 		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s' has %d dimensions", st->name,
 				  st->n_dims);
 	t->src = st;
-	t->n_dims = st->n_dims;
+	t->n_dims = squeeze ? 2 : st->n_dims;
 	t->ne[0] = st->shape[st->n_dims - 1];
-	t->ne[1] = st->n_dims == 2 ? st->shape[0] : 1;
+	t->ne[1] = st->n_dims >= 2 ? st->shape[0] : 1;
 	t->ne[2] = t->ne[3] = 1;
+	if (c->arch->split_qkvz && strstr(t->name, ".attn_qkvz.") != NULL)
+		return split_qkvz(c, st, t, err);
 	if (c->arch->permute_qk && strstr(t->name, ".attn_q.") != NULL)
 		t->permute_heads = (int)c->cfg.n_heads;
 	if (c->arch->permute_qk && strstr(t->name, ".attn_k.") != NULL)
@@ -528,6 +586,23 @@ static int plan_tensors(struct conv *c, struct fy_err *err)
 	}
 	if (c->t == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	/* next-token-prediction layers config.json does not count (Qwen3-Next): those its names
+	 * place after the last layer */
+	for (size_t s = 0;
+	     c->arch->rename != NULL && c->cfg.n_nextn_layers <= 0 && s < fy_st_model_shards(c->m);
+	     s++) {
+		const struct fy_st_file *f = fy_st_model_shard(c->m, s);
+		for (size_t i = 0; i < fy_st_count(f); i++) {
+			char r[512];
+			if (!c->arch->rename(&c->cfg, fy_st_at(f, i)->name, r, sizeof(r)) ||
+			    strncmp(r, "model.layers.", 13) != 0)
+				continue;
+			const long l = strtol(r + 13, NULL, 10);
+			if (l >= c->cfg.n_layers && l < c->cfg.n_layers + 64 &&
+			    l - c->cfg.n_layers + 1 > c->cfg.n_nextn_layers)
+				c->cfg.n_nextn_layers = l - c->cfg.n_layers + 1;
+		}
+	}
 	for (size_t s = 0; s < fy_st_model_shards(c->m); s++) {
 		const struct fy_st_file *f = fy_st_model_shard(c->m, s);
 		for (size_t i = 0; i < fy_st_count(f); i++)
@@ -611,7 +686,7 @@ static int64_t permuted_src(const struct ctensor *t, int64_t r)
 static struct cpart part_of(const struct ctensor *t, int64_t r, int64_t *sr)
 {
 	if (t->parts == NULL) {
-		*sr = permuted_src(t, r);
+		*sr = t->row_map != NULL ? t->row_map[r] : permuted_src(t, r);
 		return (struct cpart){ t->src, t->scale };
 	}
 	*sr = r % t->ne[1];
@@ -708,6 +783,30 @@ static void mxfp4_row(const struct ctensor *t, struct cpart p, int64_t sr, uint8
 	}
 }
 
+/* exp(x) in float as PyTorch computes it on an AVX2 CPU (Sleef's expf_u10, which its
+ * Vectorized<float>::exp calls): llama.cpp's converter takes -exp(A_log) with torch, and
+ * this is not always the correctly rounded value expf gives (9% of random inputs differ by an
+ * ulp). Checked equal to torch 1.13's on 100,000 values in [-5, 5]. */
+static float torch_expf(float d)
+{
+	const int q = (int)rintf(d * 1.442695040888963407359924681001892137426645954152985934f);
+	float s = fmaf((float)q, -0.693145751953125f, d);
+	s = fmaf((float)q, -1.428606765330187045e-06f, s);
+	float u = 0.000198527617612853646278381f;
+	u = fmaf(u, s, 0.00139304355252534151077271f);
+	u = fmaf(u, s, 0.00833336077630519866943359f);
+	u = fmaf(u, s, 0.0416664853692054748535156f);
+	u = fmaf(u, s, 0.166666671633720397949219f);
+	u = fmaf(u, s, 0.5f);
+	u = 1.0f + fmaf(s * s, u, s);
+	u = u * ldexpf(1.0f, q >> 1) * ldexpf(1.0f, q - (q >> 1)); /* Sleef's ldexp2 */
+	if (d < -104.0f)
+		u = 0;
+	if (d > 104.0f)
+		u = INFINITY;
+	return u;
+}
+
 struct rowctx {
 	const struct ctensor *t;
 	size_t src_bytes, row_bytes;
@@ -724,11 +823,15 @@ static int out_row(const void *ctx, int64_t r, float *scratch, uint8_t *out, str
 		mxfp4_row(t, p, sr, out);
 		return FY_OK;
 	}
-	if (p.scale == NULL && p.src->dtype == t->type) {
+	if (p.scale == NULL && p.src->dtype == t->type && t->ops == 0) {
 		memcpy(out, (const uint8_t *)p.src->data + (size_t)sr * k->src_bytes, k->row_bytes);
 		return FY_OK;
 	}
 	source_row(t, p, sr, k->src_bytes, scratch);
+	for (int64_t i = 0; t->ops != 0 && i < t->ne[0]; i++) /* as torch computes them, in float */
+		scratch[i] = (t->ops & FY_TOP_NEG_EXP)	  ? -torch_expf(scratch[i])
+			     : (t->ops & FY_TOP_PLUS_ONE) ? scratch[i] + 1.0f
+							  : scratch[i];
 	/* a float type carries NaN/Inf as they are; the quantizer needs finite input */
 	if (t->type == FY_DTYPE_Q8_0 && fy_quant_check_finite(scratch, t->ne[0]) >= 0)
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s' row %lld holds NaN or infinity",
@@ -804,7 +907,8 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 	    (t->scale == NULL && !row_bytes_of(t->src->dtype, t->ne[0], &k.src_bytes)))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
 	/* the experts of a stacked tensor share one type and scaling (stack_experts) */
-	const bool copy = t->scale == NULL && t->src->dtype == t->type && t->permute_heads <= 0;
+	const bool copy = t->scale == NULL && t->src->dtype == t->type && t->permute_heads <= 0 &&
+			  t->row_map == NULL && t->ops == 0;
 	for (int64_t e = 0; copy && e < n_parts && rc == FY_OK; e++) {
 		int64_t sr;
 		const struct cpart p = part_of(t, e * t->ne[1], &sr);
@@ -1017,8 +1121,10 @@ out:
 
 static void conv_free(struct conv *c)
 {
-	for (size_t i = 0; c->t != NULL && i < c->n; i++)
+	for (size_t i = 0; c->t != NULL && i < c->n; i++) {
 		free(c->t[i].parts);
+		free(c->t[i].row_map);
+	}
 	free(c->t);
 	free(c->rope_freqs);
 	fy_st_model_free(c->m);
@@ -1168,7 +1274,8 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 				p[e] = c.t[i].parts[e].src;
 			v->t[i].parts = p;
 			v->t[i].owned = (void *)p;
-		} else if (c.t[i].scale != NULL || c.t[i].parts != NULL || c.t[i].kvb != 0) {
+		} else if (c.t[i].scale != NULL || c.t[i].parts != NULL || c.t[i].kvb != 0 ||
+			   c.t[i].row_map != NULL || c.t[i].ops != 0) {
 			FY_TRY(rc, materialize(&c.t[i], c.arch->source_types, &v->t[i], err));
 		}
 	}

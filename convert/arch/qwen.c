@@ -5,6 +5,10 @@
  */
 #include "convert/convert_private.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 static int qwen_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
 		     struct fy_err *err)
 {
@@ -48,4 +52,135 @@ const struct fy_hf_arch fy_hf_qwen3moe = {
 	.explicit_head_dim = true,
 	.experts = true,
 	.keys = qwen3moe_keys,
+};
+
+/*
+ * Qwen3-Next (Qwen3NextForCausalLM -> qwen3next, llama.cpp's Qwen3NextModel): Gated DeltaNet
+ * layers (linear_attn.*: in_proj_qkvz regrouped into attn_qkv and attn_gate, in_proj_ba,
+ * the depthwise conv1d squeezed, dt_bias, A_log written as -exp(A_log), the gated norm,
+ * out_proj) and, every full_attention_interval-th layer, gated attention (q_proj twice as wide:
+ * each head's query and gate); every layer a mixture with a shared expert behind its own
+ * sigmoid gate (shared_expert_gate -> ffn_gate_inp_shexp). The norms other than the gated one
+ * are stored as an offset from 1 and written as 1 + w. The next-token-prediction block (mtp.*)
+ * is kept as the layer after the last, as llama.cpp's converter keeps it.
+ */
+static const struct fy_name_pair qwen3next_names[] = {
+	{ "post_attention_layernorm.weight", "post_attention_norm.weight" },
+	{ "linear_attn.in_proj_qkvz.weight", "attn_qkvz.weight" },
+	{ "linear_attn.in_proj_ba.weight", "ssm_ba.weight" },
+	{ "linear_attn.conv1d.weight", "ssm_conv1d.weight" },
+	{ "linear_attn.dt_bias", "ssm_dt.bias" },
+	{ "linear_attn.A_log", "ssm_a" },
+	{ "linear_attn.norm.weight", "ssm_norm.weight" },
+	{ "linear_attn.out_proj.weight", "ssm_out.weight" },
+	{ "mlp.shared_expert.gate_proj.weight", "ffn_gate_shexp.weight" },
+	{ "mlp.shared_expert.up_proj.weight", "ffn_up_shexp.weight" },
+	{ "mlp.shared_expert.down_proj.weight", "ffn_down_shexp.weight" },
+	{ "mlp.shared_expert_gate.weight", "ffn_gate_inp_shexp.weight" },
+	{ NULL, NULL },
+};
+
+/* mtp.layers.K.* is layer num_hidden_layers + K; mtp.fc, mtp.pre_fc_norm_{embedding,hidden}
+ * and mtp.norm are that layer's eh_proj, enorm, hnorm and shared_head.norm. */
+static bool qwen3next_rename(const struct fy_hf_config *g, const char *hf, char *out, size_t cap)
+{
+	static const struct fy_name_pair own[] = {
+		{ "mtp.fc.weight", "eh_proj.weight" },
+		{ "mtp.pre_fc_norm_embedding.weight", "enorm.weight" },
+		{ "mtp.pre_fc_norm_hidden.weight", "hnorm.weight" },
+		{ "mtp.norm.weight", "shared_head.norm.weight" },
+		{ NULL, NULL },
+	};
+	if (strncmp(hf, "model.mtp.", 10) == 0)
+		hf += 6;
+	for (const struct fy_name_pair *p = own; p->hf != NULL; p++) {
+		if (strcmp(hf, p->hf) == 0)
+			return snprintf(out, cap, "model.layers.%lld.%s", (long long)g->n_layers,
+					p->gguf) < (int)cap;
+	}
+	char *end = NULL;
+	if (strncmp(hf, "mtp.layers.", 11) != 0)
+		return false;
+	const long k = strtol(hf + 11, &end, 10);
+	if (end == hf + 11 || *end != '.' || k < 0 || k >= 64)
+		return false;
+	return snprintf(out, cap, "model.layers.%lld%s", (long long)(g->n_layers + k), end) <
+	       (int)cap;
+}
+
+static unsigned qwen3next_ops(const char *gguf)
+{
+	const size_t n = strlen(gguf);
+	if (n > 6 && strcmp(gguf + n - 6, ".ssm_a") == 0)
+		return FY_TOP_NEG_EXP;
+	if (strstr(gguf, ".ssm_conv1d.") != NULL)
+		return FY_TOP_SQUEEZE;
+	if (n > 11 && strcmp(gguf + n - 11, "norm.weight") == 0 &&
+	    strstr(gguf, ".ssm_norm.") == NULL)
+		return FY_TOP_PLUS_ONE;
+	return 0;
+}
+
+static int qwen3next_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
+{
+	if (g->linear_conv_kernel <= 0 || g->linear_key_dim <= 0 || g->linear_value_dim <= 0 ||
+	    g->linear_key_heads <= 0 || g->linear_value_heads <= 0 ||
+	    g->linear_value_heads % g->linear_key_heads != 0 || g->head_dim <= 0 ||
+	    g->moe_intermediate_size <= 0 || g->shared_expert_size <= 0)
+		return fy_err_set(
+			err, FY_EFORMAT,
+			"%s: Qwen3-Next needs linear_conv_kernel_dim, linear_key_head_dim, "
+			"linear_value_head_dim, linear_num_key_heads dividing "
+			"linear_num_value_heads, head_dim, moe_intermediate_size and "
+			"shared_expert_intermediate_size",
+			path);
+	return FY_OK;
+}
+
+/* llama.cpp v0.5.0's keys for qwen3next (Qwen2MoeModel's, the MTP mixin's, its own). */
+static int qwen3next_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
+			  struct fy_err *err)
+{
+	const double prf = g->partial_rotary_factor > 0 ? g->partial_rotary_factor : 0.25;
+	int rc = FY_OK;
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_count", (uint32_t)g->n_experts, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_used_count", (uint32_t)g->n_experts_used, err));
+	FY_TRY(rc, fy_kv_head_dim(w, a, g, err));
+	FY_TRY(rc, fy_kv_rope_scaling(w, a, g, false, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_feed_forward_length", (uint32_t)g->moe_intermediate_size,
+			     err));
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_shared_feed_forward_length",
+			     (uint32_t)g->shared_expert_size, err));
+	if (g->n_nextn_layers > 0)
+		FY_TRY(rc,
+		       fy_kv_u32(w, a, "nextn_predict_layers", (uint32_t)g->n_nextn_layers, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "ssm.conv_kernel", (uint32_t)g->linear_conv_kernel, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "ssm.state_size", (uint32_t)g->linear_key_dim, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "ssm.group_count", (uint32_t)g->linear_key_heads, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "ssm.time_step_rank", (uint32_t)g->linear_value_heads, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "ssm.inner_size",
+			     (uint32_t)(g->linear_value_dim * g->linear_value_heads), err));
+	FY_TRY(rc, fy_kv_u32(w, a, "full_attention_interval",
+			     (uint32_t)(g->full_attention_interval > 0 ? g->full_attention_interval
+								       : 4),
+			     err));
+	FY_TRY(rc, fy_kv_u32(w, a, "rope.dimension_count", (uint32_t)(g->head_dim * prf), err));
+out:
+	return rc;
+}
+
+const struct fy_hf_arch fy_hf_qwen3next = {
+	.hf = "Qwen3NextForCausalLM",
+	.gguf = "qwen3next",
+	.model_type = "qwen3_next",
+	.explicit_head_dim = true,
+	.experts = true,
+	.keep_nextn = true,
+	.names = qwen3next_names,
+	.expert_prefix = "mlp.experts.",
+	.rename = qwen3next_rename,
+	.tensor_ops = qwen3next_ops,
+	.split_qkvz = true,
+	.check = qwen3next_check,
+	.keys = qwen3next_keys,
 };

@@ -217,6 +217,39 @@ expect_rc 1 "convert refuses U8 block scales"
 expect_err "tensor 'layers.2.attn.wq_a.scale'" "the refusal names the scales"
 rm -rf "$work/bad"
 
+# --- Qwen3-Next: converted as llama.cpp converts it; not run yet ------------------------------
+m=qwen3-next-tiny
+for bin in "$FERRY" $FERRY_SAN; do
+	run "$bin" convert "$M/$m" -o "$work/$m.gguf" --outtype f32
+	expect_rc 0 "$(basename "$bin") convert $m"
+	same_as_llama "$work/$m.gguf" "$m" && ok ||
+		bad "$m: keys or tensors differ from llama.cpp's conversion"
+done
+run "$FERRY" inspect --json "$work/$m.gguf"
+[ "$(json_field "$work/out" 'd.metadata["general.architecture"].value')" = qwen3next ] && ok ||
+	bad "$m: general.architecture is not qwen3next"
+[ "$(json_field "$work/out" 'd.tensors.filter(t => t.name.startsWith("blk.4.nextn.")).length')" = 4 ] &&
+	ok || bad "$m: the mtp block is kept as layer 4 (as llama.cpp's converter keeps it)"
+run "$FERRY" run "$work/$m.gguf" -p hi -n 2
+expect_rc 1 "run refuses Qwen3-Next (its engine is not written)"
+expect_err "architecture 'qwen3next' is not one ferry runs" "the refusal says so"
+q3n_bad() { # q3n_bad DESCRIPTION EXPECTED-ERROR JS-EDIT-OF-c
+	rm -rf "$work/bad" && cp -r "$M/$m" "$work/bad" && node -e '
+const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+eval(process.argv[2]); fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/config.json" "$3"
+	run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+	expect_rc 1 "convert refuses $1"
+	expect_err "$2" "the refusal of $1 names the file and what is wrong"
+	[ ! -e "$work/x.gguf" ] && ok || bad "nothing written for $1"
+}
+q3n_bad "no linear key heads" "bad/config.json: Qwen3-Next needs linear_conv_kernel_dim" \
+	'delete c.linear_num_key_heads'
+q3n_bad "value heads that key heads do not divide" "bad/config.json: Qwen3-Next needs" \
+	'c.linear_num_value_heads = 5'
+q3n_bad "in_proj_qkvz of another size" "model.layers.0.linear_attn.in_proj_qkvz.weight' has 384 rows, config.json's linear heads say 512" \
+	'c.linear_value_head_dim = 48'
+rm -rf "$work/bad"
+
 # --- Kimi K2: the tiktoken vocabulary and its refusals ---------------------------------------
 K=$work/kimi-k2-tiny.gguf
 run "$FERRY" inspect --json "$K"
