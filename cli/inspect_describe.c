@@ -144,22 +144,26 @@ static struct fy_json *gguf_moe(const struct fy_gguf *g, struct totals *tot)
 		return NULL;
 	memcpy(arch, a->v.s.ptr, a->v.s.len);
 	arch[a->v.s.len] = '\0';
-	struct moe_info m = {
-		.experts = (int64_t)gguf_num(g, arch, "expert_count", 0),
-		.used = (int64_t)gguf_num(g, arch, "expert_used_count", 0),
-		.shared = (int64_t)gguf_num(g, arch, "expert_shared_count", 0),
-		.dense = (int64_t)gguf_num(g, arch, "leading_dense_block_count", 0),
-		.groups = (int64_t)gguf_num(g, arch, "expert_group_count", 1),
-		.groups_used = (int64_t)gguf_num(g, arch, "expert_group_used_count", 1),
-		.hashed = (int64_t)gguf_num(g, arch, "hash_layer_count", 0),
-		.scoring = gating_name(gguf_num(g, arch, "expert_gating_func", 1)),
-		/* llama.cpp renormalizes these unless the file says otherwise (MiniMax-M2:
-		 * always) */
-		.norm = strcmp(arch, "qwen3moe") == 0 || strcmp(arch, "minimax-m2") == 0,
-		.scale = gguf_num(g, arch, "expert_weights_scale", 1)
-	};
+	struct moe_info m = { .experts = (int64_t)gguf_num(g, arch, "expert_count", 0),
+			      .used = (int64_t)gguf_num(g, arch, "expert_used_count", 0),
+			      .shared = (int64_t)gguf_num(g, arch, "expert_shared_count", 0),
+			      .dense = (int64_t)gguf_num(g, arch, "leading_dense_block_count", 0),
+			      .groups = (int64_t)gguf_num(g, arch, "expert_group_count", 1),
+			      .groups_used =
+				      (int64_t)gguf_num(g, arch, "expert_group_used_count", 1),
+			      .hashed = (int64_t)gguf_num(g, arch, "hash_layer_count", 0),
+			      .scoring = gating_name(gguf_num(g, arch, "expert_gating_func", 1)),
+			      /* llama.cpp renormalizes these unless the file says otherwise
+			       * (MiniMax-M2: always) */
+			      .norm = strcmp(arch, "qwen3moe") == 0 ||
+				      strcmp(arch, "minimax-m2") == 0 ||
+				      strcmp(arch, "qwen3next") == 0,
+			      .scale = gguf_num(g, arch, "expert_weights_scale", 1) };
 	if (m.experts <= 1)
 		return NULL;
+	/* a shared expert named by its width only (Qwen3-Next's) */
+	if (m.shared == 0 && gguf_num(g, arch, "expert_shared_feed_forward_length", 0) > 0)
+		m.shared = 1;
 	snprintf(key, sizeof(key), "%s.expert_weights_norm", arch);
 	const struct fy_gguf_kv *norm = fy_gguf_find_kv(g, key);
 	if (norm != NULL && norm->type == FY_GGUF_BOOL)
@@ -180,6 +184,9 @@ struct attn_info {
 	/* DeepSeek-V4: the sliding window, the layers compressing by 4 and by 128, the
 	 * hyper-connection streams (0: none) */
 	int64_t window, n_csa, n_hca, streams;
+	/* Gated DeltaNet layers (Qwen3-Next): how many of the layers, key and value heads, value
+	 * head size, convolution taps (0: none) */
+	int64_t n_linear, n_layers, lin_kh, lin_vh, lin_vd, lin_conv;
 };
 
 /* DeepSeek-V4's compressed attention in words: window, layers by ratio, the indexer. */
@@ -231,6 +238,12 @@ static struct fy_json *attn_json(const struct attn_info *a)
 	if (a->qk_norm)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, ", q/k norms%s",
 			      a->qk_norm_whole ? " over all heads" : "");
+	if (a->n_linear > 0)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "; %lld of %lld layers Gated DeltaNet (%lld key heads and %lld value "
+			      "heads of %lld, a convolution of %lld)",
+			      (long long)a->n_linear, (long long)a->n_layers, (long long)a->lin_kh,
+			      (long long)a->lin_vh, (long long)a->lin_vd, (long long)a->lin_conv);
 	if (a->window > 0)
 		n += compressed_text(a, text + n, sizeof(text) - (size_t)n);
 	else if (a->idx_heads > 0)
@@ -293,7 +306,24 @@ static struct fy_json *gguf_attention(const struct fy_gguf *g)
 			at.n_hca += r == 128;
 		}
 	}
+	const int64_t interval = (int64_t)gguf_num(g, arch, "full_attention_interval", 0);
+	at.lin_vh = (int64_t)gguf_num(g, arch, "ssm.time_step_rank", 0);
+	if (interval > 0 && at.lin_vh > 0) {
+		at.n_layers = layers - at.nextn;
+		for (int64_t l = 0; l < at.n_layers; l++)
+			at.n_linear += (l + 1) % interval != 0;
+		at.lin_kh = (int64_t)gguf_num(g, arch, "ssm.group_count", 0);
+		at.lin_vd = (int64_t)gguf_num(g, arch, "ssm.inner_size", 0) / at.lin_vh;
+		at.lin_conv = (int64_t)gguf_num(g, arch, "ssm.conv_kernel", 0);
+	}
 	const struct fy_gguf_tensor *qn = fy_gguf_find_tensor(g, "blk.0.attn_q_norm.weight");
+	/* the first attention layer's norms (Qwen3-Next's layer 0 is Gated DeltaNet) */
+	for (size_t i = 0; qn == NULL && i < fy_gguf_tensor_count(g); i++) {
+		const struct fy_gguf_tensor *t = fy_gguf_tensor_at(g, i);
+		if (strncmp(t->name, "blk.", 4) == 0 && strstr(t->name, ".attn_q_norm.weight"))
+			qn = t;
+	}
+	at.qk_norm = qn != NULL;
 	at.qk_norm_whole = qn != NULL && at.head_dim > 0 && qn->ne[0] > at.head_dim;
 	return attn_json(&at);
 }
@@ -324,6 +354,15 @@ static struct fy_json *config_attention(const struct fy_hf_config *c)
 	for (int64_t i = 0; i < c->n_layers && i < c->n_compress; i++) {
 		at.n_csa += c->compress_ratios[i] == 4;
 		at.n_hca += c->compress_ratios[i] == 128;
+	}
+	if (c->full_attention_interval > 0 && c->linear_value_heads > 0) {
+		at.n_layers = c->n_layers;
+		for (int64_t l = 0; l < c->n_layers; l++)
+			at.n_linear += (l + 1) % c->full_attention_interval != 0;
+		at.lin_kh = c->linear_key_heads;
+		at.lin_vh = c->linear_value_heads;
+		at.lin_vd = c->linear_value_dim;
+		at.lin_conv = c->linear_conv_kernel;
 	}
 	return attn_json(&at);
 }
@@ -645,7 +684,9 @@ static struct fy_json *config_moe(const struct fy_hf_config *c, struct totals *t
 	const struct moe_info m = {
 		.experts = c->n_experts,
 		.used = c->n_experts_used,
-		.shared = c->n_shared_experts > 0 ? c->n_shared_experts : 0,
+		.shared = c->n_shared_experts > 0     ? c->n_shared_experts
+			  : c->shared_expert_size > 0 ? 1
+						      : 0,
 		.dense = c->first_k_dense_replace > 0 ? c->first_k_dense_replace : 0,
 		.groups = c->n_group > 0 ? c->n_group : 1,
 		.groups_used = c->topk_group > 0 ? c->topk_group : 1,

@@ -1176,8 +1176,9 @@ static int materialize(const struct ctensor *t, bool source_types, struct fy_hf_
 		return materialize_kvb(t, out, err);
 	struct rowctx k = { &x, src_row_bytes(t), 0 };
 	const int64_t rows = t->ne[1] * (t->parts != NULL ? t->ne[2] : 1);
-	x.type = t->mxfp4			  ? FY_DTYPE_MXFP4
-		 : t->scale == NULL		  ? t->src->dtype
+	x.type = t->mxfp4	    ? FY_DTYPE_MXFP4
+		 : t->ops != 0	    ? FY_DTYPE_F32 /* 1 + w, -exp(w): as the converter */
+		 : t->scale == NULL ? t->src->dtype
 		 : source_types && t->n_dims >= 2 ? FY_DTYPE_Q8_0
 						  : FY_DTYPE_F32;
 	x.permute_heads = 0; /* the view keeps HF's row order (and runs it with NEOX RoPE) */

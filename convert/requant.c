@@ -314,9 +314,14 @@ static int declare_tensors(struct fy_gguf_writer *w, struct requant *q, struct f
 			return fy_err_set(err, FY_EFORMAT,
 					  "tensor '%s': %lld elements do not fit %s", t->name,
 					  (long long)t->n_elems, fy_dtype_name(c->type));
+		/* as ggml_n_dims counts them: trailing dimensions of 1 are not written (a [256, 1]
+		 * tensor of the converter is [256] in llama-quantize's output) */
+		int nd = t->n_dims;
+		while (nd > 1 && t->ne[nd - 1] == 1)
+			nd--;
 		rc = fy_gguf_writer_add(
 			w, q->names != NULL && q->names[k] != NULL ? q->names[k] : t->name, c->type,
-			t->n_dims, t->ne, err);
+			nd, t->ne, err);
 		q->rep->in_bytes += t->nbytes;
 		q->rep->out_bytes += out_bytes;
 		if (c->type != t->type) {

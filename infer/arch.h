@@ -130,6 +130,8 @@ int fy_eval_qkv_latent(struct fy_ctx *c, const struct fy_layer *L, int n, struct
  * part, each head's query absorbed by its k_b, attention over the latents, v_b, the output
  * projection into s.o. */
 int fy_eval_attention_absorbed(struct fy_ctx *c, int l, int n, struct fy_err *err);
+/* Stores s.k and s.v in layer l's cache and attends causally into s.att. */
+int fy_eval_attend(struct fy_ctx *c, int l, int n, struct fy_err *err);
 /* Stores s.k and s.v in layer l's cache, attends causally, projects into s.o. */
 int fy_eval_attention(struct fy_ctx *c, int l, int n, struct fy_err *err);
 /* The feed-forward of s.xn into s.o: dense SwiGLU, or the mixture (routed and shared experts). */

@@ -607,8 +607,15 @@ static int ffn_moe(struct fy_ctx *c, const struct fy_layer *L, struct fy_scratch
 	}
 	if (hp->n_expert_shared > 0) {
 		FY_TRY(rc, swiglu_ffn(c, &L->gate_sh, &L->up_sh, &L->down_sh, -1, s->xn, n,
-				      (int64_t)hp->n_ff_exp * hp->n_expert_shared,
-				      L->swiglu_limit_sh, s->eout, err));
+				      hp->n_ff_shexp, L->swiglu_limit_sh, s->eout, err));
+		if (L->shexp_gate.data != NULL) { /* their own gate: times sigmoid(gate . x) */
+			FY_TRY(rc, fy_eval_mm(c, &L->shexp_gate, -1, s->xn, n, s->logits, 1, err));
+			for (int t = 0; t < n; t++) {
+				const float g = 1.0f / (1.0f + expf(-s->logits[t]));
+				for (int64_t i = 0; i < E; i++)
+					s->eout[t * E + i] *= g;
+			}
+		}
 		for (int64_t i = 0; i < n * E; i++)
 			s->o[i] += s->eout[i];
 	}
@@ -631,7 +638,7 @@ void fy_eval_residual(struct fy_ctx *c, int n)
 		c->s.x[i] += c->s.o[i];
 }
 
-int fy_eval_attention(struct fy_ctx *c, int l, int n, struct fy_err *err)
+int fy_eval_attend(struct fy_ctx *c, int l, int n, struct fy_err *err)
 {
 	const struct fy_hparams *hp = &c->m->hp;
 	struct fy_scratch *s = &c->s;
@@ -647,9 +654,16 @@ int fy_eval_attention(struct fy_ctx *c, int l, int n, struct fy_err *err)
 		FY_TRY(rc, fy_pool_for(c->pool, pairs, 0, attn_range, &aj, err));
 	else
 		FY_TRY(rc, attn_range(&aj, 0, pairs, err));
-	FY_TRY(rc, fy_eval_mm(c, &c->m->layers[l].wo, -1, s->att, n, s->o, hp->n_embd, err));
 out:
 	return rc;
+}
+
+int fy_eval_attention(struct fy_ctx *c, int l, int n, struct fy_err *err)
+{
+	int rc = fy_eval_attend(c, l, n, err);
+	if (rc != FY_OK)
+		return rc;
+	return fy_eval_mm(c, &c->m->layers[l].wo, -1, c->s.att, n, c->s.o, c->m->hp.n_embd, err);
 }
 
 /* GLM-4's fused feed-forward: up(x) gives 2 x n_ff per token, silu(first half) x second half
@@ -734,8 +748,9 @@ static int scratch_fit(struct fy_scratch *s, const struct fy_hparams *hp, int n,
 		       struct fy_err *err)
 {
 	const size_t N = (size_t)n, E = (size_t)hp->n_embd, H = (size_t)hp->n_head;
-	const size_t F = max_of((size_t)hp->n_ff * (hp->ffn_fused ? 2 : 1),
-				(size_t)hp->n_ff_exp * max_of(1, (size_t)hp->n_expert_shared));
+	const size_t F =
+		max_of(max_of((size_t)hp->n_ff * (hp->ffn_fused ? 2 : 1), (size_t)hp->n_ff_exp),
+		       (size_t)hp->n_ff_shexp);
 	const size_t Q = H * (size_t)hp->head_dim, QV = H * (size_t)hp->head_dim_v;
 	const size_t KV = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
 	const size_t VV = (size_t)hp->n_head_kv * (size_t)hp->head_dim_v;

@@ -162,6 +162,8 @@ struct fy_hparams {
 	 * experts of width n_ff_exp per token, n_expert_shared always-on ones, the first
 	 * n_dense_lead layers dense; selection among the n_group_used best of n_group groups */
 	int n_expert, n_expert_used, n_ff_exp, n_expert_shared, n_dense_lead;
+	int n_ff_shexp; /* the shared experts' width (n_ff_exp x n_expert_shared unless the file
+			 * names expert_shared_feed_forward_length) */
 	int n_group, n_group_used;
 	enum fy_gating gating;
 	bool expert_norm;   /* the chosen weights renormalized to sum 1 */
@@ -204,6 +206,9 @@ struct fy_layer {
 	const float *exp_bias;
 	struct fy_weight *experts;
 	struct fy_weight gate_sh, up_sh, down_sh;
+	/* the shared experts' own gate (Qwen3-Next: their output times sigmoid(gate . x)), or
+	 * data NULL */
+	struct fy_weight shexp_gate;
 	/* hash routing (DeepSeek-V4's leading layers): each token's n_expert_used experts are its
 	 * row of this n_vocab x n_expert_used table (checked < n_expert on load), or NULL */
 	const int32_t *tid2eid;

@@ -128,6 +128,14 @@ int fy_model_read_experts(struct fy_model *m, bool norm_default, struct fy_err *
 	if (fy_model_kv_num(m, "expert_shared_count", &v) && v > 0)
 		FY_TRY(rc, fy_model_kv_int(m, "expert_shared_count", false, 0, &hp->n_expert_shared,
 					   err));
+	/* a shared expert of its own width (Qwen2-MoE's, Qwen3-Next's): one, that wide */
+	hp->n_ff_shexp = 0;
+	if (fy_model_kv_num(m, "expert_shared_feed_forward_length", &v) && v > 0) {
+		FY_TRY(rc, fy_model_kv_int(m, "expert_shared_feed_forward_length", false, 0,
+					   &hp->n_ff_shexp, err));
+		if (hp->n_expert_shared == 0)
+			hp->n_expert_shared = 1;
+	}
 	if (fy_model_kv_num(m, "leading_dense_block_count", &v) && v > 0)
 		FY_TRY(rc, fy_model_kv_int(m, "leading_dense_block_count", false, 0,
 					   &hp->n_dense_lead, err));
@@ -169,6 +177,8 @@ int fy_model_read_experts(struct fy_model *m, bool norm_default, struct fy_err *
 				  "%s: %d of %d experts in %d groups (%d used) do not fit",
 				  fy_gguf_label(meta_of(m)), hp->n_expert_used, hp->n_expert,
 				  hp->n_group, hp->n_group_used);
+	if (hp->n_ff_shexp == 0)
+		hp->n_ff_shexp = hp->n_ff_exp * hp->n_expert_shared;
 out:
 	return rc;
 }
@@ -536,7 +546,9 @@ int fy_model_load_ffn(struct fy_model *m, int l, struct fy_layer *L, struct fy_e
 	FY_TRY(rc,
 	       get_experts(m, NAME("ffn_down_exps.weight"), F, E, (int)X, L->experts + 2, 3, err));
 	if (hp->n_expert_shared > 0) {
-		const int64_t S = F * hp->n_expert_shared;
+		const int64_t S = hp->n_ff_shexp;
+		FY_TRY(rc, fy_model_weight(m, NAME("ffn_gate_inp_shexp.weight"), E, 1, true,
+					   &L->shexp_gate, err));
 		FY_TRY(rc, fy_model_weight(m, NAME("ffn_gate_shexp.weight"), E, S, false,
 					   &L->gate_sh, err));
 		FY_TRY(rc, fy_model_weight(m, NAME("ffn_up_shexp.weight"), E, S, false, &L->up_sh,

@@ -605,20 +605,22 @@ Test(infer, hf_experts_in_place)
 	fy_model_free(m);
 }
 
-/* DeepSeek-V4's compressor rings and caches carry across batches: the prompt evaluated one
- * token at a time, or in batches of 7 (blocks of 4 and 128 finishing mid-batch), gives the
- * same last logits as one batch (the golden's). */
-Test(infer, deepseek_v4_batches, .timeout = 120)
+/* The prompt evaluated one token at a time, or in batches of 7, gives the same last logits as
+ * one batch (the golden's): state carried across batches (DeepSeek-V4's compressor rings,
+ * Qwen3-Next's convolution inputs and delta-rule states). */
+static void batches_match(const char *name)
 {
+	char rel[160];
 	size_t n = 0;
-	int32_t *ids =
-		read_ids(t_data("models/deepseek-v4-tiny/golden/prompt_ids.json"), "ids", &n);
+	snprintf(rel, sizeof(rel), "models/%s/golden/prompt_ids.json", name);
+	int32_t *ids = read_ids(t_data(rel), "ids", &n);
 	struct fy_buf last;
-	t_read(t_data("models/deepseek-v4-tiny/golden/logits_last.bin"), &last);
+	snprintf(rel, sizeof(rel), "models/%s/golden/logits_last.bin", name);
+	t_read(t_data(rel), &last);
 	struct fy_model *m = NULL;
 	struct fy_err err;
-	cr_assert_eq(fy_model_open(&m, t_data("models/deepseek-v4-tiny"), &err), FY_OK, "%s",
-		     err.msg);
+	snprintf(rel, sizeof(rel), "models/%s", name);
+	cr_assert_eq(fy_model_open(&m, t_data(rel), &err), FY_OK, "%s", err.msg);
 	const int V = m->hp.n_vocab;
 	float *logits = malloc((size_t)V * sizeof(float));
 	for (int cut = 1; cut <= 7; cut += 6) {
@@ -635,12 +637,30 @@ Test(infer, deepseek_v4_batches, .timeout = 120)
 			memcpy(&g, last.data + 4 * (size_t)i, 4);
 			max_diff = fmax(max_diff, fabs((double)g - logits[i]));
 		}
-		cr_expect(max_diff < 1e-3, "batches of %d: the last logits differ by %g", cut,
-			  max_diff);
+		cr_expect(max_diff < 1e-3, "%s in batches of %d: the last logits differ by %g",
+			  name, cut, max_diff);
 		fy_ctx_free(c);
 	}
 	free(logits);
 	free(ids);
 	fy_buf_release(&last);
 	fy_model_free(m);
+}
+
+Test(infer, deepseek_v4_batches, .timeout = 120)
+{
+	batches_match("deepseek-v4-tiny");
+}
+
+/* Qwen3-Next (qwen3next), against llama.cpp v0.5.0's engine: three Gated DeltaNet layers (the
+ * short convolution, the delta rule with decay, the gated norm) and gated attention, the
+ * shared expert behind its gate, the next-token block left out */
+Test(infer, golden_qwen3_next_tiny, .timeout = 120)
+{
+	golden_both("qwen3-next-tiny");
+}
+
+Test(infer, qwen3_next_batches, .timeout = 120)
+{
+	batches_match("qwen3-next-tiny");
 }

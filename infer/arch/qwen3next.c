@@ -1,0 +1,329 @@
+/*
+ * qwen3next (Qwen3-Next; llama.cpp's src/models/qwen3next.cpp and delta-net-base.cpp): pre-norm
+ * blocks, every full_attention_interval-th one gated attention, the others Gated DeltaNet; every
+ * feed-forward a mixture (softmax over the experts, top k renormalized) plus a shared expert
+ * behind its own sigmoid gate. The norms' weights are 1 + w (the converter adds the 1).
+ *
+ * Gated attention: q_proj gives each head its query and a gate; q/k RMSNorm per head, RoPE (NEOX)
+ * on the first rope dimensions, causal attention, the output times sigmoid(gate), o_proj.
+ *
+ * Gated DeltaNet, token by token: attn_qkv(x) through a depthwise causal convolution of
+ * ssm.conv_kernel taps (the last kernel - 1 inputs kept in the context) and SiLU gives each key
+ * head's q and k and each value head's v; q and k L2-normalized; per value head h (its key head
+ * h / (value heads / key heads)), beta = sigmoid(b), g = softplus(a + dt_bias) x ssm_a (ssm_a
+ * = -exp(A_log)); the state S (value dim x key dim, kept in the context) decays by exp(g),
+ * takes the delta rule S += (beta (v - S k)) k^T, and the output S q / sqrt(value dim) goes
+ * through RMSNorm x ssm_norm x silu(z) (z: attn_gate(x)), then ssm_out. b and a come from
+ * ssm_ba(x), per key head [b for its value heads, a for them]. A context reset (position 0)
+ * clears the states. The next-token-prediction block is not run.
+ */
+#include "infer/arch.h"
+#include "quant/quant.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct q3n_layer {
+	bool linear;
+	struct fy_weight qkv, gate, ba, out; /* Gated DeltaNet's */
+	const float *conv;		     /* [channels][kernel] */
+	const float *dt_bias, *a, *norm;     /* [value heads], [value heads], [value dim] */
+};
+
+struct q3n_model {
+	int kernel, key_dim, key_heads, value_heads, value_dim, interval;
+};
+
+/* Per Gated DeltaNet layer: the convolution's last kernel - 1 inputs, each head's state. */
+struct q3n_state {
+	float **conv, **s;
+};
+
+static int q3n_hparams(struct fy_model *m, struct fy_err *err)
+{
+	struct q3n_model *v = calloc(1, sizeof(*v));
+	int inner = 0, rc = FY_OK;
+	if (v == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	m->ext = v;
+	FY_TRY(rc, fy_model_read_experts(m, true, err));
+	FY_TRY(rc, fy_model_kv_int(m, "ssm.conv_kernel", true, 0, &v->kernel, err));
+	FY_TRY(rc, fy_model_kv_int(m, "ssm.state_size", true, 0, &v->key_dim, err));
+	FY_TRY(rc, fy_model_kv_int(m, "ssm.group_count", true, 0, &v->key_heads, err));
+	FY_TRY(rc, fy_model_kv_int(m, "ssm.time_step_rank", true, 0, &v->value_heads, err));
+	FY_TRY(rc, fy_model_kv_int(m, "ssm.inner_size", true, 0, &inner, err));
+	FY_TRY(rc, fy_model_kv_int(m, "full_attention_interval", false, 4, &v->interval, err));
+	v->value_dim = inner / v->value_heads;
+	if (v->value_heads % v->key_heads != 0 || inner % v->value_heads != 0 || v->kernel > 64 ||
+	    v->key_dim > 4096 || v->value_dim > 4096)
+		rc = fy_err_set(err, FY_EFORMAT,
+				"%s: Gated DeltaNet's %d value heads (inner size %d) do not fit %d "
+				"key heads, or its kernel (%d) or heads are too large",
+				fy_gguf_label(m->gguf != NULL ? m->gguf : m->hf->meta),
+				v->value_heads, inner, v->key_heads, v->kernel);
+out:
+	return rc;
+}
+
+#define NAME(s) (snprintf(n, sizeof(n), "blk.%d.%s", l, s), n)
+
+static int q3n_load(struct fy_model *m, int l, struct fy_layer *L, struct fy_err *err)
+{
+	const struct fy_hparams *hp = &m->hp;
+	const struct q3n_model *v = m->ext;
+	const int64_t E = hp->n_embd, D = hp->head_dim, H = hp->n_head, KV = hp->n_head_kv;
+	const int64_t C =
+		2 * (int64_t)v->key_heads * v->key_dim + (int64_t)v->value_heads * v->value_dim;
+	const int64_t VV = (int64_t)v->value_heads * v->value_dim;
+	char n[96];
+	int rc = FY_OK;
+	struct q3n_layer *x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	L->ext = x;
+	x->linear = (l + 1) % v->interval != 0;
+	FY_TRY(rc, fy_model_vector(m, NAME("attn_norm.weight"), E, false, &L->attn_norm, err));
+	FY_TRY(rc,
+	       fy_model_vector(m, NAME("post_attention_norm.weight"), E, false, &L->ffn_norm, err));
+	if (x->linear) {
+		FY_TRY(rc, fy_model_weight(m, NAME("attn_qkv.weight"), E, C, false, &x->qkv, err));
+		FY_TRY(rc,
+		       fy_model_weight(m, NAME("attn_gate.weight"), E, VV, false, &x->gate, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("ssm_ba.weight"), E, 2 * (int64_t)v->value_heads,
+					   false, &x->ba, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("ssm_out.weight"), VV, E, false, &x->out, err));
+		FY_TRY(rc, fy_model_matrix_f32(m, NAME("ssm_conv1d.weight"), v->kernel, C, false,
+					       &x->conv, err));
+		FY_TRY(rc, fy_model_vector(m, NAME("ssm_dt.bias"), v->value_heads, false,
+					   &x->dt_bias, err));
+		FY_TRY(rc, fy_model_vector(m, NAME("ssm_a"), v->value_heads, false, &x->a, err));
+		FY_TRY(rc, fy_model_vector(m, NAME("ssm_norm.weight"), v->value_dim, false,
+					   &x->norm, err));
+	} else {
+		FY_TRY(rc,
+		       fy_model_weight(m, NAME("attn_q.weight"), E, 2 * H * D, false, &L->wq, err));
+		FY_TRY(rc,
+		       fy_model_weight(m, NAME("attn_k.weight"), E, KV * D, false, &L->wk, err));
+		FY_TRY(rc,
+		       fy_model_weight(m, NAME("attn_v.weight"), E, KV * D, false, &L->wv, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("attn_output.weight"), H * D, E, false, &L->wo,
+					   err));
+		FY_TRY(rc,
+		       fy_model_vector(m, NAME("attn_q_norm.weight"), D, false, &L->q_norm, err));
+		FY_TRY(rc,
+		       fy_model_vector(m, NAME("attn_k_norm.weight"), D, false, &L->k_norm, err));
+	}
+	FY_TRY(rc, fy_model_load_ffn(m, l, L, err));
+out:
+	return rc;
+}
+#undef NAME
+
+static void q3n_ctx_free(struct fy_ctx *c)
+{
+	struct q3n_state *st = c->state;
+	if (st == NULL)
+		return;
+	for (int l = 0; l < c->m->hp.n_layer; l++) {
+		free(st->conv != NULL ? st->conv[l] : NULL);
+		free(st->s != NULL ? st->s[l] : NULL);
+	}
+	free(st->conv);
+	free(st->s);
+	free(st);
+	c->state = NULL;
+}
+
+static int q3n_state_new(struct fy_ctx *c, struct fy_err *err)
+{
+	const struct fy_model *m = c->m;
+	const struct q3n_model *v = m->ext;
+	const size_t C = 2 * (size_t)v->key_heads * (size_t)v->key_dim +
+			 (size_t)v->value_heads * (size_t)v->value_dim;
+	struct q3n_state *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	c->state = st;
+	st->conv = calloc((size_t)m->hp.n_layer, sizeof(*st->conv));
+	st->s = calloc((size_t)m->hp.n_layer, sizeof(*st->s));
+	bool ok = st->conv != NULL && st->s != NULL;
+	for (int l = 0; ok && l < m->hp.n_layer; l++) {
+		if (!((const struct q3n_layer *)m->layers[l].ext)->linear)
+			continue;
+		st->conv[l] = calloc((size_t)v->kernel * C, sizeof(float));
+		st->s[l] =
+			calloc((size_t)v->value_heads * (size_t)v->value_dim * (size_t)v->key_dim,
+			       sizeof(float));
+		ok = st->conv[l] != NULL && st->s[l] != NULL;
+	}
+	return ok ? FY_OK : fy_err_set(err, FY_ENOMEM, "out of memory for Qwen3-Next's states");
+}
+
+/* x / sqrt(sum x^2 + eps) over n values, in place (llama.cpp's build_gdn_l2_norm). */
+static void l2norm(float *x, int64_t n, float eps)
+{
+	float ss = 0;
+	for (int64_t i = 0; i < n; i++)
+		ss += x[i] * x[i];
+	const float s = 1.0f / sqrtf(ss + eps);
+	for (int64_t i = 0; i < n; i++)
+		x[i] *= s;
+}
+
+static float silu(float x)
+{
+	return x / (1.0f + expf(-x));
+}
+
+/* Gated DeltaNet over the batch (s.xn in, s.o out), token by token. */
+static int q3n_linear(struct fy_ctx *c, int l, int n, struct fy_err *err)
+{
+	const struct fy_model *m = c->m;
+	const struct fy_hparams *hp = &m->hp;
+	const struct q3n_model *v = m->ext;
+	const struct q3n_layer *x = m->layers[l].ext;
+	const struct q3n_state *st = c->state;
+	const struct fy_kernels *kern = fy_kernels_active();
+	const int64_t KH = v->key_heads, KD = v->key_dim, VH = v->value_heads, VD = v->value_dim;
+	const int64_t K = v->kernel, C = 2 * KH * KD + VH * VD, VV = VH * VD, VPK = VH / KH;
+	float *conv = st->conv[l], *S = st->s[l];
+	float *qkv = malloc((size_t)n * (size_t)C * sizeof(float));
+	float *z = malloc((size_t)n * (size_t)VV * sizeof(float));
+	float *ba = malloc((size_t)n * 2 * (size_t)VH * sizeof(float));
+	float *o = malloc((size_t)n * (size_t)VV * sizeof(float));
+	float *u = malloc((size_t)(C + VD) * sizeof(float));
+	int rc = FY_OK;
+	if (qkv == NULL || z == NULL || ba == NULL || o == NULL || u == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (c->pos == 0) { /* a new sequence: no earlier inputs, empty states */
+		memset(conv, 0, (size_t)(K * C) * sizeof(float));
+		memset(S, 0, (size_t)(VH * VD * KD) * sizeof(float));
+	}
+	FY_TRY(rc, fy_eval_mm(c, &x->qkv, -1, c->s.xn, n, qkv, C, err));
+	FY_TRY(rc, fy_eval_mm(c, &x->gate, -1, c->s.xn, n, z, VV, err));
+	FY_TRY(rc, fy_eval_mm(c, &x->ba, -1, c->s.xn, n, ba, 2 * VH, err));
+	const float scale = 1.0f / sqrtf((float)VD);
+	float *delta = u + C;
+	for (int t = 0; t < n; t++) {
+		/* the window of K inputs, oldest first: K - 1 kept, then this token's */
+		const float *in = qkv + (int64_t)t * C;
+		memcpy(conv + (K - 1) * C, in, (size_t)C * sizeof(float));
+		for (int64_t ch = 0; ch < C; ch++) {
+			float sum = 0;
+			for (int64_t k = 0; k < K; k++)
+				sum += conv[k * C + ch] * x->conv[ch * K + k];
+			u[ch] = silu(sum);
+		}
+		memmove(conv, conv + C, (size_t)((K - 1) * C) * sizeof(float));
+		for (int64_t h = 0; h < 2 * KH; h++) /* q and k heads */
+			l2norm(u + h * KD, KD, hp->eps);
+		const float *bat = ba + (int64_t)t * 2 * VH;
+		for (int64_t h = 0; h < VH; h++) {
+			const int64_t kh = h / VPK, r = h % VPK;
+			const float b = bat[kh * 2 * VPK + r], a = bat[kh * 2 * VPK + VPK + r];
+			const float beta = 1.0f / (1.0f + expf(-b));
+			const float sp = a + x->dt_bias[h] > 20.0f
+						 ? a + x->dt_bias[h]
+						 : log1pf(expf(a + x->dt_bias[h]));
+			const float decay = expf(sp * x->a[h]);
+			const float *q = u + kh * KD, *k = u + KH * KD + kh * KD;
+			const float *vv = u + 2 * KH * KD + h * VD;
+			float *M = S + h * VD * KD, *oh = o + (int64_t)t * VV + h * VD;
+			for (int64_t i = 0; i < VD * KD; i++)
+				M[i] *= decay;
+			for (int64_t j = 0; j < VD; j++)
+				delta[j] = (vv[j] - kern->dot(M + j * KD, k, KD)) * beta;
+			for (int64_t j = 0; j < VD; j++)
+				kern->axpy(delta[j], k, M + j * KD, KD);
+			for (int64_t j = 0; j < VD; j++)
+				oh[j] = kern->dot(M + j * KD, q, KD) * scale;
+			/* RMSNorm x ssm_norm x silu(z) */
+			fy_rmsnorm(oh, x->norm, hp->eps, VD, oh);
+			const float *zh = z + (int64_t)t * VV + h * VD;
+			for (int64_t j = 0; j < VD; j++)
+				oh[j] *= silu(zh[j]);
+		}
+	}
+	FY_TRY(rc, fy_eval_mm(c, &x->out, -1, o, n, c->s.o, hp->n_embd, err));
+out:
+	free(qkv);
+	free(z);
+	free(ba);
+	free(o);
+	free(u);
+	return rc;
+}
+
+/* Gated attention (s.xn in, s.o out). */
+static int q3n_attention(struct fy_ctx *c, int l, int n, struct fy_err *err)
+{
+	const struct fy_model *m = c->m;
+	const struct fy_hparams *hp = &m->hp;
+	const struct fy_layer *L = &m->layers[l];
+	struct fy_scratch *s = &c->s;
+	const int64_t D = hp->head_dim, H = hp->n_head, KV = hp->n_head_kv, n_rot = hp->rope.n_rot;
+	float *qg = malloc((size_t)n * 2 * (size_t)(H * D) * sizeof(float));
+	int rc = FY_OK;
+	if (qg == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	FY_TRY(rc, fy_eval_mm(c, &L->wq, -1, s->xn, n, qg, 2 * H * D, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->wk, -1, s->xn, n, s->k, KV * D, err));
+	FY_TRY(rc, fy_eval_mm(c, &L->wv, -1, s->xn, n, s->v, KV * D, err));
+	for (int t = 0; t < n; t++) {
+		const float *cs = s->rope + (int64_t)t * n_rot;
+		for (int64_t h = 0; h < H; h++) { /* each head: its query, then its gate */
+			float *q = s->q + (t * H + h) * D;
+			memcpy(q, qg + (t * H + h) * 2 * D, (size_t)D * sizeof(float));
+			fy_rmsnorm(q, L->q_norm, hp->eps, D, q);
+			fy_rope_apply(&hp->rope, q, cs);
+		}
+		for (int64_t h = 0; h < KV; h++) {
+			float *k = s->k + (t * KV + h) * D;
+			fy_rmsnorm(k, L->k_norm, hp->eps, D, k);
+			fy_rope_apply(&hp->rope, k, cs);
+		}
+	}
+	FY_TRY(rc, fy_eval_attend(c, l, n, err));
+	for (int t = 0; t < n; t++)
+		for (int64_t h = 0; h < H; h++) {
+			const float *g = qg + (t * H + h) * 2 * D + D;
+			float *a = s->att + (t * H + h) * D;
+			for (int64_t i = 0; i < D; i++)
+				a[i] *= 1.0f / (1.0f + expf(-g[i]));
+		}
+	FY_TRY(rc, fy_eval_mm(c, &L->wo, -1, s->att, n, s->o, hp->n_embd, err));
+out:
+	free(qg);
+	return rc;
+}
+
+static int q3n_layer(struct fy_ctx *c, int l, int n, struct fy_err *err)
+{
+	const struct fy_layer *L = &c->m->layers[l];
+	const struct q3n_layer *x = L->ext;
+	int rc = FY_OK;
+	if (c->state == NULL)
+		FY_TRY(rc, q3n_state_new(c, err));
+	fy_eval_norm(c, L->attn_norm, n);
+	FY_TRY(rc, x->linear ? q3n_linear(c, l, n, err) : q3n_attention(c, l, n, err));
+	fy_eval_residual(c, n);
+	fy_eval_norm(c, L->ffn_norm, n);
+	FY_TRY(rc, fy_eval_ffn(c, L, n, err));
+	fy_eval_residual(c, n);
+out:
+	return rc;
+}
+
+const struct fy_model_arch fy_arch_qwen3next = {
+	.name = "qwen3next",
+	.rope = FY_ROPE_NEOX,
+	.hf_rope = FY_ROPE_NEOX,
+	.hparams = q3n_hparams,
+	.load_layer = q3n_load,
+	.layer = q3n_layer,
+	.ctx_free = q3n_ctx_free,
+};
