@@ -136,6 +136,9 @@ int fy_eval_attend(struct fy_ctx *c, int l, int n, struct fy_err *err);
 int fy_eval_attention(struct fy_ctx *c, int l, int n, struct fy_err *err);
 /* The feed-forward of s.xn into s.o: dense SwiGLU, or the mixture (routed and shared experts). */
 int fy_eval_ffn(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err *err);
+/* The second half of a pre-norm block: x += s.o (the attention's output), then
+ * x += ffn(ffn_norm(x)). */
+int fy_eval_ffn_residual(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err *err);
 /* A pre-norm block: x += attention(norm(x)); x += ffn(norm(x)) (latent attention when
  * kv_lora_rank > 0). */
 int fy_eval_block(struct fy_ctx *c, int l, int n, struct fy_err *err);

@@ -715,11 +715,18 @@ int fy_eval_block(struct fy_ctx *c, int l, int n, struct fy_err *err)
 			FY_TRY(rc, fy_eval_qkv(c, L, n, err));
 		FY_TRY(rc, fy_eval_attention(c, l, n, err));
 	}
+	rc = fy_eval_ffn_residual(c, L, n, err);
+out:
+	return rc;
+}
+
+int fy_eval_ffn_residual(struct fy_ctx *c, const struct fy_layer *L, int n, struct fy_err *err)
+{
 	fy_eval_residual(c, n);
 	fy_eval_norm(c, L->ffn_norm, n);
-	FY_TRY(rc, fy_eval_ffn(c, L, n, err));
-	fy_eval_residual(c, n);
-out:
+	int rc = fy_eval_ffn(c, L, n, err);
+	if (rc == FY_OK)
+		fy_eval_residual(c, n);
 	return rc;
 }
 

@@ -310,10 +310,7 @@ static int q3n_layer(struct fy_ctx *c, int l, int n, struct fy_err *err)
 		FY_TRY(rc, q3n_state_new(c, err));
 	fy_eval_norm(c, L->attn_norm, n);
 	FY_TRY(rc, x->linear ? q3n_linear(c, l, n, err) : q3n_attention(c, l, n, err));
-	fy_eval_residual(c, n);
-	fy_eval_norm(c, L->ffn_norm, n);
-	FY_TRY(rc, fy_eval_ffn(c, L, n, err));
-	fy_eval_residual(c, n);
+	rc = fy_eval_ffn_residual(c, L, n, err);
 out:
 	return rc;
 }

@@ -33,6 +33,17 @@ same_as_llama() {
 	head -5 "$work/diff" >&2
 	return 1
 }
+# gguf_patch FILE KEY VALUE [I]: KEY's 4-byte integer (element I of an array key) set in place
+gguf_patch() {
+	node --input-type=module -e '
+import { readGguf } from "'"$(cd "$(dirname "$0")" && pwd)"'/gguf.mjs";
+import fs from "node:fs";
+const [f, key, v, i] = process.argv.slice(1), kv = readGguf(f).kv[key];
+const at = i === undefined ? kv.at : kv.at + 4 + 8 + 4 * Number(i);
+const b = Buffer.alloc(4);
+b.writeUInt32LE(Number(v) >>> 0);
+fs.writeSync(fs.openSync(f, "r+"), b, 0, 4, at);' "$@"
+}
 # NAME ARCH: the fixtures and the GGUF architecture they convert to
 for f in "glm4-tiny glm4" "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2" \
 	"kimi-k2-tiny deepseek2" "deepseek-v32-tiny deepseek32" "kimi-k25-tiny deepseek2" \
@@ -101,13 +112,7 @@ run "$FERRY" inspect --json "$V"
 	ok || bad "the indexer's weights stay F32 (as llama.cpp's converter keeps them)"
 # the indexer decides: the same file with every position kept runs to other tokens
 cp "$V" "$work/v32-dense.gguf"
-node --input-type=module -e '
-import { readGguf } from "'"$(cd "$(dirname "$0")" && pwd)"'/gguf.mjs";
-import fs from "node:fs";
-const f = process.argv[1], at = readGguf(f).kv["deepseek32.attention.indexer.top_k"].at;
-const fd = fs.openSync(f, "r+"), b = Buffer.alloc(4);
-b.writeUInt32LE(1 << 20);
-fs.writeSync(fd, b, 0, 4, at);' "$work/v32-dense.gguf"
+gguf_patch "$work/v32-dense.gguf" deepseek32.attention.indexer.top_k 1048576
 greedy_differs "$work/v32-dense.gguf" deepseek-v32-tiny && ok ||
 	bad "dense attention did not run to other tokens than the sparse attention's"
 rm -rf "$work/bad" && cp -r "$M/deepseek-v32-tiny" "$work/bad"
@@ -154,13 +159,7 @@ expect_rc 0 "smoke -v of DeepSeek-V4's Q8_0"
 expect_err "ferry smoke: peak RSS" "smoke -v reports the peak RSS"
 # the indexer decides: the same file keeping every compressed block runs to other tokens
 cp "$work/$m.gguf" "$work/v4-dense.gguf"
-node --input-type=module -e '
-import { readGguf } from "'"$(cd "$(dirname "$0")" && pwd)"'/gguf.mjs";
-import fs from "node:fs";
-const f = process.argv[1], at = readGguf(f).kv["deepseek4.attention.indexer.top_k"].at;
-const fd = fs.openSync(f, "r+"), b = Buffer.alloc(4);
-b.writeUInt32LE(1 << 20);
-fs.writeSync(fd, b, 0, 4, at);' "$work/v4-dense.gguf"
+gguf_patch "$work/v4-dense.gguf" deepseek4.attention.indexer.top_k 1048576
 greedy_differs "$work/v4-dense.gguf" "$m" && ok ||
 	bad "DeepSeek-V4: every block kept did not run to other tokens than the indexer's choice"
 # a hash layer's table pointing past the experts is refused on load, naming the tensor
@@ -177,13 +176,7 @@ expect_rc 1 "run refuses an expert table naming expert 8 of 8"
 expect_err "blk.0.ffn_gate_tid2eid.weight: value 8 at 7 is outside [0, 8)" "the refusal names the tensor"
 # a GGUF whose compression ratio the engine does not know is refused on load, naming the key
 cp "$work/$m.gguf" "$work/v4-ratio.gguf"
-node --input-type=module -e '
-import { readGguf } from "'"$(cd "$(dirname "$0")" && pwd)"'/gguf.mjs";
-import fs from "node:fs";
-const f = process.argv[1], at = readGguf(f).kv["deepseek4.attention.compress_ratios"].at;
-const fd = fs.openSync(f, "r+"), b = Buffer.alloc(4);
-b.writeInt32LE(5);
-fs.writeSync(fd, b, 0, 4, at + 4 + 8 + 4 * 1);' "$work/v4-ratio.gguf"
+gguf_patch "$work/v4-ratio.gguf" deepseek4.attention.compress_ratios 5 1
 run "$FERRY" run "$work/v4-ratio.gguf" -p hi -n 2
 expect_rc 1 "run refuses a compression ratio of 5"
 expect_err "v4-ratio.gguf: deepseek4.attention.compress_ratios has no ratio 0, 4 or 128 for layer 1" "the refusal names the file and the key"
