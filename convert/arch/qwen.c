@@ -104,8 +104,8 @@ static bool qwen3next_rename(const struct fy_hf_config *g, const char *hf, char 
 	const long k = strtol(hf + 11, &end, 10);
 	if (end == hf + 11 || *end != '.' || k < 0 || k >= 64)
 		return false;
-	return snprintf(out, cap, "model.layers.%lld%s", (long long)(g->n_layers + k), end) <
-	       (int)cap;
+	return snprintf(out, cap, "model.layers.%lld%s", (long long)g->n_layers + (long long)k,
+			end) < (int)cap;
 }
 
 static unsigned qwen3next_ops(const char *gguf)

@@ -193,7 +193,7 @@ static int q3n_linear(struct fy_ctx *c, int l, int n, struct fy_err *err)
 	float *z = malloc((size_t)n * (size_t)VV * sizeof(float));
 	float *ba = malloc((size_t)n * 2 * (size_t)VH * sizeof(float));
 	float *o = malloc((size_t)n * (size_t)VV * sizeof(float));
-	float *u = malloc((size_t)(C + VD) * sizeof(float));
+	float *u = calloc((size_t)(C + VD), sizeof(float));
 	int rc = FY_OK;
 	if (qkv == NULL || z == NULL || ba == NULL || o == NULL || u == NULL) {
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
