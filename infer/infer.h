@@ -1,6 +1,7 @@
 /*
- * infer: ferry's reference inference engine for the llama family (llama, qwen2, qwen3) and the
- * mixtures of experts Qwen3-MoE (qwen3moe) and DeepSeek-V3 (deepseek2, latent attention).
+ * infer: ferry's reference inference engine for the llama family (llama, qwen2, qwen3), the
+ * mixtures of experts (Qwen3-MoE, DeepSeek-V3/V3.2/V4, GLM-4.5, MiniMax-M2, Kimi) and the
+ * Gated DeltaNet hybrid Qwen3-Next; one file per architecture in infer/arch/ (infer/arch.h).
  *
  *   kernels        dot products and matrix products over rows of any type quant/ reads, RMSNorm,
  *                  RoPE (adjacent pairs and NEOX; linear and YaRN scaling), softmax, SiLU; a
