@@ -23,6 +23,7 @@ struct stat_entry {
 
 struct collector {
 	const struct fy_model *m;
+	struct fy_pool *pool; /* the squares are summed over columns on its threads */
 	bool process_output;
 	struct stat_entry *e;
 	size_t n, cap;
@@ -64,6 +65,30 @@ static struct stat_entry *entry_for(struct collector *c, const struct fy_weight 
 	return e;
 }
 
+struct sum_job {
+	float *acc;
+	const float *x;
+	int64_t ne0, n_tok;
+	bool non_finite; /* set by any range (only ever to true) */
+};
+
+/* acc[j] += x[t][j]^2 for the columns of a range, tokens in order (the same sums whatever the
+ * split) */
+static int sum_squares(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
+{
+	struct sum_job *j = ctx;
+	(void)err;
+	for (int64_t t = 0; t < j->n_tok; t++) {
+		const float *row = j->x + t * j->ne0;
+		for (int64_t k = begin; k < end; k++)
+			j->acc[k] += row[k] * row[k];
+	}
+	for (int64_t k = begin; k < end; k++)
+		if (!isfinite(j->acc[k]))
+			__atomic_store_n(&j->non_finite, true, __ATOMIC_RELAXED);
+	return FY_OK;
+}
+
 static void collect(void *ctx, const struct fy_weight *w, int expert, const float *x, int64_t n_tok)
 {
 	struct collector *c = ctx;
@@ -81,20 +106,18 @@ static void collect(void *ctx, const struct fy_weight *w, int expert, const floa
 		return;
 	}
 	const int mat = expert >= 0 ? expert : 0;
-	float *acc = e->values + (int64_t)mat * e->ne0;
-	for (int64_t t = 0; t < n_tok; t++) {
-		const float *row = x + t * w->ne0;
-		for (int64_t j = 0; j < e->ne0; j++)
-			acc[j] += row[j] * row[j];
+	struct sum_job j = { e->values + (int64_t)mat * e->ne0, x, e->ne0, n_tok, false };
+	struct fy_err err;
+	if ((c->pool != NULL ? fy_pool_for(c->pool, e->ne0, 256, sum_squares, &j, &err)
+			     : sum_squares(&j, 0, e->ne0, &err)) != FY_OK) {
+		c->rc = err.code;
+		snprintf(c->why, sizeof(c->why), "%.190s", err.msg);
+		return;
 	}
 	e->counts[mat] += n_tok;
-	for (int64_t j = 0; j < e->ne0; j++) {
-		if (!isfinite(acc[j])) {
-			c->rc = FY_EFORMAT;
-			snprintf(c->why, sizeof(c->why), "non-finite activations reach %s",
-				 w->name);
-			return;
-		}
+	if (j.non_finite) {
+		c->rc = FY_EFORMAT;
+		snprintf(c->why, sizeof(c->why), "non-finite activations reach %s", w->name);
 	}
 }
 
@@ -238,7 +261,7 @@ int fy_imatrix_compute(const struct fy_model *m, const char *text, size_t len,
 		       const struct fy_imatrix_opts *o, struct fy_pool *pool, const char *out_path,
 		       struct fy_imatrix_report *rep, struct fy_err *err)
 {
-	struct collector c = { .m = m, .process_output = o->process_output };
+	struct collector c = { .m = m, .pool = pool, .process_output = o->process_output };
 	struct fy_ctx *ctx = NULL;
 	int32_t *ids = NULL;
 	int32_t *chunk = NULL;
@@ -275,7 +298,10 @@ int fy_imatrix_compute(const struct fy_model *m, const char *text, size_t len,
 		if (fy_vocab_add_bos(m->vocab) && fy_vocab_bos(m->vocab) >= 0)
 			chunk[0] = fy_vocab_bos(m->vocab);
 		fy_ctx_reset(ctx);
-		FY_TRY(rc, fy_eval(ctx, chunk, n_ctx, true, logits, err));
+		/* every position's logits only where they are used: the perplexity, or the output
+		 * weight's statistics (llama-imatrix computes them all in any case) */
+		FY_TRY(rc,
+		       fy_eval(ctx, chunk, n_ctx, !o->no_ppl || o->process_output, logits, err));
 		if (c.rc != FY_OK) {
 			rc = fy_err_set(err, c.rc, "%s", c.why);
 			goto out;
