@@ -493,6 +493,21 @@ size_t fy_imatrix_count(const struct fy_imatrix *m);
 /* The first dataset it was computed on (NULL: none recorded), and its chunk count (0: none). */
 const char *fy_imatrix_dataset(const struct fy_imatrix *m);
 int fy_imatrix_chunks(const struct fy_imatrix *m);
+/* Every dataset recorded (a legacy file: the one of its tail), in the file's order. */
+size_t fy_imatrix_dataset_count(const struct fy_imatrix *m);
+const char *fy_imatrix_dataset_at(const struct fy_imatrix *m, size_t i);
+/* The legacy .dat format (its sums are scaled to ncall calls; see fy_imatrix_entry). */
+bool fy_imatrix_is_legacy(const struct fy_imatrix *m);
+/* Entry i (< fy_imatrix_count) as stored, for merging as llama-imatrix --in-file merges: GGUF:
+ * the sums and each expert's count (rounded); legacy: the scaled sums and {ncall}. */
+struct fy_imatrix_entry {
+	const char *name;
+	const float *sums;
+	size_t n_sums;
+	const int64_t *counts;
+	size_t n_counts;
+};
+void fy_imatrix_entry_at(const struct fy_imatrix *m, size_t i, struct fy_imatrix_entry *out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Re-quantizing a GGUF file (convert/requant.c)                                              */

@@ -24,21 +24,48 @@
 
 struct imat_entry {
 	char *name;
-	float *values;
+	float *values; /* normalized, as llama-quantize uses them */
 	size_t n;
+	float *sums;	 /* as stored (n of them), for merging */
+	int64_t *counts; /* as stored: per expert (GGUF, rounded) or {ncall} (legacy) */
+	size_t n_counts;
 };
 
 struct fy_imatrix {
 	struct imat_entry *e;
 	size_t n, cap;
 	struct fy_index index;
-	char *dataset; /* the first dataset, or NULL */
+	char **datasets; /* every dataset recorded, in order */
+	size_t n_datasets;
 	int chunk_count;
 	bool legacy;
 };
 
+static void entry_release(struct imat_entry *e)
+{
+	free(e->name);
+	free(e->values);
+	free(e->sums);
+	free(e->counts);
+}
+
+static int add_dataset(struct fy_imatrix *m, const char *s, size_t len, struct fy_err *err)
+{
+	if (m->n_datasets >= 100000)
+		return fy_err_set(err, FY_EFORMAT, "too many datasets");
+	char **p = realloc(m->datasets, (m->n_datasets + 1) * sizeof(*p));
+	if (p == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	m->datasets = p;
+	p[m->n_datasets] = strndup(s, len);
+	if (p[m->n_datasets] == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	m->n_datasets++;
+	return FY_OK;
+}
+
 static int add_entry(struct fy_imatrix *m, const char *name, size_t name_len, size_t n,
-		     struct imat_entry **out, const char *path, struct fy_err *err)
+		     size_t n_counts, struct imat_entry **out, const char *path, struct fy_err *err)
 {
 	if (m->n == MAX_IMATRIX_ENTRIES)
 		return fy_err_set(err, FY_EFORMAT, "%s: more than %d entries", path,
@@ -54,10 +81,12 @@ static int add_entry(struct fy_imatrix *m, const char *name, size_t name_len, si
 	struct imat_entry *e = &m->e[m->n];
 	e->name = strndup(name, name_len);
 	e->values = calloc(n > 0 ? n : 1, sizeof(float));
+	e->sums = calloc(n > 0 ? n : 1, sizeof(float));
+	e->counts = calloc(n_counts, sizeof(int64_t));
 	e->n = n;
-	if (e->name == NULL || e->values == NULL) {
-		free(e->name);
-		free(e->values);
+	e->n_counts = n_counts;
+	if (e->name == NULL || e->values == NULL || e->sums == NULL || e->counts == NULL) {
+		entry_release(e);
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	}
 	m->n++;
@@ -106,8 +135,10 @@ static int load_legacy(struct fy_imatrix *m, const uint8_t *p, size_t size, cons
 		if (memchr(name, '\0', len) != NULL)
 			return fy_err_set(err, FY_EFORMAT, "%s: entry %d: a NUL in its name", path,
 					  i + 1);
-		FY_TRY(rc, add_entry(m, (const char *)name, len, nval, &e, path, err));
+		FY_TRY(rc, add_entry(m, (const char *)name, len, nval, 1, &e, path, err));
 		memcpy(e->values, vals, (size_t)nval * 4);
+		memcpy(e->sums, vals, (size_t)nval * 4);
+		e->counts[0] = (int32_t)ncall;
 		if ((int32_t)ncall > 0)
 			for (size_t k = 0; k < e->n; k++)
 				e->values[k] = e->values[k] / (float)(int32_t)ncall;
@@ -119,12 +150,9 @@ static int load_legacy(struct fy_imatrix *m, const uint8_t *p, size_t size, cons
 		const uint8_t *ds;
 		fy_cur_u32(&c, &chunks);
 		m->chunk_count = (int32_t)chunks;
-		if (fy_cur_u32(&c, &len) && (int32_t)len > 0 && fy_cur_take(&c, len, &ds)) {
-			m->dataset = strndup((const char *)ds, len);
-			if (m->dataset == NULL)
-				return fy_err_set(err, FY_ENOMEM, "out of memory");
-			m->dataset[strnlen(m->dataset, len)] = '\0';
-		}
+		if (fy_cur_u32(&c, &len) && (int32_t)len > 0 && fy_cur_take(&c, len, &ds))
+			FY_TRY(rc, add_dataset(m, (const char *)ds, strnlen((const char *)ds, len),
+					       err));
 	}
 	m->legacy = true;
 out:
@@ -157,12 +185,11 @@ static int load_gguf(struct fy_imatrix *m, const struct fy_gguf *g, const char *
 				  "%s: missing imatrix metadata (imatrix.datasets, chunk_count, "
 				  "chunk_size)",
 				  path);
-	if (ds->type == FY_GGUF_ARRAY && ds->arr_type == FY_GGUF_STRING && ds->arr_count > 0) {
-		const struct fy_gguf_value v = fy_gguf_arr_at(ds, 0);
-		m->dataset = strndup(v.s.ptr, v.s.len);
-		if (m->dataset == NULL)
-			return fy_err_set(err, FY_ENOMEM, "out of memory");
-	}
+	if (ds->type == FY_GGUF_ARRAY && ds->arr_type == FY_GGUF_STRING)
+		for (uint64_t i = 0; i < ds->arr_count; i++) {
+			const struct fy_gguf_value v = fy_gguf_arr_at(ds, i);
+			FY_TRY(rc, add_dataset(m, v.s.ptr, v.s.len, err));
+		}
 	if (cc->type == FY_GGUF_U32)
 		m->chunk_count = cc->v.u > INT32_MAX ? INT32_MAX : (int)cc->v.u;
 	for (size_t i = 0; i < fy_gguf_tensor_count(g); i++) {
@@ -194,7 +221,9 @@ static int load_gguf(struct fy_imatrix *m, const struct fy_gguf *g, const char *
 			return fy_err_set(err, FY_EFORMAT,
 					  "%s: %lld sums do not split into %lld experts' rows",
 					  path, (long long)nval, (long long)ncounts);
-		FY_TRY(rc, add_entry(m, sums->name, stem, (size_t)nval, &e, path, err));
+		FY_TRY(rc, add_entry(m, sums->name, stem, (size_t)nval, (size_t)ncounts, &e, path,
+				     err));
+		memcpy(e->sums, sums->data, (size_t)nval * sizeof(float));
 		const float *s = sums->data, *k = counts->data;
 		const int64_t ne0 = nval / ncounts;
 		for (int64_t j = 0; j < ncounts; j++) {
@@ -204,6 +233,7 @@ static int load_gguf(struct fy_imatrix *m, const struct fy_gguf *g, const char *
 				return fy_err_set(err, FY_EFORMAT, "%s: %s holds a bad count", path,
 						  counts->name);
 			const float count = (float)lroundf(kf);
+			e->counts[j] = lroundf(kf);
 			for (int64_t i2 = 0; i2 < ne0; i2++) {
 				float v;
 				memcpy(&v, &s[j * ne0 + i2], sizeof(v));
@@ -257,12 +287,12 @@ void fy_imatrix_free(struct fy_imatrix *m)
 {
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < m->n; i++) {
-		free(m->e[i].name);
-		free(m->e[i].values);
-	}
+	for (size_t i = 0; i < m->n; i++)
+		entry_release(&m->e[i]);
 	free(m->e);
-	free(m->dataset);
+	for (size_t i = 0; i < m->n_datasets; i++)
+		free(m->datasets[i]);
+	free(m->datasets);
 	fy_index_release(&m->index);
 	free(m);
 }
@@ -287,8 +317,7 @@ int fy_imatrix_filter(struct fy_imatrix *m, const char *const *names, size_t n_n
 		if (hit == keep) {
 			m->e[kept++] = m->e[i];
 		} else {
-			free(m->e[i].name);
-			free(m->e[i].values);
+			entry_release(&m->e[i]);
 		}
 	}
 	m->n = kept;
@@ -310,7 +339,28 @@ size_t fy_imatrix_count(const struct fy_imatrix *m)
 
 const char *fy_imatrix_dataset(const struct fy_imatrix *m)
 {
-	return m->dataset;
+	return m->n_datasets > 0 ? m->datasets[0] : NULL;
+}
+
+size_t fy_imatrix_dataset_count(const struct fy_imatrix *m)
+{
+	return m->n_datasets;
+}
+
+const char *fy_imatrix_dataset_at(const struct fy_imatrix *m, size_t i)
+{
+	return i < m->n_datasets ? m->datasets[i] : NULL;
+}
+
+bool fy_imatrix_is_legacy(const struct fy_imatrix *m)
+{
+	return m->legacy;
+}
+
+void fy_imatrix_entry_at(const struct fy_imatrix *m, size_t i, struct fy_imatrix_entry *out)
+{
+	const struct imat_entry *e = &m->e[i];
+	*out = (struct fy_imatrix_entry){ e->name, e->sums, e->n, e->counts, e->n_counts };
 }
 
 int fy_imatrix_chunks(const struct fy_imatrix *m)

@@ -86,6 +86,34 @@ static int read_model(const struct fy_gguf *g, struct fy_quant_model *m, char *a
 	return FY_OK;
 }
 
+/* --override-kv as llama-quantize's model loader applies it to the hyper-parameters its rules
+ * read (block_count, attention.head_count[_kv], expert_count): an int override replaces the
+ * file's value; another type for one of them is refused, as the loader refuses it. */
+static int override_model(struct fy_quant_model *m, const char *arch,
+			  const struct fy_requant_opts *o, struct fy_err *err)
+{
+	static const char *const keys[] = { "block_count", "attention.head_count",
+					    "attention.head_count_kv", "expert_count" };
+	int *const dest[] = { &m->n_layer, &m->n_head, &m->n_head_kv, &m->n_expert };
+	for (size_t i = 0; i < o->n_kv_overrides; i++) {
+		const struct fy_gguf_kv_override *kv = &o->kv_overrides[i];
+		const size_t n = strlen(arch);
+		if (strncmp(kv->key, arch, n) != 0 || kv->key[n] != '.')
+			continue;
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			if (strcmp(kv->key + n + 1, keys[k]) != 0)
+				continue;
+			if (kv->v.type != FY_GGUF_U32 || kv->v.u > 1000000)
+				return fy_err_set(err, FY_EINVAL,
+						  "--override-kv %s: the model's %s is an int (at "
+						  "most 1000000)",
+						  kv->key, keys[k]);
+			*dest[k] = (int)kv->v.u;
+		}
+	}
+	return FY_OK;
+}
+
 /* --- metadata ------------------------------------------------------------------------------- */
 
 static bool dropped_key(const char *key, const struct fy_requant_opts *o)
@@ -461,6 +489,8 @@ static int make_plan(struct requant *q, struct fy_err *err)
 	int *map = NULL;
 	size_t n_in, n = 0;
 	int rc = read_model(q->in, &model, arch, sizeof(arch), err);
+	if (rc == FY_OK)
+		rc = override_model(&model, arch, q->opts, err);
 	if (rc != FY_OK)
 		return rc;
 	n_in = fy_gguf_tensor_count(q->in);

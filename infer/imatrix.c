@@ -14,9 +14,9 @@
 #include <string.h>
 
 struct stat_entry {
-	const char *name; /* the weight's (borrowed from the model) */
-	float *values;	  /* ne0 x n_mat */
-	int64_t *counts;  /* n_mat */
+	char *name;
+	float *values;	 /* ne0 x n_mat */
+	int64_t *counts; /* n_mat */
 	int64_t ne0;
 	int n_mat;
 };
@@ -32,11 +32,9 @@ struct collector {
 	char why[200];
 };
 
-static struct stat_entry *entry_for(struct collector *c, const struct fy_weight *w, int n_mat)
+/* A new entry of n_mat matrices of ne0 columns, zeroed. */
+static struct stat_entry *entry_new(struct collector *c, const char *name, int64_t ne0, int n_mat)
 {
-	int64_t i;
-	if (fy_index_find(&c->index, w->name, strlen(w->name), &i))
-		return &c->e[i];
 	if (c->n == c->cap) {
 		const size_t cap = c->cap ? c->cap * 2 : 64;
 		struct stat_entry *p = realloc(c->e, cap * sizeof(*p));
@@ -46,22 +44,70 @@ static struct stat_entry *entry_for(struct collector *c, const struct fy_weight 
 		c->cap = cap;
 	}
 	struct stat_entry *e = &c->e[c->n];
-	e->name = w->name;
-	e->ne0 = w->ne0;
+	e->name = strdup(name);
+	e->ne0 = ne0;
 	e->n_mat = n_mat;
-	e->values = calloc((size_t)w->ne0 * (size_t)n_mat, sizeof(float));
+	e->values = calloc((size_t)ne0 * (size_t)n_mat, sizeof(float));
 	e->counts = calloc((size_t)n_mat, sizeof(int64_t));
-	if (e->values == NULL || e->counts == NULL) {
-		free(e->values);
-		free(e->counts);
-		return NULL;
-	}
-	if (fy_index_insert(&c->index, e->name, strlen(e->name), (int64_t)c->n, NULL) != FY_OK) {
+	if (e->name == NULL || e->values == NULL || e->counts == NULL ||
+	    fy_index_insert(&c->index, e->name, strlen(e->name), (int64_t)c->n, NULL) != FY_OK) {
+		free(e->name);
 		free(e->values);
 		free(e->counts);
 		return NULL;
 	}
 	c->n++;
+	return e;
+}
+
+static struct stat_entry *entry_find(struct collector *c, const char *name)
+{
+	int64_t i;
+	return fy_index_find(&c->index, name, strlen(name), &i) ? &c->e[i] : NULL;
+}
+
+/* Gives an entry of one matrix per expert a count per expert (a merged legacy file's single
+ * count, broadcast as llama-imatrix does). */
+static bool entry_widen(struct stat_entry *e, int n_mat)
+{
+	int64_t *k = malloc((size_t)n_mat * sizeof(*k));
+	if (k == NULL)
+		return false;
+	for (int i = 0; i < n_mat; i++)
+		k[i] = e->counts[0];
+	free(e->counts);
+	e->counts = k;
+	e->ne0 /= n_mat;
+	e->n_mat = n_mat;
+	return true;
+}
+
+/* The entry w's statistics go to: a new one, or one merged from a file when its size agrees. */
+static struct stat_entry *entry_for(struct collector *c, const struct fy_weight *w, int n_mat)
+{
+	struct stat_entry *e = entry_find(c, w->name);
+	if (e == NULL) {
+		e = entry_new(c, w->name, w->ne0, n_mat);
+		if (e == NULL) {
+			c->rc = FY_ENOMEM;
+			snprintf(c->why, sizeof(c->why), "out of memory");
+		}
+		return e;
+	}
+	if (e->n_mat != n_mat && e->n_mat == 1 && e->ne0 == w->ne0 * n_mat &&
+	    !entry_widen(e, n_mat)) {
+		c->rc = FY_ENOMEM;
+		snprintf(c->why, sizeof(c->why), "out of memory");
+		return NULL;
+	}
+	if (e->n_mat != n_mat || e->ne0 != w->ne0) {
+		c->rc = FY_EINVAL;
+		snprintf(c->why, sizeof(c->why),
+			 "%.100s: %lld values in %d matrices merged, the model's are %lld in %d",
+			 w->name, (long long)(e->ne0 * e->n_mat), e->n_mat,
+			 (long long)(w->ne0 * n_mat), n_mat);
+		return NULL;
+	}
 	return e;
 }
 
@@ -100,11 +146,8 @@ static void collect(void *ctx, const struct fy_weight *w, int expert, const floa
 	if (expert < 0 && n_tok < 16)
 		return; /* llama-imatrix leaves small batches out */
 	struct stat_entry *e = entry_for(c, w, expert >= 0 ? c->m->hp.n_expert : 1);
-	if (e == NULL) {
-		c->rc = FY_ENOMEM;
-		snprintf(c->why, sizeof(c->why), "out of memory");
+	if (e == NULL)
 		return;
-	}
 	const int mat = expert >= 0 ? expert : 0;
 	struct sum_job j = { e->values + (int64_t)mat * e->ne0, x, e->ne0, n_tok, false };
 	struct fy_err err;
@@ -148,8 +191,8 @@ static int entry_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_e
 	return FY_OK;
 }
 
-static int write_imatrix(struct collector *c, const char *path, const char *dataset, int chunks,
-			 int chunk_size, struct fy_err *err)
+static int write_imatrix(struct collector *c, const char *path, const struct fy_str *datasets,
+			 size_t n_datasets, int chunks, int chunk_size, struct fy_err *err)
 {
 	struct fy_gguf_writer *w = NULL;
 	struct write_ctx wc = { c };
@@ -158,8 +201,7 @@ static int write_imatrix(struct collector *c, const char *path, const char *data
 	qsort(c->e, c->n, sizeof(*c->e), cmp_entry);
 	FY_TRY(rc, fy_gguf_writer_new(&w, err));
 	FY_TRY(rc, fy_gguf_writer_set_str(w, "general.type", "imatrix", err));
-	const struct fy_str ds = { dataset, strlen(dataset) };
-	FY_TRY(rc, fy_gguf_writer_set_str_array(w, "imatrix.datasets", 1, &ds, err));
+	FY_TRY(rc, fy_gguf_writer_set_str_array(w, "imatrix.datasets", n_datasets, datasets, err));
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "imatrix.chunk_count", (uint32_t)chunks, err));
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "imatrix.chunk_size", (uint32_t)chunk_size, err));
 	for (size_t i = 0; i < c->n; i++) {
@@ -257,6 +299,44 @@ static double token_nll(const float *lg, int n, int32_t target)
 	return log(sum > 1 ? sum : 1) + mx - lg[target];
 }
 
+/* Adds a file's entries as llama-imatrix --in-file does (load_imatrix): GGUF sums and counts as
+ * they are; a legacy file's scaled sums and its ncall times chunk_size. */
+static int merge_file(struct collector *c, const struct fy_imatrix *im, const char *label,
+		      int chunk_size, struct fy_err *err)
+{
+	const bool legacy = fy_imatrix_is_legacy(im);
+	for (size_t i = 0; i < fy_imatrix_count(im); i++) {
+		struct fy_imatrix_entry f;
+		fy_imatrix_entry_at(im, i, &f);
+		struct stat_entry *e = entry_find(c, f.name);
+		if (f.n_counts < 1 || f.n_counts > INT32_MAX || f.n_sums % f.n_counts != 0)
+			return fy_err_set(err, FY_EFORMAT, "%s: %s: %zu sums in %zu matrices",
+					  label, f.name, f.n_sums, f.n_counts);
+		if (e == NULL) {
+			e = entry_new(c, f.name, (int64_t)(f.n_sums / f.n_counts), (int)f.n_counts);
+			if (e == NULL)
+				return fy_err_set(err, FY_ENOMEM, "out of memory");
+		} else if ((size_t)(e->ne0 * e->n_mat) != f.n_sums) {
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: %s has %zu values, %lld before it (mismatched sums)",
+					  label, f.name, f.n_sums, (long long)(e->ne0 * e->n_mat));
+		} else if (!legacy && (size_t)e->n_mat != f.n_counts) {
+			if (e->n_mat != 1 || f.n_counts == 1)
+				return fy_err_set(err, FY_EFORMAT,
+						  "%s: %s has %zu counts, %d before it (mismatched "
+						  "counts)",
+						  label, f.name, f.n_counts, e->n_mat);
+			if (!entry_widen(e, (int)f.n_counts))
+				return fy_err_set(err, FY_ENOMEM, "out of memory");
+		}
+		for (size_t j = 0; j < f.n_sums; j++)
+			e->values[j] += legacy ? f.sums[j] * (float)chunk_size : f.sums[j];
+		for (int k = 0; k < e->n_mat; k++)
+			e->counts[k] += legacy ? f.counts[0] * chunk_size : f.counts[k];
+	}
+	return FY_OK;
+}
+
 int fy_imatrix_compute(const struct fy_model *m, const char *text, size_t len,
 		       const struct fy_imatrix_opts *o, struct fy_pool *pool, const char *out_path,
 		       struct fy_imatrix_report *rep, struct fy_err *err)
@@ -266,30 +346,59 @@ int fy_imatrix_compute(const struct fy_model *m, const char *text, size_t len,
 	int32_t *ids = NULL;
 	int32_t *chunk = NULL;
 	float *logits = NULL;
-	size_t n_ids = 0;
+	struct fy_str *datasets = NULL;
+	size_t n_ids = 0, n_datasets = 0;
 	const int n_ctx = o->n_ctx > 0 ? o->n_ctx : 512;
+	int n_chunk = 0;
 	int rc;
 
 	memset(rep, 0, sizeof(*rep));
 	fy_index_init(&c.index);
-	FY_TRY(rc, fy_tokenize(m->vocab, text, len, true, false, &ids, &n_ids, err));
-	if (n_ids < 2 * (size_t)n_ctx) {
+	if (m == NULL && o->n_merge == 0) {
 		rc = fy_err_set(err, FY_EINVAL,
-				"the text is %zu tokens: at least %d are needed for chunks of %d "
-				"(as llama-imatrix asks; a longer text, or a smaller -c)",
-				n_ids, 2 * n_ctx, n_ctx);
+				"nothing to compute: no model and no matrix to merge");
 		goto out;
 	}
-	int n_chunk = (int)(n_ids / (size_t)n_ctx);
-	if (o->n_chunks > 0 && o->n_chunks < n_chunk)
-		n_chunk = o->n_chunks;
-	FY_TRY(rc, fy_ctx_new(&ctx, m, n_ctx, pool, err));
-	fy_ctx_set_hook(ctx, collect, &c);
-	chunk = malloc((size_t)n_ctx * sizeof(*chunk));
-	logits = malloc((size_t)n_ctx * (size_t)m->hp.n_vocab * sizeof(float));
-	if (chunk == NULL || logits == NULL) {
+	for (size_t i = 0; i < o->n_merge; i++)
+		n_datasets += fy_imatrix_dataset_count(o->merge[i]);
+	datasets = calloc(n_datasets + 1, sizeof(*datasets));
+	if (datasets == NULL) {
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 		goto out;
+	}
+	n_datasets = 0;
+	for (size_t i = 0; i < o->n_merge; i++) {
+		FY_TRY(rc, merge_file(&c, o->merge[i],
+				      o->merge_labels != NULL ? o->merge_labels[i] : "imatrix",
+				      n_ctx, err));
+		for (size_t k = 0; k < fy_imatrix_dataset_count(o->merge[i]); k++) {
+			const char *d = fy_imatrix_dataset_at(o->merge[i], k);
+			datasets[n_datasets++] = (struct fy_str){ d, strlen(d) };
+		}
+	}
+	if (m != NULL) {
+		const char *d = o->dataset != NULL ? o->dataset : "";
+		datasets[n_datasets++] = (struct fy_str){ d, strlen(d) };
+		FY_TRY(rc, fy_tokenize(m->vocab, text, len, true, false, &ids, &n_ids, err));
+		if (n_ids < 2 * (size_t)n_ctx) {
+			rc = fy_err_set(
+				err, FY_EINVAL,
+				"the text is %zu tokens: at least %d are needed for chunks "
+				"of %d (as llama-imatrix asks; a longer text, or a smaller -c)",
+				n_ids, 2 * n_ctx, n_ctx);
+			goto out;
+		}
+		n_chunk = (int)(n_ids / (size_t)n_ctx);
+		if (o->n_chunks > 0 && o->n_chunks < n_chunk)
+			n_chunk = o->n_chunks;
+		FY_TRY(rc, fy_ctx_new(&ctx, m, n_ctx, pool, err));
+		fy_ctx_set_hook(ctx, collect, &c);
+		chunk = malloc((size_t)n_ctx * sizeof(*chunk));
+		logits = malloc((size_t)n_ctx * (size_t)m->hp.n_vocab * sizeof(float));
+		if (chunk == NULL || logits == NULL) {
+			rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+			goto out;
+		}
 	}
 	double nll = 0;
 	int64_t scored = 0;
@@ -315,18 +424,28 @@ int fy_imatrix_compute(const struct fy_model *m, const char *text, size_t len,
 		if (o->progress != NULL)
 			o->progress(o->ctx, i + 1, n_chunk);
 	}
+	/* the chunk count llama-imatrix records: the most rows any matrix saw, in chunks */
+	int64_t most = 0;
+	for (size_t i = 0; i < c.n; i++)
+		for (int k = 0; k < c.e[i].n_mat; k++)
+			most = c.e[i].counts[k] > most ? c.e[i].counts[k] : most;
+	const int chunks = most / n_ctx > INT32_MAX ? INT32_MAX : (int)(most / n_ctx);
 	rep->n_tokens = (int64_t)n_ids;
 	rep->n_chunks = n_chunk;
+	rep->n_chunks_total = chunks;
 	rep->n_entries = c.n;
 	rep->ppl = scored > 0 ? exp(nll / (double)scored) : 0;
 	if (o->legacy_dat)
-		FY_TRY(rc, write_legacy(&c, out_path, o->dataset != NULL ? o->dataset : "", n_chunk,
+		/* the text's name, or the last merged file's dataset (llama-imatrix) */
+		FY_TRY(rc, write_legacy(&c, out_path,
+					n_datasets > 0 ? datasets[n_datasets - 1].ptr : "", chunks,
 					n_ctx, err));
 	else
-		FY_TRY(rc, write_imatrix(&c, out_path, o->dataset != NULL ? o->dataset : "",
-					 n_chunk, n_ctx, err));
+		FY_TRY(rc, write_imatrix(&c, out_path, datasets, n_datasets, chunks, n_ctx, err));
 out:
+	free(datasets);
 	for (size_t i = 0; i < c.n; i++) {
+		free(c.e[i].name);
 		free(c.e[i].values);
 		free(c.e[i].counts);
 	}

@@ -280,19 +280,25 @@ struct fy_imatrix_opts {
 	const char *dataset; /* recorded as imatrix.datasets (the text's name) */
 	bool no_ppl;	     /* no perplexity (llama-imatrix's --no-ppl): report 0 */
 	bool legacy_dat;     /* llama-imatrix's legacy .dat format (--output-format dat) */
+	/* matrices merged first (llama-imatrix --in-file), in order; labels name them in errors */
+	const struct fy_imatrix *const *merge;
+	const char *const *merge_labels;
+	size_t n_merge;
 	void (*progress)(void *ctx, int done, int total);
 	void *ctx;
 };
 
 struct fy_imatrix_report {
 	int64_t n_tokens;
-	int n_chunks;
+	int n_chunks;	    /* computed here */
+	int n_chunks_total; /* recorded: with the merged matrices' */
 	size_t n_entries;
 	double ppl; /* over the second half of each chunk */
 };
 
 /* Computes an importance matrix of m over text and writes it to out_path (atomically) in
- * llama-imatrix's GGUF format. The text must hold at least two chunks. */
+ * llama-imatrix's GGUF format (or its legacy .dat), added to the matrices o->merge holds. The
+ * text must hold at least two chunks. m may be NULL (text unused) to merge matrices only. */
 int fy_imatrix_compute(const struct fy_model *m, const char *text, size_t len,
 		       const struct fy_imatrix_opts *o, struct fy_pool *pool, const char *out_path,
 		       struct fy_imatrix_report *rep, struct fy_err *err);

@@ -103,6 +103,25 @@ for c in "stories260K Q4_K_M gguf" "stories260K IQ4_NL gguf" "llama8 Q4_0 gguf" 
 	node "$root/tests/cli/gguf_digest.mjs" "$work/q.gguf" >"$out/imatrix/$1-$2-$3.digest"
 	rm -f "$work/q.gguf"
 done
+# merges of those matrices (llama-imatrix --in-file, run from $out; it asks for a -m it does not
+# open): imatrix/merge-cases.txt lists "NAME FORMAT FILES", the output's keys and tensors are in
+# imatrix/merge-NAME.digest (a .dat's sha256 in merge-NAME.sha256)
+: >"$out/imatrix/merge-cases.txt"
+for c in "twice gguf imatrix/llama8.gguf,imatrix/llama8.gguf" \
+	"dat-gguf gguf imatrix/llama8.dat,imatrix/llama8.gguf" \
+	"gguf-dat dat imatrix/llama8.gguf,imatrix/llama8.dat" \
+	"moe gguf imatrix/qwen3moe.gguf,imatrix/qwen3moe.gguf,imatrix/qwen3moe.gguf"; do
+	set -- $c
+	(cd "$out" && "$I" -m /dev/null --in-file "$3" -c 128 --output-format "$2" -o "$work/mg.$2" \
+		>"$work/log" 2>&1) || { tail -3 "$work/log" >&2; exit 1; }
+	echo "$1 $2 $3" >>"$out/imatrix/merge-cases.txt"
+	if [ "$2" = dat ]; then
+		sha256sum <"$work/mg.dat" | cut -c1-64 >"$out/imatrix/merge-$1.sha256"
+	else
+		node "$root/tests/cli/gguf_digest.mjs" "$work/mg.gguf" >"$out/imatrix/merge-$1.digest"
+	fi
+	rm -f "$work/mg.$2"
+done
 # llama-quantize's other options, from $out as above: options/cases.txt lists "NAME MODEL TYPE
 # OPTIONS...", each output's digest is options/NAME.digest (NAME-K.digest for the shards that
 # --keep-split writes); MODEL llama8s is llama8 split by ferry quant --type F16
@@ -142,6 +161,7 @@ keep-split llama8s Q4_K_M --keep-split
 keep-split-prune llama8s Q5_K_M --keep-split --prune-layers 3
 keep-one llama8 Q6_K --keep-split
 type-file llama8 Q4_K_M --tensor-type-file options/types.txt
+override-hparams llama8 Q2_K --override-kv llama.attention.head_count_kv=int:4 --override-kv llama.block_count=int:16
 EOF_CASES
 echo "$out: $(ls "$out" | grep -c digest) digests, $(wc -l <"$out/refused.txt") refusals," \
 	"$(wc -l <"$out/imatrix/cases.txt") imatrix cases," \

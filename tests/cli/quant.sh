@@ -219,6 +219,11 @@ expect_err "no layer would be left" "says why"
 run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --override-kv a.b=int:x -o "$work/x.gguf"
 expect_rc 2 "--override-kv with a bad integer"
 expect_err "a.b=int:x" "names the option"
+run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --override-kv llama.block_count=float:8 \
+	-o "$work/x.gguf"
+expect_rc 1 "--override-kv of a hyper-parameter the rules read, not an int"
+expect_err "llama.block_count" "names the key"
+[ ! -e "$work/x.gguf" ] && ok || bad "a refused override wrote a file"
 run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --override-kv a.b=bool:yes -o "$work/x.gguf"
 expect_rc 2 "--override-kv with a bad bool"
 run "$FERRY" quant "$work/g-llama8.gguf" --type Q4_K_M --override-kv a.b=list:1 -o "$work/x.gguf"
@@ -252,6 +257,51 @@ fi
 run "$FERRY" quant "$work/g-llama8.gguf" --type IQ2_XXS --imatrix "$work/im-llama8.dat" -o "$work/x.gguf"
 expect_rc 0 "quant reads ferry's .dat matrix"
 rm -f "$work/x.gguf"
+# merging (--in-file) as llama-imatrix merges: its merges of its own matrices (made by
+# scripts/llama/quant-goldens.sh, keys and tensors in imatrix/merge-NAME.digest, a .dat's
+# sha256 in merge-NAME.sha256) are what ferry writes from the same files
+while read -r name fmt files; do
+	(cd "$GOLD" && "$FERRY_ABS" imatrix --in-file "$files" -c 128 --output-format "$fmt" \
+		-o "$work/mg-$name.$fmt") >"$work/out" 2>"$work/err"
+	if [ "$fmt" = dat ]; then
+		[ "$(sha256sum <"$work/mg-$name.$fmt" | cut -c1-64)" = "$(cat "$GOLD/imatrix/merge-$name.sha256")" ]
+	else
+		node tests/cli/gguf_digest.mjs "$work/mg-$name.$fmt" 2>&1 | cmp -s - "$GOLD/imatrix/merge-$name.digest"
+	fi && ok || bad "imatrix --in-file $files ($fmt): not llama-imatrix's merge ($(head -c 200 "$work/err"))"
+done <"$GOLD/imatrix/merge-cases.txt"
+# merging a matrix with the text's statistics: the text in two halves, one computed and merged (the
+# sums are added in another order than two whole matrices are: within 1e-4)
+head -c 1900 "$DATA/calibration/calibration.txt" >"$work/cal-a.txt"
+tail -c +1901 "$DATA/calibration/calibration.txt" >"$work/cal-b.txt"
+(cd "$work" && "$FERRY_ABS" -q imatrix "$work/g-llama8.gguf" -f cal-a.txt -c 64 --no-ppl -o im-a.gguf &&
+	"$FERRY_ABS" -q imatrix "$work/g-llama8.gguf" -f cal-b.txt -c 64 --no-ppl -o im-b.gguf &&
+	"$FERRY_ABS" -q imatrix --in-file im-a.gguf,im-b.gguf -c 64 -o im-ab.gguf &&
+	"$FERRY_ABS" --json imatrix "$work/g-llama8.gguf" -f cal-b.txt -c 64 --no-ppl \
+		--in-file im-a.gguf -o im-a+b.gguf) >"$work/out" 2>"$work/err"
+if [ $? -eq 0 ] && node tests/cli/imatrix_cmp.mjs "$work/im-a+b.gguf" "$work/im-ab.gguf" 1e-4 \
+	>"$work/cmp" 2>&1; then ok; else
+	bad "imatrix MODEL --in-file: not the merge of the two matrices ($(cat "$work/err" "$work/cmp" | head -c 300))"
+fi
+[ "$(json_field "$work/out" d.chunks_total)" -gt "$(json_field "$work/out" d.chunks)" ] && ok ||
+	bad "imatrix --in-file: the merged chunks are not counted"
+node -e 'const fs = require("fs"), b = fs.readFileSync(process.argv[1]);
+	process.exit(b.includes("cal-a.txt") && b.includes("cal-b.txt") ? 0 : 1)' "$work/im-a+b.gguf" &&
+	ok || bad "imatrix --in-file: both datasets are not recorded"
+run "$FERRY" imatrix --in-file "$GOLD/imatrix/stories260K.gguf,$GOLD/imatrix/llama8.gguf" -o "$work/x.gguf"
+expect_rc 1 "merging two models' matrices"
+expect_err "llama8.gguf: blk.0.attn_k.weight" "the error names the file and the tensor"
+[ ! -e "$work/x.gguf" ] && ok || bad "a refused merge wrote a file"
+run "$FERRY" imatrix "$work/g-stories260K.gguf" -f "$DATA/calibration/calibration.txt" \
+	--in-file "$GOLD/imatrix/llama8.gguf" -o "$work/x.gguf"
+expect_rc 1 "merging a matrix into another model's statistics"
+expect_err "merged" "says what does not fit"
+[ ! -e "$work/x.gguf" ] && ok || bad "a refused merge wrote a file"
+run "$FERRY" imatrix -o "$work/x.gguf"
+expect_rc 2 "imatrix with neither a model nor matrices"
+printf 'not an imatrix' >"$work/bad-im.dat"
+run "$FERRY" imatrix --in-file "$work/bad-im.dat" -o "$work/x.gguf"
+expect_rc 1 "merging a malformed matrix"
+expect_err "bad-im.dat" "the error names the file"
 run "$FERRY" imatrix "$work/g-llama8.gguf" -f "$DATA/calibration/calibration.txt" --output-format xml \
 	-o "$work/x.dat"
 expect_rc 2 "an unknown --output-format"

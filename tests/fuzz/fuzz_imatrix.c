@@ -1,5 +1,6 @@
 /* libFuzzer target: the importance-matrix reader (llama-imatrix's GGUF format and the legacy
- * .dat). Accepted inputs are walked: every entry found by name, every value read. */
+ * .dat). Accepted inputs are walked: entries found by name, every value, every entry as stored
+ * (sums and counts, as a merge reads them) and every dataset read. */
 #include "convert/convert.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -25,6 +26,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t k = 0; v != NULL && k < n; k++)
 			sink += v[k];
 	}
+	for (size_t i = 0; i < fy_imatrix_count(m); i++) {
+		struct fy_imatrix_entry e;
+		fy_imatrix_entry_at(m, i, &e);
+		sink += (float)e.name[0];
+		for (size_t k = 0; k < e.n_sums; k++)
+			sink += e.sums[k];
+		for (size_t k = 0; k < e.n_counts; k++)
+			sink += (float)e.counts[k];
+	}
+	for (size_t i = 0; i < fy_imatrix_dataset_count(m); i++)
+		sink += (float)fy_imatrix_dataset_at(m, i)[0];
 	(void)sink;
 	fy_imatrix_free(m);
 	return 0;
