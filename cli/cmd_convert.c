@@ -305,6 +305,7 @@ int cmd_convert(struct fy_cli *cli, int argc, char **argv)
 		"Converts a Hugging Face checkpoint (config.json, safetensors shards, tokenizer)\n"
 		"to a GGUF file for llama.cpp: LlamaForCausalLM, MistralForCausalLM,\n"
 		"Qwen2ForCausalLM, Qwen3ForCausalLM, Qwen3MoeForCausalLM, Qwen3NextForCausalLM,\n"
+		"Qwen3_5ForConditionalGeneration and Qwen3_5ForCausalLM (Qwen3.5, text),\n"
 		"DeepseekV3ForCausalLM\n"
 		"(DeepSeek-V3/R1, Kimi K2), DeepseekV32ForCausalLM, DeepseekV4ForCausalLM,\n"
 		"Glm4ForCausalLM (GLM-4-0414),\n"

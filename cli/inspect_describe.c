@@ -307,11 +307,19 @@ static struct fy_json *gguf_attention(const struct fy_gguf *g)
 		}
 	}
 	const int64_t interval = (int64_t)gguf_num(g, arch, "full_attention_interval", 0);
+	char rkey[160];
+	snprintf(rkey, sizeof(rkey), "%s.attention.recurrent_layers", arch);
+	const struct fy_gguf_kv *rec = fy_gguf_find_kv(g, rkey); /* Qwen3.5: the layers named */
 	at.lin_vh = (int64_t)gguf_num(g, arch, "ssm.time_step_rank", 0);
-	if (interval > 0 && at.lin_vh > 0) {
+	if ((interval > 0 || rec != NULL) && at.lin_vh > 0) {
 		at.n_layers = layers - at.nextn;
-		for (int64_t l = 0; l < at.n_layers; l++)
-			at.n_linear += (l + 1) % interval != 0;
+		for (int64_t l = 0; l < at.n_layers; l++) {
+			if (rec == NULL)
+				at.n_linear += (l + 1) % interval != 0;
+			else if (rec->type == FY_GGUF_ARRAY && rec->arr_type == FY_GGUF_BOOL &&
+				 (uint64_t)l < rec->arr_count)
+				at.n_linear += fy_gguf_arr_at(rec, (uint64_t)l).b;
+		}
 		at.lin_kh = (int64_t)gguf_num(g, arch, "ssm.group_count", 0);
 		at.lin_vd = (int64_t)gguf_num(g, arch, "ssm.inner_size", 0) / at.lin_vh;
 		at.lin_conv = (int64_t)gguf_num(g, arch, "ssm.conv_kernel", 0);
@@ -355,10 +363,13 @@ static struct fy_json *config_attention(const struct fy_hf_config *c)
 		at.n_csa += c->compress_ratios[i] == 4;
 		at.n_hca += c->compress_ratios[i] == 128;
 	}
-	if (c->full_attention_interval > 0 && c->linear_value_heads > 0) {
+	if ((c->full_attention_interval > 0 || c->n_layer_types >= 0) &&
+	    c->linear_value_heads > 0) {
 		at.n_layers = c->n_layers;
 		for (int64_t l = 0; l < c->n_layers; l++)
-			at.n_linear += (l + 1) % c->full_attention_interval != 0;
+			at.n_linear += c->n_layer_types >= 0
+					       ? l < c->n_layer_types && c->linear_layer[l]
+					       : (l + 1) % c->full_attention_interval != 0;
 		at.lin_kh = c->linear_key_heads;
 		at.lin_vh = c->linear_value_heads;
 		at.lin_vd = c->linear_value_dim;

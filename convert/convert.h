@@ -155,6 +155,13 @@ struct fy_hf_config {
 	double hc_eps, swiglu_limit, compress_rope_theta;
 	int64_t n_compress;
 	int32_t compress_ratios[FY_HF_MAX_COMPRESS];
+	/* layer_types (Qwen3.5): which layers are linear attention (n_layer_types of them;
+	 * -1: not given) */
+	int64_t n_layer_types;
+	bool linear_layer[FY_HF_MAX_COMPRESS];
+	/* rope_parameters.mrope_section (or rope_scaling's), padded to four (n_mrope 0: none) */
+	int n_mrope;
+	int32_t mrope_sections[4];
 };
 
 /* Reads config.json at path. Fields of the wrong JSON type are format errors; a multimodal

@@ -124,6 +124,11 @@ struct fy_hf_arch {
 	 * k and v rows regrouped: all q, all k, all v) and attn_gate (the z rows), as llama.cpp's
 	 * converter splits it */
 	bool split_qkvz;
+	/* Qwen3.5's linear-attention value heads reordered from grouped by key head to tiled
+	 * (llama.cpp's _LinearAttentionVReorderBase): rows of attn_qkv's value part, attn_gate,
+	 * ssm_beta, ssm_alpha and the convolution's value channels, columns of ssm_out, ssm_a and
+	 * ssm_dt.bias */
+	bool vhead_reorder;
 	/* refusals of config.json beyond the common ones (may be NULL) */
 	int (*check)(const struct fy_hf_config *g, const char *path, struct fy_err *err);
 	/* the family's GGUF keys, after the common ones (general.architecture ... the RMS epsilon)

@@ -45,6 +45,12 @@ static bool map_name(const struct fy_hf_arch *a, const struct fy_hf_config *cfg,
 	/* a multimodal checkpoint's language model (Kimi K2.5) lies under language_model.; its
 	 * vision tower and projector are not part of the text model (llama.cpp's converter leaves
 	 * them for an mmproj file) */
+	char lm[512];
+	if (strncmp(hf, "model.language_model.", 21) == 0 &&
+	    snprintf(lm, sizeof(lm), "model.%s", hf + 21) < (int)sizeof(lm)) /* Qwen3.5 */
+		hf = lm;
+	else if (strncmp(hf, "model.visual.", 13) == 0)
+		return out[0] = '\0', true;
 	if (strncmp(hf, "language_model.", 15) == 0)
 		hf += 15;
 	else if (strncmp(hf, "vision_tower.", 13) == 0 || strncmp(hf, "mm_projector.", 13) == 0 ||
@@ -120,6 +126,7 @@ struct ctensor {
 	int kvb;
 	int64_t nope, vdim;
 	int64_t *row_map; /* output row r is source row row_map[r] (owned), or NULL */
+	int64_t *col_map; /* output column i is source column col_map[i] (owned), or NULL */
 	unsigned ops;	  /* FY_TOP_* value operations */
 };
 
@@ -418,6 +425,72 @@ static int split_qkvz(struct conv *c, const struct fy_st_tensor *st, struct cten
 	return FY_OK;
 }
 
+/* The index each output index of a run of value heads comes from, a linear-attention tensor's
+ * value heads reordered from grouped by key head ([KH][VH/KH][D]) to tiled ([VH/KH][KH][D]), as
+ * llama.cpp's _LinearAttentionVReorderBase does for Qwen3.5; indices before `first` stay. */
+static int64_t *vhead_map(int64_t n, int64_t first, int64_t KH, int64_t vpk, int64_t D)
+{
+	int64_t *m = malloc((size_t)n * sizeof(*m));
+	if (m == NULL)
+		return NULL;
+	for (int64_t o = 0; o < n; o++) {
+		if (o < first) {
+			m[o] = o;
+			continue;
+		}
+		const int64_t v = o - first, d = v % D, hh = v / D, j = hh / KH, h = hh % KH;
+		m[o] = first + (h * vpk + j) * D + d;
+	}
+	return m;
+}
+
+/* Qwen3.5's value-head reorder (fy_hf_arch.vhead_reorder) as row or column maps: rows of
+ * attn_qkv's value part, attn_gate, ssm_beta, ssm_alpha and the convolution's value channels;
+ * columns of ssm_out and of the per-head vectors ssm_a and ssm_dt.bias. */
+static int vhead_reorder(struct conv *c, const struct fy_st_tensor *st, struct ctensor *t,
+			 struct fy_err *err)
+{
+	const struct fy_hf_config *g = &c->cfg;
+	const int64_t KH = g->linear_key_heads, VH = g->linear_value_heads;
+	const int64_t KD = g->linear_key_dim, VD = g->linear_value_dim;
+	if (KH <= 0 || VH <= KH || VH % KH != 0)
+		return FY_OK;
+	static const struct {
+		const char *suffix;
+		bool cols, after_qk, per_dim;
+	} parts[] = {
+		{ ".attn_qkv.weight", false, true, true },
+		{ ".attn_gate.weight", false, false, true },
+		{ ".ssm_beta.weight", false, false, false },
+		{ ".ssm_alpha.weight", false, false, false },
+		{ ".ssm_conv1d.weight", false, true, true },
+		{ ".ssm_out.weight", true, false, true },
+		{ ".ssm_a", true, false, false },
+		{ ".ssm_dt.bias", true, false, false },
+	};
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		if (!ends_with(t->name, parts[i].suffix))
+			continue;
+		const int64_t D = parts[i].per_dim ? VD : 1,
+			      first = parts[i].after_qk ? 2 * KH * KD : 0;
+		const int64_t n = parts[i].cols ? t->ne[0] : t->ne[1];
+		if (n != first + VH * D)
+			return fy_err_set(
+				err, FY_EFORMAT,
+				"tensor '%s' has %lld %s, config.json's linear heads say %lld",
+				st->name, (long long)n, parts[i].cols ? "columns" : "rows",
+				(long long)(first + VH * D));
+		int64_t *m = vhead_map(n, first, KH, VH / KH, D);
+		if (m == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		if (parts[i].cols)
+			t->col_map = m;
+		else
+			t->row_map = m;
+	}
+	return FY_OK;
+}
+
 static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_err *err)
 {
 	struct ctensor *t = &c->t[c->n];
@@ -491,6 +564,11 @@ static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_
 	t->ne[2] = t->ne[3] = 1;
 	if (c->arch->split_qkvz && strstr(t->name, ".attn_qkvz.") != NULL)
 		return split_qkvz(c, st, t, err);
+	if (c->arch->vhead_reorder) {
+		int rc = vhead_reorder(c, st, t, err);
+		if (rc != FY_OK)
+			return rc;
+	}
 	if (c->arch->permute_qk && strstr(t->name, ".attn_q.") != NULL)
 		t->permute_heads = (int)c->cfg.n_heads;
 	if (c->arch->permute_qk && strstr(t->name, ".attn_k.") != NULL)
@@ -823,11 +901,20 @@ static int out_row(const void *ctx, int64_t r, float *scratch, uint8_t *out, str
 		mxfp4_row(t, p, sr, out);
 		return FY_OK;
 	}
-	if (p.scale == NULL && p.src->dtype == t->type && t->ops == 0) {
+	if (p.scale == NULL && p.src->dtype == t->type && t->ops == 0 && t->col_map == NULL) {
 		memcpy(out, (const uint8_t *)p.src->data + (size_t)sr * k->src_bytes, k->row_bytes);
 		return FY_OK;
 	}
 	source_row(t, p, sr, k->src_bytes, scratch);
+	if (t->col_map != NULL) {
+		float *row = malloc((size_t)t->ne[0] * sizeof(*row));
+		if (row == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		for (int64_t i = 0; i < t->ne[0]; i++)
+			row[i] = scratch[t->col_map[i]];
+		memcpy(scratch, row, (size_t)t->ne[0] * sizeof(*row));
+		free(row);
+	}
 	for (int64_t i = 0; t->ops != 0 && i < t->ne[0]; i++) /* as torch computes them, in float */
 		scratch[i] = (t->ops & FY_TOP_NEG_EXP)	  ? -torch_expf(scratch[i])
 			     : (t->ops & FY_TOP_PLUS_ONE) ? scratch[i] + 1.0f
@@ -908,7 +995,7 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
 	/* the experts of a stacked tensor share one type and scaling (stack_experts) */
 	const bool copy = t->scale == NULL && t->src->dtype == t->type && t->permute_heads <= 0 &&
-			  t->row_map == NULL && t->ops == 0;
+			  t->row_map == NULL && t->col_map == NULL && t->ops == 0;
 	for (int64_t e = 0; copy && e < n_parts && rc == FY_OK; e++) {
 		int64_t sr;
 		const struct cpart p = part_of(t, e * t->ne[1], &sr);
@@ -951,6 +1038,16 @@ static int hparams(struct fy_gguf_writer *w, const struct conv *c, const char *n
 		       fy_kv_u32(w, a, "feed_forward_length", (uint32_t)g->intermediate_size, err));
 	FY_TRY(rc, fy_kv_u32(w, a, "attention.head_count", (uint32_t)g->n_heads, err));
 	FY_TRY(rc, fy_kv_u32(w, a, "attention.head_count_kv", (uint32_t)kv, err));
+	if (g->n_mrope > 0) { /* rope_parameters.mrope_section, before the base as llama.cpp */
+		uint8_t le[16];
+		char key[96];
+		for (int i = 0; i < 4; i++)
+			for (int b = 0; b < 4; b++)
+				le[4 * i + b] =
+					(uint8_t)((uint32_t)g->mrope_sections[i] >> (8 * b));
+		snprintf(key, sizeof(key), "%s.rope.dimension_sections", a);
+		FY_TRY(rc, fy_gguf_writer_set_array(w, key, FY_GGUF_I32, 4, le, err));
+	}
 	FY_TRY(rc,
 	       fy_kv_f32(w, a, "rope.freq_base", g->rope_theta > 0 ? g->rope_theta : 10000.0, err));
 	FY_TRY(rc, fy_kv_f32(w, a, "attention.layer_norm_rms_epsilon",
@@ -1124,6 +1221,7 @@ static void conv_free(struct conv *c)
 	for (size_t i = 0; c->t != NULL && i < c->n; i++) {
 		free(c->t[i].parts);
 		free(c->t[i].row_map);
+		free(c->t[i].col_map);
 	}
 	free(c->t);
 	free(c->rope_freqs);
@@ -1276,7 +1374,7 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 			v->t[i].parts = p;
 			v->t[i].owned = (void *)p;
 		} else if (c.t[i].scale != NULL || c.t[i].parts != NULL || c.t[i].kvb != 0 ||
-			   c.t[i].row_map != NULL || c.t[i].ops != 0) {
+			   c.t[i].row_map != NULL || c.t[i].col_map != NULL || c.t[i].ops != 0) {
 			FY_TRY(rc, materialize(&c.t[i], c.arch->source_types, &v->t[i], err));
 		}
 	}

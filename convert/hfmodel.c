@@ -429,6 +429,9 @@ static int config_ints(struct fy_hf_config *c, const struct fy_json *j, const ch
 				  "%s: quantization_config.weight_block_size is not two positive "
 				  "integers",
 				  path);
+	/* Qwen3.5 names the next-token layers mtp_num_hidden_layers */
+	if (c->n_nextn_layers < 0)
+		FY_TRY(rc, get_int(j, path, "mtp_num_hidden_layers", &c->n_nextn_layers, err));
 	/* DeepSeek-V3 and GLM name it n_routed_experts, Mixtral and MiniMax num_local_experts */
 	if (c->n_experts < 0)
 		FY_TRY(rc, get_int(j, path, "n_routed_experts", &c->n_experts, err));
@@ -635,6 +638,49 @@ out:
 	return rc;
 }
 
+/* layer_types (which layers are linear attention) and the MRoPE sections of rope_parameters or
+ * rope_scaling (padded to four with zeros, as llama.cpp's converter pads them). */
+static int layer_types(struct fy_hf_config *c, const struct fy_json *j, const char *path,
+		       struct fy_err *err)
+{
+	const struct fy_json *lt = fy_json_get(j, "layer_types");
+	c->n_layer_types = -1;
+	if (lt != NULL && fy_json_type(lt) != FY_JSON_NULL) {
+		if (fy_json_type(lt) != FY_JSON_ARRAY || fy_json_size(lt) > FY_HF_MAX_COMPRESS)
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: layer_types is not an array of at most %d strings",
+					  path, FY_HF_MAX_COMPRESS);
+		c->n_layer_types = (int64_t)fy_json_size(lt);
+		for (int64_t k = 0; k < c->n_layer_types; k++) {
+			const char *t = fy_json_str(fy_json_at(lt, (size_t)k));
+			if (t == NULL)
+				return fy_err_set(err, FY_EFORMAT,
+						  "%s: layer_types[%lld] is not a string", path,
+						  (long long)k);
+			c->linear_layer[k] = strcmp(t, "linear_attention") == 0;
+		}
+	}
+	const struct fy_json *rs = fy_json_get(j, "rope_scaling");
+	const struct fy_json *ms = fy_json_get(rs, "mrope_section");
+	c->n_mrope = 0;
+	memset(c->mrope_sections, 0, sizeof(c->mrope_sections));
+	if (ms == NULL || fy_json_type(ms) == FY_JSON_NULL)
+		return FY_OK;
+	if (fy_json_type(ms) != FY_JSON_ARRAY || fy_json_size(ms) < 1 || fy_json_size(ms) > 4)
+		return fy_err_set(err, FY_EFORMAT, "%s: mrope_section is not 1 to 4 integers",
+				  path);
+	for (size_t k = 0; k < fy_json_size(ms); k++) {
+		int64_t v;
+		if (!fy_json_int(fy_json_at(ms, k), &v) || v < 0 || v > 1 << 16)
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: mrope_section[%zu] is not an integer in [0, 65536]",
+					  path, k);
+		c->mrope_sections[k] = (int32_t)v;
+	}
+	c->n_mrope = 4;
+	return FY_OK;
+}
+
 /* config.json's facts from its parsed object (text_config merged into it). */
 static int config_from(struct fy_hf_config *cfg, struct fy_json *j, const char *path,
 		       struct fy_err *err)
@@ -659,10 +705,24 @@ static int config_from(struct fy_hf_config *cfg, struct fy_json *j, const char *
 					    fy_json_copy(fy_json_iter_value(it)));
 		}
 	}
+	/* transformers v5 (Qwen3.5) keeps rope_theta, partial_rotary_factor and the rope type in
+	 * rope_parameters: read as llama.cpp's converter reads them (the top's own first) */
+	const struct fy_json *rp = fy_json_get(j, "rope_parameters");
+	if (fy_json_type(rp) == FY_JSON_OBJECT) {
+		static const char *const keys[] = { "rope_theta", "partial_rotary_factor" };
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (fy_json_get(j, keys[i]) == NULL && fy_json_get(rp, keys[i]) != NULL)
+				fy_json_set(j, keys[i], fy_json_copy(fy_json_get(rp, keys[i])));
+		const struct fy_json *rs = fy_json_get(j, "rope_scaling");
+		if ((rs == NULL || fy_json_type(rs) == FY_JSON_NULL) &&
+		    (fy_json_get(rp, "rope_type") != NULL || fy_json_get(rp, "type") != NULL))
+			fy_json_set(j, "rope_scaling", fy_json_copy(rp));
+	}
 	FY_TRY(rc, config_ints(&c, j, path, err));
 	FY_TRY(rc, config_floats(&c, j, path, err));
 	FY_TRY(rc, config_strs(&c, j, path, err));
 	FY_TRY(rc, rope_scaling(&c, j, path, err));
+	FY_TRY(rc, layer_types(&c, j, path, err));
 	FY_TRY(rc, compressed_tensors(&c, j, path, err));
 	*cfg = c;
 out:

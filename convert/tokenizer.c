@@ -214,7 +214,8 @@ static int64_t no_id(const void *ctx, const char *text)
 	return -1;
 }
 
-/* Special ids (from the token texts of tokenizer_config.json, else config.json's ids),
+/* Special ids (from the token texts of tokenizer_config.json, else config.json's ids, else its
+ * text_config's, as gguf-py's SpecialVocab looks them up),
  * add_bos/add_eos, chat template. */
 static int specials(struct fy_gguf_writer *w, token_id_fn id_of, const void *ctx,
 		    const struct fy_json *tc, const struct fy_json *cfg, size_t n_vocab,
@@ -231,7 +232,9 @@ static int specials(struct fy_gguf_writer *w, token_id_fn id_of, const void *ctx
 	int rc = FY_OK;
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		int64_t id = id_of(ctx, special_text(tc, ids[i].cfg));
-		if (id < 0 && !fy_json_int(fy_json_get(cfg, ids[i].cfg_id), &id))
+		/* config.json's id, else its text_config's (a multimodal checkpoint: Qwen3.5) */
+		if (id < 0 && !fy_json_int(fy_json_get(cfg, ids[i].cfg_id), &id) &&
+		    !fy_json_int(fy_json_get(fy_json_get(cfg, "text_config"), ids[i].cfg_id), &id))
 			id = -1;
 		if (id >= 0 && (uint64_t)id < n_vocab)
 			FY_TRY(rc, fy_gguf_writer_set_u32(w, ids[i].key, (uint32_t)id, err));

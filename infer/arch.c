@@ -15,7 +15,7 @@ extern const struct fy_model_arch fy_arch_glm4moe;				/* arch/glm4moe.c */
 extern const struct fy_model_arch fy_arch_glm4;					/* arch/glm4.c */
 extern const struct fy_model_arch fy_arch_minimax_m2;				/* arch/minimax_m2.c */
 extern const struct fy_model_arch fy_arch_deepseek4;				/* arch/deepseek4.c */
-extern const struct fy_model_arch fy_arch_qwen3next;				/* arch/qwen3next.c */
+extern const struct fy_model_arch fy_arch_qwen3next, fy_arch_qwen35;		/* arch/qwen3next.c */
 
 static const struct fy_model_arch *const archs[] = {
 	&fy_arch_llama,
@@ -29,6 +29,7 @@ static const struct fy_model_arch *const archs[] = {
 	&fy_arch_minimax_m2,
 	&fy_arch_deepseek4,
 	&fy_arch_qwen3next,
+	&fy_arch_qwen35,
 	NULL,
 };
 /* clang-format on */

@@ -38,6 +38,10 @@ bool fy_model_kv_num(const struct fy_model *m, const char *suffix, double *out);
 /* Element i of the numeric array key ARCH.suffix (a scalar key: its value for every i); false
  * when absent, shorter or not numbers. */
 bool fy_model_kv_arr(const struct fy_model *m, const char *suffix, int64_t i, double *out);
+/* The first n elements of the boolean array key ARCH.suffix: FY_ENOTFOUND (no error set) when
+ * absent, a format error when not n booleans. */
+int fy_model_kv_flags(const struct fy_model *m, const char *suffix, int64_t n, bool *out,
+		      struct fy_err *err);
 /* The vocabulary's size as llama.cpp counts it: ARCH.vocab_size, else the token list's length;
  * -1 when neither is there. */
 int64_t fy_model_vocab_count(const struct fy_model *m);

@@ -44,6 +44,23 @@ bool fy_model_kv_arr(const struct fy_model *m, const char *suffix, int64_t i, do
 	return fy_gguf_value_number(&v, out);
 }
 
+int fy_model_kv_flags(const struct fy_model *m, const char *suffix, int64_t n, bool *out,
+		      struct fy_err *err)
+{
+	char key[160];
+	snprintf(key, sizeof(key), "%s.%s", m->hp.arch, suffix);
+	const struct fy_gguf_kv *kv = fy_gguf_find_kv(meta_of(m), key);
+	if (kv == NULL)
+		return FY_ENOTFOUND;
+	if (kv->type != FY_GGUF_ARRAY || kv->arr_type != FY_GGUF_BOOL ||
+	    kv->arr_count < (uint64_t)n)
+		return fy_err_set(err, FY_EFORMAT, "%s: %s is not an array of %lld booleans",
+				  fy_gguf_label(meta_of(m)), key, (long long)n);
+	for (int64_t i = 0; i < n; i++)
+		out[i] = fy_gguf_arr_at(kv, (uint64_t)i).b;
+	return FY_OK;
+}
+
 int64_t fy_model_vocab_count(const struct fy_model *m)
 {
 	double v;

@@ -184,3 +184,103 @@ const struct fy_hf_arch fy_hf_qwen3next = {
 	.check = qwen3next_check,
 	.keys = qwen3next_keys,
 };
+
+/*
+ * Qwen3.5 (Qwen3_5ForConditionalGeneration / Qwen3_5ForCausalLM -> qwen35, llama.cpp's
+ * Qwen3_5TextModel): Qwen3-Next's layers with the Gated DeltaNet projections stored apart
+ * (in_proj_qkv -> attn_qkv, in_proj_z -> attn_gate, in_proj_b -> ssm_beta, in_proj_a ->
+ * ssm_alpha), the value heads reordered from grouped by key head to tiled, dense MLPs, and
+ * interleaved MRoPE (rope.dimension_sections; text runs it as plain NEOX RoPE). The multimodal
+ * checkpoint's language model lies under model.language_model. (its vision tower is left out,
+ * as llama.cpp's converter leaves it for an mmproj file); which layers are linear comes from
+ * layer_types (attention.recurrent_layers) when config.json gives it.
+ */
+static const struct fy_name_pair qwen35_names[] = {
+	{ "post_attention_layernorm.weight", "post_attention_norm.weight" },
+	{ "linear_attn.in_proj_qkv.weight", "attn_qkv.weight" },
+	{ "linear_attn.in_proj_z.weight", "attn_gate.weight" },
+	{ "linear_attn.in_proj_b.weight", "ssm_beta.weight" },
+	{ "linear_attn.in_proj_a.weight", "ssm_alpha.weight" },
+	{ "linear_attn.conv1d.weight", "ssm_conv1d.weight" },
+	{ "linear_attn.dt_bias", "ssm_dt.bias" },
+	{ "linear_attn.A_log", "ssm_a" },
+	{ "linear_attn.norm.weight", "ssm_norm.weight" },
+	{ "linear_attn.out_proj.weight", "ssm_out.weight" },
+	{ NULL, NULL },
+};
+
+static int qwen35_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
+{
+	if (g->linear_conv_kernel <= 0 || g->linear_key_dim <= 0 || g->linear_value_dim <= 0 ||
+	    g->linear_key_heads <= 0 || g->linear_value_heads <= 0 ||
+	    g->linear_value_heads % g->linear_key_heads != 0 || g->head_dim <= 0)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: Qwen3.5 needs linear_conv_kernel_dim, linear_key_head_dim, "
+				  "linear_value_head_dim, linear_num_key_heads dividing "
+				  "linear_num_value_heads and head_dim",
+				  path);
+	if (g->n_layer_types >= 0 && g->n_layer_types != g->n_layers)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: layer_types has %lld entries, num_hidden_layers is %lld",
+				  path, (long long)g->n_layer_types, (long long)g->n_layers);
+	return FY_OK;
+}
+
+/* llama.cpp v0.5.0's keys for qwen35 (Qwen3NextModel's without the experts', the MTP mixin's,
+ * the MRoPE mixin's default sections when config.json has none). */
+static int qwen35_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
+		       struct fy_err *err)
+{
+	const double prf = g->partial_rotary_factor > 0 ? g->partial_rotary_factor : 0.25;
+	int rc = FY_OK;
+	FY_TRY(rc, fy_kv_head_dim(w, a, g, err));
+	FY_TRY(rc, fy_kv_rope_scaling(w, a, g, false, err));
+	if (g->n_nextn_layers > 0)
+		FY_TRY(rc,
+		       fy_kv_u32(w, a, "nextn_predict_layers", (uint32_t)g->n_nextn_layers, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "ssm.conv_kernel", (uint32_t)g->linear_conv_kernel, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "ssm.state_size", (uint32_t)g->linear_key_dim, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "ssm.group_count", (uint32_t)g->linear_key_heads, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "ssm.time_step_rank", (uint32_t)g->linear_value_heads, err));
+	FY_TRY(rc, fy_kv_u32(w, a, "ssm.inner_size",
+			     (uint32_t)(g->linear_value_dim * g->linear_value_heads), err));
+	if (g->n_layer_types >= 0) {
+		const int64_t n = g->n_layers + (g->n_nextn_layers > 0 ? g->n_nextn_layers : 0);
+		uint8_t *rec = calloc((size_t)(n > 0 ? n : 1), 1);
+		char key[96];
+		if (rec == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		for (int64_t i = 0; i < g->n_layer_types; i++)
+			rec[i] = g->linear_layer[i];
+		snprintf(key, sizeof(key), "%s.attention.recurrent_layers", a);
+		rc = fy_gguf_writer_set_array(w, key, FY_GGUF_BOOL, (uint64_t)n, rec, err);
+		free(rec);
+		if (rc != FY_OK)
+			return rc;
+	}
+	FY_TRY(rc, fy_kv_u32(w, a, "full_attention_interval",
+			     (uint32_t)(g->full_attention_interval > 0 ? g->full_attention_interval
+								       : 4),
+			     err));
+	FY_TRY(rc, fy_kv_u32(w, a, "rope.dimension_count", (uint32_t)(g->head_dim * prf), err));
+	if (g->n_mrope == 0) {
+		static const uint8_t sections[16] = { 11, 0, 0, 0, 11, 0, 0, 0,
+						      10, 0, 0, 0, 0,  0, 0, 0 };
+		char key[96];
+		snprintf(key, sizeof(key), "%s.rope.dimension_sections", a);
+		FY_TRY(rc, fy_gguf_writer_set_array(w, key, FY_GGUF_I32, 4, sections, err));
+	}
+out:
+	return rc;
+}
+
+#define QWEN35_ROW(hf_name)                                                                        \
+	{                                                                                          \
+		.hf = hf_name, .gguf = "qwen35", .model_type = "qwen3_5",                          \
+		.explicit_head_dim = true, .keep_nextn = true, .names = qwen35_names,              \
+		.rename = qwen3next_rename, .tensor_ops = qwen3next_ops, .vhead_reorder = true,    \
+		.check = qwen35_check, .keys = qwen35_keys,                                        \
+	}
+
+const struct fy_hf_arch fy_hf_qwen35 = QWEN35_ROW("Qwen3_5ForConditionalGeneration");
+const struct fy_hf_arch fy_hf_qwen35_causal = QWEN35_ROW("Qwen3_5ForCausalLM");

@@ -16,6 +16,12 @@
  * through RMSNorm x ssm_norm x silu(z) (z: attn_gate(x)), then ssm_out. b and a come from
  * ssm_ba(x), per key head [b for its value heads, a for them]. A context reset (position 0)
  * clears the states. The next-token-prediction block is not run.
+ *
+ * qwen35 (Qwen3.5; src/models/qwen35.cpp) is the same with dense feed-forwards (or qwen35moe's
+ * mixtures), b and a from their own ssm_beta and ssm_alpha, the value heads in tiled order (the
+ * converter reorders them: value head h reads key head h % key heads), the linear layers named
+ * by attention.recurrent_layers when the file has it, and interleaved MRoPE, which for text
+ * (every section at the token's position) is NEOX RoPE.
  */
 #include "infer/arch.h"
 #include "quant/quant.h"
@@ -28,12 +34,16 @@
 struct q3n_layer {
 	bool linear;
 	struct fy_weight qkv, gate, ba, out; /* Gated DeltaNet's */
+	struct fy_weight beta, alpha;	     /* qwen35's b and a (ba: qwen3next's both) */
 	const float *conv;		     /* [channels][kernel] */
 	const float *dt_bias, *a, *norm;     /* [value heads], [value heads], [value dim] */
 };
 
 struct q3n_model {
 	int kernel, key_dim, key_heads, value_heads, value_dim, interval;
+	bool qwen35;   /* tiled value heads, ssm_beta and ssm_alpha apart */
+	bool by_key;   /* linear[] from attention.recurrent_layers, else by the interval */
+	bool linear[]; /* per layer */
 };
 
 /* Per Gated DeltaNet layer: the convolution's last kernel - 1 inputs, each head's state. */
@@ -41,14 +51,26 @@ struct q3n_state {
 	float **conv, **s;
 };
 
-static int q3n_hparams(struct fy_model *m, struct fy_err *err)
+static int hparams(struct fy_model *m, bool qwen35, struct fy_err *err)
 {
-	struct q3n_model *v = calloc(1, sizeof(*v));
+	struct q3n_model *v = calloc(1, sizeof(*v) + (size_t)m->hp.n_layer * sizeof(bool));
 	int inner = 0, rc = FY_OK;
 	if (v == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	m->ext = v;
-	FY_TRY(rc, fy_model_read_experts(m, true, err));
+	v->qwen35 = qwen35;
+	double n_expert;
+	if (!qwen35 || fy_model_kv_num(m, "expert_count", &n_expert)) /* qwen35: dense */
+		FY_TRY(rc, fy_model_read_experts(m, true, err));
+	if (qwen35) {
+		rc = fy_model_kv_flags(m, "attention.recurrent_layers", m->hp.n_layer, v->linear,
+				       err);
+		v->by_key = rc == FY_OK;
+		if (rc == FY_ENOTFOUND)
+			rc = FY_OK;
+		if (rc != FY_OK)
+			goto out;
+	}
 	FY_TRY(rc, fy_model_kv_int(m, "ssm.conv_kernel", true, 0, &v->kernel, err));
 	FY_TRY(rc, fy_model_kv_int(m, "ssm.state_size", true, 0, &v->key_dim, err));
 	FY_TRY(rc, fy_model_kv_int(m, "ssm.group_count", true, 0, &v->key_heads, err));
@@ -67,6 +89,16 @@ out:
 	return rc;
 }
 
+static int q3n_hparams(struct fy_model *m, struct fy_err *err)
+{
+	return hparams(m, false, err);
+}
+
+static int q35_hparams(struct fy_model *m, struct fy_err *err)
+{
+	return hparams(m, true, err);
+}
+
 #define NAME(s) (snprintf(n, sizeof(n), "blk.%d.%s", l, s), n)
 
 static int q3n_load(struct fy_model *m, int l, struct fy_layer *L, struct fy_err *err)
@@ -83,7 +115,7 @@ static int q3n_load(struct fy_model *m, int l, struct fy_layer *L, struct fy_err
 	if (x == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	L->ext = x;
-	x->linear = (l + 1) % v->interval != 0;
+	x->linear = v->by_key ? v->linear[l] : (l + 1) % v->interval != 0;
 	FY_TRY(rc, fy_model_vector(m, NAME("attn_norm.weight"), E, false, &L->attn_norm, err));
 	FY_TRY(rc,
 	       fy_model_vector(m, NAME("post_attention_norm.weight"), E, false, &L->ffn_norm, err));
@@ -91,8 +123,16 @@ static int q3n_load(struct fy_model *m, int l, struct fy_layer *L, struct fy_err
 		FY_TRY(rc, fy_model_weight(m, NAME("attn_qkv.weight"), E, C, false, &x->qkv, err));
 		FY_TRY(rc,
 		       fy_model_weight(m, NAME("attn_gate.weight"), E, VV, false, &x->gate, err));
-		FY_TRY(rc, fy_model_weight(m, NAME("ssm_ba.weight"), E, 2 * (int64_t)v->value_heads,
-					   false, &x->ba, err));
+		if (v->qwen35) {
+			FY_TRY(rc, fy_model_weight(m, NAME("ssm_beta.weight"), E, v->value_heads,
+						   false, &x->beta, err));
+			FY_TRY(rc, fy_model_weight(m, NAME("ssm_alpha.weight"), E, v->value_heads,
+						   false, &x->alpha, err));
+		} else {
+			FY_TRY(rc,
+			       fy_model_weight(m, NAME("ssm_ba.weight"), E,
+					       2 * (int64_t)v->value_heads, false, &x->ba, err));
+		}
 		FY_TRY(rc, fy_model_weight(m, NAME("ssm_out.weight"), VV, E, false, &x->out, err));
 		FY_TRY(rc, fy_model_matrix_f32(m, NAME("ssm_conv1d.weight"), v->kernel, C, false,
 					       &x->conv, err));
@@ -205,7 +245,12 @@ static int q3n_linear(struct fy_ctx *c, int l, int n, struct fy_err *err)
 	}
 	FY_TRY(rc, fy_eval_mm(c, &x->qkv, -1, c->s.xn, n, qkv, C, err));
 	FY_TRY(rc, fy_eval_mm(c, &x->gate, -1, c->s.xn, n, z, VV, err));
-	FY_TRY(rc, fy_eval_mm(c, &x->ba, -1, c->s.xn, n, ba, 2 * VH, err));
+	if (v->qwen35) { /* [b of every head] then [a of every head], per token */
+		FY_TRY(rc, fy_eval_mm(c, &x->beta, -1, c->s.xn, n, ba, 2 * VH, err));
+		FY_TRY(rc, fy_eval_mm(c, &x->alpha, -1, c->s.xn, n, ba + VH, 2 * VH, err));
+	} else {
+		FY_TRY(rc, fy_eval_mm(c, &x->ba, -1, c->s.xn, n, ba, 2 * VH, err));
+	}
 	const float scale = 1.0f / sqrtf((float)VD);
 	float *delta = u + C;
 	for (int t = 0; t < n; t++) {
@@ -223,8 +268,9 @@ static int q3n_linear(struct fy_ctx *c, int l, int n, struct fy_err *err)
 			l2norm(u + h * KD, KD, hp->eps);
 		const float *bat = ba + (int64_t)t * 2 * VH;
 		for (int64_t h = 0; h < VH; h++) {
-			const int64_t kh = h / VPK, r = h % VPK;
-			const float b = bat[kh * 2 * VPK + r], a = bat[kh * 2 * VPK + VPK + r];
+			const int64_t kh = v->qwen35 ? h % KH : h / VPK, r = h % VPK;
+			const float b = v->qwen35 ? bat[h] : bat[kh * 2 * VPK + r];
+			const float a = v->qwen35 ? bat[VH + h] : bat[kh * 2 * VPK + VPK + r];
 			const float beta = 1.0f / (1.0f + expf(-b));
 			const float sp = a + x->dt_bias[h] > 20.0f
 						 ? a + x->dt_bias[h]
@@ -320,6 +366,16 @@ const struct fy_model_arch fy_arch_qwen3next = {
 	.rope = FY_ROPE_NEOX,
 	.hf_rope = FY_ROPE_NEOX,
 	.hparams = q3n_hparams,
+	.load_layer = q3n_load,
+	.layer = q3n_layer,
+	.ctx_free = q3n_ctx_free,
+};
+
+const struct fy_model_arch fy_arch_qwen35 = {
+	.name = "qwen35",
+	.rope = FY_ROPE_NEOX,
+	.hf_rope = FY_ROPE_NEOX,
+	.hparams = q35_hparams,
 	.load_layer = q3n_load,
 	.layer = q3n_layer,
 	.ctx_free = q3n_ctx_free,

@@ -48,7 +48,7 @@ fs.writeSync(fs.openSync(f, "r+"), b, 0, 4, at);' "$@"
 for f in "glm4-tiny glm4" "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2" \
 	"kimi-k2-tiny deepseek2" "deepseek-v32-tiny deepseek32" "kimi-k25-tiny deepseek2" \
 	"glm47-flash-tiny deepseek2 deepseek2.expert_gating_func" "deepseek-v4-tiny deepseek4" \
-	"qwen3-next-tiny qwen3next"; do
+	"qwen3-next-tiny qwen3next" "qwen35-tiny qwen35"; do
 	set -- $f
 	m=$1 arch=$2 extra=${3:-}
 	# --- convert: what llama.cpp v0.5.0's converter writes ------------------------------
@@ -234,6 +234,47 @@ q3n_bad "value heads that key heads do not divide" "bad/config.json: Qwen3-Next 
 	'c.linear_num_value_heads = 5'
 q3n_bad "in_proj_qkvz of another size" "model.layers.0.linear_attn.in_proj_qkvz.weight' has 384 rows, config.json's linear heads say 512" \
 	'c.linear_value_head_dim = 48'
+rm -rf "$work/bad"
+
+# --- Qwen3.5: the multimodal checkpoint's language model, the layers named, refusals --------
+m=qwen35-tiny
+run "$FERRY" inspect "$work/$m.gguf"
+expect_out "3 of 4 layers Gated DeltaNet (2 key heads and 4 value heads of 32, a convolution of 4); 1 next-token-prediction layer (not run)" "inspect: Qwen3.5's layers"
+run "$FERRY" inspect --json "$work/$m.gguf"
+[ "$(json_field "$work/out" 'd.tensors.filter(t => t.name.includes("visual") || t.name.includes("patch")).length')" = 0 ] &&
+	ok || bad "$m: the vision tower is left out (as llama.cpp's converter leaves it for an mmproj)"
+[ "$(json_field "$work/out" 'd.metadata["qwen35.rope.dimension_sections"].value.join(",")')" = 4,2,2,0 ] &&
+	ok || bad "$m: rope_parameters.mrope_section is written padded to four"
+# layer_types decides which layers are linear: the same checkpoint with layer 1 made full
+# attention has no Gated DeltaNet tensors to give it, and is refused on load
+rm -rf "$work/bad" && cp -r "$M/$m" "$work/bad" && node -e '
+const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+c.text_config.layer_types[1] = "full_attention"; fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/config.json"
+run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+expect_rc 0 "convert $m with other layer_types"
+run "$FERRY" inspect "$work/x.gguf"
+expect_out "2 of 4 layers Gated DeltaNet" "inspect counts the layers attention.recurrent_layers names"
+run "$FERRY" run "$work/x.gguf" -p hello -n 1
+expect_rc 1 "a layer named full attention without its tensors"
+expect_err "blk.1.attn_q.weight" "the refusal names the missing tensor"
+rm -f "$work/x.gguf"
+q35_bad() { # q35_bad DESCRIPTION EXPECTED-ERROR JS-EDIT-OF-c
+	rm -rf "$work/bad" && cp -r "$M/$m" "$work/bad" && node -e '
+const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+eval(process.argv[2]); fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/config.json" "$3"
+	run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+	expect_rc 1 "convert refuses $1"
+	expect_err "$2" "the refusal of $1 names the file and what is wrong"
+	[ ! -e "$work/x.gguf" ] && ok || bad "nothing written for $1"
+}
+q35_bad "layer_types of another length" "bad/config.json: layer_types has 3 entries, num_hidden_layers is 4" \
+	'c.text_config.layer_types.pop()'
+q35_bad "value heads that key heads do not divide" "bad/config.json: Qwen3.5 needs" \
+	'c.text_config.linear_num_value_heads = 5'
+q35_bad "linear heads of another size" "tensor 'model.language_model.layers.0.linear_attn.conv1d.weight' has 256 rows, config.json's linear heads say 320" \
+	'c.text_config.linear_value_head_dim = 48'
+q35_bad "an mrope_section of five" "bad/config.json: mrope_section is not 1 to 4 integers" \
+	'c.text_config.rope_parameters.mrope_section = [1, 1, 1, 1, 1]'
 rm -rf "$work/bad"
 
 # --- Kimi K2: the tiktoken vocabulary and its refusals ---------------------------------------

@@ -664,3 +664,17 @@ Test(infer, qwen3_next_batches, .timeout = 120)
 {
 	batches_match("qwen3-next-tiny");
 }
+
+/* Qwen3.5 (qwen35), against llama.cpp v0.5.0's engine: Qwen3-Next's layers with b and a apart,
+ * the value heads in the converter's tiled order (2 key heads, 4 value heads), which layers are
+ * linear from attention.recurrent_layers, dense MLPs, MRoPE sections (text: NEOX RoPE); read
+ * from the multimodal checkpoint (model.language_model.*) and from its conversion */
+Test(infer, golden_qwen35_tiny, .timeout = 120)
+{
+	golden_both("qwen35-tiny");
+}
+
+Test(infer, qwen35_batches, .timeout = 120)
+{
+	batches_match("qwen35-tiny");
+}
