@@ -158,7 +158,7 @@ int cmd_run(struct fy_cli *cli, int argc, char **argv)
 		"glm4 "
 		"(GLM-4-0414),\n"
 		"glm4moe (GLM-4.5/4.6/4.7), minimax-m2, deepseek4 (DeepSeek-V4), qwen3next\n"
-		"(Qwen3-Next), qwen35 (Qwen3.5). -v prints the prompt "
+		"(Qwen3-Next), qwen35 and qwen35moe (Qwen3.5). -v prints the prompt "
 		"and generation "
 		"speed;\n"
 		"--json prints the ids, the text and the speeds "

@@ -144,21 +144,21 @@ static struct fy_json *gguf_moe(const struct fy_gguf *g, struct totals *tot)
 		return NULL;
 	memcpy(arch, a->v.s.ptr, a->v.s.len);
 	arch[a->v.s.len] = '\0';
-	struct moe_info m = { .experts = (int64_t)gguf_num(g, arch, "expert_count", 0),
-			      .used = (int64_t)gguf_num(g, arch, "expert_used_count", 0),
-			      .shared = (int64_t)gguf_num(g, arch, "expert_shared_count", 0),
-			      .dense = (int64_t)gguf_num(g, arch, "leading_dense_block_count", 0),
-			      .groups = (int64_t)gguf_num(g, arch, "expert_group_count", 1),
-			      .groups_used =
-				      (int64_t)gguf_num(g, arch, "expert_group_used_count", 1),
-			      .hashed = (int64_t)gguf_num(g, arch, "hash_layer_count", 0),
-			      .scoring = gating_name(gguf_num(g, arch, "expert_gating_func", 1)),
-			      /* llama.cpp renormalizes these unless the file says otherwise
-			       * (MiniMax-M2: always) */
-			      .norm = strcmp(arch, "qwen3moe") == 0 ||
-				      strcmp(arch, "minimax-m2") == 0 ||
-				      strcmp(arch, "qwen3next") == 0,
-			      .scale = gguf_num(g, arch, "expert_weights_scale", 1) };
+	struct moe_info m = {
+		.experts = (int64_t)gguf_num(g, arch, "expert_count", 0),
+		.used = (int64_t)gguf_num(g, arch, "expert_used_count", 0),
+		.shared = (int64_t)gguf_num(g, arch, "expert_shared_count", 0),
+		.dense = (int64_t)gguf_num(g, arch, "leading_dense_block_count", 0),
+		.groups = (int64_t)gguf_num(g, arch, "expert_group_count", 1),
+		.groups_used = (int64_t)gguf_num(g, arch, "expert_group_used_count", 1),
+		.hashed = (int64_t)gguf_num(g, arch, "hash_layer_count", 0),
+		.scoring = gating_name(gguf_num(g, arch, "expert_gating_func", 1)),
+		/* llama.cpp renormalizes these unless the file says otherwise
+		 * (MiniMax-M2, Qwen3-Next, Qwen3.5-MoE: always) */
+		.norm = strcmp(arch, "qwen3moe") == 0 || strcmp(arch, "minimax-m2") == 0 ||
+			strcmp(arch, "qwen3next") == 0 || strcmp(arch, "qwen35moe") == 0,
+		.scale = gguf_num(g, arch, "expert_weights_scale", 1)
+	};
 	if (m.experts <= 1)
 		return NULL;
 	/* a shared expert named by its width only (Qwen3-Next's) */

@@ -12,7 +12,8 @@
 /* clang-format off */
 extern const struct fy_hf_arch fy_hf_llama, fy_hf_mistral;	/* arch/llama.c */
 extern const struct fy_hf_arch fy_hf_qwen2, fy_hf_qwen3, fy_hf_qwen3moe,
-	fy_hf_qwen3next, fy_hf_qwen35, fy_hf_qwen35_causal; /* arch/qwen.c */
+	fy_hf_qwen3next, fy_hf_qwen35, fy_hf_qwen35_causal, fy_hf_qwen35moe,
+	fy_hf_qwen35moe_causal; /* arch/qwen.c */
 extern const struct fy_hf_arch fy_hf_deepseek3, fy_hf_deepseek32, fy_hf_kimi_k25,
 	fy_hf_glm4moe_lite; /* arch/deepseek.c */
 extern const struct fy_hf_arch fy_hf_glm4moe, fy_hf_glm4;		/* arch/glm.c */
@@ -28,6 +29,8 @@ const struct fy_hf_arch *const fy_hf_archs[] = {
 	&fy_hf_qwen3next,
 	&fy_hf_qwen35,
 	&fy_hf_qwen35_causal,
+	&fy_hf_qwen35moe,
+	&fy_hf_qwen35moe_causal,
 	&fy_hf_deepseek3,
 	&fy_hf_deepseek32,
 	&fy_hf_kimi_k25,

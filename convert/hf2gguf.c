@@ -102,6 +102,7 @@ static bool map_name(const struct fy_hf_arch *a, const struct fy_hf_config *cfg,
 /* One source matrix: the tensor and, for F8_E4M3, its block scales (weight_scale_inv). */
 struct cpart {
 	const struct fy_st_tensor *src, *scale;
+	int64_t row0; /* the expert's first row in src (fused experts: a slice of one tensor) */
 };
 
 struct ctensor {
@@ -491,6 +492,71 @@ static int vhead_reorder(struct conv *c, const struct fy_st_tensor *st, struct c
 	return FY_OK;
 }
 
+/* transformers v5's fused experts (Qwen3.5-MoE): mlp.experts.gate_up_proj [experts, 2 x ff,
+ * hidden] (each expert's gate rows, then its up rows) and mlp.experts.down_proj [experts,
+ * hidden, ff], with or without .weight, planned as the stacked ffn_{gate,up,down}_exps whose
+ * experts are slices of the one source (as llama.cpp's Qwen2MoeModel splits gate_up_proj).
+ * *done: the tensor was one. */
+static int plan_fused_experts(struct conv *c, const struct fy_st_tensor *st, bool *done,
+			      struct fy_err *err)
+{
+	char base[512], per[600];
+	snprintf(base, sizeof(base), "%s", st->name);
+	const size_t len = strlen(base);
+	if (len > 7 && strcmp(base + len - 7, ".weight") == 0)
+		base[len - 7] = '\0';
+	const bool gate_up = ends_with(base, ".mlp.experts.gate_up_proj");
+	*done = gate_up || ends_with(base, ".mlp.experts.down_proj");
+	if (!*done)
+		return FY_OK;
+	const int64_t E = st->n_dims == 3 ? st->shape[0] : 0;
+	const int64_t R = st->n_dims == 3 ? st->shape[1] : 0,
+		      C = st->n_dims == 3 ? st->shape[2] : 0;
+	if (!c->arch->experts || E != c->cfg.n_experts || R <= 0 || C <= 0 || (gate_up && R % 2))
+		return fy_err_set(err, FY_EFORMAT,
+				  "tensor '%s': fused experts should be [%lld experts, %srows, "
+				  "columns]",
+				  st->name, (long long)(c->arch->experts ? c->cfg.n_experts : 0),
+				  gate_up ? "an even number of " : "");
+	if (st->dtype != FY_DTYPE_F32 && st->dtype != FY_DTYPE_F16 && st->dtype != FY_DTYPE_BF16)
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "tensor '%s' is %s: fused experts are read as F32, F16 or BF16",
+				  st->name, fy_dtype_name(st->dtype));
+	base[strlen(base) - (gate_up ? strlen("gate_up_proj") : strlen("down_proj"))] = '\0';
+	static const char *const which[] = { "gate", "up", "down" };
+	for (int k = gate_up ? 0 : 2; k < (gate_up ? 2 : 3); k++) {
+		struct ctensor *t = &c->t[c->n];
+		const int64_t rows = gate_up ? R / 2 : R;
+		int expert = -1;
+		snprintf(per, sizeof(per), "%s0.%s_proj.weight", base, which[k]);
+		const int n_extra = c->cfg.n_nextn_layers > 0 ? (int)c->cfg.n_nextn_layers : 0;
+		if (!map_name(c->arch, &c->cfg, per, t->name, sizeof(t->name), (int)c->cfg.n_layers,
+			      n_extra, &expert) ||
+		    expert != 0)
+			return fy_err_set(err, FY_EUNSUPPORTED,
+					  "tensor '%s' has no GGUF name for %s", st->name,
+					  c->arch->hf);
+		if (t->name[0] == '\0')
+			continue;
+		t->expert = -1;
+		t->src = st;
+		t->n_dims = 3;
+		t->ne[0] = C;
+		t->ne[1] = rows;
+		t->ne[2] = E;
+		t->ne[3] = 1;
+		t->parts = calloc((size_t)E, sizeof(*t->parts));
+		if (t->parts == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		for (int64_t e = 0; e < E; e++)
+			t->parts[e] = (struct cpart){ st, NULL, e * R + (k == 1 ? rows : 0) };
+		if (c->o != NULL)
+			t->type = out_type(c, t);
+		c->n++;
+	}
+	return FY_OK;
+}
+
 static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_err *err)
 {
 	struct ctensor *t = &c->t[c->n];
@@ -517,6 +583,10 @@ static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_
 				  "pack-quantized weights)",
 				  st->name, base);
 	}
+	bool fused = false;
+	int frc = plan_fused_experts(c, st, &fused, err);
+	if (frc != FY_OK || fused)
+		return frc;
 	const bool packed = ends_with(st->name, ".weight_packed");
 	snprintf(base, sizeof(base), "%.*s", (int)(packed ? len - 7 : len), st->name);
 	const int n_extra = c->cfg.n_nextn_layers > 0 ? (int)c->cfg.n_nextn_layers : 0;
@@ -632,7 +702,7 @@ static int stack_experts(struct conv *c, struct fy_err *err)
 		if (parts == NULL)
 			return fy_err_set(err, FY_ENOMEM, "out of memory");
 		for (size_t e = 0; e < k; e++)
-			parts[e] = (struct cpart){ c->t[i + e].src, c->t[i + e].scale };
+			parts[e] = (struct cpart){ c->t[i + e].src, c->t[i + e].scale, 0 };
 		struct ctensor s = *t;
 		s.parts = parts;
 		s.expert = -1;
@@ -765,10 +835,11 @@ static struct cpart part_of(const struct ctensor *t, int64_t r, int64_t *sr)
 {
 	if (t->parts == NULL) {
 		*sr = t->row_map != NULL ? t->row_map[r] : permuted_src(t, r);
-		return (struct cpart){ t->src, t->scale };
+		return (struct cpart){ t->src, t->scale, 0 };
 	}
-	*sr = r % t->ne[1];
-	return t->parts[r / t->ne[1]];
+	const struct cpart p = t->parts[r / t->ne[1]];
+	*sr = r % t->ne[1] + p.row0;
+	return p;
 }
 
 /* Source row sr of p as floats: an F8_E4M3 value times its block's scale, in float (as torch's
@@ -953,8 +1024,8 @@ static int kvb_rows(const struct ctensor *t, put_fn put, void *ctx, struct fy_er
 	int rc = FY_OK;
 	for (int64_t h = 0; h < H && rc == FY_OK; h++) {
 		for (int64_t i = 0; i < per; i++)
-			source_row(&src, (struct cpart){ t->src, t->scale }, h * per + i, src_bytes,
-				   head + i * R);
+			source_row(&src, (struct cpart){ t->src, t->scale, 0 }, h * per + i,
+				   src_bytes, head + i * R);
 		const int64_t rows = t->ne[1];
 		for (int64_t r = 0; r < rows && rc == FY_OK; r++) {
 			for (int64_t j = 0; j < n; j++)
@@ -999,7 +1070,8 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 	for (int64_t e = 0; copy && e < n_parts && rc == FY_OK; e++) {
 		int64_t sr;
 		const struct cpart p = part_of(t, e * t->ne[1], &sr);
-		rc = fy_sink_write(sink, p.src->data, k.row_bytes * (size_t)t->ne[1], err);
+		rc = fy_sink_write(sink, (const uint8_t *)p.src->data + (size_t)sr * k.row_bytes,
+				   k.row_bytes * (size_t)t->ne[1], err);
 	}
 	if (!copy)
 		rc = fy_convert_rows(c->o->pool, t->ne[1] * n_parts, t->ne[0], k.row_bytes, out_row,
@@ -1363,14 +1435,33 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 		memcpy(v->t[i].ne, c.t[i].ne, sizeof(v->t[i].ne));
 		if (in_place_experts(&c.t[i])) {
 			const size_t ne2 = c.t[i].ne[2] > 0 ? (size_t)c.t[i].ne[2] : 1;
+			/* the pointers, then (fused experts) each expert's slice of its source */
 			const struct fy_st_tensor **p =
-				calloc(ne2, sizeof(const struct fy_st_tensor *));
+				calloc(ne2, sizeof(*p) + sizeof(struct fy_st_tensor));
 			if (p == NULL) {
 				rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 				goto out;
 			}
-			for (int64_t e = 0; e < c.t[i].ne[2]; e++)
-				p[e] = c.t[i].parts[e].src;
+			struct fy_st_tensor *slices = (struct fy_st_tensor *)(void *)(p + ne2);
+			for (int64_t e = 0; e < c.t[i].ne[2]; e++) {
+				const struct cpart *q = &c.t[i].parts[e];
+				p[e] = q->src;
+				if (q->src->n_dims != 3)
+					continue;
+				uint64_t rb = 0;
+				fy_dtype_nbytes(q->src->dtype, c.t[i].ne[0], &rb);
+				slices[e] = *q->src;
+				slices[e].n_dims = 2;
+				slices[e].shape[0] = c.t[i].ne[1];
+				slices[e].shape[1] = c.t[i].ne[0];
+				slices[e].shape[2] = 0;
+				slices[e].n_elems = c.t[i].ne[0] * c.t[i].ne[1];
+				slices[e].begin = q->src->begin + (uint64_t)q->row0 * rb;
+				slices[e].end = slices[e].begin + (uint64_t)c.t[i].ne[1] * rb;
+				slices[e].data =
+					(const uint8_t *)q->src->data + (size_t)q->row0 * rb;
+				p[e] = &slices[e];
+			}
 			v->t[i].parts = p;
 			v->t[i].owned = (void *)p;
 		} else if (c.t[i].scale != NULL || c.t[i].parts != NULL || c.t[i].kvb != 0 ||

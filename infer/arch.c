@@ -15,7 +15,8 @@ extern const struct fy_model_arch fy_arch_glm4moe;				/* arch/glm4moe.c */
 extern const struct fy_model_arch fy_arch_glm4;					/* arch/glm4.c */
 extern const struct fy_model_arch fy_arch_minimax_m2;				/* arch/minimax_m2.c */
 extern const struct fy_model_arch fy_arch_deepseek4;				/* arch/deepseek4.c */
-extern const struct fy_model_arch fy_arch_qwen3next, fy_arch_qwen35;		/* arch/qwen3next.c */
+extern const struct fy_model_arch fy_arch_qwen3next, fy_arch_qwen35,
+	fy_arch_qwen35moe; /* arch/qwen3next.c */
 
 static const struct fy_model_arch *const archs[] = {
 	&fy_arch_llama,
@@ -30,6 +31,7 @@ static const struct fy_model_arch *const archs[] = {
 	&fy_arch_deepseek4,
 	&fy_arch_qwen3next,
 	&fy_arch_qwen35,
+	&fy_arch_qwen35moe,
 	NULL,
 };
 /* clang-format on */

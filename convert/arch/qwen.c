@@ -226,15 +226,26 @@ static int qwen35_check(const struct fy_hf_config *g, const char *path, struct f
 	return FY_OK;
 }
 
-/* llama.cpp v0.5.0's keys for qwen35 (Qwen3NextModel's without the experts', the MTP mixin's,
- * the MRoPE mixin's default sections when config.json has none). */
-static int qwen35_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
-		       struct fy_err *err)
+/* llama.cpp v0.5.0's keys for qwen35 and qwen35moe (Qwen3NextModel's, the experts' for the
+ * mixture, the MTP mixin's, the MRoPE mixin's default sections when config.json has none). */
+static int qwen35_keys_of(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
+			  bool experts, struct fy_err *err)
 {
 	const double prf = g->partial_rotary_factor > 0 ? g->partial_rotary_factor : 0.25;
 	int rc = FY_OK;
+	if (experts) {
+		FY_TRY(rc, fy_kv_u32(w, a, "expert_count", (uint32_t)g->n_experts, err));
+		FY_TRY(rc, fy_kv_u32(w, a, "expert_used_count", (uint32_t)g->n_experts_used, err));
+	}
 	FY_TRY(rc, fy_kv_head_dim(w, a, g, err));
 	FY_TRY(rc, fy_kv_rope_scaling(w, a, g, false, err));
+	if (experts) {
+		FY_TRY(rc, fy_kv_u32(w, a, "expert_feed_forward_length",
+				     (uint32_t)g->moe_intermediate_size, err));
+		if (g->shared_expert_size > 0)
+			FY_TRY(rc, fy_kv_u32(w, a, "expert_shared_feed_forward_length",
+					     (uint32_t)g->shared_expert_size, err));
+	}
 	if (g->n_nextn_layers > 0)
 		FY_TRY(rc,
 		       fy_kv_u32(w, a, "nextn_predict_layers", (uint32_t)g->n_nextn_layers, err));
@@ -273,6 +284,59 @@ static int qwen35_keys(struct fy_gguf_writer *w, const char *a, const struct fy_
 out:
 	return rc;
 }
+
+static int qwen35_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
+		       struct fy_err *err)
+{
+	return qwen35_keys_of(w, a, g, false, err);
+}
+
+static int qwen35moe_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
+			  struct fy_err *err)
+{
+	return qwen35_keys_of(w, a, g, true, err);
+}
+
+/* Qwen3.5-MoE's: the mixture's checks too */
+static int qwen35moe_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
+{
+	int rc = qwen35_check(g, path, err);
+	if (rc == FY_OK && g->moe_intermediate_size <= 0)
+		rc = fy_err_set(err, FY_EFORMAT, "%s: Qwen3.5-MoE needs moe_intermediate_size",
+				path);
+	return rc;
+}
+
+/* Qwen3.5's names and a shared expert's (Qwen3-Next's) */
+static const struct fy_name_pair qwen35moe_names[] = {
+	{ "post_attention_layernorm.weight", "post_attention_norm.weight" },
+	{ "linear_attn.in_proj_qkv.weight", "attn_qkv.weight" },
+	{ "linear_attn.in_proj_z.weight", "attn_gate.weight" },
+	{ "linear_attn.in_proj_b.weight", "ssm_beta.weight" },
+	{ "linear_attn.in_proj_a.weight", "ssm_alpha.weight" },
+	{ "linear_attn.conv1d.weight", "ssm_conv1d.weight" },
+	{ "linear_attn.dt_bias", "ssm_dt.bias" },
+	{ "linear_attn.A_log", "ssm_a" },
+	{ "linear_attn.norm.weight", "ssm_norm.weight" },
+	{ "linear_attn.out_proj.weight", "ssm_out.weight" },
+	{ "mlp.shared_expert.gate_proj.weight", "ffn_gate_shexp.weight" },
+	{ "mlp.shared_expert.up_proj.weight", "ffn_up_shexp.weight" },
+	{ "mlp.shared_expert.down_proj.weight", "ffn_down_shexp.weight" },
+	{ "mlp.shared_expert_gate.weight", "ffn_gate_inp_shexp.weight" },
+	{ NULL, NULL },
+};
+
+#define QWEN35MOE_ROW(hf_name)                                                                     \
+	{                                                                                          \
+		.hf = hf_name, .gguf = "qwen35moe", .model_type = "qwen3_5_moe",                   \
+		.explicit_head_dim = true, .experts = true, .keep_nextn = true,                    \
+		.names = qwen35moe_names, .expert_prefix = "mlp.experts.",                         \
+		.rename = qwen3next_rename, .tensor_ops = qwen3next_ops, .vhead_reorder = true,    \
+		.check = qwen35moe_check, .keys = qwen35moe_keys, .no_dense = true,                \
+	}
+
+const struct fy_hf_arch fy_hf_qwen35moe = QWEN35MOE_ROW("Qwen3_5MoeForConditionalGeneration");
+const struct fy_hf_arch fy_hf_qwen35moe_causal = QWEN35MOE_ROW("Qwen3_5MoeForCausalLM");
 
 #define QWEN35_ROW(hf_name)                                                                        \
 	{                                                                                          \

@@ -380,3 +380,14 @@ const struct fy_model_arch fy_arch_qwen35 = {
 	.layer = q3n_layer,
 	.ctx_free = q3n_ctx_free,
 };
+
+const struct fy_model_arch fy_arch_qwen35moe = {
+	.name = "qwen35moe",
+	.rope = FY_ROPE_NEOX,
+	.hf_rope = FY_ROPE_NEOX,
+	.hparams = q35_hparams,
+	.load_layer = q3n_load,
+	.layer = q3n_layer,
+	.ctx_free = q3n_ctx_free,
+	.no_dense = true,
+};

@@ -12,7 +12,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 [ $# -gt 0 ] || set -- glm4-tiny glm4moe-tiny minimax-m2-tiny deepseek-v3-tiny kimi-k2-tiny deepseek-v32-tiny \
-	kimi-k25-tiny glm47-flash-tiny deepseek-v4-tiny qwen3-next-tiny qwen35-tiny
+	kimi-k25-tiny glm47-flash-tiny deepseek-v4-tiny qwen3-next-tiny qwen35-tiny qwen35moe-tiny
 build=$("$here/build.sh" llama ggml | tail -1)
 src=$(dirname "$build")/src-v0.5.0
 work=$(mktemp -d)
@@ -39,7 +39,7 @@ for name in "$@"; do
 	deepseek-v32-*) pre=deepseek-v3 ;;
 	deepseek-v4-*) pre=deepseek-v3 widen=yes ;;
 	qwen3-next-*) pre=qwen2 ;;
-	qwen35-*) pre=qwen2 ;;
+	qwen35-* | qwen35moe-*) pre=qwen2 ;;
 	deepseek-v3-*) pre=deepseek-v3 run=no ;;
 	kimi-k25-*) pre=kimi-k2 lazy=--no-lazy ;; # torch 1.13's lazy tensors fail on int4 unpacking
 	kimi-k2*) pre=kimi-k2 ;;

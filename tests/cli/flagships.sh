@@ -48,7 +48,7 @@ fs.writeSync(fs.openSync(f, "r+"), b, 0, 4, at);' "$@"
 for f in "glm4-tiny glm4" "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2" \
 	"kimi-k2-tiny deepseek2" "deepseek-v32-tiny deepseek32" "kimi-k25-tiny deepseek2" \
 	"glm47-flash-tiny deepseek2 deepseek2.expert_gating_func" "deepseek-v4-tiny deepseek4" \
-	"qwen3-next-tiny qwen3next" "qwen35-tiny qwen35"; do
+	"qwen3-next-tiny qwen3next" "qwen35-tiny qwen35" "qwen35moe-tiny qwen35moe"; do
 	set -- $f
 	m=$1 arch=$2 extra=${3:-}
 	# --- convert: what llama.cpp v0.5.0's converter writes ------------------------------
@@ -275,6 +275,17 @@ q35_bad "linear heads of another size" "tensor 'model.language_model.layers.0.li
 	'c.text_config.linear_value_head_dim = 48'
 q35_bad "an mrope_section of five" "bad/config.json: mrope_section is not 1 to 4 integers" \
 	'c.text_config.rope_parameters.mrope_section = [1, 1, 1, 1, 1]'
+rm -rf "$work/bad"
+
+# --- Qwen3.5-MoE: fused experts --------------------------------------------------------------
+m=qwen35moe-tiny
+run "$FERRY" inspect "$work/$m.gguf"
+expect_out "routing: softmax over 8 experts, top 2, renormalized; 1 shared expert" "inspect: Qwen3.5-MoE's routing"
+run "$FERRY" inspect --json "$work/$m.gguf"
+[ "$(json_field "$work/out" 'd.tensors.find(t => t.name === "blk.0.ffn_up_exps.weight").shape.join("x")')" = 256x128x8 ] &&
+	ok || bad "$m: gate_up_proj's up half is ffn_up_exps [hidden, ff, experts]"
+q35_bad "fused experts of another count" "fused experts should be [6 experts" \
+	'c.text_config.num_experts = 6'
 rm -rf "$work/bad"
 
 # --- Kimi K2: the tiktoken vocabulary and its refusals ---------------------------------------

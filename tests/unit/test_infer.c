@@ -597,6 +597,18 @@ Test(infer, hf_experts_in_place)
 	cr_assert_not_null(src);
 	cr_expect_eq((const void *)g1->data, src->data);
 	fy_model_free(m);
+	/* fused experts (Qwen3.5-MoE): expert 1's up matrix is its rows of gate_up_proj, after
+	 * its 128 gate rows, read where the shard holds them */
+	cr_assert_eq(fy_model_open(&m, t_data("models/qwen35moe-tiny"), &err), FY_OK, "%s",
+		     err.msg);
+	const struct fy_st_tensor *gu = fy_st_model_find(
+		m->hf->m, "model.language_model.layers.0.mlp.experts.gate_up_proj", NULL);
+	cr_assert_not_null(gu);
+	const struct fy_weight *u1 = &m->layers[0].experts[3 * 1 + 1];
+	cr_expect_eq((const void *)u1->data,
+		     (const void *)((const uint8_t *)gu->data +
+				    (size_t)(2 * 128 + 128) * u1->row_bytes));
+	fy_model_free(m);
 	cr_assert_eq(fy_model_open(&m, t_data("models/deepseek-v3-tiny"), &err), FY_OK, "%s",
 		     err.msg);
 	for (size_t i = 0; i < m->hf->n; i++)
@@ -677,4 +689,17 @@ Test(infer, golden_qwen35_tiny, .timeout = 120)
 Test(infer, qwen35_batches, .timeout = 120)
 {
 	batches_match("qwen35-tiny");
+}
+
+/* Qwen3.5-MoE (qwen35moe): qwen35's layers with every feed-forward a mixture plus the gated
+ * shared expert, the experts stored fused (transformers v5's gate_up_proj and down_proj, read in
+ * place as slices from the checkpoint) */
+Test(infer, golden_qwen35moe_tiny, .timeout = 120)
+{
+	golden_both("qwen35moe-tiny");
+}
+
+Test(infer, qwen35moe_batches, .timeout = 120)
+{
+	batches_match("qwen35moe-tiny");
 }
