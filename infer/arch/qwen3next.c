@@ -7,7 +7,8 @@
  * Gated attention: q_proj gives each head its query and a gate; q/k RMSNorm per head, RoPE (NEOX)
  * on the first rope dimensions, causal attention, the output times sigmoid(gate), o_proj.
  *
- * Gated DeltaNet, token by token: attn_qkv(x) through a depthwise causal convolution of
+ * Gated DeltaNet, token by token (value heads on the pool's threads): attn_qkv(x) through a
+ * depthwise causal convolution of
  * ssm.conv_kernel taps (the last kernel - 1 inputs kept in the context) and SiLU gives each key
  * head's q and k and each value head's v; q and k L2-normalized; per value head h (its key head
  * h / (value heads / key heads)), beta = sigmoid(b), g = softplus(a + dt_bias) x ssm_a (ssm_a
@@ -217,7 +218,66 @@ static float silu(float x)
 	return x / (1.0f + expf(-x));
 }
 
-/* Gated DeltaNet over the batch (s.xn in, s.o out), token by token. */
+/* One Gated DeltaNet layer's recurrence over a batch, value heads spread over the pool (each
+ * head's state is its own; tokens in order within a head). */
+struct delta_job {
+	const struct q3n_model *v;
+	const struct q3n_layer *x;
+	const float *u;	 /* per token: the convolved q, k heads and v heads (C) */
+	const float *ba; /* per token: b and a (2 x value heads, the file's layout) */
+	const float *z;	 /* per token: the gate (value heads x value dim) */
+	float *S, *o;
+	int n;
+	float eps;
+};
+
+static int delta_heads(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
+{
+	const struct delta_job *j = ctx;
+	const struct q3n_model *v = j->v;
+	const struct fy_kernels *kern = fy_kernels_active();
+	const int64_t KH = v->key_heads, KD = v->key_dim, VH = v->value_heads, VD = v->value_dim;
+	const int64_t C = 2 * KH * KD + VH * VD, VV = VH * VD, VPK = VH / KH;
+	const float scale = 1.0f / sqrtf((float)VD);
+	float *delta = malloc((size_t)VD * sizeof(float));
+	if (delta == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (int64_t h = begin; h < end; h++) {
+		const int64_t kh = v->qwen35 ? h % KH : h / VPK, r = h % VPK;
+		float *M = j->S + h * VD * KD;
+		for (int t = 0; t < j->n; t++) {
+			const float *u = j->u + (int64_t)t * C, *bat = j->ba + (int64_t)t * 2 * VH;
+			const float b = v->qwen35 ? bat[h] : bat[kh * 2 * VPK + r];
+			const float a = v->qwen35 ? bat[VH + h] : bat[kh * 2 * VPK + VPK + r];
+			const float beta = 1.0f / (1.0f + expf(-b));
+			const float sp = a + j->x->dt_bias[h] > 20.0f
+						 ? a + j->x->dt_bias[h]
+						 : log1pf(expf(a + j->x->dt_bias[h]));
+			const float decay = expf(sp * j->x->a[h]);
+			const float *q = u + kh * KD, *k = u + KH * KD + kh * KD;
+			const float *vv = u + 2 * KH * KD + h * VD;
+			float *oh = j->o + (int64_t)t * VV + h * VD;
+			for (int64_t i = 0; i < VD * KD; i++)
+				M[i] *= decay;
+			for (int64_t i = 0; i < VD; i++)
+				delta[i] = (vv[i] - kern->dot(M + i * KD, k, KD)) * beta;
+			for (int64_t i = 0; i < VD; i++)
+				kern->axpy(delta[i], k, M + i * KD, KD);
+			for (int64_t i = 0; i < VD; i++)
+				oh[i] = kern->dot(M + i * KD, q, KD) * scale;
+			/* RMSNorm x ssm_norm x silu(z) */
+			fy_rmsnorm(oh, j->x->norm, j->eps, VD, oh);
+			const float *zh = j->z + (int64_t)t * VV + h * VD;
+			for (int64_t i = 0; i < VD; i++)
+				oh[i] *= silu(zh[i]);
+		}
+	}
+	free(delta);
+	return FY_OK;
+}
+
+/* Gated DeltaNet over the batch (s.xn in, s.o out): the short convolution token by token, then
+ * the delta rule per value head over the tokens (delta_heads). */
 static int q3n_linear(struct fy_ctx *c, int l, int n, struct fy_err *err)
 {
 	const struct fy_model *m = c->m;
@@ -225,17 +285,15 @@ static int q3n_linear(struct fy_ctx *c, int l, int n, struct fy_err *err)
 	const struct q3n_model *v = m->ext;
 	const struct q3n_layer *x = m->layers[l].ext;
 	const struct q3n_state *st = c->state;
-	const struct fy_kernels *kern = fy_kernels_active();
 	const int64_t KH = v->key_heads, KD = v->key_dim, VH = v->value_heads, VD = v->value_dim;
-	const int64_t K = v->kernel, C = 2 * KH * KD + VH * VD, VV = VH * VD, VPK = VH / KH;
+	const int64_t K = v->kernel, C = 2 * KH * KD + VH * VD, VV = VH * VD;
 	float *conv = st->conv[l], *S = st->s[l];
 	float *qkv = malloc((size_t)n * (size_t)C * sizeof(float));
 	float *z = malloc((size_t)n * (size_t)VV * sizeof(float));
 	float *ba = malloc((size_t)n * 2 * (size_t)VH * sizeof(float));
 	float *o = malloc((size_t)n * (size_t)VV * sizeof(float));
-	float *u = calloc((size_t)(C + VD), sizeof(float));
 	int rc = FY_OK;
-	if (qkv == NULL || z == NULL || ba == NULL || o == NULL || u == NULL) {
+	if (qkv == NULL || z == NULL || ba == NULL || o == NULL) {
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -251,56 +309,30 @@ static int q3n_linear(struct fy_ctx *c, int l, int n, struct fy_err *err)
 	} else {
 		FY_TRY(rc, fy_eval_mm(c, &x->ba, -1, c->s.xn, n, ba, 2 * VH, err));
 	}
-	const float scale = 1.0f / sqrtf((float)VD);
-	float *delta = u + C;
+	/* the window of K inputs, oldest first: K - 1 kept, then this token's; each token's
+	 * channels replaced in place by their convolution through SiLU, q and k L2-normalized */
 	for (int t = 0; t < n; t++) {
-		/* the window of K inputs, oldest first: K - 1 kept, then this token's */
-		const float *in = qkv + (int64_t)t * C;
+		float *in = qkv + (int64_t)t * C;
 		memcpy(conv + (K - 1) * C, in, (size_t)C * sizeof(float));
 		for (int64_t ch = 0; ch < C; ch++) {
 			float sum = 0;
 			for (int64_t k = 0; k < K; k++)
 				sum += conv[k * C + ch] * x->conv[ch * K + k];
-			u[ch] = silu(sum);
+			in[ch] = silu(sum);
 		}
 		memmove(conv, conv + C, (size_t)((K - 1) * C) * sizeof(float));
 		for (int64_t h = 0; h < 2 * KH; h++) /* q and k heads */
-			l2norm(u + h * KD, KD, hp->eps);
-		const float *bat = ba + (int64_t)t * 2 * VH;
-		for (int64_t h = 0; h < VH; h++) {
-			const int64_t kh = v->qwen35 ? h % KH : h / VPK, r = h % VPK;
-			const float b = v->qwen35 ? bat[h] : bat[kh * 2 * VPK + r];
-			const float a = v->qwen35 ? bat[VH + h] : bat[kh * 2 * VPK + VPK + r];
-			const float beta = 1.0f / (1.0f + expf(-b));
-			const float sp = a + x->dt_bias[h] > 20.0f
-						 ? a + x->dt_bias[h]
-						 : log1pf(expf(a + x->dt_bias[h]));
-			const float decay = expf(sp * x->a[h]);
-			const float *q = u + kh * KD, *k = u + KH * KD + kh * KD;
-			const float *vv = u + 2 * KH * KD + h * VD;
-			float *M = S + h * VD * KD, *oh = o + (int64_t)t * VV + h * VD;
-			for (int64_t i = 0; i < VD * KD; i++)
-				M[i] *= decay;
-			for (int64_t j = 0; j < VD; j++)
-				delta[j] = (vv[j] - kern->dot(M + j * KD, k, KD)) * beta;
-			for (int64_t j = 0; j < VD; j++)
-				kern->axpy(delta[j], k, M + j * KD, KD);
-			for (int64_t j = 0; j < VD; j++)
-				oh[j] = kern->dot(M + j * KD, q, KD) * scale;
-			/* RMSNorm x ssm_norm x silu(z) */
-			fy_rmsnorm(oh, x->norm, hp->eps, VD, oh);
-			const float *zh = z + (int64_t)t * VV + h * VD;
-			for (int64_t j = 0; j < VD; j++)
-				oh[j] *= silu(zh[j]);
-		}
+			l2norm(in + h * KD, KD, hp->eps);
 	}
+	struct delta_job j = { v, x, qkv, ba, z, S, o, n, hp->eps };
+	FY_TRY(rc, c->pool != NULL ? fy_pool_for(c->pool, VH, 1, delta_heads, &j, err)
+				   : delta_heads(&j, 0, VH, err));
 	FY_TRY(rc, fy_eval_mm(c, &x->out, -1, o, n, c->s.o, hp->n_embd, err));
 out:
 	free(qkv);
 	free(z);
 	free(ba);
 	free(o);
-	free(u);
 	return rc;
 }
 
