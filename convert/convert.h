@@ -432,6 +432,11 @@ struct fy_hf_tensor {
 	/* a mixture's experts read in place: ne[2] sources of ne[0] x ne[1], one per expert, all
 	 * of src's type (src is the first); else NULL */
 	const struct fy_st_tensor **parts;
+	/* F8_E4M3 read in place: its block scales (F32 or BF16, [rows / block[0], columns /
+	 * block[1]] rounded up; scales[e] an expert's, parts beside them); else NULL */
+	const struct fy_st_tensor *scale;
+	const struct fy_st_tensor **scales;
+	int64_t block[2];
 	/* a mixture's experts stacked (their sources in different types, or converted), or
 	 * F8_E4M3 dequantized to F32, in memory: src is &own */
 	struct fy_st_tensor own;

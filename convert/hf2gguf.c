@@ -1379,15 +1379,29 @@ static int materialize(const struct ctensor *t, bool source_types, struct fy_hf_
 /* A stacked tensor the engine can read expert by expert where the shards hold it: every
  * expert's matrix stored as it is (F32, F16 or BF16, one type, nothing to scale, permute or
  * repack). */
-static bool in_place_experts(const struct ctensor *t)
+/* An FP8 tensor with F32 or BF16 block scales the engine reads where it lies (the same values
+ * as the conversion's: each FP8 value times its block's scale, in float). */
+static bool fp8_in_place(const struct ctensor *t, bool source_types)
+{
+	return !source_types && t->scale != NULL && t->int4_group == 0 && !t->mxfp4 &&
+	       t->src->dtype == FY_DTYPE_F8_E4M3 &&
+	       (t->scale->dtype == FY_DTYPE_F32 || t->scale->dtype == FY_DTYPE_BF16) &&
+	       t->kvb == 0 && t->row_map == NULL && t->col_map == NULL && t->ops == 0 &&
+	       t->gen == NULL;
+}
+
+static bool in_place_experts(const struct ctensor *t, bool source_types)
 {
 	if (t->parts == NULL || t->kvb != 0 || t->mxfp4 || t->permute_heads > 0 || t->gen != NULL)
 		return false;
 	const enum fy_dtype d = t->parts[0].src->dtype;
-	if (d != FY_DTYPE_F32 && d != FY_DTYPE_F16 && d != FY_DTYPE_BF16)
+	const bool fp8 = d == FY_DTYPE_F8_E4M3 && fp8_in_place(t, source_types);
+	if (d != FY_DTYPE_F32 && d != FY_DTYPE_F16 && d != FY_DTYPE_BF16 && !fp8)
 		return false;
 	for (int64_t e = 0; e < t->ne[2]; e++) {
-		if (t->parts[e].scale != NULL || t->parts[e].src->dtype != d)
+		const struct cpart *p = &t->parts[e];
+		if ((p->scale != NULL) != fp8 || p->src->dtype != d ||
+		    (fp8 && p->scale->dtype != t->scale->dtype))
 			return false;
 	}
 	return true;
@@ -1433,19 +1447,22 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 		v->t[i].src = c.t[i].src;
 		v->t[i].n_dims = c.t[i].n_dims;
 		memcpy(v->t[i].ne, c.t[i].ne, sizeof(v->t[i].ne));
-		if (in_place_experts(&c.t[i])) {
+		if (in_place_experts(&c.t[i], c.arch->source_types)) {
 			const size_t ne2 = c.t[i].ne[2] > 0 ? (size_t)c.t[i].ne[2] : 1;
-			/* the pointers, then (fused experts) each expert's slice of its source */
+			/* the pointers, then (fused experts) each expert's slice of its source,
+			 * then (FP8) each expert's scales */
 			const struct fy_st_tensor **p =
-				calloc(ne2, sizeof(*p) + sizeof(struct fy_st_tensor));
+				calloc(ne2, 2 * sizeof(*p) + sizeof(struct fy_st_tensor));
 			if (p == NULL) {
 				rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 				goto out;
 			}
-			struct fy_st_tensor *slices = (struct fy_st_tensor *)(void *)(p + ne2);
+			const struct fy_st_tensor **scales = p + ne2;
+			struct fy_st_tensor *slices = (struct fy_st_tensor *)(void *)(p + 2 * ne2);
 			for (int64_t e = 0; e < c.t[i].ne[2]; e++) {
 				const struct cpart *q = &c.t[i].parts[e];
 				p[e] = q->src;
+				scales[e] = q->scale;
 				if (q->src->n_dims != 3)
 					continue;
 				uint64_t rb = 0;
@@ -1464,6 +1481,14 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 			}
 			v->t[i].parts = p;
 			v->t[i].owned = (void *)p;
+			if (c.t[i].scale != NULL) {
+				v->t[i].scales = scales;
+				v->t[i].scale = c.t[i].scale;
+				memcpy(v->t[i].block, c.t[i].block, sizeof(v->t[i].block));
+			}
+		} else if (fp8_in_place(&c.t[i], c.arch->source_types) && c.t[i].parts == NULL) {
+			v->t[i].scale = c.t[i].scale;
+			memcpy(v->t[i].block, c.t[i].block, sizeof(v->t[i].block));
 		} else if (c.t[i].scale != NULL || c.t[i].parts != NULL || c.t[i].kvb != 0 ||
 			   c.t[i].row_map != NULL || c.t[i].col_map != NULL || c.t[i].ops != 0) {
 			FY_TRY(rc, materialize(&c.t[i], c.arch->source_types, &v->t[i], err));

@@ -828,9 +828,7 @@ int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *log
 	}
 	FY_TRY(rc, scratch_fit(s, hp, n, c->n_ctx, err));
 	for (int t = 0; t < n; t++) {
-		fy_dequant_row(m->tok_embd.type,
-			       m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
-			       s->x + (int64_t)t * hp->n_embd, hp->n_embd);
+		fy_weight_row(&m->tok_embd, tokens[t], s->x + (int64_t)t * hp->n_embd);
 		/* every layer rotates by the same angles: computed once per position */
 		fy_rope_angles(&hp->rope, c->pos + t, s->rope + (int64_t)t * hp->rope.n_rot);
 	}

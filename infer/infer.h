@@ -58,7 +58,16 @@ struct fy_weight {
 	size_t row_bytes;
 	const uint8_t *data;
 	const char *name; /* the GGUF tensor it comes from (an expert's: the stacked tensor) */
+	/* F8_E4M3 read where an HF checkpoint holds it: its block scales (F32 or BF16, scale_ld
+	 * per row of blocks, blocks of block[0] rows x block[1] columns); NULL for the rest */
+	const uint8_t *scale;
+	enum fy_dtype scale_type;
+	int64_t scale_ld, block[2];
 };
+
+/* Row r of w as floats: the type's exact dequantization, or (F8_E4M3 with block scales) each
+ * value times its block's scale in float, as the converter computes it. */
+void fy_weight_row(const struct fy_weight *w, int64_t r, float *out);
 
 /*
  * y[t * ldy + r] = W_r · x[t * ne0 ...] for t < n_tok, r < ne1: every row of W is dequantized

@@ -95,6 +95,30 @@ struct matmul_job {
 	const struct fy_kernels *k;
 };
 
+void fy_weight_row(const struct fy_weight *w, int64_t r, float *out)
+{
+	const uint8_t *src = w->data + (size_t)r * w->row_bytes;
+	if (w->scale == NULL) {
+		fy_dequant_row(w->type, src, out, w->ne0);
+		return;
+	}
+	const size_t ssz = w->scale_type == FY_DTYPE_F32 ? 4 : 2;
+	const uint8_t *sc = w->scale + (size_t)(r / w->block[0] * w->scale_ld) * ssz;
+	for (int64_t b = 0; b * w->block[1] < w->ne0; b++) {
+		float s;
+		if (w->scale_type == FY_DTYPE_F32) {
+			memcpy(&s, sc + 4 * b, 4);
+		} else {
+			uint16_t h;
+			memcpy(&h, sc + 2 * b, 2);
+			s = fy_bf16_to_f32(h);
+		}
+		const int64_t end = (b + 1) * w->block[1] < w->ne0 ? (b + 1) * w->block[1] : w->ne0;
+		for (int64_t i = b * w->block[1]; i < end; i++)
+			out[i] = fy_f8e4m3_to_f32(src[i]) * s;
+	}
+}
+
 static int matmul_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 {
 	const struct matmul_job *j = ctx;
@@ -125,8 +149,7 @@ static int matmul_range(void *ctx, int64_t begin, int64_t end, struct fy_err *er
 			rows = (const float *)(const void *)(w->data + (size_t)r0 * w->row_bytes);
 		} else if (!f16_tiles || n3 < j->n_tok || n4 < nr) {
 			for (int64_t r = 0; r < nr; r++)
-				fy_dequant_row(w->type, w->data + (size_t)(r0 + r) * w->row_bytes,
-					       buf + r * n, n);
+				fy_weight_row(w, r0 + r, buf + r * n);
 			rows = buf;
 		}
 		/* the next chunk's stored rows, fetched into the cache a slice per tile of tokens
@@ -173,7 +196,7 @@ int fy_matmul(const struct fy_weight *w, const float *x, int64_t n_tok, float *y
 	      struct fy_pool *pool, struct fy_err *err)
 {
 	struct matmul_job j = { w, x, n_tok, y, ldy, fy_kernels_active() };
-	if (w->type != FY_DTYPE_F32 && fy_quant_traits(w->type) == NULL)
+	if (w->type != FY_DTYPE_F32 && w->scale == NULL && fy_quant_traits(w->type) == NULL)
 		return fy_err_set(err, FY_EUNSUPPORTED, "no kernel reads %s rows",
 				  fy_dtype_name(w->type));
 	if (pool == NULL || w->ne1 < 64)

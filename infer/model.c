@@ -302,6 +302,9 @@ struct found {
 	const uint8_t *data;
 	const char *name;
 	const struct fy_st_tensor **parts; /* an HF mixture's experts in place, or NULL */
+	/* F8_E4M3 in place: the block scales (scales: each expert's), else NULL */
+	const struct fy_st_tensor *scale, **scales;
+	int64_t block[2];
 };
 
 static bool find_tensor(const struct fy_model *m, const char *name, struct found *f)
@@ -316,6 +319,8 @@ static bool find_tensor(const struct fy_model *m, const char *name, struct found
 		f->data = t->data;
 		f->name = t->name;
 		f->parts = NULL;
+		f->scale = NULL;
+		f->scales = NULL;
 		return true;
 	}
 	for (size_t i = 0; i < m->hf->n; i++) {
@@ -327,6 +332,9 @@ static bool find_tensor(const struct fy_model *m, const char *name, struct found
 			f->data = t->src->data;
 			f->name = t->name;
 			f->parts = t->parts;
+			f->scale = t->scale;
+			f->scales = t->scales;
+			memcpy(f->block, t->block, sizeof(f->block));
 			return true;
 		}
 	}
@@ -336,6 +344,23 @@ static bool find_tensor(const struct fy_model *m, const char *name, struct found
 static const char *label(const struct fy_model *m)
 {
 	return fy_gguf_label(meta_of(m));
+}
+
+/* An FP8 matrix read where it lies with its block scales (the view checked their shape). */
+static int fp8_weight(const struct found *f, const uint8_t *data, const struct fy_st_tensor *sc,
+		      int64_t ne0, int64_t ne1, struct fy_weight *w)
+{
+	*w = (struct fy_weight){ .type = FY_DTYPE_F8_E4M3,
+				 .ne0 = ne0,
+				 .ne1 = ne1,
+				 .row_bytes = (size_t)ne0,
+				 .data = data,
+				 .name = f->name,
+				 .scale = sc->data,
+				 .scale_type = sc->dtype,
+				 .scale_ld = sc->shape[1],
+				 .block = { f->block[0], f->block[1] } };
+	return FY_OK;
 }
 
 /* A matrix of ne0 x ne1 (required unless `optional`; absent: w->data stays NULL). */
@@ -353,6 +378,9 @@ int fy_model_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t n
 				  "%s: tensor %s is %lldx%lld, the hyper-parameters say %lldx%lld",
 				  label(m), name, (long long)f.ne[0], (long long)f.ne[1],
 				  (long long)ne0, (long long)ne1);
+	*w = (struct fy_weight){ 0 };
+	if (f.scale != NULL) /* FP8 with block scales, read in place */
+		return fp8_weight(&f, f.data, f.scale, ne0, ne1, w);
 	if (fy_quant_traits(f.type) == NULL || fy_quant_traits(f.type)->to_float == NULL)
 		return fy_err_set(err, FY_EUNSUPPORTED,
 				  "%s: tensor %s is %s, which ferry cannot read", label(m), name,
@@ -385,7 +413,7 @@ int fy_model_matrix_f32(struct fy_model *m, const char *name, int64_t ne0, int64
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	m->owned[m->n_owned++] = v;
 	for (int64_t r = 0; r < ne1; r++)
-		fy_dequant_row(w.type, w.data + (size_t)r * w.row_bytes, v + r * ne0, ne0);
+		fy_weight_row(&w, r, v + r * ne0);
 	*out = v;
 	return FY_OK;
 }
@@ -432,6 +460,12 @@ static int get_experts(struct fy_model *m, const char *name, int64_t ne0, int64_
 				  "%lldx%lldx%d",
 				  label(m), name, (long long)f.ne[0], (long long)f.ne[1],
 				  (long long)f.ne[2], (long long)ne0, (long long)ne1, n);
+	if (f.scales != NULL) { /* FP8 experts with their block scales, read in place */
+		for (int e = 0; e < n; e++)
+			fp8_weight(&f, (const uint8_t *)f.parts[e]->data, f.scales[e], ne0, ne1,
+				   &w[(size_t)e * (size_t)stride]);
+		return FY_OK;
+	}
 	if (fy_quant_traits(f.type) == NULL || fy_quant_traits(f.type)->to_float == NULL)
 		return fy_err_set(err, FY_EUNSUPPORTED,
 				  "%s: tensor %s is %s, which ferry cannot read", label(m), name,
@@ -444,15 +478,15 @@ static int get_experts(struct fy_model *m, const char *name, int64_t ne0, int64_
 	/* an HF checkpoint's experts are read where each lies (the view checked their shapes
 	 * and type); a GGUF file's as slices of the stacked tensor */
 	for (int e = 0; e < n; e++)
-		w[(size_t)e * (size_t)stride] =
-			(struct fy_weight){ f.type,
-					    ne0,
-					    ne1,
-					    row_bytes,
-					    f.parts != NULL
-						    ? (const uint8_t *)f.parts[e]->data
-						    : f.data + (size_t)e * (size_t)ne1 * row_bytes,
-					    f.name };
+		w[(size_t)e * (size_t)stride] = (struct fy_weight){
+			.type = f.type,
+			.ne0 = ne0,
+			.ne1 = ne1,
+			.row_bytes = row_bytes,
+			.data = f.parts != NULL ? (const uint8_t *)f.parts[e]->data
+						: f.data + (size_t)e * (size_t)ne1 * row_bytes,
+			.name = f.name
+		};
 	return FY_OK;
 }
 
