@@ -433,10 +433,12 @@ struct fy_hf_tensor {
 	 * of src's type (src is the first); else NULL */
 	const struct fy_st_tensor **parts;
 	/* F8_E4M3 read in place: its block scales (F32 or BF16, [rows / block[0], columns /
-	 * block[1]] rounded up; scales[e] an expert's, parts beside them); else NULL */
+	 * block[1]] rounded up); compressed-tensors int4 (src I32, eight values a word, int4_group
+	 * > 0): its group scales (F32, F16 or BF16, [rows, columns / int4_group] rounded up);
+	 * scales[e] an expert's, parts beside them; else NULL */
 	const struct fy_st_tensor *scale;
 	const struct fy_st_tensor **scales;
-	int64_t block[2];
+	int64_t block[2], int4_group;
 	/* a mixture's experts stacked (their sources in different types, or converted), or
 	 * F8_E4M3 dequantized to F32, in memory: src is &own */
 	struct fy_st_tensor own;

@@ -1379,15 +1379,18 @@ static int materialize(const struct ctensor *t, bool source_types, struct fy_hf_
 /* A stacked tensor the engine can read expert by expert where the shards hold it: every
  * expert's matrix stored as it is (F32, F16 or BF16, one type, nothing to scale, permute or
  * repack). */
-/* An FP8 tensor with F32 or BF16 block scales the engine reads where it lies (the same values
- * as the conversion's: each FP8 value times its block's scale, in float). */
+/* A scaled tensor the engine reads where it lies: FP8 with F32 or BF16 block scales, or
+ * compressed-tensors int4 with its group scales (the same values as the conversion's: each
+ * value times its block's or group's scale, in float). */
 static bool fp8_in_place(const struct ctensor *t, bool source_types)
 {
-	return !source_types && t->scale != NULL && t->int4_group == 0 && !t->mxfp4 &&
-	       t->src->dtype == FY_DTYPE_F8_E4M3 &&
-	       (t->scale->dtype == FY_DTYPE_F32 || t->scale->dtype == FY_DTYPE_BF16) &&
-	       t->kvb == 0 && t->row_map == NULL && t->col_map == NULL && t->ops == 0 &&
-	       t->gen == NULL;
+	if (source_types || t->scale == NULL || t->mxfp4 || t->kvb != 0 || t->row_map != NULL ||
+	    t->col_map != NULL || t->ops != 0 || t->gen != NULL)
+		return false;
+	if (t->int4_group > 0)
+		return t->src->dtype == FY_DTYPE_I32;
+	return t->src->dtype == FY_DTYPE_F8_E4M3 &&
+	       (t->scale->dtype == FY_DTYPE_F32 || t->scale->dtype == FY_DTYPE_BF16);
 }
 
 static bool in_place_experts(const struct ctensor *t, bool source_types)
@@ -1395,7 +1398,8 @@ static bool in_place_experts(const struct ctensor *t, bool source_types)
 	if (t->parts == NULL || t->kvb != 0 || t->mxfp4 || t->permute_heads > 0 || t->gen != NULL)
 		return false;
 	const enum fy_dtype d = t->parts[0].src->dtype;
-	const bool fp8 = d == FY_DTYPE_F8_E4M3 && fp8_in_place(t, source_types);
+	const bool fp8 =
+		(d == FY_DTYPE_F8_E4M3 || d == FY_DTYPE_I32) && fp8_in_place(t, source_types);
 	if (d != FY_DTYPE_F32 && d != FY_DTYPE_F16 && d != FY_DTYPE_BF16 && !fp8)
 		return false;
 	for (int64_t e = 0; e < t->ne[2]; e++) {
@@ -1485,10 +1489,12 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 				v->t[i].scales = scales;
 				v->t[i].scale = c.t[i].scale;
 				memcpy(v->t[i].block, c.t[i].block, sizeof(v->t[i].block));
+				v->t[i].int4_group = c.t[i].int4_group;
 			}
 		} else if (fp8_in_place(&c.t[i], c.arch->source_types) && c.t[i].parts == NULL) {
 			v->t[i].scale = c.t[i].scale;
 			memcpy(v->t[i].block, c.t[i].block, sizeof(v->t[i].block));
+			v->t[i].int4_group = c.t[i].int4_group;
 		} else if (c.t[i].scale != NULL || c.t[i].parts != NULL || c.t[i].kvb != 0 ||
 			   c.t[i].row_map != NULL || c.t[i].col_map != NULL || c.t[i].ops != 0) {
 			FY_TRY(rc, materialize(&c.t[i], c.arch->source_types, &v->t[i], err));

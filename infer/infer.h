@@ -58,8 +58,10 @@ struct fy_weight {
 	size_t row_bytes;
 	const uint8_t *data;
 	const char *name; /* the GGUF tensor it comes from (an expert's: the stacked tensor) */
-	/* F8_E4M3 read where an HF checkpoint holds it: its block scales (F32 or BF16, scale_ld
-	 * per row of blocks, blocks of block[0] rows x block[1] columns); NULL for the rest */
+	/* F8_E4M3, or compressed-tensors int4 (type I32: eight values a word, value - 8), read
+	 * where an HF checkpoint holds it: its scales (F32, F16 or BF16, scale_ld per row of
+	 * blocks, blocks of block[0] rows x block[1] columns: int4's groups are 1 x group);
+	 * NULL for the rest */
 	const uint8_t *scale;
 	enum fy_dtype scale_type;
 	int64_t scale_ld, block[2];

@@ -104,18 +104,20 @@ void fy_weight_row(const struct fy_weight *w, int64_t r, float *out)
 	}
 	const size_t ssz = w->scale_type == FY_DTYPE_F32 ? 4 : 2;
 	const uint8_t *sc = w->scale + (size_t)(r / w->block[0] * w->scale_ld) * ssz;
+	const bool int4 = w->type == FY_DTYPE_I32;
 	for (int64_t b = 0; b * w->block[1] < w->ne0; b++) {
 		float s;
-		if (w->scale_type == FY_DTYPE_F32) {
-			memcpy(&s, sc + 4 * b, 4);
-		} else {
-			uint16_t h;
-			memcpy(&h, sc + 2 * b, 2);
-			s = fy_bf16_to_f32(h);
-		}
+		fy_dequant_row(w->scale_type, sc + ssz * (size_t)b, &s, 1);
 		const int64_t end = (b + 1) * w->block[1] < w->ne0 ? (b + 1) * w->block[1] : w->ne0;
-		for (int64_t i = b * w->block[1]; i < end; i++)
-			out[i] = fy_f8e4m3_to_f32(src[i]) * s;
+		for (int64_t i = b * w->block[1]; i < end; i++) {
+			if (int4) { /* (value - 8) x the group's scale, as the converter */
+				uint32_t v;
+				memcpy(&v, src + 4 * (i / 8), 4);
+				out[i] = (float)((int)((v >> (4 * (i % 8))) & 15u) - 8) * s;
+			} else {
+				out[i] = fy_f8e4m3_to_f32(src[i]) * s;
+			}
+		}
 	}
 }
 

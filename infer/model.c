@@ -302,9 +302,9 @@ struct found {
 	const uint8_t *data;
 	const char *name;
 	const struct fy_st_tensor **parts; /* an HF mixture's experts in place, or NULL */
-	/* F8_E4M3 in place: the block scales (scales: each expert's), else NULL */
+	/* F8_E4M3 or int4 in place: the scales (scales: each expert's), else NULL */
 	const struct fy_st_tensor *scale, **scales;
-	int64_t block[2];
+	int64_t block[2], int4_group;
 };
 
 static bool find_tensor(const struct fy_model *m, const char *name, struct found *f)
@@ -335,6 +335,7 @@ static bool find_tensor(const struct fy_model *m, const char *name, struct found
 			f->scale = t->scale;
 			f->scales = t->scales;
 			memcpy(f->block, t->block, sizeof(f->block));
+			f->int4_group = t->int4_group;
 			return true;
 		}
 	}
@@ -346,20 +347,22 @@ static const char *label(const struct fy_model *m)
 	return fy_gguf_label(meta_of(m));
 }
 
-/* An FP8 matrix read where it lies with its block scales (the view checked their shape). */
+/* An FP8 or int4 matrix read where it lies with its scales (the view checked their shape). */
 static int fp8_weight(const struct found *f, const uint8_t *data, const struct fy_st_tensor *sc,
 		      int64_t ne0, int64_t ne1, struct fy_weight *w)
 {
-	*w = (struct fy_weight){ .type = FY_DTYPE_F8_E4M3,
+	const bool int4 = f->int4_group > 0;
+	*w = (struct fy_weight){ .type = int4 ? FY_DTYPE_I32 : FY_DTYPE_F8_E4M3,
 				 .ne0 = ne0,
 				 .ne1 = ne1,
-				 .row_bytes = (size_t)ne0,
+				 .row_bytes = int4 ? 4 * (size_t)((ne0 + 7) / 8) : (size_t)ne0,
 				 .data = data,
 				 .name = f->name,
 				 .scale = sc->data,
 				 .scale_type = sc->dtype,
 				 .scale_ld = sc->shape[1],
-				 .block = { f->block[0], f->block[1] } };
+				 .block = { int4 ? 1 : f->block[0],
+					    int4 ? f->int4_group : f->block[1] } };
 	return FY_OK;
 }
 

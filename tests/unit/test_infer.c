@@ -632,6 +632,18 @@ Test(infer, hf_experts_in_place)
 	cr_expect_eq((const void *)d2->scale, e2s->data);
 	cr_expect_eq(d2->type, FY_DTYPE_F8_E4M3);
 	fy_model_free(m);
+	/* compressed-tensors int4 (Kimi K2.5's experts): the packed words and group scales in
+	 * place */
+	cr_assert_eq(fy_model_open(&m, t_data("models/kimi-k25-tiny"), &err), FY_OK, "%s", err.msg);
+	const struct fy_st_tensor *p1 = fy_st_model_find(
+		m->hf->m, "language_model.model.layers.1.mlp.experts.0.up_proj.weight_packed",
+		NULL);
+	cr_assert_not_null(p1);
+	const struct fy_weight *u0 = &m->layers[1].experts[1];
+	cr_expect_eq((const void *)u0->data, p1->data);
+	cr_expect_eq(u0->type, FY_DTYPE_I32);
+	cr_expect_not_null(u0->scale);
+	fy_model_free(m);
 }
 
 /* The prompt evaluated one token at a time, or in batches of 7, gives the same last logits as
