@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* The prompt wrapped in the model's chat format, for the families ferry knows (no Jinja). */
@@ -112,13 +113,14 @@ static void report(const struct gen *g)
 	}
 	if (!g->cli->quiet)
 		printf("\n");
-	if (g->cli->verbose > 0)
+	struct rusage ru;
+	if (g->cli->verbose > 0 && getrusage(RUSAGE_SELF, &ru) == 0)
 		fprintf(stderr,
 			"ferry run: prompt %d tokens in %.3f s (%.1f tokens/s); generation %d "
-			"tokens in %.3f s (%.1f tokens/s); kernels %s\n",
+			"tokens in %.3f s (%.1f tokens/s); kernels %s; peak RSS %.1f MiB\n",
 			g->n_prompt, g->t_prompt, g->t_prompt > 0 ? g->n_prompt / g->t_prompt : 0,
 			g->n_gen, g->t_gen, g->t_gen > 0 ? g->n_gen / g->t_gen : 0,
-			fy_kernels_active()->name);
+			fy_kernels_active()->name, (double)ru.ru_maxrss / 1024.0);
 }
 
 int cmd_run(struct fy_cli *cli, int argc, char **argv)

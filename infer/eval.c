@@ -835,8 +835,13 @@ int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *log
 	c->tokens = tokens;
 	if (m->arch->body != NULL)
 		rc = m->arch->body(c, n, err);
-	for (int l = 0; m->arch->body == NULL && l < hp->n_layer && rc == FY_OK; l++)
+	for (int l = 0; m->arch->body == NULL && l < hp->n_layer && rc == FY_OK; l++) {
 		rc = m->arch->layer(c, l, n, err);
+		/* streaming: the layer's weights handed back to the kernel behind it */
+		for (const struct fy_span *sp = m->stream ? m->layer_spans[l] : NULL;
+		     sp != NULL && sp->p != NULL; sp++)
+			fy_map_drop(sp->p, sp->n);
+	}
 	if (rc == FY_OK) {
 		const int first = all ? 0 : n - 1;
 		for (int t = first; t < n; t++)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_DIM (1 << 20) /* any single dimension ferry accepts from metadata */
 #define MAX_LAYERS 4096
@@ -724,9 +725,110 @@ void fy_model_free(struct fy_model *m)
 	}
 	free(m->ext);
 	free(m->layers);
+	for (int l = 0; m->layer_spans != NULL && l < m->hp.n_layer; l++)
+		free(m->layer_spans[l]);
+	free(m->layer_spans);
 	fy_gguf_free(m->gguf);
 	fy_hf_view_free(m->hf);
 	free(m);
+}
+
+/* The layer of a tensor named blk.L.*, or -1. */
+static int layer_of(const char *name, int n_layer)
+{
+	char *end = NULL;
+	if (strncmp(name, "blk.", 4) != 0)
+		return -1;
+	const long l = strtol(name + 4, &end, 10);
+	return end != name + 4 && *end == '.' && l >= 0 && l < n_layer ? (int)l : -1;
+}
+
+/* Appends [p, p + n) to a span list (merged with the last when adjacent). */
+static int span_add(struct fy_span **list, size_t *len, size_t *cap, const void *p, size_t n)
+{
+	if (n == 0 || p == NULL)
+		return FY_OK;
+	if (*len > 0 && (const uint8_t *)(*list)[*len - 1].p + (*list)[*len - 1].n == p) {
+		(*list)[*len - 1].n += n;
+		return FY_OK;
+	}
+	if (*len + 2 > *cap) {
+		const size_t c = *cap ? *cap * 2 : 8;
+		struct fy_span *g = realloc(*list, c * sizeof(*g));
+		if (g == NULL)
+			return FY_ENOMEM;
+		*list = g;
+		*cap = c;
+	}
+	(*list)[(*len)++] = (struct fy_span){ p, n };
+	(*list)[*len] = (struct fy_span){ NULL, 0 };
+	return FY_OK;
+}
+
+/* Each layer's tensors' mapped bytes (the GGUF file's, or the checkpoint's shards' and their
+ * scales', experts one by one), and the weights' total. */
+static int layer_spans(struct fy_model *m, struct fy_err *err)
+{
+	const int L = m->hp.n_layer;
+	size_t *len = calloc((size_t)L + 1, sizeof(size_t)),
+	       *cap = calloc((size_t)L + 1, sizeof(size_t));
+	m->layer_spans = calloc((size_t)L + 1, sizeof(*m->layer_spans));
+	int rc = FY_OK;
+	if (len == NULL || cap == NULL || m->layer_spans == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		goto out;
+	}
+	const size_t n = m->gguf != NULL ? fy_gguf_tensor_count(m->gguf) : m->hf->n;
+	for (size_t i = 0; i < n && rc == FY_OK; i++) {
+		const char *name;
+		const struct fy_st_tensor *one[2] = { NULL, NULL };
+		const struct fy_st_tensor *const *srcs = one;
+		const struct fy_st_tensor *const *scales = NULL;
+		int64_t k = 1;
+		if (m->gguf != NULL) {
+			const struct fy_gguf_tensor *t = fy_gguf_tensor_at(m->gguf, i);
+			m->weight_bytes += t->nbytes;
+			const int l = layer_of(t->name, L);
+			if (l >= 0 && span_add(&m->layer_spans[l], &len[l], &cap[l], t->data,
+					       (size_t)t->nbytes) != FY_OK)
+				rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+			continue;
+		}
+		const struct fy_hf_tensor *t = &m->hf->t[i];
+		name = t->name;
+		if (t->parts != NULL) {
+			srcs = t->parts;
+			scales = t->scales;
+			k = t->ne[2];
+		} else {
+			one[0] = t->src;
+			one[1] = t->scale;
+		}
+		const int l = layer_of(name, L);
+		for (int64_t e = 0; e < k && rc == FY_OK; e++) {
+			const struct fy_st_tensor *pair[2] = { srcs[e], scales != NULL ? scales[e]
+									: t->parts == NULL ? one[1]
+											   : NULL };
+			for (int j = 0; j < 2 && rc == FY_OK; j++) {
+				if (pair[j] == NULL || pair[j]->data == NULL)
+					continue;
+				const size_t bytes = (size_t)(pair[j]->end - pair[j]->begin);
+				m->weight_bytes += bytes;
+				if (l >= 0 && span_add(&m->layer_spans[l], &len[l], &cap[l],
+						       pair[j]->data, bytes) != FY_OK)
+					rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+			}
+		}
+	}
+out:
+	free(len);
+	free(cap);
+	return rc;
+}
+
+void fy_model_stream(struct fy_model *m, bool on)
+{
+	m->stream = on;
 }
 
 int fy_model_open(struct fy_model **out, const char *path, struct fy_err *err)
@@ -749,6 +851,14 @@ int fy_model_open(struct fy_model **out, const char *path, struct fy_err *err)
 	FY_TRY(rc, read_hparams(m, err));
 	FY_TRY(rc, load_tensors(m, err));
 	FY_TRY(rc, fy_vocab_load(&m->vocab, meta_of(m), err));
+	FY_TRY(rc, layer_spans(m, err));
+	{
+		const char *env = getenv("FERRY_STREAM_WEIGHTS");
+		const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+		const double ram = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+		m->stream = env != NULL ? strcmp(env, "1") == 0
+					: ram > 0 && (double)m->weight_bytes > 0.75 * ram;
+	}
 	if (fy_vocab_size(m->vocab) > m->hp.n_vocab)
 		FY_TRY(rc, fy_err_set(err, FY_EFORMAT,
 				      "%s: the vocabulary has %d tokens, the embeddings %d rows",

@@ -249,5 +249,20 @@ expect_rc 0 "fsck clean after rm"
 run "$FERRY" run t/none
 expect_rc 1 "an unknown repository"
 
+# weights released behind each layer (FERRY_STREAM_WEIGHTS=1; on by itself for a model larger
+# than three quarters of the memory): the same tokens, a fraction of the resident memory
+"$MKMODEL" llama "$work/big.gguf" 8 512 1408 2048 f32
+for st in 0 1; do
+	FERRY_STREAM_WEIGHTS=$st "$FERRY" -v run "$work/big.gguf" -p "a b c d" -n 6 --temp 0 \
+		>"$work/st$st.out" 2>"$work/st$st.err"
+	sed -n 's/.*peak RSS \([0-9.]*\) MiB.*/\1/p' "$work/st$st.err" >"$work/st$st.rss"
+done
+cmp -s "$work/st0.out" "$work/st1.out" && [ -s "$work/st0.out" ] && ok ||
+	bad "streamed weights give other tokens"
+node -e 'const [a, b] = process.argv.slice(1).map(Number);
+process.exit(a > 90 && b > 0 && b < a / 2 ? 0 : 1)' "$(cat "$work/st0.rss")" "$(cat "$work/st1.rss")" &&
+	ok || bad "streaming: peak RSS $(cat "$work/st1.rss") MiB is not under half of $(cat "$work/st0.rss") MiB"
+rm -f "$work/big.gguf"
+
 echo "infer: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
