@@ -796,6 +796,9 @@ static int layer_spans(struct fy_model *m, struct fy_err *err)
 		}
 		const struct fy_hf_tensor *t = &m->hf->t[i];
 		name = t->name;
+		if (t->src == &t->own)
+			continue; /* materialized in memory (converted, stacked): not the mapping's
+				   */
 		if (t->parts != NULL) {
 			srcs = t->parts;
 			scales = t->scales;

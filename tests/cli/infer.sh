@@ -263,6 +263,14 @@ node -e 'const [a, b] = process.argv.slice(1).map(Number);
 process.exit(a > 90 && b > 0 && b < a / 2 ? 0 : 1)' "$(cat "$work/st0.rss")" "$(cat "$work/st1.rss")" &&
 	ok || bad "streaming: peak RSS $(cat "$work/st1.rss") MiB is not under half of $(cat "$work/st0.rss") MiB"
 rm -f "$work/big.gguf"
+# an HF checkpoint streams too, its tensors converted in memory (Qwen3-Next's regrouped qkv, its
+# 1 + w norms) left alone
+for st in 0 1; do
+	FERRY_STREAM_WEIGHTS=$st "$FERRY" run "$DATA/models/qwen3-next-tiny" -p "a b c d" -n 6 --temp 0 \
+		>"$work/hf$st.out" 2>/dev/null
+done
+cmp -s "$work/hf0.out" "$work/hf1.out" && [ -s "$work/hf0.out" ] && ok ||
+	bad "a streamed HF checkpoint gives other tokens"
 
 echo "infer: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
