@@ -260,8 +260,9 @@ struct fy_model {
 };
 
 /* Opens a GGUF file or an HF checkpoint directory; weights stay in the mapping. Streaming
- * (below) is on from the start when the weights are larger than three quarters of the
- * machine's memory, or FERRY_STREAM_WEIGHTS=1 asks for it (=0: never). */
+ * (below) is on from the start when the weights are larger than three quarters of the memory
+ * the process may use (the machine's, or its memory cgroup's limit: a container's), or
+ * FERRY_STREAM_WEIGHTS=1 asks for it (=0: never). */
 int fy_model_open(struct fy_model **out, const char *path, struct fy_err *err);
 /* Whether evaluation releases each layer's mapped weights after the layer has run (they are
  * read from the page cache, or the disk, again the next time). */

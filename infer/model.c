@@ -829,6 +829,40 @@ out:
 	return rc;
 }
 
+/* The memory this process may use: the machine's, or less when its memory cgroup (v2
+ * memory.max, v1 memory.limit_in_bytes; a container's limit) says so; 0 when unknown. */
+static double memory_available(void)
+{
+	const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	double ram = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	char line[512], path[700];
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *nl = strchr(line, '\n'), *grp;
+		if (nl != NULL)
+			*nl = '\0';
+		if (strncmp(line, "0::", 3) == 0)
+			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", line + 3);
+		else if ((grp = strstr(line, ":memory:")) != NULL)
+			snprintf(path, sizeof(path),
+				 "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", grp + 8);
+		else
+			continue;
+		FILE *l = fopen(path, "r");
+		char v[64];
+		if (l != NULL && fgets(v, sizeof(v), l) != NULL && v[0] >= '0' && v[0] <= '9') {
+			const double lim = strtod(v, NULL);
+			if (lim > 0 && (ram == 0 || lim < ram))
+				ram = lim;
+		}
+		if (l != NULL)
+			fclose(l);
+	}
+	if (f != NULL)
+		fclose(f);
+	return ram;
+}
+
 void fy_model_stream(struct fy_model *m, bool on)
 {
 	m->stream = on;
@@ -857,8 +891,7 @@ int fy_model_open(struct fy_model **out, const char *path, struct fy_err *err)
 	FY_TRY(rc, layer_spans(m, err));
 	{
 		const char *env = getenv("FERRY_STREAM_WEIGHTS");
-		const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-		const double ram = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+		const double ram = env != NULL ? 0 : memory_available();
 		m->stream = env != NULL ? strcmp(env, "1") == 0
 					: ram > 0 && (double)m->weight_bytes > 0.75 * ram;
 	}
