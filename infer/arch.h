@@ -28,6 +28,11 @@ struct fy_model_arch {
 	void (*ctx_free)(struct fy_ctx *c);
 };
 
+/* After layer l has run: its mapped weights handed back to the kernel when the model streams
+ * them (fy_model_stream); an architecture's own forward (body) calls it as the generic loop
+ * does. */
+void fy_eval_release_layer(const struct fy_ctx *c, int l);
+
 /* The row of general.architecture `name`, or NULL (infer/arch.c). */
 const struct fy_model_arch *fy_model_arch_find(const char *name);
 

@@ -807,6 +807,15 @@ static int scratch_fit(struct fy_scratch *s, const struct fy_hparams *hp, int n,
 	return FY_OK;
 }
 
+void fy_eval_release_layer(const struct fy_ctx *c, int l)
+{
+	const struct fy_model *m = c->m;
+	/* streaming: the layer's weights handed back to the kernel behind it */
+	for (const struct fy_span *sp = m->stream ? m->layer_spans[l] : NULL;
+	     sp != NULL && sp->p != NULL; sp++)
+		fy_map_drop(sp->p, sp->n);
+}
+
 int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *logits,
 	    struct fy_err *err)
 {
@@ -837,10 +846,7 @@ int fy_eval(struct fy_ctx *c, const int32_t *tokens, int n, bool all, float *log
 		rc = m->arch->body(c, n, err);
 	for (int l = 0; m->arch->body == NULL && l < hp->n_layer && rc == FY_OK; l++) {
 		rc = m->arch->layer(c, l, n, err);
-		/* streaming: the layer's weights handed back to the kernel behind it */
-		for (const struct fy_span *sp = m->stream ? m->layer_spans[l] : NULL;
-		     sp != NULL && sp->p != NULL; sp++)
-			fy_map_drop(sp->p, sp->n);
+		fy_eval_release_layer(c, l);
 	}
 	if (rc == FY_OK) {
 		const int first = all ? 0 : n - 1;

@@ -776,6 +776,7 @@ static int v4_body(struct fy_ctx *c, int n, struct fy_err *err)
 		fy_eval_norm(c, L->ffn_norm, n);
 		FY_TRY(rc, fy_eval_ffn(c, L, n, err));
 		hc_post(c, n);
+		fy_eval_release_layer(c, l);
 	}
 	/* the head reads the streams: sigmoid(mixes x scale + base) + eps */
 	FY_TRY(rc, hc_mixes(c, &v->hc_head_fn, n, err));
