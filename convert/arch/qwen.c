@@ -137,36 +137,14 @@ static int qwen3next_check(const struct fy_hf_config *g, const char *path, struc
 	return FY_OK;
 }
 
+static int linear_attn_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
+			    bool experts, bool mrope_default, struct fy_err *err);
+
 /* llama.cpp v0.5.0's keys for qwen3next (Qwen2MoeModel's, the MTP mixin's, its own). */
 static int qwen3next_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
 			  struct fy_err *err)
 {
-	const double prf = g->partial_rotary_factor > 0 ? g->partial_rotary_factor : 0.25;
-	int rc = FY_OK;
-	FY_TRY(rc, fy_kv_u32(w, a, "expert_count", (uint32_t)g->n_experts, err));
-	FY_TRY(rc, fy_kv_u32(w, a, "expert_used_count", (uint32_t)g->n_experts_used, err));
-	FY_TRY(rc, fy_kv_head_dim(w, a, g, err));
-	FY_TRY(rc, fy_kv_rope_scaling(w, a, g, false, err));
-	FY_TRY(rc, fy_kv_u32(w, a, "expert_feed_forward_length", (uint32_t)g->moe_intermediate_size,
-			     err));
-	FY_TRY(rc, fy_kv_u32(w, a, "expert_shared_feed_forward_length",
-			     (uint32_t)g->shared_expert_size, err));
-	if (g->n_nextn_layers > 0)
-		FY_TRY(rc,
-		       fy_kv_u32(w, a, "nextn_predict_layers", (uint32_t)g->n_nextn_layers, err));
-	FY_TRY(rc, fy_kv_u32(w, a, "ssm.conv_kernel", (uint32_t)g->linear_conv_kernel, err));
-	FY_TRY(rc, fy_kv_u32(w, a, "ssm.state_size", (uint32_t)g->linear_key_dim, err));
-	FY_TRY(rc, fy_kv_u32(w, a, "ssm.group_count", (uint32_t)g->linear_key_heads, err));
-	FY_TRY(rc, fy_kv_u32(w, a, "ssm.time_step_rank", (uint32_t)g->linear_value_heads, err));
-	FY_TRY(rc, fy_kv_u32(w, a, "ssm.inner_size",
-			     (uint32_t)(g->linear_value_dim * g->linear_value_heads), err));
-	FY_TRY(rc, fy_kv_u32(w, a, "full_attention_interval",
-			     (uint32_t)(g->full_attention_interval > 0 ? g->full_attention_interval
-								       : 4),
-			     err));
-	FY_TRY(rc, fy_kv_u32(w, a, "rope.dimension_count", (uint32_t)(g->head_dim * prf), err));
-out:
-	return rc;
+	return linear_attn_keys(w, a, g, true, false, err);
 }
 
 const struct fy_hf_arch fy_hf_qwen3next = {
@@ -226,10 +204,11 @@ static int qwen35_check(const struct fy_hf_config *g, const char *path, struct f
 	return FY_OK;
 }
 
-/* llama.cpp v0.5.0's keys for qwen35 and qwen35moe (Qwen3NextModel's, the experts' for the
- * mixture, the MTP mixin's, the MRoPE mixin's default sections when config.json has none). */
-static int qwen35_keys_of(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
-			  bool experts, struct fy_err *err)
+/* llama.cpp v0.5.0's keys for qwen3next, qwen35 and qwen35moe: Qwen3NextModel's (the
+ * experts' for a mixture, the MTP mixin's, which layers are linear when config.json names them)
+ * and, for Qwen3.5, the MRoPE mixin's default sections when config.json has none. */
+static int linear_attn_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
+			    bool experts, bool mrope_default, struct fy_err *err)
 {
 	const double prf = g->partial_rotary_factor > 0 ? g->partial_rotary_factor : 0.25;
 	int rc = FY_OK;
@@ -274,7 +253,7 @@ static int qwen35_keys_of(struct fy_gguf_writer *w, const char *a, const struct 
 								       : 4),
 			     err));
 	FY_TRY(rc, fy_kv_u32(w, a, "rope.dimension_count", (uint32_t)(g->head_dim * prf), err));
-	if (g->n_mrope == 0) {
+	if (mrope_default && g->n_mrope == 0) {
 		static const uint8_t sections[16] = { 11, 0, 0, 0, 11, 0, 0, 0,
 						      10, 0, 0, 0, 0,  0, 0, 0 };
 		char key[96];
@@ -288,13 +267,13 @@ out:
 static int qwen35_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
 		       struct fy_err *err)
 {
-	return qwen35_keys_of(w, a, g, false, err);
+	return linear_attn_keys(w, a, g, false, true, err);
 }
 
 static int qwen35moe_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
 			  struct fy_err *err)
 {
-	return qwen35_keys_of(w, a, g, true, err);
+	return linear_attn_keys(w, a, g, true, true, err);
 }
 
 /* Qwen3.5-MoE's: the mixture's checks too */

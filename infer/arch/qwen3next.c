@@ -1,6 +1,7 @@
 /*
  * qwen3next (Qwen3-Next; llama.cpp's src/models/qwen3next.cpp and delta-net-base.cpp): pre-norm
- * blocks, every full_attention_interval-th one gated attention, the others Gated DeltaNet; every
+ * blocks, every full_attention_interval-th one gated attention (or those
+ * attention.recurrent_layers does not name), the others Gated DeltaNet; every
  * feed-forward a mixture (softmax over the experts, top k renormalized) plus a shared expert
  * behind its own sigmoid gate. The norms' weights are 1 + w (the converter adds the 1).
  *
@@ -20,8 +21,8 @@
  *
  * qwen35 (Qwen3.5; src/models/qwen35.cpp) is the same with dense feed-forwards (or qwen35moe's
  * mixtures), b and a from their own ssm_beta and ssm_alpha, the value heads in tiled order (the
- * converter reorders them: value head h reads key head h % key heads), the linear layers named
- * by attention.recurrent_layers when the file has it, and interleaved MRoPE, which for text
+ * converter reorders them: value head h reads key head h % key heads), and interleaved MRoPE,
+ * which for text
  * (every section at the token's position) is NEOX RoPE.
  */
 #include "infer/arch.h"
@@ -63,15 +64,12 @@ static int hparams(struct fy_model *m, bool qwen35, struct fy_err *err)
 	double n_expert;
 	if (!qwen35 || fy_model_kv_num(m, "expert_count", &n_expert)) /* qwen35: dense */
 		FY_TRY(rc, fy_model_read_experts(m, true, err));
-	if (qwen35) {
-		rc = fy_model_kv_flags(m, "attention.recurrent_layers", m->hp.n_layer, v->linear,
-				       err);
-		v->by_key = rc == FY_OK;
-		if (rc == FY_ENOTFOUND)
-			rc = FY_OK;
-		if (rc != FY_OK)
-			goto out;
-	}
+	rc = fy_model_kv_flags(m, "attention.recurrent_layers", m->hp.n_layer, v->linear, err);
+	v->by_key = rc == FY_OK;
+	if (rc == FY_ENOTFOUND)
+		rc = FY_OK;
+	if (rc != FY_OK)
+		goto out;
 	FY_TRY(rc, fy_model_kv_int(m, "ssm.conv_kernel", true, 0, &v->kernel, err));
 	FY_TRY(rc, fy_model_kv_int(m, "ssm.state_size", true, 0, &v->key_dim, err));
 	FY_TRY(rc, fy_model_kv_int(m, "ssm.group_count", true, 0, &v->key_heads, err));
