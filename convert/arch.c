@@ -96,6 +96,11 @@ static const struct fy_name_pair common_names[] = {
 	{ "mlp.shared_experts.gate_proj.weight", "ffn_gate_shexp.weight" },
 	{ "mlp.shared_experts.up_proj.weight", "ffn_up_shexp.weight" },
 	{ "mlp.shared_experts.down_proj.weight", "ffn_down_shexp.weight" },
+	/* Qwen's one shared expert (Qwen3-Next, Qwen3.5-MoE) and its sigmoid gate */
+	{ "mlp.shared_expert.gate_proj.weight", "ffn_gate_shexp.weight" },
+	{ "mlp.shared_expert.up_proj.weight", "ffn_up_shexp.weight" },
+	{ "mlp.shared_expert.down_proj.weight", "ffn_down_shexp.weight" },
+	{ "mlp.shared_expert_gate.weight", "ffn_gate_inp_shexp.weight" },
 	/* a multi-token-prediction layer's own tensors (families that keep it: keep_nextn) */
 	{ "eh_proj.weight", "nextn.eh_proj.weight" },
 	{ "enorm.weight", "nextn.enorm.weight" },

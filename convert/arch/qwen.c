@@ -73,10 +73,6 @@ static const struct fy_name_pair qwen3next_names[] = {
 	{ "linear_attn.A_log", "ssm_a" },
 	{ "linear_attn.norm.weight", "ssm_norm.weight" },
 	{ "linear_attn.out_proj.weight", "ssm_out.weight" },
-	{ "mlp.shared_expert.gate_proj.weight", "ffn_gate_shexp.weight" },
-	{ "mlp.shared_expert.up_proj.weight", "ffn_up_shexp.weight" },
-	{ "mlp.shared_expert.down_proj.weight", "ffn_down_shexp.weight" },
-	{ "mlp.shared_expert_gate.weight", "ffn_gate_inp_shexp.weight" },
 	{ NULL, NULL },
 };
 
@@ -286,30 +282,11 @@ static int qwen35moe_check(const struct fy_hf_config *g, const char *path, struc
 	return rc;
 }
 
-/* Qwen3.5's names and a shared expert's (Qwen3-Next's) */
-static const struct fy_name_pair qwen35moe_names[] = {
-	{ "post_attention_layernorm.weight", "post_attention_norm.weight" },
-	{ "linear_attn.in_proj_qkv.weight", "attn_qkv.weight" },
-	{ "linear_attn.in_proj_z.weight", "attn_gate.weight" },
-	{ "linear_attn.in_proj_b.weight", "ssm_beta.weight" },
-	{ "linear_attn.in_proj_a.weight", "ssm_alpha.weight" },
-	{ "linear_attn.conv1d.weight", "ssm_conv1d.weight" },
-	{ "linear_attn.dt_bias", "ssm_dt.bias" },
-	{ "linear_attn.A_log", "ssm_a" },
-	{ "linear_attn.norm.weight", "ssm_norm.weight" },
-	{ "linear_attn.out_proj.weight", "ssm_out.weight" },
-	{ "mlp.shared_expert.gate_proj.weight", "ffn_gate_shexp.weight" },
-	{ "mlp.shared_expert.up_proj.weight", "ffn_up_shexp.weight" },
-	{ "mlp.shared_expert.down_proj.weight", "ffn_down_shexp.weight" },
-	{ "mlp.shared_expert_gate.weight", "ffn_gate_inp_shexp.weight" },
-	{ NULL, NULL },
-};
-
 #define QWEN35MOE_ROW(hf_name)                                                                     \
 	{                                                                                          \
 		.hf = hf_name, .gguf = "qwen35moe", .model_type = "qwen3_5_moe",                   \
 		.explicit_head_dim = true, .experts = true, .keep_nextn = true,                    \
-		.names = qwen35moe_names, .expert_prefix = "mlp.experts.",                         \
+		.names = qwen35_names, .expert_prefix = "mlp.experts.",                            \
 		.rename = qwen3next_rename, .tensor_ops = qwen3next_ops, .vhead_reorder = true,    \
 		.check = qwen35moe_check, .keys = qwen35moe_keys, .no_dense = true,                \
 	}
