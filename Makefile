@@ -211,7 +211,7 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) $(MKMODEL) $(BUNDLE_FORGE) node-deps
 		FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) sh tests/cli/convert.sh \
 		> $(BUILD)/convert.log 2>&1; rc7=$$?; tail -n 20 $(BUILD)/convert.log; \
 		sh tests/summary.sh convert $(BUILD)/convert.log >> $(SUMMARY); \
-		FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) sh tests/cli/infer.sh \
+		FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) MKMODEL=$(MKMODEL) sh tests/cli/infer.sh \
 		> $(BUILD)/infer.log 2>&1; rc8=$$?; tail -n 20 $(BUILD)/infer.log; \
 		sh tests/summary.sh infer $(BUILD)/infer.log >> $(SUMMARY); \
 		FERRY=$(FERRY_SAN) sh tests/cli/publish.sh > $(BUILD)/publish.log 2>&1; rc9=$$?; \

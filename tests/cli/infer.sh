@@ -8,6 +8,7 @@
 set -u
 
 FERRY=${FERRY:?set FERRY}
+MKMODEL=${MKMODEL:-build/mkmodel}
 FERRY_SAN=${FERRY_SAN:-}
 DATA=${FERRY_TEST_DATA:-tests/data}
 M=$DATA/models
