@@ -961,7 +961,8 @@ struct rowctx {
 	size_t src_bytes, row_bytes;
 };
 
-/* GGUF row r: the source row it comes from, as it is (same type) or converted. */
+/* GGUF row r: the source row it comes from, as it is (same type) or converted; scratch holds a
+ * row of floats, two for a tensor with a column map. */
 static int out_row(const void *ctx, int64_t r, float *scratch, uint8_t *out, struct fy_err *err)
 {
 	const struct rowctx *k = ctx;
@@ -976,15 +977,13 @@ static int out_row(const void *ctx, int64_t r, float *scratch, uint8_t *out, str
 		memcpy(out, (const uint8_t *)p.src->data + (size_t)sr * k->src_bytes, k->row_bytes);
 		return FY_OK;
 	}
-	source_row(t, p, sr, k->src_bytes, scratch);
-	if (t->col_map != NULL) {
-		float *row = malloc((size_t)t->ne[0] * sizeof(*row));
-		if (row == NULL)
-			return fy_err_set(err, FY_ENOMEM, "out of memory");
+	if (t->col_map != NULL) { /* the source row in the scratch's second half, then mapped */
+		float *row = scratch + t->ne[0];
+		source_row(t, p, sr, k->src_bytes, row);
 		for (int64_t i = 0; i < t->ne[0]; i++)
-			row[i] = scratch[t->col_map[i]];
-		memcpy(scratch, row, (size_t)t->ne[0] * sizeof(*row));
-		free(row);
+			scratch[i] = row[t->col_map[i]];
+	} else {
+		source_row(t, p, sr, k->src_bytes, scratch);
 	}
 	for (int64_t i = 0; t->ops != 0 && i < t->ne[0]; i++) /* as torch computes them, in float */
 		scratch[i] = (t->ops & FY_TOP_NEG_EXP)	  ? -torch_expf(scratch[i])
@@ -1074,7 +1073,8 @@ static int tensor_data(void *ctx, size_t index, struct fy_sink *sink, struct fy_
 				   k.row_bytes * (size_t)t->ne[1], err);
 	}
 	if (!copy)
-		rc = fy_convert_rows(c->o->pool, t->ne[1] * n_parts, t->ne[0], k.row_bytes, out_row,
+		rc = fy_convert_rows(c->o->pool, t->ne[1] * n_parts,
+				     t->ne[0] * (t->col_map != NULL ? 2 : 1), k.row_bytes, out_row,
 				     &k, sink, err);
 	/* streamed through once: let the kernel take the source pages back (peak RSS stays near
 	 * one chunk, not the model) */
@@ -1356,7 +1356,7 @@ static int materialize(const struct ctensor *t, bool source_types, struct fy_hf_
 	    (t->scale == NULL && !row_bytes_of(t->src->dtype, t->ne[0], &k.src_bytes)))
 		return fy_err_set(err, FY_EFORMAT, "tensor '%s': bad row length", t->name);
 	uint8_t *data = malloc(k.row_bytes * (size_t)rows + 1);
-	float *scratch = malloc((size_t)t->ne[0] * sizeof(float));
+	float *scratch = malloc((size_t)t->ne[0] * (t->col_map != NULL ? 2 : 1) * sizeof(float));
 	if (data == NULL || scratch == NULL) {
 		free(data);
 		free(scratch);
@@ -1376,13 +1376,10 @@ static int materialize(const struct ctensor *t, bool source_types, struct fy_hf_
 	return rc;
 }
 
-/* A stacked tensor the engine can read expert by expert where the shards hold it: every
- * expert's matrix stored as it is (F32, F16 or BF16, one type, nothing to scale, permute or
- * repack). */
 /* A scaled tensor the engine reads where it lies: FP8 with F32 or BF16 block scales, or
  * compressed-tensors int4 with its group scales (the same values as the conversion's: each
  * value times its block's or group's scale, in float). */
-static bool fp8_in_place(const struct ctensor *t, bool source_types)
+static bool scaled_in_place(const struct ctensor *t, bool source_types)
 {
 	if (source_types || t->scale == NULL || t->mxfp4 || t->kvb != 0 || t->row_map != NULL ||
 	    t->col_map != NULL || t->ops != 0 || t->gen != NULL)
@@ -1393,13 +1390,16 @@ static bool fp8_in_place(const struct ctensor *t, bool source_types)
 	       (t->scale->dtype == FY_DTYPE_F32 || t->scale->dtype == FY_DTYPE_BF16);
 }
 
+/* A stacked tensor the engine can read expert by expert where the shards hold it: every
+ * expert's matrix stored as it is (F32, F16 or BF16, one type, nothing to permute or repack;
+ * fused experts as slices), or scaled as scaled_in_place reads them. */
 static bool in_place_experts(const struct ctensor *t, bool source_types)
 {
 	if (t->parts == NULL || t->kvb != 0 || t->mxfp4 || t->permute_heads > 0 || t->gen != NULL)
 		return false;
 	const enum fy_dtype d = t->parts[0].src->dtype;
 	const bool fp8 =
-		(d == FY_DTYPE_F8_E4M3 || d == FY_DTYPE_I32) && fp8_in_place(t, source_types);
+		(d == FY_DTYPE_F8_E4M3 || d == FY_DTYPE_I32) && scaled_in_place(t, source_types);
 	if (d != FY_DTYPE_F32 && d != FY_DTYPE_F16 && d != FY_DTYPE_BF16 && !fp8)
 		return false;
 	for (int64_t e = 0; e < t->ne[2]; e++) {
@@ -1491,7 +1491,7 @@ int fy_hf_view_open(struct fy_hf_view **out, const char *dir, struct fy_err *err
 				memcpy(v->t[i].block, c.t[i].block, sizeof(v->t[i].block));
 				v->t[i].int4_group = c.t[i].int4_group;
 			}
-		} else if (fp8_in_place(&c.t[i], c.arch->source_types) && c.t[i].parts == NULL) {
+		} else if (scaled_in_place(&c.t[i], c.arch->source_types) && c.t[i].parts == NULL) {
 			v->t[i].scale = c.t[i].scale;
 			memcpy(v->t[i].block, c.t[i].block, sizeof(v->t[i].block));
 			v->t[i].int4_group = c.t[i].int4_group;

@@ -638,8 +638,7 @@ out:
 	return rc;
 }
 
-/* layer_types (which layers are linear attention) and the MRoPE sections of rope_parameters or
- * rope_scaling (padded to four with zeros, as llama.cpp's converter pads them). */
+/* layer_types: which layers are linear attention (Qwen3-Next, Qwen3.5). */
 static int layer_types(struct fy_hf_config *c, const struct fy_json *j, const char *path,
 		       struct fy_err *err)
 {
@@ -660,6 +659,14 @@ static int layer_types(struct fy_hf_config *c, const struct fy_json *j, const ch
 			c->linear_layer[k] = strcmp(t, "linear_attention") == 0;
 		}
 	}
+	return FY_OK;
+}
+
+/* The MRoPE sections of rope_parameters or rope_scaling, padded to four with zeros as
+ * llama.cpp's converter pads them. */
+static int mrope_sections(struct fy_hf_config *c, const struct fy_json *j, const char *path,
+			  struct fy_err *err)
+{
 	const struct fy_json *rs = fy_json_get(j, "rope_scaling");
 	const struct fy_json *ms = fy_json_get(rs, "mrope_section");
 	c->n_mrope = 0;
@@ -723,6 +730,7 @@ static int config_from(struct fy_hf_config *cfg, struct fy_json *j, const char *
 	FY_TRY(rc, config_strs(&c, j, path, err));
 	FY_TRY(rc, rope_scaling(&c, j, path, err));
 	FY_TRY(rc, layer_types(&c, j, path, err));
+	FY_TRY(rc, mrope_sections(&c, j, path, err));
 	FY_TRY(rc, compressed_tensors(&c, j, path, err));
 	*cfg = c;
 out:

@@ -29,8 +29,8 @@ struct fy_model_arch {
 };
 
 /* After layer l has run: its mapped weights handed back to the kernel when the model streams
- * them (fy_model_stream); an architecture's own forward (body) calls it as the generic loop
- * does. */
+ * them (fy_model.stream: they are read from the page cache, or the disk, the next time); an
+ * architecture's own forward (body) calls it as the generic loop does. */
 void fy_eval_release_layer(const struct fy_ctx *c, int l);
 
 /* The row of general.architecture `name`, or NULL (infer/arch.c). */

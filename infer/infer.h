@@ -248,7 +248,7 @@ struct fy_model {
 	float **owned;	       /* 1-D tensors converted to F32 */
 	size_t n_owned;
 	void *ext; /* an architecture's own model-wide tensors (one allocation, freed with it) */
-	/* Weights released behind the layer that used them (fy_model_stream): each layer's
+	/* Weights released behind the layer that used them (fy_eval_release_layer): each layer's
 	 * tensors' mapped bytes, handed back to the kernel once the layer has run, so resident
 	 * memory stays near one layer's weights whatever the model's size. */
 	bool stream;
@@ -260,13 +260,10 @@ struct fy_model {
 };
 
 /* Opens a GGUF file or an HF checkpoint directory; weights stay in the mapping. Streaming
- * (below) is on from the start when the weights are larger than three quarters of the memory
+ * (fy_model.stream) is on when the weights are larger than three quarters of the memory
  * the process may use (the machine's, or its memory cgroup's limit: a container's), or
  * FERRY_STREAM_WEIGHTS=1 asks for it (=0: never). */
 int fy_model_open(struct fy_model **out, const char *path, struct fy_err *err);
-/* Whether evaluation releases each layer's mapped weights after the layer has run (they are
- * read from the page cache, or the disk, again the next time). */
-void fy_model_stream(struct fy_model *m, bool on);
 void fy_model_free(struct fy_model *m);
 /* The architectures ferry runs, for messages. */
 const char *fy_model_archs(void);

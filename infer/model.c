@@ -349,8 +349,8 @@ static const char *label(const struct fy_model *m)
 }
 
 /* An FP8 or int4 matrix read where it lies with its scales (the view checked their shape). */
-static int fp8_weight(const struct found *f, const uint8_t *data, const struct fy_st_tensor *sc,
-		      int64_t ne0, int64_t ne1, struct fy_weight *w)
+static void scaled_weight(const struct found *f, const uint8_t *data, const struct fy_st_tensor *sc,
+			  int64_t ne0, int64_t ne1, struct fy_weight *w)
 {
 	const bool int4 = f->int4_group > 0;
 	*w = (struct fy_weight){ .type = int4 ? FY_DTYPE_I32 : FY_DTYPE_F8_E4M3,
@@ -364,7 +364,6 @@ static int fp8_weight(const struct found *f, const uint8_t *data, const struct f
 				 .scale_ld = sc->shape[1],
 				 .block = { int4 ? 1 : f->block[0],
 					    int4 ? f->int4_group : f->block[1] } };
-	return FY_OK;
 }
 
 /* A matrix of ne0 x ne1 (required unless `optional`; absent: w->data stays NULL). */
@@ -383,8 +382,10 @@ int fy_model_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t n
 				  label(m), name, (long long)f.ne[0], (long long)f.ne[1],
 				  (long long)ne0, (long long)ne1);
 	*w = (struct fy_weight){ 0 };
-	if (f.scale != NULL) /* FP8 with block scales, read in place */
-		return fp8_weight(&f, f.data, f.scale, ne0, ne1, w);
+	if (f.scale != NULL) { /* FP8 or int4 with its scales, read in place */
+		scaled_weight(&f, f.data, f.scale, ne0, ne1, w);
+		return FY_OK;
+	}
 	if (fy_quant_traits(f.type) == NULL || fy_quant_traits(f.type)->to_float == NULL)
 		return fy_err_set(err, FY_EUNSUPPORTED,
 				  "%s: tensor %s is %s, which ferry cannot read", label(m), name,
@@ -464,10 +465,10 @@ static int get_experts(struct fy_model *m, const char *name, int64_t ne0, int64_
 				  "%lldx%lldx%d",
 				  label(m), name, (long long)f.ne[0], (long long)f.ne[1],
 				  (long long)f.ne[2], (long long)ne0, (long long)ne1, n);
-	if (f.scales != NULL) { /* FP8 experts with their block scales, read in place */
+	if (f.scales != NULL) { /* FP8 or int4 experts with their scales, read in place */
 		for (int e = 0; e < n; e++)
-			fp8_weight(&f, (const uint8_t *)f.parts[e]->data, f.scales[e], ne0, ne1,
-				   &w[(size_t)e * (size_t)stride]);
+			scaled_weight(&f, (const uint8_t *)f.parts[e]->data, f.scales[e], ne0, ne1,
+				      &w[(size_t)e * (size_t)stride]);
 		return FY_OK;
 	}
 	if (fy_quant_traits(f.type) == NULL || fy_quant_traits(f.type)->to_float == NULL)
@@ -861,11 +862,6 @@ static double memory_available(void)
 	if (f != NULL)
 		fclose(f);
 	return ram;
-}
-
-void fy_model_stream(struct fy_model *m, bool on)
-{
-	m->stream = on;
 }
 
 int fy_model_open(struct fy_model **out, const char *path, struct fy_err *err)

@@ -64,10 +64,14 @@ const struct fy_hf_arch fy_hf_qwen3moe = {
  * are stored as an offset from 1 and written as 1 + w. The next-token-prediction block (mtp.*)
  * is kept as the layer after the last, as llama.cpp's converter keeps it.
  */
-static const struct fy_name_pair qwen3next_names[] = {
+static const struct fy_name_pair linear_attn_names[] = {
 	{ "post_attention_layernorm.weight", "post_attention_norm.weight" },
-	{ "linear_attn.in_proj_qkvz.weight", "attn_qkvz.weight" },
+	{ "linear_attn.in_proj_qkvz.weight", "attn_qkvz.weight" }, /* Qwen3-Next's, split */
 	{ "linear_attn.in_proj_ba.weight", "ssm_ba.weight" },
+	{ "linear_attn.in_proj_qkv.weight", "attn_qkv.weight" }, /* Qwen3.5's, apart */
+	{ "linear_attn.in_proj_z.weight", "attn_gate.weight" },
+	{ "linear_attn.in_proj_b.weight", "ssm_beta.weight" },
+	{ "linear_attn.in_proj_a.weight", "ssm_alpha.weight" },
 	{ "linear_attn.conv1d.weight", "ssm_conv1d.weight" },
 	{ "linear_attn.dt_bias", "ssm_dt.bias" },
 	{ "linear_attn.A_log", "ssm_a" },
@@ -117,20 +121,35 @@ static unsigned qwen3next_ops(const char *gguf)
 	return 0;
 }
 
-static int qwen3next_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
+/* The linear-attention fields every family of this file needs (family names it in the error),
+ * and layer_types, when given, one per layer. */
+static int check_linear(const struct fy_hf_config *g, const char *path, const char *family,
+			struct fy_err *err)
 {
 	if (g->linear_conv_kernel <= 0 || g->linear_key_dim <= 0 || g->linear_value_dim <= 0 ||
 	    g->linear_key_heads <= 0 || g->linear_value_heads <= 0 ||
-	    g->linear_value_heads % g->linear_key_heads != 0 || g->head_dim <= 0 ||
-	    g->moe_intermediate_size <= 0 || g->shared_expert_size <= 0)
-		return fy_err_set(
-			err, FY_EFORMAT,
-			"%s: Qwen3-Next needs linear_conv_kernel_dim, linear_key_head_dim, "
-			"linear_value_head_dim, linear_num_key_heads dividing "
-			"linear_num_value_heads, head_dim, moe_intermediate_size and "
-			"shared_expert_intermediate_size",
-			path);
+	    g->linear_value_heads % g->linear_key_heads != 0 || g->head_dim <= 0)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: %s needs linear_conv_kernel_dim, linear_key_head_dim, "
+				  "linear_value_head_dim, linear_num_key_heads dividing "
+				  "linear_num_value_heads and head_dim",
+				  path, family);
+	if (g->n_layer_types >= 0 && g->n_layer_types != g->n_layers)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: layer_types has %lld entries, num_hidden_layers is %lld",
+				  path, (long long)g->n_layer_types, (long long)g->n_layers);
 	return FY_OK;
+}
+
+static int qwen3next_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
+{
+	int rc = check_linear(g, path, "Qwen3-Next", err);
+	if (rc == FY_OK && (g->moe_intermediate_size <= 0 || g->shared_expert_size <= 0))
+		rc = fy_err_set(err, FY_EFORMAT,
+				"%s: Qwen3-Next needs moe_intermediate_size and "
+				"shared_expert_intermediate_size",
+				path);
+	return rc;
 }
 
 static int linear_attn_keys(struct fy_gguf_writer *w, const char *a, const struct fy_hf_config *g,
@@ -150,7 +169,7 @@ const struct fy_hf_arch fy_hf_qwen3next = {
 	.explicit_head_dim = true,
 	.experts = true,
 	.keep_nextn = true,
-	.names = qwen3next_names,
+	.names = linear_attn_names,
 	.expert_prefix = "mlp.experts.",
 	.rename = qwen3next_rename,
 	.tensor_ops = qwen3next_ops,
@@ -169,35 +188,10 @@ const struct fy_hf_arch fy_hf_qwen3next = {
  * as llama.cpp's converter leaves it for an mmproj file); which layers are linear comes from
  * layer_types (attention.recurrent_layers) when config.json gives it.
  */
-static const struct fy_name_pair qwen35_names[] = {
-	{ "post_attention_layernorm.weight", "post_attention_norm.weight" },
-	{ "linear_attn.in_proj_qkv.weight", "attn_qkv.weight" },
-	{ "linear_attn.in_proj_z.weight", "attn_gate.weight" },
-	{ "linear_attn.in_proj_b.weight", "ssm_beta.weight" },
-	{ "linear_attn.in_proj_a.weight", "ssm_alpha.weight" },
-	{ "linear_attn.conv1d.weight", "ssm_conv1d.weight" },
-	{ "linear_attn.dt_bias", "ssm_dt.bias" },
-	{ "linear_attn.A_log", "ssm_a" },
-	{ "linear_attn.norm.weight", "ssm_norm.weight" },
-	{ "linear_attn.out_proj.weight", "ssm_out.weight" },
-	{ NULL, NULL },
-};
 
 static int qwen35_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
 {
-	if (g->linear_conv_kernel <= 0 || g->linear_key_dim <= 0 || g->linear_value_dim <= 0 ||
-	    g->linear_key_heads <= 0 || g->linear_value_heads <= 0 ||
-	    g->linear_value_heads % g->linear_key_heads != 0 || g->head_dim <= 0)
-		return fy_err_set(err, FY_EFORMAT,
-				  "%s: Qwen3.5 needs linear_conv_kernel_dim, linear_key_head_dim, "
-				  "linear_value_head_dim, linear_num_key_heads dividing "
-				  "linear_num_value_heads and head_dim",
-				  path);
-	if (g->n_layer_types >= 0 && g->n_layer_types != g->n_layers)
-		return fy_err_set(err, FY_EFORMAT,
-				  "%s: layer_types has %lld entries, num_hidden_layers is %lld",
-				  path, (long long)g->n_layer_types, (long long)g->n_layers);
-	return FY_OK;
+	return check_linear(g, path, "Qwen3.5", err);
 }
 
 /* llama.cpp v0.5.0's keys for qwen3next, qwen35 and qwen35moe: Qwen3NextModel's (the
@@ -272,10 +266,9 @@ static int qwen35moe_keys(struct fy_gguf_writer *w, const char *a, const struct 
 	return linear_attn_keys(w, a, g, true, true, err);
 }
 
-/* Qwen3.5-MoE's: the mixture's checks too */
 static int qwen35moe_check(const struct fy_hf_config *g, const char *path, struct fy_err *err)
 {
-	int rc = qwen35_check(g, path, err);
+	int rc = check_linear(g, path, "Qwen3.5-MoE", err);
 	if (rc == FY_OK && g->moe_intermediate_size <= 0)
 		rc = fy_err_set(err, FY_EFORMAT, "%s: Qwen3.5-MoE needs moe_intermediate_size",
 				path);
@@ -286,7 +279,7 @@ static int qwen35moe_check(const struct fy_hf_config *g, const char *path, struc
 	{                                                                                          \
 		.hf = hf_name, .gguf = "qwen35moe", .model_type = "qwen3_5_moe",                   \
 		.explicit_head_dim = true, .experts = true, .keep_nextn = true,                    \
-		.names = qwen35_names, .expert_prefix = "mlp.experts.",                            \
+		.names = linear_attn_names, .expert_prefix = "mlp.experts.",                       \
 		.rename = qwen3next_rename, .tensor_ops = qwen3next_ops, .vhead_reorder = true,    \
 		.check = qwen35moe_check, .keys = qwen35moe_keys, .no_dense = true,                \
 	}
@@ -297,7 +290,7 @@ const struct fy_hf_arch fy_hf_qwen35moe_causal = QWEN35MOE_ROW("Qwen3_5MoeForCau
 #define QWEN35_ROW(hf_name)                                                                        \
 	{                                                                                          \
 		.hf = hf_name, .gguf = "qwen35", .model_type = "qwen3_5",                          \
-		.explicit_head_dim = true, .keep_nextn = true, .names = qwen35_names,              \
+		.explicit_head_dim = true, .keep_nextn = true, .names = linear_attn_names,         \
 		.rename = qwen3next_rename, .tensor_ops = qwen3next_ops, .vhead_reorder = true,    \
 		.check = qwen35_check, .keys = qwen35_keys,                                        \
 	}

@@ -391,33 +391,14 @@ out:
 	return rc;
 }
 
-const struct fy_model_arch fy_arch_qwen3next = {
-	.name = "qwen3next",
-	.rope = FY_ROPE_NEOX,
-	.hf_rope = FY_ROPE_NEOX,
-	.hparams = q3n_hparams,
-	.load_layer = q3n_load,
-	.layer = q3n_layer,
-	.ctx_free = q3n_ctx_free,
-};
+/* one row each: qwen3next, qwen35 (dense) and qwen35moe read the same layers */
+#define Q3N_ROW(arch, hp, mixture)                                                                 \
+	{                                                                                          \
+		.name = arch, .rope = FY_ROPE_NEOX, .hf_rope = FY_ROPE_NEOX, .hparams = hp,        \
+		.load_layer = q3n_load, .layer = q3n_layer, .ctx_free = q3n_ctx_free,              \
+		.no_dense = mixture,                                                               \
+	}
 
-const struct fy_model_arch fy_arch_qwen35 = {
-	.name = "qwen35",
-	.rope = FY_ROPE_NEOX,
-	.hf_rope = FY_ROPE_NEOX,
-	.hparams = q35_hparams,
-	.load_layer = q3n_load,
-	.layer = q3n_layer,
-	.ctx_free = q3n_ctx_free,
-};
-
-const struct fy_model_arch fy_arch_qwen35moe = {
-	.name = "qwen35moe",
-	.rope = FY_ROPE_NEOX,
-	.hf_rope = FY_ROPE_NEOX,
-	.hparams = q35_hparams,
-	.load_layer = q3n_load,
-	.layer = q3n_layer,
-	.ctx_free = q3n_ctx_free,
-	.no_dense = true,
-};
+const struct fy_model_arch fy_arch_qwen3next = Q3N_ROW("qwen3next", q3n_hparams, false);
+const struct fy_model_arch fy_arch_qwen35 = Q3N_ROW("qwen35", q35_hparams, false);
+const struct fy_model_arch fy_arch_qwen35moe = Q3N_ROW("qwen35moe", q35_hparams, true);

@@ -44,6 +44,15 @@ const b = Buffer.alloc(4);
 b.writeUInt32LE(Number(v) >>> 0);
 fs.writeSync(fs.openSync(f, "r+"), b, 0, 4, at);' "$@"
 }
+cfg_bad() { # cfg_bad DESCRIPTION EXPECTED-ERROR JS-EDIT-OF-c: fixture $m with config.json edited is refused
+	rm -rf "$work/bad" && cp -r "$M/$m" "$work/bad" && node -e '
+const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+eval(process.argv[2]); fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/config.json" "$3"
+	run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+	expect_rc 1 "convert refuses $1"
+	expect_err "$2" "the refusal of $1 names the file and what is wrong"
+	[ ! -e "$work/x.gguf" ] && ok || bad "nothing written for $1"
+}
 # NAME ARCH: the fixtures and the GGUF architecture they convert to
 for f in "glm4-tiny glm4" "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2" \
 	"kimi-k2-tiny deepseek2" "deepseek-v32-tiny deepseek32" "kimi-k25-tiny deepseek2" \
@@ -180,24 +189,15 @@ gguf_patch "$work/v4-ratio.gguf" deepseek4.attention.compress_ratios 5 1
 run "$FERRY" run "$work/v4-ratio.gguf" -p hi -n 2
 expect_rc 1 "run refuses a compression ratio of 5"
 expect_err "v4-ratio.gguf: deepseek4.attention.compress_ratios has no ratio 0, 4 or 128 for layer 1" "the refusal names the file and the key"
-v4_bad() { # v4_bad DESCRIPTION EXPECTED-ERROR JS-EDIT-OF-c: a damaged config.json is refused
-	rm -rf "$work/bad" && cp -r "$M/$m" "$work/bad" && node -e '
-const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
-eval(process.argv[2]); fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/config.json" "$3"
-	run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
-	expect_rc 1 "convert refuses $1"
-	expect_err "$2" "the refusal of $1 names the file and what is wrong"
-	[ ! -e "$work/x.gguf" ] && ok || bad "nothing written for $1"
-}
-v4_bad "another scoring function" "bad/config.json: scoring_func 'softmax': DeepSeek-V4 routes by sqrtsoftplus" \
+cfg_bad "another scoring function" "bad/config.json: scoring_func 'softmax': DeepSeek-V4 routes by sqrtsoftplus" \
 	'c.scoring_func = "softmax"'
-v4_bad "fewer compression ratios than layers" "bad/config.json: compress_ratios has 3 entries for 4 layers" \
+cfg_bad "fewer compression ratios than layers" "bad/config.json: compress_ratios has 3 entries for 4 layers" \
 	'c.compress_ratios = [0, 4, 128]'
-v4_bad "a ratio DeepSeek-V4 does not use" "bad/config.json: compress_ratios[1] is 5" \
+cfg_bad "a ratio DeepSeek-V4 does not use" "bad/config.json: compress_ratios[1] is 5" \
 	'c.compress_ratios[1] = 5'
-v4_bad "a negative ratio" "bad/config.json: compress_ratios[2] is not an integer" \
+cfg_bad "a negative ratio" "bad/config.json: compress_ratios[2] is not an integer" \
 	'c.compress_ratios[2] = -4'
-v4_bad "no hyper-connections" "bad/config.json: DeepSeek-V4 needs head_dim" 'delete c.hc_mult'
+cfg_bad "no hyper-connections" "bad/config.json: DeepSeek-V4 needs head_dim" 'delete c.hc_mult'
 rm -rf "$work/bad" && cp -r "$M/$m" "$work/bad"
 E=layers.1.ffn.experts.2.w3
 st_set "$work/bad" "$E.scale" 'h.shape = [h.shape[1], h.shape[0]]'
@@ -219,15 +219,6 @@ expect_out "routing: softmax over 8 experts, top 2, renormalized; 1 shared exper
 run "$FERRY" inspect --json "$work/$m.gguf"
 [ "$(json_field "$work/out" 'd.tensors.filter(t => t.name.startsWith("blk.4.nextn.")).length')" = 4 ] &&
 	ok || bad "$m: the mtp block is kept as layer 4 (as llama.cpp's converter keeps it)"
-cfg_bad() { # cfg_bad DESCRIPTION EXPECTED-ERROR JS-EDIT-OF-c: $m with config.json edited is refused
-	rm -rf "$work/bad" && cp -r "$M/$m" "$work/bad" && node -e '
-const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
-eval(process.argv[2]); fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/config.json" "$3"
-	run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
-	expect_rc 1 "convert refuses $1"
-	expect_err "$2" "the refusal of $1 names the file and what is wrong"
-	[ ! -e "$work/x.gguf" ] && ok || bad "nothing written for $1"
-}
 cfg_bad "no linear key heads" "bad/config.json: Qwen3-Next needs linear_conv_kernel_dim" \
 	'delete c.linear_num_key_heads'
 cfg_bad "value heads that key heads do not divide" "bad/config.json: Qwen3-Next needs" \
