@@ -54,26 +54,6 @@ static void group_levels(const float *xval, int n, float id, int kmax, int8_t *L
 	}
 }
 
-/* group_levels over a whole block of 32, eight values side by side (the same operations). */
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-static void block_levels(const float *xval, float id, int kmax, int8_t *L)
-{
-	for (int c = 0; c < 32; c += 8) {
-		v8f x;
-		v8i l;
-		memcpy(&x, xval + c, sizeof(x));
-		const v8f v = 0.5f * (id * x - 1) + 12582912.f; /* nearest_int, lane by lane */
-		memcpy(&l, &v, sizeof(l));
-		l = (l & 0x007fffff) - 0x00400000;
-		l &= ~(l < 0);
-		const v8i over = l > kmax;
-		l = (l & ~over) | (kmax & over);
-		for (int k = 0; k < 8; k++)
-			L[c + k] = (int8_t)l[k];
-	}
-}
-
 /* A group's point: on the lattice as it is, else its nearest neighbour (levels rewritten).
  * Returns the point's index; *on_grid says which. */
 static int group_point(const struct fy_lattice *g, int8_t *L, const float *xval, const float *w,
@@ -169,7 +149,7 @@ static void iq2xxs_block(const struct fy_lattice *g, const float *xbl, const flo
 		for (int is = -6; is <= 6; ++is) {
 			const float id = ((float)(2 * kMaxQ - 1) + (float)is * 0.1f) / eff_max;
 			const float this_scale = 1 / id;
-			block_levels(xval, id, kMaxQ - 1, Laux);
+			fy_lattice_levels32(g, xval, id, kMaxQ - 1, Laux);
 			for (int k = 0; k < 4; ++k) {
 				group_point(g, Laux + 8 * k, xval + 8 * k, waux + 8 * k, this_scale,
 					    &on);
@@ -184,7 +164,7 @@ static void iq2xxs_block(const struct fy_lattice *g, const float *xbl, const flo
 		}
 		if (scale > 0) {
 			const float id = 1 / scale;
-			block_levels(xval, id, kMaxQ - 1, L);
+			fy_lattice_levels32(g, xval, id, kMaxQ - 1, L);
 			for (int k = 0; k < 4; ++k) {
 				group_point(g, L + 8 * k, xval + 8 * k, waux + 8 * k, scale, &on);
 			}
@@ -381,7 +361,7 @@ static void iq3xxs_block(const struct fy_lattice *g, const float *xbl, const flo
 		for (int is = -15; is <= 15; ++is) {
 			const float id = ((float)(2 * kMaxQ - 1) + (float)is * 0.2f) / max;
 			const float this_scale = 1 / id;
-			block_levels(xval, id, kMaxQ - 1, Laux);
+			fy_lattice_levels32(g, xval, id, kMaxQ - 1, Laux);
 			for (int k = 0; k < 8; ++k) {
 				group_point(g, Laux + 4 * k, xval + 4 * k, waux + 4 * k, this_scale,
 					    &is_on_grid_aux[k]);
@@ -634,7 +614,7 @@ static void iq3s_block(const struct fy_lattice *g, const float *xbl, const float
 		for (int is = -9; is <= 9; ++is) {
 			const float id = ((float)(2 * kMaxQ - 1) + (float)is * 0.2f) / max;
 			const float this_scale = 1 / id;
-			block_levels(xval, id, kMaxQ - 1, Laux);
+			fy_lattice_levels32(g, xval, id, kMaxQ - 1, Laux);
 			for (int k = 0; k < 8; ++k) {
 				group_point(g, Laux + 4 * k, xval + 4 * k, waux + 4 * k, this_scale,
 					    &is_on_grid_aux[k]);

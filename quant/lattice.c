@@ -126,7 +126,8 @@ static bool build_lanes(struct fy_lattice *g)
 					g->pos +
 					(size_t)nb[1 + imin(c + lane, nb[0] - 1)] * (size_t)g->dim;
 				for (int i = 0; i < g->dim; i++)
-					g->lanes[at + 8 * (size_t)i + (size_t)lane] = p[i];
+					g->lanes[at + 8 * (size_t)i + (size_t)lane] =
+						(int8_t)((p[i] - 1) / 2);
 			}
 	}
 	return true;
@@ -141,16 +142,19 @@ static void build(int which)
 	g->bits = s->bits;
 	g->map_size = s->map_size;
 	g->pos = malloc((size_t)s->n * (size_t)s->dim);
+	g->lev = malloc((size_t)s->n * (size_t)s->dim);
 	g->posf = malloc((size_t)s->n * (size_t)s->dim * sizeof(float));
 	g->map = malloc((size_t)s->map_size * sizeof(*g->map));
 	int *d2 = malloc((size_t)s->n * sizeof(int));
-	if (g->pos == NULL || g->posf == NULL || g->map == NULL || d2 == NULL)
+	if (g->pos == NULL || g->lev == NULL || g->posf == NULL || g->map == NULL || d2 == NULL)
 		goto fail;
 	for (int k = 0; k < s->n; k++) {
 		int8_t *p = g->pos + (size_t)k * (size_t)s->dim;
 		unpack(s->kgrid[k], s->dim, s->bits, p);
-		for (int i = 0; i < s->dim; i++)
+		for (int i = 0; i < s->dim; i++) {
 			g->posf[(size_t)k * (size_t)s->dim + (size_t)i] = p[i];
+			g->lev[(size_t)k * (size_t)s->dim + (size_t)i] = (int8_t)((p[i] - 1) / 2);
+		}
 	}
 	for (int i = 0; i < s->map_size; i++)
 		g->map[i] = -1;
@@ -188,12 +192,14 @@ static void build(int which)
 fail:
 	free(d2);
 	free(g->pos);
+	free(g->lev);
 	free(g->posf);
 	free(g->map);
 	free(g->nb);
 	free(g->lane_at);
 	free(g->lanes);
 	g->pos = NULL;
+	g->lev = NULL;
 	g->posf = NULL;
 	g->map = NULL;
 	g->nb = NULL;
@@ -223,11 +229,13 @@ const struct fy_lattice *fy_lattice_get(enum fy_lattice_kind which)
 
 #ifdef LANES_AVX2
 /*
- * The nearest of a list's points with AVX2, eight points side by side: each lane computes its
- * point's distance with ggml's operations in ggml's order (scale * q - x, then w * diff * diff
- * added coordinate by coordinate; no fused multiply-add), and the winner is the first point at
- * the smallest distance below FLT_MAX, as ggml's strict d2 < best_d2 picks it (NaN never wins;
- * a chunk's repeated last point never beats its first copy). -1 when none qualifies.
+ * The nearest of a list's points with AVX2, eight points side by side. A coordinate's term
+ * w * (scale * q - x)^2 (ggml's operations in ggml's order, no fused multiply-add) takes one of
+ * eight values, q = 2l+1 for a level l < 8: computed once per call, a vector per coordinate, and
+ * each point's terms picked from them by its levels (vpermps), then added coordinate by
+ * coordinate. The winner is the first point at the smallest distance below FLT_MAX, as ggml's
+ * strict d2 < best_d2 picks it (NaN never wins; a chunk's repeated last point never beats its
+ * first copy). -1 when none qualifies.
  */
 AVX2 static inline __attribute__((always_inline)) int find_lanes(const struct fy_lattice *g,
 								 int dim, int u, const uint16_t *nb,
@@ -236,37 +244,62 @@ AVX2 static inline __attribute__((always_inline)) int find_lanes(const struct fy
 {
 	const int count = nb[0];
 	const int8_t *q = g->lanes + g->lane_at[u];
-	const __m256 s = _mm256_set1_ps(scale);
-	__m256 x[8], w[8];
+	const __m256 sq =
+		_mm256_mul_ps(_mm256_set1_ps(scale), _mm256_setr_ps(1, 3, 5, 7, 9, 11, 13, 15));
+	__m256 t[8];
+#pragma GCC unroll 8
 	for (int i = 0; i < dim; i++) {
-		x[i] = _mm256_set1_ps(xval[i]);
-		w[i] = _mm256_set1_ps(weight[i]);
+		const __m256 diff = _mm256_sub_ps(sq, _mm256_set1_ps(xval[i]));
+		t[i] = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(weight[i]), diff), diff);
 	}
-	__m256 bestv = _mm256_set1_ps(FLT_MAX);
-	int best = -1;
-	for (int c = 0; c < count; c += 8, q += 8 * dim) {
+	if (count <= 8) { /* most lists (IQ3's average is 5): one chunk, its first lane wins */
 		__m256 d2 = _mm256_setzero_ps();
+#pragma GCC unroll 8
 		for (int i = 0; i < dim; i++) {
-			const __m128i b =
-				_mm_loadl_epi64((const __m128i *)(const void *)(q + 8 * i));
-			const __m256 p = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
-			const __m256 diff = _mm256_sub_ps(_mm256_mul_ps(s, p), x[i]);
-			d2 = _mm256_add_ps(d2, _mm256_mul_ps(_mm256_mul_ps(w[i], diff), diff));
+			const __m256i l = _mm256_cvtepu8_epi32(
+				_mm_loadl_epi64((const __m128i *)(const void *)(q + 8 * i)));
+			d2 = _mm256_add_ps(d2, _mm256_permutevar8x32_ps(t[i], l));
 		}
-		const __m256 lt = _mm256_cmp_ps(d2, bestv, _CMP_LT_OQ);
-		if (_mm256_movemask_ps(lt) == 0)
-			continue;
-		/* the smallest qualifying distance in every lane, then its first lane */
-		__m256 m = _mm256_blendv_ps(bestv, d2, lt);
-		m = _mm256_min_ps(m, _mm256_permute_ps(m, 0xb1));
+		const __m256 top = _mm256_set1_ps(FLT_MAX);
+		const __m256 lt = _mm256_cmp_ps(d2, top, _CMP_LT_OQ);
+		const __m256 v = _mm256_blendv_ps(top, d2, lt); /* no NaN left for the minimum */
+		__m256 m = _mm256_min_ps(v, _mm256_permute_ps(v, 0xb1));
 		m = _mm256_min_ps(m, _mm256_permute_ps(m, 0x4e));
 		m = _mm256_min_ps(m, _mm256_permute2f128_ps(m, m, 1));
 		const int eq =
-			_mm256_movemask_ps(_mm256_and_ps(lt, _mm256_cmp_ps(d2, m, _CMP_EQ_OQ)));
-		best = nb[1 + imin(c + __builtin_ctz((unsigned)eq), count - 1)];
-		bestv = m;
+			_mm256_movemask_ps(_mm256_and_ps(lt, _mm256_cmp_ps(v, m, _CMP_EQ_OQ)));
+		return eq == 0 ? -1 : nb[1 + imin(__builtin_ctz((unsigned)eq), count - 1)];
 	}
-	return best;
+	/* per lane: the smallest distance so far and the first position holding it */
+	__m256 bestv = _mm256_set1_ps(FLT_MAX);
+	__m256i bestj = _mm256_set1_epi32(INT32_MAX);
+	__m256i j = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	const __m256i step = _mm256_set1_epi32(8);
+	for (int c = 0; c < count; c += 8, q += 8 * dim, j = _mm256_add_epi32(j, step)) {
+		__m256 d2 = _mm256_setzero_ps();
+#pragma GCC unroll 8
+		for (int i = 0; i < dim; i++) {
+			const __m256i l = _mm256_cvtepu8_epi32(
+				_mm_loadl_epi64((const __m128i *)(const void *)(q + 8 * i)));
+			d2 = _mm256_add_ps(d2, _mm256_permutevar8x32_ps(t[i], l));
+		}
+		const __m256 lt = _mm256_cmp_ps(d2, bestv, _CMP_LT_OQ);
+		bestv = _mm256_blendv_ps(bestv, d2, lt);
+		bestj = _mm256_castps_si256(
+			_mm256_blendv_ps(_mm256_castsi256_ps(bestj), _mm256_castsi256_ps(j), lt));
+	}
+	/* the smallest distance over the lanes, then the first position at it */
+	__m256 m = _mm256_min_ps(bestv, _mm256_permute_ps(bestv, 0xb1));
+	m = _mm256_min_ps(m, _mm256_permute_ps(m, 0x4e));
+	m = _mm256_min_ps(m, _mm256_permute2f128_ps(m, m, 1));
+	if (!(_mm256_cvtss_f32(m) < FLT_MAX))
+		return -1;
+	const __m256i eq = _mm256_castps_si256(_mm256_cmp_ps(bestv, m, _CMP_EQ_OQ));
+	__m256i p = _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MAX), bestj, eq);
+	p = _mm256_min_epi32(p, _mm256_shuffle_epi32(p, 0xb1));
+	p = _mm256_min_epi32(p, _mm256_shuffle_epi32(p, 0x4e));
+	p = _mm256_min_epi32(p, _mm256_permute2x128_si256(p, p, 1));
+	return nb[1 + imin(_mm256_cvtsi256_si32(p), count - 1)];
 }
 
 /* The same with the dimension a constant, so that the coordinates stay in registers. */
@@ -329,32 +362,93 @@ static int find_scalar(const struct fy_lattice *g, const uint16_t *nb, const flo
 	return best;
 }
 
+#ifdef LANES_AVX2
+AVX2 static void levels32_avx2(const float *xval, float id, int kmax, int8_t *L)
+{
+	const __m256 vid = _mm256_set1_ps(id), one = _mm256_set1_ps(1), half = _mm256_set1_ps(0.5f);
+	const __m256 magic = _mm256_set1_ps(12582912.f);
+	const __m256i mant = _mm256_set1_epi32(0x007fffff), bias = _mm256_set1_epi32(0x00400000);
+	const __m256i zero = _mm256_setzero_si256(), top = _mm256_set1_epi32(kmax);
+	__m256i l[4];
+	for (int c = 0; c < 4; c++) {
+		const __m256 x = _mm256_loadu_ps(xval + 8 * c);
+		const __m256 v = _mm256_add_ps(
+			_mm256_mul_ps(half, _mm256_sub_ps(_mm256_mul_ps(vid, x), one)), magic);
+		const __m256i r =
+			_mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(v), mant), bias);
+		l[c] = _mm256_min_epi32(_mm256_max_epi32(r, zero), top);
+	}
+	/* 32 int32 to 32 int8: the packs work within 128-bit halves, the permute restores order */
+	const __m256i w =
+		_mm256_packs_epi16(_mm256_packs_epi32(l[0], l[1]), _mm256_packs_epi32(l[2], l[3]));
+	const __m256i o = _mm256_permutevar8x32_epi32(w, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+	_mm256_storeu_si256((__m256i *)(void *)L, o);
+}
+#endif
+
+/* Without AVX2: eight values side by side in generic vectors (the same operations). */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+static void levels32_generic(const float *xval, float id, int kmax, int8_t *L)
+{
+	for (int c = 0; c < 32; c += 8) {
+		v8f x;
+		v8i l;
+		memcpy(&x, xval + c, sizeof(x));
+		const v8f v = 0.5f * (id * x - 1) + 12582912.f; /* nearest_int, lane by lane */
+		memcpy(&l, &v, sizeof(l));
+		l = (l & 0x007fffff) - 0x00400000;
+		l &= ~(l < 0);
+		const v8i over = l > kmax;
+		l = (l & ~over) | (kmax & over);
+		for (int k = 0; k < 8; k++)
+			L[c + k] = (int8_t)l[k];
+	}
+}
+
+void fy_lattice_levels32(const struct fy_lattice *g, const float *xval, float id, int kmax,
+			 int8_t *L)
+{
+#ifdef LANES_AVX2
+	if (g->lanes != NULL) {
+		levels32_avx2(xval, id, kmax, L);
+		return;
+	}
+#endif
+	(void)g;
+	levels32_generic(xval, id, kmax, L);
+}
+
+/* The map's index of a level vector, each level clamped to [0, max]: levels outside the
+ * lattice's range only come from degenerate blocks (where ggml reads out of bounds or aborts). */
+static inline __attribute__((always_inline)) int pack(const int8_t *levels, int dim, int bits,
+						      int max)
+{
+	int u = 0;
+	for (int i = 0; i < dim; i++)
+		u |= imax(0, imin(max, levels[i])) << (bits * i);
+	return u;
+}
+
 int fy_lattice_find(const struct fy_lattice *g, const int8_t *levels, const float *xval,
 		    const float *weight, float scale, int8_t *L_out)
 {
-	/* levels outside the lattice's range only come from degenerate blocks (where ggml reads
-	 * out of bounds or aborts): clamped, so that the index stays inside the map */
-	const int max_level = g->bits == 2 ? 2 : 7;
-	const int dim = g->dim;
-	int u = 0;
-	for (int i = 0; i < dim; i++)
-		u |= imax(0, imin(max_level, levels[i])) << (g->bits * i);
+	const bool d4 = g->dim == 4; /* the IQ3 lattices: 3 bits a level; else 8 of 2 bits */
+	const int u = d4 ? pack(levels, 4, 3, 7) : pack(levels, 8, 2, 2);
 	const int32_t m = g->map[u];
 	if (m >= 0)
 		return m;
 	const uint16_t *nb = g->nb + (-m - 1);
 #ifdef LANES_AVX2
 	int best = g->lanes == NULL ? find_scalar(g, nb, xval, weight, scale)
-		   : dim == 4	    ? find_lanes4(g, u, nb, xval, weight, scale)
+		   : d4		    ? find_lanes4(g, u, nb, xval, weight, scale)
 				    : find_lanes8(g, u, nb, xval, weight, scale);
 #else
 	int best = find_scalar(g, nb, xval, weight, scale);
 #endif
 	if (best < 0) /* every distance NaN or infinite (absurd inputs; ggml asserts): the first */
 		best = nb[1];
-	const int8_t *pg = g->pos + (size_t)best * (size_t)dim;
-	for (int i = 0; i < dim; i++)
-		L_out[i] = (int8_t)((pg[i] - 1) / 2);
+	memcpy(L_out, g->lev + (size_t)best * (size_t)g->dim, d4 ? 4 : 8);
 	return -1 - best;
 }
 
