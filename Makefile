@@ -14,6 +14,7 @@ MODULES := core convert quant verify infer mirror
 # Debian packages the build and tests need (never nodejs/npm: they come with the machine).
 DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev libzstd-dev \
 	libjansson-dev libmicrohttpd-dev libpcre2-dev libcriterion-dev clang libclang-rt-14-dev time git curl openssl nginx-light wrk apache2-utils aria2 \
+	docker-registry skopeo \
 	clang-format clang-tidy clang-tools cppcheck
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -231,7 +232,10 @@ test-cli: $(FERRY) $(FERRY_SAN) $(MKCORPUS) $(MKMODEL) $(BUNDLE_FORGE) node-deps
 		FERRY=$(FERRY) FERRY_SAN=$(FERRY_SAN) sh tests/cli/flagships.sh > $(BUILD)/flagships.log 2>&1; \
 		rc14=$$?; tail -n 8 $(BUILD)/flagships.log; \
 		sh tests/summary.sh flagships $(BUILD)/flagships.log >> $(SUMMARY); \
-		[ $$rc14 -eq 0 ] && [ $$rc13 -eq 0 ] && [ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ] && \
+		FERRY=$(FERRY_SAN) sh tests/cli/oci.sh > $(BUILD)/oci.log 2>&1; \
+		rc15=$$?; tail -n 8 $(BUILD)/oci.log; \
+		sh tests/summary.sh oci $(BUILD)/oci.log >> $(SUMMARY); \
+		[ $$rc15 -eq 0 ] && [ $$rc14 -eq 0 ] && [ $$rc13 -eq 0 ] && [ $$rc -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ] && [ $$rc4 -eq 0 ] && \
 		[ $$rc5 -eq 0 ] && [ $$rc6 -eq 0 ] && [ $$rc7 -eq 0 ] && \
 		[ $$rc8 -eq 0 ] && [ $$rc9 -eq 0 ] && [ $$rc10 -eq 0 ] && [ $$rc11 -eq 0 ] && \
 		[ $$rc12 -eq 0 ]

@@ -32,11 +32,31 @@ out:
 	return rc;
 }
 
+/* From an OCI registry: the artifact ferry push wrote (docs/OCI.md). */
+static int clone_oci(struct fy_store *s, const char *arg, bool plain_http, const char *user,
+		     const struct fy_clone_opts *co, char repo[FY_REPO_MAX + 1],
+		     char id[FY_REV_ID_LEN + 1], struct fy_clone_stats *st, struct fy_err *err)
+{
+	struct fy_oci_ref ref;
+	struct fy_oci_opts o = { 0 };
+	int rc;
+
+	FY_TRY(rc, fy_oci_ref_parse(arg, plain_http, &ref, err));
+	o.username = user;
+	o.password = getenv("FERRY_OCI_PASSWORD");
+	/* $HF_TOKEN is the hub's: a registry's token comes from --token or $FERRY_OCI_TOKEN */
+	o.token = co->token != getenv("HF_TOKEN") ? co->token : getenv("FERRY_OCI_TOKEN");
+	o.ca_bundle = co->ca_bundle;
+	rc = fy_oci_pull(s, &ref, &o, co, repo, id, st, err);
+out:
+	return rc;
+}
+
 int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 {
 	const char *endpoint = getenv("HF_ENDPOINT"), *token = getenv("HF_TOKEN"), *type = "model";
-	const char *from = NULL;
-	bool allow_expired = false;
+	const char *from = NULL, *user = getenv("FERRY_OCI_USER");
+	bool allow_expired = false, plain_http = false;
 	struct fy_opt_list include = { { 0 }, 0 }, exclude = { { 0 }, 0 };
 	long jobs = 8, retries = 5, stall = 60, range_mb = 32, ranged_min = 64, rate = 0;
 	const struct fy_opt opts[] = {
@@ -51,6 +71,11 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 		  "then the manifest it pins, then every file's SHA-256" },
 		{ "allow-expired", 0, FY_OPT_FLAG, &allow_expired, NULL,
 		  "with --from: accept an expired index (a site with an unreliable clock)" },
+		{ "user", 0, FY_OPT_STRING, &user, "NAME",
+		  "oci://: the registry's user name (default $FERRY_OCI_USER; the password from "
+		  "$FERRY_OCI_PASSWORD)" },
+		{ "plain-http", 0, FY_OPT_FLAG, &plain_http, NULL,
+		  "oci://: HTTP rather than HTTPS (loopback hosts always use HTTP)" },
 		FY_TRANSFER_OPTS(&jobs, &retries, &stall),
 		{ "range-size", 0, FY_OPT_INT, &range_mb, "MB",
 		  "large files are fetched in ranges of this size (default 32)" },
@@ -63,7 +88,8 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 	const struct fy_usage usage = {
 		"ferry clone REPO[@REV] [--endpoint URL] [--token TOKEN] [--include GLOB]... "
 		"[--exclude GLOB]... [-j N]\n"
-		"ferry clone REPO[@REV] --from URL [--allow-expired]",
+		"ferry clone REPO[@REV] --from URL [--allow-expired]\n"
+		"ferry clone oci://HOST[:PORT]/NAME[:TAG|@DIGEST] [--user NAME] [--plain-http]",
 		"Fetches a revision (a branch, tag, commit or refs/pr/N; default main) from a\n"
 		"Hugging Face-compatible hub into the store. Every file is checked against the\n"
 		"hub's listing (SHA-256 for LFS files, git blob id for others) before it becomes "
@@ -75,7 +101,10 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 		"source is a ferry mirror and its signed index decides what is trusted\n"
 		"(docs/PUBLISH.md). HTTPS certificates are checked against the system's CAs, or\n"
 		"the PEM file in $CURL_CA_BUNDLE, $REQUESTS_CA_BUNDLE or $SSL_CERT_FILE (first\n"
-		"set); HTTP/2 is used where the server offers it.",
+		"set); HTTP/2 is used where the server offers it. From oci://, the artifact\n"
+		"`ferry push` wrote: ferry's manifest layer names every file, each layer is\n"
+		"checked against it, and the revision keeps its id and repository\n"
+		"(docs/OCI.md).",
 		opts,
 	};
 	struct fy_clone_opts co = { 0 };
@@ -103,7 +132,11 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 	if (r < 0 && from != NULL && (include.n > 0 || exclude.n > 0 || strcmp(type, "model") != 0))
 		r = fy_cli_usage_error(cli, "--from clones whole model revisions (no --include, "
 					    "--exclude or --type)");
-	if (r < 0) {
+	const bool oci = r < 0 && strncmp(argv[0], "oci://", 6) == 0;
+	if (r < 0 && oci && (from != NULL || include.n > 0 || exclude.n > 0))
+		r = fy_cli_usage_error(cli, "oci:// clones whole revisions (no --from, --include "
+					    "or --exclude)");
+	if (r < 0 && !oci) {
 		snprintf(full, sizeof(full), "%s%s",
 			 strcmp(type, "dataset") == 0 ? "datasets/" : "", argv[0]);
 		r = fy_cli_split_rev(cli, full, repo, sizeof(repo), &rev);
@@ -131,8 +164,9 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 				     .transfer = fy_cli_transfer,
 				     .wait_fn = fy_cli_lock_wait,
 				     .ctx = cli };
-	if ((from != NULL ? clone_from(s, repo, rev, &co, allow_expired, id, &st, &err)
-			  : fy_store_clone(s, repo, &co, id, &st, &err)) != FY_OK) {
+	if ((oci	    ? clone_oci(s, argv[0], plain_http, user, &co, repo, id, &st, &err)
+	     : from != NULL ? clone_from(s, repo, rev, &co, allow_expired, id, &st, &err)
+			    : fy_store_clone(s, repo, &co, id, &st, &err)) != FY_OK) {
 		fy_cli_progress_done(cli);
 		r = fy_cli_fail(cli, &err);
 		goto out;

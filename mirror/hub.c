@@ -1,8 +1,9 @@
 /*
- * The hub client (libcurl: the only file that includes curl.h) and `ferry clone`: list a
- * revision (E1, E2 with Link paging), download the selected files in parallel on the multi
- * interface into tmp/, verify each against the listing (SHA-256 for LFS files, git blob id for
- * the others) before it becomes an object, and commit the revision under the hub's commit id.
+ * The hub client (libcurl; mirror/oci.c, the registry client, is its other user) and `ferry
+ * clone`: list a revision (E1, E2 with Link paging), download the selected files in parallel on
+ * the multi interface into tmp/, verify each against the listing (SHA-256 for LFS files, git blob
+ * id for the others) before it becomes an object, and commit the revision under the hub's commit
+ * id. The same engine fetches an OCI registry's blobs by digest (fy_clone_opts.blob_url).
  *
  * Small files go whole; large ones in byte ranges written into a partial file with a resume
  * journal, their finished prefix hashed in the background while the rest arrives
@@ -82,6 +83,11 @@ struct remote_file {
 
 #define RETRY_BASE_MS 500
 #define RETRY_CAP_MS 30000
+
+void fy_http_init(void)
+{
+	pthread_once(&curl_once, curl_setup);
+}
 
 static int64_t now_ms(void)
 {
@@ -249,6 +255,10 @@ static void common_opts(CURL *c, const struct fy_clone_opts *o)
 		/* libcurl's own bearer auth: never sent to another host after a redirect */
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
 		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, o->token);
+	} else if (o->username != NULL) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, o->username);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, o->password ? o->password : "");
 	}
 }
 
@@ -827,9 +837,15 @@ static int start_task(struct fetch *fx, CURLM *m, size_t ti, struct fy_err *err)
 		curl_free(path);
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	}
-	snprintf(url, sizeof(url), "%s/%s%s/resolve/%s/%s", fx->o->endpoint,
-		 strncmp(fx->repo, "datasets/", 9) == 0 ? "datasets/" : "", bare(fx->repo),
-		 fx->l->commit, path);
+	if (fx->o->blob_url != NULL) { /* an OCI registry: the blob by its digest */
+		char hex[2 * FY_SHA256_LEN + 1];
+		fy_hex(f->sha256, FY_SHA256_LEN, hex);
+		snprintf(url, sizeof(url), "%ssha256:%s", fx->o->blob_url, hex);
+	} else {
+		snprintf(url, sizeof(url), "%s/%s%s/resolve/%s/%s", fx->o->endpoint,
+			 strncmp(fx->repo, "datasets/", 9) == 0 ? "datasets/" : "", bare(fx->repo),
+			 fx->l->commit, path);
+	}
 	free(path);
 	d->task = ti;
 	d->pos = t->off;

@@ -21,6 +21,7 @@
 
 #include "verify/verify.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -414,6 +415,10 @@ struct fy_clone_opts {
 	int range_mb;	   /* large files go in ranges of this many MiB (default 32) */
 	int ranged_min_mb; /* files of at least this many MiB are fetched in ranges (64) */
 	long rate_limit;   /* bytes/s per transfer, 0: none */
+	/* an OCI registry's blob URL (".../v2/NAME/blobs/"): fy_store_fetch_files fetches each
+	 * file from it by digest ("sha256:HEX") instead of the hub's /resolve/ (NULL: the hub) */
+	const char *blob_url;
+	const char *username, *password; /* Basic credentials (an OCI registry's), or NULL */
 	fy_progress_fn progress; /* after each finished file or range (when transfer is NULL) */
 	fy_transfer_fn transfer; /* about every 100 ms while bytes move, and once at the end */
 	fy_lock_wait_fn wait_fn;
@@ -490,6 +495,69 @@ int fy_remote_sync_repo(struct fy_store *s, const struct fy_remote *r,
 /* Places object sha256 at dst (reflink, hardlink or copy through a temp name). */
 int fy_store_place_object(struct fy_store *s, const uint8_t sha256[FY_SHA256_LEN], const char *dst,
 			  struct fy_err *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* OCI registries: revisions as CNCF ModelPack artifacts (mirror/oci.c, docs/OCI.md)           */
+
+/* oci://HOST[:PORT]/NAME[:TAG|@sha256:HEX] (no tag: latest). The name is lowercased (OCI names
+ * are); HTTPS unless plain_http or the host is a loopback name. */
+struct fy_oci_ref {
+	char scheme[8];
+	char host[256];
+	char name[256];
+	char tag[129];	 /* "" when digest is set */
+	char digest[72]; /* "sha256:..." or "" */
+};
+int fy_oci_ref_parse(const char *s, bool plain_http, struct fy_oci_ref *out, struct fy_err *err);
+
+/* A WWW-Authenticate challenge: its scheme and the parameters a token request needs. False
+ * when the value is malformed. Exposed for tests/fuzz/fuzz_oci.c. */
+struct fy_oci_challenge {
+	char scheme[16];
+	char realm[1024];
+	char service[256];
+	char scope[512];
+};
+bool fy_oci_challenge_parse(const char *v, size_t n, struct fy_oci_challenge *out);
+/* Parses an OCI image manifest as a pull checks it (schemaVersion 2, layers that are valid
+ * descriptors, file paths that are safe repository paths). Exposed for the fuzz target. */
+int fy_oci_manifest_check(const void *data, size_t n, const char *label, struct fy_json **out,
+			  struct fy_err *err);
+
+struct fy_oci_opts {
+	const char *username, *password; /* answered to a Basic challenge, or to the token
+					    service of a Bearer one */
+	const char *token;		 /* a bearer token given outright, or NULL */
+	const char *ca_bundle;
+	uint64_t chunk_size; /* push: blobs larger than this go in PATCH chunks (64 MiB) */
+	long rate_limit;     /* push: bytes/s per request, 0: none */
+	/* push: when set (a signal handler's flag), the push stops after the chunk in flight,
+	 * keeping its upload to resume (FY_ECANCELED) */
+	const volatile sig_atomic_t *stop;
+	fy_progress_fn progress;
+	void *ctx;
+};
+
+struct fy_oci_stats {
+	size_t blobs;	      /* distinct blobs of the artifact */
+	size_t blobs_sent;    /* uploaded */
+	size_t blobs_present; /* already in the registry (not sent) */
+	uint64_t bytes_sent;
+	uint64_t bytes_resumed; /* of an upload an earlier, interrupted push began */
+	char digest[72];	/* the manifest's */
+};
+
+/* Pushes repo@id as a ModelPack artifact tagged ref->tag: the files as raw layers (path in
+ * org.cncf.model.filepath), ferry's manifest and signatures as further layers; blobs the
+ * registry has are not sent again, an interrupted upload resumes. */
+int fy_oci_push(struct fy_store *s, const char *repo, const char *id, const struct fy_oci_ref *ref,
+		const struct fy_oci_opts *o, struct fy_oci_stats *st, struct fy_err *err);
+/* Reads an artifact fy_oci_push wrote into the store: its ferry manifest layer (digest checked;
+ * the revision keeps its id and repository), every file matched to its layer, then fetched as
+ * clone fetches (co: jobs, retries, ranges), checked and committed; heads/main moves to it. */
+int fy_oci_pull(struct fy_store *s, const struct fy_oci_ref *ref, const struct fy_oci_opts *o,
+		const struct fy_clone_opts *co, char repo[FY_REPO_MAX + 1],
+		char id[FY_REV_ID_LEN + 1], struct fy_clone_stats *st, struct fy_err *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Bundles: published revisions carried across an air gap (docs/BUNDLE.md)                    */

@@ -57,6 +57,9 @@ void fy_hub_header_line(const char *p, size_t n, struct fy_hub_header *h);
  * sizes, oids, LFS objects) and for a path named twice; *files: the files it lists. */
 int fy_hub_listing_page(const char *json, size_t n, size_t *files, struct fy_err *err);
 
+/* libcurl's one-time set-up (mirror/hub.c): before the first transfer of another module. */
+void fy_http_init(void);
+
 /* A background thread hashing downloads' finished ranges in order (mirror/prefix_hash.c). */
 struct fy_prefix_hash;
 int fy_prefix_hash_new(struct fy_prefix_hash **out, size_t n_files, struct fy_err *err);

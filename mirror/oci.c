@@ -1,0 +1,1087 @@
+/*
+ * OCI registries (docs/OCI.md): a revision pushed as a CNCF ModelPack artifact and read back.
+ *
+ * The artifact: an OCI image manifest (artifactType application/vnd.cncf.model.manifest.v1+json)
+ * whose config is the ModelPack configuration and whose layers are the revision's files as they
+ * are (raw, uncompressed: a layer's digest is the file's SHA-256, so a file ferry holds is never
+ * re-read to be hashed), each with its path in org.cncf.model.filepath, then ferry's revision
+ * manifest and, when signed, its signatures. A pull reads ferry's manifest layer (its digest
+ * checked, its id the one its content gives), matches every file to its layer by path, digest
+ * and size, then fetches the blobs through clone's transfer engine (parallel, ranged,
+ * resumable, every file checked against its SHA-256 and git blob id before it becomes an object).
+ *
+ * The distribution protocol: GET /v2/ to learn the authentication the registry asks for
+ * (WWW-Authenticate: Basic, or Bearer with a token service), HEAD of each blob (present: not
+ * sent again), blobs uploaded with POST then PUT (small) or PATCH chunks then PUT (large), the
+ * upload's location kept in the store's tmp/ so that an interrupted push resumes where the
+ * registry says it stopped, and the manifest PUT last.
+ */
+#include "mirror/mirror_private.h"
+#include "verify/verify.h"
+
+#include <curl/curl.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_ARTIFACT "application/vnd.cncf.model.manifest.v1+json"
+#define MT_CONFIG "application/vnd.cncf.model.config.v1+json"
+#define MT_REVISION "application/vnd.ferry.revision.v1+json"
+#define MT_SIGNATURES "application/vnd.ferry.signatures.v1+json"
+#define AN_FILEPATH "org.cncf.model.filepath"
+#define MAX_OCI_MANIFEST (4u << 20)
+#define MAX_REV_MANIFEST (256u << 20)
+#define MAX_SMALL (1u << 20)
+
+/* ------------------------------------------------------------------------------------------ */
+/* References and challenges                                                                  */
+
+static bool loopback(const char *host)
+{
+	static const char *const names[] = { "localhost", "127.", "[::1]" };
+	for (size_t i = 0; i < 3; i++)
+		if (strncmp(host, names[i], strlen(names[i])) == 0 &&
+		    (i == 1 || host[strlen(names[i])] == '\0' || host[strlen(names[i])] == ':'))
+			return true;
+	return false;
+}
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+	       c == '-' || c == '/';
+}
+
+int fy_oci_ref_parse(const char *s, bool plain_http, struct fy_oci_ref *out, struct fy_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (strncmp(s, "oci://", 6) != 0)
+		return fy_err_set(err, FY_EINVAL, "'%s': not an oci://HOST/NAME[:TAG] reference",
+				  s);
+	const char *h = s + 6, *slash = strchr(h, '/');
+	if (slash == NULL || slash == h || (size_t)(slash - h) >= sizeof(out->host))
+		return fy_err_set(err, FY_EINVAL, "'%s': no registry host before the name", s);
+	memcpy(out->host, h, (size_t)(slash - h));
+	for (const char *p = out->host; *p; p++)
+		if (!isalnum((unsigned char)*p) && strchr(".-:[]", *p) == NULL)
+			return fy_err_set(err, FY_EINVAL, "'%s': bad registry host", s);
+	const char *name = slash + 1, *at = strchr(name, '@');
+	const char *colon = strrchr(name, ':');
+	size_t nlen = at != NULL      ? (size_t)(at - name)
+		      : colon != NULL ? (size_t)(colon - name)
+				      : strlen(name);
+	if (nlen == 0 || nlen >= sizeof(out->name))
+		return fy_err_set(err, FY_EINVAL, "'%s': no repository name", s);
+	/* OCI names are lowercase: acme/Stories-GGUF is acme/stories-gguf there */
+	for (size_t i = 0; i < nlen; i++) {
+		const char c = (char)tolower((unsigned char)name[i]);
+		if (!name_char(c) || (c == '/' && (i == 0 || i + 1 == nlen || name[i + 1] == '/')))
+			return fy_err_set(err, FY_EINVAL, "'%s': bad repository name", s);
+		out->name[i] = c;
+	}
+	if (at != NULL) {
+		const char *d = at + 1;
+		if (strncmp(d, "sha256:", 7) != 0 || strlen(d) != 71 ||
+		    strspn(d + 7, "0123456789abcdef") != 64)
+			return fy_err_set(err, FY_EINVAL, "'%s': a digest is sha256: and 64 hex",
+					  s);
+		snprintf(out->digest, sizeof(out->digest), "%s", d);
+	} else if (colon != NULL) {
+		const char *t = colon + 1;
+		size_t n = strlen(t);
+		if (n == 0 || n > 128 || !(isalnum((unsigned char)t[0]) || t[0] == '_') ||
+		    strspn(t,
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+			    n)
+			return fy_err_set(err, FY_EINVAL, "'%s': bad tag", s);
+		memcpy(out->tag, t, n + 1);
+	} else {
+		snprintf(out->tag, sizeof(out->tag), "latest");
+	}
+	snprintf(out->scheme, sizeof(out->scheme), "%s",
+		 plain_http || loopback(out->host) ? "http" : "https");
+	return FY_OK;
+}
+
+/* One auth-param value: a quoted string (backslash escapes) or a token. */
+static const char *param_value(const char *p, const char *end, char *out, size_t cap, bool *ok)
+{
+	size_t n = 0;
+	*ok = true;
+	if (p < end && *p == '"') {
+		for (p++; p < end && *p != '"'; p++) {
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			if (n + 1 < cap)
+				out[n++] = *p;
+			else
+				*ok = false;
+		}
+		if (p >= end)
+			*ok = false;
+		else
+			p++;
+	} else {
+		for (; p < end && *p != ',' && *p != ' ' && *p != '\t'; p++) {
+			if (n + 1 < cap)
+				out[n++] = *p;
+			else
+				*ok = false;
+		}
+	}
+	out[n] = '\0';
+	return p;
+}
+
+bool fy_oci_challenge_parse(const char *v, size_t n, struct fy_oci_challenge *out)
+{
+	const char *p = v, *end = v + n;
+	memset(out, 0, sizeof(*out));
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	size_t k = 0;
+	while (p < end && isalpha((unsigned char)*p) && k + 1 < sizeof(out->scheme))
+		out->scheme[k++] = *p++;
+	if (k == 0 || (p < end && *p != ' ' && *p != '\t'))
+		return false;
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		const char *key = p;
+		while (p < end && *p != '=' && *p != ' ' && *p != ',')
+			p++;
+		if (p >= end || *p != '=')
+			return p == key; /* trailing blanks only */
+		const size_t klen = (size_t)(p - key);
+		char val[sizeof(out->realm)];
+		bool ok;
+		p = param_value(p + 1, end, val, sizeof(val), &ok);
+		if (!ok)
+			return false;
+		char *dst = NULL;
+		size_t cap = 0;
+		if (klen == 5 && strncasecmp(key, "realm", 5) == 0)
+			dst = out->realm, cap = sizeof(out->realm);
+		else if (klen == 7 && strncasecmp(key, "service", 7) == 0)
+			dst = out->service, cap = sizeof(out->service);
+		else if (klen == 5 && strncasecmp(key, "scope", 5) == 0)
+			dst = out->scope, cap = sizeof(out->scope);
+		if (dst != NULL && strlen(val) >= cap)
+			return false; /* a value too long to be used is refused, not cut */
+		if (dst != NULL)
+			memcpy(dst, val, strlen(val) + 1);
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* HTTP                                                                                       */
+
+struct session {
+	const struct fy_oci_ref *ref;
+	const struct fy_oci_opts *o;
+	char base[400];	   /* scheme://host */
+	char bearer[8192]; /* a token from the registry's token service, or "" */
+	bool basic;	   /* send the credentials as Basic */
+};
+
+struct response {
+	long status;
+	struct fy_buf body;
+	size_t max;
+	bool too_big;
+	char location[4096];
+	char auth[2048];
+	char range[64];
+	char content_digest[80];
+};
+
+struct upload_src { /* a request body read from a file (or memory) */
+	int fd;
+	const uint8_t *mem;
+	uint64_t off, left;
+};
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct response *r = arg;
+	const size_t n = size * nmemb;
+	if (r->body.len + n > r->max) {
+		r->too_big = true;
+		return 0;
+	}
+	return fy_buf_append(&r->body, p, n, NULL) == FY_OK ? n : 0;
+}
+
+static void header_value(const char *p, size_t n, size_t skip, char *out, size_t cap)
+{
+	p += skip;
+	n -= skip;
+	while (n > 0 && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
+		n--;
+	if (n >= cap) /* too long to be used: left empty, which the caller reports */
+		n = 0;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+static size_t on_head(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct response *r = arg;
+	const size_t n = size * nmemb;
+	if (n > 9 && strncasecmp(p, "Location:", 9) == 0)
+		header_value(p, n, 9, r->location, sizeof(r->location));
+	else if (n > 17 && strncasecmp(p, "WWW-Authenticate:", 17) == 0)
+		header_value(p, n, 17, r->auth, sizeof(r->auth));
+	else if (n > 6 && strncasecmp(p, "Range:", 6) == 0)
+		header_value(p, n, 6, r->range, sizeof(r->range));
+	else if (n > 22 && strncasecmp(p, "Docker-Content-Digest:", 22) == 0)
+		header_value(p, n, 22, r->content_digest, sizeof(r->content_digest));
+	return n;
+}
+
+static size_t on_read(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct upload_src *u = arg;
+	size_t n = size * nmemb;
+	if (n > u->left)
+		n = (size_t)u->left;
+	if (n == 0)
+		return 0;
+	if (u->mem != NULL) {
+		memcpy(p, u->mem + u->off, n);
+	} else {
+		const ssize_t got = pread(u->fd, p, n, (off_t)u->off);
+		if (got <= 0)
+			return CURL_READFUNC_ABORT;
+		n = (size_t)got;
+	}
+	u->off += n;
+	u->left -= n;
+	return n;
+}
+
+/* An absolute URL for a path or a Location the registry gave (absolute, or from the root). */
+static void absolute(const struct session *ss, const char *loc, char *out, size_t cap)
+{
+	if (strncmp(loc, "http://", 7) == 0 || strncmp(loc, "https://", 8) == 0)
+		snprintf(out, cap, "%s", loc);
+	else
+		snprintf(out, cap, "%s%s%s", ss->base, loc[0] == '/' ? "" : "/", loc);
+}
+
+static void set_auth(struct session *ss, CURL *c, struct curl_slist **h)
+{
+	if (ss->bearer[0] != '\0') {
+		char line[8300];
+		snprintf(line, sizeof(line), "Authorization: Bearer %s", ss->bearer);
+		*h = curl_slist_append(*h, line);
+	} else if (ss->basic && ss->o->username != NULL) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, ss->o->username);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, ss->o->password ? ss->o->password : "");
+	}
+}
+
+/* One request. body: NULL for none. accept / ctype: headers or NULL. */
+static int request(struct session *ss, const char *method, const char *url, const char *accept,
+		   const char *ctype, struct upload_src *body, const char *crange,
+		   struct response *r, struct fy_err *err)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char ebuf[CURL_ERROR_SIZE] = "", line[256];
+	if (c == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	r->status = 0;
+	r->body.len = 0;
+	r->too_big = false;
+	r->location[0] = r->auth[0] = r->range[0] = r->content_digest[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "ferry/" FY_VERSION);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_head);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	if (ss->o->ca_bundle != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ss->o->ca_bundle);
+	if (ss->o->rate_limit > 0)
+		curl_easy_setopt(c, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)ss->o->rate_limit);
+	set_auth(ss, c, &h);
+	if (accept != NULL) {
+		snprintf(line, sizeof(line), "Accept: %s", accept);
+		h = curl_slist_append(h, line);
+	}
+	if (ctype != NULL) {
+		snprintf(line, sizeof(line), "Content-Type: %s", ctype);
+		h = curl_slist_append(h, line);
+	}
+	if (crange != NULL) {
+		snprintf(line, sizeof(line), "Content-Range: %s", crange);
+		h = curl_slist_append(h, line);
+	}
+	if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L); /* blobs may live on a CDN */
+		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	} else if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, body);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body->left);
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		h = curl_slist_append(h, "Expect:");
+	} else {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		if (strcmp(method, "POST") == 0) {
+			curl_easy_setopt(c, CURLOPT_POST, 1L);
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		}
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	const CURLcode cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && r->too_big))
+		return fy_err_set(err, FY_ENET, "%s %s: %s", method, url,
+				  ebuf[0] ? ebuf : curl_easy_strerror(cc));
+	if (r->too_big)
+		return fy_err_set(err, FY_EFORMAT, "%s: response larger than %zu bytes", url,
+				  r->max);
+	return FY_OK;
+}
+
+/* The registry's error document's first message, for a one-line error. */
+static const char *reason(const struct response *r, char *out, size_t cap)
+{
+	struct fy_json *j = NULL;
+	struct fy_err e;
+	out[0] = '\0';
+	if (r->body.len > 0 && fy_json_parse(&j, r->body.data, r->body.len, "error", &e) == FY_OK) {
+		const struct fy_json *x = fy_json_at(fy_json_get(j, "errors"), 0);
+		const char *code = fy_json_str(fy_json_get(x, "code"));
+		const char *msg = fy_json_str(fy_json_get(x, "message"));
+		if (code != NULL)
+			snprintf(out, cap, ": %s%s%s", code, msg ? " " : "", msg ? msg : "");
+	}
+	fy_json_free(j);
+	return out;
+}
+
+static int status_error(const struct response *r, const char *what, struct fy_err *err)
+{
+	char why[300];
+	reason(r, why, sizeof(why));
+	if (r->status == 401 || r->status == 403)
+		return fy_err_set(err, FY_EINVAL, "%s: HTTP %ld, access denied%s", what, r->status,
+				  why);
+	if (r->status == 404)
+		return fy_err_set(err, FY_ENOTFOUND, "%s: not found%s", what, why);
+	return fy_err_set(err, FY_ENET, "%s: HTTP %ld%s", what, r->status, why);
+}
+
+/* Answers a 401's challenge: Basic with the credentials, or a token from the realm. */
+static int authenticate(struct session *ss, const struct response *r, const char *actions,
+			struct fy_err *err)
+{
+	struct fy_oci_challenge ch;
+	if (!fy_oci_challenge_parse(r->auth, strlen(r->auth), &ch))
+		return fy_err_set(err, FY_EFORMAT, "%s: unreadable WWW-Authenticate '%s'", ss->base,
+				  r->auth);
+	if (strcasecmp(ch.scheme, "Basic") == 0) {
+		if (ss->o->username == NULL || ss->basic)
+			return fy_err_set(err, FY_EINVAL,
+					  "%s: the registry asks for a user name and password "
+					  "(--user, or $FERRY_OCI_USER and $FERRY_OCI_PASSWORD)%s",
+					  ss->base, ss->basic ? ": refused" : "");
+		ss->basic = true;
+		return FY_OK;
+	}
+	if (strcasecmp(ch.scheme, "Bearer") != 0 || ch.realm[0] == '\0')
+		return fy_err_set(err, FY_EUNSUPPORTED, "%s: authentication '%s' is not supported",
+				  ss->base, ch.scheme);
+	if (ss->o->token != NULL && ss->bearer[0] == '\0') { /* a token given outright */
+		snprintf(ss->bearer, sizeof(ss->bearer), "%s", ss->o->token);
+		return FY_OK;
+	}
+	char *svc = curl_easy_escape(NULL, ch.service, 0);
+	char scope[600], *sc;
+	snprintf(scope, sizeof(scope), "repository:%s:%s", ss->ref->name, actions);
+	sc = curl_easy_escape(NULL, scope, 0);
+	char url[2400];
+	snprintf(url, sizeof(url), "%s%sservice=%s&scope=%s", ch.realm,
+		 strchr(ch.realm, '?') ? "&" : "?", svc ? svc : "", sc ? sc : "");
+	curl_free(svc);
+	curl_free(sc);
+	struct session tok = *ss;
+	tok.bearer[0] = '\0';
+	tok.basic = ss->o->username != NULL;
+	struct response tr = { .max = 1u << 20 };
+	fy_buf_init(&tr.body);
+	int rc = request(&tok, "GET", url, "application/json", NULL, NULL, NULL, &tr, err);
+	if (rc == FY_OK && tr.status != 200)
+		rc = status_error(&tr, "token service", err);
+	struct fy_json *j = NULL;
+	if (rc == FY_OK)
+		rc = fy_json_parse(&j, tr.body.data, tr.body.len, "token service", err);
+	const char *t = fy_json_str(fy_json_get(j, "token"));
+	if (t == NULL)
+		t = fy_json_str(fy_json_get(j, "access_token"));
+	if (rc == FY_OK && (t == NULL || strlen(t) >= sizeof(ss->bearer) || t[0] == '\0' ||
+			    strpbrk(t, "\r\n") != NULL))
+		rc = fy_err_set(err, FY_EFORMAT, "%s: the token service gave no usable token", url);
+	if (rc == FY_OK)
+		snprintf(ss->bearer, sizeof(ss->bearer), "%s", t);
+	fy_json_free(j);
+	fy_buf_release(&tr.body);
+	return rc;
+}
+
+/* request(), answering the registry's challenge once when it says 401. */
+static int call(struct session *ss, const char *actions, const char *method, const char *url,
+		const char *accept, const char *ctype, struct upload_src *body, const char *crange,
+		struct response *r, struct fy_err *err)
+{
+	const struct upload_src start = body != NULL ? *body : (struct upload_src){ 0 };
+	int rc;
+	for (int attempt = 0;; attempt++) {
+		if (body != NULL)
+			*body = start;
+		FY_TRY(rc, request(ss, method, url, accept, ctype, body, crange, r, err));
+		if (r->status != 401 || attempt > 0 || r->auth[0] == '\0')
+			return FY_OK;
+		FY_TRY(rc, authenticate(ss, r, actions, err));
+	}
+out:
+	return rc;
+}
+
+static void session_init(struct session *ss, const struct fy_oci_ref *ref,
+			 const struct fy_oci_opts *o)
+{
+	fy_http_init();
+	memset(ss, 0, sizeof(*ss));
+	ss->ref = ref;
+	ss->o = o;
+	snprintf(ss->base, sizeof(ss->base), "%s://%s", ref->scheme, ref->host);
+	/* credentials go only in answer to a Basic challenge, or to the token service */
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The artifact                                                                               */
+
+static bool has_ext(const char *path, const char *const *exts)
+{
+	const char *dot = strrchr(path, '.');
+	for (; dot != NULL && *exts != NULL; exts++)
+		if (strcasecmp(dot + 1, *exts) == 0)
+			return true;
+	return false;
+}
+
+/* A file's ModelPack layer type: weights, documentation, code, or the weights' configuration
+ * (config.json, tokenizers, templates: everything else). */
+static const char *layer_type(const char *path)
+{
+	static const char *const weights[] = { "gguf",	  "safetensors", "bin",	 "pt",
+					       "pth",	  "ckpt",	 "onnx", "h5",
+					       "msgpack", "npz",	 "pkl",	 NULL };
+	static const char *const docs[] = { "md",  "pdf", "png",  "jpg", "jpeg",
+					    "gif", "svg", "webp", NULL };
+	static const char *const code[] = {
+		"py", "sh", "ipynb", "js", "c", "cpp", "h", "cu", NULL
+	};
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	if (has_ext(path, weights))
+		return "application/vnd.cncf.model.weight.v1.raw";
+	if (has_ext(path, docs) || strncasecmp(base, "LICENSE", 7) == 0 ||
+	    strncasecmp(base, "NOTICE", 6) == 0 || strncasecmp(base, "COPYING", 7) == 0)
+		return "application/vnd.cncf.model.doc.v1.raw";
+	if (has_ext(path, code))
+		return "application/vnd.cncf.model.code.v1.raw";
+	return "application/vnd.cncf.model.weight.config.v1.raw";
+}
+
+static void digest_str(const uint8_t sha[FY_SHA256_LEN], char out[72])
+{
+	memcpy(out, "sha256:", 7);
+	fy_hex(sha, FY_SHA256_LEN, out + 7);
+}
+
+static struct fy_json *descriptor(const char *mt, const char *digest, uint64_t size)
+{
+	struct fy_json *d = fy_json_object();
+	fy_json_set(d, "mediaType", fy_json_string(mt));
+	fy_json_set(d, "digest", fy_json_string(digest));
+	fy_json_set(d, "size", fy_json_integer((int64_t)size));
+	return d;
+}
+
+/* What a push sends: blobs by digest (files from the store, small documents from memory). */
+struct blob {
+	char digest[72];
+	uint64_t size;
+	const uint8_t *object;	  /* the store's object with this SHA-256, or NULL */
+	const struct fy_buf *mem; /* or these bytes */
+};
+
+struct artifact {
+	struct fy_buf revision, signatures, config, manifest;
+	struct blob *blobs;
+	size_t n_blobs;
+	char digest[72]; /* the manifest's */
+};
+
+static void artifact_free(struct artifact *a)
+{
+	fy_buf_release(&a->revision);
+	fy_buf_release(&a->signatures);
+	fy_buf_release(&a->config);
+	fy_buf_release(&a->manifest);
+	free(a->blobs);
+}
+
+static int dump_into(const struct fy_json *j, struct fy_buf *out, struct fy_err *err)
+{
+	char *text = j != NULL ? fy_json_dump(j, FY_JSON_DUMP_SORTED) : NULL;
+	int rc = text == NULL ? fy_err_set(err, FY_ENOMEM, "out of memory")
+			      : fy_buf_append(out, text, strlen(text), err);
+	free(text);
+	return rc;
+}
+
+/* The format named in the ModelPack config: GGUF when the revision holds a GGUF file. */
+static const char *model_format(const struct fy_revision *r)
+{
+	for (size_t i = 0; i < r->n_files; i++)
+		if (has_ext(r->files[i].path, (const char *const[]){ "gguf", NULL }))
+			return "gguf";
+	for (size_t i = 0; i < r->n_files; i++)
+		if (has_ext(r->files[i].path, (const char *const[]){ "safetensors", NULL }))
+			return "safetensors";
+	return NULL;
+}
+
+static int build_artifact(struct fy_store *s, const struct fy_revision *r, struct artifact *a,
+			  struct fy_err *err)
+{
+	int rc;
+	char d[72];
+	uint8_t sha[FY_SHA256_LEN];
+	FY_TRY(rc, fy_revision_bytes(s, r->repo, r->id, &a->revision, err));
+	const char *sigs = fy_store_path(s, "repos/%s/signatures/%s.json", r->repo, r->id);
+	if (sigs != NULL && access(sigs, F_OK) == 0)
+		FY_TRY(rc, fy_file_read(sigs, MAX_SMALL, &a->signatures, err));
+	a->blobs = calloc(r->n_files + 3, sizeof(*a->blobs));
+	if (a->blobs == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	struct fy_json *layers = fy_json_array(), *diff = fy_json_array();
+	for (size_t i = 0; i < r->n_files; i++) {
+		const struct fy_file_entry *f = &r->files[i];
+		struct blob *b = &a->blobs[a->n_blobs++];
+		digest_str(f->sha256, b->digest);
+		b->size = f->size;
+		b->object = f->sha256;
+		struct fy_json *l = descriptor(layer_type(f->path), b->digest, f->size);
+		struct fy_json *an = fy_json_object();
+		fy_json_set(an, AN_FILEPATH, fy_json_string(f->path));
+		fy_json_set(l, "annotations", an);
+		fy_json_push(layers, l);
+		fy_json_push(diff, fy_json_string(b->digest));
+	}
+	/* ferry's manifest (and signatures): what a pull checks the files against */
+	const struct fy_buf *extra[2] = { &a->revision, &a->signatures };
+	const char *types[2] = { MT_REVISION, MT_SIGNATURES };
+	for (int k = 0; k < 2; k++) {
+		if (extra[k]->len == 0)
+			continue;
+		struct blob *b = &a->blobs[a->n_blobs++];
+		fy_sha256(extra[k]->data, extra[k]->len, sha);
+		digest_str(sha, b->digest);
+		b->size = extra[k]->len;
+		b->mem = extra[k];
+		struct fy_json *l = descriptor(types[k], b->digest, b->size);
+		struct fy_json *an = fy_json_object();
+		fy_json_set(an, "io.ferry.revision", fy_json_string(r->id));
+		fy_json_set(l, "annotations", an);
+		fy_json_push(layers, l);
+		fy_json_push(diff, fy_json_string(b->digest));
+	}
+	struct fy_json *cfg = fy_json_object(), *desc = fy_json_object(), *c = fy_json_object();
+	struct fy_json *fs = fy_json_object();
+	fy_json_set(desc, "name", fy_json_string(r->repo));
+	fy_json_set(desc, "revision", fy_json_string(r->id));
+	fy_json_set(desc, "createdAt", fy_json_string(r->created));
+	if (model_format(r) != NULL)
+		fy_json_set(c, "format", fy_json_string(model_format(r)));
+	fy_json_set(fs, "type", fy_json_string("layers"));
+	fy_json_set(fs, "diffIds", diff);
+	fy_json_set(cfg, "descriptor", desc);
+	fy_json_set(cfg, "config", c);
+	fy_json_set(cfg, "modelfs", fs);
+	rc = dump_into(cfg, &a->config, err);
+	fy_json_free(cfg);
+	if (rc != FY_OK) {
+		fy_json_free(layers);
+		return rc;
+	}
+	struct blob *b = &a->blobs[a->n_blobs++];
+	fy_sha256(a->config.data, a->config.len, sha);
+	digest_str(sha, b->digest);
+	b->size = a->config.len;
+	b->mem = &a->config;
+	struct fy_json *m = fy_json_object(), *an = fy_json_object();
+	fy_json_set(m, "schemaVersion", fy_json_integer(2));
+	fy_json_set(m, "mediaType", fy_json_string(MT_MANIFEST));
+	fy_json_set(m, "artifactType", fy_json_string(MT_ARTIFACT));
+	fy_json_set(m, "config", descriptor(MT_CONFIG, b->digest, b->size));
+	fy_json_set(m, "layers", layers);
+	fy_json_set(an, "org.opencontainers.image.created", fy_json_string(r->created));
+	fy_json_set(an, "org.cncf.model.name", fy_json_string(r->repo));
+	fy_json_set(an, "io.ferry.revision", fy_json_string(r->id));
+	fy_json_set(m, "annotations", an);
+	rc = dump_into(m, &a->manifest, err);
+	fy_json_free(m);
+	if (rc == FY_OK) {
+		fy_sha256(a->manifest.data, a->manifest.len, sha);
+		digest_str(sha, d);
+		memcpy(a->digest, d, sizeof(d));
+	}
+out:
+	return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Push                                                                                       */
+
+/* Where an interrupted upload of a blob can go on: the registry's upload location, kept in the
+ * store's tmp/ (one line) until the blob is in. */
+static const char *journal_path(struct fy_store *s, const struct fy_oci_ref *ref, const char *dg)
+{
+	char key[600];
+	uint8_t sha[FY_SHA256_LEN];
+	char hex[2 * FY_SHA256_LEN + 1];
+	snprintf(key, sizeof(key), "%s/%s@%s", ref->host, ref->name, dg);
+	fy_sha256(key, strlen(key), sha);
+	fy_hex(sha, FY_SHA256_LEN, hex);
+	return fy_store_path(s, "tmp/oci-upload-%.32s", hex);
+}
+
+/* Where the registry says an upload stands: the next offset, or -1 when it is gone. */
+static int64_t upload_offset(struct session *ss, const char *loc, struct fy_err *err)
+{
+	struct response r = { .max = 1u << 16 };
+	char url[4500];
+	int64_t at = -1;
+	fy_buf_init(&r.body);
+	absolute(ss, loc, url, sizeof(url));
+	if (call(ss, "pull,push", "GET", url, NULL, NULL, NULL, NULL, &r, err) == FY_OK &&
+	    r.status == 204) {
+		unsigned long long a, b;
+		if (r.range[0] == '\0')
+			at = 0;
+		else if (sscanf(r.range, "%llu-%llu", &a, &b) == 2 && a == 0)
+			at = (int64_t)b + 1;
+	}
+	fy_buf_release(&r.body);
+	return at;
+}
+
+static int put_blob(struct fy_store *s, struct session *ss, const struct blob *b,
+		    struct fy_oci_stats *st, struct fy_err *err)
+{
+	const struct fy_oci_ref *ref = ss->ref;
+	struct response r = { .max = 1u << 16 };
+	char url[4600], loc[4096] = "", crange[80];
+	const char *jpath = journal_path(s, ref, b->digest);
+	char jp[4200];
+	int rc = FY_OK, fd = -1;
+	uint64_t at = 0;
+	fy_buf_init(&r.body);
+	snprintf(jp, sizeof(jp), "%s", jpath ? jpath : "");
+	/* an upload an earlier push left: go on where the registry has it */
+	struct fy_buf j;
+	fy_buf_init(&j);
+	if (jp[0] != '\0' && fy_file_read(jp, sizeof(loc) - 1, &j, err) == FY_OK && j.len > 0) {
+		memcpy(loc, j.data, j.len);
+		loc[j.len] = '\0';
+		loc[strcspn(loc, "\r\n")] = '\0';
+		const int64_t o = upload_offset(ss, loc, err);
+		if (o >= 0 && (uint64_t)o <= b->size) {
+			at = (uint64_t)o;
+			st->bytes_resumed += at;
+		} else {
+			loc[0] = '\0';
+		}
+	}
+	fy_buf_release(&j);
+	if (loc[0] == '\0') {
+		snprintf(url, sizeof(url), "%s/v2/%s/blobs/uploads/", ss->base, ref->name);
+		FY_TRY(rc, call(ss, "pull,push", "POST", url, NULL, NULL, NULL, NULL, &r, err));
+		if (r.status != 202 || r.location[0] == '\0') {
+			rc = status_error(&r, url, err);
+			goto out;
+		}
+		snprintf(loc, sizeof(loc), "%s", r.location);
+		if (jp[0] != '\0')
+			fy_file_write_atomic_in(jp, fy_store_path(s, "tmp"), loc, strlen(loc), err);
+	}
+	if (b->object != NULL) {
+		const char *path = fy_store_object_path(s, b->object);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			rc = fy_err_sys(err, FY_EIO, "cannot open '%s'", path);
+			goto out;
+		}
+	}
+	const uint64_t chunk = ss->o->chunk_size > 0 ? ss->o->chunk_size : 64u << 20;
+	/* chunks while more than one is left, the rest with the closing PUT */
+	while (b->size - at > chunk) {
+		if (ss->o->stop != NULL && *ss->o->stop) {
+			rc = fy_err_set(err, FY_ECANCELED,
+					"interrupted at %llu of %llu bytes of %s; push again to "
+					"resume",
+					(unsigned long long)at, (unsigned long long)b->size,
+					b->digest);
+			goto out;
+		}
+		struct upload_src u = { fd, b->mem ? b->mem->data : NULL, at, chunk };
+		absolute(ss, loc, url, sizeof(url));
+		snprintf(crange, sizeof(crange), "%llu-%llu", (unsigned long long)at,
+			 (unsigned long long)(at + chunk - 1));
+		FY_TRY(rc, call(ss, "pull,push", "PATCH", url, NULL, "application/octet-stream", &u,
+				crange, &r, err));
+		if (r.status != 202 || r.location[0] == '\0') {
+			rc = status_error(&r, "chunk upload", err);
+			goto out;
+		}
+		snprintf(loc, sizeof(loc), "%s", r.location);
+		if (jp[0] != '\0')
+			fy_file_write_atomic_in(jp, fy_store_path(s, "tmp"), loc, strlen(loc), err);
+		at += chunk;
+		st->bytes_sent += chunk;
+		if (ss->o->progress != NULL)
+			ss->o->progress(ss->o->ctx, at, b->size, b->digest);
+	}
+	{
+		struct upload_src u = { fd, b->mem ? b->mem->data : NULL, at, b->size - at };
+		char abs[4200];
+		absolute(ss, loc, abs, sizeof(abs));
+		snprintf(url, sizeof(url), "%s%sdigest=%s", abs, strchr(abs, '?') ? "&" : "?",
+			 b->digest);
+		FY_TRY(rc, call(ss, "pull,push", "PUT", url, NULL, "application/octet-stream", &u,
+				NULL, &r, err));
+		if (r.status != 201) {
+			rc = status_error(&r, b->digest, err);
+			goto out;
+		}
+		st->bytes_sent += b->size - at;
+	}
+	if (jp[0] != '\0')
+		unlink(jp);
+out:
+	if (fd >= 0)
+		close(fd);
+	fy_buf_release(&r.body);
+	return rc;
+}
+
+int fy_oci_push(struct fy_store *s, const char *repo, const char *id, const struct fy_oci_ref *ref,
+		const struct fy_oci_opts *o, struct fy_oci_stats *st, struct fy_err *err)
+{
+	struct fy_revision *r = NULL;
+	struct artifact a;
+	struct session ss;
+	struct response resp = { .max = 1u << 16 };
+	char url[1200];
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	memset(&a, 0, sizeof(a));
+	fy_buf_init(&resp.body);
+	session_init(&ss, ref, o);
+	if (ref->digest[0] != '\0')
+		return fy_err_set(err, FY_EINVAL, "push names a tag, not a digest");
+	FY_TRY(rc, fy_revision_load(s, repo, id, &r, err));
+	FY_TRY(rc, build_artifact(s, r, &a, err));
+	snprintf(url, sizeof(url), "%s/v2/", ss.base);
+	FY_TRY(rc, call(&ss, "pull,push", "GET", url, NULL, NULL, NULL, NULL, &resp, err));
+	if (resp.status != 200) {
+		rc = status_error(&resp, url, err);
+		goto out;
+	}
+	for (size_t i = 0; i < a.n_blobs; i++) {
+		const struct blob *b = &a.blobs[i];
+		bool twice = false;
+		for (size_t k = 0; k < i; k++)
+			twice |= strcmp(a.blobs[k].digest, b->digest) == 0;
+		if (twice)
+			continue;
+		st->blobs++;
+		snprintf(url, sizeof(url), "%s/v2/%s/blobs/%s", ss.base, ref->name, b->digest);
+		FY_TRY(rc, call(&ss, "pull,push", "HEAD", url, NULL, NULL, NULL, NULL, &resp, err));
+		if (resp.status == 200) {
+			st->blobs_present++;
+			continue;
+		}
+		if (resp.status != 404) {
+			rc = status_error(&resp, url, err);
+			goto out;
+		}
+		FY_TRY(rc, put_blob(s, &ss, b, st, err));
+		st->blobs_sent++;
+	}
+	snprintf(url, sizeof(url), "%s/v2/%s/manifests/%s", ss.base, ref->name, ref->tag);
+	struct upload_src u = { -1, a.manifest.data, 0, a.manifest.len };
+	FY_TRY(rc, call(&ss, "pull,push", "PUT", url, NULL, MT_MANIFEST, &u, NULL, &resp, err));
+	if (resp.status != 201) {
+		rc = status_error(&resp, url, err);
+		goto out;
+	}
+	memcpy(st->digest, a.digest, sizeof(st->digest));
+out:
+	fy_buf_release(&resp.body);
+	artifact_free(&a);
+	fy_revision_free(r);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Pull                                                                                       */
+
+static bool digest_ok(const char *d)
+{
+	return d != NULL && strncmp(d, "sha256:", 7) == 0 && strlen(d) == 71 &&
+	       strspn(d + 7, "0123456789abcdef") == 64;
+}
+
+int fy_oci_manifest_check(const void *data, size_t n, const char *label, struct fy_json **out,
+			  struct fy_err *err)
+{
+	struct fy_json *m = NULL;
+	int rc;
+	*out = NULL;
+	FY_TRY(rc, fy_json_parse(&m, data, n, label, err));
+	const char *mt = fy_json_str(fy_json_get(m, "mediaType"));
+	const struct fy_json *layers = fy_json_get(m, "layers");
+	int64_t v;
+	if (fy_json_type(m) != FY_JSON_OBJECT ||
+	    !fy_json_int(fy_json_get(m, "schemaVersion"), &v) || v != 2 ||
+	    (mt != NULL && strcmp(mt, MT_MANIFEST) != 0) || fy_json_type(layers) != FY_JSON_ARRAY) {
+		rc = fy_err_set(err, FY_EFORMAT, "%s: not an OCI image manifest", label);
+		goto out;
+	}
+	for (size_t i = 0; i < fy_json_size(layers); i++) {
+		const struct fy_json *l = fy_json_at(layers, i);
+		const struct fy_json *an = fy_json_get(l, "annotations");
+		const struct fy_json *p = fy_json_get(an, AN_FILEPATH);
+		int64_t size;
+		if (fy_json_str(fy_json_get(l, "mediaType")) == NULL ||
+		    !digest_ok(fy_json_str(fy_json_get(l, "digest"))) ||
+		    !fy_json_int(fy_json_get(l, "size"), &size) || size < 0 ||
+		    (an != NULL && fy_json_type(an) != FY_JSON_OBJECT) ||
+		    (p != NULL && (fy_json_str(p) == NULL || !fy_repo_path_ok(fy_json_str(p))))) {
+			rc = fy_err_set(err, FY_EFORMAT, "%s: layer %zu is not a valid descriptor",
+					label, i);
+			goto out;
+		}
+	}
+out:
+	if (rc == FY_OK)
+		*out = m;
+	else
+		fy_json_free(m);
+	return rc;
+}
+
+/* GETs a small blob and checks it against its digest. */
+static int small_blob(struct session *ss, const char *digest, int64_t size, struct fy_buf *out,
+		      struct fy_err *err)
+{
+	struct response r = { .max = MAX_REV_MANIFEST };
+	char url[1200], d[72];
+	uint8_t sha[FY_SHA256_LEN];
+	int rc;
+	fy_buf_init(&r.body);
+	snprintf(url, sizeof(url), "%s/v2/%s/blobs/%s", ss->base, ss->ref->name, digest);
+	if (size < 0 || (uint64_t)size > MAX_REV_MANIFEST)
+		return fy_err_set(err, FY_EFORMAT, "%s: blob too large", url);
+	FY_TRY(rc, call(ss, "pull", "GET", url, NULL, NULL, NULL, NULL, &r, err));
+	if (r.status != 200) {
+		rc = status_error(&r, url, err);
+		goto out;
+	}
+	fy_sha256(r.body.data, r.body.len, sha);
+	digest_str(sha, d);
+	if (strcmp(d, digest) != 0 || r.body.len != (size_t)size) {
+		rc = fy_err_set(err, FY_EHASH, "%s: content does not match its digest", url);
+		goto out;
+	}
+	*out = r.body;
+	fy_buf_init(&r.body);
+out:
+	fy_buf_release(&r.body);
+	return rc;
+}
+
+/* Counts signatures that fail (an untrusted key is not a failure: this store may not know it). */
+static void count_invalid(void *ctx, enum fy_sig_status st, const char *keyid)
+{
+	(void)keyid;
+	if (st == FY_SIG_INVALID || st == FY_SIG_DUPLICATE)
+		++*(size_t *)ctx;
+}
+
+int fy_oci_pull(struct fy_store *s, const struct fy_oci_ref *ref, const struct fy_oci_opts *o,
+		const struct fy_clone_opts *co, char repo[FY_REPO_MAX + 1],
+		char id[FY_REV_ID_LEN + 1], struct fy_clone_stats *st, struct fy_err *err)
+{
+	struct session ss;
+	struct response r = { .max = MAX_OCI_MANIFEST };
+	struct fy_json *m = NULL;
+	struct fy_revision *rev = NULL;
+	struct fy_buf bytes, sigs;
+	struct fy_json *sigdoc = NULL;
+	char url[1200], label[1200];
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	fy_buf_init(&r.body);
+	fy_buf_init(&bytes);
+	fy_buf_init(&sigs);
+	session_init(&ss, ref, o);
+	snprintf(label, sizeof(label), "oci://%s/%s%s%s", ref->host, ref->name,
+		 ref->digest[0] ? "@" : ":", ref->digest[0] ? ref->digest : ref->tag);
+	snprintf(url, sizeof(url), "%s/v2/%s/manifests/%s", ss.base, ref->name,
+		 ref->digest[0] ? ref->digest : ref->tag);
+	FY_TRY(rc, call(&ss, "pull", "GET", url, MT_MANIFEST, NULL, NULL, NULL, &r, err));
+	if (r.status != 200) {
+		rc = status_error(&r, label, err);
+		goto out;
+	}
+	if (ref->digest[0] != '\0') { /* a manifest named by digest is that manifest */
+		uint8_t sha[FY_SHA256_LEN];
+		char d[72];
+		fy_sha256(r.body.data, r.body.len, sha);
+		digest_str(sha, d);
+		if (strcmp(d, ref->digest) != 0) {
+			rc = fy_err_set(err, FY_EHASH, "%s: the manifest does not match its digest",
+					label);
+			goto out;
+		}
+	}
+	FY_TRY(rc, fy_oci_manifest_check(r.body.data, r.body.len, label, &m, err));
+	const struct fy_json *layers = fy_json_get(m, "layers");
+	const struct fy_json *rl = NULL, *sl = NULL;
+	for (size_t i = 0; i < fy_json_size(layers); i++) {
+		const char *mt = fy_json_str(fy_json_get(fy_json_at(layers, i), "mediaType"));
+		const struct fy_json **slot = strcmp(mt, MT_REVISION) == 0     ? &rl
+					      : strcmp(mt, MT_SIGNATURES) == 0 ? &sl
+									       : NULL;
+		if (slot != NULL && *slot != NULL) {
+			rc = fy_err_set(err, FY_EFORMAT, "%s: two ferry %s layers", label, mt);
+			goto out;
+		}
+		if (slot != NULL)
+			*slot = fy_json_at(layers, i);
+	}
+	if (rl == NULL) {
+		rc = fy_err_set(err, FY_EUNSUPPORTED,
+				"%s: no ferry revision layer (%s); artifacts made by other tools "
+				"are not read yet",
+				label, MT_REVISION);
+		goto out;
+	}
+	int64_t size;
+	fy_json_int(fy_json_get(rl, "size"), &size);
+	FY_TRY(rc, small_blob(&ss, fy_json_str(fy_json_get(rl, "digest")), size, &bytes, err));
+	FY_TRY(rc, fy_revision_parse(bytes.data, bytes.len, label, &rev, err));
+	if (sl != NULL) { /* signatures travel with it: a bad one refuses the pull */
+		fy_json_int(fy_json_get(sl, "size"), &size);
+		FY_TRY(rc,
+		       small_blob(&ss, fy_json_str(fy_json_get(sl, "digest")), size, &sigs, err));
+		FY_TRY(rc, fy_json_parse(&sigdoc, sigs.data, sigs.len, label, err));
+		size_t n_sigs, invalid = 0;
+		fy_store_check_sig_doc(s, bytes.data, bytes.len, sigdoc, count_invalid, &invalid,
+				       &n_sigs);
+		if (invalid > 0) {
+			rc = fy_err_set(err, FY_EHASH,
+					"%s: a signature of revision %.12s does not verify", label,
+					rev->id);
+			goto out;
+		}
+	}
+	/* every file of the revision is a layer at its path with its digest and size */
+	for (size_t i = 0; i < rev->n_files; i++) {
+		const struct fy_file_entry *f = &rev->files[i];
+		char want[72];
+		bool found = false;
+		digest_str(f->sha256, want);
+		for (size_t k = 0; !found && k < fy_json_size(layers); k++) {
+			const struct fy_json *l = fy_json_at(layers, k);
+			const char *p = fy_json_str(
+				fy_json_get(fy_json_get(l, "annotations"), AN_FILEPATH));
+			int64_t sz;
+			if (p == NULL || strcmp(p, f->path) != 0)
+				continue;
+			fy_json_int(fy_json_get(l, "size"), &sz);
+			if (strcmp(fy_json_str(fy_json_get(l, "digest")), want) != 0 ||
+			    (uint64_t)sz != f->size) {
+				rc = fy_err_set(err, FY_EHASH,
+						"%s: layer '%s' is not the file ferry's manifest "
+						"names (digest or size differ)",
+						label, f->path);
+				goto out;
+			}
+			found = true;
+		}
+		if (!found) {
+			rc = fy_err_set(err, FY_EFORMAT, "%s: no layer for '%s'", label, f->path);
+			goto out;
+		}
+	}
+	struct fy_clone_opts c = *co;
+	char blobs[1200];
+	snprintf(blobs, sizeof(blobs), "%s/v2/%s/blobs/", ss.base, ref->name);
+	c.blob_url = blobs;
+	c.token = ss.bearer[0] ? ss.bearer : NULL;
+	c.username = ss.basic ? o->username : NULL;
+	c.password = ss.basic ? o->password : NULL;
+	FY_TRY(rc, fy_store_fetch_files(s, rev, NULL, &c, st, err));
+	FY_TRY(rc, fy_store_commit_fetched(s, rev, &bytes, "heads/main", err));
+	if (sigs.len > 0) {
+		const char *dir = fy_store_path(s, "repos/%s/signatures", rev->repo);
+		char path[4300];
+		snprintf(path, sizeof(path), "%s/%s.json", dir ? dir : "", rev->id);
+		FY_TRY(rc, fy_mkdirs(dir, err));
+		if (access(path, F_OK) != 0)
+			FY_TRY(rc, fy_file_write_atomic_in(path, fy_store_path(s, "tmp"), sigs.data,
+							   sigs.len, err));
+	}
+	snprintf(repo, FY_REPO_MAX + 1, "%s", rev->repo);
+	memcpy(id, rev->id, FY_REV_ID_LEN + 1);
+out:
+	fy_json_free(m);
+	fy_json_free(sigdoc);
+	fy_revision_free(rev);
+	fy_buf_release(&bytes);
+	fy_buf_release(&sigs);
+	fy_buf_release(&r.body);
+	return rc;
+}

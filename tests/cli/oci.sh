@@ -1,0 +1,215 @@
+#!/bin/sh
+# Integration tests of OCI registries (docs/OCI.md): `ferry push` to Debian's docker-registry
+# (the CNCF distribution registry) started on loopback, skopeo (a second real client) reading
+# and copying what ferry pushed, `ferry clone oci://` reading back what skopeo copied with the
+# same revision id, blobs not sent twice, chunked and resumed uploads, a tampered blob refused
+# with nothing committed, and an htpasswd-protected registry (Basic authentication).
+# Environment: FERRY. Ends with "N passed, N failed".
+set -u
+unset FERRY_MIRROR FERRY_OCI_USER FERRY_OCI_PASSWORD FERRY_OCI_TOKEN
+
+FERRY=${FERRY:?set FERRY}
+DATA=${FERRY_TEST_DATA:-tests/data}
+work=$(mktemp -d /tmp/ferry-oci-XXXXXX)
+regs=""
+trap 'for p in $regs; do kill $p 2>/dev/null; done; rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# start_registry NAME [AUTH-YAML]: docker-registry on a free loopback port, its storage under
+# $work/NAME; sets $reg (host:port)
+start_registry() {
+	_port=$(free_port)
+	mkdir -p "$work/$1"
+	{
+		printf 'version: 0.1\nlog:\n  level: error\n'
+		printf 'storage:\n  filesystem:\n    rootdirectory: %s\n' "$work/$1/data"
+		printf 'http:\n  addr: 127.0.0.1:%s\n' "$_port"
+		[ $# -gt 1 ] && printf '%s\n' "$2"
+	} >"$work/$1/config.yml"
+	docker-registry serve "$work/$1/config.yml" >"$work/$1/log" 2>&1 &
+	regs="$regs $!"
+	reg=127.0.0.1:$_port
+	i=0
+	until curl -s -o /dev/null "http://$reg/v2/" || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
+}
+
+if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null; then
+	echo "FAIL: docker-registry and skopeo are needed (make deps)" >&2
+	echo "oci: 0 passed, 1 failed"
+	exit 1
+fi
+
+up="$work/up"
+export FERRY_HOME="$up"
+stories_store
+"$FERRY" -q key generate
+"$FERRY" -q sign demo/stories-GGUF
+gid=$("$FERRY" --json show demo/stories-GGUF | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).id))')
+sid=$("$FERRY" --json show demo/stories | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).id))')
+start_registry reg
+[ -n "$gid" ] && [ -n "$sid" ] && ok || bad "no revision ids from show --json"
+
+# --- references ------------------------------------------------------------------------------
+run "$FERRY" push demo/stories-GGUF "docker://$reg/x"
+expect_rc 1 "push needs oci://"
+expect_err "not an oci://" "says so"
+run "$FERRY" push demo/stories-GGUF "oci://$reg/"
+expect_rc 1 "a reference without a name"
+run "$FERRY" push demo/stories-GGUF "oci://$reg/a/b:bad/tag"
+expect_rc 1 "a bad tag"
+run "$FERRY" push demo/stories-GGUF "oci://$reg/a/b@sha256:00"
+expect_rc 1 "a short digest"
+run "$FERRY" push demo/nothing "oci://$reg/a/b:t"
+expect_rc 1 "an unknown repository"
+
+# --- push, skopeo reads it ---------------------------------------------------------------------
+run "$FERRY" --json push demo/stories-GGUF "oci://$reg/Demo/Stories-GGUF:q4" --chunk-size 1
+expect_rc 0 "push to the registry (chunked: 1 MiB chunks)"
+json_valid "$work/out" "push --json"
+node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));process.exit(j.sent===j.blobs&&j.present===0&&j.bytes>1e6?0:1)' "$work/out" &&
+	ok || bad "first push sends every blob: $(cat "$work/out")"
+digest=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).digest)' "$work/out")
+run "$FERRY" --json push demo/stories-GGUF "oci://$reg/demo/stories-gguf:again"
+expect_rc 0 "push again under another tag"
+node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));process.exit(j.sent===0&&j.present===j.blobs&&j.digest===process.argv[2]?0:1)' "$work/out" "$digest" &&
+	ok || bad "blobs in the registry are not sent again; same manifest: $(cat "$work/out")"
+run skopeo inspect --tls-verify=false --raw "docker://$reg/demo/stories-gguf:q4"
+expect_rc 0 "skopeo reads the manifest (the name was lowercased)"
+cp "$work/out" "$work/manifest.json"
+node -e '
+const m = JSON.parse(require("fs").readFileSync(process.argv[1]));
+const ok = m.mediaType === "application/vnd.oci.image.manifest.v1+json" &&
+	m.artifactType === "application/vnd.cncf.model.manifest.v1+json" &&
+	m.config.mediaType === "application/vnd.cncf.model.config.v1+json" &&
+	m.layers.some(l => l.mediaType === "application/vnd.cncf.model.weight.v1.raw" &&
+		(l.annotations || {})["org.cncf.model.filepath"] === "stories-Q4_K_M.gguf") &&
+	m.layers.some(l => l.mediaType === "application/vnd.ferry.revision.v1+json") &&
+	m.layers.some(l => l.mediaType === "application/vnd.ferry.signatures.v1+json") &&
+	m.annotations["io.ferry.revision"] === process.argv[2];
+process.exit(ok ? 0 : 1);' "$work/manifest.json" "$gid" && ok || bad "the manifest is a ModelPack artifact with ferry's layers: $(head -c 600 "$work/manifest.json")"
+[ "sha256:$(sha256sum "$work/manifest.json" | cut -c1-64)" = "$digest" ] && ok ||
+	bad "the registry's manifest is the one push reported"
+cfg=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).config.digest)' "$work/manifest.json")
+curl -s "http://$reg/v2/demo/stories-gguf/blobs/$cfg" >"$work/config.json"
+node -e '
+const c = JSON.parse(require("fs").readFileSync(process.argv[1]));
+process.exit(c.descriptor.revision === process.argv[2] && c.config.format === "gguf" &&
+	c.modelfs.type === "layers" && c.modelfs.diffIds.length > 2 ? 0 : 1);' "$work/config.json" "$gid" &&
+	ok || bad "the ModelPack config: $(head -c 400 "$work/config.json")"
+# a file's layer is the file, byte for byte
+curl -s "http://$reg/v2/demo/stories-gguf/tags/list" | grep -q '"q4"' && ok || bad "tags/list lists q4"
+run skopeo copy --src-tls-verify=false "docker://$reg/demo/stories-gguf:q4" "oci:$work/layout:q4"
+expect_rc 0 "skopeo copies the artifact to an oci: layout"
+[ -f "$work/layout/blobs/sha256/${digest#sha256:}" ] && ok || bad "the layout holds the same manifest"
+run skopeo copy --dest-tls-verify=false "oci:$work/layout:q4" "docker://$reg/elsewhere/copy:x"
+expect_rc 0 "skopeo copies it back to another repository"
+
+# --- clone oci:// ------------------------------------------------------------------------------
+down="$work/down"
+FERRY_HOME=$down "$FERRY" -q init
+FERRY_HOME=$down "$FERRY" -q key trust "$up/keys/signing.pub"
+run env FERRY_HOME="$down" "$FERRY" --json clone "oci://$reg/elsewhere/copy:x"
+expect_rc 0 "clone what skopeo copied"
+expect_out "\"revision\": \"$gid\"" "the same revision id"
+expect_out '"repo": "demo/stories-GGUF"' "the revision's own repository"
+run env FERRY_HOME="$down" "$FERRY" verify --strict demo/stories-GGUF
+expect_rc 0 "the cloned revision verifies, its signature with it (--strict: unsigned fails)"
+cmp -s "$up/repos/demo/stories-GGUF/revisions/$gid.json" "$down/repos/demo/stories-GGUF/revisions/$gid.json" &&
+	ok || bad "the manifest is byte-identical"
+run env FERRY_HOME="$down" "$FERRY" --json clone "oci://$reg/demo/stories-gguf@$digest"
+expect_rc 0 "clone by digest"
+expect_out '"fetched": 0' "every object already there: nothing fetched"
+run env FERRY_HOME="$down" "$FERRY" clone "oci://$reg/demo/stories-gguf:nope"
+expect_rc 1 "an unknown tag"
+expect_err "not found" "says so"
+run env FERRY_HOME="$down" "$FERRY" clone "oci://$reg/demo/stories-gguf@sha256:$(printf %064d 0)"
+expect_rc 1 "an unknown digest"
+
+# a plain OCI artifact (no ferry manifest layer): refused, naming what is missing
+printf '{}' >"$work/empty.json"
+run skopeo copy --dest-tls-verify=false "oci:$work/layout:q4" "docker://$reg/plain/x:y"
+node -e '
+const fs = require("fs"), crypto = require("crypto");
+const m = JSON.parse(fs.readFileSync(process.argv[1]));
+m.layers = m.layers.filter(l => !l.mediaType.startsWith("application/vnd.ferry."));
+fs.writeFileSync(process.argv[2], JSON.stringify(m));' "$work/manifest.json" "$work/plain.json"
+curl -s -X PUT -H "Content-Type: application/vnd.oci.image.manifest.v1+json" --data-binary "@$work/plain.json" \
+	"http://$reg/v2/plain/x/manifests/bare" -o /dev/null -w '%{http_code}' | grep -q 201 && ok || bad "put a bare manifest"
+run env FERRY_HOME="$down" "$FERRY" clone "oci://$reg/plain/x:bare"
+expect_rc 1 "an artifact without ferry's manifest layer"
+expect_err "no ferry revision layer" "says what is missing"
+
+# a tampered blob in the registry's storage: refused, nothing committed
+fresh="$work/fresh"
+FERRY_HOME=$fresh "$FERRY" -q init
+ggl=$(node -e 'const m=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(m.layers.find(l=>(l.annotations||{})["org.cncf.model.filepath"]==="stories-Q4_K_M.gguf").digest.slice(7))' "$work/manifest.json")
+blob="$work/reg/data/docker/registry/v2/blobs/sha256/$(echo "$ggl" | cut -c1-2)/$ggl/data"
+[ -f "$blob" ] && ok || bad "the registry stores the GGUF blob at $blob"
+cp "$blob" "$work/blob.orig"
+printf 'X' | dd of="$blob" bs=1 seek=1000 conv=notrunc 2>/dev/null
+run env FERRY_HOME="$fresh" "$FERRY" clone "oci://$reg/demo/stories-gguf:q4" --retries 0
+expect_rc 1 "a tampered blob is refused"
+expect_err "stories-Q4_K_M.gguf" "names the file"
+[ ! -e "$fresh/repos/demo/stories-GGUF/refs/heads/main" ] && ok || bad "nothing committed after a tampered blob"
+run env FERRY_HOME="$fresh" "$FERRY" fsck
+expect_rc 0 "the store stays clean"
+cp "$work/blob.orig" "$blob"
+run env FERRY_HOME="$fresh" "$FERRY" clone "oci://$reg/demo/stories-gguf:q4"
+expect_rc 0 "the mended blob clones"
+
+# a tampered ferry manifest layer: its digest no longer matches
+rl=$(node -e 'const m=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(m.layers.find(l=>l.mediaType==="application/vnd.ferry.revision.v1+json").digest.slice(7))' "$work/manifest.json")
+rblob="$work/reg/data/docker/registry/v2/blobs/sha256/$(echo "$rl" | cut -c1-2)/$rl/data"
+cp "$rblob" "$work/rev.orig"
+sed -i 's/"message"/"messagE"/' "$rblob"
+run env FERRY_HOME="$work/fresh2" "$FERRY" init -q
+run env FERRY_HOME="$work/fresh2" "$FERRY" clone "oci://$reg/demo/stories-gguf:q4"
+expect_rc 1 "a tampered manifest layer is refused"
+expect_err "does not match its digest" "says so"
+cp "$work/rev.orig" "$rblob"
+
+# --- an interrupted push resumes -----------------------------------------------------------------
+big="$work/big"
+mkdir -p "$big"
+head -c 6000000 /dev/urandom >"$big/payload.raw"
+printf '{"model_type":"llama"}' >"$big/config.json"
+"$FERRY" -q --no-progress add demo/big "$big" -m big
+run timeout -s TERM 2 "$FERRY" push demo/big "oci://$reg/demo/big:v1" --chunk-size 1 --limit-rate 1000000
+expect_rc 124 "SIGTERM stops a push after the chunk in flight (timeout's status)"
+expect_err "push again to resume" "says how to go on"
+[ -n "$(ls "$up/tmp/" | grep oci-upload)" ] && ok || bad "a stopped push keeps its upload's location"
+run "$FERRY" --json push demo/big "oci://$reg/demo/big:v1" --chunk-size 1
+expect_rc 0 "the push runs again"
+node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));process.exit(j.bytes_resumed>0&&j.bytes_resumed+j.bytes>=6000000?0:1)' "$work/out" &&
+	ok || bad "it resumed where the registry stopped: $(cat "$work/out")"
+[ -z "$(ls "$up/tmp/" | grep oci-upload)" ] && ok || bad "the upload record goes once the blob is in"
+run env FERRY_HOME="$fresh" "$FERRY" clone "oci://$reg/demo/big:v1"
+expect_rc 0 "the resumed push clones"
+run env FERRY_HOME="$fresh" "$FERRY" verify demo/big
+expect_rc 0 "and verifies"
+
+# --- Basic authentication (htpasswd) -------------------------------------------------------------
+htpasswd -Bbc "$work/htpasswd" mirror s3cret >/dev/null 2>&1
+start_registry sec "auth:
+  htpasswd:
+    realm: ferry-test
+    path: $work/htpasswd"
+run "$FERRY" push demo/stories "oci://$reg/demo/stories:v1"
+expect_rc 1 "no credentials for a protected registry"
+expect_err "user name and password" "says what it needs"
+run env FERRY_OCI_PASSWORD=wrong "$FERRY" push demo/stories "oci://$reg/demo/stories:v1" --user mirror
+expect_rc 1 "a wrong password"
+expect_err "access denied" "says so"
+run env FERRY_OCI_PASSWORD=s3cret "$FERRY" push demo/stories "oci://$reg/demo/stories:v1" --user mirror
+expect_rc 0 "push with the right credentials"
+run skopeo inspect --tls-verify=false --creds mirror:s3cret --raw "docker://$reg/demo/stories:v1"
+expect_rc 0 "skopeo reads it with the same credentials"
+run env FERRY_HOME="$fresh" "$FERRY" clone "oci://$reg/demo/stories:v1"
+expect_rc 1 "clone without credentials"
+run env FERRY_HOME="$fresh" FERRY_OCI_USER=mirror FERRY_OCI_PASSWORD=s3cret "$FERRY" --json clone "oci://$reg/demo/stories:v1"
+expect_rc 0 "clone with credentials from the environment"
+expect_out "\"revision\": \"$sid\"" "the same revision id"
+
+echo "oci: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
