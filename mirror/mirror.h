@@ -524,6 +524,20 @@ bool fy_oci_challenge_parse(const char *v, size_t n, struct fy_oci_challenge *ou
 int fy_oci_manifest_check(const void *data, size_t n, const char *label, struct fy_json **out,
 			  struct fy_err *err);
 
+/* A revision's artifact as push writes it, for serve's registry endpoints. */
+#define FY_OCI_DIGEST_LEN 71 /* "sha256:" and 64 hex */
+struct fy_oci_artifact;
+int fy_oci_artifact_build(struct fy_store *s, const struct fy_revision *r,
+			  struct fy_oci_artifact **out, struct fy_err *err);
+void fy_oci_artifact_free(struct fy_oci_artifact *a);
+/* The manifest's bytes and digest. */
+const struct fy_buf *fy_oci_artifact_manifest(const struct fy_oci_artifact *a,
+					      char digest[FY_OCI_DIGEST_LEN + 1]);
+/* A blob of the artifact by digest: a file of the revision (*file; its object holds the bytes)
+ * or a document (*mem: the config, ferry's manifest, its signatures). False: not one of it. */
+bool fy_oci_artifact_blob(const struct fy_oci_artifact *a, const char *digest,
+			  const struct fy_file_entry **file, const struct fy_buf **mem);
+
 struct fy_oci_opts {
 	const char *username, *password; /* answered to a Basic challenge, or to the token
 					    service of a Bearer one */

@@ -334,9 +334,8 @@ static int request(struct session *ss, const char *method, const char *url, cons
 		snprintf(line, sizeof(line), "Content-Range: %s", crange);
 		h = curl_slist_append(h, line);
 	}
-	if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(method, "GET") == 0) {
+	if (strcmp(method, "HEAD") == 0 || strcmp(method, "GET") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, method[0] == 'H' ? 1L : 0L);
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L); /* blobs may live on a CDN */
 		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
 	} else if (body != NULL) {
@@ -538,18 +537,18 @@ static struct fy_json *descriptor(const char *mt, const char *digest, uint64_t s
 struct blob {
 	char digest[72];
 	uint64_t size;
-	const uint8_t *object;	  /* the store's object with this SHA-256, or NULL */
-	const struct fy_buf *mem; /* or these bytes */
+	const struct fy_file_entry *file; /* a file of the revision (its object), or NULL */
+	const struct fy_buf *mem;	  /* or these bytes */
 };
 
-struct artifact {
+struct fy_oci_artifact {
 	struct fy_buf revision, signatures, config, manifest;
 	struct blob *blobs;
 	size_t n_blobs;
 	char digest[72]; /* the manifest's */
 };
 
-static void artifact_free(struct artifact *a)
+static void artifact_release(struct fy_oci_artifact *a)
 {
 	fy_buf_release(&a->revision);
 	fy_buf_release(&a->signatures);
@@ -579,8 +578,8 @@ static const char *model_format(const struct fy_revision *r)
 	return NULL;
 }
 
-static int build_artifact(struct fy_store *s, const struct fy_revision *r, struct artifact *a,
-			  struct fy_err *err)
+static int build_artifact(struct fy_store *s, const struct fy_revision *r,
+			  struct fy_oci_artifact *a, struct fy_err *err)
 {
 	int rc;
 	char d[72];
@@ -598,7 +597,7 @@ static int build_artifact(struct fy_store *s, const struct fy_revision *r, struc
 		struct blob *b = &a->blobs[a->n_blobs++];
 		digest_str(f->sha256, b->digest);
 		b->size = f->size;
-		b->object = f->sha256;
+		b->file = f;
 		struct fy_json *l = descriptor(layer_type(f->path), b->digest, f->size);
 		struct fy_json *an = fy_json_object();
 		fy_json_set(an, AN_FILEPATH, fy_json_string(f->path));
@@ -666,6 +665,50 @@ static int build_artifact(struct fy_store *s, const struct fy_revision *r, struc
 	}
 out:
 	return rc;
+}
+
+int fy_oci_artifact_build(struct fy_store *s, const struct fy_revision *r,
+			  struct fy_oci_artifact **out, struct fy_err *err)
+{
+	struct fy_oci_artifact *a = calloc(1, sizeof(*a));
+	int rc;
+	*out = NULL;
+	if (a == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	rc = build_artifact(s, r, a, err);
+	if (rc != FY_OK) {
+		fy_oci_artifact_free(a);
+		return rc;
+	}
+	*out = a;
+	return FY_OK;
+}
+
+void fy_oci_artifact_free(struct fy_oci_artifact *a)
+{
+	if (a == NULL)
+		return;
+	artifact_release(a);
+	free(a);
+}
+
+const struct fy_buf *fy_oci_artifact_manifest(const struct fy_oci_artifact *a,
+					      char digest[FY_OCI_DIGEST_LEN + 1])
+{
+	memcpy(digest, a->digest, FY_OCI_DIGEST_LEN + 1);
+	return &a->manifest;
+}
+
+bool fy_oci_artifact_blob(const struct fy_oci_artifact *a, const char *digest,
+			  const struct fy_file_entry **file, const struct fy_buf **mem)
+{
+	for (size_t i = 0; i < a->n_blobs; i++)
+		if (strcmp(a->blobs[i].digest, digest) == 0) {
+			*file = a->blobs[i].file;
+			*mem = a->blobs[i].mem;
+			return true;
+		}
+	return false;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -741,10 +784,12 @@ static int put_blob(struct fy_store *s, struct session *ss, const struct blob *b
 		}
 		snprintf(loc, sizeof(loc), "%s", r.location);
 		if (jp[0] != '\0')
-			fy_file_write_atomic_in(jp, fy_store_path(s, "tmp"), loc, strlen(loc), err);
+			(void)fy_file_write_atomic_in(
+				jp, fy_store_path(s, "tmp"), loc, strlen(loc),
+				err); /* best effort: else the blob starts over */
 	}
-	if (b->object != NULL) {
-		const char *path = fy_store_object_path(s, b->object);
+	if (b->file != NULL) {
+		const char *path = fy_store_object_path(s, b->file->sha256);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 			rc = fy_err_sys(err, FY_EIO, "cannot open '%s'", path);
 			goto out;
@@ -773,7 +818,9 @@ static int put_blob(struct fy_store *s, struct session *ss, const struct blob *b
 		}
 		snprintf(loc, sizeof(loc), "%s", r.location);
 		if (jp[0] != '\0')
-			fy_file_write_atomic_in(jp, fy_store_path(s, "tmp"), loc, strlen(loc), err);
+			(void)fy_file_write_atomic_in(
+				jp, fy_store_path(s, "tmp"), loc, strlen(loc),
+				err); /* best effort: else the blob starts over */
 		at += chunk;
 		st->bytes_sent += chunk;
 		if (ss->o->progress != NULL)
@@ -806,7 +853,7 @@ int fy_oci_push(struct fy_store *s, const char *repo, const char *id, const stru
 		const struct fy_oci_opts *o, struct fy_oci_stats *st, struct fy_err *err)
 {
 	struct fy_revision *r = NULL;
-	struct artifact a;
+	struct fy_oci_artifact a;
 	struct session ss;
 	struct response resp = { .max = 1u << 16 };
 	char url[1200];
@@ -857,7 +904,7 @@ int fy_oci_push(struct fy_store *s, const char *repo, const char *id, const stru
 	memcpy(st->digest, a.digest, sizeof(st->digest));
 out:
 	fy_buf_release(&resp.body);
-	artifact_free(&a);
+	artifact_release(&a);
 	fy_revision_free(r);
 	return rc;
 }

@@ -583,6 +583,201 @@ struct query_text {
 	bool siblings; /* expand=siblings */
 };
 
+/* ------------------------------------------------------------------------------------------ */
+/* The OCI registry (read-only): published revisions as ModelPack artifacts (docs/OCI.md)      */
+
+#define OCI_MANIFEST_TYPE "application/vnd.oci.image.manifest.v1+json"
+
+/* An error as the distribution spec words it. */
+static enum MHD_Result reg_error(struct ctx *x, unsigned status, const char *code, const char *msg)
+{
+	struct fy_json *o = fy_json_object(), *list = fy_json_array(), *e = fy_json_object();
+	fy_json_set(e, "code", fy_json_string(code));
+	fy_json_set(e, "message", fy_json_string(msg));
+	fy_json_push(list, e);
+	fy_json_set(o, "errors", list);
+	return send_json(x->c, x->rq, status, o, NULL, NULL);
+}
+
+/* Whether the client asks for a registry manifest (OCI or Docker), not llama.cpp's JSON. */
+static bool wants_oci(struct MHD_Connection *c)
+{
+	const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+	return a != NULL && (strstr(a, "application/vnd.oci.image.") != NULL ||
+			     strstr(a, "application/vnd.docker.distribution.manifest") != NULL);
+}
+
+/* The served repository whose name, lowercased, is name (OCI names are lowercase). */
+static const struct srv_repo *repo_nocase(const struct srv_index *ix, const char *name)
+{
+	for (size_t i = 0; i < ix->n_repos; i++)
+		if (strcasecmp(ix->repos[i].name, name) == 0 &&
+		    strncmp(ix->repos[i].name, "datasets/", 9) != 0)
+			return &ix->repos[i];
+	return NULL;
+}
+
+/* The repository of a registry path "NS/NAME/..." the client may see; false: answered. */
+static bool reg_repo(struct ctx *x, const char **p, enum MHD_Result *out)
+{
+	const char *a = *p, *s1 = strchr(a, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+	char name[FY_REPO_MAX + 1];
+	if (s2 == NULL || (size_t)(s2 - a) > FY_REPO_MAX) {
+		*out = reg_error(x, 404, "NAME_UNKNOWN", "repository name not known to registry");
+		return false;
+	}
+	memcpy(name, a, (size_t)(s2 - a));
+	name[s2 - a] = '\0';
+	x->repo = repo_nocase(x->srv->ix, name);
+	x->vis = x->repo ? srv_visibility(&x->srv->access, x->repo->name, x->token) : SRV_HIDDEN;
+	if (x->vis != SRV_VISIBLE) { /* hidden and gated alike: nothing said of existence */
+		*out = x->vis == SRV_GATED ? reg_error(x, 403, "DENIED",
+						       "requested access to the "
+						       "resource is denied")
+					   : reg_error(x, 404, "NAME_UNKNOWN",
+						       "repository name not known to registry");
+		return false;
+	}
+	*p = s2;
+	return true;
+}
+
+/* The artifact of one revision of the repository; NULL when it cannot be read (logged). */
+static struct fy_oci_artifact *reg_artifact(struct ctx *x, const char *id,
+					    const struct fy_revision **rev)
+{
+	struct fy_oci_artifact *a = NULL;
+	struct fy_err err;
+	if (srv_cache_get(&x->srv->cache, x->srv->store, x->repo->name, id, rev, &err) != FY_OK ||
+	    fy_oci_artifact_build(x->srv->store, *rev, &a, &err) != FY_OK) {
+		errlog(x->srv, "%s", err.msg);
+		return NULL;
+	}
+	return a;
+}
+
+static enum MHD_Result reg_manifest(struct ctx *x, const char *ref)
+{
+	char id[FY_REV_ID_LEN + 1] = "", digest[FY_OCI_DIGEST_LEN + 1];
+	const struct fy_revision *rev;
+	struct fy_oci_artifact *a = NULL;
+	if (strncmp(ref, "sha256:", 7) == 0) { /* by digest: one of the refs' artifacts */
+		for (size_t i = 0; a == NULL && i < x->repo->n_refs; i++) {
+			a = reg_artifact(x, x->repo->refs[i].id, &rev);
+			if (a != NULL &&
+			    (fy_oci_artifact_manifest(a, digest), strcmp(digest, ref) != 0)) {
+				fy_oci_artifact_free(a);
+				a = NULL;
+			}
+		}
+	} else if (srv_resolve(x->srv->ix, x->repo, &x->srv->cache, x->srv->store,
+			       strcmp(ref, "latest") == 0 ? "main" : ref, id) == FY_OK) {
+		a = reg_artifact(x, id, &rev);
+	}
+	if (a == NULL)
+		return reg_error(x, 404, "MANIFEST_UNKNOWN", "manifest unknown");
+	const struct fy_buf *m = fy_oci_artifact_manifest(a, digest);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(m->len, m->data, MHD_RESPMEM_MUST_COPY);
+	const size_t len = m->len;
+	char etag[FY_OCI_DIGEST_LEN + 3];
+	snprintf(etag, sizeof(etag), "\"%s\"", digest);
+	if (resp != NULL) {
+		MHD_add_response_header(resp, "Content-Type", OCI_MANIFEST_TYPE);
+		MHD_add_response_header(resp, "Docker-Content-Digest", digest);
+		MHD_add_response_header(resp, "ETag", etag);
+	}
+	fy_oci_artifact_free(a);
+	return resp != NULL ? queue(x->c, x->rq, 200, resp, len) : MHD_NO;
+}
+
+static enum MHD_Result reg_blob(struct ctx *x, const char *digest)
+{
+	uint8_t sha[FY_SHA256_LEN];
+	if (strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != FY_OCI_DIGEST_LEN ||
+	    !fy_unhex(digest + 7, sha, FY_SHA256_LEN))
+		return reg_error(x, 400, "DIGEST_INVALID",
+				 "provided digest did not match "
+				 "uploaded content");
+	/* a file of a served revision: from its object, with ranges */
+	for (size_t i = 0; i < x->repo->n_refs; i++) {
+		const struct fy_revision *rev;
+		struct fy_err err;
+		if (srv_cache_get(&x->srv->cache, x->srv->store, x->repo->name, x->repo->refs[i].id,
+				  &rev, &err) != FY_OK)
+			continue;
+		for (size_t k = 0; k < rev->n_files; k++)
+			if (memcmp(rev->files[k].sha256, sha, FY_SHA256_LEN) == 0)
+				return send_file(x->srv, x->c, x->rq, &rev->files[k], rev->id);
+	}
+	/* else one of the artifacts' documents: the config, ferry's manifest, its signatures */
+	for (size_t i = 0; i < x->repo->n_refs; i++) {
+		const struct fy_revision *rev;
+		const struct fy_file_entry *f;
+		const struct fy_buf *mem;
+		struct fy_oci_artifact *a = reg_artifact(x, x->repo->refs[i].id, &rev);
+		if (a != NULL && fy_oci_artifact_blob(a, digest, &f, &mem) && mem != NULL) {
+			struct MHD_Response *resp = MHD_create_response_from_buffer(
+				mem->len, mem->data, MHD_RESPMEM_MUST_COPY);
+			const size_t len = mem->len;
+			fy_oci_artifact_free(a);
+			if (resp == NULL)
+				return MHD_NO;
+			MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+			MHD_add_response_header(resp, "Docker-Content-Digest", digest);
+			return queue(x->c, x->rq, 200, resp, len);
+		}
+		fy_oci_artifact_free(a);
+	}
+	return reg_error(x, 404, "BLOB_UNKNOWN", "blob unknown to registry");
+}
+
+static enum MHD_Result reg_tags(struct ctx *x)
+{
+	struct fy_json *o = fy_json_object(), *tags = fy_json_array();
+	char name[FY_REPO_MAX + 1];
+	size_t i;
+	for (i = 0; x->repo->name[i] != '\0' && i < FY_REPO_MAX; i++)
+		name[i] = (char)tolower((unsigned char)x->repo->name[i]);
+	name[i] = '\0';
+	fy_json_set(o, "name", fy_json_string(name));
+	fy_json_push(tags, fy_json_string("latest"));
+	for (i = 0; i < x->repo->n_refs; i++) {
+		const char *r = x->repo->refs[i].name;
+		if (strncmp(r, "heads/", 6) == 0 || strncmp(r, "tags/", 5) == 0)
+			fy_json_push(tags, fy_json_string(strchr(r, '/') + 1));
+	}
+	fy_json_set(o, "tags", tags);
+	return send_json(x->c, x->rq, 200, o, NULL, NULL);
+}
+
+/* /v2/...: the registry API for registry clients (skopeo, containerd, ORAS), and llama.cpp's
+ * JSON manifest for a client that asks for no registry manifest type. */
+static enum MHD_Result registry(struct ctx *x, const char *p)
+{
+	enum MHD_Result r;
+	if (p[0] == '\0') { /* the API version check */
+		struct MHD_Response *resp =
+			MHD_create_response_from_buffer(2, (void *)"{}", MHD_RESPMEM_PERSISTENT);
+		if (resp == NULL)
+			return MHD_NO;
+		MHD_add_response_header(resp, "Content-Type", "application/json");
+		MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+		return queue(x->c, x->rq, 200, resp, 2);
+	}
+	if (strstr(p, "/manifests/") != NULL && !wants_oci(x->c))
+		return gguf_manifest(x, p);
+	if (!reg_repo(x, &p, &r))
+		return r;
+	if (strncmp(p, "/manifests/", 11) == 0 && p[11] != '\0')
+		return reg_manifest(x, p + 11);
+	if (strncmp(p, "/blobs/", 7) == 0)
+		return reg_blob(x, p + 7);
+	if (strcmp(p, "/tags/list") == 0)
+		return reg_tags(x);
+	return reg_error(x, 404, "UNSUPPORTED", "the operation is unsupported");
+}
+
 static void url_escape(struct fy_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -762,7 +957,7 @@ static enum MHD_Result route(struct fy_server *srv, struct MHD_Connection *c, st
 	if (strncmp(url, "/api/datasets/", 14) == 0)
 		return api(&x, url + 14, true);
 	if (strncmp(url, "/v2/", 4) == 0)
-		return gguf_manifest(&x, url + 4);
+		return registry(&x, url + 4);
 	if (strncmp(url, "/datasets/", 10) == 0)
 		return file_route(&x, url + 10, true);
 	if (strncmp(url, "/api/", 5) != 0 && url[0] == '/' && url[1] != '\0')

@@ -228,6 +228,29 @@ const struct fy_lattice *fy_lattice_get(enum fy_lattice_kind which)
 }
 
 #ifdef LANES_AVX2
+/* The distances of a chunk's eight points: each coordinate's term picked by the points' levels
+ * from that coordinate's table t[i], added in coordinate order. */
+AVX2 static inline __attribute__((always_inline)) __m256 chunk_d2(const int8_t *q, const __m256 *t,
+								  int dim)
+{
+	__m256 d2 = _mm256_setzero_ps();
+#pragma GCC unroll 8
+	for (int i = 0; i < dim; i++) {
+		const __m256i l = _mm256_cvtepu8_epi32(
+			_mm_loadl_epi64((const __m128i *)(const void *)(q + 8 * i)));
+		d2 = _mm256_add_ps(d2, _mm256_permutevar8x32_ps(t[i], l));
+	}
+	return d2;
+}
+
+/* The smallest of eight floats (none NaN), in every lane. */
+AVX2 static inline __attribute__((always_inline)) __m256 hmin8(__m256 v)
+{
+	__m256 m = _mm256_min_ps(v, _mm256_permute_ps(v, 0xb1));
+	m = _mm256_min_ps(m, _mm256_permute_ps(m, 0x4e));
+	return _mm256_min_ps(m, _mm256_permute2f128_ps(m, m, 1));
+}
+
 /*
  * The nearest of a list's points with AVX2, eight points side by side. A coordinate's term
  * w * (scale * q - x)^2 (ggml's operations in ggml's order, no fused multiply-add) takes one of
@@ -253,19 +276,11 @@ AVX2 static inline __attribute__((always_inline)) int find_lanes(const struct fy
 		t[i] = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(weight[i]), diff), diff);
 	}
 	if (count <= 8) { /* most lists (IQ3's average is 5): one chunk, its first lane wins */
-		__m256 d2 = _mm256_setzero_ps();
-#pragma GCC unroll 8
-		for (int i = 0; i < dim; i++) {
-			const __m256i l = _mm256_cvtepu8_epi32(
-				_mm_loadl_epi64((const __m128i *)(const void *)(q + 8 * i)));
-			d2 = _mm256_add_ps(d2, _mm256_permutevar8x32_ps(t[i], l));
-		}
+		const __m256 d2 = chunk_d2(q, t, dim);
 		const __m256 top = _mm256_set1_ps(FLT_MAX);
 		const __m256 lt = _mm256_cmp_ps(d2, top, _CMP_LT_OQ);
 		const __m256 v = _mm256_blendv_ps(top, d2, lt); /* no NaN left for the minimum */
-		__m256 m = _mm256_min_ps(v, _mm256_permute_ps(v, 0xb1));
-		m = _mm256_min_ps(m, _mm256_permute_ps(m, 0x4e));
-		m = _mm256_min_ps(m, _mm256_permute2f128_ps(m, m, 1));
+		const __m256 m = hmin8(v);
 		const int eq =
 			_mm256_movemask_ps(_mm256_and_ps(lt, _mm256_cmp_ps(v, m, _CMP_EQ_OQ)));
 		return eq == 0 ? -1 : nb[1 + imin(__builtin_ctz((unsigned)eq), count - 1)];
@@ -276,22 +291,14 @@ AVX2 static inline __attribute__((always_inline)) int find_lanes(const struct fy
 	__m256i j = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
 	const __m256i step = _mm256_set1_epi32(8);
 	for (int c = 0; c < count; c += 8, q += 8 * dim, j = _mm256_add_epi32(j, step)) {
-		__m256 d2 = _mm256_setzero_ps();
-#pragma GCC unroll 8
-		for (int i = 0; i < dim; i++) {
-			const __m256i l = _mm256_cvtepu8_epi32(
-				_mm_loadl_epi64((const __m128i *)(const void *)(q + 8 * i)));
-			d2 = _mm256_add_ps(d2, _mm256_permutevar8x32_ps(t[i], l));
-		}
+		const __m256 d2 = chunk_d2(q, t, dim);
 		const __m256 lt = _mm256_cmp_ps(d2, bestv, _CMP_LT_OQ);
 		bestv = _mm256_blendv_ps(bestv, d2, lt);
 		bestj = _mm256_castps_si256(
 			_mm256_blendv_ps(_mm256_castsi256_ps(bestj), _mm256_castsi256_ps(j), lt));
 	}
 	/* the smallest distance over the lanes, then the first position at it */
-	__m256 m = _mm256_min_ps(bestv, _mm256_permute_ps(bestv, 0xb1));
-	m = _mm256_min_ps(m, _mm256_permute_ps(m, 0x4e));
-	m = _mm256_min_ps(m, _mm256_permute2f128_ps(m, m, 1));
+	const __m256 m = hmin8(bestv);
 	if (!(_mm256_cvtss_f32(m) < FLT_MAX))
 		return -1;
 	const __m256i eq = _mm256_castps_si256(_mm256_cmp_ps(bestv, m, _CMP_EQ_OQ));

@@ -3,7 +3,8 @@
 # (the CNCF distribution registry) started on loopback, skopeo (a second real client) reading
 # and copying what ferry pushed, `ferry clone oci://` reading back what skopeo copied with the
 # same revision id, blobs not sent twice, chunked and resumed uploads, a tampered blob refused
-# with nothing committed, and an htpasswd-protected registry (Basic authentication).
+# with nothing committed, an htpasswd-protected registry (Basic authentication), and `ferry
+# serve` as a read-only registry of the published revisions (skopeo and ferry clone read it).
 # Environment: FERRY. Ends with "N passed, N failed".
 set -u
 unset FERRY_MIRROR FERRY_OCI_USER FERRY_OCI_PASSWORD FERRY_OCI_TOKEN
@@ -12,7 +13,8 @@ FERRY=${FERRY:?set FERRY}
 DATA=${FERRY_TEST_DATA:-tests/data}
 work=$(mktemp -d /tmp/ferry-oci-XXXXXX)
 regs=""
-trap 'for p in $regs; do kill $p 2>/dev/null; done; rm -rf "$work"' EXIT
+serve_pid=
+trap 'for p in $regs $serve_pid; do kill $p 2>/dev/null; done; rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -210,6 +212,49 @@ expect_rc 1 "clone without credentials"
 run env FERRY_HOME="$fresh" FERRY_OCI_USER=mirror FERRY_OCI_PASSWORD=s3cret "$FERRY" --json clone "oci://$reg/demo/stories:v1"
 expect_rc 0 "clone with credentials from the environment"
 expect_out "\"revision\": \"$sid\"" "the same revision id"
+
+# --- serve as a read-only registry --------------------------------------------------------------
+run "$FERRY" publish demo/stories-GGUF
+expect_rc 0 "publish the GGUF revision"
+start_serve "$up"
+code() { curl -s -o "$work/body" -w '%{http_code}' "$@"; }
+[ "$(code "$serve_url/v2/")" = 200 ] && ok || bad "GET /v2/ answers 200"
+curl -s -D - -o /dev/null "$serve_url/v2/" | grep -qi '^Docker-Distribution-API-Version: registry/2.0' && ok ||
+	bad "/v2/ says the API version"
+M="Accept: application/vnd.oci.image.manifest.v1+json"
+[ "$(code -H "$M" "$serve_url/v2/demo/stories-gguf/manifests/latest")" = 200 ] && ok ||
+	bad "the published revision's manifest, the name matched without case: $(cat "$work/body")"
+cmp -s "$work/body" "$work/manifest.json" && ok || bad "serve's manifest is the one push wrote"
+curl -s -D - -o /dev/null -H "$M" "$serve_url/v2/demo/stories-gguf/manifests/latest" |
+	grep -qi "^Docker-Content-Digest: $digest" && ok || bad "Docker-Content-Digest names it"
+[ "$(code -I -H "$M" "$serve_url/v2/demo/stories-gguf/manifests/$digest")" = 200 ] && ok ||
+	bad "HEAD of the manifest by digest"
+[ "$(code -H "$M" "$serve_url/v2/demo/stories/manifests/latest")" = 404 ] && ok ||
+	bad "an unpublished repository is unknown"
+grep -q NAME_UNKNOWN "$work/body" && ok || bad "in the registry's words: $(cat "$work/body")"
+[ "$(code -H "$M" "$serve_url/v2/demo/stories-gguf/manifests/nope")" = 404 ] && ok || bad "an unknown tag"
+grep -q MANIFEST_UNKNOWN "$work/body" && ok || bad "MANIFEST_UNKNOWN: $(cat "$work/body")"
+[ "$(code "$serve_url/v2/demo/stories-gguf/tags/list")" = 200 ] && grep -q '"latest"' "$work/body" &&
+	grep -q '"main"' "$work/body" && ok || bad "tags/list: $(cat "$work/body")"
+[ "$(code -r 0-3 "$serve_url/v2/demo/stories-gguf/blobs/sha256:$ggl")" = 206 ] &&
+	[ "$(cat "$work/body")" = GGUF ] && ok || bad "a blob in ranges"
+[ "$(code "$serve_url/v2/demo/stories-gguf/blobs/$cfg")" = 200 ] && cmp -s "$work/body" "$work/config.json" &&
+	ok || bad "the config blob"
+[ "$(code "$serve_url/v2/demo/stories-gguf/blobs/sha256:$(printf %064d 0)")" = 404 ] && ok ||
+	bad "an unknown blob"
+some=$(node -e 'const m=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(m.layers[0].digest)' "$work/manifest.json")
+[ "$(code "$serve_url/v2/demo/stories/blobs/$some")" = 404 ] && ok || bad "no blob of an unpublished repository"
+[ "$(code -H 'Accept: application/json' "$serve_url/v2/demo/stories-GGUF/manifests/Q4_K_M")" = 200 ] &&
+	grep -q ggufFile "$work/body" && ok || bad "llama.cpp's JSON manifest still answers: $(head -c 300 "$work/body")"
+hostport=${serve_url#http://}
+run skopeo copy --src-tls-verify=false "docker://$hostport/demo/stories-gguf:latest" "oci:$work/layout2:s"
+expect_rc 0 "skopeo copies from serve"
+[ -f "$work/layout2/blobs/sha256/${digest#sha256:}" ] && ok || bad "the same manifest in its layout"
+run env FERRY_HOME="$work/fresh3" "$FERRY" init -q
+run env FERRY_HOME="$work/fresh3" "$FERRY" --json clone "oci://$hostport/demo/stories-gguf"
+expect_rc 0 "ferry clones from serve as from a registry"
+expect_out "\"revision\": \"$gid\"" "the same revision id"
+kill "$serve_pid" 2>/dev/null
 
 echo "oci: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
