@@ -45,6 +45,7 @@ static void wait_signals(struct fy_server *srv, const sigset_t *set)
 int cmd_serve(struct fy_cli *cli, int argc, char **argv)
 {
 	const char *listen = "127.0.0.1:8080", *tokens = NULL, *logpath = NULL, *portfile = NULL;
+	const char *objects_from = NULL;
 	long threads = 4, max_conns = 1024, timeout = 30, refresh = 1000;
 	bool all = false;
 	const struct fy_opt opts[] = {
@@ -65,6 +66,10 @@ int cmd_serve(struct fy_cli *cli, int argc, char **argv)
 		  "how often the store's refs are checked for changes (default 1000)" },
 		{ "port-file", 0, FY_OPT_STRING, &portfile, "FILE",
 		  "write the port listened on into FILE once ready" },
+		{ "objects-from", 0, FY_OPT_STRING, &objects_from, "URL",
+		  "LFS files redirect to where their bytes live: oci://HOST/NAME (a registry "
+		  "ferry push filled) or an HTTP base with the store's objects/ layout "
+		  "(docs/OCI.md)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
@@ -118,6 +123,7 @@ int cmd_serve(struct fy_cli *cli, int argc, char **argv)
 				     (unsigned)timeout,
 				     (unsigned)refresh,
 				     all,
+				     objects_from,
 				     log,
 				     serve_log,
 				     cli };

@@ -645,6 +645,10 @@ struct fy_serve_opts {
 	unsigned timeout_s;	  /* idle connection timeout (default 30) */
 	unsigned refresh_ms;	  /* how often refs are checked for changes (default 1000) */
 	bool all;		  /* every revision of the store; default: the published ones */
+	/* LFS files answered with a redirect to where their bytes live (docs/OCI.md): an OCI
+	 * registry oci://HOST[:PORT]/NAME holding them as blobs (ferry push), or an HTTP(S) base
+	 * holding objects as the store does (BASE/sha256/AB/REST); NULL: served from the store */
+	const char *objects_from;
 	FILE *access_log;	  /* one line per request, or NULL */
 	fy_serve_log_fn log_fn;	  /* errors, or NULL */
 	void *ctx;

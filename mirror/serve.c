@@ -39,6 +39,8 @@ struct fy_server {
 	atomic_int in_flight;
 	unsigned refresh_ms;
 	bool all; /* every revision, not only the published ones */
+	char *objects;	   /* --objects-from as a URL prefix, or NULL */
+	bool objects_oci;  /* the prefix takes "ns/name/blobs/sha256:HEX", else "AB/REST" */
 	FILE *log;
 	pthread_mutex_t log_mu;
 	fy_serve_log_fn errlog;
@@ -453,6 +455,32 @@ static enum MHD_Result api(struct ctx *x, const char *p, bool dataset)
 	return send_error(x->c, x->rq, 404, NULL, NULL, "Not Found");
 }
 
+/* An LFS file's bytes live elsewhere (--objects-from): a redirect there, with the headers
+ * huggingface_hub reads from it (X-Linked-Etag, X-Linked-Size, X-Repo-Commit), as the Hub
+ * redirects to its CDN. */
+static enum MHD_Result send_redirect(struct ctx *x, const struct fy_file_entry *f)
+{
+	char hex[2 * FY_SHA256_LEN + 1], url[1200];
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	fy_hex(f->sha256, FY_SHA256_LEN, hex);
+	if (x->srv->objects_oci) { /* the repository's name lowercased, as push names it */
+		char name[FY_REPO_MAX + 1];
+		size_t i;
+		for (i = 0; x->repo->name[i] != '\0' && i < FY_REPO_MAX; i++)
+			name[i] = (char)tolower((unsigned char)x->repo->name[i]);
+		name[i] = '\0';
+		snprintf(url, sizeof(url), "%s%s/blobs/sha256:%s", x->srv->objects, name, hex);
+	} else {
+		snprintf(url, sizeof(url), "%s%.2s/%s", x->srv->objects, hex, hex + 2);
+	}
+	file_headers(resp, f, x->commit);
+	MHD_add_response_header(resp, "Location", url);
+	return queue(x->c, x->rq, 302, resp, 0);
+}
+
 static enum MHD_Result file_route(struct ctx *x, const char *p, bool dataset)
 {
 	struct srv_route rt;
@@ -476,6 +504,8 @@ static enum MHD_Result file_route(struct ctx *x, const char *p, bool dataset)
 				  "Entry not found: %s", rt.rest);
 	if (raw && f->lfs)
 		return send_pointer(x->c, x->rq, f, x->commit);
+	if (f->lfs && x->srv->objects != NULL)
+		return send_redirect(x, f);
 	return send_file(x->srv, x->c, x->rq, f, x->commit);
 }
 
@@ -1196,6 +1226,38 @@ static int start_daemon(struct fy_server *srv, const struct fy_serve_opts *o, st
 	return FY_OK;
 }
 
+/* --objects-from: a registry (blob URLs under oci://HOST[/PREFIX], one registry repository per
+ * served repository, as ferry push names them), or an HTTP base with the store's object layout. */
+static int objects_prefix(struct fy_server *srv, const char *from, struct fy_err *err)
+{
+	char buf[1024];
+	const size_t n = strlen(from);
+	if (n > 900 || strpbrk(from, " \t\r\n\"<>") != NULL)
+		return fy_err_set(err, FY_EINVAL, "--objects-from: '%s' is not a usable URL", from);
+	if (strncmp(from, "oci://", 6) == 0) {
+		/* checked as a reference to PREFIX/x would be, so that host and prefix get push's
+		 * rules */
+		char probe[1024];
+		struct fy_oci_ref ref;
+		snprintf(probe, sizeof(probe), "%.*s/x", (int)(n - (from[n - 1] == '/')), from);
+		if (fy_oci_ref_parse(probe, false, &ref, err) != FY_OK)
+			return fy_err_set(err, FY_EINVAL,
+					  "--objects-from: '%s' is not oci://HOST[/PREFIX]", from);
+		ref.name[strlen(ref.name) - 1] = '\0'; /* "PREFIX/" or "" */
+		snprintf(buf, sizeof(buf), "%s://%s/v2/%s", ref.scheme, ref.host, ref.name);
+		srv->objects_oci = true;
+	} else if (strncmp(from, "http://", 7) == 0 || strncmp(from, "https://", 8) == 0) {
+		snprintf(buf, sizeof(buf), "%.*s/sha256/", (int)(n - (from[n - 1] == '/')), from);
+	} else {
+		return fy_err_set(err, FY_EINVAL,
+				  "--objects-from: '%s' is neither oci://HOST[/PREFIX] nor an HTTP(S) "
+				  "URL",
+				  from);
+	}
+	srv->objects = strdup(buf);
+	return srv->objects != NULL ? FY_OK : fy_err_set(err, FY_ENOMEM, "out of memory");
+}
+
 int fy_serve_start(struct fy_server **out, struct fy_store *s, const struct fy_serve_opts *o,
 		   struct fy_err *err)
 {
@@ -1210,6 +1272,13 @@ int fy_serve_start(struct fy_server **out, struct fy_store *s, const struct fy_s
 	srv->ctx = o->ctx;
 	srv->refresh_ms = o->refresh_ms ? o->refresh_ms : 1000;
 	srv->all = o->all;
+	if (o->objects_from != NULL) {
+		rc = objects_prefix(srv, o->objects_from, err);
+		if (rc != FY_OK) {
+			free(srv);
+			return rc;
+		}
+	}
 	pthread_rwlock_init(&srv->lock, NULL);
 	pthread_mutex_init(&srv->log_mu, NULL);
 	srv_cache_init(&srv->cache);
@@ -1275,5 +1344,6 @@ void fy_serve_stop(struct fy_server *srv, unsigned drain_seconds)
 	pthread_rwlock_destroy(&srv->lock);
 	pthread_mutex_destroy(&srv->log_mu);
 	free(srv->tokens_path);
+	free(srv->objects);
 	free(srv);
 }

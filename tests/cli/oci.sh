@@ -50,6 +50,7 @@ stories_store
 gid=$("$FERRY" --json show demo/stories-GGUF | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).id))')
 sid=$("$FERRY" --json show demo/stories | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).id))')
 start_registry reg
+reg1=$reg
 [ -n "$gid" ] && [ -n "$sid" ] && ok || bad "no revision ids from show --json"
 
 # --- references ------------------------------------------------------------------------------
@@ -254,6 +255,58 @@ run env FERRY_HOME="$work/fresh3" "$FERRY" init -q
 run env FERRY_HOME="$work/fresh3" "$FERRY" --json clone "oci://$hostport/demo/stories-gguf"
 expect_rc 0 "ferry clones from serve as from a registry"
 expect_out "\"revision\": \"$gid\"" "the same revision id"
+kill "$serve_pid" 2>/dev/null
+
+# --- serve --objects-from: metadata from serve, large files' bytes from elsewhere -----------------
+FERRY_HOME=$up "$FERRY" -q checkout demo/stories-GGUF "$work/gguf-files"
+run "$FERRY" serve --objects-from "ftp://x/y"
+expect_rc 1 "--objects-from needs oci:// or HTTP(S)"
+expect_err "neither oci://" "says so"
+run "$FERRY" serve --objects-from "oci://h!/p/"
+expect_rc 1 "a registry host that is not one"
+start_serve "$up" --objects-from "oci://$reg1"
+hdrs=$(curl -s -I "$serve_url/demo/stories-GGUF/resolve/main/stories-Q4_K_M.gguf")
+echo "$hdrs" | grep -q '^HTTP/1.1 302' && ok || bad "an LFS file redirects: $hdrs"
+echo "$hdrs" | grep -qi "^Location: http://$reg1/v2/demo/stories-gguf/blobs/sha256:$ggl" && ok ||
+	bad "to the registry's blob: $hdrs"
+echo "$hdrs" | grep -qi "^X-Linked-Etag: \"$ggl\"" && echo "$hdrs" | grep -qi '^X-Linked-Size: ' &&
+	echo "$hdrs" | grep -qi "^X-Repo-Commit: $gid" && ok || bad "with the headers huggingface_hub reads: $hdrs"
+run node "$(dirname "$0")/../node/objects.mjs" "$serve_url" demo/stories-GGUF "$work/gguf-files"
+expect_rc 0 "@huggingface/hub downloads through the redirect to the registry: $(grep FAIL "$work/out")"
+kill "$serve_pid" 2>/dev/null
+# an HTTP object store: nginx serving a copy of the store's objects/
+ngx="$work/ngx"
+mkdir -p "$ngx/logs"
+nport=$(free_port)
+# as root, nginx's workers would run as nobody, who cannot read the test's private folder
+[ "$(id -u)" -eq 0 ] && nuser="user root;" || nuser=""
+cat >"$ngx/nginx.conf" <<NGX
+$nuser
+worker_processes 1;
+error_log $ngx/logs/error.log;
+pid $ngx/nginx.pid;
+events { worker_connections 64; }
+http {
+	access_log $ngx/logs/access.log;
+	client_body_temp_path $ngx/logs; proxy_temp_path $ngx/logs; fastcgi_temp_path $ngx/logs;
+	uwsgi_temp_path $ngx/logs; scgi_temp_path $ngx/logs;
+	server {
+		listen 127.0.0.1:$nport;
+		location /objects/ { alias $up/objects/; }
+	}
+}
+NGX
+nginx -c "$ngx/nginx.conf" -p "$ngx" 2>"$ngx/start.err"
+start_serve "$up" --all --objects-from "http://127.0.0.1:$nport/objects/"
+curl -s -I "$serve_url/demo/stories-GGUF/resolve/main/stories-Q4_K_M.gguf" |
+	grep -qi "^Location: http://127.0.0.1:$nport/objects/sha256/$(echo "$ggl" | cut -c1-2)/$(echo "$ggl" | cut -c3-)" &&
+	ok || bad "to the object store's layout"
+curl -s -I "$serve_url/demo/stories/resolve/main/config.json" | grep -q '^HTTP/1.1 200' && ok ||
+	bad "a small (non-LFS) file is served as it is"
+run node "$(dirname "$0")/../node/objects.mjs" "$serve_url" demo/stories "$DATA/models/llama-stories260K"
+expect_rc 0 "@huggingface/hub downloads through the redirect to nginx: $(grep FAIL "$work/out")"
+grep -q "/objects/sha256/" "$ngx/logs/access.log" && ok || bad "the bytes came from nginx"
+kill "$(cat "$ngx/nginx.pid")" 2>/dev/null
 kill "$serve_pid" 2>/dev/null
 
 echo "oci: $pass passed, $fail failed"
