@@ -649,8 +649,8 @@ struct fy_serve_opts {
 	 * registry oci://HOST[:PORT]/NAME holding them as blobs (ferry push), or an HTTP(S) base
 	 * holding objects as the store does (BASE/sha256/AB/REST); NULL: served from the store */
 	const char *objects_from;
-	FILE *access_log;	  /* one line per request, or NULL */
-	fy_serve_log_fn log_fn;	  /* errors, or NULL */
+	FILE *access_log;	/* one line per request, or NULL */
+	fy_serve_log_fn log_fn; /* errors, or NULL */
 	void *ctx;
 };
 

@@ -38,9 +38,9 @@ struct fy_server {
 	atomic_bool stop;
 	atomic_int in_flight;
 	unsigned refresh_ms;
-	bool all; /* every revision, not only the published ones */
-	char *objects;	   /* --objects-from as a URL prefix, or NULL */
-	bool objects_oci;  /* the prefix takes "ns/name/blobs/sha256:HEX", else "AB/REST" */
+	bool all;	  /* every revision, not only the published ones */
+	char *objects;	  /* --objects-from as a URL prefix, or NULL */
+	bool objects_oci; /* the prefix takes "ns/name/blobs/sha256:HEX", else "AB/REST" */
 	FILE *log;
 	pthread_mutex_t log_mu;
 	fy_serve_log_fn errlog;
@@ -1249,10 +1249,11 @@ static int objects_prefix(struct fy_server *srv, const char *from, struct fy_err
 	} else if (strncmp(from, "http://", 7) == 0 || strncmp(from, "https://", 8) == 0) {
 		snprintf(buf, sizeof(buf), "%.*s/sha256/", (int)(n - (from[n - 1] == '/')), from);
 	} else {
-		return fy_err_set(err, FY_EINVAL,
-				  "--objects-from: '%s' is neither oci://HOST[/PREFIX] nor an HTTP(S) "
-				  "URL",
-				  from);
+		return fy_err_set(
+			err, FY_EINVAL,
+			"--objects-from: '%s' is neither oci://HOST[/PREFIX] nor an HTTP(S) "
+			"URL",
+			from);
 	}
 	srv->objects = strdup(buf);
 	return srv->objects != NULL ? FY_OK : fy_err_set(err, FY_ENOMEM, "out of memory");
