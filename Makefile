@@ -309,6 +309,7 @@ bench: deps
 	@MKMODEL=$(MKMODEL) sh bench/bundle.sh $(FERRY)
 	@sh bench/serve.sh $(FERRY)
 	@sh bench/clone.sh $(FERRY)
+	@sh bench/oci.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) sh bench/convert.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) sh bench/quant.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) sh bench/quant_llama.sh $(FERRY)

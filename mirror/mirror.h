@@ -530,9 +530,18 @@ struct fy_oci_artifact;
 int fy_oci_artifact_build(struct fy_store *s, const struct fy_revision *r,
 			  struct fy_oci_artifact **out, struct fy_err *err);
 void fy_oci_artifact_free(struct fy_oci_artifact *a);
-/* The manifest's bytes and digest. */
+/* The manifest's bytes, digest and media type (media_type may be NULL). */
 const struct fy_buf *fy_oci_artifact_manifest(const struct fy_oci_artifact *a,
-					      char digest[FY_OCI_DIGEST_LEN + 1]);
+					      char digest[FY_OCI_DIGEST_LEN + 1],
+					      const char **media_type);
+/* The manifest Ollama pulls for the GGUF model of r a tag (or a GGUF file's path) names
+ * (docs/OCI.md): the GGUF as
+ * application/vnd.ollama.image.model, the LICENSE file and generation_config.json's sampling
+ * settings (params) when r has them, and Ollama's config (family, size label, file type from
+ * the GGUF's keys); Docker's manifest media type. FY_ENOTFOUND: no GGUF for the tag;
+ * FY_EUNSUPPORTED: a split set (Ollama loads one file). */
+int fy_oci_ollama_build(struct fy_store *s, const struct fy_revision *r, const char *tag,
+			struct fy_oci_artifact **out, struct fy_err *err);
 /* A blob of the artifact by digest: a file of the revision (*file; its object holds the bytes)
  * or a document (*mem: the config, ferry's manifest, its signatures). False: not one of it. */
 bool fy_oci_artifact_blob(const struct fy_oci_artifact *a, const char *digest,

@@ -17,6 +17,8 @@
  * registry says it stopped, and the manifest PUT last.
  */
 #include "mirror/mirror_private.h"
+#include "convert/convert.h"
+#include "quant/quant.h"
 #include "verify/verify.h"
 
 #include <curl/curl.h>
@@ -545,7 +547,8 @@ struct fy_oci_artifact {
 	struct fy_buf revision, signatures, config, manifest;
 	struct blob *blobs;
 	size_t n_blobs;
-	char digest[72]; /* the manifest's */
+	char digest[72];	/* the manifest's */
+	const char *media_type; /* the manifest's: OCI, or Docker's for Ollama */
 };
 
 static void artifact_release(struct fy_oci_artifact *a)
@@ -662,6 +665,7 @@ static int build_artifact(struct fy_store *s, const struct fy_revision *r,
 		fy_sha256(a->manifest.data, a->manifest.len, sha);
 		digest_str(sha, d);
 		memcpy(a->digest, d, sizeof(d));
+		a->media_type = MT_MANIFEST;
 	}
 out:
 	return rc;
@@ -693,9 +697,12 @@ void fy_oci_artifact_free(struct fy_oci_artifact *a)
 }
 
 const struct fy_buf *fy_oci_artifact_manifest(const struct fy_oci_artifact *a,
-					      char digest[FY_OCI_DIGEST_LEN + 1])
+					      char digest[FY_OCI_DIGEST_LEN + 1],
+					      const char **media_type)
 {
 	memcpy(digest, a->digest, FY_OCI_DIGEST_LEN + 1);
+	if (media_type != NULL)
+		*media_type = a->media_type;
 	return &a->manifest;
 }
 
@@ -709,6 +716,198 @@ bool fy_oci_artifact_blob(const struct fy_oci_artifact *a, const char *digest,
 			return true;
 		}
 	return false;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Ollama's manifest of a GGUF model                                                           */
+
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+
+/* The single-file GGUF model of r a tag names, as llama.cpp's -hf and install pick it ("latest":
+ * Q4_K_M, else Q8_0, else the first); *split when the tag names a split set (Ollama loads one
+ * file). mmproj files are never the model. */
+static const struct fy_file_entry *ollama_gguf(const struct fy_revision *r, const char *tag,
+					       bool *split)
+{
+	static const char *const pick[] = { "Q4_K_M", "Q8_0", NULL };
+	struct fy_gguf_model *m = NULL;
+	size_t n = 0;
+	struct fy_err err;
+	const struct fy_file_entry *hit = NULL;
+	*split = false;
+	if (fy_revision_gguf_models(r, &m, &n, &err) != FY_OK)
+		return NULL;
+	for (size_t i = 0; i < n && hit == NULL; i++) /* a file named by its path */
+		if (m[i].shards == NULL && strcmp(m[i].first->path, tag) == 0)
+			hit = m[i].first;
+	const bool latest = strcasecmp(tag, "latest") == 0;
+	for (size_t k = 0; hit == NULL && !*split && k < (latest ? 3u : 1u); k++) {
+		const char *want = latest ? pick[k] : tag;
+		for (size_t i = 0; i < n && hit == NULL && !*split; i++) {
+			const char *p = m[i].first->path;
+			if (strcasestr(p, "mmproj") != NULL ||
+			    (want != NULL && !fy_gguf_has_tag(p, want)))
+				continue;
+			if (m[i].shards != NULL)
+				*split = true;
+			else
+				hit = m[i].first;
+		}
+	}
+	fy_gguf_models_free(m, n);
+	return hit;
+}
+
+/* A blob from bytes ferry writes (config, params): kept in the artifact. */
+static int doc_blob(struct fy_oci_artifact *a, struct fy_buf *b, const struct fy_json *j,
+		    struct fy_err *err)
+{
+	uint8_t sha[FY_SHA256_LEN];
+	int rc = dump_into(j, b, err);
+	if (rc != FY_OK)
+		return rc;
+	struct blob *bl = &a->blobs[a->n_blobs++];
+	fy_sha256(b->data, b->len, sha);
+	digest_str(sha, bl->digest);
+	bl->size = b->len;
+	bl->mem = b;
+	return FY_OK;
+}
+
+/* generation_config.json's sampling settings as Ollama's params, or NULL when there are none. */
+static struct fy_json *ollama_params(struct fy_store *s, const struct fy_revision *r)
+{
+	const struct fy_file_entry *f = fy_revision_find(r, "generation_config.json");
+	struct fy_json *g = NULL, *p = NULL;
+	struct fy_err err;
+	static const char *const keys[] = { "temperature", "top_p", "top_k", "repeat_penalty" };
+	if (f == NULL || f->size > MAX_SMALL ||
+	    fy_json_load_file(&g, fy_store_object_path(s, f->sha256), MAX_SMALL, &err) != FY_OK)
+		return NULL;
+	for (size_t i = 0; i < 4; i++) {
+		const struct fy_json *v = fy_json_get(g, i < 3 ? keys[i] : "repetition_penalty");
+		double d;
+		if (!fy_json_num(v, &d))
+			continue;
+		if (p == NULL)
+			p = fy_json_object();
+		fy_json_set(p, keys[i], fy_json_copy(v));
+	}
+	fy_json_free(g);
+	return p;
+}
+
+int fy_oci_ollama_build(struct fy_store *s, const struct fy_revision *r, const char *tag,
+			struct fy_oci_artifact **out, struct fy_err *err)
+{
+	bool split;
+	const struct fy_file_entry *g = ollama_gguf(r, tag, &split);
+	struct fy_gguf_model one = { g, NULL, 1, true };
+	struct fy_gguf *gg = NULL;
+	struct fy_oci_artifact *a = NULL;
+	uint8_t sha[FY_SHA256_LEN];
+	int rc;
+	*out = NULL;
+	if (split)
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "%s@%.12s: '%s' is a split GGUF, which Ollama does not load",
+				  r->repo, r->id, tag);
+	if (g == NULL)
+		return fy_err_set(err, FY_ENOTFOUND, "%s@%.12s: no GGUF file for tag '%s'", r->repo,
+				  r->id, tag);
+	FY_TRY(rc, fy_store_gguf_open(s, r, &one, &gg, err));
+	a = calloc(1, sizeof(*a));
+	if (a == NULL || (a->blobs = calloc(4, sizeof(*a->blobs))) == NULL) {
+		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
+		goto out;
+	}
+	struct fy_json *layers = fy_json_array(), *diff = fy_json_array();
+	struct blob *b = &a->blobs[a->n_blobs++];
+	digest_str(g->sha256, b->digest);
+	b->size = g->size;
+	b->file = g;
+	fy_json_push(layers, descriptor("application/vnd.ollama.image.model", b->digest, b->size));
+	fy_json_push(diff, fy_json_string(b->digest));
+	for (size_t i = 0; i < r->n_files; i++) { /* the licence, as Ollama's library carries it */
+		const char *p = r->files[i].path;
+		if (strchr(p, '/') == NULL && strncasecmp(p, "LICENSE", 7) == 0) {
+			b = &a->blobs[a->n_blobs++];
+			digest_str(r->files[i].sha256, b->digest);
+			b->size = r->files[i].size;
+			b->file = &r->files[i];
+			fy_json_push(layers, descriptor("application/vnd.ollama.image.license",
+							b->digest, b->size));
+			fy_json_push(diff, fy_json_string(b->digest));
+			break;
+		}
+	}
+	struct fy_json *params = ollama_params(s, r);
+	if (params != NULL) {
+		rc = doc_blob(a, &a->signatures, params, err); /* (the slot is free here) */
+		fy_json_free(params);
+		if (rc != FY_OK) {
+			fy_json_free(layers);
+			fy_json_free(diff);
+			goto out;
+		}
+		b = &a->blobs[a->n_blobs - 1];
+		fy_json_push(layers,
+			     descriptor("application/vnd.ollama.image.params", b->digest, b->size));
+		fy_json_push(diff, fy_json_string(b->digest));
+	}
+	/* the config: what `ollama show` displays */
+	const struct fy_gguf_kv *arch = fy_gguf_find_kv(gg, "general.architecture");
+	const struct fy_gguf_kv *ft = fy_gguf_find_kv(gg, "general.file_type");
+	const struct fy_gguf_kv *sl = fy_gguf_find_kv(gg, "general.size_label");
+	struct fy_json *cfg = fy_json_object(), *fams = fy_json_array(), *fs = fy_json_object();
+	char family[64] = "", size[32] = "";
+	double ftv;
+	if (arch != NULL && arch->type == FY_GGUF_STRING)
+		snprintf(family, sizeof(family), "%.*s", (int)arch->v.s.len, arch->v.s.ptr);
+	if (sl != NULL && sl->type == FY_GGUF_STRING)
+		snprintf(size, sizeof(size), "%.*s", (int)sl->v.s.len, sl->v.s.ptr);
+	const char *ftname = fy_gguf_kv_number(ft, &ftv) && ftv >= 0 && ftv < 1000
+				     ? fy_ftype_name((enum fy_ftype)(int)ftv)
+				     : NULL;
+	fy_json_set(cfg, "model_format", fy_json_string("gguf"));
+	fy_json_set(cfg, "model_family", fy_json_string(family));
+	if (family[0] != '\0')
+		fy_json_push(fams, fy_json_string(family));
+	fy_json_set(cfg, "model_families", fams);
+	fy_json_set(cfg, "model_type", fy_json_string(size));
+	fy_json_set(cfg, "file_type", fy_json_string(ftname != NULL ? ftname : ""));
+	fy_json_set(cfg, "architecture", fy_json_string("amd64"));
+	fy_json_set(cfg, "os", fy_json_string("linux"));
+	fy_json_set(fs, "type", fy_json_string("layers"));
+	fy_json_set(fs, "diff_ids", diff);
+	fy_json_set(cfg, "rootfs", fs);
+	rc = doc_blob(a, &a->config, cfg, err);
+	fy_json_free(cfg);
+	if (rc != FY_OK) {
+		fy_json_free(layers);
+		goto out;
+	}
+	b = &a->blobs[a->n_blobs - 1];
+	struct fy_json *m = fy_json_object();
+	fy_json_set(m, "schemaVersion", fy_json_integer(2));
+	fy_json_set(m, "mediaType", fy_json_string(MT_DOCKER_MANIFEST));
+	fy_json_set(m, "config", descriptor(MT_DOCKER_CONFIG, b->digest, b->size));
+	fy_json_set(m, "layers", layers);
+	rc = dump_into(m, &a->manifest, err);
+	fy_json_free(m);
+	if (rc == FY_OK) {
+		fy_sha256(a->manifest.data, a->manifest.len, sha);
+		digest_str(sha, a->digest);
+		a->media_type = MT_DOCKER_MANIFEST;
+	}
+out:
+	fy_gguf_free(gg);
+	if (rc != FY_OK)
+		fy_oci_artifact_free(a);
+	else
+		*out = a;
+	return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -686,39 +686,85 @@ static struct fy_oci_artifact *reg_artifact(struct ctx *x, const char *id,
 	return a;
 }
 
+/* Ollama's pulls (`ollama run MIRROR/ns/name:Q4_K_M`) say who they are. */
+static bool is_ollama(struct MHD_Connection *c)
+{
+	const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+	return ua != NULL && strncasecmp(ua, "ollama/", 7) == 0;
+}
+
+/* Ollama's manifest of main's GGUF model for tag; NULL with *why set when there is none. */
+static struct fy_oci_artifact *reg_ollama(struct ctx *x, const char *tag, const char **why)
+{
+	char id[FY_REV_ID_LEN + 1];
+	const struct fy_revision *rev;
+	struct fy_oci_artifact *a = NULL;
+	struct fy_err err;
+	*why = "manifest unknown";
+	if (srv_resolve(x->srv->ix, x->repo, &x->srv->cache, x->srv->store, "main", id) != FY_OK ||
+	    srv_cache_get(&x->srv->cache, x->srv->store, x->repo->name, id, &rev, &err) != FY_OK)
+		return NULL;
+	const int rc = fy_oci_ollama_build(x->srv->store, rev, tag, &a, &err);
+	if (rc == FY_EUNSUPPORTED)
+		*why = "a split GGUF, which Ollama does not load";
+	else if (rc != FY_OK && rc != FY_ENOTFOUND)
+		errlog(x->srv, "%s", err.msg);
+	return a;
+}
+
 static enum MHD_Result reg_manifest(struct ctx *x, const char *ref)
 {
 	char id[FY_REV_ID_LEN + 1] = "", digest[FY_OCI_DIGEST_LEN + 1];
 	const struct fy_revision *rev;
 	struct fy_oci_artifact *a = NULL;
+	const char *why = "manifest unknown", *type;
 	if (strncmp(ref, "sha256:", 7) == 0) { /* by digest: one of the refs' artifacts */
 		for (size_t i = 0; a == NULL && i < x->repo->n_refs; i++) {
 			a = reg_artifact(x, x->repo->refs[i].id, &rev);
 			if (a != NULL &&
-			    (fy_oci_artifact_manifest(a, digest), strcmp(digest, ref) != 0)) {
+			    (fy_oci_artifact_manifest(a, digest, NULL), strcmp(digest, ref) != 0)) {
 				fy_oci_artifact_free(a);
 				a = NULL;
 			}
 		}
+	} else if (is_ollama(x->c)) { /* Ollama: the GGUF the tag names */
+		a = reg_ollama(x, ref, &why);
 	} else if (srv_resolve(x->srv->ix, x->repo, &x->srv->cache, x->srv->store,
 			       strcmp(ref, "latest") == 0 ? "main" : ref, id) == FY_OK) {
 		a = reg_artifact(x, id, &rev);
+	} else { /* not a ref: a quantization tag, as Ollama and install name them */
+		a = reg_ollama(x, ref, &why);
 	}
 	if (a == NULL)
-		return reg_error(x, 404, "MANIFEST_UNKNOWN", "manifest unknown");
-	const struct fy_buf *m = fy_oci_artifact_manifest(a, digest);
+		return reg_error(x, 404, "MANIFEST_UNKNOWN", why);
+	const struct fy_buf *m = fy_oci_artifact_manifest(a, digest, &type);
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(m->len, m->data, MHD_RESPMEM_MUST_COPY);
 	const size_t len = m->len;
 	char etag[FY_OCI_DIGEST_LEN + 3];
 	snprintf(etag, sizeof(etag), "\"%s\"", digest);
 	if (resp != NULL) {
-		MHD_add_response_header(resp, "Content-Type", OCI_MANIFEST_TYPE);
+		MHD_add_response_header(resp, "Content-Type", type);
 		MHD_add_response_header(resp, "Docker-Content-Digest", digest);
 		MHD_add_response_header(resp, "ETag", etag);
 	}
 	fy_oci_artifact_free(a);
 	return resp != NULL ? queue(x->c, x->rq, 200, resp, len) : MHD_NO;
+}
+
+/* A document blob of an artifact (config, params, ferry's manifest), then the artifact freed. */
+static enum MHD_Result send_doc(struct ctx *x, struct fy_oci_artifact *a, const struct fy_buf *mem,
+				const char *digest)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(mem->len, mem->data, MHD_RESPMEM_MUST_COPY);
+	const size_t len = mem->len;
+	fy_oci_artifact_free(a);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+	MHD_add_response_header(resp, "Docker-Content-Digest", digest);
+	return queue(x->c, x->rq, 200, resp, len);
 }
 
 static enum MHD_Result reg_blob(struct ctx *x, const char *digest)
@@ -746,18 +792,30 @@ static enum MHD_Result reg_blob(struct ctx *x, const char *digest)
 		const struct fy_file_entry *f;
 		const struct fy_buf *mem;
 		struct fy_oci_artifact *a = reg_artifact(x, x->repo->refs[i].id, &rev);
-		if (a != NULL && fy_oci_artifact_blob(a, digest, &f, &mem) && mem != NULL) {
-			struct MHD_Response *resp = MHD_create_response_from_buffer(
-				mem->len, mem->data, MHD_RESPMEM_MUST_COPY);
-			const size_t len = mem->len;
-			fy_oci_artifact_free(a);
-			if (resp == NULL)
-				return MHD_NO;
-			MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
-			MHD_add_response_header(resp, "Docker-Content-Digest", digest);
-			return queue(x->c, x->rq, 200, resp, len);
-		}
+		if (a != NULL && fy_oci_artifact_blob(a, digest, &f, &mem) && mem != NULL)
+			return send_doc(x, a, mem, digest);
 		fy_oci_artifact_free(a);
+	}
+	/* or Ollama's config or params of one of the GGUF files */
+	for (size_t i = 0; i < x->repo->n_refs; i++) {
+		const struct fy_revision *rev;
+		struct fy_err err;
+		if (srv_cache_get(&x->srv->cache, x->srv->store, x->repo->name, x->repo->refs[i].id,
+				  &rev, &err) != FY_OK)
+			continue;
+		for (size_t k = 0; k < rev->n_files; k++) {
+			const struct fy_file_entry *f;
+			const struct fy_buf *mem;
+			struct fy_oci_artifact *a = NULL;
+			const size_t n = strlen(rev->files[k].path);
+			if (n < 5 || strcasecmp(rev->files[k].path + n - 5, ".gguf") != 0 ||
+			    fy_oci_ollama_build(x->srv->store, rev, rev->files[k].path, &a, &err) !=
+				    FY_OK)
+				continue;
+			if (fy_oci_artifact_blob(a, digest, &f, &mem) && mem != NULL)
+				return send_doc(x, a, mem, digest);
+			fy_oci_artifact_free(a);
+		}
 	}
 	return reg_error(x, 404, "BLOB_UNKNOWN", "blob unknown to registry");
 }

@@ -247,7 +247,36 @@ some=$(node -e 'const m=JSON.parse(require("fs").readFileSync(process.argv[1]));
 [ "$(code "$serve_url/v2/demo/stories/blobs/$some")" = 404 ] && ok || bad "no blob of an unpublished repository"
 [ "$(code -H 'Accept: application/json' "$serve_url/v2/demo/stories-GGUF/manifests/Q4_K_M")" = 200 ] &&
 	grep -q ggufFile "$work/body" && ok || bad "llama.cpp's JSON manifest still answers: $(head -c 300 "$work/body")"
+# Ollama's pull: a Docker manifest with the GGUF as its model layer
+D="Accept: application/vnd.docker.distribution.manifest.v2+json"
+O="User-Agent: ollama/0.9.0 (amd64 linux) Go/go1.24"
+[ "$(code -H "$D" -H "$O" "$serve_url/v2/demo/stories-gguf/manifests/Q4_K_M")" = 200 ] && ok ||
+	bad "Ollama's manifest for a quantization tag: $(cat "$work/body")"
+cp "$work/body" "$work/ollama.json"
+node -e '
+const m = JSON.parse(require("fs").readFileSync(process.argv[1]));
+const model = m.layers.find(l => l.mediaType === "application/vnd.ollama.image.model");
+process.exit(m.schemaVersion === 2 && m.mediaType === "application/vnd.docker.distribution.manifest.v2+json" &&
+	m.config.mediaType === "application/vnd.docker.container.image.v1+json" &&
+	model && model.digest === "sha256:" + process.argv[2] ? 0 : 1);' "$work/ollama.json" "$ggl" &&
+	ok || bad "the GGUF is its model layer: $(cat "$work/ollama.json")"
+ocfg=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).config.digest)' "$work/ollama.json")
+[ "$(code -H "$O" "$serve_url/v2/demo/stories-gguf/blobs/$ocfg")" = 200 ] && ok || bad "Ollama's config blob"
+node -e '
+const c = JSON.parse(require("fs").readFileSync(process.argv[1]));
+process.exit(c.model_format === "gguf" && c.model_family === "llama" && c.file_type === "Q4_K_M" &&
+	c.rootfs.type === "layers" && c.os === "linux" ? 0 : 1);' "$work/body" && ok ||
+	bad "its config names family and file type: $(cat "$work/body")"
+[ "$(code -H "$D" -H "$O" "$serve_url/v2/demo/stories-gguf/manifests/latest")" = 200 ] && cmp -s "$work/body" "$work/ollama.json" &&
+	ok || bad "latest is Q4_K_M for Ollama"
+[ "$(code -H "$D" "$serve_url/v2/demo/stories-gguf/manifests/q4_k_m")" = 200 ] && cmp -s "$work/body" "$work/ollama.json" &&
+	ok || bad "a quantization tag (not a ref) gives Ollama's manifest to any client, without case"
+[ "$(code -H "$D" -H "$O" "$serve_url/v2/demo/stories-gguf/manifests/IQ2_XXS")" = 404 ] && ok || bad "no GGUF for a tag"
 hostport=${serve_url#http://}
+# (skopeo copy refuses Ollama's layer types in a Docker manifest, as for registry.ollama.ai)
+run skopeo inspect --tls-verify=false --raw "docker://$hostport/demo/stories-gguf:Q4_K_M"
+expect_rc 0 "skopeo reads Ollama's manifest"
+cmp -s "$work/out" "$work/ollama.json" && ok || bad "the same bytes"
 run skopeo copy --src-tls-verify=false "docker://$hostport/demo/stories-gguf:latest" "oci:$work/layout2:s"
 expect_rc 0 "skopeo copies from serve"
 [ -f "$work/layout2/blobs/sha256/${digest#sha256:}" ] && ok || bad "the same manifest in its layout"
