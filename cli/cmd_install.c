@@ -255,7 +255,7 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 {
 	const char *from = NULL, *dir = NULL, *cache = NULL;
 	const char *token = getenv("HF_TOKEN"), *bundle = NULL;
-	bool hf_cache = false, allow_expired = false;
+	bool hf_cache = false, allow_expired = false, ollama = false;
 	long jobs = 8, retries = 5, stall = 60;
 	const struct fy_opt opts[] = {
 		{ "from", 0, FY_OPT_STRING, &from, "URL",
@@ -268,7 +268,11 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		{ "cache-dir", 0, FY_OPT_STRING, &cache, "DIR",
 		  "the HF cache folder (default $HF_HUB_CACHE, $HF_HOME/hub, "
 		  "~/.cache/huggingface/hub)" },
-		{ "dir", 0, FY_OPT_STRING, &dir, "DIR", "install the files into a plain folder" },
+		{ "dir", 0, FY_OPT_STRING, &dir, "DIR",
+		  "install the files into a plain folder (with --ollama: Ollama's models folder)" },
+		{ "ollama", 0, FY_OPT_FLAG, &ollama, NULL,
+		  "install a GGUF model into Ollama's model store (default $OLLAMA_MODELS, else "
+		  "~/.ollama/models), where `ollama run NS/NAME:TAG` finds it offline" },
 		{ "token", 0, FY_OPT_STRING, &token, "TOKEN", "bearer token (default $HF_TOKEN)" },
 		{ "allow-expired", 0, FY_OPT_FLAG, &allow_expired, NULL,
 		  "accept an expired index (a site with an unreliable clock)" },
@@ -277,7 +281,9 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 	};
 	const struct fy_usage usage = {
 		"ferry install NAME[:TAG] --from URL [--hf-cache [--cache-dir DIR] | --dir DIR]\n"
-		"ferry install NAME[:TAG] --bundle FILE [--hf-cache [--cache-dir DIR] | --dir DIR]",
+		"ferry install NAME[:TAG] --bundle FILE [--hf-cache [--cache-dir DIR] | --dir "
+		"DIR]\n"
+		"ferry install NAME[:TAG] (--from URL | --bundle FILE) --ollama [--dir MODELS]",
 		"Installs a published model from a ferry mirror (or a bundle of one, imported\n"
 		"first with every check of 'ferry bundle import'). The mirror's signed index is\n"
 		"checked first (a key this store trusts, no older than the last one seen, not\n"
@@ -287,6 +293,9 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		"Face cache (models--NS--NAME/blobs/ETAG, snapshots/COMMIT/PATH, refs/main), "
 		"where\n"
 		"huggingface_hub, transformers and llama.cpp find them offline, or into --dir.\n"
+		"With --ollama, the GGUF the tag names (no tag: Q4_K_M, else Q8_0, else the\n"
+		"first) goes into Ollama's model store with the manifest Ollama pulls\n"
+		"(docs/OCI.md).\n"
 		"The store keeps the objects; 'ferry installed' lists installs, 'ferry uninstall'\n"
 		"removes one.",
 		opts,
@@ -317,8 +326,9 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 	if (x < 0 && from == NULL && bundle == NULL)
 		x = fy_cli_usage_error(cli, "name the mirror: --from URL (or $FERRY_MIRROR), or "
 					    "--bundle FILE");
-	if (x < 0 && dir != NULL && (hf_cache || cache != NULL))
-		x = fy_cli_usage_error(cli, "--dir and --hf-cache/--cache-dir exclude each other");
+	if (x < 0 && (dir != NULL || ollama) && (hf_cache || cache != NULL))
+		x = fy_cli_usage_error(cli, "--dir or --ollama, and --hf-cache/--cache-dir exclude "
+					    "each other");
 	if (x < 0)
 		x = fy_cli_transfer_check(cli, jobs, retries, stall, &ca_bundle);
 	if (x < 0) {
@@ -383,7 +393,16 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		x = fy_cli_fail(cli, &err);
 		goto out;
 	}
-	if (quant) {
+	/* Ollama's tag: the quantization asked for, or latest (the default pick) */
+	const char *otag = quant ? tag : "latest";
+	if (ollama) {
+		if (fy_oci_ollama_files(r, otag, want, &err) != FY_OK) {
+			x = fy_cli_fail(cli, &err);
+			goto out;
+		}
+		for (i = 0; i < r->n_files; i++)
+			n_want += want[i];
+	} else if (quant) {
 		if (select_quant(r, tag, want, &n_want, &err) != FY_OK) {
 			x = fy_cli_fail(cli, &err);
 			goto out;
@@ -411,7 +430,22 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	fy_cli_progress_done(cli);
-	if (dir != NULL) {
+	if (ollama) {
+		char manifest[PATH_CAP];
+		const char *env = getenv("OLLAMA_MODELS");
+
+		if (dir != NULL)
+			snprintf(root, sizeof(root), "%s", dir);
+		else if (env != NULL && env[0] != '\0')
+			snprintf(root, sizeof(root), "%s", env);
+		else
+			snprintf(root, sizeof(root), "%s/.ollama/models",
+				 getenv("HOME") ? getenv("HOME") : ".");
+		x = fy_ollama_install(s, r, otag, root, manifest, sizeof(manifest), &err) == FY_OK
+			    ? -1
+			    : fy_cli_fail(cli, &err);
+		tag = otag;
+	} else if (dir != NULL) {
 		if (!path_fmt(root, sizeof(root), &err, "%s", dir))
 			x = fy_cli_fail(cli, &err);
 		else
@@ -437,8 +471,11 @@ int cmd_install(struct fy_cli *cli, int argc, char **argv)
 
 		if (realpath(root, abs) != NULL && strlen(abs) < sizeof(root))
 			snprintf(root, sizeof(root), "%s", abs);
-		if (write_record(s, r, want, name, tag, dir ? "dir" : "hf-cache", root, url,
-				 &err) != FY_OK)
+		if (write_record(s, r, want, name, tag,
+				 ollama ? "ollama"
+				 : dir	? "dir"
+					: "hf-cache",
+				 root, url, &err) != FY_OK)
 			x = fy_cli_fail(cli, &err);
 	}
 	if (x < 0) {
@@ -619,6 +656,17 @@ static bool blob_linked(const char *dir, const char *blob)
  * blobs no other snapshot links to and the refs naming a snapshot that is gone (HF cache). */
 static void remove_install(const struct fy_json *j)
 {
+	if (fy_json_str(fy_json_get(j, "layout")) != NULL &&
+	    strcmp(fy_json_str(fy_json_get(j, "layout")), "ollama") == 0) {
+		const char *root = fy_json_str(fy_json_get(j, "root"));
+		const char *name = fy_json_str(fy_json_get(j, "name"));
+		const char *tag = fy_json_str(fy_json_get(j, "tag"));
+		struct fy_err err;
+		if (root != NULL && name != NULL && tag != NULL && strchr(tag, '/') == NULL &&
+		    fy_ollama_uninstall(root, name, tag, &err) != FY_OK)
+			fprintf(stderr, "ferry uninstall: %s\n", err.msg);
+		return;
+	}
 	const char *root = fy_json_str(fy_json_get(j, "root"));
 	const char *rev = fy_json_str(fy_json_get(j, "revision"));
 	const char *layout = fy_json_str(fy_json_get(j, "layout"));

@@ -547,6 +547,20 @@ int fy_oci_ollama_build(struct fy_store *s, const struct fy_revision *r, const c
 bool fy_oci_artifact_blob(const struct fy_oci_artifact *a, const char *digest,
 			  const struct fy_file_entry **file, const struct fy_buf **mem);
 
+/* Marks in want the files an Ollama install of tag needs: the GGUF (as fy_oci_ollama_build
+ * picks it), generation_config.json and a top-level LICENSE. */
+int fy_oci_ollama_files(const struct fy_revision *r, const char *tag, bool *want,
+			struct fy_err *err);
+/* Lays the GGUF model of r that tag names into Ollama's model store at models, as `ollama pull`
+ * leaves one: blobs/sha256-HEX (the GGUF placed from its object: reflink, hardlink or copy; the
+ * other layers written), then manifests/registry.ollama.ai/NS/NAME/TAG (lowercase), so that
+ * `ollama run ns/name:TAG` finds it offline. The files fy_oci_ollama_files marks must be in the
+ * store. manifest (cap bytes) receives the manifest's path. */
+int fy_ollama_install(struct fy_store *s, const struct fy_revision *r, const char *tag,
+		      const char *models, char *manifest, size_t cap, struct fy_err *err);
+/* Removes that install: its manifest, and its blobs no other manifest under models names. */
+int fy_ollama_uninstall(const char *models, const char *repo, const char *tag, struct fy_err *err);
+
 struct fy_oci_opts {
 	const char *username, *password; /* answered to a Basic challenge, or to the token
 					    service of a Bearer one */

@@ -910,6 +910,180 @@ out:
 	return rc;
 }
 
+int fy_oci_ollama_files(const struct fy_revision *r, const char *tag, bool *want,
+			struct fy_err *err)
+{
+	bool split;
+	const struct fy_file_entry *g = ollama_gguf(r, tag, &split);
+	if (split)
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "%s@%.12s: '%s' is a split GGUF, which Ollama does not load",
+				  r->repo, r->id, tag);
+	if (g == NULL)
+		return fy_err_set(err, FY_ENOTFOUND, "%s@%.12s: no GGUF file for tag '%s'", r->repo,
+				  r->id, tag);
+	for (size_t i = 0; i < r->n_files; i++) {
+		const char *p = r->files[i].path;
+		want[i] = &r->files[i] == g || strcmp(p, "generation_config.json") == 0 ||
+			  (strchr(p, '/') == NULL && strncasecmp(p, "LICENSE", 7) == 0);
+	}
+	return FY_OK;
+}
+
+/* models/manifests/registry.ollama.ai/NS/NAME/TAG, the name lowercased as Ollama's are. */
+static bool ollama_manifest_path(const char *models, const char *repo, const char *tag, char *out,
+				 size_t cap)
+{
+	char name[FY_REPO_MAX + 1];
+	size_t i;
+	const size_t tl = strlen(tag);
+	if (tl == 0 || tl > 128 || tag[0] == '.' ||
+	    strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != tl)
+		return false; /* a tag is one path component: never a way out of models/ */
+	for (i = 0; repo[i] != '\0' && i < FY_REPO_MAX; i++)
+		name[i] = (char)tolower((unsigned char)repo[i]);
+	name[i] = '\0';
+	const int n =
+		snprintf(out, cap, "%s/manifests/registry.ollama.ai/%s/%s", models, name, tag);
+	return n > 0 && (size_t)n < cap;
+}
+
+int fy_ollama_install(struct fy_store *s, const struct fy_revision *r, const char *tag,
+		      const char *models, char *manifest, size_t cap, struct fy_err *err)
+{
+	struct fy_oci_artifact *a = NULL;
+	char path[4400];
+	int rc;
+	if (!ollama_manifest_path(models, r->repo, tag, manifest, cap))
+		return fy_err_set(err, FY_EINVAL,
+				  "'%s': not a usable Ollama tag (or %s is too long)", tag, models);
+	FY_TRY(rc, fy_oci_ollama_build(s, r, tag, &a, err));
+	snprintf(path, sizeof(path), "%s/blobs", models);
+	FY_TRY(rc, fy_mkdirs(path, err));
+	for (size_t i = 0; i < a->n_blobs; i++) { /* blobs first: a manifest never names a gap */
+		const struct blob *b = &a->blobs[i];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/blobs/sha256-%s", models, b->digest + 7);
+		if (stat(path, &st) == 0 && (uint64_t)st.st_size == b->size)
+			continue;
+		rc = b->file != NULL ? fy_store_place_object(s, b->file->sha256, path, err)
+				     : fy_file_write_atomic(path, b->mem->data, b->mem->len, err);
+		if (rc != FY_OK)
+			goto out;
+	}
+	snprintf(path, sizeof(path), "%s", manifest);
+	*strrchr(path, '/') = '\0';
+	FY_TRY(rc, fy_mkdirs(path, err));
+	rc = fy_file_write_atomic(manifest, a->manifest.data, a->manifest.len, err);
+out:
+	fy_oci_artifact_free(a);
+	return rc;
+}
+
+/* A set of digests (a few per manifest: a list is enough). */
+struct digests {
+	char (*d)[72];
+	size_t n, cap;
+};
+
+static void digests_add(struct digests *set, const char *d)
+{
+	if (d == NULL || strlen(d) != 71)
+		return;
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->d[i], d) == 0)
+			return;
+	if (set->n == set->cap) {
+		const size_t cap = set->cap ? 2 * set->cap : 16;
+		char(*p)[72] = realloc(set->d, cap * sizeof(*p));
+		if (p == NULL)
+			return; /* a digest not counted keeps its blob: the safe side */
+		set->d = p;
+		set->cap = cap;
+	}
+	memcpy(set->d[set->n++], d, 72);
+}
+
+static bool digests_has(const struct digests *set, const char *d)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->d[i], d) == 0)
+			return true;
+	return false;
+}
+
+/* Adds the digests a manifest file names (config and layers) to set. */
+static bool manifest_digests(const char *path, struct digests *set)
+{
+	struct fy_json *m = NULL;
+	struct fy_err err;
+	if (fy_json_load_file(&m, path, MAX_OCI_MANIFEST, &err) != FY_OK)
+		return false;
+	digests_add(set, fy_json_str(fy_json_get(fy_json_get(m, "config"), "digest")));
+	const struct fy_json *layers = fy_json_get(m, "layers");
+	for (size_t i = 0; i < fy_json_size(layers); i++)
+		digests_add(set, fy_json_str(fy_json_get(fy_json_at(layers, i), "digest")));
+	fy_json_free(m);
+	return true;
+}
+
+/* The digests of every manifest file under dir (recursively) but skip. False when one cannot
+ * be read: then no blob is known to be unused. */
+static bool all_digests(const char *dir, const char *skip, struct digests *set)
+{
+	char **names = NULL;
+	size_t n = 0;
+	struct fy_err err;
+	bool ok = true;
+	if (fy_dir_list(dir, "", &names, &n, &err) != FY_OK)
+		return access(dir, F_OK) != 0; /* no manifests at all: fine */
+	for (size_t i = 0; ok && i < n; i++) {
+		char path[4400];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (lstat(path, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			ok = all_digests(path, skip, set);
+		else if (S_ISREG(st.st_mode) && strcmp(path, skip) != 0)
+			ok = manifest_digests(path, set);
+	}
+	fy_names_free(names, n);
+	return ok;
+}
+
+int fy_ollama_uninstall(const char *models, const char *repo, const char *tag, struct fy_err *err)
+{
+	char manifest[4400], path[4400];
+	struct digests mine = { 0 }, others = { 0 };
+	if (!ollama_manifest_path(models, repo, tag, manifest, sizeof(manifest)))
+		return fy_err_set(err, FY_EINVAL,
+				  "'%s': not a usable Ollama tag (or %s is too long)", tag, models);
+	snprintf(path, sizeof(path), "%s/manifests", models);
+	/* the blobs no other manifest names go with it; Ollama's own pulls keep theirs */
+	if (manifest_digests(manifest, &mine) && all_digests(path, manifest, &others))
+		for (size_t i = 0; i < mine.n; i++) {
+			const char *d = mine.d[i];
+			if (strncmp(d, "sha256:", 7) != 0 ||
+			    strspn(d + 7, "0123456789abcdef") != 64 || digests_has(&others, d))
+				continue;
+			snprintf(path, sizeof(path), "%s/blobs/sha256-%s", models, d + 7);
+			unlink(path);
+		}
+	free(mine.d);
+	free(others.d);
+	if (unlink(manifest) != 0 && errno != ENOENT)
+		return fy_err_sys(err, FY_EIO, "cannot remove '%s'", manifest);
+	/* the empty folders above it, up to manifests/ */
+	snprintf(path, sizeof(path), "%s", manifest);
+	for (int k = 0; k < 3 && strrchr(path, '/') != NULL; k++) {
+		*strrchr(path, '/') = '\0';
+		if (rmdir(path) != 0)
+			break;
+	}
+	return FY_OK;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Push                                                                                       */
 

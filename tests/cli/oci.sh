@@ -272,6 +272,35 @@ process.exit(c.model_format === "gguf" && c.model_family === "llama" && c.file_t
 [ "$(code -H "$D" "$serve_url/v2/demo/stories-gguf/manifests/q4_k_m")" = 200 ] && cmp -s "$work/body" "$work/ollama.json" &&
 	ok || bad "a quantization tag (not a ref) gives Ollama's manifest to any client, without case"
 [ "$(code -H "$D" -H "$O" "$serve_url/v2/demo/stories-gguf/manifests/IQ2_XXS")" = 404 ] && ok || bad "no GGUF for a tag"
+# install --ollama: the same manifest and blobs, laid into Ollama's model store
+site="$work/site"
+FERRY_HOME=$site "$FERRY" -q init
+FERRY_HOME=$site "$FERRY" -q key trust "$up/keys/signing.pub"
+om="$work/ollama-models"
+run env FERRY_HOME="$site" "$FERRY" install demo/stories-GGUF:Q4_K_M --from "$serve_url" --ollama --dir "$om"
+expect_rc 0 "install --ollama"
+mf="$om/manifests/registry.ollama.ai/demo/stories-gguf/Q4_K_M"
+cmp -s "$mf" "$work/ollama.json" && ok || bad "the manifest Ollama would pull, at its path: $(ls -R "$om" | head -20)"
+cmp -s "$om/blobs/sha256-$ggl" "$up/objects/sha256/$(echo "$ggl" | cut -c1-2)/$(echo "$ggl" | cut -c3-)" &&
+	ok || bad "the GGUF as its blob"
+[ -f "$om/blobs/sha256-${ocfg#sha256:}" ] && ok || bad "the config blob"
+[ "$(ls "$om/blobs" | wc -l)" -eq 2 ] && ok || bad "model and config only (no licence or params here): $(ls "$om/blobs")"
+run env FERRY_HOME="$site" OLLAMA_MODELS="$om" "$FERRY" install demo/stories-GGUF --from "$serve_url" --ollama
+expect_rc 0 "install --ollama without a tag, into \$OLLAMA_MODELS"
+cmp -s "$om/manifests/registry.ollama.ai/demo/stories-gguf/latest" "$mf" && ok || bad "latest: the Q4_K_M manifest"
+run env FERRY_HOME="$site" "$FERRY" install demo/stories-GGUF:IQ2_XXS --from "$serve_url" --ollama --dir "$om"
+expect_rc 1 "no GGUF for the tag"
+run env FERRY_HOME="$site" "$FERRY" install demo/stories-GGUF:Q4_K_M --from "$serve_url" --ollama --cache-dir x
+expect_rc 2 "--ollama and --cache-dir exclude each other"
+run env FERRY_HOME="$site" "$FERRY" installed
+expect_out "ollama" "installed lists the Ollama installs"
+run env FERRY_HOME="$site" "$FERRY" uninstall demo/stories-GGUF:Q4_K_M
+expect_rc 0 "uninstall one of them"
+[ ! -e "$mf" ] && [ -f "$om/blobs/sha256-$ggl" ] && ok || bad "its manifest goes, the blobs latest still names stay"
+run env FERRY_HOME="$site" "$FERRY" uninstall demo/stories-GGUF:latest
+expect_rc 0 "uninstall the other"
+[ ! -e "$om/blobs/sha256-$ggl" ] && [ ! -d "$om/manifests/registry.ollama.ai/demo" ] && ok ||
+	bad "then the blobs go, and the empty folders: $(ls -R "$om")"
 hostport=${serve_url#http://}
 # (skopeo copy refuses Ollama's layer types in a Docker manifest, as for registry.ollama.ai)
 run skopeo inspect --tls-verify=false --raw "docker://$hostport/demo/stories-gguf:Q4_K_M"
