@@ -3,7 +3,8 @@
 # (the CNCF distribution registry) started on loopback, skopeo (a second real client) reading
 # and copying what ferry pushed, `ferry clone oci://` reading back what skopeo copied with the
 # same revision id, blobs not sent twice, chunked and resumed uploads, a tampered blob refused
-# with nothing committed, an htpasswd-protected registry (Basic authentication), and `ferry
+# with nothing committed, an htpasswd-protected registry (Basic authentication), one trusting a
+# token service (Bearer tokens: tests/node/token_server.mjs signs them), and `ferry
 # serve` as a read-only registry of the published revisions (skopeo and ferry clone read it).
 # Environment: FERRY. Ends with "N passed, N failed".
 set -u
@@ -14,7 +15,8 @@ DATA=${FERRY_TEST_DATA:-tests/data}
 work=$(mktemp -d /tmp/ferry-oci-XXXXXX)
 regs=""
 serve_pid=
-trap 'for p in $regs $serve_pid; do kill $p 2>/dev/null; done; rm -rf "$work"' EXIT
+tok_pid=
+trap 'for p in $regs $serve_pid $tok_pid; do kill $p 2>/dev/null; done; rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -213,6 +215,31 @@ expect_rc 1 "clone without credentials"
 run env FERRY_HOME="$fresh" FERRY_OCI_USER=mirror FERRY_OCI_PASSWORD=s3cret "$FERRY" --json clone "oci://$reg/demo/stories:v1"
 expect_rc 0 "clone with credentials from the environment"
 expect_out "\"revision\": \"$sid\"" "the same revision id"
+
+# --- Bearer tokens: a registry trusting a token service ------------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ferry-test-tokens \
+	-keyout "$work/tok.key" -out "$work/tok.crt" 2>/dev/null
+start_node "$(dirname "$0")/../node/token_server.mjs" "$work/tok.key" "$work/tok.crt" ferry-issuer mirror:s3cret
+tok_pid=$node_pid
+start_registry tok "auth:
+  token:
+    realm: $node_url/token
+    service: ferry-registry
+    issuer: ferry-issuer
+    rootcertbundle: $work/tok.crt"
+run curl -s -D - -o /dev/null "http://$reg/v2/"
+expect_out 'Bearer realm=' "the registry asks for a bearer token"
+run "$FERRY" push demo/stories "oci://$reg/demo/stories:v1"
+expect_rc 1 "no credentials for the token service"
+expect_err "access denied" "says so"
+run env FERRY_OCI_PASSWORD=s3cret "$FERRY" --json push demo/stories "oci://$reg/demo/stories:v1" --user mirror
+expect_rc 0 "push with a token the token service gave for the credentials"
+run env FERRY_HOME="$fresh" FERRY_OCI_USER=mirror FERRY_OCI_PASSWORD=s3cret "$FERRY" --json clone "oci://$reg/demo/stories:v1"
+expect_rc 0 "clone with a token (pull scope), blobs fetched with it"
+expect_out "\"revision\": \"$sid\"" "the same revision id"
+run skopeo inspect --tls-verify=false --creds mirror:s3cret --raw "docker://$reg/demo/stories:v1"
+expect_rc 0 "skopeo reads it through the same token service"
+kill "$tok_pid" 2>/dev/null
 
 # --- serve as a read-only registry --------------------------------------------------------------
 run "$FERRY" publish demo/stories-GGUF
