@@ -861,8 +861,10 @@ static int start_task(struct fetch *fx, CURLM *m, size_t ti, struct fy_err *err)
 	common_opts(d->c, fx->o);
 	curl_easy_setopt(d->c, CURLOPT_URL, url);
 	curl_easy_setopt(d->c, CURLOPT_WRITEFUNCTION, dl_write);
-	/* large reads: one receive and one pwrite per 1 MiB rather than per 16 KiB */
-	curl_easy_setopt(d->c, CURLOPT_BUFFERSIZE, 1L << 20);
+	/* large reads: one receive and one pwrite per 1 MiB rather than per 16 KiB (not under a
+	 * rate limit, which libcurl keeps only by the buffer: it would come in 1 MiB bursts) */
+	if (fx->o->rate_limit <= 0)
+		curl_easy_setopt(d->c, CURLOPT_BUFFERSIZE, 1L << 20);
 	curl_easy_setopt(d->c, CURLOPT_WRITEDATA, d);
 	curl_easy_setopt(d->c, CURLOPT_ERRORBUFFER, d->errbuf);
 	curl_easy_setopt(d->c, CURLOPT_PRIVATE, d);
