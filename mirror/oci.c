@@ -759,6 +759,22 @@ static const struct fy_file_entry *ollama_gguf(const struct fy_revision *r, cons
 	return hit;
 }
 
+/* ollama_gguf, or the error saying why there is no model for the tag. */
+static int ollama_pick(const struct fy_revision *r, const char *tag, const struct fy_file_entry **g,
+		       struct fy_err *err)
+{
+	bool split;
+	*g = ollama_gguf(r, tag, &split);
+	if (split)
+		return fy_err_set(err, FY_EUNSUPPORTED,
+				  "%s@%.12s: '%s' is a split GGUF, which Ollama does not load",
+				  r->repo, r->id, tag);
+	if (*g == NULL)
+		return fy_err_set(err, FY_ENOTFOUND, "%s@%.12s: no GGUF file for tag '%s'", r->repo,
+				  r->id, tag);
+	return FY_OK;
+}
+
 /* A blob from bytes ferry writes (config, params): kept in the artifact. */
 static int doc_blob(struct fy_oci_artifact *a, struct fy_buf *b, const struct fy_json *j,
 		    struct fy_err *err)
@@ -801,21 +817,14 @@ static struct fy_json *ollama_params(struct fy_store *s, const struct fy_revisio
 int fy_oci_ollama_build(struct fy_store *s, const struct fy_revision *r, const char *tag,
 			struct fy_oci_artifact **out, struct fy_err *err)
 {
-	bool split;
-	const struct fy_file_entry *g = ollama_gguf(r, tag, &split);
-	struct fy_gguf_model one = { g, NULL, 1, true };
+	const struct fy_file_entry *g = NULL;
 	struct fy_gguf *gg = NULL;
 	struct fy_oci_artifact *a = NULL;
 	uint8_t sha[FY_SHA256_LEN];
 	int rc;
 	*out = NULL;
-	if (split)
-		return fy_err_set(err, FY_EUNSUPPORTED,
-				  "%s@%.12s: '%s' is a split GGUF, which Ollama does not load",
-				  r->repo, r->id, tag);
-	if (g == NULL)
-		return fy_err_set(err, FY_ENOTFOUND, "%s@%.12s: no GGUF file for tag '%s'", r->repo,
-				  r->id, tag);
+	FY_TRY(rc, ollama_pick(r, tag, &g, err));
+	struct fy_gguf_model one = { g, NULL, 1, true };
 	FY_TRY(rc, fy_store_gguf_open(s, r, &one, &gg, err));
 	a = calloc(1, sizeof(*a));
 	if (a == NULL || (a->blobs = calloc(4, sizeof(*a->blobs))) == NULL) {
@@ -913,15 +922,10 @@ out:
 int fy_oci_ollama_files(const struct fy_revision *r, const char *tag, bool *want,
 			struct fy_err *err)
 {
-	bool split;
-	const struct fy_file_entry *g = ollama_gguf(r, tag, &split);
-	if (split)
-		return fy_err_set(err, FY_EUNSUPPORTED,
-				  "%s@%.12s: '%s' is a split GGUF, which Ollama does not load",
-				  r->repo, r->id, tag);
-	if (g == NULL)
-		return fy_err_set(err, FY_ENOTFOUND, "%s@%.12s: no GGUF file for tag '%s'", r->repo,
-				  r->id, tag);
+	const struct fy_file_entry *g = NULL;
+	const int rc = ollama_pick(r, tag, &g, err);
+	if (rc != FY_OK)
+		return rc;
 	for (size_t i = 0; i < r->n_files; i++) {
 		const char *p = r->files[i].path;
 		want[i] = &r->files[i] == g || strcmp(p, "generation_config.json") == 0 ||
@@ -1120,6 +1124,18 @@ static int64_t upload_offset(struct session *ss, const char *loc, struct fy_err 
 	return at;
 }
 
+/* The upload's next location, kept in loc and in the journal jp ("" for none) so that a rerun
+ * can go on; best effort: without the journal a rerun starts the blob over. */
+static void remember(struct fy_store *s, const char *jp, char *loc, size_t cap,
+		     const char *location)
+{
+	struct fy_err ignored;
+	snprintf(loc, cap, "%s", location);
+	if (jp[0] != '\0')
+		(void)fy_file_write_atomic_in(jp, fy_store_path(s, "tmp"), loc, strlen(loc),
+					      &ignored);
+}
+
 static int put_blob(struct fy_store *s, struct session *ss, const struct blob *b,
 		    struct fy_oci_stats *st, struct fy_err *err)
 {
@@ -1155,11 +1171,7 @@ static int put_blob(struct fy_store *s, struct session *ss, const struct blob *b
 			rc = status_error(&r, url, err);
 			goto out;
 		}
-		snprintf(loc, sizeof(loc), "%s", r.location);
-		if (jp[0] != '\0')
-			(void)fy_file_write_atomic_in(
-				jp, fy_store_path(s, "tmp"), loc, strlen(loc),
-				err); /* best effort: else the blob starts over */
+		remember(s, jp, loc, sizeof(loc), r.location);
 	}
 	if (b->file != NULL) {
 		const char *path = fy_store_object_path(s, b->file->sha256);
@@ -1189,11 +1201,7 @@ static int put_blob(struct fy_store *s, struct session *ss, const struct blob *b
 			rc = status_error(&r, "chunk upload", err);
 			goto out;
 		}
-		snprintf(loc, sizeof(loc), "%s", r.location);
-		if (jp[0] != '\0')
-			(void)fy_file_write_atomic_in(
-				jp, fy_store_path(s, "tmp"), loc, strlen(loc),
-				err); /* best effort: else the blob starts over */
+		remember(s, jp, loc, sizeof(loc), r.location);
 		at += chunk;
 		st->bytes_sent += chunk;
 		if (ss->o->progress != NULL)

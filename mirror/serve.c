@@ -775,39 +775,28 @@ static enum MHD_Result reg_blob(struct ctx *x, const char *digest)
 		return reg_error(x, 400, "DIGEST_INVALID",
 				 "provided digest did not match "
 				 "uploaded content");
-	/* a file of a served revision: from its object, with ranges */
+	/* of each served revision: a file (from its object, with ranges), else a document of its
+	 * artifact (config, ferry's manifest, signatures), else of Ollama's for one of its GGUF
+	 * files (config, params) */
 	for (size_t i = 0; i < x->repo->n_refs; i++) {
 		const struct fy_revision *rev;
+		const struct fy_file_entry *f;
+		const struct fy_buf *mem;
 		struct fy_err err;
+		struct fy_oci_artifact *a;
 		if (srv_cache_get(&x->srv->cache, x->srv->store, x->repo->name, x->repo->refs[i].id,
 				  &rev, &err) != FY_OK)
 			continue;
 		for (size_t k = 0; k < rev->n_files; k++)
 			if (memcmp(rev->files[k].sha256, sha, FY_SHA256_LEN) == 0)
 				return send_file(x->srv, x->c, x->rq, &rev->files[k], rev->id);
-	}
-	/* else one of the artifacts' documents: the config, ferry's manifest, its signatures */
-	for (size_t i = 0; i < x->repo->n_refs; i++) {
-		const struct fy_revision *rev;
-		const struct fy_file_entry *f;
-		const struct fy_buf *mem;
-		struct fy_oci_artifact *a = reg_artifact(x, x->repo->refs[i].id, &rev);
+		a = reg_artifact(x, rev->id, &rev);
 		if (a != NULL && fy_oci_artifact_blob(a, digest, &f, &mem) && mem != NULL)
 			return send_doc(x, a, mem, digest);
 		fy_oci_artifact_free(a);
-	}
-	/* or Ollama's config or params of one of the GGUF files */
-	for (size_t i = 0; i < x->repo->n_refs; i++) {
-		const struct fy_revision *rev;
-		struct fy_err err;
-		if (srv_cache_get(&x->srv->cache, x->srv->store, x->repo->name, x->repo->refs[i].id,
-				  &rev, &err) != FY_OK)
-			continue;
 		for (size_t k = 0; k < rev->n_files; k++) {
-			const struct fy_file_entry *f;
-			const struct fy_buf *mem;
-			struct fy_oci_artifact *a = NULL;
 			const size_t n = strlen(rev->files[k].path);
+			a = NULL;
 			if (n < 5 || strcasecmp(rev->files[k].path + n - 5, ".gguf") != 0 ||
 			    fy_oci_ollama_build(x->srv->store, rev, rev->files[k].path, &a, &err) !=
 				    FY_OK)
