@@ -128,8 +128,10 @@ void fy_cli_print_main_help(FILE *to)
 		"usage: ferry [global options] VERB [ARGS...]\n\n"
 		"ferry fetches, verifies, stores, inspects, converts (HF <-> GGUF: Llama, Qwen,\n"
 		"DeepSeek, Kimi, GLM, MiniMax), re-quantizes, runs and smoke-tests, publishes\n"
-		"with a signed index, serves, carries across air gaps as signed bundles and\n"
-		"installs model repositories for sovereign model mirrors.\n\nVerbs:\n");
+		"with a signed index, serves (hub API and OCI registry), pushes to and clones\n"
+		"from OCI registries, carries across air gaps as signed bundles and installs\n"
+		"model repositories (HF cache, folders, Ollama) for sovereign model mirrors.\n\n"
+		"Verbs:\n");
 	for (c = fy_commands; c->name != NULL; c++)
 		fprintf(to, "  %-10s %s\n", c->name, c->summary);
 	fprintf(to, "\n");
