@@ -44,8 +44,7 @@ static int clone_oci(struct fy_store *s, const char *arg, bool plain_http, const
 	FY_TRY(rc, fy_oci_ref_parse(arg, plain_http, &ref, err));
 	o.username = user;
 	o.password = getenv("FERRY_OCI_PASSWORD");
-	/* $HF_TOKEN is the hub's: a registry's token comes from --token or $FERRY_OCI_TOKEN */
-	o.token = co->token != getenv("HF_TOKEN") ? co->token : getenv("FERRY_OCI_TOKEN");
+	o.token = co->token;
 	o.ca_bundle = co->ca_bundle;
 	rc = fy_oci_pull(s, &ref, &o, co, repo, id, st, err);
 out:
@@ -54,7 +53,7 @@ out:
 
 int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 {
-	const char *endpoint = getenv("HF_ENDPOINT"), *token = getenv("HF_TOKEN"), *type = "model";
+	const char *endpoint = getenv("HF_ENDPOINT"), *token = NULL, *type = "model";
 	const char *from = NULL, *user = getenv("FERRY_OCI_USER");
 	bool allow_expired = false, plain_http = false;
 	struct fy_opt_list include = { { 0 }, 0 }, exclude = { { 0 }, 0 };
@@ -62,7 +61,8 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 	const struct fy_opt opts[] = {
 		{ "endpoint", 0, FY_OPT_STRING, &endpoint, "URL",
 		  "the hub (default: $HF_ENDPOINT, else https://huggingface.co)" },
-		{ "token", 0, FY_OPT_STRING, &token, "TOKEN", "bearer token (default: $HF_TOKEN)" },
+		{ "token", 0, FY_OPT_STRING, &token, "TOKEN",
+		  "bearer token (default: $HF_TOKEN; for oci://, $FERRY_OCI_TOKEN)" },
 		{ "include", 0, FY_OPT_LIST, &include, "GLOB", "only files matching (repeatable)" },
 		{ "exclude", 0, FY_OPT_LIST, &exclude, "GLOB", "not files matching (repeatable)" },
 		{ "type", 0, FY_OPT_STRING, &type, "model|dataset", "repository type" },
@@ -146,6 +146,8 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 	if (r >= 0)
 		goto out;
 	fy_cli_endpoint(from != NULL ? from : endpoint, url, sizeof(url));
+	if (token == NULL) /* $HF_TOKEN is the hub's, $FERRY_OCI_TOKEN a registry's */
+		token = getenv(oci ? "FERRY_OCI_TOKEN" : "HF_TOKEN");
 	co = (struct fy_clone_opts){ .endpoint = url,
 				     .token = token,
 				     .ca_bundle = ca_bundle,

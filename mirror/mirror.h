@@ -509,6 +509,8 @@ struct fy_oci_ref {
 	char digest[72]; /* "sha256:..." or "" */
 };
 int fy_oci_ref_parse(const char *s, bool plain_http, struct fy_oci_ref *out, struct fy_err *err);
+/* A repository's name as OCI names it (lowercase): push's, serve's and Ollama's. */
+void fy_oci_name(const char *repo, char out[FY_REPO_MAX + 1]);
 
 /* A WWW-Authenticate challenge: its scheme and the parameters a token request needs. False
  * when the value is malformed. Exposed for tests/fuzz/fuzz_oci.c. */

@@ -45,14 +45,37 @@
 /* ------------------------------------------------------------------------------------------ */
 /* References and challenges                                                                  */
 
+/* localhost, [::1] or a 127.x.y.z address, with or without a port (not 127.example.com) */
 static bool loopback(const char *host)
 {
-	static const char *const names[] = { "localhost", "127.", "[::1]" };
-	for (size_t i = 0; i < 3; i++)
-		if (strncmp(host, names[i], strlen(names[i])) == 0 &&
-		    (i == 1 || host[strlen(names[i])] == '\0' || host[strlen(names[i])] == ':'))
-			return true;
-	return false;
+	if (strncmp(host, "[::1]", 5) == 0)
+		return host[5] == '\0' || host[5] == ':';
+	const size_t n = strcspn(host, ":");
+	return (n == 9 && strncmp(host, "localhost", 9) == 0) ||
+	       (n > 4 && strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == n);
+}
+
+/* An OCI tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127} (also one safe path component). */
+static bool tag_ok(const char *t)
+{
+	const size_t n = strlen(t);
+	return n > 0 && n <= 128 && (isalnum((unsigned char)t[0]) || t[0] == '_') &&
+	       strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+/* "sha256:" and 64 lowercase hex. */
+static bool digest_ok(const char *d)
+{
+	return d != NULL && strncmp(d, "sha256:", 7) == 0 && strlen(d) == 71 &&
+	       strspn(d + 7, "0123456789abcdef") == 64;
+}
+
+void fy_oci_name(const char *repo, char out[FY_REPO_MAX + 1])
+{
+	size_t i;
+	for (i = 0; repo[i] != '\0' && i < FY_REPO_MAX; i++)
+		out[i] = (char)tolower((unsigned char)repo[i]);
+	out[i] = '\0';
 }
 
 static bool name_char(char c)
@@ -90,20 +113,15 @@ int fy_oci_ref_parse(const char *s, bool plain_http, struct fy_oci_ref *out, str
 	}
 	if (at != NULL) {
 		const char *d = at + 1;
-		if (strncmp(d, "sha256:", 7) != 0 || strlen(d) != 71 ||
-		    strspn(d + 7, "0123456789abcdef") != 64)
+		if (!digest_ok(d))
 			return fy_err_set(err, FY_EINVAL, "'%s': a digest is sha256: and 64 hex",
 					  s);
 		snprintf(out->digest, sizeof(out->digest), "%s", d);
 	} else if (colon != NULL) {
 		const char *t = colon + 1;
-		size_t n = strlen(t);
-		if (n == 0 || n > 128 || !(isalnum((unsigned char)t[0]) || t[0] == '_') ||
-		    strspn(t,
-			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-			    n)
+		if (!tag_ok(t))
 			return fy_err_set(err, FY_EINVAL, "'%s': bad tag", s);
-		memcpy(out->tag, t, n + 1);
+		memcpy(out->tag, t, strlen(t) + 1);
 	} else {
 		snprintf(out->tag, sizeof(out->tag), "latest");
 	}
@@ -202,7 +220,6 @@ struct response {
 	char location[4096];
 	char auth[2048];
 	char range[64];
-	char content_digest[80];
 };
 
 struct upload_src { /* a request body read from a file (or memory) */
@@ -246,8 +263,6 @@ static size_t on_head(char *p, size_t size, size_t nmemb, void *arg)
 		header_value(p, n, 17, r->auth, sizeof(r->auth));
 	else if (n > 6 && strncasecmp(p, "Range:", 6) == 0)
 		header_value(p, n, 6, r->range, sizeof(r->range));
-	else if (n > 22 && strncasecmp(p, "Docker-Content-Digest:", 22) == 0)
-		header_value(p, n, 22, r->content_digest, sizeof(r->content_digest));
 	return n;
 }
 
@@ -281,12 +296,13 @@ static void absolute(const struct session *ss, const char *loc, char *out, size_
 		snprintf(out, cap, "%s%s%s", ss->base, loc[0] == '/' ? "" : "/", loc);
 }
 
-static void set_auth(struct session *ss, CURL *c, struct curl_slist **h)
+/* The credentials the session holds, by libcurl's own auth (as mirror/hub.c: never sent to
+ * another host after a redirect, such as a registry's CDN). */
+static void set_auth(struct session *ss, CURL *c)
 {
 	if (ss->bearer[0] != '\0') {
-		char line[8300];
-		snprintf(line, sizeof(line), "Authorization: Bearer %s", ss->bearer);
-		*h = curl_slist_append(*h, line);
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, ss->bearer);
 	} else if (ss->basic && ss->o->username != NULL) {
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(c, CURLOPT_USERNAME, ss->o->username);
@@ -307,7 +323,7 @@ static int request(struct session *ss, const char *method, const char *url, cons
 	r->status = 0;
 	r->body.len = 0;
 	r->too_big = false;
-	r->location[0] = r->auth[0] = r->range[0] = r->content_digest[0] = '\0';
+	r->location[0] = r->auth[0] = r->range[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "ferry/" FY_VERSION);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -323,7 +339,7 @@ static int request(struct session *ss, const char *method, const char *url, cons
 		curl_easy_setopt(c, CURLOPT_CAINFO, ss->o->ca_bundle);
 	if (ss->o->rate_limit > 0)
 		curl_easy_setopt(c, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)ss->o->rate_limit);
-	set_auth(ss, c, &h);
+	set_auth(ss, c);
 	if (accept != NULL) {
 		snprintf(line, sizeof(line), "Accept: %s", accept);
 		h = curl_slist_append(h, line);
@@ -544,7 +560,7 @@ struct blob {
 };
 
 struct fy_oci_artifact {
-	struct fy_buf revision, signatures, config, manifest;
+	struct fy_buf revision, signatures, params, config, manifest; /* documents it carries */
 	struct blob *blobs;
 	size_t n_blobs;
 	char digest[72];	/* the manifest's */
@@ -555,6 +571,7 @@ static void artifact_release(struct fy_oci_artifact *a)
 {
 	fy_buf_release(&a->revision);
 	fy_buf_release(&a->signatures);
+	fy_buf_release(&a->params);
 	fy_buf_release(&a->config);
 	fy_buf_release(&a->manifest);
 	free(a->blobs);
@@ -759,6 +776,12 @@ static const struct fy_file_entry *ollama_gguf(const struct fy_revision *r, cons
 	return hit;
 }
 
+/* The file Ollama's licence layer carries: a top-level LICENSE*. */
+static bool is_licence(const char *path)
+{
+	return strchr(path, '/') == NULL && strncasecmp(path, "LICENSE", 7) == 0;
+}
+
 /* ollama_gguf, or the error saying why there is no model for the tag. */
 static int ollama_pick(const struct fy_revision *r, const char *tag, const struct fy_file_entry **g,
 		       struct fy_err *err)
@@ -839,8 +862,7 @@ int fy_oci_ollama_build(struct fy_store *s, const struct fy_revision *r, const c
 	fy_json_push(layers, descriptor("application/vnd.ollama.image.model", b->digest, b->size));
 	fy_json_push(diff, fy_json_string(b->digest));
 	for (size_t i = 0; i < r->n_files; i++) { /* the licence, as Ollama's library carries it */
-		const char *p = r->files[i].path;
-		if (strchr(p, '/') == NULL && strncasecmp(p, "LICENSE", 7) == 0) {
+		if (is_licence(r->files[i].path)) {
 			b = &a->blobs[a->n_blobs++];
 			digest_str(r->files[i].sha256, b->digest);
 			b->size = r->files[i].size;
@@ -853,7 +875,7 @@ int fy_oci_ollama_build(struct fy_store *s, const struct fy_revision *r, const c
 	}
 	struct fy_json *params = ollama_params(s, r);
 	if (params != NULL) {
-		rc = doc_blob(a, &a->signatures, params, err); /* (the slot is free here) */
+		rc = doc_blob(a, &a->params, params, err);
 		fy_json_free(params);
 		if (rc != FY_OK) {
 			fy_json_free(layers);
@@ -929,7 +951,7 @@ int fy_oci_ollama_files(const struct fy_revision *r, const char *tag, bool *want
 	for (size_t i = 0; i < r->n_files; i++) {
 		const char *p = r->files[i].path;
 		want[i] = &r->files[i] == g || strcmp(p, "generation_config.json") == 0 ||
-			  (strchr(p, '/') == NULL && strncasecmp(p, "LICENSE", 7) == 0);
+			  is_licence(p);
 	}
 	return FY_OK;
 }
@@ -939,14 +961,9 @@ static bool ollama_manifest_path(const char *models, const char *repo, const cha
 				 size_t cap)
 {
 	char name[FY_REPO_MAX + 1];
-	size_t i;
-	const size_t tl = strlen(tag);
-	if (tl == 0 || tl > 128 || tag[0] == '.' ||
-	    strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != tl)
+	if (!tag_ok(tag))
 		return false; /* a tag is one path component: never a way out of models/ */
-	for (i = 0; repo[i] != '\0' && i < FY_REPO_MAX; i++)
-		name[i] = (char)tolower((unsigned char)repo[i]);
-	name[i] = '\0';
+	fy_oci_name(repo, name);
 	const int n =
 		snprintf(out, cap, "%s/manifests/registry.ollama.ai/%s/%s", models, name, tag);
 	return n > 0 && (size_t)n < cap;
@@ -1068,8 +1085,7 @@ int fy_ollama_uninstall(const char *models, const char *repo, const char *tag, s
 	if (manifest_digests(manifest, &mine) && all_digests(path, manifest, &others))
 		for (size_t i = 0; i < mine.n; i++) {
 			const char *d = mine.d[i];
-			if (strncmp(d, "sha256:", 7) != 0 ||
-			    strspn(d + 7, "0123456789abcdef") != 64 || digests_has(&others, d))
+			if (!digest_ok(d) || digests_has(&others, d))
 				continue;
 			snprintf(path, sizeof(path), "%s/blobs/sha256-%s", models, d + 7);
 			unlink(path);
@@ -1292,12 +1308,6 @@ out:
 
 /* ------------------------------------------------------------------------------------------ */
 /* Pull                                                                                       */
-
-static bool digest_ok(const char *d)
-{
-	return d != NULL && strncmp(d, "sha256:", 7) == 0 && strlen(d) == 71 &&
-	       strspn(d + 7, "0123456789abcdef") == 64;
-}
 
 int fy_oci_manifest_check(const void *data, size_t n, const char *label, struct fy_json **out,
 			  struct fy_err *err)

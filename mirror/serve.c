@@ -466,12 +466,9 @@ static enum MHD_Result send_redirect(struct ctx *x, const struct fy_file_entry *
 	if (resp == NULL)
 		return MHD_NO;
 	fy_hex(f->sha256, FY_SHA256_LEN, hex);
-	if (x->srv->objects_oci) { /* the repository's name lowercased, as push names it */
+	if (x->srv->objects_oci) { /* the repository's OCI name, as push names it */
 		char name[FY_REPO_MAX + 1];
-		size_t i;
-		for (i = 0; x->repo->name[i] != '\0' && i < FY_REPO_MAX; i++)
-			name[i] = (char)tolower((unsigned char)x->repo->name[i]);
-		name[i] = '\0';
+		fy_oci_name(x->repo->name, name);
 		snprintf(url, sizeof(url), "%s%s/blobs/sha256:%s", x->srv->objects, name, hex);
 	} else {
 		snprintf(url, sizeof(url), "%s%.2s/%s", x->srv->objects, hex, hex + 2);
@@ -660,7 +657,7 @@ static bool reg_repo(struct ctx *x, const char **p, enum MHD_Result *out)
 	name[s2 - a] = '\0';
 	x->repo = repo_nocase(x->srv->ix, name);
 	x->vis = x->repo ? srv_visibility(&x->srv->access, x->repo->name, x->token) : SRV_HIDDEN;
-	if (x->vis != SRV_VISIBLE) { /* hidden and gated alike: nothing said of existence */
+	if (x->vis != SRV_VISIBLE) { /* hidden: as unknown; gated: denied, as the hub API does */
 		*out = x->vis == SRV_GATED ? reg_error(x, 403, "DENIED",
 						       "requested access to the "
 						       "resource is denied")
@@ -678,6 +675,7 @@ static struct fy_oci_artifact *reg_artifact(struct ctx *x, const char *id,
 {
 	struct fy_oci_artifact *a = NULL;
 	struct fy_err err;
+	*rev = NULL;
 	if (srv_cache_get(&x->srv->cache, x->srv->store, x->repo->name, id, rev, &err) != FY_OK ||
 	    fy_oci_artifact_build(x->srv->store, *rev, &a, &err) != FY_OK) {
 		errlog(x->srv, "%s", err.msg);
@@ -775,26 +773,30 @@ static enum MHD_Result reg_blob(struct ctx *x, const char *digest)
 		return reg_error(x, 400, "DIGEST_INVALID",
 				 "provided digest did not match "
 				 "uploaded content");
-	/* of each served revision: a file (from its object, with ranges), else a document of its
-	 * artifact (config, ferry's manifest, signatures), else of Ollama's for one of its GGUF
-	 * files (config, params) */
+	/* a file of a served revision, from its object with ranges (most requests: the revisions
+	 * are cached, nothing is read to find it) */
 	for (size_t i = 0; i < x->repo->n_refs; i++) {
 		const struct fy_revision *rev;
-		const struct fy_file_entry *f;
-		const struct fy_buf *mem;
 		struct fy_err err;
-		struct fy_oci_artifact *a;
 		if (srv_cache_get(&x->srv->cache, x->srv->store, x->repo->name, x->repo->refs[i].id,
 				  &rev, &err) != FY_OK)
 			continue;
 		for (size_t k = 0; k < rev->n_files; k++)
 			if (memcmp(rev->files[k].sha256, sha, FY_SHA256_LEN) == 0)
 				return send_file(x->srv, x->c, x->rq, &rev->files[k], rev->id);
-		a = reg_artifact(x, rev->id, &rev);
+	}
+	/* else a document: of a revision's artifact (config, ferry's manifest, signatures), or of
+	 * Ollama's for one of its GGUF files (config, params); built again for the request */
+	for (size_t i = 0; i < x->repo->n_refs; i++) {
+		const struct fy_revision *rev;
+		const struct fy_file_entry *f;
+		const struct fy_buf *mem;
+		struct fy_err err;
+		struct fy_oci_artifact *a = reg_artifact(x, x->repo->refs[i].id, &rev);
 		if (a != NULL && fy_oci_artifact_blob(a, digest, &f, &mem) && mem != NULL)
 			return send_doc(x, a, mem, digest);
 		fy_oci_artifact_free(a);
-		for (size_t k = 0; k < rev->n_files; k++) {
+		for (size_t k = 0; rev != NULL && k < rev->n_files; k++) {
 			const size_t n = strlen(rev->files[k].path);
 			a = NULL;
 			if (n < 5 || strcasecmp(rev->files[k].path + n - 5, ".gguf") != 0 ||
@@ -814,9 +816,7 @@ static enum MHD_Result reg_tags(struct ctx *x)
 	struct fy_json *o = fy_json_object(), *tags = fy_json_array();
 	char name[FY_REPO_MAX + 1];
 	size_t i;
-	for (i = 0; x->repo->name[i] != '\0' && i < FY_REPO_MAX; i++)
-		name[i] = (char)tolower((unsigned char)x->repo->name[i]);
-	name[i] = '\0';
+	fy_oci_name(x->repo->name, name);
 	fy_json_set(o, "name", fy_json_string(name));
 	fy_json_push(tags, fy_json_string("latest"));
 	for (i = 0; i < x->repo->n_refs; i++) {

@@ -145,6 +145,57 @@ run env FERRY_HOME="$down" "$FERRY" clone "oci://$reg/plain/x:bare"
 expect_rc 1 "an artifact without ferry's manifest layer"
 expect_err "no ferry revision layer" "says what is missing"
 
+# manifests that lie about the files: each refused before a byte of a file is fetched
+# put_manifest NAME FILE: the edited manifest, tagged bad, in repository NAME of the registry
+put_manifest() {
+	curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Content-Type: application/vnd.oci.image.manifest.v1+json" \
+		--data-binary "@$2" "http://$reg/v2/$1/manifests/bad"
+}
+# put_blob NAME FILE: FILE as a blob of NAME (a monolithic upload)
+put_blob() {
+	_loc=$(curl -s -D - -o /dev/null -X POST "http://$reg/v2/$1/blobs/uploads/" | tr -d '\r' |
+		sed -n 's/^[Ll]ocation: //p')
+	case "$_loc" in http*) ;; *) _loc="http://$reg$_loc" ;; esac
+	curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Content-Type: application/octet-stream" \
+		--data-binary "@$2" "$_loc&digest=sha256:$(sha256sum "$2" | cut -c1-64)"
+}
+edit() { # edit SCRIPT: $work/manifest.json through a node expression on m, into $work/edit.json
+	node -e "const fs=require('fs');const m=JSON.parse(fs.readFileSync(process.argv[1]));$1;fs.writeFileSync(process.argv[2],JSON.stringify(m))" \
+		"$work/manifest.json" "$work/edit.json"
+}
+edit 'const g=m.layers.find(l=>(l.annotations||{})["org.cncf.model.filepath"]==="stories-Q4_K_M.gguf");const c=m.config;g.digest=c.digest;g.size=c.size'
+[ "$(put_manifest demo/stories-gguf "$work/edit.json")" = 201 ] && ok || bad "put a manifest whose GGUF layer is another blob"
+run env FERRY_HOME="$down" "$FERRY" clone "oci://$reg/demo/stories-gguf:bad"
+expect_rc 1 "a layer that is not the file ferry's manifest names"
+expect_err "'stories-Q4_K_M.gguf' is not the file ferry's manifest names" "names the file"
+edit 'm.layers=m.layers.filter(l=>(l.annotations||{})["org.cncf.model.filepath"]!=="stories-f32.gguf")'
+put_manifest demo/stories-gguf "$work/edit.json" >/dev/null
+run env FERRY_HOME="$down" "$FERRY" clone "oci://$reg/demo/stories-gguf:bad"
+expect_rc 1 "a file without its layer"
+expect_err "no layer for 'stories-f32.gguf'" "names it"
+edit 'const r=m.layers.find(l=>l.mediaType==="application/vnd.ferry.revision.v1+json");m.layers.push(r)'
+put_manifest demo/stories-gguf "$work/edit.json" >/dev/null
+run env FERRY_HOME="$down" "$FERRY" clone "oci://$reg/demo/stories-gguf:bad"
+expect_rc 1 "two ferry manifest layers"
+expect_err "two ferry" "says so"
+# a signature that does not verify: the signature layer replaced by a forged document
+sl=$(node -e 'const m=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(m.layers.find(l=>l.mediaType==="application/vnd.ferry.signatures.v1+json").digest.slice(7))' "$work/manifest.json")
+curl -s "http://$reg/v2/demo/stories-gguf/blobs/sha256:$sl" |
+	node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);const b=Buffer.from(j.signatures[0].sig,"base64");b[5]^=1;j.signatures[0].sig=b.toString("base64");process.stdout.write(JSON.stringify(j))})' >"$work/forged.json"
+[ "$(put_blob demo/stories-gguf "$work/forged.json")" = 201 ] && ok || bad "upload the forged signatures"
+fs=$(sha256sum "$work/forged.json" | cut -c1-64)
+edit "const l=m.layers.find(l=>l.mediaType==='application/vnd.ferry.signatures.v1+json');l.digest='sha256:$fs';l.size=$(wc -c <"$work/forged.json")"
+put_manifest demo/stories-gguf "$work/edit.json" >/dev/null
+run env FERRY_HOME="$work/fresh4" "$FERRY" init -q
+run env FERRY_HOME="$work/fresh4" "$FERRY" key trust "$up/keys/signing.pub"
+run env FERRY_HOME="$work/fresh4" "$FERRY" clone "oci://$reg/demo/stories-gguf:bad"
+expect_rc 1 "a forged signature refuses the clone"
+expect_err "does not verify" "says so"
+[ ! -d "$work/fresh4/repos/demo" ] && ok || bad "nothing committed after a forged signature"
+run "$FERRY" push demo/stories-GGUF "oci://$reg/demo/x@$digest"
+expect_rc 1 "push names a tag, not a digest"
+expect_err "not a digest" "says so"
+
 # a tampered blob in the registry's storage: refused, nothing committed
 fresh="$work/fresh"
 FERRY_HOME=$fresh "$FERRY" -q init
