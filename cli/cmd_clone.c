@@ -33,22 +33,13 @@ out:
 }
 
 /* From an OCI registry: the artifact ferry push wrote (docs/OCI.md). */
-static int clone_oci(struct fy_store *s, const char *arg, bool plain_http, const char *user,
+static int clone_oci(struct fy_store *s, const char *arg, bool plain_http,
 		     const struct fy_clone_opts *co, char repo[FY_REPO_MAX + 1],
 		     char id[FY_REV_ID_LEN + 1], struct fy_clone_stats *st, struct fy_err *err)
 {
 	struct fy_oci_ref ref;
-	struct fy_oci_opts o = { 0 };
-	int rc;
-
-	FY_TRY(rc, fy_oci_ref_parse(arg, plain_http, &ref, err));
-	o.username = user;
-	o.password = getenv("FERRY_OCI_PASSWORD");
-	o.token = co->token;
-	o.ca_bundle = co->ca_bundle;
-	rc = fy_oci_pull(s, &ref, &o, co, repo, id, st, err);
-out:
-	return rc;
+	int rc = fy_oci_ref_parse(arg, plain_http, &ref, err);
+	return rc != FY_OK ? rc : fy_oci_pull(s, &ref, NULL, co, repo, id, st, err);
 }
 
 int cmd_clone(struct fy_cli *cli, int argc, char **argv)
@@ -111,7 +102,7 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 	const char *ca_bundle = NULL;
 	struct fy_clone_stats st = { 0 };
 	struct fy_store *s = NULL;
-	char repo[FY_REPO_MAX + 1];
+	char repo[FY_REPO_MAX + 1] = "";
 	char full[FY_REPO_MAX + 16];
 	char url[2048];
 	char id[FY_REV_ID_LEN + 1];
@@ -166,7 +157,11 @@ int cmd_clone(struct fy_cli *cli, int argc, char **argv)
 				     .transfer = fy_cli_transfer,
 				     .wait_fn = fy_cli_lock_wait,
 				     .ctx = cli };
-	if ((oci	    ? clone_oci(s, argv[0], plain_http, user, &co, repo, id, &st, &err)
+	if (oci) {
+		co.username = user;
+		co.password = getenv("FERRY_OCI_PASSWORD");
+	}
+	if ((oci	    ? clone_oci(s, argv[0], plain_http, &co, repo, id, &st, &err)
 	     : from != NULL ? clone_from(s, repo, rev, &co, allow_expired, id, &st, &err)
 			    : fy_store_clone(s, repo, &co, id, &st, &err)) != FY_OK) {
 		fy_cli_progress_done(cli);

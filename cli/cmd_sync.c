@@ -8,18 +8,26 @@
 
 #define MAX_GLOBS 32
 
-/* One line of the list: REPO[@REV] [GLOB | !GLOB]... (a dataset as datasets/NS/NAME). */
+/* What a list's oci:// lines are pulled with. */
+struct oci_creds {
+	bool plain_http;
+	const char *user, *password, *token;
+};
+
+/* One line of the list: REPO[@REV] [GLOB | !GLOB]... (a dataset as datasets/NS/NAME), or
+ * oci://HOST/NAME[:TAG|@DIGEST] (an artifact ferry push wrote: a whole revision). */
 static int sync_one(struct fy_cli *cli, struct fy_store *s, struct fy_clone_opts base, char *line,
-		    struct fy_json *results)
+		    const struct oci_creds *oc, struct fy_json *results)
 {
 	const char *inc[MAX_GLOBS], *exc[MAX_GLOBS];
 	struct fy_json *o = fy_json_object();
 	struct fy_clone_stats st = { 0 };
-	char repo[FY_REPO_MAX + 1];
+	char repo[FY_REPO_MAX + 1] = "";
 	char id[FY_REV_ID_LEN + 1];
 	char *save = NULL;
 	char *w = strtok_r(line, " \t", &save);
-	char *at = strchr(w, '@');
+	const bool oci = strncmp(w, "oci://", 6) == 0;
+	char *at = oci ? NULL : strchr(w, '@');
 	struct fy_err err;
 	int rc;
 
@@ -32,13 +40,31 @@ static int sync_one(struct fy_cli *cli, struct fy_store *s, struct fy_clone_opts
 	}
 	base.include = inc;
 	base.exclude = exc;
-	if (at != NULL)
-		*at = '\0';
-	snprintf(repo, sizeof(repo), "%s", w);
-	base.rev = at ? at + 1 : NULL;
-	rc = fy_store_clone(s, repo, &base, id, &st, &err);
+	if (oci) {
+		struct fy_oci_ref ref;
+		base.username = oc->user;
+		base.password = oc->password;
+		base.token = oc->token;
+		if (base.n_include > 0 || base.n_exclude > 0)
+			rc = fy_err_set(&err, FY_EINVAL,
+					"%s: oci:// lines take whole revisions "
+					"(no globs)",
+					w);
+		else if ((rc = fy_oci_ref_parse(w, oc->plain_http, &ref, &err)) == FY_OK)
+			rc = fy_oci_pull(s, &ref, NULL, &base, repo, id, &st, &err);
+		if (repo[0] == '\0')
+			snprintf(repo, sizeof(repo), "%.*s", FY_REPO_MAX, w);
+	} else {
+		if (at != NULL)
+			*at = '\0';
+		snprintf(repo, sizeof(repo), "%s", w);
+		base.rev = at ? at + 1 : NULL;
+		rc = fy_store_clone(s, repo, &base, id, &st, &err);
+	}
 	fy_cli_progress_done(cli);
 	fy_json_set(o, "repo", fy_json_string(repo));
+	if (oci)
+		fy_json_set(o, "source", fy_json_string(w));
 	fy_json_set(o, "ok", fy_json_bool(rc == FY_OK));
 	if (rc == FY_OK) {
 		fy_json_set(o, "revision", fy_json_string(id));
@@ -114,8 +140,8 @@ static int sync_from(struct fy_cli *cli, struct fy_store *s, const struct fy_clo
 int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 {
 	const char *list = NULL, *endpoint = getenv("HF_ENDPOINT"), *token = getenv("HF_TOKEN");
-	const char *from = NULL;
-	bool allow_expired = false;
+	const char *from = NULL, *user = getenv("FERRY_OCI_USER"), *oci_token = NULL;
+	bool allow_expired = false, plain_http = false;
 	long jobs = 8, retries = 5, stall = 60;
 	const struct fy_opt opts[] = {
 		{ "list", 0, FY_OPT_STRING, &list, "FILE",
@@ -128,6 +154,13 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 		{ "endpoint", 0, FY_OPT_STRING, &endpoint, "URL",
 		  "the hub (default: $HF_ENDPOINT, else https://huggingface.co)" },
 		{ "token", 0, FY_OPT_STRING, &token, "TOKEN", "bearer token (default: $HF_TOKEN)" },
+		{ "oci-token", 0, FY_OPT_STRING, &oci_token, "TOKEN",
+		  "oci:// lines: a registry's bearer token (default $FERRY_OCI_TOKEN)" },
+		{ "user", 0, FY_OPT_STRING, &user, "NAME",
+		  "oci:// lines: the registry's user name (default $FERRY_OCI_USER; the password "
+		  "from $FERRY_OCI_PASSWORD)" },
+		{ "plain-http", 0, FY_OPT_FLAG, &plain_http, NULL,
+		  "oci:// lines: HTTP rather than HTTPS (loopback hosts always use HTTP)" },
 		FY_TRANSFER_OPTS(&jobs, &retries, &stall),
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
@@ -137,7 +170,9 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 		"Mirrors many repositories: each line of FILE is cloned (only what changed is\n"
 		"fetched), continuing past failures; a summary ends the run, and the exit status "
 		"is\n"
-		"1 when any repository failed. Globs select files; !GLOB excludes. With --from,\n"
+		"1 when any repository failed. Globs select files; !GLOB excludes. A line\n"
+		"oci://HOST/NAME[:TAG|@DIGEST] reads an artifact ferry push wrote (docs/OCI.md).\n"
+		"With --from,\n"
 		"the source is a ferry mirror: its signed index is checked (trusted key,\n"
 		"version, expiry), then every revision it publishes is fetched (manifest as\n"
 		"signed, every file's SHA-256) and the index's refs are set (docs/PUBLISH.md).",
@@ -178,6 +213,8 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 				     .transfer = fy_cli_transfer,
 				     .wait_fn = fy_cli_lock_wait,
 				     .ctx = cli };
+	const struct oci_creds oc = { plain_http, user, getenv("FERRY_OCI_PASSWORD"),
+				      oci_token ? oci_token : getenv("FERRY_OCI_TOKEN") };
 	if (from != NULL && (r = sync_from(cli, s, &co, allow_expired, results, &ok, &failed)) >= 0)
 		goto out; /* the mirror's index was refused: nothing was synced */
 	for (char *line = b.data ? strtok_r((char *)b.data, "\n", &save) : NULL; line != NULL;
@@ -190,7 +227,7 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 		line += strspn(line, " \t");
 		if (line[0] == '\0')
 			continue;
-		if (sync_one(cli, s, co, line, results) == FY_OK)
+		if (sync_one(cli, s, co, line, &oc, results) == FY_OK)
 			ok++;
 		else
 			failed++;

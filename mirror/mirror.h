@@ -569,6 +569,7 @@ struct fy_oci_opts {
 	const char *token;		 /* a bearer token given outright, or NULL */
 	const char *ca_bundle;
 	uint64_t chunk_size; /* push: blobs larger than this go in PATCH chunks (64 MiB) */
+	int retries;	     /* transient failures retried per request (0: 5, < 0: none) */
 	long rate_limit;     /* push: bytes/s per request, 0: none */
 	/* push: when set (a signal handler's flag), the push stops after the chunk in flight,
 	 * keeping its upload to resume (FY_ECANCELED) */
@@ -581,6 +582,8 @@ struct fy_oci_stats {
 	size_t blobs;	      /* distinct blobs of the artifact */
 	size_t blobs_sent;    /* uploaded */
 	size_t blobs_present; /* already in the registry (not sent) */
+	size_t blobs_mounted; /* mounted from another repository of the registry (not sent) */
+	size_t retries;	      /* requests sent again after a transient failure */
 	uint64_t bytes_sent;
 	uint64_t bytes_resumed; /* of an upload an earlier, interrupted push began */
 	char digest[72];	/* the manifest's */
@@ -588,12 +591,20 @@ struct fy_oci_stats {
 
 /* Pushes repo@id as a ModelPack artifact tagged ref->tag: the files as raw layers (path in
  * org.cncf.model.filepath), ferry's manifest and signatures as further layers; blobs the
- * registry has are not sent again, an interrupted upload resumes. */
+ * registry has are not sent again, those another of its repositories holds (one this store
+ * pushed to or cloned from: repos/NS/NAME/oci.json) are mounted from it, an interrupted upload
+ * resumes, and requests failing for a moment are sent again. The push is recorded there. */
 int fy_oci_push(struct fy_store *s, const char *repo, const char *id, const struct fy_oci_ref *ref,
 		const struct fy_oci_opts *o, struct fy_oci_stats *st, struct fy_err *err);
+/* The registry reference revision id of repo was cloned from (the store's record,
+ * repos/NS/NAME/oci.json), for `ferry pull`. FY_ENOTFOUND: none. */
+int fy_oci_origin(struct fy_store *s, const char *repo, const char *id, struct fy_oci_ref *ref,
+		  struct fy_err *err);
 /* Reads an artifact fy_oci_push wrote into the store: its ferry manifest layer (digest checked;
  * the revision keeps its id and repository), every file matched to its layer, then fetched as
- * clone fetches (co: jobs, retries, ranges), checked and committed; heads/main moves to it. */
+ * clone fetches (co: jobs, retries, ranges), checked and committed; heads/main moves to it.
+ * o NULL: the registry's credentials, token, CA bundle and retries are co's. repo: in, the
+ * repository the artifact must hold ("": any), out, the one it holds. */
 int fy_oci_pull(struct fy_store *s, const struct fy_oci_ref *ref, const struct fy_oci_opts *o,
 		const struct fy_clone_opts *co, char repo[FY_REPO_MAX + 1],
 		char id[FY_REV_ID_LEN + 1], struct fy_clone_stats *st, struct fy_err *err);

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -210,6 +211,7 @@ struct session {
 	char base[400];	   /* scheme://host */
 	char bearer[8192]; /* a token from the registry's token service, or "" */
 	bool basic;	   /* send the credentials as Basic */
+	size_t retries;	   /* requests sent again after a transient failure */
 };
 
 struct response {
@@ -438,15 +440,27 @@ static int authenticate(struct session *ss, const struct response *r, const char
 		snprintf(ss->bearer, sizeof(ss->bearer), "%s", ss->o->token);
 		return FY_OK;
 	}
+	/* the scopes the challenge names (a mount also needs pull on the source repository),
+	 * else this repository's with the actions the caller needs */
 	char *svc = curl_easy_escape(NULL, ch.service, 0);
-	char scope[600], *sc;
-	snprintf(scope, sizeof(scope), "repository:%s:%s", ss->ref->name, actions);
-	sc = curl_easy_escape(NULL, scope, 0);
-	char url[2400];
-	snprintf(url, sizeof(url), "%s%sservice=%s&scope=%s", ch.realm,
-		 strchr(ch.realm, '?') ? "&" : "?", svc ? svc : "", sc ? sc : "");
+	char scope[600], url[4096];
+	if (ch.scope[0] == '\0')
+		snprintf(scope, sizeof(scope), "repository:%s:%s", ss->ref->name, actions);
+	else
+		snprintf(scope, sizeof(scope), "%s", ch.scope);
+	int n = snprintf(url, sizeof(url), "%s%sservice=%s", ch.realm,
+			 strchr(ch.realm, '?') ? "&" : "?", svc ? svc : "");
 	curl_free(svc);
-	curl_free(sc);
+	for (char *save = NULL, *one = strtok_r(scope, " ", &save); one != NULL;
+	     one = strtok_r(NULL, " ", &save)) {
+		char *sc = curl_easy_escape(NULL, one, 0);
+		if (n >= 0 && (size_t)n < sizeof(url))
+			n += snprintf(url + n, sizeof(url) - (size_t)n, "&scope=%s", sc ? sc : "");
+		curl_free(sc);
+	}
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return fy_err_set(err, FY_EFORMAT, "%s: the token service's address is too long",
+				  ss->base);
 	struct session tok = *ss;
 	tok.bearer[0] = '\0';
 	tok.basic = ss->o->username != NULL;
@@ -471,19 +485,51 @@ static int authenticate(struct session *ss, const struct response *r, const char
 	return rc;
 }
 
-/* request(), answering the registry's challenge once when it says 401. */
+/* A failure worth a second try: no answer (connection refused or reset, a timeout) or the
+ * registry's 5xx or 429. */
+static bool transient(int rc, const struct response *r)
+{
+	return rc == FY_ENET || (rc == FY_OK && (r->status >= 500 || r->status == 429));
+}
+
+/* Waits before the nth retry: 250 ms doubling to 4 s. */
+static void backoff(size_t nth)
+{
+	const long ms = nth >= 4 ? 4000 : 250L << nth;
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* The retries the session may take (the options' count, default 5). */
+static int max_retries(const struct session *ss)
+{
+	return ss->o->retries > 0 ? ss->o->retries : ss->o->retries < 0 ? 0 : 5;
+}
+
+/* request(), answering the registry's challenge once when it says 401, and sent again after a
+ * transient failure when it can be (GET, HEAD, a manifest's PUT; a blob's upload changes the
+ * upload's state and recovers from where the registry says it stands: put_blob). */
 static int call(struct session *ss, const char *actions, const char *method, const char *url,
 		const char *accept, const char *ctype, struct upload_src *body, const char *crange,
 		struct response *r, struct fy_err *err)
 {
 	const struct upload_src start = body != NULL ? *body : (struct upload_src){ 0 };
+	const bool again = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+			   (strcmp(method, "PUT") == 0 && strstr(url, "/manifests/") != NULL);
+	bool answered = false;
 	int rc;
-	for (int attempt = 0;; attempt++) {
+	for (int tries = 0;;) {
 		if (body != NULL)
 			*body = start;
-		FY_TRY(rc, request(ss, method, url, accept, ctype, body, crange, r, err));
-		if (r->status != 401 || attempt > 0 || r->auth[0] == '\0')
-			return FY_OK;
+		rc = request(ss, method, url, accept, ctype, body, crange, r, err);
+		if (again && transient(rc, r) && tries < max_retries(ss)) {
+			backoff((size_t)tries++);
+			ss->retries++;
+			continue;
+		}
+		if (rc != FY_OK || r->status != 401 || answered || r->auth[0] == '\0')
+			return rc;
+		answered = true;
 		FY_TRY(rc, authenticate(ss, r, actions, err));
 	}
 out:
@@ -1105,6 +1151,187 @@ int fy_ollama_uninstall(const char *models, const char *repo, const char *tag, s
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Where a repository's revisions went and came from: repos/NS/NAME/oci.json                  */
+
+#define MAX_RECORDS 32 /* per repository, newest first */
+#define MAX_SOURCES 16 /* registry repositories a push may mount blobs from */
+
+static void ref_text(const struct fy_oci_ref *ref, char *out, size_t cap)
+{
+	snprintf(out, cap, "oci://%s/%s%s%s", ref->host, ref->name, ref->digest[0] ? "@" : ":",
+		 ref->digest[0] ? ref->digest : ref->tag);
+}
+
+/* Remembers that revision id of repo is at ref, pushed ("push") or read from it ("clone"): one
+ * record per reference and kind, newest first. Best effort: a record lost costs a mount (the
+ * blob is sent) or an explicit reference to pull from. */
+static void record(struct fy_store *s, const char *repo, const struct fy_oci_ref *ref,
+		   const char *id, const char *how)
+{
+	const char *at = fy_store_path(s, "repos/%s/oci.json", repo);
+	struct fy_json *old = NULL, *doc = fy_json_object(), *list = fy_json_array();
+	struct fy_json *e = fy_json_object();
+	struct fy_err ignored;
+	char path[4200], url[700];
+	if (at == NULL || doc == NULL || list == NULL || e == NULL) {
+		fy_json_free(doc);
+		fy_json_free(list);
+		fy_json_free(e);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s", at);
+	ref_text(ref, url, sizeof(url));
+	fy_json_set(e, "url", fy_json_string(url));
+	fy_json_set(e, "scheme", fy_json_string(ref->scheme));
+	fy_json_set(e, "revision", fy_json_string(id));
+	fy_json_set(e, "how", fy_json_string(how));
+	fy_json_push(list, e);
+	if (fy_json_load_file(&old, path, 1u << 20, &ignored) == FY_OK) {
+		const struct fy_json *l = fy_json_get(old, "remotes");
+		for (size_t i = 0; i < fy_json_size(l) && fy_json_size(list) < MAX_RECORDS; i++) {
+			const struct fy_json *x = fy_json_at(l, i);
+			const char *u = fy_json_str(fy_json_get(x, "url"));
+			const char *h = fy_json_str(fy_json_get(x, "how"));
+			if (u != NULL && h != NULL && (strcmp(u, url) != 0 || strcmp(h, how) != 0))
+				fy_json_push(list, fy_json_copy(x));
+		}
+	}
+	fy_json_set(doc, "remotes", list);
+	char *text = fy_json_dump(doc, FY_JSON_DUMP_PRETTY);
+	if (text != NULL)
+		(void)fy_file_write_atomic_in(path, fy_store_path(s, "tmp"), text, strlen(text),
+					      &ignored);
+	free(text);
+	fy_json_free(doc);
+	fy_json_free(old);
+}
+
+/* Calls fn for each record of repo (newest first) whose reference parses; stops when fn does. */
+static void each_record(struct fy_store *s, const char *repo,
+			bool (*fn)(void *ctx, const struct fy_oci_ref *ref, const char *id,
+				   const char *how),
+			void *ctx)
+{
+	struct fy_json *doc = NULL;
+	struct fy_err ignored;
+	const char *path = fy_store_path(s, "repos/%s/oci.json", repo);
+	if (path == NULL || fy_json_load_file(&doc, path, 1u << 20, &ignored) != FY_OK)
+		return;
+	const struct fy_json *l = fy_json_get(doc, "remotes");
+	for (size_t i = 0; i < fy_json_size(l); i++) {
+		const struct fy_json *x = fy_json_at(l, i);
+		const char *u = fy_json_str(fy_json_get(x, "url"));
+		const char *sch = fy_json_str(fy_json_get(x, "scheme"));
+		const char *id = fy_json_str(fy_json_get(x, "revision"));
+		const char *how = fy_json_str(fy_json_get(x, "how"));
+		struct fy_oci_ref ref;
+		if (u == NULL || id == NULL || how == NULL || !fy_is_rev_id(id) ||
+		    fy_oci_ref_parse(u, sch != NULL && strcmp(sch, "http") == 0, &ref, &ignored) !=
+			    FY_OK)
+			continue;
+		if (!fn(ctx, &ref, id, how))
+			break;
+	}
+	fy_json_free(doc);
+}
+
+struct origin_find {
+	const char *id;
+	struct fy_oci_ref *out;
+	bool found;
+};
+
+static bool origin_match(void *ctx, const struct fy_oci_ref *ref, const char *id, const char *how)
+{
+	struct origin_find *f = ctx;
+	if (strcmp(how, "clone") != 0 || strcmp(id, f->id) != 0)
+		return true;
+	*f->out = *ref;
+	f->found = true;
+	return false;
+}
+
+int fy_oci_origin(struct fy_store *s, const char *repo, const char *id, struct fy_oci_ref *ref,
+		  struct fy_err *err)
+{
+	struct origin_find f = { id, ref, false };
+	each_record(s, repo, origin_match, &f);
+	return f.found ? FY_OK
+		       : fy_err_set(err, FY_ENOTFOUND, "%s@%.12s was not cloned from a registry",
+				    repo, id);
+}
+
+/* Registry repositories on the push's host holding revisions this store pushed there or read
+ * from there: where a blob can be mounted from rather than sent. */
+struct source {
+	char name[256];
+	struct fy_revision *r;
+};
+
+struct sources {
+	struct fy_store *s;
+	const char *repo; /* the local repository whose records are read */
+	const struct fy_oci_ref *to;
+	struct source v[MAX_SOURCES];
+	size_t n;
+};
+
+static bool source_add(void *ctx, const struct fy_oci_ref *ref, const char *id, const char *how)
+{
+	struct sources *src = ctx;
+	struct fy_err ignored;
+	(void)how;
+	if (src->n == MAX_SOURCES)
+		return false;
+	if (strcmp(ref->host, src->to->host) != 0 || strcmp(ref->name, src->to->name) == 0)
+		return true;
+	for (size_t i = 0; i < src->n; i++)
+		if (strcmp(src->v[i].name, ref->name) == 0 && strcmp(src->v[i].r->id, id) == 0)
+			return true;
+	struct source *x = &src->v[src->n];
+	if (fy_revision_load(src->s, src->repo, id, &x->r, &ignored) != FY_OK)
+		return true; /* a revision gc took: nothing to mount by */
+	snprintf(x->name, sizeof(x->name), "%s", ref->name);
+	src->n++;
+	return true;
+}
+
+static void sources_find(struct fy_store *s, const struct fy_oci_ref *to, struct sources *src)
+{
+	char **repos = NULL;
+	size_t n = 0;
+	struct fy_err ignored;
+	memset(src, 0, sizeof(*src));
+	src->s = s;
+	src->to = to;
+	if (fy_store_list_repos(s, &repos, &n, &ignored) != FY_OK)
+		return;
+	for (size_t i = 0; i < n && src->n < MAX_SOURCES; i++) {
+		src->repo = repos[i];
+		each_record(s, repos[i], source_add, src);
+	}
+	src->repo = NULL;
+	fy_names_free(repos, n);
+}
+
+static void sources_free(struct sources *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		fy_revision_free(src->v[i].r);
+	src->n = 0;
+}
+
+/* A registry repository holding a file with this content, or NULL. */
+static const char *source_of(const struct sources *src, const uint8_t sha[FY_SHA256_LEN])
+{
+	for (size_t i = 0; i < src->n; i++)
+		for (size_t k = 0; k < src->v[i].r->n_files; k++)
+			if (memcmp(src->v[i].r->files[k].sha256, sha, FY_SHA256_LEN) == 0)
+				return src->v[i].name;
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Push                                                                                       */
 
 /* Where an interrupted upload of a blob can go on: the registry's upload location, kept in the
@@ -1152,8 +1379,10 @@ static void remember(struct fy_store *s, const char *jp, char *loc, size_t cap,
 					      &ignored);
 }
 
-static int put_blob(struct fy_store *s, struct session *ss, const struct blob *b,
-		    struct fy_oci_stats *st, struct fy_err *err)
+/* One attempt at a blob: from where an earlier upload stands (the journal), else from fresh (an
+ * upload the registry began, or "": one is begun here). *last: the last response's status. */
+static int put_blob_once(struct fy_store *s, struct session *ss, const struct blob *b,
+			 const char *fresh, struct fy_oci_stats *st, long *last, struct fy_err *err)
 {
 	const struct fy_oci_ref *ref = ss->ref;
 	struct response r = { .max = 1u << 16 };
@@ -1180,6 +1409,8 @@ static int put_blob(struct fy_store *s, struct session *ss, const struct blob *b
 		}
 	}
 	fy_buf_release(&j);
+	if (loc[0] == '\0' && fresh[0] != '\0')
+		remember(s, jp, loc, sizeof(loc), fresh);
 	if (loc[0] == '\0') {
 		snprintf(url, sizeof(url), "%s/v2/%s/blobs/uploads/", ss->base, ref->name);
 		FY_TRY(rc, call(ss, "pull,push", "POST", url, NULL, NULL, NULL, NULL, &r, err));
@@ -1240,10 +1471,26 @@ static int put_blob(struct fy_store *s, struct session *ss, const struct blob *b
 	if (jp[0] != '\0')
 		unlink(jp);
 out:
+	*last = r.status;
 	if (fd >= 0)
 		close(fd);
 	fy_buf_release(&r.body);
 	return rc;
+}
+
+/* A blob's upload, begun again from where the registry has it after a transient failure. */
+static int put_blob(struct fy_store *s, struct session *ss, const struct blob *b, const char *fresh,
+		    struct fy_oci_stats *st, struct fy_err *err)
+{
+	for (int tries = 0;; tries++) {
+		long last = 0;
+		const int rc = put_blob_once(s, ss, b, tries == 0 ? fresh : "", st, &last, err);
+		if (rc != FY_ENET || (last != 0 && last < 500 && last != 429) ||
+		    tries >= max_retries(ss))
+			return rc;
+		backoff((size_t)tries);
+		ss->retries++;
+	}
 }
 
 int fy_oci_push(struct fy_store *s, const char *repo, const char *id, const struct fy_oci_ref *ref,
@@ -1252,16 +1499,19 @@ int fy_oci_push(struct fy_store *s, const char *repo, const char *id, const stru
 	struct fy_revision *r = NULL;
 	struct fy_oci_artifact a;
 	struct session ss;
+	struct sources src;
 	struct response resp = { .max = 1u << 16 };
 	char url[1200];
 	int rc;
 
 	memset(st, 0, sizeof(*st));
 	memset(&a, 0, sizeof(a));
+	memset(&src, 0, sizeof(src));
 	fy_buf_init(&resp.body);
 	session_init(&ss, ref, o);
 	if (ref->digest[0] != '\0')
 		return fy_err_set(err, FY_EINVAL, "push names a tag, not a digest");
+	sources_find(s, ref, &src);
 	FY_TRY(rc, fy_revision_load(s, repo, id, &r, err));
 	FY_TRY(rc, build_artifact(s, r, &a, err));
 	snprintf(url, sizeof(url), "%s/v2/", ss.base);
@@ -1288,7 +1538,25 @@ int fy_oci_push(struct fy_store *s, const char *repo, const char *id, const stru
 			rc = status_error(&resp, url, err);
 			goto out;
 		}
-		FY_TRY(rc, put_blob(s, &ss, b, st, err));
+		/* a blob another repository of this registry holds is mounted, not sent; a
+		 * registry that will not mount it begins an ordinary upload instead */
+		char fresh[4096] = "";
+		const char *from = b->file != NULL ? source_of(&src, b->file->sha256) : NULL;
+		if (from != NULL) {
+			struct fy_err ignored;
+			snprintf(url, sizeof(url), "%s/v2/%s/blobs/uploads/?mount=%s&from=%s",
+				 ss.base, ref->name, b->digest, from);
+			if (call(&ss, "pull,push", "POST", url, NULL, NULL, NULL, NULL, &resp,
+				 &ignored) == FY_OK) {
+				if (resp.status == 201) {
+					st->blobs_mounted++;
+					continue;
+				}
+				if (resp.status == 202)
+					snprintf(fresh, sizeof(fresh), "%s", resp.location);
+			}
+		}
+		FY_TRY(rc, put_blob(s, &ss, b, fresh, st, err));
 		st->blobs_sent++;
 	}
 	snprintf(url, sizeof(url), "%s/v2/%s/manifests/%s", ss.base, ref->name, ref->tag);
@@ -1299,7 +1567,10 @@ int fy_oci_push(struct fy_store *s, const char *repo, const char *id, const stru
 		goto out;
 	}
 	memcpy(st->digest, a.digest, sizeof(st->digest));
+	record(s, repo, ref, id, "push");
 out:
+	st->retries = ss.retries;
+	sources_free(&src);
 	fy_buf_release(&resp.body);
 	artifact_release(&a);
 	fy_revision_free(r);
@@ -1399,10 +1670,17 @@ int fy_oci_pull(struct fy_store *s, const struct fy_oci_ref *ref, const struct f
 	char url[1200], label[1200];
 	int rc;
 
+	struct fy_oci_opts from_co = { .username = co->username,
+				       .password = co->password,
+				       .token = co->token,
+				       .ca_bundle = co->ca_bundle,
+				       .retries = co->retries > 0 ? co->retries : -1 };
 	memset(st, 0, sizeof(*st));
 	fy_buf_init(&r.body);
 	fy_buf_init(&bytes);
 	fy_buf_init(&sigs);
+	if (o == NULL)
+		o = &from_co;
 	session_init(&ss, ref, o);
 	snprintf(label, sizeof(label), "oci://%s/%s%s%s", ref->host, ref->name,
 		 ref->digest[0] ? "@" : ":", ref->digest[0] ? ref->digest : ref->tag);
@@ -1450,6 +1728,11 @@ int fy_oci_pull(struct fy_store *s, const struct fy_oci_ref *ref, const struct f
 	fy_json_int(fy_json_get(rl, "size"), &size);
 	FY_TRY(rc, small_blob(&ss, fy_json_str(fy_json_get(rl, "digest")), size, &bytes, err));
 	FY_TRY(rc, fy_revision_parse(bytes.data, bytes.len, label, &rev, err));
+	if (repo[0] != '\0' && strcmp(rev->repo, repo) != 0) {
+		rc = fy_err_set(err, FY_EINVAL, "%s holds a revision of %s, not of %s", label,
+				rev->repo, repo);
+		goto out;
+	}
 	if (sl != NULL) { /* signatures travel with it: a bad one refuses the pull */
 		fy_json_int(fy_json_get(sl, "size"), &size);
 		FY_TRY(rc,
@@ -1514,6 +1797,7 @@ int fy_oci_pull(struct fy_store *s, const struct fy_oci_ref *ref, const struct f
 	}
 	snprintf(repo, FY_REPO_MAX + 1, "%s", rev->repo);
 	memcpy(id, rev->id, FY_REV_ID_LEN + 1);
+	record(s, rev->repo, ref, rev->id, "clone");
 out:
 	fy_json_free(m);
 	fy_json_free(sigdoc);

@@ -2,7 +2,8 @@
 # Integration tests of OCI registries (docs/OCI.md): `ferry push` to Debian's docker-registry
 # (the CNCF distribution registry) started on loopback, skopeo (a second real client) reading
 # and copying what ferry pushed, `ferry clone oci://` reading back what skopeo copied with the
-# same revision id, blobs not sent twice, chunked and resumed uploads, a tampered blob refused
+# same revision id, blobs not sent twice (present, or mounted from another repository), chunked,
+# retried and resumed uploads, pull and sync from a registry, a tampered blob refused
 # with nothing committed, an htpasswd-protected registry (Basic authentication), one trusting a
 # token service (Bearer tokens: tests/node/token_server.mjs signs them), and `ferry
 # serve` as a read-only registry of the published revisions (skopeo and ferry clone read it).
@@ -20,10 +21,10 @@ trap 'for p in $regs $serve_pid $tok_pid; do kill $p 2>/dev/null; done; rm -rf "
 . "$(dirname "$0")/lib.sh"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# start_registry NAME [AUTH-YAML]: docker-registry on a free loopback port, its storage under
-# $work/NAME; sets $reg (host:port)
+# start_registry NAME [AUTH-YAML]: docker-registry on a free loopback port (or $reg_port), its
+# storage under $work/NAME; sets $reg (host:port)
 start_registry() {
-	_port=$(free_port)
+	_port=${reg_port:-$(free_port)}
 	mkdir -p "$work/$1"
 	{
 		printf 'version: 0.1\nlog:\n  level: error\n'
@@ -290,7 +291,99 @@ expect_rc 0 "clone with a token (pull scope), blobs fetched with it"
 expect_out "\"revision\": \"$sid\"" "the same revision id"
 run skopeo inspect --tls-verify=false --creds mirror:s3cret --raw "docker://$reg/demo/stories:v1"
 expect_rc 0 "skopeo reads it through the same token service"
+run env FERRY_OCI_PASSWORD=s3cret "$FERRY" --json push demo/stories "oci://$reg/other/stories:v1" --user mirror
+expect_rc 0 "push to a second repository of the token registry"
+[ "$(json_field "$work/out" 'd.mounted > 0 && d.bytes < 100000')" = true ] && ok ||
+	bad "the weights are mounted from the first repository (a token for both scopes): $(cat "$work/out")"
 kill "$tok_pid" 2>/dev/null
+
+# --- blobs mounted from another repository, pull and sync from a registry ----------------------
+reg=$reg1
+run "$FERRY" --json push demo/stories-GGUF "oci://$reg/mirror/stories-gguf:q4"
+expect_rc 0 "push to another repository of the same registry"
+[ "$(json_field "$work/out" 'd.mounted >= 1 && d.present === 0 && d.sent + d.mounted === d.blobs && d.bytes < 100000')" = true ] && ok ||
+	bad "every file the registry holds elsewhere is mounted, not sent: $(cat "$work/out")"
+run skopeo copy --src-tls-verify=false "docker://$reg/mirror/stories-gguf:q4" "oci:$work/layout2:q4"
+expect_rc 0 "skopeo copies the artifact whose blobs were mounted"
+run env FERRY_HOME="$fresh" "$FERRY" --json clone "oci://$reg/mirror/stories-gguf:q4"
+expect_rc 0 "clone what was mounted"
+expect_out "\"revision\": \"$gid\"" "the same revision id"
+run env FERRY_HOME="$down" "$FERRY" --json push demo/stories-GGUF "oci://$reg/down/again:v1"
+expect_rc 0 "a store that cloned from this registry pushes to it"
+[ "$(json_field "$work/out" 'd.mounted >= 1 && d.bytes < 100000')" = true ] && ok ||
+	bad "its blobs are mounted from the repository it cloned from: $(cat "$work/out")"
+grep -q '"how": "clone"' "$down/repos/demo/stories-GGUF/oci.json" && grep -q '"how": "push"' "$down/repos/demo/stories-GGUF/oci.json" &&
+	ok || bad "the store records where the repository came from and went: $(cat "$down/repos/demo/stories-GGUF/oci.json")"
+
+# a registry down when the push starts: its requests are sent again until it answers
+late=$(free_port)
+"$FERRY" --json push demo/stories "oci://127.0.0.1:$late/late/stories:v1" --retries 8 >"$work/late.out" 2>"$work/late.err" &
+late_pid=$!
+sleep 1.5
+reg_port=$late
+start_registry late
+reg_port=
+reg=$reg1
+wait "$late_pid"
+[ $? -eq 0 ] && ok || bad "a push to a registry that comes up late: $(cat "$work/late.err")"
+[ "$(json_field "$work/late.out" 'd.retries > 0 && d.sent === d.blobs')" = true ] && ok ||
+	bad "it retried, then sent everything: $(cat "$work/late.out")"
+run "$FERRY" push demo/stories "oci://127.0.0.1:$(free_port)/gone/stories:v1" --retries 0
+expect_rc 1 "no registry and no retries"
+expect_err "GET http://127.0.0.1:" "names what failed"
+
+# pull: a main cloned from a registry follows its tag there
+pv="$work/pullme"
+mkdir -p "$pv"
+printf '{"model_type":"llama"}' >"$pv/config.json"
+head -c 300000 /dev/urandom >"$pv/weights.raw"
+"$FERRY" -q --no-progress add demo/pullme "$pv" -m v1
+run "$FERRY" push demo/pullme "oci://$reg/pull/me:stable"
+expect_rc 0 "push v1"
+pulled="$work/pulled"
+FERRY_HOME=$pulled "$FERRY" -q init
+run env FERRY_HOME="$pulled" "$FERRY" --json clone "oci://$reg/pull/me:stable"
+expect_rc 0 "clone the tag"
+v1=$(json_field "$work/out" d.revision)
+run env FERRY_HOME="$pulled" "$FERRY" pull demo/pullme
+expect_rc 0 "pull with nothing new"
+expect_out "up to date" "says so"
+head -c 200000 /dev/urandom >"$pv/more.raw"
+"$FERRY" -q --no-progress add demo/pullme "$pv" -m v2
+v2=$("$FERRY" --json show demo/pullme | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).id))')
+run "$FERRY" push demo/pullme "oci://$reg/pull/me:stable"
+expect_rc 0 "push v2 to the same tag"
+run env FERRY_HOME="$pulled" "$FERRY" pull demo/pullme
+expect_rc 0 "pull from the registry it was cloned from"
+expect_out "${v1%"${v1#????????????}"} -> ${v2%"${v2#????????????}"}" "main moves to the tag's new revision"
+[ "$(cat "$pulled/repos/demo/pullme/refs/heads/main")" = "$v2" ] && ok || bad "main is v2"
+run env FERRY_HOME="$pulled" "$FERRY" verify demo/pullme
+expect_rc 0 "the pulled revision verifies"
+run "$FERRY" push demo/stories "oci://$reg/pull/me:stable"
+expect_rc 0 "another repository's revision under the tag"
+run env FERRY_HOME="$pulled" "$FERRY" pull demo/pullme
+expect_rc 1 "pull refuses an artifact of another repository"
+expect_err "holds a revision of demo/stories, not of demo/pullme" "says so"
+[ "$(cat "$pulled/repos/demo/pullme/refs/heads/main")" = "$v2" ] && ok || bad "main stays at v2"
+
+# sync: a list naming artifacts, continuing past a failure
+printf '# registry artifacts\noci://%s/mirror/stories-gguf:q4\noci://%s/nothing/here:x\noci://%s/pull/me:stable *.json\n' "$reg" "$reg" "$reg" >"$work/oci.list"
+synced="$work/synced"
+FERRY_HOME=$synced "$FERRY" -q init
+FERRY_HOME=$synced "$FERRY" -q key trust "$up/keys/signing.pub"
+run env FERRY_HOME="$synced" "$FERRY" --json sync --list "$work/oci.list"
+expect_rc 1 "sync with one unknown artifact and one with globs fails as a whole"
+node -e '
+const d = JSON.parse(require("fs").readFileSync(process.argv[1]));
+process.exit(d.ok === 1 && d.failed === 2 && d.repos[0].repo === "demo/stories-GGUF" &&
+	d.repos[0].revision === process.argv[2] && /not found/.test(d.repos[1].error) &&
+	d.repos[1].source.endsWith("/nothing/here:x") && /no globs/.test(d.repos[2].error) ? 0 : 1);' "$work/out" "$gid" &&
+	ok || bad "one artifact synced with its revision; an unknown one and one with globs reported: $(cat "$work/out")"
+run env FERRY_HOME="$synced" "$FERRY" sync --list "$work/oci.list"
+expect_rc 1 "the same sync without --json"
+expect_err "no globs" "says why a line failed"
+run env FERRY_HOME="$synced" "$FERRY" verify demo/stories-GGUF
+expect_rc 0 "the synced revision verifies"
 
 # --- serve as a read-only registry --------------------------------------------------------------
 run "$FERRY" publish demo/stories-GGUF
