@@ -168,13 +168,11 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 		"ferry sync --list FILE [--endpoint URL] [--token TOKEN]\n"
 		"ferry sync --from URL [--allow-expired]",
 		"Mirrors many repositories: each line of FILE is cloned (only what changed is\n"
-		"fetched), continuing past failures; a summary ends the run, and the exit status "
-		"is\n"
+		"fetched), continuing past failures; a summary ends the run, and the exit status is\n"
 		"1 when any repository failed. Globs select files; !GLOB excludes. A line\n"
 		"oci://HOST/NAME[:TAG|@DIGEST] reads an artifact ferry push wrote (docs/OCI.md).\n"
-		"With --from,\n"
-		"the source is a ferry mirror: its signed index is checked (trusted key,\n"
-		"version, expiry), then every revision it publishes is fetched (manifest as\n"
+		"With --from, the source is a ferry mirror: its signed index is checked (trusted\n"
+		"key, version, expiry), then every revision it publishes is fetched (manifest as\n"
 		"signed, every file's SHA-256) and the index's refs are set (docs/PUBLISH.md).",
 		opts,
 	};
