@@ -168,7 +168,8 @@ int cmd_sync(struct fy_cli *cli, int argc, char **argv)
 		"ferry sync --list FILE [--endpoint URL] [--token TOKEN]\n"
 		"ferry sync --from URL [--allow-expired]",
 		"Mirrors many repositories: each line of FILE is cloned (only what changed is\n"
-		"fetched), continuing past failures; a summary ends the run, and the exit status is\n"
+		"fetched), continuing past failures; a summary ends the run, and the exit status "
+		"is\n"
 		"1 when any repository failed. Globs select files; !GLOB excludes. A line\n"
 		"oci://HOST/NAME[:TAG|@DIGEST] reads an artifact ferry push wrote (docs/OCI.md).\n"
 		"With --from, the source is a ferry mirror: its signed index is checked (trusted\n"

@@ -544,6 +544,20 @@ const struct fy_buf *fy_oci_artifact_manifest(const struct fy_oci_artifact *a,
  * FY_EUNSUPPORTED: a split set (Ollama loads one file). */
 int fy_oci_ollama_build(struct fy_store *s, const struct fy_revision *r, const char *tag,
 			struct fy_oci_artifact **out, struct fy_err *err);
+/* A chat format Ollama renders (mirror/ollama_templates.c): recognised by markers (strings all
+ * found in a model's Jinja chat template), given as Ollama's Go template and stop strings. */
+#define FY_OLLAMA_MARKERS 4
+#define FY_OLLAMA_STOPS 5
+struct fy_ollama_template {
+	const char *name;
+	const char *markers[FY_OLLAMA_MARKERS]; /* NULL after the last */
+	const char *go;
+	const char *stop[FY_OLLAMA_STOPS]; /* NULL after the last, when fewer */
+};
+/* The first format whose markers all occur in jinja[0..n), or NULL. */
+const struct fy_ollama_template *fy_ollama_template_for(const char *jinja, size_t n);
+/* The table's ith row, NULL past the last (tests, scripts/ollama). */
+const struct fy_ollama_template *fy_ollama_template_at(size_t i);
 /* A blob of the artifact by digest: a file of the revision (*file; its object holds the bytes)
  * or a document (*mem: the config, ferry's manifest, its signatures). False: not one of it. */
 bool fy_oci_artifact_blob(const struct fy_oci_artifact *a, const char *digest,

@@ -606,7 +606,8 @@ struct blob {
 };
 
 struct fy_oci_artifact {
-	struct fy_buf revision, signatures, params, config, manifest; /* documents it carries */
+	struct fy_buf revision, signatures, params, template, config,
+		manifest; /* documents it carries */
 	struct blob *blobs;
 	size_t n_blobs;
 	char digest[72];	/* the manifest's */
@@ -618,6 +619,7 @@ static void artifact_release(struct fy_oci_artifact *a)
 	fy_buf_release(&a->revision);
 	fy_buf_release(&a->signatures);
 	fy_buf_release(&a->params);
+	fy_buf_release(&a->template);
 	fy_buf_release(&a->config);
 	fy_buf_release(&a->manifest);
 	free(a->blobs);
@@ -860,27 +862,47 @@ static int doc_blob(struct fy_oci_artifact *a, struct fy_buf *b, const struct fy
 	return FY_OK;
 }
 
-/* generation_config.json's sampling settings as Ollama's params, or NULL when there are none. */
-static struct fy_json *ollama_params(struct fy_store *s, const struct fy_revision *r)
+/* generation_config.json's sampling settings as Ollama's params, with the chat format's stop
+ * strings; NULL when there are neither. */
+static struct fy_json *ollama_params(struct fy_store *s, const struct fy_revision *r,
+				     const struct fy_ollama_template *t)
 {
 	const struct fy_file_entry *f = fy_revision_find(r, "generation_config.json");
 	struct fy_json *g = NULL, *p = NULL;
 	struct fy_err err;
 	static const char *const keys[] = { "temperature", "top_p", "top_k", "repeat_penalty" };
-	if (f == NULL || f->size > MAX_SMALL ||
-	    fy_json_load_file(&g, fy_store_object_path(s, f->sha256), MAX_SMALL, &err) != FY_OK)
-		return NULL;
-	for (size_t i = 0; i < 4; i++) {
-		const struct fy_json *v = fy_json_get(g, i < 3 ? keys[i] : "repetition_penalty");
-		double d;
-		if (!fy_json_num(v, &d))
-			continue;
+	if (f != NULL && f->size <= MAX_SMALL &&
+	    fy_json_load_file(&g, fy_store_object_path(s, f->sha256), MAX_SMALL, &err) == FY_OK) {
+		for (size_t i = 0; i < 4; i++) {
+			const struct fy_json *v =
+				fy_json_get(g, i < 3 ? keys[i] : "repetition_penalty");
+			double d;
+			if (!fy_json_num(v, &d))
+				continue;
+			if (p == NULL)
+				p = fy_json_object();
+			fy_json_set(p, keys[i], fy_json_copy(v));
+		}
+		fy_json_free(g);
+	}
+	if (t != NULL && t->stop[0] != NULL) {
+		struct fy_json *stop = fy_json_array();
+		for (size_t i = 0; i < FY_OLLAMA_STOPS && t->stop[i] != NULL; i++)
+			fy_json_push(stop, fy_json_string(t->stop[i]));
 		if (p == NULL)
 			p = fy_json_object();
-		fy_json_set(p, keys[i], fy_json_copy(v));
+		fy_json_set(p, "stop", stop);
 	}
-	fy_json_free(g);
 	return p;
+}
+
+/* The chat format of the GGUF's tokenizer.chat_template, or NULL. */
+static const struct fy_ollama_template *ollama_template(const struct fy_gguf *gg)
+{
+	const struct fy_gguf_kv *ct = fy_gguf_find_kv(gg, "tokenizer.chat_template");
+	if (ct == NULL || ct->type != FY_GGUF_STRING)
+		return NULL;
+	return fy_ollama_template_for(ct->v.s.ptr, ct->v.s.len);
 }
 
 int fy_oci_ollama_build(struct fy_store *s, const struct fy_revision *r, const char *tag,
@@ -896,7 +918,7 @@ int fy_oci_ollama_build(struct fy_store *s, const struct fy_revision *r, const c
 	struct fy_gguf_model one = { g, NULL, 1, true };
 	FY_TRY(rc, fy_store_gguf_open(s, r, &one, &gg, err));
 	a = calloc(1, sizeof(*a));
-	if (a == NULL || (a->blobs = calloc(4, sizeof(*a->blobs))) == NULL) {
+	if (a == NULL || (a->blobs = calloc(5, sizeof(*a->blobs))) == NULL) {
 		rc = fy_err_set(err, FY_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -907,6 +929,23 @@ int fy_oci_ollama_build(struct fy_store *s, const struct fy_revision *r, const c
 	b->file = g;
 	fy_json_push(layers, descriptor("application/vnd.ollama.image.model", b->digest, b->size));
 	fy_json_push(diff, fy_json_string(b->digest));
+	/* the prompt template, from the chat format the GGUF's Jinja template writes */
+	const struct fy_ollama_template *tmpl = ollama_template(gg);
+	if (tmpl != NULL) {
+		if ((rc = fy_buf_append(&a->template, tmpl->go, strlen(tmpl->go), err)) != FY_OK) {
+			fy_json_free(layers);
+			fy_json_free(diff);
+			goto out;
+		}
+		b = &a->blobs[a->n_blobs++];
+		fy_sha256(a->template.data, a->template.len, sha);
+		digest_str(sha, b->digest);
+		b->size = a->template.len;
+		b->mem = &a->template;
+		fy_json_push(layers, descriptor("application/vnd.ollama.image.template", b->digest,
+						b->size));
+		fy_json_push(diff, fy_json_string(b->digest));
+	}
 	for (size_t i = 0; i < r->n_files; i++) { /* the licence, as Ollama's library carries it */
 		if (is_licence(r->files[i].path)) {
 			b = &a->blobs[a->n_blobs++];
@@ -919,7 +958,7 @@ int fy_oci_ollama_build(struct fy_store *s, const struct fy_revision *r, const c
 			break;
 		}
 	}
-	struct fy_json *params = ollama_params(s, r);
+	struct fy_json *params = ollama_params(s, r, tmpl);
 	if (params != NULL) {
 		rc = doc_blob(a, &a->params, params, err);
 		fy_json_free(params);

@@ -388,6 +388,11 @@ expect_rc 0 "the synced revision verifies"
 # --- serve as a read-only registry --------------------------------------------------------------
 run "$FERRY" publish demo/stories-GGUF
 expect_rc 0 "publish the GGUF revision"
+# a GGUF whose chat template is ChatML (Qwen's): Ollama gets a template layer and stop strings
+mkdir -p "$work/shk"
+"$FERRY" -q convert "$DATA/models/qwen2-shakespeare" -o "$work/shk/shakespeare-Q8_0.gguf" --outtype q8_0
+"$FERRY" -q --no-progress add demo/shakespeare-GGUF "$work/shk" -m import
+"$FERRY" -q publish demo/shakespeare-GGUF
 start_serve "$up"
 code() { curl -s -o "$work/body" -w '%{http_code}' "$@"; }
 [ "$(code "$serve_url/v2/")" = 200 ] && ok || bad "GET /v2/ answers 200"
@@ -443,6 +448,34 @@ process.exit(c.model_format === "gguf" && c.model_family === "llama" && c.file_t
 [ "$(code -H "$D" "$serve_url/v2/demo/stories-gguf/manifests/q4_k_m")" = 200 ] && cmp -s "$work/body" "$work/ollama.json" &&
 	ok || bad "a quantization tag (not a ref) gives Ollama's manifest to any client, without case"
 [ "$(code -H "$D" -H "$O" "$serve_url/v2/demo/stories-gguf/manifests/IQ2_XXS")" = 404 ] && ok || bad "no GGUF for a tag"
+node -e 'process.exit(JSON.parse(require("fs").readFileSync(process.argv[1])).layers.some(l => /template|params/.test(l.mediaType)) ? 1 : 0)' "$work/ollama.json" &&
+	ok || bad "a GGUF without a chat template has no template or params layer"
+[ "$(code -H "$D" -H "$O" "$serve_url/v2/demo/shakespeare-gguf/manifests/latest")" = 200 ] && ok ||
+	bad "Ollama's manifest of a GGUF with a chat template: $(cat "$work/body")"
+cp "$work/body" "$work/ollama-shk.json"
+node -e '
+const m = JSON.parse(require("fs").readFileSync(process.argv[1]));
+const t = m.layers.map(l => l.mediaType);
+process.exit(t[0] === "application/vnd.ollama.image.model" && t[1] === "application/vnd.ollama.image.template" &&
+	t[2] === "application/vnd.ollama.image.params" && t.length === 3 ? 0 : 1);' "$work/ollama-shk.json" &&
+	ok || bad "model, template and params layers, in Ollama's order: $(cat "$work/ollama-shk.json")"
+tdg=$(json_field "$work/ollama-shk.json" 'd.layers[1].digest')
+pdg=$(json_field "$work/ollama-shk.json" 'd.layers[2].digest')
+[ "$(code -H "$O" "$serve_url/v2/demo/shakespeare-gguf/blobs/$tdg")" = 200 ] && ok || bad "the template blob"
+printf '{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n' >"$work/chatml.want"
+cmp -s "$work/body" "$work/chatml.want" && ok || bad "the template is ChatML's as Ollama renders it: $(cat "$work/body")"
+[ "sha256:$(sha256sum "$work/body" | cut -c1-64)" = "$tdg" ] && ok || bad "the template blob has its digest"
+[ "$(code -H "$O" "$serve_url/v2/demo/shakespeare-gguf/blobs/$pdg")" = 200 ] && ok || bad "the params blob"
+[ "$(json_field "$work/body" 'JSON.stringify(d)')" = '{"stop":["<|im_start|>","<|im_end|>"]}' ] && ok ||
+	bad "params: ChatML's stop strings: $(cat "$work/body")"
+FERRY_HOME=$work/site-shk "$FERRY" -q init
+FERRY_HOME=$work/site-shk "$FERRY" -q key trust "$up/keys/signing.pub"
+run env FERRY_HOME="$work/site-shk" "$FERRY" install demo/shakespeare-GGUF --from "$serve_url" --ollama --dir "$work/om-shk"
+expect_rc 0 "install --ollama of the ChatML GGUF"
+cmp -s "$work/om-shk/manifests/registry.ollama.ai/demo/shakespeare-gguf/latest" "$work/ollama-shk.json" &&
+	cmp -s "$work/om-shk/blobs/sha256-${tdg#sha256:}" "$work/chatml.want" &&
+	[ -f "$work/om-shk/blobs/sha256-${pdg#sha256:}" ] && ok ||
+	bad "the installed manifest names the template and params blobs laid beside it: $(ls "$work/om-shk/blobs")"
 # install --ollama: the same manifest and blobs, laid into Ollama's model store
 site="$work/site"
 FERRY_HOME=$site "$FERRY" -q init

@@ -581,3 +581,43 @@ Test(hub, listing_pages)
 	cr_assert(strstr(err.msg, "refusing a file name") != NULL, "%s", err.msg);
 	cr_assert_eq(fy_hub_listing_page("{}", 2, &n, &err), FY_EFORMAT);
 }
+
+/* Ollama's prompt templates: each fixture's Jinja chat template is recognised as its format
+ * (scripts/ollama/check-templates.sh checks the Go renderings themselves). */
+Test(ollama, templates_from_chat_templates)
+{
+	static const struct {
+		const char *model, *format;
+	} cases[] = {
+		{ "qwen2-tokenizer", "chatml" },     { "qwen3-tiny", "chatml" },
+		{ "qwen35moe-tiny", "chatml" },	     { "deepseek-v3-tiny", "deepseek" },
+		{ "kimi-k2-tiny", "kimi" },	     { "glm4moe-tiny", "glm4" },
+		{ "minimax-m2-tiny", "minimax-m2" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char rel[256];
+		struct fy_json *cfg = NULL;
+		struct fy_err err;
+		snprintf(rel, sizeof(rel), "models/%s/tokenizer_config.json", cases[i].model);
+		cr_assert_eq(fy_json_load_file_hf(&cfg, t_data(rel), 1u << 20, &err), FY_OK, "%s",
+			     err.msg);
+		const struct fy_json *ct = fy_json_get(cfg, "chat_template");
+		const struct fy_ollama_template *t =
+			fy_ollama_template_for(fy_json_str(ct), fy_json_str_len(ct));
+		cr_assert(t != NULL, "%s: no format", cases[i].model);
+		cr_expect_str_eq(t->name, cases[i].format, "%s", cases[i].model);
+		cr_expect(t->stop[0] != NULL && strstr(t->go, ".Messages") != NULL);
+		fy_json_free(cfg);
+	}
+	static const char llama3[] =
+		"{{ '<|start_header_id|>' + m.role + '<|end_header_id|>\\n\\n' "
+		"+ m.content + '<|eot_id|>' }}";
+	cr_expect_str_eq(fy_ollama_template_for(llama3, strlen(llama3))->name, "llama3-instruct");
+	static const char plain[] = "{% for m in messages %}{{ m.content }}{% endfor %}";
+	cr_expect_null(fy_ollama_template_for(plain, strlen(plain)), "no format: no template");
+	cr_expect_null(fy_ollama_template_for(NULL, 0));
+	size_t n = 0;
+	while (fy_ollama_template_at(n) != NULL)
+		n++;
+	cr_expect_geq(n, 9);
+}
