@@ -104,7 +104,7 @@ blob="http://127.0.0.1:$(cat "$work/port")/v2/bench/oci/blobs/sha256:$sha"
 obj="http://127.0.0.1:$np/objects/sha256/$(echo "$sha" | cut -c1-2)/$(echo "$sha" | cut -c3-)"
 curl -sf -o /dev/null "$blob" || { echo "bench oci: serve's blob GET failed" >&2; exit 1; }
 k=0
-while [ $k -lt "${RUNS:-3}" ]; do
+while [ $k -lt "${GET_RUNS:-5}" ]; do # a GET is short: more runs against this VM's noise
 	timed curl -sf -o /dev/null "$blob"
 	keep get_ferry
 	timed curl -sf -o /dev/null "$obj"
@@ -120,7 +120,7 @@ size=$(du -sb "$work/src" | cut -f1)
 		grep -E '^(avx2|avx512f|sha_ni)$' | tr '\n' ' ')"
 	echo "# revision: $(awk -v b="$size" 'BEGIN {printf "%.2f", b / 1073741824}') GiB (one ${BIG_MB} MiB file, 16 of 8 KiB);" \
 		"loopback docker-registry $(dpkg-query -W -f='${Version}' docker-registry 2>/dev/null)," \
-		"skopeo $(dpkg-query -W -f='${Version}' skopeo 2>/dev/null); best of ${RUNS:-3}; ratio = baseline ms / ferry ms"
+		"skopeo $(dpkg-query -W -f='${Version}' skopeo 2>/dev/null); best of ${RUNS:-3} (GETs: ${GET_RUNS:-5}); ratio = baseline ms / ferry ms"
 	printf "%-40s %10s %12s %7s\n" what ferry_ms baseline_ms ratio
 	printf "%-40s %10s %12s %7s\n" "push (skopeo copy oci: -> registry)" "$push_ferry" "$push_skopeo" "$(ratio "$push_skopeo" "$push_ferry")"
 	printf "%-40s %10s %12s %7s\n" "clone oci:// (skopeo copy -> oci:)" "$pull_ferry" "$pull_skopeo" "$(ratio "$pull_skopeo" "$pull_ferry")"

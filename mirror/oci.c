@@ -360,6 +360,10 @@ static int request(struct session *ss, const char *method, const char *url, cons
 		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
 	} else if (body != NULL) {
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		/* a read and a send per 1 MiB rather than per 64 KiB (not under a rate limit, which
+		 * libcurl keeps by the buffer) */
+		if (ss->o->rate_limit <= 0)
+			curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(c, CURLOPT_READDATA, body);
 		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body->left);
