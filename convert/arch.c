@@ -18,6 +18,8 @@ extern const struct fy_hf_arch fy_hf_deepseek3, fy_hf_deepseek32, fy_hf_kimi_k25
 	fy_hf_glm4moe_lite; /* arch/deepseek.c */
 extern const struct fy_hf_arch fy_hf_glm4moe, fy_hf_glm4;		/* arch/glm.c */
 extern const struct fy_hf_arch fy_hf_minimax_m2;			/* arch/minimax.c */
+extern const struct fy_hf_arch fy_hf_minimax_m1;			/* arch/minimax.c */
+extern const struct fy_hf_arch fy_hf_minimax_text01;			/* arch/minimax.c */
 extern const struct fy_hf_arch fy_hf_deepseek4;			/* arch/deepseek4.c */
 
 const struct fy_hf_arch *const fy_hf_archs[] = {
@@ -38,6 +40,8 @@ const struct fy_hf_arch *const fy_hf_archs[] = {
 	&fy_hf_glm4moe,
 	&fy_hf_glm4,
 	&fy_hf_minimax_m2,
+	&fy_hf_minimax_m1,
+	&fy_hf_minimax_text01,
 	&fy_hf_deepseek4,
 	NULL,
 };

@@ -155,8 +155,14 @@ struct fy_hf_config {
 	double hc_eps, swiglu_limit, compress_rope_theta;
 	int64_t n_compress;
 	int32_t compress_ratios[FY_HF_MAX_COMPRESS];
-	/* layer_types (Qwen3.5): which layers are linear attention (n_layer_types of them;
-	 * -1: not given) */
+	/* MiniMax-01: the residual's scale and the branch's (layernorm_{full_attention,
+	 * linear_attention,mlp}_{alpha,beta}; -1 when absent), postnorm (the residual is the
+	 * normalized input: 1, 0, or -1 when absent), shared_intermediate_size (-1 absent) */
+	double ln_alpha[3], ln_beta[3];
+	int postnorm;
+	int64_t shared_intermediate_size;
+	/* layer_types (Qwen3.5) or attn_type_list (MiniMax-01: 0 linear, 1 softmax): which layers
+	 * are linear attention (n_layer_types of them; -1: not given) */
 	int64_t n_layer_types;
 	bool linear_layer[FY_HF_MAX_COMPRESS];
 	/* rope_parameters.mrope_section (or rope_scaling's), padded to four (n_mrope 0: none) */

@@ -129,6 +129,10 @@ struct fy_hf_arch {
 	 * ssm_beta, ssm_alpha and the convolution's value channels, columns of ssm_out, ssm_a and
 	 * ssm_dt.bias */
 	bool vhead_reorder;
+	/* rows of the embeddings past the tokenizer's own vocabulary (its added tokens and
+	 * padding) that are all zero are written as tokenizer.ggml.suppress_tokens (MiniMax-01,
+	 * as llama.cpp's converter) */
+	bool suppress_zero_rows;
 	/* refusals of config.json beyond the common ones (may be NULL) */
 	int (*check)(const struct fy_hf_config *g, const char *path, struct fy_err *err);
 	/* the family's GGUF keys, after the common ones (general.architecture ... the RMS epsilon)

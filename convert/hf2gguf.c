@@ -1199,6 +1199,47 @@ out:
 	return rc;
 }
 
+/* tokenizer.ggml.suppress_tokens: the embeddings' rows past the tokenizer's own vocabulary
+ * (tokenizer.json's model.vocab: what transformers calls vocab_size) that are all zero, as
+ * llama.cpp's MiniMax-01 converter finds them (its samplers never pick them). Rows of F32, F16
+ * and BF16 are read (zero: every value +0 or -0); the release's embeddings are BF16. */
+static int suppress_tokens(struct fy_gguf_writer *w, const struct conv *c, const char *dir,
+			   struct fy_err *err)
+{
+	const struct fy_st_tensor *e = fy_st_model_find(c->m, "model.embed_tokens.weight", NULL);
+	struct fy_json *tj = NULL;
+	char path[4200];
+	int rc = FY_OK;
+	if (e == NULL || e->n_dims != 2 || e->data == NULL ||
+	    (e->dtype != FY_DTYPE_F32 && e->dtype != FY_DTYPE_F16 && e->dtype != FY_DTYPE_BF16))
+		return FY_OK;
+	snprintf(path, sizeof(path), "%s/tokenizer.json", dir);
+	FY_TRY(rc, fy_json_load_file_hf(&tj, path, 256u << 20, err));
+	const int64_t base = (int64_t)fy_json_size(fy_json_get(fy_json_get(tj, "model"), "vocab"));
+	const int64_t rows = e->shape[0], cols = e->shape[1];
+	const size_t es = e->dtype == FY_DTYPE_F32 ? 4 : 2;
+	struct fy_buf ids;
+	fy_buf_init(&ids);
+	for (int64_t r = base; r < rows; r++) {
+		const uint8_t *row = (const uint8_t *)e->data + (size_t)r * (size_t)cols * es;
+		bool zero = true;
+		for (int64_t i = 0; zero && i < cols; i++) {
+			uint32_t v = 0;
+			memcpy(&v, row + (size_t)i * es, es); /* little-endian */
+			zero = (v & (es == 4 ? 0x7fffffffu : 0x7fffu)) == 0;
+		}
+		if (zero)
+			FY_TRY(rc, fy_buf_append_u32le(&ids, (uint32_t)r, err));
+	}
+	if (ids.len > 0)
+		rc = fy_gguf_writer_set_array(w, "tokenizer.ggml.suppress_tokens", FY_GGUF_I32,
+					      ids.len / 4, ids.data, err);
+out:
+	fy_buf_release(&ids);
+	fy_json_free(tj);
+	return rc;
+}
+
 static int metadata(struct fy_gguf_writer *w, const struct conv *c, const char *dir,
 		    const char *name, size_t *n_vocab, struct fy_err *err)
 {
@@ -1209,6 +1250,8 @@ static int metadata(struct fy_gguf_writer *w, const struct conv *c, const char *
 	FY_TRY(rc, sampling(w, dir, err));
 	FY_TRY(rc, fy_gguf_writer_set_u32(w, "general.file_type", (uint32_t)file_type(c), err));
 	FY_TRY(rc, fy_convert_tokenizer(w, dir, &c->cfg, c->arch, n_vocab, err));
+	if (c->arch->suppress_zero_rows)
+		FY_TRY(rc, suppress_tokens(w, c, dir, err));
 out:
 	return rc;
 }

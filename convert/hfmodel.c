@@ -411,6 +411,7 @@ static int config_ints(struct fy_hf_config *c, const struct fy_json *j, const ch
 		{ "o_lora_rank", &c->o_lora_rank },
 		{ "num_hash_layers", &c->num_hash_layers },
 		{ "sliding_window", &c->sliding_window },
+		{ "shared_intermediate_size", &c->shared_intermediate_size },
 	};
 	size_t i;
 	int rc = FY_OK;
@@ -473,7 +474,13 @@ static int config_floats(struct fy_hf_config *c, const struct fy_json *j, const 
 		   { "partial_rotary_factor", &c->partial_rotary_factor },
 		   { "hc_eps", &c->hc_eps },
 		   { "swiglu_limit", &c->swiglu_limit },
-		   { "compress_rope_theta", &c->compress_rope_theta } };
+		   { "compress_rope_theta", &c->compress_rope_theta },
+		   { "layernorm_full_attention_alpha", &c->ln_alpha[0] },
+		   { "layernorm_linear_attention_alpha", &c->ln_alpha[1] },
+		   { "layernorm_mlp_alpha", &c->ln_alpha[2] },
+		   { "layernorm_full_attention_beta", &c->ln_beta[0] },
+		   { "layernorm_linear_attention_beta", &c->ln_beta[1] },
+		   { "layernorm_mlp_beta", &c->ln_beta[2] } };
 	for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++) {
 		const struct fy_json *v = fy_json_get(j, fl[i].key);
 		*fl[i].dst = -1;
@@ -564,6 +571,11 @@ static int config_strs(struct fy_hf_config *c, const struct fy_json *j, const ch
 	if (tie != NULL &&
 	    (fy_json_type(tie) == FY_JSON_TRUE || fy_json_type(tie) == FY_JSON_FALSE))
 		c->tie_word_embeddings = fy_json_type(tie) == FY_JSON_TRUE;
+	const struct fy_json *post = fy_json_get(j, "postnorm");
+	c->postnorm = -1;
+	if (post != NULL &&
+	    (fy_json_type(post) == FY_JSON_TRUE || fy_json_type(post) == FY_JSON_FALSE))
+		c->postnorm = fy_json_type(post) == FY_JSON_TRUE;
 	const struct fy_json *norm = fy_json_get(j, "norm_topk_prob");
 	c->norm_topk_prob = -1;
 	if (norm != NULL &&
@@ -638,12 +650,31 @@ out:
 	return rc;
 }
 
-/* layer_types: which layers are linear attention (Qwen3-Next, Qwen3.5). */
+/* layer_types: which layers are linear attention (Qwen3-Next, Qwen3.5); MiniMax-01's
+ * attn_type_list says it with 0 (linear) and 1 (softmax). */
 static int layer_types(struct fy_hf_config *c, const struct fy_json *j, const char *path,
 		       struct fy_err *err)
 {
 	const struct fy_json *lt = fy_json_get(j, "layer_types");
+	const struct fy_json *at = fy_json_get(j, "attn_type_list");
 	c->n_layer_types = -1;
+	if (lt == NULL && at != NULL && fy_json_type(at) != FY_JSON_NULL) {
+		if (fy_json_type(at) != FY_JSON_ARRAY || fy_json_size(at) > FY_HF_MAX_COMPRESS)
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: attn_type_list is not an array of at most %d 0s "
+					  "and 1s",
+					  path, FY_HF_MAX_COMPRESS);
+		c->n_layer_types = (int64_t)fy_json_size(at);
+		for (int64_t k = 0; k < c->n_layer_types; k++) {
+			int64_t v;
+			if (!fy_json_int(fy_json_at(at, (size_t)k), &v) || (v != 0 && v != 1))
+				return fy_err_set(err, FY_EFORMAT,
+						  "%s: attn_type_list[%lld] is not 0 or 1", path,
+						  (long long)k);
+			c->linear_layer[k] = v == 0;
+		}
+		return FY_OK;
+	}
 	if (lt != NULL && fy_json_type(lt) != FY_JSON_NULL) {
 		if (fy_json_type(lt) != FY_JSON_ARRAY || fy_json_size(lt) > FY_HF_MAX_COMPRESS)
 			return fy_err_set(err, FY_EFORMAT,

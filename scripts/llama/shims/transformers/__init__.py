@@ -29,6 +29,7 @@ class _BpeTokenizer:
         if tj["model"]["type"] != "BPE":
             raise RuntimeError("transformers shim: only BPE tokenizer.json files")
         self.vocab = dict(tj["model"]["vocab"])
+        self.vocab_size = len(self.vocab)  # the model's vocabulary, without the added tokens
         self._added = {t["content"]: t["id"] for t in tj.get("added_tokens", [])}
         self.vocab.update(self._added)
         self.added_tokens_decoder = {t["id"]: _Added(t) for t in tj.get("added_tokens", [])}
