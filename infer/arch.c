@@ -14,6 +14,7 @@ extern const struct fy_model_arch fy_arch_deepseek2, fy_arch_deepseek32;	/* arch
 extern const struct fy_model_arch fy_arch_glm4moe;				/* arch/glm4moe.c */
 extern const struct fy_model_arch fy_arch_glm4;					/* arch/glm4.c */
 extern const struct fy_model_arch fy_arch_minimax_m2;				/* arch/minimax_m2.c */
+extern const struct fy_model_arch fy_arch_minimax01;				/* arch/minimax01.c */
 extern const struct fy_model_arch fy_arch_deepseek4;				/* arch/deepseek4.c */
 extern const struct fy_model_arch fy_arch_qwen3next, fy_arch_qwen35,
 	fy_arch_qwen35moe; /* arch/qwen3next.c */
@@ -28,6 +29,7 @@ static const struct fy_model_arch *const archs[] = {
 	&fy_arch_glm4moe,
 	&fy_arch_glm4,
 	&fy_arch_minimax_m2,
+	&fy_arch_minimax01,
 	&fy_arch_deepseek4,
 	&fy_arch_qwen3next,
 	&fy_arch_qwen35,

@@ -58,7 +58,8 @@ bool fy_deepseek2_is_glm_lite(int n_layer, int64_t n_vocab);
 int fy_model_kv_int(const struct fy_model *m, const char *suffix, bool required, int dflt, int *out,
 		    struct fy_err *err);
 /* The mixture's keys (expert counts, groups, gating, weights); expert_norm unless the file says
- * otherwise when norm_default. */
+ * otherwise when norm_default. An architecture whose experts are feed_forward_length wide (its
+ * files carry no expert_feed_forward_length: MiniMax-01) sets hp.n_ff_exp to -1 first. */
 int fy_model_read_experts(struct fy_model *m, bool norm_default, struct fy_err *err);
 /* Latent attention's ranks, the KV heads it fills, YaRN's softmax scale (DeepSeek). */
 int fy_model_read_mla(struct fy_model *m, struct fy_err *err);

@@ -141,7 +141,12 @@ int fy_model_read_experts(struct fy_model *m, bool norm_default, struct fy_err *
 	int rc = FY_OK;
 	FY_TRY(rc, fy_model_kv_int(m, "expert_count", true, 0, &hp->n_expert, err));
 	FY_TRY(rc, fy_model_kv_int(m, "expert_used_count", true, 0, &hp->n_expert_used, err));
-	FY_TRY(rc, fy_model_kv_int(m, "expert_feed_forward_length", true, 0, &hp->n_ff_exp, err));
+	/* MiniMax-01's experts are feed_forward_length wide (its files have no expert width) */
+	if (hp->n_ff_exp == -1)
+		hp->n_ff_exp = hp->n_ff;
+	else
+		FY_TRY(rc, fy_model_kv_int(m, "expert_feed_forward_length", true, 0, &hp->n_ff_exp,
+					   err));
 	hp->n_expert_shared = hp->n_dense_lead = 0;
 	if (fy_model_kv_num(m, "expert_shared_count", &v) && v > 0)
 		FY_TRY(rc, fy_model_kv_int(m, "expert_shared_count", false, 0, &hp->n_expert_shared,
@@ -264,7 +269,14 @@ static int read_hparams(struct fy_model *m, struct fy_err *err)
 	FY_TRY(rc, fy_model_kv_int(m, "attention.head_count", true, 0, &hp->n_head, err));
 	FY_TRY(rc, fy_model_kv_int(m, "attention.head_count_kv", false, hp->n_head, &hp->n_head_kv,
 				   err));
-	FY_TRY(rc, fy_model_kv_int(m, "context_length", false, 2048, &hp->n_ctx_train, err));
+	/* the trained context may be far above any other dimension (MiniMax-01: 10,240,000) */
+	double ctx_train;
+	if (fy_model_kv_num(m, "context_length", &ctx_train) && ctx_train > MAX_DIM &&
+	    ctx_train <= INT32_MAX && ctx_train == (double)(int32_t)ctx_train)
+		hp->n_ctx_train = (int)ctx_train;
+	else
+		FY_TRY(rc,
+		       fy_model_kv_int(m, "context_length", false, 2048, &hp->n_ctx_train, err));
 	FY_TRY(rc, fy_model_kv_int(m, "attention.key_length", false, hp->n_embd / hp->n_head,
 				   &hp->head_dim, err));
 	FY_TRY(rc, fy_model_kv_int(m, "attention.value_length", false, hp->head_dim,

@@ -12,7 +12,8 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 [ $# -gt 0 ] || set -- glm4-tiny glm4moe-tiny minimax-m2-tiny deepseek-v3-tiny kimi-k2-tiny deepseek-v32-tiny \
-	kimi-k25-tiny glm47-flash-tiny deepseek-v4-tiny qwen3-next-tiny qwen35-tiny qwen35moe-tiny
+	kimi-k25-tiny glm47-flash-tiny deepseek-v4-tiny qwen3-next-tiny qwen35-tiny qwen35moe-tiny \
+	minimax-m1-tiny
 build=$("$here/build.sh" llama ggml | tail -1)
 src=$(dirname "$build")/src-v0.5.0
 work=$(mktemp -d)
@@ -35,7 +36,7 @@ for name in "$@"; do
 	# model's (sigmoid), given to llama.cpp's engine as --override-kv would
 	glm47-flash-*) pre=glm4 kv=deepseek2.expert_gating_func=2 ;;
 	glm4*) pre=glm4 ;;
-	minimax-m2-*) pre=minimax-m2 ;;
+	minimax-m2-* | minimax-m1-*) pre=minimax-m2 ;;
 	deepseek-v32-*) pre=deepseek-v3 ;;
 	deepseek-v4-*) pre=deepseek-v3 widen=yes ;;
 	qwen3-next-*) pre=qwen2 ;;

@@ -732,3 +732,17 @@ Test(infer, qwen35moe_batches, .timeout = 120)
 {
 	batches_match("qwen35moe-tiny");
 }
+
+/* MiniMax-M1 (minimax-01), against llama.cpp v0.5.0's engine: 7 lightning-attention layers
+ * (the chunked decayed linear attention over the prompt, the states carried into the greedy
+ * tokens) and a softmax-attention 8th, the residual of the normalized input scaled by
+ * residual_scale, softmax routing; from the checkpoint and from its conversion */
+Test(infer, golden_minimax_m1_tiny, .timeout = 120)
+{
+	golden_both("minimax-m1-tiny");
+}
+
+Test(infer, minimax_m1_batches, .timeout = 120)
+{
+	batches_match("minimax-m1-tiny");
+}
