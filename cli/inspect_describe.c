@@ -187,6 +187,8 @@ struct attn_info {
 	/* Gated DeltaNet layers (Qwen3-Next): how many of the layers, key and value heads, value
 	 * head size, convolution taps (0: none) */
 	int64_t n_linear, n_layers, lin_kh, lin_vh, lin_vd, lin_conv;
+	/* lightning attention layers (MiniMax-01): how many of n_layers (0: none) */
+	int64_t n_lightning;
 };
 
 /* DeepSeek-V4's compressed attention in words: window, layers by ratio, the indexer. */
@@ -244,6 +246,11 @@ static struct fy_json *attn_json(const struct attn_info *a)
 			      "heads of %lld, a convolution of %lld)",
 			      (long long)a->n_linear, (long long)a->n_layers, (long long)a->lin_kh,
 			      (long long)a->lin_vh, (long long)a->lin_vd, (long long)a->lin_conv);
+	if (a->n_lightning > 0)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "; %lld of %lld layers lightning attention (linear, a decaying state "
+			      "per head)",
+			      (long long)a->n_lightning, (long long)a->n_layers);
 	if (a->window > 0)
 		n += compressed_text(a, text + n, sizeof(text) - (size_t)n);
 	else if (a->idx_heads > 0)
@@ -324,6 +331,15 @@ static struct fy_json *gguf_attention(const struct fy_gguf *g)
 		at.lin_vd = (int64_t)gguf_num(g, arch, "ssm.inner_size", 0) / at.lin_vh;
 		at.lin_conv = (int64_t)gguf_num(g, arch, "ssm.conv_kernel", 0);
 	}
+	if (strcmp(arch, "minimax-01") == 0) { /* the layers named, else every 8th softmax */
+		at.n_layers = layers;
+		for (int64_t l = 0; l < layers; l++)
+			at.n_lightning += rec == NULL ? (l + 1) % (interval > 0 ? interval : 8) != 0
+						      : rec->type == FY_GGUF_ARRAY &&
+								rec->arr_type == FY_GGUF_BOOL &&
+								(uint64_t)l < rec->arr_count &&
+								fy_gguf_arr_at(rec, (uint64_t)l).b;
+	}
 	const struct fy_gguf_tensor *qn = fy_gguf_find_tensor(g, "blk.0.attn_q_norm.weight");
 	/* the first attention layer's norms (Qwen3-Next's layer 0 is Gated DeltaNet) */
 	for (size_t i = 0; qn == NULL && i < fy_gguf_tensor_count(g); i++) {
@@ -348,6 +364,7 @@ static struct fy_json *config_attention(const struct fy_hf_config *c)
 		.kv_heads = c->n_kv_heads > 0 ? c->n_kv_heads : c->n_heads,
 		.head_dim = hd,
 		.rot = c->qk_rope_head_dim > 0	      ? c->qk_rope_head_dim
+		       : c->rotary_dim > 0	      ? c->rotary_dim /* MiniMax */
 		       : c->partial_rotary_factor > 0 ? (int64_t)(hd * c->partial_rotary_factor)
 						      : hd,
 		.kv_rank = c->kv_lora_rank > 0 ? c->kv_lora_rank : 0,
@@ -374,6 +391,14 @@ static struct fy_json *config_attention(const struct fy_hf_config *c)
 		at.lin_vh = c->linear_value_heads;
 		at.lin_vd = c->linear_value_dim;
 		at.lin_conv = c->linear_conv_kernel;
+	}
+	const char *to = fy_convert_gguf_arch(c->architecture);
+	if (to != NULL && strcmp(to, "minimax-01") == 0) { /* attn_type_list */
+		at.n_layers = c->n_layers;
+		for (int64_t l = 0; l < c->n_layers; l++)
+			at.n_lightning += c->n_layer_types >= 0
+						  ? l < c->n_layer_types && c->linear_layer[l]
+						  : (l + 1) % 8 != 0;
 	}
 	return attn_json(&at);
 }

@@ -56,6 +56,12 @@ const struct fy_hf_arch *fy_convert_arch_of_hf(const char *hf)
 	return NULL;
 }
 
+const char *fy_convert_gguf_arch(const char *hf_arch)
+{
+	const struct fy_hf_arch *a = fy_convert_arch_of_hf(hf_arch);
+	return a != NULL ? a->gguf : NULL;
+}
+
 const struct fy_hf_arch *fy_convert_arch_of_gguf(const char *gguf)
 {
 	for (size_t i = 0; fy_hf_archs[i] != NULL; i++) {

@@ -425,6 +425,8 @@ int fy_convert_hf_to_gguf(const char *dir, const char *out_path, const struct fy
 			  struct fy_convert_report *rep, struct fy_err *err);
 /* Comma-separated HF architectures the converter takes (for messages). */
 const char *fy_convert_archs(void);
+/* The GGUF architecture a config.json architecture converts to ("minimax-01"), or NULL. */
+const char *fy_convert_gguf_arch(const char *hf_arch);
 
 /* An HF checkpoint seen as the GGUF file the converter would write, without writing it (infer runs
  * source revisions this way): the metadata as a parsed tensorless GGUF image, and each tensor

@@ -57,7 +57,8 @@ eval(process.argv[2]); fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/confi
 for f in "glm4-tiny glm4" "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "deepseek-v3-tiny deepseek2" \
 	"kimi-k2-tiny deepseek2" "deepseek-v32-tiny deepseek32" "kimi-k25-tiny deepseek2" \
 	"glm47-flash-tiny deepseek2 deepseek2.expert_gating_func" "deepseek-v4-tiny deepseek4" \
-	"qwen3-next-tiny qwen3next" "qwen35-tiny qwen35" "qwen35moe-tiny qwen35moe"; do
+	"qwen3-next-tiny qwen3next" "qwen35-tiny qwen35" "qwen35moe-tiny qwen35moe" \
+	"minimax-m1-tiny minimax-01"; do
 	set -- $f
 	m=$1 arch=$2 extra=${3:-}
 	# --- convert: what llama.cpp v0.5.0's converter writes ------------------------------
@@ -372,6 +373,43 @@ delete c.rotary_dim; fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/config.
 run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
 expect_rc 1 "convert refuses MiniMax without rotary_dim"
 expect_err "bad/config.json: rotary_dim -1" "the refusal names the file and the field"
+rm -rf "$work/bad"
+
+# --- MiniMax-M1: the layers named, the residual scale, suppressed tokens, refusals -----------
+m=minimax-m1-tiny
+run "$FERRY" inspect "$work/$m.gguf"
+expect_out "attention: grouped-query: 4 heads over 2 key/value heads of 32, RoPE on 16 of them; 7 of 8 layers lightning attention (linear, a decaying state per head)" "inspect: MiniMax-M1's layers"
+expect_out "routing: softmax over 4 experts, top 2" "inspect: MiniMax-M1's routing"
+run "$FERRY" inspect "$M/$m"
+expect_out "7 of 8 layers lightning attention" "inspect of the checkpoint: attn_type_list"
+run "$FERRY" inspect --json "$work/$m.gguf"
+[ "$(json_field "$work/out" 'd.metadata["tokenizer.ggml.suppress_tokens"].value.join(",")')" = 2173 ] &&
+	ok || bad "$m: the zero embedding row past the tokenizer's vocabulary is suppressed"
+[ "$(json_field "$work/out" 'd.metadata["minimax-01.residual_scale"].value.toFixed(4)')" = 3.5566 ] &&
+	ok || bad "$m: residual_scale from the layernorm alphas"
+[ "$(json_field "$work/out" '"minimax-01.attention.recurrent_layers" in d.metadata')" = false ] &&
+	ok || bad "$m: the release's pattern writes no recurrent_layers (as llama.cpp)"
+# another pattern is written, and decides: layer 3 made softmax attention needs its tensors
+rm -rf "$work/bad" && cp -r "$M/$m" "$work/bad" && node -e '
+const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+c.attn_type_list[3] = 1; fs.writeFileSync(f, JSON.stringify(c));' "$work/bad/config.json"
+run "$FERRY" convert "$work/bad" -o "$work/x.gguf"
+expect_rc 0 "convert $m with another attn_type_list"
+run "$FERRY" inspect "$work/x.gguf"
+expect_out "6 of 8 layers lightning attention" "inspect counts the layers attention.recurrent_layers names"
+run "$FERRY" run "$work/x.gguf" -p hello -n 1
+expect_rc 1 "a layer named softmax attention without its tensors"
+expect_err "blk.3.attn_q.weight" "the refusal names the missing tensor"
+rm -f "$work/x.gguf"
+cfg_bad "the residual taken before the norm" "bad/config.json: postnorm is not true" 'c.postnorm = false'
+cfg_bad "alphas that differ" "bad/config.json: layernorm_mlp_alpha is not given or differs" \
+	'c.layernorm_mlp_alpha = 2'
+cfg_bad "a beta other than 1" "bad/config.json: layernorm_linear_attention_beta is not 1" \
+	'c.layernorm_linear_attention_beta = 0.5'
+cfg_bad "shared experts" "bad/config.json: shared_intermediate_size 64" 'c.shared_intermediate_size = 64'
+cfg_bad "attn_type_list of another length" "bad/config.json: attn_type_list has 7 entries, num_hidden_layers is 8" \
+	'c.attn_type_list.pop()'
+cfg_bad "attn_type_list with a 2" "bad/config.json: attn_type_list[0] is not 0 or 1" 'c.attn_type_list[0] = 2'
 rm -rf "$work/bad"
 
 cp -r "$M/glm4moe-tiny" "$work/bad"
