@@ -20,6 +20,7 @@ extern const struct fy_hf_arch fy_hf_glm4moe, fy_hf_glm4;		/* arch/glm.c */
 extern const struct fy_hf_arch fy_hf_minimax_m2;			/* arch/minimax.c */
 extern const struct fy_hf_arch fy_hf_minimax_m1;			/* arch/minimax.c */
 extern const struct fy_hf_arch fy_hf_minimax_text01;			/* arch/minimax.c */
+extern const struct fy_hf_arch fy_hf_kimi_linear;			/* arch/kimi_linear.c */
 extern const struct fy_hf_arch fy_hf_deepseek4;			/* arch/deepseek4.c */
 
 const struct fy_hf_arch *const fy_hf_archs[] = {
@@ -42,6 +43,7 @@ const struct fy_hf_arch *const fy_hf_archs[] = {
 	&fy_hf_minimax_m2,
 	&fy_hf_minimax_m1,
 	&fy_hf_minimax_text01,
+	&fy_hf_kimi_linear,
 	&fy_hf_deepseek4,
 	NULL,
 };

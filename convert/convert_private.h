@@ -64,6 +64,10 @@ enum {
 	FY_TOP_PLUS_ONE = 1, /* w + 1 (norms stored as an offset from 1: Qwen3-Next) */
 	FY_TOP_NEG_EXP = 2,  /* -exp(w) (a decay from its log: A_log) */
 	FY_TOP_SQUEEZE = 4,  /* [rows, 1, cols] read as [rows, cols] (a depthwise conv1d) */
+	/* written with the source's shape padded to four dimensions at the front, as llama.cpp's
+	 * converter reshapes it ([C, 1, K] as [1, C, 1, K]: ne K x 1 x C x 1; Kimi-Linear), the
+	 * data as rows of the last dimension */
+	FY_TOP_4D = 8,
 };
 
 struct fy_hf_arch {

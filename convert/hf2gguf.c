@@ -129,6 +129,8 @@ struct ctensor {
 	int64_t *row_map; /* output row r is source row row_map[r] (owned), or NULL */
 	int64_t *col_map; /* output column i is source column col_map[i] (owned), or NULL */
 	unsigned ops;	  /* FY_TOP_* value operations */
+	int out_dims;	  /* the GGUF header's shape when not ne (FY_TOP_4D), else 0 */
+	int64_t out_ne[4];
 };
 
 struct conv {
@@ -150,13 +152,16 @@ static int cmp_ctensor(const void *a, const void *b)
 				 ((const struct ctensor *)b)->name);
 }
 
-/* Kept in F32 whatever the output type: vectors, norms, biases and (as llama.cpp's converter)
- * a mixture's router and DeepSeek-V3.2's indexer weights. */
+/* Kept in F32 whatever the output type: vectors, norms, biases, tensors whose name does not end
+ * in .weight and (as llama.cpp's converter) a mixture's router, short convolutions and
+ * DeepSeek-V3.2's indexer weights. */
 static bool is_f32_kind(const struct ctensor *t)
 {
+	const size_t n = strlen(t->name);
 	return t->n_dims == 1 || strstr(t->name, "_norm.") != NULL ||
 	       strstr(t->name, ".bias") != NULL || strstr(t->name, ".ffn_gate_inp.") != NULL ||
-	       strstr(t->name, ".indexer.proj.") != NULL;
+	       strstr(t->name, ".indexer.proj.") != NULL || strstr(t->name, ".ssm_conv1d") != NULL ||
+	       n < 7 || strcmp(t->name + n - 7, ".weight") != 0;
 }
 
 static enum fy_dtype out_type(const struct conv *c, const struct ctensor *t)
@@ -624,6 +629,21 @@ static int plan_tensor(struct conv *c, const struct fy_st_tensor *st, struct fy_
 	t->ops = c->arch->tensor_ops != NULL ? c->arch->tensor_ops(t->name) : 0;
 	const bool squeeze = (t->ops & FY_TOP_SQUEEZE) && st->n_dims == 3 && st->shape[1] == 1;
 	t->ops &= ~(unsigned)FY_TOP_SQUEEZE;
+	if ((t->ops & FY_TOP_4D) && st->n_dims >= 1 && st->n_dims <= 4) {
+		t->ops &= ~(unsigned)FY_TOP_4D;
+		t->src = st;
+		t->n_dims = 2;
+		t->ne[0] = st->shape[st->n_dims - 1];
+		t->ne[1] = t->ne[0] > 0 ? st->n_elems / t->ne[0] : 0;
+		t->ne[2] = t->ne[3] = 1;
+		t->out_dims = 4;
+		for (int d = 0; d < 4; d++) /* reversed, padded with 1s at the slow end */
+			t->out_ne[d] = d < st->n_dims ? st->shape[st->n_dims - 1 - d] : 1;
+		if (c->o != NULL)
+			t->type = out_type(c, t);
+		c->n++;
+		return FY_OK;
+	}
 	if ((st->n_dims < 1 || st->n_dims > 2) && !squeeze)
 		return fy_err_set(err, FY_EUNSUPPORTED, "tensor '%s' has %d dimensions", st->name,
 				  st->n_dims);
@@ -1271,8 +1291,9 @@ static int write_all(struct conv *c, const char *dir, const char *out_path,
 		FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.source", c->o->source_digest, err));
 	for (size_t i = 0; i < c->n; i++) {
 		uint64_t bytes = 0;
-		FY_TRY(rc, fy_gguf_writer_add(w, c->t[i].name, c->t[i].type, c->t[i].n_dims,
-					      c->t[i].ne, err));
+		FY_TRY(rc, fy_gguf_writer_add(w, c->t[i].name, c->t[i].type,
+					      c->t[i].out_dims > 0 ? c->t[i].out_dims : c->t[i].n_dims,
+					      c->t[i].out_dims > 0 ? c->t[i].out_ne : c->t[i].ne, err));
 		if (fy_dtype_nbytes(c->t[i].type, c->t[i].ne[0] * c->t[i].ne[1] * c->t[i].ne[2],
 				    &bytes))
 			rep->out_bytes += bytes;

@@ -693,6 +693,68 @@ static int layer_types(struct fy_hf_config *c, const struct fy_json *j, const ch
 	return FY_OK;
 }
 
+/* Kimi-Linear's linear_attn_config: the Kimi Delta Attention layers' heads (key and value
+ * heads alike), head size and short convolution, and full_attn_layers (1-based: the others are
+ * linear). */
+static int linear_attn_config(struct fy_hf_config *c, const struct fy_json *j, const char *path,
+			      struct fy_err *err)
+{
+	const struct fy_json *la = fy_json_get(j, "linear_attn_config");
+	int64_t heads, dim, conv;
+	int rc = FY_OK;
+	if (la == NULL || fy_json_type(la) == FY_JSON_NULL)
+		return FY_OK;
+	if (fy_json_type(la) != FY_JSON_OBJECT)
+		return fy_err_set(err, FY_EFORMAT, "%s: linear_attn_config is not an object", path);
+	FY_TRY(rc, get_int(la, path, "num_heads", &heads, err));
+	FY_TRY(rc, get_int(la, path, "head_dim", &dim, err));
+	FY_TRY(rc, get_int(la, path, "short_conv_kernel_size", &conv, err));
+	c->linear_key_heads = c->linear_value_heads = heads;
+	c->linear_key_dim = c->linear_value_dim = dim;
+	c->linear_conv_kernel = conv;
+	const struct fy_json *full = fy_json_get(la, "full_attn_layers");
+	if (c->n_layers <= 0 || c->n_layers > FY_HF_MAX_COMPRESS || fy_json_type(full) != FY_JSON_ARRAY)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: linear_attn_config.full_attn_layers is not an array (or "
+				  "num_hidden_layers is not 1 to %d)",
+				  path, FY_HF_MAX_COMPRESS);
+	c->n_layer_types = c->n_layers;
+	for (int64_t l = 0; l < c->n_layers; l++)
+		c->linear_layer[l] = true;
+	for (size_t k = 0; k < fy_json_size(full); k++) {
+		int64_t v;
+		if (!fy_json_int(fy_json_at(full, k), &v) || v < 1 || v > c->n_layers)
+			return fy_err_set(err, FY_EFORMAT,
+					  "%s: linear_attn_config.full_attn_layers[%zu] is not a layer "
+					  "(1 to %lld)",
+					  path, k, (long long)c->n_layers);
+		c->linear_layer[v - 1] = false;
+	}
+out:
+	return rc;
+}
+
+/* Fields some families name otherwise, read where the usual name is absent, in the order
+ * llama.cpp's converter looks for them (find_hparam). */
+static int other_names(struct fy_hf_config *c, const struct fy_json *j, const char *path,
+		       struct fy_err *err)
+{
+	static const char *const ctx[] = { "n_ctx", "n_positions", "max_length",
+					   "max_sequence_length", "model_max_length" };
+	int rc = FY_OK;
+	for (size_t i = 0; c->context_length < 0 && i < sizeof(ctx) / sizeof(ctx[0]); i++)
+		FY_TRY(rc, get_int(j, path, ctx[i], &c->context_length, err));
+	if (c->n_experts_used < 0)
+		FY_TRY(rc, get_int(j, path, "num_experts_per_token", &c->n_experts_used, err));
+	if (c->n_shared_experts < 0)
+		FY_TRY(rc, get_int(j, path, "num_shared_experts", &c->n_shared_experts, err));
+	if (c->scoring_func[0] == '\0')
+		FY_TRY(rc, get_str(j, path, "moe_router_activation_func", c->scoring_func,
+				   sizeof(c->scoring_func), err));
+out:
+	return rc;
+}
+
 /* The MRoPE sections of rope_parameters or rope_scaling, padded to four with zeros as
  * llama.cpp's converter pads them. */
 static int mrope_sections(struct fy_hf_config *c, const struct fy_json *j, const char *path,
@@ -761,6 +823,8 @@ static int config_from(struct fy_hf_config *cfg, struct fy_json *j, const char *
 	FY_TRY(rc, config_strs(&c, j, path, err));
 	FY_TRY(rc, rope_scaling(&c, j, path, err));
 	FY_TRY(rc, layer_types(&c, j, path, err));
+	FY_TRY(rc, linear_attn_config(&c, j, path, err));
+	FY_TRY(rc, other_names(&c, j, path, err));
 	FY_TRY(rc, mrope_sections(&c, j, path, err));
 	FY_TRY(rc, compressed_tensors(&c, j, path, err));
 	*cfg = c;

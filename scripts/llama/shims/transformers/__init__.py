@@ -92,6 +92,12 @@ class _TiktokenTokenizer:
         n = len(ranks)
         self.special_tokens = {names.get(i, f"<|reserved_token_{i}|>"): i
                                for i in range(n, n + 258)}
+        eos = "[EOS]"
+        if os.path.exists(cfg):
+            with open(cfg, encoding="utf-8") as f:
+                e = json.load(f).get("eos_token", eos)
+            eos = e.get("content", eos) if isinstance(e, dict) else e
+        self.eos_id = self.special_tokens.get(eos)  # tokenization_kimi.py's eos_id
 
 
 _plain = AutoTokenizer.from_pretrained
