@@ -160,8 +160,9 @@ static bool is_f32_kind(const struct ctensor *t)
 	const size_t n = strlen(t->name);
 	return t->n_dims == 1 || strstr(t->name, "_norm.") != NULL ||
 	       strstr(t->name, ".bias") != NULL || strstr(t->name, ".ffn_gate_inp.") != NULL ||
-	       strstr(t->name, ".indexer.proj.") != NULL || strstr(t->name, ".ssm_conv1d") != NULL ||
-	       n < 7 || strcmp(t->name + n - 7, ".weight") != 0;
+	       strstr(t->name, ".indexer.proj.") != NULL ||
+	       strstr(t->name, ".ssm_conv1d") != NULL || n < 7 ||
+	       strcmp(t->name + n - 7, ".weight") != 0;
 }
 
 static enum fy_dtype out_type(const struct conv *c, const struct ctensor *t)
@@ -1291,9 +1292,10 @@ static int write_all(struct conv *c, const char *dir, const char *out_path,
 		FY_TRY(rc, fy_gguf_writer_set_str(w, "ferry.source", c->o->source_digest, err));
 	for (size_t i = 0; i < c->n; i++) {
 		uint64_t bytes = 0;
-		FY_TRY(rc, fy_gguf_writer_add(w, c->t[i].name, c->t[i].type,
-					      c->t[i].out_dims > 0 ? c->t[i].out_dims : c->t[i].n_dims,
-					      c->t[i].out_dims > 0 ? c->t[i].out_ne : c->t[i].ne, err));
+		FY_TRY(rc,
+		       fy_gguf_writer_add(w, c->t[i].name, c->t[i].type,
+					  c->t[i].out_dims > 0 ? c->t[i].out_dims : c->t[i].n_dims,
+					  c->t[i].out_dims > 0 ? c->t[i].out_ne : c->t[i].ne, err));
 		if (fy_dtype_nbytes(c->t[i].type, c->t[i].ne[0] * c->t[i].ne[1] * c->t[i].ne[2],
 				    &bytes))
 			rep->out_bytes += bytes;

@@ -713,7 +713,8 @@ static int linear_attn_config(struct fy_hf_config *c, const struct fy_json *j, c
 	c->linear_key_dim = c->linear_value_dim = dim;
 	c->linear_conv_kernel = conv;
 	const struct fy_json *full = fy_json_get(la, "full_attn_layers");
-	if (c->n_layers <= 0 || c->n_layers > FY_HF_MAX_COMPRESS || fy_json_type(full) != FY_JSON_ARRAY)
+	if (c->n_layers <= 0 || c->n_layers > FY_HF_MAX_COMPRESS ||
+	    fy_json_type(full) != FY_JSON_ARRAY)
 		return fy_err_set(err, FY_EFORMAT,
 				  "%s: linear_attn_config.full_attn_layers is not an array (or "
 				  "num_hidden_layers is not 1 to %d)",
@@ -724,10 +725,11 @@ static int linear_attn_config(struct fy_hf_config *c, const struct fy_json *j, c
 	for (size_t k = 0; k < fy_json_size(full); k++) {
 		int64_t v;
 		if (!fy_json_int(fy_json_at(full, k), &v) || v < 1 || v > c->n_layers)
-			return fy_err_set(err, FY_EFORMAT,
-					  "%s: linear_attn_config.full_attn_layers[%zu] is not a layer "
-					  "(1 to %lld)",
-					  path, k, (long long)c->n_layers);
+			return fy_err_set(
+				err, FY_EFORMAT,
+				"%s: linear_attn_config.full_attn_layers[%zu] is not a layer "
+				"(1 to %lld)",
+				path, k, (long long)c->n_layers);
 		c->linear_layer[v - 1] = false;
 	}
 out:

@@ -15,6 +15,7 @@ extern const struct fy_model_arch fy_arch_glm4moe;				/* arch/glm4moe.c */
 extern const struct fy_model_arch fy_arch_glm4;					/* arch/glm4.c */
 extern const struct fy_model_arch fy_arch_minimax_m2;				/* arch/minimax_m2.c */
 extern const struct fy_model_arch fy_arch_minimax01;				/* arch/minimax01.c */
+extern const struct fy_model_arch fy_arch_kimi_linear;				/* arch/kimi_linear.c */
 extern const struct fy_model_arch fy_arch_deepseek4;				/* arch/deepseek4.c */
 extern const struct fy_model_arch fy_arch_qwen3next, fy_arch_qwen35,
 	fy_arch_qwen35moe; /* arch/qwen3next.c */
@@ -30,6 +31,7 @@ static const struct fy_model_arch *const archs[] = {
 	&fy_arch_glm4,
 	&fy_arch_minimax_m2,
 	&fy_arch_minimax01,
+	&fy_arch_kimi_linear,
 	&fy_arch_deepseek4,
 	&fy_arch_qwen3next,
 	&fy_arch_qwen35,

@@ -87,6 +87,7 @@ void fy_swiglu(float *x, const float *y, int64_t n);
 enum fy_rope_style {
 	FY_ROPE_NORM, /* rotates adjacent pairs (2i, 2i + 1): GGUF llama */
 	FY_ROPE_NEOX, /* rotates (i, i + n_rot / 2): qwen2, qwen3, HF checkpoints */
+	FY_ROPE_NONE, /* no rotation (Kimi-Linear's latent attention: its rope part unrotated) */
 };
 
 enum fy_rope_scaling { FY_ROPE_SCALING_NONE, FY_ROPE_SCALING_LINEAR, FY_ROPE_SCALING_YARN };

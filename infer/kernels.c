@@ -283,12 +283,18 @@ static void rope_angle(const struct fy_rope *r, int64_t pos, int i0, float *c, f
 
 void fy_rope_angles(const struct fy_rope *r, int64_t pos, float *cs)
 {
-	for (int i0 = 0; i0 < r->n_rot; i0 += 2)
-		rope_angle(r, pos, i0, &cs[i0], &cs[i0 + 1]);
+	for (int i0 = 0; i0 < r->n_rot; i0 += 2) {
+		if (r->style == FY_ROPE_NONE)
+			cs[i0] = 1, cs[i0 + 1] = 0;
+		else
+			rope_angle(r, pos, i0, &cs[i0], &cs[i0 + 1]);
+	}
 }
 
 void fy_rope_apply(const struct fy_rope *r, float *head, const float *cs)
 {
+	if (r->style == FY_ROPE_NONE)
+		return;
 	const int half = r->n_rot / 2;
 	for (int i0 = 0; i0 < r->n_rot; i0 += 2) {
 		const float c = cs[i0], s = cs[i0 + 1];

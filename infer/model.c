@@ -388,7 +388,11 @@ int fy_model_weight(struct fy_model *m, const char *name, int64_t ne0, int64_t n
 			return FY_OK;
 		return fy_err_set(err, FY_EFORMAT, "%s: tensor %s is missing", label(m), name);
 	}
-	if (f.ne[0] != ne0 || f.ne[1] != ne1 || f.ne[2] != 1 || f.ne[3] != 1)
+	/* a matrix may be stored with dimensions of 1 around its rows' count (llama.cpp writes
+	 * Kimi-Linear's short convolutions K x 1 x C x 1 and its ssm_a 1 x H x 1 x 1) */
+	const int n_big = (f.ne[1] != 1) + (f.ne[2] != 1) + (f.ne[3] != 1);
+	const int64_t rows = n_big > 1 ? -1 : f.ne[1] * f.ne[2] * f.ne[3];
+	if (f.ne[0] != ne0 || rows != ne1)
 		return fy_err_set(err, FY_EFORMAT,
 				  "%s: tensor %s is %lldx%lld, the hyper-parameters say %lldx%lld",
 				  label(m), name, (long long)f.ne[0], (long long)f.ne[1],

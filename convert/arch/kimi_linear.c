@@ -72,10 +72,11 @@ static int kimi_linear_check(const struct fy_hf_config *g, const char *path, str
 				  "short_conv_kernel_size of 1 to 64, full_attn_layers)",
 				  path);
 	if (g->linear_key_heads != g->n_heads)
-		return fy_err_set(err, FY_EUNSUPPORTED,
-				  "%s: linear_attn_config.num_heads %lld differs from "
-				  "num_attention_heads %lld (llama.cpp's kimi-linear uses one count)",
-				  path, (long long)g->linear_key_heads, (long long)g->n_heads);
+		return fy_err_set(
+			err, FY_EUNSUPPORTED,
+			"%s: linear_attn_config.num_heads %lld differs from "
+			"num_attention_heads %lld (llama.cpp's kimi-linear uses one count)",
+			path, (long long)g->linear_key_heads, (long long)g->n_heads);
 	if (g->kv_lora_rank <= 0 || g->qk_rope_head_dim <= 0 || g->qk_nope_head_dim <= 0 ||
 	    g->v_head_dim <= 0)
 		return fy_err_set(err, FY_EFORMAT,
@@ -121,7 +122,8 @@ static int kimi_linear_keys(struct fy_gguf_writer *w, const char *a, const struc
 	if (g->n_group > 0)
 		FY_TRY(rc, fy_kv_u32(w, a, "expert_group_count", (uint32_t)g->n_group, err));
 	if (g->topk_group > 0)
-		FY_TRY(rc, fy_kv_u32(w, a, "expert_group_used_count", (uint32_t)g->topk_group, err));
+		FY_TRY(rc,
+		       fy_kv_u32(w, a, "expert_group_used_count", (uint32_t)g->topk_group, err));
 	FY_TRY(rc, fy_kv_u32(w, a, "expert_gating_func",
 			     strcmp(g->scoring_func, "sigmoid") == 0 ? 2 : 1, err));
 	if (g->head_dim > 0) {
@@ -139,12 +141,12 @@ static int kimi_linear_keys(struct fy_gguf_writer *w, const char *a, const struc
 	FY_TRY(rc, fy_kv_u32(w, a, "attention.value_length_mla", (uint32_t)g->v_head_dim, err));
 	FY_TRY(rc, fy_kv_u32(w, a, "expert_feed_forward_length", (uint32_t)g->moe_intermediate_size,
 			     err));
+	FY_TRY(rc, fy_kv_u32(w, a, "expert_shared_count",
+			     (uint32_t)(g->n_shared_experts > 0 ? g->n_shared_experts : 0), err));
 	FY_TRY(rc,
-	       fy_kv_u32(w, a, "expert_shared_count",
-			 (uint32_t)(g->n_shared_experts > 0 ? g->n_shared_experts : 0), err));
-	FY_TRY(rc, fy_kv_u32(w, a, "leading_dense_block_count",
-			     (uint32_t)(g->first_k_dense_replace > 0 ? g->first_k_dense_replace : 0),
-			     err));
+	       fy_kv_u32(w, a, "leading_dense_block_count",
+			 (uint32_t)(g->first_k_dense_replace > 0 ? g->first_k_dense_replace : 0),
+			 err));
 	FY_TRY(rc, fy_kv_f32(w, a, "expert_weights_scale",
 			     g->routed_scaling_factor > 0 ? g->routed_scaling_factor : 1.0, err));
 out:

@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 [ $# -gt 0 ] || set -- glm4-tiny glm4moe-tiny minimax-m2-tiny deepseek-v3-tiny kimi-k2-tiny deepseek-v32-tiny \
 	kimi-k25-tiny glm47-flash-tiny deepseek-v4-tiny qwen3-next-tiny qwen35-tiny qwen35moe-tiny \
-	minimax-m1-tiny
+	minimax-m1-tiny kimi-linear-tiny
 build=$("$here/build.sh" llama ggml | tail -1)
 src=$(dirname "$build")/src-v0.5.0
 work=$(mktemp -d)
@@ -43,7 +43,7 @@ for name in "$@"; do
 	qwen35-* | qwen35moe-*) pre=qwen2 ;;
 	deepseek-v3-*) pre=deepseek-v3 run=no ;;
 	kimi-k25-*) pre=kimi-k2 lazy=--no-lazy ;; # torch 1.13's lazy tensors fail on int4 unpacking
-	kimi-k2*) pre=kimi-k2 ;;
+	kimi-k2* | kimi-linear-*) pre=kimi-k2 ;;
 	*) pre= ;;
 	esac
 	# the converter reads the fixture with its FP8 weights dequantized to F32 (value x block

@@ -746,3 +746,17 @@ Test(infer, minimax_m1_batches, .timeout = 120)
 {
 	batches_match("minimax-m1-tiny");
 }
+
+/* Kimi-Linear (kimi-linear), against llama.cpp v0.5.0's engine: three Kimi Delta Attention
+ * layers (short convolutions, per-channel decays, the delta rule, the gated output norm) and a
+ * latent-attention layer without RoPE, a dense first feed-forward then sigmoid-routed experts
+ * with a shared one; from the checkpoint and from its conversion */
+Test(infer, golden_kimi_linear_tiny, .timeout = 120)
+{
+	golden_both("kimi-linear-tiny");
+}
+
+Test(infer, kimi_linear_batches, .timeout = 120)
+{
+	batches_match("kimi-linear-tiny");
+}

@@ -1,0 +1,310 @@
+/*
+ * kimi-linear (Kimi-Linear; llama.cpp's src/models/kimi-linear.cpp and the fused
+ * gated_delta_net op): pre-norm blocks, Kimi Delta Attention in the layers whose
+ * attention.head_count_kv entry is 0, latent attention in the others; the first
+ * leading_dense_block_count feed-forwards dense, then DeepSeek's mixture (sigmoid scores with
+ * the selection bias, the top k renormalized and scaled, the shared experts).
+ *
+ * Kimi Delta Attention, per head of kda.head_dim channels: q, k and v each from their own
+ * projection through their own depthwise causal convolution (ssm.conv_kernel taps; the last
+ * kernel - 1 inputs kept in the context) and SiLU; q and k L2-normalized (x / sqrt(sum x^2 +
+ * eps)); a decay per key channel g = ssm_a[h] x softplus(ssm_f_b(ssm_f_a(n)) + ssm_dt.bias);
+ * beta = sigmoid(ssm_beta(n)) per head. The head's state S (key x value, in the context)
+ * decays by exp(g) along its key channels, takes the delta rule S += k (beta (v - S^T k))^T, and
+ * gives o = S^T q / sqrt(head size), token by token. o goes through RMSNorm x ssm_norm (per
+ * head) x sigmoid(ssm_g_b(ssm_g_a(n))), then attn_output. Position 0 clears the states.
+ *
+ * Latent attention: DeepSeek's absorbed form (queries without a low rank, the cached latent and
+ * key part, k_b and v_b) without RoPE: Kimi-Linear's rope part is not rotated (FY_ROPE_NONE).
+ */
+#include "infer/arch.h"
+#include "quant/quant.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kl_layer {
+	bool linear;
+	struct fy_weight wq, wk, wv, f_a, f_b, beta, g_a, g_b, out;
+	const float *conv[3];	    /* q, k, v: [channels][kernel] */
+	const float *a, *dt, *norm; /* [heads], [channels], [head size] */
+};
+
+struct kl_model {
+	int kernel, head_dim;
+	bool linear[]; /* per layer: head_count_kv 0 */
+};
+
+struct kl_state {
+	float **conv, **s; /* per KDA layer: 3 x (kernel - 1) x channels inputs; heads' states */
+};
+
+static int kl_hparams(struct fy_model *m, struct fy_err *err)
+{
+	struct fy_hparams *hp = &m->hp;
+	struct kl_model *v = calloc(1, sizeof(*v) + (size_t)hp->n_layer * sizeof(bool));
+	int rc = FY_OK;
+	if (v == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	m->ext = v;
+	for (int l = 0; l < hp->n_layer; l++) {
+		double kv;
+		if (!fy_model_kv_arr(m, "attention.head_count_kv", l, &kv))
+			return fy_err_set(
+				err, FY_EFORMAT,
+				"%s: %s.attention.head_count_kv has no entry for layer %d",
+				fy_gguf_label(m->gguf != NULL ? m->gguf : m->hf->meta), hp->arch,
+				l);
+		v->linear[l] = kv == 0;
+	}
+	FY_TRY(rc, fy_model_kv_int(m, "ssm.conv_kernel", true, 0, &v->kernel, err));
+	FY_TRY(rc, fy_model_kv_int(m, "kda.head_dim", true, 0, &v->head_dim, err));
+	if (v->kernel > 64 || v->head_dim > 4096)
+		return fy_err_set(err, FY_EFORMAT,
+				  "%s: a convolution of %d taps or heads of %d are too large",
+				  fy_gguf_label(m->gguf != NULL ? m->gguf : m->hf->meta), v->kernel,
+				  v->head_dim);
+	FY_TRY(rc, fy_model_read_experts(m, true, err));
+	hp->expert_norm = true; /* the graph renormalizes whatever the file says */
+	FY_TRY(rc, fy_model_read_mla(m, err));
+out:
+	return rc;
+}
+
+#define NAME(s) (snprintf(n, sizeof(n), "blk.%d.%s", l, s), n)
+
+static int kl_load(struct fy_model *m, int l, struct fy_layer *L, struct fy_err *err)
+{
+	const struct fy_hparams *hp = &m->hp;
+	const struct kl_model *v = m->ext;
+	const int64_t E = hp->n_embd, H = hp->n_head, D = v->head_dim, C = H * D;
+	static const char *const convs[3] = { "ssm_conv1d_q.weight", "ssm_conv1d_k.weight",
+					      "ssm_conv1d_v.weight" };
+	char n[96];
+	int rc = FY_OK;
+	struct kl_layer *x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	L->ext = x;
+	x->linear = v->linear[l];
+	FY_TRY(rc, fy_model_vector(m, NAME("attn_norm.weight"), E, false, &L->attn_norm, err));
+	FY_TRY(rc, fy_model_vector(m, NAME("ffn_norm.weight"), E, false, &L->ffn_norm, err));
+	if (x->linear) {
+		FY_TRY(rc, fy_model_weight(m, NAME("attn_q.weight"), E, C, false, &x->wq, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("attn_k.weight"), E, C, false, &x->wk, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("attn_v.weight"), E, C, false, &x->wv, err));
+		for (int i = 0; i < 3; i++)
+			FY_TRY(rc, fy_model_matrix_f32(m, NAME(convs[i]), v->kernel, C, false,
+						       &x->conv[i], err));
+		FY_TRY(rc, fy_model_weight(m, NAME("ssm_f_a.weight"), E, D, false, &x->f_a, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("ssm_f_b.weight"), D, C, false, &x->f_b, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("ssm_beta.weight"), E, H, false, &x->beta, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("ssm_g_a.weight"), E, D, false, &x->g_a, err));
+		FY_TRY(rc, fy_model_weight(m, NAME("ssm_g_b.weight"), D, C, false, &x->g_b, err));
+		FY_TRY(rc,
+		       fy_model_weight(m, NAME("attn_output.weight"), C, E, false, &x->out, err));
+		FY_TRY(rc, fy_model_matrix_f32(m, NAME("ssm_a"), 1, H, false, &x->a, err));
+		FY_TRY(rc, fy_model_vector(m, NAME("ssm_dt.bias"), C, false, &x->dt, err));
+		FY_TRY(rc, fy_model_vector(m, NAME("ssm_norm.weight"), D, false, &x->norm, err));
+	} else {
+		FY_TRY(rc, fy_model_load_attn_latent(m, l, L, err));
+	}
+	FY_TRY(rc, fy_model_load_ffn(m, l, L, err));
+out:
+	return rc;
+}
+#undef NAME
+
+static void kl_ctx_free(struct fy_ctx *c)
+{
+	struct kl_state *st = c->state;
+	if (st == NULL)
+		return;
+	for (int l = 0; l < c->m->hp.n_layer; l++) {
+		free(st->conv != NULL ? st->conv[l] : NULL);
+		free(st->s != NULL ? st->s[l] : NULL);
+	}
+	free(st->conv);
+	free(st->s);
+	free(st);
+	c->state = NULL;
+}
+
+static int kl_state_new(struct fy_ctx *c, struct fy_err *err)
+{
+	const struct fy_model *m = c->m;
+	const struct kl_model *v = m->ext;
+	const size_t H = (size_t)m->hp.n_head, D = (size_t)v->head_dim;
+	struct kl_state *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	c->state = st;
+	st->conv = calloc((size_t)m->hp.n_layer, sizeof(*st->conv));
+	st->s = calloc((size_t)m->hp.n_layer, sizeof(*st->s));
+	bool ok = st->conv != NULL && st->s != NULL;
+	for (int l = 0; ok && l < m->hp.n_layer; l++) {
+		if (!v->linear[l])
+			continue;
+		st->conv[l] = calloc(3 * (size_t)v->kernel * H * D, sizeof(float));
+		st->s[l] = calloc(H * D * D, sizeof(float));
+		ok = st->conv[l] != NULL && st->s[l] != NULL;
+	}
+	return ok ? FY_OK : fy_err_set(err, FY_ENOMEM, "out of memory for Kimi-Linear's states");
+}
+
+static float silu(float x)
+{
+	return x / (1.0f + expf(-x));
+}
+
+/* x / sqrt(sum x^2 + eps) over n values, in place (llama.cpp's build_gdn_l2_norm). */
+static void l2norm(float *x, int64_t n, float eps)
+{
+	float ss = 0;
+	for (int64_t i = 0; i < n; i++)
+		ss += x[i] * x[i];
+	const float s = 1.0f / sqrtf(ss + eps);
+	for (int64_t i = 0; i < n; i++)
+		x[i] *= s;
+}
+
+/* The heads' recurrences over the batch (each head's state is its own). */
+struct kda_job {
+	const float *q, *k, *v, *g, *b; /* per token: C, C, C, C, H */
+	float *S, *o;			/* states [head][value][key]; outputs [token][C] */
+	int n, H, D;
+};
+
+static int kda_heads(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
+{
+	const struct kda_job *j = ctx;
+	const struct fy_kernels *kern = fy_kernels_active();
+	const int64_t D = j->D, C = (int64_t)j->H * D;
+	const float scale = 1.0f / sqrtf((float)D);
+	float *tmp = malloc(2 * (size_t)D * sizeof(float));
+	if (tmp == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	float *eg = tmp, *delta = tmp + D;
+	for (int64_t h = begin; h < end; h++) {
+		float *M = j->S + h * D * D; /* row i: value channel i over the key channels */
+		for (int t = 0; t < j->n; t++) {
+			const float *q = j->q + t * C + h * D, *k = j->k + t * C + h * D;
+			const float *vv = j->v + t * C + h * D, *g = j->g + t * C + h * D;
+			const float beta = j->b[(int64_t)t * j->H + h];
+			float *o = j->o + t * C + h * D;
+			for (int64_t i = 0; i < D; i++)
+				eg[i] = expf(g[i]);
+			for (int64_t i = 0; i < D; i++) /* the key channels decay */
+				for (int64_t c = 0; c < D; c++)
+					M[i * D + c] *= eg[c];
+			for (int64_t i = 0; i < D; i++)
+				delta[i] = (vv[i] - kern->dot(M + i * D, k, D)) * beta;
+			for (int64_t i = 0; i < D; i++)
+				kern->axpy(delta[i], k, M + i * D, D);
+			for (int64_t i = 0; i < D; i++)
+				o[i] = kern->dot(M + i * D, q, D) * scale;
+		}
+	}
+	free(tmp);
+	return FY_OK;
+}
+
+/* Kimi Delta Attention over the batch (s.xn in, s.o out). */
+static int kl_kda(struct fy_ctx *c, int l, int n, struct fy_err *err)
+{
+	const struct fy_model *m = c->m;
+	const struct fy_hparams *hp = &m->hp;
+	const struct kl_model *v = m->ext;
+	const struct kl_layer *x = m->layers[l].ext;
+	const struct kl_state *st = c->state;
+	const int64_t H = hp->n_head, D = v->head_dim, C = H * D, K = v->kernel;
+	const size_t N = (size_t)n;
+	float *buf = malloc((6 * N * (size_t)C + N * (size_t)(H + D)) * sizeof(float));
+	int rc = FY_OK;
+	if (buf == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	float *qkv[3] = { buf, buf + N * (size_t)C, buf + 2 * N * (size_t)C };
+	float *g = buf + 3 * N * (size_t)C, *g2 = buf + 4 * N * (size_t)C;
+	float *o = buf + 5 * N * (size_t)C, *beta = buf + 6 * N * (size_t)C;
+	float *low = beta + N * (size_t)H; /* n x D: a low-rank pair's middle */
+	float *conv = st->conv[l];
+	if (c->pos == 0) { /* a new sequence: no earlier inputs, empty states */
+		memset(conv, 0, 3 * (size_t)(K * C) * sizeof(float));
+		memset(st->s[l], 0, (size_t)(H * D * D) * sizeof(float));
+	}
+	const struct fy_weight *w[3] = { &x->wq, &x->wk, &x->wv };
+	for (int i = 0; i < 3; i++) {
+		FY_TRY(rc, fy_eval_mm(c, w[i], -1, c->s.xn, n, qkv[i], C, err));
+		/* the window of K inputs, oldest first: K - 1 kept, then this token's */
+		float *win = conv + (size_t)i * (size_t)(K * C);
+		for (int t = 0; t < n; t++) {
+			float *in = qkv[i] + (int64_t)t * C;
+			memcpy(win + (K - 1) * C, in, (size_t)C * sizeof(float));
+			for (int64_t ch = 0; ch < C; ch++) {
+				float sum = 0;
+				for (int64_t k = 0; k < K; k++)
+					sum += win[k * C + ch] * x->conv[i][ch * K + k];
+				in[ch] = silu(sum);
+			}
+			memmove(win, win + C, (size_t)((K - 1) * C) * sizeof(float));
+			if (i < 2) /* q and k heads L2-normalized */
+				for (int64_t h = 0; h < H; h++)
+					l2norm(in + h * D, D, hp->eps);
+		}
+	}
+	/* the decay: ssm_a x softplus(f_b(f_a(n)) + dt_bias), per channel */
+	FY_TRY(rc, fy_eval_mm(c, &x->f_a, -1, c->s.xn, n, low, D, err));
+	FY_TRY(rc, fy_eval_mm(c, &x->f_b, -1, low, n, g, C, err));
+	for (int t = 0; t < n; t++)
+		for (int64_t ch = 0; ch < C; ch++) {
+			const float z = g[(int64_t)t * C + ch] + x->dt[ch];
+			const float sp = z > 20.0f ? z : log1pf(expf(z));
+			g[(int64_t)t * C + ch] = sp * x->a[ch / D];
+		}
+	FY_TRY(rc, fy_eval_mm(c, &x->beta, -1, c->s.xn, n, beta, H, err));
+	for (int64_t i = 0; i < (int64_t)n * H; i++)
+		beta[i] = 1.0f / (1.0f + expf(-beta[i]));
+	FY_TRY(rc, fy_eval_mm(c, &x->g_a, -1, c->s.xn, n, low, D, err));
+	FY_TRY(rc, fy_eval_mm(c, &x->g_b, -1, low, n, g2, C, err));
+	struct kda_job j = { qkv[0], qkv[1], qkv[2], g, beta, st->s[l], o, n, (int)H, (int)D };
+	FY_TRY(rc, c->pool != NULL ? fy_pool_for(c->pool, H, 1, kda_heads, &j, err)
+				   : kda_heads(&j, 0, H, err));
+	for (int t = 0; t < n; t++)
+		for (int64_t h = 0; h < H; h++) {
+			float *oh = o + (int64_t)t * C + h * D;
+			const float *gh = g2 + (int64_t)t * C + h * D;
+			fy_rmsnorm(oh, x->norm, hp->eps, D, oh);
+			for (int64_t i = 0; i < D; i++)
+				oh[i] *= 1.0f / (1.0f + expf(-gh[i]));
+		}
+	FY_TRY(rc, fy_eval_mm(c, &x->out, -1, o, n, c->s.o, hp->n_embd, err));
+out:
+	free(buf);
+	return rc;
+}
+
+static int kl_layer(struct fy_ctx *c, int l, int n, struct fy_err *err)
+{
+	const struct fy_layer *L = &c->m->layers[l];
+	const struct kl_layer *x = L->ext;
+	int rc = FY_OK;
+	if (c->state == NULL)
+		FY_TRY(rc, kl_state_new(c, err));
+	fy_eval_norm(c, L->attn_norm, n);
+	FY_TRY(rc, x->linear ? kl_kda(c, l, n, err) : fy_eval_attention_absorbed(c, l, n, err));
+	rc = fy_eval_ffn_residual(c, L, n, err);
+out:
+	return rc;
+}
+
+const struct fy_model_arch fy_arch_kimi_linear = {
+	.name = "kimi-linear",
+	.rope = FY_ROPE_NONE,
+	.hf_rope = FY_ROPE_NONE,
+	.hparams = kl_hparams,
+	.load_layer = kl_load,
+	.layer = kl_layer,
+	.ctx_free = kl_ctx_free,
+};
