@@ -154,9 +154,10 @@ static struct fy_json *gguf_moe(const struct fy_gguf *g, struct totals *tot)
 		.hashed = (int64_t)gguf_num(g, arch, "hash_layer_count", 0),
 		.scoring = gating_name(gguf_num(g, arch, "expert_gating_func", 1)),
 		/* llama.cpp renormalizes these unless the file says otherwise
-		 * (MiniMax-M2, Qwen3-Next, Qwen3.5-MoE: always) */
+		 * (MiniMax-M2 and -01, Qwen3-Next, Qwen3.5-MoE, Kimi-Linear: always) */
 		.norm = strcmp(arch, "qwen3moe") == 0 || strcmp(arch, "minimax-m2") == 0 ||
-			strcmp(arch, "qwen3next") == 0 || strcmp(arch, "qwen35moe") == 0,
+			strcmp(arch, "qwen3next") == 0 || strcmp(arch, "qwen35moe") == 0 ||
+			strcmp(arch, "minimax-01") == 0 || strcmp(arch, "kimi-linear") == 0,
 		.scale = gguf_num(g, arch, "expert_weights_scale", 1)
 	};
 	if (m.experts <= 1)
@@ -189,6 +190,10 @@ struct attn_info {
 	int64_t n_linear, n_layers, lin_kh, lin_vh, lin_vd, lin_conv;
 	/* lightning attention layers (MiniMax-01): how many of n_layers (0: none) */
 	int64_t n_lightning;
+	/* Kimi Delta Attention layers (Kimi-Linear): how many, heads, head size, convolution taps;
+	 * its latent attention has no RoPE */
+	int64_t n_kda, kda_heads, kda_dim, kda_conv;
+	bool no_rope;
 };
 
 /* DeepSeek-V4's compressed attention in words: window, layers by ratio, the indexer. */
@@ -234,7 +239,9 @@ static struct fy_json *attn_json(const struct attn_info *a)
 	if (a->q_rank > 0)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, ", queries through rank %lld",
 			      (long long)a->q_rank);
-	if (a->rot > 0 && a->head_dim > 0 && a->rot < a->head_dim)
+	if (a->no_rope)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, ", no RoPE");
+	else if (a->rot > 0 && a->head_dim > 0 && a->rot < a->head_dim)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, ", RoPE on %lld of them",
 			      (long long)a->rot);
 	if (a->qk_norm)
@@ -246,6 +253,12 @@ static struct fy_json *attn_json(const struct attn_info *a)
 			      "heads of %lld, a convolution of %lld)",
 			      (long long)a->n_linear, (long long)a->n_layers, (long long)a->lin_kh,
 			      (long long)a->lin_vh, (long long)a->lin_vd, (long long)a->lin_conv);
+	if (a->n_kda > 0)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "; %lld of %lld layers Kimi Delta Attention (%lld heads of %lld, a "
+			      "convolution of %lld)",
+			      (long long)a->n_kda, (long long)a->n_layers, (long long)a->kda_heads,
+			      (long long)a->kda_dim, (long long)a->kda_conv);
 	if (a->n_lightning > 0)
 		n += snprintf(text + n, sizeof(text) - (size_t)n,
 			      "; %lld of %lld layers lightning attention (linear, a decaying state "
@@ -331,6 +344,22 @@ static struct fy_json *gguf_attention(const struct fy_gguf *g)
 		at.lin_vd = (int64_t)gguf_num(g, arch, "ssm.inner_size", 0) / at.lin_vh;
 		at.lin_conv = (int64_t)gguf_num(g, arch, "ssm.conv_kernel", 0);
 	}
+	if (strcmp(arch, "kimi-linear") == 0) { /* head_count_kv 0: a KDA layer */
+		snprintf(key, sizeof(key), "%s.attention.head_count_kv", arch);
+		const struct fy_gguf_kv *kvs = fy_gguf_find_kv(g, key);
+		at.no_rope = true;
+		at.n_layers = layers;
+		for (int64_t l = 0; kvs != NULL && kvs->type == FY_GGUF_ARRAY && l < layers &&
+				    (uint64_t)l < kvs->arr_count;
+		     l++) {
+			const struct fy_gguf_value v = fy_gguf_arr_at(kvs, (uint64_t)l);
+			double d = 0;
+			at.n_kda += fy_gguf_value_number(&v, &d) && d == 0;
+		}
+		at.kda_heads = heads;
+		at.kda_dim = (int64_t)gguf_num(g, arch, "kda.head_dim", 0);
+		at.kda_conv = (int64_t)gguf_num(g, arch, "ssm.conv_kernel", 0);
+	}
 	if (strcmp(arch, "minimax-01") == 0) { /* the layers named, else every 8th softmax */
 		at.n_layers = layers;
 		for (int64_t l = 0; l < layers; l++)
@@ -380,7 +409,18 @@ static struct fy_json *config_attention(const struct fy_hf_config *c)
 		at.n_csa += c->compress_ratios[i] == 4;
 		at.n_hca += c->compress_ratios[i] == 128;
 	}
-	if ((c->full_attention_interval > 0 || c->n_layer_types >= 0) &&
+	const char *to = fy_convert_gguf_arch(c->architecture);
+	const bool kimi = to != NULL && strcmp(to, "kimi-linear") == 0;
+	if (kimi) { /* linear_attn_config */
+		at.no_rope = true;
+		at.n_layers = c->n_layers;
+		for (int64_t l = 0; l < c->n_layers && l < c->n_layer_types; l++)
+			at.n_kda += c->linear_layer[l];
+		at.kda_heads = c->linear_key_heads;
+		at.kda_dim = c->linear_key_dim;
+		at.kda_conv = c->linear_conv_kernel;
+	}
+	if (!kimi && (c->full_attention_interval > 0 || c->n_layer_types >= 0) &&
 	    c->linear_value_heads > 0) {
 		at.n_layers = c->n_layers;
 		for (int64_t l = 0; l < c->n_layers; l++)
@@ -392,7 +432,6 @@ static struct fy_json *config_attention(const struct fy_hf_config *c)
 		at.lin_vd = c->linear_value_dim;
 		at.lin_conv = c->linear_conv_kernel;
 	}
-	const char *to = fy_convert_gguf_arch(c->architecture);
 	if (to != NULL && strcmp(to, "minimax-01") == 0) { /* attn_type_list */
 		at.n_layers = c->n_layers;
 		for (int64_t l = 0; l < c->n_layers; l++)
@@ -712,6 +751,12 @@ static struct fy_json *config_json(const struct fy_hf_config *c)
 	return o;
 }
 
+static bool always_norm(const struct fy_hf_config *c)
+{
+	const char *to = fy_convert_gguf_arch(c->architecture);
+	return to != NULL && (strcmp(to, "minimax-01") == 0 || strcmp(to, "kimi-linear") == 0);
+}
+
 /* config.json's mixture (Qwen3-MoE's and DeepSeek-V3's fields), or NULL when dense. */
 static struct fy_json *config_moe(const struct fy_hf_config *c, struct totals *tot)
 {
@@ -730,7 +775,9 @@ static struct fy_json *config_moe(const struct fy_hf_config *c, struct totals *t
 		.scoring = strcmp(c->scoring_func, "sigmoid") == 0	  ? "sigmoid"
 			   : strcmp(c->scoring_func, "sqrtsoftplus") == 0 ? "sqrt-softplus"
 									  : "softmax",
-		.norm = c->norm_topk_prob == 1,
+		/* MiniMax-01 and Kimi-Linear renormalize always (moe_renormalize, llama.cpp's
+		   graph) */
+		.norm = c->norm_topk_prob == 1 || always_norm(c),
 		.bias = strcmp(c->scoring_func, "sigmoid") == 0 ||
 			strcmp(c->scoring_func, "sqrtsoftplus") == 0,
 		.scale = c->routed_scaling_factor,

@@ -153,13 +153,14 @@ static int cmp_ctensor(const void *a, const void *b)
 }
 
 /* Kept in F32 whatever the output type: vectors, norms, biases, tensors whose name does not end
- * in .weight and (as llama.cpp's converter) a mixture's router, short convolutions and
- * DeepSeek-V3.2's indexer weights. */
+ * in .weight and (as llama.cpp's converter) a mixture's routers (the shared expert's gate too),
+ * short convolutions and DeepSeek-V3.2's indexer weights. */
 static bool is_f32_kind(const struct ctensor *t)
 {
 	const size_t n = strlen(t->name);
 	return t->n_dims == 1 || strstr(t->name, "_norm.") != NULL ||
 	       strstr(t->name, ".bias") != NULL || strstr(t->name, ".ffn_gate_inp.") != NULL ||
+	       strstr(t->name, ".ffn_gate_inp_shexp.") != NULL ||
 	       strstr(t->name, ".indexer.proj.") != NULL ||
 	       strstr(t->name, ".ssm_conv1d") != NULL || n < 7 ||
 	       strcmp(t->name + n - 7, ".weight") != 0;

@@ -32,12 +32,13 @@ cp "$data/models/stories260K/stories260K.gguf" "$work/stories260K.gguf"
 "$FERRY" convert "$data/models/qwen35-tiny" -o "$work/qwen35.gguf" >/dev/null
 "$FERRY" convert "$data/models/qwen35moe-tiny" -o "$work/qwen35moe.gguf" >/dev/null
 "$FERRY" convert "$data/models/minimax-m1-tiny" -o "$work/minimax01.gguf" >/dev/null
+"$FERRY" convert "$data/models/kimi-linear-tiny" -o "$work/kimilinear.gguf" >/dev/null
 : >"$out/inputs.txt"
 : >"$out/refused.txt"
 # DeepSeek-V4's conversion keeps its source's Q8_0 and MXFP4 tensors: llama-quantize needs
 # --allow-requantize for it (ferry requantizes with a warning)
 for m in stories260K llama8 qwen3moe deepseek2 glm4moe minimax-m2 deepseek32 glm4 deepseek4 qwen3next \
-	qwen35 qwen35moe minimax01; do
+	qwen35 qwen35moe minimax01 kimilinear; do
 	echo "$(sha256sum <"$work/$m.gguf" | cut -c1-64) $m" >>"$out/inputs.txt"
 	allow=
 	[ "$m" != deepseek4 ] || allow=--allow-requantize

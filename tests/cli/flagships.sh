@@ -58,7 +58,7 @@ for f in "glm4-tiny glm4" "glm4moe-tiny glm4moe" "minimax-m2-tiny minimax-m2" "d
 	"kimi-k2-tiny deepseek2" "deepseek-v32-tiny deepseek32" "kimi-k25-tiny deepseek2" \
 	"glm47-flash-tiny deepseek2 deepseek2.expert_gating_func" "deepseek-v4-tiny deepseek4" \
 	"qwen3-next-tiny qwen3next" "qwen35-tiny qwen35" "qwen35moe-tiny qwen35moe" \
-	"minimax-m1-tiny minimax-01"; do
+	"minimax-m1-tiny minimax-01" "kimi-linear-tiny kimi-linear"; do
 	set -- $f
 	m=$1 arch=$2 extra=${3:-}
 	# --- convert: what llama.cpp v0.5.0's converter writes ------------------------------
@@ -410,6 +410,29 @@ cfg_bad "shared experts" "bad/config.json: shared_intermediate_size 64" 'c.share
 cfg_bad "attn_type_list of another length" "bad/config.json: attn_type_list has 7 entries, num_hidden_layers is 8" \
 	'c.attn_type_list.pop()'
 cfg_bad "attn_type_list with a 2" "bad/config.json: attn_type_list[0] is not 0 or 1" 'c.attn_type_list[0] = 2'
+rm -rf "$work/bad"
+
+# --- Kimi-Linear: the layers named, the latent attention without RoPE, refusals -------------
+m=kimi-linear-tiny
+run "$FERRY" inspect "$work/$m.gguf"
+expect_out "attention: latent: 4 heads of 48, keys and values from a rank-64 latent, no RoPE; 3 of 4 layers Kimi Delta Attention (4 heads of 32, a convolution of 4)" "inspect: Kimi-Linear's layers"
+expect_out "routing: sigmoid over 8 experts (plus a selection bias), top 2, renormalized, x2.446; 1 shared expert; the first 1 layer dense" "inspect: Kimi-Linear's routing"
+run "$FERRY" inspect "$M/$m"
+expect_out "3 of 4 layers Kimi Delta Attention" "inspect of the checkpoint: linear_attn_config"
+run "$FERRY" inspect --json "$work/$m.gguf"
+[ "$(json_field "$work/out" 'd.metadata["kimi-linear.attention.head_count_kv"].value.join(",")')" = 0,0,0,1 ] &&
+	ok || bad "$m: head_count_kv per layer (0 for Kimi Delta Attention)"
+[ "$(json_field "$work/out" 'd.tensors.find(t => t.name === "blk.0.ssm_conv1d_q.weight").shape.join("x")')" = 4x1x128x1 ] &&
+	ok || bad "$m: the short convolutions are written 4-D, as llama.cpp reshapes them"
+cfg_bad "no linear_attn_config" "bad/config.json: Kimi-Linear needs linear_attn_config" \
+	'delete c.linear_attn_config'
+cfg_bad "a full-attention layer past the last" "bad/config.json: linear_attn_config.full_attn_layers[0] is not a layer (1 to 4)" \
+	'c.linear_attn_config.full_attn_layers = [5]'
+cfg_bad "KDA heads other than the attention's" "bad/config.json: linear_attn_config.num_heads 2 differs" \
+	'c.linear_attn_config.num_heads = 2'
+cfg_bad "queries with a low rank" "bad/config.json: q_lora_rank 64" 'c.q_lora_rank = 64'
+cfg_bad "a routing function llama.cpp does not have" "bad/config.json: moe_router_activation_func 'relu'" \
+	'c.moe_router_activation_func = "relu"'
 rm -rf "$work/bad"
 
 cp -r "$M/glm4moe-tiny" "$work/bad"

@@ -114,6 +114,7 @@ cp "$STORIES" "$work/g-stories260K.gguf"
 "$FERRY" convert "$DATA/models/qwen35-tiny" -o "$work/g-qwen35.gguf" >/dev/null
 "$FERRY" convert "$DATA/models/qwen35moe-tiny" -o "$work/g-qwen35moe.gguf" >/dev/null
 "$FERRY" convert "$DATA/models/minimax-m1-tiny" -o "$work/g-minimax01.gguf" >/dev/null
+"$FERRY" convert "$DATA/models/kimi-linear-tiny" -o "$work/g-kimilinear.gguf" >/dev/null
 while read -r sum m; do
 	if [ "$(sha256sum <"$work/g-$m.gguf" | cut -c1-64)" = "$sum" ]; then ok; else
 		bad "golden input $m is not the one the goldens were made from (refresh them)"
