@@ -7,6 +7,7 @@
 #include "convert/convert_private.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* clang-format off */
@@ -170,6 +171,21 @@ int fy_kv_bool(struct fy_gguf_writer *w, const char *arch, const char *suffix, b
 	struct fy_gguf_value val = { .type = FY_GGUF_BOOL, .b = v };
 	snprintf(key, sizeof(key), "%s.%s", arch, suffix);
 	return fy_gguf_writer_set(w, key, &val, err);
+}
+
+int fy_kv_bool_array(struct fy_gguf_writer *w, const char *arch, const char *suffix, int64_t n,
+		     const bool *src, int64_t n_src, struct fy_err *err)
+{
+	uint8_t *v = calloc((size_t)(n > 0 ? n : 1), 1);
+	char key[128];
+	if (v == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	for (int64_t i = 0; i < n_src && i < n; i++)
+		v[i] = src[i];
+	snprintf(key, sizeof(key), "%s.%s", arch, suffix);
+	const int rc = fy_gguf_writer_set_array(w, key, FY_GGUF_BOOL, (uint64_t)n, v, err);
+	free(v);
+	return rc;
 }
 
 int fy_kv_head_dim(struct fy_gguf_writer *w, const char *arch, const struct fy_hf_config *g,

@@ -163,6 +163,9 @@ const char *fy_convert_layer_gguf(const struct fy_hf_arch *a, const char *hf_suf
 /* Key writers for the families' `keys` (convert/arch.c): ARCH.suffix = v. */
 int fy_kv_u32(struct fy_gguf_writer *w, const char *arch, const char *suffix, uint32_t v,
 	      struct fy_err *err);
+/* ARCH.suffix = n booleans, the first n_src from src, the rest false. */
+int fy_kv_bool_array(struct fy_gguf_writer *w, const char *arch, const char *suffix, int64_t n,
+		     const bool *src, int64_t n_src, struct fy_err *err);
 int fy_kv_f32(struct fy_gguf_writer *w, const char *arch, const char *suffix, double v,
 	      struct fy_err *err);
 int fy_kv_bool(struct fy_gguf_writer *w, const char *arch, const char *suffix, bool v,

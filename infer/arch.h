@@ -91,6 +91,19 @@ int fy_model_load_ffn(struct fy_model *m, int l, struct fy_layer *L, struct fy_e
 int fy_model_load_block(struct fy_model *m, int l, struct fy_layer *L, const char *ffn_norm,
 			bool qk_norm, struct fy_err *err);
 
+/* --- recurrent layers' state (infer/eval.c) ------------------------------------------------ */
+
+/* A linear-attention architecture's state in c->state: each recurrent layer's short-convolution
+ * inputs (conv) and heads' states (s), zeroed; NULL for the other layers. linear(m, l) says
+ * which layers are recurrent. */
+struct fy_recurrent {
+	float **conv, **s;
+};
+int fy_recurrent_new(struct fy_ctx *c, bool (*linear)(const struct fy_model *m, int l),
+		     size_t conv_floats, size_t state_floats, struct fy_err *err);
+/* Releases c->state made by fy_recurrent_new (an architecture's ctx_free). */
+void fy_recurrent_free(struct fy_ctx *c);
+
 /* --- evaluation (infer/eval.c) -------------------------------------------------------------- */
 
 /* Activations of a batch, kept by the context and grown to the largest batch seen. */

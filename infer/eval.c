@@ -359,6 +359,46 @@ out:
 	return rc;
 }
 
+/* --- recurrent layers' state ---------------------------------------------------------------- */
+
+int fy_recurrent_new(struct fy_ctx *c, bool (*linear)(const struct fy_model *m, int l),
+		     size_t conv_floats, size_t state_floats, struct fy_err *err)
+{
+	const int L = c->m->hp.n_layer;
+	struct fy_recurrent *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	c->state = st;
+	st->conv = calloc((size_t)L, sizeof(*st->conv));
+	st->s = calloc((size_t)L, sizeof(*st->s));
+	bool ok = st->conv != NULL && st->s != NULL;
+	for (int l = 0; ok && l < L; l++) {
+		if (!linear(c->m, l))
+			continue;
+		st->conv[l] = calloc(conv_floats > 0 ? conv_floats : 1, sizeof(float));
+		st->s[l] = calloc(state_floats > 0 ? state_floats : 1, sizeof(float));
+		ok = st->conv[l] != NULL && st->s[l] != NULL;
+	}
+	return ok ? FY_OK
+		  : fy_err_set(err, FY_ENOMEM, "out of memory for %s's recurrent states",
+			       c->m->hp.arch);
+}
+
+void fy_recurrent_free(struct fy_ctx *c)
+{
+	struct fy_recurrent *st = c->state;
+	if (st == NULL)
+		return;
+	for (int l = 0; l < c->m->hp.n_layer; l++) {
+		free(st->conv != NULL ? st->conv[l] : NULL);
+		free(st->s != NULL ? st->s[l] : NULL);
+	}
+	free(st->conv);
+	free(st->s);
+	free(st);
+	c->state = NULL;
+}
+
 /* --- one layer ------------------------------------------------------------------------------ */
 
 static void add_bias(float *y, const float *b, int n, int64_t dim)

@@ -83,6 +83,14 @@ void fy_rmsnorm(const float *x, const float *g, float eps, int64_t n, float *out
 void fy_softmax(float *x, int64_t n);
 /* x[i] = silu(x[i]) * y[i] */
 void fy_swiglu(float *x, const float *y, int64_t n);
+/* x / (1 + exp(-x)) */
+float fy_silu(float x);
+/* x / sqrt(sum x^2 + eps) over n values, in place (llama.cpp's build_gdn_l2_norm). */
+void fy_l2norm(float *x, int64_t n, float eps);
+/* A depthwise causal convolution of k taps over n tokens of c channels, through SiLU, in place:
+ * window holds the last k - 1 inputs (oldest first; a row of c each) and is kept for the next
+ * batch; w is [channel][tap]. (Gated DeltaNet's and Kimi Delta Attention's short convolutions.) */
+void fy_short_conv(float *window, const float *w, float *x, int n, int64_t c, int64_t k);
 
 enum fy_rope_style {
 	FY_ROPE_NORM, /* rotates adjacent pairs (2i, 2i + 1): GGUF llama */

@@ -223,6 +223,36 @@ void fy_rmsnorm(const float *x, const float *g, float eps, int64_t n, float *out
 		out[i] = x[i] * scale * (g != NULL ? g[i] : 1.0f);
 }
 
+float fy_silu(float x)
+{
+	return x / (1.0f + expf(-x));
+}
+
+void fy_l2norm(float *x, int64_t n, float eps)
+{
+	float ss = 0;
+	for (int64_t i = 0; i < n; i++)
+		ss += x[i] * x[i];
+	const float s = 1.0f / sqrtf(ss + eps);
+	for (int64_t i = 0; i < n; i++)
+		x[i] *= s;
+}
+
+void fy_short_conv(float *window, const float *w, float *x, int n, int64_t c, int64_t k)
+{
+	for (int t = 0; t < n; t++) {
+		float *in = x + (int64_t)t * c;
+		memcpy(window + (k - 1) * c, in, (size_t)c * sizeof(float));
+		for (int64_t ch = 0; ch < c; ch++) {
+			float sum = 0;
+			for (int64_t j = 0; j < k; j++)
+				sum += window[j * c + ch] * w[ch * k + j];
+			in[ch] = fy_silu(sum);
+		}
+		memmove(window, window + c, (size_t)((k - 1) * c) * sizeof(float));
+	}
+}
+
 void fy_softmax(float *x, int64_t n)
 {
 	if (n <= 0)

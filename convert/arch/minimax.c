@@ -11,9 +11,6 @@
  */
 #include "convert/convert_private.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-
 static const struct fy_name_pair minimax_names[] = {
 	{ "block_sparse_moe.gate.weight", "ffn_gate_inp.weight" },
 	{ "block_sparse_moe.e_score_correction_bias", "exp_probs_b.bias" },
@@ -157,18 +154,9 @@ static int minimax01_keys(struct fy_gguf_writer *w, const char *a, const struct 
 	FY_TRY(rc, fy_kv_rope_scaling(w, a, g, false, err));
 	FY_TRY(rc, fy_kv_f32(w, a, "residual_scale", g->ln_alpha[0], err));
 	FY_TRY(rc, fy_kv_u32(w, a, "rope.dimension_count", (uint32_t)g->rotary_dim, err));
-	if (g->n_layer_types > 0 && !minimax01_default_layers(g)) {
-		uint8_t *rec = calloc((size_t)g->n_layer_types, 1);
-		char key[96];
-		if (rec == NULL)
-			return fy_err_set(err, FY_ENOMEM, "out of memory");
-		for (int64_t i = 0; i < g->n_layer_types; i++)
-			rec[i] = g->linear_layer[i];
-		snprintf(key, sizeof(key), "%s.attention.recurrent_layers", a);
-		rc = fy_gguf_writer_set_array(w, key, FY_GGUF_BOOL, (uint64_t)g->n_layer_types, rec,
-					      err);
-		free(rec);
-	}
+	if (g->n_layer_types > 0 && !minimax01_default_layers(g))
+		rc = fy_kv_bool_array(w, a, "attention.recurrent_layers", g->n_layer_types,
+				      g->linear_layer, g->n_layer_types, err);
 out:
 	return rc;
 }

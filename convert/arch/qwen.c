@@ -224,20 +224,11 @@ static int linear_attn_keys(struct fy_gguf_writer *w, const char *a, const struc
 	FY_TRY(rc, fy_kv_u32(w, a, "ssm.time_step_rank", (uint32_t)g->linear_value_heads, err));
 	FY_TRY(rc, fy_kv_u32(w, a, "ssm.inner_size",
 			     (uint32_t)(g->linear_value_dim * g->linear_value_heads), err));
-	if (g->n_layer_types >= 0) {
-		const int64_t n = g->n_layers + (g->n_nextn_layers > 0 ? g->n_nextn_layers : 0);
-		uint8_t *rec = calloc((size_t)(n > 0 ? n : 1), 1);
-		char key[96];
-		if (rec == NULL)
-			return fy_err_set(err, FY_ENOMEM, "out of memory");
-		for (int64_t i = 0; i < g->n_layer_types; i++)
-			rec[i] = g->linear_layer[i];
-		snprintf(key, sizeof(key), "%s.attention.recurrent_layers", a);
-		rc = fy_gguf_writer_set_array(w, key, FY_GGUF_BOOL, (uint64_t)n, rec, err);
-		free(rec);
-		if (rc != FY_OK)
-			return rc;
-	}
+	if (g->n_layer_types >= 0)
+		FY_TRY(rc, fy_kv_bool_array(w, a, "attention.recurrent_layers",
+					    g->n_layers +
+						    (g->n_nextn_layers > 0 ? g->n_nextn_layers : 0),
+					    g->linear_layer, g->n_layer_types, err));
 	FY_TRY(rc, fy_kv_u32(w, a, "full_attention_interval",
 			     (uint32_t)(g->full_attention_interval > 0 ? g->full_attention_interval
 								       : 4),

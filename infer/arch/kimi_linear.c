@@ -37,10 +37,6 @@ struct kl_model {
 	bool linear[]; /* per layer: head_count_kv 0 */
 };
 
-struct kl_state {
-	float **conv, **s; /* per KDA layer: 3 x (kernel - 1) x channels inputs; heads' states */
-};
-
 static int kl_hparams(struct fy_model *m, struct fy_err *err)
 {
 	struct fy_hparams *hp = &m->hp;
@@ -117,57 +113,17 @@ out:
 }
 #undef NAME
 
-static void kl_ctx_free(struct fy_ctx *c)
+static bool kl_is_linear(const struct fy_model *m, int l)
 {
-	struct kl_state *st = c->state;
-	if (st == NULL)
-		return;
-	for (int l = 0; l < c->m->hp.n_layer; l++) {
-		free(st->conv != NULL ? st->conv[l] : NULL);
-		free(st->s != NULL ? st->s[l] : NULL);
-	}
-	free(st->conv);
-	free(st->s);
-	free(st);
-	c->state = NULL;
+	return ((const struct kl_model *)m->ext)->linear[l];
 }
 
+/* Per Kimi Delta Attention layer: q's, k's and v's last kernel - 1 inputs, each head's state. */
 static int kl_state_new(struct fy_ctx *c, struct fy_err *err)
 {
-	const struct fy_model *m = c->m;
-	const struct kl_model *v = m->ext;
-	const size_t H = (size_t)m->hp.n_head, D = (size_t)v->head_dim;
-	struct kl_state *st = calloc(1, sizeof(*st));
-	if (st == NULL)
-		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	c->state = st;
-	st->conv = calloc((size_t)m->hp.n_layer, sizeof(*st->conv));
-	st->s = calloc((size_t)m->hp.n_layer, sizeof(*st->s));
-	bool ok = st->conv != NULL && st->s != NULL;
-	for (int l = 0; ok && l < m->hp.n_layer; l++) {
-		if (!v->linear[l])
-			continue;
-		st->conv[l] = calloc(3 * (size_t)v->kernel * H * D, sizeof(float));
-		st->s[l] = calloc(H * D * D, sizeof(float));
-		ok = st->conv[l] != NULL && st->s[l] != NULL;
-	}
-	return ok ? FY_OK : fy_err_set(err, FY_ENOMEM, "out of memory for Kimi-Linear's states");
-}
-
-static float silu(float x)
-{
-	return x / (1.0f + expf(-x));
-}
-
-/* x / sqrt(sum x^2 + eps) over n values, in place (llama.cpp's build_gdn_l2_norm). */
-static void l2norm(float *x, int64_t n, float eps)
-{
-	float ss = 0;
-	for (int64_t i = 0; i < n; i++)
-		ss += x[i] * x[i];
-	const float s = 1.0f / sqrtf(ss + eps);
-	for (int64_t i = 0; i < n; i++)
-		x[i] *= s;
+	const struct kl_model *v = c->m->ext;
+	const size_t H = (size_t)c->m->hp.n_head, D = (size_t)v->head_dim;
+	return fy_recurrent_new(c, kl_is_linear, 3 * (size_t)v->kernel * H * D, H * D * D, err);
 }
 
 /* The heads' recurrences over the batch (each head's state is its own). */
@@ -218,7 +174,7 @@ static int kl_kda(struct fy_ctx *c, int l, int n, struct fy_err *err)
 	const struct fy_hparams *hp = &m->hp;
 	const struct kl_model *v = m->ext;
 	const struct kl_layer *x = m->layers[l].ext;
-	const struct kl_state *st = c->state;
+	const struct fy_recurrent *st = c->state;
 	const int64_t H = hp->n_head, D = v->head_dim, C = H * D, K = v->kernel;
 	const size_t N = (size_t)n;
 	float *buf = malloc((6 * N * (size_t)C + N * (size_t)(H + D)) * sizeof(float));
@@ -237,22 +193,10 @@ static int kl_kda(struct fy_ctx *c, int l, int n, struct fy_err *err)
 	const struct fy_weight *w[3] = { &x->wq, &x->wk, &x->wv };
 	for (int i = 0; i < 3; i++) {
 		FY_TRY(rc, fy_eval_mm(c, w[i], -1, c->s.xn, n, qkv[i], C, err));
-		/* the window of K inputs, oldest first: K - 1 kept, then this token's */
-		float *win = conv + (size_t)i * (size_t)(K * C);
-		for (int t = 0; t < n; t++) {
-			float *in = qkv[i] + (int64_t)t * C;
-			memcpy(win + (K - 1) * C, in, (size_t)C * sizeof(float));
-			for (int64_t ch = 0; ch < C; ch++) {
-				float sum = 0;
-				for (int64_t k = 0; k < K; k++)
-					sum += win[k * C + ch] * x->conv[i][ch * K + k];
-				in[ch] = silu(sum);
-			}
-			memmove(win, win + C, (size_t)((K - 1) * C) * sizeof(float));
-			if (i < 2) /* q and k heads L2-normalized */
-				for (int64_t h = 0; h < H; h++)
-					l2norm(in + h * D, D, hp->eps);
-		}
+		fy_short_conv(conv + (size_t)i * (size_t)(K * C), x->conv[i], qkv[i], n, C, K);
+		for (int t = 0; i < 2 && t < n; t++) /* q and k heads L2-normalized */
+			for (int64_t h = 0; h < H; h++)
+				fy_l2norm(qkv[i] + (int64_t)t * C + h * D, D, hp->eps);
 	}
 	/* the decay: ssm_a x softplus(f_b(f_a(n)) + dt_bias), per channel */
 	FY_TRY(rc, fy_eval_mm(c, &x->f_a, -1, c->s.xn, n, low, D, err));
@@ -306,5 +250,5 @@ const struct fy_model_arch fy_arch_kimi_linear = {
 	.hparams = kl_hparams,
 	.load_layer = kl_load,
 	.layer = kl_layer,
-	.ctx_free = kl_ctx_free,
+	.ctx_free = fy_recurrent_free,
 };

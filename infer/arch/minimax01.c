@@ -42,11 +42,6 @@ struct mm01_model {
 	bool linear[]; /* per layer */
 };
 
-/* Per lightning layer: each head's state (key dim x value dim). */
-struct mm01_state {
-	float **s;
-};
-
 static int mm01_hparams(struct fy_model *m, struct fy_err *err)
 {
 	struct fy_hparams *hp = &m->hp;
@@ -122,35 +117,16 @@ out:
 }
 #undef NAME
 
-static void mm01_ctx_free(struct fy_ctx *c)
+static bool mm01_is_linear(const struct fy_model *m, int l)
 {
-	struct mm01_state *st = c->state;
-	if (st == NULL)
-		return;
-	for (int l = 0; st->s != NULL && l < c->m->hp.n_layer; l++)
-		free(st->s[l]);
-	free(st->s);
-	free(st);
-	c->state = NULL;
+	return ((const struct mm01_layer *)m->layers[l].ext)->linear;
 }
 
+/* Per lightning layer: each head's state (key dim x value dim); no convolution. */
 static int mm01_state_new(struct fy_ctx *c, struct fy_err *err)
 {
-	const struct fy_model *m = c->m;
-	const size_t D = (size_t)m->hp.head_dim;
-	struct mm01_state *st = calloc(1, sizeof(*st));
-	if (st == NULL)
-		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	c->state = st;
-	st->s = calloc((size_t)m->hp.n_layer, sizeof(*st->s));
-	bool ok = st->s != NULL;
-	for (int l = 0; ok && l < m->hp.n_layer; l++) {
-		if (!((const struct mm01_layer *)m->layers[l].ext)->linear)
-			continue;
-		st->s[l] = calloc((size_t)m->hp.n_head * D * D, sizeof(float));
-		ok = st->s[l] != NULL;
-	}
-	return ok ? FY_OK : fy_err_set(err, FY_ENOMEM, "out of memory for MiniMax-01's states");
+	const size_t D = (size_t)c->m->hp.head_dim;
+	return fy_recurrent_new(c, mm01_is_linear, 0, (size_t)c->m->hp.n_head * D * D, err);
 }
 
 /* Lightning attention's heads over a batch (each head's state is its own). */
@@ -207,11 +183,6 @@ static int la_heads(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 	return FY_OK;
 }
 
-static float silu(float x)
-{
-	return x / (1.0f + expf(-x));
-}
-
 /* Lightning attention (s.xn in, s.o out). */
 static int mm01_lightning(struct fy_ctx *c, int l, int n, struct fy_err *err)
 {
@@ -219,7 +190,7 @@ static int mm01_lightning(struct fy_ctx *c, int l, int n, struct fy_err *err)
 	const struct fy_hparams *hp = &m->hp;
 	const struct mm01_model *v = m->ext;
 	const struct mm01_layer *x = m->layers[l].ext;
-	const struct mm01_state *st = c->state;
+	const struct fy_recurrent *st = c->state;
 	const int64_t H = hp->n_head, D = hp->head_dim, HD = H * D;
 	float *qkv = malloc((size_t)n * 3 * (size_t)HD * sizeof(float));
 	float *g = malloc((size_t)n * (size_t)HD * sizeof(float));
@@ -234,7 +205,7 @@ static int mm01_lightning(struct fy_ctx *c, int l, int n, struct fy_err *err)
 	FY_TRY(rc, fy_eval_mm(c, &x->qkv, -1, c->s.xn, n, qkv, 3 * HD, err));
 	FY_TRY(rc, fy_eval_mm(c, &x->gate, -1, c->s.xn, n, g, HD, err));
 	for (int64_t i = 0; i < (int64_t)n * 3 * HD; i++)
-		qkv[i] = silu(qkv[i]);
+		qkv[i] = fy_silu(qkv[i]);
 	const double scale = 1.0 - 1.0 * l / (hp->n_layer - 1) + 1e-5; /* llama.cpp's slope_scale */
 	struct la_job j = { qkv, st->s[l], o, v->slopes, (float)scale, n, (int)H, (int)D };
 	FY_TRY(rc, c->pool != NULL ? fy_pool_for(c->pool, H, 1, la_heads, &j, err)
@@ -292,6 +263,6 @@ const struct fy_model_arch fy_arch_minimax01 = {
 	.hparams = mm01_hparams,
 	.load_layer = mm01_load,
 	.layer = mm01_layer,
-	.ctx_free = mm01_ctx_free,
+	.ctx_free = fy_recurrent_free,
 	.no_dense = false,
 };

@@ -48,11 +48,6 @@ struct q3n_model {
 	bool linear[]; /* per layer */
 };
 
-/* Per Gated DeltaNet layer: the convolution's last kernel - 1 inputs, each head's state. */
-struct q3n_state {
-	float **conv, **s;
-};
-
 static int hparams(struct fy_model *m, bool qwen35, struct fy_err *err)
 {
 	struct q3n_model *v = calloc(1, sizeof(*v) + (size_t)m->hp.n_layer * sizeof(bool));
@@ -160,60 +155,20 @@ out:
 }
 #undef NAME
 
-static void q3n_ctx_free(struct fy_ctx *c)
+static bool q3n_is_linear(const struct fy_model *m, int l)
 {
-	struct q3n_state *st = c->state;
-	if (st == NULL)
-		return;
-	for (int l = 0; l < c->m->hp.n_layer; l++) {
-		free(st->conv != NULL ? st->conv[l] : NULL);
-		free(st->s != NULL ? st->s[l] : NULL);
-	}
-	free(st->conv);
-	free(st->s);
-	free(st);
-	c->state = NULL;
+	return ((const struct q3n_layer *)m->layers[l].ext)->linear;
 }
 
+/* Per Gated DeltaNet layer: the convolution's last kernel - 1 inputs, each head's state. */
 static int q3n_state_new(struct fy_ctx *c, struct fy_err *err)
 {
-	const struct fy_model *m = c->m;
-	const struct q3n_model *v = m->ext;
+	const struct q3n_model *v = c->m->ext;
 	const size_t C = 2 * (size_t)v->key_heads * (size_t)v->key_dim +
 			 (size_t)v->value_heads * (size_t)v->value_dim;
-	struct q3n_state *st = calloc(1, sizeof(*st));
-	if (st == NULL)
-		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	c->state = st;
-	st->conv = calloc((size_t)m->hp.n_layer, sizeof(*st->conv));
-	st->s = calloc((size_t)m->hp.n_layer, sizeof(*st->s));
-	bool ok = st->conv != NULL && st->s != NULL;
-	for (int l = 0; ok && l < m->hp.n_layer; l++) {
-		if (!((const struct q3n_layer *)m->layers[l].ext)->linear)
-			continue;
-		st->conv[l] = calloc((size_t)v->kernel * C, sizeof(float));
-		st->s[l] =
-			calloc((size_t)v->value_heads * (size_t)v->value_dim * (size_t)v->key_dim,
-			       sizeof(float));
-		ok = st->conv[l] != NULL && st->s[l] != NULL;
-	}
-	return ok ? FY_OK : fy_err_set(err, FY_ENOMEM, "out of memory for Qwen3-Next's states");
-}
-
-/* x / sqrt(sum x^2 + eps) over n values, in place (llama.cpp's build_gdn_l2_norm). */
-static void l2norm(float *x, int64_t n, float eps)
-{
-	float ss = 0;
-	for (int64_t i = 0; i < n; i++)
-		ss += x[i] * x[i];
-	const float s = 1.0f / sqrtf(ss + eps);
-	for (int64_t i = 0; i < n; i++)
-		x[i] *= s;
-}
-
-static float silu(float x)
-{
-	return x / (1.0f + expf(-x));
+	return fy_recurrent_new(c, q3n_is_linear, (size_t)v->kernel * C,
+				(size_t)v->value_heads * (size_t)v->value_dim * (size_t)v->key_dim,
+				err);
 }
 
 /* One Gated DeltaNet layer's recurrence over a batch, value heads spread over the pool (each
@@ -267,7 +222,7 @@ static int delta_heads(void *ctx, int64_t begin, int64_t end, struct fy_err *err
 			fy_rmsnorm(oh, j->x->norm, j->eps, VD, oh);
 			const float *zh = j->z + (int64_t)t * VV + h * VD;
 			for (int64_t i = 0; i < VD; i++)
-				oh[i] *= silu(zh[i]);
+				oh[i] *= fy_silu(zh[i]);
 		}
 	}
 	free(delta);
@@ -282,7 +237,7 @@ static int q3n_linear(struct fy_ctx *c, int l, int n, struct fy_err *err)
 	const struct fy_hparams *hp = &m->hp;
 	const struct q3n_model *v = m->ext;
 	const struct q3n_layer *x = m->layers[l].ext;
-	const struct q3n_state *st = c->state;
+	const struct fy_recurrent *st = c->state;
 	const int64_t KH = v->key_heads, KD = v->key_dim, VH = v->value_heads, VD = v->value_dim;
 	const int64_t K = v->kernel, C = 2 * KH * KD + VH * VD, VV = VH * VD;
 	float *conv = st->conv[l], *S = st->s[l];
@@ -307,21 +262,12 @@ static int q3n_linear(struct fy_ctx *c, int l, int n, struct fy_err *err)
 	} else {
 		FY_TRY(rc, fy_eval_mm(c, &x->ba, -1, c->s.xn, n, ba, 2 * VH, err));
 	}
-	/* the window of K inputs, oldest first: K - 1 kept, then this token's; each token's
-	 * channels replaced in place by their convolution through SiLU, q and k L2-normalized */
-	for (int t = 0; t < n; t++) {
-		float *in = qkv + (int64_t)t * C;
-		memcpy(conv + (K - 1) * C, in, (size_t)C * sizeof(float));
-		for (int64_t ch = 0; ch < C; ch++) {
-			float sum = 0;
-			for (int64_t k = 0; k < K; k++)
-				sum += conv[k * C + ch] * x->conv[ch * K + k];
-			in[ch] = silu(sum);
-		}
-		memmove(conv, conv + C, (size_t)((K - 1) * C) * sizeof(float));
+	/* each token's channels replaced in place by their convolution through SiLU (the last
+	 * K - 1 inputs kept in the context), q and k L2-normalized */
+	fy_short_conv(conv, x->conv, qkv, n, C, K);
+	for (int t = 0; t < n; t++)
 		for (int64_t h = 0; h < 2 * KH; h++) /* q and k heads */
-			l2norm(in + h * KD, KD, hp->eps);
-	}
+			fy_l2norm(qkv + (int64_t)t * C + h * KD, KD, hp->eps);
 	struct delta_job j = { v, x, qkv, ba, z, S, o, n, hp->eps };
 	FY_TRY(rc, c->pool != NULL ? fy_pool_for(c->pool, VH, 1, delta_heads, &j, err)
 				   : delta_heads(&j, 0, VH, err));
@@ -395,7 +341,7 @@ out:
 #define Q3N_ROW(arch, hp, mixture)                                                                 \
 	{                                                                                          \
 		.name = arch, .rope = FY_ROPE_NEOX, .hf_rope = FY_ROPE_NEOX, .hparams = hp,        \
-		.load_layer = q3n_load, .layer = q3n_layer, .ctx_free = q3n_ctx_free,              \
+		.load_layer = q3n_load, .layer = q3n_layer, .ctx_free = fy_recurrent_free,         \
 		.no_dense = mixture,                                                               \
 	}
 
