@@ -133,19 +133,115 @@ struct kda_job {
 	int n, H, D;
 };
 
+#define CHUNK 16 /* tokens of a chunk: its pairwise per-channel decays cost CHUNK^2 x D exp() */
+
+/* sum over c of a[c] b[c] exp(ga[c] - gb[c]) (a per-channel decayed dot product) */
+static float decayed_dot(const float *a, const float *b, const float *ga, const float *gb,
+			 int64_t n)
+{
+	float s = 0;
+	for (int64_t c = 0; c < n; c++)
+		s += a[c] * b[c] * expf(ga[c] - gb[c]);
+	return s;
+}
+
+/* The delta rule over tokens [t0, t0 + L) of head h in the chunked form with per-channel decays
+ * (FLA's chunk_kda): cumulative log-decays per key channel, the chunk's keys solved against each
+ * other once, then the state's contribution and the chunk's own, every decay a difference of
+ * cumulative sums (never above 1). The same values as token by token, rounded otherwise. */
+static void kda_chunk(const struct kda_job *j, int64_t h, int t0, int L, float *M, float *gc,
+		      float *A, float *U, float *W, float *tmp)
+{
+	const struct fy_kernels *kern = fy_kernels_active();
+	const int64_t D = j->D, C = (int64_t)j->H * D;
+	const float scale = 1.0f / sqrtf((float)D);
+	const float *q[CHUNK], *k[CHUNK], *vv[CHUNK];
+	float beta[CHUNK];
+	for (int t = 0; t < L; t++) {
+		const int64_t at = (int64_t)(t0 + t) * C + h * D;
+		q[t] = j->q + at, k[t] = j->k + at, vv[t] = j->v + at;
+		beta[t] = j->b[(int64_t)(t0 + t) * j->H + h];
+		for (int64_t c = 0; c < D; c++)
+			gc[t * D + c] = j->g[at + c] + (t > 0 ? gc[(t - 1) * D + c] : 0.0f);
+	}
+	/* T = (I + strictly-lower(beta_t k_t . k_i decayed))^-1 by forward substitution */
+	for (int t = 0; t < L; t++) {
+		float *At = A + t * L;
+		for (int i = 0; i < L; i++)
+			At[i] = i < t ? -beta[t] *
+						decayed_dot(k[t], k[i], gc + t * D, gc + i * D, D)
+				      : 0.0f;
+		for (int i = 0; i < t; i++) {
+			float sum = 0;
+			for (int m = i + 1; m < t; m++)
+				sum += At[m] * A[m * L + i];
+			At[i] += sum;
+		}
+		At[t] = 1.0f;
+	}
+	/* U = T (beta v), W = T (beta k exp(Gc)) */
+	for (int t = 0; t < L; t++) {
+		float *u = U + t * D, *w = W + t * D;
+		memset(u, 0, (size_t)D * sizeof(float));
+		memset(w, 0, (size_t)D * sizeof(float));
+		for (int i = 0; i <= t; i++) {
+			const float a = A[t * L + i] * beta[i];
+			kern->axpy(a, vv[i], u, D);
+			for (int64_t c = 0; c < D; c++)
+				w[c] += a * k[i][c] * expf(gc[i * D + c]);
+		}
+	}
+	/* new values U - W S; outputs S (q exp(Gc_t)) + the chunk's own */
+	for (int t = 0; t < L; t++) {
+		float *u = U + t * D, *o = j->o + (int64_t)(t0 + t) * C + h * D;
+		for (int64_t c = 0; c < D; c++)
+			tmp[c] = q[t][c] * expf(gc[t * D + c]);
+		for (int64_t i = 0; i < D; i++) {
+			u[i] -= kern->dot(M + i * D, W + t * D, D);
+			o[i] = kern->dot(M + i * D, tmp, D);
+		}
+		for (int i = 0; i <= t; i++)
+			kern->axpy(decayed_dot(q[t], k[i], gc + t * D, gc + i * D, D), U + i * D, o,
+				   D);
+		for (int64_t i = 0; i < D; i++)
+			o[i] *= scale;
+	}
+	/* the state: S exp(Gc_last) + sum_i (k_i exp(Gc_last - Gc_i)) vnew_i^T, per key channel */
+	const float *last = gc + (L - 1) * D;
+	for (int64_t c = 0; c < D; c++)
+		tmp[c] = expf(last[c]);
+	for (int64_t r = 0; r < D; r++)
+		for (int64_t c = 0; c < D; c++)
+			M[r * D + c] *= tmp[c];
+	for (int i = 0; i < L; i++) {
+		for (int64_t c = 0; c < D; c++)
+			tmp[c] = k[i][c] * expf(last[c] - gc[i * D + c]);
+		for (int64_t r = 0; r < D; r++)
+			kern->axpy(U[i * D + r], tmp, M + r * D, D);
+	}
+}
+
 static int kda_heads(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 {
 	const struct kda_job *j = ctx;
 	const struct fy_kernels *kern = fy_kernels_active();
 	const int64_t D = j->D, C = (int64_t)j->H * D;
 	const float scale = 1.0f / sqrtf((float)D);
-	float *tmp = malloc(2 * (size_t)D * sizeof(float));
-	if (tmp == NULL)
+	/* eg, delta (the recurrence); gc, U, W (L x D), A (L x L), tmp (the chunks) */
+	float *buf = malloc((size_t)(3 * D + 3 * CHUNK * D + CHUNK * CHUNK) * sizeof(float));
+	if (buf == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
-	float *eg = tmp, *delta = tmp + D;
+	float *eg = buf, *delta = buf + D, *tmp = buf + 2 * D, *gc = buf + 3 * D;
+	float *U = gc + CHUNK * D, *W = U + CHUNK * D, *A = W + CHUNK * D;
 	for (int64_t h = begin; h < end; h++) {
 		float *M = j->S + h * D * D; /* row i: value channel i over the key channels */
-		for (int t = 0; t < j->n; t++) {
+		for (int t0 = 0; t0 < j->n; t0 += CHUNK) {
+			const int L = j->n - t0 < CHUNK ? j->n - t0 : CHUNK;
+			if (L > 1) { /* a prompt's chunk */
+				kda_chunk(j, h, t0, L, M, gc, A, U, W, tmp);
+				continue;
+			}
+			const int t = t0; /* one token: the recurrence */
 			const float *q = j->q + t * C + h * D, *k = j->k + t * C + h * D;
 			const float *vv = j->v + t * C + h * D, *g = j->g + t * C + h * D;
 			const float beta = j->b[(int64_t)t * j->H + h];
@@ -163,7 +259,7 @@ static int kda_heads(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 				o[i] = kern->dot(M + i * D, q, D) * scale;
 		}
 	}
-	free(tmp);
+	free(buf);
 	return FY_OK;
 }
 

@@ -184,32 +184,141 @@ struct delta_job {
 	float eps;
 };
 
+/* Token t's inputs for value head h: beta, the log-decay g (the state decays by exp(g)), and
+ * pointers to q and k (its key head's) and v. */
+static void token_in(const struct delta_job *j, int64_t h, int t, float *beta, float *g,
+		     const float **q, const float **k, const float **vv)
+{
+	const struct q3n_model *v = j->v;
+	const int64_t KH = v->key_heads, KD = v->key_dim, VH = v->value_heads, VD = v->value_dim;
+	const int64_t C = 2 * KH * KD + VH * VD, VPK = VH / KH;
+	const int64_t kh = v->qwen35 ? h % KH : h / VPK, r = h % VPK;
+	const float *u = j->u + (int64_t)t * C, *bat = j->ba + (int64_t)t * 2 * VH;
+	const float b = v->qwen35 ? bat[h] : bat[kh * 2 * VPK + r];
+	const float a = v->qwen35 ? bat[VH + h] : bat[kh * 2 * VPK + VPK + r];
+	const float z = a + j->x->dt_bias[h];
+	*beta = 1.0f / (1.0f + expf(-b));
+	*g = (z > 20.0f ? z : log1pf(expf(z))) * j->x->a[h];
+	*q = u + kh * KD;
+	*k = u + KH * KD + kh * KD;
+	*vv = u + 2 * KH * KD + h * VD;
+}
+
+#define CHUNK 64 /* tokens of a chunk of the delta rule */
+
+/* Scratch of one thread's chunks: cumulative log-decays, the chunk's triangular system, its
+ * values and keys through it, the new values. */
+struct chunk_scratch {
+	float *gc, *A, *U, *W, *kd;
+};
+
+/* The delta rule over tokens [t0, t0 + L) of head h in the chunked form (FLA's
+ * chunk_gated_delta_rule, as llama.cpp's build_delta_net_chunking): the chunk's keys solved
+ * against each other once (T = (I + strictly-lower(beta k k^T decayed))^-1), then the state's
+ * contribution and the chunk's own; the same values as token by token, rounded otherwise. M is
+ * the head's state, row i = value channel i over the key channels; o its L outputs (ldo apart),
+ * before the gated norm. */
+static void delta_chunk(const struct delta_job *j, int64_t h, int t0, int L, float *M, float *o,
+			int64_t ldo, const struct chunk_scratch *sc)
+{
+	const struct fy_kernels *kern = fy_kernels_active();
+	const int64_t KD = j->v->key_dim, VD = j->v->value_dim;
+	const float scale = 1.0f / sqrtf((float)VD);
+	const float *q[CHUNK], *k[CHUNK], *vv[CHUNK];
+	float beta[CHUNK], g = 0;
+	for (int t = 0; t < L; t++) {
+		float gt;
+		token_in(j, h, t0 + t, &beta[t], &gt, &q[t], &k[t], &vv[t]);
+		g += gt;
+		sc->gc[t] = g;
+	}
+	/* A[t][i] = -beta_t (k_t . k_i) exp(Gc_t - Gc_i) below the diagonal, then forward
+	 * substitution row by row: T = A + I */
+	for (int t = 0; t < L; t++) {
+		float *At = sc->A + (int64_t)t * L;
+		for (int i = 0; i < L; i++)
+			At[i] = i < t ? -beta[t] * kern->dot(k[t], k[i], KD) *
+						expf(sc->gc[t] - sc->gc[i])
+				      : 0.0f;
+		for (int i = 0; i < t; i++) {
+			float sum = 0;
+			for (int m = i + 1; m < t; m++)
+				sum += At[m] * sc->A[(int64_t)m * L + i];
+			At[i] += sum;
+		}
+		At[t] = 1.0f;
+	}
+	/* U = T (beta v), W = T (beta k exp(Gc)) */
+	for (int t = 0; t < L; t++) {
+		float *u = sc->U + (int64_t)t * VD, *w = sc->W + (int64_t)t * KD;
+		memset(u, 0, (size_t)VD * sizeof(float));
+		memset(w, 0, (size_t)KD * sizeof(float));
+		for (int i = 0; i <= t; i++) {
+			const float a = sc->A[(int64_t)t * L + i] * beta[i];
+			kern->axpy(a, vv[i], u, VD);
+			kern->axpy(a * expf(sc->gc[i]), k[i], w, KD);
+		}
+	}
+	/* new values: U - W S; outputs: exp(Gc_t) S q_t + sum over i <= t of
+	 * (q_t . k_i) exp(Gc_t - Gc_i) vnew_i */
+	for (int t = 0; t < L; t++) {
+		float *u = sc->U + (int64_t)t * VD, *ot = o + (int64_t)t * ldo;
+		const float *w = sc->W + (int64_t)t * KD;
+		const float e = expf(sc->gc[t]);
+		for (int64_t i = 0; i < VD; i++) {
+			u[i] -= kern->dot(M + i * KD, w, KD);
+			ot[i] = e * kern->dot(M + i * KD, q[t], KD);
+		}
+		for (int i = 0; i <= t; i++)
+			kern->axpy(kern->dot(q[t], k[i], KD) * expf(sc->gc[t] - sc->gc[i]),
+				   sc->U + (int64_t)i * VD, ot, VD);
+		for (int64_t i = 0; i < VD; i++)
+			ot[i] *= scale;
+	}
+	/* the state: S exp(Gc_last) + sum_i (k_i exp(Gc_last - Gc_i)) vnew_i^T */
+	const float last = sc->gc[L - 1], el = expf(last);
+	for (int64_t i = 0; i < VD * KD; i++)
+		M[i] *= el;
+	for (int i = 0; i < L; i++) {
+		const float d = expf(last - sc->gc[i]);
+		for (int64_t c = 0; c < KD; c++)
+			sc->kd[c] = k[i][c] * d;
+		for (int64_t r = 0; r < VD; r++)
+			kern->axpy(sc->U[(int64_t)i * VD + r], sc->kd, M + r * KD, KD);
+	}
+}
+
 static int delta_heads(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 {
 	const struct delta_job *j = ctx;
 	const struct q3n_model *v = j->v;
 	const struct fy_kernels *kern = fy_kernels_active();
-	const int64_t KH = v->key_heads, KD = v->key_dim, VH = v->value_heads, VD = v->value_dim;
-	const int64_t C = 2 * KH * KD + VH * VD, VV = VH * VD, VPK = VH / KH;
+	const int64_t KD = v->key_dim, VH = v->value_heads, VD = v->value_dim;
+	const int64_t VV = VH * VD;
 	const float scale = 1.0f / sqrtf((float)VD);
-	float *delta = malloc((size_t)VD * sizeof(float));
-	if (delta == NULL)
+	const size_t fl = (size_t)(CHUNK + CHUNK * CHUNK + CHUNK * VD + CHUNK * KD + KD + VD);
+	float *buf = malloc(fl * sizeof(float));
+	if (buf == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
+	const struct chunk_scratch sc = { buf, buf + CHUNK, buf + CHUNK + CHUNK * CHUNK,
+					  buf + CHUNK + CHUNK * CHUNK + CHUNK * VD,
+					  buf + CHUNK + CHUNK * CHUNK + CHUNK * (VD + KD) };
+	float *delta = sc.kd + KD;
 	for (int64_t h = begin; h < end; h++) {
-		const int64_t kh = v->qwen35 ? h % KH : h / VPK, r = h % VPK;
 		float *M = j->S + h * VD * KD;
-		for (int t = 0; t < j->n; t++) {
-			const float *u = j->u + (int64_t)t * C, *bat = j->ba + (int64_t)t * 2 * VH;
-			const float b = v->qwen35 ? bat[h] : bat[kh * 2 * VPK + r];
-			const float a = v->qwen35 ? bat[VH + h] : bat[kh * 2 * VPK + VPK + r];
-			const float beta = 1.0f / (1.0f + expf(-b));
-			const float sp = a + j->x->dt_bias[h] > 20.0f
-						 ? a + j->x->dt_bias[h]
-						 : log1pf(expf(a + j->x->dt_bias[h]));
-			const float decay = expf(sp * j->x->a[h]);
-			const float *q = u + kh * KD, *k = u + KH * KD + kh * KD;
-			const float *vv = u + 2 * KH * KD + h * VD;
-			float *oh = j->o + (int64_t)t * VV + h * VD;
+		for (int t0 = 0; t0 < j->n; t0 += CHUNK) {
+			const int L = j->n - t0 < CHUNK ? j->n - t0 : CHUNK;
+			if (L > 1) { /* a prompt's chunk */
+				delta_chunk(j, h, t0, L, M, j->o + (int64_t)t0 * VV + h * VD, VV,
+					    &sc);
+				continue;
+			}
+			/* one token: the recurrence */
+			float beta, g;
+			const float *q, *k, *vv;
+			token_in(j, h, t0, &beta, &g, &q, &k, &vv);
+			const float decay = expf(g);
+			float *oh = j->o + (int64_t)t0 * VV + h * VD;
 			for (int64_t i = 0; i < VD * KD; i++)
 				M[i] *= decay;
 			for (int64_t i = 0; i < VD; i++)
@@ -218,14 +327,17 @@ static int delta_heads(void *ctx, int64_t begin, int64_t end, struct fy_err *err
 				kern->axpy(delta[i], k, M + i * KD, KD);
 			for (int64_t i = 0; i < VD; i++)
 				oh[i] = kern->dot(M + i * KD, q, KD) * scale;
-			/* RMSNorm x ssm_norm x silu(z) */
-			fy_rmsnorm(oh, j->x->norm, j->eps, VD, oh);
+		}
+		/* RMSNorm x ssm_norm x silu(z), token by token */
+		for (int t = 0; t < j->n; t++) {
+			float *oh = j->o + (int64_t)t * VV + h * VD;
 			const float *zh = j->z + (int64_t)t * VV + h * VD;
+			fy_rmsnorm(oh, j->x->norm, j->eps, VD, oh);
 			for (int64_t i = 0; i < VD; i++)
 				oh[i] *= fy_silu(zh[i]);
 		}
 	}
-	free(delta);
+	free(buf);
 	return FY_OK;
 }
 
