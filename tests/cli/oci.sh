@@ -245,20 +245,6 @@ run env FERRY_HOME="$fresh" "$FERRY" clone "oci://$reg/demo/big:v1"
 expect_rc 0 "the resumed push clones"
 run env FERRY_HOME="$fresh" "$FERRY" verify demo/big
 expect_rc 0 "and verifies"
-# an interrupted clone resumes: its ranges stay in tmp/ and the next clone goes on from them
-head -c 24000000 /dev/urandom >"$big/payload.raw"
-"$FERRY" -q --no-progress add demo/big "$big" -m big2
-run "$FERRY" push demo/big "oci://$reg/demo/big:v2"
-expect_rc 0 "push a 24 MB revision"
-halted="$work/halted"
-FERRY_HOME=$halted "$FERRY" -q init
-run timeout -s TERM 2 env FERRY_HOME="$halted" "$FERRY" clone "oci://$reg/demo/big:v2" --limit-rate 100000 --ranged-min 1 --range-size 1
-expect_rc 124 "a slow clone stopped by SIGTERM"
-run env FERRY_HOME="$halted" "$FERRY" --json clone "oci://$reg/demo/big:v2" --ranged-min 1 --range-size 1
-expect_rc 0 "the clone runs again"
-[ "$(json_field "$work/out" 'd.bytes_resumed > 0')" = true ] && ok || bad "it resumed the ranges it had: $(cat "$work/out")"
-run env FERRY_HOME="$halted" "$FERRY" verify demo/big
-expect_rc 0 "the resumed clone verifies"
 
 # --- Basic authentication (htpasswd) -------------------------------------------------------------
 htpasswd -Bbc "$work/htpasswd" mirror s3cret >/dev/null 2>&1
