@@ -150,7 +150,7 @@ static float decayed_dot(const float *a, const float *b, const float *ga, const 
  * other once, then the state's contribution and the chunk's own, every decay a difference of
  * cumulative sums (never above 1). The same values as token by token, rounded otherwise. */
 static void kda_chunk(const struct kda_job *j, int64_t h, int t0, int L, float *M, float *gc,
-		      float *A, float *U, float *W, float *tmp)
+		      float *A, float *U, float *W, float *kg, float *tmp)
 {
 	const struct fy_kernels *kern = fy_kernels_active();
 	const int64_t D = j->D, C = (int64_t)j->H * D;
@@ -180,6 +180,9 @@ static void kda_chunk(const struct kda_job *j, int64_t h, int t0, int L, float *
 		At[t] = 1.0f;
 	}
 	/* U = T (beta v), W = T (beta k exp(Gc)) */
+	for (int i = 0; i < L; i++) /* k exp(Gc), once per token */
+		for (int64_t c = 0; c < D; c++)
+			kg[i * D + c] = k[i][c] * expf(gc[i * D + c]);
 	for (int t = 0; t < L; t++) {
 		float *u = U + t * D, *w = W + t * D;
 		memset(u, 0, (size_t)D * sizeof(float));
@@ -187,8 +190,7 @@ static void kda_chunk(const struct kda_job *j, int64_t h, int t0, int L, float *
 		for (int i = 0; i <= t; i++) {
 			const float a = A[t * L + i] * beta[i];
 			kern->axpy(a, vv[i], u, D);
-			for (int64_t c = 0; c < D; c++)
-				w[c] += a * k[i][c] * expf(gc[i * D + c]);
+			kern->axpy(a, kg + i * D, w, D);
 		}
 	}
 	/* new values U - W S; outputs S (q exp(Gc_t)) + the chunk's own */
@@ -227,18 +229,18 @@ static int kda_heads(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
 	const struct fy_kernels *kern = fy_kernels_active();
 	const int64_t D = j->D, C = (int64_t)j->H * D;
 	const float scale = 1.0f / sqrtf((float)D);
-	/* eg, delta (the recurrence); gc, U, W (L x D), A (L x L), tmp (the chunks) */
-	float *buf = malloc((size_t)(3 * D + 3 * CHUNK * D + CHUNK * CHUNK) * sizeof(float));
+	/* eg, delta (the recurrence); tmp, gc, U, W, kg (L x D), A (L x L) (the chunks) */
+	float *buf = malloc((size_t)(3 * D + 4 * CHUNK * D + CHUNK * CHUNK) * sizeof(float));
 	if (buf == NULL)
 		return fy_err_set(err, FY_ENOMEM, "out of memory");
 	float *eg = buf, *delta = buf + D, *tmp = buf + 2 * D, *gc = buf + 3 * D;
-	float *U = gc + CHUNK * D, *W = U + CHUNK * D, *A = W + CHUNK * D;
+	float *U = gc + CHUNK * D, *W = U + CHUNK * D, *kg = W + CHUNK * D, *A = kg + CHUNK * D;
 	for (int64_t h = begin; h < end; h++) {
 		float *M = j->S + h * D * D; /* row i: value channel i over the key channels */
 		for (int t0 = 0; t0 < j->n; t0 += CHUNK) {
 			const int L = j->n - t0 < CHUNK ? j->n - t0 : CHUNK;
 			if (L > 1) { /* a prompt's chunk */
-				kda_chunk(j, h, t0, L, M, gc, A, U, W, tmp);
+				kda_chunk(j, h, t0, L, M, gc, A, U, W, kg, tmp);
 				continue;
 			}
 			const int t = t0; /* one token: the recurrence */

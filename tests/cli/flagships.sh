@@ -401,6 +401,12 @@ run "$FERRY" run "$work/x.gguf" -p hello -n 1
 expect_rc 1 "a layer named softmax attention without its tensors"
 expect_err "blk.3.attn_q.weight" "the refusal names the missing tensor"
 rm -f "$work/x.gguf"
+# a file whose residual_scale is 0 is refused on load, naming the key
+cp "$work/$m.gguf" "$work/mm-scale.gguf"
+gguf_patch "$work/mm-scale.gguf" minimax-01.residual_scale 0
+run "$FERRY" run "$work/mm-scale.gguf" -p hi -n 1
+expect_rc 1 "run refuses a residual_scale of 0"
+expect_err "mm-scale.gguf: residual_scale is missing or not positive" "the refusal names the file and the key"
 cfg_bad "the residual taken before the norm" "bad/config.json: postnorm is not true" 'c.postnorm = false'
 cfg_bad "alphas that differ" "bad/config.json: layernorm_mlp_alpha is not given or differs" \
 	'c.layernorm_mlp_alpha = 2'
