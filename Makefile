@@ -26,7 +26,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 LIBS       = $(PKG_LIBS) -lpthread -lm
 # The quantizers must round exactly as llama.cpp's reference functions: no FMA contraction.
-FILE_FLAGS  = $(if $(filter quant/%,$<),-ffp-contract=off)
+FILE_FLAGS  = $(if $(filter quant/% infer/qdot%,$<),-ffp-contract=off)
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC  := $(foreach m,$(MODULES),$(wildcard $(m)/*.c $(m)/arch/*.c))

@@ -3,12 +3,16 @@
  * of N_PROMPT tokens) and generation (N_GEN tokens one at a time after it), in tokens/s, on
  * token ids drawn from a fixed generator (the text does not change the work).
  *
- *   infer_speed MODEL THREADS N_PROMPT N_GEN     prints "pp TOK/S tg TOK/S kernels NAME"
+ *   infer_speed MODEL THREADS N_PROMPT N_GEN [q8|f32]   prints "pp TOK/S tg TOK/S kernels NAME"
+ *
+ * q8 (the default, as `ferry run`): activations rounded to 8-bit blocks for the types with integer
+ * kernels; f32: never rounded (as `ferry smoke`).
  */
 #include "infer/infer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
@@ -16,8 +20,8 @@ int main(int argc, char **argv)
 	struct fy_pool *pool = NULL;
 	struct fy_ctx *c = NULL;
 	struct fy_err err;
-	if (argc != 5) {
-		fprintf(stderr, "usage: infer_speed MODEL THREADS N_PROMPT N_GEN\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: infer_speed MODEL THREADS N_PROMPT N_GEN [q8|f32]\n");
 		return 2;
 	}
 	const int threads = atoi(argv[2]), np = atoi(argv[3]), ng = atoi(argv[4]);
@@ -27,6 +31,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "infer_speed: %s\n", np < 1 || ng < 1 ? "bad counts" : err.msg);
 		return 1;
 	}
+	fy_ctx_set_activations(c, argc == 6 && strcmp(argv[5], "f32") == 0 ? FY_ACT_F32 : FY_ACT_Q8);
 	int32_t *ids = malloc((size_t)np * sizeof(*ids));
 	float *logits = malloc((size_t)m->hp.n_vocab * sizeof(float));
 	uint64_t s = 12345;

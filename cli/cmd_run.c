@@ -126,6 +126,7 @@ static void report(const struct gen *g)
 int cmd_run(struct fy_cli *cli, int argc, char **argv)
 {
 	const char *prompt = "", *prompt_file = NULL, *temp = "0.8", *top_p = "0.95", *seed = NULL;
+	const char *act = "q8";
 	long n_predict = 128, top_k = 40, threads = 0, n_ctx = 0;
 	bool chat = false;
 	const struct fy_opt opts[] = {
@@ -145,12 +146,17 @@ int cmd_run(struct fy_cli *cli, int argc, char **argv)
 		{ "ctx", 'c', FY_OPT_INT, &n_ctx, "N",
 		  "context positions (default: the training context, at most 4096)" },
 		{ "threads", 't', FY_OPT_INT, &threads, "N", "threads (default: one per CPU)" },
+		{ "activations", 0, FY_OPT_STRING, &act, "q8|f32",
+		  "q8: activations rounded to 8-bit blocks for Q8_0/Q4_K/Q5_K/Q6_K/IQ4_XS weights "
+		  "and "
+		  "integer products, as llama.cpp (the default); f32: never rounded (what smoke "
+		  "measures with)" },
 		{ NULL, 0, 0, NULL, NULL, NULL },
 	};
 	const struct fy_usage usage = {
 		"ferry run ARTIFACT [-p TEXT | -f FILE] [-n N] [--temp T] [--top-k K] [--top-p P] "
 		"[--seed S]\n"
-		"          [--chat] [-t N]",
+		"          [--chat] [-t N] [--activations q8|f32]",
 		"Runs a model with ferry's reference kernels and streams the generated text to\n"
 		"stdout. ARTIFACT is a GGUF file, an HF checkpoint directory (run as it is, "
 		"without\n"
@@ -191,6 +197,8 @@ int cmd_run(struct fy_cli *cli, int argc, char **argv)
 	}
 	if (r < 0 && (n_predict < 0 || n_predict > 1000000))
 		r = fy_cli_usage_error(cli, "-n needs a token count from 0 to 1000000");
+	if (r < 0 && strcmp(act, "q8") != 0 && strcmp(act, "f32") != 0)
+		r = fy_cli_usage_error(cli, "--activations needs q8 or f32");
 	if (r < 0 && (top_k < 0 || n_ctx < 0 || n_ctx > 1000000))
 		r = fy_cli_usage_error(cli, "--top-k and --ctx need non-negative counts");
 	if (r < 0)
@@ -224,6 +232,7 @@ int cmd_run(struct fy_cli *cli, int argc, char **argv)
 		r = fy_cli_fail(cli, &err);
 		goto out;
 	}
+	fy_ctx_set_activations(g.ctx, strcmp(act, "q8") == 0 ? FY_ACT_Q8 : FY_ACT_F32);
 	g.cap_ids = g.n_ids; /* at least: the array holds n_ids */
 	if (g.n_ids == 0) {
 		err.code = FY_EINVAL;

@@ -134,6 +134,8 @@ struct fy_ctx {
 	float *k, *v;	       /* [layer][n_ctx][n_head_kv * head_dim (v: head_dim_v)] */
 	float *idx;	       /* [layer][n_ctx][idx_dim]: the lightning indexer's keys, or NULL */
 	struct fy_scratch s;
+	enum fy_activations act;
+	struct fy_buf mm; /* the products' rounded activations (fy_matmul_s) */
 };
 
 /* y = W x over n rows of x (ldy floats apart in y), shown to the context's hook first. */

@@ -49,6 +49,7 @@ int fy_ctx_new(struct fy_ctx **out, const struct fy_model *m, int n_ctx, struct 
 	c->m = m;
 	c->pool = pool;
 	c->n_ctx = n_ctx;
+	fy_ctx_set_activations(c, FY_ACT_F32);
 	*out = c;
 	return FY_OK;
 }
@@ -58,7 +59,15 @@ int fy_eval_mm(struct fy_ctx *c, const struct fy_weight *w, int expert, const fl
 {
 	if (c->hook != NULL && n > 0)
 		c->hook(c->hook_ctx, w, expert, x, n);
-	return fy_matmul(w, x, n, y, ldy, c->pool, err);
+	return fy_matmul_s(w, x, n, y, ldy, c->pool, c->act == FY_ACT_Q8 ? &c->mm : NULL, err);
+}
+
+void fy_ctx_set_activations(struct fy_ctx *c, enum fy_activations a)
+{
+	const char *env = getenv("FERRY_ACTIVATIONS");
+	if (env != NULL && (strcmp(env, "f32") == 0 || strcmp(env, "q8") == 0))
+		a = strcmp(env, "q8") == 0 ? FY_ACT_Q8 : FY_ACT_F32;
+	c->act = a;
 }
 
 void fy_ctx_set_hook(struct fy_ctx *c, fy_matmul_hook_fn fn, void *ctx)
@@ -77,6 +86,7 @@ void fy_ctx_free(struct fy_ctx *c)
 	free(c->v);
 	free(c->idx);
 	scratch_free(&c->s);
+	fy_buf_release(&c->mm);
 	free(c);
 }
 

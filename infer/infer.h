@@ -77,6 +77,11 @@ void fy_weight_row(const struct fy_weight *w, int64_t r, float *out);
  */
 int fy_matmul(const struct fy_weight *w, const float *x, int64_t n_tok, float *y, int64_t ldy,
 	      struct fy_pool *pool, struct fy_err *err);
+/* fy_matmul, or with scratch given (kept between calls; fy_buf_release frees it) the integer
+ * products of infer/qdot.c for the types that have them (Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS): the
+ * activations rounded to 8-bit blocks, as ggml's CPU kernels round them. */
+int fy_matmul_s(const struct fy_weight *w, const float *x, int64_t n_tok, float *y, int64_t ldy,
+		struct fy_pool *pool, struct fy_buf *scratch, struct fy_err *err);
 /* out = x / sqrt(mean(x^2) + eps) * g (g may be NULL); out may be x. */
 void fy_rmsnorm(const float *x, const float *g, float eps, int64_t n, float *out);
 /* Softmax in place over n values. */
@@ -286,6 +291,12 @@ void fy_ctx_free(struct fy_ctx *c);
 int fy_ctx_size(const struct fy_ctx *c);
 int fy_ctx_pos(const struct fy_ctx *c); /* positions filled */
 void fy_ctx_reset(struct fy_ctx *c);	/* forget the cache */
+/* How a context's products treat activations: F32 (the default: the file's weights exactly,
+ * activations never rounded; what the gate and imatrix measure with) or Q8 (rounded to 8-bit
+ * blocks for the types infer/qdot.c covers and multiplied in integers, as llama.cpp's CPU
+ * kernels do: faster, and an error of its own). FERRY_ACTIVATIONS=f32 or q8 overrides. */
+enum fy_activations { FY_ACT_F32, FY_ACT_Q8 };
+void fy_ctx_set_activations(struct fy_ctx *c, enum fy_activations a);
 
 /* Called before each matrix product of an evaluation with its input: n_tok rows of w->ne0
  * activations; expert is the expert's index for a mixture's expert matrix, else -1 (the

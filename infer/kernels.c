@@ -3,6 +3,7 @@
  * on them: matrix products over stored rows of any type, RMSNorm, softmax, SwiGLU, RoPE.
  */
 #include "infer/infer.h"
+#include "infer/qdot.h"
 #include "quant/quant.h"
 
 #include <math.h>
@@ -194,9 +195,84 @@ static int matmul_range(void *ctx, int64_t begin, int64_t end, struct fy_err *er
 	return FY_OK;
 }
 
+/* --- integer products (infer/qdot.h) -------------------------------------------------------- */
+
+/* Rows a thread takes at a time in the integer products: their blocks (a 1536-wide Q4_K row is
+ * 864 bytes) stay in the L1/L2 cache while every tile of four tokens passes over them. */
+#define QROWS_PER_CHUNK 32
+
+struct qmatmul_job {
+	const struct fy_weight *w;
+	fy_qdot_fn fn;
+	const uint8_t *a;
+	size_t lda;
+	int64_t n_tok, nb;
+	float *y;
+	int64_t ldy;
+};
+
+static int qmatmul_range(void *ctx, int64_t begin, int64_t end, struct fy_err *err)
+{
+	const struct qmatmul_job *j = ctx;
+	(void)err;
+	for (int64_t r0 = begin; r0 < end; r0 += QROWS_PER_CHUNK) {
+		const int nr = (int)(end - r0 < QROWS_PER_CHUNK ? end - r0 : QROWS_PER_CHUNK);
+		const uint8_t *rows = j->w->data + (size_t)r0 * j->w->row_bytes;
+		if (r0 + nr < end) /* the next chunk's first rows */
+			for (size_t o = 0; o < 8 * j->w->row_bytes; o += 64)
+				__builtin_prefetch(rows + (size_t)nr * j->w->row_bytes + o, 0, 2);
+		for (int64_t t0 = 0; t0 < j->n_tok; t0 += FY_QDOT_TOKENS) {
+			const int nt = (int)(j->n_tok - t0 < FY_QDOT_TOKENS ? j->n_tok - t0
+									    : FY_QDOT_TOKENS);
+			j->fn(rows, j->w->row_bytes, nr, j->a + (size_t)t0 * j->lda, j->lda, nt,
+			      j->nb, j->y + t0 * j->ldy + r0, j->ldy);
+		}
+	}
+	return FY_OK;
+}
+
+/* The integer product when w's type has one (else 1: not taken). */
+static int matmul_q(const struct fy_weight *w, const float *x, int64_t n_tok, float *y, int64_t ldy,
+		    struct fy_pool *pool, struct fy_buf *scratch, struct fy_err *err)
+{
+	const struct fy_qdot *q = w->scale == NULL ? fy_qdot_find(w->type) : NULL;
+	const int64_t blck = q == NULL ? 0 : q->act == FY_QACT_A256 ? 256 : 32;
+	if (q == NULL || w->ne0 % blck != 0 || n_tok <= 0)
+		return 1;
+	const struct fy_kernels *k = fy_kernels_active();
+	fy_qdot_fn fn = k != &fy_kernels_scalar ? fy_qdot_avx2(w->type) : NULL;
+	const size_t lda = fy_qact_row_bytes(q->act, w->ne0);
+	if (scratch->cap < (size_t)n_tok * lda) {
+		uint8_t *p = realloc(scratch->data, (size_t)n_tok * lda);
+		if (p == NULL)
+			return fy_err_set(err, FY_ENOMEM, "out of memory");
+		scratch->data = p;
+		scratch->cap = (size_t)n_tok * lda;
+	}
+	for (int64_t t = 0; t < n_tok; t++)
+		fy_qact_quantize(q->act, x + t * w->ne0, scratch->data + (size_t)t * lda, w->ne0);
+	struct qmatmul_job j = {
+		w, fn != NULL ? fn : q->scalar, scratch->data, lda, n_tok, w->ne0 / blck, y, ldy
+	};
+	if (pool == NULL || w->ne1 < 64)
+		return qmatmul_range(&j, 0, w->ne1, err);
+	int64_t grain = w->ne1 / (4 * fy_pool_threads(pool));
+	grain = (grain + QROWS_PER_CHUNK - 1) / QROWS_PER_CHUNK * QROWS_PER_CHUNK;
+	return fy_pool_for(pool, w->ne1, grain, qmatmul_range, &j, err);
+}
+
 int fy_matmul(const struct fy_weight *w, const float *x, int64_t n_tok, float *y, int64_t ldy,
 	      struct fy_pool *pool, struct fy_err *err)
 {
+	return fy_matmul_s(w, x, n_tok, y, ldy, pool, NULL, err);
+}
+
+int fy_matmul_s(const struct fy_weight *w, const float *x, int64_t n_tok, float *y, int64_t ldy,
+		struct fy_pool *pool, struct fy_buf *scratch, struct fy_err *err)
+{
+	const int qrc = scratch != NULL ? matmul_q(w, x, n_tok, y, ldy, pool, scratch, err) : 1;
+	if (qrc != 1)
+		return qrc;
 	struct matmul_job j = { w, x, n_tok, y, ldy, fy_kernels_active() };
 	if (w->type != FY_DTYPE_F32 && w->scale == NULL && fy_quant_traits(w->type) == NULL)
 		return fy_err_set(err, FY_EUNSUPPORTED, "no kernel reads %s rows",

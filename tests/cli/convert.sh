@@ -338,8 +338,8 @@ J
 # a quantized file dequantizes (F32 by default, exact): the checkpoint computes what the file does
 "$FERRY" -q quant "$work/rt.gguf" -o "$work/rt-q8.gguf" --type Q8_0 && "$FERRY" -q convert "$work/rt-q8.gguf" -o "$work/q8-hf" &&
 	ok || bad "a Q8_0 file converts"
-a=$("$FERRY" run "$work/rt-q8.gguf" -p "Once upon a time" -n 24 --seed 7 2>/dev/null)
-b=$("$FERRY" run "$work/q8-hf" -p "Once upon a time" -n 24 --seed 7 2>/dev/null)
+a=$("$FERRY" run "$work/rt-q8.gguf" -p "Once upon a time" -n 24 --seed 7 --activations f32 2>/dev/null)
+b=$("$FERRY" run "$work/q8-hf" -p "Once upon a time" -n 24 --seed 7 --activations f32 2>/dev/null)
 [ -n "$a" ] && [ "$a" = "$b" ] && ok || bad "the dequantized checkpoint generates what the Q8_0 file does"
 grep -q '"torch_dtype": "float32"' "$work/q8-hf/config.json" && ok || bad "a quantized file exports as float32"
 "$FERRY" -q convert "$work/rt.gguf" -o "$work/f16-hf" --outtype f16 && grep -q '"torch_dtype": "float16"' "$work/f16-hf/config.json" &&

@@ -6,6 +6,7 @@
 #include "helpers.h"
 #include "infer/arch.h"
 #include "infer/infer.h"
+#include "infer/qdot.h"
 #include "quant/quant.h"
 
 #include <math.h>
@@ -159,6 +160,109 @@ Test(infer, matmul_every_type)
 		check_matmul(types[i], 5, cols, 0, pool);   /* no tokens */
 	}
 	fy_pool_free(pool);
+}
+
+/* The integer products (infer/qdot.c): every AVX2 tile equals the scalar kernel bit for bit, for
+ * 1-4 tokens and any number of rows; the scalar kernel equals the double-precision product of the
+ * dequantized rows and the dequantized activation blocks to rounding; fy_matmul_s with scratch
+ * takes them and stays within the activations' rounding of the F32 product. */
+Test(infer, qdot_kernels)
+{
+	static const enum fy_dtype types[] = { FY_DTYPE_Q8_0, FY_DTYPE_Q4_K, FY_DTYPE_Q5_K,
+					       FY_DTYPE_Q6_K, FY_DTYPE_IQ4_XS };
+	const int64_t cols = 768, rows = 9, ntok = 6;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		const struct fy_qdot *qd = fy_qdot_find(types[i]);
+		cr_assert(qd != NULL, "%s has an integer kernel", fy_dtype_name(types[i]));
+		float *deq;
+		size_t rb;
+		uint8_t *q = make_matrix(types[i], rows, cols, &deq, &rb);
+		float *x = malloc((size_t)(ntok * cols) * sizeof(float));
+		float *xd = malloc((size_t)(ntok * cols) * sizeof(float));
+		for (int64_t k = 0; k < ntok * cols; k++)
+			x[k] = frand() * (k % 97 == 0 ? 8.0f : 1.0f); /* a few outliers */
+		const size_t lda = fy_qact_row_bytes(qd->act, cols);
+		uint8_t *a = malloc(lda * (size_t)ntok);
+		for (int64_t t = 0; t < ntok; t++) {
+			fy_qact_quantize(qd->act, x + t * cols, a + (size_t)t * lda, cols);
+			/* the activation blocks' values */
+			const int64_t blk = qd->act == FY_QACT_A256 ? 256 : 32;
+			for (int64_t b = 0; b < cols / blk; b++) {
+				const uint8_t *p = a + (size_t)t * lda +
+						   (size_t)b * (blk == 256 ? sizeof(struct fy_a256)
+									   : sizeof(struct fy_a32));
+				float d;
+				memcpy(&d, p, sizeof(d));
+				for (int64_t e = 0; e < blk; e++)
+					xd[t * cols + b * blk + e] = d * (float)(int8_t)p[4 + e];
+			}
+		}
+		float ys[6 * 9], yv[6 * 9];
+		const int64_t nb = cols / (qd->act == FY_QACT_A256 ? 256 : 32);
+		for (int64_t t = 0; t < ntok; t += FY_QDOT_TOKENS) {
+			const int nt = (int)(ntok - t < FY_QDOT_TOKENS ? ntok - t : FY_QDOT_TOKENS);
+			qd->scalar(q, rb, (int)rows, a + (size_t)t * lda, lda, nt, nb,
+				   ys + t * rows, rows);
+		}
+		for (int64_t t = 0; t < ntok; t++) {
+			for (int64_t r = 0; r < rows; r++) {
+				double ref = 0, mag = 0;
+				for (int64_t k = 0; k < cols; k++) {
+					ref += (double)deq[r * cols + k] * xd[t * cols + k];
+					mag += fabs((double)deq[r * cols + k] * xd[t * cols + k]);
+				}
+				cr_expect(fabs(ref - ys[t * rows + r]) <= 1e-5 * mag + 1e-6,
+					  "%s scalar row %lld tok %lld: %g vs %g",
+					  fy_dtype_name(types[i]), (long long)r, (long long)t, ref,
+					  (double)ys[t * rows + r]);
+			}
+		}
+		const fy_qdot_fn v = fy_qdot_avx2(types[i]);
+		for (int nt = 1; v != NULL && nt <= FY_QDOT_TOKENS; nt++) {
+			for (int nr = 1; nr <= (int)rows; nr += 4) {
+				memset(yv, 0, sizeof(yv));
+				v(q, rb, nr, a, lda, nt, nb, yv, rows);
+				for (int t = 0; t < nt; t++)
+					for (int r = 0; r < nr; r++)
+						cr_expect(memcmp(&yv[t * rows + r],
+								 &ys[t * rows + r],
+								 sizeof(float)) == 0,
+							  "%s avx2 nt %d nr %d: %g vs %g",
+							  fy_dtype_name(types[i]), nt, nr,
+							  (double)yv[t * rows + r],
+							  (double)ys[t * rows + r]);
+			}
+		}
+		/* through fy_matmul_s, threaded, against the F32 product */
+		const struct fy_weight w = { .type = types[i],
+					     .ne0 = cols,
+					     .ne1 = rows,
+					     .row_bytes = rb,
+					     .data = q,
+					     .name = "test.weight" };
+		struct fy_pool *pool = NULL;
+		struct fy_err err;
+		struct fy_buf scratch = { 0 };
+		float yq[6 * 9], yf[6 * 9];
+		cr_assert_eq(fy_pool_new(&pool, 2, &err), FY_OK);
+		cr_assert_eq(fy_matmul_s(&w, x, ntok, yq, rows, pool, &scratch, &err), FY_OK);
+		cr_assert_eq(fy_matmul(&w, x, ntok, yf, rows, pool, &err), FY_OK);
+		for (int64_t k = 0; k < ntok * rows; k++) {
+			cr_expect(memcmp(&yq[k], &ys[k], sizeof(float)) == 0 || v == NULL ||
+					  fy_kernels_active() == &fy_kernels_scalar,
+				  "%s fy_matmul_s takes the kernel", fy_dtype_name(types[i]));
+			cr_expect(fabs(yq[k] - yf[k]) < 0.05 * sqrt((double)cols),
+				  "%s q8 %g vs f32 %g", fy_dtype_name(types[i]), (double)yq[k],
+				  (double)yf[k]);
+		}
+		fy_buf_release(&scratch);
+		fy_pool_free(pool);
+		free(q);
+		free(deq);
+		free(x);
+		free(xd);
+		free(a);
+	}
 }
 
 /* Rotates head (n_rot values) at pos. */
