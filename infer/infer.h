@@ -40,6 +40,11 @@ struct fy_kernels {
 	 * dot4x3 over the rows converted to F32, without the conversion pass; NULL: none */
 	void (*dot4x3_f16)(const uint16_t *w, int64_t ldw, const float *x, int64_t ldx, int64_t n,
 			   float *y, int64_t ldy);
+	/* the same over BF16 rows; dot4 over F16 and BF16 rows (NULL: none) */
+	void (*dot4x3_bf16)(const uint16_t *w, int64_t ldw, const float *x, int64_t ldx, int64_t n,
+			    float *y, int64_t ldy);
+	void (*dot4_f16)(const uint16_t *w, int64_t ldw, const float *x, int64_t n, float out[4]);
+	void (*dot4_bf16)(const uint16_t *w, int64_t ldw, const float *x, int64_t n, float out[4]);
 	/* y[i] += a * x[i] */
 	void (*axpy)(float a, const float *x, float *y, int64_t n);
 };

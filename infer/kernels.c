@@ -129,10 +129,17 @@ static int matmul_range(void *ctx, int64_t begin, int64_t end, struct fy_err *er
 	const int64_t n = w->ne0;
 	/* F32 rows are read in place when the mapping keeps them aligned (safetensors may not) */
 	const bool direct = w->type == FY_DTYPE_F32 && (uintptr_t)w->data % sizeof(float) == 0;
-	/* F16 rows in whole tiles are read as stored (dot4x3_f16: the same values) */
-	const bool f16_tiles = w->type == FY_DTYPE_F16 && j->k->dot4x3_f16 != NULL &&
+	/* F16 and BF16 rows in whole tiles are read as stored (the same values) */
+	const bool bf16 = w->type == FY_DTYPE_BF16;
+	const bool f16_tiles = (w->type == FY_DTYPE_F16 || bf16) &&
+			       (bf16 ? j->k->dot4x3_bf16 : j->k->dot4x3_f16) != NULL &&
+			       (bf16 ? j->k->dot4_bf16 : j->k->dot4_f16) != NULL &&
 			       w->row_bytes % sizeof(uint16_t) == 0 &&
 			       (uintptr_t)w->data % sizeof(uint16_t) == 0;
+	void (*tile_h)(const uint16_t *, int64_t, const float *, int64_t, int64_t, float *,
+		       int64_t) = bf16 ? j->k->dot4x3_bf16 : j->k->dot4x3_f16;
+	void (*dot4_h)(const uint16_t *, int64_t, const float *, int64_t, float[4]) =
+		bf16 ? j->k->dot4_bf16 : j->k->dot4_f16;
 	const int64_t chunk =
 		direct || (f16_tiles && j->n_tok >= 3) ? ROWS_PER_CHUNK_IN_PLACE : ROWS_PER_CHUNK;
 	float *buf = NULL;
@@ -150,7 +157,7 @@ static int matmul_range(void *ctx, int64_t begin, int64_t end, struct fy_err *er
 		const float *rows = NULL;
 		if (direct) {
 			rows = (const float *)(const void *)(w->data + (size_t)r0 * w->row_bytes);
-		} else if (!f16_tiles || n3 < j->n_tok || n4 < nr) {
+		} else if (!f16_tiles || n4 < nr) {
 			for (int64_t r = 0; r < nr; r++)
 				fy_weight_row(w, r0 + r, buf + r * n);
 			rows = buf;
@@ -170,22 +177,31 @@ static int matmul_range(void *ctx, int64_t begin, int64_t end, struct fy_err *er
 			for (int64_t r = 0; r < n4; r += ROWS_PER_STEP) {
 				float *y = j->y + t * j->ldy + r0 + r;
 				if (f16_tiles)
-					j->k->dot4x3_f16(
-						(const uint16_t *)(const void
-									   *)(w->data +
-									      (size_t)(r0 + r) *
-										      w->row_bytes),
-						(int64_t)(w->row_bytes / sizeof(uint16_t)),
-						j->x + t * n, n, n, y, j->ldy);
+					tile_h((const uint16_t *)(const void
+									  *)(w->data +
+									     (size_t)(r0 + r) *
+										     w->row_bytes),
+					       (int64_t)(w->row_bytes / sizeof(uint16_t)),
+					       j->x + t * n, n, n, y, j->ldy);
 				else
 					j->k->dot4x3(rows + r * n, n, j->x + t * n, n, n, y,
 						     j->ldy);
 			}
 		}
-		for (int64_t t = n3; t < j->n_tok; t++)
-			for (int64_t r = 0; r < n4; r += ROWS_PER_STEP)
-				j->k->dot4(rows + r * n, n, j->x + t * n, n,
-					   j->y + t * j->ldy + r0 + r);
+		for (int64_t t = n3; t < j->n_tok; t++) {
+			for (int64_t r = 0; r < n4; r += ROWS_PER_STEP) {
+				float *y = j->y + t * j->ldy + r0 + r;
+				if (rows == NULL) /* F16/BF16 rows where they lie */
+					dot4_h((const uint16_t *)(const void
+									  *)(w->data +
+									     (size_t)(r0 + r) *
+										     w->row_bytes),
+					       (int64_t)(w->row_bytes / sizeof(uint16_t)),
+					       j->x + t * n, n, y);
+				else
+					j->k->dot4(rows + r * n, n, j->x + t * n, n, y);
+			}
+		}
 		for (int64_t r = n4; r < nr; r++) /* the matrix's last rows */
 			for (int64_t t = 0; t < j->n_tok; t++)
 				j->y[t * j->ldy + r0 + r] =

@@ -8,6 +8,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
 #include <immintrin.h>
+#include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -37,53 +38,91 @@ AVX2 static float dot_avx2(const float *a, const float *b, int64_t n)
 	return s;
 }
 
-/* Four rows against one activation vector: x is loaded once for the four. */
-AVX2 static void dot4_avx2(const float *w, int64_t ldw, const float *x, int64_t n, float out[4])
-{
-	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-	__m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-	const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
-	int64_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		const __m256 xv = _mm256_loadu_ps(x + i);
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), xv, s0);
-		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), xv, s1);
-		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i), xv, s2);
-		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i), xv, s3);
-	}
-	out[0] = hsum(s0);
-	out[1] = hsum(s1);
-	out[2] = hsum(s2);
-	out[3] = hsum(s3);
-	for (; i < n; i++) {
-		out[0] += w0[i] * x[i];
-		out[1] += w1[i] * x[i];
-		out[2] += w2[i] * x[i];
-		out[3] += w3[i] * x[i];
-	}
-}
-
 /* Eight F16 values as floats (exact). */
 AVX2 static inline __m256 half8(const uint16_t *p)
 {
 	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
 }
 
-/* Row r's eight values at i, and its value at k, of rows in F32 or (f16) in F16. */
-#define TILE_ROW8(w, f16, ldw, r, i)                                                               \
-	((f16) ? half8((const uint16_t *)(w) + (r) * (ldw) + (i))                                  \
-	       : _mm256_loadu_ps((const float *)(w) + (r) * (ldw) + (i)))
-#define TILE_ROW1(w, f16, ldw, r, k)                                                               \
-	((f16) ? _cvtsh_ss(((const uint16_t *)(w))[(r) * (ldw) + (k)])                             \
-	       : ((const float *)(w))[(r) * (ldw) + (k)])
+/* Eight BF16 values as floats (exact: the top half of each). */
+AVX2 static inline __m256 bf16x8(const uint16_t *p)
+{
+	return _mm256_castsi256_ps(_mm256_slli_epi32(
+		_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)p)), 16));
+}
+
+AVX2 static inline float bf16x1(uint16_t h)
+{
+	const uint32_t u = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
+/* How a tile reads its rows: F32, F16 or BF16 (a constant in each caller). */
+enum rows { ROWS_F32, ROWS_F16, ROWS_BF16 };
+
+/* Row r's eight values at i, and its value at k. */
+#define TILE_ROW8(w, kind, ldw, r, i)                                                              \
+	((kind) == ROWS_F16    ? half8((const uint16_t *)(w) + (r) * (ldw) + (i))                  \
+	 : (kind) == ROWS_BF16 ? bf16x8((const uint16_t *)(w) + (r) * (ldw) + (i))                 \
+			       : _mm256_loadu_ps((const float *)(w) + (r) * (ldw) + (i)))
+#define TILE_ROW1(w, kind, ldw, r, k)                                                              \
+	((kind) == ROWS_F16    ? _cvtsh_ss(((const uint16_t *)(w))[(r) * (ldw) + (k)])             \
+	 : (kind) == ROWS_BF16 ? bf16x1(((const uint16_t *)(w))[(r) * (ldw) + (k)])                \
+			       : ((const float *)(w))[(r) * (ldw) + (k)])
+
+/* Four rows against one activation vector: x is loaded once for the four. */
+AVX2 static inline __attribute__((always_inline)) void
+tile4x1(const void *w, enum rows kind, int64_t ldw, const float *x, int64_t n, float out[4])
+{
+	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+	__m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		const __m256 xv = _mm256_loadu_ps(x + i);
+		s0 = _mm256_fmadd_ps(TILE_ROW8(w, kind, ldw, 0, i), xv, s0);
+		s1 = _mm256_fmadd_ps(TILE_ROW8(w, kind, ldw, 1, i), xv, s1);
+		s2 = _mm256_fmadd_ps(TILE_ROW8(w, kind, ldw, 2, i), xv, s2);
+		s3 = _mm256_fmadd_ps(TILE_ROW8(w, kind, ldw, 3, i), xv, s3);
+	}
+	out[0] = hsum(s0);
+	out[1] = hsum(s1);
+	out[2] = hsum(s2);
+	out[3] = hsum(s3);
+	for (; i < n; i++) {
+		out[0] += TILE_ROW1(w, kind, ldw, 0, i) * x[i];
+		out[1] += TILE_ROW1(w, kind, ldw, 1, i) * x[i];
+		out[2] += TILE_ROW1(w, kind, ldw, 2, i) * x[i];
+		out[3] += TILE_ROW1(w, kind, ldw, 3, i) * x[i];
+	}
+}
+
+AVX2 static void dot4_avx2(const float *w, int64_t ldw, const float *x, int64_t n, float out[4])
+{
+	tile4x1(w, ROWS_F32, ldw, x, n, out);
+}
+
+AVX2 static void dot4_f16_avx2(const uint16_t *w, int64_t ldw, const float *x, int64_t n,
+			       float out[4])
+{
+	tile4x1(w, ROWS_F16, ldw, x, n, out);
+}
+
+AVX2 static void dot4_bf16_avx2(const uint16_t *w, int64_t ldw, const float *x, int64_t n,
+				float out[4])
+{
+	tile4x1(w, ROWS_BF16, ldw, x, n, out);
+}
 
 /* Four rows against three activation vectors: twelve running sums, each as dot4_avx2 keeps it
  * (one lane vector over the row, summed the same way, the tail added the same way). With f16
  * (a constant in each caller) the rows are F16, converted as they are read (F16C): the same
  * values and operations as on the converted rows. */
-AVX2 static inline __attribute__((always_inline)) void tile4x3(const void *w, bool f16, int64_t ldw,
-							       const float *x, int64_t ldx,
-							       int64_t n, float *y, int64_t ldy)
+AVX2 static inline __attribute__((always_inline)) void tile4x3(const void *w, enum rows f16,
+							       int64_t ldw, const float *x,
+							       int64_t ldx, int64_t n, float *y,
+							       int64_t ldy)
 {
 	const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx;
 	__m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s10 = s00, s11 = s00, s12 = s00;
@@ -126,13 +165,19 @@ AVX2 static inline __attribute__((always_inline)) void tile4x3(const void *w, bo
 AVX2 static void dot4x3_avx2(const float *w, int64_t ldw, const float *x, int64_t ldx, int64_t n,
 			     float *y, int64_t ldy)
 {
-	tile4x3(w, false, ldw, x, ldx, n, y, ldy);
+	tile4x3(w, ROWS_F32, ldw, x, ldx, n, y, ldy);
 }
 
 AVX2 static void dot4x3_f16_avx2(const uint16_t *w, int64_t ldw, const float *x, int64_t ldx,
 				 int64_t n, float *y, int64_t ldy)
 {
-	tile4x3(w, true, ldw, x, ldx, n, y, ldy);
+	tile4x3(w, ROWS_F16, ldw, x, ldx, n, y, ldy);
+}
+
+AVX2 static void dot4x3_bf16_avx2(const uint16_t *w, int64_t ldw, const float *x, int64_t ldx,
+				  int64_t n, float *y, int64_t ldy)
+{
+	tile4x3(w, ROWS_BF16, ldw, x, ldx, n, y, ldy);
 }
 
 AVX2 static void axpy_avx2(float a, const float *x, float *y, int64_t n)
@@ -152,6 +197,9 @@ static const struct fy_kernels avx2 = {
 	.dot4 = dot4_avx2,
 	.dot4x3 = dot4x3_avx2,
 	.dot4x3_f16 = dot4x3_f16_avx2,
+	.dot4x3_bf16 = dot4x3_bf16_avx2,
+	.dot4_f16 = dot4_f16_avx2,
+	.dot4_bf16 = dot4_bf16_avx2,
 	.axpy = axpy_avx2,
 };
 
