@@ -83,8 +83,9 @@ void fy_weight_row(const struct fy_weight *w, int64_t r, float *out);
 int fy_matmul(const struct fy_weight *w, const float *x, int64_t n_tok, float *y, int64_t ldy,
 	      struct fy_pool *pool, struct fy_err *err);
 /* fy_matmul, or with scratch given (kept between calls; fy_buf_release frees it) the integer
- * products of infer/qdot.c for the types that have them (Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS): the
- * activations rounded to 8-bit blocks, as ggml's CPU kernels round them. */
+ * products of infer/qdot.c for the types that have them (Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS) on
+ * batches of at most 8 tokens (generation): the activations rounded to 8-bit blocks, as ggml's
+ * CPU kernels round them. */
 int fy_matmul_s(const struct fy_weight *w, const float *x, int64_t n_tok, float *y, int64_t ldy,
 		struct fy_pool *pool, struct fy_buf *scratch, struct fy_err *err);
 /* out = x / sqrt(mean(x^2) + eps) * g (g may be NULL); out may be x. */
