@@ -314,6 +314,7 @@ bench: deps
 	@MKMODEL=$(MKMODEL) sh bench/quant.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) sh bench/quant_llama.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) INFER_SPEED=$(INFER_SPEED) sh bench/infer.sh $(FERRY)
+	@MKMODEL=$(MKMODEL) INFER_SPEED=$(INFER_SPEED) sh bench/infer_llama.sh $(FERRY)
 	@MKMODEL=$(MKMODEL) INFER_SPEED=$(INFER_SPEED) sh bench/moe.sh $(FERRY)
 
 lint:

@@ -72,6 +72,21 @@ Test(infer, avx2_kernels_match_scalar)
 		v->dot4x3_f16(h, n, a + 2 * n, n / 3, n, t16, 8);
 		v->dot4x3(hf, n, a + 2 * n, n / 3, n, t32, 8);
 		cr_expect(memcmp(t16, t32, sizeof(t16)) == 0, "dot4x3_f16 n=%lld", (long long)n);
+		float o16[4], o32[4];
+		v->dot4_f16(h, n, x, n, o16);
+		v->dot4(hf, n, x, n, o32);
+		cr_expect(memcmp(o16, o32, sizeof(o16)) == 0, "dot4_f16 n=%lld", (long long)n);
+		/* BF16 rows: the top halves of the F32 values */
+		for (int64_t i = 0; i < 4 * n; i++) {
+			h[i] = fy_f32_to_bf16(a[i]);
+			hf[i] = fy_bf16_to_f32(h[i]);
+		}
+		v->dot4x3_bf16(h, n, a + 2 * n, n / 3, n, t16, 8);
+		v->dot4x3(hf, n, a + 2 * n, n / 3, n, t32, 8);
+		cr_expect(memcmp(t16, t32, sizeof(t16)) == 0, "dot4x3_bf16 n=%lld", (long long)n);
+		v->dot4_bf16(h, n, x, n, o16);
+		v->dot4(hf, n, x, n, o32);
+		cr_expect(memcmp(o16, o32, sizeof(o16)) == 0, "dot4_bf16 n=%lld", (long long)n);
 		memcpy(y1, x, sizeof(y1));
 		memcpy(y2, x, sizeof(y2));
 		v->axpy(0.37f, a, y1, n);
