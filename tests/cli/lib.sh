@@ -154,7 +154,7 @@ NGX
 # greedy_same ARTIFACT MODEL [N]: `ferry run` of the fixture $M/MODEL's golden/prompt.txt gives its
 # golden/prompt_ids.json and the first N (default 32, all) ids of golden/greedy.json
 greedy_same() {
-	run "$FERRY" run "$1" -f "$M/$2/golden/prompt.txt" --temp 0 -n "${3:-32}" --json -t 2
+	run "$FERRY" run "$1" -f "$M/$2/golden/prompt.txt" --temp 0 -n "${3:-32}" --json -t 2 --activations f32
 	[ "$rc" -eq 0 ] && node -e '
 const fs = require("fs");
 const [out, dir, n] = process.argv.slice(1);

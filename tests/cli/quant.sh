@@ -340,7 +340,7 @@ for t in IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S IQ4_XS TQ2_0 MXFP4_MOE; 
 		-o "$work/r-$t.gguf" >/dev/null 2>&1 &&
 		"$FERRY" quant "$work/r-$t.gguf" --type F32 --allow-requantize \
 			-o "$work/r-$t-f32.gguf" >/dev/null 2>&1 &&
-		"$FERRY" run "$work/r-$t.gguf" -p "a b c" -n 12 --temp 0 >"$work/r1" 2>/dev/null &&
+		"$FERRY" run "$work/r-$t.gguf" -p "a b c" -n 12 --temp 0 --activations f32 >"$work/r1" 2>/dev/null &&
 		"$FERRY" run "$work/r-$t-f32.gguf" -p "a b c" -n 12 --temp 0 >"$work/r2" 2>/dev/null &&
 		[ -s "$work/r1" ] && cmp -s "$work/r1" "$work/r2" && ok ||
 		bad "$t: greedy output differs from its dequantized F32 model's"
