@@ -117,10 +117,13 @@ static void report(const struct gen *g)
 	if (g->cli->verbose > 0 && getrusage(RUSAGE_SELF, &ru) == 0)
 		fprintf(stderr,
 			"ferry run: prompt %d tokens in %.3f s (%.1f tokens/s); generation %d "
-			"tokens in %.3f s (%.1f tokens/s); kernels %s; peak RSS %.1f MiB\n",
+			"tokens in %.3f s (%.1f tokens/s); kernels %s, %s activations; peak RSS "
+			"%.1f MiB\n",
 			g->n_prompt, g->t_prompt, g->t_prompt > 0 ? g->n_prompt / g->t_prompt : 0,
 			g->n_gen, g->t_gen, g->t_gen > 0 ? g->n_gen / g->t_gen : 0,
-			fy_kernels_active()->name, (double)ru.ru_maxrss / 1024.0);
+			fy_kernels_active()->name,
+			fy_ctx_activations(g->ctx) == FY_ACT_Q8 ? "q8" : "f32",
+			(double)ru.ru_maxrss / 1024.0);
 }
 
 int cmd_run(struct fy_cli *cli, int argc, char **argv)

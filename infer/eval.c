@@ -70,6 +70,11 @@ void fy_ctx_set_activations(struct fy_ctx *c, enum fy_activations a)
 	c->act = a;
 }
 
+enum fy_activations fy_ctx_activations(const struct fy_ctx *c)
+{
+	return c->act;
+}
+
 void fy_ctx_set_hook(struct fy_ctx *c, fy_matmul_hook_fn fn, void *ctx)
 {
 	c->hook = fn;

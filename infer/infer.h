@@ -27,6 +27,11 @@
 /* ------------------------------------------------------------------------------------------ */
 /* Kernels (infer/kernels.c, infer/kernels_avx2.c)                                            */
 
+/* An integer product tile (infer/qdot.h): y[t * ldy + r] = row r (w + r * ldw) . activation
+ * row t (a + t * lda), nb blocks, for r < nr and t < nt (at most 4). */
+typedef void (*fy_qdot_fn)(const uint8_t *w, size_t ldw, int nr, const uint8_t *a, size_t lda,
+			   int nt, int64_t nb, float *y, int64_t ldy);
+
 struct fy_kernels {
 	const char *name; /* "scalar" or "avx2" */
 	float (*dot)(const float *a, const float *b, int64_t n);
@@ -47,6 +52,9 @@ struct fy_kernels {
 	void (*dot4_bf16)(const uint16_t *w, int64_t ldw, const float *x, int64_t n, float out[4]);
 	/* y[i] += a * x[i] */
 	void (*axpy)(float a, const float *x, float *y, int64_t n);
+	/* the set's integer product kernel for a weight type (infer/qdot.h), or NULL: the type's
+	 * scalar one */
+	fy_qdot_fn (*qdot)(enum fy_dtype t);
 };
 
 extern const struct fy_kernels fy_kernels_scalar;
@@ -303,6 +311,7 @@ void fy_ctx_reset(struct fy_ctx *c);	/* forget the cache */
  * kernels do: faster, and an error of its own). FERRY_ACTIVATIONS=f32 or q8 overrides. */
 enum fy_activations { FY_ACT_F32, FY_ACT_Q8 };
 void fy_ctx_set_activations(struct fy_ctx *c, enum fy_activations a);
+enum fy_activations fy_ctx_activations(const struct fy_ctx *c);
 
 /* Called before each matrix product of an evaluation with its input: n_tok rows of w->ne0
  * activations; expert is the expert's index for a mixture's expert matrix, else -1 (the

@@ -260,7 +260,7 @@ static int matmul_q(const struct fy_weight *w, const float *x, int64_t n_tok, fl
 	if (q == NULL || w->ne0 % blck != 0 || n_tok <= 0 || n_tok > QDOT_MAX_TOKENS)
 		return 1;
 	const struct fy_kernels *k = fy_kernels_active();
-	fy_qdot_fn fn = k != &fy_kernels_scalar ? fy_qdot_avx2(w->type) : NULL;
+	fy_qdot_fn fn = k->qdot != NULL ? k->qdot(w->type) : NULL;
 	const size_t lda = fy_qact_row_bytes(q->act, w->ne0);
 	if (scratch->cap < (size_t)n_tok * lda) {
 		uint8_t *p = realloc(scratch->data, (size_t)n_tok * lda);

@@ -4,6 +4,7 @@
  * hold each one against its scalar twin.
  */
 #include "infer/infer.h"
+#include "infer/qdot.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -201,6 +202,7 @@ static const struct fy_kernels avx2 = {
 	.dot4_f16 = dot4_f16_avx2,
 	.dot4_bf16 = dot4_bf16_avx2,
 	.axpy = axpy_avx2,
+	.qdot = fy_qdot_avx2,
 };
 
 const struct fy_kernels *fy_kernels_avx2(void)

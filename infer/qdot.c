@@ -6,44 +6,11 @@
 #include "infer/qdot.h"
 #include "infer/infer.h"
 #include "quant/iquant.h"
-#include "quant/quant_private.h"
 
 #include <math.h>
 #include <string.h>
 
 /* --- activations ---------------------------------------------------------------------------- */
-
-/* ggml's quantize_row_q8_K_ref: the value of largest magnitude becomes -127 (its sign kept in
- * the scale), the rest rounded to nearest, ties to even, and the sums of each 16. */
-static void quant_a256(const float *x, struct fy_a256 *y, int64_t nb)
-{
-	for (int64_t b = 0; b < nb; b++, x += 256) {
-		float max = 0, amax = 0;
-		for (int j = 0; j < 256; j++) {
-			const float ax = fabsf(x[j]);
-			if (ax > amax) {
-				amax = ax;
-				max = x[j];
-			}
-		}
-		if (amax == 0) {
-			memset(&y[b], 0, sizeof(y[b]));
-			continue;
-		}
-		const float iscale = -127.f / max;
-		for (int j = 0; j < 256; j++) {
-			const int v = nearest_int(iscale * x[j]);
-			y[b].qs[j] = (int8_t)(v > 127 ? 127 : (v < -127 ? -127 : v));
-		}
-		for (int j = 0; j < 16; j++) {
-			int s = 0;
-			for (int i = 0; i < 16; i++)
-				s += y[b].qs[16 * j + i];
-			y[b].bsums[j] = (int16_t)s;
-		}
-		y[b].d = 1 / iscale;
-	}
-}
 
 /* ggml's quantize_row_q8_0_ref with the scale kept in float. */
 static void quant_a32(const float *x, struct fy_a32 *y, int64_t nb)
@@ -64,14 +31,14 @@ static void quant_a32(const float *x, struct fy_a32 *y, int64_t nb)
 
 size_t fy_qact_row_bytes(enum fy_qact f, int64_t n)
 {
-	return f == FY_QACT_A256 ? (size_t)(n / 256) * sizeof(struct fy_a256)
+	return f == FY_QACT_A256 ? (size_t)(n / 256) * sizeof(struct blk_q8_k)
 				 : (size_t)(n / 32) * sizeof(struct fy_a32);
 }
 
 void fy_qact_quantize(enum fy_qact f, const float *x, uint8_t *out, int64_t n)
 {
 	if (f == FY_QACT_A256)
-		quant_a256(x, (struct fy_a256 *)(void *)out, n / 256);
+		fy_quant_q8_k(x, out, n);
 	else
 		quant_a32(x, (struct fy_a32 *)(void *)out, n / 32);
 }
@@ -105,10 +72,10 @@ static float q8_0_value(const struct blk_q8_0 *x, const struct fy_a32 *q)
 
 /* Q4_K and Q5_K: 8 sub-blocks of 32, (value x scale) - min; qh gives Q5_K's fifth bits. */
 static float k4_value(const uint8_t scales[12], uint16_t d, uint16_t dmin, const uint8_t *qs,
-		      const uint8_t *qh, const struct fy_a256 *q)
+		      const uint8_t *qh, const struct blk_q8_k *q)
 {
 	uint8_t sm[16];
-	fy_k4_scales(scales, sm);
+	get_scales_mins_k4(scales, sm);
 	const uint8_t *sc = sm, *m = sm + 8;
 	int32_t isum = 0, imin = 0;
 	for (int j = 0; j < 4; j++) {
@@ -129,18 +96,18 @@ static float k4_value(const uint8_t scales[12], uint16_t d, uint16_t dmin, const
 	return fy_qval_k4(q->d, fy_f16_to_f32(d), fy_f16_to_f32(dmin), isum, imin);
 }
 
-static float q4_k_value(const struct blk_q4_k *x, const struct fy_a256 *q)
+static float q4_k_value(const struct blk_q4_k *x, const struct blk_q8_k *q)
 {
 	return k4_value(x->scales, x->d, x->dmin, x->qs, NULL, q);
 }
 
-static float q5_k_value(const struct blk_q5_k *x, const struct fy_a256 *q)
+static float q5_k_value(const struct blk_q5_k *x, const struct blk_q8_k *q)
 {
 	return k4_value(x->scales, x->d, x->dmin, x->qs, x->qh, q);
 }
 
 /* Q6_K: 16 groups of 16, (6-bit value - 32) x a signed 8-bit scale. */
-static float q6_k_value(const struct blk_q6_k *x, const struct fy_a256 *q)
+static float q6_k_value(const struct blk_q6_k *x, const struct blk_q8_k *q)
 {
 	int32_t isum = 0, ioff = 0;
 	for (int h = 0; h < 2; h++) {
@@ -166,7 +133,7 @@ static float q6_k_value(const struct blk_q6_k *x, const struct fy_a256 *q)
 }
 
 /* IQ4_XS: 8 sub-blocks of 32 non-linear levels, a 6-bit scale - 32 each. */
-static float iq4_xs_value(const struct blk_iq4_xs *x, const struct fy_a256 *q)
+static float iq4_xs_value(const struct blk_iq4_xs *x, const struct blk_q8_k *q)
 {
 	int32_t isum = 0;
 	for (int ib = 0; ib < 8; ib++) {
@@ -184,10 +151,10 @@ static float iq4_xs_value(const struct blk_iq4_xs *x, const struct fy_a256 *q)
 }
 
 SCALAR_TILE(q8_0_scalar, struct blk_q8_0, struct fy_a32, q8_0_value)
-SCALAR_TILE(q4_k_scalar, struct blk_q4_k, struct fy_a256, q4_k_value)
-SCALAR_TILE(q5_k_scalar, struct blk_q5_k, struct fy_a256, q5_k_value)
-SCALAR_TILE(q6_k_scalar, struct blk_q6_k, struct fy_a256, q6_k_value)
-SCALAR_TILE(iq4_xs_scalar, struct blk_iq4_xs, struct fy_a256, iq4_xs_value)
+SCALAR_TILE(q4_k_scalar, struct blk_q4_k, struct blk_q8_k, q4_k_value)
+SCALAR_TILE(q5_k_scalar, struct blk_q5_k, struct blk_q8_k, q5_k_value)
+SCALAR_TILE(q6_k_scalar, struct blk_q6_k, struct blk_q8_k, q6_k_value)
+SCALAR_TILE(iq4_xs_scalar, struct blk_iq4_xs, struct blk_q8_k, iq4_xs_value)
 
 /* --- the table ------------------------------------------------------------------------------- */
 

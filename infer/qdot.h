@@ -3,7 +3,8 @@
  * ggml's CPU kernels pair them (private to infer/: qdot.c, qdot_avx2.c, kernels.c).
  *
  * Activations come in one of two block formats:
- *   A256  ggml's Q8_K: a float scale, 256 int8 values, the sums of each 16 (K-quants, IQ4_XS)
+ *   A256  ggml's Q8_K (struct blk_q8_k, fy_quant_q8_k: quant/quant_private.h): a float scale,
+ *         256 int8 values, the sums of each 16 (K-quants, IQ4_XS)
  *   A32   a float scale and 32 int8 values (Q8_0 weights; ggml stores the scale as F16)
  * Each kernel computes, for every row and token of a tile, the integer sums of a block exactly
  * (int32) and adds the block's value, a fixed float expression of them (the inline functions
@@ -13,31 +14,22 @@
 #ifndef FERRY_INFER_QDOT_H
 #define FERRY_INFER_QDOT_H
 
-#include "core/core.h"
+#include "infer/infer.h"
+#include "quant/quant_private.h"
 
 #include <stdint.h>
-#include <string.h>
 
-struct fy_a256 {
-	float d;
-	int8_t qs[256];
-	int16_t bsums[16];
-};
 struct fy_a32 {
 	float d;
 	int8_t qs[32];
 };
-_Static_assert(sizeof(struct fy_a256) == 292, "a256 block");
 _Static_assert(sizeof(struct fy_a32) == 36, "a32 block");
 
-/* y[t * ldy + r] = row r (w + r * ldw) . activation row t (a + t * lda), nb blocks, for r < nr
- * and t < nt (nt <= FY_QDOT_TOKENS). */
-typedef void (*fy_qdot_fn)(const uint8_t *w, size_t ldw, int nr, const uint8_t *a, size_t lda,
-			   int nt, int64_t nb, float *y, int64_t ldy);
+/* fy_qdot_fn (infer/infer.h) takes at most FY_QDOT_TOKENS tokens. */
 #define FY_QDOT_TOKENS 4
 
-/* A weight type's row: its activation format and its scalar reference kernel (the AVX2 twin:
- * fy_qdot_avx2). */
+/* A weight type's row: its activation format and its scalar reference kernel (a kernel set's
+ * twin: fy_kernels.qdot). */
 enum fy_qact { FY_QACT_A256, FY_QACT_A32 };
 struct fy_qdot {
 	enum fy_dtype type;
@@ -47,25 +39,11 @@ struct fy_qdot {
 
 /* The row for weight type t, or NULL. */
 const struct fy_qdot *fy_qdot_find(enum fy_dtype t);
-/* The AVX2 kernels (qdot_avx2.c), NULL when the build or CPU has none. */
+/* The AVX2 kernel of weight type t (qdot_avx2.c; the AVX2 kernel set's qdot), or NULL. */
 fy_qdot_fn fy_qdot_avx2(enum fy_dtype t);
 /* Rounds n floats (a multiple of the block) to activation blocks of format f. */
 void fy_qact_quantize(enum fy_qact f, const float *x, uint8_t *out, int64_t n);
 size_t fy_qact_row_bytes(enum fy_qact f, int64_t n);
-
-/* The eight 6-bit scales and mins of a Q4_K/Q5_K super-block (ggml's get_scale_min_k4, as its
- * kernels unpack them: bytes 0-7 of out the scales, 8-15 the mins). */
-static inline void fy_k4_scales(const uint8_t s[12], uint8_t out[16])
-{
-	uint32_t u[4];
-	memcpy(u, s, 12);
-	u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
-	const uint32_t a = u[1] & 0x3f3f3f3fu;
-	u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
-	u[2] = a;
-	u[0] &= 0x3f3f3f3fu;
-	memcpy(out, u, 16);
-}
 
 /* The value of a block from its exact integer sums (the one float expression of each type; the
  * weights' F16 scales given as floats, converted exactly). */

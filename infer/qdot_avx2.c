@@ -6,7 +6,6 @@
  */
 #include "infer/qdot.h"
 #include "quant/iquant.h"
-#include "quant/quant_private.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -147,7 +146,7 @@ AVX2 static INLINE void k4_avx2_tile(const uint8_t *w, size_t ldw, int nr, const
 			const struct blk_q5_k *x5 = (const struct blk_q5_k *)(const void *)blk;
 			const uint8_t *qs = q5 ? x5->qs : x4->qs;
 			uint8_t sc[16];
-			fy_k4_scales(q5 ? x5->scales : x4->scales, sc);
+			get_scales_mins_k4(q5 ? x5->scales : x4->scales, sc);
 			/* the mins, each twice: against the activations' sums of 16 in pairs */
 			const __m128i mm = _mm_loadl_epi64((const __m128i *)(const void *)(sc + 8));
 			const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mm, mm));
@@ -174,7 +173,7 @@ AVX2 static INLINE void k4_avx2_tile(const uint8_t *w, size_t ldw, int nr, const
 				const __m256i shi = _mm256_set1_epi16(sc[2 * j + 1]);
 #pragma GCC unroll 4
 				for (int t = 0; t < nt; t++) {
-					const struct fy_a256 *q = ACT(struct fy_a256, t, b);
+					const struct blk_q8_k *q = ACT(struct blk_q8_k, t, b);
 					const __m256i pl = _mm256_madd_epi16(
 						_mm256_maddubs_epi16(lo, load(q->qs + 64 * j)),
 						slo);
@@ -187,7 +186,7 @@ AVX2 static INLINE void k4_avx2_tile(const uint8_t *w, size_t ldw, int nr, const
 			const float d = half(q5 ? x5->d : x4->d),
 				    dmin = half(q5 ? x5->dmin : x4->dmin);
 			for (int t = 0; t < nt; t++) {
-				const struct fy_a256 *q = ACT(struct fy_a256, t, b);
+				const struct blk_q8_k *q = ACT(struct blk_q8_k, t, b);
 				const __m128i is =
 					hsum2_i32(acc[t], _mm256_madd_epi16(m16, load(q->bsums)));
 				s[t] += fy_qval_k4(q->d, d, dmin, _mm_cvtsi128_si32(is),
@@ -251,7 +250,8 @@ AVX2 static INLINE void q6_k_avx2_tile(const uint8_t *w, size_t ldw, int nr, con
 					const __m256i sk = pair16(sc[2 * k], sc[2 * k + 1]);
 #pragma GCC unroll 4
 					for (int t = 0; t < nt; t++) {
-						const struct fy_a256 *q = ACT(struct fy_a256, t, b);
+						const struct blk_q8_k *q =
+							ACT(struct blk_q8_k, t, b);
 						const __m256i p = _mm256_maddubs_epi16(
 							v[k], load(q->qs + 128 * h + 32 * k));
 						acc[t] = _mm256_add_epi32(acc[t],
@@ -263,7 +263,7 @@ AVX2 static INLINE void q6_k_avx2_tile(const uint8_t *w, size_t ldw, int nr, con
 				_mm_loadu_si128((const __m128i *)(const void *)x[b].scales));
 			const float d = half(x[b].d);
 			for (int t = 0; t < nt; t++) {
-				const struct fy_a256 *q = ACT(struct fy_a256, t, b);
+				const struct blk_q8_k *q = ACT(struct blk_q8_k, t, b);
 				const __m128i is =
 					hsum2_i32(acc[t], _mm256_madd_epi16(sc16, load(q->bsums)));
 				s[t] += fy_qval_d(q->d, d,
@@ -305,7 +305,7 @@ AVX2 static INLINE void iq4_xs_avx2_tile(const uint8_t *w, size_t ldw, int nr, c
 				const __m256i sl = _mm256_set1_epi16((short)(ls - 32));
 #pragma GCC unroll 4
 				for (int t = 0; t < nt; t++) {
-					const struct fy_a256 *q = ACT(struct fy_a256, t, b);
+					const struct blk_q8_k *q = ACT(struct blk_q8_k, t, b);
 					const __m256i p = _mm256_maddubs_epi16(
 						va, _mm256_sign_epi8(load(q->qs + 32 * ib), v));
 					acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(p, sl));
@@ -313,7 +313,7 @@ AVX2 static INLINE void iq4_xs_avx2_tile(const uint8_t *w, size_t ldw, int nr, c
 			}
 			const float d = half(x[b].d);
 			for (int t = 0; t < nt; t++) {
-				const struct fy_a256 *q = ACT(struct fy_a256, t, b);
+				const struct blk_q8_k *q = ACT(struct blk_q8_k, t, b);
 				s[t] += fy_qval_d(q->d, d, hsum_i32(acc[t]));
 			}
 		}
@@ -325,9 +325,6 @@ DISPATCH(iq4_xs_avx2)
 
 fy_qdot_fn fy_qdot_avx2(enum fy_dtype t)
 {
-	__builtin_cpu_init();
-	if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
-		return NULL;
 	switch (t) {
 	case FY_DTYPE_Q8_0:
 		return q8_0_avx2;
@@ -342,14 +339,6 @@ fy_qdot_fn fy_qdot_avx2(enum fy_dtype t)
 	default:
 		return NULL;
 	}
-}
-
-#else
-
-fy_qdot_fn fy_qdot_avx2(enum fy_dtype t)
-{
-	(void)t;
-	return NULL;
 }
 
 #endif

@@ -705,14 +705,36 @@ void fy_dequant_q6_k(const void *vx, float *y, int64_t n)
 	}
 }
 
-/* Q8_K, the activation type the K-quants' dot products pair with: a float scale, 256 int8 values
- * and their 16 partial sums (not needed to dequantize). GGUF files rarely hold it; it is read. */
-struct blk_q8_k {
-	float d;
-	int8_t qs[FY_QK_K];
-	int16_t bsums[FY_QK_K / 16];
-};
-_Static_assert(sizeof(struct blk_q8_k) == 292, "q8_k block");
+/* ggml's quantize_row_q8_K_ref: the value of largest magnitude becomes -127 (its sign kept in the
+ * scale), the rest rounded to nearest, ties to even, and the sums of each 16. */
+void fy_quant_q8_k(const float *x, void *vy, int64_t n)
+{
+	struct blk_q8_k *y = vy;
+	for (int64_t b = 0; b < n / FY_QK_K; b++, x += FY_QK_K) {
+		float max = 0, amax = 0;
+		for (int j = 0; j < FY_QK_K; j++) {
+			const float ax = fabsf(x[j]);
+			if (ax > amax) {
+				amax = ax;
+				max = x[j];
+			}
+		}
+		if (amax == 0) {
+			memset(&y[b], 0, sizeof(y[b]));
+			continue;
+		}
+		const float iscale = -127.f / max;
+		for (int j = 0; j < FY_QK_K; j++)
+			y[b].qs[j] = (int8_t)imin(127, nearest_int(iscale * x[j]));
+		for (int j = 0; j < FY_QK_K / 16; j++) {
+			int s = 0;
+			for (int i = 0; i < 16; i++)
+				s += y[b].qs[16 * j + i];
+			y[b].bsums[j] = (int16_t)s;
+		}
+		y[b].d = 1 / iscale;
+	}
+}
 
 void fy_dequant_q8_k(const void *vx, float *y, int64_t n)
 {

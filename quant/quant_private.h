@@ -68,6 +68,17 @@ struct blk_q6_k {
 	uint16_t d;
 };
 
+/* Q8_K, the activation type the K-quants' dot products pair with (infer/qdot.c rounds them to
+ * it): a float scale, 256 int8 values and their 16 partial sums (not needed to dequantize). GGUF
+ * files rarely hold it; it is read. */
+struct blk_q8_k {
+	float d;
+	int8_t qs[256];
+	int16_t bsums[16];
+};
+_Static_assert(sizeof(struct blk_q8_k) == 292, "q8_k block");
+void fy_quant_q8_k(const float *x, void *y, int64_t n);
+
 _Static_assert(sizeof(struct blk_q4_0) == 18, "q4_0 block");
 _Static_assert(sizeof(struct blk_q4_1) == 20, "q4_1 block");
 _Static_assert(sizeof(struct blk_q5_0) == 22, "q5_0 block");
@@ -220,6 +231,20 @@ static inline void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t
 		*d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
 		*m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
 	}
+}
+
+/* All eight at once, as ggml's dot kernels unpack them (four 32-bit words): scales in out[0..7],
+ * mins in out[8..15], the values of get_scale_min_k4. */
+static inline void get_scales_mins_k4(const uint8_t *q, uint8_t out[16])
+{
+	uint32_t u[4];
+	memcpy(u, q, 12);
+	u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+	const uint32_t a = u[1] & 0x3f3f3f3fu;
+	u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+	u[2] = a;
+	u[0] &= 0x3f3f3f3fu;
+	memcpy(out, u, 16);
 }
 
 /* Puts the AVX2 dequantizers into t when the CPU has AVX2 (quant/dequant_avx2.c). */

@@ -74,6 +74,14 @@ fi
 run "$FERRY" run "$S" -p "Once upon a time" -n 5 --temp 0 -v
 expect_rc 0 "run -v"
 expect_err "tokens/s" "run -v prints speeds"
+expect_err "q8 activations" "run rounds activations to 8-bit blocks by default"
+run "$FERRY" run "$S" -p "Once upon a time" -n 5 --temp 0 -v --activations f32
+expect_err "f32 activations" "run --activations f32"
+FERRY_ACTIVATIONS=f32 "$FERRY" run "$S" -n 2 --temp 0 -v >/dev/null 2>"$work/err"
+grep -q "f32 activations" "$work/err" && ok || bad "FERRY_ACTIVATIONS=f32 overrides run's default"
+run "$FERRY" run "$S" --activations f16
+expect_rc 2 "run --activations f16"
+expect_err "q8 or f32" "names the values --activations takes"
 run "$FERRY" run "$S" -n 0 --temp 0
 expect_rc 0 "run -n 0"
 run "$FERRY" run "$S" -n 300 --temp 0 --ctx 16 --json

@@ -204,7 +204,7 @@ Test(infer, qdot_kernels)
 			const int64_t blk = qd->act == FY_QACT_A256 ? 256 : 32;
 			for (int64_t b = 0; b < cols / blk; b++) {
 				const uint8_t *p = a + (size_t)t * lda +
-						   (size_t)b * (blk == 256 ? sizeof(struct fy_a256)
+						   (size_t)b * (blk == 256 ? sizeof(struct blk_q8_k)
 									   : sizeof(struct fy_a32));
 				float d;
 				memcpy(&d, p, sizeof(d));
@@ -232,7 +232,8 @@ Test(infer, qdot_kernels)
 					  (double)ys[t * rows + r]);
 			}
 		}
-		const fy_qdot_fn v = fy_qdot_avx2(types[i]);
+		const struct fy_kernels *ak = fy_kernels_avx2();
+		const fy_qdot_fn v = ak != NULL ? ak->qdot(types[i]) : NULL;
 		for (int nt = 1; v != NULL && nt <= FY_QDOT_TOKENS; nt++) {
 			for (int nr = 1; nr <= (int)rows; nr += 4) {
 				memset(yv, 0, sizeof(yv));
